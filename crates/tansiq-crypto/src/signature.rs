@@ -1,0 +1,272 @@
+//! Domain-separated Ed25519 signatures, node ids.
+//!
+//! Every Tansiq signature is an Ed25519 (RFC 8032, pure) signature over
+//! [`signing_input`]`(context, msg) = context || 0x00 || msg`, where
+//! `context` names the kind of structure and its version
+//! (`"tansiq/record/v1"`), so a signature on one kind can never be replayed
+//! as another. Contexts are 1 to 128 printable ASCII characters without
+//! spaces (0x21..=0x7E): they never contain the 0x00 separator, so the split
+//! is unambiguous, and a signing input can never be a valid C2SP signed note
+//! (which forbids control characters) nor a TLS 1.3 CertificateVerify input
+//! (which starts with 0x20).
+
+use curve25519_dalek::edwards::CompressedEdwardsY;
+use curve25519_dalek::scalar::Scalar;
+use ed25519_dalek::{Signature, VerifyingKey};
+
+use crate::{canonical_json, sha256, CryptoError};
+
+/// Maximum length in bytes of a context string.
+pub const MAX_CONTEXT_LEN: usize = 128;
+
+/// Batches larger than this are verified in chunks, so that a single bad
+/// signature only costs re-verifying its own chunk.
+const BATCH_CHUNK: usize = 64;
+
+/// Whether `context` is a valid signing context: 1..=128 bytes, each in
+/// 0x21..=0x7E (printable ASCII, no space).
+pub fn is_valid_context(context: &str) -> bool {
+    !context.is_empty()
+        && context.len() <= MAX_CONTEXT_LEN
+        && context.bytes().all(|b| (0x21..=0x7e).contains(&b))
+}
+
+pub(crate) fn check_context(context: &str) -> Result<(), CryptoError> {
+    if is_valid_context(context) {
+        Ok(())
+    } else {
+        Err(CryptoError::InvalidArgument(
+            "signing context must be 1..=128 printable ASCII characters without spaces".into(),
+        ))
+    }
+}
+
+/// The exact bytes signed for `(context, msg)`: `context || 0x00 || msg`.
+///
+/// Callers normally use [`crate::Identity::sign`] and [`verify`]; this is
+/// exposed for documentation, test vectors and other implementations.
+pub fn signing_input(context: &str, msg: &[u8]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(context.len() + 1 + msg.len());
+    v.extend_from_slice(context.as_bytes());
+    v.push(0);
+    v.extend_from_slice(msg);
+    v
+}
+
+/// Parses and vets an Ed25519 public key: a canonical encoding of a point
+/// on the curve that is not of small order.
+pub(crate) fn parse_public_key(public: &[u8; 32]) -> Result<VerifyingKey, CryptoError> {
+    let vk = VerifyingKey::from_bytes(public)
+        .map_err(|_| CryptoError::BadKey("not a valid Ed25519 public key".into()))?;
+    if vk.is_weak() {
+        return Err(CryptoError::BadKey(
+            "weak Ed25519 public key (small order)".into(),
+        ));
+    }
+    // Reject non-canonical encodings (y >= p, or x = 0 with the sign bit set):
+    // one key, one byte string.
+    if vk.to_edwards().compress().as_bytes() != public {
+        return Err(CryptoError::BadKey(
+            "non-canonical Ed25519 public key encoding".into(),
+        ));
+    }
+    Ok(vk)
+}
+
+/// Verifies an Ed25519 signature made with [`crate::Identity::sign`].
+///
+/// Uses `verify_strict`: rejects weak (small-order) and non-canonically
+/// encoded public keys, small-order or non-canonical `R`, and non-canonical
+/// `S` (malleability).
+pub fn verify(
+    public: &[u8; 32],
+    context: &str,
+    msg: &[u8],
+    sig: &[u8; 64],
+) -> Result<(), CryptoError> {
+    check_context(context)?;
+    let vk = parse_public_key(public)?;
+    let sig = Signature::from_bytes(sig);
+    vk.verify_strict(&signing_input(context, msg), &sig)
+        .map_err(|_| CryptoError::BadSignature)
+}
+
+/// Verifies a signature made with [`crate::Identity::sign_json`]: the
+/// signed message is the RFC 8785 canonical form of `value`.
+pub fn verify_json(
+    public: &[u8; 32],
+    context: &str,
+    value: &serde_json::Value,
+    sig: &[u8; 64],
+) -> Result<(), CryptoError> {
+    let msg = canonical_json(value)?;
+    verify(public, context, &msg, sig)
+}
+
+/// Checks everything about one batch item that `verify_strict` checks
+/// besides the group equation, returning the parsed key.
+fn precheck(public: &[u8; 32], context: &str, sig: &[u8; 64]) -> Result<VerifyingKey, CryptoError> {
+    check_context(context)?;
+    let vk = parse_public_key(public)?;
+    let r_bytes: [u8; 32] = sig[..32].try_into().expect("64 = 32 + 32");
+    let s_bytes: [u8; 32] = sig[32..].try_into().expect("64 = 32 + 32");
+    let r = CompressedEdwardsY(r_bytes)
+        .decompress()
+        .ok_or(CryptoError::BadSignature)?;
+    if r.is_small_order() || r.compress().as_bytes() != &r_bytes {
+        return Err(CryptoError::BadSignature);
+    }
+    if Option::<Scalar>::from(Scalar::from_canonical_bytes(s_bytes)).is_none() {
+        return Err(CryptoError::BadSignature);
+    }
+    Ok(vk)
+}
+
+/// Batch-verifies `(public key, context, message, signature)` items.
+///
+/// Every key is first vetted as in [`verify`] (weak and non-canonical keys
+/// are rejected), and every signature's `R` and `S` as in `verify_strict`;
+/// then the group equations are checked together with ed25519-dalek's batch
+/// verification (about twice as fast as one by one). Returns the error of
+/// the first failing item (in order), or `Ok(())` if all verify. An empty
+/// batch verifies.
+///
+/// Caveat (documented in `docs/CRYPTO.md`): batch verification checks a
+/// random linear combination of the equations, so a signature deliberately
+/// crafted **by the private key's owner** with a small torsion component in
+/// `R` may pass here yet fail [`verify`]. Honestly generated signatures
+/// always agree. Use one of the two consistently for a given decision.
+pub fn verify_batch(items: &[(&[u8; 32], &str, &[u8], &[u8; 64])]) -> Result<(), CryptoError> {
+    for r in verify_batch_each(items) {
+        r?;
+    }
+    Ok(())
+}
+
+/// Like [`verify_batch`], but returns one result per item (same order), so
+/// a caller can accept the valid items of a batch and reject the others.
+pub fn verify_batch_each(
+    items: &[(&[u8; 32], &str, &[u8], &[u8; 64])],
+) -> Vec<Result<(), CryptoError>> {
+    let mut out = Vec::with_capacity(items.len());
+    for chunk in items.chunks(BATCH_CHUNK) {
+        verify_chunk(chunk, &mut out);
+    }
+    out
+}
+
+fn verify_chunk(
+    chunk: &[(&[u8; 32], &str, &[u8], &[u8; 64])],
+    out: &mut Vec<Result<(), CryptoError>>,
+) {
+    let prechecked: Vec<Result<VerifyingKey, CryptoError>> = chunk
+        .iter()
+        .map(|(pk, ctx, _, sig)| precheck(pk, ctx, sig))
+        .collect();
+    let mut keys = Vec::with_capacity(chunk.len());
+    let mut sigs = Vec::with_capacity(chunk.len());
+    let mut inputs = Vec::with_capacity(chunk.len());
+    for ((_, ctx, msg, sig), pre) in chunk.iter().zip(&prechecked) {
+        if let Ok(vk) = pre {
+            keys.push(*vk);
+            sigs.push(Signature::from_bytes(sig));
+            inputs.push(signing_input(ctx, msg));
+        }
+    }
+    let batch_ok = if keys.is_empty() {
+        true
+    } else {
+        let msgs: Vec<&[u8]> = inputs.iter().map(Vec::as_slice).collect();
+        ed25519_dalek::verify_batch(&msgs, &sigs, &keys).is_ok()
+    };
+    for ((pk, ctx, msg, sig), pre) in chunk.iter().zip(prechecked) {
+        out.push(match pre {
+            Err(e) => Err(e),
+            Ok(_) if batch_ok => Ok(()),
+            // The batch failed: find which items are at fault.
+            Ok(_) => verify(pk, ctx, msg, sig),
+        });
+    }
+}
+
+const NODE_ID_CONTEXT: &[u8] = b"tansiq/node-id/v1";
+const BASE32_ALPHABET: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
+
+/// The node id of an Ed25519 signing public key:
+/// `"tq" || base32lower(SHA-256("tansiq/node-id/v1" || 0x00 || key)[..10])`
+/// (RFC 4648 base32 alphabet in lower case, no padding): 18 characters,
+/// e.g. `tqmfrggzdfmztwq2lk`. 80 bits: an identifier, not an authenticator;
+/// peers are always pinned by their full key.
+pub fn node_id_from_key(signing_public: &[u8; 32]) -> String {
+    let mut input = Vec::with_capacity(NODE_ID_CONTEXT.len() + 1 + 32);
+    input.extend_from_slice(NODE_ID_CONTEXT);
+    input.push(0);
+    input.extend_from_slice(signing_public);
+    let digest = sha256(&input);
+    let mut out = String::with_capacity(18);
+    out.push_str("tq");
+    out.push_str(&base32_lower(&digest[..10]));
+    out
+}
+
+/// Whether `s` has the shape of a node id (`tq` + 16 base32 lower-case
+/// characters). It does not say which key it belongs to.
+pub fn is_valid_node_id(s: &str) -> bool {
+    s.len() == 18 && s.starts_with("tq") && s.bytes().skip(2).all(|b| BASE32_ALPHABET.contains(&b))
+}
+
+fn base32_lower(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity((bytes.len() * 8).div_ceil(5));
+    let mut buffer: u32 = 0;
+    let mut bits = 0u32;
+    for &b in bytes {
+        buffer = (buffer << 8) | u32::from(b);
+        bits += 8;
+        while bits >= 5 {
+            bits -= 5;
+            out.push(BASE32_ALPHABET[((buffer >> bits) & 31) as usize] as char);
+        }
+    }
+    if bits > 0 {
+        out.push(BASE32_ALPHABET[((buffer << (5 - bits)) & 31) as usize] as char);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base32_rfc4648_vectors() {
+        // RFC 4648 §10, lower-cased, without padding.
+        assert_eq!(base32_lower(b""), "");
+        assert_eq!(base32_lower(b"f"), "my");
+        assert_eq!(base32_lower(b"fo"), "mzxq");
+        assert_eq!(base32_lower(b"foo"), "mzxw6");
+        assert_eq!(base32_lower(b"foob"), "mzxw6yq");
+        assert_eq!(base32_lower(b"fooba"), "mzxw6ytb");
+        assert_eq!(base32_lower(b"foobar"), "mzxw6ytboi");
+    }
+
+    #[test]
+    fn contexts() {
+        assert!(is_valid_context("tansiq/record/v1"));
+        assert!(!is_valid_context(""));
+        assert!(!is_valid_context("has space"));
+        assert!(!is_valid_context("nul\0"));
+        assert!(!is_valid_context("é"));
+        assert!(!is_valid_context(&"a".repeat(129)));
+        assert_eq!(signing_input("a/b", b"xy"), b"a/b\0xy");
+    }
+
+    #[test]
+    fn node_id_shape() {
+        let id = node_id_from_key(&[7u8; 32]);
+        assert!(is_valid_node_id(&id), "{id}");
+        assert_eq!(id, node_id_from_key(&[7u8; 32]));
+        assert_ne!(id, node_id_from_key(&[8u8; 32]));
+        assert!(!is_valid_node_id("tqMFRGGZDFMZTWQ2LK"));
+        assert!(!is_valid_node_id("xx"));
+    }
+}
