@@ -1,1 +1,204 @@
-//! tansiq-lists
+//! tansiq-lists: pure parsers of real watchlist formats and of screening
+//! inputs. No storage: every function reads files and returns data in the
+//! node's record schema (see `docs/WATCHLISTS.md`).
+//!
+//! - [`import`] reads a whole list — the UN Security Council consolidated
+//!   XML, the OFAC SDN legacy CSV (sdn + alt + add), or a generic JSONL or
+//!   CSV list — into [`ImportedEntry`] values, all or nothing: the first
+//!   malformed element rejects the file with a [`ListError`] naming the
+//!   file, the line (and column, or the XML element and its entry) and what
+//!   is wrong.
+//! - [`read_queries`] and [`read_list`] read the inputs of `tansiq screen`.
+//! - [`country_code`] maps the country spellings lists use to ISO 3166-1
+//!   alpha-2.
+//!
+//! Every function is deterministic: the same input gives the same entries,
+//! in file order, with the same `source_ref` and data.
+
+use std::fmt;
+use std::path::Path;
+use std::str::FromStr;
+
+mod country;
+mod csv;
+mod dates;
+mod error;
+mod generic;
+mod ofac;
+mod schema;
+mod un;
+
+pub use country::{countries_in, country_code};
+pub use error::{ListError, Location};
+pub use generic::{read_list, read_queries, ListEntryInput, NameQuery};
+
+/// What a list entry describes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum EntryKind {
+    Person,
+    Organization,
+}
+
+impl EntryKind {
+    /// `person` or `organization`, as record kinds are named.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntryKind::Person => "person",
+            EntryKind::Organization => "organization",
+        }
+    }
+}
+
+impl fmt::Display for EntryKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One entry of an imported list.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImportedEntry {
+    /// Stable id of the entry within its list: the UN REFERENCE_NUMBER, the
+    /// OFAC ent_num, or the `id` field of a JSONL/CSV list. A re-import of
+    /// the same list gives the same `source_ref` for the same entry.
+    pub source_ref: String,
+    pub kind: EntryKind,
+    /// Person or organization data in the node's record schema.
+    pub data: serde_json::Value,
+}
+
+/// The list formats [`import`] reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Format {
+    /// UN Security Council consolidated list, XML (`un-xml`).
+    UnXml,
+    /// OFAC SDN legacy CSV: sdn.csv with alt.csv and add.csv beside it
+    /// (`ofac-csv`).
+    OfacCsv,
+    /// One JSON object per line (`jsonl`).
+    Jsonl,
+    /// CSV with a header line (`csv`).
+    Csv,
+}
+
+impl Format {
+    pub const ALL: [Format; 4] = [Format::UnXml, Format::OfacCsv, Format::Jsonl, Format::Csv];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::UnXml => "un-xml",
+            Format::OfacCsv => "ofac-csv",
+            Format::Jsonl => "jsonl",
+            Format::Csv => "csv",
+        }
+    }
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Format {
+    type Err = ListError;
+
+    fn from_str(s: &str) -> Result<Format, ListError> {
+        let l = s.trim().to_ascii_lowercase();
+        Format::ALL
+            .into_iter()
+            .find(|f| f.as_str() == l)
+            .ok_or_else(|| ListError::UnknownFormat(s.to_string()))
+    }
+}
+
+/// Reads a whole list file. For [`Format::OfacCsv`], `path` is sdn.csv (its
+/// alt.csv and add.csv are read from the same directory when present) or
+/// the directory holding them.
+pub fn import(format: Format, path: &Path) -> Result<Vec<ImportedEntry>, ListError> {
+    import_with_progress(format, path, &|_, _| {})
+}
+
+/// [`import`], reporting progress as `(done, total)` in bytes read (for a
+/// progress bar). The last call is always `(total, total)` on success.
+pub fn import_with_progress(
+    format: Format,
+    path: &Path,
+    progress: &dyn Fn(u64, u64),
+) -> Result<Vec<ImportedEntry>, ListError> {
+    let mut p = Progress::new(progress);
+    match format {
+        Format::UnXml => un::import(path, &mut p),
+        Format::OfacCsv => ofac::import(path, &mut p),
+        Format::Jsonl => generic::import_jsonl(path, &mut p),
+        Format::Csv => generic::import_csv(path, &mut p),
+    }
+}
+
+/// Throttles progress reports to about one per thousandth of the work.
+pub(crate) struct Progress<'a> {
+    report: &'a dyn Fn(u64, u64),
+    total: u64,
+    last: u64,
+}
+
+impl<'a> Progress<'a> {
+    fn new(report: &'a dyn Fn(u64, u64)) -> Progress<'a> {
+        Progress {
+            report,
+            total: 0,
+            last: 0,
+        }
+    }
+
+    pub fn set_total(&mut self, total: u64) {
+        self.total = total;
+        (self.report)(0, total);
+    }
+
+    pub fn update(&mut self, done: u64) {
+        let done = done.min(self.total);
+        let step = (self.total / 1000).max(1);
+        if done >= self.last + step {
+            self.last = done;
+            (self.report)(done, self.total);
+        }
+    }
+
+    pub fn finish(&mut self) {
+        (self.report)(self.total, self.total);
+    }
+}
+
+/// Reads a file as text: UTF-8 (a byte-order mark is dropped), or, for
+/// lists that allow it, Latin-1 when the bytes are not UTF-8.
+pub(crate) fn read_text(path: &Path, latin1_fallback: bool) -> Result<String, ListError> {
+    let bytes = std::fs::read(path).map_err(|e| ListError::io(path, e))?;
+    match String::from_utf8(bytes) {
+        Ok(s) => Ok(s),
+        Err(e) => {
+            if latin1_fallback {
+                return Ok(e.as_bytes().iter().map(|&b| b as char).collect());
+            }
+            let bytes = e.as_bytes();
+            let at = e.utf8_error().valid_up_to();
+            let line = bytes[..at].iter().filter(|&&b| b == b'\n').count() as u64 + 1;
+            let line_start = bytes[..at]
+                .iter()
+                .rposition(|&b| b == b'\n')
+                .map_or(0, |i| i + 1);
+            let column = String::from_utf8_lossy(&bytes[line_start..at])
+                .chars()
+                .count() as u64
+                + 1;
+            Err(ListError::malformed(
+                path,
+                Location::line_col(line, column),
+                format!(
+                    "byte 0x{:02X} is not valid UTF-8; save the file as UTF-8 and try again",
+                    bytes[at]
+                ),
+            ))
+        }
+    }
+}

@@ -1,0 +1,962 @@
+//! Generic lists (JSONL and CSV) and the inputs of `tansiq screen`: name
+//! batches (`--names`) and standalone lists (`--list`).
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use serde_json::{Map, Value};
+
+use crate::country::country_code;
+use crate::csv::Reader;
+use crate::dates::is_partial_date;
+use crate::error::{ListError, Location};
+use crate::schema::{
+    clean, Builder, Doc, Listing, MAX_DOC_CHARS, MAX_LIST_CHARS, MAX_NAMES, MAX_NAME_CHARS,
+    MAX_PLACE_CHARS, MAX_TEXT_CHARS,
+};
+use crate::{read_text, EntryKind, ImportedEntry, Progress};
+
+/// One name to screen (`tansiq screen --names`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NameQuery {
+    pub id: String,
+    pub name: String,
+    /// `YYYY`, `YYYY-MM` or `YYYY-MM-DD`.
+    pub birth_date: Option<String>,
+    /// ISO 3166-1 alpha-2 codes.
+    pub nationality: Vec<String>,
+    /// `male` or `female`.
+    pub gender: Option<String>,
+}
+
+/// One entry of a standalone screening list (`tansiq screen --list`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListEntryInput {
+    pub id: String,
+    /// Person data in the record schema: the line's fields minus `id` (and
+    /// minus `kind`).
+    pub data: Value,
+}
+
+/// A problem with one field of one line.
+struct FieldError {
+    field: String,
+    message: String,
+}
+
+fn ferr(field: &str, message: impl Into<String>) -> FieldError {
+    FieldError {
+        field: field.to_string(),
+        message: message.into(),
+    }
+}
+
+/// How a file is laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Layout {
+    Jsonl,
+    Csv(char),
+}
+
+/// By extension (.jsonl/.ndjson/.json, .csv, .tsv), else by the first
+/// character: `{` means JSONL.
+fn layout_of(path: &Path, text: &str) -> Layout {
+    let ext = path
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    match ext.as_str() {
+        "jsonl" | "ndjson" | "json" => Layout::Jsonl,
+        "csv" => Layout::Csv(','),
+        "tsv" | "tab" => Layout::Csv('\t'),
+        _ => {
+            let first = text
+                .trim_start_matches('\u{feff}')
+                .trim_start()
+                .chars()
+                .next();
+            if first == Some('{') {
+                Layout::Jsonl
+            } else if text
+                .lines()
+                .next()
+                .is_some_and(|l| l.contains('\t') && !l.contains(','))
+            {
+                Layout::Csv('\t')
+            } else {
+                Layout::Csv(',')
+            }
+        }
+    }
+}
+
+/// One object of the input, with where it came from.
+struct Row {
+    line: u64,
+    object: Map<String, Value>,
+    /// CSV: field name → column where the field starts.
+    columns: HashMap<String, u64>,
+    end_offset: u64,
+}
+
+impl Row {
+    fn at(&self, field: &str) -> Location {
+        match self.columns.get(field) {
+            Some(c) => Location::line_col(self.line, *c),
+            None => Location::line(self.line),
+        }
+    }
+}
+
+/// Reads a JSONL file into objects, one per non-blank line.
+fn jsonl_rows(path: &Path, text: &str) -> Result<Vec<Row>, ListError> {
+    let mut rows = Vec::new();
+    let mut offset = 0u64;
+    for (i, raw) in text.split('\n').enumerate() {
+        offset += raw.len() as u64 + 1;
+        let line = i as u64 + 1;
+        let l = raw.trim_end_matches('\r');
+        let l = if line == 1 {
+            l.trim_start_matches('\u{feff}')
+        } else {
+            l
+        };
+        if l.trim().is_empty() {
+            continue;
+        }
+        let value: Value = serde_json::from_str(l).map_err(|e| {
+            ListError::malformed(
+                path,
+                Location::line_col(line, e.column() as u64),
+                format!("this line is not valid JSON ({e}); each line must hold one JSON object"),
+            )
+        })?;
+        let Value::Object(object) = value else {
+            return Err(ListError::malformed(
+                path,
+                Location::line(line),
+                format!(
+                    "this line holds {}, not a JSON object; each line must be one object such as {{\"id\": \"E1\", \"names\": [\"…\"]}}",
+                    json_type(&value)
+                ),
+            ));
+        };
+        rows.push(Row {
+            line,
+            object,
+            columns: HashMap::new(),
+            end_offset: offset.min(text.len() as u64),
+        });
+    }
+    Ok(rows)
+}
+
+fn json_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// Reads a CSV file with a header line. Cells stay strings (empty cells are
+/// left out); `map_column` renames synonyms and says which columns are
+/// known (an unknown column is an error when `strict`).
+fn csv_rows(
+    path: &Path,
+    text: &str,
+    delimiter: char,
+    known: &[&str],
+    synonyms: &[(&str, &str)],
+    strict: bool,
+) -> Result<Vec<Row>, ListError> {
+    let mut reader = Reader::new(text, delimiter, true);
+    let syntax = |e: crate::csv::SyntaxError| {
+        ListError::malformed(path, Location::line_col(e.line, e.column), e.message)
+    };
+    let Some(header) = reader.next_record() else {
+        return Err(ListError::malformed(
+            path,
+            Location::File,
+            "the file is empty; a CSV file needs a header line naming its columns (at least id and name)",
+        ));
+    };
+    let header = header.map_err(syntax)?;
+    let mut names: Vec<Option<String>> = Vec::new();
+    for (i, h) in header.fields.iter().enumerate() {
+        let h = clean(h).to_lowercase();
+        let h = synonyms
+            .iter()
+            .find(|(s, _)| *s == h)
+            .map(|(_, to)| to.to_string())
+            .unwrap_or(h);
+        let (line, column) = header.line_of(i);
+        if known.contains(&h.as_str()) {
+            if names.iter().flatten().any(|n| *n == h) {
+                return Err(ListError::malformed(
+                    path,
+                    Location::line_col(line, column),
+                    format!("column {h:?} appears twice in the header"),
+                ));
+            }
+            names.push(Some(h));
+        } else if strict {
+            return Err(ListError::malformed(
+                path,
+                Location::line_col(line, column),
+                format!(
+                    "unknown column {h:?} in the header; the columns may be: {}",
+                    known.join(", ")
+                ),
+            ));
+        } else {
+            names.push(None);
+        }
+    }
+    let mut rows = Vec::new();
+    while let Some(rec) = reader.next_record() {
+        let rec = rec.map_err(syntax)?;
+        if rec.fields.len() != names.len() {
+            let at = if rec.fields.len() > names.len() {
+                let (l, c) = rec.line_of(names.len());
+                Location::line_col(l, c)
+            } else {
+                Location::line(rec.line)
+            };
+            return Err(ListError::malformed(
+                path,
+                at,
+                format!(
+                    "expected {} fields, as in the header, but found {}; a field is missing, or a {} inside a field is not enclosed in double quotes",
+                    names.len(),
+                    rec.fields.len(),
+                    if delimiter == '\t' { "tab" } else { "comma" }
+                ),
+            ));
+        }
+        let mut object = Map::new();
+        let mut columns = HashMap::new();
+        for (i, (name, cell)) in names.iter().zip(&rec.fields).enumerate() {
+            let Some(name) = name else { continue };
+            let (_, column) = rec.line_of(i);
+            columns.insert(name.clone(), column);
+            if !cell.trim().is_empty() {
+                object.insert(name.clone(), Value::String(cell.clone()));
+            }
+        }
+        rows.push(Row {
+            line: rec.line,
+            object,
+            columns,
+            end_offset: rec.end_offset,
+        });
+    }
+    Ok(rows)
+}
+
+/// A string or integer id.
+fn id_of(object: &Map<String, Value>, field: &str) -> Result<String, FieldError> {
+    let id = match object.get(field) {
+        None | Some(Value::Null) => {
+            return Err(ferr(
+                field,
+                format!("the {field:?} field is missing; every line needs an id"),
+            ))
+        }
+        Some(Value::String(s)) => clean(s),
+        Some(Value::Number(n)) if n.is_u64() || n.is_i64() => n.to_string(),
+        Some(other) => {
+            return Err(ferr(
+                field,
+                format!("\"{field}\" must be a string, not {}", json_type(other)),
+            ))
+        }
+    };
+    if id.is_empty() {
+        return Err(ferr(field, format!("\"{field}\" is empty")));
+    }
+    if id.chars().count() > 200 {
+        return Err(ferr(
+            field,
+            format!("\"{field}\" is longer than 200 characters"),
+        ));
+    }
+    Ok(id)
+}
+
+fn string_of(v: &Value, field: &str) -> Result<String, FieldError> {
+    match v {
+        Value::String(s) => Ok(s.clone()),
+        other => Err(ferr(
+            field,
+            format!("\"{field}\" must be a string, not {}", json_type(other)),
+        )),
+    }
+}
+
+/// An array of strings, or one string; in CSV cells (`split`), values are
+/// separated by `;` (and, for codes, `,`).
+fn strings_of(v: &Value, field: &str, split: &[char]) -> Result<Vec<String>, FieldError> {
+    match v {
+        Value::Null => Ok(Vec::new()),
+        Value::String(s) if split.is_empty() => Ok(vec![s.clone()]),
+        Value::String(s) => Ok(s.split(split).map(str::to_string).collect()),
+        Value::Array(a) => a
+            .iter()
+            .enumerate()
+            .map(|(i, x)| match x {
+                Value::String(s) => Ok(s.clone()),
+                other => Err(ferr(
+                    field,
+                    format!(
+                        "\"{field}\"[{i}] must be a string, not {}",
+                        json_type(other)
+                    ),
+                )),
+            })
+            .collect(),
+        other => Err(ferr(
+            field,
+            format!(
+                "\"{field}\" must be an array of strings, not {}",
+                json_type(other)
+            ),
+        )),
+    }
+}
+
+fn date_of(v: &str, field: &str) -> Result<String, FieldError> {
+    let d = v.trim();
+    if is_partial_date(d) {
+        Ok(d.to_string())
+    } else {
+        Err(ferr(
+            field,
+            format!("\"{field}\" {d:?} is not a date: use YYYY, YYYY-MM or YYYY-MM-DD"),
+        ))
+    }
+}
+
+fn countries_of(v: &Value, field: &str) -> Result<Vec<&'static str>, FieldError> {
+    let mut out = Vec::new();
+    for c in strings_of(v, field, &[';', ','])? {
+        let c = c.trim();
+        if c.is_empty() {
+            continue;
+        }
+        let code = country_code(c).ok_or_else(|| {
+            ferr(
+                field,
+                format!("\"{field}\" {c:?} is not a country: use ISO 3166-1 alpha-2 codes such as DZ, MA, TN, FR"),
+            )
+        })?;
+        if !out.contains(&code) {
+            out.push(code);
+        }
+    }
+    Ok(out)
+}
+
+fn gender_of(v: &Value, field: &str) -> Result<Option<&'static str>, FieldError> {
+    let g = string_of(v, field)?;
+    match g.trim().to_lowercase().as_str() {
+        "male" | "m" => Ok(Some("male")),
+        "female" | "f" => Ok(Some("female")),
+        "" | "unknown" | "u" => Ok(None),
+        other => Err(ferr(
+            field,
+            format!("\"{field}\" {other:?} is not a gender: use male, female or unknown"),
+        )),
+    }
+}
+
+fn check_len(field: &str, s: &str, max: usize) -> Result<(), FieldError> {
+    if s.chars().count() > max {
+        Err(ferr(
+            field,
+            format!("\"{field}\" is longer than {max} characters"),
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+const LIST_FIELDS: &[&str] = &[
+    "id",
+    "kind",
+    "name",
+    "names",
+    "weak_names",
+    "birth_date",
+    "birth_dates",
+    "birth_place",
+    "nationality",
+    "gender",
+    "documents",
+    "country",
+    "listing",
+    "notes",
+];
+const LIST_CSV_COLUMNS: &[&str] = &[
+    "id",
+    "kind",
+    "name",
+    "names",
+    "weak_names",
+    "birth_date",
+    "birth_dates",
+    "birth_place",
+    "nationality",
+    "gender",
+    "document_type",
+    "document_number",
+    "document_country",
+    "country",
+    "list",
+    "reference",
+    "program",
+    "listed_on",
+    "reason",
+    "status",
+    "notes",
+];
+
+/// CSV cells → the JSON shape of a list entry.
+fn csv_entry_object(mut o: Map<String, Value>) -> Map<String, Value> {
+    let mut out = Map::new();
+    let mut listing = Map::new();
+    let mut doc = Map::new();
+    for (k, v) in std::mem::take(&mut o) {
+        match k.as_str() {
+            "names" | "weak_names" | "birth_dates" => {
+                let parts: Vec<Value> = v
+                    .as_str()
+                    .unwrap_or_default()
+                    .split(';')
+                    .map(|s| Value::String(s.trim().to_string()))
+                    .filter(|s| s.as_str().is_some_and(|s| !s.is_empty()))
+                    .collect();
+                out.insert(k, Value::Array(parts));
+            }
+            "list" | "reference" | "program" | "listed_on" | "reason" | "status" => {
+                listing.insert(k, v);
+            }
+            "document_type" => {
+                doc.insert("type".into(), v);
+            }
+            "document_number" => {
+                doc.insert("number".into(), v);
+            }
+            "document_country" => {
+                doc.insert("country".into(), v);
+            }
+            _ => {
+                out.insert(k, v);
+            }
+        }
+    }
+    if !listing.is_empty() {
+        out.insert("listing".into(), Value::Object(listing));
+    }
+    if !doc.is_empty() {
+        out.insert("documents".into(), Value::Array(vec![Value::Object(doc)]));
+    }
+    out
+}
+
+/// Validates one list entry and renders its data.
+fn list_entry(object: &Map<String, Value>) -> Result<(String, EntryKind, Value), FieldError> {
+    for k in object.keys() {
+        if !LIST_FIELDS.contains(&k.as_str()) {
+            return Err(ferr(
+                k,
+                format!(
+                    "unknown field {k:?}; an entry may have: {}",
+                    LIST_FIELDS.join(", ")
+                ),
+            ));
+        }
+    }
+    let id = id_of(object, "id")?;
+    let kind = match object.get("kind") {
+        None | Some(Value::Null) => EntryKind::Person,
+        Some(v) => match string_of(v, "kind")?.trim().to_lowercase().as_str() {
+            "person" | "individual" | "" => EntryKind::Person,
+            "organization" | "organisation" | "entity" => EntryKind::Organization,
+            other => {
+                return Err(ferr(
+                    "kind",
+                    format!("\"kind\" {other:?} is not person or organization"),
+                ))
+            }
+        },
+    };
+    let person_only = [
+        "birth_date",
+        "birth_dates",
+        "birth_place",
+        "nationality",
+        "gender",
+        "documents",
+    ];
+    for k in object.keys() {
+        if kind == EntryKind::Organization && person_only.contains(&k.as_str()) {
+            return Err(ferr(
+                k,
+                format!("{k:?} is for persons; an organization has names, weak_names, country, listing and notes"),
+            ));
+        }
+        if kind == EntryKind::Person && k == "country" {
+            return Err(ferr(
+                k,
+                "\"country\" is for organizations; a person has \"nationality\"",
+            ));
+        }
+    }
+
+    let mut b = Builder::new();
+    let mut all_names = Vec::new();
+    if let Some(v) = object.get("name") {
+        all_names.push(("name", string_of(v, "name")?));
+    }
+    if let Some(v) = object.get("names") {
+        for n in strings_of(v, "names", &[])? {
+            all_names.push(("names", n));
+        }
+    }
+    let weak = match object.get("weak_names") {
+        Some(v) => strings_of(v, "weak_names", &[])?,
+        None => Vec::new(),
+    };
+    if all_names.is_empty() {
+        return Err(ferr(
+            "names",
+            "the \"names\" field is missing; every entry needs at least one name",
+        ));
+    }
+    if all_names.len() + weak.len() > MAX_NAMES {
+        return Err(ferr("names", format!("more than {MAX_NAMES} names")));
+    }
+    for (field, n) in &all_names {
+        if clean(n).is_empty() {
+            return Err(ferr(field, format!("\"{field}\" holds an empty name")));
+        }
+        check_len(field, n, MAX_NAME_CHARS)?;
+        b.name(n);
+    }
+    for n in &weak {
+        if clean(n).is_empty() {
+            return Err(ferr("weak_names", "\"weak_names\" holds an empty name"));
+        }
+        check_len("weak_names", n, MAX_NAME_CHARS)?;
+        b.weak_name(n);
+    }
+    if let Some(v) = object.get("birth_date") {
+        b.birth_date(date_of(&string_of(v, "birth_date")?, "birth_date")?);
+    }
+    if let Some(v) = object.get("birth_dates") {
+        for d in strings_of(v, "birth_dates", &[])? {
+            b.birth_date(date_of(&d, "birth_dates")?);
+        }
+    }
+    if let Some(v) = object.get("birth_place") {
+        let p = string_of(v, "birth_place")?;
+        check_len("birth_place", &p, MAX_PLACE_CHARS)?;
+        b.birth_place(&p);
+    }
+    if let Some(v) = object.get("nationality") {
+        for c in countries_of(v, "nationality")? {
+            b.nationality(c);
+        }
+    }
+    if let Some(v) = object.get("country") {
+        for c in countries_of(v, "country")? {
+            b.country(c);
+        }
+    }
+    if let Some(v) = object.get("gender") {
+        if let Some(g) = gender_of(v, "gender")? {
+            b.gender(g);
+        }
+    }
+    if let Some(v) = object.get("documents") {
+        let Value::Array(docs) = v else {
+            return Err(ferr(
+                "documents",
+                format!("\"documents\" must be an array of {{\"type\", \"number\", \"country\"}} objects, not {}", json_type(v)),
+            ));
+        };
+        for (i, d) in docs.iter().enumerate() {
+            b.document(document_of(d, i)?);
+        }
+    }
+    if let Some(v) = object.get("listing") {
+        b.listing = Some(listing_of(v)?);
+    }
+    if let Some(v) = object.get("notes") {
+        let n = string_of(v, "notes")?;
+        check_len("notes", &n, MAX_TEXT_CHARS)?;
+        for line in n.lines() {
+            b.note(line);
+        }
+    }
+    Ok((id, kind, b.finish(kind)))
+}
+
+fn document_of(d: &Value, i: usize) -> Result<Doc, FieldError> {
+    let f = "documents";
+    let Value::Object(o) = d else {
+        return Err(ferr(
+            f,
+            format!("\"documents\"[{i}] must be an object, not {}", json_type(d)),
+        ));
+    };
+    for k in o.keys() {
+        if !["type", "number", "country"].contains(&k.as_str()) {
+            return Err(ferr(
+                f,
+                format!("\"documents\"[{i}] has unknown field {k:?}; a document has type, number and country"),
+            ));
+        }
+    }
+    let text = |k: &str| -> Result<String, FieldError> {
+        match o.get(k) {
+            Some(v) => {
+                let s = clean(&string_of(v, &format!("documents[{i}].{k}"))?);
+                check_len(&format!("documents[{i}].{k}"), &s, MAX_DOC_CHARS)?;
+                Ok(s)
+            }
+            None => Ok(String::new()),
+        }
+    };
+    let number = text("number")?;
+    if number.is_empty() {
+        return Err(ferr(f, format!("\"documents\"[{i}] has no number")));
+    }
+    let doc_type = text("type")?;
+    if doc_type.is_empty() {
+        return Err(ferr(
+            f,
+            format!("\"documents\"[{i}] has no type (e.g. \"passport\", \"national_id\")"),
+        ));
+    }
+    let country = match o.get("country") {
+        Some(v) => {
+            let c = string_of(v, "documents.country")?;
+            if c.trim().is_empty() {
+                None
+            } else {
+                Some(country_code(&c).ok_or_else(|| {
+                    ferr(
+                        f,
+                        format!("\"documents\"[{i}].country {c:?} is not a country: use an ISO 3166-1 alpha-2 code"),
+                    )
+                })?)
+            }
+        }
+        None => None,
+    };
+    Ok(Doc {
+        doc_type: crate::schema::document_type(&doc_type),
+        number,
+        country,
+    })
+}
+
+fn listing_of(v: &Value) -> Result<Listing, FieldError> {
+    let f = "listing";
+    let Value::Object(o) = v else {
+        return Err(ferr(
+            f,
+            format!("\"listing\" must be an object, not {}", json_type(v)),
+        ));
+    };
+    let known = [
+        "list",
+        "reference",
+        "program",
+        "listed_on",
+        "reason",
+        "status",
+    ];
+    for k in o.keys() {
+        if !known.contains(&k.as_str()) {
+            return Err(ferr(
+                f,
+                format!(
+                    "\"listing\" has unknown field {k:?}; it may have: {}",
+                    known.join(", ")
+                ),
+            ));
+        }
+    }
+    let get = |k: &str| -> Result<Option<String>, FieldError> {
+        o.get(k)
+            .map(|v| string_of(v, &format!("listing.{k}")).map(|s| clean(&s)))
+            .transpose()
+            .map(|s| s.filter(|s| !s.is_empty()))
+    };
+    let list = get("list")?.ok_or_else(|| {
+        ferr(
+            f,
+            "\"listing\" needs a \"list\": the name of the list the entry comes from",
+        )
+    })?;
+    check_len("listing.list", &list, MAX_LIST_CHARS)?;
+    let listed_on = get("listed_on")?
+        .map(|d| date_of(&d, "listing.listed_on"))
+        .transpose()?;
+    let reason = get("reason")?;
+    if let Some(r) = &reason {
+        check_len("listing.reason", r, MAX_TEXT_CHARS)?;
+    }
+    let status = get("status")?.map(|s| s.to_lowercase());
+    if let Some(s) = &status {
+        if s != "active" && s != "delisted" {
+            return Err(ferr(
+                f,
+                format!("\"listing.status\" {s:?} is not active or delisted"),
+            ));
+        }
+    }
+    Ok(Listing {
+        list,
+        reference: get("reference")?,
+        program: get("program")?,
+        listed_on,
+        reason,
+        status,
+    })
+}
+
+/// Reads list rows and validates them, rejecting repeated ids.
+fn list_rows(
+    path: &Path,
+    layout: Layout,
+    text: &str,
+    progress: &mut Progress,
+) -> Result<Vec<(String, EntryKind, Value)>, ListError> {
+    let rows = match layout {
+        Layout::Jsonl => jsonl_rows(path, text)?,
+        Layout::Csv(d) => csv_rows(path, text, d, LIST_CSV_COLUMNS, &[], true)?,
+    };
+    let mut out = Vec::with_capacity(rows.len());
+    let mut seen: HashMap<String, u64> = HashMap::new();
+    for row in rows {
+        let object = match layout {
+            Layout::Jsonl => row.object.clone(),
+            Layout::Csv(_) => csv_entry_object(row.object.clone()),
+        };
+        let (id, kind, data) = list_entry(&object).map_err(|e| {
+            let at = csv_field_location(&row, &e.field);
+            ListError::malformed(path, at, e.message)
+        })?;
+        if let Some(first) = seen.get(&id) {
+            return Err(ListError::malformed(
+                path,
+                row.at("id"),
+                format!("id {id:?} is already used on line {first}; each entry needs its own id"),
+            ));
+        }
+        seen.insert(id.clone(), row.line);
+        out.push((id, kind, data));
+        progress.update(row.end_offset);
+    }
+    Ok(out)
+}
+
+/// The column of a field for CSV rows (a JSON-shaped field name like
+/// `documents` or `listing.listed_on` maps back to its CSV column).
+fn csv_field_location(row: &Row, field: &str) -> Location {
+    let base = field.split(['[', '.']).next().unwrap_or(field);
+    let candidates: &[&str] = match base {
+        "documents" if field.ends_with("country") => &["document_country"],
+        "documents" => &["document_number", "document_type"],
+        "listing" => {
+            let sub = field.rsplit('.').next().unwrap_or("");
+            return row.at(if sub.is_empty() || sub == "listing" {
+                "list"
+            } else {
+                sub
+            });
+        }
+        _ => &[],
+    };
+    for c in candidates {
+        if row.columns.contains_key(*c) {
+            return row.at(c);
+        }
+    }
+    row.at(base)
+}
+
+fn import_rows(
+    path: &Path,
+    layout: Layout,
+    progress: &mut Progress,
+) -> Result<Vec<ImportedEntry>, ListError> {
+    let text = read_text(path, false)?;
+    progress.set_total(text.len() as u64);
+    let rows = list_rows(path, layout, &text, progress)?;
+    progress.finish();
+    Ok(rows
+        .into_iter()
+        .map(|(id, kind, data)| ImportedEntry {
+            source_ref: id,
+            kind,
+            data,
+        })
+        .collect())
+}
+
+pub(crate) fn import_jsonl(
+    path: &Path,
+    progress: &mut Progress,
+) -> Result<Vec<ImportedEntry>, ListError> {
+    import_rows(path, Layout::Jsonl, progress)
+}
+
+pub(crate) fn import_csv(
+    path: &Path,
+    progress: &mut Progress,
+) -> Result<Vec<ImportedEntry>, ListError> {
+    let delimiter = match path.extension().and_then(|e| e.to_str()) {
+        Some(e) if e.eq_ignore_ascii_case("tsv") => '\t',
+        _ => ',',
+    };
+    import_rows(path, Layout::Csv(delimiter), progress)
+}
+
+/// Reads a standalone screening list (`tansiq screen --list`): JSONL, one
+/// entry a line, `{"id": "E1", "names": [...], ...}` with only `id` and
+/// `names` required (a CSV file with a header is accepted too).
+pub fn read_list(path: &Path) -> Result<Vec<ListEntryInput>, ListError> {
+    let text = read_text(path, false)?;
+    let layout = layout_of(path, &text);
+    let noop = |_: u64, _: u64| {};
+    let mut p = Progress::new(&noop);
+    let rows = list_rows(path, layout, &text, &mut p)?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, _, data)| ListEntryInput { id, data })
+        .collect())
+}
+
+const QUERY_FIELDS: &[&str] = &["id", "name", "birth_date", "nationality", "gender"];
+const QUERY_SYNONYMS: &[(&str, &str)] = &[
+    ("query_id", "id"),
+    ("full_name", "name"),
+    ("dob", "birth_date"),
+    ("date_of_birth", "birth_date"),
+    ("birthdate", "birth_date"),
+    ("nationalities", "nationality"),
+    ("citizenship", "nationality"),
+    ("sex", "gender"),
+];
+
+fn query_of(object: &Map<String, Value>) -> Result<NameQuery, FieldError> {
+    // Synonyms, for JSONL keys as for CSV columns.
+    let mut o = Map::new();
+    for (k, v) in object {
+        let k = k.to_lowercase();
+        let k = QUERY_SYNONYMS
+            .iter()
+            .find(|(s, _)| *s == k)
+            .map(|(_, to)| to.to_string())
+            .unwrap_or(k);
+        if QUERY_FIELDS.contains(&k.as_str()) {
+            o.insert(k, v.clone());
+        }
+    }
+    let id = id_of(&o, "id")?;
+    let name = match o.get("name") {
+        Some(v) => clean(&string_of(v, "name")?),
+        None => {
+            return Err(ferr(
+                "name",
+                "the \"name\" field is missing; every query needs a name",
+            ))
+        }
+    };
+    if name.is_empty() {
+        return Err(ferr("name", "\"name\" is empty"));
+    }
+    check_len("name", &name, MAX_NAME_CHARS)?;
+    let birth_date = match o.get("birth_date") {
+        Some(Value::Null) | None => None,
+        Some(v) => {
+            let s = string_of(v, "birth_date")?;
+            if s.trim().is_empty() {
+                None
+            } else {
+                Some(date_of(&s, "birth_date")?)
+            }
+        }
+    };
+    let nationality = match o.get("nationality") {
+        Some(v) => countries_of(v, "nationality")?
+            .into_iter()
+            .map(str::to_string)
+            .collect(),
+        None => Vec::new(),
+    };
+    let gender = match o.get("gender") {
+        Some(Value::Null) | None => None,
+        Some(v) => gender_of(v, "gender")?.map(str::to_string),
+    };
+    Ok(NameQuery {
+        id,
+        name,
+        birth_date,
+        nationality,
+        gender,
+    })
+}
+
+/// Reads a batch of names to screen (`tansiq screen --names`): JSONL
+/// `{"id": "Q1", "name": "…", "birth_date": "1962", "nationality": ["DZ"]}`
+/// or CSV with a header naming `id,name` and optionally
+/// `birth_date,nationality,gender` (nationality `DZ` or `DZ;MA`). The
+/// format is chosen by extension (.jsonl/.ndjson/.json, .csv, .tsv), else
+/// by content. Other columns or keys are ignored; ids must be unique.
+pub fn read_queries(path: &Path) -> Result<Vec<NameQuery>, ListError> {
+    let text = read_text(path, false)?;
+    let layout = layout_of(path, &text);
+    let rows = match layout {
+        Layout::Jsonl => jsonl_rows(path, &text)?,
+        Layout::Csv(d) => {
+            let rows = csv_rows(path, &text, d, QUERY_FIELDS, QUERY_SYNONYMS, false)?;
+            if let Some(first) = rows.first() {
+                for need in ["id", "name"] {
+                    if !first.columns.contains_key(need) {
+                        return Err(ListError::malformed(
+                            path,
+                            Location::line(1),
+                            format!("the header has no {need:?} column; it must name at least id and name"),
+                        ));
+                    }
+                }
+            }
+            rows
+        }
+    };
+    let mut out = Vec::with_capacity(rows.len());
+    let mut seen: HashMap<String, u64> = HashMap::new();
+    for row in rows {
+        let q = query_of(&row.object)
+            .map_err(|e| ListError::malformed(path, row.at(&e.field), e.message))?;
+        if let Some(first) = seen.get(&q.id) {
+            return Err(ListError::malformed(
+                path,
+                row.at("id"),
+                format!("id {:?} is already used on line {first}; each query needs its own id so that results can be told apart", q.id),
+            ));
+        }
+        seen.insert(q.id.clone(), row.line);
+        out.push(q);
+    }
+    Ok(out)
+}
