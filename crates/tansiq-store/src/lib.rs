@@ -1,1 +1,626 @@
-//! tansiq-store
+//! Tansiq's store: one [`Store`] handle over a private SQL backend
+//! (SQLite by default; PostgreSQL implements the same [`sql::Backend`]).
+//!
+//! Every command runs in one transaction ([`Store::write`] /
+//! [`Store::read`]); audit leaves are appended in the same transaction as
+//! the change they record. Need-to-know is enforced here, in the queries:
+//! every record read takes the caller's [`ReadScope`] and filters in SQL,
+//! so a record outside it is never fetched, counted or searched.
+//!
+//! Architecture invariant: the store stores; it makes no policy decision
+//! of its own (it applies the scope it is given) and signs nothing.
+
+mod records;
+pub mod schema;
+pub mod sql;
+pub mod sqlite;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use tansiq_core::audit::AuditEntry;
+use tansiq_crypto::merkle::Frontier;
+
+pub use records::{RecordFilter, RecordStatus, StoredRecord};
+use sql::{Backend, Conn, Dialect, Row, Value};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Db(String),
+    #[error("the database stayed busy (another command holds the write lock); try again")]
+    Busy,
+    #[error("conflicting write: {0}")]
+    Conflict(String),
+    #[error("the store is damaged: {0}")]
+    Corrupt(String),
+    #[error("the database has schema version {found}, newer than this program supports ({supported}); upgrade tansiq")]
+    TooNew { found: i64, supported: i64 },
+}
+
+/// The handle every layer above uses.
+#[derive(Clone)]
+pub struct Store {
+    backend: Arc<dyn Backend>,
+}
+
+impl Store {
+    /// Opens (or with `create`, creates) the SQLite store at `path` and
+    /// brings its schema up to date.
+    pub fn open_sqlite(path: &Path, create: bool) -> Result<Store, StoreError> {
+        let store = Store {
+            backend: Arc::new(sqlite::Sqlite::open(path, create)?),
+        };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    pub fn from_backend(backend: Arc<dyn Backend>) -> Result<Store, StoreError> {
+        let store = Store { backend };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    fn migrate(&self) -> Result<(), StoreError> {
+        let d = self.backend.dialect();
+        let mut conn = self.backend.begin(true)?;
+        schema::migrate(conn.as_mut(), d)?;
+        conn.commit()
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        self.backend.dialect()
+    }
+
+    /// Runs `f` in one write transaction: committed if `f` returns Ok,
+    /// rolled back otherwise.
+    pub fn write<T, E: From<StoreError>>(
+        &self,
+        f: impl FnOnce(&mut Tx) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let conn = self.backend.begin(true)?;
+        let mut tx = Tx {
+            conn,
+            dialect: self.backend.dialect(),
+            frontier: None,
+        };
+        let out = f(&mut tx)?;
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// Runs `f` in a read transaction (a consistent snapshot).
+    pub fn read<T, E: From<StoreError>>(
+        &self,
+        f: impl FnOnce(&mut Tx) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let conn = self.backend.begin(false)?;
+        let mut tx = Tx {
+            conn,
+            dialect: self.backend.dialect(),
+            frontier: None,
+        };
+        f(&mut tx)
+    }
+
+    pub fn scrub(&self) -> Result<(), StoreError> {
+        self.backend.scrub()
+    }
+
+    pub fn backup_to(&self, dest: &Path) -> Result<(), StoreError> {
+        self.backend.backup_to(dest)
+    }
+}
+
+/// One transaction, with the typed operations of every table.
+pub struct Tx<'a> {
+    conn: Box<dyn Conn + 'a>,
+    dialect: Dialect,
+    /// The audit tree's frontier, loaded on first append and written back
+    /// at commit (one read and one write per transaction, not per leaf).
+    frontier: Option<(Frontier, bool)>,
+}
+
+/// A row of the peers table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerRow {
+    pub id: String,
+    pub name: String,
+    pub country: String,
+    pub endpoint: String,
+    /// The peer's signed card, JSON.
+    pub card: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct ChannelRow {
+    pub id: String,
+    pub name: String,
+    pub status: String,
+    /// `ChannelState` as JSON.
+    pub state: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct CheckpointRow {
+    pub size: u64,
+    pub root: [u8; 32],
+    pub note: String,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct ReleaseRow {
+    pub id: String,
+    pub record_id: String,
+    pub requester: String,
+    pub originator: String,
+    pub target_channel: String,
+    pub target_members: Vec<String>,
+    pub status: String,
+    pub reason: Option<String>,
+    /// The signed release, JSON, once granted.
+    pub signed: Option<String>,
+    pub created_at: String,
+    pub decided_at: Option<String>,
+}
+
+fn json_list(s: &str) -> Result<Vec<String>, StoreError> {
+    serde_json::from_str(s).map_err(|e| StoreError::Corrupt(format!("list column: {e}")))
+}
+
+fn to_u64(i: i64) -> Result<u64, StoreError> {
+    u64::try_from(i).map_err(|_| StoreError::Corrupt(format!("negative count {i}")))
+}
+
+impl<'a> Tx<'a> {
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    pub(crate) fn exec(&mut self, sql: &str, params: &[Value]) -> Result<u64, StoreError> {
+        self.conn.execute(sql, params)
+    }
+
+    pub(crate) fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, StoreError> {
+        self.conn.query(sql, params)
+    }
+
+    fn commit(mut self) -> Result<(), StoreError> {
+        if let Some((f, true)) = self.frontier.take() {
+            self.conn.execute(
+                "UPDATE audit_head SET size = ?, frontier = ? WHERE id = 1",
+                &[f.size().into(), f.to_bytes().into()],
+            )?;
+        }
+        self.conn.commit()
+    }
+
+    // ---- meta -------------------------------------------------------
+
+    pub fn meta_get(&mut self, key: &str) -> Result<Option<String>, StoreError> {
+        let rows = self.query("SELECT value FROM meta WHERE key = ?", &[key.into()])?;
+        rows.first().map(|r| r.text(0)).transpose()
+    }
+
+    pub fn meta_set(&mut self, key: &str, value: &str) -> Result<(), StoreError> {
+        self.exec(
+            "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            &[key.into(), value.into()],
+        )?;
+        Ok(())
+    }
+
+    // ---- peers ------------------------------------------------------
+
+    pub fn put_peer(&mut self, p: &PeerRow, at: &str) -> Result<(), StoreError> {
+        self.exec(
+            "INSERT INTO peers (id, name, country, endpoint, card, added_at) VALUES (?, ?, ?, ?, ?, ?)
+             ON CONFLICT (id) DO UPDATE SET name = excluded.name, country = excluded.country,
+               endpoint = excluded.endpoint, card = excluded.card",
+            &[
+                (&p.id).into(),
+                (&p.name).into(),
+                (&p.country).into(),
+                (&p.endpoint).into(),
+                (&p.card).into(),
+                at.into(),
+            ],
+        )?;
+        Ok(())
+    }
+
+    pub fn peers(&mut self) -> Result<Vec<PeerRow>, StoreError> {
+        self.query(
+            "SELECT id, name, country, endpoint, card FROM peers ORDER BY name, id",
+            &[],
+        )?
+        .iter()
+        .map(peer_row)
+        .collect()
+    }
+
+    pub fn peer(&mut self, id: &str) -> Result<Option<PeerRow>, StoreError> {
+        self.query(
+            "SELECT id, name, country, endpoint, card FROM peers WHERE id = ?",
+            &[id.into()],
+        )?
+        .first()
+        .map(peer_row)
+        .transpose()
+    }
+
+    // ---- users ------------------------------------------------------
+
+    pub fn add_user(
+        &mut self,
+        u: &tansiq_core::user::User,
+        token_hash: &[u8; 32],
+        at: &str,
+    ) -> Result<(), StoreError> {
+        let files = serde_json::to_string(&u.files).expect("string lists serialise");
+        self.exec(
+            "INSERT INTO users (name, role, files, token_hash, created_at) VALUES (?, ?, ?, ?, ?)",
+            &[
+                (&u.name).into(),
+                u.role.as_str().into(),
+                files.into(),
+                token_hash.as_slice().into(),
+                at.into(),
+            ],
+        )?;
+        Ok(())
+    }
+
+    pub fn user_exists(&mut self, name: &str) -> Result<bool, StoreError> {
+        Ok(!self
+            .query("SELECT 1 FROM users WHERE name = ?", &[name.into()])?
+            .is_empty())
+    }
+
+    /// The user whose token hashes to `token_hash` (the hash is the
+    /// lookup key; the comparison that matters happened in SQL on a hash,
+    /// so no timing on the secret itself).
+    pub fn user_by_token(
+        &mut self,
+        token_hash: &[u8; 32],
+    ) -> Result<Option<tansiq_core::user::User>, StoreError> {
+        let rows = self.query(
+            "SELECT name, role, files FROM users WHERE token_hash = ?",
+            &[token_hash.as_slice().into()],
+        )?;
+        rows.first().map(user_row).transpose()
+    }
+
+    pub fn users(&mut self) -> Result<Vec<tansiq_core::user::User>, StoreError> {
+        self.query("SELECT name, role, files FROM users ORDER BY name", &[])?
+            .iter()
+            .map(user_row)
+            .collect()
+    }
+
+    // ---- channels ---------------------------------------------------
+
+    pub fn put_channel(&mut self, c: &ChannelRow, at: &str) -> Result<(), StoreError> {
+        self.exec(
+            "INSERT INTO channels (id, name, status, state, updated_at) VALUES (?, ?, ?, ?, ?)
+             ON CONFLICT (id) DO UPDATE SET name = excluded.name, status = excluded.status,
+               state = excluded.state, updated_at = excluded.updated_at",
+            &[
+                (&c.id).into(),
+                (&c.name).into(),
+                (&c.status).into(),
+                (&c.state).into(),
+                at.into(),
+            ],
+        )?;
+        Ok(())
+    }
+
+    pub fn channel(&mut self, id: &str) -> Result<Option<ChannelRow>, StoreError> {
+        self.query(
+            "SELECT id, name, status, state FROM channels WHERE id = ?",
+            &[id.into()],
+        )?
+        .first()
+        .map(channel_row)
+        .transpose()
+    }
+
+    pub fn channels(&mut self) -> Result<Vec<ChannelRow>, StoreError> {
+        self.query(
+            "SELECT id, name, status, state FROM channels ORDER BY name, id",
+            &[],
+        )?
+        .iter()
+        .map(channel_row)
+        .collect()
+    }
+
+    // ---- releases ---------------------------------------------------
+
+    pub fn put_release(&mut self, r: &ReleaseRow) -> Result<(), StoreError> {
+        let members = serde_json::to_string(&r.target_members).expect("string lists serialise");
+        self.exec(
+            "INSERT INTO releases (id, record_id, requester, originator, target_channel, target_members,
+               status, reason, signed, created_at, decided_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+             ON CONFLICT (id) DO UPDATE SET status = excluded.status, reason = excluded.reason,
+               signed = excluded.signed, decided_at = excluded.decided_at",
+            &[
+                (&r.id).into(),
+                (&r.record_id).into(),
+                (&r.requester).into(),
+                (&r.originator).into(),
+                (&r.target_channel).into(),
+                members.into(),
+                (&r.status).into(),
+                r.reason.clone().into(),
+                r.signed.clone().into(),
+                (&r.created_at).into(),
+                r.decided_at.clone().into(),
+            ],
+        )?;
+        Ok(())
+    }
+
+    const RELEASE_COLS: &'static str = "id, record_id, requester, originator, target_channel, target_members, status, reason, signed, created_at, decided_at";
+
+    pub fn release(&mut self, id: &str) -> Result<Option<ReleaseRow>, StoreError> {
+        let sql = format!("SELECT {} FROM releases WHERE id = ?", Self::RELEASE_COLS);
+        self.query(&sql, &[id.into()])?
+            .first()
+            .map(release_row)
+            .transpose()
+    }
+
+    pub fn releases(&mut self) -> Result<Vec<ReleaseRow>, StoreError> {
+        let sql = format!(
+            "SELECT {} FROM releases ORDER BY created_at, id",
+            Self::RELEASE_COLS
+        );
+        self.query(&sql, &[])?.iter().map(release_row).collect()
+    }
+
+    /// Granted releases of `record` into `channel`.
+    pub fn granted_releases(
+        &mut self,
+        record: &str,
+        channel: &str,
+    ) -> Result<Vec<ReleaseRow>, StoreError> {
+        let sql = format!(
+            "SELECT {} FROM releases WHERE record_id = ? AND target_channel = ? AND status = 'granted'",
+            Self::RELEASE_COLS
+        );
+        self.query(&sql, &[record.into(), channel.into()])?
+            .iter()
+            .map(release_row)
+            .collect()
+    }
+
+    // ---- audit ------------------------------------------------------
+
+    fn frontier(&mut self) -> Result<&mut Frontier, StoreError> {
+        if self.frontier.is_none() {
+            let lock = match self.dialect {
+                // Appends are serialised by the row lock on PostgreSQL and
+                // by the database write lock on SQLite.
+                Dialect::Postgres => " FOR UPDATE",
+                Dialect::Sqlite => "",
+            };
+            let rows = self.query(
+                &format!("SELECT size, frontier FROM audit_head WHERE id = 1{lock}"),
+                &[],
+            )?;
+            let f = match rows.first() {
+                Some(r) => {
+                    let f = Frontier::from_bytes(&r.blob(1)?)
+                        .map_err(|e| StoreError::Corrupt(format!("audit frontier: {e}")))?;
+                    if f.size() != to_u64(r.int(0)?)? {
+                        return Err(StoreError::Corrupt("audit frontier size mismatch".into()));
+                    }
+                    f
+                }
+                None => {
+                    let f = Frontier::new();
+                    self.exec(
+                        "INSERT INTO audit_head (id, size, frontier) VALUES (1, 0, ?)",
+                        &[f.to_bytes().into()],
+                    )?;
+                    f
+                }
+            };
+            self.frontier = Some((f, false));
+        }
+        let (f, dirty) = self.frontier.as_mut().expect("loaded above");
+        *dirty = true;
+        Ok(f)
+    }
+
+    /// Appends an audit entry (salt chosen here) and returns its index.
+    pub fn audit_append(
+        &mut self,
+        at: &str,
+        actor: &str,
+        action: &str,
+        object: &str,
+        details: serde_json::Value,
+    ) -> Result<u64, StoreError> {
+        let idx = self.frontier()?.size();
+        let entry = AuditEntry {
+            idx,
+            at: at.to_string(),
+            actor: actor.to_string(),
+            action: action.to_string(),
+            object: object.to_string(),
+            details,
+            salt: tansiq_crypto::random_bytes(),
+        };
+        let leaf = entry.leaf();
+        self.exec(
+            "INSERT INTO audit_log (idx, at, actor, action, object, salt, details, leaf) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            &[
+                idx.into(),
+                entry.at.into(),
+                entry.actor.into(),
+                entry.action.into(),
+                entry.object.into(),
+                entry.salt.as_slice().into(),
+                entry.details.to_string().into(),
+                leaf.as_slice().into(),
+            ],
+        )?;
+        self.frontier()?.push(leaf);
+        Ok(idx)
+    }
+
+    /// The audit tree's current size and root.
+    pub fn audit_head(&mut self) -> Result<(u64, [u8; 32]), StoreError> {
+        if let Some((f, _)) = &self.frontier {
+            return Ok((f.size(), f.root()));
+        }
+        let rows = self.query("SELECT frontier FROM audit_head WHERE id = 1", &[])?;
+        match rows.first() {
+            None => Ok((0, Frontier::new().root())),
+            Some(r) => {
+                let f = Frontier::from_bytes(&r.blob(0)?)
+                    .map_err(|e| StoreError::Corrupt(format!("audit frontier: {e}")))?;
+                Ok((f.size(), f.root()))
+            }
+        }
+    }
+
+    /// Audit entries with `from <= idx < to`, in index order, with the
+    /// leaf hash stored beside each.
+    pub fn audit_entries(
+        &mut self,
+        from: u64,
+        to: u64,
+    ) -> Result<Vec<(AuditEntry, [u8; 32])>, StoreError> {
+        let rows = self.query(
+            "SELECT idx, at, actor, action, object, salt, details, leaf FROM audit_log WHERE idx >= ? AND idx < ? ORDER BY idx",
+            &[from.into(), to.into()],
+        )?;
+        rows.iter()
+            .map(|r| {
+                let salt = r.blob(5)?;
+                let entry = AuditEntry {
+                    idx: to_u64(r.int(0)?)?,
+                    at: r.text(1)?,
+                    actor: r.text(2)?,
+                    action: r.text(3)?,
+                    object: r.text(4)?,
+                    salt: <[u8; 16]>::try_from(salt.as_slice())
+                        .map_err(|_| StoreError::Corrupt("audit salt is not 16 bytes".into()))?,
+                    details: serde_json::from_str(&r.text(6)?)
+                        .map_err(|e| StoreError::Corrupt(format!("audit details: {e}")))?,
+                };
+                Ok((entry, r.hash(7)?))
+            })
+            .collect()
+    }
+
+    pub fn audit_count(&mut self) -> Result<u64, StoreError> {
+        to_u64(self.query("SELECT COUNT(*) FROM audit_log", &[])?[0].int(0)?)
+    }
+
+    pub fn put_checkpoint(&mut self, c: &CheckpointRow) -> Result<(), StoreError> {
+        self.exec(
+            "INSERT INTO checkpoints (size, root, note, created_at) VALUES (?, ?, ?, ?)
+             ON CONFLICT (size) DO NOTHING",
+            &[
+                c.size.into(),
+                c.root.as_slice().into(),
+                (&c.note).into(),
+                (&c.created_at).into(),
+            ],
+        )?;
+        Ok(())
+    }
+
+    pub fn checkpoints(&mut self) -> Result<Vec<CheckpointRow>, StoreError> {
+        self.query(
+            "SELECT size, root, note, created_at FROM checkpoints ORDER BY size",
+            &[],
+        )?
+        .iter()
+        .map(|r| {
+            Ok(CheckpointRow {
+                size: to_u64(r.int(0)?)?,
+                root: r.hash(1)?,
+                note: r.text(2)?,
+                created_at: r.text(3)?,
+            })
+        })
+        .collect()
+    }
+
+    pub fn put_cosignature(
+        &mut self,
+        size: u64,
+        witness: &str,
+        note: &str,
+    ) -> Result<(), StoreError> {
+        self.exec(
+            "INSERT INTO cosignatures (size, witness, note) VALUES (?, ?, ?) ON CONFLICT (size, witness) DO NOTHING",
+            &[size.into(), witness.into(), note.into()],
+        )?;
+        Ok(())
+    }
+
+    pub fn cosignatures(&mut self, size: u64) -> Result<Vec<(String, String)>, StoreError> {
+        self.query(
+            "SELECT witness, note FROM cosignatures WHERE size = ? ORDER BY witness",
+            &[size.into()],
+        )?
+        .iter()
+        .map(|r| Ok((r.text(0)?, r.text(1)?)))
+        .collect()
+    }
+}
+
+fn peer_row(r: &Row) -> Result<PeerRow, StoreError> {
+    Ok(PeerRow {
+        id: r.text(0)?,
+        name: r.text(1)?,
+        country: r.text(2)?,
+        endpoint: r.text(3)?,
+        card: r.text(4)?,
+    })
+}
+
+fn user_row(r: &Row) -> Result<tansiq_core::user::User, StoreError> {
+    let role = r
+        .text(1)?
+        .parse()
+        .map_err(|e| StoreError::Corrupt(format!("user role: {e}")))?;
+    Ok(tansiq_core::user::User {
+        name: r.text(0)?,
+        role,
+        files: json_list(&r.text(2)?)?,
+    })
+}
+
+fn channel_row(r: &Row) -> Result<ChannelRow, StoreError> {
+    Ok(ChannelRow {
+        id: r.text(0)?,
+        name: r.text(1)?,
+        status: r.text(2)?,
+        state: r.text(3)?,
+    })
+}
+
+fn release_row(r: &Row) -> Result<ReleaseRow, StoreError> {
+    Ok(ReleaseRow {
+        id: r.text(0)?,
+        record_id: r.text(1)?,
+        requester: r.text(2)?,
+        originator: r.text(3)?,
+        target_channel: r.text(4)?,
+        target_members: json_list(&r.text(5)?)?,
+        status: r.text(6)?,
+        reason: r.opt_text(7)?,
+        signed: r.opt_text(8)?,
+        created_at: r.text(9)?,
+        decided_at: r.opt_text(10)?,
+    })
+}

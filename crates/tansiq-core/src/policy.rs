@@ -1,0 +1,704 @@
+//! The policy module: every access and sharing decision Tansiq makes.
+//!
+//! Pure functions of plain data. The store turns [`read_scope`] into its
+//! query filters (so a user never receives, counts or searches a record it
+//! may not see), the node calls [`authorize`], [`may_read`], [`may_write`]
+//! and [`may_share`] before acting, and the receiving side of federation
+//! calls [`may_share`] again on what arrives. Nothing else decides.
+
+use std::fmt;
+
+use crate::handling::{HandlingCode, Tlp};
+use crate::user::{Actor, Role};
+
+/// Something an actor wants to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    ReadRecord,
+    WriteRecord,
+    ShareRecord,
+    RequestRelease,
+    DecideRelease,
+    SendMessage,
+    ReadMessages,
+    ManageUsers,
+    ManagePeers,
+    ManageChannels,
+    ReadChannels,
+    ReadAudit,
+    MakeCheckpoint,
+    Screen,
+}
+
+impl Action {
+    pub const ALL: [Action; 14] = [
+        Action::ReadRecord,
+        Action::WriteRecord,
+        Action::ShareRecord,
+        Action::RequestRelease,
+        Action::DecideRelease,
+        Action::SendMessage,
+        Action::ReadMessages,
+        Action::ManageUsers,
+        Action::ManagePeers,
+        Action::ManageChannels,
+        Action::ReadChannels,
+        Action::ReadAudit,
+        Action::MakeCheckpoint,
+        Action::Screen,
+    ];
+
+    fn describe(self) -> &'static str {
+        match self {
+            Action::ReadRecord => "read records",
+            Action::WriteRecord => "create or change records",
+            Action::ShareRecord => "share records into other channels",
+            Action::RequestRelease => "request releases",
+            Action::DecideRelease => "grant or refuse releases",
+            Action::SendMessage => "send liaison messages",
+            Action::ReadMessages => "read liaison messages",
+            Action::ManageUsers => "manage users",
+            Action::ManagePeers => "manage peers",
+            Action::ManageChannels => "create or accept channels",
+            Action::ReadChannels => "list channels",
+            Action::ReadAudit => "read the audit log",
+            Action::MakeCheckpoint => "make audit checkpoints",
+            Action::Screen => "screen names",
+        }
+    }
+}
+
+/// The rule behind a refusal; its name appears in every refusal message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rule {
+    Role,
+    NeedToKnow,
+    Handling,
+    ThirdParty,
+    Membership,
+    OriginatorOnly,
+}
+
+impl Rule {
+    pub fn name(self) -> &'static str {
+        match self {
+            Rule::Role => "role rule",
+            Rule::NeedToKnow => "need-to-know rule",
+            Rule::Handling => "handling rule",
+            Rule::ThirdParty => "third-party rule",
+            Rule::Membership => "channel membership rule",
+            Rule::OriginatorOnly => "originator-only rule",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub rule: Rule,
+    pub reason: String,
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "refused by the {}: {}", self.rule.name(), self.reason)
+    }
+}
+
+impl std::error::Error for Refusal {}
+
+fn refuse<T>(rule: Rule, reason: impl Into<String>) -> Result<T, Refusal> {
+    Err(Refusal {
+        rule,
+        reason: reason.into(),
+    })
+}
+
+/// The role table. The operator (shell access to the node directory)
+/// holds the node's full authority.
+pub fn role_allows(role: Role, action: Action) -> bool {
+    use Action::*;
+    match role {
+        Role::Admin => matches!(
+            action,
+            ManageUsers | ManagePeers | ManageChannels | ReadChannels | ReadAudit | MakeCheckpoint
+        ),
+        Role::Officer => matches!(
+            action,
+            ReadRecord
+                | WriteRecord
+                | ShareRecord
+                | RequestRelease
+                | DecideRelease
+                | SendMessage
+                | ReadMessages
+                | ManageChannels
+                | ReadChannels
+                | Screen
+        ),
+        Role::Analyst => matches!(
+            action,
+            ReadRecord | WriteRecord | ReadMessages | ReadChannels | Screen
+        ),
+        Role::Auditor => matches!(action, ReadChannels | ReadAudit | MakeCheckpoint),
+    }
+}
+
+/// May this actor perform this kind of action at all?
+pub fn authorize(actor: &Actor, action: Action) -> Result<(), Refusal> {
+    match actor {
+        Actor::Operator => Ok(()),
+        Actor::User(u) if role_allows(u.role, action) => Ok(()),
+        Actor::User(u) => refuse(
+            Rule::Role,
+            format!("the {} role may not {}", u.role, action.describe()),
+        ),
+    }
+}
+
+/// The most restrictive TLP a role may read inside the node. TLP:RED is
+/// for named individuals: only officers (the liaison officers a partner
+/// addresses) read it.
+pub fn max_tlp(role: Role) -> Option<Tlp> {
+    match role {
+        Role::Officer => Some(Tlp::Red),
+        Role::Analyst => Some(Tlp::AmberStrict),
+        Role::Admin | Role::Auditor => None,
+    }
+}
+
+/// What a record looks like to the policy.
+#[derive(Debug, Clone, Copy)]
+pub struct RecordMeta<'a> {
+    pub id: &'a str,
+    pub originator: &'a str,
+    pub channel: &'a str,
+    pub file: &'a str,
+    pub tlp: Tlp,
+    pub code: HandlingCode,
+}
+
+/// The set of records an actor may see, as the store's queries apply it:
+/// files in `files` (all files when `None`) with TLP at most `max_tlp`;
+/// nothing at all when `max_tlp` is `None`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadScope {
+    pub files: Option<Vec<String>>,
+    pub max_tlp: Option<Tlp>,
+}
+
+impl ReadScope {
+    pub fn everything() -> ReadScope {
+        ReadScope {
+            files: None,
+            max_tlp: Some(Tlp::Red),
+        }
+    }
+
+    pub fn admits(&self, file: &str, tlp: Tlp) -> bool {
+        let Some(max) = self.max_tlp else {
+            return false;
+        };
+        tlp <= max
+            && self
+                .files
+                .as_ref()
+                .is_none_or(|fs| fs.iter().any(|f| f == file))
+    }
+
+    /// TLP levels admitted, for SQL `IN (…)` filters.
+    pub fn tlps(&self) -> Vec<Tlp> {
+        Tlp::ALL
+            .into_iter()
+            .filter(|t| self.max_tlp.is_some_and(|m| *t <= m))
+            .collect()
+    }
+}
+
+pub fn read_scope(actor: &Actor) -> ReadScope {
+    match actor {
+        Actor::Operator => ReadScope::everything(),
+        Actor::User(u) => ReadScope {
+            files: Some(u.files.clone()),
+            max_tlp: if role_allows(u.role, Action::ReadRecord) {
+                max_tlp(u.role)
+            } else {
+                None
+            },
+        },
+    }
+}
+
+/// May the actor read this record? Agrees with [`read_scope`] by
+/// construction (tested exhaustively).
+pub fn may_read(actor: &Actor, rec: &RecordMeta) -> Result<(), Refusal> {
+    authorize(actor, Action::ReadRecord)?;
+    check_file_and_tlp(actor, rec.file, rec.tlp)
+}
+
+fn check_file_and_tlp(actor: &Actor, file: &str, tlp: Tlp) -> Result<(), Refusal> {
+    let Actor::User(u) = actor else {
+        return Ok(());
+    };
+    if !u.has_file(file) {
+        return refuse(
+            Rule::NeedToKnow,
+            format!("user {} is not assigned to file {file}", u.name),
+        );
+    }
+    if max_tlp(u.role).is_none_or(|m| tlp > m) {
+        return refuse(
+            Rule::Handling,
+            format!(
+                "TLP:{} records are not readable by the {} role",
+                tlp.as_str().to_uppercase(),
+                u.role
+            ),
+        );
+    }
+    Ok(())
+}
+
+/// May the actor create (`existing` = None) or change this node's record?
+/// Changes (new versions, retraction) are for the originator alone.
+pub fn may_write(
+    actor: &Actor,
+    this_node: &str,
+    file: &str,
+    tlp: Tlp,
+    existing: Option<&RecordMeta>,
+) -> Result<(), Refusal> {
+    authorize(actor, Action::WriteRecord)?;
+    if let Some(rec) = existing {
+        if rec.originator != this_node {
+            return refuse(
+                Rule::OriginatorOnly,
+                format!(
+                    "record {} was created by node {}; only its originator may change it",
+                    rec.id, rec.originator
+                ),
+            );
+        }
+        check_file_and_tlp(actor, rec.file, rec.tlp)?;
+    }
+    check_file_and_tlp(actor, file, tlp)
+}
+
+/// One record whose third-party rule a share must respect: the record being
+/// shared, or one it is derived from.
+#[derive(Debug, Clone)]
+pub struct ShareSource<'a> {
+    pub id: &'a str,
+    pub originator: &'a str,
+    /// The channel the record was given in, and its members as bound into
+    /// the originator's signature.
+    pub home_channel: &'a str,
+    pub home_members: &'a [String],
+    pub tlp: Tlp,
+    pub code: HandlingCode,
+    /// A release by the originator for the target channel, already
+    /// verified against the originator's key.
+    pub release: Option<&'a crate::release::Release>,
+}
+
+/// The third-party rule: may `sharer` pass these records into
+/// `target_channel` whose members are `target_members`?
+///
+/// Allowed when, for every source: the sharer is its originator; or no
+/// target member is outside the channel the record was given in; or the
+/// record is H0/H1 and TLP:CLEAR/GREEN; or the originator released it to
+/// this very channel and every current target member was named in that
+/// release.
+pub fn may_share(
+    sharer: &str,
+    sources: &[ShareSource],
+    target_channel: &str,
+    target_members: &[String],
+) -> Result<(), Refusal> {
+    for s in sources {
+        if s.originator == sharer {
+            continue;
+        }
+        let outside: Vec<&String> = target_members
+            .iter()
+            .filter(|m| !s.home_members.contains(m))
+            .collect();
+        if outside.is_empty() {
+            continue;
+        }
+        if !s.code.needs_release() && s.tlp <= Tlp::Green {
+            continue;
+        }
+        if let Some(r) = s.release {
+            let covers = r.record == s.id
+                && r.originator == s.originator
+                && r.target_channel == target_channel
+                && target_members.iter().all(|m| r.target_members.contains(m));
+            if covers {
+                continue;
+            }
+            return refuse(
+                Rule::ThirdParty,
+                format!(
+                    "the release for record {} does not cover every current member of channel {target_channel}; ask {} for a new release",
+                    s.id, s.originator
+                ),
+            );
+        }
+        let names: Vec<&str> = outside.iter().map(|s| s.as_str()).collect();
+        return refuse(
+            Rule::ThirdParty,
+            format!(
+                "record {} was given by {} in channel {}; channel {target_channel} includes {} outside it. Ask the originator: tansiq release request {} --channel {target_channel}",
+                s.id,
+                s.originator,
+                s.home_channel,
+                names.join(", "),
+                s.id
+            ),
+        );
+    }
+    Ok(())
+}
+
+/// Only the originator grants or refuses a release of its record.
+pub fn may_decide_release(actor: &Actor, this_node: &str, originator: &str) -> Result<(), Refusal> {
+    authorize(actor, Action::DecideRelease)?;
+    if originator != this_node {
+        return refuse(
+            Rule::OriginatorOnly,
+            format!("only the originator ({originator}) may release its record"),
+        );
+    }
+    Ok(())
+}
+
+/// A node may place records and messages only in channels it is an
+/// active member of, in files of that channel.
+pub fn may_post(
+    this_node: &str,
+    members: &[String],
+    active: bool,
+    files: &[String],
+    file: &str,
+    channel: &str,
+) -> Result<(), Refusal> {
+    if !members.iter().any(|m| m == this_node) {
+        return refuse(
+            Rule::Membership,
+            format!("this node is not a member of channel {channel}"),
+        );
+    }
+    if !active {
+        return refuse(
+            Rule::Membership,
+            format!("channel {channel} is pending: every member must sign its charter first (tansiq channel accept)"),
+        );
+    }
+    if !files.iter().any(|f| f == file) {
+        return refuse(
+            Rule::Membership,
+            format!(
+                "channel {channel} has no file {file} (its files: {})",
+                files.join(", ")
+            ),
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::release::Release;
+    use crate::user::User;
+
+    fn user(role: Role, files: &[&str]) -> Actor {
+        Actor::User(
+            User::new(
+                "u1",
+                role,
+                &files.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+            )
+            .unwrap(),
+        )
+    }
+
+    fn meta(file: &'static str, tlp: Tlp) -> RecordMeta<'static> {
+        RecordMeta {
+            id: "rec_1",
+            originator: "tqdz",
+            channel: "ch_1",
+            file,
+            tlp,
+            code: HandlingCode::OriginatorConsent,
+        }
+    }
+
+    /// Expected read access, one line per role: for an assigned file, the
+    /// answer at clear, green, amber, amber+strict, red ('R' = may read).
+    const READ_TABLE: &[(Role, &str)] = &[
+        (Role::Admin, "-----"),
+        (Role::Officer, "RRRRR"),
+        (Role::Analyst, "RRRR-"),
+        (Role::Auditor, "-----"),
+    ];
+
+    #[test]
+    fn read_table_every_role_file_and_tlp() {
+        for (role, row) in READ_TABLE {
+            for assigned in [true, false] {
+                let actor = user(
+                    *role,
+                    if assigned {
+                        &["terrorism"]
+                    } else {
+                        &["recruitment"]
+                    },
+                );
+                let scope = read_scope(&actor);
+                for (tlp, cell) in Tlp::ALL.into_iter().zip(row.chars()) {
+                    let expected = assigned && cell == 'R';
+                    let got = may_read(&actor, &meta("terrorism", tlp));
+                    assert_eq!(
+                        got.is_ok(),
+                        expected,
+                        "{role} assigned={assigned} {tlp}: {got:?}"
+                    );
+                    // the SQL filter says exactly the same
+                    assert_eq!(
+                        scope.admits("terrorism", tlp),
+                        expected,
+                        "scope {role} {assigned} {tlp}"
+                    );
+                    if let Err(r) = got {
+                        let rule_ok = match (*role, assigned) {
+                            (Role::Admin | Role::Auditor, _) => r.rule == Rule::Role,
+                            (_, false) => r.rule == Rule::NeedToKnow,
+                            _ => r.rule == Rule::Handling,
+                        };
+                        assert!(rule_ok, "{role} {assigned} {tlp}: {r}");
+                    }
+                }
+            }
+        }
+        let op = Actor::Operator;
+        for tlp in Tlp::ALL {
+            assert!(may_read(&op, &meta("x", tlp)).is_ok());
+            assert!(read_scope(&op).admits("x", tlp));
+        }
+    }
+
+    /// Role × action table: rows are roles, columns follow `Action::ALL`.
+    const ROLE_TABLE: &[(Role, &str)] = &[
+        (Role::Admin, "-------MMMMMM-"),
+        (Role::Officer, "MMMMMMM--MM--M"),
+        (Role::Analyst, "MM----M---M--M"),
+        (Role::Auditor, "----------MMM-"),
+    ];
+
+    #[test]
+    fn role_table_every_role_and_action() {
+        for (role, row) in ROLE_TABLE {
+            assert_eq!(row.len(), Action::ALL.len());
+            for (action, cell) in Action::ALL.into_iter().zip(row.chars()) {
+                assert_eq!(role_allows(*role, action), cell == 'M', "{role} {action:?}");
+                let r = authorize(&user(*role, &[]), action);
+                assert_eq!(r.is_ok(), cell == 'M');
+                if let Err(r) = r {
+                    assert!(r.to_string().contains("role rule"));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn write_table() {
+        let officer = user(Role::Officer, &["terrorism"]);
+        let analyst = user(Role::Analyst, &["terrorism"]);
+        let admin = user(Role::Admin, &["terrorism"]);
+        // create
+        assert!(may_write(&officer, "tqdz", "terrorism", Tlp::Red, None).is_ok());
+        assert!(may_write(&analyst, "tqdz", "terrorism", Tlp::Amber, None).is_ok());
+        assert_eq!(
+            may_write(&analyst, "tqdz", "terrorism", Tlp::Red, None)
+                .unwrap_err()
+                .rule,
+            Rule::Handling
+        );
+        assert_eq!(
+            may_write(&analyst, "tqdz", "recruitment", Tlp::Amber, None)
+                .unwrap_err()
+                .rule,
+            Rule::NeedToKnow
+        );
+        assert_eq!(
+            may_write(&admin, "tqdz", "terrorism", Tlp::Amber, None)
+                .unwrap_err()
+                .rule,
+            Rule::Role
+        );
+        // change: only the originator's node
+        let mine = meta("terrorism", Tlp::Amber);
+        assert!(may_write(&officer, "tqdz", "terrorism", Tlp::Amber, Some(&mine)).is_ok());
+        assert_eq!(
+            may_write(
+                &Actor::Operator,
+                "tqma",
+                "terrorism",
+                Tlp::Amber,
+                Some(&mine)
+            )
+            .unwrap_err()
+            .rule,
+            Rule::OriginatorOnly
+        );
+        // moving a record to a file one is not assigned to is refused
+        assert_eq!(
+            may_write(&officer, "tqdz", "recruitment", Tlp::Amber, Some(&mine))
+                .unwrap_err()
+                .rule,
+            Rule::NeedToKnow
+        );
+    }
+
+    fn members(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn third_party_rule_table() {
+        let home = members(&["tqdz", "tqma"]);
+        let trilateral = members(&["tqdz", "tqma", "tqus"]);
+        let release = Release {
+            record: "rec_1".into(),
+            originator: "tqdz".into(),
+            target_channel: "ch_tri".into(),
+            target_members: trilateral.clone(),
+            conditions: None,
+            granted: "2026-11-29T00:00:00Z".into(),
+        };
+        let src = |tlp, code, release| ShareSource {
+            id: "rec_1",
+            originator: "tqdz",
+            home_channel: "ch_dzma",
+            home_members: &home,
+            tlp,
+            code,
+            release,
+        };
+        use HandlingCode::*;
+        // (sharer, tlp, code, release?, target members, allowed)
+        let cases: Vec<(&str, Tlp, HandlingCode, bool, Vec<String>, bool)> = vec![
+            (
+                "tqdz",
+                Tlp::Red,
+                OriginatorConsent,
+                false,
+                trilateral.clone(),
+                true,
+            ), // originator
+            (
+                "tqma",
+                Tlp::Amber,
+                OriginatorConsent,
+                false,
+                trilateral.clone(),
+                false,
+            ), // holder, no release
+            (
+                "tqma",
+                Tlp::Amber,
+                OriginatorConsent,
+                true,
+                trilateral.clone(),
+                true,
+            ), // holder, release
+            (
+                "tqma",
+                Tlp::Amber,
+                OriginatorConsent,
+                false,
+                members(&["tqma", "tqdz"]),
+                true,
+            ), // nobody new
+            (
+                "tqma",
+                Tlp::Green,
+                NoRestriction,
+                false,
+                trilateral.clone(),
+                true,
+            ), // H0 green
+            (
+                "tqma",
+                Tlp::Amber,
+                NoRestriction,
+                false,
+                trilateral.clone(),
+                false,
+            ), // H0 but amber
+            (
+                "tqma",
+                Tlp::Clear,
+                NotForEvidence,
+                false,
+                trilateral.clone(),
+                true,
+            ), // H1 clear
+            (
+                "tqma",
+                Tlp::Clear,
+                Restricted,
+                false,
+                trilateral.clone(),
+                false,
+            ), // H3
+            (
+                "tqma",
+                Tlp::Amber,
+                OriginatorConsent,
+                true,
+                members(&["tqdz", "tqma", "tqus", "tqfr"]),
+                false,
+            ), // member added since
+        ];
+        for (i, (sharer, tlp, code, rel, target, allowed)) in cases.into_iter().enumerate() {
+            let s = src(tlp, code, rel.then_some(&release));
+            let r = may_share(sharer, &[s], "ch_tri", &target);
+            assert_eq!(r.is_ok(), allowed, "case {i}: {r:?}");
+            if let Err(r) = r {
+                assert_eq!(r.rule, Rule::ThirdParty);
+                assert!(r.to_string().contains("third-party rule"));
+            }
+        }
+        // a release for another channel does not count
+        let mut other = release.clone();
+        other.target_channel = "ch_other".into();
+        let s = src(Tlp::Amber, OriginatorConsent, Some(&other));
+        assert!(may_share("tqma", &[s], "ch_tri", &trilateral).is_err());
+        // a derived record inherits the rule of its source
+        let own_home = members(&["tqma", "tqus"]);
+        let own = ShareSource {
+            id: "rec_2",
+            originator: "tqma",
+            home_channel: "ch_maus",
+            home_members: &own_home,
+            tlp: Tlp::Amber,
+            code: OriginatorConsent,
+            release: None,
+        };
+        let source = src(Tlp::Amber, OriginatorConsent, None);
+        assert!(may_share("tqma", &[own.clone()], "ch_tri", &trilateral).is_ok());
+        assert!(may_share("tqma", &[own, source], "ch_tri", &trilateral).is_err());
+    }
+
+    #[test]
+    fn posting_needs_active_membership_and_file() {
+        let m = members(&["tqdz", "tqma"]);
+        let f = members(&["terrorism"]);
+        assert!(may_post("tqdz", &m, true, &f, "terrorism", "ch").is_ok());
+        assert!(may_post("tqus", &m, true, &f, "terrorism", "ch").is_err());
+        assert!(may_post("tqdz", &m, false, &f, "terrorism", "ch").is_err());
+        assert!(may_post("tqdz", &m, true, &f, "finance", "ch").is_err());
+    }
+}

@@ -1,0 +1,404 @@
+//! Record tables: the current version of each record, every version's
+//! signed body, names for search, links for graph queries, placements (the
+//! channels a record is in at this node). Every read takes a [`ReadScope`]
+//! and filters in SQL.
+
+use tansiq_core::handling::Tlp;
+use tansiq_core::policy::ReadScope;
+use tansiq_core::record::{Kind, SignedRecord};
+
+use crate::sql::{Row, Value};
+use crate::{to_u64, StoreError, Tx};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordStatus {
+    Active,
+    /// The originator withdrew it; content purged.
+    Retracted,
+    /// Past its expiry; content purged.
+    Expired,
+}
+
+impl RecordStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecordStatus::Active => "active",
+            RecordStatus::Retracted => "retracted",
+            RecordStatus::Expired => "expired",
+        }
+    }
+    fn parse(s: &str) -> Result<RecordStatus, StoreError> {
+        match s {
+            "active" => Ok(RecordStatus::Active),
+            "retracted" => Ok(RecordStatus::Retracted),
+            "expired" => Ok(RecordStatus::Expired),
+            _ => Err(StoreError::Corrupt(format!("record status {s:?}"))),
+        }
+    }
+}
+
+/// A record as this node holds it.
+#[derive(Debug, Clone)]
+pub struct StoredRecord {
+    pub id: String,
+    pub version: u64,
+    pub kind: Kind,
+    pub originator: String,
+    pub channel: String,
+    pub file: String,
+    pub tlp: Tlp,
+    pub code: String,
+    pub status: RecordStatus,
+    pub created_at: String,
+    pub expires_at: Option<String>,
+    /// The signed current version; `None` once purged.
+    pub signed: Option<SignedRecord>,
+    pub content_hash: [u8; 32],
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct RecordFilter {
+    pub channel: Option<String>,
+    pub file: Option<String>,
+    pub kind: Option<Kind>,
+    pub originator: Option<String>,
+    /// Include retracted and expired tombstones.
+    pub include_tombstones: bool,
+    pub limit: Option<u64>,
+    pub offset: u64,
+}
+
+const COLS: &str = "r.id, r.version, r.kind, r.originator, r.channel, r.file, r.tlp, r.code, r.status, r.created_at, r.expires_at, r.body, r.sig, r.content_hash";
+
+fn record_row(r: &Row) -> Result<StoredRecord, StoreError> {
+    let corrupt = |what: &str, e: String| StoreError::Corrupt(format!("record {what}: {e}"));
+    let signed = match (r.opt_text(11)?, r.opt_text(12)?) {
+        (Some(body), Some(sig)) => Some(SignedRecord {
+            body: serde_json::from_str(&body).map_err(|e| corrupt("body", e.to_string()))?,
+            sig,
+        }),
+        _ => None,
+    };
+    Ok(StoredRecord {
+        id: r.text(0)?,
+        version: to_u64(r.int(1)?)?,
+        kind: r
+            .text(2)?
+            .parse()
+            .map_err(|e: tansiq_core::Invalid| corrupt("kind", e.0))?,
+        originator: r.text(3)?,
+        channel: r.text(4)?,
+        file: r.text(5)?,
+        tlp: r
+            .text(6)?
+            .parse()
+            .map_err(|e: tansiq_core::Invalid| corrupt("tlp", e.0))?,
+        code: r.text(7)?,
+        status: RecordStatus::parse(&r.text(8)?)?,
+        created_at: r.text(9)?,
+        expires_at: r.opt_text(10)?,
+        signed,
+        content_hash: r.hash(13)?,
+    })
+}
+
+/// Appends `AND <scope>` to a query over `records r`.
+fn scope_sql(scope: &ReadScope, sql: &mut String, params: &mut Vec<Value>) {
+    let tlps = scope.tlps();
+    if tlps.is_empty() {
+        sql.push_str(" AND 1 = 0");
+        return;
+    }
+    if tlps.len() < Tlp::ALL.len() {
+        sql.push_str(" AND r.tlp IN (");
+        sql.push_str(&vec!["?"; tlps.len()].join(", "));
+        sql.push(')');
+        params.extend(tlps.iter().map(|t| Value::from(t.as_str())));
+    }
+    if let Some(files) = &scope.files {
+        if files.is_empty() {
+            sql.push_str(" AND 1 = 0");
+            return;
+        }
+        sql.push_str(" AND r.file IN (");
+        sql.push_str(&vec!["?"; files.len()].join(", "));
+        sql.push(')');
+        params.extend(files.iter().map(Value::from));
+    }
+}
+
+impl Tx<'_> {
+    /// Stores a verified record version as the current one (and in the
+    /// version history), replacing names and links. The caller checked
+    /// signature, originator and version order.
+    pub fn put_record(&mut self, rec: &SignedRecord, names: &[String]) -> Result<(), StoreError> {
+        let b = &rec.body;
+        let body = serde_json::to_string(b).expect("record bodies serialise");
+        let hash = rec.content_hash();
+        let status = if b.retracted { "retracted" } else { "active" };
+        let (body_v, sig_v): (Value, Value) = if b.retracted {
+            (Value::Null, Value::Null)
+        } else {
+            (body.clone().into(), (&rec.sig).into())
+        };
+        let primary = names.first().cloned();
+        self.exec(
+            "INSERT INTO records (id, version, kind, originator, channel, file, tlp, code, created_at,
+               expires_at, status, body, sig, content_hash, primary_name)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+             ON CONFLICT (id) DO UPDATE SET version = excluded.version, kind = excluded.kind,
+               file = excluded.file, tlp = excluded.tlp, code = excluded.code,
+               created_at = excluded.created_at, expires_at = excluded.expires_at,
+               status = excluded.status, body = excluded.body, sig = excluded.sig,
+               content_hash = excluded.content_hash, primary_name = excluded.primary_name",
+            &[
+                (&b.id).into(),
+                b.version.into(),
+                b.kind.as_str().into(),
+                (&b.originator).into(),
+                (&b.channel).into(),
+                (&b.file).into(),
+                b.handling.tlp.as_str().into(),
+                b.handling.code.as_str().into(),
+                (&b.created).into(),
+                b.expires.clone().into(),
+                status.into(),
+                body_v,
+                sig_v,
+                hash.as_slice().into(),
+                primary.into(),
+            ],
+        )?;
+        // Every version is kept signed (a tombstone too: holders can prove
+        // the originator withdrew the record) until purged.
+        self.exec(
+            "INSERT INTO record_versions (id, version, body, sig, content_hash) VALUES (?, ?, ?, ?, ?)",
+            &[(&b.id).into(), b.version.into(), body.into(), (&rec.sig).into(), hash.as_slice().into()],
+        )?;
+        self.exec(
+            "DELETE FROM record_names WHERE record_id = ?",
+            &[(&b.id).into()],
+        )?;
+        for n in names {
+            self.exec(
+                "INSERT INTO record_names (record_id, norm) VALUES (?, ?)",
+                &[(&b.id).into(), n.into()],
+            )?;
+        }
+        self.exec("DELETE FROM record_links WHERE src = ?", &[(&b.id).into()])?;
+        for l in &b.links {
+            self.exec(
+                "INSERT INTO record_links (src, rel, dst, from_date, until_date) VALUES (?, ?, ?, ?, ?)",
+                &[
+                    (&b.id).into(),
+                    l.rel.as_str().into(),
+                    (&l.target).into(),
+                    l.from.clone().into(),
+                    l.until.clone().into(),
+                ],
+            )?;
+        }
+        self.exec(
+            "INSERT INTO placements (record_id, channel, via) VALUES (?, ?, 'origin') ON CONFLICT (record_id, channel) DO NOTHING",
+            &[(&b.id).into(), (&b.channel).into()],
+        )?;
+        if b.retracted {
+            self.purge_content(&b.id, RecordStatus::Retracted, Some(b.version))?;
+        }
+        Ok(())
+    }
+
+    /// Removes every trace of a record's content — all versions' bodies
+    /// (but the signed tombstone `keep`, which has none), names, links —
+    /// leaving the tombstone row (id, hashes, status).
+    pub fn purge_content(
+        &mut self,
+        id: &str,
+        status: RecordStatus,
+        keep: Option<u64>,
+    ) -> Result<(), StoreError> {
+        self.exec(
+            "UPDATE records SET body = NULL, sig = NULL, primary_name = NULL, status = ? WHERE id = ?",
+            &[status.as_str().into(), id.into()],
+        )?;
+        self.exec(
+            "UPDATE record_versions SET body = NULL, sig = NULL WHERE id = ? AND version <> ?",
+            &[id.into(), keep.map_or(-1, |v| v as i64).into()],
+        )?;
+        self.exec("DELETE FROM record_names WHERE record_id = ?", &[id.into()])?;
+        self.exec("DELETE FROM record_links WHERE src = ?", &[id.into()])?;
+        Ok(())
+    }
+
+    /// Records with an expiry at or before `now` whose content is still held.
+    pub fn expired_records(&mut self, now: &str) -> Result<Vec<String>, StoreError> {
+        self.query(
+            "SELECT id FROM records WHERE expires_at IS NOT NULL AND expires_at <= ? AND status = 'active' ORDER BY id",
+            &[now.into()],
+        )?
+        .iter()
+        .map(|r| r.text(0))
+        .collect()
+    }
+
+    pub fn add_placement(
+        &mut self,
+        record: &str,
+        channel: &str,
+        via: &str,
+    ) -> Result<bool, StoreError> {
+        let n = self.exec(
+            "INSERT INTO placements (record_id, channel, via) VALUES (?, ?, ?) ON CONFLICT (record_id, channel) DO NOTHING",
+            &[record.into(), channel.into(), via.into()],
+        )?;
+        Ok(n > 0)
+    }
+
+    pub fn placements(&mut self, record: &str) -> Result<Vec<String>, StoreError> {
+        self.query(
+            "SELECT channel FROM placements WHERE record_id = ? ORDER BY channel",
+            &[record.into()],
+        )?
+        .iter()
+        .map(|r| r.text(0))
+        .collect()
+    }
+
+    /// The record with this id if it is within `scope` (else None, exactly
+    /// as if it did not exist).
+    pub fn record(
+        &mut self,
+        id: &str,
+        scope: &ReadScope,
+    ) -> Result<Option<StoredRecord>, StoreError> {
+        let mut sql = format!("SELECT {COLS} FROM records r WHERE r.id = ?");
+        let mut params = vec![Value::from(id)];
+        scope_sql(scope, &mut sql, &mut params);
+        self.query(&sql, &params)?
+            .first()
+            .map(record_row)
+            .transpose()
+    }
+
+    /// Records within `scope` matching `filter`, ordered by creation.
+    pub fn records(
+        &mut self,
+        filter: &RecordFilter,
+        scope: &ReadScope,
+    ) -> Result<Vec<StoredRecord>, StoreError> {
+        let (mut sql, mut params) =
+            self.filter_sql(&format!("SELECT {COLS} FROM records r"), filter, scope);
+        sql.push_str(" ORDER BY r.created_at, r.id");
+        if let Some(l) = filter.limit {
+            sql.push_str(" LIMIT ? OFFSET ?");
+            params.push(l.into());
+            params.push(filter.offset.into());
+        }
+        self.query(&sql, &params)?.iter().map(record_row).collect()
+    }
+
+    pub fn count_records(
+        &mut self,
+        filter: &RecordFilter,
+        scope: &ReadScope,
+    ) -> Result<u64, StoreError> {
+        let (sql, params) = self.filter_sql("SELECT COUNT(*) FROM records r", filter, scope);
+        to_u64(self.query(&sql, &params)?[0].int(0)?)
+    }
+
+    fn filter_sql(
+        &self,
+        head: &str,
+        filter: &RecordFilter,
+        scope: &ReadScope,
+    ) -> (String, Vec<Value>) {
+        let mut sql = format!("{head} WHERE 1 = 1");
+        let mut params = Vec::new();
+        if !filter.include_tombstones {
+            sql.push_str(" AND r.status = 'active'");
+        }
+        if let Some(c) = &filter.channel {
+            sql.push_str(" AND EXISTS (SELECT 1 FROM placements p WHERE p.record_id = r.id AND p.channel = ?)");
+            params.push(c.into());
+        }
+        if let Some(f) = &filter.file {
+            sql.push_str(" AND r.file = ?");
+            params.push(f.into());
+        }
+        if let Some(k) = filter.kind {
+            sql.push_str(" AND r.kind = ?");
+            params.push(k.as_str().into());
+        }
+        if let Some(o) = &filter.originator {
+            sql.push_str(" AND r.originator = ?");
+            params.push(o.into());
+        }
+        scope_sql(scope, &mut sql, &mut params);
+        (sql, params)
+    }
+
+    /// Active records within `scope` having a normalised name that
+    /// contains `norm_fragment` (already normalised by the caller).
+    pub fn search_names(
+        &mut self,
+        norm_fragment: &str,
+        scope: &ReadScope,
+        limit: u64,
+    ) -> Result<Vec<StoredRecord>, StoreError> {
+        let escaped = norm_fragment
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        let mut sql = format!(
+            "SELECT {COLS} FROM records r WHERE r.status = 'active' AND r.id IN
+               (SELECT n.record_id FROM record_names n WHERE n.norm LIKE ? ESCAPE '\\')"
+        );
+        let mut params = vec![Value::from(format!("%{escaped}%"))];
+        scope_sql(scope, &mut sql, &mut params);
+        sql.push_str(" ORDER BY r.primary_name, r.id LIMIT ?");
+        params.push(limit.into());
+        self.query(&sql, &params)?.iter().map(record_row).collect()
+    }
+
+    /// Links touching `id` whose other end is also within `scope`:
+    /// `(src, rel, dst, from, until)`.
+    pub fn links_of(
+        &mut self,
+        id: &str,
+        scope: &ReadScope,
+    ) -> Result<Vec<(String, String, String, Option<String>, Option<String>)>, StoreError> {
+        let mut sql = String::from(
+            "SELECT l.src, l.rel, l.dst, l.from_date, l.until_date FROM record_links l
+             JOIN records r ON r.id = (CASE WHEN l.src = ? THEN l.dst ELSE l.src END)
+             WHERE (l.src = ? OR l.dst = ?) AND r.status = 'active'",
+        );
+        let mut params = vec![Value::from(id), Value::from(id), Value::from(id)];
+        scope_sql(scope, &mut sql, &mut params);
+        sql.push_str(" ORDER BY l.src, l.rel, l.dst");
+        self.query(&sql, &params)?
+            .iter()
+            .map(|r| {
+                Ok((
+                    r.text(0)?,
+                    r.text(1)?,
+                    r.text(2)?,
+                    r.opt_text(3)?,
+                    r.opt_text(4)?,
+                ))
+            })
+            .collect()
+    }
+
+    /// Every stored version's content hash, for the audit cross-check.
+    pub fn version_hashes(
+        &mut self,
+    ) -> Result<Vec<(String, u64, [u8; 32], Option<String>)>, StoreError> {
+        self.query(
+            "SELECT id, version, content_hash, body FROM record_versions ORDER BY id, version",
+            &[],
+        )?
+        .iter()
+        .map(|r| Ok((r.text(0)?, to_u64(r.int(1)?)?, r.hash(2)?, r.opt_text(3)?)))
+        .collect()
+    }
+}

@@ -1,0 +1,107 @@
+//! Schema migrations. Each step is portable SQL run once, in order, in the
+//! same transaction that records the new `schema_version`; `{blob}` is
+//! the dialect's byte-string type.
+
+use crate::sql::{Conn, Dialect, Value};
+use crate::StoreError;
+
+const MIGRATIONS: &[&str] = &[
+    // 1: node core
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+     CREATE TABLE peers (id TEXT PRIMARY KEY, name TEXT NOT NULL, country TEXT NOT NULL,
+        endpoint TEXT NOT NULL, card TEXT NOT NULL, added_at TEXT NOT NULL);
+     CREATE TABLE users (name TEXT PRIMARY KEY, role TEXT NOT NULL, files TEXT NOT NULL,
+        token_hash {blob} NOT NULL UNIQUE, created_at TEXT NOT NULL);
+     CREATE TABLE channels (id TEXT PRIMARY KEY, name TEXT NOT NULL, status TEXT NOT NULL,
+        state TEXT NOT NULL, updated_at TEXT NOT NULL);
+     CREATE TABLE records (id TEXT PRIMARY KEY, version BIGINT NOT NULL, kind TEXT NOT NULL,
+        originator TEXT NOT NULL, channel TEXT NOT NULL, file TEXT NOT NULL, tlp TEXT NOT NULL,
+        code TEXT NOT NULL, created_at TEXT NOT NULL, expires_at TEXT, status TEXT NOT NULL,
+        body TEXT, sig TEXT, content_hash {blob} NOT NULL, primary_name TEXT);
+     CREATE INDEX records_by_file ON records (file, kind);
+     CREATE INDEX records_by_expiry ON records (expires_at);
+     CREATE TABLE record_versions (id TEXT NOT NULL, version BIGINT NOT NULL, body TEXT,
+        sig TEXT, content_hash {blob} NOT NULL, PRIMARY KEY (id, version));
+     CREATE TABLE record_names (record_id TEXT NOT NULL, norm TEXT NOT NULL);
+     CREATE INDEX record_names_by_norm ON record_names (norm);
+     CREATE INDEX record_names_by_record ON record_names (record_id);
+     CREATE TABLE record_links (src TEXT NOT NULL, rel TEXT NOT NULL, dst TEXT NOT NULL,
+        from_date TEXT, until_date TEXT);
+     CREATE INDEX record_links_by_src ON record_links (src);
+     CREATE INDEX record_links_by_dst ON record_links (dst);
+     CREATE TABLE placements (record_id TEXT NOT NULL, channel TEXT NOT NULL, via TEXT NOT NULL,
+        PRIMARY KEY (record_id, channel));
+     CREATE INDEX placements_by_channel ON placements (channel);
+     CREATE TABLE releases (id TEXT PRIMARY KEY, record_id TEXT NOT NULL, requester TEXT NOT NULL,
+        originator TEXT NOT NULL, target_channel TEXT NOT NULL, target_members TEXT NOT NULL,
+        status TEXT NOT NULL, reason TEXT, signed TEXT, created_at TEXT NOT NULL, decided_at TEXT);
+     CREATE INDEX releases_by_record ON releases (record_id, target_channel);
+     CREATE TABLE audit_log (idx BIGINT PRIMARY KEY, at TEXT NOT NULL, actor TEXT NOT NULL,
+        action TEXT NOT NULL, object TEXT NOT NULL, salt {blob} NOT NULL, details TEXT NOT NULL,
+        leaf {blob} NOT NULL);
+     CREATE TABLE audit_head (id INTEGER PRIMARY KEY, size BIGINT NOT NULL, frontier {blob} NOT NULL);
+     CREATE TABLE checkpoints (size BIGINT PRIMARY KEY, root {blob} NOT NULL, note TEXT NOT NULL,
+        created_at TEXT NOT NULL);
+     CREATE TABLE cosignatures (size BIGINT NOT NULL, witness TEXT NOT NULL, note TEXT NOT NULL,
+        PRIMARY KEY (size, witness));",
+];
+
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+fn dialect_sql(sql: &str, d: Dialect) -> String {
+    sql.replace(
+        "{blob}",
+        match d {
+            Dialect::Sqlite => "BLOB",
+            Dialect::Postgres => "BYTEA",
+        },
+    )
+}
+
+/// The schema version of an opened database (0: empty).
+pub fn current_version(conn: &mut dyn Conn, d: Dialect) -> Result<i64, StoreError> {
+    let probe = match d {
+        Dialect::Sqlite => "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'meta'",
+        Dialect::Postgres => {
+            "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = 'meta'"
+        }
+    };
+    let has_meta = conn.query(probe, &[])?[0].int(0)? > 0;
+    if !has_meta {
+        return Ok(0);
+    }
+    let rows = conn.query("SELECT value FROM meta WHERE key = 'schema_version'", &[])?;
+    match rows.first() {
+        None => Ok(0),
+        Some(r) => r
+            .text(0)?
+            .parse()
+            .map_err(|_| StoreError::Corrupt("schema_version is not a number".into())),
+    }
+}
+
+/// Brings the schema up to date inside the caller's transaction.
+pub fn migrate(conn: &mut dyn Conn, d: Dialect) -> Result<(), StoreError> {
+    let found = current_version(conn, d)?;
+    if found > SCHEMA_VERSION {
+        return Err(StoreError::TooNew {
+            found,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    for (i, step) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        for stmt in dialect_sql(step, d).split(';') {
+            let stmt = stmt.trim();
+            if !stmt.is_empty() {
+                conn.execute(stmt, &[])?;
+            }
+        }
+        let v = Value::Text(((i + 1) as i64).to_string());
+        conn.execute(
+            "INSERT INTO meta (key, value) VALUES ('schema_version', ?)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            &[v],
+        )?;
+    }
+    Ok(())
+}
