@@ -1,0 +1,378 @@
+//! Evaluation harness.
+//!
+//! `cargo run --release -p tansiq-match --example eval -- /work/shared/data/names [--sample N] [--full] [--exhaustive]`
+//!
+//! For each data set and direction (Arabic queries ranked against every
+//! Latin name of the set, and the reverse) prints recall@1, recall@10, the
+//! true-positive rate at a 0.1% pairwise false-positive rate, and
+//! precision/recall at the default threshold — for tansiq-match (through
+//! its blocking index) and for a naive baseline (any_ascii transliteration +
+//! Jaro-Winkler from strsim, scored exhaustively) in the same run.
+//!
+//! Queries are a deterministic sample (default 2,000 per direction) of the
+//! distinct names of the set; the gallery is always the whole set.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use rayon::prelude::*;
+use tansiq_match::{Entry, Index, DEFAULT_THRESHOLD};
+
+const BINS: usize = 100_000;
+/// The baseline has no calibrated threshold; this is the usual JW cut.
+const BASELINE_THRESHOLD: f64 = 0.9;
+
+struct Task {
+    name: String,
+    queries: Vec<String>,
+    gallery: Vec<String>,
+    /// For each query, the indices of its true matches in the gallery.
+    rel: Vec<Vec<u32>>,
+}
+
+#[derive(Default)]
+struct Acc {
+    r1: usize,
+    r10: usize,
+    nq: usize,
+    pos: Vec<u64>,
+    neg: Vec<u64>,
+    tp_thr: u64,
+    fp_thr: u64,
+    npos: u64,
+}
+
+impl Acc {
+    fn new() -> Acc {
+        Acc {
+            pos: vec![0; BINS + 1],
+            neg: vec![0; BINS + 1],
+            ..Default::default()
+        }
+    }
+    fn merge(mut self, o: Acc) -> Acc {
+        self.r1 += o.r1;
+        self.r10 += o.r10;
+        self.nq += o.nq;
+        self.tp_thr += o.tp_thr;
+        self.fp_thr += o.fp_thr;
+        self.npos += o.npos;
+        for i in 0..=BINS {
+            self.pos[i] += o.pos[i];
+            self.neg[i] += o.neg[i];
+        }
+        self
+    }
+    /// TPR at the lowest threshold whose FPR ≤ `fpr`.
+    fn tpr_at(&self, fpr: f64) -> f64 {
+        let total_neg: u64 = self.neg.iter().sum();
+        let total_pos: u64 = self.pos.iter().sum();
+        let allowed = (fpr * total_neg as f64).floor() as u64;
+        let mut fp = 0u64;
+        let mut tp = 0u64;
+        // Walk thresholds from the top bin down.
+        for b in (0..=BINS).rev() {
+            if fp + self.neg[b] > allowed {
+                break;
+            }
+            fp += self.neg[b];
+            tp += self.pos[b];
+        }
+        tp as f64 / total_pos.max(1) as f64
+    }
+}
+
+fn bin(s: f64) -> usize {
+    ((s.clamp(0.0, 1.0)) * BINS as f64).round() as usize
+}
+
+/// Rank of the best true match: 1 + number of false candidates scoring
+/// at least as high (pessimistic on ties). `None` when no true match
+/// was reached.
+fn rank(scores: &[(u32, f64)], rel: &[u32]) -> Option<usize> {
+    let best = scores
+        .iter()
+        .filter(|(g, _)| rel.contains(g))
+        .map(|x| x.1)
+        .fold(f64::NAN, f64::max);
+    if best.is_nan() || best <= 0.0 {
+        return None;
+    }
+    Some(
+        1 + scores
+            .iter()
+            .filter(|(g, s)| !rel.contains(g) && *s >= best)
+            .count(),
+    )
+}
+
+fn account(acc: &mut Acc, scores: &[(u32, f64)], rel: &[u32], gallery_len: usize, thr: f64) {
+    acc.nq += 1;
+    if let Some(r) = rank(scores, rel) {
+        if r == 1 {
+            acc.r1 += 1;
+        }
+        if r <= 10 {
+            acc.r10 += 1;
+        }
+    }
+    let mut seen_pos = 0u64;
+    let mut seen_neg = 0u64;
+    for &(g, s) in scores {
+        if rel.contains(&g) {
+            acc.pos[bin(s)] += 1;
+            seen_pos += 1;
+            if s >= thr {
+                acc.tp_thr += 1;
+            }
+        } else {
+            acc.neg[bin(s)] += 1;
+            seen_neg += 1;
+            if s >= thr {
+                acc.fp_thr += 1;
+            }
+        }
+    }
+    // Gallery items not scored count as score 0.
+    acc.pos[0] += rel.len() as u64 - seen_pos;
+    acc.neg[0] += (gallery_len - rel.len()) as u64 - seen_neg;
+    acc.npos += rel.len() as u64;
+}
+
+struct Report {
+    r1: f64,
+    r10: f64,
+    tpr: f64,
+    prec: f64,
+    rec: f64,
+    qps: f64,
+}
+
+fn report(acc: &Acc, secs: f64) -> Report {
+    let nq = acc.nq.max(1) as f64;
+    Report {
+        r1: acc.r1 as f64 / nq,
+        r10: acc.r10 as f64 / nq,
+        tpr: acc.tpr_at(0.001),
+        prec: acc.tp_thr as f64 / (acc.tp_thr + acc.fp_thr).max(1) as f64,
+        rec: acc.tp_thr as f64 / acc.npos.max(1) as f64,
+        qps: acc.nq as f64 / secs,
+    }
+}
+
+fn run_ours(t: &Task, blocked: bool) -> Report {
+    let entries: Vec<Entry> = t
+        .gallery
+        .iter()
+        .enumerate()
+        .map(|(i, n)| Entry {
+            id: i.to_string(),
+            names: vec![n.clone()],
+            ..Default::default()
+        })
+        .collect();
+    let idx = Index::build(entries);
+    let start = Instant::now();
+    let acc = (0..t.queries.len())
+        .into_par_iter()
+        .fold(Acc::new, |mut acc, qi| {
+            let scores = idx.name_scores(&t.queries[qi], blocked);
+            account(
+                &mut acc,
+                &scores,
+                &t.rel[qi],
+                t.gallery.len(),
+                DEFAULT_THRESHOLD,
+            );
+            acc
+        })
+        .reduce(Acc::new, Acc::merge);
+    report(&acc, start.elapsed().as_secs_f64())
+}
+
+fn translit(s: &str) -> String {
+    let a = any_ascii::any_ascii(s).to_lowercase();
+    a.split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn run_baseline(t: &Task) -> Report {
+    let start = Instant::now();
+    let gal: Vec<String> = t.gallery.iter().map(|g| translit(g)).collect();
+    let acc = (0..t.queries.len())
+        .into_par_iter()
+        .fold(Acc::new, |mut acc, qi| {
+            let q = translit(&t.queries[qi]);
+            let scores: Vec<(u32, f64)> = gal
+                .iter()
+                .enumerate()
+                .map(|(g, s)| (g as u32, strsim::jaro_winkler(&q, s)))
+                .collect();
+            account(
+                &mut acc,
+                &scores,
+                &t.rel[qi],
+                t.gallery.len(),
+                BASELINE_THRESHOLD,
+            );
+            acc
+        })
+        .reduce(Acc::new, Acc::merge);
+    report(&acc, start.elapsed().as_secs_f64())
+}
+
+/// Deterministic shuffle (xorshift).
+fn sample<T: Clone>(v: &[T], n: usize, seed: u64) -> Vec<T> {
+    let mut idx: Vec<usize> = (0..v.len()).collect();
+    let mut x = seed | 1;
+    for i in (1..idx.len()).rev() {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let j = (x % (i as u64 + 1)) as usize;
+        idx.swap(i, j);
+    }
+    idx.into_iter().take(n).map(|i| v[i].clone()).collect()
+}
+
+/// Build both directions from (arabic, latin) pairs.
+fn tasks_from_pairs(name: &str, pairs: &[(String, String)], n: usize) -> Vec<Task> {
+    let mut ar_ids: HashMap<&str, u32> = HashMap::new();
+    let mut la_ids: HashMap<&str, u32> = HashMap::new();
+    let mut ar: Vec<String> = Vec::new();
+    let mut la: Vec<String> = Vec::new();
+    let mut ar2la: Vec<Vec<u32>> = Vec::new();
+    let mut la2ar: Vec<Vec<u32>> = Vec::new();
+    for (a, l) in pairs {
+        let ai = *ar_ids.entry(a).or_insert_with(|| {
+            ar.push(a.clone());
+            ar2la.push(Vec::new());
+            (ar.len() - 1) as u32
+        });
+        let li = *la_ids.entry(l).or_insert_with(|| {
+            la.push(l.clone());
+            la2ar.push(Vec::new());
+            (la.len() - 1) as u32
+        });
+        if !ar2la[ai as usize].contains(&li) {
+            ar2la[ai as usize].push(li);
+            la2ar[li as usize].push(ai);
+        }
+    }
+    let qa: Vec<u32> = sample(&(0..ar.len() as u32).collect::<Vec<_>>(), n, 42);
+    let ql: Vec<u32> = sample(&(0..la.len() as u32).collect::<Vec<_>>(), n, 43);
+    vec![
+        Task {
+            name: format!("{name} ar→lat"),
+            queries: qa.iter().map(|&i| ar[i as usize].clone()).collect(),
+            rel: qa.iter().map(|&i| ar2la[i as usize].clone()).collect(),
+            gallery: la.clone(),
+        },
+        Task {
+            name: format!("{name} lat→ar"),
+            queries: ql.iter().map(|&i| la[i as usize].clone()).collect(),
+            rel: ql.iter().map(|&i| la2ar[i as usize].clone()).collect(),
+            gallery: ar.clone(),
+        },
+    ]
+}
+
+fn read(path: &std::path::Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let dir = std::path::PathBuf::from(
+        args.first()
+            .cloned()
+            .unwrap_or_else(|| "../shared/data/names".into()),
+    );
+    let mut n = 2000usize;
+    let mut exhaustive = false;
+    let mut only: Option<String> = None;
+    let mut i = 1;
+    while i < args.len() {
+        match args[i].as_str() {
+            "--sample" => {
+                n = args[i + 1].parse().expect("--sample N");
+                i += 1;
+            }
+            "--full" => n = usize::MAX,
+            "--exhaustive" => exhaustive = true,
+            "--only" => {
+                only = Some(args[i + 1].clone());
+                i += 1;
+            }
+            other => panic!("unknown argument {other}"),
+        }
+        i += 1;
+    }
+    let mut tasks = Vec::new();
+    // Full names.
+    let text = read(&dir.join("wikidata-full-names.dev.tsv"));
+    let pairs: Vec<(String, String)> = text
+        .lines()
+        .skip(1)
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            (f.len() >= 2).then(|| (f[0].to_string(), f[1].to_string()))
+        })
+        .collect();
+    tasks.extend(tasks_from_pairs("wikidata-full-names", &pairs, n));
+    let text = read(&dir.join("coling2018-aligned-tokens.tsv"));
+    let pairs: Vec<(String, String)> = text
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            (f.len() >= 2).then(|| (f[1].replace(' ', ""), f[0].to_string()))
+        })
+        .collect();
+    tasks.extend(tasks_from_pairs("coling2018-tokens", &pairs, n));
+    let text = read(&dir.join("google-ar2en.txt"));
+    let pairs: Vec<(String, String)> = text
+        .lines()
+        .filter_map(|l| {
+            let (a, b) = l.split_once(' ')?;
+            Some((a.to_string(), b.trim().to_string()))
+        })
+        .collect();
+    tasks.extend(tasks_from_pairs("google-ar2en", &pairs, n));
+
+    println!(
+        "sample: {} queries per direction (deterministic), gallery = every name of the set; threshold {DEFAULT_THRESHOLD} (baseline JW {BASELINE_THRESHOLD})",
+        if n == usize::MAX { "all".to_string() } else { n.to_string() }
+    );
+    println!(
+        "{:<32} {:<22} {:>7} {:>7} {:>9} {:>7} {:>7} {:>9}",
+        "set", "system", "R@1", "R@10", "TPR@.1%", "P@thr", "R@thr", "q/s"
+    );
+    for t in &tasks {
+        if let Some(o) = &only {
+            if !t.name.contains(o.as_str()) {
+                continue;
+            }
+        }
+        let ours = run_ours(t, true);
+        let mut rows = vec![("tansiq-match", ours)];
+        if exhaustive {
+            rows.push(("tansiq-match exhaustive", run_ours(t, false)));
+        }
+        rows.push(("any_ascii+JW baseline", run_baseline(t)));
+        for (sys, r) in rows {
+            println!(
+                "{:<32} {:<22} {:>7.3} {:>7.3} {:>9.3} {:>7.3} {:>7.3} {:>9.0}",
+                format!("{} ({}q/{}g)", t.name, t.queries.len(), t.gallery.len()),
+                sys,
+                r.r1,
+                r.r10,
+                r.tpr,
+                r.prec,
+                r.rec,
+                r.qps
+            );
+        }
+    }
+}

@@ -1,0 +1,557 @@
+//! The blocking index and the screening entry points.
+//!
+//! Layout (all flat arrays, built once):
+//! - a *vocabulary* of canonical tokens (each with its phonetic forms);
+//! - sorted `(hash(skeleton key), token)` pairs, with every key and, for
+//!   keys of three letters or more, every one-letter deletion of it
+//!   (a symmetric-deletion neighbourhood: two keys meet when they are
+//!   within one edit of each other);
+//! - postings from each vocabulary token to the names that contain it;
+//! - the names (entry, strong/weak, tokens) and a document-number table.
+//!
+//! A query token looks up its keys, scores the vocabulary tokens found
+//! with the class-aware distance, and the names holding good tokens
+//! accumulate weight; names that can still reach a useful score are
+//! aligned and scored in full.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use rayon::prelude::*;
+
+use crate::parse::{self, Kind, PTok, Parsed};
+use crate::phonetic;
+use crate::score::{self, align, tok_sim, NameScore, TOKEN_MIN};
+use crate::{Entry, Hit, Query};
+
+/// Log-odds taken off a match on a low-quality alias.
+const WEAK_NAME_PENALTY: f64 = 0.8;
+
+/// A name of an entry.
+#[derive(Debug, Clone, Copy)]
+struct NameRec {
+    entry: u32,
+    /// Index in `names` (strong) or in `weak_names` (weak).
+    idx: u32,
+    weak: bool,
+}
+
+/// A screening index over watchlist entries.
+#[derive(Debug, Default)]
+pub struct Index {
+    entries: Vec<Entry>,
+    names: Vec<NameRec>,
+    name_tok_off: Vec<u32>,
+    name_toks: Vec<u32>,
+    vocab: Vec<PTok>,
+    post_off: Vec<u32>,
+    post: Vec<u32>,
+    keys: Vec<(u64, u32)>,
+    docs: HashMap<String, Vec<u32>>,
+}
+
+/// FNV-1a, enough to spread short keys.
+fn key_hash(k: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in k {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
+/// The keys a token is indexed and looked up under.
+fn token_keys(t: &PTok) -> Vec<u64> {
+    let mut out = Vec::new();
+    if t.kind != Kind::Name {
+        return out;
+    }
+    for f in &t.forms {
+        for sk in phonetic::skeletons(f) {
+            let b = sk.as_bytes();
+            if b.is_empty() {
+                continue;
+            }
+            out.push(key_hash(b));
+            if b.len() >= 3 {
+                for d in 0..b.len() {
+                    let mut v = Vec::with_capacity(b.len() - 1);
+                    v.extend_from_slice(&b[..d]);
+                    v.extend_from_slice(&b[d + 1..]);
+                    // Deletion keys live in their own space.
+                    v.push(b'#');
+                    out.push(key_hash(&v));
+                }
+            }
+        }
+    }
+    // A query key must also meet an indexed deletion key and vice versa:
+    // both sides carry "key" and "key minus one letter#"; a whole key of
+    // length n-1 meets a deletion key of length n only via the '#' form,
+    // so whole keys are also indexed in the '#' space.
+    let mut extra = Vec::new();
+    for f in &t.forms {
+        for sk in phonetic::skeletons(f) {
+            if sk.len() >= 2 {
+                let mut v = sk.into_bytes();
+                v.push(b'#');
+                extra.push(key_hash(&v));
+            }
+        }
+    }
+    out.extend(extra);
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+struct Scratch {
+    acc: Vec<f32>,
+    touched: Vec<u32>,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = const { RefCell::new(Scratch { acc: Vec::new(), touched: Vec::new() }) };
+}
+
+/// Candidate names must have accumulated this share of the query weight.
+const MIN_ACC_SHARE: f32 = 0.3;
+/// At most this many names are aligned in full per query.
+const MAX_CANDIDATES: usize = 3000;
+
+impl Index {
+    /// Build an index (parsing runs on all cores).
+    pub fn build(entries: Vec<Entry>) -> Index {
+        let mut names: Vec<NameRec> = Vec::new();
+        let mut texts: Vec<&str> = Vec::new();
+        for (ei, e) in entries.iter().enumerate() {
+            for (k, n) in e.names.iter().enumerate() {
+                names.push(NameRec {
+                    entry: ei as u32,
+                    idx: k as u32,
+                    weak: false,
+                });
+                texts.push(n);
+            }
+            for (k, n) in e.weak_names.iter().enumerate() {
+                names.push(NameRec {
+                    entry: ei as u32,
+                    idx: k as u32,
+                    weak: true,
+                });
+                texts.push(n);
+            }
+        }
+        let parsed: Vec<Parsed> = texts.par_iter().map(|t| parse::parse(t)).collect();
+        drop(texts);
+        // Intern tokens.
+        let mut ids: HashMap<(String, Kind), u32> = HashMap::new();
+        let mut vocab: Vec<PTok> = Vec::new();
+        let mut name_tok_off = Vec::with_capacity(names.len() + 1);
+        let mut name_toks = Vec::new();
+        name_tok_off.push(0u32);
+        for p in parsed {
+            for t in p.toks {
+                let key = (t.text.clone(), t.kind);
+                let id = match ids.get(&key) {
+                    Some(&id) => id,
+                    None => {
+                        let id = vocab.len() as u32;
+                        ids.insert(key, id);
+                        vocab.push(t);
+                        id
+                    }
+                };
+                name_toks.push(id);
+            }
+            name_tok_off.push(name_toks.len() as u32);
+        }
+        drop(ids);
+        // Postings vocab -> names.
+        let mut counts = vec![0u32; vocab.len() + 1];
+        for n in 0..names.len() {
+            let (a, b) = (name_tok_off[n] as usize, name_tok_off[n + 1] as usize);
+            for &t in &name_toks[a..b] {
+                counts[t as usize + 1] += 1;
+            }
+        }
+        for i in 1..counts.len() {
+            counts[i] += counts[i - 1];
+        }
+        let post_off = counts.clone();
+        let mut fill = counts;
+        let mut post = vec![0u32; name_toks.len()];
+        for n in 0..names.len() {
+            let (a, b) = (name_tok_off[n] as usize, name_tok_off[n + 1] as usize);
+            for &t in &name_toks[a..b] {
+                post[fill[t as usize] as usize] = n as u32;
+                fill[t as usize] += 1;
+            }
+        }
+        // Keys.
+        let mut keys: Vec<(u64, u32)> = vocab
+            .par_iter()
+            .enumerate()
+            .flat_map_iter(|(i, t)| token_keys(t).into_iter().map(move |k| (k, i as u32)))
+            .collect();
+        keys.par_sort_unstable();
+        keys.dedup();
+        keys.shrink_to_fit();
+        // Documents.
+        let mut docs: HashMap<String, Vec<u32>> = HashMap::new();
+        for (ei, e) in entries.iter().enumerate() {
+            for d in &e.documents {
+                let n = score::normalize_doc(&d.number);
+                if n.len() >= 4 {
+                    docs.entry(n).or_default().push(ei as u32);
+                }
+            }
+        }
+        Index {
+            entries,
+            names,
+            name_tok_off,
+            name_toks,
+            vocab,
+            post_off,
+            post,
+            keys,
+            docs,
+        }
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// True when the index holds no entry.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Number of names (strong and weak) indexed.
+    pub fn name_count(&self) -> usize {
+        self.names.len()
+    }
+
+    /// Number of distinct canonical tokens.
+    pub fn vocab_len(&self) -> usize {
+        self.vocab.len()
+    }
+
+    /// The entries, in build order.
+    pub fn entries(&self) -> &[Entry] {
+        &self.entries
+    }
+
+    /// Approximate heap bytes held by the index structures (not counting
+    /// the entries' own strings).
+    pub fn heap_bytes(&self) -> usize {
+        let vocab: usize = self
+            .vocab
+            .iter()
+            .map(|t| {
+                std::mem::size_of::<PTok>()
+                    + t.text.len()
+                    + t.forms.iter().map(|f| f.len() + 24).sum::<usize>()
+            })
+            .sum();
+        self.names.len() * std::mem::size_of::<NameRec>()
+            + (self.name_tok_off.len()
+                + self.name_toks.len()
+                + self.post_off.len()
+                + self.post.len())
+                * 4
+            + self.keys.len() * 16
+            + vocab
+    }
+
+    fn name_tokens(&self, n: usize) -> &[u32] {
+        &self.name_toks[self.name_tok_off[n] as usize..self.name_tok_off[n + 1] as usize]
+    }
+
+    fn name_text(&self, n: usize) -> &str {
+        let r = self.names[n];
+        let e = &self.entries[r.entry as usize];
+        if r.weak {
+            &e.weak_names[r.idx as usize]
+        } else {
+            &e.names[r.idx as usize]
+        }
+    }
+
+    fn lookup(&self, h: u64, out: &mut Vec<u32>) {
+        let start = self.keys.partition_point(|&(k, _)| k < h);
+        for &(k, v) in &self.keys[start..] {
+            if k != h {
+                break;
+            }
+            out.push(v);
+        }
+    }
+
+    /// For each query token, the vocabulary tokens close to it.
+    fn token_matches(&self, qp: &Parsed) -> Vec<Vec<(u32, f32)>> {
+        let mut res = Vec::with_capacity(qp.toks.len());
+        let mut found = Vec::new();
+        for qt in &qp.toks {
+            found.clear();
+            for k in token_keys(qt) {
+                self.lookup(k, &mut found);
+            }
+            found.sort_unstable();
+            found.dedup();
+            let mut m: Vec<(u32, f32)> = found
+                .iter()
+                .filter_map(|&v| {
+                    let s = tok_sim(qt, &self.vocab[v as usize]);
+                    (s >= TOKEN_MIN).then_some((v, s))
+                })
+                .collect();
+            m.sort_unstable_by_key(|x| x.0);
+            res.push(m);
+        }
+        res
+    }
+
+    /// Score one name against the parsed query, given a similarity lookup.
+    fn score_name<F>(&self, qp: &Parsed, n: usize, mut sim: F) -> NameScore
+    where
+        F: FnMut(usize, u32) -> f32,
+    {
+        let toks = self.name_tokens(n);
+        let etoks: Vec<&PTok> = toks.iter().map(|&t| &self.vocab[t as usize]).collect();
+        let qtoks: Vec<&PTok> = qp.toks.iter().collect();
+        align(&qtoks, &etoks, |i, j| sim(i, toks[j]))
+    }
+
+    fn finish_hits(
+        &self,
+        q: &Query,
+        qp: &Parsed,
+        scored: Vec<(usize, NameScore)>,
+        doc_entries: &[u32],
+        threshold: f64,
+        top: usize,
+    ) -> Vec<Hit> {
+        // Best name per entry.
+        let mut best: HashMap<u32, (f64, usize, NameScore)> = HashMap::new();
+        for (n, ns) in scored {
+            let rec = self.names[n];
+            let mut l = score::name_logit(&ns);
+            if rec.weak {
+                l -= WEAK_NAME_PENALTY;
+            }
+            match best.get(&rec.entry) {
+                Some(b) if b.0 >= l => {}
+                _ => {
+                    best.insert(rec.entry, (l, n, ns));
+                }
+            }
+        }
+        for &e in doc_entries {
+            best.entry(e).or_insert_with(|| {
+                // Entry found through its document only: score its first name.
+                let n = self.names.iter().position(|r| r.entry == e).unwrap_or(0);
+                (
+                    score::name_logit(&NameScore::default()),
+                    n,
+                    NameScore::default(),
+                )
+            });
+        }
+        let mut hits: Vec<Hit> = best
+            .into_iter()
+            .filter_map(|(e, (l, n, ns))| {
+                let entry = &self.entries[e as usize];
+                let ev = score::attribute_evidence(q, entry);
+                let s = score::sigmoid(l + ev.logit);
+                if s < threshold {
+                    return None;
+                }
+                let etoks: Vec<PTok> = self
+                    .name_tokens(n)
+                    .iter()
+                    .map(|&t| self.vocab[t as usize].clone())
+                    .collect();
+                let mut expl = format!("name {:.2}", ns.sim);
+                if !ns.pairs.is_empty() {
+                    expl.push_str(&format!(
+                        " ({})",
+                        score::explain_pairs(&qp.toks, &etoks, &ns)
+                    ));
+                }
+                if self.names[n].weak {
+                    expl.push_str("; weak alias");
+                }
+                for note in &ev.notes {
+                    expl.push_str("; ");
+                    expl.push_str(note);
+                }
+                Some(Hit {
+                    entry_id: entry.id.clone(),
+                    score: (s * 1e4).round() / 1e4,
+                    matched_name: self.name_text(n).to_string(),
+                    explanation: expl,
+                })
+            })
+            .collect();
+        hits.sort_by(|a, b| {
+            b.score
+                .total_cmp(&a.score)
+                .then_with(|| a.entry_id.cmp(&b.entry_id))
+        });
+        hits.truncate(top);
+        hits
+    }
+
+    fn doc_entries(&self, q: &Query) -> Vec<u32> {
+        let mut v: Vec<u32> = q
+            .documents
+            .iter()
+            .filter_map(|d| self.docs.get(&score::normalize_doc(&d.number)))
+            .flatten()
+            .copied()
+            .collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    }
+
+    /// Screen one query through the blocking index. Hits are sorted by
+    /// score, descending; at most `top`, each with score ≥ `threshold`.
+    pub fn screen(&self, q: &Query, threshold: f64, top: usize) -> Vec<Hit> {
+        let qp = parse::parse(&q.name);
+        let scored = self.blocked_scores(&qp);
+        let docs = self.doc_entries(q);
+        self.finish_hits(q, &qp, scored, &docs, threshold, top)
+    }
+
+    /// Candidate names and their name scores, through the blocking index.
+    fn blocked_scores(&self, qp: &Parsed) -> Vec<(usize, NameScore)> {
+        if qp.toks.is_empty() || self.names.is_empty() {
+            return Vec::new();
+        }
+        let matches = self.token_matches(qp);
+        let total_w: f32 = qp
+            .toks
+            .iter()
+            .filter(|t| t.kind == Kind::Name)
+            .map(|t| t.weight)
+            .sum();
+        let cands: Vec<u32> = SCRATCH.with(|cell| {
+            let mut sc = cell.borrow_mut();
+            let Scratch { acc, touched } = &mut *sc;
+            if acc.len() < self.names.len() {
+                acc.resize(self.names.len(), 0.0);
+            }
+            touched.clear();
+            for (i, m) in matches.iter().enumerate() {
+                let w = qp.toks[i].weight;
+                for &(v, s) in m {
+                    let (a, b) = (
+                        self.post_off[v as usize] as usize,
+                        self.post_off[v as usize + 1] as usize,
+                    );
+                    for &n in &self.post[a..b] {
+                        let slot = &mut acc[n as usize];
+                        if *slot == 0.0 {
+                            touched.push(n);
+                        }
+                        *slot += w * s;
+                    }
+                }
+            }
+            let need = MIN_ACC_SHARE * total_w;
+            let mut c: Vec<(f32, u32)> = touched
+                .iter()
+                .filter_map(|&n| {
+                    let a = acc[n as usize];
+                    (a >= need).then_some((a, n))
+                })
+                .collect();
+            for &n in touched.iter() {
+                acc[n as usize] = 0.0;
+            }
+            if c.len() > MAX_CANDIDATES {
+                c.select_nth_unstable_by(MAX_CANDIDATES, |x, y| y.0.total_cmp(&x.0));
+                c.truncate(MAX_CANDIDATES);
+            }
+            c.into_iter().map(|x| x.1).collect()
+        });
+        cands
+            .into_iter()
+            .map(|n| {
+                let ns = self.score_name(qp, n as usize, |i, v| {
+                    let m = &matches[i];
+                    match m.binary_search_by_key(&v, |x| x.0) {
+                        Ok(k) => m[k].1,
+                        Err(_) => 0.0,
+                    }
+                });
+                (n as usize, ns)
+            })
+            .collect()
+    }
+
+    /// Screen many queries on all cores; results in input order.
+    pub fn screen_batch(&self, qs: &[Query], threshold: f64, top: usize) -> Vec<Vec<Hit>> {
+        qs.par_iter()
+            .map(|q| self.screen(q, threshold, top))
+            .collect()
+    }
+
+    /// Screen one query against every name, without blocking.
+    pub fn screen_exhaustive(&self, q: &Query, threshold: f64, top: usize) -> Vec<Hit> {
+        let qp = parse::parse(&q.name);
+        let scored = self.exhaustive_scores(&qp);
+        let docs = self.doc_entries(q);
+        self.finish_hits(q, &qp, scored, &docs, threshold, top)
+    }
+
+    fn exhaustive_scores(&self, qp: &Parsed) -> Vec<(usize, NameScore)> {
+        let nq = qp.toks.len();
+        let mut memo = vec![f32::NAN; nq * self.vocab.len()];
+        (0..self.names.len())
+            .map(|n| {
+                let ns = self.score_name(qp, n, |i, v| {
+                    let slot = &mut memo[v as usize * nq + i];
+                    if slot.is_nan() {
+                        *slot = tok_sim(&qp.toks[i], &self.vocab[v as usize]);
+                    }
+                    *slot
+                });
+                (n, ns)
+            })
+            .filter(|(_, ns)| !ns.pairs.is_empty())
+            .collect()
+    }
+
+    /// Name-only scores of one query against every indexed name, in index
+    /// order (entry by entry, strong names then weak names). For
+    /// evaluation: `blocked` chooses the blocking index or exhaustive
+    /// scoring; names not reached score 0.
+    pub fn name_scores(&self, name: &str, blocked: bool) -> Vec<(u32, f64)> {
+        let qp = parse::parse(name);
+        let scored = if blocked {
+            self.blocked_scores(&qp)
+        } else {
+            self.exhaustive_scores(&qp)
+        };
+        let mut best: HashMap<u32, f64> = HashMap::new();
+        for (n, ns) in scored {
+            let rec = self.names[n];
+            let mut l = score::name_logit(&ns);
+            if rec.weak {
+                l -= WEAK_NAME_PENALTY;
+            }
+            let s = score::sigmoid(l);
+            let b = best.entry(rec.entry).or_insert(0.0);
+            if s > *b {
+                *b = s;
+            }
+        }
+        best.into_iter().collect()
+    }
+}

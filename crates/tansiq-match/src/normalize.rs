@@ -1,0 +1,150 @@
+//! Character-level normalisation and tokenisation.
+//!
+//! Steps, in order (documented in `docs/MATCHING.md`):
+//! 1. Unicode NFKC (folds Arabic presentation forms, ligatures, full-width).
+//! 2. Lower-casing (full Unicode case folding of letters).
+//! 3. Letters of scholarly transliteration that stand for a digraph
+//!    (š→sh, č→ch, ž→zh, ǧ→j, ġ→gh, ḫ/ẖ/ḵ→kh, ṯ→th, ḏ→dh, ş→sh, ß→ss, æ→ae,
+//!    œ→oe, ø→o, ł→l, đ→d, ı→i, þ→th, ð→dh).
+//! 4. Canonical decomposition and removal of every combining mark: Latin
+//!    diacritics, Arabic harakat, shadda, sukun, superscript alef, and the
+//!    hamza/madda marks, which folds أ إ آ → ا, ؤ → و, ئ → ي.
+//! 5. Arabic folding: tatweel removed; ٱ→ا; ى→ي; ة→ه; Persian/Urdu
+//!    code-point variants ک→ك, ی ې ۍ ے→ي, ە ہ ھ ۀ→ه; Arabic-Indic digits
+//!    → ASCII. Persian/Urdu letters without an Arabic twin (پ گ چ ژ ڤ ٹ ڈ
+//!    ڑ ں) are kept here and folded into the key classes of their Arabic
+//!    neighbours (see `phonetic`).
+//! 6. Apostrophes and similar marks (ʿ ʾ ’ ‘ ` ´) are dropped; every other
+//!    non-letter, non-digit is a token separator (hyphens included).
+//! 7. Surname-first forms: "BELKEZIZ, Abdallah" → "abdallah belkeziz"
+//!    (the part before the first comma moves to the end).
+
+use unicode_normalization::char::is_combining_mark;
+use unicode_normalization::UnicodeNormalization;
+
+fn digraph(c: char) -> Option<&'static str> {
+    Some(match c {
+        'š' => "sh",
+        'č' => "ch",
+        'ž' => "zh",
+        'ǧ' => "j",
+        'ġ' => "gh",
+        'ḫ' | 'ẖ' | 'ḵ' => "kh",
+        'ṯ' => "th",
+        'ḏ' => "dh",
+        'ş' | 'ș' => "sh",
+        'ß' => "ss",
+        'æ' => "ae",
+        'œ' => "oe",
+        'ø' => "o",
+        'ł' => "l",
+        'đ' => "d",
+        'ı' => "i",
+        'þ' => "th",
+        'ð' => "dh",
+        'ə' => "e",
+        _ => return None,
+    })
+}
+
+fn is_apostrophe(c: char) -> bool {
+    matches!(
+        c,
+        '\'' | '’' | '‘' | '`' | '´' | 'ʿ' | 'ʾ' | 'ʼ' | 'ʻ' | '′' | 'ʹ'
+    )
+}
+
+/// Fold one Arabic-script letter (after mark removal). `None` drops it.
+fn fold_arabic(c: char) -> Option<char> {
+    Some(match c {
+        '\u{0640}' => return None, // tatweel
+        'ٱ' | 'ٲ' | 'ٳ' | 'أ' | 'إ' | 'آ' => 'ا',
+        'ى' | 'ی' | 'ې' | 'ۍ' | 'ے' | 'ۓ' | 'ئ' => 'ي',
+        'ؤ' => 'و',
+        'ة' | 'ۃ' | 'ە' | 'ہ' | 'ھ' | 'ۀ' | 'ۂ' => 'ه',
+        'ک' | 'ڪ' => 'ك',
+        '٠'..='٩' => char::from(b'0' + (c as u32 - '٠' as u32) as u8),
+        '۰'..='۹' => char::from(b'0' + (c as u32 - '۰' as u32) as u8),
+        _ => c,
+    })
+}
+
+/// True for letters of the Arabic script blocks.
+pub fn is_arabic(c: char) -> bool {
+    matches!(c as u32, 0x0600..=0x06FF | 0x0750..=0x077F | 0x08A0..=0x08FF | 0xFB50..=0xFDFF | 0xFE70..=0xFEFF)
+}
+
+/// Normalise a name into lower-case tokens, without reordering.
+/// Returns the tokens and whether a comma was seen (with its token index).
+pub(crate) fn tokens(name: &str) -> (Vec<String>, Option<usize>) {
+    // Steps 1-3.
+    let mut pre = String::with_capacity(name.len());
+    for c in name.nfkc() {
+        for lc in c.to_lowercase() {
+            match digraph(lc) {
+                Some(d) => pre.push_str(d),
+                None => pre.push(lc),
+            }
+        }
+    }
+    // Step 4-6.
+    let mut toks: Vec<String> = Vec::new();
+    let mut cur = String::new();
+    let mut comma_at: Option<usize> = None;
+    for c in pre.nfd() {
+        if is_combining_mark(c) {
+            continue;
+        }
+        if is_apostrophe(c) {
+            continue;
+        }
+        let c = match fold_arabic(c) {
+            Some(c) => c,
+            None => continue,
+        };
+        if c.is_alphanumeric() {
+            cur.push(c);
+        } else {
+            if !cur.is_empty() {
+                toks.push(std::mem::take(&mut cur));
+            }
+            if c == ',' && comma_at.is_none() && !toks.is_empty() {
+                comma_at = Some(toks.len());
+            }
+        }
+    }
+    if !cur.is_empty() {
+        toks.push(cur);
+    }
+    // NFD may leave decomposed Hangul etc.; recompose each token.
+    let toks: Vec<String> = toks.into_iter().map(|t| t.nfc().collect()).collect();
+    (toks, comma_at)
+}
+
+/// Normalised tokens in reading order (surname-first forms reordered).
+pub(crate) fn ordered_tokens(name: &str) -> Vec<String> {
+    let (mut toks, comma) = tokens(name);
+    if let Some(k) = comma {
+        if k > 0 && k < toks.len() {
+            toks.rotate_left(k);
+        }
+    }
+    toks
+}
+
+/// The documented normalisation: NFKC, case folding, diacritics removed,
+/// Arabic letters folded, punctuation turned into single spaces,
+/// "SURNAME, Given" reordered to "given surname".
+///
+/// ```
+/// assert_eq!(tansiq_match::normalize("BELKEZIZ, Abdallah"), "abdallah belkeziz");
+/// assert_eq!(tansiq_match::normalize("عَبْدُ اللّٰه"), "عبد الله");
+/// ```
+pub fn normalize(name: &str) -> String {
+    ordered_tokens(name).join(" ")
+}
+
+/// Script of a normalised token.
+pub(crate) fn token_is_arabic(tok: &str) -> bool {
+    tok.chars().any(is_arabic)
+}

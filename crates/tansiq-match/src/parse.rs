@@ -1,0 +1,385 @@
+//! Name structure: particles, articles, compounds, titles, initials.
+//!
+//! From normalised tokens we build *canonical tokens*:
+//! - articles (al, el, ul, the sun-letter forms ad/ar/as/ash/at/az/an…, and
+//!   Arabic ال as a separate word) are dropped;
+//! - patronymic particles (ben, bin, ibn, bint, ould, ولد, بن, ابن, بنت) are
+//!   dropped;
+//! - abd/abdel/abdul/abdoul/عبد compounds are joined with the next name,
+//!   whose article is dropped ("Abd al-Rahman", "Abderrahmane",
+//!   "Abdul Rahman", "عبد الرحمن" all become abd+rahman);
+//! - abu/abou/ابو/bou/بو are joined with the next name the same way;
+//! - a token that may carry a glued article (Arabic ال…, Latin al…/el…, or a
+//!   vowel followed by a doubled sun letter as in "Essebsi") gets two
+//!   phonetic forms, with and without it;
+//! - titles (sheikh, sayyid, hajj, …) are kept with a low weight;
+//! - one-letter Latin tokens are initials.
+
+use crate::normalize::token_is_arabic;
+use crate::phonetic::{self, Sym};
+
+/// Role of a canonical token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    Name,
+    Title,
+    Initial,
+}
+
+/// A canonical token of a name.
+#[derive(Debug, Clone)]
+pub struct PTok {
+    /// Canonical text ("abd+rahman", "belkeziz", "بلقزاز").
+    pub text: String,
+    pub kind: Kind,
+    /// Phonetic forms; the first is the primary one.
+    pub forms: Vec<Vec<Sym>>,
+    /// Information weight of the token.
+    pub weight: f32,
+}
+
+/// A parsed name.
+#[derive(Debug, Clone, Default)]
+pub struct Parsed {
+    pub toks: Vec<PTok>,
+}
+
+const LATIN_ARTICLES: &[&str] = &[
+    "al", "el", "ul", "il", "ol", "ad", "ed", "ud", "ar", "er", "ur", "as", "es", "us", "ash",
+    "esh", "ush", "at", "et", "ut", "ath", "eth", "az", "ez", "uz", "an", "en", "un", "adh", "edh",
+];
+
+const PATRONYMIC: &[&str] = &[
+    "ben", "bin", "ibn", "bint", "bent", "ould", "uld", "walad", "ibnu", "binti", "bn", "ibne",
+    "بن", "ابن", "بنت", "ولد",
+];
+
+const ABD: &[&str] = &[
+    "abd", "abdel", "abdal", "abdul", "abdoul", "abdol", "abdil", "abdur", "abdar", "abder",
+    "abdus", "abdes", "abdas", "abdelal", "abdulla", "عبد",
+];
+
+const ABU: &[&str] = &[
+    "abu", "abou", "abo", "aboo", "abul", "aboul", "abol", "abil", "bou", "bu", "ابو", "بو", "ابي",
+    "ابا",
+];
+
+const TITLES: &[&str] = &[
+    "sheikh",
+    "shaikh",
+    "shaykh",
+    "cheikh",
+    "sheik",
+    "shaik",
+    "chaikh",
+    "cheik",
+    "syed",
+    "sayed",
+    "sayyed",
+    "sayyid",
+    "seyed",
+    "seyyed",
+    "sayid",
+    "haji",
+    "hajji",
+    "hadj",
+    "hadji",
+    "hajj",
+    "haj",
+    "elhadj",
+    "alhaj",
+    "alhajj",
+    "mullah",
+    "mulla",
+    "molla",
+    "mollah",
+    "maulana",
+    "mawlana",
+    "moulana",
+    "sahibzada",
+    "imam",
+    "dr",
+    "doctor",
+    "mr",
+    "mrs",
+    "ms",
+    "prof",
+    "shahzada",
+    "hazrat",
+    "الشيخ",
+    "شيخ",
+    "سيد",
+    "السيد",
+    "الحاج",
+    "حاج",
+    "ملا",
+    "مولانا",
+    "الدكتور",
+    "دكتور",
+    "الامام",
+    "امام",
+    "حضرت",
+    "صاحبزاده",
+];
+
+fn strip_latin_article(rest: &str) -> Option<&str> {
+    // rest begins with a vowel then l, or a vowel then a doubled consonant.
+    let b = rest.as_bytes();
+    if b.len() < 4 {
+        return None;
+    }
+    let v = |c: u8| matches!(c, b'a' | b'e' | b'i' | b'o' | b'u');
+    if v(b[0]) && b[1] == b'l' {
+        // "oul" as in Abdoul + …
+        return Some(&rest[2..]);
+    }
+    if b[0] == b'o' && b[1] == b'u' && b[2] == b'l' {
+        return Some(&rest[3..]);
+    }
+    if v(b[0]) && b[1] == b[2] && b"tdrzsnl".contains(&b[1]) {
+        return Some(&rest[2..]);
+    }
+    if v(b[0]) && b.len() >= 6 && &b[1..3] == b"sh" && &b[3..5] == b"sh" {
+        return Some(&rest[3..]);
+    }
+    None
+}
+
+/// Split a glued Latin abd-compound into ("abd", core).
+fn split_abd_latin(t: &str) -> Option<String> {
+    if !t.starts_with("abd") || t.len() < 6 {
+        return None;
+    }
+    let rest = &t[3..];
+    if let Some(core) = strip_latin_article(rest) {
+        if core.len() >= 2 {
+            return Some(core.to_string());
+        }
+    }
+    // "abdul" + core / "abdel" + core without the article pattern above.
+    for p in [
+        "ul", "el", "al", "ol", "il", "ur", "er", "ar", "us", "es", "as", "u", "ou",
+    ] {
+        if let Some(core) = rest.strip_prefix(p) {
+            if core.len() >= 3 && rest.len() > p.len() + 2 {
+                return Some(core.to_string());
+            }
+        }
+    }
+    if rest.len() >= 3 {
+        return Some(rest.to_string());
+    }
+    None
+}
+
+/// Split a glued Latin abu-compound when an article follows
+/// ("abolhassan" → abu + hassan); plain "aboubakr" stays whole.
+fn split_abu_latin(t: &str) -> Option<String> {
+    for p in ["aboul", "abul", "abol", "abil", "abal"] {
+        if let Some(core) = t.strip_prefix(p) {
+            if core.len() >= 3 {
+                return Some(core.to_string());
+            }
+        }
+    }
+    None
+}
+
+fn strip_arabic_article(t: &str) -> Option<&str> {
+    let core = t.strip_prefix("ال")?;
+    if core.chars().count() >= 2 {
+        Some(core)
+    } else {
+        None
+    }
+}
+
+fn syms(tok: &str, arabic: bool) -> Vec<Sym> {
+    if arabic {
+        phonetic::arabic_syms(tok)
+    } else {
+        phonetic::latin_syms(tok)
+    }
+}
+
+fn core_of(t: &str, arabic: bool) -> String {
+    if arabic {
+        strip_arabic_article(t).unwrap_or(t).to_string()
+    } else if LATIN_ARTICLES.contains(&t) {
+        t.to_string()
+    } else if let Some(c) = strip_latin_article(t).filter(|_| t.starts_with(['a', 'e', 'u', 'o'])) {
+        // "al-" glued or "errahman": keep whole if what is left is short.
+        if c.len() >= 3 && (t.starts_with("al") || t.starts_with("el") || t.starts_with("ul")) {
+            c.to_string()
+        } else {
+            t.to_string()
+        }
+    } else {
+        t.to_string()
+    }
+}
+
+fn token_weight(forms: &[Vec<Sym>], kind: Kind) -> f32 {
+    let m = forms
+        .first()
+        .map(|f| {
+            f.iter()
+                .map(|&s| {
+                    if phonetic::is_vowel(s) {
+                        0.1
+                    } else {
+                        phonetic::indel_cost(s)
+                    }
+                })
+                .sum::<f32>()
+        })
+        .unwrap_or(0.0);
+    let w = m.clamp(0.5, 6.0);
+    match kind {
+        Kind::Name => w,
+        Kind::Title => 0.3,
+        Kind::Initial => 0.5,
+    }
+}
+
+fn make_tok(text: String, kind: Kind, forms: Vec<Vec<Sym>>) -> PTok {
+    let mut forms: Vec<Vec<Sym>> = forms.into_iter().filter(|f| !f.is_empty()).collect();
+    forms.dedup();
+    let weight = token_weight(&forms, kind);
+    PTok {
+        text,
+        kind,
+        forms,
+        weight,
+    }
+}
+
+/// Forms of an ordinary name token: itself, and without a possible glued
+/// article.
+fn name_forms(t: &str, arabic: bool) -> Vec<Vec<Sym>> {
+    let mut forms = vec![syms(t, arabic)];
+    if arabic {
+        if let Some(core) = strip_arabic_article(t) {
+            forms.insert(0, syms(core, true));
+        }
+    } else if t.len() >= 5 && (t.starts_with("al") || t.starts_with("el") || t.starts_with("ul")) {
+        forms.push(syms(&t[2..], false));
+    } else if let Some(core) = strip_latin_article(t) {
+        if t.len() >= 6 && core.len() >= 3 && !core.starts_with('l') {
+            forms.push(syms(core, false));
+        }
+    }
+    forms
+}
+
+/// Build an abd/abu compound token from its head symbols and a core word.
+fn compound(head: &str, head_syms: Vec<Sym>, core: &str, arabic: bool) -> PTok {
+    let mut f = head_syms;
+    f.extend(syms(core, arabic));
+    f.dedup();
+    make_tok(format!("{head}+{core}"), Kind::Name, vec![f])
+}
+
+fn abd_syms() -> Vec<Sym> {
+    vec![phonetic::A, phonetic::B, phonetic::D]
+}
+
+fn abu_syms(t: &str, arabic: bool) -> Vec<Sym> {
+    let _ = arabic;
+    if t.starts_with('b') || t.starts_with('ب') {
+        vec![phonetic::B, phonetic::U]
+    } else {
+        vec![phonetic::A, phonetic::B, phonetic::U]
+    }
+}
+
+/// Parse a name into canonical tokens.
+pub fn parse(name: &str) -> Parsed {
+    let raw = crate::normalize::ordered_tokens(name);
+    parse_tokens(&raw)
+}
+
+pub(crate) fn parse_tokens(raw: &[String]) -> Parsed {
+    let mut toks = Vec::with_capacity(raw.len());
+    let n = raw.len();
+    let mut i = 0;
+    while i < n {
+        let t = raw[i].as_str();
+        let arabic = token_is_arabic(t);
+        let has_next = i + 1 < n;
+        // Standalone article or patronymic particle before another word.
+        if has_next && (LATIN_ARTICLES.contains(&t) || t == "ال" || PATRONYMIC.contains(&t)) {
+            i += 1;
+            continue;
+        }
+        // abd / abu heads joined with the following word.
+        let is_abd = ABD.contains(&t);
+        let is_abu = ABU.contains(&t);
+        if has_next && (is_abd || is_abu) {
+            let mut j = i + 1;
+            if j + 1 < n && (LATIN_ARTICLES.contains(&raw[j].as_str()) || raw[j] == "ال") {
+                j += 1;
+            }
+            let next = raw[j].as_str();
+            let next_arabic = token_is_arabic(next);
+            let core = core_of(next, next_arabic);
+            let head_syms = if is_abd {
+                abd_syms()
+            } else {
+                abu_syms(t, arabic)
+            };
+            let head = if is_abd { "abd" } else { "abu" };
+            toks.push(compound(head, head_syms, &core, next_arabic));
+            i = j + 1;
+            continue;
+        }
+        if TITLES.contains(&t) && n > 1 {
+            let f = syms(t, arabic);
+            toks.push(make_tok(t.to_string(), Kind::Title, vec![f]));
+            i += 1;
+            continue;
+        }
+        // Glued compounds.
+        if arabic {
+            if let Some(rest) = t.strip_prefix("عبد") {
+                if rest.chars().count() >= 2 {
+                    let core = strip_arabic_article(rest).unwrap_or(rest);
+                    toks.push(compound("abd", abd_syms(), core, true));
+                    i += 1;
+                    continue;
+                }
+            }
+            if let Some(rest) = t.strip_prefix("ابو") {
+                if let Some(core) = strip_arabic_article(rest) {
+                    toks.push(compound("abu", abu_syms(t, true), core, true));
+                    i += 1;
+                    continue;
+                }
+            }
+        } else {
+            if let Some(core) = split_abd_latin(t) {
+                toks.push(compound("abd", abd_syms(), &core, false));
+                i += 1;
+                continue;
+            }
+            if let Some(core) = split_abu_latin(t) {
+                toks.push(compound("abu", abu_syms(t, false), &core, false));
+                i += 1;
+                continue;
+            }
+        }
+        let is_initial = !arabic && t.chars().count() == 1 && t.chars().all(|c| c.is_alphabetic());
+        let kind = if is_initial {
+            Kind::Initial
+        } else {
+            Kind::Name
+        };
+        let forms = name_forms(t, arabic);
+        let tok = make_tok(t.to_string(), kind, forms);
+        if !tok.forms.is_empty() {
+            toks.push(tok);
+        }
+        i += 1;
+    }
+    Parsed { toks }
+}

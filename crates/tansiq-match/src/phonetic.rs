@@ -1,0 +1,564 @@
+//! The shared phonetic alphabet of both scripts, the class-aware edit
+//! distance over it, and the coarse consonant skeleton used for blocking.
+//!
+//! A token (already normalised) is transcribed into a short sequence of
+//! symbols. Latin spellings go through grapheme rules (French and English
+//! conventions); Arabic letters map one to one, with the letters that are
+//! ambiguous in Arabic writing (و, ي, final ه, word-initial ا) given their
+//! own symbols that match either reading at no cost.
+
+/// A phonetic symbol. Kept as a `u8` so the cost table is a flat array.
+pub type Sym = u8;
+
+// Vowels.
+pub const A: Sym = 0;
+pub const E: Sym = 1;
+pub const I: Sym = 2;
+pub const O: Sym = 3;
+pub const U: Sym = 4;
+// Arabic letters whose reading is ambiguous in unvocalised writing.
+/// و: consonant w/v or long vowel u/o.
+pub const WU: Sym = 5;
+/// ي: consonant y or long vowel i/e.
+pub const YI: Sym = 6;
+/// Word-final ه or ة: a consonant h or a final vowel a/e.
+pub const HA: Sym = 7;
+/// Word-initial ا: a vowel of any quality (often a glottal onset).
+pub const AV: Sym = 8;
+/// ع: usually unwritten in Latin, or written as an apostrophe or a vowel.
+pub const AIN: Sym = 9;
+/// ء and the Latin apostrophe.
+pub const HAMZA: Sym = 10;
+// Consonants.
+pub const B: Sym = 11;
+pub const P: Sym = 12;
+pub const F: Sym = 13;
+pub const V: Sym = 14;
+pub const M: Sym = 15;
+pub const N: Sym = 16;
+pub const L: Sym = 17;
+pub const R: Sym = 18;
+pub const T: Sym = 19;
+/// ث, Latin "th".
+pub const TH: Sym = 20;
+pub const D: Sym = 21;
+/// ذ, Latin "dh".
+pub const DH: Sym = 22;
+/// ض (d in Arabic, z in Persian and Urdu).
+pub const DAD: Sym = 23;
+/// ظ (z, dh, th).
+pub const ZAH: Sym = 24;
+pub const S: Sym = 25;
+pub const Z: Sym = 26;
+/// ش, Latin "sh", "sch", French "ch".
+pub const SH: Sym = 27;
+/// چ, Latin "tch"; English "ch" is between SH and CH and maps here.
+pub const CH: Sym = 28;
+/// ج, Latin "j", "dj".
+pub const J: Sym = 29;
+/// ژ, Latin "zh".
+pub const ZH: Sym = 30;
+pub const K: Sym = 31;
+/// ق, Latin "q".
+pub const Q: Sym = 32;
+pub const G: Sym = 33;
+/// غ, Latin "gh".
+pub const GH: Sym = 34;
+/// خ, Latin "kh", "x".
+pub const KH: Sym = 35;
+pub const H: Sym = 36;
+pub const W: Sym = 37;
+pub const Y: Sym = 38;
+
+pub const NSYM: usize = 39;
+
+/// Printable name of each symbol (for explanations and tests).
+pub const SYM_NAMES: [&str; NSYM] = [
+    "a", "e", "i", "o", "u", "W/u", "Y/i", "H/a", "A", "'", "'", "b", "p", "f", "v", "m", "n", "l",
+    "r", "t", "th", "d", "dh", "D", "Z", "s", "z", "sh", "ch", "j", "zh", "k", "q", "g", "gh",
+    "kh", "h", "w", "y",
+];
+
+pub fn is_vowel(s: Sym) -> bool {
+    s <= U || s == AV
+}
+
+/// Cost of inserting or deleting a symbol. Vowels are nearly free (Arabic
+/// does not write short vowels), the weak letters cheap, consonants 1.
+pub fn indel_cost(s: Sym) -> f32 {
+    match s {
+        A | E | I | O | U => 0.12,
+        AV => 0.1,
+        HAMZA => 0.1,
+        AIN => 0.15,
+        HA => 0.2,
+        WU | YI => 0.35,
+        H => 0.5,
+        W | Y => 0.5,
+        _ => 1.0,
+    }
+}
+
+struct CostTable {
+    sub: [[f32; NSYM]; NSYM],
+}
+
+fn build_costs() -> CostTable {
+    let mut sub = [[1.0f32; NSYM]; NSYM];
+    for (i, row) in sub.iter_mut().enumerate() {
+        row[i] = 0.0;
+    }
+    let mut set = |a: Sym, b: Sym, c: f32| {
+        sub[a as usize][b as usize] = c;
+        sub[b as usize][a as usize] = c;
+    };
+    // Vowel qualities are unstable across transcriptions.
+    let vowels = [A, E, I, O, U];
+    for &a in &vowels {
+        for &b in &vowels {
+            if a != b {
+                set(a, b, 0.25);
+            }
+        }
+        set(a, AV, 0.02);
+        set(a, AIN, 0.1);
+        set(a, HAMZA, 0.08);
+        set(a, HA, 0.1);
+    }
+    set(A, E, 0.1);
+    set(E, I, 0.1);
+    set(O, U, 0.05);
+    set(A, O, 0.2);
+    // Ambiguous Arabic letters.
+    set(WU, W, 0.0);
+    set(WU, U, 0.0);
+    set(WU, O, 0.03);
+    set(WU, V, 0.05);
+    set(WU, F, 0.6);
+    set(WU, A, 0.3);
+    set(WU, E, 0.3);
+    set(WU, I, 0.3);
+    set(YI, Y, 0.0);
+    set(YI, I, 0.0);
+    set(YI, E, 0.03);
+    set(YI, A, 0.2);
+    set(YI, O, 0.3);
+    set(YI, U, 0.3);
+    set(YI, J, 0.4);
+    set(HA, H, 0.0);
+    set(HA, A, 0.03);
+    set(HA, E, 0.03);
+    set(HA, I, 0.15);
+    set(HA, O, 0.15);
+    set(HA, U, 0.15);
+    set(AV, AIN, 0.1);
+    set(AV, HAMZA, 0.05);
+    set(AV, WU, 0.3);
+    set(AV, YI, 0.2);
+    set(AIN, HAMZA, 0.05);
+    set(AIN, GH, 0.5);
+    set(AIN, H, 0.5);
+    set(AIN, WU, 0.35);
+    set(AIN, YI, 0.35);
+    set(W, U, 0.1);
+    set(W, O, 0.15);
+    set(W, V, 0.1);
+    set(Y, I, 0.1);
+    set(Y, E, 0.15);
+    set(Y, J, 0.4);
+    set(W, AIN, 0.4);
+    // Labials.
+    set(B, P, 0.1);
+    set(F, V, 0.1);
+    set(B, V, 0.35);
+    set(F, P, 0.3);
+    set(B, F, 0.6);
+    set(V, W, 0.1);
+    // Dentals and their fricatives.
+    set(T, TH, 0.15);
+    set(S, TH, 0.15);
+    set(D, DH, 0.15);
+    set(Z, DH, 0.15);
+    set(D, DAD, 0.1);
+    set(Z, DAD, 0.15);
+    set(DH, DAD, 0.1);
+    set(Z, ZAH, 0.1);
+    set(DH, ZAH, 0.1);
+    set(D, ZAH, 0.3);
+    set(TH, ZAH, 0.2);
+    set(TH, DH, 0.2);
+    set(T, D, 0.45);
+    set(S, Z, 0.3);
+    set(Z, ZH, 0.2);
+    set(S, SH, 0.45);
+    // Palatals.
+    set(SH, CH, 0.1);
+    set(J, ZH, 0.1);
+    set(J, CH, 0.3);
+    set(ZH, SH, 0.3);
+    set(J, G, 0.2);
+    set(J, Z, 0.5);
+    // Velars and uvulars.
+    set(K, Q, 0.1);
+    set(Q, G, 0.2);
+    set(Q, GH, 0.15);
+    set(G, GH, 0.1);
+    set(K, G, 0.3);
+    set(K, GH, 0.35);
+    set(KH, K, 0.3);
+    set(KH, H, 0.3);
+    set(KH, Q, 0.4);
+    set(KH, GH, 0.4);
+    set(KH, CH, 0.35);
+    set(KH, SH, 0.5);
+    set(CH, K, 0.5);
+    set(GH, R, 0.5);
+    // Sonorants.
+    set(L, R, 0.7);
+    set(M, N, 0.6);
+    set(H, HAMZA, 0.4);
+    CostTable { sub }
+}
+
+fn costs() -> &'static CostTable {
+    static TABLE: std::sync::OnceLock<CostTable> = std::sync::OnceLock::new();
+    TABLE.get_or_init(build_costs)
+}
+
+/// Substitution cost between two symbols, in [0, 1].
+#[inline]
+pub fn sub_cost(a: Sym, b: Sym) -> f32 {
+    costs().sub[a as usize][b as usize]
+}
+
+/// Total deletion cost of a sequence: the mass the distance is normalised by.
+pub fn mass(s: &[Sym]) -> f32 {
+    s.iter().map(|&x| indel_cost(x)).sum()
+}
+
+/// Class-aware weighted edit distance (Levenshtein with the tables above).
+pub fn distance(a: &[Sym], b: &[Sym]) -> f32 {
+    let t = costs();
+    if a.is_empty() {
+        return mass(b);
+    }
+    if b.is_empty() {
+        return mass(a);
+    }
+    let mut prev: [f32; 64] = [0.0; 64];
+    let mut cur: [f32; 64] = [0.0; 64];
+    let n = b.len().min(63);
+    let b = &b[..n];
+    for j in 0..n {
+        prev[j + 1] = prev[j] + indel_cost(b[j]);
+    }
+    for &ca in a.iter().take(63) {
+        let da = indel_cost(ca);
+        cur[0] = prev[0] + da;
+        let row = &t.sub[ca as usize];
+        for j in 0..n {
+            let cb = b[j];
+            let sub = prev[j] + row[cb as usize];
+            let del = prev[j + 1] + da;
+            let ins = cur[j] + indel_cost(cb);
+            cur[j + 1] = sub.min(del).min(ins);
+        }
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    prev[n]
+}
+
+/// Similarity of two symbol sequences in [0, 1].
+pub fn similarity(a: &[Sym], b: &[Sym]) -> f32 {
+    let m = mass(a) + mass(b);
+    if m <= 0.0 {
+        return if a == b { 1.0 } else { 0.0 };
+    }
+    let d = distance(a, b);
+    (1.0 - 2.0 * d / m).max(0.0)
+}
+
+fn is_latin_vowel(c: char) -> bool {
+    matches!(c, 'a' | 'e' | 'i' | 'o' | 'u' | 'y')
+}
+
+/// Transcribe a normalised Latin token into symbols.
+pub fn latin_syms(tok: &str) -> Vec<Sym> {
+    let c: Vec<char> = tok.chars().collect();
+    let n = c.len();
+    let at = |i: usize| -> char { c.get(i).copied().unwrap_or('\0') };
+    let mut out = Vec::with_capacity(n);
+    let mut i = 0;
+    while i < n {
+        let ch = c[i];
+        let nx = at(i + 1);
+        let nx2 = at(i + 2);
+        let (sym, adv) = match ch {
+            'a' => (A, 1),
+            'e' => {
+                if nx == 'e' {
+                    (I, 2)
+                } else {
+                    (E, 1)
+                }
+            }
+            'i' => (I, 1),
+            'o' => {
+                if nx == 'u' {
+                    if i == 0 && is_latin_vowel(nx2) && nx2 != 'u' {
+                        (W, 2)
+                    } else {
+                        (U, 2)
+                    }
+                } else if nx == 'o' {
+                    (U, 2)
+                } else {
+                    (O, 1)
+                }
+            }
+            'u' => (U, 1),
+            'y' => {
+                let prev_v = i > 0 && is_latin_vowel(c[i - 1]);
+                if i == 0 && is_latin_vowel(nx) || prev_v && is_latin_vowel(nx) {
+                    (Y, 1)
+                } else {
+                    (I, 1)
+                }
+            }
+            'w' => (W, 1),
+            'v' => (V, 1),
+            'b' => (B, 1),
+            'p' => {
+                if nx == 'h' {
+                    (F, 2)
+                } else {
+                    (P, 1)
+                }
+            }
+            'f' => (F, 1),
+            'm' => (M, 1),
+            'n' => (N, 1),
+            'l' => (L, 1),
+            'r' => {
+                if i == 0 && nx == 'h' {
+                    (GH, 2)
+                } else {
+                    (R, 1)
+                }
+            }
+            's' => {
+                if nx == 'c' && nx2 == 'h' {
+                    (SH, 3)
+                } else if nx == 'h' {
+                    (SH, 2)
+                } else {
+                    (S, 1)
+                }
+            }
+            'c' => match nx {
+                'h' => (SH, 2),
+                'k' => (K, 2),
+                'e' | 'i' | 'y' => (S, 1),
+                _ => (K, 1),
+            },
+            't' => {
+                if nx == 'c' && nx2 == 'h' {
+                    (CH, 3)
+                } else if nx == 's' && nx2 == 'h' {
+                    (CH, 3)
+                } else if nx == 'h' {
+                    (TH, 2)
+                } else {
+                    (T, 1)
+                }
+            }
+            'd' => {
+                if nx == 'j' {
+                    (J, 2)
+                } else if nx == 'h' {
+                    (DH, 2)
+                } else if nx == 'z' && nx2 == 'h' {
+                    (J, 3)
+                } else {
+                    (D, 1)
+                }
+            }
+            'j' => (J, 1),
+            'z' => {
+                if nx == 'h' {
+                    (ZH, 2)
+                } else {
+                    (Z, 1)
+                }
+            }
+            'k' => {
+                if nx == 'h' {
+                    (KH, 2)
+                } else {
+                    (K, 1)
+                }
+            }
+            'g' => {
+                if nx == 'h' {
+                    (GH, 2)
+                } else {
+                    (G, 1)
+                }
+            }
+            'q' => (Q, 1),
+            'x' => (KH, 1),
+            'h' => (H, 1),
+            '\'' => (HAMZA, 1),
+            _ => (255, 1),
+        };
+        if sym != 255 {
+            out.push(sym);
+        }
+        i += adv;
+    }
+    dedup(&mut out);
+    out
+}
+
+/// Transcribe a normalised Arabic-script token into symbols.
+pub fn arabic_syms(tok: &str) -> Vec<Sym> {
+    let c: Vec<char> = tok.chars().collect();
+    let n = c.len();
+    let mut out = Vec::with_capacity(n);
+    for (i, &ch) in c.iter().enumerate() {
+        let sym = match ch {
+            'ا' | 'أ' | 'إ' | 'آ' | 'ٱ' => {
+                if i == 0 {
+                    AV
+                } else {
+                    A
+                }
+            }
+            'ب' => B,
+            'پ' => P,
+            'ت' | 'ط' | 'ٹ' => T,
+            'ث' => TH,
+            'ج' => J,
+            'چ' => CH,
+            'ح' => H,
+            'خ' => KH,
+            'د' | 'ڈ' => D,
+            'ذ' => DH,
+            'ر' | 'ڑ' => R,
+            'ز' => Z,
+            'ژ' => ZH,
+            'س' | 'ص' => S,
+            'ش' => SH,
+            'ض' => DAD,
+            'ظ' => ZAH,
+            'ع' => AIN,
+            'غ' => GH,
+            'ف' => F,
+            'ڤ' => V,
+            'ق' => Q,
+            'ك' => K,
+            'گ' => G,
+            'ل' => L,
+            'م' => M,
+            'ن' | 'ں' => N,
+            'ه' | 'ة' => {
+                if i + 1 == n && n > 1 {
+                    HA
+                } else {
+                    H
+                }
+            }
+            'و' | 'ؤ' => WU,
+            'ي' | 'ى' | 'ئ' => YI,
+            'ء' => HAMZA,
+            _ => continue,
+        };
+        out.push(sym);
+    }
+    dedup(&mut out);
+    out
+}
+
+fn dedup(v: &mut Vec<Sym>) {
+    v.dedup();
+}
+
+/// Coarse consonant class of a symbol for the skeleton key: vowels and
+/// weak letters (w, y, v, h-final, ain, hamza) vanish; letters whose
+/// spelling diverges between conventions give two classes.
+fn key_classes(s: Sym) -> &'static [u8] {
+    match s {
+        B | P => b"b",
+        F => b"f",
+        M => b"m",
+        N => b"n",
+        L => b"l",
+        R => b"r",
+        T => b"t",
+        TH => b"ts",
+        D => b"d",
+        DH | DAD => b"dz",
+        ZAH => b"zd",
+        S => b"s",
+        Z => b"z",
+        SH | CH => b"c",
+        J => b"jk",
+        ZH => b"j",
+        K | Q | G | GH => b"k",
+        KH => b"x",
+        H => b"h",
+        _ => b"",
+    }
+}
+
+/// Maximum number of skeleton variants produced for one token.
+pub const MAX_KEY_VARIANTS: usize = 8;
+
+/// The skeleton keys of one symbol sequence.
+pub fn skeletons(syms: &[Sym]) -> Vec<String> {
+    let mut keys: Vec<Vec<u8>> = vec![Vec::new()];
+    let last = syms.len().saturating_sub(1);
+    for (i, &s) in syms.iter().enumerate() {
+        if s == H && i == last && i > 0 {
+            continue;
+        }
+        let cls = key_classes(s);
+        if cls.is_empty() {
+            continue;
+        }
+        if cls.len() == 1 || keys.len() * cls.len() > MAX_KEY_VARIANTS {
+            for k in keys.iter_mut() {
+                if k.last() != Some(&cls[0]) {
+                    k.push(cls[0]);
+                }
+            }
+        } else {
+            let mut next = Vec::with_capacity(keys.len() * cls.len());
+            for k in &keys {
+                for &c in cls {
+                    let mut k2 = k.clone();
+                    if k2.last() != Some(&c) {
+                        k2.push(c);
+                    }
+                    next.push(k2);
+                }
+            }
+            keys = next;
+        }
+    }
+    let mut out: Vec<String> = keys
+        .into_iter()
+        .map(|k| String::from_utf8(k).unwrap_or_default())
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Render symbols for debugging and explanations.
+pub fn render(syms: &[Sym]) -> String {
+    syms.iter()
+        .map(|&s| SYM_NAMES[s as usize])
+        .collect::<Vec<_>>()
+        .join("")
+}

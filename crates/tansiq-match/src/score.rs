@@ -1,0 +1,402 @@
+//! Name scoring (token alignment over the class-aware edit distance),
+//! attribute evidence and calibration.
+
+use crate::parse::{Kind, PTok};
+use crate::phonetic;
+use crate::{Document, Entry, Query};
+
+/// Token pairs below this similarity are never aligned.
+pub const TOKEN_MIN: f32 = 0.5;
+
+/// Weight given to unmatched extra tokens of the longer name when every
+/// token of the shorter one is matched (middle names, patronymics).
+const EXTRA_TOKEN_FACTOR: f32 = 0.3;
+
+/// Similarity of two canonical tokens in [0, 1].
+pub fn tok_sim(a: &PTok, b: &PTok) -> f32 {
+    if a.kind == Kind::Initial || b.kind == Kind::Initial {
+        return initial_sim(a, b);
+    }
+    let mut best = 0.0f32;
+    for fa in &a.forms {
+        for fb in &b.forms {
+            let s = phonetic::similarity(fa, fb);
+            if s > best {
+                best = s;
+            }
+        }
+    }
+    best
+}
+
+fn initial_sim(a: &PTok, b: &PTok) -> f32 {
+    if a.kind == Kind::Initial && b.kind == Kind::Initial {
+        return if a.forms.first() == b.forms.first() {
+            0.9
+        } else {
+            0.0
+        };
+    }
+    let (ini, other) = if a.kind == Kind::Initial {
+        (a, b)
+    } else {
+        (b, a)
+    };
+    let Some(&s0) = ini.forms.first().and_then(|f| f.first()) else {
+        return 0.0;
+    };
+    let Some(&o0) = other.forms.first().and_then(|f| f.first()) else {
+        return 0.0;
+    };
+    if phonetic::sub_cost(s0, o0) <= 0.3 {
+        0.85
+    } else {
+        0.0
+    }
+}
+
+/// The outcome of aligning two names.
+#[derive(Debug, Clone, Default)]
+pub struct NameScore {
+    /// Weighted similarity in [0, 1].
+    pub sim: f32,
+    /// Aligned pairs (query token, entry token, similarity).
+    pub pairs: Vec<(usize, usize, f32)>,
+    /// Information matched (sum of the smaller weight of each pair).
+    pub info: f32,
+}
+
+/// Align two token lists given a similarity function over indices.
+pub fn align<F>(q: &[&PTok], e: &[&PTok], mut sim: F) -> NameScore
+where
+    F: FnMut(usize, usize) -> f32,
+{
+    if q.is_empty() || e.is_empty() {
+        return NameScore::default();
+    }
+    let mut cand: Vec<(usize, usize, f32)> = Vec::with_capacity(q.len() * e.len());
+    for i in 0..q.len() {
+        for j in 0..e.len() {
+            let s = sim(i, j);
+            if s >= TOKEN_MIN {
+                cand.push((i, j, s));
+            }
+        }
+    }
+    cand.sort_by(|x, y| {
+        let wx = x.2 * (q[x.0].weight + e[x.1].weight);
+        let wy = y.2 * (q[y.0].weight + e[y.1].weight);
+        y.2.total_cmp(&x.2).then(wy.total_cmp(&wx))
+    });
+    let mut used_q = 0u64;
+    let mut used_e = 0u64;
+    let mut pairs = Vec::new();
+    for (i, j, s) in cand {
+        if i >= 64 || j >= 64 {
+            continue;
+        }
+        if used_q & (1 << i) != 0 || used_e & (1 << j) != 0 {
+            continue;
+        }
+        used_q |= 1 << i;
+        used_e |= 1 << j;
+        pairs.push((i, j, s));
+    }
+    finish(q, e, pairs, used_q, used_e)
+}
+
+fn finish(
+    q: &[&PTok],
+    e: &[&PTok],
+    mut pairs: Vec<(usize, usize, f32)>,
+    used_q: u64,
+    used_e: u64,
+) -> NameScore {
+    let all_q = q
+        .iter()
+        .enumerate()
+        .all(|(i, t)| i >= 64 || used_q & (1 << i) != 0 || t.kind == Kind::Title);
+    let all_e = e
+        .iter()
+        .enumerate()
+        .all(|(j, t)| j >= 64 || used_e & (1 << j) != 0 || t.kind == Kind::Title);
+    let mut num = 0.0f32;
+    let mut den = 0.0f32;
+    let mut info = 0.0f32;
+    for &(i, j, s) in &pairs {
+        let w = q[i].weight + e[j].weight;
+        num += s * w;
+        den += w;
+        info += s * q[i].weight.min(e[j].weight);
+    }
+    let lam_q = if all_e { EXTRA_TOKEN_FACTOR } else { 1.0 };
+    let lam_e = if all_q { EXTRA_TOKEN_FACTOR } else { 1.0 };
+    for (i, t) in q.iter().enumerate() {
+        if i < 64 && used_q & (1 << i) == 0 {
+            den += lam_q * t.weight;
+        }
+    }
+    for (j, t) in e.iter().enumerate() {
+        if j < 64 && used_e & (1 << j) == 0 {
+            den += lam_e * t.weight;
+        }
+    }
+    let mut sim = if den > 0.0 { num / den } else { 0.0 };
+    // Order differences cost a little.
+    pairs.sort_by_key(|p| p.0);
+    let mut inversions = 0;
+    for a in 0..pairs.len() {
+        for b in a + 1..pairs.len() {
+            if pairs[a].1 > pairs[b].1 {
+                inversions += 1;
+            }
+        }
+    }
+    sim -= 0.02 * (inversions.min(3) as f32);
+    NameScore {
+        sim: sim.clamp(0.0, 1.0),
+        pairs,
+        info,
+    }
+}
+
+/// Calibration of the name similarity into a log-odds of "same name".
+pub fn name_logit(ns: &NameScore) -> f64 {
+    let s = ns.sim as f64;
+    let info = (ns.info as f64).min(10.0);
+    CAL_A * (s - CAL_S0) + CAL_C * (info - CAL_I0)
+}
+
+pub const CAL_A: f64 = 16.0;
+pub const CAL_S0: f64 = 0.80;
+pub const CAL_C: f64 = 0.35;
+pub const CAL_I0: f64 = 5.0;
+
+pub fn sigmoid(x: f64) -> f64 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+// ---------------------------------------------------------------- dates
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Date {
+    pub y: i32,
+    pub m: Option<u8>,
+    pub d: Option<u8>,
+}
+
+pub fn parse_date(s: &str) -> Option<Date> {
+    let s = s.trim();
+    let mut it = s.split(['-', '/', '.']);
+    let y: i32 = it.next()?.trim().parse().ok()?;
+    if !(1000..=2999).contains(&y) {
+        return None;
+    }
+    let m = it
+        .next()
+        .and_then(|x| x.trim().parse::<u8>().ok())
+        .filter(|m| (1..=12).contains(m));
+    let d = if m.is_some() {
+        it.next()
+            .and_then(|x| x.trim().parse::<u8>().ok())
+            .filter(|d| (1..=31).contains(d))
+    } else {
+        None
+    };
+    Some(Date { y, m, d })
+}
+
+/// Evidence contributed by the attributes, with a short explanation.
+#[derive(Debug, Clone, Default)]
+pub struct Evidence {
+    pub logit: f64,
+    pub notes: Vec<String>,
+    /// An identical document number was found.
+    pub doc_match: bool,
+}
+
+pub fn normalize_doc(n: &str) -> String {
+    n.chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(|c| c.to_uppercase())
+        .collect()
+}
+
+fn same_doc_type(a: &Document, b: &Document) -> bool {
+    let ta = a.doc_type.trim().to_lowercase();
+    let tb = b.doc_type.trim().to_lowercase();
+    ta.is_empty() || tb.is_empty() || ta == tb
+}
+
+fn countries_compatible(a: &Option<String>, b: &Option<String>) -> bool {
+    match (a, b) {
+        (Some(x), Some(y)) => x.trim().eq_ignore_ascii_case(y.trim()),
+        _ => true,
+    }
+}
+
+pub fn attribute_evidence(q: &Query, e: &Entry) -> Evidence {
+    let mut ev = Evidence::default();
+    // Documents.
+    let mut doc_note = None;
+    'outer: for qd in &q.documents {
+        let qn = normalize_doc(&qd.number);
+        if qn.len() < 4 {
+            continue;
+        }
+        for ed in &e.documents {
+            if normalize_doc(&ed.number) == qn && countries_compatible(&qd.country, &ed.country) {
+                doc_note = Some(format!(
+                    "{} {} identical",
+                    if qd.doc_type.is_empty() {
+                        "document"
+                    } else {
+                        qd.doc_type.as_str()
+                    },
+                    qd.number.trim()
+                ));
+                ev.doc_match = true;
+                break 'outer;
+            }
+        }
+    }
+    if let Some(n) = doc_note {
+        ev.logit += 6.0;
+        ev.notes.push(n);
+    } else {
+        let conflict = q.documents.iter().any(|qd| {
+            e.documents.iter().any(|ed| {
+                same_doc_type(qd, ed)
+                    && !qd.doc_type.is_empty()
+                    && qd.country.is_some()
+                    && countries_compatible(&qd.country, &ed.country)
+                    && normalize_doc(&qd.number) != normalize_doc(&ed.number)
+            })
+        });
+        if conflict {
+            ev.logit -= 0.3;
+            ev.notes.push("different document numbers".into());
+        }
+    }
+    // Birth date.
+    if let Some(qd) = q.birth_date.as_deref().and_then(parse_date) {
+        let eds: Vec<Date> = e.birth_dates.iter().filter_map(|d| parse_date(d)).collect();
+        if !eds.is_empty() {
+            let mut best = (-2.0f64, "");
+            for ed in &eds {
+                let (l, note) = date_evidence(qd, *ed);
+                if l > best.0 {
+                    best = (l, note);
+                }
+            }
+            ev.logit += best.0;
+            ev.notes.push(best.1.to_string());
+        }
+    }
+    // Nationality.
+    if !q.nationality.is_empty() && !e.nationality.is_empty() {
+        let common = q.nationality.iter().find(|a| {
+            e.nationality
+                .iter()
+                .any(|b| a.trim().eq_ignore_ascii_case(b.trim()))
+        });
+        match common {
+            Some(c) => {
+                ev.logit += 0.4;
+                ev.notes
+                    .push(format!("nationality {} shared", c.trim().to_uppercase()));
+            }
+            None => {
+                ev.logit -= 0.4;
+                ev.notes.push("different nationality".into());
+            }
+        }
+    }
+    // Gender.
+    if let (Some(a), Some(b)) = (q.gender.as_deref(), e.gender.as_deref()) {
+        let a = gender_code(a);
+        let b = gender_code(b);
+        if a != '?' && b != '?' {
+            if a == b {
+                ev.logit += 0.1;
+            } else {
+                ev.logit -= 1.5;
+                ev.notes.push("different gender".into());
+            }
+        }
+    }
+    ev
+}
+
+fn gender_code(g: &str) -> char {
+    match g.trim().to_lowercase().as_str() {
+        "m" | "male" | "man" | "h" | "homme" | "masculin" => 'm',
+        "f" | "female" | "woman" | "femme" | "feminin" | "féminin" => 'f',
+        _ => '?',
+    }
+}
+
+fn date_evidence(q: Date, e: Date) -> (f64, &'static str) {
+    let dy = (q.y - e.y).abs();
+    if dy == 0 {
+        match (q.m, e.m) {
+            (Some(qm), Some(em)) if qm != em => (-0.5, "birth year equal, month differs"),
+            (Some(_), Some(_)) => match (q.d, e.d) {
+                (Some(a), Some(b)) if a == b => (2.0, "birth date identical"),
+                (Some(_), Some(_)) => (0.3, "birth year and month equal, day differs"),
+                _ => (1.2, "birth year and month equal"),
+            },
+            _ => (1.0, "birth year equal"),
+        }
+    } else if dy == 1 {
+        (0.2, "birth year within one year")
+    } else {
+        (-2.0, "birth years differ")
+    }
+}
+
+/// Format the aligned token pairs for an explanation.
+pub fn explain_pairs(q: &[PTok], e: &[PTok], ns: &NameScore) -> String {
+    let mut parts: Vec<String> = ns
+        .pairs
+        .iter()
+        .map(|&(i, j, s)| format!("{}~{} {:.2}", pretty(&q[i].text), pretty(&e[j].text), s))
+        .collect();
+    let unmatched_q: Vec<&str> = q
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !ns.pairs.iter().any(|p| p.0 == *i))
+        .map(|(_, t)| t.text.as_str())
+        .collect();
+    let unmatched_e: Vec<&str> = e
+        .iter()
+        .enumerate()
+        .filter(|(j, _)| !ns.pairs.iter().any(|p| p.1 == *j))
+        .map(|(_, t)| t.text.as_str())
+        .collect();
+    if !unmatched_q.is_empty() {
+        parts.push(format!(
+            "query only: {}",
+            unmatched_q
+                .iter()
+                .map(|t| pretty(t))
+                .collect::<Vec<_>>()
+                .join(" ")
+        ));
+    }
+    if !unmatched_e.is_empty() {
+        parts.push(format!(
+            "entry only: {}",
+            unmatched_e
+                .iter()
+                .map(|t| pretty(t))
+                .collect::<Vec<_>>()
+                .join(" ")
+        ));
+    }
+    parts.join(", ")
+}
+
+fn pretty(t: &str) -> String {
+    t.replace('+', " ")
+}
