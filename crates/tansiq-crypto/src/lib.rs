@@ -24,9 +24,9 @@ mod identity;
 mod jcs;
 mod signature;
 
-// pub mod checkpoint;
+pub mod checkpoint;
 pub mod merkle;
-// pub mod seal;
+pub mod seal;
 pub mod token;
 
 pub use encoding::{b64, b64_decode, b64_decode_array};
@@ -35,7 +35,7 @@ pub use identity::Identity;
 pub use jcs::{canonical_json, parse_json_strict, MAX_SAFE_INTEGER};
 pub use signature::{
     is_valid_context, is_valid_node_id, node_id_from_key, signing_input, verify, verify_batch,
-    verify_batch_each, verify_json,
+    verify_batch_each, verify_json, BatchItem,
 };
 
 use sha2::{Digest, Sha256};

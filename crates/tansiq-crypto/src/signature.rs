@@ -19,6 +19,9 @@ use crate::{canonical_json, sha256, CryptoError};
 /// Maximum length in bytes of a context string.
 pub const MAX_CONTEXT_LEN: usize = 128;
 
+/// One item of a batch verification: (public key, context, message, signature).
+pub type BatchItem<'a> = (&'a [u8; 32], &'a str, &'a [u8], &'a [u8; 64]);
+
 /// Batches larger than this are verified in chunks, so that a single bad
 /// signature only costs re-verifying its own chunk.
 const BATCH_CHUNK: usize = 64;
@@ -136,7 +139,7 @@ fn precheck(public: &[u8; 32], context: &str, sig: &[u8; 64]) -> Result<Verifyin
 /// crafted **by the private key's owner** with a small torsion component in
 /// `R` may pass here yet fail [`verify`]. Honestly generated signatures
 /// always agree. Use one of the two consistently for a given decision.
-pub fn verify_batch(items: &[(&[u8; 32], &str, &[u8], &[u8; 64])]) -> Result<(), CryptoError> {
+pub fn verify_batch(items: &[BatchItem<'_>]) -> Result<(), CryptoError> {
     for r in verify_batch_each(items) {
         r?;
     }
@@ -145,9 +148,7 @@ pub fn verify_batch(items: &[(&[u8; 32], &str, &[u8], &[u8; 64])]) -> Result<(),
 
 /// Like [`verify_batch`], but returns one result per item (same order), so
 /// a caller can accept the valid items of a batch and reject the others.
-pub fn verify_batch_each(
-    items: &[(&[u8; 32], &str, &[u8], &[u8; 64])],
-) -> Vec<Result<(), CryptoError>> {
+pub fn verify_batch_each(items: &[BatchItem<'_>]) -> Vec<Result<(), CryptoError>> {
     let mut out = Vec::with_capacity(items.len());
     for chunk in items.chunks(BATCH_CHUNK) {
         verify_chunk(chunk, &mut out);
@@ -155,10 +156,7 @@ pub fn verify_batch_each(
     out
 }
 
-fn verify_chunk(
-    chunk: &[(&[u8; 32], &str, &[u8], &[u8; 64])],
-    out: &mut Vec<Result<(), CryptoError>>,
-) {
+fn verify_chunk(chunk: &[BatchItem<'_>], out: &mut Vec<Result<(), CryptoError>>) {
     let prechecked: Vec<Result<VerifyingKey, CryptoError>> = chunk
         .iter()
         .map(|(pk, ctx, _, sig)| precheck(pk, ctx, sig))
