@@ -375,6 +375,8 @@ fn convert(node: &Node, ctx: &Ctx) -> Result<ImportedEntry, ListError> {
     } else {
         "ENTITY_ALIAS"
     };
+    // Dates of birth given with an alias come after the entry's own.
+    let mut alias_dates = Vec::new();
     for alias in node.all(alias_tag) {
         let Some(name) = alias.text_of("ALIAS_NAME") else {
             continue;
@@ -386,7 +388,7 @@ fn convert(node: &Node, ctx: &Ctx) -> Result<ImportedEntry, ListError> {
         } else {
             b.name(&name);
         }
-        alias_details(&mut b, node, alias, &name, weak, ctx)?;
+        alias_dates.extend(alias_details(&mut b, node, alias, &name, weak, ctx)?);
     }
     if !b.has_names() {
         return Err(ctx.at(
@@ -399,6 +401,9 @@ fn convert(node: &Node, ctx: &Ctx) -> Result<ImportedEntry, ListError> {
     if kind == EntryKind::Person {
         for dob in node.all("INDIVIDUAL_DATE_OF_BIRTH") {
             birth_date(&mut b, node, dob, ctx)?;
+        }
+        for d in alias_dates {
+            b.birth_date(d);
         }
         for pob in node.all("INDIVIDUAL_PLACE_OF_BIRTH") {
             let place = place_of(pob, &["CITY", "STATE_PROVINCE", "COUNTRY"]);
@@ -513,13 +518,15 @@ fn alias_details(
     name: &str,
     weak: bool,
     ctx: &Ctx,
-) -> Result<(), ListError> {
+) -> Result<Vec<String>, ListError> {
     let mut facts = Vec::new();
+    let mut dates = Vec::new();
+    let mut born = String::new();
     if let Some(d) = alias.child("DATE_OF_BIRTH") {
         let text = clean(&d.text);
         if !text.is_empty() {
             match iso_date(&text).or_else(|| parse_free_date(&text).and_then(|s| s.dates.into_iter().next())) {
-                Some(date) => b.birth_date(date),
+                Some(date) => dates.push(date),
                 None => {
                     return Err(ctx.at(
                         entry,
@@ -528,12 +535,19 @@ fn alias_details(
                     ))
                 }
             }
-            facts.push(format!("born {text}"));
+            born = format!("born {text}");
         }
     }
     let place = place_of(alias, &["CITY_OF_BIRTH", "COUNTRY_OF_BIRTH"]);
     if !place.is_empty() {
-        facts.push(format!("born in {place}"));
+        born = if born.is_empty() {
+            format!("born in {place}")
+        } else {
+            format!("{born} in {place}")
+        };
+    }
+    if !born.is_empty() {
+        facts.push(born);
     }
     if let Some(note) = alias.text_of("NOTE") {
         facts.push(note);
@@ -542,7 +556,7 @@ fn alias_details(
         let q = if weak { " (low quality)" } else { "" };
         b.note(format!("Alias {name}{q}: {}", facts.join("; ")));
     }
-    Ok(())
+    Ok(dates)
 }
 
 fn birth_date(b: &mut Builder, entry: &Node, dob: &Node, ctx: &Ctx) -> Result<(), ListError> {
