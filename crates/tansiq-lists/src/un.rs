@@ -147,14 +147,21 @@ pub(crate) fn import(
             Ok(e) => e,
             Err(e) => {
                 let (line, column) = located(reader.error_position());
-                let what = match &e {
-                    quick_xml::Error::IllFormed(_) | quick_xml::Error::Syntax(_) => {
-                        format!("the XML is malformed ({e})")
+                let message = match &e {
+                    quick_xml::Error::Syntax(s)
+                        if *s != quick_xml::errors::SyntaxError::InvalidBangMarkup =>
+                    {
+                        let inside = open
+                            .last()
+                            .map(|(n, l, _)| format!(" inside <{n}> (opened at line {l})"))
+                            .unwrap_or_default();
+                        format!("the file ends{inside} in the middle of markup ({e}): it is truncated; download the list again")
                     }
-                    _ => format!("the XML cannot be read ({e})"),
+                    quick_xml::Error::IllFormed(_) | quick_xml::Error::Syntax(_) => {
+                        format!("the XML is malformed ({e}); the file is damaged or not XML: fix it or download it again")
+                    }
+                    _ => format!("the XML cannot be read ({e}); the file is damaged or not XML: fix it or download it again"),
                 };
-                let message =
-                    format!("{what}; the file is damaged or not XML: fix it or download it again");
                 return Err(match (capture.first(), capture.last()) {
                     (Some(entry), Some(inner)) => ListError::malformed(
                         path,
@@ -234,6 +241,14 @@ pub(crate) fn import(
                 }
             }
             Event::Text(t) => {
+                if open.is_empty() && t.iter().any(|b| !b.is_ascii_whitespace()) {
+                    let (line, column) = located(before);
+                    return Err(ListError::malformed(
+                        path,
+                        Location::line_col(line, column),
+                        "text outside any element: this is not an XML file (the UN list is XML starting with <CONSOLIDATED_LIST>)",
+                    ));
+                }
                 if let Some(node) = capture.last_mut() {
                     let text = t.decode().map_err(|e| {
                         let (line, column) = located(before);
