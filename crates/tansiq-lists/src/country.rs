@@ -402,13 +402,11 @@ pub(crate) fn normalize(s: &str) -> String {
                 out.push(c);
                 space = false;
             }
-            None => {}
-            Some(_) => {
-                if !space {
-                    out.push(' ');
-                    space = true;
-                }
+            Some(_) if !space => {
+                out.push(' ');
+                space = true;
             }
+            _ => {}
         }
     }
     while out.ends_with(' ') {

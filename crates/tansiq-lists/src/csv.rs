@@ -107,9 +107,7 @@ impl<'a> Reader<'a> {
     pub fn next_record(&mut self) -> Option<Result<Record, SyntaxError>> {
         loop {
             // Skip blank lines and a lone Ctrl-Z line.
-            if self.peek().is_none() {
-                return None;
-            }
+            self.peek()?;
             if self.at_line_end() {
                 self.eat_line_end();
                 continue;

@@ -284,7 +284,8 @@ mod tests {
 
     #[test]
     fn free_dates() {
-        let cases: &[(&str, Option<(&[&str], bool)>)] = &[
+        type Want<'a> = Option<(&'a [&'a str], bool)>;
+        let cases: &[(&str, Want)] = &[
             ("12 Jan 1965", Some((&["1965-01-12"], false))),
             ("01 Feb 1962", Some((&["1962-02-01"], false))),
             ("Jan 1965", Some((&["1965-01"], false))),
