@@ -19,6 +19,9 @@ use crate::error::{ListError, Location};
 use crate::schema::{clean, document_type, Builder, Doc, Listing};
 use crate::{EntryKind, ImportedEntry, Progress};
 
+/// Deepest element nesting accepted (the UN list uses 5 levels).
+const MAX_DEPTH: usize = 32;
+
 /// Counts bytes and remembers where lines start, as the parser reads.
 struct Counting<R> {
     inner: R,
@@ -198,6 +201,13 @@ pub(crate) fn import(
                             format!("the top-level element is <{name}>, not <CONSOLIDATED_LIST>: this is not the UN Security Council consolidated list (use --format un-xml only for that list)"),
                         ));
                     }
+                }
+                if open.len() >= MAX_DEPTH {
+                    return Err(ListError::malformed(
+                        path,
+                        Location::line_col(line, column),
+                        format!("<{name}> is nested more than {MAX_DEPTH} elements deep; the UN list nests at most 5, so this is not the UN list"),
+                    ));
                 }
                 let starts_entry = capture.is_empty()
                     && open.len() == 2
