@@ -32,8 +32,8 @@ struct Task {
 
 #[derive(Default)]
 struct Acc {
-    r1: usize,
-    r10: usize,
+    r1: f64,
+    r10: f64,
     nq: usize,
     pos: Vec<u64>,
     neg: Vec<u64>,
@@ -86,9 +86,32 @@ fn bin(s: f64) -> usize {
     ((s.clamp(0.0, 1.0)) * BINS as f64).round() as usize
 }
 
-/// Rank of the best true match: 1 + number of false candidates scoring
-/// at least as high (pessimistic on ties). `None` when no true match
-/// was reached.
+/// Probability that the best true match ranks within the first `k`
+/// when ties are broken at random; 0 when no true match was reached.
+fn recall_at(scores: &[(u32, f64)], rel: &[u32], k: usize) -> f64 {
+    let best = scores
+        .iter()
+        .filter(|(g, _)| rel.contains(g))
+        .map(|x| x.1)
+        .fold(f64::NAN, f64::max);
+    if best.is_nan() || best <= 0.0 {
+        return 0.0;
+    }
+    let greater = scores
+        .iter()
+        .filter(|(g, s)| !rel.contains(g) && *s > best)
+        .count();
+    let ties = scores
+        .iter()
+        .filter(|(g, s)| !rel.contains(g) && *s == best)
+        .count();
+    if greater >= k {
+        return 0.0;
+    }
+    ((k - greater) as f64 / (ties + 1) as f64).min(1.0)
+}
+
+/// Rank of the best true match (pessimistic on ties), for display.
 fn rank(scores: &[(u32, f64)], rel: &[u32]) -> Option<usize> {
     let best = scores
         .iter()
@@ -108,14 +131,8 @@ fn rank(scores: &[(u32, f64)], rel: &[u32]) -> Option<usize> {
 
 fn account(acc: &mut Acc, scores: &[(u32, f64)], rel: &[u32], gallery_len: usize, thr: f64) {
     acc.nq += 1;
-    if let Some(r) = rank(scores, rel) {
-        if r == 1 {
-            acc.r1 += 1;
-        }
-        if r <= 10 {
-            acc.r10 += 1;
-        }
-    }
+    acc.r1 += recall_at(scores, rel, 1);
+    acc.r10 += recall_at(scores, rel, 10);
     let mut seen_pos = 0u64;
     let mut seen_neg = 0u64;
     for &(g, s) in scores {
@@ -151,8 +168,8 @@ struct Report {
 fn report(acc: &Acc, secs: f64) -> Report {
     let nq = acc.nq.max(1) as f64;
     Report {
-        r1: acc.r1 as f64 / nq,
-        r10: acc.r10 as f64 / nq,
+        r1: acc.r1 / nq,
+        r10: acc.r10 / nq,
         tpr: acc.tpr_at(0.001),
         prec: acc.tp_thr as f64 / (acc.tp_thr + acc.fp_thr).max(1) as f64,
         rec: acc.tp_thr as f64 / acc.npos.max(1) as f64,
@@ -188,6 +205,44 @@ fn run_ours(t: &Task, blocked: bool) -> Report {
         })
         .reduce(Acc::new, Acc::merge);
     report(&acc, start.elapsed().as_secs_f64())
+}
+
+/// Print queries whose best true match is not ranked first.
+fn dump_failures(t: &Task, k: usize) {
+    let entries: Vec<Entry> = t
+        .gallery
+        .iter()
+        .enumerate()
+        .map(|(i, n)| Entry {
+            id: i.to_string(),
+            names: vec![n.clone()],
+            ..Default::default()
+        })
+        .collect();
+    let idx = Index::build(entries);
+    let mut shown = 0;
+    for qi in 0..t.queries.len() {
+        let mut scores = idx.name_scores(&t.queries[qi], true);
+        let r = rank(&scores, &t.rel[qi]);
+        if recall_at(&scores, &t.rel[qi], 1) > 0.0 {
+            continue;
+        }
+        scores.sort_by(|a, b| b.1.total_cmp(&a.1));
+        let q = &t.queries[qi];
+        let truth = &t.gallery[t.rel[qi][0] as usize];
+        println!(
+            "MISS rank={r:?} q={q:?} truth={truth:?} s={:.3} [{}]",
+            tansiq_match::score_names(q, truth),
+            tansiq_match::explain_names(q, truth)
+        );
+        for (g, s) in scores.iter().take(2) {
+            println!("     top {:.3} {:?}", s, t.gallery[*g as usize]);
+        }
+        shown += 1;
+        if shown >= k {
+            break;
+        }
+    }
 }
 
 fn translit(s: &str) -> String {
@@ -293,6 +348,7 @@ fn main() {
     let mut n = 2000usize;
     let mut exhaustive = false;
     let mut only: Option<String> = None;
+    let mut failures = 0usize;
     let mut i = 1;
     while i < args.len() {
         match args[i].as_str() {
@@ -302,6 +358,10 @@ fn main() {
             }
             "--full" => n = usize::MAX,
             "--exhaustive" => exhaustive = true,
+            "--failures" => {
+                failures = args[i + 1].parse().expect("--failures K");
+                i += 1;
+            }
             "--only" => {
                 only = Some(args[i + 1].clone());
                 i += 1;
@@ -354,6 +414,10 @@ fn main() {
             if !t.name.contains(o.as_str()) {
                 continue;
             }
+        }
+        if failures > 0 {
+            dump_failures(t, failures);
+            continue;
         }
         let ours = run_ours(t, true);
         let mut rows = vec![("tansiq-match", ours)];

@@ -267,6 +267,13 @@ impl Index {
             + vocab
     }
 
+    /// Indices of the names of entry `e` (names are stored entry by entry).
+    fn names_of(&self, e: u32) -> std::ops::Range<usize> {
+        let start = self.names.partition_point(|r| r.entry < e);
+        let end = self.names.partition_point(|r| r.entry <= e);
+        start..end
+    }
+
     fn name_tokens(&self, n: usize) -> &[u32] {
         &self.name_toks[self.name_tok_off[n] as usize..self.name_tok_off[n + 1] as usize]
     }
@@ -351,22 +358,32 @@ impl Index {
             }
         }
         for &e in doc_entries {
-            best.entry(e).or_insert_with(|| {
-                // Entry found through its document only: score its first name.
-                let n = self.names.iter().position(|r| r.entry == e).unwrap_or(0);
-                (
-                    score::name_logit(&NameScore::default()),
-                    n,
-                    NameScore::default(),
-                )
-            });
+            if best.contains_key(&e) {
+                continue;
+            }
+            // Entry found through its document only: score its names here.
+            let mut b: Option<(f64, usize, NameScore)> = None;
+            for n in self.names_of(e) {
+                let ns =
+                    self.score_name(qp, n, |i, v| tok_sim(&qp.toks[i], &self.vocab[v as usize]));
+                let mut l = score::name_logit(&ns);
+                if self.names[n].weak {
+                    l -= WEAK_NAME_PENALTY;
+                }
+                if b.as_ref().is_none_or(|x| l > x.0) {
+                    b = Some((l, n, ns));
+                }
+            }
+            if let Some(b) = b {
+                best.insert(e, b);
+            }
         }
         let mut hits: Vec<Hit> = best
             .into_iter()
             .filter_map(|(e, (l, n, ns))| {
                 let entry = &self.entries[e as usize];
                 let ev = score::attribute_evidence(q, entry);
-                let s = score::sigmoid(l + ev.logit);
+                let s = score::sigmoid(l.max(score::NAME_LOGIT_FLOOR) + ev.logit);
                 if s < threshold {
                     return None;
                 }
@@ -480,6 +497,9 @@ impl Index {
             }
             c.into_iter().map(|x| x.1).collect()
         });
+        // Pairs not found through the keys are scored on demand (memoised),
+        // so a candidate's score is the same as in exhaustive scoring.
+        let mut memo: HashMap<(usize, u32), f32> = HashMap::new();
         cands
             .into_iter()
             .map(|n| {
@@ -487,7 +507,9 @@ impl Index {
                     let m = &matches[i];
                     match m.binary_search_by_key(&v, |x| x.0) {
                         Ok(k) => m[k].1,
-                        Err(_) => 0.0,
+                        Err(_) => *memo
+                            .entry((i, v))
+                            .or_insert_with(|| tok_sim(&qp.toks[i], &self.vocab[v as usize])),
                     }
                 });
                 (n as usize, ns)

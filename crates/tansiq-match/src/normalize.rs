@@ -43,6 +43,7 @@ fn digraph(c: char) -> Option<&'static str> {
         'þ' => "th",
         'ð' => "dh",
         'ə' => "e",
+        'ç' => "s",
         _ => return None,
     })
 }

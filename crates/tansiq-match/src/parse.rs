@@ -258,6 +258,9 @@ fn make_tok(text: String, kind: Kind, forms: Vec<Vec<Sym>>) -> PTok {
 /// article.
 fn name_forms(t: &str, arabic: bool) -> Vec<Vec<Sym>> {
     let mut forms = vec![syms(t, arabic)];
+    if !arabic && phonetic::has_medial_digraph(t) {
+        forms.push(phonetic::latin_syms_with(t, true));
+    }
     if arabic {
         if let Some(core) = strip_arabic_article(t) {
             forms.insert(0, syms(core, true));

@@ -70,17 +70,23 @@ pub const H: Sym = 36;
 pub const W: Sym = 37;
 pub const Y: Sym = 38;
 
-pub const NSYM: usize = 39;
+/// Latin long vowels ("aa", "ee"/"ii", "ou"/"oo"/"uu", final i/y, final
+/// u/o): usually an Arabic letter (ا, ي, و) on the other side.
+pub const AA: Sym = 39;
+pub const II: Sym = 40;
+pub const UU: Sym = 41;
+
+pub const NSYM: usize = 42;
 
 /// Printable name of each symbol (for explanations and tests).
 pub const SYM_NAMES: [&str; NSYM] = [
     "a", "e", "i", "o", "u", "W/u", "Y/i", "H/a", "A", "'", "'", "b", "p", "f", "v", "m", "n", "l",
     "r", "t", "th", "d", "dh", "D", "Z", "s", "z", "sh", "ch", "j", "zh", "k", "q", "g", "gh",
-    "kh", "h", "w", "y",
+    "kh", "h", "w", "y", "aa", "ii", "uu",
 ];
 
 pub fn is_vowel(s: Sym) -> bool {
-    s <= U || s == AV
+    s <= U || s == AV || s == AA || s == II || s == UU
 }
 
 /// Cost of inserting or deleting a symbol. Vowels are nearly free (Arabic
@@ -93,6 +99,7 @@ pub fn indel_cost(s: Sym) -> f32 {
         AIN => 0.15,
         HA => 0.2,
         WU | YI => 0.35,
+        AA | II | UU => 0.35,
         H => 0.5,
         W | Y => 0.5,
         _ => 1.0,
@@ -125,6 +132,30 @@ fn build_costs() -> CostTable {
         set(a, HAMZA, 0.08);
         set(a, HA, 0.1);
     }
+    for &l in &[AA, II, UU] {
+        for &v in &vowels {
+            set(l, v, 0.25);
+        }
+        set(l, AV, 0.1);
+        set(l, AIN, 0.15);
+        set(l, HAMZA, 0.15);
+        set(l, HA, 0.15);
+        set(l, WU, 0.3);
+        set(l, YI, 0.3);
+    }
+    set(AA, A, 0.05);
+    set(AA, E, 0.2);
+    set(AA, II, 0.3);
+    set(AA, UU, 0.3);
+    set(II, UU, 0.3);
+    set(II, I, 0.05);
+    set(II, E, 0.1);
+    set(II, YI, 0.0);
+    set(II, Y, 0.1);
+    set(UU, U, 0.05);
+    set(UU, O, 0.05);
+    set(UU, WU, 0.0);
+    set(UU, W, 0.1);
     set(A, E, 0.1);
     set(E, I, 0.1);
     set(O, U, 0.05);
@@ -192,9 +223,9 @@ fn build_costs() -> CostTable {
     set(Z, ZH, 0.2);
     set(S, SH, 0.45);
     // Palatals.
-    set(SH, CH, 0.1);
     set(J, ZH, 0.1);
-    set(J, CH, 0.3);
+    set(J, CH, 0.2);
+    set(SH, CH, 0.05);
     set(ZH, SH, 0.3);
     set(J, G, 0.2);
     set(J, Z, 0.5);
@@ -209,9 +240,9 @@ fn build_costs() -> CostTable {
     set(KH, H, 0.3);
     set(KH, Q, 0.4);
     set(KH, GH, 0.4);
-    set(KH, CH, 0.35);
+    set(KH, CH, 0.3);
     set(KH, SH, 0.5);
-    set(CH, K, 0.5);
+    set(CH, K, 0.4);
     set(GH, R, 0.5);
     // Sonorants.
     set(L, R, 0.7);
@@ -284,6 +315,20 @@ fn is_latin_vowel(c: char) -> bool {
 
 /// Transcribe a normalised Latin token into symbols.
 pub fn latin_syms(tok: &str) -> Vec<Sym> {
+    latin_syms_with(tok, false)
+}
+
+/// True when the token has a medial consonant+h sequence that may be read
+/// either as a digraph ("ashraf") or as two letters ("is-haq", "fat-hi").
+pub fn has_medial_digraph(tok: &str) -> bool {
+    let b = tok.as_bytes();
+    (1..b.len().saturating_sub(1))
+        .any(|i| b[i + 1] == b'h' && matches!(b[i], b's' | b't' | b'd' | b'k' | b'g' | b'c'))
+}
+
+/// Transcribe a Latin token; with `split`, medial consonant+h sequences
+/// are read as two letters.
+pub fn latin_syms_with(tok: &str, split: bool) -> Vec<Sym> {
     let c: Vec<char> = tok.chars().collect();
     let n = c.len();
     let at = |i: usize| -> char { c.get(i).copied().unwrap_or('\0') };
@@ -293,34 +338,60 @@ pub fn latin_syms(tok: &str) -> Vec<Sym> {
         let ch = c[i];
         let nx = at(i + 1);
         let nx2 = at(i + 2);
+        let last = |adv: usize| i + adv >= n;
+        let h_next = nx == 'h' && !(split && i > 0 && i + 2 < n);
         let (sym, adv) = match ch {
-            'a' => (A, 1),
+            'a' => {
+                if nx == 'a' {
+                    (AA, 2)
+                } else {
+                    (A, 1)
+                }
+            }
             'e' => {
                 if nx == 'e' {
-                    (I, 2)
+                    (II, 2)
                 } else {
                     (E, 1)
                 }
             }
-            'i' => (I, 1),
+            'i' => {
+                if nx == 'i' {
+                    (II, 2)
+                } else if last(1) && n > 2 {
+                    (II, 1)
+                } else {
+                    (I, 1)
+                }
+            }
             'o' => {
                 if nx == 'u' {
                     if i == 0 && is_latin_vowel(nx2) && nx2 != 'u' {
                         (W, 2)
                     } else {
-                        (U, 2)
+                        (UU, 2)
                     }
                 } else if nx == 'o' {
-                    (U, 2)
+                    (UU, 2)
+                } else if last(1) && n > 2 {
+                    (UU, 1)
                 } else {
                     (O, 1)
                 }
             }
-            'u' => (U, 1),
+            'u' => {
+                if nx == 'u' || (last(1) && n > 2) {
+                    (UU, if nx == 'u' { 2 } else { 1 })
+                } else {
+                    (U, 1)
+                }
+            }
             'y' => {
                 let prev_v = i > 0 && is_latin_vowel(c[i - 1]);
                 if i == 0 && is_latin_vowel(nx) || prev_v && is_latin_vowel(nx) {
                     (Y, 1)
+                } else if last(1) {
+                    (II, 1)
                 } else {
                     (I, 1)
                 }
@@ -349,24 +420,22 @@ pub fn latin_syms(tok: &str) -> Vec<Sym> {
             's' => {
                 if nx == 'c' && nx2 == 'h' {
                     (SH, 3)
-                } else if nx == 'h' {
+                } else if h_next {
                     (SH, 2)
                 } else {
                     (S, 1)
                 }
             }
             'c' => match nx {
-                'h' => (SH, 2),
+                'h' if h_next => (CH, 2),
                 'k' => (K, 2),
                 'e' | 'i' | 'y' => (S, 1),
                 _ => (K, 1),
             },
             't' => {
-                if nx == 'c' && nx2 == 'h' {
+                if (nx == 'c' || nx == 's') && nx2 == 'h' {
                     (CH, 3)
-                } else if nx == 's' && nx2 == 'h' {
-                    (CH, 3)
-                } else if nx == 'h' {
+                } else if h_next {
                     (TH, 2)
                 } else {
                     (T, 1)
@@ -375,7 +444,7 @@ pub fn latin_syms(tok: &str) -> Vec<Sym> {
             'd' => {
                 if nx == 'j' {
                     (J, 2)
-                } else if nx == 'h' {
+                } else if h_next {
                     (DH, 2)
                 } else if nx == 'z' && nx2 == 'h' {
                     (J, 3)
@@ -392,14 +461,14 @@ pub fn latin_syms(tok: &str) -> Vec<Sym> {
                 }
             }
             'k' => {
-                if nx == 'h' {
+                if h_next {
                     (KH, 2)
                 } else {
                     (K, 1)
                 }
             }
             'g' => {
-                if nx == 'h' {
+                if h_next {
                     (GH, 2)
                 } else {
                     (G, 1)
@@ -473,9 +542,14 @@ pub fn arabic_syms(tok: &str) -> Vec<Sym> {
             'ء' => HAMZA,
             _ => continue,
         };
+        // Arabic writes a doubled consonant once (with a shadda, removed
+        // here); two written letters are two consonants. Only repeated
+        // vowel letters are merged.
+        if out.last() == Some(&sym) && (is_vowel(sym) || sym == WU || sym == YI) {
+            continue;
+        }
         out.push(sym);
     }
-    dedup(&mut out);
     out
 }
 

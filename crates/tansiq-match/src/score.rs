@@ -55,104 +55,229 @@ fn initial_sim(a: &PTok, b: &PTok) -> f32 {
     }
 }
 
+/// One aligned unit: `qn` query tokens from `qi` against `en` entry tokens
+/// from `ej` (a unit spans two tokens when one side writes a compound
+/// glued and the other split, e.g. "محمدحسين" / "Mohammad Hossein").
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Pair {
+    pub qi: usize,
+    pub qn: usize,
+    pub ej: usize,
+    pub en: usize,
+    pub s: f32,
+}
+
 /// The outcome of aligning two names.
 #[derive(Debug, Clone, Default)]
 pub struct NameScore {
     /// Weighted similarity in [0, 1].
     pub sim: f32,
-    /// Aligned pairs (query token, entry token, similarity).
-    pub pairs: Vec<(usize, usize, f32)>,
+    /// Aligned units.
+    pub pairs: Vec<Pair>,
     /// Information matched (sum of the smaller weight of each pair).
     pub info: f32,
 }
 
-/// Align two token lists given a similarity function over indices.
-pub fn align<F>(q: &[&PTok], e: &[&PTok], mut sim: F) -> NameScore
-where
-    F: FnMut(usize, usize) -> f32,
-{
-    if q.is_empty() || e.is_empty() {
-        return NameScore::default();
+fn span_mask(i: usize, n: usize) -> u64 {
+    ((1u64 << n) - 1) << i
+}
+
+/// Similarity of two tokens written glued on one side (`a1 a2`) against
+/// one token `b` on the other. An article at the start of `a2` is dropped
+/// ("نور الدين" / "Noureddine").
+pub fn merged_sim(a1: &PTok, a2: &PTok, b: &PTok) -> f32 {
+    if a1.kind == Kind::Initial || a2.kind == Kind::Initial || b.kind == Kind::Initial {
+        return 0.0;
     }
-    let mut cand: Vec<(usize, usize, f32)> = Vec::with_capacity(q.len() * e.len());
-    for i in 0..q.len() {
-        for j in 0..e.len() {
-            let s = sim(i, j);
-            if s >= TOKEN_MIN {
-                cand.push((i, j, s));
+    let wa = a1.weight + a2.weight;
+    let wb = b.weight;
+    if (wa - wb).abs() > 0.5 * wa.max(wb) {
+        return 0.0;
+    }
+    let Some(f1) = a1.forms.first() else {
+        return 0.0;
+    };
+    let mut best = 0.0f32;
+    let mut buf: Vec<phonetic::Sym> = Vec::with_capacity(32);
+    for f2 in a2.forms.iter().take(2) {
+        buf.clear();
+        buf.extend_from_slice(f1);
+        buf.extend_from_slice(f2);
+        for fb in &b.forms {
+            let s = phonetic::similarity(&buf, fb);
+            if s > best {
+                best = s;
             }
         }
     }
-    cand.sort_by(|x, y| {
-        let wx = x.2 * (q[x.0].weight + e[x.1].weight);
-        let wy = y.2 * (q[y.0].weight + e[y.1].weight);
-        y.2.total_cmp(&x.2).then(wy.total_cmp(&wx))
-    });
+    best
+}
+
+#[derive(Clone, Copy)]
+struct Cand {
+    qm: u64,
+    em: u64,
+    w: f32,
+    pair: Pair,
+}
+
+fn greedy(q: &[&PTok], e: &[&PTok], mut cand: Vec<Cand>) -> NameScore {
+    cand.sort_by(|x, y| y.pair.s.total_cmp(&x.pair.s).then(y.w.total_cmp(&x.w)));
     let mut used_q = 0u64;
     let mut used_e = 0u64;
     let mut pairs = Vec::new();
-    for (i, j, s) in cand {
-        if i >= 64 || j >= 64 {
+    for c in cand {
+        if used_q & c.qm != 0 || used_e & c.em != 0 {
             continue;
         }
-        if used_q & (1 << i) != 0 || used_e & (1 << j) != 0 {
-            continue;
-        }
-        used_q |= 1 << i;
-        used_e |= 1 << j;
-        pairs.push((i, j, s));
+        used_q |= c.qm;
+        used_e |= c.em;
+        pairs.push(c.pair);
     }
     finish(q, e, pairs, used_q, used_e)
 }
 
-fn finish(
-    q: &[&PTok],
-    e: &[&PTok],
-    mut pairs: Vec<(usize, usize, f32)>,
-    used_q: u64,
-    used_e: u64,
-) -> NameScore {
+/// Align two token lists given a similarity function over indices.
+/// Each token is used at most once; greedy by similarity. When the
+/// one-to-one alignment leaves tokens over, glued/split compounds are
+/// tried too and the better alignment kept.
+#[allow(clippy::needless_range_loop)] // indices are the alignment's currency
+pub fn align<F>(q: &[&PTok], e: &[&PTok], mut sim: F) -> NameScore
+where
+    F: FnMut(usize, usize) -> f32,
+{
+    let nq = q.len().min(MAX_TOKENS);
+    let ne = e.len().min(MAX_TOKENS);
+    if nq == 0 || ne == 0 {
+        return NameScore::default();
+    }
+    let q = &q[..nq];
+    let e = &e[..ne];
+    let mut cand: Vec<Cand> = Vec::with_capacity(nq * ne);
+    for i in 0..nq {
+        for j in 0..ne {
+            let s = sim(i, j);
+            if s >= TOKEN_MIN {
+                cand.push(Cand {
+                    qm: 1 << i,
+                    em: 1 << j,
+                    w: s * (q[i].weight + e[j].weight),
+                    pair: Pair {
+                        qi: i,
+                        qn: 1,
+                        ej: j,
+                        en: 1,
+                        s,
+                    },
+                });
+            }
+        }
+    }
+    let single = greedy(q, e, cand.clone());
+    let covered_q: usize = single.pairs.iter().map(|p| p.qn).sum();
+    let covered_e: usize = single.pairs.iter().map(|p| p.en).sum();
+    let weak = single.pairs.iter().any(|p| p.s < 0.8);
+    if (covered_q == nq && covered_e == ne && !weak) || (nq < 2 && ne < 2) {
+        return single;
+    }
+    let mut extra = false;
+    for i in 0..nq.saturating_sub(1) {
+        for j in 0..ne {
+            let s = merged_sim(q[i], q[i + 1], e[j]);
+            if s >= TOKEN_MIN {
+                extra = true;
+                cand.push(Cand {
+                    qm: span_mask(i, 2),
+                    em: 1 << j,
+                    w: s * (q[i].weight + q[i + 1].weight + e[j].weight),
+                    pair: Pair {
+                        qi: i,
+                        qn: 2,
+                        ej: j,
+                        en: 1,
+                        s,
+                    },
+                });
+            }
+        }
+    }
+    for j in 0..ne.saturating_sub(1) {
+        for i in 0..nq {
+            let s = merged_sim(e[j], e[j + 1], q[i]);
+            if s >= TOKEN_MIN {
+                extra = true;
+                cand.push(Cand {
+                    qm: 1 << i,
+                    em: span_mask(j, 2),
+                    w: s * (q[i].weight + e[j].weight + e[j + 1].weight),
+                    pair: Pair {
+                        qi: i,
+                        qn: 1,
+                        ej: j,
+                        en: 2,
+                        s,
+                    },
+                });
+            }
+        }
+    }
+    if !extra {
+        return single;
+    }
+    let merged = greedy(q, e, cand);
+    if merged.sim > single.sim {
+        merged
+    } else {
+        single
+    }
+}
+
+/// Names are cut to this many canonical tokens.
+pub const MAX_TOKENS: usize = 12;
+
+fn finish(q: &[&PTok], e: &[&PTok], mut pairs: Vec<Pair>, used_q: u64, used_e: u64) -> NameScore {
     let all_q = q
         .iter()
         .enumerate()
-        .all(|(i, t)| i >= 64 || used_q & (1 << i) != 0 || t.kind == Kind::Title);
+        .all(|(i, t)| used_q & (1 << i) != 0 || t.kind == Kind::Title);
     let all_e = e
         .iter()
         .enumerate()
-        .all(|(j, t)| j >= 64 || used_e & (1 << j) != 0 || t.kind == Kind::Title);
+        .all(|(j, t)| used_e & (1 << j) != 0 || t.kind == Kind::Title);
     let mut num = 0.0f32;
     let mut den = 0.0f32;
     let mut info = 0.0f32;
-    for &(i, j, s) in &pairs {
-        let w = q[i].weight + e[j].weight;
-        num += s * w;
-        den += w;
-        info += s * q[i].weight.min(e[j].weight);
+    for p in &pairs {
+        let wq: f32 = q[p.qi..p.qi + p.qn].iter().map(|t| t.weight).sum();
+        let we: f32 = e[p.ej..p.ej + p.en].iter().map(|t| t.weight).sum();
+        num += p.s * (wq + we);
+        den += wq + we;
+        info += p.s * wq.min(we);
     }
     let lam_q = if all_e { EXTRA_TOKEN_FACTOR } else { 1.0 };
     let lam_e = if all_q { EXTRA_TOKEN_FACTOR } else { 1.0 };
     for (i, t) in q.iter().enumerate() {
-        if i < 64 && used_q & (1 << i) == 0 {
+        if used_q & (1 << i) == 0 {
             den += lam_q * t.weight;
         }
     }
     for (j, t) in e.iter().enumerate() {
-        if j < 64 && used_e & (1 << j) == 0 {
+        if used_e & (1 << j) == 0 {
             den += lam_e * t.weight;
         }
     }
     let mut sim = if den > 0.0 { num / den } else { 0.0 };
     // Order differences cost a little.
-    pairs.sort_by_key(|p| p.0);
+    pairs.sort_by_key(|p| p.qi);
     let mut inversions = 0;
     for a in 0..pairs.len() {
         for b in a + 1..pairs.len() {
-            if pairs[a].1 > pairs[b].1 {
+            if pairs[a].ej > pairs[b].ej {
                 inversions += 1;
             }
         }
     }
-    sim -= 0.02 * (inversions.min(3) as f32);
+    sim -= INVERSION_PENALTY * (inversions.min(3) as f32);
     NameScore {
         sim: sim.clamp(0.0, 1.0),
         pairs,
@@ -160,12 +285,19 @@ fn finish(
     }
 }
 
+/// Similarity taken off per pair of tokens aligned out of order.
+const INVERSION_PENALTY: f32 = 0.04;
+
 /// Calibration of the name similarity into a log-odds of "same name".
 pub fn name_logit(ns: &NameScore) -> f64 {
     let s = ns.sim as f64;
     let info = (ns.info as f64).min(10.0);
     CAL_A * (s - CAL_S0) + CAL_C * (info - CAL_I0)
 }
+
+/// Attribute evidence is added to at least this name log-odds, so an
+/// identical document number makes a hit even when the names differ.
+pub const NAME_LOGIT_FLOOR: f64 = -4.0;
 
 pub const CAL_A: f64 = 16.0;
 pub const CAL_S0: f64 = 0.80;
@@ -357,42 +489,43 @@ fn date_evidence(q: Date, e: Date) -> (f64, &'static str) {
 
 /// Format the aligned token pairs for an explanation.
 pub fn explain_pairs(q: &[PTok], e: &[PTok], ns: &NameScore) -> String {
+    let join = |t: &[PTok]| {
+        t.iter()
+            .map(|x| pretty(&x.text))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
     let mut parts: Vec<String> = ns
         .pairs
         .iter()
-        .map(|&(i, j, s)| format!("{}~{} {:.2}", pretty(&q[i].text), pretty(&e[j].text), s))
+        .map(|p| {
+            format!(
+                "{}~{} {:.2}",
+                join(&q[p.qi..p.qi + p.qn]),
+                join(&e[p.ej..p.ej + p.en]),
+                p.s
+            )
+        })
         .collect();
-    let unmatched_q: Vec<&str> = q
+    let in_q = |i: usize| ns.pairs.iter().any(|p| i >= p.qi && i < p.qi + p.qn);
+    let in_e = |j: usize| ns.pairs.iter().any(|p| j >= p.ej && j < p.ej + p.en);
+    let unmatched_q: Vec<String> = q
         .iter()
         .enumerate()
-        .filter(|(i, _)| !ns.pairs.iter().any(|p| p.0 == *i))
-        .map(|(_, t)| t.text.as_str())
+        .filter(|(i, _)| !in_q(*i))
+        .map(|(_, t)| pretty(&t.text))
         .collect();
-    let unmatched_e: Vec<&str> = e
+    let unmatched_e: Vec<String> = e
         .iter()
         .enumerate()
-        .filter(|(j, _)| !ns.pairs.iter().any(|p| p.1 == *j))
-        .map(|(_, t)| t.text.as_str())
+        .filter(|(j, _)| !in_e(*j))
+        .map(|(_, t)| pretty(&t.text))
         .collect();
     if !unmatched_q.is_empty() {
-        parts.push(format!(
-            "query only: {}",
-            unmatched_q
-                .iter()
-                .map(|t| pretty(t))
-                .collect::<Vec<_>>()
-                .join(" ")
-        ));
+        parts.push(format!("query only: {}", unmatched_q.join(" ")));
     }
     if !unmatched_e.is_empty() {
-        parts.push(format!(
-            "entry only: {}",
-            unmatched_e
-                .iter()
-                .map(|t| pretty(t))
-                .collect::<Vec<_>>()
-                .join(" ")
-        ));
+        parts.push(format!("entry only: {}", unmatched_e.join(" ")));
     }
     parts.join(", ")
 }

@@ -1,0 +1,209 @@
+//! The scorer's ordering, attribute evidence and the index entry points.
+
+use tansiq_match::{score_names, Document, Entry, Index, Query, DEFAULT_THRESHOLD};
+
+/// Each line: names in decreasing similarity to the first one.
+const ORDERS: &[&[&str]] = &[
+    &[
+        "Abdallah Belkeziz",
+        "Abdallah Belkeziz",
+        "Abdellah Belkaziz",
+        "Abdallah Benkirane",
+        "Mohamed Ali",
+    ],
+    &[
+        "عبد الله بلقزاز",
+        "Abdallah Belkeziz",
+        "Abdallah Belkacem",
+        "Ahmed Belkeziz",
+    ],
+    &[
+        "Mohammed Ali",
+        "Mohamed Ali",
+        "Mahmoud Ali",
+        "Mohamed Alami",
+    ],
+    &[
+        "Hassan Rouhani",
+        "Hassan Rohani",
+        "Hossein Rouhani",
+        "Hassan Rahimi",
+    ],
+    &[
+        "Rashid Mubarak",
+        "رشيد مبارك",
+        "Rachid Moubarak Belaid",
+        "Rachid Belaid",
+    ],
+    &["Sara Seyed", "Sara Sayed", "Saida Sarray"],
+];
+
+#[test]
+fn scores_are_ordered() {
+    for line in ORDERS {
+        let q = line[0];
+        let scores: Vec<f64> = line[1..].iter().map(|n| score_names(q, n)).collect();
+        for w in scores.windows(2) {
+            assert!(w[0] > w[1], "{q}: {:?} scored {scores:?}", &line[1..]);
+        }
+    }
+}
+
+#[test]
+fn scores_are_graded_and_bounded() {
+    let exact = score_names("Abdallah Belkeziz", "Abdallah Belkeziz");
+    let variant = score_names("Abdallah Belkeziz", "Abdellah Belkaziz");
+    let cross = score_names("Abdallah Belkeziz", "عبد الله بلقزاز");
+    assert!(exact < 1.0 && exact > variant, "{exact} {variant}");
+    assert!(
+        variant > cross && cross > DEFAULT_THRESHOLD,
+        "{variant} {cross}"
+    );
+    assert_eq!(score_names("", "Abdallah"), 0.0);
+    assert_eq!(score_names("Abdallah", "Zhang Wei"), 0.0);
+}
+
+#[test]
+fn token_order_and_particles() {
+    let a = score_names("Belkeziz Abdallah", "Abdallah Belkeziz");
+    let b = score_names("BELKEZIZ, Abdallah", "Abdallah Belkeziz");
+    assert!(b > a, "comma form is read surname-first: {b} vs {a}");
+    assert!(a > DEFAULT_THRESHOLD);
+    let with = score_names("Osama bin Laden", "Usama Ben Ladin");
+    assert!(with > 0.8, "{with}");
+}
+
+fn entry(id: &str, names: &[&str]) -> Entry {
+    Entry {
+        id: id.into(),
+        names: names.iter().map(|s| s.to_string()).collect(),
+        ..Default::default()
+    }
+}
+
+fn index() -> Index {
+    let mut e1 = entry("E1", &["عبد الله بلقزاز", "Abdellah Belkaziz"]);
+    e1.birth_dates = vec!["1962-02-01".into()];
+    e1.nationality = vec!["DZ".into()];
+    e1.gender = Some("male".into());
+    e1.documents = vec![Document {
+        doc_type: "passport".into(),
+        number: "AB 123456".into(),
+        country: Some("DZ".into()),
+    }];
+    let mut e2 = entry("E2", &["Abdallah Belkacem"]);
+    e2.birth_dates = vec!["1975".into()];
+    let mut e3 = entry("E3", &["Mohamed Ali"]);
+    e3.weak_names = vec!["Abdallah Belkeziz".into()];
+    let e4 = entry("E4", &["Karim Haddad"]);
+    Index::build(vec![e1, e2, e3, e4])
+}
+
+fn query(name: &str) -> Query {
+    Query {
+        id: "Q".into(),
+        name: name.into(),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn screen_finds_cross_script_and_sorts() {
+    let idx = index();
+    assert_eq!(idx.len(), 4);
+    for name in [
+        "Abdallah Belkeziz",
+        "Abdellah Belkaziz",
+        "BELKEZIZ, Abdallah",
+        "عبد الله بلقزاز",
+    ] {
+        let hits = idx.screen(&query(name), DEFAULT_THRESHOLD, 5);
+        assert_eq!(
+            hits.first().map(|h| h.entry_id.as_str()),
+            Some("E1"),
+            "{name}: {hits:?}"
+        );
+        assert!(hits.windows(2).all(|w| w[0].score >= w[1].score));
+        assert!(hits
+            .iter()
+            .all(|h| h.score >= DEFAULT_THRESHOLD && h.score <= 1.0));
+        assert!(!hits[0].explanation.is_empty());
+    }
+    // The weak alias ranks below the strong names.
+    let hits = idx.screen(&query("Abdallah Belkeziz"), 0.0, 10);
+    let pos = |id: &str| hits.iter().position(|h| h.entry_id == id);
+    assert!(pos("E1") < pos("E3"), "{hits:?}");
+    assert!(idx
+        .screen(&query("Zhang Wei"), DEFAULT_THRESHOLD, 5)
+        .is_empty());
+}
+
+#[test]
+fn attributes_move_scores() {
+    let idx = index();
+    let base = idx.screen(&query("Abdallah Belkeziz"), 0.0, 1)[0].score;
+    let mut q = query("Abdallah Belkeziz");
+    q.birth_date = Some("1962-02-01".into());
+    q.nationality = vec!["DZ".into()];
+    let better = idx.screen(&q, 0.0, 1);
+    assert!(better[0].score > base, "{better:?}");
+    assert!(
+        better[0].explanation.contains("birth date identical"),
+        "{better:?}"
+    );
+    let mut q = query("Abdallah Belkeziz");
+    q.birth_date = Some("1990".into());
+    q.gender = Some("female".into());
+    let worse = idx.screen(&q, 0.0, 5);
+    let e1 = worse
+        .iter()
+        .find(|h| h.entry_id == "E1")
+        .map(|h| h.score)
+        .unwrap_or(0.0);
+    assert!(e1 < base, "{worse:?}");
+    // An identical document number is strong evidence even for a poor name.
+    let mut q = query("A. B.");
+    q.documents = vec![Document {
+        doc_type: "passport".into(),
+        number: "ab123456".into(),
+        country: Some("DZ".into()),
+    }];
+    let hits = idx.screen(&q, DEFAULT_THRESHOLD, 5);
+    assert_eq!(
+        hits.first().map(|h| h.entry_id.as_str()),
+        Some("E1"),
+        "{hits:?}"
+    );
+}
+
+#[test]
+fn batch_is_in_input_order_and_matches_exhaustive() {
+    let idx = index();
+    let qs: Vec<Query> = [
+        "Karim Haddad",
+        "Abdallah Belkeziz",
+        "Mohamed Aly",
+        "nobody at all",
+    ]
+    .iter()
+    .map(|n| query(n))
+    .collect();
+    let batch = idx.screen_batch(&qs, DEFAULT_THRESHOLD, 3);
+    assert_eq!(batch.len(), qs.len());
+    for (q, hits) in qs.iter().zip(&batch) {
+        assert_eq!(hits, &idx.screen(q, DEFAULT_THRESHOLD, 3));
+        assert_eq!(hits, &idx.screen_exhaustive(q, DEFAULT_THRESHOLD, 3));
+    }
+    assert_eq!(batch[0][0].entry_id, "E4");
+    assert!(batch[3].is_empty());
+}
+
+#[test]
+fn serde_round_trip() {
+    let e: Entry = serde_json::from_str(r#"{"id":"E1","names":["Abdallah Belkeziz"],"documents":[{"type":"passport","number":"1"}]}"#).unwrap();
+    assert_eq!(e.documents[0].doc_type, "passport");
+    let back: Entry = serde_json::from_str(&serde_json::to_string(&e).unwrap()).unwrap();
+    assert_eq!(back, e);
+    let q: Query = serde_json::from_str(r#"{"id":"Q1","name":"x"}"#).unwrap();
+    assert_eq!(q.name, "x");
+}
