@@ -75,40 +75,62 @@ pub fn root(leaves: &[Hash]) -> Hash {
     }
 }
 
-/// Largest power of two strictly smaller than `n` (n ≥ 2).
-fn split_point(n: usize) -> usize {
-    debug_assert!(n >= 2);
-    1 << (usize::BITS - 1 - (n - 1).leading_zeros())
-}
-
 /// The audit path (RFC 6962 §2.1.1 `PATH(m, D[n])`) of leaf `index` in the
 /// tree of all `leaves`, ordered from the leaf's sibling up to the root's
 /// child. Errors if `index >= leaves.len()`.
 pub fn inclusion_proof(leaves: &[Hash], index: usize) -> Result<Vec<Hash>, CryptoError> {
-    if index >= leaves.len() {
+    inclusion_proof_by(leaves.len() as u64, index as u64, |start, end| {
+        Ok::<_, CryptoError>(root(&leaves[start as usize..end as usize]))
+    })
+}
+
+/// [`inclusion_proof`] for a tree that is not in memory: `subtree_root(start,
+/// end)` must return the Merkle tree hash of leaves `[start, end)` (a store
+/// can answer from cached perfect-subtree hashes in O(log n) reads). It is
+/// called O(log n) times, with ranges that are RFC 6962 subtrees.
+pub fn inclusion_proof_by<E: From<CryptoError>>(
+    size: u64,
+    index: u64,
+    mut subtree_root: impl FnMut(u64, u64) -> Result<Hash, E>,
+) -> Result<Vec<Hash>, E> {
+    if index >= size {
         return Err(CryptoError::InvalidArgument(format!(
-            "leaf index {index} is outside a tree of size {}",
-            leaves.len()
-        )));
+            "leaf index {index} is outside a tree of size {size}"
+        ))
+        .into());
     }
     let mut proof = Vec::new();
-    path(index, leaves, &mut proof);
+    path(index, 0, size, &mut subtree_root, &mut proof)?;
     Ok(proof)
 }
 
-fn path(m: usize, d: &[Hash], proof: &mut Vec<Hash>) {
-    let n = d.len();
+/// Largest power of two strictly smaller than `n` (n ≥ 2), for u64.
+fn split_point_u64(n: u64) -> u64 {
+    debug_assert!(n >= 2);
+    1 << (u64::BITS - 1 - (n - 1).leading_zeros())
+}
+
+/// PATH(m, D[lo..hi]) appended to `proof`, deepest first.
+fn path<E>(
+    m: u64,
+    lo: u64,
+    hi: u64,
+    subtree_root: &mut impl FnMut(u64, u64) -> Result<Hash, E>,
+    proof: &mut Vec<Hash>,
+) -> Result<(), E> {
+    let n = hi - lo;
     if n <= 1 {
-        return;
+        return Ok(());
     }
-    let k = split_point(n);
+    let k = split_point_u64(n);
     if m < k {
-        path(m, &d[..k], proof);
-        proof.push(root(&d[k..]));
+        path(m, lo, lo + k, subtree_root, proof)?;
+        proof.push(subtree_root(lo + k, hi)?);
     } else {
-        path(m - k, &d[k..], proof);
-        proof.push(root(&d[..k]));
+        path(m - k, lo + k, hi, subtree_root, proof)?;
+        proof.push(subtree_root(lo, lo + k)?);
     }
+    Ok(())
 }
 
 /// The consistency proof (RFC 6962 §2.1.2 `PROOF(m, D[n])`) between the
@@ -117,35 +139,56 @@ fn path(m: usize, d: &[Hash], proof: &mut Vec<Hash>) {
 /// For `old_size == 0` or `old_size == leaves.len()` the proof is empty.
 /// Errors if `old_size > leaves.len()`.
 pub fn consistency_proof(leaves: &[Hash], old_size: usize) -> Result<Vec<Hash>, CryptoError> {
-    if old_size > leaves.len() {
+    consistency_proof_by(old_size as u64, leaves.len() as u64, |start, end| {
+        Ok::<_, CryptoError>(root(&leaves[start as usize..end as usize]))
+    })
+}
+
+/// [`consistency_proof`] for a tree that is not in memory (see
+/// [`inclusion_proof_by`] for `subtree_root`).
+pub fn consistency_proof_by<E: From<CryptoError>>(
+    old_size: u64,
+    new_size: u64,
+    mut subtree_root: impl FnMut(u64, u64) -> Result<Hash, E>,
+) -> Result<Vec<Hash>, E> {
+    if old_size > new_size {
         return Err(CryptoError::InvalidArgument(format!(
-            "old size {old_size} exceeds the tree size {}",
-            leaves.len()
-        )));
+            "old size {old_size} exceeds the tree size {new_size}"
+        ))
+        .into());
     }
     let mut proof = Vec::new();
     if old_size > 0 {
-        subproof(old_size, leaves, true, &mut proof);
+        subproof(old_size, 0, new_size, true, &mut subtree_root, &mut proof)?;
     }
     Ok(proof)
 }
 
-fn subproof(m: usize, d: &[Hash], complete: bool, proof: &mut Vec<Hash>) {
-    let n = d.len();
+/// SUBPROOF(m, D[lo..hi], complete) appended to `proof`.
+fn subproof<E>(
+    m: u64,
+    lo: u64,
+    hi: u64,
+    complete: bool,
+    subtree_root: &mut impl FnMut(u64, u64) -> Result<Hash, E>,
+    proof: &mut Vec<Hash>,
+) -> Result<(), E> {
+    let n = hi - lo;
     if m == n {
         if !complete {
-            proof.push(root(d));
+            proof.push(subtree_root(lo, hi)?);
         }
-        return;
+        return Ok(());
     }
-    let k = split_point(n);
+    let k = split_point_u64(n);
     if m <= k {
-        subproof(m, &d[..k], complete, proof);
-        proof.push(root(&d[k..]));
+        subproof(m, lo, lo + k, complete, subtree_root, proof)?;
+        proof.push(subtree_root(lo + k, hi)?);
     } else {
-        subproof(m - k, &d[k..], false, proof);
-        proof.push(root(&d[..k]));
+        subproof(m - k, lo + k, hi, false, subtree_root, proof)?;
+        proof.push(subtree_root(lo, lo + k)?);
     }
+    Ok(())
 }
 
 fn proof_err(msg: &str) -> CryptoError {
@@ -387,8 +430,18 @@ mod tests {
 
     #[test]
     fn split_points() {
-        for (n, k) in [(2, 1), (3, 2), (4, 2), (5, 4), (8, 4), (9, 8), (1000, 512)] {
-            assert_eq!(split_point(n), k, "n = {n}");
+        for (n, k) in [
+            (2, 1),
+            (3, 2),
+            (4, 2),
+            (5, 4),
+            (8, 4),
+            (9, 8),
+            (1000, 512),
+            (1 << 40, 1 << 39),
+            ((1 << 63) + 1, 1 << 63),
+        ] {
+            assert_eq!(split_point_u64(n), k, "n = {n}");
         }
     }
 

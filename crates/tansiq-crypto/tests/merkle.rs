@@ -323,3 +323,39 @@ fn frontier_large() {
     assert_eq!(f.root(), root(&d));
     assert_eq!(f.subtree_roots().len(), 1000u32.count_ones() as usize);
 }
+
+#[test]
+fn proofs_by_subtree_oracle_match_and_only_ask_for_subtrees() {
+    use tansiq_crypto::merkle::{consistency_proof_by, inclusion_proof_by};
+    let d = many(37);
+    let mut calls = 0;
+    let mut oracle = |s: u64, e: u64| {
+        calls += 1;
+        // RFC 6962 subtrees: [s, e) with e - s a power of two aligned at s,
+        // or the right edge of the tree.
+        let len = e - s;
+        assert!(
+            len > 0 && (e == 37 || (len.is_power_of_two() && s % len == 0)),
+            "{s}..{e}"
+        );
+        Ok::<_, tansiq_crypto::CryptoError>(root(&d[s as usize..e as usize]))
+    };
+    for i in 0..37u64 {
+        assert_eq!(
+            inclusion_proof_by(37, i, &mut oracle).unwrap(),
+            inclusion_proof(&d, i as usize).unwrap()
+        );
+    }
+    for m in 0..=37u64 {
+        assert_eq!(
+            consistency_proof_by(m, 37, &mut oracle).unwrap(),
+            consistency_proof(&d, m as usize).unwrap()
+        );
+    }
+    assert!(inclusion_proof_by(37, 37, &mut oracle).is_err());
+    assert!(consistency_proof_by(38, 37, &mut oracle).is_err());
+    assert!(calls > 0);
+    // Oracle errors propagate.
+    let failing = |_: u64, _: u64| Err::<Hash, _>(tansiq_crypto::CryptoError::Io("disk".into()));
+    assert!(inclusion_proof_by(37, 3, failing).is_err());
+}
