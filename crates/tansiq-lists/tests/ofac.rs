@@ -145,26 +145,9 @@ fn shared_files_are_rejected_for_a_repeated_ent_num() {
     );
 }
 
-/// The shared copy with the one inconsistent line repaired (ent_num 34489
-/// restored on line 9044), in a scratch directory.
-fn repaired() -> std::path::PathBuf {
-    let src = common::shared("watchlists/ofac");
-    let dir = common::scratch("ofac-full");
-    let sdn = std::fs::read_to_string(src.join("sdn.csv")).unwrap();
-    let mut lines: Vec<&str> = sdn.split('\n').collect();
-    let fixed = lines[9043].replacen("2677,", "34489,", 1);
-    assert!(fixed.starts_with("34489,HAMER AND NAIL CONSTRUCTION LIMITED"));
-    lines[9043] = &fixed;
-    common::write(&dir, "sdn.csv", lines.join("\n").as_bytes());
-    for f in ["alt.csv", "add.csv"] {
-        std::fs::copy(src.join(f), dir.join(f)).unwrap();
-    }
-    dir
-}
-
 #[test]
 fn full_list_counts_and_schema() {
-    let dir = repaired();
+    let dir = common::repaired_ofac("ofac-full");
     let entries = import(Format::OfacCsv, &dir).expect("the repaired OFAC list imports");
     let persons = entries
         .iter()

@@ -45,6 +45,23 @@ pub fn write(dir: &Path, name: &str, content: &[u8]) -> PathBuf {
     p
 }
 
+/// The shared copy with the one inconsistent line repaired (ent_num 34489
+/// restored on line 9044), in a scratch directory.
+pub fn repaired_ofac(scratch_name: &str) -> PathBuf {
+    let src = shared("watchlists/ofac");
+    let dir = scratch(scratch_name);
+    let sdn = std::fs::read_to_string(src.join("sdn.csv")).unwrap();
+    let mut lines: Vec<&str> = sdn.split('\n').collect();
+    let fixed = lines[9043].replacen("2677,", "34489,", 1);
+    assert!(fixed.starts_with("34489,HAMER AND NAIL CONSTRUCTION LIMITED"));
+    lines[9043] = &fixed;
+    write(&dir, "sdn.csv", lines.join("\n").as_bytes());
+    for f in ["alt.csv", "add.csv"] {
+        std::fs::copy(src.join(f), dir.join(f)).unwrap();
+    }
+    dir
+}
+
 fn is_partial_date(s: &str) -> bool {
     let ok = |f: &str| chrono::NaiveDate::parse_from_str(f, "%Y-%m-%d").is_ok();
     match s.len() {
