@@ -1,1 +1,22 @@
-//! tansiq-node
+//! A Tansiq node: the services behind every CLI command and API call.
+//!
+//! Each service method is one store transaction that asks
+//! `tansiq_core::policy` before acting and appends to the audit log in the
+//! same transaction. The CLI calls them as `Actor::Operator`; the local
+//! HTTP API ([`api`]) calls them as the user its token names.
+//!
+//! Architecture invariant: only this crate (and the CLI above it) knows
+//! HTTP, files and processes; decisions stay in tansiq-core.
+
+pub mod admin;
+pub mod api;
+pub mod audit;
+pub mod card;
+pub mod channels;
+pub mod config;
+pub mod error;
+pub mod node;
+pub mod records;
+
+pub use error::{NodeError, NodeResult};
+pub use node::{InitOptions, Node};

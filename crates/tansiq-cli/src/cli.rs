@@ -1,0 +1,563 @@
+//! Argument parsing (clap) and dispatch to the node's services.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use clap::{Args, Parser, Subcommand};
+use serde::Serialize;
+
+use tansiq_core::handling::{Evaluation, HandlingCode, Tlp};
+use tansiq_core::record::{Kind, Link};
+use tansiq_core::user::{Actor, Role};
+use tansiq_node::records::NewRecord;
+use tansiq_node::{InitOptions, Node, NodeError};
+use tansiq_store::RecordFilter;
+
+/// Largest data or card file read from disk.
+const MAX_INPUT_FILE: u64 = 1024 * 1024;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "tansiq",
+    version,
+    about = "Tansiq: federated exchange of security intelligence between agencies"
+)]
+pub struct Cli {
+    /// Node directory (default: $TANSIQ_DIR, else ./tansiq-node).
+    #[arg(long, global = true, env = "TANSIQ_DIR")]
+    dir: Option<PathBuf>,
+    /// Machine-readable JSON output on stdout.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Create a node: keys, store, config.
+    Init {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        country: String,
+        /// Partner endpoint HOST:PORT.
+        #[arg(long)]
+        listen: String,
+        /// Local API HOST:PORT (default: loopback, the partner port + 1).
+        #[arg(long)]
+        api_listen: Option<String>,
+        /// `sqlite` (default) or a postgres:// URL.
+        #[arg(long)]
+        store: Option<String>,
+    },
+    /// Print this node's signed card (JSON).
+    Card,
+    /// Partner nodes.
+    #[command(subcommand)]
+    Peer(PeerCmd),
+    /// Run the node (local API, background work) until SIGINT/SIGTERM.
+    Serve,
+    /// Local users.
+    #[command(subcommand)]
+    User(UserCmd),
+    /// Channels and their charters.
+    #[command(subcommand)]
+    Channel(ChannelCmd),
+    /// Records.
+    #[command(subcommand)]
+    Record(RecordCmd),
+    /// The Merkle audit log.
+    #[command(subcommand)]
+    Audit(AuditCmd),
+    /// Play the scenario of the source article with real nodes.
+    Demo,
+}
+
+#[derive(Subcommand, Debug)]
+enum PeerCmd {
+    /// Trust a partner node from its card file (verifies the signature).
+    Add { card_file: PathBuf },
+    /// Known peers.
+    List,
+}
+
+#[derive(Subcommand, Debug)]
+enum UserCmd {
+    /// Create a user; prints its API token once.
+    Add {
+        name: String,
+        #[arg(long)]
+        role: String,
+        /// Files the user is assigned to, comma-separated.
+        #[arg(long, value_delimiter = ',')]
+        files: Vec<String>,
+    },
+    /// Users of this node.
+    List,
+}
+
+#[derive(Subcommand, Debug)]
+enum ChannelCmd {
+    /// Propose a channel (this node signs its charter and is a member).
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long, value_delimiter = ',')]
+        members: Vec<String>,
+        #[arg(long, value_delimiter = ',', required = true)]
+        files: Vec<String>,
+        #[arg(long, value_delimiter = ',')]
+        relays: Vec<String>,
+        #[arg(long)]
+        retention_days: Option<u32>,
+    },
+    /// Co-sign a pending charter.
+    Accept { channel_id: String },
+    /// Channels this node belongs to.
+    List,
+    /// Print a channel's newest signed charter (to carry to a partner).
+    Export { channel_id: String },
+    /// Import a signed charter file from a partner.
+    Import { file: PathBuf },
+}
+
+#[derive(Args, Debug)]
+struct HandlingArgs {
+    /// clear, green, amber, amber+strict or red (default: the channel's).
+    #[arg(long)]
+    tlp: Option<String>,
+    /// H0, H1, H2 (default: no onward dissemination without consent) or H3.
+    #[arg(long)]
+    handling: Option<String>,
+    /// Source reliability A-F and credibility 1-6, e.g. B2.
+    #[arg(long)]
+    evaluation: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+enum RecordCmd {
+    /// Create and share a record in a channel.
+    Add {
+        #[arg(long)]
+        channel: String,
+        #[arg(long)]
+        file: String,
+        #[arg(long)]
+        kind: String,
+        /// JSON file with the record data (`-` for stdin).
+        #[arg(long)]
+        data: PathBuf,
+        #[command(flatten)]
+        handling: HandlingArgs,
+        /// ISO 8601 date or date-time after which every holder purges it.
+        #[arg(long)]
+        expires: Option<String>,
+        /// REL:TARGET[:FROM[:UNTIL]], repeatable (e.g. successor_of:rec_…:2007-01-24).
+        #[arg(long = "link")]
+        links: Vec<String>,
+    },
+    /// A new version (originator only).
+    Update {
+        id: String,
+        #[arg(long)]
+        data: PathBuf,
+        #[arg(long)]
+        tlp: Option<String>,
+        /// Replace the links (repeatable); without it links are kept.
+        #[arg(long = "link")]
+        links: Vec<String>,
+    },
+    /// Withdraw a record (originator only); its content is purged.
+    Retract { id: String },
+    /// Records this node holds and may see.
+    List {
+        #[arg(long)]
+        channel: Option<String>,
+        #[arg(long)]
+        file: Option<String>,
+        #[arg(long)]
+        kind: Option<String>,
+        /// Include retracted and expired tombstones.
+        #[arg(long)]
+        all: bool,
+    },
+    /// One record.
+    Get { id: String },
+    /// Records with a name containing TEXT.
+    Search {
+        text: String,
+        #[arg(long, default_value_t = 50)]
+        limit: u64,
+    },
+    /// Links of a record.
+    Links { id: String },
+    /// Share an existing record into another channel (third-party rule).
+    Share {
+        id: String,
+        #[arg(long)]
+        channel: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum AuditCmd {
+    /// Recompute the log and check it against checkpoints and the store.
+    Verify,
+    /// The latest signed checkpoint (makes one if the log grew).
+    Checkpoint,
+}
+
+/// A CLI failure with its exit code.
+#[derive(Debug)]
+pub struct CliError {
+    pub msg: String,
+    pub code: i32,
+}
+
+impl std::fmt::Display for CliError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.msg)
+    }
+}
+
+impl CliError {
+    pub fn exit_code(&self) -> i32 {
+        self.code
+    }
+    pub fn bad(msg: impl Into<String>) -> CliError {
+        CliError {
+            msg: msg.into(),
+            code: 2,
+        }
+    }
+    pub fn other(msg: impl Into<String>) -> CliError {
+        CliError {
+            msg: msg.into(),
+            code: 1,
+        }
+    }
+}
+
+impl From<NodeError> for CliError {
+    fn from(e: NodeError) -> Self {
+        CliError {
+            msg: e.to_string(),
+            code: e.exit_code(),
+        }
+    }
+}
+
+impl From<tansiq_core::Invalid> for CliError {
+    fn from(e: tansiq_core::Invalid) -> Self {
+        CliError::bad(e.0)
+    }
+}
+
+pub type CliResult<T = ()> = Result<T, CliError>;
+
+pub fn node_dir(dir: Option<PathBuf>) -> PathBuf {
+    dir.unwrap_or_else(|| PathBuf::from("tansiq-node"))
+}
+
+/// Reads a small input file (or stdin for `-`), with a size limit.
+pub fn read_input(path: &Path) -> CliResult<Vec<u8>> {
+    let mut buf = Vec::new();
+    if path == Path::new("-") {
+        std::io::stdin()
+            .take(MAX_INPUT_FILE + 1)
+            .read_to_end(&mut buf)
+            .map_err(|e| CliError::bad(format!("reading stdin: {e}")))?;
+    } else {
+        let f = std::fs::File::open(path)
+            .map_err(|e| CliError::bad(format!("cannot read {}: {e}", path.display())))?;
+        f.take(MAX_INPUT_FILE + 1)
+            .read_to_end(&mut buf)
+            .map_err(|e| CliError::bad(format!("cannot read {}: {e}", path.display())))?;
+    }
+    if buf.len() as u64 > MAX_INPUT_FILE {
+        return Err(CliError::bad(format!(
+            "{} is larger than the 1 MiB limit",
+            path.display()
+        )));
+    }
+    Ok(buf)
+}
+
+fn read_json(path: &Path) -> CliResult<serde_json::Value> {
+    let bytes = read_input(path)?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| CliError::bad(format!("{} is not valid JSON: {e}", path.display())))
+}
+
+fn parse_opt<T: std::str::FromStr<Err = tansiq_core::Invalid>>(
+    flag: &str,
+    v: Option<&str>,
+) -> CliResult<Option<T>> {
+    v.map(|s| {
+        s.parse::<T>()
+            .map_err(|e| CliError::bad(format!("{flag}: {e}")))
+    })
+    .transpose()
+}
+
+fn print_json<T: Serialize>(v: &T) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(v).expect("output serialises")
+    );
+}
+
+fn print_line_or_json(json: bool, key: &str, value: &str) {
+    if json {
+        println!("{}", serde_json::json!({ key: value }));
+    } else {
+        println!("{value}");
+    }
+}
+
+pub fn run(cli: Cli) -> CliResult {
+    let json = cli.json;
+    let dir = node_dir(cli.dir);
+    let op = Actor::Operator;
+    let open = || Node::open(&dir).map_err(CliError::from);
+    match cli.cmd {
+        Cmd::Init {
+            name,
+            country,
+            listen,
+            api_listen,
+            store,
+        } => {
+            let node = Node::init(
+                &dir,
+                &InitOptions {
+                    name: &name,
+                    country: &country,
+                    listen: &listen,
+                    api_listen: api_listen.as_deref(),
+                    store: store.as_deref(),
+                },
+            )?;
+            print_line_or_json(json, "id", node.id());
+        }
+        Cmd::Card => print_json(&open()?.card()),
+        Cmd::Peer(PeerCmd::Add { card_file }) => {
+            let bytes = read_input(&card_file)?;
+            let id = open()?.peer_add(&op, &bytes)?;
+            print_line_or_json(json, "id", &id);
+        }
+        Cmd::Peer(PeerCmd::List) => {
+            let peers = open()?.peer_list(&op)?;
+            if json {
+                print_json(&peers);
+            } else {
+                for p in peers {
+                    println!("{}  {}  {}  {}", p.id, p.country, p.name, p.endpoint);
+                }
+            }
+        }
+        Cmd::Serve => crate::serve::run(&dir)?,
+        Cmd::User(UserCmd::Add { name, role, files }) => {
+            let role: Role = role
+                .parse()
+                .map_err(|e: tansiq_core::Invalid| CliError::bad(format!("--role: {e}")))?;
+            let token = open()?.user_add(&op, &name, role, &files)?;
+            print_line_or_json(json, "token", &token);
+        }
+        Cmd::User(UserCmd::List) => {
+            let users = open()?.user_list(&op)?;
+            if json {
+                print_json(&users);
+            } else {
+                for u in users {
+                    println!("{}  {}  {}", u.name, u.role, u.files.join(","));
+                }
+            }
+        }
+        Cmd::Channel(c) => channel(&open()?, &op, json, c)?,
+        Cmd::Record(r) => record(&open()?, &op, json, r)?,
+        Cmd::Audit(AuditCmd::Verify) => {
+            let r = open()?.audit_verify(&op)?;
+            if json {
+                print_json(&r);
+            } else if r.ok {
+                println!(
+                    "audit log verified: {} entries, {} signed checkpoints, {} record versions cross-checked, {} inclusion proofs",
+                    r.entries, r.checkpoints, r.record_versions, r.inclusion_proofs
+                );
+            }
+            if !r.ok {
+                return Err(CliError::other(format!(
+                    "audit verification FAILED: {}",
+                    r.problem.unwrap_or_default()
+                )));
+            }
+        }
+        Cmd::Audit(AuditCmd::Checkpoint) => {
+            let c = open()?.audit_checkpoint(&op, false)?;
+            if json {
+                print_json(&c);
+            } else {
+                println!("size {}\nroot {}\n\n{}", c.size, c.root, c.note);
+            }
+        }
+        Cmd::Demo => crate::demo::run(&dir)?,
+    }
+    Ok(())
+}
+
+fn parse_links(v: &[String]) -> CliResult<Vec<Link>> {
+    v.iter()
+        .map(|l| Link::parse_cli(l).map_err(|e| CliError::bad(format!("--link: {e}"))))
+        .collect()
+}
+
+fn channel(node: &Node, op: &Actor, json: bool, c: ChannelCmd) -> CliResult {
+    match c {
+        ChannelCmd::Create {
+            name,
+            members,
+            files,
+            relays,
+            retention_days,
+        } => {
+            let id = node.channel_create(op, &name, members, files, relays, retention_days)?;
+            print_line_or_json(json, "id", &id);
+        }
+        ChannelCmd::Accept { channel_id } => {
+            let v = node.channel_accept(op, &channel_id)?;
+            if json {
+                print_json(&v);
+            }
+        }
+        ChannelCmd::List => {
+            let list = node.channel_list(op)?;
+            if json {
+                print_json(&list);
+            } else {
+                for c in list {
+                    println!(
+                        "{}  {:7}  v{}  {}  members: {}  files: {}",
+                        c.id,
+                        c.status,
+                        c.version,
+                        c.name,
+                        c.members.join(","),
+                        c.files.join(",")
+                    );
+                }
+            }
+        }
+        ChannelCmd::Export { channel_id } => print_json(&node.channel_export(op, &channel_id)?),
+        ChannelCmd::Import { file } => {
+            let bytes = read_input(&file)?;
+            let v = node.channel_import(op, &bytes)?;
+            if json {
+                print_json(&v);
+            } else {
+                println!("{} {}", v.id, v.status);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn record(node: &Node, op: &Actor, json: bool, r: RecordCmd) -> CliResult {
+    match r {
+        RecordCmd::Add {
+            channel,
+            file,
+            kind,
+            data,
+            handling,
+            expires,
+            links,
+        } => {
+            let kind: Kind = kind
+                .parse()
+                .map_err(|e: tansiq_core::Invalid| CliError::bad(format!("--kind: {e}")))?;
+            let new = NewRecord {
+                channel,
+                file,
+                kind,
+                data: read_json(&data)?,
+                tlp: parse_opt::<Tlp>("--tlp", handling.tlp.as_deref())?,
+                code: parse_opt::<HandlingCode>("--handling", handling.handling.as_deref())?,
+                evaluation: parse_opt::<Evaluation>(
+                    "--evaluation",
+                    handling.evaluation.as_deref(),
+                )?,
+                expires,
+                links: parse_links(&links)?,
+            };
+            let id = node.record_add(op, new)?;
+            print_line_or_json(json, "id", &id);
+        }
+        RecordCmd::Update {
+            id,
+            data,
+            tlp,
+            links,
+        } => {
+            let links = if links.is_empty() {
+                None
+            } else {
+                Some(parse_links(&links)?)
+            };
+            let tlp = parse_opt::<Tlp>("--tlp", tlp.as_deref())?;
+            let v = node.record_update(op, &id, read_json(&data)?, links, tlp)?;
+            if json {
+                println!("{}", serde_json::json!({"id": id, "version": v}));
+            }
+        }
+        RecordCmd::Retract { id } => node.record_retract(op, &id)?,
+        RecordCmd::List {
+            channel,
+            file,
+            kind,
+            all,
+        } => {
+            let filter = RecordFilter {
+                channel,
+                file,
+                kind: parse_opt::<Kind>("--kind", kind.as_deref())?,
+                include_tombstones: all,
+                ..Default::default()
+            };
+            let list = node.record_list(op, &filter)?;
+            if json {
+                print_json(&list);
+            } else {
+                for r in list {
+                    let name = tansiq_core::record::names_of(&r.data)
+                        .into_iter()
+                        .next()
+                        .unwrap_or_default();
+                    println!(
+                        "{}  v{}  {:12}  {:10}  {:12}  {}",
+                        r.id, r.version, r.kind, r.file, r.tlp, name
+                    );
+                }
+            }
+        }
+        RecordCmd::Get { id } => {
+            let r = node.record_get(op, &id)?;
+            print_json(&r);
+        }
+        RecordCmd::Search { text, limit } => {
+            let list = node.record_search(op, &text, limit)?;
+            if json {
+                print_json(&list);
+            } else {
+                for r in list {
+                    let name = tansiq_core::record::names_of(&r.data).join(" / ");
+                    println!("{}  {:12}  {}", r.id, r.kind, name);
+                }
+            }
+        }
+        RecordCmd::Links { id } => print_json(&node.record_links(op, &id)?),
+        RecordCmd::Share { id, channel } => node.record_share(op, &id, &channel)?,
+    }
+    Ok(())
+}

@@ -1,0 +1,3 @@
+pub fn run(_dir: &std::path::Path) -> crate::cli::CliResult {
+    Ok(())
+}

@@ -1,0 +1,465 @@
+//! The local HTTP API for the node's own users (analysts, officers,
+//! admins, auditors). Token auth; every call goes through the same
+//! services as the CLI, as the user the token names; errors become HTTP
+//! statuses in one place ([`ApiError`]).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use tansiq_core::handling::{Evaluation, HandlingCode, Tlp};
+use tansiq_core::record::{Kind, Link};
+use tansiq_core::user::{Actor, Role};
+use tansiq_store::RecordFilter;
+
+use crate::error::NodeError;
+use crate::node::Node;
+use crate::records::NewRecord;
+
+/// Largest request body the API accepts.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+pub struct ApiError(NodeError);
+
+impl From<NodeError> for ApiError {
+    fn from(e: NodeError) -> Self {
+        ApiError(e)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status =
+            StatusCode::from_u16(self.0.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        if status.is_server_error() {
+            tracing::error!(error = %self.0, "api request failed");
+        }
+        let body = json!({"error": {"code": self.0.code(), "message": self.0.public_message()}});
+        (status, Json(body)).into_response()
+    }
+}
+
+type ApiResult = Result<Json<Value>, ApiError>;
+
+#[derive(Clone)]
+struct AppState {
+    node: Arc<Node>,
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+}
+
+/// Runs `f` as the token's user on a blocking thread (the store is
+/// synchronous).
+async fn as_user<T: serde::Serialize + Send + 'static>(
+    st: AppState,
+    headers: HeaderMap,
+    f: impl FnOnce(&Node, &Actor) -> Result<T, NodeError> + Send + 'static,
+) -> ApiResult {
+    let token = bearer(&headers).map(str::to_string);
+    let out = tokio::task::spawn_blocking(move || {
+        let actor = st
+            .node
+            .authenticate(token.as_deref().ok_or(NodeError::Unauthorized)?)?;
+        f(&st.node, &actor)
+    })
+    .await
+    .map_err(|e| NodeError::Other(format!("worker failed: {e}")))??;
+    Ok(Json(
+        serde_json::to_value(out).map_err(|e| NodeError::Other(e.to_string()))?,
+    ))
+}
+
+fn parse<T: std::str::FromStr<Err = tansiq_core::Invalid>>(
+    field: &str,
+    v: Option<&str>,
+) -> Result<Option<T>, NodeError> {
+    v.map(|s| {
+        s.parse::<T>()
+            .map_err(|e| NodeError::bad(format!("{field}: {e}")))
+    })
+    .transpose()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    channel: Option<String>,
+    file: Option<String>,
+    kind: Option<String>,
+    name: Option<String>,
+    limit: Option<u64>,
+    offset: Option<u64>,
+}
+
+async fn list_records(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<ListQuery>,
+) -> ApiResult {
+    as_user(st, headers, move |node, actor| {
+        if let Some(name) = &q.name {
+            return node.record_search(actor, name, q.limit.unwrap_or(100));
+        }
+        let filter = RecordFilter {
+            channel: q.channel,
+            file: q.file,
+            kind: parse::<Kind>("kind", q.kind.as_deref())?,
+            limit: Some(q.limit.unwrap_or(1000).min(10_000)),
+            offset: q.offset.unwrap_or(0),
+            ..Default::default()
+        };
+        node.record_list(actor, &filter)
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateRecord {
+    channel: String,
+    file: String,
+    kind: String,
+    data: Value,
+    tlp: Option<String>,
+    handling_code: Option<String>,
+    evaluation: Option<String>,
+    expires: Option<String>,
+    #[serde(default)]
+    links: Vec<Link>,
+}
+
+async fn create_record(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Json(b): Json<CreateRecord>,
+) -> ApiResult {
+    as_user(st, headers, move |node, actor| {
+        let new = NewRecord {
+            channel: b.channel,
+            file: b.file,
+            kind: b.kind.parse()?,
+            data: b.data,
+            tlp: parse::<Tlp>("tlp", b.tlp.as_deref())?,
+            code: parse::<HandlingCode>("handling_code", b.handling_code.as_deref())?,
+            evaluation: parse::<Evaluation>("evaluation", b.evaluation.as_deref())?,
+            expires: b.expires,
+            links: b.links,
+        };
+        node.record_add(actor, new).map(|id| json!({"id": id}))
+    })
+    .await
+}
+
+async fn get_record(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult {
+    as_user(st, headers, move |node, actor| node.record_get(actor, &id)).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UpdateRecord {
+    data: Value,
+    links: Option<Vec<Link>>,
+    tlp: Option<String>,
+}
+
+async fn update_record(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Json(b): Json<UpdateRecord>,
+) -> ApiResult {
+    as_user(st, headers, move |node, actor| {
+        let tlp = parse::<Tlp>("tlp", b.tlp.as_deref())?;
+        node.record_update(actor, &id, b.data, b.links, tlp)
+            .map(|v| json!({"id": id, "version": v}))
+    })
+    .await
+}
+
+async fn retract_record(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult {
+    as_user(st, headers, move |node, actor| {
+        node.record_retract(actor, &id)
+            .map(|_| json!({"id": id, "status": "retracted"}))
+    })
+    .await
+}
+
+async fn record_links(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult {
+    as_user(st, headers, move |node, actor| {
+        node.record_links(actor, &id)
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ShareBody {
+    channel: String,
+}
+
+async fn share_record(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Json(b): Json<ShareBody>,
+) -> ApiResult {
+    as_user(st, headers, move |node, actor| {
+        node.record_share(actor, &id, &b.channel)
+            .map(|_| json!({"id": id, "channel": b.channel}))
+    })
+    .await
+}
+
+async fn list_channels(State(st): State<AppState>, headers: HeaderMap) -> ApiResult {
+    as_user(st, headers, |node, actor| node.channel_list(actor)).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateChannel {
+    name: String,
+    #[serde(default)]
+    members: Vec<String>,
+    files: Vec<String>,
+    #[serde(default)]
+    relays: Vec<String>,
+    retention_days: Option<u32>,
+}
+
+async fn create_channel(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Json(b): Json<CreateChannel>,
+) -> ApiResult {
+    as_user(st, headers, move |node, actor| {
+        node.channel_create(
+            actor,
+            &b.name,
+            b.members,
+            b.files,
+            b.relays,
+            b.retention_days,
+        )
+        .map(|id| json!({"id": id}))
+    })
+    .await
+}
+
+async fn accept_channel(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult {
+    as_user(st, headers, move |node, actor| {
+        node.channel_accept(actor, &id)
+    })
+    .await
+}
+
+async fn list_peers(State(st): State<AppState>, headers: HeaderMap) -> ApiResult {
+    as_user(st, headers, |node, actor| node.peer_list(actor)).await
+}
+
+async fn list_users(State(st): State<AppState>, headers: HeaderMap) -> ApiResult {
+    as_user(st, headers, |node, actor| node.user_list(actor)).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateUser {
+    name: String,
+    role: String,
+    #[serde(default)]
+    files: Vec<String>,
+}
+
+async fn create_user(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Json(b): Json<CreateUser>,
+) -> ApiResult {
+    as_user(st, headers, move |node, actor| {
+        let role: Role = b.role.parse()?;
+        node.user_add(actor, &b.name, role, &b.files)
+            .map(|token| json!({"name": b.name, "token": token}))
+    })
+    .await
+}
+
+async fn get_checkpoint(State(st): State<AppState>, headers: HeaderMap) -> ApiResult {
+    as_user(st, headers, |node, actor| {
+        node.audit_checkpoint(actor, false)
+    })
+    .await
+}
+
+async fn make_checkpoint(State(st): State<AppState>, headers: HeaderMap) -> ApiResult {
+    as_user(st, headers, |node, actor| {
+        node.audit_checkpoint(actor, true)
+    })
+    .await
+}
+
+async fn verify_audit(State(st): State<AppState>, headers: HeaderMap) -> ApiResult {
+    as_user(st, headers, |node, actor| node.audit_verify(actor)).await
+}
+
+async fn openapi() -> Json<Value> {
+    Json(openapi_document())
+}
+
+async fn not_found() -> ApiError {
+    ApiError(NodeError::NotFound(
+        "no such endpoint; see /api/v1/openapi.json".into(),
+    ))
+}
+
+/// The router, for tests and for `serve`.
+pub fn router(node: Arc<Node>) -> Router {
+    Router::new()
+        .route("/api/v1/openapi.json", get(openapi))
+        .route("/api/v1/records", get(list_records).post(create_record))
+        .route(
+            "/api/v1/records/{id}",
+            get(get_record).put(update_record).delete(retract_record),
+        )
+        .route("/api/v1/records/{id}/links", get(record_links))
+        .route("/api/v1/records/{id}/share", post(share_record))
+        .route("/api/v1/channels", get(list_channels).post(create_channel))
+        .route("/api/v1/channels/{id}/accept", post(accept_channel))
+        .route("/api/v1/peers", get(list_peers))
+        .route("/api/v1/users", get(list_users).post(create_user))
+        .route(
+            "/api/v1/audit/checkpoint",
+            get(get_checkpoint).post(make_checkpoint),
+        )
+        .route("/api/v1/audit/verify", get(verify_audit))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(AppState { node })
+}
+
+/// Serves the API on `addr` until `shutdown` resolves.
+pub async fn serve(
+    node: Arc<Node>,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(node))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+pub async fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(addr).await
+}
+
+/// The OpenAPI 3.1 description of this API.
+pub fn openapi_document() -> Value {
+    let err = json!({"description": "error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}});
+    let errors = json!({"400": err, "401": err, "403": err, "404": err, "500": err});
+    let id_param =
+        json!([{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}]);
+    let ok = |schema: Value| json!({"description": "ok", "content": {"application/json": {"schema": schema}}});
+    let merge = |mut base: Value, extra: &Value| {
+        if let (Some(b), Some(e)) = (base.as_object_mut(), extra.as_object()) {
+            for (k, v) in e {
+                b.insert(k.clone(), v.clone());
+            }
+        }
+        base
+    };
+    let rec = json!({"$ref": "#/components/schemas/Record"});
+    json!({
+        "openapi": "3.1.0",
+        "info": {"title": "Tansiq node local API", "version": "1"},
+        "security": [{"bearer": []}],
+        "paths": {
+            "/api/v1/records": {
+                "get": {"summary": "Records the caller may see (or a name search with ?name=)",
+                    "parameters": [
+                        {"name": "channel", "in": "query", "schema": {"type": "string"}},
+                        {"name": "file", "in": "query", "schema": {"type": "string"}},
+                        {"name": "kind", "in": "query", "schema": {"type": "string"}},
+                        {"name": "name", "in": "query", "schema": {"type": "string"}},
+                        {"name": "limit", "in": "query", "schema": {"type": "integer"}},
+                        {"name": "offset", "in": "query", "schema": {"type": "integer"}}],
+                    "responses": merge(json!({"200": ok(json!({"type": "array", "items": rec}))}), &errors)},
+                "post": {"summary": "Create and sign a record",
+                    "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/NewRecord"}}}},
+                    "responses": merge(json!({"200": ok(json!({"type": "object", "properties": {"id": {"type": "string"}}}))}), &errors)}
+            },
+            "/api/v1/records/{id}": {
+                "parameters": id_param,
+                "get": {"summary": "One record", "responses": merge(json!({"200": ok(rec.clone())}), &errors)},
+                "put": {"summary": "New version (originator only)",
+                    "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["data"], "properties": {"data": {"type": "object"}, "links": {"type": "array", "items": {"$ref": "#/components/schemas/Link"}}, "tlp": {"type": "string"}}}}}},
+                    "responses": merge(json!({"200": ok(json!({"type": "object"}))}), &errors)},
+                "delete": {"summary": "Retract (originator only)", "responses": merge(json!({"200": ok(json!({"type": "object"}))}), &errors)}
+            },
+            "/api/v1/records/{id}/links": {"parameters": id_param, "get": {"summary": "Links of a record", "responses": merge(json!({"200": ok(json!({"type": "array"}))}), &errors)}},
+            "/api/v1/records/{id}/share": {"parameters": id_param, "post": {"summary": "Share into another channel (third-party rule applies)",
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["channel"], "properties": {"channel": {"type": "string"}}}}}},
+                "responses": merge(json!({"200": ok(json!({"type": "object"}))}), &errors)}},
+            "/api/v1/channels": {
+                "get": {"summary": "Channels", "responses": merge(json!({"200": ok(json!({"type": "array", "items": {"$ref": "#/components/schemas/Channel"}}))}), &errors)},
+                "post": {"summary": "Propose a channel", "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["name", "files"], "properties": {"name": {"type": "string"}, "members": {"type": "array", "items": {"type": "string"}}, "files": {"type": "array", "items": {"type": "string"}}, "relays": {"type": "array", "items": {"type": "string"}}, "retention_days": {"type": "integer"}}}}}},
+                    "responses": merge(json!({"200": ok(json!({"type": "object"}))}), &errors)}
+            },
+            "/api/v1/channels/{id}/accept": {"parameters": id_param, "post": {"summary": "Co-sign the pending charter", "responses": merge(json!({"200": ok(json!({"$ref": "#/components/schemas/Channel"}))}), &errors)}},
+            "/api/v1/peers": {"get": {"summary": "Known peers", "responses": merge(json!({"200": ok(json!({"type": "array"}))}), &errors)}},
+            "/api/v1/users": {
+                "get": {"summary": "Users (admin)", "responses": merge(json!({"200": ok(json!({"type": "array"}))}), &errors)},
+                "post": {"summary": "Create a user (admin); the token is returned once",
+                    "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["name", "role"], "properties": {"name": {"type": "string"}, "role": {"enum": ["admin", "officer", "analyst", "auditor"]}, "files": {"type": "array", "items": {"type": "string"}}}}}}},
+                    "responses": merge(json!({"200": ok(json!({"type": "object"}))}), &errors)}
+            },
+            "/api/v1/audit/checkpoint": {
+                "get": {"summary": "Latest signed checkpoint", "responses": merge(json!({"200": ok(json!({"$ref": "#/components/schemas/Checkpoint"}))}), &errors)},
+                "post": {"summary": "Make a checkpoint now", "responses": merge(json!({"200": ok(json!({"$ref": "#/components/schemas/Checkpoint"}))}), &errors)}
+            },
+            "/api/v1/audit/verify": {"get": {"summary": "Verify the audit log", "responses": merge(json!({"200": ok(json!({"type": "object"}))}), &errors)}}
+        },
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": {
+                "Error": {"type": "object", "properties": {"error": {"type": "object", "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}}},
+                "Link": {"type": "object", "required": ["rel", "target"], "properties": {"rel": {"type": "string"}, "target": {"type": "string"}, "from": {"type": "string"}, "until": {"type": "string"}, "note": {"type": "string"}}},
+                "NewRecord": {"type": "object", "required": ["channel", "file", "kind", "data"], "properties": {
+                    "channel": {"type": "string"}, "file": {"type": "string"},
+                    "kind": {"enum": ["person", "organization", "network", "location", "incident", "document", "note"]},
+                    "data": {"type": "object"}, "tlp": {"enum": ["clear", "green", "amber", "amber+strict", "red"]},
+                    "handling_code": {"enum": ["H0", "H1", "H2", "H3"]}, "evaluation": {"type": "string"},
+                    "expires": {"type": "string"}, "links": {"type": "array", "items": {"$ref": "#/components/schemas/Link"}}}},
+                "Record": {"type": "object", "properties": {"id": {"type": "string"}, "version": {"type": "integer"}, "kind": {"type": "string"}, "originator": {"type": "string"}, "channel": {"type": "string"}, "file": {"type": "string"}, "tlp": {"type": "string"}, "handling_code": {"type": "string"}, "status": {"type": "string"}, "created": {"type": "string"}, "expires": {"type": "string"}, "data": {"type": "object"}, "links": {"type": "array"}, "channels": {"type": "array"}}},
+                "Channel": {"type": "object", "properties": {"id": {"type": "string"}, "name": {"type": "string"}, "members": {"type": "array"}, "files": {"type": "array"}, "status": {"enum": ["pending", "active"]}, "version": {"type": "integer"}}},
+                "Checkpoint": {"type": "object", "properties": {"size": {"type": "integer"}, "root": {"type": "string"}, "signature": {"type": "string"}, "witnesses": {"type": "array"}}}
+            }
+        }
+    })
+}

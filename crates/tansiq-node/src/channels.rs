@@ -1,0 +1,253 @@
+//! Channel services: propose a charter, accept (co-sign) one, import a
+//! signed charter carried from a partner, list.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::json;
+
+use tansiq_core::charter::{ChannelEvent, ChannelState, Charter, SignedCharter};
+use tansiq_core::ids::{new_id, CHANNEL_PREFIX};
+use tansiq_core::policy::{self, Action};
+use tansiq_core::time;
+use tansiq_core::user::Actor;
+use tansiq_store::{ChannelRow, Tx};
+
+use crate::card::NodeCard;
+use crate::error::{NodeError, NodeResult};
+use crate::node::Node;
+use crate::records::load_channel;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ChannelView {
+    pub id: String,
+    pub name: String,
+    pub members: Vec<String>,
+    pub files: Vec<String>,
+    pub relays: Vec<String>,
+    pub status: String,
+    pub version: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retention_days: Option<u32>,
+    /// Members whose signature the newest version still lacks.
+    pub awaiting: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pending_version: Option<u64>,
+}
+
+impl Node {
+    /// Signing keys of this node and its known peers.
+    pub(crate) fn key_lookup(&self, tx: &mut Tx) -> NodeResult<BTreeMap<String, [u8; 32]>> {
+        let mut keys = BTreeMap::new();
+        keys.insert(self.id().to_string(), self.identity.signing_public());
+        for p in tx.peers()? {
+            let card: NodeCard = serde_json::from_str(&p.card)
+                .map_err(|e| NodeError::Other(format!("peer card: {e}")))?;
+            keys.insert(p.id, card.signing_key()?);
+        }
+        Ok(keys)
+    }
+
+    fn save_channel(&self, tx: &mut Tx, state: &ChannelState) -> NodeResult<()> {
+        let c = state
+            .charter()
+            .ok_or_else(|| NodeError::Other("channel without charter".into()))?;
+        tx.put_channel(
+            &ChannelRow {
+                id: c.id.clone(),
+                name: c.name.clone(),
+                status: state.status().as_str().into(),
+                state: serde_json::to_string(state).expect("channel state serialises"),
+            },
+            &time::format(&time::now()),
+        )?;
+        Ok(())
+    }
+
+    fn apply_channel_event(
+        &self,
+        tx: &mut Tx,
+        id: &str,
+        event: ChannelEvent,
+    ) -> NodeResult<ChannelState> {
+        let keys = self.key_lookup(tx)?;
+        let cur = match tx.channel(id)? {
+            Some(_) => load_channel(tx, id)?,
+            None => ChannelState::default(),
+        };
+        let next = cur.apply(event, &|n: &str| keys.get(n).copied())?;
+        self.save_channel(tx, &next)?;
+        Ok(next)
+    }
+
+    /// Proposes a channel; this node signs its charter and is always a
+    /// member. Every other member must be a known peer.
+    pub fn channel_create(
+        &self,
+        actor: &Actor,
+        name: &str,
+        members: Vec<String>,
+        files: Vec<String>,
+        relays: Vec<String>,
+        retention_days: Option<u32>,
+    ) -> NodeResult<String> {
+        policy::authorize(actor, Action::ManageChannels)?;
+        self.store.write(|tx| {
+            let known = self.key_lookup(tx)?;
+            for m in members.iter().chain(&relays) {
+                if !known.contains_key(m.trim()) {
+                    return Err(NodeError::bad(format!(
+                        "{m} is not a known peer; add its card first with `tansiq peer add CARD_FILE`"
+                    )));
+                }
+            }
+            let charter = Charter::new(
+                new_id(CHANNEL_PREFIX),
+                1,
+                name,
+                self.id(),
+                members,
+                files,
+                relays,
+                retention_days,
+                time::format(&time::now()),
+            )?;
+            let mut signed = SignedCharter {
+                charter,
+                signatures: BTreeMap::new(),
+            };
+            signed.sign_by(&self.identity);
+            let id = signed.charter.id.clone();
+            let state = self.apply_channel_event(tx, &id, ChannelEvent::Proposed(signed))?;
+            self.audit(
+                tx,
+                &actor.audit_name(),
+                "channel.create",
+                &id,
+                json!({"id": id, "version": 1, "status": state.status().as_str()}),
+            )?;
+            self.checkpoint_in(tx)?;
+            Ok(id)
+        })
+    }
+
+    /// This node co-signs the pending charter version of a channel.
+    pub fn channel_accept(&self, actor: &Actor, id: &str) -> NodeResult<ChannelView> {
+        policy::authorize(actor, Action::ManageChannels)?;
+        self.store.write(|tx| {
+            let st = load_channel(tx, id)?;
+            let Some(pending) = &st.pending else {
+                return Err(NodeError::bad(format!(
+                    "channel {id} has no charter waiting for signatures"
+                )));
+            };
+            if !pending.charter.is_member(self.id()) {
+                return Err(NodeError::Refused(tansiq_core::policy::Refusal {
+                    rule: tansiq_core::policy::Rule::Membership,
+                    reason: format!("this node is not a member of channel {id}"),
+                }));
+            }
+            if pending.signatures.contains_key(self.id()) {
+                return Err(NodeError::bad(format!(
+                    "this node already signed version {} of channel {id}",
+                    pending.charter.version
+                )));
+            }
+            let mut mine = pending.clone();
+            mine.sign_by(&self.identity);
+            let sig = mine.signatures[self.id()].clone();
+            let version = pending.charter.version;
+            let next = self.apply_channel_event(
+                tx,
+                id,
+                ChannelEvent::Signed {
+                    version,
+                    node: self.id().to_string(),
+                    sig,
+                },
+            )?;
+            self.audit(
+                tx,
+                &actor.audit_name(),
+                "channel.accept",
+                id,
+                json!({"id": id, "version": version, "status": next.status().as_str()}),
+            )?;
+            self.checkpoint_in(tx)?;
+            Ok(view(&next))
+        })
+    }
+
+    /// Imports a signed charter (a proposal, or one carrying more member
+    /// signatures), e.g. carried by hand from a partner.
+    pub fn channel_import(&self, actor: &Actor, bytes: &[u8]) -> NodeResult<ChannelView> {
+        policy::authorize(actor, Action::ManageChannels)?;
+        if bytes.len() > 256 * 1024 {
+            return Err(NodeError::bad("a charter file is at most 256 KiB"));
+        }
+        let signed: SignedCharter = serde_json::from_slice(bytes)
+            .map_err(|e| NodeError::bad(format!("not a signed charter: {e}")))?;
+        if !signed.charter.is_member(self.id()) {
+            return Err(NodeError::bad("this node is not a member of that charter"));
+        }
+        self.store.write(|tx| {
+            let id = signed.charter.id.clone();
+            let version = signed.charter.version;
+            let next = self.apply_channel_event(tx, &id, ChannelEvent::Proposed(signed))?;
+            self.audit(
+                tx,
+                &actor.audit_name(),
+                "channel.import",
+                &id,
+                json!({"id": id, "version": version, "status": next.status().as_str()}),
+            )?;
+            self.checkpoint_in(tx)?;
+            Ok(view(&next))
+        })
+    }
+
+    /// The newest charter version of a channel with its signatures, for
+    /// carrying to partners.
+    pub fn channel_export(&self, actor: &Actor, id: &str) -> NodeResult<SignedCharter> {
+        policy::authorize(actor, Action::ReadChannels)?;
+        self.store.read(|tx| {
+            let st = load_channel(tx, id)?;
+            st.pending
+                .or(st.active)
+                .ok_or_else(|| NodeError::Other("channel without charter".into()))
+        })
+    }
+
+    pub fn channel_list(&self, actor: &Actor) -> NodeResult<Vec<ChannelView>> {
+        policy::authorize(actor, Action::ReadChannels)?;
+        self.store.read(|tx| {
+            let mut out = Vec::new();
+            for row in tx.channels()? {
+                let st: ChannelState = serde_json::from_str(&row.state)
+                    .map_err(|e| NodeError::Other(format!("channel state: {e}")))?;
+                out.push(view(&st));
+            }
+            Ok(out)
+        })
+    }
+}
+
+fn view(st: &ChannelState) -> ChannelView {
+    let c = st.charter().expect("stored channels have a charter");
+    ChannelView {
+        id: c.id.clone(),
+        name: c.name.clone(),
+        members: c.members.clone(),
+        files: c.files.clone(),
+        relays: c.relays.clone(),
+        status: st.status().as_str().into(),
+        version: c.version,
+        retention_days: c.retention_days,
+        awaiting: st.pending.as_ref().map(|p| p.missing()).unwrap_or_default(),
+        pending_version: st
+            .pending
+            .as_ref()
+            .filter(|_| st.active.is_some())
+            .map(|p| p.charter.version),
+    }
+}

@@ -1,0 +1,78 @@
+//! The node directory: `config.toml`, `keys/` (0600 key files) and the
+//! SQLite store `node.db` (unless the config names a PostgreSQL URL).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{NodeError, NodeResult};
+
+pub const CONFIG_FILE: &str = "config.toml";
+pub const KEYS_DIR: &str = "keys";
+pub const DB_FILE: &str = "node.db";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub node_id: String,
+    pub name: String,
+    pub country: String,
+    /// Partner endpoint (HTTPS, mutual TLS).
+    pub listen: String,
+    /// Local API for the node's users (HTTP on loopback).
+    pub api_listen: String,
+    /// `sqlite` (the file `node.db` in the node directory) or a
+    /// `postgres://` URL.
+    pub store: String,
+    /// Seconds between automatic audit checkpoints while serving.
+    #[serde(default = "default_checkpoint_secs")]
+    pub checkpoint_interval_secs: u64,
+}
+
+fn default_checkpoint_secs() -> u64 {
+    60
+}
+
+impl Config {
+    pub fn load(dir: &Path) -> NodeResult<Config> {
+        let path = dir.join(CONFIG_FILE);
+        let text = std::fs::read_to_string(&path).map_err(|_| {
+            NodeError::bad(format!(
+                "{} holds no Tansiq node (no {CONFIG_FILE}); create one with `tansiq init --dir {}` or pass --dir",
+                dir.display(),
+                dir.display()
+            ))
+        })?;
+        toml::from_str(&text).map_err(|e| NodeError::bad(format!("{}: {e}", path.display())))
+    }
+
+    pub fn save(&self, dir: &Path) -> NodeResult<()> {
+        let text = toml::to_string_pretty(self).map_err(|e| NodeError::Other(e.to_string()))?;
+        write_atomic(&dir.join(CONFIG_FILE), text.as_bytes())
+    }
+}
+
+pub fn keys_dir(dir: &Path) -> PathBuf {
+    dir.join(KEYS_DIR)
+}
+
+/// Writes via a temporary file and rename, so a crash leaves the old file
+/// or the new one, never half of one.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> NodeResult<()> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, bytes)
+        .map_err(|e| NodeError::Other(format!("writing {}: {e}", tmp.display())))?;
+    std::fs::rename(&tmp, path)
+        .map_err(|e| NodeError::Other(format!("writing {}: {e}", path.display())))
+}
+
+/// `HOST:PORT` with a numeric or `localhost` host.
+pub fn parse_listen(s: &str) -> NodeResult<SocketAddr> {
+    let s2 = s.replace("localhost", "127.0.0.1");
+    s2.parse::<SocketAddr>().map_err(|_| {
+        NodeError::bad(format!(
+            "{s:?} is not a HOST:PORT address (e.g. 127.0.0.1:7401)"
+        ))
+    })
+}

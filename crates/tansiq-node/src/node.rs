@@ -1,0 +1,266 @@
+//! A node: its directory, identity, configuration and store, and the
+//! helpers every service uses (audit append, checkpoints, expiry).
+
+use std::path::{Path, PathBuf};
+
+use serde_json::json;
+
+use tansiq_core::country::parse_country;
+use tansiq_core::time;
+use tansiq_crypto::checkpoint::{self, Checkpoint};
+use tansiq_crypto::Identity;
+use tansiq_store::{CheckpointRow, RecordStatus, Store, Tx};
+
+use crate::card::NodeCard;
+use crate::config::{keys_dir, parse_listen, Config, DB_FILE};
+use crate::error::{NodeError, NodeResult};
+
+pub struct Node {
+    pub dir: PathBuf,
+    pub config: Config,
+    pub identity: Identity,
+    pub store: Store,
+}
+
+/// What `init` needs.
+pub struct InitOptions<'a> {
+    pub name: &'a str,
+    pub country: &'a str,
+    pub listen: &'a str,
+    pub api_listen: Option<&'a str>,
+    pub store: Option<&'a str>,
+}
+
+impl Node {
+    /// Creates a node in `dir` (which must not hold one): keys (0600),
+    /// config, store, and the first audit entry and checkpoint.
+    pub fn init(dir: &Path, opts: &InitOptions) -> NodeResult<Node> {
+        if dir.join(crate::config::CONFIG_FILE).exists() || keys_dir(dir).exists() {
+            return Err(NodeError::bad(format!(
+                "{} already holds a Tansiq node; choose another --dir",
+                dir.display()
+            )));
+        }
+        let name = opts.name.trim();
+        if name.is_empty() || name.len() > 200 || name.chars().any(char::is_control) {
+            return Err(NodeError::bad("--name must be 1-200 printable characters"));
+        }
+        let country =
+            parse_country(opts.country).map_err(|e| NodeError::bad(format!("--country: {e}")))?;
+        let listen = parse_listen(opts.listen)?;
+        let api_listen = match opts.api_listen {
+            Some(a) => parse_listen(a)?,
+            None => {
+                let mut a = listen;
+                a.set_port(listen.port().checked_add(1).ok_or_else(|| {
+                    NodeError::bad("--listen port is 65535; give --api-listen explicitly")
+                })?);
+                a.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+                a
+            }
+        };
+        let store_url = match opts.store {
+            None | Some("sqlite") => "sqlite".to_string(),
+            Some(u) if u.starts_with("postgres://") || u.starts_with("postgresql://") => {
+                return Err(NodeError::bad(
+                    "the PostgreSQL backend is not available in this build yet; use the default SQLite store",
+                ))
+            }
+            Some(u) => {
+                return Err(NodeError::bad(format!(
+                    "--store {u:?}: use sqlite (default) or a postgres:// URL"
+                )))
+            }
+        };
+        std::fs::create_dir_all(dir)
+            .map_err(|e| NodeError::bad(format!("cannot create {}: {e}", dir.display())))?;
+        let identity = Identity::generate();
+        std::fs::create_dir_all(keys_dir(dir))
+            .map_err(|e| NodeError::Other(format!("creating keys dir: {e}")))?;
+        set_private_dir(&keys_dir(dir))?;
+        identity
+            .save(&keys_dir(dir))
+            .map_err(|e| NodeError::Other(format!("saving keys: {e}")))?;
+        let config = Config {
+            node_id: identity.node_id(),
+            name: name.to_string(),
+            country,
+            listen: listen.to_string(),
+            api_listen: api_listen.to_string(),
+            store: store_url,
+            checkpoint_interval_secs: 60,
+        };
+        let store = open_store(dir, &config, true)?;
+        let node = Node {
+            dir: dir.to_path_buf(),
+            config,
+            identity,
+            store,
+        };
+        node.store.write(|tx| {
+            tx.meta_set("node_id", &node.config.node_id)?;
+            tx.meta_set("card_created", &time::format(&time::now()))?;
+            node.audit(
+                tx,
+                "operator",
+                "node.init",
+                &node.config.node_id,
+                json!({"name": node.config.name, "country": node.config.country}),
+            )?;
+            node.checkpoint_in(tx)?;
+            Ok::<_, NodeError>(())
+        })?;
+        // Written last: its presence means "a complete node lives here".
+        node.config.save(dir)?;
+        Ok(node)
+    }
+
+    /// Opens the node in `dir` and purges whatever expired meanwhile.
+    pub fn open(dir: &Path) -> NodeResult<Node> {
+        let config = Config::load(dir)?;
+        let identity = Identity::load(&keys_dir(dir))
+            .map_err(|e| NodeError::Other(format!("node keys: {e}")))?;
+        if identity.node_id() != config.node_id {
+            return Err(NodeError::Other(format!(
+                "the keys in {} do not belong to node {}",
+                keys_dir(dir).display(),
+                config.node_id
+            )));
+        }
+        let store = open_store(dir, &config, false)?;
+        let stored_id = store.read(|tx| tx.meta_get("node_id"))?;
+        if stored_id.as_deref() != Some(config.node_id.as_str()) {
+            return Err(NodeError::Other("the store belongs to another node".into()));
+        }
+        let node = Node {
+            dir: dir.to_path_buf(),
+            config,
+            identity,
+            store,
+        };
+        node.purge_expired()?;
+        Ok(node)
+    }
+
+    pub fn id(&self) -> &str {
+        &self.config.node_id
+    }
+
+    pub fn card(&self) -> NodeCard {
+        let created = self
+            .store
+            .read(|tx| tx.meta_get("card_created"))
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| time::format(&time::now()));
+        NodeCard::issue(
+            &self.identity,
+            &self.config.name,
+            &self.config.country,
+            &self.config.listen,
+            &created,
+        )
+    }
+
+    /// Appends an audit entry in the caller's transaction.
+    pub fn audit(
+        &self,
+        tx: &mut Tx,
+        actor: &str,
+        action: &str,
+        object: &str,
+        details: serde_json::Value,
+    ) -> NodeResult<u64> {
+        Ok(tx.audit_append(&time::format(&time::now()), actor, action, object, details)?)
+    }
+
+    /// The checkpoint origin line: names this node's log.
+    pub fn log_origin(&self) -> String {
+        format!("tansiq/{}", self.config.node_id)
+    }
+
+    /// Signs a checkpoint of the current tree head in the caller's
+    /// transaction, unless one already covers it.
+    pub fn checkpoint_in(&self, tx: &mut Tx) -> NodeResult<CheckpointRow> {
+        let (size, root) = tx.audit_head()?;
+        if let Some(last) = tx.checkpoints()?.into_iter().last() {
+            if last.size == size {
+                return Ok(last);
+            }
+        }
+        let cp = Checkpoint {
+            origin: self.log_origin(),
+            size,
+            root,
+        };
+        let note = checkpoint::sign(&self.identity, &self.log_origin(), &cp)
+            .map_err(|e| NodeError::Other(format!("signing checkpoint: {e}")))?;
+        let row = CheckpointRow {
+            size,
+            root,
+            note,
+            created_at: time::format(&time::now()),
+        };
+        tx.put_checkpoint(&row)?;
+        Ok(row)
+    }
+
+    /// Purges the content of every record past its expiry: a tombstone and
+    /// an audit entry remain. Runs when a node opens and periodically in
+    /// `serve`.
+    pub fn purge_expired(&self) -> NodeResult<usize> {
+        let now = time::format(&time::now());
+        let n = self.store.write(|tx| {
+            let ids = tx.expired_records(&now)?;
+            for id in &ids {
+                tx.purge_content(id, RecordStatus::Expired, None)?;
+                self.audit(tx, "node", "record.expire", id, json!({"id": id}))?;
+            }
+            if !ids.is_empty() {
+                self.checkpoint_in(tx)?;
+            }
+            Ok::<_, NodeError>(ids.len())
+        })?;
+        if n > 0 {
+            self.store.scrub()?;
+        }
+        Ok(n)
+    }
+}
+
+fn open_store(dir: &Path, config: &Config, create: bool) -> NodeResult<Store> {
+    if config.store != "sqlite" {
+        return Err(NodeError::bad(format!(
+            "store {:?} is not supported by this build",
+            config.store
+        )));
+    }
+    let path = dir.join(DB_FILE);
+    let store = Store::open_sqlite(&path, create)?;
+    set_private_file(&path)?;
+    Ok(store)
+}
+
+#[cfg(unix)]
+fn set_private_dir(p: &Path) -> NodeResult<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o700))
+        .map_err(|e| NodeError::Other(format!("{}: {e}", p.display())))
+}
+
+#[cfg(unix)]
+fn set_private_file(p: &Path) -> NodeResult<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o600))
+        .map_err(|e| NodeError::Other(format!("{}: {e}", p.display())))
+}
+
+#[cfg(not(unix))]
+fn set_private_dir(_: &Path) -> NodeResult<()> {
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn set_private_file(_: &Path) -> NodeResult<()> {
+    Ok(())
+}

@@ -1,0 +1,522 @@
+//! Record services: create, update, retract, read, list, search, share.
+//! Each is one transaction that checks policy, writes, and audits.
+
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use tansiq_core::charter::ChannelState;
+use tansiq_core::handling::{Evaluation, Handling, HandlingCode, Tlp};
+use tansiq_core::ids::{new_id, RECORD_PREFIX};
+use tansiq_core::policy::{self, Action, ReadScope, RecordMeta, ShareSource};
+use tansiq_core::record::{
+    names_of, validate_data, Kind, Link, LinkType, RecordBody, SignedRecord,
+};
+use tansiq_core::time;
+use tansiq_core::user::Actor;
+use tansiq_store::{RecordFilter, StoredRecord, Tx};
+
+use crate::error::{NodeError, NodeResult};
+use crate::node::Node;
+
+/// What the caller asks to create.
+#[derive(Debug, Clone)]
+pub struct NewRecord {
+    pub channel: String,
+    pub file: String,
+    pub kind: Kind,
+    pub data: Value,
+    pub tlp: Option<Tlp>,
+    pub code: Option<HandlingCode>,
+    pub evaluation: Option<Evaluation>,
+    pub expires: Option<String>,
+    pub links: Vec<Link>,
+}
+
+/// A record as the CLI and API show it.
+#[derive(Debug, Clone, Serialize)]
+pub struct RecordView {
+    pub id: String,
+    pub version: u64,
+    pub kind: String,
+    pub originator: String,
+    pub channel: String,
+    pub file: String,
+    pub tlp: String,
+    pub handling_code: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub evaluation: Option<String>,
+    pub status: String,
+    pub created: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires: Option<String>,
+    pub data: Value,
+    pub links: Vec<Link>,
+    pub channels: Vec<String>,
+}
+
+/// Normalised form of a name for the search index: NFKC-free lowercase
+/// with collapsed spaces (the matching engine does the cross-script work).
+pub fn search_norm(s: &str) -> String {
+    s.split_whitespace()
+        .map(|w| w.to_lowercase())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn meta(r: &StoredRecord) -> RecordMeta<'_> {
+    RecordMeta {
+        id: &r.id,
+        originator: &r.originator,
+        channel: &r.channel,
+        file: &r.file,
+        tlp: r.tlp,
+        code: r.code.parse().unwrap_or_default(),
+    }
+}
+
+pub(crate) fn load_channel(tx: &mut Tx, id: &str) -> NodeResult<ChannelState> {
+    let row = tx.channel(id)?.ok_or_else(|| {
+        NodeError::bad(format!(
+            "this node has no channel {id}; see `tansiq channel list`"
+        ))
+    })?;
+    serde_json::from_str(&row.state)
+        .map_err(|e| NodeError::Other(format!("channel {id} state: {e}")))
+}
+
+fn hash_hex(h: &[u8; 32]) -> String {
+    hex::encode(h)
+}
+
+impl Node {
+    fn view(&self, tx: &mut Tx, r: StoredRecord) -> NodeResult<RecordView> {
+        let channels = tx.placements(&r.id)?;
+        let (data, links, evaluation) = match &r.signed {
+            Some(s) => (
+                s.body.data.clone(),
+                s.body.links.clone(),
+                s.body.handling.evaluation.map(String::from),
+            ),
+            None => (Value::Null, vec![], None),
+        };
+        Ok(RecordView {
+            id: r.id,
+            version: r.version,
+            kind: r.kind.as_str().into(),
+            originator: r.originator,
+            channel: r.channel,
+            file: r.file,
+            tlp: r.tlp.as_str().into(),
+            handling_code: r.code,
+            evaluation,
+            status: r.status.as_str().into(),
+            created: r.created_at,
+            expires: r.expires_at,
+            data,
+            links,
+            channels,
+        })
+    }
+
+    /// Every link target must be a record the actor can see.
+    fn check_links(&self, tx: &mut Tx, scope: &ReadScope, links: &[Link]) -> NodeResult<()> {
+        for l in links {
+            if tx.record(&l.target, scope)?.is_none() {
+                return Err(NodeError::bad(format!(
+                    "link {}: no record {} that you may see",
+                    l.rel, l.target
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    fn sign_and_store(&self, tx: &mut Tx, body: RecordBody) -> NodeResult<SignedRecord> {
+        body.validate()?;
+        let signed = SignedRecord::sign(body, &self.identity);
+        let names: Vec<String> = names_of(&signed.body.data)
+            .iter()
+            .map(|n| search_norm(n))
+            .collect();
+        tx.put_record(&signed, &names)?;
+        Ok(signed)
+    }
+
+    /// Creates and signs a record in a channel of this node. Returns its id.
+    pub fn record_add(&self, actor: &Actor, new: NewRecord) -> NodeResult<String> {
+        let ids = self.records_add(actor, vec![new], |_| {})?;
+        Ok(ids.into_iter().next().expect("one record in, one id out"))
+    }
+
+    /// Creates many records in one transaction (imports, bulk loads).
+    pub fn records_add(
+        &self,
+        actor: &Actor,
+        batch: Vec<NewRecord>,
+        progress: impl Fn(usize),
+    ) -> NodeResult<Vec<String>> {
+        policy::authorize(actor, Action::WriteRecord)?;
+        let scope = policy::read_scope(actor);
+        let now = time::now();
+        let created = time::format(&now);
+        self.store.write(|tx| {
+            let mut ids = Vec::with_capacity(batch.len());
+            let mut channel_cache: Option<(String, ChannelState)> = None;
+            for (i, new) in batch.into_iter().enumerate() {
+                let data = validate_data(new.kind, &new.data)?;
+                let state = match &channel_cache {
+                    Some((id, st)) if *id == new.channel => st.clone(),
+                    _ => {
+                        let st = load_channel(tx, &new.channel)?;
+                        channel_cache = Some((new.channel.clone(), st.clone()));
+                        st
+                    }
+                };
+                let charter = state
+                    .charter()
+                    .ok_or_else(|| NodeError::Other("channel without charter".into()))?
+                    .clone();
+                policy::may_post(
+                    self.id(),
+                    &charter.members,
+                    state.active.is_some(),
+                    &charter.files,
+                    &new.file,
+                    &new.channel,
+                )?;
+                let tlp = new.tlp.unwrap_or(charter.default_tlp);
+                policy::may_write(actor, self.id(), &new.file, tlp, None)?;
+                self.check_links(tx, &scope, &new.links)?;
+                let expires = match (&new.expires, charter.retention_days) {
+                    (Some(e), _) => {
+                        let t = time::parse_instant(e).map_err(|e| NodeError::bad(format!("--expires: {e}")))?;
+                        if t <= now {
+                            return Err(NodeError::bad(format!("--expires {} is in the past", e)));
+                        }
+                        Some(time::format(&t))
+                    }
+                    (None, Some(days)) => Some(time::format(&(now + chrono::Duration::days(days.into())))),
+                    (None, None) => None,
+                };
+                let body = RecordBody {
+                    id: new_id(RECORD_PREFIX),
+                    version: 1,
+                    kind: new.kind,
+                    originator: self.id().to_string(),
+                    channel: new.channel.clone(),
+                    members: charter.members.clone(),
+                    file: new.file.clone(),
+                    handling: Handling {
+                        tlp,
+                        code: new.code.unwrap_or_default(),
+                        evaluation: new.evaluation,
+                        note: None,
+                    },
+                    created: created.clone(),
+                    expires,
+                    data,
+                    links: new.links,
+                    retracted: false,
+                };
+                let signed = self.sign_and_store(tx, body)?;
+                self.audit(
+                    tx,
+                    &actor.audit_name(),
+                    "record.create",
+                    &signed.body.id,
+                    json!({"id": signed.body.id, "version": 1, "hash": hash_hex(&signed.content_hash())}),
+                )?;
+                ids.push(signed.body.id);
+                progress(i + 1);
+            }
+            self.checkpoint_in(tx)?;
+            Ok(ids)
+        })
+    }
+
+    /// A new version of this node's record with new data (and, if given,
+    /// new links or TLP).
+    pub fn record_update(
+        &self,
+        actor: &Actor,
+        id: &str,
+        data: Value,
+        links: Option<Vec<Link>>,
+        tlp: Option<Tlp>,
+    ) -> NodeResult<u64> {
+        let scope = policy::read_scope(actor);
+        let v = self.store.write(|tx| {
+            let cur = tx
+                .record(id, &scope)?
+                .ok_or_else(|| NodeError::NotFound(format!("no record {id} that you may see")))?;
+            let Some(signed) = cur.signed.clone() else {
+                return Err(NodeError::bad(format!("record {id} is {}; it cannot be changed", cur.status.as_str())));
+            };
+            let tlp = tlp.unwrap_or(cur.tlp);
+            policy::may_write(actor, self.id(), &cur.file, tlp, Some(&meta(&cur)))?;
+            let data = validate_data(cur.kind, &data)?;
+            let links = links.unwrap_or(signed.body.links.clone());
+            self.check_links(tx, &scope, &links)?;
+            let mut body = signed.body;
+            body.version += 1;
+            body.data = data;
+            body.links = links;
+            body.handling.tlp = tlp;
+            body.created = time::format(&time::now());
+            let signed = self.sign_and_store(tx, body)?;
+            self.audit(
+                tx,
+                &actor.audit_name(),
+                "record.update",
+                id,
+                json!({"id": id, "version": signed.body.version, "hash": hash_hex(&signed.content_hash())}),
+            )?;
+            self.checkpoint_in(tx)?;
+            Ok(signed.body.version)
+        })?;
+        Ok(v)
+    }
+
+    /// The originator withdraws a record: a signed tombstone replaces it
+    /// and its content is purged from this store.
+    pub fn record_retract(&self, actor: &Actor, id: &str) -> NodeResult<()> {
+        let scope = policy::read_scope(actor);
+        self.store.write(|tx| {
+            let cur = tx
+                .record(id, &scope)?
+                .ok_or_else(|| NodeError::NotFound(format!("no record {id} that you may see")))?;
+            let Some(signed) = cur.signed.clone() else {
+                return Err(NodeError::bad(format!("record {id} is already {}", cur.status.as_str())));
+            };
+            policy::may_write(actor, self.id(), &cur.file, cur.tlp, Some(&meta(&cur)))?;
+            let mut body = signed.body;
+            body.version += 1;
+            body.data = json!({});
+            body.links = vec![];
+            body.retracted = true;
+            body.created = time::format(&time::now());
+            let signed = self.sign_and_store(tx, body)?;
+            self.audit(
+                tx,
+                &actor.audit_name(),
+                "record.retract",
+                id,
+                json!({"id": id, "version": signed.body.version, "hash": hash_hex(&signed.content_hash())}),
+            )?;
+            self.checkpoint_in(tx)?;
+            Ok::<_, NodeError>(())
+        })?;
+        self.store.scrub()?;
+        Ok(())
+    }
+
+    /// One record, if the actor may see it. The read is audited.
+    pub fn record_get(&self, actor: &Actor, id: &str) -> NodeResult<RecordView> {
+        policy::authorize(actor, Action::ReadRecord)?;
+        let scope = policy::read_scope(actor);
+        self.store.write(|tx| {
+            let r = tx
+                .record(id, &scope)?
+                .ok_or_else(|| NodeError::NotFound(format!("no record {id} that you may see")))?;
+            debug_assert!(policy::may_read(actor, &meta(&r)).is_ok());
+            self.audit(
+                tx,
+                &actor.audit_name(),
+                "record.read",
+                id,
+                json!({"id": id, "version": r.version}),
+            )?;
+            self.view(tx, r)
+        })
+    }
+
+    /// Records the actor may see, filtered. The listing is audited (the
+    /// ids returned are committed to, not listed, in the entry).
+    pub fn record_list(&self, actor: &Actor, filter: &RecordFilter) -> NodeResult<Vec<RecordView>> {
+        policy::authorize(actor, Action::ReadRecord)?;
+        let scope = policy::read_scope(actor);
+        self.store.write(|tx| {
+            let rows = tx.records(filter, &scope)?;
+            let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
+            let digest = tansiq_crypto::sha256(ids.join("\n").as_bytes());
+            self.audit(
+                tx,
+                &actor.audit_name(),
+                "record.list",
+                filter.channel.as_deref().unwrap_or("*"),
+                json!({"count": rows.len(), "ids_sha256": hash_hex(&digest)}),
+            )?;
+            let mut out = Vec::with_capacity(rows.len());
+            for r in rows {
+                out.push(self.view(tx, r)?);
+            }
+            Ok(out)
+        })
+    }
+
+    /// Records the actor may see with a name containing `query`. The
+    /// query text is audited only as a hash.
+    pub fn record_search(
+        &self,
+        actor: &Actor,
+        query: &str,
+        limit: u64,
+    ) -> NodeResult<Vec<RecordView>> {
+        policy::authorize(actor, Action::ReadRecord)?;
+        let q = search_norm(query);
+        if q.is_empty() {
+            return Err(NodeError::bad("the search needs a name"));
+        }
+        let scope = policy::read_scope(actor);
+        self.store.write(|tx| {
+            let rows = tx.search_names(&q, &scope, limit.clamp(1, 1000))?;
+            self.audit(
+                tx,
+                &actor.audit_name(),
+                "record.search",
+                "*",
+                json!({"query_sha256": hash_hex(&tansiq_crypto::sha256(q.as_bytes())), "count": rows.len()}),
+            )?;
+            let mut out = Vec::with_capacity(rows.len());
+            for r in rows {
+                out.push(self.view(tx, r)?);
+            }
+            Ok(out)
+        })
+    }
+
+    /// Links of a record whose other end the actor may also see.
+    pub fn record_links(&self, actor: &Actor, id: &str) -> NodeResult<Vec<Value>> {
+        policy::authorize(actor, Action::ReadRecord)?;
+        let scope = policy::read_scope(actor);
+        self.store.write(|tx| {
+            if tx.record(id, &scope)?.is_none() {
+                return Err(NodeError::NotFound(format!("no record {id} that you may see")));
+            }
+            let links = tx.links_of(id, &scope)?;
+            self.audit(tx, &actor.audit_name(), "record.links", id, json!({"count": links.len()}))?;
+            Ok(links
+                .into_iter()
+                .map(|(src, rel, dst, from, until)| json!({"src": src, "rel": rel, "dst": dst, "from": from, "until": until}))
+                .collect())
+        })
+    }
+
+    /// Places a record in another channel of this node, under the
+    /// third-party rule (for itself and every record it derives from).
+    pub fn record_share(&self, actor: &Actor, id: &str, target: &str) -> NodeResult<()> {
+        policy::authorize(actor, Action::ShareRecord)?;
+        let scope = policy::read_scope(actor);
+        self.store
+            .write(|tx| {
+                let rec = tx.record(id, &scope)?.ok_or_else(|| {
+                    NodeError::NotFound(format!("no record {id} that you may see"))
+                })?;
+                if rec.signed.is_none() {
+                    return Err(NodeError::bad(format!(
+                        "record {id} is {}",
+                        rec.status.as_str()
+                    )));
+                }
+                let state = load_channel(tx, target)?;
+                let charter = state
+                    .charter()
+                    .cloned()
+                    .ok_or_else(|| NodeError::Other("channel without charter".into()))?;
+                policy::may_post(
+                    self.id(),
+                    &charter.members,
+                    state.active.is_some(),
+                    &charter.files,
+                    &rec.file,
+                    target,
+                )?;
+                // The record and everything it is derived from, transitively.
+                let mut sources = vec![rec];
+                let mut i = 0;
+                while i < sources.len() && sources.len() < 256 {
+                    let derived: Vec<String> = sources[i]
+                        .signed
+                        .as_ref()
+                        .map(|s| {
+                            s.body
+                                .links
+                                .iter()
+                                .filter(|l| l.rel == LinkType::DerivedFrom)
+                                .map(|l| l.target.clone())
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    for d in derived {
+                        if sources.iter().all(|s| s.id != d) {
+                            if let Some(r) = tx.record(&d, &ReadScope::everything())? {
+                                sources.push(r);
+                            }
+                        }
+                    }
+                    i += 1;
+                }
+                let mut releases = Vec::new();
+                for s in &sources {
+                    let rel = tx
+                        .granted_releases(&s.id, target)?
+                        .into_iter()
+                        .filter_map(|r| r.signed)
+                        .filter_map(|j| {
+                            serde_json::from_str::<tansiq_core::release::SignedRelease>(&j).ok()
+                        })
+                        .map(|s| s.release)
+                        .next();
+                    releases.push(rel);
+                }
+                let share_sources: Vec<ShareSource> = sources
+                    .iter()
+                    .zip(&releases)
+                    .map(|(s, rel)| ShareSource {
+                        id: &s.id,
+                        originator: &s.originator,
+                        home_channel: &s.channel,
+                        home_members: s
+                            .signed
+                            .as_ref()
+                            .map(|x| x.body.members.as_slice())
+                            .unwrap_or(&[]),
+                        tlp: s.tlp,
+                        code: s.code.parse().unwrap_or_default(),
+                        release: rel.as_ref(),
+                    })
+                    .collect();
+                if let Err(refusal) =
+                    policy::may_share(self.id(), &share_sources, target, &charter.members)
+                {
+                    // Refusals are audited too — in their own transaction, so
+                    // the refused change itself leaves nothing behind.
+                    return Err(NodeError::Refused(refusal));
+                }
+                tx.add_placement(id, target, "share")?;
+                self.audit(
+                    tx,
+                    &actor.audit_name(),
+                    "record.share",
+                    id,
+                    json!({"id": id, "channel": target}),
+                )?;
+                self.checkpoint_in(tx)?;
+                Ok(())
+            })
+            .inspect_err(|e| {
+                if let NodeError::Refused(r) = e {
+                    let _ = self.store.write(|tx| {
+                        self.audit(
+                            tx,
+                            &actor.audit_name(),
+                            "record.share.refused",
+                            id,
+                            json!({"id": id, "channel": target, "rule": r.rule.name()}),
+                        )?;
+                        self.checkpoint_in(tx)
+                    });
+                }
+            })
+    }
+}
