@@ -487,9 +487,9 @@ fn tables() -> &'static Tables {
 /// English, French or Arabic name, demonym) or an ISO alpha-2/alpha-3 code
 /// to its ISO 3166-1 alpha-2 code.
 ///
-/// A value that is not itself a country name but names exactly one country
-/// ("Bahrain (citizenship revoked in Jan. 2015)", "Tunisian passport") is
-/// mapped to that country. Unknown or ambiguous values give `None`.
+/// The whole value must be a name or code; free text that merely mentions
+/// countries ("Bahrain (citizenship revoked in Jan. 2015)") gives `None`:
+/// use [`countries_in`] for that. Unknown or ambiguous values give `None`.
 pub fn country_code(name: &str) -> Option<&'static str> {
     let t = tables();
     let trimmed = name.trim();
@@ -510,10 +510,7 @@ pub fn country_code(name: &str) -> Option<&'static str> {
             return Some(c);
         }
     }
-    match countries_in(trimmed).as_slice() {
-        [one] => Some(one),
-        _ => None,
-    }
+    None
 }
 
 /// Whether `name` is exactly a country name, alias or demonym (not a code,
@@ -598,9 +595,9 @@ mod tests {
             ("State of Palestine", Some("PS")),
             ("Kosovo", Some("XK")),
             ("Algerian", Some("DZ")),
-            ("Tunisian passport", Some("TN")),
-            ("Bahrain (citizenship revoked in Jan. 2015)", Some("BH")),
-            ("Indonesia (as at Dec. 2003)", Some("ID")),
+            ("Tunisian passport", None),
+            ("Bahrain (citizenship revoked in Jan. 2015)", None),
+            ("DZ, MA;Tunisia", None),
             ("Hong Kong Special Administrative Region", Some("HK")),
             ("Libyan Arab Jamahiriya", Some("LY")),
             ("Algérie", Some("DZ")),
@@ -632,6 +629,10 @@ mod tests {
                 &["US", "SY"],
             ),
             ("Iran / unknown", &["IR"]),
+            ("Tunisian passport", &["TN"]),
+            ("Bahrain (citizenship revoked in Jan. 2015)", &["BH"]),
+            ("Indonesia (as at Dec. 2003)", &["ID"]),
+            ("Kuwaiti citizenship withdrawn in 2002", &["KW"]),
             ("na", &[]),
             ("in custody", &[]),
             ("Equatorial Guinea", &["GQ"]),

@@ -128,7 +128,11 @@ fn jsonl_rows(path: &Path, text: &str) -> Result<Vec<Row>, ListError> {
             ListError::malformed(
                 path,
                 Location::line_col(line, e.column() as u64),
-                format!("this line is not valid JSON ({e}); each line must hold one JSON object"),
+                if line == 1 && l.trim_start().starts_with('[') {
+                    format!("this line is not valid JSON ({e}); the file looks like one JSON array, but each line must hold one JSON object (JSON Lines)")
+                } else {
+                    format!("this line is not valid JSON ({e}); each line must hold one JSON object")
+                },
             )
         })?;
         let Value::Object(object) = value else {
@@ -342,7 +346,23 @@ fn date_of(v: &str, field: &str) -> Result<String, FieldError> {
 
 fn countries_of(v: &Value, field: &str) -> Result<Vec<&'static str>, FieldError> {
     let mut out = Vec::new();
-    for c in strings_of(v, field, &[';', ','])? {
+    // Each value may be one country ("Korea, North") or several separated
+    // by ";" or "," ("DZ;MA", "DZ, MA").
+    let mut pieces = Vec::new();
+    for value in strings_of(v, field, &[])? {
+        if country_code(&value).is_some() {
+            pieces.push(value);
+            continue;
+        }
+        for part in value.split(';') {
+            if country_code(part).is_some() {
+                pieces.push(part.to_string());
+            } else {
+                pieces.extend(part.split(',').map(str::to_string));
+            }
+        }
+    }
+    for c in &pieces {
         let c = c.trim();
         if c.is_empty() {
             continue;

@@ -129,6 +129,14 @@ fn queries_from_jsonl_and_csv() {
         b"Query_ID,Full_Name,DOB,Citizenship,Sex\nQ1,Abdallah Belkeziz,1962,Algeria,\nQ2,\"BELKEZIZ, Abdallah\",,Algeria;Morocco,m\n",
     );
     assert_eq!(read_queries(&sniffed).unwrap(), want);
+    let commas = common::write(
+        &dir,
+        "commas.jsonl",
+        b"{\"id\": \"Q1\", \"name\": \"X\", \"nationality\": \"Korea, North\"}\n{\"id\": \"Q2\", \"name\": \"Y\", \"nationality\": \"DZ, MA;Tunisia\"}\n",
+    );
+    let q = read_queries(&commas).unwrap();
+    assert_eq!(q[0].nationality, vec!["KP"]);
+    assert_eq!(q[1].nationality, vec!["DZ", "MA", "TN"]);
     let sniffed_jsonl = common::write(&dir, "batch.txt", b"{\"id\": \"Q1\", \"name\": \"X\"}\n");
     assert_eq!(read_queries(&sniffed_jsonl).unwrap()[0].name, "X");
 }
