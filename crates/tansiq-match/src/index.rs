@@ -16,6 +16,7 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use rayon::prelude::*;
 
@@ -48,7 +49,12 @@ pub struct Index {
     post: Vec<u32>,
     keys: Vec<(u64, u32)>,
     docs: HashMap<String, Vec<u32>>,
+    cache: Vec<Mutex<TokenCache>>,
 }
+
+type TokenCache = HashMap<(String, Kind), Arc<Vec<(u32, f32)>>>;
+const CACHE_SHARDS: usize = 64;
+const CACHE_SHARD_CAP: usize = 4096;
 
 /// FNV-1a, enough to spread short keys.
 fn key_hash(k: &[u8]) -> u64 {
@@ -115,9 +121,9 @@ thread_local! {
 }
 
 /// Candidate names must have accumulated this share of the query weight.
-const MIN_ACC_SHARE: f32 = 0.3;
+const MIN_ACC_SHARE: f32 = 0.45;
 /// At most this many names are aligned in full per query.
-const MAX_CANDIDATES: usize = 3000;
+const MAX_CANDIDATES: usize = 300;
 
 impl Index {
     /// Build an index (parsing runs on all cores).
@@ -166,6 +172,27 @@ impl Index {
             }
             name_tok_off.push(name_toks.len() as u32);
         }
+        // Blocking-only glued pairs of adjacent tokens.
+        let mut glued: Vec<(u32, u32)> = Vec::new();
+        for n in 0..names.len() {
+            let (a, b) = (name_tok_off[n] as usize, name_tok_off[n + 1] as usize);
+            for k in a..b.saturating_sub(1) {
+                let (t1, t2) = (name_toks[k] as usize, name_toks[k + 1] as usize);
+                if let Some(g) = parse::glue(&vocab[t1], &vocab[t2]) {
+                    let key = (g.text.clone(), g.kind);
+                    let id = match ids.get(&key) {
+                        Some(&id) => id,
+                        None => {
+                            let id = vocab.len() as u32;
+                            ids.insert(key, id);
+                            vocab.push(g);
+                            id
+                        }
+                    };
+                    glued.push((n as u32, id));
+                }
+            }
+        }
         drop(ids);
         // Postings vocab -> names.
         let mut counts = vec![0u32; vocab.len() + 1];
@@ -175,12 +202,15 @@ impl Index {
                 counts[t as usize + 1] += 1;
             }
         }
+        for &(_, t) in &glued {
+            counts[t as usize + 1] += 1;
+        }
         for i in 1..counts.len() {
             counts[i] += counts[i - 1];
         }
         let post_off = counts.clone();
         let mut fill = counts;
-        let mut post = vec![0u32; name_toks.len()];
+        let mut post = vec![0u32; name_toks.len() + glued.len()];
         for n in 0..names.len() {
             let (a, b) = (name_tok_off[n] as usize, name_tok_off[n + 1] as usize);
             for &t in &name_toks[a..b] {
@@ -188,6 +218,11 @@ impl Index {
                 fill[t as usize] += 1;
             }
         }
+        for &(n, t) in &glued {
+            post[fill[t as usize] as usize] = n;
+            fill[t as usize] += 1;
+        }
+        drop(glued);
         // Keys.
         let mut keys: Vec<(u64, u32)> = vocab
             .par_iter()
@@ -217,6 +252,9 @@ impl Index {
             post,
             keys,
             docs,
+            cache: (0..CACHE_SHARDS)
+                .map(|_| Mutex::new(HashMap::new()))
+                .collect(),
         }
     }
 
@@ -298,28 +336,52 @@ impl Index {
         }
     }
 
-    /// For each query token, the vocabulary tokens close to it.
-    fn token_matches(&self, qp: &Parsed) -> Vec<Vec<(u32, f32)>> {
-        let mut res = Vec::with_capacity(qp.toks.len());
-        let mut found = Vec::new();
-        for qt in &qp.toks {
-            found.clear();
-            for k in token_keys(qt) {
-                self.lookup(k, &mut found);
-            }
-            found.sort_unstable();
-            found.dedup();
-            let mut m: Vec<(u32, f32)> = found
-                .iter()
-                .filter_map(|&v| {
-                    let s = tok_sim(qt, &self.vocab[v as usize]);
-                    (s >= TOKEN_MIN).then_some((v, s))
-                })
-                .collect();
-            m.sort_unstable_by_key(|x| x.0);
-            res.push(m);
+    /// The vocabulary tokens close to one query token (cached: screening
+    /// batches repeat tokens a lot).
+    fn matches_of(&self, qt: &PTok) -> Arc<Vec<(u32, f32)>> {
+        let key = (qt.text.clone(), qt.kind);
+        let shard = &self.cache[(key_hash(qt.text.as_bytes()) % CACHE_SHARDS as u64) as usize];
+        if let Some(m) = shard.lock().ok().and_then(|c| c.get(&key).cloned()) {
+            return m;
         }
-        res
+        let mut found = Vec::new();
+        for k in token_keys(qt) {
+            self.lookup(k, &mut found);
+        }
+        found.sort_unstable();
+        found.dedup();
+        let m: Vec<(u32, f32)> = found
+            .iter()
+            .filter_map(|&v| {
+                let s = tok_sim(qt, &self.vocab[v as usize]);
+                (s >= TOKEN_MIN).then_some((v, s))
+            })
+            .collect();
+        let m = Arc::new(m);
+        if let Ok(mut c) = shard.lock() {
+            if c.len() >= CACHE_SHARD_CAP {
+                c.clear();
+            }
+            c.insert(key, m.clone());
+        }
+        m
+    }
+
+    /// For each query token, the vocabulary tokens close to it (sorted by
+    /// id); then, for each adjacent pair glued, the same with its weight.
+    fn token_matches(
+        &self,
+        qp: &Parsed,
+    ) -> (Vec<Arc<Vec<(u32, f32)>>>, Vec<(Arc<Vec<(u32, f32)>>, f32)>) {
+        let singles: Vec<Arc<Vec<(u32, f32)>>> =
+            qp.toks.iter().map(|qt| self.matches_of(qt)).collect();
+        let mut glued = Vec::new();
+        for w in qp.toks.windows(2) {
+            if let Some(g) = parse::glue(&w[0], &w[1]) {
+                glued.push((self.matches_of(&g), g.weight));
+            }
+        }
+        (singles, glued)
     }
 
     /// Score one name against the parsed query, given a similarity lookup.
@@ -450,7 +512,7 @@ impl Index {
         if qp.toks.is_empty() || self.names.is_empty() {
             return Vec::new();
         }
-        let matches = self.token_matches(qp);
+        let (matches, glued) = self.token_matches(qp);
         let total_w: f32 = qp
             .toks
             .iter()
@@ -464,9 +526,13 @@ impl Index {
                 acc.resize(self.names.len(), 0.0);
             }
             touched.clear();
-            for (i, m) in matches.iter().enumerate() {
-                let w = qp.toks[i].weight;
-                for &(v, s) in m {
+            let units = matches
+                .iter()
+                .enumerate()
+                .map(|(i, m)| (m, qp.toks[i].weight))
+                .chain(glued.iter().map(|(m, w)| (m, *w)));
+            for (m, w) in units {
+                for &(v, s) in m.iter() {
                     let (a, b) = (
                         self.post_off[v as usize] as usize,
                         self.post_off[v as usize + 1] as usize,

@@ -386,3 +386,25 @@ pub(crate) fn parse_tokens(raw: &[String]) -> Parsed {
     }
     Parsed { toks }
 }
+
+/// A blocking-only token: two adjacent tokens written glued
+/// ("mohammad" + "hossein" → "mohammad_hossein"), so that a name written
+/// glued on one side meets the split form on the other.
+pub fn glue(a: &PTok, b: &PTok) -> Option<PTok> {
+    if a.kind != Kind::Name || b.kind != Kind::Name {
+        return None;
+    }
+    let fa = a.forms.first()?;
+    let mut forms = Vec::new();
+    for fb in b.forms.iter().take(2) {
+        let mut f = fa.clone();
+        f.extend_from_slice(fb);
+        forms.push(f);
+    }
+    Some(PTok {
+        text: format!("{}_{}", a.text, b.text),
+        kind: Kind::Name,
+        forms,
+        weight: a.weight + b.weight,
+    })
+}

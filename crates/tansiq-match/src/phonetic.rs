@@ -108,6 +108,7 @@ pub fn indel_cost(s: Sym) -> f32 {
 
 struct CostTable {
     sub: [[f32; NSYM]; NSYM],
+    indel: [f32; NSYM],
 }
 
 fn build_costs() -> CostTable {
@@ -248,7 +249,11 @@ fn build_costs() -> CostTable {
     set(L, R, 0.7);
     set(M, N, 0.6);
     set(H, HAMZA, 0.4);
-    CostTable { sub }
+    let mut indel = [0.0f32; NSYM];
+    for (i, c) in indel.iter_mut().enumerate() {
+        *c = indel_cost(i as Sym);
+    }
+    CostTable { sub, indel }
 }
 
 fn costs() -> &'static CostTable {
@@ -264,11 +269,18 @@ pub fn sub_cost(a: Sym, b: Sym) -> f32 {
 
 /// Total deletion cost of a sequence: the mass the distance is normalised by.
 pub fn mass(s: &[Sym]) -> f32 {
-    s.iter().map(|&x| indel_cost(x)).sum()
+    let t = costs();
+    s.iter().map(|&x| t.indel[x as usize]).sum()
 }
 
 /// Class-aware weighted edit distance (Levenshtein with the tables above).
 pub fn distance(a: &[Sym], b: &[Sym]) -> f32 {
+    distance_bounded(a, b, f32::INFINITY)
+}
+
+/// The distance, or any value above `limit` as soon as it is certain to
+/// exceed it.
+pub fn distance_bounded(a: &[Sym], b: &[Sym], limit: f32) -> f32 {
     let t = costs();
     if a.is_empty() {
         return mass(b);
@@ -280,19 +292,26 @@ pub fn distance(a: &[Sym], b: &[Sym]) -> f32 {
     let mut cur: [f32; 64] = [0.0; 64];
     let n = b.len().min(63);
     let b = &b[..n];
+    let mut ib = [0.0f32; 64];
     for j in 0..n {
-        prev[j + 1] = prev[j] + indel_cost(b[j]);
+        ib[j] = t.indel[b[j] as usize];
+        prev[j + 1] = prev[j] + ib[j];
     }
     for &ca in a.iter().take(63) {
-        let da = indel_cost(ca);
+        let da = t.indel[ca as usize];
         cur[0] = prev[0] + da;
         let row = &t.sub[ca as usize];
+        let mut row_min = cur[0];
         for j in 0..n {
-            let cb = b[j];
-            let sub = prev[j] + row[cb as usize];
+            let sub = prev[j] + row[b[j] as usize];
             let del = prev[j + 1] + da;
-            let ins = cur[j] + indel_cost(cb);
-            cur[j + 1] = sub.min(del).min(ins);
+            let ins = cur[j] + ib[j];
+            let v = sub.min(del).min(ins);
+            cur[j + 1] = v;
+            row_min = row_min.min(v);
+        }
+        if row_min > limit {
+            return row_min;
         }
         std::mem::swap(&mut prev, &mut cur);
     }
@@ -301,11 +320,21 @@ pub fn distance(a: &[Sym], b: &[Sym]) -> f32 {
 
 /// Similarity of two symbol sequences in [0, 1].
 pub fn similarity(a: &[Sym], b: &[Sym]) -> f32 {
+    similarity_min(a, b, 0.0)
+}
+
+/// Similarity, or 0 when it is certainly below `min`.
+pub fn similarity_min(a: &[Sym], b: &[Sym], min: f32) -> f32 {
     let m = mass(a) + mass(b);
     if m <= 0.0 {
         return if a == b { 1.0 } else { 0.0 };
     }
-    let d = distance(a, b);
+    // sim = 1 - 2d/m >= min  <=>  d <= (1 - min) m / 2
+    let limit = (1.0 - min) * m / 2.0;
+    let d = distance_bounded(a, b, limit);
+    if d > limit {
+        return 0.0;
+    }
     (1.0 - 2.0 * d / m).max(0.0)
 }
 

@@ -20,7 +20,7 @@ pub fn tok_sim(a: &PTok, b: &PTok) -> f32 {
     let mut best = 0.0f32;
     for fa in &a.forms {
         for fb in &b.forms {
-            let s = phonetic::similarity(fa, fb);
+            let s = phonetic::similarity_min(fa, fb, best.max(TOKEN_MIN));
             if s > best {
                 best = s;
             }
@@ -104,7 +104,7 @@ pub fn merged_sim(a1: &PTok, a2: &PTok, b: &PTok) -> f32 {
         buf.extend_from_slice(f1);
         buf.extend_from_slice(f2);
         for fb in &b.forms {
-            let s = phonetic::similarity(&buf, fb);
+            let s = phonetic::similarity_min(&buf, fb, best.max(TOKEN_MIN));
             if s > best {
                 best = s;
             }
