@@ -10,6 +10,7 @@
 //! Architecture invariant: the store stores; it makes no policy decision
 //! of its own (it applies the scope it is given) and signs nothing.
 
+pub mod postgres;
 mod records;
 pub mod schema;
 pub mod sql;
@@ -21,7 +22,7 @@ use std::sync::Arc;
 use tansiq_core::audit::AuditEntry;
 use tansiq_crypto::merkle::Frontier;
 
-pub use records::{RecordFilter, RecordStatus, StoredRecord};
+pub use records::{LinkRow, RecordFilter, RecordStatus, StoredRecord, VersionHash};
 use sql::{Backend, Conn, Dialect, Row, Value};
 
 #[derive(Debug, thiserror::Error)]
@@ -55,6 +56,35 @@ impl Store {
         Ok(store)
     }
 
+    /// Opens (or with `create`, creates) the store in the PostgreSQL
+    /// database at `url` (`postgres://user:password@host:port/database`,
+    /// see [`postgres::PgOptions`] for the extra `pool_size`,
+    /// `statement_timeout`, `connect_retries` and `schema` parameters) and
+    /// brings its schema up to date; migrations run once even when several
+    /// processes open the database together.
+    ///
+    /// Without `create`, a database (schema) holding no Tansiq store is an
+    /// error. With `create`, a database that already holds a store is
+    /// opened as it is: the caller tells an existing node by its
+    /// `meta` `node_id` (as `tansiq init` does before writing its own).
+    pub fn open_postgres(url: &str, create: bool) -> Result<Store, StoreError> {
+        let pg = postgres::Postgres::connect(url, create)?;
+        let store = Store {
+            backend: Arc::new(pg),
+        };
+        if !create {
+            let version =
+                store.read(|tx| schema::current_version(tx.conn.as_mut(), Dialect::Postgres))?;
+            if version == 0 {
+                return Err(StoreError::Db(
+                    "this PostgreSQL database (schema) holds no Tansiq store; create one with tansiq init --store <url>".into(),
+                ));
+            }
+        }
+        store.migrate()?;
+        Ok(store)
+    }
+
     pub fn from_backend(backend: Arc<dyn Backend>) -> Result<Store, StoreError> {
         let store = Store { backend };
         store.migrate()?;
@@ -83,6 +113,7 @@ impl Store {
             conn,
             dialect: self.backend.dialect(),
             frontier: None,
+            failed: false,
         };
         let out = f(&mut tx)?;
         tx.commit()?;
@@ -99,6 +130,7 @@ impl Store {
             conn,
             dialect: self.backend.dialect(),
             frontier: None,
+            failed: false,
         };
         f(&mut tx)
     }
@@ -113,12 +145,19 @@ impl Store {
 }
 
 /// One transaction, with the typed operations of every table.
+///
+/// A statement that fails poisons the transaction on every backend (as
+/// PostgreSQL does by itself): later statements and the commit fail too,
+/// and nothing of it is kept. So a caller that swallows an error cannot
+/// commit half of a command.
 pub struct Tx<'a> {
     conn: Box<dyn Conn + 'a>,
     dialect: Dialect,
     /// The audit tree's frontier, loaded on first append and written back
     /// at commit (one read and one write per transaction, not per leaf).
     frontier: Option<(Frontier, bool)>,
+    /// A statement failed: the transaction can only roll back.
+    failed: bool,
 }
 
 /// A row of the peers table.
@@ -178,17 +217,34 @@ impl<'a> Tx<'a> {
         self.dialect
     }
 
+    fn check_usable(&self) -> Result<(), StoreError> {
+        if self.failed {
+            return Err(StoreError::Db(
+                "an earlier statement of this transaction failed; it can only be rolled back"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+
     pub(crate) fn exec(&mut self, sql: &str, params: &[Value]) -> Result<u64, StoreError> {
-        self.conn.execute(sql, params)
+        self.check_usable()?;
+        let r = self.conn.execute(sql, params);
+        self.failed |= r.is_err();
+        r
     }
 
     pub(crate) fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, StoreError> {
-        self.conn.query(sql, params)
+        self.check_usable()?;
+        let r = self.conn.query(sql, params);
+        self.failed |= r.is_err();
+        r
     }
 
     fn commit(mut self) -> Result<(), StoreError> {
+        self.check_usable()?;
         if let Some((f, true)) = self.frontier.take() {
-            self.conn.execute(
+            self.exec(
                 "UPDATE audit_head SET size = ?, frontier = ? WHERE id = 1",
                 &[f.size().into(), f.to_bytes().into()],
             )?;
@@ -407,10 +463,18 @@ impl<'a> Tx<'a> {
                 Dialect::Postgres => " FOR UPDATE",
                 Dialect::Sqlite => "",
             };
-            let rows = self.query(
-                &format!("SELECT size, frontier FROM audit_head WHERE id = 1{lock}"),
-                &[],
-            )?;
+            let head = format!("SELECT size, frontier FROM audit_head WHERE id = 1{lock}");
+            let mut rows = self.query(&head, &[])?;
+            if rows.is_empty() {
+                // The first append ever: create the head row. ON CONFLICT
+                // makes a concurrent first append (PostgreSQL) wait for the
+                // other and then lock the row it created.
+                self.exec(
+                    "INSERT INTO audit_head (id, size, frontier) VALUES (1, 0, ?) ON CONFLICT (id) DO NOTHING",
+                    &[Frontier::new().to_bytes().into()],
+                )?;
+                rows = self.query(&head, &[])?;
+            }
             let f = match rows.first() {
                 Some(r) => {
                     let f = Frontier::from_bytes(&r.blob(1)?)
@@ -420,14 +484,7 @@ impl<'a> Tx<'a> {
                     }
                     f
                 }
-                None => {
-                    let f = Frontier::new();
-                    self.exec(
-                        "INSERT INTO audit_head (id, size, frontier) VALUES (1, 0, ?)",
-                        &[f.to_bytes().into()],
-                    )?;
-                    f
-                }
+                None => return Err(StoreError::Corrupt("audit head row missing".into())),
             };
             self.frontier = Some((f, false));
         }

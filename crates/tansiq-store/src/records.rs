@@ -56,6 +56,25 @@ pub struct StoredRecord {
     pub content_hash: [u8; 32],
 }
 
+/// A link between two records: `(src, rel, dst, from, until)`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkRow {
+    pub src: String,
+    pub rel: String,
+    pub dst: String,
+    pub from: Option<String>,
+    pub until: Option<String>,
+}
+
+/// One stored record version's content hash (and body, unless purged).
+#[derive(Debug, Clone)]
+pub struct VersionHash {
+    pub id: String,
+    pub version: u64,
+    pub hash: [u8; 32],
+    pub body: Option<String>,
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct RecordFilter {
     pub channel: Option<String>,
@@ -345,13 +364,17 @@ impl Tx<'_> {
         scope: &ReadScope,
         limit: u64,
     ) -> Result<Vec<StoredRecord>, StoreError> {
+        // `!` is the escape character: unlike a backslash it means the
+        // same in every dialect (PostgreSQL with or without
+        // standard_conforming_strings). Matching is case-sensitive on every
+        // backend; callers pass normalised (lower-case) text.
         let escaped = norm_fragment
-            .replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_");
+            .replace('!', "!!")
+            .replace('%', "!%")
+            .replace('_', "!_");
         let mut sql = format!(
             "SELECT {COLS} FROM records r WHERE r.status = 'active' AND r.id IN
-               (SELECT n.record_id FROM record_names n WHERE n.norm LIKE ? ESCAPE '\\')"
+               (SELECT n.record_id FROM record_names n WHERE n.norm LIKE ? ESCAPE '!')"
         );
         let mut params = vec![Value::from(format!("%{escaped}%"))];
         scope_sql(scope, &mut sql, &mut params);
@@ -360,13 +383,10 @@ impl Tx<'_> {
         self.query(&sql, &params)?.iter().map(record_row).collect()
     }
 
-    /// Links touching `id` whose other end is also within `scope`:
-    /// `(src, rel, dst, from, until)`.
-    pub fn links_of(
-        &mut self,
-        id: &str,
-        scope: &ReadScope,
-    ) -> Result<Vec<(String, String, String, Option<String>, Option<String>)>, StoreError> {
+    /// Links touching `id` whose other end is also within `scope`. Nothing
+    /// when `id` itself is outside `scope` (or not an active record): a
+    /// link is part of its source record's content.
+    pub fn links_of(&mut self, id: &str, scope: &ReadScope) -> Result<Vec<LinkRow>, StoreError> {
         let mut sql = String::from(
             "SELECT l.src, l.rel, l.dst, l.from_date, l.until_date FROM record_links l
              JOIN records r ON r.id = (CASE WHEN l.src = ? THEN l.dst ELSE l.src END)
@@ -374,31 +394,42 @@ impl Tx<'_> {
         );
         let mut params = vec![Value::from(id), Value::from(id), Value::from(id)];
         scope_sql(scope, &mut sql, &mut params);
+        // The record itself must be visible too (the same scope, applied
+        // to `records r`, inside an EXISTS).
+        sql.push_str(" AND EXISTS (SELECT 1 FROM records r WHERE r.id = ? AND r.status = 'active'");
+        params.push(Value::from(id));
+        scope_sql(scope, &mut sql, &mut params);
+        sql.push(')');
         sql.push_str(" ORDER BY l.src, l.rel, l.dst");
         self.query(&sql, &params)?
             .iter()
             .map(|r| {
-                Ok((
-                    r.text(0)?,
-                    r.text(1)?,
-                    r.text(2)?,
-                    r.opt_text(3)?,
-                    r.opt_text(4)?,
-                ))
+                Ok(LinkRow {
+                    src: r.text(0)?,
+                    rel: r.text(1)?,
+                    dst: r.text(2)?,
+                    from: r.opt_text(3)?,
+                    until: r.opt_text(4)?,
+                })
             })
             .collect()
     }
 
     /// Every stored version's content hash, for the audit cross-check.
-    pub fn version_hashes(
-        &mut self,
-    ) -> Result<Vec<(String, u64, [u8; 32], Option<String>)>, StoreError> {
+    pub fn version_hashes(&mut self) -> Result<Vec<VersionHash>, StoreError> {
         self.query(
             "SELECT id, version, content_hash, body FROM record_versions ORDER BY id, version",
             &[],
         )?
         .iter()
-        .map(|r| Ok((r.text(0)?, to_u64(r.int(1)?)?, r.hash(2)?, r.opt_text(3)?)))
+        .map(|r| {
+            Ok(VersionHash {
+                id: r.text(0)?,
+                version: to_u64(r.int(1)?)?,
+                hash: r.hash(2)?,
+                body: r.opt_text(3)?,
+            })
+        })
         .collect()
     }
 }

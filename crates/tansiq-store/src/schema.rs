@@ -1,6 +1,19 @@
 //! Schema migrations. Each step is portable SQL run once, in order, in the
 //! same transaction that records the new `schema_version`; `{blob}` is
 //! the dialect's byte-string type.
+//!
+//! Dialect differences are confined to [`dialect_sql`] and
+//! [`lock_for_migration`]:
+//! - `{blob}` is `BLOB` on SQLite and `BYTEA` on PostgreSQL;
+//! - on PostgreSQL every `TEXT` column is declared `COLLATE "C"`, so text
+//!   compares and sorts bytewise exactly as SQLite's `BINARY` collation
+//!   does (RFC 3339 instants, ids and names order the same on both, and
+//!   the result never depends on the server's locale);
+//! - on PostgreSQL the migration transaction first takes a
+//!   transaction-scoped advisory lock, so when several workers start
+//!   together exactly one of them migrates and the others then find the
+//!   schema up to date. (SQLite's write transaction already excludes
+//!   every other writer.)
 
 use crate::sql::{Conn, Dialect, Value};
 use crate::StoreError;
@@ -48,14 +61,53 @@ const MIGRATIONS: &[&str] = &[
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
-fn dialect_sql(sql: &str, d: Dialect) -> String {
-    sql.replace(
-        "{blob}",
-        match d {
-            Dialect::Sqlite => "BLOB",
-            Dialect::Postgres => "BYTEA",
-        },
-    )
+/// Advisory lock class (`'tnsq'`) of the migration lock; the second key
+/// is a hash of the schema name, so stores in different schemas of one
+/// database do not wait for each other.
+pub(crate) const MIGRATION_LOCK_CLASS: i32 = 0x746e_7371;
+
+/// A migration step in the given dialect.
+pub fn dialect_sql(sql: &str, d: Dialect) -> String {
+    match d {
+        Dialect::Sqlite => sql.replace("{blob}", "BLOB"),
+        Dialect::Postgres => collate_text(&sql.replace("{blob}", "BYTEA")),
+    }
+}
+
+/// `TEXT` (the type keyword, a whole word) becomes `TEXT COLLATE "C"`.
+fn collate_text(sql: &str) -> String {
+    let is_word = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    let mut out = String::with_capacity(sql.len() + 256);
+    let mut rest = sql;
+    while let Some(i) = rest.find("TEXT") {
+        let before = rest[..i].chars().next_back();
+        let after = rest[i + 4..].chars().next();
+        out.push_str(&rest[..i + 4]);
+        if !before.is_some_and(is_word) && !after.is_some_and(is_word) {
+            out.push_str(" COLLATE \"C\"");
+        }
+        rest = &rest[i + 4..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Serialises migrations across processes (PostgreSQL: an advisory lock
+/// held until the migration transaction ends; SQLite: nothing to do, the
+/// write transaction is exclusive).
+pub fn lock_for_migration(conn: &mut dyn Conn, d: Dialect) -> Result<(), StoreError> {
+    match d {
+        Dialect::Sqlite => Ok(()),
+        Dialect::Postgres => {
+            conn.query(
+                &format!(
+                    "SELECT pg_advisory_xact_lock({MIGRATION_LOCK_CLASS}, hashtext(coalesce(current_schema(), '')))"
+                ),
+                &[],
+            )?;
+            Ok(())
+        }
+    }
 }
 
 /// The schema version of an opened database (0: empty).
@@ -82,6 +134,7 @@ pub fn current_version(conn: &mut dyn Conn, d: Dialect) -> Result<i64, StoreErro
 
 /// Brings the schema up to date inside the caller's transaction.
 pub fn migrate(conn: &mut dyn Conn, d: Dialect) -> Result<(), StoreError> {
+    lock_for_migration(conn, d)?;
     let found = current_version(conn, d)?;
     if found > SCHEMA_VERSION {
         return Err(StoreError::TooNew {
@@ -104,4 +157,38 @@ pub fn migrate(conn: &mut dyn Conn, d: Dialect) -> Result<(), StoreError> {
         )?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn postgres_text_columns_compare_bytewise() {
+        let sql = dialect_sql(
+            "CREATE TABLE t (a TEXT PRIMARY KEY, b TEXT, c TEXT NOT NULL, context TEXT, d {blob});",
+            Dialect::Postgres,
+        );
+        assert_eq!(
+            sql,
+            "CREATE TABLE t (a TEXT COLLATE \"C\" PRIMARY KEY, b TEXT COLLATE \"C\", \
+             c TEXT COLLATE \"C\" NOT NULL, context TEXT COLLATE \"C\", d BYTEA);"
+        );
+        let lite = dialect_sql("CREATE TABLE t (a TEXT, d {blob});", Dialect::Sqlite);
+        assert_eq!(lite, "CREATE TABLE t (a TEXT, d BLOB);");
+    }
+
+    #[test]
+    fn every_migration_keeps_its_statements_in_both_dialects() {
+        for step in MIGRATIONS {
+            let n = |d| {
+                dialect_sql(step, d)
+                    .split(';')
+                    .filter(|s| !s.trim().is_empty())
+                    .count()
+            };
+            assert_eq!(n(Dialect::Sqlite), n(Dialect::Postgres));
+            assert!(!dialect_sql(step, Dialect::Postgres).contains("{blob}"));
+        }
+    }
 }

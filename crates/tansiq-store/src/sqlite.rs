@@ -45,12 +45,14 @@ impl Sqlite {
         conn.busy_timeout(Duration::from_secs(30)).map_err(db_err)?;
         // WAL for concurrent readers while `serve` runs; FULL sync so an
         // acknowledged commit survives power loss; secure_delete so purged
-        // content does not linger in free pages.
+        // content does not linger in free pages; case-sensitive LIKE as on
+        // PostgreSQL, so name search answers the same on every backend.
         conn.execute_batch(
             "PRAGMA journal_mode = WAL;
              PRAGMA synchronous = FULL;
              PRAGMA foreign_keys = ON;
              PRAGMA secure_delete = ON;
+             PRAGMA case_sensitive_like = ON;
              PRAGMA cache_size = -32000;",
         )
         .map_err(db_err)?;
@@ -133,10 +135,12 @@ impl Drop for SqliteTx<'_> {
 impl Backend for Sqlite {
     fn begin(&self, write: bool) -> Result<Box<dyn Conn + '_>, StoreError> {
         let conn = self.lock();
+        // A read transaction refuses writes (`query_only`), as a READ ONLY
+        // transaction does on PostgreSQL.
         conn.execute_batch(if write {
-            "BEGIN IMMEDIATE"
+            "PRAGMA query_only = 0; BEGIN IMMEDIATE"
         } else {
-            "BEGIN DEFERRED"
+            "PRAGMA query_only = 1; BEGIN DEFERRED"
         })
         .map_err(db_err)?;
         Ok(Box::new(SqliteTx { conn, done: false }))
@@ -147,9 +151,16 @@ impl Backend for Sqlite {
     }
 
     fn scrub(&self) -> Result<(), StoreError> {
-        self.lock()
-            .execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
-            .map_err(db_err)
+        let conn = self.lock();
+        // `busy` is 1 when another connection's reader kept the checkpoint
+        // from finishing: the WAL still holds purged bytes then.
+        let busy: i64 = conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))
+            .map_err(db_err)?;
+        if busy != 0 {
+            return Err(StoreError::Busy);
+        }
+        Ok(())
     }
 
     fn backup_to(&self, dest: &Path) -> Result<(), StoreError> {
