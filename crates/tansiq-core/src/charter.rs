@@ -152,7 +152,7 @@ impl SignedCharter {
             .sign_json(CHARTER_CONTEXT, &self.charter.to_value())
             .expect("charters contain only canonicalisable JSON");
         self.signatures
-            .insert(id.node_id(), tansiq_crypto::b64(&sig));
+            .insert(id.node_id(), tansiq_crypto::b64(sig));
     }
 
     /// Members who have not signed yet.

@@ -511,7 +511,7 @@ impl SignedRecord {
             .expect("record bodies contain only canonicalisable JSON");
         SignedRecord {
             body,
-            sig: tansiq_crypto::b64(&sig),
+            sig: tansiq_crypto::b64(sig),
         }
     }
 

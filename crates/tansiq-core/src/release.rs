@@ -37,7 +37,7 @@ impl SignedRelease {
             .expect("releases contain only canonicalisable JSON");
         SignedRelease {
             release,
-            sig: tansiq_crypto::b64(&sig),
+            sig: tansiq_crypto::b64(sig),
         }
     }
 

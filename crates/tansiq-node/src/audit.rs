@@ -159,7 +159,7 @@ impl Node {
             // originator's signature holds; each commitment has an
             // inclusion proof against the latest checkpoint.
             let latest = checkpoints.last();
-            for (id, version, hash, body) in &versions {
+            for tansiq_store::VersionHash { id, version, hash, body } in &versions {
                 let hex_hash = hex::encode(hash);
                 if !committed.contains(&(id.clone(), *version, hex_hash.clone())) {
                     return fail(report, format!("record {id} version {version} has no matching audit entry: the store was altered"));

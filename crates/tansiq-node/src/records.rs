@@ -397,7 +397,7 @@ impl Node {
             self.audit(tx, &actor.audit_name(), "record.links", id, json!({"count": links.len()}))?;
             Ok(links
                 .into_iter()
-                .map(|(src, rel, dst, from, until)| json!({"src": src, "rel": rel, "dst": dst, "from": from, "until": until}))
+                .map(|l| json!({"src": l.src, "rel": l.rel, "dst": l.dst, "from": l.from, "until": l.until}))
                 .collect())
         })
     }
