@@ -47,15 +47,29 @@ impl Sqlite {
         // acknowledged commit survives power loss; secure_delete so purged
         // content does not linger in free pages; case-sensitive LIKE as on
         // PostgreSQL, so name search answers the same on every backend.
-        conn.execute_batch(
-            "PRAGMA journal_mode = WAL;
-             PRAGMA synchronous = FULL;
-             PRAGMA foreign_keys = ON;
-             PRAGMA secure_delete = ON;
-             PRAGMA case_sensitive_like = ON;
-             PRAGMA cache_size = -32000;",
-        )
-        .map_err(db_err)?;
+        //
+        // Switching to WAL can answer SQLITE_BUSY without waiting in the
+        // busy handler while another connection opens the same new file
+        // (several workers or commands starting together): retry then.
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            match conn.execute_batch(
+                "PRAGMA journal_mode = WAL;
+                 PRAGMA synchronous = FULL;
+                 PRAGMA foreign_keys = ON;
+                 PRAGMA secure_delete = ON;
+                 PRAGMA case_sensitive_like = ON;
+                 PRAGMA cache_size = -32000;",
+            ) {
+                Ok(()) => break,
+                Err(e) => match db_err(e) {
+                    StoreError::Busy if std::time::Instant::now() < deadline => {
+                        std::thread::sleep(Duration::from_millis(20))
+                    }
+                    e => return Err(e),
+                },
+            }
+        }
         Ok(Sqlite {
             conn: Mutex::new(conn),
         })
