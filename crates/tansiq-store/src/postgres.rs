@@ -575,6 +575,8 @@ impl ToSql for Param<'_> {
 fn column(row: &postgres::Row, i: usize) -> Result<Value, postgres::Error> {
     let ty = row.columns()[i].type_();
     Ok(match *ty {
+        // `SELECT pg_advisory_xact_lock(…)` and the like.
+        Type::VOID => None,
         Type::INT8 => row.try_get::<_, Option<i64>>(i)?.map(Value::Int),
         Type::INT4 => row
             .try_get::<_, Option<i32>>(i)?
