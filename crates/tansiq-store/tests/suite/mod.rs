@@ -1241,14 +1241,14 @@ fn need_to_know_in_sql(store: &Store) {
             want.len() as u64,
             "count under {sc:?}"
         );
-        for fi in 0..3 {
+        for file in &files {
             let by_file = RecordFilter {
-                file: Some(files[fi].clone()),
+                file: Some(file.clone()),
                 ..in_channel(&ch)
             };
             let n = made
                 .iter()
-                .filter(|r| r.file == files[fi] && want.contains(&r.id))
+                .filter(|r| &r.file == file && want.contains(&r.id))
                 .count();
             assert_eq!(count(store, &by_file, sc), n as u64);
         }
