@@ -2,94 +2,70 @@
 //! directories, checking the contract of ../shared/design/CLI.md — output,
 //! exit codes, and that refused or bad commands change nothing.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
+use std::process::Command;
+
+use common::*;
 use serde_json::Value;
-
-struct Node {
-    dir: PathBuf,
-    _tmp: tempfile::TempDir,
-}
-
-fn tansiq(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tansiq"))
-        .arg("--dir")
-        .arg(dir)
-        .args(args)
-        .env_remove("TANSIQ_DIR")
-        .output()
-        .expect("run tansiq")
-}
-
-fn ok(dir: &Path, args: &[&str]) -> String {
-    let out = tansiq(dir, args);
-    assert!(
-        out.status.success(),
-        "tansiq {args:?} failed ({:?}): {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("utf-8 output").trim().to_string()
-}
-
-/// Runs a command expected to fail with `code`; returns stderr.
-fn fails(dir: &Path, args: &[&str], code: i32) -> String {
-    let out = tansiq(dir, args);
-    let err = String::from_utf8_lossy(&out.stderr).to_string();
-    assert_eq!(out.status.code(), Some(code), "tansiq {args:?}: stdout {} stderr {err}", String::from_utf8_lossy(&out.stdout));
-    err
-}
-
-fn json(dir: &Path, args: &[&str]) -> Value {
-    let out = ok(dir, args);
-    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{args:?}: not JSON ({e}): {out}"))
-}
-
-fn init(name: &str, country: &str, port: u16) -> Node {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("node");
-    let id = ok(&dir, &["init", "--name", name, "--country", country, "--listen", &format!("127.0.0.1:{port}")]);
-    assert!(id.starts_with("tq") && id.len() == 18, "{id}");
-    Node { dir, _tmp: tmp }
-}
-
-fn write(dir: &Path, name: &str, content: &str) -> String {
-    let p = dir.parent().unwrap().join(name);
-    std::fs::write(&p, content).unwrap();
-    p.to_string_lossy().into_owned()
-}
-
-/// Fingerprint of everything a command could change.
-fn state(dir: &Path) -> (String, String, String) {
-    let list = ok(dir, &["record", "list", "--all", "--json"]);
-    let chans = ok(dir, &["channel", "list", "--json"]);
-    let db = rusqlite::Connection::open(dir.join("node.db")).unwrap();
-    let n: i64 = db.query_row("SELECT COUNT(*) FROM record_versions", [], |r| r.get(0)).unwrap();
-    let peers: i64 = db.query_row("SELECT COUNT(*) FROM peers", [], |r| r.get(0)).unwrap();
-    let users: i64 = db.query_row("SELECT COUNT(*) FROM users", [], |r| r.get(0)).unwrap();
-    (list, chans, format!("{n}/{peers}/{users}"))
-}
-
-fn channel(n: &Node) -> String {
-    ok(&n.dir, &["channel", "create", "--name", "DZ national", "--files", "terrorism,recruitment,arms-smuggling"])
-}
 
 #[test]
 fn init_creates_private_keys_and_refuses_a_second_node() {
     let n = init("DRS Algeria", "DZ", 7401);
     use std::os::unix::fs::PermissionsExt;
     for f in ["keys/signing.key", "keys/encryption.key", "node.db"] {
-        let mode = std::fs::metadata(n.dir.join(f)).unwrap().permissions().mode() & 0o777;
+        let mode = std::fs::metadata(n.dir.join(f))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
         assert_eq!(mode, 0o600, "{f}");
     }
-    let err = fails(&n.dir, &["init", "--name", "X", "--country", "DZ", "--listen", "127.0.0.1:1"], 2);
+    let err = fails(
+        &n.dir,
+        &[
+            "init",
+            "--name",
+            "X",
+            "--country",
+            "DZ",
+            "--listen",
+            "127.0.0.1:1",
+        ],
+        2,
+    );
     assert!(err.contains("already holds"), "{err}");
     // bad inputs to init
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path().join("x");
-    assert!(fails(&d, &["init", "--name", "X", "--country", "ZZ", "--listen", "127.0.0.1:1"], 2).contains("country"));
-    assert!(fails(&d, &["init", "--name", "X", "--country", "DZ", "--listen", "nowhere"], 2).contains("HOST:PORT"));
+    assert!(fails(
+        &d,
+        &[
+            "init",
+            "--name",
+            "X",
+            "--country",
+            "ZZ",
+            "--listen",
+            "127.0.0.1:1"
+        ],
+        2
+    )
+    .contains("country"));
+    assert!(fails(
+        &d,
+        &[
+            "init",
+            "--name",
+            "X",
+            "--country",
+            "DZ",
+            "--listen",
+            "nowhere"
+        ],
+        2
+    )
+    .contains("HOST:PORT"));
     assert!(!d.join("config.toml").exists());
     // no secret in the card
     let card = ok(&n.dir, &["card"]);
@@ -105,7 +81,15 @@ fn cards_verify_and_forgeries_are_refused() {
     let ma = init("DGST Morocco", "MA", 7411);
     let card = ok(&ma.dir, &["card"]);
     let v: Value = serde_json::from_str(&card).unwrap();
-    for field in ["id", "name", "country", "endpoint", "signing_key", "encryption_key", "sig"] {
+    for field in [
+        "id",
+        "name",
+        "country",
+        "endpoint",
+        "signing_key",
+        "encryption_key",
+        "sig",
+    ] {
         assert!(v.get(field).is_some(), "card lacks {field}");
     }
     // altered name, altered endpoint, swapped key, truncated, not JSON
@@ -155,19 +139,69 @@ fn channels_single_member_active_and_multi_member_pending_then_active() {
     assert_eq!(list[0]["members"], serde_json::json!([dz_id]));
 
     // unknown member refused, nothing created
-    let err = fails(&dz.dir, &["channel", "create", "--name", "x", "--members", "tqnobodyatall0000", "--files", "t"], 2);
+    let err = fails(
+        &dz.dir,
+        &[
+            "channel",
+            "create",
+            "--name",
+            "x",
+            "--members",
+            "tqnobodyatall0000",
+            "--files",
+            "t",
+        ],
+        2,
+    );
     assert!(err.contains("not a known peer"), "{err}");
 
-    let ch = ok(&dz.dir, &["channel", "create", "--name", "DZ-MA", "--members", &ma_id, "--files", "terrorism,recruitment,arms-smuggling"]);
+    let ch = ok(
+        &dz.dir,
+        &[
+            "channel",
+            "create",
+            "--name",
+            "DZ-MA",
+            "--members",
+            &ma_id,
+            "--files",
+            "terrorism,recruitment,arms-smuggling",
+        ],
+    );
     let c = json(&dz.dir, &["channel", "list", "--json"]);
-    let c = c.as_array().unwrap().iter().find(|c| c["id"] == ch.as_str()).unwrap().clone();
+    let c = c
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == ch.as_str())
+        .unwrap()
+        .clone();
     assert_eq!(c["status"], "pending");
     // records cannot be placed in a pending channel: refused by policy
     let data = write(&dz.dir, "p.json", r#"{"names": ["Abdallah Belkeziz"]}"#);
-    let err = fails(&dz.dir, &["record", "add", "--channel", &ch, "--file", "terrorism", "--kind", "person", "--data", &data], 3);
+    let err = fails(
+        &dz.dir,
+        &[
+            "record",
+            "add",
+            "--channel",
+            &ch,
+            "--file",
+            "terrorism",
+            "--kind",
+            "person",
+            "--data",
+            &data,
+        ],
+        3,
+    );
     assert!(err.contains("pending"), "{err}");
     // the charter travels to MA (by hand here), MA co-signs, DZ imports the signature
-    let exported = write(&dz.dir, "charter.json", &ok(&dz.dir, &["channel", "export", &ch]));
+    let exported = write(
+        &dz.dir,
+        "charter.json",
+        &ok(&dz.dir, &["channel", "export", &ch]),
+    );
     ok(&ma.dir, &["channel", "import", &exported]);
     let at_ma = json(&ma.dir, &["channel", "list", "--json"]);
     assert_eq!(at_ma[0]["status"], "pending");
@@ -175,14 +209,40 @@ fn channels_single_member_active_and_multi_member_pending_then_active() {
     let at_ma = json(&ma.dir, &["channel", "list", "--json"]);
     assert_eq!(at_ma[0]["status"], "active");
     fails(&ma.dir, &["channel", "accept", &ch], 2);
-    let back = write(&ma.dir, "signed.json", &ok(&ma.dir, &["channel", "export", &ch]));
+    let back = write(
+        &ma.dir,
+        "signed.json",
+        &ok(&ma.dir, &["channel", "export", &ch]),
+    );
     ok(&dz.dir, &["channel", "import", &back]);
     let c = json(&dz.dir, &["channel", "list", "--json"]);
-    let c = c.as_array().unwrap().iter().find(|c| c["id"] == ch.as_str()).unwrap().clone();
+    let c = c
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == ch.as_str())
+        .unwrap()
+        .clone();
     assert_eq!(c["status"], "active");
-    ok(&dz.dir, &["record", "add", "--channel", &ch, "--file", "terrorism", "--kind", "person", "--data", &data]);
+    ok(
+        &dz.dir,
+        &[
+            "record",
+            "add",
+            "--channel",
+            &ch,
+            "--file",
+            "terrorism",
+            "--kind",
+            "person",
+            "--data",
+            &data,
+        ],
+    );
     // a charter whose signature was tampered with is rejected
-    let tampered = std::fs::read_to_string(&back).unwrap().replace("DZ-MA", "DZ-MA-US");
+    let tampered = std::fs::read_to_string(&back)
+        .unwrap()
+        .replace("DZ-MA", "DZ-MA-US");
     let t = write(&ma.dir, "tampered.json", &tampered);
     fails(&dz.dir, &["channel", "import", &t], 2);
 }
@@ -191,12 +251,60 @@ fn channels_single_member_active_and_multi_member_pending_then_active() {
 fn records_lifecycle_with_links_versions_and_retraction() {
     let n = init("DRS Algeria", "DZ", 7401);
     let ch = channel(&n);
-    let gspc = write(&n.dir, "gspc.json", r#"{"names": ["GSPC", "Groupe salafiste pour la prédication et le combat", "الجماعة السلفية للدعوة والقتال"], "country": ["dz"], "founded": "1998"}"#);
-    let g = ok(&n.dir, &["record", "add", "--channel", &ch, "--file", "terrorism", "--kind", "organization", "--data", &gspc, "--evaluation", "B2"]);
-    let aqim = write(&n.dir, "aqim.json", r#"{"names": ["AQIM", "al-Qaeda in the Islamic Maghreb"]}"#);
-    let a = ok(&n.dir, &["record", "add", "--channel", &ch, "--file", "terrorism", "--kind", "organization", "--data", &aqim, "--link", &format!("successor_of:{g}:2007-01-24"), "--tlp", "amber+strict"]);
+    let gspc = write(
+        &n.dir,
+        "gspc.json",
+        r#"{"names": ["GSPC", "Groupe salafiste pour la prédication et le combat", "الجماعة السلفية للدعوة والقتال"], "country": ["dz"], "founded": "1998"}"#,
+    );
+    let g = ok(
+        &n.dir,
+        &[
+            "record",
+            "add",
+            "--channel",
+            &ch,
+            "--file",
+            "terrorism",
+            "--kind",
+            "organization",
+            "--data",
+            &gspc,
+            "--evaluation",
+            "B2",
+        ],
+    );
+    let aqim = write(
+        &n.dir,
+        "aqim.json",
+        r#"{"names": ["AQIM", "al-Qaeda in the Islamic Maghreb"]}"#,
+    );
+    let a = ok(
+        &n.dir,
+        &[
+            "record",
+            "add",
+            "--channel",
+            &ch,
+            "--file",
+            "terrorism",
+            "--kind",
+            "organization",
+            "--data",
+            &aqim,
+            "--link",
+            &format!("successor_of:{g}:2007-01-24"),
+            "--tlp",
+            "amber+strict",
+        ],
+    );
     let r = json(&n.dir, &["record", "get", &a, "--json"]);
-    for (k, v) in [("id", a.as_str()), ("kind", "organization"), ("channel", ch.as_str()), ("file", "terrorism"), ("tlp", "amber+strict")] {
+    for (k, v) in [
+        ("id", a.as_str()),
+        ("kind", "organization"),
+        ("channel", ch.as_str()),
+        ("file", "terrorism"),
+        ("tlp", "amber+strict"),
+    ] {
         assert_eq!(r[k], v, "{k}");
     }
     assert_eq!(r["version"], 1);
@@ -208,18 +316,73 @@ fn records_lifecycle_with_links_versions_and_retraction() {
     assert_eq!(gr["evaluation"], "B2");
 
     // filters
-    let p = write(&n.dir, "p.json", r#"{"names": ["عبد الله بلقزاز", "Abdallah Belkeziz"], "birth_date": "1962-02-01", "nationality": ["DZ"]}"#);
-    let person = ok(&n.dir, &["record", "add", "--channel", &ch, "--file", "recruitment", "--kind", "person", "--data", &p]);
-    assert_eq!(json(&n.dir, &["record", "list", "--json"]).as_array().unwrap().len(), 3);
-    assert_eq!(json(&n.dir, &["record", "list", "--kind", "person", "--json"]).as_array().unwrap().len(), 1);
-    assert_eq!(json(&n.dir, &["record", "list", "--file", "terrorism", "--json"]).as_array().unwrap().len(), 2);
-    assert_eq!(json(&n.dir, &["record", "list", "--channel", &ch, "--json"]).as_array().unwrap().len(), 3);
-    assert_eq!(json(&n.dir, &["record", "list", "--channel", "ch_none", "--json"]).as_array().unwrap().len(), 0);
+    let p = write(
+        &n.dir,
+        "p.json",
+        r#"{"names": ["عبد الله بلقزاز", "Abdallah Belkeziz"], "birth_date": "1962-02-01", "nationality": ["DZ"]}"#,
+    );
+    let person = ok(
+        &n.dir,
+        &[
+            "record",
+            "add",
+            "--channel",
+            &ch,
+            "--file",
+            "recruitment",
+            "--kind",
+            "person",
+            "--data",
+            &p,
+        ],
+    );
+    assert_eq!(
+        json(&n.dir, &["record", "list", "--json"])
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+    assert_eq!(
+        json(&n.dir, &["record", "list", "--kind", "person", "--json"])
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        json(&n.dir, &["record", "list", "--file", "terrorism", "--json"])
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    assert_eq!(
+        json(&n.dir, &["record", "list", "--channel", &ch, "--json"])
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+    assert_eq!(
+        json(
+            &n.dir,
+            &["record", "list", "--channel", "ch_none", "--json"]
+        )
+        .as_array()
+        .unwrap()
+        .len(),
+        0
+    );
     let found = json(&n.dir, &["record", "search", "بلقزاز", "--json"]);
     assert_eq!(found[0]["id"], person.as_str());
 
     // update makes version 2
-    let p2 = write(&n.dir, "p2.json", r#"{"names": ["Abdallah Belkeziz"], "birth_date": "1962"}"#);
+    let p2 = write(
+        &n.dir,
+        "p2.json",
+        r#"{"names": ["Abdallah Belkeziz"], "birth_date": "1962"}"#,
+    );
     ok(&n.dir, &["record", "update", &person, "--data", &p2]);
     let r = json(&n.dir, &["record", "get", &person, "--json"]);
     assert_eq!(r["version"], 2);
@@ -227,7 +390,13 @@ fn records_lifecycle_with_links_versions_and_retraction() {
 
     // retraction: tombstone, content gone from the store
     ok(&n.dir, &["record", "retract", &person]);
-    assert_eq!(json(&n.dir, &["record", "list", "--kind", "person", "--json"]).as_array().unwrap().len(), 0);
+    assert_eq!(
+        json(&n.dir, &["record", "list", "--kind", "person", "--json"])
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
     let r = json(&n.dir, &["record", "get", &person, "--json"]);
     assert_eq!(r["status"], "retracted");
     assert_eq!(r["version"], 3);
@@ -236,14 +405,16 @@ fn records_lifecycle_with_links_versions_and_retraction() {
     let db = std::fs::read(n.dir.join("node.db")).unwrap();
     let wal = std::fs::read(n.dir.join("node.db-wal")).unwrap_or_default();
     for hay in [&db, &wal] {
-        assert!(!contains(hay, "Belkeziz".as_bytes()), "retracted content still on disk");
-        assert!(!contains(hay, "بلقزاز".as_bytes()), "retracted content still on disk");
+        assert!(
+            !contains(hay, "Belkeziz".as_bytes()),
+            "retracted content still on disk"
+        );
+        assert!(
+            !contains(hay, "بلقزاز".as_bytes()),
+            "retracted content still on disk"
+        );
     }
     ok(&n.dir, &["audit", "verify"]);
-}
-
-fn contains(hay: &[u8], needle: &[u8]) -> bool {
-    hay.windows(needle.len()).any(|w| w == needle)
 }
 
 #[test]
@@ -255,34 +426,141 @@ fn bad_input_is_refused_and_changes_nothing() {
     let cases: Vec<(&str, String, Vec<&str>)> = vec![
         ("malformed JSON", "{\"names\": [".into(), vec![]),
         ("wrong type", r#"{"names": "Ali"}"#.into(), vec![]),
-        ("unknown field", r#"{"names": ["Ali"], "shoe_size": 42}"#.into(), vec![]),
-        ("bad date", r#"{"names": ["Ali"], "birth_date": "1962-02-30"}"#.into(), vec![]),
-        ("bad country", r#"{"names": ["Ali"], "nationality": ["ALG"]}"#.into(), vec![]),
+        (
+            "unknown field",
+            r#"{"names": ["Ali"], "shoe_size": 42}"#.into(),
+            vec![],
+        ),
+        (
+            "bad date",
+            r#"{"names": ["Ali"], "birth_date": "1962-02-30"}"#.into(),
+            vec![],
+        ),
+        (
+            "bad country",
+            r#"{"names": ["Ali"], "nationality": ["ALG"]}"#.into(),
+            vec![],
+        ),
         ("no names", r#"{"names": []}"#.into(), vec![]),
         ("not an object", "[1, 2]".into(), vec![]),
-        ("oversized", format!(r#"{{"names": ["Ali"], "notes": "{}"}}"#, "x".repeat(1_100_000)), vec![]),
+        (
+            "oversized",
+            format!(
+                r#"{{"names": ["Ali"], "notes": "{}"}}"#,
+                "x".repeat(1_100_000)
+            ),
+            vec![],
+        ),
     ];
     for (what, content, _) in &cases {
         let p = write(&n.dir, "bad.json", content);
-        let err = fails(&n.dir, &["record", "add", "--channel", &ch, "--file", "terrorism", "--kind", "person", "--data", &p], 2);
+        let err = fails(
+            &n.dir,
+            &[
+                "record",
+                "add",
+                "--channel",
+                &ch,
+                "--file",
+                "terrorism",
+                "--kind",
+                "person",
+                "--data",
+                &p,
+            ],
+            2,
+        );
         assert!(!err.trim().is_empty(), "{what}: empty message");
     }
     // unknown kind, channel, file, tlp, link target, expiry in the past, missing data file
     for args in [
         vec!["--kind", "alien", "--channel", &ch, "--file", "terrorism"],
-        vec!["--kind", "person", "--channel", "ch_nope", "--file", "terrorism"],
-        vec!["--kind", "person", "--channel", &ch, "--file", "terrorism", "--tlp", "white"],
-        vec!["--kind", "person", "--channel", &ch, "--file", "terrorism", "--link", "member_of:rec_missing"],
-        vec!["--kind", "person", "--channel", &ch, "--file", "terrorism", "--expires", "2001-01-01"],
-        vec!["--kind", "person", "--channel", &ch, "--file", "terrorism", "--evaluation", "Z9"],
+        vec![
+            "--kind",
+            "person",
+            "--channel",
+            "ch_nope",
+            "--file",
+            "terrorism",
+        ],
+        vec![
+            "--kind",
+            "person",
+            "--channel",
+            &ch,
+            "--file",
+            "terrorism",
+            "--tlp",
+            "white",
+        ],
+        vec![
+            "--kind",
+            "person",
+            "--channel",
+            &ch,
+            "--file",
+            "terrorism",
+            "--link",
+            "member_of:rec_missing",
+        ],
+        vec![
+            "--kind",
+            "person",
+            "--channel",
+            &ch,
+            "--file",
+            "terrorism",
+            "--expires",
+            "2001-01-01",
+        ],
+        vec![
+            "--kind",
+            "person",
+            "--channel",
+            &ch,
+            "--file",
+            "terrorism",
+            "--evaluation",
+            "Z9",
+        ],
     ] {
         let mut a = vec!["record", "add", "--data", &good];
         a.extend(args.iter().copied());
         fails(&n.dir, &a, 2);
     }
-    let err = fails(&n.dir, &["record", "add", "--channel", &ch, "--file", "finance", "--kind", "person", "--data", &good], 3);
+    let err = fails(
+        &n.dir,
+        &[
+            "record",
+            "add",
+            "--channel",
+            &ch,
+            "--file",
+            "finance",
+            "--kind",
+            "person",
+            "--data",
+            &good,
+        ],
+        3,
+    );
     assert!(err.contains("rule"), "{err}");
-    fails(&n.dir, &["record", "add", "--channel", &ch, "--file", "terrorism", "--kind", "person", "--data", "/nonexistent.json"], 2);
+    fails(
+        &n.dir,
+        &[
+            "record",
+            "add",
+            "--channel",
+            &ch,
+            "--file",
+            "terrorism",
+            "--kind",
+            "person",
+            "--data",
+            "/nonexistent.json",
+        ],
+        2,
+    );
     fails(&n.dir, &["record", "get", "rec_missing", "--json"], 2);
     fails(&n.dir, &["user", "add", "bob", "--role", "king"], 2);
     assert_eq!(state(&n.dir), before);
@@ -293,23 +571,69 @@ fn bad_input_is_refused_and_changes_nothing() {
 fn only_the_originator_changes_a_record_and_shares_respect_the_third_party_rule() {
     let dz = init("DRS Algeria", "DZ", 7401);
     let ch = channel(&dz);
-    let ch2 = ok(&dz.dir, &["channel", "create", "--name", "DZ internal 2", "--files", "terrorism"]);
+    let ch2 = ok(
+        &dz.dir,
+        &[
+            "channel",
+            "create",
+            "--name",
+            "DZ internal 2",
+            "--files",
+            "terrorism",
+        ],
+    );
     let data = write(&dz.dir, "d.json", r#"{"names": ["GSPC"]}"#);
-    let id = ok(&dz.dir, &["record", "add", "--channel", &ch, "--file", "terrorism", "--kind", "organization", "--data", &data]);
+    let id = ok(
+        &dz.dir,
+        &[
+            "record",
+            "add",
+            "--channel",
+            &ch,
+            "--file",
+            "terrorism",
+            "--kind",
+            "organization",
+            "--data",
+            &data,
+        ],
+    );
     // the originator may share into another of its channels
     ok(&dz.dir, &["record", "share", &id, "--channel", &ch2]);
     let r = json(&dz.dir, &["record", "get", &id, "--json"]);
     assert_eq!(r["channels"].as_array().unwrap().len(), 2);
-    assert_eq!(json(&dz.dir, &["record", "list", "--channel", &ch2, "--json"]).as_array().unwrap().len(), 1);
+    assert_eq!(
+        json(&dz.dir, &["record", "list", "--channel", &ch2, "--json"])
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
     // a file the target channel lacks: refused by policy
-    let ch3 = ok(&dz.dir, &["channel", "create", "--name", "finance", "--files", "finance"]);
+    let ch3 = ok(
+        &dz.dir,
+        &[
+            "channel", "create", "--name", "finance", "--files", "finance",
+        ],
+    );
     fails(&dz.dir, &["record", "share", &id, "--channel", &ch3], 3);
 }
 
 #[test]
 fn users_get_a_token_once_stored_only_as_a_hash() {
     let n = init("DRS Algeria", "DZ", 7401);
-    let token = ok(&n.dir, &["user", "add", "amina", "--role", "analyst", "--files", "terrorism,recruitment"]);
+    let token = ok(
+        &n.dir,
+        &[
+            "user",
+            "add",
+            "amina",
+            "--role",
+            "analyst",
+            "--files",
+            "terrorism,recruitment",
+        ],
+    );
     assert!(token.starts_with("tqk_") && token.len() > 40, "{token}");
     fails(&n.dir, &["user", "add", "amina", "--role", "officer"], 2);
     let db = std::fs::read(n.dir.join("node.db")).unwrap();
@@ -324,9 +648,17 @@ fn users_get_a_token_once_stored_only_as_a_hash() {
 fn dir_flag_before_or_after_and_env() {
     let n = init("DRS Algeria", "DZ", 7401);
     let a = ok(&n.dir, &["card"]);
-    let out = Command::new(env!("CARGO_BIN_EXE_tansiq")).args(["card", "--dir"]).arg(&n.dir).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_tansiq"))
+        .args(["card", "--dir"])
+        .arg(&n.dir)
+        .output()
+        .unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), a);
-    let out = Command::new(env!("CARGO_BIN_EXE_tansiq")).arg("card").env("TANSIQ_DIR", &n.dir).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_tansiq"))
+        .arg("card")
+        .env("TANSIQ_DIR", &n.dir)
+        .output()
+        .unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), a);
     let tmp = tempfile::tempdir().unwrap();
     let err = fails(&tmp.path().join("none"), &["record", "list"], 2);

@@ -48,6 +48,29 @@ impl IntoResponse for ApiError {
 
 type ApiResult = Result<Json<Value>, ApiError>;
 
+/// A JSON request body whose rejections (malformed JSON, wrong types,
+/// unknown fields, too large) become our 400 error like every other bad
+/// input.
+struct Body<T>(T);
+
+impl<T, S> axum::extract::FromRequest<S> for Body<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(v)) => Ok(Body(v)),
+            Err(e) => Err(ApiError(NodeError::bad(format!(
+                "request body: {}",
+                e.body_text()
+            )))),
+        }
+    }
+}
+
 #[derive(Clone)]
 struct AppState {
     node: Arc<Node>,
@@ -144,7 +167,7 @@ struct CreateRecord {
 async fn create_record(
     State(st): State<AppState>,
     headers: HeaderMap,
-    Json(b): Json<CreateRecord>,
+    Body(b): Body<CreateRecord>,
 ) -> ApiResult {
     as_user(st, headers, move |node, actor| {
         let new = NewRecord {
@@ -183,7 +206,7 @@ async fn update_record(
     State(st): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<String>,
-    Json(b): Json<UpdateRecord>,
+    Body(b): Body<UpdateRecord>,
 ) -> ApiResult {
     as_user(st, headers, move |node, actor| {
         let tlp = parse::<Tlp>("tlp", b.tlp.as_deref())?;
@@ -226,7 +249,7 @@ async fn share_record(
     State(st): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<String>,
-    Json(b): Json<ShareBody>,
+    Body(b): Body<ShareBody>,
 ) -> ApiResult {
     as_user(st, headers, move |node, actor| {
         node.record_share(actor, &id, &b.channel)
@@ -254,7 +277,7 @@ struct CreateChannel {
 async fn create_channel(
     State(st): State<AppState>,
     headers: HeaderMap,
-    Json(b): Json<CreateChannel>,
+    Body(b): Body<CreateChannel>,
 ) -> ApiResult {
     as_user(st, headers, move |node, actor| {
         node.channel_create(
@@ -301,7 +324,7 @@ struct CreateUser {
 async fn create_user(
     State(st): State<AppState>,
     headers: HeaderMap,
-    Json(b): Json<CreateUser>,
+    Body(b): Body<CreateUser>,
 ) -> ApiResult {
     as_user(st, headers, move |node, actor| {
         let role: Role = b.role.parse()?;

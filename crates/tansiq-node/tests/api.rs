@@ -1,0 +1,463 @@
+//! The local HTTP API against a real server on loopback: token auth, role
+//! and need-to-know enforcement (nothing leaks through lists, counts,
+//! search, links or errors), error mapping, the OpenAPI document.
+
+use std::sync::Arc;
+
+use reqwest::blocking::Client;
+use serde_json::{json, Value};
+
+use tansiq_core::handling::Tlp;
+use tansiq_core::record::{Kind, Link, LinkType};
+use tansiq_core::user::{Actor, Role};
+use tansiq_node::records::NewRecord;
+use tansiq_node::{InitOptions, Node};
+
+struct Api {
+    base: String,
+    client: Client,
+    node: Arc<Node>,
+    _tmp: tempfile::TempDir,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+impl Api {
+    fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let url = format!("{}{path}", self.base);
+        let mut req = match method {
+            "GET" => self.client.get(url),
+            "POST" => self.client.post(url),
+            "PUT" => self.client.put(url),
+            "DELETE" => self.client.delete(url),
+            m => panic!("method {m}"),
+        };
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().expect("request");
+        let status = resp.status().as_u16();
+        let text = resp.text().unwrap_or_default();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+}
+
+fn start() -> Api {
+    let tmp = tempfile::tempdir().unwrap();
+    let node = Node::init(
+        &tmp.path().join("n"),
+        &InitOptions {
+            name: "DRS Algeria",
+            country: "DZ",
+            listen: "127.0.0.1:7401",
+            api_listen: Some("127.0.0.1:0"),
+            store: None,
+        },
+    )
+    .unwrap();
+    let node = Arc::new(node);
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+    let n = node.clone();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let l = tansiq_node::api::bind("127.0.0.1:0".parse().unwrap())
+                .await
+                .unwrap();
+            addr_tx.send(l.local_addr().unwrap()).unwrap();
+            tansiq_node::api::serve(n, l, async {
+                let _ = rx.await;
+            })
+            .await
+            .unwrap();
+        });
+    });
+    let addr = addr_rx.recv().unwrap();
+    Api {
+        base: format!("http://{addr}"),
+        client: Client::new(),
+        node,
+        _tmp: tmp,
+        _stop: tx,
+    }
+}
+
+struct World {
+    api: Api,
+    ch: String,
+    terror_amber: String,
+    terror_red: String,
+    recruit: String,
+    officer: String,
+    analyst: String,
+    recruiter_analyst: String,
+    admin: String,
+    auditor: String,
+}
+
+fn world() -> World {
+    let api = start();
+    let op = Actor::Operator;
+    let node = &api.node;
+    let ch = node
+        .channel_create(
+            &op,
+            "DZ national",
+            vec![],
+            vec!["terrorism".into(), "recruitment".into()],
+            vec![],
+            None,
+        )
+        .unwrap();
+    let add = |file: &str, tlp: Tlp, name: &str, links: Vec<Link>| {
+        node.record_add(
+            &op,
+            NewRecord {
+                channel: ch.clone(),
+                file: file.into(),
+                kind: Kind::Person,
+                data: json!({"names": [name]}),
+                tlp: Some(tlp),
+                code: None,
+                evaluation: None,
+                expires: None,
+                links,
+            },
+        )
+        .unwrap()
+    };
+    let terror_amber = add("terrorism", Tlp::Amber, "Abdelmalek Droukdel", vec![]);
+    let terror_red = add("terrorism", Tlp::Red, "Secret Source Alpha", vec![]);
+    let recruit = add(
+        "recruitment",
+        Tlp::Amber,
+        "Recruiter Zeta",
+        vec![Link {
+            rel: LinkType::RecruitsFor,
+            target: terror_amber.clone(),
+            from: None,
+            until: None,
+            note: None,
+        }],
+    );
+    let user = |name: &str, role: Role, files: &[&str]| {
+        node.user_add(
+            &op,
+            name,
+            role,
+            &files.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+        )
+        .unwrap()
+    };
+    World {
+        officer: user("omar", Role::Officer, &["terrorism"]),
+        analyst: user("amina", Role::Analyst, &["terrorism"]),
+        recruiter_analyst: user("rachid", Role::Analyst, &["recruitment"]),
+        admin: user("adel", Role::Admin, &["terrorism", "recruitment"]),
+        auditor: user("aicha", Role::Auditor, &["terrorism"]),
+        api,
+        ch,
+        terror_amber,
+        terror_red,
+        recruit,
+    }
+}
+
+fn ids(v: &Value) -> Vec<String> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn tokens_are_required() {
+    let w = world();
+    let (s, body) = w.api.call("GET", "/api/v1/records", None, None);
+    assert_eq!(s, 401);
+    assert_eq!(body["error"]["code"], "unauthorized");
+    let (s, _) = w.api.call(
+        "GET",
+        "/api/v1/records",
+        Some("tqk_not-a-real-token-at-all-000000000000000"),
+        None,
+    );
+    assert_eq!(s, 401);
+    let (s, _) = w.api.call("GET", "/api/v1/records", Some("garbage"), None);
+    assert_eq!(s, 401);
+}
+
+#[test]
+fn need_to_know_holds_in_lists_search_get_links_and_errors() {
+    let w = world();
+    let a = &w.api;
+    // officer, terrorism: amber and red terrorism records, not recruitment
+    let (s, v) = a.call("GET", "/api/v1/records", Some(&w.officer), None);
+    assert_eq!(s, 200);
+    let mut got = ids(&v);
+    got.sort();
+    let mut want = vec![w.terror_amber.clone(), w.terror_red.clone()];
+    want.sort();
+    assert_eq!(got, want);
+    // analyst, terrorism: no TLP:RED
+    let (_, v) = a.call("GET", "/api/v1/records", Some(&w.analyst), None);
+    assert_eq!(ids(&v), vec![w.terror_amber.clone()]);
+    let (s, v) = a.call(
+        "GET",
+        &format!("/api/v1/records/{}", w.terror_red),
+        Some(&w.analyst),
+        None,
+    );
+    assert_eq!(s, 404, "{v}");
+    // the same answer as for a record that does not exist
+    let (s2, v2) = a.call(
+        "GET",
+        "/api/v1/records/rec_doesnotexist00",
+        Some(&w.analyst),
+        None,
+    );
+    assert_eq!(s2, 404);
+    assert_eq!(v["error"]["code"], v2["error"]["code"]);
+    // analyst, recruitment: sees only its file; search does not reveal the rest
+    let (_, v) = a.call(
+        "GET",
+        "/api/v1/records?name=droukdel",
+        Some(&w.recruiter_analyst),
+        None,
+    );
+    assert_eq!(ids(&v), Vec::<String>::new());
+    let (_, v) = a.call(
+        "GET",
+        "/api/v1/records?name=zeta",
+        Some(&w.recruiter_analyst),
+        None,
+    );
+    assert_eq!(ids(&v), vec![w.recruit.clone()]);
+    // the link from the recruiter to a terrorism record is hidden from it
+    let (s, v) = a.call(
+        "GET",
+        &format!("/api/v1/records/{}/links", w.recruit),
+        Some(&w.recruiter_analyst),
+        None,
+    );
+    assert_eq!(s, 200);
+    assert_eq!(v, json!([]));
+    // the officer sees the other end? No: it lacks the recruitment file
+    let (s, _) = a.call(
+        "GET",
+        &format!("/api/v1/records/{}/links", w.recruit),
+        Some(&w.officer),
+        None,
+    );
+    assert_eq!(s, 404);
+    // filters by file do not bypass the scope
+    let (_, v) = a.call(
+        "GET",
+        "/api/v1/records?file=recruitment",
+        Some(&w.analyst),
+        None,
+    );
+    assert_eq!(ids(&v), Vec::<String>::new());
+    // admin and auditor read no content, even with files assigned
+    for t in [&w.admin, &w.auditor] {
+        let (s, v) = a.call("GET", "/api/v1/records", Some(t), None);
+        assert_eq!(s, 403, "{v}");
+        assert!(v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("role rule"));
+        let (s, _) = a.call(
+            "GET",
+            &format!("/api/v1/records/{}", w.terror_amber),
+            Some(t),
+            None,
+        );
+        assert_eq!(s, 403);
+    }
+}
+
+#[test]
+fn writes_follow_role_file_and_handling() {
+    let w = world();
+    let a = &w.api;
+    let body = |file: &str, tlp: &str| json!({"channel": w.ch, "file": file, "kind": "person", "data": {"names": ["X"]}, "tlp": tlp});
+    let (s, v) = a.call(
+        "POST",
+        "/api/v1/records",
+        Some(&w.analyst),
+        Some(body("terrorism", "amber")),
+    );
+    assert_eq!(s, 200, "{v}");
+    let new_id = v["id"].as_str().unwrap().to_string();
+    let (s, v) = a.call(
+        "POST",
+        "/api/v1/records",
+        Some(&w.analyst),
+        Some(body("terrorism", "red")),
+    );
+    assert_eq!(s, 403);
+    assert!(v["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("handling rule"));
+    let (s, v) = a.call(
+        "POST",
+        "/api/v1/records",
+        Some(&w.analyst),
+        Some(body("recruitment", "amber")),
+    );
+    assert_eq!(s, 403);
+    assert!(v["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("need-to-know rule"));
+    let (s, _) = a.call(
+        "POST",
+        "/api/v1/records",
+        Some(&w.admin),
+        Some(body("terrorism", "amber")),
+    );
+    assert_eq!(s, 403);
+    // bad input → 400 with a message, unknown fields rejected
+    let (s, v) = a.call(
+        "POST",
+        "/api/v1/records",
+        Some(&w.officer),
+        Some(
+            json!({"channel": w.ch, "file": "terrorism", "kind": "person", "data": {"names": "X"}}),
+        ),
+    );
+    assert_eq!(s, 400, "{v}");
+    let (s, _) = a.call(
+        "POST",
+        "/api/v1/records",
+        Some(&w.officer),
+        Some(json!({"channel": w.ch, "file": "terrorism", "kind": "alien", "data": {}})),
+    );
+    assert_eq!(s, 400);
+    let (s, _) = a.call(
+        "POST",
+        "/api/v1/records",
+        Some(&w.officer),
+        Some(json!({"bogus": 1})),
+    );
+    assert_eq!(s, 400);
+    // update and retract by an assigned officer
+    let (s, v) = a.call(
+        "PUT",
+        &format!("/api/v1/records/{new_id}"),
+        Some(&w.officer),
+        Some(json!({"data": {"names": ["Y"]}})),
+    );
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["version"], 2);
+    let (s, _) = a.call(
+        "DELETE",
+        &format!("/api/v1/records/{new_id}"),
+        Some(&w.officer),
+        None,
+    );
+    assert_eq!(s, 200);
+    let (s, _) = a.call(
+        "GET",
+        &format!("/api/v1/records/{new_id}"),
+        Some(&w.officer),
+        None,
+    );
+    assert_eq!(s, 200);
+    // analysts may not share
+    let (s, _) = a.call(
+        "POST",
+        &format!("/api/v1/records/{}/share", w.terror_amber),
+        Some(&w.analyst),
+        Some(json!({"channel": w.ch})),
+    );
+    assert_eq!(s, 403);
+}
+
+#[test]
+fn every_read_is_audited_and_the_log_verifies() {
+    let w = world();
+    let a = &w.api;
+    let (_, before) = a.call("GET", "/api/v1/audit/checkpoint", Some(&w.auditor), None);
+    a.call(
+        "GET",
+        &format!("/api/v1/records/{}", w.terror_amber),
+        Some(&w.officer),
+        None,
+    );
+    a.call("GET", "/api/v1/records", Some(&w.officer), None);
+    let (s, after) = a.call("POST", "/api/v1/audit/checkpoint", Some(&w.auditor), None);
+    assert_eq!(s, 200);
+    assert_eq!(
+        after["size"].as_u64().unwrap(),
+        before["size"].as_u64().unwrap() + 3,
+        "read, list and the checkpoint request each append a leaf"
+    );
+    let (s, v) = a.call("GET", "/api/v1/audit/verify", Some(&w.auditor), None);
+    assert_eq!(s, 200);
+    assert_eq!(v["ok"], true, "{v}");
+    let (s, _) = a.call("GET", "/api/v1/audit/verify", Some(&w.analyst), None);
+    assert_eq!(s, 403);
+}
+
+#[test]
+fn admin_manages_users_and_channels_and_openapi_is_served() {
+    let w = world();
+    let a = &w.api;
+    let (s, v) = a.call(
+        "POST",
+        "/api/v1/users",
+        Some(&w.admin),
+        Some(json!({"name": "nadia", "role": "officer", "files": ["terrorism"]})),
+    );
+    assert_eq!(s, 200, "{v}");
+    let token = v["token"].as_str().unwrap().to_string();
+    let (s, _) = a.call("GET", "/api/v1/records", Some(&token), None);
+    assert_eq!(s, 200);
+    let (s, _) = a.call(
+        "POST",
+        "/api/v1/users",
+        Some(&w.officer),
+        Some(json!({"name": "x", "role": "admin"})),
+    );
+    assert_eq!(s, 403);
+    let (s, v) = a.call("GET", "/api/v1/users", Some(&w.admin), None);
+    assert_eq!(s, 200);
+    assert!(v.to_string().contains("nadia"));
+    assert!(!v.to_string().contains(&token));
+    let (s, v) = a.call(
+        "POST",
+        "/api/v1/channels",
+        Some(&w.officer),
+        Some(json!({"name": "second", "files": ["terrorism"]})),
+    );
+    assert_eq!(s, 200, "{v}");
+    let (s, v) = a.call("GET", "/api/v1/channels", Some(&w.auditor), None);
+    assert_eq!(s, 200);
+    assert_eq!(v.as_array().unwrap().len(), 2);
+    let (s, v) = a.call("GET", "/api/v1/openapi.json", None, None);
+    assert_eq!(s, 200);
+    assert_eq!(v["openapi"], "3.1.0");
+    assert!(v["paths"]["/api/v1/records"]["get"].is_object());
+    let (s, v) = a.call("GET", "/api/v1/nowhere", Some(&w.admin), None);
+    assert_eq!(s, 404);
+    assert_eq!(v["error"]["code"], "not_found");
+}
