@@ -1,0 +1,1153 @@
+//! The state machine. See the crate docs and `docs/SYNC.md`.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::config::{Config, Millis, Rng};
+use crate::effect::{
+    Alarm, Effect, Event, ImportReport, OutboxRow, Output, PeerStatus, Snapshot, StreamRow,
+    Transmit,
+};
+use crate::envelope::{Envelope, EnvelopeHeader, Precedence, HEADER_VERSION};
+use crate::error::{BundleError, RestoreError, SubmitError};
+use crate::host::{Host, Verdict};
+use crate::ids::{ChannelId, EnvelopeId, Kind, NodeId};
+use crate::message::{Head, Item, ItemResult, Message, Receipt, Status, MAX_HEADS, MAX_ITEMS};
+
+/// Queue key: most urgent first, then FIFO.
+type QKey = (Precedence, u64, EnvelopeId);
+/// Outbox key: (final recipient, envelope).
+type EKey = (NodeId, EnvelopeId);
+/// Stream key: (channel, originator).
+pub(crate) type SKey = (ChannelId, NodeId);
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum State {
+    Queued,
+    InFlight { hop: NodeId, batch: u64 },
+    Relayed { via: NodeId, until: Millis },
+    Deferred { until: Millis },
+}
+
+#[derive(Clone, Debug)]
+struct Entry {
+    row: OutboxRow,
+    state: State,
+    retries: u32,
+}
+
+#[derive(Clone, Debug)]
+struct Batch {
+    items: Vec<EKey>,
+    deadline: Millis,
+    express: bool,
+}
+
+#[derive(Clone, Debug, Default)]
+struct Link {
+    failures: u32,
+    next_attempt: Millis,
+    batches: BTreeMap<u64, Batch>,
+    last_delivery: Option<Millis>,
+    ever_ok: bool,
+}
+
+#[derive(Clone, Debug)]
+struct Fetching {
+    peer: NodeId,
+    deadline: Millis,
+}
+
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Stream {
+    prefix: u64,
+    last: EnvelopeId,
+    /// Held above the prefix: seq → (id, prev).
+    pending: BTreeMap<u64, (EnvelopeId, EnvelopeId)>,
+    /// Highest seq known to exist (held or announced).
+    known: u64,
+    /// Who announced `known`.
+    hint: Option<NodeId>,
+    /// Since when the stream has been incomplete without progress.
+    stalled_since: Option<Millis>,
+    fetch: Option<Fetching>,
+    fetch_failures: u32,
+    persisted: bool,
+}
+
+/// Per-call context: the clock, the host, the output being built, and the
+/// envelopes stored earlier in this call (not yet visible through the host).
+struct Call<'a> {
+    now: Millis,
+    host: &'a dyn Host,
+    out: Output,
+    overlay: BTreeMap<(SKey, u64), Envelope>,
+    /// Envelopes stored in this call, by id.
+    stored: BTreeMap<EnvelopeId, Envelope>,
+    members: BTreeMap<ChannelId, Option<Vec<NodeId>>>,
+    receipts: BTreeMap<NodeId, Vec<Receipt>>,
+}
+
+impl Call<'_> {
+    fn members(&mut self, channel: &ChannelId) -> Option<&Vec<NodeId>> {
+        if !self.members.contains_key(channel) {
+            let mut m = self.host.members(channel);
+            if let Some(v) = m.as_mut() {
+                v.sort();
+                v.dedup();
+            }
+            self.members.insert(channel.clone(), m);
+        }
+        self.members.get(channel).and_then(|m| m.as_ref())
+    }
+    fn is_member(&mut self, channel: &ChannelId, node: &NodeId) -> bool {
+        self.members(channel)
+            .is_some_and(|m| m.binary_search(node).is_ok())
+    }
+    fn effect(&mut self, e: Effect) {
+        self.out.effects.push(e);
+    }
+    /// Emits a `Store` and remembers the envelope for the rest of the call.
+    fn store(&mut self, envelope: Envelope, custody: bool) {
+        let h = envelope.header();
+        if !custody {
+            self.overlay.insert(
+                ((h.channel.clone(), h.originator.clone()), h.seq),
+                envelope.clone(),
+            );
+        }
+        self.stored.insert(envelope.id(), envelope.clone());
+        self.out.effects.push(Effect::Store { envelope, custody });
+    }
+    /// An envelope held, including those stored earlier in this call.
+    fn envelope(&self, id: &EnvelopeId) -> Option<Envelope> {
+        match self.stored.get(id) {
+            Some(e) => Some(e.clone()),
+            None => self.host.envelope(id),
+        }
+    }
+}
+
+/// The federation engine of one node. Sans-IO: every method takes the
+/// current time and returns what to persist and send; see the crate docs
+/// for the driving loop.
+pub struct Engine {
+    me: NodeId,
+    cfg: Config,
+    rng: Rng,
+    streams: BTreeMap<SKey, Stream>,
+    entries: BTreeMap<EKey, Entry>,
+    queues: BTreeMap<NodeId, BTreeSet<QKey>>,
+    /// Queued entries per final recipient per permitted relay.
+    relay_index: BTreeMap<NodeId, BTreeMap<NodeId, usize>>,
+    waiting: BTreeSet<(Millis, NodeId, EnvelopeId)>,
+    custody: BTreeMap<EnvelopeId, u32>,
+    links: BTreeMap<NodeId, Link>,
+    next_id: u64,
+    next_order: u64,
+    next_summary_round: Millis,
+    summary_round_reply: bool,
+    summary_now: BTreeSet<NodeId>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("me", &self.me)
+            .field("streams", &self.streams.len())
+            .field("outbox", &self.entries.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Sizes of the engine's in-memory structures (for tests and metrics).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Footprint {
+    /// Streams tracked.
+    pub streams: usize,
+    /// Envelopes held above stream prefixes.
+    pub pending: usize,
+    /// Outbox rows.
+    pub outbox: usize,
+    /// Batches in flight.
+    pub batches: usize,
+    /// Custody copies (relay).
+    pub custody: usize,
+    /// Fetches in flight.
+    pub fetches: usize,
+    /// Streams whose prefix is behind the known head.
+    pub incomplete: usize,
+}
+
+fn jitter(rng: &mut Rng, d: Millis) -> Millis {
+    d / 2 + rng.below(d / 2 + 1)
+}
+
+impl Engine {
+    /// A fresh engine for node `me` with no durable state.
+    pub fn new(me: NodeId, cfg: Config, seed: u64, now: Millis) -> Engine {
+        let mut rng = Rng::new(seed);
+        let next_id = 1 + rng.below(1 << 40);
+        Engine {
+            me,
+            cfg,
+            rng,
+            streams: BTreeMap::new(),
+            entries: BTreeMap::new(),
+            queues: BTreeMap::new(),
+            relay_index: BTreeMap::new(),
+            waiting: BTreeSet::new(),
+            custody: BTreeMap::new(),
+            links: BTreeMap::new(),
+            next_id,
+            next_order: 1,
+            next_summary_round: now,
+            summary_round_reply: true,
+            summary_now: BTreeSet::new(),
+        }
+    }
+
+    /// Rebuilds the engine after a (re)start from its durable rows and the
+    /// envelopes the host holds. Volatile state (in-flight batches, backoff,
+    /// fetches) starts afresh: every outbox row is queued again (receivers
+    /// deduplicate), and a summary round with replies is scheduled now.
+    /// `seed` should differ between starts (jitter).
+    pub fn restore(
+        me: NodeId,
+        cfg: Config,
+        seed: u64,
+        snapshot: Snapshot,
+        now: Millis,
+        host: &dyn Host,
+    ) -> Result<Engine, RestoreError> {
+        let mut e = Engine::new(me, cfg, seed, now);
+        for row in snapshot.streams {
+            if (row.seq == 0) != (row.last == EnvelopeId::ZERO) {
+                return Err(RestoreError(format!(
+                    "stream {}/{}: seq {} with last {:?}",
+                    row.channel, row.originator, row.seq, row.last
+                )));
+            }
+            let key = (row.channel, row.originator);
+            let mut s = Stream {
+                prefix: row.seq,
+                last: row.last,
+                known: row.seq,
+                persisted: true,
+                ..Stream::default()
+            };
+            let held = host.stream_range(
+                &key.0,
+                &key.1,
+                row.seq.saturating_add(1),
+                e.cfg.max_pending_per_stream,
+            );
+            for env in held {
+                let h = env.header();
+                if h.channel == key.0 && h.originator == key.1 && h.seq > s.prefix {
+                    s.pending.insert(h.seq, (env.id(), h.prev));
+                    s.known = s.known.max(h.seq);
+                }
+            }
+            advance(&mut s);
+            e.streams.insert(key, s);
+        }
+        for row in snapshot.outbox {
+            e.next_order = e.next_order.max(row.order.saturating_add(1));
+            let key = (row.to.clone(), row.id);
+            if e.entries.contains_key(&key) {
+                continue;
+            }
+            if row.reply_to.is_some() {
+                *e.custody.entry(row.id).or_default() += 1;
+            }
+            e.entries.insert(
+                key.clone(),
+                Entry {
+                    row,
+                    state: State::Queued,
+                    retries: 0,
+                },
+            );
+            e.enqueue(&key);
+        }
+        Ok(e)
+    }
+
+    /// This node.
+    pub fn me(&self) -> &NodeId {
+        &self.me
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+
+    // ------------------------------------------------------------------
+    // Local submissions
+    // ------------------------------------------------------------------
+
+    /// The header of this node's next envelope in `channel`. Pure: seal the
+    /// body with `header.canonical_bytes()` as AAD, sign the id, build the
+    /// [`Envelope`] and [`Engine::submit`] it before preparing another in
+    /// the same channel.
+    #[allow(clippy::too_many_arguments)]
+    pub fn prepare(
+        &self,
+        channel: &ChannelId,
+        kind: Kind,
+        precedence: Precedence,
+        mut recipients: Vec<NodeId>,
+        mut relays: Vec<NodeId>,
+        created_ms: Millis,
+    ) -> Result<EnvelopeHeader, SubmitError> {
+        let key = (channel.clone(), self.me.clone());
+        let (prefix, last, known) = self
+            .streams
+            .get(&key)
+            .map_or((0, EnvelopeId::ZERO, 0), |s| (s.prefix, s.last, s.known));
+        if known > prefix {
+            return Err(SubmitError::StreamBehind { known });
+        }
+        recipients.push(self.me.clone());
+        recipients.sort();
+        recipients.dedup();
+        relays.sort();
+        relays.dedup();
+        let h = EnvelopeHeader {
+            v: HEADER_VERSION,
+            channel: channel.clone(),
+            originator: self.me.clone(),
+            seq: prefix + 1,
+            prev: last,
+            precedence,
+            kind,
+            created_ms,
+            recipients,
+            relays,
+        };
+        h.validate()?;
+        Ok(h)
+    }
+
+    /// Takes a locally made envelope (from [`Engine::prepare`]): stores it,
+    /// advances this node's stream and queues it for every other recipient.
+    pub fn submit(
+        &mut self,
+        envelope: Envelope,
+        now: Millis,
+        host: &dyn Host,
+    ) -> Result<Output, SubmitError> {
+        let h = envelope.header();
+        if h.originator != self.me {
+            return Err(SubmitError::NotOriginator);
+        }
+        if envelope.is_stub() {
+            return Err(SubmitError::NoBody);
+        }
+        let key = (h.channel.clone(), self.me.clone());
+        let (prefix, last, known) = self
+            .streams
+            .get(&key)
+            .map_or((0, EnvelopeId::ZERO, 0), |s| (s.prefix, s.last, s.known));
+        if known > prefix {
+            return Err(SubmitError::StreamBehind { known });
+        }
+        if h.seq != prefix + 1 || h.prev != last {
+            return Err(SubmitError::OutOfSequence {
+                expected: prefix + 1,
+                got: h.seq,
+            });
+        }
+        let mut c = self.call(now, host);
+        let id = envelope.id();
+        let s = self.streams.entry(key.clone()).or_default();
+        s.prefix = h.seq;
+        s.last = id;
+        s.known = h.seq;
+        s.persisted = true;
+        c.store(envelope.clone(), false);
+        c.effect(Effect::Stream(StreamRow {
+            channel: key.0,
+            originator: key.1,
+            seq: h.seq,
+            last: id,
+        }));
+        let size = envelope.encoded_len() as u64;
+        let h = h.clone();
+        let me = self.me.clone();
+        for r in h.recipients.iter().filter(|r| **r != me) {
+            let row = OutboxRow {
+                to: r.clone(),
+                id,
+                channel: h.channel.clone(),
+                originator: self.me.clone(),
+                seq: h.seq,
+                precedence: h.precedence,
+                order: self.next_order,
+                size,
+                relays: h.relays.clone(),
+                reply_to: None,
+            };
+            self.next_order += 1;
+            self.add_entry(row, &mut c);
+        }
+        Ok(self.finish(c))
+    }
+
+    /// Replaces the body of a held envelope by its hash (retraction or
+    /// expiry). Peers still missing it get the stub.
+    pub fn purge(&mut self, id: &EnvelopeId, now: Millis, host: &dyn Host) -> Output {
+        let mut c = self.call(now, host);
+        if let Some(e) = c.envelope(id).filter(|e| !e.is_stub()) {
+            c.effect(Effect::Purge { id: *id });
+            let stub = e.to_stub();
+            c.stored.insert(*id, stub);
+        }
+        self.finish(c)
+    }
+
+    // ------------------------------------------------------------------
+    // Inputs from peers and the transport
+    // ------------------------------------------------------------------
+
+    /// Raw bytes from authenticated peer `from`: decoded (never panics),
+    /// then handled as [`Engine::handle_message`]. Undecodable input gives
+    /// an [`Event::Malformed`] and no state change.
+    pub fn handle_bytes(
+        &mut self,
+        from: &NodeId,
+        bytes: &[u8],
+        now: Millis,
+        host: &dyn Host,
+    ) -> Output {
+        match Message::decode(bytes) {
+            Ok(m) => self.handle_message(from, m, now, host),
+            Err(e) => {
+                let mut c = self.call(now, host);
+                c.out.events.push(Event::Malformed {
+                    from: from.clone(),
+                    error: e.to_string(),
+                });
+                self.finish(c)
+            }
+        }
+    }
+
+    /// A decoded message from authenticated peer `from`.
+    pub fn handle_message(
+        &mut self,
+        from: &NodeId,
+        msg: Message,
+        now: Millis,
+        host: &dyn Host,
+    ) -> Output {
+        let mut c = self.call(now, host);
+        if *from != self.me {
+            // Hearing from a peer we think is down: try it again now.
+            let link = self.links.entry(from.clone()).or_default();
+            if link.failures > 0 {
+                link.next_attempt = now;
+            }
+            match msg {
+                Message::Batch { batch, items } => self.on_batch(from, batch, items, &mut c),
+                Message::BatchAck { batch, results } => {
+                    self.on_batch_ack(from, batch, results, &mut c)
+                }
+                Message::Receipt { receipts } => self.on_receipts(from, receipts, &mut c),
+                Message::Summary { heads, reply } => self.on_summary(from, heads, reply, &mut c),
+                Message::Fetch {
+                    channel,
+                    originator,
+                    from_seq,
+                    limit,
+                } => self.on_fetch(from, channel, originator, from_seq, limit, &mut c),
+                Message::FetchReply {
+                    channel,
+                    originator,
+                    envelopes,
+                    more,
+                } => self.on_fetch_reply(from, channel, originator, envelopes, more, &mut c),
+            }
+        }
+        self.finish(c)
+    }
+
+    /// The transport could not deliver transmit `id` to `to` (connection
+    /// refused, TLS failure, HTTP error, timeout).
+    pub fn transmit_failed(
+        &mut self,
+        to: &NodeId,
+        id: u64,
+        now: Millis,
+        host: &dyn Host,
+    ) -> Output {
+        let mut c = self.call(now, host);
+        self.link_failed(to, &mut c);
+        let batch = self.links.get_mut(to).and_then(|l| l.batches.remove(&id));
+        if let Some(b) = batch {
+            self.requeue_batch(to, id, b);
+        }
+        self.finish(c)
+    }
+
+    /// Timers: retries, timeouts, summaries, gap fetches. Call at
+    /// `next_wakeup` (earlier is harmless).
+    pub fn poll(&mut self, now: Millis, host: &dyn Host) -> Output {
+        let c = self.call(now, host);
+        self.finish(c)
+    }
+
+    // ------------------------------------------------------------------
+    // Offline bundles
+    // ------------------------------------------------------------------
+
+    /// Everything queued for `peer` (most urgent first, at most
+    /// `max_items`), for an offline bundle. Rows stay in the outbox until
+    /// the peer acknowledges them (its next summary or batch ack).
+    pub fn export_bundle(&self, peer: &NodeId, max_items: usize, host: &dyn Host) -> Vec<Item> {
+        let mut rows: Vec<&Entry> = self
+            .entries
+            .range((peer.clone(), EnvelopeId::ZERO)..)
+            .take_while(|((to, _), _)| to == peer)
+            .map(|(_, e)| e)
+            .collect();
+        rows.sort_by_key(|e| (e.row.precedence, e.row.order));
+        rows.into_iter()
+            .filter_map(|e| {
+                host.envelope(&e.row.id).map(|envelope| Item {
+                    to: peer.clone(),
+                    envelope,
+                })
+            })
+            .take(max_items)
+            .collect()
+    }
+
+    /// Imports an offline bundle whose signature the node has checked
+    /// (`from`: the node that made it). All or nothing: if any item is
+    /// refused, nothing is applied and the error names it. Idempotent:
+    /// items already held count as duplicates.
+    pub fn import_bundle(
+        &mut self,
+        from: &NodeId,
+        items: Vec<Item>,
+        now: Millis,
+        host: &dyn Host,
+    ) -> Result<(Output, ImportReport), BundleError> {
+        // Phase 1: judge every item without changing anything.
+        for (index, item) in items.iter().enumerate() {
+            if let Some(reason) = self.precheck(from, item, host) {
+                return Err(BundleError { index, reason });
+            }
+        }
+        let mut c = self.call(now, host);
+        let mut report = ImportReport::default();
+        for item in items {
+            let (status, _, new) = self.receive_item(from, item, &mut c);
+            match (status, new) {
+                (Status::Stored | Status::Accepted, true) => report.new += 1,
+                (Status::Stored | Status::Accepted, false) => report.duplicate += 1,
+                (Status::Retry, _) => report.deferred += 1,
+                // A fork found during import: evidence kept, item skipped.
+                (Status::Refused, _) => report.duplicate += 1,
+            }
+        }
+        Ok((self.finish(c), report))
+    }
+
+    fn precheck(&self, from: &NodeId, item: &Item, host: &dyn Host) -> Option<String> {
+        let h = item.envelope.header();
+        if item.to == self.me {
+            if !h.is_recipient(&self.me) {
+                return Some("not a recipient".into());
+            }
+            if item.envelope.is_stub() && !h.is_recipient(from) {
+                return Some("stub from a non-member".into());
+            }
+        } else {
+            if !h.is_relay(&self.me) || !h.is_recipient(&item.to) {
+                return Some("not a relay for this envelope".into());
+            }
+            if item.envelope.is_stub() {
+                return Some("stub in custody".into());
+            }
+        }
+        match host.verify(&item.envelope) {
+            Verdict::Refuse(r) => Some(r),
+            _ => None,
+        }
+    }
+
+    // ------------------------------------------------------------------
+    // Status
+    // ------------------------------------------------------------------
+
+    /// Link state per peer, for `tansiq sync status`.
+    pub fn status(&self, now: Millis) -> Vec<PeerStatus> {
+        let mut peers: BTreeSet<&NodeId> = self.links.keys().collect();
+        peers.extend(self.entries.keys().map(|(to, _)| to));
+        peers
+            .into_iter()
+            .map(|p| {
+                let link = self.links.get(p);
+                let mut st = PeerStatus {
+                    peer: p.clone(),
+                    link: match link {
+                        Some(l) if l.failures >= self.cfg.down_after_failures => "down",
+                        Some(l) if l.ever_ok => "up",
+                        _ => "unknown",
+                    },
+                    queued: 0,
+                    in_flight: 0,
+                    relayed: 0,
+                    deferred: 0,
+                    flash_unacked: 0,
+                    failures: link.map_or(0, |l| l.failures),
+                    last_delivery: link.and_then(|l| l.last_delivery),
+                    next_attempt: link.map(|l| l.next_attempt).filter(|t| *t > now),
+                };
+                for (_, e) in self
+                    .entries
+                    .range((p.clone(), EnvelopeId::ZERO)..)
+                    .take_while(|((to, _), _)| to == p)
+                {
+                    match e.state {
+                        State::Queued => st.queued += 1,
+                        State::InFlight { .. } => st.in_flight += 1,
+                        State::Relayed { .. } => st.relayed += 1,
+                        State::Deferred { .. } => st.deferred += 1,
+                    }
+                    if e.row.precedence == Precedence::Flash {
+                        st.flash_unacked += 1;
+                    }
+                }
+                st
+            })
+            .collect()
+    }
+
+    /// Sizes of the in-memory structures.
+    pub fn footprint(&self) -> Footprint {
+        Footprint {
+            streams: self.streams.len(),
+            pending: self.streams.values().map(|s| s.pending.len()).sum(),
+            outbox: self.entries.len(),
+            batches: self.links.values().map(|l| l.batches.len()).sum(),
+            custody: self.custody.len(),
+            fetches: self.streams.values().filter(|s| s.fetch.is_some()).count(),
+            incomplete: self.streams.values().filter(|s| s.known > s.prefix).count(),
+        }
+    }
+
+    /// The contiguous prefix held of stream (`channel`, `originator`).
+    pub fn stream_prefix(&self, channel: &ChannelId, originator: &NodeId) -> u64 {
+        self.streams
+            .get(&(channel.clone(), originator.clone()))
+            .map_or(0, |s| s.prefix)
+    }
+
+    // ------------------------------------------------------------------
+    // Internals: outbox
+    // ------------------------------------------------------------------
+
+    fn call<'a>(&self, now: Millis, host: &'a dyn Host) -> Call<'a> {
+        Call {
+            now,
+            host,
+            out: Output::default(),
+            overlay: BTreeMap::new(),
+            stored: BTreeMap::new(),
+            members: BTreeMap::new(),
+            receipts: BTreeMap::new(),
+        }
+    }
+
+    fn is_down(&self, peer: &NodeId) -> bool {
+        self.links
+            .get(peer)
+            .is_some_and(|l| l.failures >= self.cfg.down_after_failures)
+    }
+
+    fn add_entry(&mut self, row: OutboxRow, c: &mut Call) {
+        let key = (row.to.clone(), row.id);
+        if self.entries.contains_key(&key) {
+            return;
+        }
+        if row.reply_to.is_some() {
+            *self.custody.entry(row.id).or_default() += 1;
+        }
+        c.effect(Effect::OutboxPut(row.clone()));
+        self.entries.insert(
+            key.clone(),
+            Entry {
+                row,
+                state: State::Queued,
+                retries: 0,
+            },
+        );
+        self.enqueue(&key);
+    }
+
+    /// Puts an entry (not in any queue or waiting set) into its queue.
+    fn enqueue(&mut self, key: &EKey) {
+        let Some(e) = self.entries.get_mut(key) else {
+            return;
+        };
+        e.state = State::Queued;
+        let q = (e.row.precedence, e.row.order, e.row.id);
+        if self.queues.entry(key.0.clone()).or_default().insert(q) && e.row.reply_to.is_none() {
+            let idx = self.relay_index.entry(key.0.clone()).or_default();
+            for r in &e.row.relays {
+                *idx.entry(r.clone()).or_default() += 1;
+            }
+        }
+    }
+
+    /// Takes an entry out of its queue or waiting set (state unchanged).
+    fn unqueue(&mut self, key: &EKey) {
+        let Some(e) = self.entries.get(key) else {
+            return;
+        };
+        match &e.state {
+            State::Queued => {
+                let q = (e.row.precedence, e.row.order, e.row.id);
+                let removed = self.queues.get_mut(&key.0).is_some_and(|s| s.remove(&q));
+                if self.queues.get(&key.0).is_some_and(|s| s.is_empty()) {
+                    self.queues.remove(&key.0);
+                }
+                if removed && e.row.reply_to.is_none() {
+                    if let Some(idx) = self.relay_index.get_mut(&key.0) {
+                        for r in &e.row.relays {
+                            if let Some(n) = idx.get_mut(r) {
+                                *n -= 1;
+                                if *n == 0 {
+                                    idx.remove(r);
+                                }
+                            }
+                        }
+                        if idx.is_empty() {
+                            self.relay_index.remove(&key.0);
+                        }
+                    }
+                }
+            }
+            State::Relayed { until, .. } | State::Deferred { until } => {
+                self.waiting.remove(&(*until, key.0.clone(), key.1));
+            }
+            State::InFlight { .. } => {}
+        }
+    }
+
+    fn set_state(&mut self, key: &EKey, state: State) {
+        self.unqueue(key);
+        match &state {
+            State::Queued => return self.enqueue(key),
+            State::Relayed { until, .. } | State::Deferred { until } => {
+                self.waiting.insert((*until, key.0.clone(), key.1));
+            }
+            State::InFlight { .. } => {}
+        }
+        if let Some(e) = self.entries.get_mut(key) {
+            e.state = state;
+        }
+    }
+
+    /// The entry reached its final recipient (or was refused): drop it.
+    fn remove_entry(&mut self, key: &EKey, c: &mut Call) -> Option<Entry> {
+        self.unqueue(key);
+        let e = self.entries.remove(key)?;
+        c.effect(Effect::OutboxDone {
+            to: key.0.clone(),
+            id: key.1,
+        });
+        if e.row.reply_to.is_some() {
+            if let Some(n) = self.custody.get_mut(&key.1) {
+                *n -= 1;
+                if *n == 0 {
+                    self.custody.remove(&key.1);
+                    c.effect(Effect::Forget { id: key.1 });
+                }
+            }
+        }
+        Some(e)
+    }
+
+    /// End-to-end delivery of `key` confirmed.
+    fn complete(&mut self, key: &EKey, c: &mut Call) {
+        if let Some(e) = self.remove_entry(key, c) {
+            self.links.entry(key.0.clone()).or_default().last_delivery = Some(c.now);
+            if let Some(r) = e.row.reply_to {
+                c.receipts.entry(r).or_default().push(Receipt {
+                    id: key.1,
+                    to: key.0.clone(),
+                });
+            }
+        }
+    }
+
+    fn link_failed(&mut self, peer: &NodeId, c: &mut Call) {
+        let n = self.cfg.down_after_failures;
+        let link = self.links.entry(peer.clone()).or_default();
+        link.failures = link.failures.saturating_add(1);
+        let d = self.cfg.backoff(link.failures);
+        link.next_attempt = c.now + jitter(&mut self.rng, d);
+        if link.failures == n {
+            c.out.events.push(Event::Link {
+                peer: peer.clone(),
+                up: false,
+            });
+        }
+    }
+
+    fn link_ok(&mut self, peer: &NodeId, c: &mut Call) {
+        let n = self.cfg.down_after_failures;
+        let link = self.links.entry(peer.clone()).or_default();
+        let was_down = link.failures >= n || !link.ever_ok;
+        if link.failures >= n {
+            c.out.events.push(Event::Link {
+                peer: peer.clone(),
+                up: true,
+            });
+        }
+        link.failures = 0;
+        link.next_attempt = c.now;
+        link.ever_ok = true;
+        if was_down {
+            self.summary_now.insert(peer.clone());
+        }
+    }
+
+    fn requeue_batch(&mut self, hop: &NodeId, id: u64, b: Batch) {
+        for key in b.items {
+            let in_this = matches!(
+                self.entries.get(&key).map(|e| &e.state),
+                Some(State::InFlight { hop: h, batch }) if h == hop && *batch == id
+            );
+            if in_this {
+                self.set_state(&key, State::Queued);
+            }
+        }
+    }
+
+    fn on_batch_ack(&mut self, hop: &NodeId, batch: u64, results: Vec<ItemResult>, c: &mut Call) {
+        self.link_ok(hop, c);
+        let b = self
+            .links
+            .get_mut(hop)
+            .and_then(|l| l.batches.remove(&batch));
+        for r in results {
+            let key = (r.to.clone(), r.id);
+            let Some(e) = self.entries.get(&key) else {
+                continue;
+            };
+            let in_this =
+                matches!(&e.state, State::InFlight { hop: h, batch: n } if h == hop && *n == batch);
+            match r.status {
+                Status::Stored => {
+                    if *hop == r.to {
+                        self.complete(&key, c);
+                    }
+                }
+                Status::Accepted => {
+                    if *hop != r.to && in_this && e.row.relays.contains(hop) {
+                        let until = c.now + self.cfg.receipt_timeout;
+                        self.set_state(
+                            &key,
+                            State::Relayed {
+                                via: hop.clone(),
+                                until,
+                            },
+                        );
+                    }
+                }
+                Status::Retry => {
+                    if in_this {
+                        let retries = e.retries.saturating_add(1);
+                        let d = self.cfg.backoff(retries);
+                        let until = c.now + jitter(&mut self.rng, d);
+                        self.set_state(&key, State::Deferred { until });
+                        if let Some(e) = self.entries.get_mut(&key) {
+                            e.retries = retries;
+                        }
+                    }
+                }
+                Status::Refused => {
+                    if in_this {
+                        self.remove_entry(&key, c);
+                        c.effect(Effect::Alarm(Alarm::Refused {
+                            peer: hop.clone(),
+                            to: key.0.clone(),
+                            id: key.1,
+                            reason: r.reason.unwrap_or_default(),
+                        }));
+                    }
+                }
+            }
+        }
+        if let Some(b) = b {
+            self.requeue_batch(hop, batch, b);
+        }
+    }
+
+    fn on_receipts(&mut self, from: &NodeId, receipts: Vec<Receipt>, c: &mut Call) {
+        for r in receipts {
+            let key = (r.to.clone(), r.id);
+            let ok = match self.entries.get(&key).map(|e| &e.state) {
+                Some(State::Relayed { via, .. }) => via == from,
+                Some(_) => r.to == *from,
+                None => false,
+            };
+            if ok {
+                self.complete(&key, c);
+            }
+        }
+    }
+
+    /// Expired timers: lost batches, relayed/deferred rows due again,
+    /// abandoned fetches.
+    fn expire(&mut self, c: &mut Call) {
+        let now = c.now;
+        let mut lost = Vec::new();
+        for (hop, l) in &self.links {
+            for (id, b) in &l.batches {
+                if b.deadline <= now {
+                    lost.push((hop.clone(), *id));
+                }
+            }
+        }
+        for (hop, id) in lost {
+            if let Some(b) = self.links.get_mut(&hop).and_then(|l| l.batches.remove(&id)) {
+                self.link_failed(&hop, c);
+                self.requeue_batch(&hop, id, b);
+            }
+        }
+        while let Some((t, to, id)) = self.waiting.first().cloned() {
+            if t > now {
+                break;
+            }
+            self.waiting.remove(&(t, to.clone(), id));
+            self.set_state(&(to, id), State::Queued);
+        }
+        for s in self.streams.values_mut() {
+            if s.fetch.as_ref().is_some_and(|f| f.deadline <= now) {
+                s.fetch = None;
+                s.fetch_failures = s.fetch_failures.saturating_add(1);
+            }
+        }
+    }
+
+    /// Runs the timers and the sender, and closes the call.
+    fn finish(&mut self, mut c: Call) -> Output {
+        self.expire(&mut c);
+        self.summaries(&mut c);
+        self.gaps(&mut c);
+        self.send_batches(&mut c);
+        for (to, receipts) in std::mem::take(&mut c.receipts) {
+            for chunk in receipts.chunks(MAX_ITEMS) {
+                self.transmit(
+                    &to,
+                    Message::Receipt {
+                        receipts: chunk.to_vec(),
+                    },
+                    &mut c,
+                );
+            }
+        }
+        c.out.next_wakeup = self.next_wakeup(c.now);
+        c.out
+    }
+
+    fn transmit(&mut self, to: &NodeId, message: Message, c: &mut Call) -> u64 {
+        let id = self.next_id;
+        self.next_id += 1;
+        c.out.transmits.push(Transmit {
+            id,
+            to: to.clone(),
+            message,
+        });
+        id
+    }
+
+    fn send_batches(&mut self, c: &mut Call) {
+        let mut hops: BTreeSet<NodeId> = BTreeSet::new();
+        for to in self.queues.keys() {
+            hops.insert(to.clone());
+            if self.is_down(to) {
+                if let Some(idx) = self.relay_index.get(to) {
+                    hops.extend(idx.keys().filter(|r| !self.is_down(r)).cloned());
+                }
+            }
+        }
+        hops.remove(&self.me);
+        for hop in hops {
+            loop {
+                let link = self.links.entry(hop.clone()).or_default();
+                if c.now < link.next_attempt {
+                    break;
+                }
+                let normal = link.batches.values().filter(|b| !b.express).count();
+                let express = link.batches.len() - normal;
+                let express_only = if normal < self.cfg.window {
+                    false
+                } else if express < self.cfg.express_window {
+                    true
+                } else {
+                    break;
+                };
+                if !self.send_batch(&hop, express_only, c) {
+                    break;
+                }
+            }
+        }
+    }
+
+    /// Builds and sends one batch to `hop`; false if nothing to send.
+    fn send_batch(&mut self, hop: &NodeId, express_only: bool, c: &mut Call) -> bool {
+        let probe = self.is_down(hop);
+        let max_items = if probe { 1 } else { self.cfg.max_batch_items };
+        // Candidates: the hop's own queue, and queues of down peers that
+        // permit this hop as relay.
+        let mut cands: Vec<(QKey, NodeId)> = Vec::new();
+        if let Some(q) = self.queues.get(hop) {
+            cands.extend(
+                q.iter()
+                    .take_while(|k| !express_only || k.0.is_express())
+                    .take(max_items)
+                    .map(|k| (*k, hop.clone())),
+            );
+        }
+        if !probe {
+            for (to, idx) in &self.relay_index {
+                if to == hop || !idx.contains_key(hop) || !self.is_down(to) {
+                    continue;
+                }
+                let Some(q) = self.queues.get(to) else {
+                    continue;
+                };
+                cands.extend(
+                    q.iter()
+                        .take_while(|k| !express_only || k.0.is_express())
+                        .take(16 * max_items)
+                        .filter(|k| {
+                            self.entries.get(&(to.clone(), k.2)).is_some_and(|e| {
+                                e.row.reply_to.is_none() && e.row.relays.contains(hop)
+                            })
+                        })
+                        .take(max_items)
+                        .map(|k| (*k, to.clone())),
+                );
+            }
+        }
+        cands.sort();
+        let mut items = Vec::new();
+        let mut keys = Vec::new();
+        let mut bytes = 0usize;
+        let batch = self.next_id;
+        for (q, to) in cands {
+            if items.len() >= max_items {
+                break;
+            }
+            let key = (to.clone(), q.2);
+            let Some(env) = c.envelope(&q.2) else {
+                // The envelope is gone (forgotten or deleted): nothing to send.
+                self.remove_entry(&key, c);
+                continue;
+            };
+            if to != *hop && env.is_stub() {
+                continue; // stubs never travel through relays
+            }
+            let size = env.encoded_len();
+            if !items.is_empty() && bytes + size > self.cfg.max_batch_bytes {
+                break;
+            }
+            bytes += size;
+            self.set_state(
+                &key,
+                State::InFlight {
+                    hop: hop.clone(),
+                    batch,
+                },
+            );
+            keys.push(key);
+            items.push(Item { to, envelope: env });
+        }
+        if items.is_empty() {
+            return false;
+        }
+        let id = self.transmit(hop, Message::Batch { batch, items }, c);
+        debug_assert_eq!(id, batch);
+        self.links.entry(hop.clone()).or_default().batches.insert(
+            batch,
+            Batch {
+                items: keys,
+                deadline: c.now + self.cfg.ack_timeout,
+                express: express_only,
+            },
+        );
+        true
+    }
+
+    fn next_wakeup(&self, now: Millis) -> Option<Millis> {
+        let mut t: Option<Millis> = None;
+        let mut at = |x: Millis| t = Some(t.map_or(x, |y| y.min(x)));
+        for l in self.links.values() {
+            for b in l.batches.values() {
+                at(b.deadline);
+            }
+        }
+        if let Some((w, _, _)) = self.waiting.first() {
+            at(*w);
+        }
+        for to in self.queues.keys() {
+            if let Some(l) = self.links.get(to) {
+                if l.next_attempt > now {
+                    at(l.next_attempt);
+                }
+            }
+            if self.is_down(to) {
+                for r in self.relay_index.get(to).into_iter().flat_map(|i| i.keys()) {
+                    if let Some(l) = self.links.get(r) {
+                        if l.next_attempt > now {
+                            at(l.next_attempt);
+                        }
+                    }
+                }
+            }
+        }
+        for s in self.streams.values() {
+            if let Some(f) = &s.fetch {
+                at(f.deadline);
+            } else if s.known > s.prefix {
+                at(self.gap_due(s, now));
+            }
+        }
+        if !self.streams.is_empty() {
+            at(self.next_summary_round);
+        }
+        t
+    }
+
+    fn gap_due(&self, s: &Stream, now: Millis) -> Millis {
+        let since = s.stalled_since.unwrap_or(now);
+        let extra = if s.fetch_failures == 0 {
+            0
+        } else {
+            self.cfg.backoff(s.fetch_failures)
+        };
+        since + self.cfg.gap_delay + extra
+    }
+}
+
+/// Moves a stream's prefix over held envelopes; true if it moved.
+fn advance(s: &mut Stream) -> bool {
+    let mut moved = false;
+    while let Some((id, _)) = s.pending.remove(&(s.prefix + 1)) {
+        s.prefix += 1;
+        s.last = id;
+        moved = true;
+    }
+    moved
+}
+
+mod inbox;

@@ -1,0 +1,942 @@
+//! A deterministic simulation of Tansiq nodes driving `tansiq-sync`
+//! engines: an in-memory durable store per node (the only thing that
+//! survives a crash), a network with loss, duplication, delay (hence
+//! reordering), partitions and transport failures, crashes with restarts
+//! from the durable state, a malicious peer injecting mutated messages,
+//! and invariant checks after every step.
+//!
+//! Everything random comes from one seed (SplitMix64), so a seed replays
+//! exactly.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+
+use tansiq_sync::*;
+
+pub fn nid(s: &str) -> NodeId {
+    NodeId::new(s).unwrap()
+}
+pub fn cid(s: &str) -> ChannelId {
+    ChannelId::new(s).unwrap()
+}
+
+/// Fake signatures: only the simulator can make them, every node can check
+/// them. (Real Ed25519 is exercised in `tests/crypto_host.rs`.)
+pub fn sim_sig(originator: &NodeId, id: &EnvelopeId) -> [u8; 64] {
+    let mut v = b"sim-sig".to_vec();
+    v.extend_from_slice(originator.as_str().as_bytes());
+    v.push(0);
+    v.extend_from_slice(&id.0);
+    let a = tansiq_crypto::sha256(&v);
+    v.push(1);
+    let b = tansiq_crypto::sha256(&v);
+    let mut out = [0u8; 64];
+    out[..32].copy_from_slice(&a);
+    out[32..].copy_from_slice(&b);
+    out
+}
+
+/// Channels and their membership over time: the charters every node
+/// agrees on (charter distribution is the node's business).
+#[derive(Clone, Debug, Default)]
+pub struct Directory {
+    pub channels: BTreeMap<ChannelId, ChannelDef>,
+}
+
+#[derive(Clone, Debug)]
+pub struct ChannelDef {
+    /// (from time, members) in time order.
+    pub versions: Vec<(Millis, Vec<NodeId>)>,
+    pub relays: Vec<NodeId>,
+}
+
+impl ChannelDef {
+    pub fn members_at(&self, t: Millis) -> Vec<NodeId> {
+        let mut m = self.versions[0].1.clone();
+        for (from, v) in &self.versions {
+            if *from <= t {
+                m = v.clone();
+            }
+        }
+        m.sort();
+        m
+    }
+    pub fn ever_member(&self, n: &NodeId, until: Millis) -> bool {
+        self.versions
+            .iter()
+            .any(|(from, v)| *from <= until && v.contains(n))
+    }
+}
+
+impl Directory {
+    pub fn add(&mut self, ch: &str, members: &[&str], relays: &[&str]) {
+        let mut r: Vec<NodeId> = relays.iter().map(|s| nid(s)).collect();
+        r.sort();
+        self.channels.insert(
+            cid(ch),
+            ChannelDef {
+                versions: vec![(0, members.iter().map(|s| nid(s)).collect())],
+                relays: r,
+            },
+        );
+    }
+    pub fn change(&mut self, ch: &str, at: Millis, members: &[&str]) {
+        let c = self.channels.get_mut(&cid(ch)).unwrap();
+        c.versions
+            .push((at, members.iter().map(|s| nid(s)).collect()));
+    }
+}
+
+/// What survives a crash: the node's database.
+#[derive(Clone, Debug, Default)]
+pub struct Disk {
+    pub envelopes: BTreeMap<EnvelopeId, (Envelope, bool)>,
+    pub by_seq: BTreeMap<(ChannelId, NodeId, u64), EnvelopeId>,
+    pub streams: BTreeMap<(ChannelId, NodeId), StreamRow>,
+    pub outbox: BTreeMap<(NodeId, EnvelopeId), OutboxRow>,
+    pub alarms: Vec<Alarm>,
+    /// The application's table of delivered envelopes (id → time).
+    pub delivered: BTreeMap<EnvelopeId, Millis>,
+}
+
+impl Disk {
+    pub fn apply(&mut self, e: &Effect, now: Millis) {
+        match e {
+            Effect::Store { envelope, custody } => {
+                let id = envelope.id();
+                let h = envelope.header();
+                if !custody {
+                    self.by_seq
+                        .insert((h.channel.clone(), h.originator.clone(), h.seq), id);
+                }
+                // Never let a stub replace a full copy, nor custody replace membership.
+                match self.envelopes.get(&id) {
+                    Some((old, false)) if !old.is_stub() && *custody => {}
+                    _ => {
+                        self.envelopes.insert(id, (envelope.clone(), *custody));
+                    }
+                }
+            }
+            Effect::Forget { id } => {
+                if matches!(self.envelopes.get(id), Some((_, true))) {
+                    self.envelopes.remove(id);
+                }
+            }
+            Effect::Purge { id } => {
+                if let Some((e, c)) = self.envelopes.get(id).cloned() {
+                    self.envelopes.insert(*id, (e.to_stub(), c));
+                }
+            }
+            Effect::Deliver { envelope, .. } => {
+                self.delivered.entry(envelope.id()).or_insert(now);
+            }
+            Effect::Stream(row) => {
+                self.streams
+                    .insert((row.channel.clone(), row.originator.clone()), row.clone());
+            }
+            Effect::OutboxPut(row) => {
+                self.outbox.insert((row.to.clone(), row.id), row.clone());
+            }
+            Effect::OutboxDone { to, id } => {
+                self.outbox.remove(&(to.clone(), *id));
+            }
+            Effect::Alarm(a) => self.alarms.push(a.clone()),
+        }
+    }
+
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            streams: self.streams.values().cloned().collect(),
+            outbox: self.outbox.values().cloned().collect(),
+        }
+    }
+
+    pub fn custody_count(&self) -> usize {
+        self.envelopes.values().filter(|(_, c)| *c).count()
+    }
+}
+
+/// The host view of one node: its disk, the directory, its identity.
+pub struct View<'a> {
+    pub now: Millis,
+    pub me: &'a NodeId,
+    pub disk: &'a Disk,
+    pub dir: &'a Directory,
+}
+
+impl Host for View<'_> {
+    fn verify(&self, env: &Envelope) -> Verdict {
+        let h = env.header();
+        if *env.sig() != sim_sig(&h.originator, &env.id()) {
+            return Verdict::Refuse("bad signature".into());
+        }
+        let Some(ch) = self.dir.channels.get(&h.channel) else {
+            return Verdict::Refuse("unknown channel".into());
+        };
+        if ch.ever_member(self.me, self.now) {
+            if h.recipients != ch.members_at(h.created_ms) {
+                return Verdict::Refuse("recipients differ from the charter".into());
+            }
+            if h.relays != ch.relays {
+                return Verdict::Refuse("relays differ from the charter".into());
+            }
+            Verdict::Accept
+        } else if ch.relays.contains(self.me) {
+            Verdict::Accept
+        } else {
+            Verdict::Refuse("unknown channel".into())
+        }
+    }
+
+    fn members(&self, channel: &ChannelId) -> Option<Vec<NodeId>> {
+        let ch = self.dir.channels.get(channel)?;
+        if !ch.ever_member(self.me, self.now) {
+            return None;
+        }
+        Some(ch.members_at(self.now))
+    }
+
+    fn envelope(&self, id: &EnvelopeId) -> Option<Envelope> {
+        self.disk.envelopes.get(id).map(|(e, _)| e.clone())
+    }
+
+    fn stream_range(
+        &self,
+        channel: &ChannelId,
+        originator: &NodeId,
+        from_seq: u64,
+        limit: usize,
+    ) -> Vec<Envelope> {
+        self.disk
+            .by_seq
+            .range((channel.clone(), originator.clone(), from_seq)..)
+            .take_while(|((c, o, _), _)| c == channel && o == originator)
+            .take(limit)
+            .filter_map(|(_, id)| self.disk.envelopes.get(id).map(|(e, _)| e.clone()))
+            .collect()
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Faults {
+    pub loss: f64,
+    pub dup: f64,
+    pub min_delay: Millis,
+    pub max_delay: Millis,
+    /// Probability that a failed send is reported (else blackholed).
+    pub report_failure: f64,
+    /// Probability per engine call that the node crashes right after it.
+    pub crash: f64,
+    /// Of crashes: probability the effects were not committed yet.
+    pub crash_before_commit: f64,
+    pub downtime: (Millis, Millis),
+    /// Probability per step of a random partition starting.
+    pub partition: f64,
+    pub partition_len: (Millis, Millis),
+    /// Probability per delivered message that the evil peer injects a
+    /// mutated copy somewhere.
+    pub evil: f64,
+    /// Probability that a committed effect batch is applied twice.
+    pub double_apply: f64,
+}
+
+impl Faults {
+    pub fn none() -> Faults {
+        Faults {
+            loss: 0.0,
+            dup: 0.0,
+            min_delay: 5,
+            max_delay: 20,
+            report_failure: 1.0,
+            crash: 0.0,
+            crash_before_commit: 0.0,
+            downtime: (0, 0),
+            partition: 0.0,
+            partition_len: (0, 0),
+            evil: 0.0,
+            double_apply: 0.0,
+        }
+    }
+    pub fn nasty() -> Faults {
+        Faults {
+            loss: 0.1,
+            dup: 0.05,
+            min_delay: 1,
+            max_delay: 300,
+            report_failure: 0.6,
+            crash: 0.002,
+            crash_before_commit: 0.5,
+            downtime: (500, 20_000),
+            partition: 0.01,
+            partition_len: (1_000, 30_000),
+            evil: 0.02,
+            double_apply: 0.05,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+enum Packet {
+    Data {
+        from: NodeId,
+        to: NodeId,
+        bytes: Vec<u8>,
+    },
+    Failed {
+        node: NodeId,
+        peer: NodeId,
+        id: u64,
+    },
+}
+
+pub struct SimNode {
+    pub id: NodeId,
+    pub disk: Disk,
+    pub engine: Option<Engine>,
+    pub wake: Option<Millis>,
+    pub restart_at: Option<Millis>,
+    pub restarts: u32,
+}
+
+#[derive(Clone, Debug)]
+pub struct Submitted {
+    pub header: EnvelopeHeader,
+    pub at: Millis,
+}
+
+pub struct World {
+    pub seed: u64,
+    pub now: Millis,
+    pub rng: Rng,
+    pub cfg: Config,
+    pub faults: Faults,
+    pub dir: Directory,
+    pub nodes: BTreeMap<NodeId, SimNode>,
+    queue: BTreeMap<(Millis, u64), Packet>,
+    qseq: u64,
+    /// Cut links (unordered pairs, smaller first) until a time.
+    pub cuts: BTreeMap<(NodeId, NodeId), Millis>,
+    pub truth: BTreeMap<EnvelopeId, Submitted>,
+    /// Deliver effects emitted per (node, id): must never exceed 1.
+    pub delivered: BTreeMap<(NodeId, EnvelopeId), Millis>,
+    pub evil: NodeId,
+    pub trace: Vec<String>,
+    pub stats: BTreeMap<&'static str, u64>,
+    /// Last traffic-making event (for quiescence).
+    pub last_activity: Millis,
+    /// Outbox rows ever created (bound for growth checks).
+    pub rows_ever: usize,
+}
+
+pub const EVIL: &str = "zz-evil";
+
+impl World {
+    pub fn new(seed: u64, cfg: Config, faults: Faults, dir: Directory, nodes: &[&str]) -> World {
+        let mut w = World {
+            seed,
+            now: 1_000_000,
+            rng: Rng::new(seed),
+            cfg,
+            faults,
+            dir,
+            nodes: BTreeMap::new(),
+            queue: BTreeMap::new(),
+            qseq: 0,
+            cuts: BTreeMap::new(),
+            truth: BTreeMap::new(),
+            delivered: BTreeMap::new(),
+            evil: nid(EVIL),
+            trace: Vec::new(),
+            stats: BTreeMap::new(),
+            last_activity: 0,
+            rows_ever: 0,
+        };
+        for n in nodes {
+            let id = nid(n);
+            let seed = w.rng.next_u64();
+            let engine = Engine::new(id.clone(), w.cfg.clone(), seed, w.now);
+            w.nodes.insert(
+                id.clone(),
+                SimNode {
+                    id,
+                    disk: Disk::default(),
+                    engine: Some(engine),
+                    wake: Some(w.now),
+                    restart_at: None,
+                    restarts: 0,
+                },
+            );
+        }
+        w
+    }
+
+    fn stat(&mut self, k: &'static str) {
+        *self.stats.entry(k).or_default() += 1;
+    }
+
+    fn log(&mut self, s: String) {
+        if self.trace.len() >= 400 {
+            self.trace.drain(..200);
+        }
+        self.trace.push(format!("t={} {s}", self.now));
+    }
+
+    pub fn fail(&self, msg: &str) -> ! {
+        let tail = self
+            .trace
+            .iter()
+            .rev()
+            .take(60)
+            .rev()
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n");
+        panic!(
+            "simulation invariant violated: {msg}\n--- last trace lines ---\n{tail}\n--- replay with: TANSIQ_SIM_SEED={} cargo test -p tansiq-sync --test sim -- --nocapture",
+            self.seed
+        );
+    }
+
+    fn pair(a: &NodeId, b: &NodeId) -> (NodeId, NodeId) {
+        if a < b {
+            (a.clone(), b.clone())
+        } else {
+            (b.clone(), a.clone())
+        }
+    }
+
+    pub fn cut(&mut self, a: &str, b: &str, until: Millis) {
+        self.cuts.insert(Self::pair(&nid(a), &nid(b)), until);
+    }
+    pub fn heal_all(&mut self) {
+        self.cuts.clear();
+    }
+
+    fn is_cut(&self, a: &NodeId, b: &NodeId) -> bool {
+        self.cuts
+            .get(&Self::pair(a, b))
+            .is_some_and(|until| *until > self.now)
+    }
+
+    fn is_up(&self, n: &NodeId) -> bool {
+        self.nodes.get(n).is_some_and(|x| x.engine.is_some())
+    }
+
+    fn push(&mut self, at: Millis, p: Packet) {
+        self.qseq += 1;
+        self.queue.insert((at, self.qseq), p);
+    }
+
+    fn delay(&mut self) -> Millis {
+        let (a, b) = (self.faults.min_delay, self.faults.max_delay);
+        a + self.rng.below(b - a + 1)
+    }
+
+    /// Sends one transmit through the faulty network.
+    fn send(&mut self, from: &NodeId, t: Transmit) {
+        let bytes = t.message.encode();
+        self.stat(t.message.type_name());
+        let reachable =
+            self.nodes.contains_key(&t.to) && self.is_up(&t.to) && !self.is_cut(from, &t.to);
+        if !reachable || self.rng.chance(self.faults.loss) {
+            self.stat("lost");
+            if self.rng.chance(self.faults.report_failure) {
+                let d = self.delay() * 3;
+                self.push(
+                    self.now + d,
+                    Packet::Failed {
+                        node: from.clone(),
+                        peer: t.to.clone(),
+                        id: t.id,
+                    },
+                );
+            }
+            return;
+        }
+        let d = self.delay();
+        self.push(
+            self.now + d,
+            Packet::Data {
+                from: from.clone(),
+                to: t.to.clone(),
+                bytes: bytes.clone(),
+            },
+        );
+        if self.rng.chance(self.faults.dup) {
+            self.stat("duplicated");
+            let d = self.delay() * 2;
+            self.push(
+                self.now + d,
+                Packet::Data {
+                    from: from.clone(),
+                    to: t.to.clone(),
+                    bytes: bytes.clone(),
+                },
+            );
+        }
+        if self.rng.chance(self.faults.evil) {
+            self.inject_evil(&t.to, bytes);
+        }
+    }
+
+    /// The malicious peer (authenticated, member of nothing) replays or
+    /// mutates real traffic at a node.
+    fn inject_evil(&mut self, target: &NodeId, bytes: Vec<u8>) {
+        self.stat("evil");
+        let mut b = bytes;
+        match self.rng.below(6) {
+            0 => {} // plain replay
+            1 => {
+                if !b.is_empty() {
+                    let i = self.rng.below(b.len() as u64) as usize;
+                    b[i] = self.rng.below(256) as u8;
+                }
+            }
+            2 => {
+                let n = self.rng.below(b.len() as u64 + 1) as usize;
+                b.truncate(n);
+            }
+            3 => {
+                // Structured: change a field inside a decoded message.
+                if let Ok(Message::Batch { batch, mut items }) = Message::decode(&b) {
+                    for it in &mut items {
+                        let mut v = it.envelope.to_value();
+                        v["header"]["seq"] = serde_json::json!(it.envelope.header().seq + 1);
+                        if let Ok(e) = Envelope::from_value(v) {
+                            it.envelope = e;
+                        }
+                    }
+                    b = Message::Batch { batch, items }.encode();
+                }
+            }
+            4 => {
+                if let Ok(Message::Batch { batch, mut items }) = Message::decode(&b) {
+                    for it in &mut items {
+                        it.to = self.evil.clone();
+                    }
+                    b = Message::Batch { batch, items }.encode();
+                }
+            }
+            _ => {
+                let s = String::from_utf8_lossy(&b).replace("\"stored\"", "\"refused\"");
+                b = s.into_bytes();
+            }
+        }
+        let d = self.delay();
+        self.push(
+            self.now + d,
+            Packet::Data {
+                from: self.evil.clone(),
+                to: target.clone(),
+                bytes: b,
+            },
+        );
+    }
+
+    /// Runs one engine call on node `n` and processes its output: effects
+    /// (with invariant checks), crash injection, transmits.
+    fn drive(&mut self, n: &NodeId, f: impl FnOnce(&mut Engine, &View, Millis) -> Output) {
+        let now = self.now;
+        let node = self.nodes.get_mut(n).unwrap();
+        let Some(engine) = node.engine.as_mut() else {
+            return;
+        };
+        let view = View {
+            now,
+            me: &node.id,
+            disk: &node.disk,
+            dir: &self.dir,
+        };
+        let out = f(engine, &view, now);
+        self.process(n, out);
+    }
+
+    /// Commits an output (unless a crash strikes first) and sends its
+    /// transmits. Returns whether the effects were committed.
+    pub fn process(&mut self, n: &NodeId, out: Output) -> bool {
+        let crash = self.rng.chance(self.faults.crash);
+        let before_commit = crash && self.rng.chance(self.faults.crash_before_commit);
+        if !before_commit {
+            for e in &out.effects {
+                self.check_effect(n, e);
+            }
+            let twice = self.rng.chance(self.faults.double_apply);
+            let now = self.now;
+            let node = self.nodes.get_mut(n).unwrap();
+            for e in &out.effects {
+                node.disk.apply(e, now);
+            }
+            if twice {
+                for e in &out.effects {
+                    node.disk.apply(e, now);
+                }
+            }
+        }
+        if crash {
+            self.crash(n);
+            return !before_commit;
+        }
+        if !out.effects.is_empty() {
+            self.last_activity = self.now;
+        }
+        self.nodes.get_mut(n).unwrap().wake = out.next_wakeup;
+        for t in out.transmits {
+            self.send(n, t);
+        }
+        true
+    }
+
+    pub fn crash(&mut self, n: &NodeId) {
+        self.stat("crash");
+        let down = {
+            let (a, b) = self.faults.downtime;
+            a + self.rng.below(b - a + 1)
+        };
+        let now = self.now;
+        let node = self.nodes.get_mut(n).unwrap();
+        node.engine = None;
+        node.wake = None;
+        node.restart_at = Some(now + down);
+        self.log(format!("{n} crashed, down {down} ms"));
+    }
+
+    pub fn restart(&mut self, n: &NodeId) {
+        let seed = self.rng.next_u64();
+        let now = self.now;
+        let cfg = self.cfg.clone();
+        let node = self.nodes.get_mut(n).unwrap();
+        let view = View {
+            now,
+            me: &node.id,
+            disk: &node.disk,
+            dir: &self.dir,
+        };
+        let engine = Engine::restore(node.id.clone(), cfg, seed, node.disk.snapshot(), now, &view)
+            .unwrap_or_else(|e| panic!("restore failed: {e}"));
+        node.engine = Some(engine);
+        node.restart_at = None;
+        node.wake = Some(now);
+        node.restarts += 1;
+        self.last_activity = now;
+        self.log(format!("{n} restarted"));
+    }
+
+    fn check_effect(&mut self, n: &NodeId, e: &Effect) {
+        match e {
+            Effect::Deliver { envelope, .. } => {
+                let id = envelope.id();
+                let Some(sub) = self.truth.get(&id) else {
+                    self.fail(&format!("{n} delivered {id:?}, which nobody submitted"));
+                };
+                if !sub.header.recipients.contains(n) || sub.header.originator == *n {
+                    self.fail(&format!("{n} delivered {id:?} but is not a recipient"));
+                }
+                let ch = &self.dir.channels[&sub.header.channel];
+                if !ch.members_at(sub.header.created_ms).contains(n) {
+                    self.fail(&format!(
+                        "{n} delivered {id:?} of a channel it was not a member of"
+                    ));
+                }
+                if envelope.is_stub() {
+                    self.fail(&format!("{n} delivered a stub"));
+                }
+                if self.delivered.insert((n.clone(), id), self.now).is_some() {
+                    self.fail(&format!("{n} delivered {id:?} twice (exactly-once broken)"));
+                }
+                self.log(format!("{n} delivered {id:?} seq {}", sub.header.seq));
+            }
+            Effect::Alarm(a) => {
+                self.fail(&format!("{n} raised an alarm in an honest run: {a:?}"));
+            }
+            Effect::Store {
+                envelope,
+                custody: true,
+            } => {
+                let h = envelope.header();
+                if !h.relays.contains(n) {
+                    self.fail(&format!(
+                        "{n} took custody of {:?} without being a relay",
+                        envelope.id()
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Submits a new envelope from `n` on `ch` (members as of now).
+    pub fn submit(
+        &mut self,
+        n: &str,
+        ch: &str,
+        prec: Precedence,
+        kind: &str,
+        body_len: usize,
+    ) -> Option<EnvelopeId> {
+        let n = nid(n);
+        if !self.is_up(&n) {
+            return None;
+        }
+        let chd = self.dir.channels[&cid(ch)].clone();
+        let members = chd.members_at(self.now);
+        if !members.contains(&n) {
+            return None;
+        }
+        let mut body = vec![0u8; body_len];
+        for b in body.iter_mut() {
+            *b = self.rng.below(256) as u8;
+        }
+        let now = self.now;
+        let node = self.nodes.get_mut(&n).unwrap();
+        let engine = node.engine.as_mut()?;
+        let header = match engine.prepare(
+            &cid(ch),
+            Kind::new(kind).unwrap(),
+            prec,
+            members,
+            chd.relays.clone(),
+            now,
+        ) {
+            Ok(h) => h,
+            Err(SubmitError::StreamBehind { .. }) => {
+                self.stat("submit_behind");
+                return None;
+            }
+            Err(e) => panic!("prepare: {e}"),
+        };
+        let originator = n.clone();
+        let env = Envelope::new(header.clone(), Body::Sealed(body), |id| {
+            sim_sig(&originator, id)
+        })
+        .unwrap();
+        let id = env.id();
+        // Recorded before processing so the delivery check knows it; removed
+        // if the crash struck before the commit (the submission never happened).
+        self.rows_ever += header.recipients.len();
+        self.truth.insert(id, Submitted { header, at: now });
+        self.log(format!("{n} submits {id:?} on {ch} {prec:?}"));
+        let node = self.nodes.get_mut(&n).unwrap();
+        let view = View {
+            now,
+            me: &node.id,
+            disk: &node.disk,
+            dir: &self.dir,
+        };
+        let out = node
+            .engine
+            .as_mut()
+            .unwrap()
+            .submit(env, now, &view)
+            .expect("submit");
+        if self.process(&n, out) {
+            self.stat("submitted");
+            Some(id)
+        } else {
+            self.truth.remove(&id);
+            self.stat("submit_lost_in_crash");
+            None
+        }
+    }
+
+    /// Time of the next scheduled thing (packet, wakeup, restart).
+    pub fn next_event(&self) -> Option<Millis> {
+        let mut t = self.queue.keys().next().map(|k| k.0);
+        for n in self.nodes.values() {
+            for x in [n.wake, n.restart_at].into_iter().flatten() {
+                t = Some(t.map_or(x, |y: Millis| y.min(x)));
+            }
+        }
+        t
+    }
+
+    /// Advances to `until`, processing every event on the way.
+    pub fn run_until(&mut self, until: Millis) {
+        while let Some(t) = self.next_event() {
+            if t > until {
+                break;
+            }
+            self.now = self.now.max(t);
+            self.step();
+        }
+        self.now = self.now.max(until);
+    }
+
+    /// Processes everything due now.
+    pub fn step(&mut self) {
+        // Restarts.
+        let due: Vec<NodeId> = self
+            .nodes
+            .values()
+            .filter(|n| n.restart_at.is_some_and(|t| t <= self.now))
+            .map(|n| n.id.clone())
+            .collect();
+        for n in due {
+            self.restart(&n);
+        }
+        // Packets.
+        while let Some((&(t, s), _)) = self.queue.iter().next() {
+            if t > self.now {
+                break;
+            }
+            let p = self.queue.remove(&(t, s)).unwrap();
+            match p {
+                Packet::Data { from, to, bytes } => {
+                    if !self.is_up(&to) || (from != self.evil && self.is_cut(&from, &to)) {
+                        continue;
+                    }
+                    self.drive(&to, |e, v, now| e.handle_bytes(&from, &bytes, now, v));
+                }
+                Packet::Failed { node, peer, id } => {
+                    self.drive(&node, |e, v, now| e.transmit_failed(&peer, id, now, v));
+                }
+            }
+            self.check_footprints();
+        }
+        // Timers.
+        let due: Vec<NodeId> = self
+            .nodes
+            .values()
+            .filter(|n| n.engine.is_some() && n.wake.is_some_and(|t| t <= self.now))
+            .map(|n| n.id.clone())
+            .collect();
+        for n in due {
+            self.drive(&n, |e, v, now| e.poll(now, v));
+        }
+    }
+
+    /// Bounded growth: checked after every step.
+    pub fn check_footprints(&self) {
+        let total_rows = self.rows_ever;
+        for n in self.nodes.values() {
+            let Some(e) = &n.engine else { continue };
+            let f = e.footprint();
+            if f.pending > self.cfg.max_pending_per_stream * f.streams.max(1) {
+                self.fail(&format!("{}: pending {} over the cap", n.id, f.pending));
+            }
+            if f.batches > (self.cfg.window + self.cfg.express_window) * (self.nodes.len() + 1) {
+                self.fail(&format!("{}: {} batches in flight", n.id, f.batches));
+            }
+            if f.outbox > total_rows {
+                self.fail(&format!(
+                    "{}: outbox {} exceeds rows ever created {}",
+                    n.id, f.outbox, total_rows
+                ));
+            }
+            if f.outbox != n.disk.outbox.len() {
+                self.fail(&format!(
+                    "{}: outbox in memory {} but {} durable rows",
+                    n.id,
+                    f.outbox,
+                    n.disk.outbox.len()
+                ));
+            }
+        }
+    }
+
+    /// Brings every node up, heals the network, switches faults off.
+    pub fn calm(&mut self) {
+        self.heal_all();
+        self.faults = Faults {
+            crash: 0.0,
+            partition: 0.0,
+            loss: 0.0,
+            dup: 0.0,
+            evil: 0.0,
+            ..self.faults.clone()
+        };
+        let down: Vec<NodeId> = self
+            .nodes
+            .values()
+            .filter(|n| n.engine.is_none())
+            .map(|n| n.id.clone())
+            .collect();
+        for n in down {
+            self.restart(&n);
+        }
+    }
+
+    /// Runs until nothing durable happened for `quiet` ms (or `max` passes).
+    pub fn quiesce(&mut self, quiet: Millis, max: Millis) {
+        let end = self.now + max;
+        self.last_activity = self.now;
+        while self.now < end {
+            let t = (self.now + 1_000).min(end);
+            self.run_until(t);
+            if self.now.saturating_sub(self.last_activity) >= quiet {
+                break;
+            }
+        }
+    }
+
+    /// Eventual delivery and clean state after quiescence.
+    pub fn check_converged(&self) {
+        for (id, s) in &self.truth {
+            for r in &s.header.recipients {
+                if *r == s.header.originator {
+                    continue;
+                }
+                if !self.delivered.contains_key(&(r.clone(), *id)) {
+                    let rn = &self.nodes[r];
+                    let on = &self.nodes[&s.header.originator];
+                    eprintln!(
+                        "debug: recipient prefix {} holds {:?} delivered-on-disk {}; originator outbox row {:?}; originator status {:?}",
+                        rn.engine.as_ref().unwrap().stream_prefix(&s.header.channel, &s.header.originator),
+                        rn.disk.envelopes.get(id).map(|(e, c)| (e.is_stub(), *c)),
+                        rn.disk.delivered.contains_key(id),
+                        on.disk.outbox.get(&(r.clone(), *id)),
+                        on.engine.as_ref().unwrap().status(self.now).iter().find(|p| p.peer == *r),
+                    );
+                    self.fail(&format!(
+                        "{id:?} ({} seq {} on {}) never reached {r}",
+                        s.header.originator, s.header.seq, s.header.channel
+                    ));
+                }
+            }
+        }
+        // Stream heads: every member holds every stream up to its head.
+        let mut heads: BTreeMap<(ChannelId, NodeId), u64> = BTreeMap::new();
+        for s in self.truth.values() {
+            let k = (s.header.channel.clone(), s.header.originator.clone());
+            let e = heads.entry(k).or_default();
+            *e = (*e).max(s.header.seq);
+        }
+        for n in self.nodes.values() {
+            let e = n.engine.as_ref().unwrap();
+            let f = e.footprint();
+            if f.outbox != 0
+                || f.batches != 0
+                || f.custody != 0
+                || f.pending != 0
+                || f.fetches != 0
+                || f.incomplete != 0
+            {
+                self.fail(&format!("{} not clean after quiescence: {f:?}", n.id));
+            }
+            if n.disk.custody_count() != 0 {
+                self.fail(&format!("{} still holds custody copies", n.id));
+            }
+            for ((ch, o), head) in &heads {
+                let def = &self.dir.channels[ch];
+                if def.members_at(u64::MAX).contains(&n.id) {
+                    let p = e.stream_prefix(ch, o);
+                    if p != *head {
+                        self.fail(&format!("{}: stream {ch}/{o} at {p}, head is {head}", n.id));
+                    }
+                }
+            }
+        }
+    }
+
+    pub fn random_partition(&mut self) {
+        let ids: Vec<NodeId> = self.nodes.keys().cloned().collect();
+        let a = ids[self.rng.below(ids.len() as u64) as usize].clone();
+        let b = ids[self.rng.below(ids.len() as u64) as usize].clone();
+        if a != b {
+            let (lo, hi) = self.faults.partition_len;
+            let len = lo + self.rng.below(hi - lo + 1);
+            self.log(format!("cut {a}-{b} for {len} ms"));
+            self.cuts.insert(Self::pair(&a, &b), self.now + len);
+        }
+    }
+}
