@@ -63,13 +63,14 @@ impl Acc {
         }
         self
     }
-    /// TPR at the lowest threshold whose FPR ≤ `fpr`.
-    fn tpr_at(&self, fpr: f64) -> f64 {
+    /// TPR at the lowest threshold whose FPR ≤ `fpr`, and that threshold.
+    fn tpr_at(&self, fpr: f64) -> (f64, f64) {
         let total_neg: u64 = self.neg.iter().sum();
         let total_pos: u64 = self.pos.iter().sum();
         let allowed = (fpr * total_neg as f64).floor() as u64;
         let mut fp = 0u64;
         let mut tp = 0u64;
+        let mut thr = 1.0;
         // Walk thresholds from the top bin down.
         for b in (0..=BINS).rev() {
             if fp + self.neg[b] > allowed {
@@ -77,8 +78,9 @@ impl Acc {
             }
             fp += self.neg[b];
             tp += self.pos[b];
+            thr = b as f64 / BINS as f64;
         }
-        tp as f64 / total_pos.max(1) as f64
+        (tp as f64 / total_pos.max(1) as f64, thr)
     }
 }
 
@@ -160,6 +162,7 @@ struct Report {
     r1: f64,
     r10: f64,
     tpr: f64,
+    thr: f64,
     prec: f64,
     rec: f64,
     qps: f64,
@@ -170,7 +173,8 @@ fn report(acc: &Acc, secs: f64) -> Report {
     Report {
         r1: acc.r1 / nq,
         r10: acc.r10 / nq,
-        tpr: acc.tpr_at(0.001),
+        tpr: acc.tpr_at(0.001).0,
+        thr: acc.tpr_at(0.001).1,
         prec: acc.tp_thr as f64 / (acc.tp_thr + acc.fp_thr).max(1) as f64,
         rec: acc.tp_thr as f64 / acc.npos.max(1) as f64,
         qps: acc.nq as f64 / secs,
@@ -414,8 +418,8 @@ fn main() {
         if n == usize::MAX { "all".to_string() } else { n.to_string() }
     );
     println!(
-        "{:<32} {:<22} {:>7} {:>7} {:>9} {:>7} {:>7} {:>9}",
-        "set", "system", "R@1", "R@10", "TPR@.1%", "P@thr", "R@thr", "q/s"
+        "{:<44} {:<24} {:>6} {:>6} {:>8} {:>7} {:>6} {:>6} {:>7}",
+        "set", "system", "R@1", "R@10", "TPR@.1%", "(at s≥)", "P@thr", "R@thr", "q/s"
     );
     for t in &tasks {
         if let Some(o) = &only {
@@ -437,12 +441,13 @@ fn main() {
         }
         for (sys, r) in rows {
             println!(
-                "{:<32} {:<22} {:>7.3} {:>7.3} {:>9.3} {:>7.3} {:>7.3} {:>9.0}",
+                "{:<44} {:<24} {:>6.3} {:>6.3} {:>8.3} {:>7.3} {:>6.3} {:>6.3} {:>7.0}",
                 format!("{} ({}q/{}g)", t.name, t.queries.len(), t.gallery.len()),
                 sys,
                 r.r1,
                 r.r10,
                 r.tpr,
+                r.thr,
                 r.prec,
                 r.rec,
                 r.qps

@@ -66,6 +66,9 @@ fn key_hash(k: &[u8]) -> u64 {
     h
 }
 
+/// Skeletons at least this long also get their one-letter deletions.
+const MIN_DELETION_KEY: usize = 4;
+
 /// The keys a token is indexed and looked up under.
 fn token_keys(t: &PTok) -> Vec<u64> {
     let mut out = Vec::new();
@@ -79,7 +82,7 @@ fn token_keys(t: &PTok) -> Vec<u64> {
                 continue;
             }
             out.push(key_hash(b));
-            if b.len() >= 3 {
+            if b.len() >= MIN_DELETION_KEY {
                 for d in 0..b.len() {
                     let mut v = Vec::with_capacity(b.len() - 1);
                     v.extend_from_slice(&b[..d]);
@@ -122,8 +125,35 @@ thread_local! {
 
 /// Candidate names must have accumulated this share of the query weight.
 const MIN_ACC_SHARE: f32 = 0.45;
-/// At most this many names are aligned in full per query.
+/// At most this many names are aligned in full per query (ranking for
+/// evaluation).
 const MAX_CANDIDATES: usize = 300;
+/// At most this many names are aligned in full per screened query.
+const SCREEN_CANDIDATES: usize = 120;
+
+/// The share of the query's token weight a name must have matched to be
+/// able to reach `threshold`, given the best attribute evidence the query
+/// could add (a bound, with a margin).
+fn min_share_for(q: &Query, threshold: f64) -> f32 {
+    if threshold <= 0.0 {
+        return 0.0;
+    }
+    let t = threshold.clamp(1e-6, 1.0 - 1e-6);
+    let target = (t / (1.0 - t)).ln();
+    let mut attr = 0.0;
+    if q.birth_date.is_some() {
+        attr += 2.0;
+    }
+    if !q.nationality.is_empty() {
+        attr += 0.4;
+    }
+    if q.gender.is_some() {
+        attr += 0.1;
+    }
+    let s_needed =
+        score::CAL_S0 + (target - attr - score::CAL_C * (10.0 - score::CAL_I0)) / score::CAL_A;
+    (s_needed as f32 - 0.15).max(0.0)
+}
 
 impl Index {
     /// Build an index (parsing runs on all cores).
@@ -502,13 +532,13 @@ impl Index {
     /// score, descending; at most `top`, each with score ≥ `threshold`.
     pub fn screen(&self, q: &Query, threshold: f64, top: usize) -> Vec<Hit> {
         let qp = parse::parse(&q.name);
-        let scored = self.blocked_scores(&qp);
+        let scored = self.blocked_scores(&qp, min_share_for(q, threshold), SCREEN_CANDIDATES);
         let docs = self.doc_entries(q);
         self.finish_hits(q, &qp, scored, &docs, threshold, top)
     }
 
     /// Candidate names and their name scores, through the blocking index.
-    fn blocked_scores(&self, qp: &Parsed) -> Vec<(usize, NameScore)> {
+    fn blocked_scores(&self, qp: &Parsed, min_share: f32, cap: usize) -> Vec<(usize, NameScore)> {
         if qp.toks.is_empty() || self.names.is_empty() {
             return Vec::new();
         }
@@ -546,7 +576,7 @@ impl Index {
                     }
                 }
             }
-            let need = MIN_ACC_SHARE * total_w;
+            let need = min_share.max(MIN_ACC_SHARE) * total_w;
             let mut c: Vec<(f32, u32)> = touched
                 .iter()
                 .filter_map(|&n| {
@@ -557,9 +587,9 @@ impl Index {
             for &n in touched.iter() {
                 acc[n as usize] = 0.0;
             }
-            if c.len() > MAX_CANDIDATES {
-                c.select_nth_unstable_by(MAX_CANDIDATES, |x, y| y.0.total_cmp(&x.0));
-                c.truncate(MAX_CANDIDATES);
+            if c.len() > cap {
+                c.select_nth_unstable_by(cap, |x, y| y.0.total_cmp(&x.0));
+                c.truncate(cap);
             }
             c.into_iter().map(|x| x.1).collect()
         });
@@ -623,7 +653,7 @@ impl Index {
     pub fn name_scores(&self, name: &str, blocked: bool) -> Vec<(u32, f64)> {
         let qp = parse::parse(name);
         let scored = if blocked {
-            self.blocked_scores(&qp)
+            self.blocked_scores(&qp, 0.0, MAX_CANDIDATES)
         } else {
             self.exhaustive_scores(&qp)
         };

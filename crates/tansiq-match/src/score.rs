@@ -5,6 +5,10 @@ use crate::parse::{Kind, PTok};
 use crate::phonetic;
 use crate::{Document, Entry, Query};
 
+/// Tokens whose information weights differ by more than this share of the
+/// larger are not compared (they cannot be similar enough).
+const MASS_RATIO: f32 = 0.5;
+
 /// Token pairs below this similarity are never aligned.
 pub const TOKEN_MIN: f32 = 0.5;
 
@@ -16,6 +20,10 @@ const EXTRA_TOKEN_FACTOR: f32 = 0.3;
 pub fn tok_sim(a: &PTok, b: &PTok) -> f32 {
     if a.kind == Kind::Initial || b.kind == Kind::Initial {
         return initial_sim(a, b);
+    }
+    // Tokens of very different mass cannot reach TOKEN_MIN.
+    if (a.weight - b.weight).abs() > MASS_RATIO * a.weight.max(b.weight) {
+        return 0.0;
     }
     let mut best = 0.0f32;
     for fa in &a.forms {
@@ -91,7 +99,7 @@ pub fn merged_sim(a1: &PTok, a2: &PTok, b: &PTok) -> f32 {
     }
     let wa = a1.weight + a2.weight;
     let wb = b.weight;
-    if (wa - wb).abs() > 0.5 * wa.max(wb) {
+    if (wa - wb).abs() > MASS_RATIO * wa.max(wb) {
         return 0.0;
     }
     let Some(f1) = a1.forms.first() else {
@@ -177,7 +185,8 @@ where
     let covered_q: usize = single.pairs.iter().map(|p| p.qn).sum();
     let covered_e: usize = single.pairs.iter().map(|p| p.en).sum();
     let weak = single.pairs.iter().any(|p| p.s < 0.8);
-    if (covered_q == nq && covered_e == ne && !weak) || (nq < 2 && ne < 2) {
+    if (covered_q == nq && covered_e == ne && !weak) || (nq < 2 && ne < 2) || single.sim < MERGE_MIN
+    {
         return single;
     }
     let mut extra = false;
@@ -231,6 +240,9 @@ where
         single
     }
 }
+
+/// Glued/split compounds are only tried for alignments already this good.
+const MERGE_MIN: f32 = 0.2;
 
 /// Names are cut to this many canonical tokens.
 pub const MAX_TOKENS: usize = 12;
