@@ -1,0 +1,599 @@
+//! Targeted scenarios: each drives engines through one behaviour the
+//! random simulation covers only by chance.
+
+mod common;
+
+use common::*;
+use tansiq_sync::*;
+
+const T0: Millis = 1_000_000;
+
+fn cfg() -> Config {
+    Config {
+        ack_timeout: 2_000,
+        backoff_base: 200,
+        backoff_cap: 2_000,
+        receipt_timeout: 10_000,
+        summary_interval: 15_000,
+        gap_delay: 500,
+        fetch_timeout: 2_000,
+        ..Config::default()
+    }
+}
+
+fn dir() -> Directory {
+    let mut d = Directory::default();
+    d.add("dz-ma", &["dz", "ma"], &["tn"]);
+    d.add("tri", &["dz", "ma", "us"], &["fr"]);
+    d
+}
+
+/// A single engine with its disk, driven by hand.
+struct Solo {
+    me: NodeId,
+    disk: Disk,
+    dir: Directory,
+    engine: Engine,
+    now: Millis,
+}
+
+impl Solo {
+    fn new(me: &str) -> Solo {
+        let me = nid(me);
+        Solo {
+            engine: Engine::new(me.clone(), cfg(), 1, T0),
+            me,
+            disk: Disk::default(),
+            dir: dir(),
+            now: T0,
+        }
+    }
+    fn view(&self) -> View<'_> {
+        View {
+            now: self.now,
+            me: &self.me,
+            disk: &self.disk,
+            dir: &self.dir,
+        }
+    }
+    fn apply(&mut self, out: &Output) {
+        for e in &out.effects {
+            self.disk.apply(e, self.now);
+        }
+    }
+    fn make(&self, ch: &str, prec: Precedence, body: &[u8]) -> Envelope {
+        let def = &self.dir.channels[&cid(ch)];
+        let h = self
+            .engine
+            .prepare(
+                &cid(ch),
+                Kind::new(Kind::RECORD).unwrap(),
+                prec,
+                def.members_at(self.now),
+                def.relays.clone(),
+                self.now,
+            )
+            .unwrap();
+        let me = self.me.clone();
+        Envelope::new(h, Body::Sealed(body.to_vec()), |id| sim_sig(&me, id)).unwrap()
+    }
+    fn submit(&mut self, ch: &str, prec: Precedence, body: &[u8]) -> (EnvelopeId, Output) {
+        let env = self.make(ch, prec, body);
+        let id = env.id();
+        let view = View {
+            now: self.now,
+            me: &self.me,
+            disk: &self.disk,
+            dir: &self.dir,
+        };
+        let out = self.engine.submit(env, self.now, &view).unwrap();
+        self.apply(&out);
+        (id, out)
+    }
+    fn handle(&mut self, from: &str, msg: Message) -> Output {
+        let view = View {
+            now: self.now,
+            me: &self.me,
+            disk: &self.disk,
+            dir: &self.dir,
+        };
+        let out = self.engine.handle_message(&nid(from), msg, self.now, &view);
+        self.apply(&out);
+        out
+    }
+}
+
+fn batches(out: &Output) -> Vec<(&NodeId, u64, &Vec<Item>)> {
+    out.transmits
+        .iter()
+        .filter_map(|t| match &t.message {
+            Message::Batch { batch, items } => Some((&t.to, *batch, items)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn flash_goes_in_the_very_next_batch_behind_a_100k_routine_backlog() {
+    let mut dz = Solo::new("dz");
+    let body = [7u8; 64];
+    let mut sent_batches = Vec::new();
+    // 100,000 in release builds; 25,000 in debug builds to keep CI quick
+    // (the queue is ordered by precedence, so the size does not change the
+    // outcome). TANSIQ_FLASH_BACKLOG overrides.
+    let default = if cfg!(debug_assertions) {
+        25_000
+    } else {
+        100_000
+    };
+    let n: usize = std::env::var("TANSIQ_FLASH_BACKLOG")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default);
+    for _ in 0..n {
+        let (_, out) = dz.submit("dz-ma", Precedence::Routine, &body);
+        sent_batches.extend(
+            batches(&out)
+                .into_iter()
+                .map(|(_, b, items)| (b, items.len())),
+        );
+    }
+    // The normal window (2 batches) is full of ROUTINE; the backlog waits.
+    assert_eq!(sent_batches.len(), 2, "{sent_batches:?}");
+    let st = dz.engine.status(dz.now);
+    let ma = st.iter().find(|p| p.peer == nid("ma")).unwrap();
+    assert_eq!(ma.queued + ma.in_flight, n);
+
+    // FLASH: sent at once in the express lane, alone at the head.
+    let (flash, out) = dz.submit("dz-ma", Precedence::Flash, b"attack");
+    let b = batches(&out);
+    assert_eq!(b.len(), 1);
+    assert_eq!(b[0].0, &nid("ma"));
+    assert_eq!(b[0].2[0].envelope.id(), flash);
+
+    // With the express lane busy too, the next FLASH leads the next batch
+    // the moment any batch is acknowledged.
+    let (flash2, out) = dz.submit("dz-ma", Precedence::Flash, b"second");
+    assert!(batches(&out).is_empty());
+    let (first_batch, first_items) = sent_batches[0];
+    assert_eq!(first_items, 1);
+    let _ = first_batch;
+    // Acknowledge the first ROUTINE batch (ids from the durable outbox).
+    let ack_items: Vec<ItemResult> = Vec::new();
+    let out = dz.handle(
+        "ma",
+        Message::BatchAck {
+            batch: sent_batches[0].0,
+            results: ack_items,
+        },
+    );
+    let b = batches(&out);
+    assert!(!b.is_empty());
+    assert_eq!(
+        b[0].2[0].envelope.id(),
+        flash2,
+        "FLASH leads the next batch"
+    );
+    assert!(
+        b[0].2.len() > 1,
+        "and the batch fills up with ROUTINE behind it"
+    );
+}
+
+#[test]
+fn fork_is_kept_as_evidence_and_not_delivered() {
+    let mut ma = Solo::new("ma");
+    let dz = Solo::new("dz");
+    let a = dz.make("dz-ma", Precedence::Routine, b"version A");
+    let b = dz.make("dz-ma", Precedence::Routine, b"version B"); // same seq 1
+    assert_ne!(a.id(), b.id());
+    let out = ma.handle(
+        "dz",
+        Message::Batch {
+            batch: 1,
+            items: vec![Item {
+                to: nid("ma"),
+                envelope: a.clone(),
+            }],
+        },
+    );
+    assert!(out
+        .effects
+        .iter()
+        .any(|e| matches!(e, Effect::Deliver { .. })));
+    let out = ma.handle(
+        "dz",
+        Message::Batch {
+            batch: 2,
+            items: vec![Item {
+                to: nid("ma"),
+                envelope: b.clone(),
+            }],
+        },
+    );
+    assert!(!out
+        .effects
+        .iter()
+        .any(|e| matches!(e, Effect::Deliver { .. })));
+    assert!(out.effects.iter().any(
+        |e| matches!(e, Effect::Alarm(Alarm::Fork { held, conflicting }) if held.id() == a.id() && conflicting.id() == b.id())
+    ));
+    let Message::BatchAck { results, .. } = &out.transmits[0].message else {
+        panic!()
+    };
+    assert_eq!(results[0].status, Status::Refused);
+
+    // A forged copy (bad signature) of the same slot is no evidence.
+    let mut v = b.to_value();
+    v["sig"] = serde_json::json!(tansiq_crypto::b64([1u8; 64]));
+    let forged = Envelope::from_value(v).unwrap();
+    let out = ma.handle(
+        "dz",
+        Message::Batch {
+            batch: 3,
+            items: vec![Item {
+                to: nid("ma"),
+                envelope: forged,
+            }],
+        },
+    );
+    assert!(!out.effects.iter().any(|e| matches!(e, Effect::Alarm(_))));
+}
+
+#[test]
+fn fork_detected_through_the_successors_prev() {
+    let mut ma = Solo::new("ma");
+    let mut dz = Solo::new("dz");
+    let other = dz.make("dz-ma", Precedence::Routine, b"other seq 1");
+    let (_, _) = dz.submit("dz-ma", Precedence::Routine, b"seq 1");
+    let (_, _) = dz.submit("dz-ma", Precedence::Routine, b"seq 2");
+    let s2 = dz
+        .disk
+        .envelopes
+        .values()
+        .find(|(e, _)| e.header().seq == 2)
+        .unwrap()
+        .0
+        .clone();
+    ma.handle(
+        "dz",
+        Message::Batch {
+            batch: 1,
+            items: vec![Item {
+                to: nid("ma"),
+                envelope: s2,
+            }],
+        },
+    );
+    let out = ma.handle(
+        "dz",
+        Message::Batch {
+            batch: 2,
+            items: vec![Item {
+                to: nid("ma"),
+                envelope: other,
+            }],
+        },
+    );
+    assert!(out
+        .effects
+        .iter()
+        .any(|e| matches!(e, Effect::Alarm(Alarm::Fork { .. }))));
+    assert!(!out
+        .effects
+        .iter()
+        .any(|e| matches!(e, Effect::Deliver { .. })));
+}
+
+#[test]
+fn duplicates_are_acked_and_have_no_second_effect() {
+    let mut ma = Solo::new("ma");
+    let mut dz = Solo::new("dz");
+    let (id, _) = dz.submit("dz-ma", Precedence::Routine, b"x");
+    let env = dz.disk.envelopes[&id].0.clone();
+    let item = Item {
+        to: nid("ma"),
+        envelope: env,
+    };
+    // Twice in one batch, then again later.
+    let out = ma.handle(
+        "dz",
+        Message::Batch {
+            batch: 1,
+            items: vec![item.clone(), item.clone()],
+        },
+    );
+    let delivers = out
+        .effects
+        .iter()
+        .filter(|e| matches!(e, Effect::Deliver { .. }))
+        .count();
+    assert_eq!(delivers, 1);
+    let Message::BatchAck { results, .. } = &out.transmits[0].message else {
+        panic!()
+    };
+    assert!(results.iter().all(|r| r.status == Status::Stored));
+    let out = ma.handle(
+        "dz",
+        Message::Batch {
+            batch: 2,
+            items: vec![item],
+        },
+    );
+    assert!(out.effects.is_empty(), "{:?}", out.effects);
+    let Message::BatchAck { results, .. } = &out.transmits[0].message else {
+        panic!()
+    };
+    assert_eq!(results[0].status, Status::Stored);
+}
+
+#[test]
+fn relay_carries_sealed_traffic_when_the_direct_link_is_cut() {
+    let mut w = World::new(
+        5,
+        cfg(),
+        Faults::none(),
+        dir(),
+        &["dz", "ma", "tn", "us", "fr"],
+    );
+    w.run_until(T0 + 1_000);
+    w.cut("dz", "ma", T0 + 3_600_000);
+    let mut ids = Vec::new();
+    for i in 0..40 {
+        let p = if i % 10 == 0 {
+            Precedence::Flash
+        } else {
+            Precedence::Routine
+        };
+        ids.push(w.submit("dz", "dz-ma", p, Kind::MESSAGE, 300).unwrap());
+    }
+    // Relay custody happens while the cut lasts.
+    let t = w.now + 30_000;
+    w.run_until(t);
+    assert!(
+        w.stats.get("custody_store").copied().unwrap_or(0) >= 1,
+        "tn never took custody: {:?}",
+        w.stats
+    );
+    for id in &ids {
+        assert!(
+            w.delivered.contains_key(&(nid("ma"), *id)),
+            "not delivered through the relay"
+        );
+        assert!(
+            !w.delivered.contains_key(&(nid("tn"), *id)),
+            "the relay must not deliver"
+        );
+    }
+    // End-to-end receipts cleared the sender's outbox while still cut, and
+    // the relay forgot its custody copies.
+    assert!(w.is_cut_now("dz", "ma"));
+    assert_eq!(w.nodes[&nid("dz")].disk.outbox.len(), 0);
+    assert_eq!(w.nodes[&nid("tn")].disk.custody_count(), 0);
+    let st = w.nodes[&nid("dz")].engine.as_ref().unwrap().status(w.now);
+    assert_eq!(
+        st.iter().find(|p| p.peer == nid("ma")).unwrap().link,
+        "down"
+    );
+    // Healing: the link comes back, everything converges.
+    w.heal_all();
+    w.quiesce(30_000, 600_000);
+    w.check_converged();
+}
+
+#[test]
+fn offline_bundle_roundtrip_idempotent_and_all_or_nothing() {
+    let mut dz = Solo::new("dz");
+    let mut ma = Solo::new("ma");
+    for i in 0..30u8 {
+        dz.submit("dz-ma", Precedence::Routine, &[i; 40]);
+    }
+    dz.submit("tri", Precedence::Flash, b"to ma and us");
+    let items = dz.engine.export_bundle(&nid("ma"), usize::MAX, &dz.view());
+    assert_eq!(items.len(), 31);
+    assert_eq!(items[0].envelope.header().precedence, Precedence::Flash);
+    let bytes = encode_bundle_items(&items);
+    let items = decode_bundle_items(&bytes).unwrap();
+
+    // Tampered: one body changed -> its id changes -> signature fails.
+    let mut bad = items.clone();
+    let mut v = bad[5].envelope.to_value();
+    v["body"] = serde_json::json!(tansiq_crypto::b64(b"tampered"));
+    bad[5].envelope = Envelope::from_value(v).unwrap();
+    let view = View {
+        now: ma.now,
+        me: &ma.me,
+        disk: &ma.disk,
+        dir: &ma.dir,
+    };
+    let err = ma
+        .engine
+        .import_bundle(&nid("dz"), bad, ma.now, &view)
+        .unwrap_err();
+    assert_eq!(err.index, 5);
+    // Addressed to another node: rejected whole.
+    let foreign = dz.engine.export_bundle(&nid("us"), usize::MAX, &dz.view());
+    let view = View {
+        now: ma.now,
+        me: &ma.me,
+        disk: &ma.disk,
+        dir: &ma.dir,
+    };
+    assert!(ma
+        .engine
+        .import_bundle(&nid("dz"), foreign, ma.now, &view)
+        .is_err());
+    assert!(ma.disk.delivered.is_empty(), "nothing applied");
+
+    let view = View {
+        now: ma.now,
+        me: &ma.me,
+        disk: &ma.disk,
+        dir: &ma.dir,
+    };
+    let (out, report) = ma
+        .engine
+        .import_bundle(&nid("dz"), items.clone(), ma.now, &view)
+        .unwrap();
+    ma.apply(&out);
+    assert_eq!(
+        report,
+        ImportReport {
+            new: 31,
+            duplicate: 0,
+            deferred: 0
+        }
+    );
+    assert_eq!(ma.disk.delivered.len(), 31);
+    let view = View {
+        now: ma.now,
+        me: &ma.me,
+        disk: &ma.disk,
+        dir: &ma.dir,
+    };
+    let (out, report) = ma
+        .engine
+        .import_bundle(&nid("dz"), items, ma.now, &view)
+        .unwrap();
+    assert_eq!(
+        report,
+        ImportReport {
+            new: 0,
+            duplicate: 31,
+            deferred: 0
+        }
+    );
+    assert!(!out
+        .effects
+        .iter()
+        .any(|e| matches!(e, Effect::Deliver { .. })));
+
+    // ma's next summary acknowledges the bundle: dz's outbox for ma clears.
+    let heads: Vec<Head> = vec![
+        Head {
+            channel: cid("dz-ma"),
+            originator: nid("dz"),
+            seq: ma.engine.stream_prefix(&cid("dz-ma"), &nid("dz")),
+        },
+        Head {
+            channel: cid("tri"),
+            originator: nid("dz"),
+            seq: ma.engine.stream_prefix(&cid("tri"), &nid("dz")),
+        },
+    ];
+    assert_eq!(heads[0].seq, 30);
+    dz.handle(
+        "ma",
+        Message::Summary {
+            heads,
+            reply: false,
+        },
+    );
+    assert!(dz.disk.outbox.keys().all(|(to, _)| *to != nid("ma")));
+}
+
+#[test]
+fn purged_envelopes_travel_as_stubs_and_are_not_delivered() {
+    let mut w = World::new(9, cfg(), Faults::none(), dir(), &["dz", "ma", "tn"]);
+    w.run_until(T0 + 1_000);
+    // Cut DZ from everyone so nothing leaves.
+    w.cut("dz", "ma", T0 + 3_600_000);
+    w.cut("dz", "tn", T0 + 3_600_000);
+    let a = w
+        .submit("dz", "dz-ma", Precedence::Routine, Kind::RECORD, 100)
+        .unwrap();
+    let b = w
+        .submit("dz", "dz-ma", Precedence::Routine, Kind::RECORD, 100)
+        .unwrap();
+    w.run_until(T0 + 5_000);
+    // Retraction: DZ purges A before it ever left.
+    let n = w.nodes.get_mut(&nid("dz")).unwrap();
+    let view = View {
+        now: w.now,
+        me: &n.id,
+        disk: &n.disk,
+        dir: &w.dir,
+    };
+    let out = n.engine.as_mut().unwrap().purge(&a, w.now, &view);
+    assert!(matches!(out.effects[..], [Effect::Purge { id }] if id == a));
+    w.process(&nid("dz"), out);
+    w.heal_all();
+    w.quiesce(20_000, 600_000);
+    let ma = &w.nodes[&nid("ma")];
+    assert!(
+        ma.disk.envelopes[&a].0.is_stub(),
+        "ma holds only the stub of A"
+    );
+    assert!(!w.delivered.contains_key(&(nid("ma"), a)));
+    assert!(w.delivered.contains_key(&(nid("ma"), b)));
+    assert_eq!(
+        ma.engine
+            .as_ref()
+            .unwrap()
+            .stream_prefix(&cid("dz-ma"), &nid("dz")),
+        2
+    );
+    assert!(w.nodes[&nid("dz")].disk.outbox.is_empty());
+}
+
+#[test]
+fn a_node_restored_from_an_old_backup_catches_up_before_sending() {
+    let mut w = World::new(11, cfg(), Faults::none(), dir(), &["dz", "ma", "tn"]);
+    w.allow_self_delivery = true;
+    w.run_until(T0 + 1_000);
+    for _ in 0..3 {
+        w.submit("dz", "dz-ma", Precedence::Routine, Kind::RECORD, 50)
+            .unwrap();
+    }
+    w.run_until(T0 + 3_000);
+    let backup = w.nodes[&nid("dz")].disk.clone();
+    for _ in 0..4 {
+        w.submit("dz", "dz-ma", Precedence::Routine, Kind::RECORD, 50)
+            .unwrap();
+    }
+    w.quiesce(20_000, 600_000);
+    // DZ loses its disk and comes back from the backup (3 of its 7 sent).
+    w.crash(&nid("dz"));
+    w.nodes.get_mut(&nid("dz")).unwrap().disk = backup;
+    let t = w.now;
+    w.restart(&nid("dz"));
+    w.run_until(t + 20);
+    // Until it has fetched its own stream back, it must not send (fork).
+    let n = &w.nodes[&nid("dz")];
+    let e = n.engine.as_ref().unwrap();
+    let r = e.prepare(
+        &cid("dz-ma"),
+        Kind::new("record").unwrap(),
+        Precedence::Routine,
+        vec![nid("ma")],
+        vec![nid("tn")],
+        w.now,
+    );
+    if let Err(err) = &r {
+        assert!(matches!(err, SubmitError::StreamBehind { .. }), "{err}");
+    }
+    w.quiesce(20_000, 600_000);
+    let e = w.nodes[&nid("dz")].engine.as_ref().unwrap();
+    assert_eq!(e.stream_prefix(&cid("dz-ma"), &nid("dz")), 7);
+    let id = w
+        .submit("dz", "dz-ma", Precedence::Routine, Kind::RECORD, 50)
+        .unwrap();
+    assert_eq!(w.truth[&id].header.seq, 8);
+    w.quiesce(20_000, 600_000);
+    w.check_converged();
+}
+
+#[test]
+fn sync_status_reports_links_and_queues() {
+    let mut dz = Solo::new("dz");
+    dz.submit("dz-ma", Precedence::Flash, b"f");
+    dz.submit("dz-ma", Precedence::Routine, b"r");
+    dz.submit("dz-ma", Precedence::Routine, b"r2");
+    let st = dz.engine.status(dz.now);
+    let ma = st.iter().find(|p| p.peer == nid("ma")).unwrap();
+    assert_eq!(ma.link, "unknown");
+    assert_eq!(ma.queued + ma.in_flight, 3);
+    assert_eq!(ma.flash_unacked, 1);
+    let json = serde_json::to_value(ma).unwrap();
+    assert_eq!(json["peer"], "ma");
+}
