@@ -84,6 +84,20 @@ impl Acc {
     }
 }
 
+impl Acc {
+    /// Precision and recall of the pairs scoring at least `t`.
+    fn pr_at(&self, t: f64) -> (f64, f64) {
+        let b0 = bin(t);
+        let tp: u64 = self.pos[b0..].iter().sum();
+        let fp: u64 = self.neg[b0..].iter().sum();
+        let all: u64 = self.pos.iter().sum();
+        (
+            tp as f64 / (tp + fp).max(1) as f64,
+            tp as f64 / all.max(1) as f64,
+        )
+    }
+}
+
 fn bin(s: f64) -> usize {
     ((s.clamp(0.0, 1.0)) * BINS as f64).round() as usize
 }
@@ -360,6 +374,7 @@ fn main() {
     let mut only: Option<String> = None;
     let mut failures = 0usize;
     let mut no_baseline = false;
+    let mut sweep = false;
     let mut i = 1;
     while i < args.len() {
         match args[i].as_str() {
@@ -370,6 +385,7 @@ fn main() {
             "--full" => n = usize::MAX,
             "--exhaustive" => exhaustive = true,
             "--no-baseline" => no_baseline = true,
+            "--sweep" => sweep = true,
             "--failures" => {
                 failures = args[i + 1].parse().expect("--failures K");
                 i += 1;
@@ -407,7 +423,7 @@ fn main() {
     let pairs: Vec<(String, String)> = text
         .lines()
         .filter_map(|l| {
-            let (a, b) = l.split_once(' ')?;
+            let (a, b) = l.split_once(['\t', ' '])?;
             Some((a.to_string(), b.trim().to_string()))
         })
         .collect();
@@ -435,6 +451,37 @@ fn main() {
         let mut rows = vec![("tansiq-match", ours)];
         if exhaustive {
             rows.push(("tansiq-match exhaustive", run_ours(t, false)));
+        }
+        if sweep {
+            let entries: Vec<Entry> = t
+                .gallery
+                .iter()
+                .enumerate()
+                .map(|(i, n)| Entry {
+                    id: i.to_string(),
+                    names: vec![n.clone()],
+                    ..Default::default()
+                })
+                .collect();
+            let idx = Index::build(entries);
+            let acc = (0..t.queries.len())
+                .into_par_iter()
+                .fold(Acc::new, |mut acc, qi| {
+                    let scores = idx.name_scores(&t.queries[qi], true);
+                    account(
+                        &mut acc,
+                        &scores,
+                        &t.rel[qi],
+                        t.gallery.len(),
+                        DEFAULT_THRESHOLD,
+                    );
+                    acc
+                })
+                .reduce(Acc::new, Acc::merge);
+            for th in [0.3, 0.4, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95] {
+                let (p, r) = acc.pr_at(th);
+                println!("    threshold {th:.2}: precision {p:.3} recall {r:.3}");
+            }
         }
         if !no_baseline {
             rows.push(("any_ascii+JW baseline", run_baseline(t)));

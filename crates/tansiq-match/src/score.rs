@@ -311,9 +311,9 @@ pub fn name_logit(ns: &NameScore) -> f64 {
 /// identical document number makes a hit even when the names differ.
 pub const NAME_LOGIT_FLOOR: f64 = -4.0;
 
-pub const CAL_A: f64 = 16.0;
-pub const CAL_S0: f64 = 0.80;
-pub const CAL_C: f64 = 0.35;
+pub const CAL_A: f64 = 27.7;
+pub const CAL_S0: f64 = 0.869;
+pub const CAL_C: f64 = 0.6;
 pub const CAL_I0: f64 = 5.0;
 
 pub fn sigmoid(x: f64) -> f64 {
