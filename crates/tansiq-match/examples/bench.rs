@@ -198,6 +198,20 @@ fn queries(list: &[Entry], n: usize, rng: &mut Rng) -> Vec<(Query, String)> {
         .collect()
 }
 
+/// CPU seconds used by this process so far (user + system).
+fn cpu_secs() -> f64 {
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            let rest = s.rsplit_once(')')?.1.to_string();
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            let ut: f64 = f.get(11)?.parse().ok()?;
+            let st: f64 = f.get(12)?.parse().ok()?;
+            Some((ut + st) / 100.0)
+        })
+        .unwrap_or(0.0)
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -323,8 +337,16 @@ fn main() {
         / qs.len() as f64;
     println!(
         "throughput (median of 3): {:.0} queries/s; recall (true entry among hits ≥ {DEFAULT_THRESHOLD}, top 5): {rec:.4}; top-1: {r1:.4}",
-        median(rates)
+        median(rates.clone())
     );
+    if let Some(d) = &dump {
+        let top: Vec<Vec<&str>> = results
+            .iter()
+            .map(|h| h.iter().map(|x| x.entry_id.as_str()).collect())
+            .collect();
+        let j = serde_json::json!({"qps": median(rates.clone()), "threshold": DEFAULT_THRESHOLD, "top": top});
+        std::fs::write(format!("{d}/ours.json"), j.to_string()).expect("write ours.json");
+    }
     // Blocking versus exhaustive on a sample.
     let sample: Vec<usize> = (0..n_exh.min(qs.len()))
         .map(|k| k * qs.len() / n_exh.min(qs.len()).max(1))

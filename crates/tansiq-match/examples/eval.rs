@@ -176,6 +176,7 @@ struct Report {
     r1: f64,
     r10: f64,
     tpr: f64,
+    tpr5: f64,
     thr: f64,
     prec: f64,
     rec: f64,
@@ -188,6 +189,7 @@ fn report(acc: &Acc, secs: f64) -> Report {
         r1: acc.r1 / nq,
         r10: acc.r10 / nq,
         tpr: acc.tpr_at(0.001).0,
+        tpr5: acc.tpr_at(0.00001).0,
         thr: acc.tpr_at(0.001).1,
         prec: acc.tp_thr as f64 / (acc.tp_thr + acc.fp_thr).max(1) as f64,
         rec: acc.tp_thr as f64 / acc.npos.max(1) as f64,
@@ -434,8 +436,8 @@ fn main() {
         if n == usize::MAX { "all".to_string() } else { n.to_string() }
     );
     println!(
-        "{:<44} {:<24} {:>6} {:>6} {:>8} {:>7} {:>6} {:>6} {:>7}",
-        "set", "system", "R@1", "R@10", "TPR@.1%", "(at s≥)", "P@thr", "R@thr", "q/s"
+        "{:<44} {:<24} {:>6} {:>6} {:>8} {:>7} {:>9} {:>6} {:>6} {:>7}",
+        "set", "system", "R@1", "R@10", "TPR@.1%", "(at s≥)", "TPR@.001%", "P@thr", "R@thr", "q/s"
     );
     for t in &tasks {
         if let Some(o) = &only {
@@ -488,13 +490,14 @@ fn main() {
         }
         for (sys, r) in rows {
             println!(
-                "{:<44} {:<24} {:>6.3} {:>6.3} {:>8.3} {:>7.3} {:>6.3} {:>6.3} {:>7.0}",
+                "{:<44} {:<24} {:>6.3} {:>6.3} {:>8.3} {:>7.3} {:>9.3} {:>6.3} {:>6.3} {:>7.0}",
                 format!("{} ({}q/{}g)", t.name, t.queries.len(), t.gallery.len()),
                 sys,
                 r.r1,
                 r.r10,
                 r.tpr,
                 r.thr,
+                r.tpr5,
                 r.prec,
                 r.rec,
                 r.qps
