@@ -631,6 +631,12 @@ impl PgTx<'_> {
 
     fn fail(&mut self, e: postgres::Error) -> StoreError {
         self.failed = true;
+        // A cached statement can go stale when another process changed
+        // the schema ("cached plan must not change result type"):
+        // prepare afresh in the next transaction.
+        if let Some(c) = self.conn.as_mut() {
+            c.statements.clear();
+        }
         if self
             .conn
             .as_ref()
