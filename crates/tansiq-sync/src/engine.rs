@@ -147,6 +147,8 @@ pub struct Engine {
     next_summary_round: Millis,
     summary_round_reply: bool,
     summary_now: BTreeSet<NodeId>,
+    /// No stream needs a timer (fetch deadline, gap fetch) before this.
+    stream_timer: Millis,
 }
 
 impl std::fmt::Debug for Engine {
@@ -203,6 +205,7 @@ impl Engine {
             next_summary_round: now,
             summary_round_reply: true,
             summary_now: BTreeSet::new(),
+            stream_timer: now,
         }
     }
 
@@ -916,9 +919,13 @@ impl Engine {
                 }
             }
         }
+        let mut failed = BTreeSet::new();
         for (hop, id) in lost {
             if let Some(b) = self.links.get_mut(&hop).and_then(|l| l.batches.remove(&id)) {
-                self.link_failed(&hop, c);
+                // Several batches timing out together are one failure.
+                if failed.insert(hop.clone()) {
+                    self.link_failed(&hop, c);
+                }
                 self.requeue_batch(&hop, id, b);
             }
         }
@@ -929,11 +936,43 @@ impl Engine {
             self.waiting.remove(&(t, to.clone(), id));
             self.set_state(&(to, id), State::Queued);
         }
+    }
+
+    /// Fetch deadlines and gap fetches, only when a stream timer is due.
+    fn stream_timers(&mut self, c: &mut Call) {
+        if c.now < self.stream_timer {
+            return;
+        }
         for s in self.streams.values_mut() {
-            if s.fetch.as_ref().is_some_and(|f| f.deadline <= now) {
+            if s.fetch.as_ref().is_some_and(|f| f.deadline <= c.now) {
                 s.fetch = None;
                 s.fetch_failures = s.fetch_failures.saturating_add(1);
             }
+        }
+        self.gaps(c);
+        let now = c.now;
+        self.stream_timer = self
+            .streams
+            .values()
+            .map(|s| self.stream_due(s, now))
+            .min()
+            .unwrap_or(Millis::MAX);
+    }
+
+    /// When stream `s` next needs attention (`Millis::MAX`: never).
+    fn stream_due(&self, s: &Stream, now: Millis) -> Millis {
+        match &s.fetch {
+            Some(f) => f.deadline,
+            None if s.known > s.prefix => self.gap_due(s, now),
+            None => Millis::MAX,
+        }
+    }
+
+    /// Lowers the stream timer after `key` changed.
+    pub(crate) fn touch_stream(&mut self, key: &SKey, now: Millis) {
+        if let Some(s) = self.streams.get(key) {
+            let due = self.stream_due(s, now);
+            self.stream_timer = self.stream_timer.min(due);
         }
     }
 
@@ -941,7 +980,7 @@ impl Engine {
     fn finish(&mut self, mut c: Call) -> Output {
         self.expire(&mut c);
         self.summaries(&mut c);
-        self.gaps(&mut c);
+        self.stream_timers(&mut c);
         self.send_batches(&mut c);
         for (to, receipts) in std::mem::take(&mut c.receipts) {
             for chunk in receipts.chunks(MAX_ITEMS) {
@@ -1115,12 +1154,8 @@ impl Engine {
                 }
             }
         }
-        for s in self.streams.values() {
-            if let Some(f) = &s.fetch {
-                at(f.deadline);
-            } else if s.known > s.prefix {
-                at(self.gap_due(s, now));
-            }
+        if self.stream_timer < Millis::MAX {
+            at(self.stream_timer.max(now));
         }
         if !self.streams.is_empty() {
             at(self.next_summary_round);

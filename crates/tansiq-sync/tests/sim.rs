@@ -1,7 +1,7 @@
 //! Deterministic simulation of six nodes (DZ, MA, TN, FR, ES, US) through
 //! loss, duplication, delay/reordering, partitions (including a cut DZ–MA
 //! link healed later), crashes with restarts from durable state only,
-//! relays, a member joining a channel, and a malicious peer injecting
+//! relays, a member joining and another leaving a channel, and a malicious peer injecting
 //! mutated traffic. Invariants are checked after every step (see
 //! `common/mod.rs`); eventual delivery and clean state after the network
 //! heals and the system quiesces; then a FLASH under a ROUTINE backlog.
@@ -46,6 +46,8 @@ fn directory() -> Directory {
     // Maghreb + Europe; Spain joins 20 s in (no history for it).
     d.add("med", &["dz", "fr", "ma", "tn"], &[]);
     d.change("med", T0 + 20_000, &["dz", "es", "fr", "ma", "tn"]);
+    // Tunisia leaves it at 45 s (gets nothing made after).
+    d.change("med", T0 + 45_000, &["dz", "es", "fr", "ma"]);
     // DZ–MA–US trilateral; France may relay.
     d.add("tri", &["dz", "ma", "us"], &["fr"]);
     d

@@ -220,6 +220,7 @@ impl Engine {
         } else if moved || s.stalled_since.is_none() {
             s.stalled_since = Some(c.now);
         }
+        self.touch_stream(&key, c.now);
         (Status::Stored, None, true)
     }
 
@@ -330,13 +331,14 @@ impl Engine {
         }
         // Learn what exists.
         for (key, seq) in held {
-            let s = self.streams.entry(key).or_default();
+            let s = self.streams.entry(key.clone()).or_default();
             if seq > s.known {
                 s.known = seq;
                 s.hint = Some(from.clone());
                 if s.stalled_since.is_none() {
                     s.stalled_since = Some(c.now);
                 }
+                self.touch_stream(&key, c.now);
             }
         }
     }
@@ -441,14 +443,15 @@ impl Engine {
             self.transmit(
                 from,
                 Message::Fetch {
-                    channel: key.0,
-                    originator: key.1,
+                    channel: key.0.clone(),
+                    originator: key.1.clone(),
                     from_seq,
                     limit,
                 },
                 c,
             );
         }
+        self.touch_stream(&key, c.now);
     }
 
     /// Fetches for streams incomplete for longer than the gap delay.

@@ -834,6 +834,15 @@ impl World {
                     n.id, f.outbox, total_rows
                 ));
             }
+            let streams_max: usize = self
+                .dir
+                .channels
+                .values()
+                .map(|c| c.versions.iter().map(|v| v.1.len()).sum::<usize>())
+                .sum();
+            if f.streams > streams_max {
+                self.fail(&format!("{}: {} streams tracked", n.id, f.streams));
+            }
             if f.outbox != n.disk.outbox.len() {
                 self.fail(&format!(
                     "{}: outbox in memory {} but {} durable rows",
