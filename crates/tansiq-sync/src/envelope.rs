@@ -197,8 +197,12 @@ impl Body {
 /// An envelope: header, body and the originator's signature. Always
 /// well-formed: built only by [`Envelope::new`] (local) or by decoding
 /// (peers), both of which validate the header and compute the id.
+/// Immutable; cloning is cheap (shared).
 #[derive(Clone, PartialEq, Eq)]
-pub struct Envelope {
+pub struct Envelope(std::sync::Arc<Inner>);
+
+#[derive(PartialEq, Eq)]
+struct Inner {
     header: EnvelopeHeader,
     header_bytes: Vec<u8>,
     body: Body,
@@ -209,13 +213,14 @@ pub struct Envelope {
 
 impl std::fmt::Debug for Envelope {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let e = &self.0;
         f.debug_struct("Envelope")
-            .field("id", &self.id)
-            .field("channel", &self.header.channel)
-            .field("originator", &self.header.originator)
-            .field("seq", &self.header.seq)
-            .field("precedence", &self.header.precedence)
-            .field("body", &self.body)
+            .field("id", &e.id)
+            .field("channel", &e.header.channel)
+            .field("originator", &e.header.originator)
+            .field("seq", &e.header.seq)
+            .field("precedence", &e.header.precedence)
+            .field("body", &e.body)
             .finish()
     }
 }
@@ -261,84 +266,78 @@ impl Envelope {
         let body_hash = body.hash();
         let id = envelope_id(&header_bytes, &body_hash);
         let sig = sign(&id);
-        Ok(Envelope {
+        Ok(Envelope(std::sync::Arc::new(Inner {
             header,
             header_bytes,
             body,
             body_hash,
             sig,
             id,
-        })
+        })))
     }
 
     /// The id.
     pub fn id(&self) -> EnvelopeId {
-        self.id
+        self.0.id
     }
     /// The header.
     pub fn header(&self) -> &EnvelopeHeader {
-        &self.header
+        &self.0.header
     }
     /// The canonical header bytes (the sealing AAD).
     pub fn header_bytes(&self) -> &[u8] {
-        &self.header_bytes
+        &self.0.header_bytes
     }
     /// The body.
     pub fn body(&self) -> &Body {
-        &self.body
+        &self.0.body
     }
     /// SHA-256 of the sealed body.
     pub fn body_hash(&self) -> [u8; 32] {
-        self.body_hash
+        self.0.body_hash
     }
     /// The originator's signature over the id.
     pub fn sig(&self) -> &[u8; 64] {
-        &self.sig
+        &self.0.sig
     }
     /// Whether the body is omitted.
     pub fn is_stub(&self) -> bool {
-        matches!(self.body, Body::Omitted(_))
+        matches!(self.0.body, Body::Omitted(_))
     }
     /// The same envelope without its body (same id, same signature).
     pub fn to_stub(&self) -> Envelope {
-        Envelope {
-            header: self.header.clone(),
-            header_bytes: self.header_bytes.clone(),
-            body: Body::Omitted(self.body_hash),
-            body_hash: self.body_hash,
-            sig: self.sig,
-            id: self.id,
+        if self.is_stub() {
+            return self.clone();
         }
+        let e = &self.0;
+        Envelope(std::sync::Arc::new(Inner {
+            header: e.header.clone(),
+            header_bytes: e.header_bytes.clone(),
+            body: Body::Omitted(e.body_hash),
+            body_hash: e.body_hash,
+            sig: e.sig,
+            id: e.id,
+        }))
     }
     /// A close upper bound of the JSON-encoded size (for batch budgets).
     pub fn encoded_len(&self) -> usize {
-        let body = match &self.body {
+        let body = match &self.0.body {
             Body::Sealed(b) => b.len().div_ceil(3) * 4,
             Body::Omitted(_) => 43,
         };
-        self.header_bytes.len() + body + 86 + 48
+        self.0.header_bytes.len() + body + 86 + 48
     }
 
     /// The JSON wire form (see `docs/SYNC.md`).
     pub fn to_value(&self) -> Value {
-        let mut m = serde_json::Map::new();
-        // Invariant: headers serialise (see `canonical_bytes`).
-        m.insert(
-            "header".into(),
-            serde_json::to_value(&self.header).expect("headers serialise"),
-        );
-        match &self.body {
-            Body::Sealed(b) => m.insert("body".into(), Value::String(tansiq_crypto::b64(b))),
-            Body::Omitted(h) => m.insert("body_hash".into(), Value::String(tansiq_crypto::b64(h))),
-        };
-        m.insert("sig".into(), Value::String(tansiq_crypto::b64(self.sig)));
-        Value::Object(m)
+        // Invariant: an envelope holds only strings and safe integers.
+        serde_json::to_value(self).expect("envelopes serialise")
     }
 
     /// Encodes to JSON bytes.
     pub fn encode(&self) -> Vec<u8> {
-        // Invariant: a Value of strings and safe integers always serialises.
-        serde_json::to_vec(&self.to_value()).expect("values serialise")
+        // Invariant: an envelope holds only strings and safe integers.
+        serde_json::to_vec(self).expect("envelopes serialise")
     }
 
     /// Decodes one envelope from JSON bytes (length-checked first, strict
@@ -423,20 +422,29 @@ impl Envelope {
         }
         let body_hash = body.hash();
         let id = envelope_id(&header_bytes, &body_hash);
-        Ok(Envelope {
+        Ok(Envelope(std::sync::Arc::new(Inner {
             header,
             header_bytes,
             body,
             body_hash,
             sig,
             id,
-        })
+        })))
     }
 }
 
 impl Serialize for Envelope {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        self.to_value().serialize(s)
+        use serde::ser::SerializeMap as _;
+        let e = &self.0;
+        let mut m = s.serialize_map(Some(3))?;
+        m.serialize_entry("header", &e.header)?;
+        match &e.body {
+            Body::Sealed(b) => m.serialize_entry("body", &tansiq_crypto::b64(b))?,
+            Body::Omitted(h) => m.serialize_entry("body_hash", &tansiq_crypto::b64(h))?,
+        }
+        m.serialize_entry("sig", &tansiq_crypto::b64(e.sig))?;
+        m.end()
     }
 }
 
