@@ -75,6 +75,19 @@ fn token_keys(t: &PTok) -> Vec<u64> {
     if t.kind != Kind::Name {
         return out;
     }
+    // Glued pairs (blocking-only) meet on their whole skeletons only.
+    if t.text.contains('_') {
+        for f in &t.forms {
+            for sk in phonetic::skeletons(f) {
+                if !sk.is_empty() {
+                    out.push(key_hash(sk.as_bytes()));
+                }
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+        return out;
+    }
     for f in &t.forms {
         for sk in phonetic::skeletons(f) {
             let b = sk.as_bytes();

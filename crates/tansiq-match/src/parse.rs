@@ -34,6 +34,8 @@ pub struct PTok {
     pub kind: Kind,
     /// Phonetic forms; the first is the primary one.
     pub forms: Vec<Vec<Sym>>,
+    /// `phonetic::mass` of each form.
+    pub masses: Vec<f32>,
     /// Information weight of the token.
     pub weight: f32,
 }
@@ -246,9 +248,11 @@ fn make_tok(text: String, kind: Kind, forms: Vec<Vec<Sym>>) -> PTok {
     let mut forms: Vec<Vec<Sym>> = forms.into_iter().filter(|f| !f.is_empty()).collect();
     forms.dedup();
     let weight = token_weight(&forms, kind);
+    let masses = forms.iter().map(|f| phonetic::mass(f)).collect();
     PTok {
         text,
         kind,
+        masses,
         forms,
         weight,
     }
@@ -401,9 +405,11 @@ pub fn glue(a: &PTok, b: &PTok) -> Option<PTok> {
         f.extend_from_slice(fb);
         forms.push(f);
     }
+    let masses = forms.iter().map(|f| phonetic::mass(f)).collect();
     Some(PTok {
         text: format!("{}_{}", a.text, b.text),
         kind: Kind::Name,
+        masses,
         forms,
         weight: a.weight + b.weight,
     })

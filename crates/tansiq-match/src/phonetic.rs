@@ -325,7 +325,12 @@ pub fn similarity(a: &[Sym], b: &[Sym]) -> f32 {
 
 /// Similarity, or 0 when it is certainly below `min`.
 pub fn similarity_min(a: &[Sym], b: &[Sym], min: f32) -> f32 {
-    let m = mass(a) + mass(b);
+    similarity_with_mass(a, mass(a), b, mass(b), min)
+}
+
+/// `similarity_min` with the masses already known.
+pub fn similarity_with_mass(a: &[Sym], ma: f32, b: &[Sym], mb: f32, min: f32) -> f32 {
+    let m = ma + mb;
     if m <= 0.0 {
         return if a == b { 1.0 } else { 0.0 };
     }

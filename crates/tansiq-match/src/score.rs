@@ -26,9 +26,9 @@ pub fn tok_sim(a: &PTok, b: &PTok) -> f32 {
         return 0.0;
     }
     let mut best = 0.0f32;
-    for fa in &a.forms {
-        for fb in &b.forms {
-            let s = phonetic::similarity_min(fa, fb, best.max(TOKEN_MIN));
+    for (fa, &ma) in a.forms.iter().zip(&a.masses) {
+        for (fb, &mb) in b.forms.iter().zip(&b.masses) {
+            let s = phonetic::similarity_with_mass(fa, ma, fb, mb, best.max(TOKEN_MIN));
             if s > best {
                 best = s;
             }
