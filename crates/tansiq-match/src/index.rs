@@ -52,7 +52,9 @@ pub struct Index {
     cache: Vec<Mutex<TokenCache>>,
 }
 
-type TokenCache = HashMap<(String, Kind), Arc<Vec<(u32, f32)>>>;
+/// Vocabulary tokens close to a query token, with their similarity.
+type Matches = Arc<Vec<(u32, f32)>>;
+type TokenCache = HashMap<(String, Kind), Matches>;
 const CACHE_SHARDS: usize = 64;
 const CACHE_SHARD_CAP: usize = 4096;
 
@@ -381,7 +383,7 @@ impl Index {
 
     /// The vocabulary tokens close to one query token (cached: screening
     /// batches repeat tokens a lot).
-    fn matches_of(&self, qt: &PTok) -> Arc<Vec<(u32, f32)>> {
+    fn matches_of(&self, qt: &PTok) -> Matches {
         let key = (qt.text.clone(), qt.kind);
         let shard = &self.cache[(key_hash(qt.text.as_bytes()) % CACHE_SHARDS as u64) as usize];
         if let Some(m) = shard.lock().ok().and_then(|c| c.get(&key).cloned()) {
@@ -412,12 +414,8 @@ impl Index {
 
     /// For each query token, the vocabulary tokens close to it (sorted by
     /// id); then, for each adjacent pair glued, the same with its weight.
-    fn token_matches(
-        &self,
-        qp: &Parsed,
-    ) -> (Vec<Arc<Vec<(u32, f32)>>>, Vec<(Arc<Vec<(u32, f32)>>, f32)>) {
-        let singles: Vec<Arc<Vec<(u32, f32)>>> =
-            qp.toks.iter().map(|qt| self.matches_of(qt)).collect();
+    fn token_matches(&self, qp: &Parsed) -> (Vec<Matches>, Vec<(Matches, f32)>) {
+        let singles: Vec<Matches> = qp.toks.iter().map(|qt| self.matches_of(qt)).collect();
         let mut glued = Vec::new();
         for w in qp.toks.windows(2) {
             if let Some(g) = parse::glue(&w[0], &w[1]) {
