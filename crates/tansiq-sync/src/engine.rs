@@ -63,9 +63,16 @@ pub(crate) struct Stream {
     last: EnvelopeId,
     /// Held above the prefix: seq → (id, prev).
     pending: BTreeMap<u64, (EnvelopeId, EnvelopeId)>,
-    /// Highest seq known to exist (held or announced).
+    /// Highest seq held (proof: an authentic envelope).
     known: u64,
-    /// Who announced `known`.
+    /// Highest seq announced by a peer's summary (a claim, unproven).
+    claimed: u64,
+    /// While before this time, an announced head of this node's own stream
+    /// holds its sending (once per stream per process: a lying member
+    /// cannot block it for longer).
+    hold_until: Millis,
+    hold_used: bool,
+    /// Who announced `claimed`.
     hint: Option<NodeId>,
     /// Since when the stream has been incomplete without progress.
     stalled_since: Option<Millis>,
@@ -149,6 +156,8 @@ pub struct Engine {
     summary_now: BTreeSet<NodeId>,
     /// No stream needs a timer (fetch deadline, gap fetch) before this.
     stream_timer: Millis,
+    /// Streams whose row must be written on the next call.
+    dirty: BTreeSet<SKey>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -206,6 +215,7 @@ impl Engine {
             summary_round_reply: true,
             summary_now: BTreeSet::new(),
             stream_timer: now,
+            dirty: BTreeSet::new(),
         }
     }
 
@@ -238,12 +248,10 @@ impl Engine {
                 persisted: true,
                 ..Stream::default()
             };
-            let held = host.stream_range(
-                &key.0,
-                &key.1,
-                row.seq.saturating_add(1),
-                e.cfg.max_pending_per_stream,
-            );
+            // Everything held above the prefix (never more than the cap was
+            // accepted, but the cap may have been lowered since): the
+            // pending map must be complete for deduplication.
+            let held = host.stream_range(&key.0, &key.1, row.seq.saturating_add(1), usize::MAX);
             for env in held {
                 let h = env.header();
                 if h.channel == key.0 && h.originator == key.1 && h.seq > s.prefix {
@@ -251,7 +259,12 @@ impl Engine {
                     s.known = s.known.max(h.seq);
                 }
             }
-            advance(&mut s);
+            if advance(&mut s) {
+                // Inconsistent rows (prefix not advanced over held
+                // envelopes): persist the corrected prefix on the next call.
+                s.persisted = false;
+                e.dirty.insert(key.clone());
+            }
             e.streams.insert(key, s);
         }
         for row in snapshot.outbox {
@@ -305,11 +318,11 @@ impl Engine {
         created_ms: Millis,
     ) -> Result<EnvelopeHeader, SubmitError> {
         let key = (channel.clone(), self.me.clone());
-        let (prefix, last, known) = self
+        let (prefix, last) = self
             .streams
             .get(&key)
-            .map_or((0, EnvelopeId::ZERO, 0), |s| (s.prefix, s.last, s.known));
-        if known > prefix {
+            .map_or((0, EnvelopeId::ZERO), |s| (s.prefix, s.last));
+        if let Some(known) = self.streams.get(&key).and_then(|s| s.behind(created_ms)) {
             return Err(SubmitError::StreamBehind { known });
         }
         recipients.push(self.me.clone());
@@ -349,11 +362,11 @@ impl Engine {
             return Err(SubmitError::NoBody);
         }
         let key = (h.channel.clone(), self.me.clone());
-        let (prefix, last, known) = self
+        let (prefix, last) = self
             .streams
             .get(&key)
-            .map_or((0, EnvelopeId::ZERO, 0), |s| (s.prefix, s.last, s.known));
-        if known > prefix {
+            .map_or((0, EnvelopeId::ZERO), |s| (s.prefix, s.last));
+        if let Some(known) = self.streams.get(&key).and_then(|s| s.behind(now)) {
             return Err(SubmitError::StreamBehind { known });
         }
         if h.seq != prefix + 1 || h.prev != last {
@@ -406,6 +419,26 @@ impl Engine {
             c.effect(Effect::Purge { id: *id });
             let stub = e.to_stub();
             c.stored.insert(*id, stub);
+        }
+        self.finish(c)
+    }
+
+    /// Gives up on a peer for good (decommissioned, removed from every
+    /// charter by the operator): deletes every outbox row for it. Rows for
+    /// which this node holds custody are forgotten too.
+    pub fn drop_peer(&mut self, peer: &NodeId, now: Millis, host: &dyn Host) -> Output {
+        let mut c = self.call(now, host);
+        let keys: Vec<EKey> = self
+            .entries
+            .range((peer.clone(), EnvelopeId::ZERO)..)
+            .take_while(|((to, _), _)| to == peer)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in keys {
+            self.remove_entry(&k, &mut c);
+        }
+        if let Some(l) = self.links.get_mut(peer) {
+            l.batches.clear();
         }
         self.finish(c)
     }
@@ -639,7 +672,11 @@ impl Engine {
             batches: self.links.values().map(|l| l.batches.len()).sum(),
             custody: self.custody.len(),
             fetches: self.streams.values().filter(|s| s.fetch.is_some()).count(),
-            incomplete: self.streams.values().filter(|s| s.known > s.prefix).count(),
+            incomplete: self
+                .streams
+                .values()
+                .filter(|s| s.wanted() > s.prefix)
+                .count(),
         }
     }
 
@@ -963,7 +1000,7 @@ impl Engine {
     fn stream_due(&self, s: &Stream, now: Millis) -> Millis {
         match &s.fetch {
             Some(f) => f.deadline,
-            None if s.known > s.prefix => self.gap_due(s, now),
+            None if s.wanted() > s.prefix => self.gap_due(s, now),
             None => Millis::MAX,
         }
     }
@@ -978,6 +1015,17 @@ impl Engine {
 
     /// Runs the timers and the sender, and closes the call.
     fn finish(&mut self, mut c: Call) -> Output {
+        for key in std::mem::take(&mut self.dirty) {
+            if let Some(s) = self.streams.get_mut(&key) {
+                s.persisted = true;
+                c.out.effects.push(Effect::Stream(StreamRow {
+                    channel: key.0.clone(),
+                    originator: key.1.clone(),
+                    seq: s.prefix,
+                    last: s.last,
+                }));
+            }
+        }
         self.expire(&mut c);
         self.summaries(&mut c);
         self.stream_timers(&mut c);
@@ -1171,6 +1219,23 @@ impl Engine {
             self.cfg.backoff(s.fetch_failures)
         };
         since + self.cfg.gap_delay + extra
+    }
+}
+
+impl Stream {
+    /// The head this node wants to reach (held or announced).
+    fn wanted(&self) -> u64 {
+        self.known.max(self.claimed)
+    }
+    /// Whether sending in this (own) stream must wait, at time `now`.
+    fn behind(&self, now: Millis) -> Option<u64> {
+        if self.known > self.prefix {
+            Some(self.known)
+        } else if self.claimed > self.prefix && now < self.hold_until {
+            Some(self.claimed)
+        } else {
+            None
+        }
     }
 }
 

@@ -37,8 +37,9 @@ pub trait Host {
     fn envelope(&self, id: &EnvelopeId) -> Option<Envelope>;
 
     /// Held envelopes (or stubs) of stream (`channel`, `originator`) with
-    /// `seq >= from_seq`, ascending by seq, at most `limit`. Custody copies
-    /// (held only to forward) are not included.
+    /// `seq >= from_seq`, ascending by seq, at most `limit` (which may be
+    /// `usize::MAX` on restore: no limit). Custody copies (held only to
+    /// forward) are not included.
     fn stream_range(
         &self,
         channel: &ChannelId,

@@ -90,6 +90,18 @@ impl Solo {
         self.apply(&out);
         (id, out)
     }
+    /// Runs one engine call with this node's host view and applies it.
+    fn call(&mut self, f: impl FnOnce(&mut Engine, &View, Millis) -> Output) -> Output {
+        let view = View {
+            now: self.now,
+            me: &self.me,
+            disk: &self.disk,
+            dir: &self.dir,
+        };
+        let out = f(&mut self.engine, &view, self.now);
+        self.apply(&out);
+        out
+    }
     fn handle(&mut self, from: &str, msg: Message) -> Output {
         let view = View {
             now: self.now,
@@ -641,4 +653,89 @@ fn two_nodes_pump_records_exactly_once() {
     assert_eq!(ma.disk.delivered.len(), n);
     assert!(dz.disk.outbox.is_empty());
     assert_eq!(ma.engine.stream_prefix(&cid("dz-ma"), &nid("dz")), n as u64);
+}
+
+#[test]
+fn a_lying_member_cannot_block_sending_or_make_a_node_chase_forever() {
+    let mut dz = Solo::new("dz");
+    dz.submit("dz-ma", Precedence::Routine, b"one");
+    let lie = |seq| Message::Summary {
+        heads: vec![
+            Head {
+                channel: cid("dz-ma"),
+                originator: nid("dz"),
+                seq,
+            },
+            Head {
+                channel: cid("tri"),
+                originator: nid("us"),
+                seq,
+            },
+        ],
+        reply: false,
+    };
+    dz.handle("ma", lie(1_000));
+    // Held once, briefly (it might be a genuine restore from backup) ...
+    let try_prepare = |dz: &Solo, at: Millis| {
+        dz.engine.prepare(
+            &cid("dz-ma"),
+            Kind::new("record").unwrap(),
+            Precedence::Routine,
+            vec![nid("ma")],
+            vec![nid("tn")],
+            at,
+        )
+    };
+    assert!(matches!(
+        try_prepare(&dz, dz.now),
+        Err(SubmitError::StreamBehind { known: 1_000 })
+    ));
+    assert!(try_prepare(&dz, dz.now + cfg().fetch_timeout).is_ok());
+    // ... the node asks the claimant, which has nothing: the claims go.
+    dz.now += cfg().gap_delay;
+    let out = dz.call(|e, v, now| e.poll(now, v));
+    let fetches: Vec<&Message> = out
+        .transmits
+        .iter()
+        .map(|t| &t.message)
+        .filter(|m| matches!(m, Message::Fetch { .. }))
+        .collect();
+    assert_eq!(fetches.len(), 2, "{fetches:?}");
+    for m in fetches.clone() {
+        let Message::Fetch {
+            channel,
+            originator,
+            ..
+        } = m.clone()
+        else {
+            unreachable!()
+        };
+        dz.handle(
+            "ma",
+            Message::FetchReply {
+                channel,
+                originator,
+                envelopes: vec![],
+                more: false,
+            },
+        );
+    }
+    assert!(try_prepare(&dz, dz.now).is_ok());
+    assert_eq!(dz.engine.footprint().incomplete, 0);
+    // A second lie does not hold sending again.
+    dz.handle("ma", lie(2_000));
+    assert!(try_prepare(&dz, dz.now).is_ok());
+}
+
+#[test]
+fn drop_peer_forgets_its_rows() {
+    let mut dz = Solo::new("dz");
+    for _ in 0..5 {
+        dz.submit("tri", Precedence::Routine, b"x");
+    }
+    assert_eq!(dz.disk.outbox.len(), 10);
+    dz.call(|e, v, now| e.drop_peer(&nid("us"), now, v));
+    assert_eq!(dz.disk.outbox.len(), 5);
+    assert!(dz.disk.outbox.keys().all(|(to, _)| *to == nid("ma")));
+    assert_eq!(dz.engine.footprint().outbox, 5);
 }

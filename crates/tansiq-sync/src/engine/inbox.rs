@@ -214,7 +214,7 @@ impl Engine {
                 last: s.last,
             }));
         }
-        if s.known <= s.prefix {
+        if s.wanted() <= s.prefix {
             s.stalled_since = None;
             s.fetch_failures = 0;
         } else if moved || s.stalled_since.is_none() {
@@ -329,12 +329,20 @@ impl Engine {
         for k in done {
             self.complete(&k, c);
         }
-        // Learn what exists.
+        // Learn what exists (a claim until an envelope proves it).
         for (key, seq) in held {
+            let own = key.1 == self.me;
+            let hold = self.cfg.fetch_timeout;
             let s = self.streams.entry(key.clone()).or_default();
-            if seq > s.known {
-                s.known = seq;
+            if seq > s.wanted() {
+                s.claimed = seq;
                 s.hint = Some(from.clone());
+                if own && !s.hold_used && seq > s.prefix {
+                    // Restored from an old backup? Hold sending until the
+                    // claim is fetched or refuted (once).
+                    s.hold_used = true;
+                    s.hold_until = c.now + hold;
+                }
                 if s.stalled_since.is_none() {
                     s.stalled_since = Some(c.now);
                 }
@@ -428,12 +436,15 @@ impl Engine {
             s.fetch_failures = 0;
         } else {
             s.fetch_failures = s.fetch_failures.saturating_add(1);
-            // The peer does not have it: try another next time.
+            // The peer does not have it: try another next time, and if it
+            // was the one that announced it, drop its claim.
             if s.hint.as_ref() == Some(from) {
                 s.hint = None;
+                s.claimed = s.known;
+                s.hold_until = 0;
             }
         }
-        if more && progressed && s.known > s.prefix {
+        if more && progressed && s.wanted() > s.prefix {
             let from_seq = s.prefix + 1;
             s.fetch = Some(Fetching {
                 peer: from.clone(),
@@ -460,7 +471,9 @@ impl Engine {
         let due: Vec<SKey> = self
             .streams
             .iter()
-            .filter(|(_, s)| s.fetch.is_none() && s.known > s.prefix && self.gap_due(s, now) <= now)
+            .filter(|(_, s)| {
+                s.fetch.is_none() && s.wanted() > s.prefix && self.gap_due(s, now) <= now
+            })
             .map(|(k, _)| k.clone())
             .collect();
         for key in due {
@@ -468,6 +481,7 @@ impl Engine {
                 // Not (or no longer) a member: stop chasing this stream.
                 if let Some(s) = self.streams.get_mut(&key) {
                     s.known = s.prefix;
+                    s.claimed = s.prefix;
                     s.stalled_since = None;
                 }
                 continue;
