@@ -4,9 +4,21 @@
 
 use crate::error::Invalid;
 
-/// A fresh random id: `prefix` + 20 lowercase hex characters (80 bits).
+/// A fresh id: `prefix` + 20 lowercase hex characters — 6 bytes of
+/// milliseconds since the Unix epoch, then 4 random bytes (plus a
+/// per-process counter mixed in), so ids created together sort together
+/// and index inserts stay local (as UUIDv7 does).
 pub fn new_id(prefix: &str) -> String {
-    let bytes: [u8; 10] = tansiq_crypto::random_bytes();
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    let rnd = u32::from_be_bytes(tansiq_crypto::random_bytes());
+    let tail = rnd.wrapping_add(COUNTER.fetch_add(1, Ordering::Relaxed));
+    let mut bytes = [0u8; 10];
+    bytes[..6].copy_from_slice(&ms.to_be_bytes()[2..]);
+    bytes[6..].copy_from_slice(&tail.to_be_bytes());
     format!("{prefix}{}", hex::encode(bytes))
 }
 

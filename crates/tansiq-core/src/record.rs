@@ -465,8 +465,19 @@ impl RecordBody {
         serde_json::to_value(self).expect("record bodies always serialise")
     }
 
-    /// Structural checks any receiver applies before trusting a body.
+    /// Structural checks any receiver applies before trusting a body:
+    /// [`RecordBody::validate_structure`] plus the data schema.
     pub fn validate(&self) -> Result<(), Invalid> {
+        self.validate_structure()?;
+        if !self.retracted {
+            validate_data(self.kind, &self.data)?;
+        }
+        Ok(())
+    }
+
+    /// Everything but the data schema (for bodies whose data was just
+    /// produced by [`validate_data`]).
+    pub fn validate_structure(&self) -> Result<(), Invalid> {
         crate::ids::check_id("id", &self.id)?;
         crate::ids::check_id("originator", &self.originator)?;
         crate::ids::check_id("channel", &self.channel)?;
@@ -484,12 +495,10 @@ impl RecordBody {
         for l in &self.links {
             l.validate().map_err(|e| e.at("links"))?;
         }
-        if self.retracted {
-            if self.data != Value::Object(Default::default()) || !self.links.is_empty() {
-                return Err(Invalid::new("a retraction carries no data and no links"));
-            }
-        } else {
-            validate_data(self.kind, &self.data)?;
+        if self.retracted
+            && (self.data != Value::Object(Default::default()) || !self.links.is_empty())
+        {
+            return Err(Invalid::new("a retraction carries no data and no links"));
         }
         Ok(())
     }

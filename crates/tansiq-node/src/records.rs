@@ -149,6 +149,8 @@ impl Node {
     }
 
     /// Creates many records in one transaction (imports, bulk loads).
+    /// Validation and policy run first, signing is spread over the cores,
+    /// then everything is stored and audited in one commit.
     pub fn records_add(
         &self,
         actor: &Actor,
@@ -160,9 +162,9 @@ impl Node {
         let now = time::now();
         let created = time::format(&now);
         self.store.write(|tx| {
-            let mut ids = Vec::with_capacity(batch.len());
+            let mut bodies = Vec::with_capacity(batch.len());
             let mut channel_cache: Option<(String, ChannelState)> = None;
-            for (i, new) in batch.into_iter().enumerate() {
+            for new in batch {
                 let data = validate_data(new.kind, &new.data)?;
                 let state = match &channel_cache {
                     Some((id, st)) if *id == new.channel => st.clone(),
@@ -174,8 +176,7 @@ impl Node {
                 };
                 let charter = state
                     .charter()
-                    .ok_or_else(|| NodeError::Other("channel without charter".into()))?
-                    .clone();
+                    .ok_or_else(|| NodeError::Other("channel without charter".into()))?;
                 policy::may_post(
                     self.id(),
                     &charter.members,
@@ -189,13 +190,16 @@ impl Node {
                 self.check_links(tx, &scope, &new.links)?;
                 let expires = match (&new.expires, charter.retention_days) {
                     (Some(e), _) => {
-                        let t = time::parse_instant(e).map_err(|e| NodeError::bad(format!("--expires: {e}")))?;
+                        let t = time::parse_instant(e)
+                            .map_err(|e| NodeError::bad(format!("--expires: {e}")))?;
                         if t <= now {
-                            return Err(NodeError::bad(format!("--expires {} is in the past", e)));
+                            return Err(NodeError::bad(format!("--expires {e} is in the past")));
                         }
                         Some(time::format(&t))
                     }
-                    (None, Some(days)) => Some(time::format(&(now + chrono::Duration::days(days.into())))),
+                    (None, Some(days)) => {
+                        Some(time::format(&(now + chrono::Duration::days(days.into()))))
+                    }
                     (None, None) => None,
                 };
                 let body = RecordBody {
@@ -218,19 +222,61 @@ impl Node {
                     links: new.links,
                     retracted: false,
                 };
-                let signed = self.sign_and_store(tx, body)?;
+                body.validate_structure()?;
+                bodies.push(body);
+            }
+            let signed = self.sign_all(bodies);
+            let mut ids = Vec::with_capacity(signed.len());
+            for (i, (signed, hash, names)) in signed.into_iter().enumerate() {
+                tx.put_record(&signed, &names)?;
                 self.audit(
                     tx,
                     &actor.audit_name(),
                     "record.create",
                     &signed.body.id,
-                    json!({"id": signed.body.id, "version": 1, "hash": hash_hex(&signed.content_hash())}),
+                    json!({"id": signed.body.id, "version": 1, "hash": hash_hex(&hash)}),
                 )?;
                 ids.push(signed.body.id);
                 progress(i + 1);
             }
             self.checkpoint_in(tx)?;
             Ok(ids)
+        })
+    }
+
+    /// Signs bodies on every core; returns each signed record with its
+    /// content hash and search names.
+    fn sign_all(&self, bodies: Vec<RecordBody>) -> Vec<(SignedRecord, [u8; 32], Vec<String>)> {
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(8);
+        let sign_one = |body: RecordBody| {
+            let signed = SignedRecord::sign(body, &self.identity);
+            let hash = signed.content_hash();
+            let names = names_of(&signed.body.data)
+                .iter()
+                .map(|n| search_norm(n))
+                .collect();
+            (signed, hash, names)
+        };
+        if threads <= 1 || bodies.len() < 64 {
+            return bodies.into_iter().map(sign_one).collect();
+        }
+        let chunk = bodies.len().div_ceil(threads);
+        let mut parts: Vec<Vec<RecordBody>> = Vec::new();
+        let mut it = bodies.into_iter().peekable();
+        while it.peek().is_some() {
+            parts.push(it.by_ref().take(chunk).collect());
+        }
+        std::thread::scope(|s| {
+            let handles: Vec<_> = parts
+                .into_iter()
+                .map(|p| s.spawn(move || p.into_iter().map(sign_one).collect::<Vec<_>>()))
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().expect("signing threads do not panic"))
+                .collect()
         })
     }
 
@@ -314,7 +360,7 @@ impl Node {
     pub fn record_get(&self, actor: &Actor, id: &str) -> NodeResult<RecordView> {
         policy::authorize(actor, Action::ReadRecord)?;
         let scope = policy::read_scope(actor);
-        self.store.write(|tx| {
+        self.store.write_relaxed(|tx| {
             let r = tx
                 .record(id, &scope)?
                 .ok_or_else(|| NodeError::NotFound(format!("no record {id} that you may see")))?;
@@ -335,7 +381,7 @@ impl Node {
     pub fn record_list(&self, actor: &Actor, filter: &RecordFilter) -> NodeResult<Vec<RecordView>> {
         policy::authorize(actor, Action::ReadRecord)?;
         let scope = policy::read_scope(actor);
-        self.store.write(|tx| {
+        self.store.write_relaxed(|tx| {
             let rows = tx.records(filter, &scope)?;
             let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
             let digest = tansiq_crypto::sha256(ids.join("\n").as_bytes());
@@ -368,7 +414,7 @@ impl Node {
             return Err(NodeError::bad("the search needs a name"));
         }
         let scope = policy::read_scope(actor);
-        self.store.write(|tx| {
+        self.store.write_relaxed(|tx| {
             let rows = tx.search_names(&q, &scope, limit.clamp(1, 1000))?;
             self.audit(
                 tx,
@@ -389,7 +435,7 @@ impl Node {
     pub fn record_links(&self, actor: &Actor, id: &str) -> NodeResult<Vec<Value>> {
         policy::authorize(actor, Action::ReadRecord)?;
         let scope = policy::read_scope(actor);
-        self.store.write(|tx| {
+        self.store.write_relaxed(|tx| {
             if tx.record(id, &scope)?.is_none() {
                 return Err(NodeError::NotFound(format!("no record {id} that you may see")));
             }

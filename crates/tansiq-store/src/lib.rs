@@ -108,7 +108,24 @@ impl Store {
         &self,
         f: impl FnOnce(&mut Tx) -> Result<T, E>,
     ) -> Result<T, E> {
-        let conn = self.backend.begin(true)?;
+        self.run_write(self.backend.begin(true)?, f)
+    }
+
+    /// Like [`Store::write`], but the commit may skip the fsync (see
+    /// `Backend::begin_relaxed`): for the audit entries of reads, so a
+    /// read does not cost a disk flush. Survives a process crash.
+    pub fn write_relaxed<T, E: From<StoreError>>(
+        &self,
+        f: impl FnOnce(&mut Tx) -> Result<T, E>,
+    ) -> Result<T, E> {
+        self.run_write(self.backend.begin_relaxed()?, f)
+    }
+
+    fn run_write<T, E: From<StoreError>>(
+        &self,
+        conn: Box<dyn Conn + '_>,
+        f: impl FnOnce(&mut Tx) -> Result<T, E>,
+    ) -> Result<T, E> {
         let mut tx = Tx {
             conn,
             dialect: self.backend.dialect(),

@@ -132,6 +132,13 @@ pub trait Backend: Send + Sync {
     /// Starts a transaction; `write` transactions take the write lock up
     /// front so two writers never deadlock on upgrade.
     fn begin(&self, write: bool) -> Result<Box<dyn Conn + '_>, StoreError>;
+    /// A write transaction whose commit may skip the fsync: durable when
+    /// the process crashes, possibly lost (whole) on power loss until the
+    /// next full commit. Used for audit entries of reads. Default: a full
+    /// write transaction.
+    fn begin_relaxed(&self) -> Result<Box<dyn Conn + '_>, StoreError> {
+        self.begin(true)
+    }
     fn dialect(&self) -> Dialect;
     /// After content was purged: make sure the bytes leave the disk
     /// (SQLite: checkpoint and truncate the WAL; free pages are zeroed by

@@ -85,6 +85,8 @@ impl Sqlite {
 struct SqliteTx<'a> {
     conn: MutexGuard<'a, Connection>,
     done: bool,
+    /// Began with `synchronous = NORMAL`; FULL is restored at the end.
+    relaxed: bool,
 }
 
 fn to_sql(v: &Value) -> rusqlite::types::Value {
@@ -143,6 +145,12 @@ impl Drop for SqliteTx<'_> {
             // Nothing to report to: the caller is already returning an error.
             let _ = self.conn.execute_batch("ROLLBACK");
         }
+        if self.relaxed {
+            // Must not fail silently into a relaxed connection: if this
+            // fails the connection is broken anyway and the next BEGIN
+            // reports it.
+            let _ = self.conn.execute_batch("PRAGMA synchronous = FULL");
+        }
     }
 }
 
@@ -157,7 +165,25 @@ impl Backend for Sqlite {
             "PRAGMA query_only = 1; BEGIN DEFERRED"
         })
         .map_err(db_err)?;
-        Ok(Box::new(SqliteTx { conn, done: false }))
+        Ok(Box::new(SqliteTx {
+            conn,
+            done: false,
+            relaxed: false,
+        }))
+    }
+
+    fn begin_relaxed(&self) -> Result<Box<dyn Conn + '_>, StoreError> {
+        let conn = self.lock();
+        conn.execute_batch("PRAGMA query_only = 0; PRAGMA synchronous = NORMAL; BEGIN IMMEDIATE")
+            .map_err(|e| {
+                let _ = conn.execute_batch("PRAGMA synchronous = FULL");
+                db_err(e)
+            })?;
+        Ok(Box::new(SqliteTx {
+            conn,
+            done: false,
+            relaxed: true,
+        }))
     }
 
     fn dialect(&self) -> Dialect {
