@@ -984,6 +984,8 @@ impl Engine {
             if s.fetch.as_ref().is_some_and(|f| f.deadline <= c.now) {
                 s.fetch = None;
                 s.fetch_failures = s.fetch_failures.saturating_add(1);
+                // Back off from this attempt, not from the stall's start.
+                s.stalled_since = Some(c.now);
             }
         }
         self.gaps(c);

@@ -436,6 +436,7 @@ impl Engine {
             s.fetch_failures = 0;
         } else {
             s.fetch_failures = s.fetch_failures.saturating_add(1);
+            s.stalled_since = Some(c.now);
             // The peer does not have it: try another next time, and if it
             // was the one that announced it, drop its claim.
             if s.hint.as_ref() == Some(from) {

@@ -445,6 +445,22 @@ impl World {
     fn send(&mut self, from: &NodeId, t: Transmit) {
         let bytes = t.message.encode();
         self.stat(t.message.type_name());
+        if std::env::var("SIM_DEBUG_FETCH").is_ok() {
+            if let Message::Fetch {
+                channel,
+                originator,
+                from_seq,
+                ..
+            } = &t.message
+            {
+                eprintln!(
+                    "t={} {from} -> {} fetch {channel}/{originator} from {from_seq} up={}",
+                    self.now,
+                    t.to,
+                    self.is_up(&t.to)
+                );
+            }
+        }
         let reachable =
             self.nodes.contains_key(&t.to) && self.is_up(&t.to) && !self.is_cut(from, &t.to);
         if !reachable || self.rng.chance(self.faults.loss) {
