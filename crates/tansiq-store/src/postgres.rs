@@ -729,20 +729,63 @@ impl Drop for PgTx<'_> {
     }
 }
 
+fn write_start(relaxed: bool) -> String {
+    format!(
+        "BEGIN ISOLATION LEVEL READ COMMITTED; {}\
+         SELECT pg_advisory_xact_lock({WRITE_LOCK_CLASS}, hashtext(coalesce(current_schema(), '')))",
+        if relaxed {
+            "SET LOCAL synchronous_commit = off; "
+        } else {
+            ""
+        }
+    )
+}
+
 impl Backend for Postgres {
     fn begin(&self, write: bool) -> Result<Box<dyn Conn + '_>, StoreError> {
-        let start = if write {
-            format!(
-                "BEGIN ISOLATION LEVEL READ COMMITTED; \
-                 SELECT pg_advisory_xact_lock({WRITE_LOCK_CLASS}, hashtext(coalesce(current_schema(), '')))"
-            )
+        if write {
+            self.begin_with(&write_start(false))
         } else {
-            "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY".to_string()
-        };
+            self.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        }
+    }
+
+    /// A write transaction with `synchronous_commit = off`: the commit
+    /// returns before its WAL reaches the disk. A server crash may lose
+    /// the last such transactions (whole, never half); a client crash
+    /// loses nothing that was committed.
+    fn begin_relaxed(&self) -> Result<Box<dyn Conn + '_>, StoreError> {
+        self.begin_with(&write_start(true))
+    }
+
+    fn dialect(&self) -> Dialect {
+        Dialect::Postgres
+    }
+
+    /// VACUUM of the record tables, so the space of purged rows is
+    /// reclaimed. PostgreSQL gives weaker guarantees than SQLite's
+    /// `secure_delete` here (see docs/STORE.md): dead tuples are pruned,
+    /// not zeroed, and WAL segments keep old contents until recycled.
+    fn scrub(&self) -> Result<(), StoreError> {
+        self.scrub_tables()
+    }
+
+    fn backup_to(&self, _dest: &Path) -> Result<(), StoreError> {
+        Err(StoreError::Db(format!(
+            "a PostgreSQL store is backed up with the server's own tools: pg_dump --format=custom --file=FILE '{}' (restore with pg_restore); see docs/STORE.md",
+            self.shown
+        )))
+    }
+}
+
+impl Postgres {
+    /// Starts a transaction with `start`, retrying connection failures
+    /// (nothing has been written yet).
+    fn begin_with(&self, start: &str) -> Result<Box<dyn Conn + '_>, StoreError> {
         let mut attempt = 0;
         loop {
             let mut c = self.acquire_retrying()?;
-            match c.client.batch_execute(&start) {
+            match c.client.batch_execute(start) {
                 Ok(()) => {
                     return Ok(Box::new(PgTx {
                         pool: self,
@@ -784,15 +827,7 @@ impl Backend for Postgres {
         }
     }
 
-    fn dialect(&self) -> Dialect {
-        Dialect::Postgres
-    }
-
-    /// VACUUM of the record tables, so the space of purged rows is
-    /// reclaimed. PostgreSQL gives weaker guarantees than SQLite's
-    /// `secure_delete` here (see docs/STORE.md): dead tuples are pruned,
-    /// not zeroed, and WAL segments keep old contents until recycled.
-    fn scrub(&self) -> Result<(), StoreError> {
+    fn scrub_tables(&self) -> Result<(), StoreError> {
         let mut c = self.acquire_retrying()?;
         let r = c
             .client
@@ -816,13 +851,6 @@ impl Backend for Postgres {
                 )))
             }
         }
-    }
-
-    fn backup_to(&self, _dest: &Path) -> Result<(), StoreError> {
-        Err(StoreError::Db(format!(
-            "a PostgreSQL store is backed up with the server's own tools: pg_dump --format=custom --file=FILE '{}' (restore with pg_restore); see docs/STORE.md",
-            self.shown
-        )))
     }
 }
 

@@ -249,6 +249,7 @@ pub const CHECKS: &[Check] = &[
         "read_transaction_refuses_writes",
         read_transaction_refuses_writes,
     ),
+    ("relaxed_write_is_a_write", relaxed_write_is_a_write),
     ("need_to_know_in_sql", need_to_know_in_sql),
     ("need_to_know_whole_store", need_to_know_whole_store),
 ];
@@ -1182,6 +1183,39 @@ fn read_transaction_refuses_writes(store: &Store) {
     assert_eq!(
         store.read(|tx| tx.meta_get(&k)).unwrap().as_deref(),
         Some("w")
+    );
+}
+
+/// `write_relaxed` (audit entries of reads) is a full write transaction in
+/// everything but the flush: atomic with its audit leaf, rolled back on
+/// error, serialised with other writers.
+fn relaxed_write_is_a_write(store: &Store) {
+    let k = uid("relaxed");
+    let before = store.read(|tx| tx.audit_head()).unwrap();
+    let r: Result<(), StoreError> = store.write_relaxed(|tx| {
+        tx.meta_set(&k, "no")?;
+        tx.audit_append("2025-01-01T00:00:00Z", "op", "record.get", &k, json!({}))?;
+        Err(StoreError::Busy)
+    });
+    assert!(r.is_err());
+    assert_eq!(store.read(|tx| tx.meta_get(&k)).unwrap(), None);
+    assert_eq!(store.read(|tx| tx.audit_head()).unwrap(), before);
+    store
+        .write_relaxed(|tx| {
+            tx.meta_set(&k, "yes")?;
+            tx.audit_append("2025-01-01T00:00:00Z", "op", "record.get", &k, json!({}))
+        })
+        .unwrap();
+    assert_eq!(
+        store.read(|tx| tx.meta_get(&k)).unwrap().as_deref(),
+        Some("yes")
+    );
+    assert_eq!(check_audit_tree(store), before.0 + 1);
+    // Ordinary writes go on after it.
+    store.write(|tx| tx.meta_set(&k, "after")).unwrap();
+    assert_eq!(
+        store.read(|tx| tx.meta_get(&k)).unwrap().as_deref(),
+        Some("after")
     );
 }
 
