@@ -69,12 +69,12 @@ fn key_hash(k: &[u8]) -> u64 {
 }
 
 /// Skeletons at least this long also get their one-letter deletions.
-const MIN_DELETION_KEY: usize = 4;
+const MIN_DELETION_KEY: usize = 3;
 
 /// The keys a token is indexed and looked up under.
 fn token_keys(t: &PTok) -> Vec<u64> {
     let mut out = Vec::new();
-    if t.kind != Kind::Name {
+    if t.kind == Kind::Initial {
         return out;
     }
     // Glued pairs (blocking-only) meet on their whole skeletons only.

@@ -36,6 +36,8 @@ pub struct PTok {
     pub forms: Vec<Vec<Sym>>,
     /// `phonetic::mass` of each form.
     pub masses: Vec<f32>,
+    /// The name carried an article (separate, or possibly glued).
+    pub article: bool,
     /// Information weight of the token.
     pub weight: f32,
 }
@@ -255,28 +257,48 @@ fn make_tok(text: String, kind: Kind, forms: Vec<Vec<Sym>>) -> PTok {
         masses,
         forms,
         weight,
+        article: false,
     }
 }
 
 /// Forms of an ordinary name token: itself, and without a possible glued
-/// article.
-fn name_forms(t: &str, arabic: bool) -> Vec<Vec<Sym>> {
+/// article or patronymic particle; whether it may carry a glued article.
+fn name_forms(t: &str, arabic: bool, has_next: bool) -> (Vec<Vec<Sym>>, bool) {
     let mut forms = vec![syms(t, arabic)];
+    let mut glued_article = false;
     if !arabic && phonetic::has_medial_digraph(t) {
         forms.push(phonetic::latin_syms_with(t, true));
     }
     if arabic {
         if let Some(core) = strip_arabic_article(t) {
             forms.insert(0, syms(core, true));
+            glued_article = true;
         }
-    } else if t.len() >= 5 && (t.starts_with("al") || t.starts_with("el") || t.starts_with("ul")) {
-        forms.push(syms(&t[2..], false));
-    } else if let Some(core) = strip_latin_article(t) {
-        if t.len() >= 6 && core.len() >= 3 && !core.starts_with('l') {
-            forms.push(syms(core, false));
+        if let Some(rest) = t.strip_prefix("بن") {
+            if rest.chars().count() >= 3 {
+                forms.push(syms(strip_arabic_article(rest).unwrap_or(rest), true));
+            }
+        }
+    } else {
+        if t.len() >= 5 && (t.starts_with("al") || t.starts_with("el") || t.starts_with("ul")) {
+            forms.push(syms(&t[2..], false));
+            glued_article = true;
+        } else if let Some(core) = strip_latin_article(t) {
+            if t.len() >= 6 && core.len() >= 3 && !core.starts_with('l') {
+                forms.push(syms(core, false));
+                glued_article = true;
+            }
+        }
+        // "Bensaid", "Binladen": a glued patronymic particle.
+        if t.len() >= 6 && (t.starts_with("ben") || t.starts_with("bin")) {
+            forms.push(syms(&t[3..], false));
+        }
+        // "Mahmudul Islam": the next name's article glued to this one.
+        if has_next && t.len() >= 5 && t.ends_with("ul") {
+            forms.push(syms(&t[..t.len() - 2], false));
         }
     }
-    forms
+    (forms, glued_article)
 }
 
 /// Build an abd/abu compound token from its head symbols and a core word.
@@ -310,12 +332,14 @@ pub(crate) fn parse_tokens(raw: &[String]) -> Parsed {
     let mut toks = Vec::with_capacity(raw.len());
     let n = raw.len();
     let mut i = 0;
+    let mut article_next = false;
     while i < n {
         let t = raw[i].as_str();
         let arabic = token_is_arabic(t);
         let has_next = i + 1 < n;
         // Standalone article or patronymic particle before another word.
         if has_next && (LATIN_ARTICLES.contains(&t) || t == "ال" || PATRONYMIC.contains(&t)) {
+            article_next = !PATRONYMIC.contains(&t);
             i += 1;
             continue;
         }
@@ -381,8 +405,10 @@ pub(crate) fn parse_tokens(raw: &[String]) -> Parsed {
         } else {
             Kind::Name
         };
-        let forms = name_forms(t, arabic);
-        let tok = make_tok(t.to_string(), kind, forms);
+        let (forms, glued_article) = name_forms(t, arabic, has_next);
+        let mut tok = make_tok(t.to_string(), kind, forms);
+        tok.article = article_next || glued_article;
+        article_next = !arabic && has_next && t.len() >= 5 && t.ends_with("ul");
         if !tok.forms.is_empty() {
             toks.push(tok);
         }
@@ -409,6 +435,7 @@ pub fn glue(a: &PTok, b: &PTok) -> Option<PTok> {
     Some(PTok {
         text: format!("{}_{}", a.text, b.text),
         kind: Kind::Name,
+        article: a.article,
         masses,
         forms,
         weight: a.weight + b.weight,

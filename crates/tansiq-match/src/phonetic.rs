@@ -592,24 +592,30 @@ fn dedup(v: &mut Vec<Sym>) {
 }
 
 /// Coarse consonant class of a symbol for the skeleton key: vowels and
-/// weak letters (w, y, v, h-final, ain, hamza) vanish; letters whose
-/// spelling diverges between conventions give two classes.
+/// weak letters (w, y, h-final, ain, hamza) vanish; letters whose spelling
+/// diverges between conventions give several classes, the shared one
+/// first ('q' stands for the interdentals th/dh/ظ, '-' for nothing).
 fn key_classes(s: Sym) -> &'static [u8] {
     match s {
         B | P => b"b",
         F => b"f",
+        // Latin v: Persian و (no key letter) or ف.
+        V => b"-f",
         M => b"m",
         N => b"n",
         L => b"l",
         R => b"r",
         T => b"t",
-        TH => b"ts",
+        TH => b"qts",
         D => b"d",
-        DH | DAD => b"dz",
-        ZAH => b"zd",
+        DH => b"qdz",
+        DAD => b"dz",
+        ZAH => b"qzd",
         S => b"s",
         Z => b"z",
-        SH | CH => b"c",
+        SH => b"c",
+        // Latin ch: ش, چ, or a dialectal ج ("Chalabi").
+        CH => b"cj",
         J => b"jk",
         ZH => b"j",
         K | Q | G | GH => b"k",
@@ -630,24 +636,30 @@ pub fn skeletons(syms: &[Sym]) -> Vec<String> {
         if s == H && i == last && i > 0 {
             continue;
         }
-        let cls = key_classes(s);
+        let mut cls = key_classes(s);
+        // An s between vowels is voiced in French and English spellings
+        // ("Desire" / "ديزيره", "Joseph" / "جوزيف").
+        if s == S && i > 0 && i < last && is_vowel(syms[i - 1]) && is_vowel(syms[i + 1]) {
+            cls = b"sz";
+        }
         if cls.is_empty() {
             continue;
         }
+        let push = |k: &mut Vec<u8>, c: u8| {
+            if c != b'-' && k.last() != Some(&c) {
+                k.push(c);
+            }
+        };
         if cls.len() == 1 || keys.len() * cls.len() > MAX_KEY_VARIANTS {
             for k in keys.iter_mut() {
-                if k.last() != Some(&cls[0]) {
-                    k.push(cls[0]);
-                }
+                push(k, cls[0]);
             }
         } else {
             let mut next = Vec::with_capacity(keys.len() * cls.len());
             for k in &keys {
                 for &c in cls {
                     let mut k2 = k.clone();
-                    if k2.last() != Some(&c) {
-                        k2.push(c);
-                    }
+                    push(&mut k2, c);
                     next.push(k2);
                 }
             }

@@ -21,21 +21,28 @@ pub fn tok_sim(a: &PTok, b: &PTok) -> f32 {
     if a.kind == Kind::Initial || b.kind == Kind::Initial {
         return initial_sim(a, b);
     }
-    // Tokens of very different mass cannot reach TOKEN_MIN.
-    if (a.weight - b.weight).abs() > MASS_RATIO * a.weight.max(b.weight) {
-        return 0.0;
-    }
     let mut best = 0.0f32;
     for (fa, &ma) in a.forms.iter().zip(&a.masses) {
         for (fb, &mb) in b.forms.iter().zip(&b.masses) {
+            // Forms of very different mass cannot reach TOKEN_MIN.
+            if (ma - mb).abs() > MASS_RATIO * ma.max(mb) {
+                continue;
+            }
             let s = phonetic::similarity_with_mass(fa, ma, fb, mb, best.max(TOKEN_MIN));
             if s > best {
                 best = s;
             }
         }
     }
+    if a.article != b.article {
+        best = (best - ARTICLE_MISMATCH).max(0.0);
+    }
     best
 }
+
+/// Taken off a token pair when one side has an article and the other not
+/// ("Saada" is closer to "سعاده" than to "الساده").
+const ARTICLE_MISMATCH: f32 = 0.03;
 
 fn initial_sim(a: &PTok, b: &PTok) -> f32 {
     if a.kind == Kind::Initial && b.kind == Kind::Initial {
