@@ -70,8 +70,52 @@ enum Cmd {
     /// The Merkle audit log.
     #[command(subcommand)]
     Audit(AuditCmd),
+    /// Watchlists: import real list formats.
+    #[command(subcommand)]
+    Watchlist(WatchlistCmd),
+    /// Screen names against a list file or every watchlist entry this node may see.
+    Screen(ScreenArgs),
+    /// Hits raised by continuous screening of arriving watchlist entries.
+    Alerts,
     /// Play the scenario of the source article with real nodes.
     Demo,
+}
+
+#[derive(Subcommand, Debug)]
+enum WatchlistCmd {
+    /// Import every entry of a list as person/organization records (one transaction).
+    Import {
+        #[arg(long)]
+        channel: String,
+        #[arg(long)]
+        file: String,
+        /// un-xml, ofac-csv, jsonl or csv.
+        #[arg(long)]
+        format: String,
+        /// List name recorded in each entry's listing (default: UN, OFAC, or the file name).
+        #[arg(long)]
+        list: Option<String>,
+        path: PathBuf,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct ScreenArgs {
+    /// Names to screen: JSONL `{"id","name",…}` or CSV with an `id,name` header.
+    #[arg(long)]
+    pub names: PathBuf,
+    /// Screen against this list file (JSONL entries) instead of the node.
+    #[arg(long)]
+    pub list: Option<PathBuf>,
+    /// Minimum score (default: the matcher's calibrated threshold).
+    #[arg(long)]
+    pub threshold: Option<f64>,
+    /// Hits per query at most.
+    #[arg(long, default_value_t = 5)]
+    pub top: usize,
+    /// Write the JSONL here instead of stdout.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -400,6 +444,35 @@ pub fn run(cli: Cli) -> CliResult {
                 print_json(&c);
             } else {
                 println!("size {}\nroot {}\n\n{}", c.size, c.root, c.note);
+            }
+        }
+        Cmd::Watchlist(WatchlistCmd::Import {
+            channel,
+            file,
+            format,
+            list,
+            path,
+        }) => crate::screen::import(&dir, json, &channel, &file, &format, list.as_deref(), &path)?,
+        Cmd::Screen(args) => crate::screen::screen(&dir, &args)?,
+        Cmd::Alerts => {
+            let alerts = open()?.alerts(&op)?;
+            if json {
+                let v: Vec<serde_json::Value> = alerts
+                    .iter()
+                    .map(|a| {
+                        serde_json::json!({"id": a.id, "entry_id": a.entry_id, "record_id": a.record_id,
+                            "score": a.score, "matched_name": a.matched_name, "explanation": a.explanation,
+                            "created_at": a.created_at})
+                    })
+                    .collect();
+                print_json(&v);
+            } else {
+                for a in alerts {
+                    println!(
+                        "{}  {:.3}  entry {}  record {}  {}",
+                        a.id, a.score, a.entry_id, a.record_id, a.explanation
+                    );
+                }
             }
         }
         Cmd::Demo => crate::demo::run(&dir)?,

@@ -6,6 +6,7 @@
 
 mod cli;
 mod demo;
+mod screen;
 mod serve;
 
 use std::process::ExitCode;

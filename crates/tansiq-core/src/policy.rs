@@ -588,7 +588,8 @@ mod tests {
         };
         use HandlingCode::*;
         // (sharer, tlp, code, release?, target members, allowed)
-        let cases: Vec<(&str, Tlp, HandlingCode, bool, Vec<String>, bool)> = vec![
+        type Case<'a> = (&'a str, Tlp, HandlingCode, bool, Vec<String>, bool);
+        let cases: Vec<Case> = vec![
             (
                 "tqdz",
                 Tlp::Red,
@@ -688,7 +689,7 @@ mod tests {
             release: None,
         };
         let source = src(Tlp::Amber, OriginatorConsent, None);
-        assert!(may_share("tqma", &[own.clone()], "ch_tri", &trilateral).is_ok());
+        assert!(may_share("tqma", std::slice::from_ref(&own), "ch_tri", &trilateral).is_ok());
         assert!(may_share("tqma", &[own, source], "ch_tri", &trilateral).is_err());
     }
 

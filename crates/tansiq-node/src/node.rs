@@ -35,7 +35,10 @@ impl Node {
     /// Creates a node in `dir` (which must not hold one): keys (0600),
     /// config, store, and the first audit entry and checkpoint.
     pub fn init(dir: &Path, opts: &InitOptions) -> NodeResult<Node> {
-        if dir.join(crate::config::CONFIG_FILE).exists() || keys_dir(dir).exists() {
+        if dir.join(crate::config::CONFIG_FILE).exists()
+            || keys_dir(dir).exists()
+            || dir.join(DB_FILE).exists()
+        {
             return Err(NodeError::bad(format!(
                 "{} already holds a Tansiq node; choose another --dir",
                 dir.display()
@@ -62,9 +65,7 @@ impl Node {
         let store_url = match opts.store {
             None | Some("sqlite") => "sqlite".to_string(),
             Some(u) if u.starts_with("postgres://") || u.starts_with("postgresql://") => {
-                return Err(NodeError::bad(
-                    "the PostgreSQL backend is not available in this build yet; use the default SQLite store",
-                ))
+                u.to_string()
             }
             Some(u) => {
                 return Err(NodeError::bad(format!(
@@ -74,6 +75,25 @@ impl Node {
         };
         std::fs::create_dir_all(dir)
             .map_err(|e| NodeError::bad(format!("cannot create {}: {e}", dir.display())))?;
+        let made = Self::init_in(dir, name, country, listen, api_listen, store_url);
+        if made.is_err() {
+            // Leave the directory as it was: no half-made node.
+            let _ = std::fs::remove_dir_all(keys_dir(dir));
+            for f in [DB_FILE, "node.db-wal", "node.db-shm"] {
+                let _ = std::fs::remove_file(dir.join(f));
+            }
+        }
+        made
+    }
+
+    fn init_in(
+        dir: &Path,
+        name: &str,
+        country: String,
+        listen: std::net::SocketAddr,
+        api_listen: std::net::SocketAddr,
+        store_url: String,
+    ) -> NodeResult<Node> {
         let identity = Identity::generate();
         std::fs::create_dir_all(keys_dir(dir))
             .map_err(|e| NodeError::Other(format!("creating keys dir: {e}")))?;
@@ -91,6 +111,12 @@ impl Node {
             checkpoint_interval_secs: 60,
         };
         let store = open_store(dir, &config, true)?;
+        if store.read(|tx| tx.meta_get("node_id"))?.is_some() {
+            // Never adopt (or overwrite) another node's database.
+            return Err(NodeError::bad(
+                "that database already holds a Tansiq node; give an empty database or schema",
+            ));
+        }
         let node = Node {
             dir: dir.to_path_buf(),
             config,
@@ -229,9 +255,13 @@ impl Node {
 }
 
 fn open_store(dir: &Path, config: &Config, create: bool) -> NodeResult<Store> {
+    if config.store.starts_with("postgres://") || config.store.starts_with("postgresql://") {
+        return Store::open_postgres(&config.store, create)
+            .map_err(|e| NodeError::bad(format!("--store: {e}")));
+    }
     if config.store != "sqlite" {
         return Err(NodeError::bad(format!(
-            "store {:?} is not supported by this build",
+            "store {:?}: use sqlite or a postgres:// URL",
             config.store
         )));
     }

@@ -158,10 +158,25 @@ impl Node {
         progress: impl Fn(usize),
     ) -> NodeResult<Vec<String>> {
         policy::authorize(actor, Action::WriteRecord)?;
+        self.store.write(|tx| {
+            let ids = self.create_in(tx, actor, batch, &progress)?;
+            self.checkpoint_in(tx)?;
+            Ok(ids)
+        })
+    }
+
+    /// Creates records inside the caller's transaction (no checkpoint).
+    pub(crate) fn create_in(
+        &self,
+        tx: &mut Tx,
+        actor: &Actor,
+        batch: Vec<NewRecord>,
+        progress: &dyn Fn(usize),
+    ) -> NodeResult<Vec<String>> {
         let scope = policy::read_scope(actor);
         let now = time::now();
         let created = time::format(&now);
-        self.store.write(|tx| {
+        {
             let mut bodies = Vec::with_capacity(batch.len());
             let mut channel_cache: Option<(String, ChannelState)> = None;
             for new in batch {
@@ -239,9 +254,8 @@ impl Node {
                 ids.push(signed.body.id);
                 progress(i + 1);
             }
-            self.checkpoint_in(tx)?;
             Ok(ids)
-        })
+        }
     }
 
     /// Signs bodies on every core; returns each signed record with its
@@ -291,36 +305,54 @@ impl Node {
         tlp: Option<Tlp>,
     ) -> NodeResult<u64> {
         let scope = policy::read_scope(actor);
-        let v = self.store.write(|tx| {
+        self.store.write(|tx| {
             let cur = tx
                 .record(id, &scope)?
                 .ok_or_else(|| NodeError::NotFound(format!("no record {id} that you may see")))?;
-            let Some(signed) = cur.signed.clone() else {
-                return Err(NodeError::bad(format!("record {id} is {}; it cannot be changed", cur.status.as_str())));
-            };
-            let tlp = tlp.unwrap_or(cur.tlp);
-            policy::may_write(actor, self.id(), &cur.file, tlp, Some(&meta(&cur)))?;
-            let data = validate_data(cur.kind, &data)?;
-            let links = links.unwrap_or(signed.body.links.clone());
-            self.check_links(tx, &scope, &links)?;
-            let mut body = signed.body;
-            body.version += 1;
-            body.data = data;
-            body.links = links;
-            body.handling.tlp = tlp;
-            body.created = time::format(&time::now());
-            let signed = self.sign_and_store(tx, body)?;
-            self.audit(
-                tx,
-                &actor.audit_name(),
-                "record.update",
-                id,
-                json!({"id": id, "version": signed.body.version, "hash": hash_hex(&signed.content_hash())}),
-            )?;
+            let v = self.update_in(tx, actor, cur, data, links, tlp)?;
             self.checkpoint_in(tx)?;
-            Ok(signed.body.version)
-        })?;
-        Ok(v)
+            Ok(v)
+        })
+    }
+
+    /// Makes a new version of `cur` inside the caller's transaction.
+    pub(crate) fn update_in(
+        &self,
+        tx: &mut Tx,
+        actor: &Actor,
+        cur: StoredRecord,
+        data: Value,
+        links: Option<Vec<Link>>,
+        tlp: Option<Tlp>,
+    ) -> NodeResult<u64> {
+        let scope = policy::read_scope(actor);
+        let id = cur.id.clone();
+        let Some(signed) = cur.signed.clone() else {
+            return Err(NodeError::bad(format!(
+                "record {id} is {}; it cannot be changed",
+                cur.status.as_str()
+            )));
+        };
+        let tlp = tlp.unwrap_or(cur.tlp);
+        policy::may_write(actor, self.id(), &cur.file, tlp, Some(&meta(&cur)))?;
+        let data = validate_data(cur.kind, &data)?;
+        let links = links.unwrap_or(signed.body.links.clone());
+        self.check_links(tx, &scope, &links)?;
+        let mut body = signed.body;
+        body.version += 1;
+        body.data = data;
+        body.links = links;
+        body.handling.tlp = tlp;
+        body.created = time::format(&time::now());
+        let signed = self.sign_and_store(tx, body)?;
+        self.audit(
+            tx,
+            &actor.audit_name(),
+            "record.update",
+            &id,
+            json!({"id": id, "version": signed.body.version, "hash": hash_hex(&signed.content_hash())}),
+        )?;
+        Ok(signed.body.version)
     }
 
     /// The originator withdraws a record: a signed tombstone replaces it

@@ -10,6 +10,7 @@
 //! Architecture invariant: the store stores; it makes no policy decision
 //! of its own (it applies the scope it is given) and signs nothing.
 
+mod alerts;
 pub mod postgres;
 mod records;
 pub mod schema;
@@ -22,6 +23,7 @@ use std::sync::Arc;
 use tansiq_core::audit::AuditEntry;
 use tansiq_crypto::merkle::Frontier;
 
+pub use alerts::AlertRow;
 pub use records::{LinkRow, RecordFilter, RecordStatus, StoredRecord, VersionHash};
 use sql::{Backend, Conn, Dialect, Row, Value};
 

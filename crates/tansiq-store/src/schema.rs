@@ -57,6 +57,11 @@ const MIGRATIONS: &[&str] = &[
         created_at TEXT NOT NULL);
      CREATE TABLE cosignatures (size BIGINT NOT NULL, witness TEXT NOT NULL, note TEXT NOT NULL,
         PRIMARY KEY (size, witness));",
+    // 2: alerts raised by continuous screening
+    "CREATE TABLE alerts (id TEXT PRIMARY KEY, entry_id TEXT NOT NULL, record_id TEXT NOT NULL,
+        score_micros BIGINT NOT NULL, matched_name TEXT NOT NULL, explanation TEXT NOT NULL,
+        created_at TEXT NOT NULL);
+     CREATE UNIQUE INDEX alerts_by_pair ON alerts (entry_id, record_id);",
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

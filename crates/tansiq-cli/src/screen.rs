@@ -1,0 +1,171 @@
+//! `watchlist import` and `screen`: file formats in, records or JSONL out,
+//! with a progress bar when a person is watching.
+
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::json;
+
+use tansiq_core::record::Kind;
+use tansiq_core::user::Actor;
+use tansiq_lists::{EntryKind, Format};
+use tansiq_match::{Hit, Index, Query};
+use tansiq_node::watchlist::{match_entry, ImportItem};
+use tansiq_node::Node;
+
+use crate::cli::{CliError, CliResult, ScreenArgs};
+
+/// A progress bar on stderr when stdout is a terminal; hidden otherwise.
+fn bar(len: u64, what: &str) -> ProgressBar {
+    if !std::io::stdout().is_terminal() || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let pb = ProgressBar::new(len);
+    pb.set_style(
+        ProgressStyle::with_template("{msg:>10} [{bar:40}] {pos}/{len} ({per_sec}, {eta})")
+            .expect("static template")
+            .progress_chars("=> "),
+    );
+    pb.set_message(what.to_string());
+    pb
+}
+
+pub fn import(
+    dir: &Path,
+    json_out: bool,
+    channel: &str,
+    file: &str,
+    format: &str,
+    list: Option<&str>,
+    path: &Path,
+) -> CliResult {
+    let fmt: Format = format.parse().map_err(|_| {
+        CliError::bad(format!(
+            "--format {format:?}: use un-xml, ofac-csv, jsonl or csv"
+        ))
+    })?;
+    let node = Node::open(dir)?;
+    let list_name = list.map(str::to_string).unwrap_or_else(|| match fmt {
+        Format::UnXml => "UN".into(),
+        Format::OfacCsv => "OFAC".into(),
+        _ => path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "list".into()),
+    });
+    let pb = bar(0, "reading");
+    let entries = tansiq_lists::import_with_progress(fmt, path, &|done, total| {
+        pb.set_length(total);
+        pb.set_position(done);
+    })
+    .map_err(|e| CliError::bad(format!("{e}; nothing imported")))?;
+    pb.finish_and_clear();
+    let items: Vec<ImportItem> = entries
+        .into_iter()
+        .map(|e| ImportItem {
+            source_ref: e.source_ref,
+            kind: match e.kind {
+                EntryKind::Person => Kind::Person,
+                EntryKind::Organization => Kind::Organization,
+            },
+            data: e.data,
+        })
+        .collect();
+    let pb = bar(items.len() as u64, "importing");
+    let summary =
+        node.watchlist_import(&Actor::Operator, channel, file, &list_name, items, &|i| {
+            pb.set_position(i as u64)
+        })?;
+    pb.finish_and_clear();
+    if json_out {
+        println!(
+            "{}",
+            serde_json::to_string(&summary).expect("summary serialises")
+        );
+    } else {
+        println!("{}", summary.imported);
+        if std::io::stderr().is_terminal() {
+            eprintln!(
+                "{} new, {} updated, {} unchanged, {} delisted; {} alert(s) raised",
+                summary.created,
+                summary.updated,
+                summary.unchanged,
+                summary.delisted,
+                summary.alerts
+            );
+        }
+    }
+    Ok(())
+}
+
+fn to_query(q: tansiq_lists::NameQuery) -> Query {
+    Query {
+        id: q.id,
+        name: q.name,
+        birth_date: q.birth_date,
+        nationality: q.nationality,
+        gender: q.gender,
+        documents: vec![],
+    }
+}
+
+pub fn screen(dir: &Path, args: &ScreenArgs) -> CliResult {
+    let queries: Vec<Query> = tansiq_lists::read_queries(&args.names)
+        .map_err(|e| CliError::bad(e.to_string()))?
+        .into_iter()
+        .map(to_query)
+        .collect();
+    let threshold = args.threshold.unwrap_or(tansiq_match::DEFAULT_THRESHOLD);
+    if !(0.0..=1.0).contains(&threshold) {
+        return Err(CliError::bad("--threshold must be between 0 and 1"));
+    }
+    if args.top == 0 {
+        return Err(CliError::bad("--top must be at least 1"));
+    }
+    let results: Vec<Vec<Hit>> = match &args.list {
+        Some(list) => {
+            let entries =
+                tansiq_lists::read_list(list).map_err(|e| CliError::bad(e.to_string()))?;
+            let index = Index::build(
+                entries
+                    .iter()
+                    .map(|e| match_entry(&e.id, &e.data))
+                    .collect(),
+            );
+            let pb = bar(queries.len() as u64, "screening");
+            let mut out = Vec::with_capacity(queries.len());
+            for chunk in queries.chunks(2048) {
+                out.extend(index.screen_batch(chunk, threshold, args.top));
+                pb.inc(chunk.len() as u64);
+            }
+            pb.finish_and_clear();
+            out
+        }
+        None => Node::open(dir)?.screen(&Actor::Operator, &queries, threshold, args.top)?,
+    };
+    let mut sink: Box<dyn Write> = match &args.out {
+        Some(p) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(p)
+                .map_err(|e| CliError::bad(format!("cannot write {}: {e}", p.display())))?,
+        )),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+    };
+    for (q, hits) in queries.iter().zip(results) {
+        let hits: Vec<serde_json::Value> = hits
+            .into_iter()
+            .map(|h| json!({"entry_id": h.entry_id, "score": (h.score * 10_000.0).round() / 10_000.0, "matched_name": h.matched_name, "explanation": h.explanation}))
+            .collect();
+        // query_id first, as documented (serde_json maps sort keys).
+        writeln!(
+            sink,
+            "{{\"query_id\":{},\"hits\":{}}}",
+            json!(q.id),
+            json!(hits)
+        )
+        .map_err(|e| CliError::other(format!("writing output: {e}")))?;
+    }
+    sink.flush()
+        .map_err(|e| CliError::other(format!("writing output: {e}")))?;
+    Ok(())
+}

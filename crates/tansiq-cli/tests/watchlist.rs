@@ -1,0 +1,418 @@
+//! Watchlist import (real UN and OFAC files, JSONL), re-import semantics,
+//! screening with and without a node, continuous screening alerts.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+
+fn shared(rel: &str) -> String {
+    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/data")
+        .join(rel);
+    p.canonicalize().unwrap_or(p).to_string_lossy().into_owned()
+}
+
+fn count(n: &Node) -> usize {
+    json(&n.dir, &["record", "list", "--json"])
+        .as_array()
+        .unwrap()
+        .len()
+}
+
+#[test]
+fn un_list_imports_and_reimport_does_not_duplicate() {
+    let n = init("DRS Algeria", "DZ", 7401);
+    let ch = channel(&n);
+    let un = shared("watchlists/un/consolidated-2018-10-29.xml");
+    assert_eq!(
+        ok(
+            &n.dir,
+            &[
+                "watchlist",
+                "import",
+                "--channel",
+                &ch,
+                "--file",
+                "terrorism",
+                "--format",
+                "un-xml",
+                &un
+            ]
+        ),
+        "1093"
+    );
+    assert_eq!(count(&n), 1093);
+    let again = json(
+        &n.dir,
+        &[
+            "watchlist",
+            "import",
+            "--channel",
+            &ch,
+            "--file",
+            "terrorism",
+            "--format",
+            "un-xml",
+            "--json",
+            &un,
+        ],
+    );
+    assert_eq!(again["unchanged"], 1093);
+    assert_eq!(again["created"], 0);
+    assert_eq!(count(&n), 1093);
+    // an entry with its Arabic original script is findable in both scripts
+    let hits = json(&n.dir, &["record", "search", "droukdel", "--json"]);
+    assert!(!hits.as_array().unwrap().is_empty());
+    let persons = json(&n.dir, &["record", "list", "--kind", "person", "--json"]);
+    let arabic = persons.as_array().unwrap().iter().filter(|r| {
+        r["data"]["names"].as_array().unwrap().iter().any(|x| {
+            x.as_str()
+                .unwrap()
+                .chars()
+                .any(|c| ('\u{0600}'..='\u{06ff}').contains(&c))
+        })
+    });
+    assert!(arabic.count() > 300);
+    ok(&n.dir, &["audit", "verify"]);
+}
+
+#[test]
+fn inconsistent_ofac_file_is_rejected_whole_naming_the_line() {
+    let n = init("DRS Algeria", "DZ", 7401);
+    let ch = channel(&n);
+    let before = state(&n.dir);
+    let err = fails(
+        &n.dir,
+        &[
+            "watchlist",
+            "import",
+            "--channel",
+            &ch,
+            "--file",
+            "terrorism",
+            "--format",
+            "ofac-csv",
+            &shared("watchlists/ofac/sdn.csv"),
+        ],
+        2,
+    );
+    assert!(err.contains("line 9044"), "{err}");
+    assert!(err.contains("nothing imported"), "{err}");
+    assert_eq!(state(&n.dir), before);
+}
+
+#[test]
+fn jsonl_reimport_updates_changed_entries_and_delists_missing_ones() {
+    let n = init("DRS Algeria", "DZ", 7401);
+    let ch = channel(&n);
+    let v1 = write(&n.dir, "l1.jsonl", "{\"id\": \"E1\", \"names\": [\"عبد الله بلقزاز\"], \"birth_date\": \"1962\"}\n{\"id\": \"E2\", \"names\": [\"Mokhtar Belmokhtar\"]}\n{\"id\": \"E3\", \"names\": [\"Hassan Hattab\"]}\n");
+    assert_eq!(
+        ok(
+            &n.dir,
+            &[
+                "watchlist",
+                "import",
+                "--channel",
+                &ch,
+                "--file",
+                "terrorism",
+                "--format",
+                "jsonl",
+                "--list",
+                "DZ-suspects",
+                &v1
+            ]
+        ),
+        "3"
+    );
+    let v2 = write(&n.dir, "l2.jsonl", "{\"id\": \"E1\", \"names\": [\"عبد الله بلقزاز\", \"Abdellah Belkaziz\"], \"birth_date\": \"1962\"}\n{\"id\": \"E2\", \"names\": [\"Mokhtar Belmokhtar\"]}\n");
+    let s = json(
+        &n.dir,
+        &[
+            "watchlist",
+            "import",
+            "--channel",
+            &ch,
+            "--file",
+            "terrorism",
+            "--format",
+            "jsonl",
+            "--list",
+            "DZ-suspects",
+            "--json",
+            &v2,
+        ],
+    );
+    assert_eq!(
+        (
+            s["created"].as_u64(),
+            s["updated"].as_u64(),
+            s["unchanged"].as_u64(),
+            s["delisted"].as_u64()
+        ),
+        (Some(0), Some(1), Some(1), Some(1))
+    );
+    let all = json(&n.dir, &["record", "list", "--json"]);
+    assert_eq!(all.as_array().unwrap().len(), 3);
+    let e3 = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["data"]["names"][0] == "Hassan Hattab")
+        .unwrap();
+    assert_eq!(e3["data"]["listing"]["status"], "delisted");
+    assert_eq!(e3["version"], 2);
+    // a broken line: rejected whole, naming the line, nothing changed
+    let before = state(&n.dir);
+    let bad = write(
+        &n.dir,
+        "bad.jsonl",
+        "{\"id\": \"E9\", \"names\": [\"A\"]}\n{\"id\": \"E10\", \"names\": \n",
+    );
+    let err = fails(
+        &n.dir,
+        &[
+            "watchlist",
+            "import",
+            "--channel",
+            &ch,
+            "--file",
+            "terrorism",
+            "--format",
+            "jsonl",
+            &bad,
+        ],
+        2,
+    );
+    assert!(err.contains("line 2"), "{err}");
+    assert_eq!(state(&n.dir), before);
+    // unknown format, channel, file
+    fails(
+        &n.dir,
+        &[
+            "watchlist",
+            "import",
+            "--channel",
+            &ch,
+            "--file",
+            "terrorism",
+            "--format",
+            "xlsx",
+            &v1,
+        ],
+        2,
+    );
+    fails(
+        &n.dir,
+        &[
+            "watchlist",
+            "import",
+            "--channel",
+            "ch_nope",
+            "--file",
+            "terrorism",
+            "--format",
+            "jsonl",
+            &v1,
+        ],
+        2,
+    );
+    fails(
+        &n.dir,
+        &[
+            "watchlist",
+            "import",
+            "--channel",
+            &ch,
+            "--file",
+            "finance",
+            "--format",
+            "jsonl",
+            &v1,
+        ],
+        3,
+    );
+    assert_eq!(state(&n.dir), before);
+}
+
+fn lines(out: &str) -> Vec<Value> {
+    out.lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn screen_a_list_file_across_scripts_without_a_node() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path().join("nothing-here");
+    let list = tmp.path().join("list.jsonl");
+    std::fs::write(&list, "{\"id\": \"E1\", \"names\": [\"عبد الله بلقزاز\"], \"birth_date\": \"1962-02-01\", \"nationality\": [\"DZ\"]}\n{\"id\": \"E2\", \"names\": [\"Mokhtar Belmokhtar\"]}\n").unwrap();
+    let names = tmp.path().join("names.jsonl");
+    std::fs::write(
+        &names,
+        "{\"id\": \"Q1\", \"name\": \"Abdallah Belkeziz\"}\n{\"id\": \"Q2\", \"name\": \"Abdellah Belkaziz\", \"birth_date\": \"1962\"}\n{\"id\": \"Q3\", \"name\": \"BELKEZIZ, Abdallah\"}\n{\"id\": \"Q4\", \"name\": \"Jean Dupont\"}\n",
+    )
+    .unwrap();
+    let out = ok(
+        &d,
+        &[
+            "screen",
+            "--names",
+            names.to_str().unwrap(),
+            "--list",
+            list.to_str().unwrap(),
+        ],
+    );
+    let res = lines(&out);
+    assert_eq!(res.len(), 4);
+    for (i, r) in res.iter().enumerate() {
+        assert_eq!(r["query_id"], format!("Q{}", i + 1));
+    }
+    for r in &res[..3] {
+        assert_eq!(r["hits"][0]["entry_id"], "E1", "{r}");
+        assert_eq!(r["hits"][0]["matched_name"], "عبد الله بلقزاز");
+        assert!(r["hits"][0]["score"].as_f64().unwrap() >= 0.5);
+        assert!(!r["hits"][0]["explanation"].as_str().unwrap().is_empty());
+    }
+    assert_eq!(res[3]["hits"], serde_json::json!([]));
+    assert!(out.lines().next().unwrap().starts_with("{\"query_id\""));
+    // --out, --top, --threshold; CSV names
+    let csv = tmp.path().join("names.csv");
+    std::fs::write(&csv, "id,name,birth_date\nC1,Abdallah Belkeziz,1962\n").unwrap();
+    let o = tmp.path().join("out.jsonl");
+    ok(
+        &d,
+        &[
+            "screen",
+            "--names",
+            csv.to_str().unwrap(),
+            "--list",
+            list.to_str().unwrap(),
+            "--top",
+            "1",
+            "--threshold",
+            "0.99",
+            "--out",
+            o.to_str().unwrap(),
+        ],
+    );
+    let written = std::fs::read_to_string(&o).unwrap();
+    let r = lines(&written);
+    assert_eq!(r[0]["query_id"], "C1");
+    assert!(r[0]["hits"].as_array().unwrap().len() <= 1);
+    fails(
+        &d,
+        &[
+            "screen",
+            "--names",
+            csv.to_str().unwrap(),
+            "--list",
+            list.to_str().unwrap(),
+            "--threshold",
+            "7",
+        ],
+        2,
+    );
+    fails(
+        &d,
+        &[
+            "screen",
+            "--names",
+            "/nonexistent",
+            "--list",
+            list.to_str().unwrap(),
+        ],
+        2,
+    );
+}
+
+#[test]
+fn screening_against_the_node_and_alerts_from_arriving_entries() {
+    let n = init("DRS Algeria", "DZ", 7401);
+    let ch = channel(&n);
+    // the node's own dossier on a person
+    let own = write(
+        &n.dir,
+        "own.json",
+        r#"{"names": ["Abdallah Belkeziz"], "birth_date": "1962-02-01", "nationality": ["DZ"]}"#,
+    );
+    let own_id = ok(
+        &n.dir,
+        &[
+            "record",
+            "add",
+            "--channel",
+            &ch,
+            "--file",
+            "recruitment",
+            "--kind",
+            "person",
+            "--data",
+            &own,
+        ],
+    );
+    assert_eq!(json(&n.dir, &["alerts", "--json"]), serde_json::json!([]));
+    // a list entry in Arabic script arrives
+    let list = write(&n.dir, "l.jsonl", "{\"id\": \"E1\", \"names\": [\"عبد الله بلقزاز\"], \"birth_date\": \"1962-02-01\", \"nationality\": [\"DZ\"]}\n{\"id\": \"E2\", \"names\": [\"Jean Dupont\"]}\n");
+    let s = json(
+        &n.dir,
+        &[
+            "watchlist",
+            "import",
+            "--channel",
+            &ch,
+            "--file",
+            "terrorism",
+            "--format",
+            "jsonl",
+            "--json",
+            &list,
+        ],
+    );
+    assert_eq!(s["alerts"], 1);
+    let alerts = json(&n.dir, &["alerts", "--json"]);
+    let a = &alerts[0];
+    assert_eq!(a["record_id"], own_id.as_str());
+    assert!(a["entry_id"].as_str().unwrap().starts_with("rec_"));
+    assert!(a["score"].as_f64().unwrap() > 0.8);
+    assert!(a["created_at"].as_str().unwrap().ends_with('Z'));
+    assert!(a["id"].as_str().unwrap().starts_with("alr_"));
+    // re-import raises no second alert
+    ok(
+        &n.dir,
+        &[
+            "watchlist",
+            "import",
+            "--channel",
+            &ch,
+            "--file",
+            "terrorism",
+            "--format",
+            "jsonl",
+            &list,
+        ],
+    );
+    assert_eq!(
+        json(&n.dir, &["alerts", "--json"])
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    // screening against every entry the node may see
+    let names = write(
+        &n.dir,
+        "q.jsonl",
+        "{\"id\": \"Q1\", \"name\": \"Abdellah Belkaziz\"}\n",
+    );
+    let out = lines(&ok(&n.dir, &["screen", "--names", &names]));
+    let ids: Vec<&str> = out[0]["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["entry_id"].as_str().unwrap())
+        .collect();
+    assert!(ids.contains(&a["entry_id"].as_str().unwrap()), "{out:?}");
+    ok(&n.dir, &["audit", "verify"]);
+}
