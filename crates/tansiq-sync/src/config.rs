@@ -27,6 +27,9 @@ pub struct Config {
     /// Consecutive failures after which a link is down and traffic to that
     /// peer goes through a permitted relay.
     pub down_after_failures: u32,
+    /// A link failing (no success since its first failure) for this long is
+    /// down too, whatever the count (blackholed links time out slowly).
+    pub down_after: Millis,
     /// How long a relayed item waits for its end-to-end receipt before it
     /// is sent again.
     pub receipt_timeout: Millis,
@@ -56,6 +59,7 @@ impl Default for Config {
             backoff_base: 1_000,
             backoff_cap: 60_000,
             down_after_failures: 3,
+            down_after: 20_000,
             receipt_timeout: 120_000,
             summary_interval: 300_000,
             gap_delay: 2_000,

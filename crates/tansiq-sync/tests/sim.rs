@@ -29,6 +29,7 @@ pub fn sim_config() -> Config {
         backoff_base: 200,
         backoff_cap: 5_000,
         down_after_failures: 3,
+        down_after: 3_000,
         receipt_timeout: 10_000,
         summary_interval: 15_000,
         gap_delay: 1_000,
