@@ -857,7 +857,19 @@ impl World {
             .map(|n| n.id.clone())
             .collect();
         for n in due {
-            self.drive(&n, |e, v, now| e.poll(now, v));
+            let mut idle_spin = false;
+            self.drive(&n, |e, v, now| {
+                let out = e.poll(now, v);
+                idle_spin = out.effects.is_empty()
+                    && out.transmits.is_empty()
+                    && out.next_wakeup.is_some_and(|t| t <= now);
+                out
+            });
+            if idle_spin {
+                self.fail(&format!(
+                    "{n}: poll did nothing and asked to be polled again at once"
+                ));
+            }
         }
     }
 
