@@ -121,6 +121,26 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// After a syntax error in single-line mode (where a record is exactly
+    /// one line): moves past the rest of the line the error is on, so that
+    /// reading resumes on the next line, and returns that line's text.
+    pub fn skip_line(&mut self) -> &'a str {
+        debug_assert!(!self.multiline, "a multi-line record has no known end");
+        let text = self.text;
+        let start = text[..self.pos].rfind('\n').map_or(0, |i| i + 1);
+        while let Some(c) = self.bump() {
+            if c == '\n' {
+                break;
+            }
+        }
+        text[start..self.pos].trim_end_matches(['\r', '\n'])
+    }
+
+    /// Bytes read so far (for progress).
+    pub fn offset(&self) -> u64 {
+        self.pos as u64
+    }
+
     fn record(&mut self) -> Result<Record, SyntaxError> {
         let line = self.line;
         let mut fields = Vec::new();
@@ -256,6 +276,31 @@ mod tests {
             vec![vec!["a", "b, c", "say \"hi\""], vec!["1", "", "3"]]
         );
         assert_eq!(all("x,\"two\nlines\"\n", true).unwrap()[0][1], "two\nlines");
+    }
+
+    #[test]
+    fn skip_line_resumes_on_the_next_line() {
+        let text = "1,a\"b,c\n2,\"d\n3,e\"\" f\r\n4,g\n";
+        let mut r = Reader::new(text, ',', false);
+        let mut got = Vec::new();
+        while let Some(rec) = r.next_record() {
+            match rec {
+                Ok(rec) => got.push(format!("ok {} {}", rec.line, rec.fields.join("|"))),
+                Err(e) => {
+                    let skipped = r.skip_line();
+                    got.push(format!("bad {} {skipped}", e.line));
+                }
+            }
+        }
+        assert_eq!(
+            got,
+            vec![
+                "bad 1 1,a\"b,c",
+                "bad 2 2,\"d",
+                "bad 3 3,e\"\" f",
+                "ok 4 4|g"
+            ]
+        );
     }
 
     #[test]

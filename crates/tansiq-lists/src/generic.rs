@@ -14,7 +14,7 @@ use crate::schema::{
     clean, Builder, Doc, Listing, MAX_DOC_CHARS, MAX_LIST_CHARS, MAX_NAMES, MAX_NAME_CHARS,
     MAX_PLACE_CHARS, MAX_TEXT_CHARS,
 };
-use crate::{read_text, EntryKind, ImportedEntry, Progress};
+use crate::{read_text, EntryKind, ImportedEntry, Progress, Skips};
 
 /// One name to screen (`tansiq screen --names`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,8 +108,10 @@ impl Row {
     }
 }
 
-/// Reads a JSONL file into objects, one per non-blank line.
-fn jsonl_rows(path: &Path, text: &str) -> Result<Vec<Row>, ListError> {
+/// Reads a JSONL file into objects, one per non-blank line. A line that is
+/// not a JSON object is the error of the whole file, unless `lenient`,
+/// where it is an `Err` item in its place (each line stands alone).
+fn jsonl_rows(path: &Path, text: &str, lenient: bool) -> Result<Vec<RowResult>, ListError> {
     let mut rows = Vec::new();
     let mut offset = 0u64;
     for (i, raw) in text.split('\n').enumerate() {
@@ -124,35 +126,61 @@ fn jsonl_rows(path: &Path, text: &str) -> Result<Vec<Row>, ListError> {
         if l.trim().is_empty() {
             continue;
         }
-        let value: Value = serde_json::from_str(l).map_err(|e| {
-            ListError::malformed(
-                path,
-                Location::line_col(line, e.column() as u64),
-                if line == 1 && l.trim_start().starts_with('[') {
-                    format!("this line is not valid JSON ({e}); the file looks like one JSON array, but each line must hold one JSON object (JSON Lines)")
-                } else {
-                    format!("this line is not valid JSON ({e}); each line must hold one JSON object")
-                },
-            )
-        })?;
+        let end_offset = offset.min(text.len() as u64);
+        let value: Value = match serde_json::from_str(l) {
+            Ok(v) => v,
+            Err(e) => {
+                // A JSON array spread over lines is a file of another
+                // format, not one bad line.
+                let array = line == 1 && l.trim_start().starts_with('[');
+                let error = ListError::malformed(
+                    path,
+                    Location::line_col(line, e.column() as u64),
+                    if array {
+                        format!("this line is not valid JSON ({e}); the file looks like one JSON array, but each line must hold one JSON object (JSON Lines)")
+                    } else {
+                        format!("this line is not valid JSON ({e}); each line must hold one JSON object")
+                    },
+                );
+                if !lenient || array {
+                    return Err(error);
+                }
+                rows.push(Err((error, end_offset)));
+                continue;
+            }
+        };
         let Value::Object(object) = value else {
-            return Err(ListError::malformed(
+            let error = ListError::malformed(
                 path,
                 Location::line(line),
                 format!(
                     "this line holds {}, not a JSON object; each line must be one object such as {{\"id\": \"E1\", \"names\": [\"…\"]}}",
                     json_type(&value)
                 ),
-            ));
+            );
+            if !lenient {
+                return Err(error);
+            }
+            rows.push(Err((error, end_offset)));
+            continue;
         };
-        rows.push(Row {
+        rows.push(Ok(Row {
             line,
             object,
             columns: HashMap::new(),
-            end_offset: offset.min(text.len() as u64),
-        });
+            end_offset,
+        }));
     }
     Ok(rows)
+}
+
+/// A row, or (lenient mode) the error that makes its line unusable and the
+/// byte offset just past it.
+type RowResult = Result<Row, (ListError, u64)>;
+
+/// The rows of a strict read: `rows` holds no `Err` items then.
+fn all_rows(rows: Vec<RowResult>) -> Result<Vec<Row>, ListError> {
+    rows.into_iter().map(|r| r.map_err(|(e, _)| e)).collect()
 }
 
 fn json_type(v: &Value) -> &'static str {
@@ -167,8 +195,12 @@ fn json_type(v: &Value) -> &'static str {
 }
 
 /// Reads a CSV file with a header line. Cells stay strings (empty cells are
-/// left out); `map_column` renames synonyms and says which columns are
-/// known (an unknown column is an error when `strict`).
+/// left out); `synonyms` renames columns and `known` says which columns
+/// are known (an unknown column is an error when `strict`). A record with
+/// the wrong number of fields is the error of the whole file, unless
+/// `lenient`, where it is an `Err` item in its place. Header and quoting
+/// errors always are: after a quoting error, where the record ends is
+/// unknown, since quoted fields may span lines.
 fn csv_rows(
     path: &Path,
     text: &str,
@@ -176,7 +208,8 @@ fn csv_rows(
     known: &[&str],
     synonyms: &[(&str, &str)],
     strict: bool,
-) -> Result<Vec<Row>, ListError> {
+    lenient: bool,
+) -> Result<Vec<RowResult>, ListError> {
     let mut reader = Reader::new(text, delimiter, true);
     let syntax = |e: crate::csv::SyntaxError| {
         ListError::malformed(path, Location::line_col(e.line, e.column), e.message)
@@ -230,7 +263,7 @@ fn csv_rows(
             } else {
                 Location::line(rec.line)
             };
-            return Err(ListError::malformed(
+            let error = ListError::malformed(
                 path,
                 at,
                 format!(
@@ -239,7 +272,12 @@ fn csv_rows(
                     rec.fields.len(),
                     if delimiter == '\t' { "tab" } else { "comma" }
                 ),
-            ));
+            );
+            if !lenient {
+                return Err(error);
+            }
+            rows.push(Err((error, rec.end_offset)));
+            continue;
         }
         let mut object = Map::new();
         let mut columns = HashMap::new();
@@ -251,12 +289,12 @@ fn csv_rows(
                 object.insert(name.clone(), Value::String(cell.clone()));
             }
         }
-        rows.push(Row {
+        rows.push(Ok(Row {
             line: rec.line,
             object,
             columns,
             end_offset: rec.end_offset,
-        });
+        }));
     }
     Ok(rows)
 }
@@ -752,40 +790,66 @@ fn listing_of(v: &Value) -> Result<Listing, FieldError> {
     })
 }
 
-/// Reads list rows and validates them, rejecting repeated ids.
+/// Reads list rows and validates them, rejecting repeated ids (in lenient
+/// mode, skipping invalid rows and the later row of a repeated id).
 fn list_rows(
     path: &Path,
     layout: Layout,
     text: &str,
     progress: &mut Progress,
+    skips: &mut Skips,
 ) -> Result<Vec<(String, EntryKind, Value)>, ListError> {
+    let lenient = skips.lenient();
     let rows = match layout {
-        Layout::Jsonl => jsonl_rows(path, text)?,
-        Layout::Csv(d) => csv_rows(path, text, d, LIST_CSV_COLUMNS, &[], true)?,
+        Layout::Jsonl => jsonl_rows(path, text, lenient)?,
+        Layout::Csv(d) => csv_rows(path, text, d, LIST_CSV_COLUMNS, &[], true, lenient)?,
     };
     let mut out = Vec::with_capacity(rows.len());
     let mut seen: HashMap<String, u64> = HashMap::new();
     for row in rows {
-        let object = match layout {
-            Layout::Jsonl => row.object.clone(),
-            Layout::Csv(_) => csv_entry_object(row.object.clone()),
+        let row = match row {
+            Ok(row) => row,
+            Err((e, end_offset)) => {
+                skips.skip(e)?;
+                progress.update(end_offset);
+                continue;
+            }
         };
-        let (id, kind, data) = list_entry(&object).map_err(|e| {
-            let at = csv_field_location(&row, &e.field);
-            ListError::malformed(path, at, e.message)
-        })?;
-        if let Some(first) = seen.get(&id) {
-            return Err(ListError::malformed(
-                path,
-                row.at("id"),
-                format!("id {id:?} is already used on line {first}; each entry needs its own id"),
-            ));
+        match list_row(path, layout, &row, &seen) {
+            Ok((id, kind, data)) => {
+                seen.insert(id.clone(), row.line);
+                out.push((id, kind, data));
+            }
+            Err(e) => skips.skip(e)?,
         }
-        seen.insert(id.clone(), row.line);
-        out.push((id, kind, data));
         progress.update(row.end_offset);
     }
     Ok(out)
+}
+
+/// Validates one list row; `seen` holds the ids of the rows before it.
+fn list_row(
+    path: &Path,
+    layout: Layout,
+    row: &Row,
+    seen: &HashMap<String, u64>,
+) -> Result<(String, EntryKind, Value), ListError> {
+    let object = match layout {
+        Layout::Jsonl => row.object.clone(),
+        Layout::Csv(_) => csv_entry_object(row.object.clone()),
+    };
+    let (id, kind, data) = list_entry(&object).map_err(|e| {
+        let at = csv_field_location(row, &e.field);
+        ListError::malformed(path, at, e.message)
+    })?;
+    if let Some(first) = seen.get(&id) {
+        return Err(ListError::malformed(
+            path,
+            row.at("id"),
+            format!("id {id:?} is already used on line {first}; each entry needs its own id"),
+        ));
+    }
+    Ok((id, kind, data))
 }
 
 /// The column of a field for CSV rows (a JSON-shaped field name like
@@ -817,10 +881,11 @@ fn import_rows(
     path: &Path,
     layout: Layout,
     progress: &mut Progress,
+    skips: &mut Skips,
 ) -> Result<Vec<ImportedEntry>, ListError> {
     let text = read_text(path, false)?;
     progress.set_total(text.len() as u64);
-    let rows = list_rows(path, layout, &text, progress)?;
+    let rows = list_rows(path, layout, &text, progress, skips)?;
     progress.finish();
     Ok(rows
         .into_iter()
@@ -835,19 +900,21 @@ fn import_rows(
 pub(crate) fn import_jsonl(
     path: &Path,
     progress: &mut Progress,
+    skips: &mut Skips,
 ) -> Result<Vec<ImportedEntry>, ListError> {
-    import_rows(path, Layout::Jsonl, progress)
+    import_rows(path, Layout::Jsonl, progress, skips)
 }
 
 pub(crate) fn import_csv(
     path: &Path,
     progress: &mut Progress,
+    skips: &mut Skips,
 ) -> Result<Vec<ImportedEntry>, ListError> {
     let delimiter = match path.extension().and_then(|e| e.to_str()) {
         Some(e) if e.eq_ignore_ascii_case("tsv") => '\t',
         _ => ',',
     };
-    import_rows(path, Layout::Csv(delimiter), progress)
+    import_rows(path, Layout::Csv(delimiter), progress, skips)
 }
 
 /// Reads a standalone screening list (`tansiq screen --list`): JSONL, one
@@ -858,7 +925,7 @@ pub fn read_list(path: &Path) -> Result<Vec<ListEntryInput>, ListError> {
     let layout = layout_of(path, &text);
     let noop = |_: u64, _: u64| {};
     let mut p = Progress::new(&noop);
-    let rows = list_rows(path, layout, &text, &mut p)?;
+    let rows = list_rows(path, layout, &text, &mut p, &mut Skips::strict())?;
     Ok(rows
         .into_iter()
         .map(|(id, _, data)| ListEntryInput { id, data })
@@ -946,9 +1013,17 @@ pub fn read_queries(path: &Path) -> Result<Vec<NameQuery>, ListError> {
     let text = read_text(path, false)?;
     let layout = layout_of(path, &text);
     let rows = match layout {
-        Layout::Jsonl => jsonl_rows(path, &text)?,
+        Layout::Jsonl => all_rows(jsonl_rows(path, &text, false)?)?,
         Layout::Csv(d) => {
-            let rows = csv_rows(path, &text, d, QUERY_FIELDS, QUERY_SYNONYMS, false)?;
+            let rows = all_rows(csv_rows(
+                path,
+                &text,
+                d,
+                QUERY_FIELDS,
+                QUERY_SYNONYMS,
+                false,
+                false,
+            )?)?;
             if let Some(first) = rows.first() {
                 for need in ["id", "name"] {
                     if !first.columns.contains_key(need) {

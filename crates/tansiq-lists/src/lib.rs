@@ -8,6 +8,10 @@
 //!   malformed element rejects the file with a [`ListError`] naming the
 //!   file, the line (and column, or the XML element and its entry) and what
 //!   is wrong.
+//! - [`import_with_options`] with [`ImportOptions::skip_invalid`] is the
+//!   opt-in lenient mode: a row or entry that is invalid on its own is
+//!   skipped and reported in [`Imported::skipped`], while problems with the
+//!   file as a whole still reject it.
 //! - [`read_queries`] and [`read_list`] read the inputs of `tansiq screen`.
 //! - [`country_code`] maps the country spellings lists use to ISO 3166-1
 //!   alpha-2.
@@ -112,9 +116,43 @@ impl FromStr for Format {
     }
 }
 
+/// How [`import_with_options`] treats invalid rows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ImportOptions {
+    /// Lenient mode (`tansiq watchlist import … --skip-invalid`). A row or
+    /// entry that is invalid on its own is left out and reported in
+    /// [`Imported::skipped`], and the rest of the file is imported. Such
+    /// problems are a repeated id (the later occurrence is skipped), an
+    /// alias or address of an entry the list does not have, a field that
+    /// does not parse or is missing, a wrong number of fields on a line, a
+    /// JSONL line that is not a JSON object, and a UN entry that lacks a
+    /// required part. Problems with the file as a whole still reject it:
+    /// a file that cannot be read, XML that is truncated or ill-formed,
+    /// CSV quoting that leaves the end of a record unknown, a bad CSV
+    /// header, and text that is not UTF-8 where UTF-8 is required.
+    ///
+    /// `false` (the default) is the strict mode of [`import`]: the first
+    /// problem rejects the whole file.
+    pub skip_invalid: bool,
+}
+
+/// The result of [`import_with_options`].
+#[derive(Debug)]
+pub struct Imported {
+    /// The valid entries, in file order.
+    pub entries: Vec<ImportedEntry>,
+    /// One error per skipped row, alias, address or UN entry, in the order
+    /// met. Each is a [`ListError::Malformed`] naming the file, the line
+    /// (or XML element and entry) and what is wrong, and its message ends
+    /// with "this line was skipped" or "this entry was skipped". Always
+    /// empty in strict mode.
+    pub skipped: Vec<ListError>,
+}
+
 /// Reads a whole list file. For [`Format::OfacCsv`], `path` is sdn.csv (its
 /// alt.csv and add.csv are read from the same directory when present) or
-/// the directory holding them.
+/// the directory holding them. Strict: the first malformed row rejects the
+/// file.
 pub fn import(format: Format, path: &Path) -> Result<Vec<ImportedEntry>, ListError> {
     import_with_progress(format, path, &|_, _| {})
 }
@@ -126,12 +164,73 @@ pub fn import_with_progress(
     path: &Path,
     progress: &dyn Fn(u64, u64),
 ) -> Result<Vec<ImportedEntry>, ListError> {
+    let imported = import_with_options(format, path, ImportOptions::default(), progress)?;
+    debug_assert!(imported.skipped.is_empty());
+    Ok(imported.entries)
+}
+
+/// [`import_with_progress`] with options: with
+/// [`ImportOptions::skip_invalid`], invalid rows are skipped and reported
+/// instead of rejecting the file (see [`ImportOptions`]).
+pub fn import_with_options(
+    format: Format,
+    path: &Path,
+    options: ImportOptions,
+    progress: &dyn Fn(u64, u64),
+) -> Result<Imported, ListError> {
     let mut p = Progress::new(progress);
-    match format {
-        Format::UnXml => un::import(path, &mut p),
-        Format::OfacCsv => ofac::import(path, &mut p),
-        Format::Jsonl => generic::import_jsonl(path, &mut p),
-        Format::Csv => generic::import_csv(path, &mut p),
+    let mut skips = Skips::new(options);
+    let entries = match format {
+        Format::UnXml => un::import(path, &mut p, &mut skips),
+        Format::OfacCsv => ofac::import(path, &mut p, &mut skips),
+        Format::Jsonl => generic::import_jsonl(path, &mut p, &mut skips),
+        Format::Csv => generic::import_csv(path, &mut p, &mut skips),
+    }?;
+    Ok(Imported {
+        entries,
+        skipped: skips.skipped,
+    })
+}
+
+/// Where the importers send a problem confined to one row or entry: in
+/// strict mode it rejects the file; in lenient mode it is recorded and the
+/// row is left out.
+pub(crate) struct Skips {
+    lenient: bool,
+    skipped: Vec<ListError>,
+}
+
+impl Skips {
+    pub fn new(options: ImportOptions) -> Skips {
+        Skips {
+            lenient: options.skip_invalid,
+            skipped: Vec::new(),
+        }
+    }
+
+    /// Strict mode, for the readers that have no lenient mode.
+    pub fn strict() -> Skips {
+        Skips::new(ImportOptions::default())
+    }
+
+    pub fn lenient(&self) -> bool {
+        self.lenient
+    }
+
+    /// A row-level problem: `Err` in strict mode; in lenient mode it is
+    /// recorded (its message saying that the row was skipped) and `Ok`.
+    pub fn skip(&mut self, mut error: ListError) -> Result<(), ListError> {
+        if !self.lenient {
+            return Err(error);
+        }
+        if let ListError::Malformed { at, message, .. } = &mut error {
+            message.push_str(match at {
+                Location::Element { .. } => "; this entry was skipped",
+                _ => "; this line was skipped",
+            });
+        }
+        self.skipped.push(error);
+        Ok(())
     }
 }
 

@@ -11,7 +11,7 @@ use crate::csv::{Reader, Record};
 use crate::dates::parse_free_date;
 use crate::error::{ListError, Location};
 use crate::schema::{clean, document_prefix, Builder, Doc, Listing, MAX_DOC_CHARS};
-use crate::{read_text, EntryKind, ImportedEntry, Progress};
+use crate::{read_text, EntryKind, ImportedEntry, Progress, Skips};
 
 const SDN_COLUMNS: &str = "ent_num, SDN_Name, SDN_Type, Program, Title, Call_Sign, Vess_type, Tonnage, GRT, Vess_flag, Vess_owner, Remarks";
 const ALT_COLUMNS: &str = "ent_num, alt_num, alt_type, alt_name, alt_remarks";
@@ -69,48 +69,92 @@ struct Entry {
     builder: Builder,
 }
 
-/// Reads every record of one of the three files, checking the column count.
-fn records(
-    path: &Path,
-    text: &str,
+/// A line that cannot be used: its error, its first field (the ent_num it
+/// probably carries) and its number.
+struct BadLine {
+    error: ListError,
+    first_field: String,
+    line: u64,
+}
+
+/// The records of one of the three files. Fields never span lines, so a
+/// syntax error or a wrong number of fields concerns one line only, and
+/// reading can go on at the next line.
+struct Lines<'a> {
+    path: &'a Path,
+    reader: Reader<'a>,
     columns: usize,
-    names: &str,
-    progress: &mut Progress,
-    done_before: u64,
-    mut each: impl FnMut(&Record) -> Result<(), ListError>,
-) -> Result<(), ListError> {
-    let mut reader = Reader::new(text, ',', false);
-    let mut first = true;
-    while let Some(rec) = reader.next_record() {
-        let rec = rec.map_err(|e| {
-            ListError::malformed(path, Location::line_col(e.line, e.column), e.message)
-        })?;
-        // Tolerate a header line, though OFAC's files have none.
-        if first && rec.fields[0].trim().eq_ignore_ascii_case("ent_num") {
-            first = false;
-            continue;
+    names: &'static str,
+    first: bool,
+}
+
+impl<'a> Lines<'a> {
+    fn new(path: &'a Path, text: &'a str, columns: usize, names: &'static str) -> Lines<'a> {
+        Lines {
+            path,
+            reader: Reader::new(text, ',', false),
+            columns,
+            names,
+            first: true,
         }
-        first = false;
-        if rec.fields.len() != columns {
-            let (line, column) = rec.line_of(columns.min(rec.fields.len()));
-            return Err(ListError::malformed(
-                path,
-                if rec.fields.len() > columns {
-                    Location::line_col(line, column)
-                } else {
-                    Location::line(rec.line)
-                },
-                format!(
-                    "expected {columns} comma-separated fields ({names}) but found {}; \
-                     a field is missing, or a comma inside a field is not enclosed in double quotes",
-                    rec.fields.len()
-                ),
-            ));
-        }
-        each(&rec)?;
-        progress.update(done_before + rec.end_offset);
     }
-    Ok(())
+
+    /// Bytes of the file read so far.
+    fn offset(&self) -> u64 {
+        self.reader.offset()
+    }
+
+    /// The next record with the right number of fields, or the line that
+    /// is not one.
+    fn next(&mut self) -> Option<Result<Record, BadLine>> {
+        loop {
+            let rec = match self.reader.next_record()? {
+                Ok(rec) => rec,
+                Err(e) => {
+                    self.first = false;
+                    let text = self.reader.skip_line();
+                    return Some(Err(BadLine {
+                        error: ListError::malformed(
+                            self.path,
+                            Location::line_col(e.line, e.column),
+                            e.message,
+                        ),
+                        first_field: text.split(',').next().unwrap_or_default().to_string(),
+                        line: e.line,
+                    }));
+                }
+            };
+            // Tolerate a header line, though OFAC's files have none.
+            if self.first && rec.fields[0].trim().eq_ignore_ascii_case("ent_num") {
+                self.first = false;
+                continue;
+            }
+            self.first = false;
+            let columns = self.columns;
+            if rec.fields.len() == columns {
+                return Some(Ok(rec));
+            }
+            let (line, column) = rec.line_of(columns.min(rec.fields.len()));
+            return Some(Err(BadLine {
+                error: ListError::malformed(
+                    self.path,
+                    if rec.fields.len() > columns {
+                        Location::line_col(line, column)
+                    } else {
+                        Location::line(rec.line)
+                    },
+                    format!(
+                        "expected {columns} comma-separated fields ({}) but found {}; \
+                         a field is missing, or a comma inside a field is not enclosed in double quotes",
+                        self.names,
+                        rec.fields.len()
+                    ),
+                ),
+                first_field: rec.fields[0].clone(),
+                line: rec.line,
+            }));
+        }
+    }
 }
 
 fn ent_num(path: &Path, rec: &Record) -> Result<String, ListError> {
@@ -126,39 +170,40 @@ fn ent_num(path: &Path, rec: &Record) -> Result<String, ListError> {
     Ok(n)
 }
 
-pub(crate) fn import(
-    path: &Path,
-    progress: &mut Progress,
-) -> Result<Vec<ImportedEntry>, ListError> {
-    let (sdn_path, alt_path, add_path) = locate(path)?;
-    let sdn = read_text(&sdn_path, true)?;
-    let alt = alt_path
-        .as_ref()
-        .map(|p| read_text(p, true).map(|t| (p.clone(), t)))
-        .transpose()?;
-    let add = add_path
-        .as_ref()
-        .map(|p| read_text(p, true).map(|t| (p.clone(), t)))
-        .transpose()?;
-    let alt_len = alt.as_ref().map_or(0, |(_, t)| t.len() as u64);
-    let add_len = add.as_ref().map_or(0, |(_, t)| t.len() as u64);
-    progress.set_total(sdn.len() as u64 + alt_len + add_len);
+/// The entries read from sdn.csv, and how to find them by ent_num.
+#[derive(Default)]
+struct Sdn {
+    entries: Vec<Entry>,
+    /// ent_num → index in `entries` (None for skipped vessels and
+    /// aircraft), and the line.
+    index: HashMap<String, (Option<usize>, u64)>,
+    /// Lenient mode: ent_num → line of an sdn.csv line that was skipped as
+    /// invalid, so that its aliases and addresses can say why they have no
+    /// entry.
+    skipped: HashMap<String, u64>,
+}
 
-    let mut entries: Vec<Entry> = Vec::new();
-    // ent_num → index in `entries`, or None for skipped vessels/aircraft.
-    let mut index: HashMap<String, (Option<usize>, u64)> = HashMap::new();
+impl Sdn {
+    /// Remembers the ent_num a skipped line probably carried.
+    fn note_skipped(&mut self, first_field: &str, line: u64) {
+        let n = value(first_field);
+        if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) && !self.index.contains_key(&n) {
+            self.skipped.entry(n).or_insert(line);
+        }
+    }
 
-    records(&sdn_path, &sdn, 12, SDN_COLUMNS, progress, 0, |rec| {
-        let n = ent_num(&sdn_path, rec)?;
-        if let Some((_, first)) = index.get(&n) {
+    /// Reads one sdn.csv line.
+    fn row(&mut self, path: &Path, rec: &Record) -> Result<(), ListError> {
+        let n = ent_num(path, rec)?;
+        if let Some((_, first)) = self.index.get(&n) {
             let (line, column) = rec.line_of(0);
             return Err(ListError::malformed(
-                &sdn_path,
+                path,
                 Location::line_col(line, column),
                 format!(
                     "ent_num {n} is already used on line {first} ({}); each entry needs its own number, \
                      so the file is inconsistent: fix or remove one of the two lines",
-                    entries
+                    self.entries
                         .iter()
                         .find(|e| e.ent_num == n)
                         .map(|e| format!("by {:?}", e.builder.first_name().unwrap_or_default()))
@@ -170,7 +215,7 @@ pub(crate) fn import(
         if name.is_empty() {
             let (line, column) = rec.line_of(1);
             return Err(ListError::malformed(
-                &sdn_path,
+                path,
                 Location::line_col(line, column),
                 format!("entry {n} has no SDN_Name"),
             ));
@@ -180,13 +225,13 @@ pub(crate) fn import(
             "individual" => EntryKind::Person,
             "" => EntryKind::Organization,
             "vessel" | "aircraft" => {
-                index.insert(n, (None, rec.line));
+                self.index.insert(n, (None, rec.line));
                 return Ok(());
             }
             other => {
                 let (line, column) = rec.line_of(2);
                 return Err(ListError::malformed(
-                    &sdn_path,
+                    path,
                     Location::line_col(line, column),
                     format!("SDN_Type {other:?} is not one of individual, vessel, aircraft or -0- (organization)"),
                 ));
@@ -224,80 +269,120 @@ pub(crate) fn import(
             reason: (!reasons.is_empty()).then(|| reasons.join("; ")),
             status: None,
         });
-        index.insert(n.clone(), (Some(entries.len()), rec.line));
-        entries.push(Entry {
+        self.index
+            .insert(n.clone(), (Some(self.entries.len()), rec.line));
+        self.entries.push(Entry {
             ent_num: n,
             kind,
             line: rec.line,
             builder: b,
         });
         Ok(())
-    })?;
+    }
+
+    /// The entry an alt.csv or add.csv line belongs to; `None` for a
+    /// skipped vessel or aircraft; an error when sdn.csv has no such entry
+    /// (or, in lenient mode, its line was skipped).
+    fn owner(
+        &self,
+        path: &Path,
+        sdn_path: &Path,
+        rec: &Record,
+    ) -> Result<Option<usize>, ListError> {
+        let n = ent_num(path, rec)?;
+        if let Some((target, _)) = self.index.get(&n) {
+            return Ok(*target);
+        }
+        let (line, column) = rec.line_of(0);
+        let file = |p: &Path| {
+            p.file_name()
+                .map(|f| f.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        };
+        let message = match self.skipped.get(&n) {
+            Some(sdn_line) => format!(
+                "ent_num {n} belongs to the entry on line {sdn_line} of {}, which was skipped as invalid",
+                file(sdn_path)
+            ),
+            None => format!(
+                "ent_num {n} is not in sdn.csv; {} and sdn.csv must come from the same OFAC release",
+                file(path)
+            ),
+        };
+        Err(ListError::malformed(
+            path,
+            Location::line_col(line, column),
+            message,
+        ))
+    }
+}
+
+pub(crate) fn import(
+    path: &Path,
+    progress: &mut Progress,
+    skips: &mut Skips,
+) -> Result<Vec<ImportedEntry>, ListError> {
+    let (sdn_path, alt_path, add_path) = locate(path)?;
+    let sdn = read_text(&sdn_path, true)?;
+    let alt = alt_path
+        .as_ref()
+        .map(|p| read_text(p, true).map(|t| (p.clone(), t)))
+        .transpose()?;
+    let add = add_path
+        .as_ref()
+        .map(|p| read_text(p, true).map(|t| (p.clone(), t)))
+        .transpose()?;
+    let alt_len = alt.as_ref().map_or(0, |(_, t)| t.len() as u64);
+    let add_len = add.as_ref().map_or(0, |(_, t)| t.len() as u64);
+    progress.set_total(sdn.len() as u64 + alt_len + add_len);
+
+    let mut state = Sdn::default();
+    let mut lines = Lines::new(&sdn_path, &sdn, 12, SDN_COLUMNS);
+    while let Some(line) = lines.next() {
+        match line {
+            Ok(rec) => {
+                if let Err(e) = state.row(&sdn_path, &rec) {
+                    state.note_skipped(&rec.fields[0], rec.line);
+                    skips.skip(e)?;
+                }
+            }
+            Err(bad) => {
+                state.note_skipped(&bad.first_field, bad.line);
+                skips.skip(bad.error)?;
+            }
+        }
+        progress.update(lines.offset());
+    }
 
     let mut done = sdn.len() as u64;
     if let Some((p, text)) = &alt {
-        records(p, text, 5, ALT_COLUMNS, progress, done, |rec| {
-            let n = ent_num(p, rec)?;
-            let Some(target) = owner(p, rec, &n, &index)? else {
-                return Ok(());
-            };
-            let name = value(&rec.fields[3]);
-            if name.is_empty() {
-                let (line, column) = rec.line_of(3);
-                return Err(ListError::malformed(
-                    p,
-                    Location::line_col(line, column),
-                    format!("alias of entry {n} has no alt_name"),
-                ));
+        let mut lines = Lines::new(p, text, 5, ALT_COLUMNS);
+        while let Some(line) = lines.next() {
+            let result = line
+                .map_err(|bad| bad.error)
+                .and_then(|rec| alias(&mut state, p, &sdn_path, &rec));
+            if let Err(e) = result {
+                skips.skip(e)?;
             }
-            let alt_type = value(&rec.fields[2]).to_lowercase().replace('.', "");
-            let b = &mut entries[target].builder;
-            match alt_type.as_str() {
-                "aka" | "fka" | "nka" => b.name(&name),
-                "weak aka" | "weak" => b.weak_name(&name),
-                other => {
-                    let (line, column) = rec.line_of(2);
-                    return Err(ListError::malformed(
-                        p,
-                        Location::line_col(line, column),
-                        format!("alt_type {other:?} is not one of aka, fka, nka or weak aka"),
-                    ));
-                }
-            }
-            let remarks = value(&rec.fields[4]);
-            if !remarks.is_empty() {
-                b.note(format!("Alias {name}: {remarks}"));
-            }
-            Ok(())
-        })?;
+            progress.update(done + lines.offset());
+        }
         done += text.len() as u64;
     }
     if let Some((p, text)) = &add {
-        records(p, text, 6, ADD_COLUMNS, progress, done, |rec| {
-            let n = ent_num(p, rec)?;
-            let Some(target) = owner(p, rec, &n, &index)? else {
-                return Ok(());
-            };
-            let country = value(&rec.fields[4]);
-            let entry = &mut entries[target];
-            if entry.kind == EntryKind::Organization && !country.is_empty() {
-                for c in countries_in(&country) {
-                    entry.builder.country(c);
-                }
+        let mut lines = Lines::new(p, text, 6, ADD_COLUMNS);
+        while let Some(line) = lines.next() {
+            let result = line
+                .map_err(|bad| bad.error)
+                .and_then(|rec| address(&mut state, p, &sdn_path, &rec));
+            if let Err(e) = result {
+                skips.skip(e)?;
             }
-            let parts: Vec<String> = [2, 3, 4, 5]
-                .iter()
-                .map(|&i| value(&rec.fields[i]))
-                .filter(|v| !v.is_empty())
-                .collect();
-            if !parts.is_empty() {
-                entry.builder.note(format!("Address: {}", parts.join(", ")));
-            }
-            Ok(())
-        })?;
+            progress.update(done + lines.offset());
+        }
     }
 
-    let out = entries
+    let out = state
+        .entries
         .into_iter()
         .map(|e| {
             debug_assert!(e.line > 0);
@@ -312,28 +397,68 @@ pub(crate) fn import(
     Ok(out)
 }
 
-/// The entry an alt.csv or add.csv line belongs to; `None` for a skipped
-/// vessel or aircraft; an error when sdn.csv has no such entry.
-fn owner(
-    path: &Path,
-    rec: &Record,
-    n: &str,
-    index: &HashMap<String, (Option<usize>, u64)>,
-) -> Result<Option<usize>, ListError> {
-    match index.get(n) {
-        Some((target, _)) => Ok(*target),
-        None => {
-            let (line, column) = rec.line_of(0);
-            Err(ListError::malformed(
-                path,
+/// Reads one alt.csv line into its entry.
+fn alias(state: &mut Sdn, p: &Path, sdn_path: &Path, rec: &Record) -> Result<(), ListError> {
+    let Some(target) = state.owner(p, sdn_path, rec)? else {
+        return Ok(());
+    };
+    let n = &state.entries[target].ent_num;
+    let name = value(&rec.fields[3]);
+    if name.is_empty() {
+        let (line, column) = rec.line_of(3);
+        return Err(ListError::malformed(
+            p,
+            Location::line_col(line, column),
+            format!("alias of entry {n} has no alt_name"),
+        ));
+    }
+    let alt_type = value(&rec.fields[2]).to_lowercase().replace('.', "");
+    let weak = match alt_type.as_str() {
+        "aka" | "fka" | "nka" => false,
+        "weak aka" | "weak" => true,
+        other => {
+            let (line, column) = rec.line_of(2);
+            return Err(ListError::malformed(
+                p,
                 Location::line_col(line, column),
-                format!(
-                    "ent_num {n} is not in sdn.csv; {} and sdn.csv must come from the same OFAC release",
-                    path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default()
-                ),
-            ))
+                format!("alt_type {other:?} is not one of aka, fka, nka or weak aka"),
+            ));
+        }
+    };
+    let b = &mut state.entries[target].builder;
+    if weak {
+        b.weak_name(&name);
+    } else {
+        b.name(&name);
+    }
+    let remarks = value(&rec.fields[4]);
+    if !remarks.is_empty() {
+        b.note(format!("Alias {name}: {remarks}"));
+    }
+    Ok(())
+}
+
+/// Reads one add.csv line into its entry.
+fn address(state: &mut Sdn, p: &Path, sdn_path: &Path, rec: &Record) -> Result<(), ListError> {
+    let Some(target) = state.owner(p, sdn_path, rec)? else {
+        return Ok(());
+    };
+    let country = value(&rec.fields[4]);
+    let entry = &mut state.entries[target];
+    if entry.kind == EntryKind::Organization && !country.is_empty() {
+        for c in countries_in(&country) {
+            entry.builder.country(c);
         }
     }
+    let parts: Vec<String> = [2, 3, 4, 5]
+        .iter()
+        .map(|&i| value(&rec.fields[i]))
+        .filter(|v| !v.is_empty())
+        .collect();
+    if !parts.is_empty() {
+        entry.builder.note(format!("Address: {}", parts.join(", ")));
+    }
+    Ok(())
 }
 
 /// Splits Remarks on semicolons that are not inside parentheses.

@@ -17,7 +17,7 @@ use crate::country::{countries_in, is_plain_country};
 use crate::dates::{iso_date, parse_free_date, year_range};
 use crate::error::{ListError, Location};
 use crate::schema::{clean, document_type, Builder, Doc, Listing};
-use crate::{EntryKind, ImportedEntry, Progress};
+use crate::{EntryKind, ImportedEntry, Progress, Skips};
 
 /// Deepest element nesting accepted (the UN list uses 5 levels).
 const MAX_DEPTH: usize = 32;
@@ -119,6 +119,7 @@ impl Ctx<'_> {
 pub(crate) fn import(
     path: &Path,
     progress: &mut Progress,
+    skips: &mut Skips,
 ) -> Result<Vec<ImportedEntry>, ListError> {
     let file = File::open(path).map_err(|e| ListError::io(path, e))?;
     let total = file.metadata().map(|m| m.len()).unwrap_or(0);
@@ -141,6 +142,9 @@ pub(crate) fn import(
     let mut seen_root = false;
     let mut out = Vec::new();
     let mut refs: HashMap<String, u64> = HashMap::new();
+    // Lenient mode: the first problem found inside the entry being
+    // gathered, which is then skipped when it closes.
+    let mut pending: Option<ListError> = None;
 
     let located = |pos: u64| line_col(&newlines.borrow(), pos);
 
@@ -227,9 +231,13 @@ pub(crate) fn import(
                         close_node(
                             &mut capture,
                             &ctx,
-                            &mut out,
-                            &mut refs,
-                            progress,
+                            &mut Sink {
+                                out: &mut out,
+                                refs: &mut refs,
+                                pending: &mut pending,
+                                skips,
+                                progress,
+                            },
                             reader.buffer_position(),
                         )?;
                     }
@@ -243,9 +251,13 @@ pub(crate) fn import(
                     close_node(
                         &mut capture,
                         &ctx,
-                        &mut out,
-                        &mut refs,
-                        progress,
+                        &mut Sink {
+                            out: &mut out,
+                            refs: &mut refs,
+                            pending: &mut pending,
+                            skips,
+                            progress,
+                        },
                         reader.buffer_position(),
                     )?;
                 }
@@ -290,11 +302,17 @@ pub(crate) fn import(
                             let (line, column) = located(before);
                             let entry = capture.first().and_then(Node::identity);
                             let inner = capture.last().map(|n| n.name.clone()).unwrap_or_default();
-                            return Err(ListError::malformed(
+                            let e = ListError::malformed(
                                 path,
                                 Location::Element { element: inner, entry, line, column: Some(column) },
                                 format!("unknown entity reference &{};  only &amp; &lt; &gt; &quot; &apos; and numeric references are allowed", String::from_utf8_lossy(&r)),
-                            ));
+                            );
+                            // The markup around it is sound, so only this
+                            // entry is affected.
+                            if !skips.lenient() {
+                                return Err(e);
+                            }
+                            pending.get_or_insert(e);
                         }
                     }
                 }
@@ -335,14 +353,23 @@ pub(crate) fn import(
     Ok(out)
 }
 
+/// Where finished entries go.
+struct Sink<'a, 'p> {
+    out: &'a mut Vec<ImportedEntry>,
+    /// REFERENCE_NUMBER → line of the entry that has it.
+    refs: &'a mut HashMap<String, u64>,
+    /// A problem already found inside the entry being gathered.
+    pending: &'a mut Option<ListError>,
+    skips: &'a mut Skips,
+    progress: &'a mut Progress<'p>,
+}
+
 /// Closes the innermost captured element; when it is the entry itself,
-/// converts it.
+/// converts it (or, when it is invalid, skips it in lenient mode).
 fn close_node(
     capture: &mut Vec<Node>,
     ctx: &Ctx,
-    out: &mut Vec<ImportedEntry>,
-    refs: &mut HashMap<String, u64>,
-    progress: &mut Progress,
+    sink: &mut Sink,
     pos: u64,
 ) -> Result<(), ListError> {
     let Some(node) = capture.pop() else {
@@ -351,21 +378,32 @@ fn close_node(
     match capture.last_mut() {
         Some(parent) => parent.children.push(node),
         None => {
-            let entry = convert(&node, ctx)?;
-            if let Some(first) = refs.get(&entry.source_ref) {
-                let at = node.child("REFERENCE_NUMBER").unwrap_or(&node);
-                return Err(ctx.at(
-                    &node,
-                    at,
-                    format!(
-                        "REFERENCE_NUMBER {} is also used by the entry at line {first}; each entry needs its own reference, so the list is inconsistent",
-                        entry.source_ref
-                    ),
-                ));
+            let entry = match sink.pending.take() {
+                Some(e) => Err(e),
+                None => convert(&node, ctx),
+            };
+            let entry = entry.and_then(|entry| match sink.refs.get(&entry.source_ref) {
+                Some(first) => {
+                    let at = node.child("REFERENCE_NUMBER").unwrap_or(&node);
+                    Err(ctx.at(
+                        &node,
+                        at,
+                        format!(
+                            "REFERENCE_NUMBER {} is also used by the entry at line {first}; each entry needs its own reference, so the list is inconsistent",
+                            entry.source_ref
+                        ),
+                    ))
+                }
+                None => Ok(entry),
+            });
+            match entry {
+                Ok(entry) => {
+                    sink.refs.insert(entry.source_ref.clone(), node.line);
+                    sink.out.push(entry);
+                }
+                Err(e) => sink.skips.skip(e)?,
             }
-            refs.insert(entry.source_ref.clone(), node.line);
-            out.push(entry);
-            progress.update(pos);
+            sink.progress.update(pos);
         }
     }
     Ok(())

@@ -1,11 +1,35 @@
 //! Broken files, one case a row: every one is rejected whole, with an error
 //! naming the file, the line (and column, or XML element) and the fault.
+//! Each import case also says what the lenient mode (`skip_invalid`) does
+//! with it: skip the bad row and report it, or still reject the file.
 
 mod common;
 
 use std::path::PathBuf;
 
-use tansiq_lists::{import, read_list, read_queries, Format, ListError, Location};
+use tansiq_lists::{
+    import, import_with_options, read_list, read_queries, Format, ImportOptions, ListError,
+    Location,
+};
+
+/// What `import_with_options` with `skip_invalid` must do with a case.
+#[derive(Clone, Copy, Debug)]
+enum Lenient {
+    /// Not an import (screening inputs have no lenient mode).
+    NotAnImport,
+    /// A problem with the file as a whole: rejected with the same error as
+    /// in strict mode.
+    Fails,
+    /// The bad rows are skipped, each reported with the strict error's
+    /// place and message; the other entries are imported.
+    Skips { entries: usize, skipped: usize },
+}
+
+use Lenient::{Fails, Skips};
+
+const fn skips(entries: usize, skipped: usize) -> Lenient {
+    Skips { entries, skipped }
+}
 
 /// What to call on the case's main file.
 #[derive(Clone, Copy, Debug)]
@@ -28,6 +52,8 @@ struct Case {
     element: Option<&'static str>,
     /// Every one of these must appear in the message.
     says: &'static [&'static str],
+    /// The lenient mode's outcome (import cases only).
+    lenient: Lenient,
 }
 
 const C: Case = Case {
@@ -39,6 +65,7 @@ const C: Case = Case {
     column: None,
     element: None,
     says: &[],
+    lenient: Lenient::NotAnImport,
 };
 
 const UN_HEAD: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><CONSOLIDATED_LIST dateGenerated=\"2018-10-29T19:09:49.856-04:00\">\n<INDIVIDUALS>\n";
@@ -66,6 +93,7 @@ fn cases() -> Vec<Case> {
             line: Some(4),
             element: Some("INDIVIDUAL_DATE_OF_BIRTH"),
             says: &["truncated", "DATAID 6908555, REFERENCE_NUMBER KPi.033"],
+            lenient: Fails,
             ..C
         },
         Case {
@@ -74,6 +102,7 @@ fn cases() -> Vec<Case> {
             files: &[("un.xml", un!("<INDIVIDUAL><DATAID>1</DATAID><FIRST_NAME>A</FIRST_NAME><REFERENCE_NUMBER>QDi.001</REFERENCE_NUMBER></INDIVIDUAL>\n"))],
             line: Some(2),
             says: &["ends before <INDIVIDUALS> opened at line 2 is closed", "truncated"],
+            lenient: Fails,
             ..C
         },
         Case {
@@ -83,6 +112,7 @@ fn cases() -> Vec<Case> {
             line: Some(4),
             element: Some("FIRST_NAME"),
             says: &["malformed", "DATAID 7"],
+            lenient: Fails,
             ..C
         },
         Case {
@@ -92,6 +122,7 @@ fn cases() -> Vec<Case> {
             line: Some(3),
             element: Some("INDIVIDUAL"),
             says: &["has no REFERENCE_NUMBER", "DATAID 42"],
+            lenient: skips(0, 1),
             ..C
         },
         Case {
@@ -101,6 +132,7 @@ fn cases() -> Vec<Case> {
             line: Some(3),
             element: Some("INDIVIDUAL"),
             says: &["has no name", "REFERENCE_NUMBER QDi.9"],
+            lenient: skips(0, 1),
             ..C
         },
         Case {
@@ -111,6 +143,7 @@ fn cases() -> Vec<Case> {
             column: Some(61),
             element: Some("DATE"),
             says: &["DATE \"1964-13-45\" is not a date in YYYY-MM-DD form", "DATAID 42, REFERENCE_NUMBER QDi.9"],
+            lenient: skips(0, 1),
             ..C
         },
         Case {
@@ -120,6 +153,7 @@ fn cases() -> Vec<Case> {
             line: Some(3),
             element: Some("YEAR"),
             says: &["YEAR \"19x5\" is not a four-digit year"],
+            lenient: skips(0, 1),
             ..C
         },
         Case {
@@ -129,6 +163,7 @@ fn cases() -> Vec<Case> {
             line: Some(3),
             element: Some("LISTED_ON"),
             says: &["LISTED_ON \"yesterday\" is not a date"],
+            lenient: skips(0, 1),
             ..C
         },
         Case {
@@ -138,6 +173,7 @@ fn cases() -> Vec<Case> {
             line: Some(4),
             element: Some("REFERENCE_NUMBER"),
             says: &["REFERENCE_NUMBER QDi.001 is also used by the entry at line 3"],
+            lenient: skips(1, 1),
             ..C
         },
         Case {
@@ -147,6 +183,7 @@ fn cases() -> Vec<Case> {
             line: Some(3),
             element: Some("FIRST_NAME"),
             says: &["unknown entity reference &eacute;"],
+            lenient: skips(0, 1),
             ..C
         },
         Case {
@@ -155,6 +192,7 @@ fn cases() -> Vec<Case> {
             files: &[("un.xml", "<?xml version=\"1.0\"?>\n<sdnList><sdnEntry/></sdnList>\n")],
             line: Some(2),
             says: &["not <CONSOLIDATED_LIST>", "not the UN Security Council consolidated list"],
+            lenient: Fails,
             ..C
         },
         Case {
@@ -162,6 +200,7 @@ fn cases() -> Vec<Case> {
             call: Call::Import(Format::UnXml),
             files: &[("un.xml", "")],
             says: &["no XML element"],
+            lenient: Fails,
             ..C
         },
         Case {
@@ -171,6 +210,7 @@ fn cases() -> Vec<Case> {
             line: Some(1),
             column: Some(1),
             says: &["this is not an XML file"],
+            lenient: Fails,
             ..C
         },
         // ---- OFAC CSV ----
@@ -181,6 +221,7 @@ fn cases() -> Vec<Case> {
             line: Some(2),
             column: Some(5),
             says: &["double quote that opens field 2 is not closed on the same line"],
+            lenient: skips(2, 1),
             ..C
         },
         Case {
@@ -190,6 +231,7 @@ fn cases() -> Vec<Case> {
             line: Some(1),
             column: Some(22),
             says: &["after the closing double quote of field 2"],
+            lenient: skips(0, 1),
             ..C
         },
         Case {
@@ -199,6 +241,7 @@ fn cases() -> Vec<Case> {
             line: Some(1),
             column: Some(11),
             says: &["double quote in the middle of field 2"],
+            lenient: skips(0, 1),
             ..C
         },
         Case {
@@ -208,6 +251,7 @@ fn cases() -> Vec<Case> {
             line: Some(2),
             column: Some(76),
             says: &["expected 12 comma-separated fields", "found 13"],
+            lenient: skips(1, 1),
             ..C
         },
         Case {
@@ -216,6 +260,7 @@ fn cases() -> Vec<Case> {
             files: &[("sdn.csv", "36,AEROCARIBBEAN AIRLINES,-0- ,CUBA\n")],
             line: Some(1),
             says: &["expected 12 comma-separated fields", "found 4"],
+            lenient: skips(0, 1),
             ..C
         },
         Case {
@@ -225,6 +270,7 @@ fn cases() -> Vec<Case> {
             line: Some(1),
             column: Some(1),
             says: &["ent_num \"x36\" is not a number"],
+            lenient: skips(0, 1),
             ..C
         },
         Case {
@@ -234,6 +280,7 @@ fn cases() -> Vec<Case> {
             line: Some(1),
             column: Some(27),
             says: &["SDN_Type \"company\" is not one of individual, vessel, aircraft"],
+            lenient: skips(0, 1),
             ..C
         },
         Case {
@@ -242,6 +289,7 @@ fn cases() -> Vec<Case> {
             files: &[("sdn.csv", "36,A,-0- ,CUBA,-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- \n\n36,B,-0- ,CUBA,-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- \n")],
             line: Some(3),
             says: &["ent_num 36 is already used on line 1 (by \"A\")"],
+            lenient: skips(1, 1),
             ..C
         },
         Case {
@@ -254,6 +302,7 @@ fn cases() -> Vec<Case> {
             at_file: Some("alt.csv"),
             line: Some(2),
             says: &["ent_num 99 is not in sdn.csv", "same OFAC release"],
+            lenient: skips(1, 1),
             ..C
         },
         Case {
@@ -267,6 +316,7 @@ fn cases() -> Vec<Case> {
             line: Some(1),
             column: Some(7),
             says: &["alt_type \"nickname\" is not one of aka, fka, nka or weak aka"],
+            lenient: skips(1, 1),
             ..C
         },
         Case {
@@ -279,6 +329,7 @@ fn cases() -> Vec<Case> {
             at_file: Some("add.csv"),
             line: Some(2),
             says: &["expected 6 comma-separated fields", "found 4"],
+            lenient: skips(1, 1),
             ..C
         },
         // ---- JSONL lists ----
@@ -289,6 +340,7 @@ fn cases() -> Vec<Case> {
             line: Some(3),
             column: Some(27),
             says: &["not valid JSON"],
+            lenient: skips(1, 1),
             ..C
         },
         Case {
@@ -297,6 +349,7 @@ fn cases() -> Vec<Case> {
             files: &[("list.jsonl", "{\"id\": \"E1\", \"names\": [\"A\"]}\n{\"id\": \"E2\", \"birth_date\": \"1962\"}\n")],
             line: Some(2),
             says: &["\"names\" field is missing"],
+            lenient: skips(1, 1),
             ..C
         },
         Case {
@@ -305,6 +358,7 @@ fn cases() -> Vec<Case> {
             files: &[("list.jsonl", "{\"names\": [\"A\"]}\n")],
             line: Some(1),
             says: &["\"id\" field is missing"],
+            lenient: skips(0, 1),
             ..C
         },
         Case {
@@ -313,6 +367,7 @@ fn cases() -> Vec<Case> {
             files: &[("list.jsonl", "{\"id\": \"E1\", \"names\": [\"A\", \" \"]}\n")],
             line: Some(1),
             says: &["\"names\" holds an empty name"],
+            lenient: skips(0, 1),
             ..C
         },
         Case {
@@ -321,6 +376,7 @@ fn cases() -> Vec<Case> {
             files: &[("list.jsonl", "{\"id\": \"E1\", \"names\": [\"A\"], \"birth_date\": \"01/02/1962\"}\n")],
             line: Some(1),
             says: &["\"birth_date\" \"01/02/1962\" is not a date: use YYYY, YYYY-MM or YYYY-MM-DD"],
+            lenient: skips(0, 1),
             ..C
         },
         Case {
@@ -329,6 +385,7 @@ fn cases() -> Vec<Case> {
             files: &[("list.jsonl", "{\"id\": \"E1\", \"names\": [\"A\"], \"nationality\": [\"DZ\", \"XX\"]}\n")],
             line: Some(1),
             says: &["\"nationality\" \"XX\" is not a country"],
+            lenient: skips(0, 1),
             ..C
         },
         Case {
@@ -337,6 +394,7 @@ fn cases() -> Vec<Case> {
             files: &[("list.jsonl", "{\"id\": \"E1\", \"names\": [\"A\"], \"nationalty\": [\"DZ\"]}\n")],
             line: Some(1),
             says: &["unknown field \"nationalty\""],
+            lenient: skips(0, 1),
             ..C
         },
         Case {
@@ -345,6 +403,7 @@ fn cases() -> Vec<Case> {
             files: &[("list.jsonl", "{\"id\": \"E1\", \"names\": [\"A\"]}\n{\"id\": \"E1\", \"names\": [\"B\"]}\n")],
             line: Some(2),
             says: &["id \"E1\" is already used on line 1"],
+            lenient: skips(1, 1),
             ..C
         },
         Case {
@@ -353,6 +412,7 @@ fn cases() -> Vec<Case> {
             files: &[("list.jsonl", "[\"E1\", \"A\"]\n")],
             line: Some(1),
             says: &["holds an array, not a JSON object"],
+            lenient: skips(0, 1),
             ..C
         },
         Case {
@@ -361,6 +421,7 @@ fn cases() -> Vec<Case> {
             files: &[("list.jsonl", "{\"id\": \"E1\", \"names\": [\"A\"], \"gender\": \"x\"}\n")],
             line: Some(1),
             says: &["\"gender\" \"x\" is not a gender"],
+            lenient: skips(0, 1),
             ..C
         },
         Case {
@@ -369,6 +430,7 @@ fn cases() -> Vec<Case> {
             files: &[("list.jsonl", "{\"id\": \"E1\", \"names\": [\"A\"], \"documents\": [{\"type\": \"passport\"}]}\n")],
             line: Some(1),
             says: &["\"documents\"[0] has no number"],
+            lenient: skips(0, 1),
             ..C
         },
         Case {
@@ -377,6 +439,7 @@ fn cases() -> Vec<Case> {
             files: &[("list.jsonl", "{\"id\": \"O1\", \"kind\": \"organization\", \"names\": [\"GSPC\"], \"birth_date\": \"1998\"}\n")],
             line: Some(1),
             says: &["\"birth_date\" is for persons"],
+            lenient: skips(0, 1),
             ..C
         },
         Case {
@@ -386,6 +449,7 @@ fn cases() -> Vec<Case> {
             line: Some(2),
             column: Some(28),
             says: &["not valid UTF-8"],
+            lenient: Fails,
             ..C
         },
         // ---- CSV lists ----
@@ -396,6 +460,7 @@ fn cases() -> Vec<Case> {
             line: Some(1),
             column: Some(10),
             says: &["unknown column \"dob\""],
+            lenient: Fails,
             ..C
         },
         Case {
@@ -405,6 +470,7 @@ fn cases() -> Vec<Case> {
             line: Some(3),
             column: Some(11),
             says: &["expected 3 fields, as in the header, but found 4"],
+            lenient: skips(1, 1),
             ..C
         },
         Case {
@@ -414,6 +480,7 @@ fn cases() -> Vec<Case> {
             line: Some(3),
             column: Some(4),
             says: &["never closed"],
+            lenient: Fails,
             ..C
         },
         Case {
@@ -422,6 +489,7 @@ fn cases() -> Vec<Case> {
             files: &[("list.csv", "id,names,birth_date\nE1,A,1962\nE2,,1963\n")],
             line: Some(3),
             says: &["\"names\" field is missing"],
+            lenient: skips(1, 1),
             ..C
         },
         Case {
@@ -431,6 +499,7 @@ fn cases() -> Vec<Case> {
             line: Some(2),
             column: Some(12),
             says: &["\"listing.listed_on\" \"2019-02-30\" is not a date"],
+            lenient: skips(0, 1),
             ..C
         },
         Case {
@@ -438,6 +507,7 @@ fn cases() -> Vec<Case> {
             call: Call::Import(Format::Csv),
             files: &[("list.csv", "")],
             says: &["the file is empty"],
+            lenient: Fails,
             ..C
         },
         // ---- screening inputs ----
@@ -502,7 +572,8 @@ fn cases() -> Vec<Case> {
     ]
 }
 
-fn run(case: &Case, dir: &std::path::Path) -> Result<usize, ListError> {
+/// Writes the case's files into `dir`; returns the first.
+fn write_files(case: &Case, dir: &std::path::Path) -> PathBuf {
     let mut first: Option<PathBuf> = None;
     for (name, content) in case.files {
         // "Caf\u{e9}" in the not-UTF-8 case is written as one Latin-1 byte.
@@ -514,7 +585,11 @@ fn run(case: &Case, dir: &std::path::Path) -> Result<usize, ListError> {
         let p = common::write(dir, name, &bytes);
         first.get_or_insert(p);
     }
-    let path = first.expect("a case has files");
+    first.expect("a case has files")
+}
+
+fn run(case: &Case, dir: &std::path::Path) -> Result<usize, ListError> {
+    let path = write_files(case, dir);
     match case.call {
         Call::Import(f) => import(f, &path).map(|v| v.len()),
         Call::Queries => read_queries(&path).map(|v| v.len()),
@@ -574,6 +649,89 @@ fn broken_files_are_rejected_with_their_place() {
                 case.name,
                 problems.join("; ")
             ));
+        }
+    }
+    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+}
+
+#[test]
+fn lenient_mode_skips_bad_rows_or_still_rejects_the_file() {
+    let lenient = ImportOptions { skip_invalid: true };
+    let mut failures = Vec::new();
+    for (i, case) in cases().iter().enumerate() {
+        let Call::Import(format) = case.call else {
+            assert!(
+                matches!(case.lenient, Lenient::NotAnImport),
+                "{}: only imports have a lenient mode",
+                case.name
+            );
+            continue;
+        };
+        let dir = common::scratch(&format!("broken-lenient-{i}"));
+        let path = write_files(case, &dir);
+        let strict = import(format, &path).expect_err("the strict table test covers this");
+        let got =
+            std::panic::catch_unwind(|| import_with_options(format, &path, lenient, &|_, _| {}));
+        let Ok(got) = got else {
+            failures.push(format!("{}: panicked in lenient mode", case.name));
+            continue;
+        };
+        match (case.lenient, got) {
+            (Lenient::NotAnImport, _) => {
+                failures.push(format!("{}: an import case needs a lenient outcome", case.name))
+            }
+            (Fails, Err(e)) => {
+                if e.to_string() != strict.to_string() {
+                    failures.push(format!(
+                        "{}: lenient error differs from the strict one
+    lenient: {e}
+    strict:  {strict}",
+                        case.name
+                    ));
+                }
+            }
+            (Fails, Ok(imported)) => failures.push(format!(
+                "{}: accepted in lenient mode ({} entries, {} skipped), but the file as a whole is bad",
+                case.name,
+                imported.entries.len(),
+                imported.skipped.len()
+            )),
+            (Skips { .. }, Err(e)) => {
+                failures.push(format!("{}: rejected in lenient mode: {e}", case.name))
+            }
+            (Skips { entries, skipped }, Ok(imported)) => {
+                let mut problems = Vec::new();
+                if (imported.entries.len(), imported.skipped.len()) != (entries, skipped) {
+                    problems.push(format!(
+                        "{} entries and {} skipped, not {entries} and {skipped}",
+                        imported.entries.len(),
+                        imported.skipped.len()
+                    ));
+                }
+                // The first skip is the strict error, marked as skipped.
+                if let Some(first) = imported.skipped.first() {
+                    let what = match first.location() {
+                        Some(Location::Element { .. }) => "entry",
+                        _ => "line",
+                    };
+                    let want = format!("{strict}; this {what} was skipped");
+                    if first.to_string() != want {
+                        problems.push(format!("skip reads {first}
+    not {want}"));
+                    }
+                    if first.location() != strict.location() || first.path() != strict.path() {
+                        problems.push(format!("skip is at {:?}", first.location()));
+                    }
+                }
+                for e in &imported.entries {
+                    if let Err(err) = common::check_schema(e.kind, &e.data) {
+                        problems.push(format!("{}: {err}", e.source_ref));
+                    }
+                }
+                if !problems.is_empty() {
+                    failures.push(format!("{}: {}", case.name, problems.join("; ")));
+                }
+            }
         }
     }
     assert!(failures.is_empty(), "\n{}", failures.join("\n"));

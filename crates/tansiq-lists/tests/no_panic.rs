@@ -1,11 +1,12 @@
 //! Damaged input never panics: every truncation and many byte mutations of
-//! real excerpts give either entries or an error.
+//! real excerpts give either entries or an error, in strict and in lenient
+//! (`skip_invalid`) mode.
 
 mod common;
 
 use std::path::Path;
 
-use tansiq_lists::{import, read_list, read_queries, Format};
+use tansiq_lists::{import, import_with_options, read_list, read_queries, Format, ImportOptions};
 
 /// A small deterministic generator (64-bit LCG), so failures reproduce.
 struct Lcg(u64);
@@ -41,6 +42,30 @@ fn variants(original: &[u8], seed: u64) -> Vec<Vec<u8>> {
     out
 }
 
+/// Imports `path` in both modes and checks how they relate: a file strict
+/// mode accepts gives the same entries and no skips in lenient mode; a file
+/// lenient mode rejects is rejected by strict mode too; a file only lenient
+/// mode accepts has skips. True when strict mode accepts the file.
+fn both_modes(format: Format, path: &Path) -> bool {
+    let strict = import(format, path);
+    let lenient = import_with_options(
+        format,
+        path,
+        ImportOptions { skip_invalid: true },
+        &|_, _| {},
+    );
+    match (&strict, &lenient) {
+        (Ok(s), Ok(l)) => {
+            assert_eq!(*s, l.entries, "{}", path.display());
+            assert!(l.skipped.is_empty(), "{:?}", l.skipped);
+        }
+        (Ok(_), Err(e)) => panic!("lenient mode rejects what strict mode accepts: {e}"),
+        (Err(_), Ok(l)) => assert!(!l.skipped.is_empty(), "accepted without skips"),
+        (Err(_), Err(_)) => {}
+    }
+    strict.is_ok()
+}
+
 fn survive(name: &str, original: &Path, run: &dyn Fn(&Path) -> bool) {
     let bytes = std::fs::read(original).unwrap();
     let dir = common::scratch(name);
@@ -64,7 +89,7 @@ fn survive(name: &str, original: &Path, run: &dyn Fn(&Path) -> bool) {
 #[test]
 fn un_xml_never_panics() {
     survive("np-un", &common::data("un-excerpt.xml"), &|p| {
-        import(Format::UnXml, p).is_ok()
+        both_modes(Format::UnXml, p)
     });
 }
 
@@ -79,7 +104,7 @@ fn ofac_csv_never_panics() {
     let mut ok = 0;
     for (i, v) in variants(&sdn, 99).iter().enumerate() {
         std::fs::write(dir.join("sdn.csv"), v).unwrap();
-        match std::panic::catch_unwind(|| import(Format::OfacCsv, &dir.join("sdn.csv")).is_ok()) {
+        match std::panic::catch_unwind(|| both_modes(Format::OfacCsv, &dir.join("sdn.csv"))) {
             Ok(true) => ok += 1,
             Ok(false) => {}
             Err(_) => panic!("sdn variant {i} panicked"),
@@ -101,13 +126,11 @@ fn jsonl_and_csv_never_panic() {
         "names.csv",
         "id,name,birth_date,nationality,gender\nQ1,\"BELKEZIZ, Abdallah\",1962,DZ;MA,male\nQ2,عبد الله,,,\n".as_bytes(),
     );
-    survive("np-jsonl-import", &jsonl, &|p| {
-        import(Format::Jsonl, p).is_ok()
-    });
+    survive("np-jsonl-import", &jsonl, &|p| both_modes(Format::Jsonl, p));
     survive("np-jsonl-list", &jsonl, &|p| read_list(p).is_ok());
     survive("np-csv-queries", &csv, &|p| read_queries(p).is_ok());
     survive("np-csv-import", &csv, &|p| {
-        let _ = import(Format::Csv, p);
+        both_modes(Format::Csv, p);
         true
     });
 }

@@ -4,7 +4,9 @@
 mod common;
 
 use serde_json::json;
-use tansiq_lists::{import, EntryKind, Format, ImportedEntry, Location};
+use tansiq_lists::{
+    import, import_with_options, EntryKind, Format, ImportOptions, ImportedEntry, Location,
+};
 
 fn excerpt() -> Vec<ImportedEntry> {
     import(Format::OfacCsv, &common::data("ofac/sdn.csv")).expect("the excerpt imports")
@@ -130,18 +132,192 @@ fn aliases_strong_and_weak() {
     assert_eq!(d["country"], json!(["CH", "ES", "JP", "PA"]));
 }
 
+/// What importing the shared OFAC copy must give.
+enum Expect {
+    /// Rejected whole: (file, line, column, message part).
+    Rejected(&'static str, u64, u64, &'static str),
+    /// Imported: persons, organizations, and each skipped row as (file,
+    /// line, column, message part), in order.
+    Imported(
+        usize,
+        usize,
+        &'static [(&'static str, u64, u64, &'static str)],
+    ),
+}
+
 #[test]
-fn shared_files_are_rejected_for_a_repeated_ent_num() {
+fn shared_files_strict_and_lenient() {
     // The shared copy's last sdn.csv line reuses ent_num 2677 (an Egyptian
     // individual on line 57) for HAMER AND NAIL CONSTRUCTION LIMITED, whose
-    // address in add.csv is filed under 34489.
+    // address in add.csv (its last line) is filed under 34489, which
+    // sdn.csv lacks. 9,044 lines: 4,643 individuals, 3,701 organizations
+    // (one of them the repeated line), 420 vessels and 280 aircraft.
+    const DUPLICATE: &str = "ent_num 2677 is already used on line 57 (by \"AL-ZOMOR, Abboud Abdul Latif Hassan\"); each entry needs its own number";
+    let cases: &[(&str, bool, Expect)] = &[
+        (
+            "strict",
+            false,
+            Expect::Rejected("sdn.csv", 9044, 1, DUPLICATE),
+        ),
+        (
+            "skip_invalid",
+            true,
+            Expect::Imported(
+                4643,
+                3700,
+                &[
+                    ("sdn.csv", 9044, 1, DUPLICATE),
+                    (
+                        "add.csv",
+                        13625,
+                        1,
+                        "ent_num 34489 is not in sdn.csv; add.csv and sdn.csv must come from the same OFAC release",
+                    ),
+                ],
+            ),
+        ),
+    ];
     let dir = common::shared("watchlists/ofac");
-    let err = import(Format::OfacCsv, &dir).unwrap_err();
-    assert_eq!(err.location(), Some(&Location::line_col(9044, 1)));
-    let msg = err.to_string();
-    assert!(
-        msg.contains("sdn.csv, line 9044, column 1: ent_num 2677 is already used on line 57"),
-        "{msg}"
+    let file_of = |e: &tansiq_lists::ListError| {
+        e.path()
+            .and_then(|p| p.file_name())
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    };
+    let mut lenient_entries = None;
+    for (name, skip_invalid, expect) in cases {
+        let options = ImportOptions {
+            skip_invalid: *skip_invalid,
+        };
+        let got = import_with_options(Format::OfacCsv, &dir, options, &|_, _| {});
+        match (expect, got) {
+            (Expect::Rejected(file, line, column, says), Err(err)) => {
+                assert_eq!(file_of(&err), *file, "{name}: {err}");
+                assert_eq!(
+                    err.location(),
+                    Some(&Location::line_col(*line, *column)),
+                    "{name}: {err}"
+                );
+                assert!(err.to_string().contains(says), "{name}: {err}");
+                assert!(!err.to_string().contains("skipped"), "{name}: {err}");
+                // The plain API is the strict mode.
+                assert_eq!(
+                    import(Format::OfacCsv, &dir).unwrap_err().to_string(),
+                    err.to_string(),
+                    "{name}"
+                );
+            }
+            (Expect::Imported(persons, orgs, skips), Ok(imported)) => {
+                let p = imported
+                    .entries
+                    .iter()
+                    .filter(|e| e.kind == EntryKind::Person)
+                    .count();
+                assert_eq!((p, imported.entries.len() - p), (*persons, *orgs), "{name}");
+                assert_eq!(imported.entries.len(), 8343, "{name}");
+                let got: Vec<String> = imported.skipped.iter().map(|e| e.to_string()).collect();
+                assert_eq!(imported.skipped.len(), skips.len(), "{name}: {got:#?}");
+                for (e, (file, line, column, says)) in imported.skipped.iter().zip(skips.iter()) {
+                    let msg = e.to_string();
+                    assert_eq!(file_of(e), *file, "{name}: {msg}");
+                    assert_eq!(
+                        e.location(),
+                        Some(&Location::line_col(*line, *column)),
+                        "{name}: {msg}"
+                    );
+                    assert!(msg.contains(says), "{name}: {msg}");
+                    assert!(msg.ends_with("; this line was skipped"), "{name}: {msg}");
+                }
+                // The first of the two 2677 lines is the one kept, with its
+                // aliases and address.
+                let kept = by_ref(&imported.entries, "2677");
+                assert_eq!(kept.kind, EntryKind::Person);
+                assert_eq!(kept.data["names"][0], "AL-ZOMOR, Abboud Abdul Latif Hassan");
+                assert_eq!(kept.data["names"].as_array().unwrap().len(), 6);
+                assert!(!imported
+                    .entries
+                    .iter()
+                    .any(|e| e.data["names"][0] == "HAMER AND NAIL CONSTRUCTION LIMITED"));
+                lenient_entries = Some(imported.entries);
+            }
+            (_, Ok(imported)) => panic!(
+                "{name}: imported {} entries, {} skipped",
+                imported.entries.len(),
+                imported.skipped.len()
+            ),
+            (_, Err(err)) => panic!("{name}: rejected: {err}"),
+        }
+    }
+
+    // Lenient mode gives exactly the repaired copy's entries, less the
+    // repaired line's entry (34489); on the repaired copy it skips nothing.
+    let repaired_dir = common::repaired_ofac("ofac-lenient-repaired");
+    let repaired = import(Format::OfacCsv, &repaired_dir).unwrap();
+    let lenient_on_repaired = import_with_options(
+        Format::OfacCsv,
+        &repaired_dir,
+        ImportOptions { skip_invalid: true },
+        &|_, _| {},
+    )
+    .unwrap();
+    assert!(lenient_on_repaired.skipped.is_empty());
+    assert_eq!(lenient_on_repaired.entries, repaired);
+    let without_34489: Vec<ImportedEntry> = repaired
+        .into_iter()
+        .filter(|e| e.source_ref != "34489")
+        .collect();
+    assert_eq!(
+        lenient_entries.expect("the lenient case ran"),
+        without_34489
+    );
+}
+
+#[test]
+fn lenient_skips_the_aliases_and_addresses_of_a_skipped_line() {
+    // Line 2 is skipped (unknown SDN_Type); its alias and address then have
+    // no entry, and say so rather than blaming the release.
+    let dir = common::scratch("ofac-lenient-cascade");
+    common::write(
+        &dir,
+        "sdn.csv",
+        b"36,A,-0- ,CUBA,-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- \n40,B,company,CUBA,-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- \n41,\"C,-0- ,CUBA,-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- \n",
+    );
+    common::write(
+        &dir,
+        "alt.csv",
+        b"36,1,aka,A2,-0- \n40,2,aka,B2,-0- \n41,3,aka,C2,-0- \n",
+    );
+    common::write(&dir, "add.csv", b"40,9,-0- ,Havana,Cuba,-0- \n");
+    let got = import_with_options(
+        Format::OfacCsv,
+        &dir,
+        ImportOptions { skip_invalid: true },
+        &|_, _| {},
+    )
+    .unwrap();
+    assert_eq!(got.entries.len(), 1);
+    assert_eq!(got.entries[0].data["names"], json!(["A", "A2"]));
+    let skipped: Vec<String> = got
+        .skipped
+        .iter()
+        .map(|e| match e {
+            tansiq_lists::ListError::Malformed { path, at, message } => format!(
+                "{} {}: {message}",
+                path.file_name().unwrap().to_string_lossy(),
+                at.line_number().unwrap()
+            ),
+            other => panic!("{other}"),
+        })
+        .collect();
+    assert_eq!(
+        skipped,
+        vec![
+            "sdn.csv 2: SDN_Type \"company\" is not one of individual, vessel, aircraft or -0- (organization); this line was skipped",
+            "sdn.csv 3: the double quote that opens field 2 is not closed on the same line; fields of this format never span lines, so a double quote is probably unbalanced; this line was skipped",
+            "alt.csv 2: ent_num 40 belongs to the entry on line 2 of sdn.csv, which was skipped as invalid; this line was skipped",
+            "alt.csv 3: ent_num 41 belongs to the entry on line 3 of sdn.csv, which was skipped as invalid; this line was skipped",
+            "add.csv 1: ent_num 40 belongs to the entry on line 2 of sdn.csv, which was skipped as invalid; this line was skipped",
+        ]
     );
 }
 

@@ -45,6 +45,8 @@ struct Batch {
 #[derive(Clone, Debug, Default)]
 struct Link {
     failures: u32,
+    /// First failure since the last success.
+    failing_since: Option<Millis>,
     next_attempt: Millis,
     batches: BTreeMap<u64, Batch>,
     last_delivery: Option<Millis>,
@@ -154,6 +156,8 @@ pub struct Engine {
     next_summary_round: Millis,
     summary_round_reply: bool,
     summary_now: BTreeSet<NodeId>,
+    /// The latest time any call was given.
+    now: Millis,
     /// No stream needs a timer (fetch deadline, gap fetch) before this.
     stream_timer: Millis,
     /// Streams whose row must be written on the next call.
@@ -214,6 +218,7 @@ impl Engine {
             next_summary_round: now,
             summary_round_reply: true,
             summary_now: BTreeSet::new(),
+            now,
             stream_timer: now,
             dirty: BTreeSet::new(),
         }
@@ -630,7 +635,7 @@ impl Engine {
                 let mut st = PeerStatus {
                     peer: p.clone(),
                     link: match link {
-                        Some(l) if l.failures >= self.cfg.down_after_failures => "down",
+                        Some(_) if self.is_down(p) => "down",
                         Some(l) if l.ever_ok => "up",
                         _ => "unknown",
                     },
@@ -691,7 +696,8 @@ impl Engine {
     // Internals: outbox
     // ------------------------------------------------------------------
 
-    fn call<'a>(&self, now: Millis, host: &'a dyn Host) -> Call<'a> {
+    fn call<'a>(&mut self, now: Millis, host: &'a dyn Host) -> Call<'a> {
+        self.now = self.now.max(now);
         Call {
             now,
             host,
@@ -703,10 +709,25 @@ impl Engine {
         }
     }
 
+    /// Down: too many consecutive failures, or failing for too long.
     fn is_down(&self, peer: &NodeId) -> bool {
-        self.links
-            .get(peer)
-            .is_some_and(|l| l.failures >= self.cfg.down_after_failures)
+        self.links.get(peer).is_some_and(|l| {
+            l.failures >= self.cfg.down_after_failures
+                || l.failing_since
+                    .is_some_and(|t| self.now.saturating_sub(t) >= self.cfg.down_after)
+        })
+    }
+
+    /// Whether rows for `to` may take a relay: all of them if its link is
+    /// down; FLASH and IMMEDIATE ones as soon as it has failed once.
+    fn relay_mode(&self, to: &NodeId) -> Option<bool> {
+        if self.is_down(to) {
+            Some(false)
+        } else if self.links.get(to).is_some_and(|l| l.failures > 0) {
+            Some(true)
+        } else {
+            None
+        }
     }
 
     fn add_entry(&mut self, row: OutboxRow, c: &mut Call) {
@@ -827,12 +848,13 @@ impl Engine {
     }
 
     fn link_failed(&mut self, peer: &NodeId, c: &mut Call) {
-        let n = self.cfg.down_after_failures;
+        let was_down = self.is_down(peer);
         let link = self.links.entry(peer.clone()).or_default();
         link.failures = link.failures.saturating_add(1);
+        link.failing_since.get_or_insert(c.now);
         let d = self.cfg.backoff(link.failures);
         link.next_attempt = c.now + jitter(&mut self.rng, d);
-        if link.failures == n {
+        if !was_down && self.is_down(peer) {
             c.out.events.push(Event::Link {
                 peer: peer.clone(),
                 up: false,
@@ -841,16 +863,17 @@ impl Engine {
     }
 
     fn link_ok(&mut self, peer: &NodeId, c: &mut Call) {
-        let n = self.cfg.down_after_failures;
+        let down = self.is_down(peer);
         let link = self.links.entry(peer.clone()).or_default();
-        let was_down = link.failures >= n || !link.ever_ok;
-        if link.failures >= n {
+        let was_down = down || !link.ever_ok;
+        if down {
             c.out.events.push(Event::Link {
                 peer: peer.clone(),
                 up: true,
             });
         }
         link.failures = 0;
+        link.failing_since = None;
         link.next_attempt = c.now;
         link.ever_ok = true;
         if was_down {
@@ -1060,9 +1083,14 @@ impl Engine {
 
     fn send_batches(&mut self, c: &mut Call) {
         let mut hops: BTreeSet<NodeId> = BTreeSet::new();
-        for to in self.queues.keys() {
+        for (to, q) in &self.queues {
             hops.insert(to.clone());
-            if self.is_down(to) {
+            let relay = match self.relay_mode(to) {
+                Some(false) => true,
+                Some(true) => q.first().is_some_and(|k| k.0.is_express()),
+                None => false,
+            };
+            if relay {
                 if let Some(idx) = self.relay_index.get(to) {
                     hops.extend(idx.keys().filter(|r| !self.is_down(r)).cloned());
                 }
@@ -1108,15 +1136,19 @@ impl Engine {
         }
         if !probe {
             for (to, idx) in &self.relay_index {
-                if to == hop || !idx.contains_key(hop) || !self.is_down(to) {
+                if to == hop || !idx.contains_key(hop) {
                     continue;
                 }
+                let Some(express_rows_only) = self.relay_mode(to) else {
+                    continue;
+                };
                 let Some(q) = self.queues.get(to) else {
                     continue;
                 };
+                let express = express_only || express_rows_only;
                 cands.extend(
                     q.iter()
-                        .take_while(|k| !express_only || k.0.is_express())
+                        .take_while(|k| !express || k.0.is_express())
                         .take(16 * max_items)
                         .filter(|k| {
                             self.entries.get(&(to.clone(), k.2)).is_some_and(|e| {
@@ -1193,8 +1225,14 @@ impl Engine {
                 if l.next_attempt > now {
                     at(l.next_attempt);
                 }
+                if let Some(t) = l.failing_since {
+                    let down = t + self.cfg.down_after;
+                    if down > now {
+                        at(down);
+                    }
+                }
             }
-            if self.is_down(to) {
+            if self.relay_mode(to).is_some() {
                 for r in self.relay_index.get(to).into_iter().flat_map(|i| i.keys()) {
                     if let Some(l) = self.links.get(r) {
                         if l.next_attempt > now {

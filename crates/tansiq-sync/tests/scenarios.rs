@@ -13,6 +13,7 @@ fn cfg() -> Config {
         ack_timeout: 2_000,
         backoff_base: 200,
         backoff_cap: 2_000,
+        down_after: 5_000,
         receipt_timeout: 10_000,
         summary_interval: 15_000,
         gap_delay: 500,
@@ -738,4 +739,37 @@ fn drop_peer_forgets_its_rows() {
     assert_eq!(dz.disk.outbox.len(), 5);
     assert!(dz.disk.outbox.keys().all(|(to, _)| *to == nid("ma")));
     assert_eq!(dz.engine.footprint().outbox, 5);
+}
+
+#[test]
+fn on_a_blackholed_link_flash_takes_the_relay_after_one_timeout() {
+    let mut faults = Faults::none();
+    faults.report_failure = 0.0; // nothing reported: only ack timeouts tell
+    let mut w = World::new(21, cfg(), faults, dir(), &["dz", "ma", "tn"]);
+    w.run_until(T0 + 1_000);
+    w.cut("dz", "ma", T0 + 3_600_000);
+    let routine: Vec<EnvelopeId> = (0..5)
+        .map(|_| {
+            w.submit("dz", "dz-ma", Precedence::Routine, Kind::RECORD, 100)
+                .unwrap()
+        })
+        .collect();
+    let sent = w.now;
+    let flash = w
+        .submit("dz", "dz-ma", Precedence::Flash, Kind::MESSAGE, 50)
+        .unwrap();
+    // One ack timeout (2 s) and the FLASH is through the relay.
+    w.run_until(sent + cfg().ack_timeout + 500);
+    assert!(
+        w.delivered.contains_key(&(nid("ma"), flash)),
+        "FLASH waited for the link to be declared down"
+    );
+    // ROUTINE waits until the link is down (5 s of failing), then relays too.
+    w.run_until(sent + cfg().ack_timeout + cfg().down_after + 3_000);
+    for id in routine {
+        assert!(w.delivered.contains_key(&(nid("ma"), id)));
+    }
+    w.heal_all();
+    w.quiesce(20_000, 600_000);
+    w.check_converged();
 }

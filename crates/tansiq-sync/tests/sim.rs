@@ -1,7 +1,9 @@
 //! Deterministic simulation of six nodes (DZ, MA, TN, FR, ES, US) through
 //! loss, duplication, delay/reordering, partitions (including a cut DZ–MA
 //! link healed later), crashes with restarts from durable state only,
-//! relays, a member joining and another leaving a channel, and a malicious peer injecting
+//! relays, a member joining and another leaving a channel (known to
+//! receivers with a lag, so they answer `retry` meanwhile), purges,
+//! couriers carrying offline bundles, and a malicious peer injecting
 //! mutated traffic. Invariants are checked after every step (see
 //! `common/mod.rs`); eventual delivery and clean state after the network
 //! heals and the system quiesces; then a FLASH under a ROUTINE backlog.
@@ -29,6 +31,7 @@ pub fn sim_config() -> Config {
         backoff_base: 200,
         backoff_cap: 5_000,
         down_after_failures: 3,
+        down_after: 3_000,
         receipt_timeout: 10_000,
         summary_interval: 15_000,
         gap_delay: 1_000,
@@ -40,7 +43,10 @@ pub fn sim_config() -> Config {
 }
 
 fn directory() -> Directory {
-    let mut d = Directory::default();
+    let mut d = Directory {
+        lag: 2_000,
+        ..Directory::default()
+    };
     // The DZ–MA bilateral channel; Tunisia may carry its sealed traffic.
     d.add("dz-ma", &["dz", "ma"], &["tn"]);
     // Maghreb + Europe; Spain joins 20 s in (no history for it).
@@ -82,12 +88,22 @@ fn run_seed(seed: u64) -> World {
         if w.rng.chance(w.faults.partition) {
             w.random_partition();
         }
-        let n = NODES[w.rng.below(NODES.len() as u64) as usize];
-        let ch = channels[w.rng.below(3) as usize];
-        let prec = pick_precedence(&mut w);
-        let kind = kinds[w.rng.below(3) as usize];
-        let len = 16 + w.rng.below(1500) as usize;
-        w.submit(n, ch, prec, kind, len);
+        if w.rng.chance(0.005) {
+            w.random_purge();
+        }
+        if w.rng.chance(0.03) {
+            let a = nid(NODES[w.rng.below(6) as usize]);
+            let b = nid(NODES[w.rng.below(6) as usize]);
+            w.courier(&a, &b);
+        }
+        for _ in 0..2 {
+            let n = NODES[w.rng.below(NODES.len() as u64) as usize];
+            let ch = channels[w.rng.below(3) as usize];
+            let prec = pick_precedence(&mut w);
+            let kind = kinds[w.rng.below(3) as usize];
+            let len = 16 + w.rng.below(1500) as usize;
+            w.submit(n, ch, prec, kind, len);
+        }
     }
     // Heal everything, restart crashed nodes, let it settle.
     w.calm();
@@ -96,40 +112,36 @@ fn run_seed(seed: u64) -> World {
 
     // Phase 2: a FLASH behind a ROUTINE backlog on DZ -> MA.
     w.faults = Faults::none();
-    for _ in 0..2_000 {
+    for _ in 0..1_000 {
         w.submit("dz", "dz-ma", Precedence::Routine, Kind::RECORD, 200);
     }
     let flash = w
         .submit("dz", "dz-ma", Precedence::Flash, Kind::MESSAGE, 100)
         .unwrap();
     let sent = w.now;
-    if std::env::var("SIM_DEBUG").is_ok() {
-        eprintln!(
-            "{:#?}",
-            w.nodes[&nid("dz")].engine.as_ref().unwrap().status(sent)
-        );
-        eprintln!(
-            "{:#?} disk outbox {}",
-            w.nodes[&nid("dz")].engine.as_ref().unwrap().footprint(),
-            w.nodes[&nid("dz")].disk.outbox.len()
-        );
-        eprintln!("{:?}", w.trace.iter().rev().take(3).collect::<Vec<_>>());
-    }
     w.run_until(sent + 1_000);
     let Some(at) = w.delivered.get(&(nid("ma"), flash)).copied() else {
-        w.fail("FLASH not delivered within 1 s behind a 2,000-item backlog");
+        w.fail("FLASH not delivered within 1 s behind a 1,000-item backlog");
     };
-    let routine_done = w
-        .truth
-        .iter()
-        .filter(|(_, s)| {
-            s.header.precedence == Precedence::Routine && s.at >= sent.saturating_sub(1)
-        })
-        .all(|(id, _)| w.delivered.contains_key(&(nid("ma"), *id)));
     if at - sent > 100 {
         w.fail(&format!("FLASH latency {} ms behind a backlog", at - sent));
     }
-    let _ = routine_done;
+    // It overtook: most of the backlog was still queued when it arrived.
+    let before_flash = w
+        .truth
+        .iter()
+        .filter(|(_, s)| s.header.precedence == Precedence::Routine && s.at == sent)
+        .filter(|(id, _)| {
+            w.delivered
+                .get(&(nid("ma"), **id))
+                .is_some_and(|t| *t <= at)
+        })
+        .count();
+    if before_flash > 500 {
+        w.fail(&format!(
+            "{before_flash} ROUTINE delivered before the FLASH"
+        ));
+    }
     w.quiesce(60_000, 3_600_000);
     w.check_converged();
     w
@@ -145,7 +157,7 @@ fn seeds() -> Vec<u64> {
     let n: u64 = std::env::var("TANSIQ_SIM_SEEDS")
         .ok()
         .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(12);
+        .unwrap_or(10);
     let first: u64 = std::env::var("TANSIQ_SIM_FIRST")
         .ok()
         .and_then(|s| s.trim().parse().ok())

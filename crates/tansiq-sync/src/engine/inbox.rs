@@ -504,6 +504,11 @@ impl Engine {
             let up: Vec<NodeId> = cands.iter().filter(|p| !self.is_down(p)).cloned().collect();
             let pool = if up.is_empty() { &cands } else { &up };
             if pool.is_empty() {
+                // Nobody to ask: look again after a backoff, not at once.
+                if let Some(s) = self.streams.get_mut(&key) {
+                    s.fetch_failures = s.fetch_failures.saturating_add(1);
+                    s.stalled_since = Some(now);
+                }
                 continue;
             }
             let peer = pool[failures as usize % pool.len()].clone();

@@ -42,6 +42,9 @@ pub fn sim_sig(originator: &NodeId, id: &EnvelopeId) -> [u8; 64] {
 #[derive(Clone, Debug, Default)]
 pub struct Directory {
     pub channels: BTreeMap<ChannelId, ChannelDef>,
+    /// A new charter version is active at receivers only this long after
+    /// it takes effect (until then they answer `retry`).
+    pub lag: Millis,
 }
 
 #[derive(Clone, Debug)]
@@ -175,6 +178,16 @@ impl Host for View<'_> {
             return Verdict::Refuse("unknown channel".into());
         };
         if ch.ever_member(self.me, self.now) {
+            let version_from = ch
+                .versions
+                .iter()
+                .filter(|(from, _)| *from <= h.created_ms)
+                .map(|(from, _)| *from)
+                .max()
+                .unwrap_or(0);
+            if version_from > 0 && self.now < version_from + self.dir.lag {
+                return Verdict::Retry("charter version not active here yet".into());
+            }
             if h.recipients != ch.members_at(h.created_ms) {
                 return Verdict::Refuse("recipients differ from the charter".into());
             }
@@ -330,6 +343,8 @@ pub struct World {
     /// A node restored from an old backup gets its own lost envelopes
     /// back through anti-entropy (and delivered, once).
     pub allow_self_delivery: bool,
+    /// Envelopes purged by their originator.
+    pub purged: std::collections::BTreeSet<EnvelopeId>,
 }
 
 pub const EVIL: &str = "zz-evil";
@@ -355,6 +370,7 @@ impl World {
             last_activity: 0,
             rows_ever: 0,
             allow_self_delivery: false,
+            purged: Default::default(),
         };
         for n in nodes {
             let id = nid(n);
@@ -604,6 +620,19 @@ impl World {
         if !out.effects.is_empty() {
             self.last_activity = self.now;
         }
+        for ev in &out.events {
+            let k = match ev {
+                Event::Malformed { .. } => "ev_malformed",
+                Event::Rejected {
+                    status: Status::Retry,
+                    ..
+                } => "ev_retry",
+                Event::Rejected { .. } => "ev_refused",
+                Event::Link { up: true, .. } => "ev_link_up",
+                Event::Link { up: false, .. } => "ev_link_down",
+            };
+            self.stat(k);
+        }
         self.nodes.get_mut(n).unwrap().wake = out.next_wakeup;
         for t in out.transmits {
             self.send(n, t);
@@ -828,7 +857,19 @@ impl World {
             .map(|n| n.id.clone())
             .collect();
         for n in due {
-            self.drive(&n, |e, v, now| e.poll(now, v));
+            let mut idle_spin = false;
+            self.drive(&n, |e, v, now| {
+                let out = e.poll(now, v);
+                idle_spin = out.effects.is_empty()
+                    && out.transmits.is_empty()
+                    && out.next_wakeup.is_some_and(|t| t <= now);
+                out
+            });
+            if idle_spin {
+                self.fail(&format!(
+                    "{n}: poll did nothing and asked to be polled again at once"
+                ));
+            }
         }
     }
 
@@ -912,6 +953,9 @@ impl World {
                 if *r == s.header.originator {
                     continue;
                 }
+                if self.purged.contains(id) && self.nodes[r].disk.envelopes.contains_key(id) {
+                    continue; // a stub (or an earlier full copy) is all it may get
+                }
                 if !self.delivered.contains_key(&(r.clone(), *id)) {
                     let rn = &self.nodes[r];
                     let on = &self.nodes[&s.header.originator];
@@ -961,6 +1005,65 @@ impl World {
                     }
                 }
             }
+        }
+    }
+
+    /// The originator of a random envelope purges its body (retraction).
+    pub fn random_purge(&mut self) {
+        if self.truth.is_empty() {
+            return;
+        }
+        let i = self.rng.below(self.truth.len() as u64) as usize;
+        let (id, sub) = self
+            .truth
+            .iter()
+            .nth(i)
+            .map(|(k, v)| (*k, v.clone()))
+            .unwrap();
+        let n = sub.header.originator.clone();
+        if !self.is_up(&n) {
+            return;
+        }
+        self.log(format!("{n} purges {id:?}"));
+        self.stat("purge");
+        self.purged.insert(id);
+        self.drive(&n, |e, v, now| e.purge(&id, now, v));
+    }
+
+    /// A courier carries an offline bundle from `a` to `b` (by hand, so
+    /// cut links do not matter). Honest bundles are never rejected.
+    pub fn courier(&mut self, a: &NodeId, b: &NodeId) {
+        if a == b || !self.is_up(a) || !self.is_up(b) {
+            return;
+        }
+        let items = {
+            let na = &self.nodes[a];
+            let view = View {
+                now: self.now,
+                me: &na.id,
+                disk: &na.disk,
+                dir: &self.dir,
+            };
+            na.engine.as_ref().unwrap().export_bundle(b, 200, &view)
+        };
+        if items.is_empty() {
+            return;
+        }
+        // Through the file format.
+        let items = decode_bundle_items(&encode_bundle_items(&items)).unwrap();
+        self.stat("bundle");
+        self.log(format!("courier {a} -> {b}: {} items", items.len()));
+        let from = a.clone();
+        let mut report = None;
+        self.drive(b, |e, v, now| match e.import_bundle(&from, items, now, v) {
+            Ok((out, r)) => {
+                report = Some(r);
+                out
+            }
+            Err(err) => panic!("honest bundle rejected: {err}"),
+        });
+        if let Some(r) = report {
+            *self.stats.entry("bundle_new").or_default() += r.new as u64;
         }
     }
 
