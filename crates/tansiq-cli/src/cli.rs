@@ -95,6 +95,10 @@ enum WatchlistCmd {
         /// List name recorded in each entry's listing (default: UN, OFAC, or the file name).
         #[arg(long)]
         list: Option<String>,
+        /// Skip individually invalid rows (duplicate ids, orphan rows, bad fields),
+        /// reporting each on stderr, instead of rejecting the whole file.
+        #[arg(long)]
+        skip_invalid: bool,
         path: PathBuf,
     },
 }
@@ -451,8 +455,18 @@ pub fn run(cli: Cli) -> CliResult {
             file,
             format,
             list,
+            skip_invalid,
             path,
-        }) => crate::screen::import(&dir, json, &channel, &file, &format, list.as_deref(), &path)?,
+        }) => crate::screen::import(
+            &dir,
+            json,
+            &channel,
+            &file,
+            &format,
+            list.as_deref(),
+            skip_invalid,
+            &path,
+        )?,
         Cmd::Screen(args) => crate::screen::screen(&dir, &args)?,
         Cmd::Alerts => {
             let alerts = open()?.alerts(&op)?;

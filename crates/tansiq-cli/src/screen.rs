@@ -31,6 +31,7 @@ fn bar(len: u64, what: &str) -> ProgressBar {
     pb
 }
 
+#[allow(clippy::too_many_arguments)]
 pub fn import(
     dir: &Path,
     json_out: bool,
@@ -38,6 +39,7 @@ pub fn import(
     file: &str,
     format: &str,
     list: Option<&str>,
+    skip_invalid: bool,
     path: &Path,
 ) -> CliResult {
     let fmt: Format = format.parse().map_err(|_| {
@@ -55,12 +57,17 @@ pub fn import(
             .unwrap_or_else(|| "list".into()),
     });
     let pb = bar(0, "reading");
-    let entries = tansiq_lists::import_with_progress(fmt, path, &|done, total| {
+    let opts = tansiq_lists::ImportOptions { skip_invalid };
+    let imported = tansiq_lists::import_with_options(fmt, path, opts, &|done, total| {
         pb.set_length(total);
         pb.set_position(done);
     })
     .map_err(|e| CliError::bad(format!("{e}; nothing imported")))?;
     pb.finish_and_clear();
+    for skipped in &imported.skipped {
+        eprintln!("warning: {skipped}");
+    }
+    let entries = imported.entries;
     let items: Vec<ImportItem> = entries
         .into_iter()
         .map(|e| ImportItem {

@@ -100,6 +100,30 @@ fn inconsistent_ofac_file_is_rejected_whole_naming_the_line() {
     assert!(err.contains("line 9044"), "{err}");
     assert!(err.contains("nothing imported"), "{err}");
     assert_eq!(state(&n.dir), before);
+    // On request, the consistent rest is imported and each skipped row reported.
+    let out = tansiq(
+        &n.dir,
+        &[
+            "watchlist",
+            "import",
+            "--channel",
+            &ch,
+            "--file",
+            "terrorism",
+            "--format",
+            "ofac-csv",
+            "--skip-invalid",
+            &shared("watchlists/ofac/sdn.csv"),
+        ],
+    );
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "8343");
+    let warnings = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        warnings.contains("line 9044") && warnings.contains("skipped"),
+        "{warnings}"
+    );
+    assert_eq!(count(&n), 8343);
 }
 
 #[test]
