@@ -179,10 +179,73 @@ impl Message {
                 }
             }
         }
-        let m: Message =
-            serde_json::from_value(v).map_err(|e| DecodeError::Shape(e.to_string()))?;
+        let m = Message::from_tagged(v)?;
         m.validate()?;
         Ok(m)
+    }
+
+    /// Dispatches on `type` by hand: serde's internally tagged enums would
+    /// buffer the whole message (every envelope) a second time.
+    fn from_tagged(v: serde_json::Value) -> Result<Message, DecodeError> {
+        use serde::de::DeserializeOwned;
+        fn de<T: DeserializeOwned>(v: serde_json::Value) -> Result<T, DecodeError> {
+            serde_json::from_value(v).map_err(|e| DecodeError::Shape(e.to_string()))
+        }
+        let serde_json::Value::Object(mut m) = v else {
+            return Err(DecodeError::Shape("a message is a JSON object".into()));
+        };
+        let Some(serde_json::Value::String(t)) = m.remove("type") else {
+            return Err(DecodeError::Shape("missing or non-string `type`".into()));
+        };
+        let rest = serde_json::Value::Object(m);
+        Ok(match t.as_str() {
+            "batch" => {
+                let w: wire::Batch = de(rest)?;
+                Message::Batch {
+                    batch: w.batch,
+                    items: w.items,
+                }
+            }
+            "batch_ack" => {
+                let w: wire::BatchAck = de(rest)?;
+                Message::BatchAck {
+                    batch: w.batch,
+                    results: w.results,
+                }
+            }
+            "receipt" => {
+                let w: wire::Receipts = de(rest)?;
+                Message::Receipt {
+                    receipts: w.receipts,
+                }
+            }
+            "summary" => {
+                let w: wire::Summary = de(rest)?;
+                Message::Summary {
+                    heads: w.heads,
+                    reply: w.reply,
+                }
+            }
+            "fetch" => {
+                let w: wire::Fetch = de(rest)?;
+                Message::Fetch {
+                    channel: w.channel,
+                    originator: w.originator,
+                    from_seq: w.from_seq,
+                    limit: w.limit,
+                }
+            }
+            "fetch_reply" => {
+                let w: wire::FetchReply = de(rest)?;
+                Message::FetchReply {
+                    channel: w.channel,
+                    originator: w.originator,
+                    envelopes: w.envelopes,
+                    more: w.more,
+                }
+            }
+            _ => return Err(DecodeError::Shape("unknown message type".into())),
+        })
     }
 
     fn validate(&self) -> Result<(), DecodeError> {
@@ -275,4 +338,53 @@ pub fn decode_bundle_items(bytes: &[u8]) -> Result<Vec<Item>, DecodeError> {
 pub fn encode_bundle_items(items: &[Item]) -> Vec<u8> {
     // Invariant: items serialise.
     serde_json::to_vec(items).expect("items serialise")
+}
+
+/// The variants' bodies, for decoding without serde's tag buffering.
+mod wire {
+    use serde::Deserialize;
+
+    use super::{Head, Item, ItemResult, Receipt};
+    use crate::envelope::Envelope;
+    use crate::ids::{ChannelId, NodeId};
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Batch {
+        pub batch: u64,
+        pub items: Vec<Item>,
+    }
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct BatchAck {
+        pub batch: u64,
+        pub results: Vec<ItemResult>,
+    }
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Receipts {
+        pub receipts: Vec<Receipt>,
+    }
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Summary {
+        pub heads: Vec<Head>,
+        pub reply: bool,
+    }
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Fetch {
+        pub channel: ChannelId,
+        pub originator: NodeId,
+        pub from_seq: u64,
+        pub limit: u64,
+    }
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct FetchReply {
+        pub channel: ChannelId,
+        pub originator: NodeId,
+        pub envelopes: Vec<Envelope>,
+        pub more: bool,
+    }
 }
