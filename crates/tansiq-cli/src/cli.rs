@@ -366,6 +366,8 @@ fn print_line_or_json(json: bool, key: &str, value: &str) {
 
 pub fn run(cli: Cli) -> CliResult {
     let json = cli.json;
+    // The demo makes its own nodes: in --dir if given, else a temporary directory.
+    let demo_dir = cli.dir.clone();
     let dir = node_dir(cli.dir);
     let op = Actor::Operator;
     let open = || Node::open(&dir).map_err(CliError::from);
@@ -489,7 +491,7 @@ pub fn run(cli: Cli) -> CliResult {
                 }
             }
         }
-        Cmd::Demo => crate::demo::run(&dir)?,
+        Cmd::Demo => crate::demo::run(demo_dir.as_deref())?,
     }
     Ok(())
 }

@@ -664,3 +664,33 @@ fn dir_flag_before_or_after_and_env() {
     let err = fails(&tmp.path().join("none"), &["record", "list"], 2);
     assert!(err.contains("tansiq init"), "{err}");
 }
+
+#[test]
+fn demo_plays_the_scenario_and_exits_zero() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("demo");
+    let out = Command::new(env!("CARGO_BIN_EXE_tansiq"))
+        .args(["demo", "--dir"])
+        .arg(&dir)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("every step behaved as it must"));
+    assert!(!stdout.contains('✘'));
+    for n in ["dz", "ma", "tn", "fr", "es", "us"] {
+        assert!(dir.join(n).join("node.db").exists());
+    }
+    // a non-empty directory is refused
+    let again = Command::new(env!("CARGO_BIN_EXE_tansiq"))
+        .args(["demo", "--dir"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(2));
+}
