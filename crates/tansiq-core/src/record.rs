@@ -677,3 +677,62 @@ mod tests {
         assert!(Link::parse_cli("member_of:x:2010:2001").is_err());
     }
 }
+
+#[cfg(test)]
+mod signature_props {
+    use super::*;
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    fn body(names: Vec<String>, notes: String, version: u64) -> RecordBody {
+        RecordBody {
+            id: "rec_0001".into(),
+            version,
+            kind: Kind::Person,
+            originator: "tqoriginator000000".into(),
+            channel: "ch_1".into(),
+            members: vec!["tqa".into(), "tqoriginator000000".into()],
+            file: "terrorism".into(),
+            handling: Handling::default(),
+            created: "2026-11-29T00:00:00Z".into(),
+            expires: None,
+            data: json!({"names": names, "notes": notes}),
+            links: vec![],
+            retracted: false,
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// A signed record verifies; changing any signed field, or
+        /// verifying with another key, does not.
+        #[test]
+        fn signatures_bind_every_field(
+            names in proptest::collection::vec("\\PC{1,20}", 1..4),
+            notes in "\\PC{0,40}",
+            version in 1u64..1000,
+            which in 0usize..7,
+        ) {
+            let id = tansiq_crypto::Identity::generate();
+            let other = tansiq_crypto::Identity::generate();
+            let signed = SignedRecord::sign(body(names, notes, version), &id);
+            prop_assert!(signed.verify(&id.signing_public()).is_ok());
+            prop_assert!(signed.verify(&other.signing_public()).is_err());
+            // the canonical encoding does not depend on field order in memory
+            let reparsed: RecordBody = serde_json::from_str(&serde_json::to_string(&signed.body).unwrap()).unwrap();
+            prop_assert_eq!(SignedRecord { body: reparsed, sig: signed.sig.clone() }.content_hash(), signed.content_hash());
+            let mut t = signed.clone();
+            match which {
+                0 => t.body.version += 1,
+                1 => t.body.channel.push('x'),
+                2 => t.body.members.pop().map(|_| ()).unwrap_or(()),
+                3 => t.body.handling.tlp = crate::handling::Tlp::Red,
+                4 => t.body.data["names"][0] = json!("someone else"),
+                5 => t.body.originator.push('x'),
+                _ => t.body.file = "recruitment".into(),
+            }
+            prop_assert!(t.verify(&id.signing_public()).is_err());
+        }
+    }
+}

@@ -28,7 +28,11 @@ fn person(i: usize, ch: &str) -> NewRecord {
         "Belkeziz", "Benali", "Bouzid", "Haddad", "Mansouri", "Zerrouki", "Khelifi", "Saidi",
     ];
     let nationality = ["DZ", "MA", "TN", "FR"][i % 4];
-    let gender = if i.is_multiple_of(3) { "female" } else { "male" };
+    let gender = if i.is_multiple_of(3) {
+        "female"
+    } else {
+        "male"
+    };
     NewRecord {
         channel: ch.to_string(),
         file: "terrorism".into(),
