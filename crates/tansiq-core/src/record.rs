@@ -524,6 +524,22 @@ impl SignedRecord {
         }
     }
 
+    /// [`SignedRecord::sign`] that also returns the content hash, from one
+    /// canonical encoding (bulk paths encode each body once).
+    pub fn sign_hashed(body: RecordBody, id: &tansiq_crypto::Identity) -> (SignedRecord, [u8; 32]) {
+        let canon = tansiq_crypto::canonical_json(&body.to_value())
+            .expect("record bodies contain only canonicalisable JSON");
+        let sig = id.sign(RECORD_CONTEXT, &canon);
+        let hash = tansiq_crypto::sha256(&canon);
+        (
+            SignedRecord {
+                body,
+                sig: tansiq_crypto::b64(sig),
+            },
+            hash,
+        )
+    }
+
     /// Checks the originator's signature with its public signing key.
     pub fn verify(&self, originator_key: &[u8; 32]) -> Result<(), Invalid> {
         let sig = decode_sig(&self.sig)?;

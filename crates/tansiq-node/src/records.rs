@@ -179,8 +179,12 @@ impl Node {
         {
             let mut bodies = Vec::with_capacity(batch.len());
             let mut channel_cache: Option<(String, ChannelState)> = None;
-            for new in batch {
-                let data = validate_data(new.kind, &new.data)?;
+            // Schema validation is pure: spread it over the cores.
+            let validated = par_map(batch, |new| {
+                validate_data(new.kind, &new.data).map(|d| (new, d))
+            });
+            for v in validated {
+                let (new, data) = v?;
                 let state = match &channel_cache {
                     Some((id, st)) if *id == new.channel => st.clone(),
                     _ => {
@@ -240,10 +244,17 @@ impl Node {
                 body.validate_structure()?;
                 bodies.push(body);
             }
-            let signed = self.sign_all(bodies);
+            let signed = par_map(bodies, |body| {
+                let (signed, hash) = SignedRecord::sign_hashed(body, &self.identity);
+                let names: Vec<String> = names_of(&signed.body.data)
+                    .iter()
+                    .map(|n| search_norm(n))
+                    .collect();
+                (signed, hash, names)
+            });
             let mut ids = Vec::with_capacity(signed.len());
             for (i, (signed, hash, names)) in signed.into_iter().enumerate() {
-                tx.put_record(&signed, &names)?;
+                tx.put_record_hashed(&signed, &hash, &names)?;
                 self.audit(
                     tx,
                     &actor.audit_name(),
@@ -256,42 +267,6 @@ impl Node {
             }
             Ok(ids)
         }
-    }
-
-    /// Signs bodies on every core; returns each signed record with its
-    /// content hash and search names.
-    fn sign_all(&self, bodies: Vec<RecordBody>) -> Vec<(SignedRecord, [u8; 32], Vec<String>)> {
-        let threads = std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .min(8);
-        let sign_one = |body: RecordBody| {
-            let signed = SignedRecord::sign(body, &self.identity);
-            let hash = signed.content_hash();
-            let names = names_of(&signed.body.data)
-                .iter()
-                .map(|n| search_norm(n))
-                .collect();
-            (signed, hash, names)
-        };
-        if threads <= 1 || bodies.len() < 64 {
-            return bodies.into_iter().map(sign_one).collect();
-        }
-        let chunk = bodies.len().div_ceil(threads);
-        let mut parts: Vec<Vec<RecordBody>> = Vec::new();
-        let mut it = bodies.into_iter().peekable();
-        while it.peek().is_some() {
-            parts.push(it.by_ref().take(chunk).collect());
-        }
-        std::thread::scope(|s| {
-            let handles: Vec<_> = parts
-                .into_iter()
-                .map(|p| s.spawn(move || p.into_iter().map(sign_one).collect::<Vec<_>>()))
-                .collect();
-            handles
-                .into_iter()
-                .flat_map(|h| h.join().expect("signing threads do not panic"))
-                .collect()
-        })
     }
 
     /// A new version of this node's record with new data (and, if given,
@@ -597,4 +572,32 @@ impl Node {
                 }
             })
     }
+}
+
+/// Maps `f` over `items` on every core, keeping the order. Bulk imports
+/// validate and sign this way; small batches stay on the calling thread.
+fn par_map<T: Send, U: Send>(items: Vec<T>, f: impl Fn(T) -> U + Sync) -> Vec<U> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8);
+    if threads <= 1 || items.len() < 64 {
+        return items.into_iter().map(f).collect();
+    }
+    let chunk = items.len().div_ceil(threads);
+    let mut parts: Vec<Vec<T>> = Vec::with_capacity(threads);
+    let mut it = items.into_iter().peekable();
+    while it.peek().is_some() {
+        parts.push(it.by_ref().take(chunk).collect());
+    }
+    let f = &f;
+    std::thread::scope(|s| {
+        let handles: Vec<_> = parts
+            .into_iter()
+            .map(|p| s.spawn(move || p.into_iter().map(f).collect::<Vec<_>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("worker threads do not panic"))
+            .collect()
+    })
 }

@@ -151,9 +151,15 @@ impl Tx<'_> {
     /// version history), replacing names and links. The caller checked
     /// signature, originator and version order.
     pub fn put_record(&mut self, rec: &SignedRecord, names: &[String]) -> Result<(), StoreError> {
+        self.put_record_hashed(rec, &rec.content_hash(), names)
+    }
+
+    /// [`Tx::put_record`] with the content hash already computed by the
+    /// caller (it must be `rec.content_hash()`).
+    pub fn put_record_hashed(&mut self, rec: &SignedRecord, hash: &[u8; 32], names: &[String]) -> Result<(), StoreError> {
         let b = &rec.body;
         let body = serde_json::to_string(b).expect("record bodies serialise");
-        let hash = rec.content_hash();
+        let hash = *hash;
         let status = if b.retracted { "retracted" } else { "active" };
         let (body_v, sig_v): (Value, Value) = if b.retracted {
             (Value::Null, Value::Null)
