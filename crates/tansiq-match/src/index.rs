@@ -68,28 +68,39 @@ fn key_hash(k: &[u8]) -> u64 {
     h
 }
 
-/// Skeletons at least this long also get their one-letter deletions.
-const MIN_DELETION_KEY: usize = 3;
+/// Skeletons this long or longer meet within one edit (substitution,
+/// insertion, deletion) through their one-letter deletions; a skeleton of
+/// `MIN_DELETION_KEY - 1` letters only meets by insertion/deletion (a
+/// substitution between coarse classes in so short a name is another name).
+const MIN_DELETION_KEY: usize = 4;
+
+fn with_marker(b: &[u8], skip: Option<usize>, marker: u8) -> u64 {
+    let mut v = Vec::with_capacity(b.len() + 1);
+    for (k, &c) in b.iter().enumerate() {
+        if Some(k) != skip {
+            v.push(c);
+        }
+    }
+    v.push(marker);
+    key_hash(&v)
+}
 
 /// The keys a token is indexed and looked up under.
+///
+/// Every skeleton is a key. Skeletons of `MIN_DELETION_KEY` letters or
+/// more also give their one-letter deletions in the '#' space, where whole
+/// skeletons of two letters or more are keys too: two skeletons meet there
+/// when they are one substitution, insertion or deletion apart. Skeletons
+/// of `MIN_DELETION_KEY - 1` letters give their deletions in the '%'
+/// space, where whole skeletons of `MIN_DELETION_KEY - 2` letters are keys:
+/// they meet by insertion or deletion only.
 fn token_keys(t: &PTok) -> Vec<u64> {
     let mut out = Vec::new();
     if t.kind == Kind::Initial {
         return out;
     }
     // Glued pairs (blocking-only) meet on their whole skeletons only.
-    if t.text.contains('_') {
-        for f in &t.forms {
-            for sk in phonetic::skeletons(f) {
-                if !sk.is_empty() {
-                    out.push(key_hash(sk.as_bytes()));
-                }
-            }
-        }
-        out.sort_unstable();
-        out.dedup();
-        return out;
-    }
+    let glued = t.text.contains('_');
     for f in &t.forms {
         for sk in phonetic::skeletons(f) {
             let b = sk.as_bytes();
@@ -97,33 +108,27 @@ fn token_keys(t: &PTok) -> Vec<u64> {
                 continue;
             }
             out.push(key_hash(b));
-            if b.len() >= MIN_DELETION_KEY {
+            if glued {
+                continue;
+            }
+            if b.len() >= 2 {
+                out.push(with_marker(b, None, b'#'));
+            }
+            if b.len() == MIN_DELETION_KEY - 2 {
+                out.push(with_marker(b, None, b'%'));
+            }
+            if b.len() >= MIN_DELETION_KEY - 1 {
+                let marker = if b.len() >= MIN_DELETION_KEY {
+                    b'#'
+                } else {
+                    b'%'
+                };
                 for d in 0..b.len() {
-                    let mut v = Vec::with_capacity(b.len() - 1);
-                    v.extend_from_slice(&b[..d]);
-                    v.extend_from_slice(&b[d + 1..]);
-                    // Deletion keys live in their own space.
-                    v.push(b'#');
-                    out.push(key_hash(&v));
+                    out.push(with_marker(b, Some(d), marker));
                 }
             }
         }
     }
-    // A query key must also meet an indexed deletion key and vice versa:
-    // both sides carry "key" and "key minus one letter#"; a whole key of
-    // length n-1 meets a deletion key of length n only via the '#' form,
-    // so whole keys are also indexed in the '#' space.
-    let mut extra = Vec::new();
-    for f in &t.forms {
-        for sk in phonetic::skeletons(f) {
-            if sk.len() >= 2 {
-                let mut v = sk.into_bytes();
-                v.push(b'#');
-                extra.push(key_hash(&v));
-            }
-        }
-    }
-    out.extend(extra);
     out.sort_unstable();
     out.dedup();
     out

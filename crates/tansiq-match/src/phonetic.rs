@@ -288,16 +288,17 @@ pub fn distance_bounded(a: &[Sym], b: &[Sym], limit: f32) -> f32 {
     if b.is_empty() {
         return mass(a);
     }
-    let mut prev: [f32; 64] = [0.0; 64];
-    let mut cur: [f32; 64] = [0.0; 64];
-    let n = b.len().min(63);
+    let n = b.len().min(MAX_SYMS);
     let b = &b[..n];
-    let mut ib = [0.0f32; 64];
+    let mut buf_a = [0.0f32; MAX_SYMS + 1];
+    let mut buf_b = [0.0f32; MAX_SYMS + 1];
+    let mut ib = [0.0f32; MAX_SYMS];
+    let (mut prev, mut cur) = (&mut buf_a, &mut buf_b);
     for j in 0..n {
         ib[j] = t.indel[b[j] as usize];
         prev[j + 1] = prev[j] + ib[j];
     }
-    for &ca in a.iter().take(63) {
+    for &ca in a.iter().take(MAX_SYMS) {
         let da = t.indel[ca as usize];
         cur[0] = prev[0] + da;
         let row = &t.sub[ca as usize];
@@ -317,6 +318,9 @@ pub fn distance_bounded(a: &[Sym], b: &[Sym], limit: f32) -> f32 {
     }
     prev[n]
 }
+
+/// Longest symbol sequence compared (longer ones are cut).
+const MAX_SYMS: usize = 48;
 
 /// Similarity of two symbol sequences in [0, 1].
 pub fn similarity(a: &[Sym], b: &[Sym]) -> f32 {

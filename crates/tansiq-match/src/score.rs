@@ -9,6 +9,9 @@ use crate::{Document, Entry, Query};
 /// larger are not compared (they cannot be similar enough).
 const MASS_RATIO: f32 = 0.5;
 
+/// Primary forms below this similarity are not compared further.
+const PRIMARY_MIN: f32 = 0.3;
+
 /// Token pairs below this similarity are never aligned.
 pub const TOKEN_MIN: f32 = 0.5;
 
@@ -22,15 +25,40 @@ pub fn tok_sim(a: &PTok, b: &PTok) -> f32 {
         return initial_sim(a, b);
     }
     let mut best = 0.0f32;
-    for (fa, &ma) in a.forms.iter().zip(&a.masses) {
-        for (fb, &mb) in b.forms.iter().zip(&b.masses) {
-            // Forms of very different mass cannot reach TOKEN_MIN.
-            if (ma - mb).abs() > MASS_RATIO * ma.max(mb) {
-                continue;
-            }
-            let s = phonetic::similarity_with_mass(fa, ma, fb, mb, best.max(TOKEN_MIN));
-            if s > best {
-                best = s;
+    // The primary forms first; alternate forms only differ by an article,
+    // a particle or a digraph reading: when the primary forms are far
+    // apart, so are the others.
+    let (Some(f0), Some(g0)) = (a.forms.first(), b.forms.first()) else {
+        return 0.0;
+    };
+    let (m0, n0) = (a.masses[0], b.masses[0]);
+    let several = a.forms.len() + b.forms.len() > 2;
+    if (m0 - n0).abs() <= MASS_RATIO * m0.max(n0) {
+        let floor = if several { PRIMARY_MIN } else { TOKEN_MIN };
+        let s = phonetic::similarity_with_mass(f0, m0, g0, n0, floor);
+        if s == 0.0 && several {
+            return 0.0;
+        }
+        if s >= TOKEN_MIN {
+            best = s;
+        }
+    } else if !several {
+        return 0.0;
+    }
+    if several {
+        for (ia, (fa, &ma)) in a.forms.iter().zip(&a.masses).enumerate() {
+            for (ib, (fb, &mb)) in b.forms.iter().zip(&b.masses).enumerate() {
+                if ia == 0 && ib == 0 {
+                    continue;
+                }
+                // Forms of very different mass cannot reach TOKEN_MIN.
+                if (ma - mb).abs() > MASS_RATIO * ma.max(mb) {
+                    continue;
+                }
+                let s = phonetic::similarity_with_mass(fa, ma, fb, mb, best.max(TOKEN_MIN));
+                if s > best {
+                    best = s;
+                }
             }
         }
     }
