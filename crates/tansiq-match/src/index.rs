@@ -135,12 +135,15 @@ fn token_keys(t: &PTok) -> Vec<u64> {
 }
 
 struct Scratch {
+    /// Matched query weight per name (for the threshold bound).
     acc: Vec<f32>,
+    /// The same weighted by token rarity (to choose among candidates).
+    rank: Vec<f32>,
     touched: Vec<u32>,
 }
 
 thread_local! {
-    static SCRATCH: RefCell<Scratch> = const { RefCell::new(Scratch { acc: Vec::new(), touched: Vec::new() }) };
+    static SCRATCH: RefCell<Scratch> = const { RefCell::new(Scratch { acc: Vec::new(), rank: Vec::new(), touched: Vec::new() }) };
 }
 
 /// Candidate names must have accumulated this share of the query weight.
@@ -567,9 +570,10 @@ impl Index {
             .sum();
         let cands: Vec<u32> = SCRATCH.with(|cell| {
             let mut sc = cell.borrow_mut();
-            let Scratch { acc, touched } = &mut *sc;
+            let Scratch { acc, rank, touched } = &mut *sc;
             if acc.len() < self.names.len() {
                 acc.resize(self.names.len(), 0.0);
+                rank.resize(self.names.len(), 0.0);
             }
             touched.clear();
             let units = matches
@@ -577,18 +581,21 @@ impl Index {
                 .enumerate()
                 .map(|(i, m)| (m, qp.toks[i].weight))
                 .chain(glued.iter().map(|(m, w)| (m, *w)));
+            let n_names = self.names.len() as f32;
             for (m, w) in units {
                 for &(v, s) in m.iter() {
                     let (a, b) = (
                         self.post_off[v as usize] as usize,
                         self.post_off[v as usize + 1] as usize,
                     );
+                    let idf = (1.0 + n_names / (b - a).max(1) as f32).ln();
                     for &n in &self.post[a..b] {
                         let slot = &mut acc[n as usize];
                         if *slot == 0.0 {
                             touched.push(n);
                         }
                         *slot += w * s;
+                        rank[n as usize] += w * s * idf;
                     }
                 }
             }
@@ -597,11 +604,12 @@ impl Index {
                 .iter()
                 .filter_map(|&n| {
                     let a = acc[n as usize];
-                    (a >= need).then_some((a, n))
+                    (a >= need).then_some((rank[n as usize], n))
                 })
                 .collect();
             for &n in touched.iter() {
                 acc[n as usize] = 0.0;
+                rank[n as usize] = 0.0;
             }
             if c.len() > cap {
                 c.select_nth_unstable_by(cap, |x, y| y.0.total_cmp(&x.0));

@@ -289,6 +289,10 @@ fn name_forms(t: &str, arabic: bool, has_next: bool) -> (Vec<Vec<Sym>>, bool) {
                 glued_article = true;
             }
         }
+        // "Sfaxi": x for k+s.
+        if t.contains('x') {
+            forms.push(syms(&t.replace('x', "ks"), false));
+        }
         // "Bensaid", "Binladen": a glued patronymic particle.
         if t.len() >= 6 && (t.starts_with("ben") || t.starts_with("bin")) {
             forms.push(syms(&t[3..], false));
@@ -365,8 +369,11 @@ pub(crate) fn parse_tokens(raw: &[String]) -> Parsed {
             continue;
         }
         if TITLES.contains(&t) && n > 1 {
-            let f = syms(t, arabic);
-            toks.push(make_tok(t.to_string(), Kind::Title, vec![f]));
+            let (forms, glued_article) = name_forms(t, arabic, has_next);
+            let mut tok = make_tok(t.to_string(), Kind::Title, forms);
+            tok.article = article_next || glued_article;
+            article_next = false;
+            toks.push(tok);
             i += 1;
             continue;
         }

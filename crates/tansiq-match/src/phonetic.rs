@@ -172,7 +172,7 @@ fn build_costs() -> CostTable {
     set(WU, I, 0.3);
     set(YI, Y, 0.0);
     set(YI, I, 0.0);
-    set(YI, E, 0.03);
+    set(YI, E, 0.15);
     set(YI, A, 0.2);
     set(YI, O, 0.3);
     set(YI, U, 0.3);
@@ -361,7 +361,7 @@ pub fn latin_syms(tok: &str) -> Vec<Sym> {
 pub fn has_medial_digraph(tok: &str) -> bool {
     let b = tok.as_bytes();
     (1..b.len().saturating_sub(1))
-        .any(|i| b[i + 1] == b'h' && matches!(b[i], b's' | b't' | b'd' | b'k' | b'g' | b'c'))
+        .any(|i| b[i + 1] == b'h' && matches!(b[i], b's' | b't' | b'd' | b'k' | b'g' | b'c' | b'z'))
 }
 
 /// Transcribe a Latin token; with `split`, medial consonant+h sequences
@@ -492,7 +492,7 @@ pub fn latin_syms_with(tok: &str, split: bool) -> Vec<Sym> {
             }
             'j' => (J, 1),
             'z' => {
-                if nx == 'h' {
+                if h_next {
                     (ZH, 2)
                 } else {
                     (Z, 1)

@@ -220,7 +220,9 @@ where
     let covered_q: usize = single.pairs.iter().map(|p| p.qn).sum();
     let covered_e: usize = single.pairs.iter().map(|p| p.en).sum();
     let weak = single.pairs.iter().any(|p| p.s < 0.8);
-    if (covered_q == nq && covered_e == ne && !weak) || (nq < 2 && ne < 2) || single.sim < MERGE_MIN
+    if (covered_q == nq && covered_e == ne && !weak)
+        || (nq < 2 && ne < 2)
+        || (single.sim < MERGE_MIN && nq > 1 && ne > 1)
     {
         return single;
     }
