@@ -370,7 +370,12 @@ pub(crate) fn parse_tokens(raw: &[String]) -> Parsed {
         }
         if TITLES.contains(&t) && n > 1 {
             let (forms, glued_article) = name_forms(t, arabic, has_next);
-            let mut tok = make_tok(t.to_string(), Kind::Title, forms);
+            let text = if article_next && !glued_article {
+                format!("al {t}")
+            } else {
+                t.to_string()
+            };
+            let mut tok = make_tok(text, Kind::Title, forms);
             tok.article = article_next || glued_article;
             article_next = false;
             toks.push(tok);
@@ -413,7 +418,14 @@ pub(crate) fn parse_tokens(raw: &[String]) -> Parsed {
             Kind::Name
         };
         let (forms, glued_article) = name_forms(t, arabic, has_next);
-        let mut tok = make_tok(t.to_string(), kind, forms);
+        // The text is the interning and cache key: it records a separate
+        // article ("al hammadi"), which changes the article agreement.
+        let text = if article_next && !glued_article {
+            format!("al {t}")
+        } else {
+            t.to_string()
+        };
+        let mut tok = make_tok(text, kind, forms);
         tok.article = article_next || glued_article;
         article_next = !arabic && has_next && t.len() >= 5 && t.ends_with("ul");
         if !tok.forms.is_empty() {

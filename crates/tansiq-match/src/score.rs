@@ -305,14 +305,23 @@ fn finish(q: &[&PTok], e: &[&PTok], mut pairs: Vec<Pair>, used_q: u64, used_e: u
     }
     let lam_q = if all_e { EXTRA_TOKEN_FACTOR } else { 1.0 };
     let lam_e = if all_q { EXTRA_TOKEN_FACTOR } else { 1.0 };
+    // An extra family name (the last token) says more than an extra
+    // given or middle name.
+    let last_factor = |lam: f32, k: usize, n: usize| {
+        if lam < 1.0 && k + 1 == n && n > 1 {
+            (lam * LAST_EXTRA_FACTOR).min(1.0)
+        } else {
+            lam
+        }
+    };
     for (i, t) in q.iter().enumerate() {
         if used_q & (1 << i) == 0 {
-            den += lam_q * t.weight;
+            den += last_factor(lam_q, i, q.len()) * t.weight;
         }
     }
     for (j, t) in e.iter().enumerate() {
         if used_e & (1 << j) == 0 {
-            den += lam_e * t.weight;
+            den += last_factor(lam_e, j, e.len()) * t.weight;
         }
     }
     let mut sim = if den > 0.0 { num / den } else { 0.0 };
@@ -333,6 +342,9 @@ fn finish(q: &[&PTok], e: &[&PTok], mut pairs: Vec<Pair>, used_q: u64, used_e: u
         info,
     }
 }
+
+/// Multiplies the extra-token factor for an unmatched last token.
+const LAST_EXTRA_FACTOR: f32 = 1.7;
 
 /// Similarity taken off per pair of tokens aligned out of order.
 const INVERSION_PENALTY: f32 = 0.04;
