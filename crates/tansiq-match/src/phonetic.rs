@@ -145,6 +145,8 @@ fn build_costs() -> CostTable {
         set(l, YI, 0.3);
     }
     set(AA, A, 0.05);
+    // "aa" often marks an ain: Saad سعد, Alaa علاء, Kanaan كنعان.
+    set(AA, AIN, 0.05);
     set(AA, E, 0.2);
     set(AA, II, 0.3);
     set(AA, UU, 0.3);
@@ -532,8 +534,18 @@ pub fn arabic_syms(tok: &str) -> Vec<Sym> {
     let c: Vec<char> = tok.chars().collect();
     let n = c.len();
     let mut out = Vec::with_capacity(n);
+    let mut skip = false;
     for (i, &ch) in c.iter().enumerate() {
+        if skip {
+            skip = false;
+            continue;
+        }
         let sym = match ch {
+            // تش is how Arabic writes a foreign "ch" (tsh).
+            'ت' if c.get(i + 1) == Some(&'ش') => {
+                skip = true;
+                CH
+            }
             'ا' | 'أ' | 'إ' | 'آ' | 'ٱ' => {
                 if i == 0 {
                     AV
