@@ -139,11 +139,25 @@ struct Scratch {
     acc: Vec<f32>,
     /// The same weighted by token rarity (to choose among candidates).
     rank: Vec<f32>,
+    /// Best contribution of the current query unit to each name, and the
+    /// unit it belongs to (a name counts each query token once).
+    unit_acc: Vec<f32>,
+    unit_rank: Vec<f32>,
+    unit_of: Vec<u32>,
     touched: Vec<u32>,
 }
 
 thread_local! {
-    static SCRATCH: RefCell<Scratch> = const { RefCell::new(Scratch { acc: Vec::new(), rank: Vec::new(), touched: Vec::new() }) };
+    static SCRATCH: RefCell<Scratch> = const {
+        RefCell::new(Scratch {
+            acc: Vec::new(),
+            rank: Vec::new(),
+            unit_acc: Vec::new(),
+            unit_rank: Vec::new(),
+            unit_of: Vec::new(),
+            touched: Vec::new(),
+        })
+    };
 }
 
 /// Candidate names must have accumulated this share of the query weight.
@@ -570,10 +584,21 @@ impl Index {
             .sum();
         let cands: Vec<u32> = SCRATCH.with(|cell| {
             let mut sc = cell.borrow_mut();
-            let Scratch { acc, rank, touched } = &mut *sc;
+            let Scratch {
+                acc,
+                rank,
+                unit_acc,
+                unit_rank,
+                unit_of,
+                touched,
+            } = &mut *sc;
             if acc.len() < self.names.len() {
-                acc.resize(self.names.len(), 0.0);
-                rank.resize(self.names.len(), 0.0);
+                let n = self.names.len();
+                acc.resize(n, 0.0);
+                rank.resize(n, 0.0);
+                unit_acc.resize(n, 0.0);
+                unit_rank.resize(n, 0.0);
+                unit_of.resize(n, u32::MAX);
             }
             touched.clear();
             let units = matches
@@ -582,20 +607,33 @@ impl Index {
                 .map(|(i, m)| (m, qp.toks[i].weight))
                 .chain(glued.iter().map(|(m, w)| (m, *w)));
             let n_names = self.names.len() as f32;
-            for (m, w) in units {
+            for (u, (m, w)) in units.enumerate() {
+                let u = u as u32;
                 for &(v, s) in m.iter() {
                     let (a, b) = (
                         self.post_off[v as usize] as usize,
                         self.post_off[v as usize + 1] as usize,
                     );
                     let idf = (1.0 + n_names / (b - a).max(1) as f32).ln();
+                    let (ca, cr) = (w * s, w * s * idf);
                     for &n in &self.post[a..b] {
-                        let slot = &mut acc[n as usize];
-                        if *slot == 0.0 {
-                            touched.push(n);
+                        let n = n as usize;
+                        if unit_of[n] == u32::MAX {
+                            touched.push(n as u32);
                         }
-                        *slot += w * s;
-                        rank[n as usize] += w * s * idf;
+                        if unit_of[n] != u {
+                            unit_of[n] = u;
+                            unit_acc[n] = 0.0;
+                            unit_rank[n] = 0.0;
+                        }
+                        if ca > unit_acc[n] {
+                            acc[n] += ca - unit_acc[n];
+                            unit_acc[n] = ca;
+                        }
+                        if cr > unit_rank[n] {
+                            rank[n] += cr - unit_rank[n];
+                            unit_rank[n] = cr;
+                        }
                     }
                 }
             }
@@ -608,8 +646,10 @@ impl Index {
                 })
                 .collect();
             for &n in touched.iter() {
-                acc[n as usize] = 0.0;
-                rank[n as usize] = 0.0;
+                let n = n as usize;
+                acc[n] = 0.0;
+                rank[n] = 0.0;
+                unit_of[n] = u32::MAX;
             }
             if c.len() > cap {
                 c.select_nth_unstable_by(cap, |x, y| y.0.total_cmp(&x.0));

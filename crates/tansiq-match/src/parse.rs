@@ -60,7 +60,7 @@ const PATRONYMIC: &[&str] = &[
 
 const ABD: &[&str] = &[
     "abd", "abdel", "abdal", "abdul", "abdoul", "abdol", "abdil", "abdur", "abdar", "abder",
-    "abdus", "abdes", "abdas", "abdelal", "abdulla", "عبد",
+    "abdus", "abdes", "abdas", "abdelal", "عبد",
 ];
 
 const ABU: &[&str] = &[
