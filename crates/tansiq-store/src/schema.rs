@@ -78,7 +78,7 @@ const MIGRATIONS: &[&str] = &[
         originator TEXT NOT NULL, seq BIGINT NOT NULL, precedence TEXT NOT NULL,
         prec_rank INTEGER NOT NULL, ord BIGINT NOT NULL, size BIGINT NOT NULL,
         relays TEXT NOT NULL, reply_to TEXT, PRIMARY KEY (to_node, id));
-     CREATE INDEX sync_outbox_queue ON sync_outbox (to_node, prec_rank, ord);
+     CREATE INDEX sync_outbox_queue ON sync_outbox (to_node, prec_rank, ord, id);
      CREATE TABLE sync_alarm (id TEXT PRIMARY KEY, kind TEXT NOT NULL, detail TEXT NOT NULL,
         created_at TEXT NOT NULL);
      CREATE TABLE peer_links (peer TEXT PRIMARY KEY, last_delivery TEXT, last_error TEXT,
