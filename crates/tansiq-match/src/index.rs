@@ -134,31 +134,40 @@ fn token_keys(t: &PTok) -> Vec<u64> {
     out
 }
 
-struct Scratch {
-    /// Matched query weight per name (for the threshold bound).
-    acc: Vec<f32>,
+/// Per-name accumulator of one query.
+#[derive(Clone, Copy)]
+struct Slot {
+    /// Matched query weight (for the threshold bound).
+    acc: f32,
     /// The same weighted by token rarity (to choose among candidates).
-    rank: Vec<f32>,
-    /// Best contribution of the current query unit to each name, and the
-    /// unit it belongs to (a name counts each query token once).
-    unit_acc: Vec<f32>,
-    unit_rank: Vec<f32>,
-    unit_of: Vec<u32>,
+    rank: f32,
+    /// Best contribution of the current query unit (a name counts each
+    /// query token once), and that unit.
+    unit_acc: f32,
+    unit_rank: f32,
+    unit: u32,
+}
+
+const EMPTY_SLOT: Slot = Slot {
+    acc: 0.0,
+    rank: 0.0,
+    unit_acc: 0.0,
+    unit_rank: 0.0,
+    unit: u32::MAX,
+};
+
+struct Scratch {
+    slots: Vec<Slot>,
     touched: Vec<u32>,
 }
 
 thread_local! {
-    static SCRATCH: RefCell<Scratch> = const {
-        RefCell::new(Scratch {
-            acc: Vec::new(),
-            rank: Vec::new(),
-            unit_acc: Vec::new(),
-            unit_rank: Vec::new(),
-            unit_of: Vec::new(),
-            touched: Vec::new(),
-        })
-    };
+    static SCRATCH: RefCell<Scratch> = const { RefCell::new(Scratch { slots: Vec::new(), touched: Vec::new() }) };
 }
+
+/// Candidates are chosen by the query weight they cover, plus this share
+/// of the same weighted by token rarity (a tie-breaker).
+const RARITY_SHARE: f32 = 0.02;
 
 /// Candidate names must have accumulated this share of the query weight.
 const MIN_ACC_SHARE: f32 = 0.45;
@@ -584,21 +593,9 @@ impl Index {
             .sum();
         let cands: Vec<u32> = SCRATCH.with(|cell| {
             let mut sc = cell.borrow_mut();
-            let Scratch {
-                acc,
-                rank,
-                unit_acc,
-                unit_rank,
-                unit_of,
-                touched,
-            } = &mut *sc;
-            if acc.len() < self.names.len() {
-                let n = self.names.len();
-                acc.resize(n, 0.0);
-                rank.resize(n, 0.0);
-                unit_acc.resize(n, 0.0);
-                unit_rank.resize(n, 0.0);
-                unit_of.resize(n, u32::MAX);
+            let Scratch { slots, touched } = &mut *sc;
+            if slots.len() < self.names.len() {
+                slots.resize(self.names.len(), EMPTY_SLOT);
             }
             touched.clear();
             let units = matches
@@ -617,22 +614,22 @@ impl Index {
                     let idf = (1.0 + n_names / (b - a).max(1) as f32).ln();
                     let (ca, cr) = (w * s, w * s * idf);
                     for &n in &self.post[a..b] {
-                        let n = n as usize;
-                        if unit_of[n] == u32::MAX {
-                            touched.push(n as u32);
+                        let slot = &mut slots[n as usize];
+                        if slot.unit == u32::MAX {
+                            touched.push(n);
                         }
-                        if unit_of[n] != u {
-                            unit_of[n] = u;
-                            unit_acc[n] = 0.0;
-                            unit_rank[n] = 0.0;
+                        if slot.unit != u {
+                            slot.unit = u;
+                            slot.unit_acc = 0.0;
+                            slot.unit_rank = 0.0;
                         }
-                        if ca > unit_acc[n] {
-                            acc[n] += ca - unit_acc[n];
-                            unit_acc[n] = ca;
+                        if ca > slot.unit_acc {
+                            slot.acc += ca - slot.unit_acc;
+                            slot.unit_acc = ca;
                         }
-                        if cr > unit_rank[n] {
-                            rank[n] += cr - unit_rank[n];
-                            unit_rank[n] = cr;
+                        if cr > slot.unit_rank {
+                            slot.rank += cr - slot.unit_rank;
+                            slot.unit_rank = cr;
                         }
                     }
                 }
@@ -641,15 +638,12 @@ impl Index {
             let mut c: Vec<(f32, u32)> = touched
                 .iter()
                 .filter_map(|&n| {
-                    let a = acc[n as usize];
-                    (a >= need).then_some((rank[n as usize], n))
+                    let sl = &slots[n as usize];
+                    (sl.acc >= need).then_some((sl.acc + RARITY_SHARE * sl.rank, n))
                 })
                 .collect();
             for &n in touched.iter() {
-                let n = n as usize;
-                acc[n] = 0.0;
-                rank[n] = 0.0;
-                unit_of[n] = u32::MAX;
+                slots[n as usize] = EMPTY_SLOT;
             }
             if c.len() > cap {
                 c.select_nth_unstable_by(cap, |x, y| y.0.total_cmp(&x.0));
