@@ -175,7 +175,7 @@ const MIN_ACC_SHARE: f32 = 0.45;
 /// evaluation).
 const MAX_CANDIDATES: usize = 300;
 /// At most this many names are aligned in full per screened query.
-const SCREEN_CANDIDATES: usize = 120;
+const SCREEN_CANDIDATES: usize = 60;
 
 /// The share of the query's token weight a name must have matched to be
 /// able to reach `threshold`, given the best attribute evidence the query
