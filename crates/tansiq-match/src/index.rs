@@ -68,28 +68,39 @@ fn key_hash(k: &[u8]) -> u64 {
     h
 }
 
-/// Skeletons at least this long also get their one-letter deletions.
-const MIN_DELETION_KEY: usize = 3;
+/// Skeletons this long or longer meet within one edit (substitution,
+/// insertion, deletion) through their one-letter deletions; a skeleton of
+/// `MIN_DELETION_KEY - 1` letters only meets by insertion/deletion (a
+/// substitution between coarse classes in so short a name is another name).
+const MIN_DELETION_KEY: usize = 4;
+
+fn with_marker(b: &[u8], skip: Option<usize>, marker: u8) -> u64 {
+    let mut v = Vec::with_capacity(b.len() + 1);
+    for (k, &c) in b.iter().enumerate() {
+        if Some(k) != skip {
+            v.push(c);
+        }
+    }
+    v.push(marker);
+    key_hash(&v)
+}
 
 /// The keys a token is indexed and looked up under.
+///
+/// Every skeleton is a key. Skeletons of `MIN_DELETION_KEY` letters or
+/// more also give their one-letter deletions in the '#' space, where whole
+/// skeletons of two letters or more are keys too: two skeletons meet there
+/// when they are one substitution, insertion or deletion apart. Skeletons
+/// of `MIN_DELETION_KEY - 1` letters give their deletions in the '%'
+/// space, where whole skeletons of `MIN_DELETION_KEY - 2` letters are keys:
+/// they meet by insertion or deletion only.
 fn token_keys(t: &PTok) -> Vec<u64> {
     let mut out = Vec::new();
     if t.kind == Kind::Initial {
         return out;
     }
     // Glued pairs (blocking-only) meet on their whole skeletons only.
-    if t.text.contains('_') {
-        for f in &t.forms {
-            for sk in phonetic::skeletons(f) {
-                if !sk.is_empty() {
-                    out.push(key_hash(sk.as_bytes()));
-                }
-            }
-        }
-        out.sort_unstable();
-        out.dedup();
-        return out;
-    }
+    let glued = t.text.contains('_');
     for f in &t.forms {
         for sk in phonetic::skeletons(f) {
             let b = sk.as_bytes();
@@ -97,46 +108,66 @@ fn token_keys(t: &PTok) -> Vec<u64> {
                 continue;
             }
             out.push(key_hash(b));
-            if b.len() >= MIN_DELETION_KEY {
+            if glued {
+                continue;
+            }
+            if b.len() >= 2 {
+                out.push(with_marker(b, None, b'#'));
+            }
+            if b.len() == MIN_DELETION_KEY - 2 {
+                out.push(with_marker(b, None, b'%'));
+            }
+            if b.len() >= MIN_DELETION_KEY - 1 {
+                let marker = if b.len() >= MIN_DELETION_KEY {
+                    b'#'
+                } else {
+                    b'%'
+                };
                 for d in 0..b.len() {
-                    let mut v = Vec::with_capacity(b.len() - 1);
-                    v.extend_from_slice(&b[..d]);
-                    v.extend_from_slice(&b[d + 1..]);
-                    // Deletion keys live in their own space.
-                    v.push(b'#');
-                    out.push(key_hash(&v));
+                    out.push(with_marker(b, Some(d), marker));
                 }
             }
         }
     }
-    // A query key must also meet an indexed deletion key and vice versa:
-    // both sides carry "key" and "key minus one letter#"; a whole key of
-    // length n-1 meets a deletion key of length n only via the '#' form,
-    // so whole keys are also indexed in the '#' space.
-    let mut extra = Vec::new();
-    for f in &t.forms {
-        for sk in phonetic::skeletons(f) {
-            if sk.len() >= 2 {
-                let mut v = sk.into_bytes();
-                v.push(b'#');
-                extra.push(key_hash(&v));
-            }
-        }
-    }
-    out.extend(extra);
     out.sort_unstable();
     out.dedup();
     out
 }
 
+/// Per-name accumulator of one query.
+#[derive(Clone, Copy)]
+struct Slot {
+    /// Matched query weight (for the threshold bound).
+    acc: f32,
+    /// The same weighted by token rarity (to choose among candidates).
+    rank: f32,
+    /// Best contribution of the current query unit (a name counts each
+    /// query token once), and that unit.
+    unit_acc: f32,
+    unit_rank: f32,
+    unit: u32,
+}
+
+const EMPTY_SLOT: Slot = Slot {
+    acc: 0.0,
+    rank: 0.0,
+    unit_acc: 0.0,
+    unit_rank: 0.0,
+    unit: u32::MAX,
+};
+
 struct Scratch {
-    acc: Vec<f32>,
+    slots: Vec<Slot>,
     touched: Vec<u32>,
 }
 
 thread_local! {
-    static SCRATCH: RefCell<Scratch> = const { RefCell::new(Scratch { acc: Vec::new(), touched: Vec::new() }) };
+    static SCRATCH: RefCell<Scratch> = const { RefCell::new(Scratch { slots: Vec::new(), touched: Vec::new() }) };
 }
+
+/// Candidates are chosen by the query weight they cover, plus this share
+/// of the same weighted by token rarity (a tie-breaker).
+const RARITY_SHARE: f32 = 0.02;
 
 /// Candidate names must have accumulated this share of the query weight.
 const MIN_ACC_SHARE: f32 = 0.45;
@@ -144,7 +175,7 @@ const MIN_ACC_SHARE: f32 = 0.45;
 /// evaluation).
 const MAX_CANDIDATES: usize = 300;
 /// At most this many names are aligned in full per screened query.
-const SCREEN_CANDIDATES: usize = 120;
+const SCREEN_CANDIDATES: usize = 60;
 
 /// The share of the query's token weight a name must have matched to be
 /// able to reach `threshold`, given the best attribute evidence the query
@@ -562,9 +593,9 @@ impl Index {
             .sum();
         let cands: Vec<u32> = SCRATCH.with(|cell| {
             let mut sc = cell.borrow_mut();
-            let Scratch { acc, touched } = &mut *sc;
-            if acc.len() < self.names.len() {
-                acc.resize(self.names.len(), 0.0);
+            let Scratch { slots, touched } = &mut *sc;
+            if slots.len() < self.names.len() {
+                slots.resize(self.names.len(), EMPTY_SLOT);
             }
             touched.clear();
             let units = matches
@@ -572,18 +603,34 @@ impl Index {
                 .enumerate()
                 .map(|(i, m)| (m, qp.toks[i].weight))
                 .chain(glued.iter().map(|(m, w)| (m, *w)));
-            for (m, w) in units {
+            let n_names = self.names.len() as f32;
+            for (u, (m, w)) in units.enumerate() {
+                let u = u as u32;
                 for &(v, s) in m.iter() {
                     let (a, b) = (
                         self.post_off[v as usize] as usize,
                         self.post_off[v as usize + 1] as usize,
                     );
+                    let idf = (1.0 + n_names / (b - a).max(1) as f32).ln();
+                    let (ca, cr) = (w * s, w * s * idf);
                     for &n in &self.post[a..b] {
-                        let slot = &mut acc[n as usize];
-                        if *slot == 0.0 {
+                        let slot = &mut slots[n as usize];
+                        if slot.unit == u32::MAX {
                             touched.push(n);
                         }
-                        *slot += w * s;
+                        if slot.unit != u {
+                            slot.unit = u;
+                            slot.unit_acc = 0.0;
+                            slot.unit_rank = 0.0;
+                        }
+                        if ca > slot.unit_acc {
+                            slot.acc += ca - slot.unit_acc;
+                            slot.unit_acc = ca;
+                        }
+                        if cr > slot.unit_rank {
+                            slot.rank += cr - slot.unit_rank;
+                            slot.unit_rank = cr;
+                        }
                     }
                 }
             }
@@ -591,12 +638,12 @@ impl Index {
             let mut c: Vec<(f32, u32)> = touched
                 .iter()
                 .filter_map(|&n| {
-                    let a = acc[n as usize];
-                    (a >= need).then_some((a, n))
+                    let sl = &slots[n as usize];
+                    (sl.acc >= need).then_some((sl.acc + RARITY_SHARE * sl.rank, n))
                 })
                 .collect();
             for &n in touched.iter() {
-                acc[n as usize] = 0.0;
+                slots[n as usize] = EMPTY_SLOT;
             }
             if c.len() > cap {
                 c.select_nth_unstable_by(cap, |x, y| y.0.total_cmp(&x.0));

@@ -25,7 +25,7 @@ use unicode_normalization::UnicodeNormalization;
 fn digraph(c: char) -> Option<&'static str> {
     Some(match c {
         'š' => "sh",
-        'č' => "ch",
+        'č' | 'ć' => "ch",
         'ž' => "zh",
         'ǧ' => "j",
         'ġ' => "gh",

@@ -60,7 +60,7 @@ const PATRONYMIC: &[&str] = &[
 
 const ABD: &[&str] = &[
     "abd", "abdel", "abdal", "abdul", "abdoul", "abdol", "abdil", "abdur", "abdar", "abder",
-    "abdus", "abdes", "abdas", "abdelal", "abdulla", "عبد",
+    "abdus", "abdes", "abdas", "abdelal", "عبد",
 ];
 
 const ABU: &[&str] = &[
@@ -289,6 +289,10 @@ fn name_forms(t: &str, arabic: bool, has_next: bool) -> (Vec<Vec<Sym>>, bool) {
                 glued_article = true;
             }
         }
+        // "Sfaxi": x for k+s.
+        if t.contains('x') {
+            forms.push(syms(&t.replace('x', "ks"), false));
+        }
         // "Bensaid", "Binladen": a glued patronymic particle.
         if t.len() >= 6 && (t.starts_with("ben") || t.starts_with("bin")) {
             forms.push(syms(&t[3..], false));
@@ -365,8 +369,16 @@ pub(crate) fn parse_tokens(raw: &[String]) -> Parsed {
             continue;
         }
         if TITLES.contains(&t) && n > 1 {
-            let f = syms(t, arabic);
-            toks.push(make_tok(t.to_string(), Kind::Title, vec![f]));
+            let (forms, glued_article) = name_forms(t, arabic, has_next);
+            let text = if article_next && !glued_article {
+                format!("al {t}")
+            } else {
+                t.to_string()
+            };
+            let mut tok = make_tok(text, Kind::Title, forms);
+            tok.article = article_next || glued_article;
+            article_next = false;
+            toks.push(tok);
             i += 1;
             continue;
         }
@@ -406,7 +418,14 @@ pub(crate) fn parse_tokens(raw: &[String]) -> Parsed {
             Kind::Name
         };
         let (forms, glued_article) = name_forms(t, arabic, has_next);
-        let mut tok = make_tok(t.to_string(), kind, forms);
+        // The text is the interning and cache key: it records a separate
+        // article ("al hammadi"), which changes the article agreement.
+        let text = if article_next && !glued_article {
+            format!("al {t}")
+        } else {
+            t.to_string()
+        };
+        let mut tok = make_tok(text, kind, forms);
         tok.article = article_next || glued_article;
         article_next = !arabic && has_next && t.len() >= 5 && t.ends_with("ul");
         if !tok.forms.is_empty() {

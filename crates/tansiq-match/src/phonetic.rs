@@ -145,6 +145,8 @@ fn build_costs() -> CostTable {
         set(l, YI, 0.3);
     }
     set(AA, A, 0.05);
+    // "aa" often marks an ain: Saad سعد, Alaa علاء, Kanaan كنعان.
+    set(AA, AIN, 0.05);
     set(AA, E, 0.2);
     set(AA, II, 0.3);
     set(AA, UU, 0.3);
@@ -172,7 +174,7 @@ fn build_costs() -> CostTable {
     set(WU, I, 0.3);
     set(YI, Y, 0.0);
     set(YI, I, 0.0);
-    set(YI, E, 0.03);
+    set(YI, E, 0.15);
     set(YI, A, 0.2);
     set(YI, O, 0.3);
     set(YI, U, 0.3);
@@ -288,16 +290,17 @@ pub fn distance_bounded(a: &[Sym], b: &[Sym], limit: f32) -> f32 {
     if b.is_empty() {
         return mass(a);
     }
-    let mut prev: [f32; 64] = [0.0; 64];
-    let mut cur: [f32; 64] = [0.0; 64];
-    let n = b.len().min(63);
+    let n = b.len().min(MAX_SYMS);
     let b = &b[..n];
-    let mut ib = [0.0f32; 64];
+    let mut buf_a = [0.0f32; MAX_SYMS + 1];
+    let mut buf_b = [0.0f32; MAX_SYMS + 1];
+    let mut ib = [0.0f32; MAX_SYMS];
+    let (mut prev, mut cur) = (&mut buf_a, &mut buf_b);
     for j in 0..n {
         ib[j] = t.indel[b[j] as usize];
         prev[j + 1] = prev[j] + ib[j];
     }
-    for &ca in a.iter().take(63) {
+    for &ca in a.iter().take(MAX_SYMS) {
         let da = t.indel[ca as usize];
         cur[0] = prev[0] + da;
         let row = &t.sub[ca as usize];
@@ -317,6 +320,9 @@ pub fn distance_bounded(a: &[Sym], b: &[Sym], limit: f32) -> f32 {
     }
     prev[n]
 }
+
+/// Longest symbol sequence compared (longer ones are cut).
+const MAX_SYMS: usize = 48;
 
 /// Similarity of two symbol sequences in [0, 1].
 pub fn similarity(a: &[Sym], b: &[Sym]) -> f32 {
@@ -357,7 +363,7 @@ pub fn latin_syms(tok: &str) -> Vec<Sym> {
 pub fn has_medial_digraph(tok: &str) -> bool {
     let b = tok.as_bytes();
     (1..b.len().saturating_sub(1))
-        .any(|i| b[i + 1] == b'h' && matches!(b[i], b's' | b't' | b'd' | b'k' | b'g' | b'c'))
+        .any(|i| b[i + 1] == b'h' && matches!(b[i], b's' | b't' | b'd' | b'k' | b'g' | b'c' | b'z'))
 }
 
 /// Transcribe a Latin token; with `split`, medial consonant+h sequences
@@ -488,7 +494,7 @@ pub fn latin_syms_with(tok: &str, split: bool) -> Vec<Sym> {
             }
             'j' => (J, 1),
             'z' => {
-                if nx == 'h' {
+                if h_next {
                     (ZH, 2)
                 } else {
                     (Z, 1)
@@ -528,8 +534,18 @@ pub fn arabic_syms(tok: &str) -> Vec<Sym> {
     let c: Vec<char> = tok.chars().collect();
     let n = c.len();
     let mut out = Vec::with_capacity(n);
+    let mut skip = false;
     for (i, &ch) in c.iter().enumerate() {
+        if skip {
+            skip = false;
+            continue;
+        }
         let sym = match ch {
+            // تش is how Arabic writes a foreign "ch" (tsh).
+            'ت' if c.get(i + 1) == Some(&'ش') => {
+                skip = true;
+                CH
+            }
             'ا' | 'أ' | 'إ' | 'آ' | 'ٱ' => {
                 if i == 0 {
                     AV

@@ -9,6 +9,9 @@ use crate::{Document, Entry, Query};
 /// larger are not compared (they cannot be similar enough).
 const MASS_RATIO: f32 = 0.5;
 
+/// Primary forms below this similarity are not compared further.
+const PRIMARY_MIN: f32 = 0.3;
+
 /// Token pairs below this similarity are never aligned.
 pub const TOKEN_MIN: f32 = 0.5;
 
@@ -22,15 +25,40 @@ pub fn tok_sim(a: &PTok, b: &PTok) -> f32 {
         return initial_sim(a, b);
     }
     let mut best = 0.0f32;
-    for (fa, &ma) in a.forms.iter().zip(&a.masses) {
-        for (fb, &mb) in b.forms.iter().zip(&b.masses) {
-            // Forms of very different mass cannot reach TOKEN_MIN.
-            if (ma - mb).abs() > MASS_RATIO * ma.max(mb) {
-                continue;
-            }
-            let s = phonetic::similarity_with_mass(fa, ma, fb, mb, best.max(TOKEN_MIN));
-            if s > best {
-                best = s;
+    // The primary forms first; alternate forms only differ by an article,
+    // a particle or a digraph reading: when the primary forms are far
+    // apart, so are the others.
+    let (Some(f0), Some(g0)) = (a.forms.first(), b.forms.first()) else {
+        return 0.0;
+    };
+    let (m0, n0) = (a.masses[0], b.masses[0]);
+    let several = a.forms.len() + b.forms.len() > 2;
+    if (m0 - n0).abs() <= MASS_RATIO * m0.max(n0) {
+        let floor = if several { PRIMARY_MIN } else { TOKEN_MIN };
+        let s = phonetic::similarity_with_mass(f0, m0, g0, n0, floor);
+        if s == 0.0 && several {
+            return 0.0;
+        }
+        if s >= TOKEN_MIN {
+            best = s;
+        }
+    } else if !several {
+        return 0.0;
+    }
+    if several {
+        for (ia, (fa, &ma)) in a.forms.iter().zip(&a.masses).enumerate() {
+            for (ib, (fb, &mb)) in b.forms.iter().zip(&b.masses).enumerate() {
+                if ia == 0 && ib == 0 {
+                    continue;
+                }
+                // Forms of very different mass cannot reach TOKEN_MIN.
+                if (ma - mb).abs() > MASS_RATIO * ma.max(mb) {
+                    continue;
+                }
+                let s = phonetic::similarity_with_mass(fa, ma, fb, mb, best.max(TOKEN_MIN));
+                if s > best {
+                    best = s;
+                }
             }
         }
     }
@@ -192,7 +220,9 @@ where
     let covered_q: usize = single.pairs.iter().map(|p| p.qn).sum();
     let covered_e: usize = single.pairs.iter().map(|p| p.en).sum();
     let weak = single.pairs.iter().any(|p| p.s < 0.8);
-    if (covered_q == nq && covered_e == ne && !weak) || (nq < 2 && ne < 2) || single.sim < MERGE_MIN
+    if (covered_q == nq && covered_e == ne && !weak)
+        || (nq < 2 && ne < 2)
+        || (single.sim < MERGE_MIN && nq > 1 && ne > 1)
     {
         return single;
     }
@@ -275,14 +305,23 @@ fn finish(q: &[&PTok], e: &[&PTok], mut pairs: Vec<Pair>, used_q: u64, used_e: u
     }
     let lam_q = if all_e { EXTRA_TOKEN_FACTOR } else { 1.0 };
     let lam_e = if all_q { EXTRA_TOKEN_FACTOR } else { 1.0 };
+    // An extra family name (the last token) says more than an extra
+    // given or middle name.
+    let last_factor = |lam: f32, k: usize, n: usize| {
+        if lam < 1.0 && k + 1 == n && n > 1 {
+            (lam * LAST_EXTRA_FACTOR).min(1.0)
+        } else {
+            lam
+        }
+    };
     for (i, t) in q.iter().enumerate() {
         if used_q & (1 << i) == 0 {
-            den += lam_q * t.weight;
+            den += last_factor(lam_q, i, q.len()) * t.weight;
         }
     }
     for (j, t) in e.iter().enumerate() {
         if used_e & (1 << j) == 0 {
-            den += lam_e * t.weight;
+            den += last_factor(lam_e, j, e.len()) * t.weight;
         }
     }
     let mut sim = if den > 0.0 { num / den } else { 0.0 };
@@ -303,6 +342,9 @@ fn finish(q: &[&PTok], e: &[&PTok], mut pairs: Vec<Pair>, used_q: u64, used_e: u
         info,
     }
 }
+
+/// Multiplies the extra-token factor for an unmatched last token.
+const LAST_EXTRA_FACTOR: f32 = 1.7;
 
 /// Similarity taken off per pair of tokens aligned out of order.
 const INVERSION_PENALTY: f32 = 0.04;

@@ -16,6 +16,7 @@ mod records;
 pub mod schema;
 pub mod sql;
 pub mod sqlite;
+mod sync;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -26,6 +27,7 @@ use tansiq_crypto::merkle::Frontier;
 pub use alerts::AlertRow;
 pub use records::{LinkRow, RecordFilter, RecordStatus, StoredRecord, VersionHash};
 use sql::{Backend, Conn, Dialect, Row, Value};
+pub use sync::{precedence_rank, AlarmRow, EnvelopeRow, OutboxRow, PeerLinkRow, StreamRow};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -133,6 +135,7 @@ impl Store {
             dialect: self.backend.dialect(),
             frontier: None,
             failed: false,
+            write: true,
         };
         let out = f(&mut tx)?;
         tx.commit()?;
@@ -150,6 +153,7 @@ impl Store {
             dialect: self.backend.dialect(),
             frontier: None,
             failed: false,
+            write: false,
         };
         f(&mut tx)
     }
@@ -177,6 +181,8 @@ pub struct Tx<'a> {
     frontier: Option<(Frontier, bool)>,
     /// A statement failed: the transaction can only roll back.
     failed: bool,
+    /// A write transaction (`Store::write`/`write_relaxed`), not a read.
+    write: bool,
 }
 
 /// A row of the peers table.

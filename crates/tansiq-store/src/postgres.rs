@@ -833,8 +833,9 @@ impl Postgres {
             .client
             .batch_execute("SET statement_timeout = 0")
             .and_then(|()| {
-                c.client
-                    .batch_execute("VACUUM records, record_versions, record_names, record_links")
+                c.client.batch_execute(
+                    "VACUUM records, record_versions, record_names, record_links, sync_envelope",
+                )
             })
             .and_then(|()| c.client.batch_execute(&self.session_setup));
         match r {

@@ -62,6 +62,27 @@ const MIGRATIONS: &[&str] = &[
         score_micros BIGINT NOT NULL, matched_name TEXT NOT NULL, explanation TEXT NOT NULL,
         created_at TEXT NOT NULL);
      CREATE UNIQUE INDEX alerts_by_pair ON alerts (entry_id, record_id);",
+    // 3: federation sync state (docs/SYNC.md §9). `sync_envelope.custody`
+    // is 1 for a relay's copy (in no stream); `purged` is 1 once the body
+    // was dropped for good; `sync_outbox.prec_rank` orders the queue
+    // (flash 0 … routine 3).
+    "CREATE TABLE sync_envelope (id {blob} PRIMARY KEY, channel TEXT NOT NULL,
+        originator TEXT NOT NULL, seq BIGINT NOT NULL, custody INTEGER NOT NULL,
+        header {blob} NOT NULL, body {blob}, body_hash {blob} NOT NULL, sig {blob} NOT NULL,
+        precedence TEXT NOT NULL, created_ms BIGINT NOT NULL, purged INTEGER NOT NULL DEFAULT 0);
+     CREATE UNIQUE INDEX sync_envelope_seq ON sync_envelope (channel, originator, seq)
+        WHERE custody = 0;
+     CREATE TABLE sync_stream (channel TEXT NOT NULL, originator TEXT NOT NULL,
+        seq BIGINT NOT NULL, last {blob}, PRIMARY KEY (channel, originator));
+     CREATE TABLE sync_outbox (to_node TEXT NOT NULL, id {blob} NOT NULL, channel TEXT NOT NULL,
+        originator TEXT NOT NULL, seq BIGINT NOT NULL, precedence TEXT NOT NULL,
+        prec_rank INTEGER NOT NULL, ord BIGINT NOT NULL, size BIGINT NOT NULL,
+        relays TEXT NOT NULL, reply_to TEXT, PRIMARY KEY (to_node, id));
+     CREATE INDEX sync_outbox_queue ON sync_outbox (to_node, prec_rank, ord, id);
+     CREATE TABLE sync_alarm (id TEXT PRIMARY KEY, kind TEXT NOT NULL, detail TEXT NOT NULL,
+        created_at TEXT NOT NULL);
+     CREATE TABLE peer_links (peer TEXT PRIMARY KEY, last_delivery TEXT, last_error TEXT,
+        updated_at TEXT);",
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

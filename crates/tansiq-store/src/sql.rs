@@ -105,6 +105,12 @@ impl Row {
             ))),
         }
     }
+    pub fn opt_blob(&self, i: usize) -> Result<Option<Vec<u8>>, StoreError> {
+        match self.get(i)? {
+            Value::Null => Ok(None),
+            _ => self.blob(i).map(Some),
+        }
+    }
     pub fn hash(&self, i: usize) -> Result<[u8; 32], StoreError> {
         let b = self.blob(i)?;
         <[u8; 32]>::try_from(b.as_slice()).map_err(|_| {

@@ -12,7 +12,7 @@ use suite::pg::{self, with_database, with_login, with_param, TestSchema};
 use suite::{check_audit_tree, uid, Rec};
 use tansiq_core::policy::ReadScope;
 use tansiq_crypto::Identity;
-use tansiq_store::{RecordFilter, RecordStatus, Store, StoreError};
+use tansiq_store::{OutboxRow, RecordFilter, RecordStatus, Store, StoreError};
 
 fn err_of(r: Result<Store, StoreError>) -> String {
     match r {
@@ -294,12 +294,31 @@ fn postgres_scrub_vacuums_and_backup_points_to_pg_dump() {
     let r = Rec::new(&uid("r"), &ch, &f);
     r.put(&store, &who);
     r.retraction().put(&store, &who);
+    let env = suite::sync::envelope(&ch, "tqorig", 1, "purged");
+    store.write(|tx| tx.sync_put_envelope(&env)).unwrap();
+    store.write(|tx| tx.sync_purge_envelope(&env.id)).unwrap();
     store.scrub().unwrap();
     let got = store
         .read(|tx| tx.record(&r.id, &ReadScope::everything()))
         .unwrap()
         .unwrap();
     assert_eq!(got.status, RecordStatus::Retracted);
+    let stub = store.read(|tx| tx.sync_envelope(&env.id)).unwrap().unwrap();
+    assert_eq!((stub.body, stub.body_hash), (None, env.body_hash));
+    // The envelope table is vacuumed with the record tables.
+    let vacuumed: Vec<String> = pg::admin(&base)
+        .query(
+            "SELECT relname::text FROM pg_stat_user_tables
+             WHERE schemaname = $1 AND last_vacuum IS NOT NULL ORDER BY relname",
+            &[&schema.name],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    for t in ["records", "sync_envelope"] {
+        assert!(vacuumed.iter().any(|v| v == t), "{t} in {vacuumed:?}");
+    }
     let e = store
         .backup_to(std::path::Path::new("/tmp/never-written.db"))
         .expect_err("no file backups of a PostgreSQL store")
@@ -415,4 +434,67 @@ fn postgres_backup_and_restore_with_pg_dump() {
     restored
         .write(|tx| tx.meta_set("after_restore", "ok"))
         .unwrap();
+}
+
+/// Several delivery workers: a claim skips outbox rows another
+/// transaction holds locked (`FOR UPDATE SKIP LOCKED`) instead of waiting
+/// for them, and gets them once they are free.
+#[test]
+fn postgres_claim_skips_rows_locked_elsewhere() {
+    let Some(base) = pg::url() else { return };
+    let schema = TestSchema::new(&base);
+    // Without SKIP LOCKED the claim would wait, and time out after 2 s.
+    let store = Store::open_postgres(&schema.url_with("statement_timeout=2s"), true).unwrap();
+    let to = uid("tq");
+    let ids: Vec<[u8; 32]> = (0..6).map(|_| tansiq_crypto::random_bytes()).collect();
+    store
+        .write(|tx| {
+            for (i, id) in ids.iter().enumerate() {
+                tx.sync_put_outbox(&OutboxRow {
+                    to_node: to.clone(),
+                    id: *id,
+                    channel: "ch".into(),
+                    originator: "tqorig".into(),
+                    seq: i as u64 + 1,
+                    precedence: "routine".into(),
+                    ord: i as i64,
+                    size: 100,
+                    relays: Vec::new(),
+                    reply_to: None,
+                })?;
+            }
+            Ok::<_, StoreError>(())
+        })
+        .unwrap();
+    let claim = |n: u64| -> Vec<[u8; 32]> {
+        store
+            .write(|tx| tx.sync_claim_outbox(&to, n))
+            .unwrap()
+            .iter()
+            .map(|o| o.id)
+            .collect()
+    };
+    assert_eq!(claim(3), ids[..3]);
+
+    // Another worker's transaction holds the two most urgent rows.
+    let mut other = pg::admin(&base);
+    let mut t = other.transaction().unwrap();
+    t.batch_execute(&format!("SET LOCAL search_path TO \"{}\"", schema.name))
+        .unwrap();
+    let locked = t
+        .query(
+            "SELECT id FROM sync_outbox WHERE to_node = $1 ORDER BY ord LIMIT 2 FOR UPDATE",
+            &[&to],
+        )
+        .unwrap();
+    assert_eq!(locked.len(), 2);
+    let started = Instant::now();
+    assert_eq!(claim(3), ids[2..5], "the locked rows are skipped");
+    assert_eq!(claim(100), ids[2..]);
+    assert!(started.elapsed() < Duration::from_secs(2), "not waited for");
+    // Reads are not blocked and see every row.
+    let all = store.read(|tx| tx.sync_outbox()).unwrap();
+    assert_eq!(all.len(), 6);
+    t.rollback().unwrap();
+    assert_eq!(claim(3), ids[..3], "free again");
 }

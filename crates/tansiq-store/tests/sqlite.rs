@@ -102,6 +102,52 @@ fn purged_content_leaves_the_files_after_scrub() {
     }
 }
 
+/// A purged envelope body and a forgotten custody copy leave the bytes on
+/// disk after `scrub`, as record content does.
+#[test]
+fn purged_envelope_bodies_leave_the_files_after_scrub() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("tansiq.db");
+    let store = Store::open_sqlite(&db, true).unwrap();
+    let (ch, o) = (uid("ch"), uid("tq"));
+    for s in 1..=40 {
+        let e = suite::sync::envelope(&ch, &o, s, "other");
+        store.write(|tx| tx.sync_put_envelope(&e)).unwrap();
+    }
+    let purged_mark = uid("PURGEDBODY").replace('-', "");
+    let custody_mark = uid("CUSTODYBODY").replace('-', "");
+    let mut purged = suite::sync::envelope(&ch, &o, 41, &purged_mark);
+    // Large enough to spill onto overflow pages.
+    purged.body = Some(format!("{purged_mark} ").repeat(2000).into_bytes());
+    let mut relayed = suite::sync::envelope(&ch, &o, 42, &custody_mark);
+    relayed.custody = true;
+    store
+        .write(|tx| {
+            tx.sync_put_envelope(&purged)?;
+            tx.sync_put_envelope(&relayed)
+        })
+        .unwrap();
+    for m in [&purged_mark, &custody_mark] {
+        assert!(!files_containing(&db, m).is_empty(), "{m} stored");
+    }
+    store
+        .write(|tx| {
+            tx.sync_purge_envelope(&purged.id)?;
+            tx.sync_forget_envelope(&relayed.id)
+        })
+        .unwrap();
+    store.scrub().unwrap();
+    for m in [&purged_mark, &custody_mark] {
+        assert_eq!(
+            files_containing(&db, m),
+            Vec::<String>::new(),
+            "{m} left in the files"
+        );
+    }
+    let stub = store.read(|tx| tx.sync_envelope(&purged.id)).unwrap();
+    assert_eq!(stub.map(|e| (e.body, e.sig)), Some((None, purged.sig)));
+}
+
 #[test]
 fn online_backup_is_a_consistent_copy() {
     let dir = tempfile::tempdir().unwrap();

@@ -685,6 +685,16 @@ impl Engine {
         }
     }
 
+    /// Streams this node knows to be incomplete: (channel, originator,
+    /// prefix held, head wanted), for `sync status`.
+    pub fn incomplete_streams(&self) -> Vec<(ChannelId, NodeId, u64, u64)> {
+        self.streams
+            .iter()
+            .filter(|(_, s)| s.wanted() > s.prefix)
+            .map(|((c, o), s)| (c.clone(), o.clone(), s.prefix, s.wanted()))
+            .collect()
+    }
+
     /// The contiguous prefix held of stream (`channel`, `originator`).
     pub fn stream_prefix(&self, channel: &ChannelId, originator: &NodeId) -> u64 {
         self.streams
@@ -1004,6 +1014,12 @@ impl Engine {
             return;
         }
         for s in self.streams.values_mut() {
+            // An incomplete stream without a stall time (restored, or
+            // learnt of without progress) starts its stall clock now;
+            // otherwise its gap fetch would be postponed for ever.
+            if s.wanted() > s.prefix && s.stalled_since.is_none() {
+                s.stalled_since = Some(c.now);
+            }
             if s.fetch.as_ref().is_some_and(|f| f.deadline <= c.now) {
                 s.fetch = None;
                 s.fetch_failures = s.fetch_failures.saturating_add(1);
@@ -1252,6 +1268,7 @@ impl Engine {
     }
 
     fn gap_due(&self, s: &Stream, now: Millis) -> Millis {
+        // `None` only until the next `stream_timers` pass stamps it.
         let since = s.stalled_since.unwrap_or(now);
         let extra = if s.fetch_failures == 0 {
             0

@@ -773,3 +773,49 @@ fn on_a_blackholed_link_flash_takes_the_relay_after_one_timeout() {
     w.quiesce(20_000, 600_000);
     w.check_converged();
 }
+
+#[test]
+fn a_gap_held_across_a_restart_is_still_fetched() {
+    let mut dz = Solo::new("dz");
+    let mut ma = Solo::new("ma");
+    dz.submit("dz-ma", Precedence::Routine, b"one");
+    dz.submit("dz-ma", Precedence::Routine, b"two");
+    let two = dz
+        .disk
+        .envelopes
+        .values()
+        .find(|(e, _)| e.header().seq == 2)
+        .unwrap()
+        .0
+        .clone();
+    ma.handle(
+        "dz",
+        Message::Batch {
+            batch: 1,
+            items: vec![Item {
+                to: nid("ma"),
+                envelope: two,
+            }],
+        },
+    );
+    assert_eq!(ma.engine.footprint().pending, 1);
+    // MA restarts from its disk alone.
+    let view = View {
+        now: ma.now,
+        me: &ma.me,
+        disk: &ma.disk,
+        dir: &ma.dir,
+    };
+    ma.engine = Engine::restore(nid("ma"), cfg(), 9, ma.disk.snapshot(), ma.now, &view).unwrap();
+    assert_eq!(ma.engine.footprint().pending, 1);
+    let mut fetched = false;
+    for _ in 0..20 {
+        ma.now += 500;
+        let out = ma.call(|e, v, now| e.poll(now, v));
+        fetched |= out
+            .transmits
+            .iter()
+            .any(|t| matches!(&t.message, Message::Fetch { from_seq: 1, .. }));
+    }
+    assert!(fetched, "the gap below the held envelope was never fetched");
+}

@@ -167,28 +167,27 @@ fn seeds() -> Vec<u64> {
 
 #[test]
 fn simulation_seeds() {
+    let mut failed = Vec::new();
     for seed in seeds() {
         let started = std::time::Instant::now();
-        let r = std::panic::catch_unwind(|| run_seed(seed));
-        match r {
-            Ok(w) => {
-                eprintln!(
-                    "seed {seed}: ok in {:?}; {} envelopes, {} deliveries, sim {} s, stats {:?}",
-                    started.elapsed(),
-                    w.truth.len(),
-                    w.delivered.len(),
-                    (w.now - T0) / 1000,
-                    w.stats
-                );
-            }
-            Err(e) => {
+        match std::panic::catch_unwind(|| run_seed(seed)) {
+            Ok(w) => eprintln!(
+                "seed {seed}: ok in {:?}; {} envelopes, {} deliveries, sim {} s, stats {:?}",
+                started.elapsed(),
+                w.truth.len(),
+                w.delivered.len(),
+                (w.now - T0) / 1000,
+                w.stats
+            ),
+            Err(_) => {
                 eprintln!(
                     "\n*** simulation seed {seed} FAILED; replay: TANSIQ_SIM_SEED={seed} cargo test -p tansiq-sync --test sim -- --nocapture\n"
                 );
-                std::panic::resume_unwind(e);
+                failed.push(seed);
             }
         }
     }
+    assert!(failed.is_empty(), "failing seeds: {failed:?}");
 }
 
 #[test]

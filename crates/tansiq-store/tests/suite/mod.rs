@@ -250,6 +250,30 @@ pub const CHECKS: &[Check] = &[
         read_transaction_refuses_writes,
     ),
     ("relaxed_write_is_a_write", relaxed_write_is_a_write),
+    (
+        "sync_envelope_upsert_idempotent",
+        sync::sync_envelope_upsert_idempotent,
+    ),
+    (
+        "sync_envelope_custody_rules",
+        sync::sync_envelope_custody_rules,
+    ),
+    ("sync_purge_keeps_the_stub", sync::sync_purge_keeps_the_stub),
+    (
+        "sync_stream_range_order_limit_custody",
+        sync::sync_stream_range_order_limit_custody,
+    ),
+    ("sync_streams_upsert", sync::sync_streams_upsert),
+    (
+        "sync_outbox_put_done_claim_counts",
+        sync::sync_outbox_put_done_claim_counts,
+    ),
+    ("sync_alarms_append_only", sync::sync_alarms_append_only),
+    ("sync_peer_links", sync::sync_peer_links),
+    (
+        "sync_failed_transaction_leaves_nothing",
+        sync::sync_failed_transaction_leaves_nothing,
+    ),
     ("need_to_know_in_sql", need_to_know_in_sql),
     ("need_to_know_whole_store", need_to_know_whole_store),
 ];
@@ -1497,3 +1521,4 @@ pub fn opened_together(open: Opener) {
 }
 
 pub mod pg;
+pub mod sync;

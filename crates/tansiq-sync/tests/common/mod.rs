@@ -991,6 +991,7 @@ impl World {
                 || f.fetches != 0
                 || f.incomplete != 0
             {
+                eprintln!("incomplete streams: {:?}", e.incomplete_streams());
                 self.fail(&format!("{} not clean after quiescence: {f:?}", n.id));
             }
             if n.disk.custody_count() != 0 {
