@@ -17,6 +17,7 @@ pub mod config;
 pub mod error;
 pub mod node;
 pub mod records;
+pub mod transport;
 pub mod watchlist;
 
 pub use error::{NodeError, NodeResult};
