@@ -274,11 +274,13 @@ impl Clone for TlsIdentity {
 impl TlsIdentity {
     /// Makes the node's certificate (see the module docs and
     /// `docs/PROTOCOL.md`): X.509 v3, self-signed with Ed25519, subject
-    /// `CN=<node id>`, subjectAltName `dNSName:<node id>`, serial
-    /// SHA-256(SPKI)[:20] with the top bit cleared, valid 2000-01-01 to
-    /// 9999-12-31, basicConstraints CA:FALSE, keyUsage digitalSignature,
-    /// extKeyUsage serverAuth + clientAuth. The certificate is a
-    /// deterministic function of the key.
+    /// and issuer `CN=<node id>`, subjectAltName `dNSName:<node id>`,
+    /// serial SHA-256(public key)[:20] with the top bit cleared, validity
+    /// 2000-01-01 to 9999-12-31, keyUsage digitalSignature (critical),
+    /// extKeyUsage serverAuth + clientAuth, subjectKeyIdentifier
+    /// SHA-256(SPKI)[:20], basicConstraints CA:FALSE (critical). Ed25519
+    /// signatures are deterministic, so the certificate is a function of
+    /// the key. Peers look only at its key.
     pub fn from_identity(id: &tansiq_crypto::Identity) -> Result<TlsIdentity, TransportError> {
         let setup =
             |what: &str, e: &dyn fmt::Display| TransportError::Setup(format!("{what}: {e}"));
@@ -300,7 +302,7 @@ impl TlsIdentity {
         params.distinguished_name = dn;
         params.not_before = rcgen::date_time_ymd(2000, 1, 1);
         params.not_after = rcgen::date_time_ymd(9999, 12, 31);
-        params.serial_number = None; // rcgen: SHA-256(SPKI)[:20], top bit cleared
+        params.serial_number = None; // rcgen: SHA-256(public key)[:20], top bit cleared
         params.is_ca = rcgen::IsCa::ExplicitNoCa;
         params.key_usages = vec![rcgen::KeyUsagePurpose::DigitalSignature];
         params.extended_key_usages = vec![
@@ -934,6 +936,14 @@ impl PeerClient {
         // A kept-alive connection first; if it turns out closed before the
         // request went out, the request comes back and we try the next.
         while let Some(mut sender) = self.take_idle(&pool_key) {
+            // A connection whose previous response was just read may need
+            // a moment to become ready again.
+            if !matches!(
+                tokio::time::timeout(Duration::from_millis(100), sender.ready()).await,
+                Ok(Ok(()))
+            ) {
+                continue;
+            }
             match tokio::time::timeout_at(deadline, sender.try_send_request(req)).await {
                 Err(_) => return Err(timeout("waiting for the response of")),
                 Ok(Ok(resp)) => return self.finish(resp, sender, pool_key, deadline).await,
@@ -975,7 +985,7 @@ impl PeerClient {
         let mut pool = lock(&self.pool);
         let idle = pool.get_mut(key)?;
         while let Some(i) = idle.pop() {
-            if !i.sender.is_closed() && i.sender.is_ready() && i.since.elapsed() < POOL_IDLE {
+            if !i.sender.is_closed() && i.since.elapsed() < POOL_IDLE {
                 return Some(i.sender);
             }
         }

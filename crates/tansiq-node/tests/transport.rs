@@ -737,3 +737,33 @@ async fn server_drops_silent_handshakes_and_stops_on_shutdown() {
         "no longer listening"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_requests_through_one_client() {
+    let a = TestNode::new();
+    let b = TestNode::new();
+    a.knows(&b);
+    b.knows(&a);
+    let server = serve(&a, ServeOptions::default()).await;
+    let client = b.client();
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..24 {
+        let client = client.clone();
+        let ep = server.endpoint();
+        let key = a.key();
+        tasks.spawn(async move {
+            let body = format!("req-{i}");
+            let (status, resp) = client
+                .post(&ep, &key, "/whoami", body.clone().into_bytes())
+                .await
+                .expect("post");
+            assert_eq!(status, 200);
+            assert_eq!(parse_whoami(&resp).2, body);
+        });
+    }
+    while let Some(r) = tasks.join_next().await {
+        r.expect("task");
+    }
+    assert_eq!(server.hits(), 24);
+    server.stop().await;
+}
