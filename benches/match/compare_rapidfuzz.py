@@ -1,4 +1,4 @@
-"""The Python anchor: any-ascii transliteration + rapidfuzz Jaro-Winkler.
+"""The Python anchor: anyascii transliteration + rapidfuzz Jaro-Winkler.
 
 Reads list.tsv (entry_id, name), queries.tsv (query, truth_id) and
 ours_top.tsv (query index, tansiq-match's hits) written by the Rust bench
@@ -11,7 +11,7 @@ import sys
 import time
 
 import numpy as np
-from any_ascii import any_ascii
+from anyascii import anyascii as any_ascii
 from rapidfuzz import process
 from rapidfuzz.distance import JaroWinkler
 
@@ -55,16 +55,17 @@ def main():
             t = truth[s + r]
             order = np.argpartition(-row, TOP * 4)[: TOP * 4]
             order = order[np.argsort(-row[order])]
-            seen = []
+            seen, hits = set(), []
             for k in order:
                 e = ids[k]
                 if e not in seen:
-                    seen.append((e, row[k]))
-                if len(seen) == TOP:
+                    seen.add(e)
+                    hits.append((e, row[k]))
+                if len(hits) == TOP:
                     break
-            if seen and seen[0][0] == t:
+            if hits and hits[0][0] == t:
                 top1 += 1
-            if any(e == t and sc >= JW_THRESHOLD for e, sc in seen):
+            if any(e == t and sc >= JW_THRESHOLD for e, sc in hits):
                 found += 1
     secs = time.perf_counter() - t0
     qps = len(queries) / secs
@@ -73,7 +74,7 @@ def main():
     print(f"list: {len(names)} names; {len(queries)} queries; transliteration of the list {prep:.1f} s")
     print(f"{'system':<44} {'queries/s':>10} {'top-1':>7} {'recall@thr':>10}")
     print(f"{'tansiq-match screen_batch (threshold %.2f)' % ours['threshold']:<44} {ours['qps']:>10.0f} {o_top1:>7.3f} {o_found:>10.3f}")
-    print(f"{'rapidfuzz cdist JW + any-ascii (JW >= %.2f)' % JW_THRESHOLD:<44} {qps:>10.1f} {top1 / len(queries):>7.3f} {found / len(queries):>10.3f}")
+    print(f"{'rapidfuzz cdist JW + anyascii (JW >= %.2f)' % JW_THRESHOLD:<44} {qps:>10.1f} {top1 / len(queries):>7.3f} {found / len(queries):>10.3f}")
     print(f"throughput ratio tansiq-match / rapidfuzz: {ours['qps'] / qps:.0f}x")
 
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Side-by-side: tansiq-match versus the Python anchor a user would reach for
-# (rapidfuzz process.cdist with Jaro-Winkler over any-ascii transliterated
+# (rapidfuzz process.cdist with Jaro-Winkler over anyascii transliterated
 # names), on the same synthetic 100,000-entry list and the same queries.
 #
 #   benches/match/compare_rapidfuzz.sh [NAMES_DIR] 
@@ -14,11 +14,12 @@ PY_QUERIES=${PY_QUERIES:-2000}
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 VENV=${VENV:-$TARGET/bench-venv}
 WORK=${WORK:-$(mktemp -d)}
+mkdir -p "$WORK"
 
 if [ ! -x "$VENV/bin/python" ]; then
   python3 -m venv "$VENV"
 fi
-"$VENV/bin/pip" install --quiet --disable-pip-version-check rapidfuzz any-ascii
+"$VENV/bin/pip" install --quiet --disable-pip-version-check rapidfuzz anyascii numpy
 
 (cd "$ROOT" && cargo build --quiet --release -p tansiq-match --example bench)
 echo "== tansiq-match (Rust, 2 threads) =="
