@@ -15,6 +15,7 @@ pub mod card;
 pub mod channels;
 pub mod config;
 pub mod error;
+pub mod federation;
 pub mod node;
 pub mod records;
 pub mod watchlist;
