@@ -18,6 +18,7 @@ pub mod error;
 pub mod federation;
 pub mod node;
 pub mod records;
+pub mod transport;
 pub mod watchlist;
 
 pub use error::{NodeError, NodeResult};
