@@ -17,6 +17,7 @@ pub mod config;
 pub mod error;
 pub mod federation;
 pub mod node;
+pub mod peering;
 pub mod records;
 pub mod transport;
 pub mod watchlist;

@@ -173,6 +173,7 @@ impl Federation {
     }
 
     /// Seals `payload` to the channel's recipients, signs and submits it.
+    #[allow(clippy::too_many_arguments)]
     pub fn submit(
         &self,
         node: &Node,
