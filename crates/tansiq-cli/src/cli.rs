@@ -70,6 +70,9 @@ enum Cmd {
     /// The Merkle audit log.
     #[command(subcommand)]
     Audit(AuditCmd),
+    /// Delivery to partners.
+    #[command(subcommand)]
+    Sync(SyncCmd),
     /// Watchlists: import real list formats.
     #[command(subcommand)]
     Watchlist(WatchlistCmd),
@@ -246,6 +249,12 @@ enum RecordCmd {
         #[arg(long)]
         channel: String,
     },
+}
+
+#[derive(Subcommand, Debug)]
+enum SyncCmd {
+    /// Delivery state per peer.
+    Status,
 }
 
 #[derive(Subcommand, Debug)]
@@ -442,6 +451,26 @@ pub fn run(cli: Cli) -> CliResult {
                     "audit verification FAILED: {}",
                     r.problem.unwrap_or_default()
                 )));
+            }
+        }
+        Cmd::Sync(SyncCmd::Status) => {
+            let st = open()?.sync_status(&op)?;
+            if json {
+                print_json(&st);
+            } else {
+                for p in &st.peers {
+                    println!(
+                        "{}  {:4}  queued {:6}  last delivery {}  {}",
+                        p.id,
+                        p.link,
+                        p.queued,
+                        p.last_delivery.as_deref().unwrap_or("never"),
+                        p.name
+                    );
+                }
+                for a in &st.alarms {
+                    println!("ALARM {a}");
+                }
             }
         }
         Cmd::Audit(AuditCmd::Checkpoint) => {

@@ -28,12 +28,30 @@ pub fn run(dir: &Path) -> CliResult {
         let listener = tansiq_node::api::bind(addr)
             .await
             .map_err(|e| CliError::other(format!("cannot listen on {addr}: {e}")))?;
-        tracing::info!(node = %node.id(), api = %addr, "tansiq node serving");
-        let bg = tokio::spawn(background(node.clone()));
-        tansiq_node::api::serve(node.clone(), listener, shutdown_signal())
+        let peer_addr = tansiq_node::config::parse_listen(&node.config.listen)?;
+        let peer_listener = tokio::net::TcpListener::bind(peer_addr)
             .await
-            .map_err(|e| CliError::other(format!("api server: {e}")))?;
+            .map_err(|e| CliError::other(format!("cannot listen on {peer_addr}: {e}")))?;
+        let peers = tansiq_node::transport::PeerSet::new();
+        tansiq_node::peering::refresh_peers(&node, &peers)?;
+        tracing::info!(node = %node.id(), api = %addr, partners = %peer_addr, "tansiq node serving");
+        let bg = tokio::spawn(background(node.clone()));
+        let sender = tokio::spawn(tansiq_node::peering::sender(node.clone(), peers.clone()));
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let mut rx2 = stop_rx.clone();
+        let partner = tokio::spawn(tansiq_node::peering::serve_peers(node.clone(), peer_listener, peers, async move {
+            let _ = rx2.changed().await;
+        }));
+        let mut rx1 = stop_rx;
+        let api = tokio::spawn(tansiq_node::api::serve(node.clone(), listener, async move {
+            let _ = rx1.changed().await;
+        }));
+        shutdown_signal().await;
+        let _ = stop_tx.send(true);
+        sender.abort();
         bg.abort();
+        let _ = api.await;
+        let _ = partner.await;
         // A last checkpoint so the log's head is signed at shutdown.
         let n = node.clone();
         let _ = tokio::task::spawn_blocking(move || n.store.write(|tx| n.checkpoint_in(tx))).await;

@@ -36,6 +36,20 @@ pub struct ChannelView {
 }
 
 impl Node {
+    /// Encryption (X25519) keys of this node and its known peers.
+    pub(crate) fn encryption_keys(&self, tx: &mut Tx) -> NodeResult<BTreeMap<String, [u8; 32]>> {
+        let mut keys = BTreeMap::new();
+        keys.insert(self.id().to_string(), self.identity.encryption_public());
+        for p in tx.peers()? {
+            let card: NodeCard = serde_json::from_str(&p.card)
+                .map_err(|e| NodeError::Other(format!("peer card: {e}")))?;
+            let k = tansiq_crypto::b64_decode_array::<32>(&card.body.encryption_key)
+                .map_err(|_| NodeError::Other(format!("peer {} card: encryption key", p.id)))?;
+            keys.insert(p.id, k);
+        }
+        Ok(keys)
+    }
+
     /// Signing keys of this node and its known peers.
     pub(crate) fn key_lookup(&self, tx: &mut Tx) -> NodeResult<BTreeMap<String, [u8; 32]>> {
         let mut keys = BTreeMap::new();
@@ -64,7 +78,7 @@ impl Node {
         Ok(())
     }
 
-    fn apply_channel_event(
+    pub(crate) fn apply_channel_event(
         &self,
         tx: &mut Tx,
         id: &str,
@@ -92,7 +106,8 @@ impl Node {
         retention_days: Option<u32>,
     ) -> NodeResult<String> {
         policy::authorize(actor, Action::ManageChannels)?;
-        self.store.write(|tx| {
+        let mut out = Vec::new();
+        let id = self.store.write(|tx| {
             let known = self.key_lookup(tx)?;
             for m in members.iter().chain(&relays) {
                 if !known.contains_key(m.trim()) {
@@ -118,7 +133,8 @@ impl Node {
             };
             signed.sign_by(&self.identity);
             let id = signed.charter.id.clone();
-            let state = self.apply_channel_event(tx, &id, ChannelEvent::Proposed(signed))?;
+            let state = self.apply_channel_event(tx, &id, ChannelEvent::Proposed(signed.clone()))?;
+            self.send_charter(tx, &signed, &mut out)?;
             self.audit(
                 tx,
                 &actor.audit_name(),
@@ -127,14 +143,17 @@ impl Node {
                 json!({"id": id, "version": 1, "status": state.status().as_str()}),
             )?;
             self.checkpoint_in(tx)?;
-            Ok(id)
-        })
+            Ok::<_, NodeError>(id)
+        })?;
+        self.federation.queue(out);
+        Ok(id)
     }
 
     /// This node co-signs the pending charter version of a channel.
     pub fn channel_accept(&self, actor: &Actor, id: &str) -> NodeResult<ChannelView> {
         policy::authorize(actor, Action::ManageChannels)?;
-        self.store.write(|tx| {
+        let mut out = Vec::new();
+        let v = self.store.write(|tx| {
             let st = load_channel(tx, id)?;
             let Some(pending) = &st.pending else {
                 return Err(NodeError::bad(format!(
@@ -174,8 +193,20 @@ impl Node {
                 json!({"id": id, "version": version, "status": next.status().as_str()}),
             )?;
             self.checkpoint_in(tx)?;
-            Ok(view(&next))
-        })
+            // Every other member gets this node's signature (with all the
+            // others it holds).
+            let signed = next
+                .pending
+                .clone()
+                .or(next.active.clone())
+                .filter(|c| c.charter.version == version);
+            if let Some(signed) = signed {
+                self.send_charter(tx, &signed, &mut out)?;
+            }
+            Ok::<_, NodeError>(view(&next))
+        })?;
+        self.federation.queue(out);
+        Ok(v)
     }
 
     /// Imports a signed charter (a proposal, or one carrying more member

@@ -20,6 +20,7 @@ pub struct Node {
     pub config: Config,
     pub identity: Identity,
     pub store: Store,
+    pub federation: crate::federation::Federation,
 }
 
 /// What `init` needs.
@@ -122,6 +123,7 @@ impl Node {
             config,
             identity,
             store,
+            federation: Default::default(),
         };
         node.store.write(|tx| {
             tx.meta_set("node_id", &node.config.node_id)?;
@@ -163,6 +165,7 @@ impl Node {
             config,
             identity,
             store,
+            federation: Default::default(),
         };
         node.purge_expired()?;
         Ok(node)

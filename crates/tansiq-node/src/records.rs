@@ -17,6 +17,7 @@ use tansiq_store::{RecordFilter, StoredRecord, Tx};
 
 use crate::error::{NodeError, NodeResult};
 use crate::node::Node;
+use tansiq_sync::Transmit;
 
 /// What the caller asks to create.
 #[derive(Debug, Clone)]
@@ -158,11 +159,14 @@ impl Node {
         progress: impl Fn(usize),
     ) -> NodeResult<Vec<String>> {
         policy::authorize(actor, Action::WriteRecord)?;
-        self.store.write(|tx| {
-            let ids = self.create_in(tx, actor, batch, &progress)?;
+        let mut out = Vec::new();
+        let ids = self.store.write(|tx| {
+            let ids = self.create_in(tx, actor, batch, &progress, &mut out)?;
             self.checkpoint_in(tx)?;
-            Ok(ids)
-        })
+            Ok::<_, NodeError>(ids)
+        })?;
+        self.federation.queue(out);
+        Ok(ids)
     }
 
     /// Creates records inside the caller's transaction (no checkpoint).
@@ -172,6 +176,7 @@ impl Node {
         actor: &Actor,
         batch: Vec<NewRecord>,
         progress: &dyn Fn(usize),
+        out: &mut Vec<Transmit>,
     ) -> NodeResult<Vec<String>> {
         let scope = policy::read_scope(actor);
         let now = time::now();
@@ -255,6 +260,7 @@ impl Node {
             let mut ids = Vec::with_capacity(signed.len());
             for (i, (signed, hash, names)) in signed.into_iter().enumerate() {
                 tx.put_record_hashed(&signed, &hash, &names)?;
+                self.distribute_record(tx, &signed.body.channel, &signed, None, out)?;
                 self.audit(
                     tx,
                     &actor.audit_name(),
@@ -280,17 +286,21 @@ impl Node {
         tlp: Option<Tlp>,
     ) -> NodeResult<u64> {
         let scope = policy::read_scope(actor);
-        self.store.write(|tx| {
+        let mut out = Vec::new();
+        let v = self.store.write(|tx| {
             let cur = tx
                 .record(id, &scope)?
                 .ok_or_else(|| NodeError::NotFound(format!("no record {id} that you may see")))?;
-            let v = self.update_in(tx, actor, cur, data, links, tlp)?;
+            let v = self.update_in(tx, actor, cur, data, links, tlp, &mut out)?;
             self.checkpoint_in(tx)?;
-            Ok(v)
-        })
+            Ok::<_, NodeError>(v)
+        })?;
+        self.federation.queue(out);
+        Ok(v)
     }
 
     /// Makes a new version of `cur` inside the caller's transaction.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn update_in(
         &self,
         tx: &mut Tx,
@@ -299,6 +309,7 @@ impl Node {
         data: Value,
         links: Option<Vec<Link>>,
         tlp: Option<Tlp>,
+        out: &mut Vec<Transmit>,
     ) -> NodeResult<u64> {
         let scope = policy::read_scope(actor);
         let id = cur.id.clone();
@@ -320,6 +331,7 @@ impl Node {
         body.handling.tlp = tlp;
         body.created = time::format(&time::now());
         let signed = self.sign_and_store(tx, body)?;
+        self.distribute_record(tx, &signed.body.channel, &signed, None, out)?;
         self.audit(
             tx,
             &actor.audit_name(),
@@ -334,6 +346,7 @@ impl Node {
     /// and its content is purged from this store.
     pub fn record_retract(&self, actor: &Actor, id: &str) -> NodeResult<()> {
         let scope = policy::read_scope(actor);
+        let mut out = Vec::new();
         self.store.write(|tx| {
             let cur = tx
                 .record(id, &scope)?
@@ -349,6 +362,10 @@ impl Node {
             body.retracted = true;
             body.created = time::format(&time::now());
             let signed = self.sign_and_store(tx, body)?;
+            // Every channel the record was placed in hears of the retraction.
+            for ch in tx.placements(id)? {
+                self.distribute_record(tx, &ch, &signed, None, &mut out)?;
+            }
             self.audit(
                 tx,
                 &actor.audit_name(),
@@ -359,6 +376,7 @@ impl Node {
             self.checkpoint_in(tx)?;
             Ok::<_, NodeError>(())
         })?;
+        self.federation.queue(out);
         self.store.scrub()?;
         Ok(())
     }
@@ -460,6 +478,7 @@ impl Node {
     pub fn record_share(&self, actor: &Actor, id: &str, target: &str) -> NodeResult<()> {
         policy::authorize(actor, Action::ShareRecord)?;
         let scope = policy::read_scope(actor);
+        let mut out = Vec::new();
         self.store
             .write(|tx| {
                 let rec = tx.record(id, &scope)?.ok_or_else(|| {
@@ -547,6 +566,23 @@ impl Node {
                     return Err(NodeError::Refused(refusal));
                 }
                 tx.add_placement(id, target, "share")?;
+                // The record travels with the originator's release when this
+                // node is not its originator.
+                let record = sources[0]
+                    .signed
+                    .clone()
+                    .expect("checked above: not purged");
+                let release = if record.body.originator == self.id() {
+                    None
+                } else {
+                    tx.granted_releases(id, target)?
+                        .into_iter()
+                        .filter_map(|r| r.signed)
+                        .find_map(|j| {
+                            serde_json::from_str::<tansiq_core::release::SignedRelease>(&j).ok()
+                        })
+                };
+                self.distribute_record(tx, target, &record, release.as_ref(), &mut out)?;
                 self.audit(
                     tx,
                     &actor.audit_name(),
@@ -570,7 +606,9 @@ impl Node {
                         self.checkpoint_in(tx)
                     });
                 }
-            })
+            })?;
+        self.federation.queue(out);
+        Ok(())
     }
 }
 

@@ -146,7 +146,8 @@ impl Node {
             imported: items.len(),
             ..Default::default()
         };
-        self.store.write(|tx| {
+        let mut out = Vec::new();
+        let summary = self.store.write(|tx| {
             // What this node already holds from this list, in this channel and file.
             let filter = RecordFilter {
                 channel: Some(channel.to_string()),
@@ -189,7 +190,7 @@ impl Node {
                         if cur.signed.as_ref().is_some_and(|s| s.body.data == normal) {
                             summary.unchanged += 1;
                         } else {
-                            self.update_in(tx, actor, cur.clone(), normal, None, None)?;
+                            self.update_in(tx, actor, cur.clone(), normal, None, None, &mut out)?;
                             summary.updated += 1;
                             if cur.kind == Kind::Person {
                                 screen_ids.push(cur.id.clone());
@@ -224,12 +225,18 @@ impl Node {
                     continue;
                 }
                 data["listing"]["status"] = json!("delisted");
-                self.update_in(tx, actor, cur.clone(), data, None, None)?;
+                self.update_in(tx, actor, cur.clone(), data, None, None, &mut out)?;
                 summary.delisted += 1;
             }
             let kinds: Vec<Kind> = creates.iter().map(|(_, n)| n.kind).collect();
             let ids = self
-                .create_in(tx, actor, creates.into_iter().map(|(_, n)| n).collect(), &|_| {})
+                .create_in(
+                    tx,
+                    actor,
+                    creates.into_iter().map(|(_, n)| n).collect(),
+                    &|_| {},
+                    &mut out,
+                )
                 .map_err(|e| match e {
                     NodeError::BadInput(m) => NodeError::BadInput(format!("{m} (in the list's entries; nothing imported)")),
                     e => e,
@@ -247,8 +254,10 @@ impl Node {
                        "alerts": summary.alerts}),
             )?;
             self.checkpoint_in(tx)?;
-            Ok(summary.clone())
-        })
+            Ok::<_, NodeError>(summary.clone())
+        })?;
+        self.federation.queue(out);
+        Ok(summary)
     }
 
     /// Continuous screening: new or changed watchlist entries against this

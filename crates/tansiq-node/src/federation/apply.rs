@@ -1,0 +1,291 @@
+//! Applying the engine's effects to the store, and delivering what
+//! arrives to the application (records, charters) — in the caller's
+//! transaction.
+
+use serde_json::json;
+
+use tansiq_core::charter::ChannelEvent;
+use tansiq_core::policy::{self, ReadScope, ShareSource};
+use tansiq_core::record::{names_of, Kind};
+use tansiq_store::{AlarmRow, EnvelopeRow, OutboxRow as SqlOutbox, StreamRow as SqlStream, Tx};
+use tansiq_sync::{
+    Alarm, Body, Effect, Envelope, EnvelopeHeader, EnvelopeId, OutboxRow, Output, Precedence,
+    StreamRow,
+};
+
+use super::{channel_id, node_id, payload, sync_err, Payload};
+use crate::error::{NodeError, NodeResult};
+use crate::node::Node;
+use crate::records::search_norm;
+
+fn prec_str(p: Precedence) -> &'static str {
+    match p {
+        Precedence::Flash => "flash",
+        Precedence::Immediate => "immediate",
+        Precedence::Priority => "priority",
+        Precedence::Routine => "routine",
+    }
+}
+
+fn prec_parse(s: &str) -> NodeResult<Precedence> {
+    Ok(match s {
+        "flash" => Precedence::Flash,
+        "immediate" => Precedence::Immediate,
+        "priority" => Precedence::Priority,
+        "routine" => Precedence::Routine,
+        _ => return Err(NodeError::Other(format!("stored precedence {s:?}"))),
+    })
+}
+
+pub(crate) fn row_from_envelope(e: &Envelope, custody: bool) -> EnvelopeRow {
+    let h = e.header();
+    EnvelopeRow {
+        id: e.id().0,
+        channel: h.channel.as_str().to_string(),
+        originator: h.originator.as_str().to_string(),
+        seq: h.seq,
+        custody,
+        header: e.header_bytes().to_vec(),
+        body: match e.body() {
+            Body::Sealed(b) => Some(b.clone()),
+            Body::Omitted(_) => None,
+        },
+        body_hash: e.body_hash(),
+        sig: e.sig().to_vec(),
+        precedence: prec_str(h.precedence).to_string(),
+        created_ms: h.created_ms as i64,
+    }
+}
+
+pub(crate) fn envelope_from_row(r: &EnvelopeRow) -> NodeResult<Envelope> {
+    let header: EnvelopeHeader = serde_json::from_slice(&r.header).map_err(sync_err)?;
+    let body = match &r.body {
+        Some(b) => Body::Sealed(b.clone()),
+        None => Body::Omitted(r.body_hash),
+    };
+    let sig: [u8; 64] = r
+        .sig
+        .as_slice()
+        .try_into()
+        .map_err(|_| sync_err("stored signature length"))?;
+    let env = Envelope::new(header, body, |_| sig).map_err(sync_err)?;
+    if env.id().0 != r.id {
+        return Err(sync_err("stored envelope does not hash to its id"));
+    }
+    Ok(env)
+}
+
+pub(crate) fn stream_from_row(r: SqlStream) -> NodeResult<StreamRow> {
+    Ok(StreamRow {
+        channel: channel_id(&r.channel)?,
+        originator: node_id(&r.originator)?,
+        seq: r.seq,
+        last: EnvelopeId(r.last.unwrap_or([0; 32])),
+    })
+}
+
+pub(crate) fn outbox_from_row(r: SqlOutbox) -> NodeResult<OutboxRow> {
+    Ok(OutboxRow {
+        to: node_id(&r.to_node)?,
+        id: EnvelopeId(r.id),
+        channel: channel_id(&r.channel)?,
+        originator: node_id(&r.originator)?,
+        seq: r.seq,
+        precedence: prec_parse(&r.precedence)?,
+        order: r.ord.max(0) as u64,
+        size: r.size,
+        relays: r
+            .relays
+            .iter()
+            .map(|x| node_id(x))
+            .collect::<NodeResult<_>>()?,
+        reply_to: r.reply_to.as_deref().map(node_id).transpose()?,
+    })
+}
+
+/// Applies one output's effects, in order.
+pub(crate) fn apply(node: &Node, tx: &mut Tx, out: &Output) -> NodeResult<()> {
+    for e in &out.effects {
+        match e {
+            Effect::Store { envelope, custody } => {
+                tx.sync_put_envelope(&row_from_envelope(envelope, *custody))?
+            }
+            Effect::Forget { id } => tx.sync_forget_envelope(&id.0)?,
+            Effect::Purge { id } => tx.sync_purge_envelope(&id.0)?,
+            Effect::Deliver { envelope, from } => deliver(node, tx, envelope, from.as_str())?,
+            Effect::Stream(s) => tx.sync_put_stream(&SqlStream {
+                channel: s.channel.as_str().to_string(),
+                originator: s.originator.as_str().to_string(),
+                seq: s.seq,
+                last: Some(s.last.0),
+            })?,
+            Effect::OutboxPut(o) => tx.sync_put_outbox(&SqlOutbox {
+                to_node: o.to.as_str().to_string(),
+                id: o.id.0,
+                channel: o.channel.as_str().to_string(),
+                originator: o.originator.as_str().to_string(),
+                seq: o.seq,
+                precedence: prec_str(o.precedence).to_string(),
+                ord: o.order.min(i64::MAX as u64) as i64,
+                size: o.size,
+                relays: o.relays.iter().map(|r| r.as_str().to_string()).collect(),
+                reply_to: o.reply_to.as_ref().map(|r| r.as_str().to_string()),
+            })?,
+            Effect::OutboxDone { to, id } => tx.sync_outbox_done(to.as_str(), &id.0)?,
+            Effect::Alarm(a) => {
+                let (kind, detail) = match a {
+                    Alarm::Fork { .. } => ("fork", format!("{a:?}")),
+                    Alarm::Refused { .. } => ("refused", format!("{a:?}")),
+                };
+                let row = AlarmRow {
+                    id: tansiq_core::ids::new_id("alm_"),
+                    kind: kind.into(),
+                    detail: json!({"detail": detail}).to_string(),
+                    created_at: tansiq_core::time::format(&tansiq_core::time::now()),
+                };
+                tx.sync_add_alarm(&row)?;
+                node.audit(tx, "node", "sync.alarm", &row.id, json!({"kind": kind}))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Why an arrived envelope's content was not taken in (recorded in the
+/// audit log; the envelope itself stays stored so it is neither fetched
+/// nor delivered again).
+enum Outcome {
+    Reject(String),
+    Fail(NodeError),
+}
+
+impl From<NodeError> for Outcome {
+    fn from(e: NodeError) -> Self {
+        Outcome::Fail(e)
+    }
+}
+
+impl From<tansiq_store::StoreError> for Outcome {
+    fn from(e: tansiq_store::StoreError) -> Self {
+        Outcome::Fail(e.into())
+    }
+}
+
+fn deliver(node: &Node, tx: &mut Tx, env: &Envelope, from: &str) -> NodeResult<()> {
+    let h = env.header();
+    let result = match payload::open(env, node.id(), &node.identity) {
+        Ok(p) => take_in(node, tx, h, p),
+        Err(reason) => Err(Outcome::Reject(reason)),
+    };
+    match result {
+        Ok(()) => Ok(()),
+        Err(Outcome::Fail(e)) => Err(e),
+        Err(Outcome::Reject(reason)) => {
+            tracing::warn!(envelope = %env.id().to_hex(), from, %reason, "envelope content rejected");
+            node.audit(
+                tx,
+                &format!("node:{}", h.originator.as_str()),
+                "envelope.reject",
+                &env.id().to_hex(),
+                json!({"envelope": env.id().to_hex(), "channel": h.channel.as_str(), "originator": h.originator.as_str(), "from": from, "reason": reason}),
+            )?;
+            Ok(())
+        }
+    }
+}
+
+fn take_in(node: &Node, tx: &mut Tx, h: &EnvelopeHeader, p: Payload) -> Result<(), Outcome> {
+    let sender = h.originator.as_str();
+    let channel = h.channel.as_str();
+    match p {
+        Payload::Charter { charter } => {
+            if !charter.charter.is_member(node.id()) {
+                return Err(Outcome::Reject(
+                    "a charter this node is not a member of".into(),
+                ));
+            }
+            if !charter.signatures.contains_key(sender) {
+                return Err(Outcome::Reject(
+                    "the sender did not sign the charter it sent".into(),
+                ));
+            }
+            let id = charter.charter.id.clone();
+            let version = charter.charter.version;
+            match node.apply_channel_event(tx, &id, ChannelEvent::Proposed(charter)) {
+                Ok(st) => {
+                    node.audit(tx, &format!("node:{sender}"), "channel.receive", &id, json!({"id": id, "version": version, "from": sender, "status": st.status().as_str()}))?;
+                    Ok(())
+                }
+                Err(NodeError::BadInput(m)) => Err(Outcome::Reject(format!("charter: {m}"))),
+                Err(e) => Err(Outcome::Fail(e)),
+            }
+        }
+        Payload::Record { record, release } => {
+            let b = &record.body;
+            b.validate()
+                .map_err(|e| Outcome::Reject(format!("record: {e}")))?;
+            let keys = node.key_lookup(tx)?;
+            let Some(okey) = keys.get(&b.originator) else {
+                return Err(Outcome::Reject(format!(
+                    "record originator {} is not a known peer",
+                    b.originator
+                )));
+            };
+            record.verify(okey).map_err(|e| Outcome::Reject(e.0))?;
+            if sender != b.originator {
+                // A holder passes on another node's record: the third-party
+                // rule, decided by the policy module, with the originator's
+                // signed release if any.
+                let rel = match &release {
+                    Some(r) => {
+                        r.verify(okey)
+                            .map_err(|e| Outcome::Reject(format!("release: {e}")))?;
+                        Some(r.release.clone())
+                    }
+                    None => None,
+                };
+                let target: Vec<String> = h
+                    .recipients
+                    .iter()
+                    .map(|r| r.as_str().to_string())
+                    .collect();
+                let src = ShareSource {
+                    id: &b.id,
+                    originator: &b.originator,
+                    home_channel: &b.channel,
+                    home_members: &b.members,
+                    tlp: b.handling.tlp,
+                    code: b.handling.code,
+                    release: rel.as_ref(),
+                };
+                if let Err(refusal) = policy::may_share(sender, &[src], channel, &target) {
+                    return Err(Outcome::Reject(refusal.to_string()));
+                }
+            } else if b.channel != channel && !channel.starts_with("ctl_") {
+                // The originator placing its own record in another channel: fine.
+            }
+            let everything = ReadScope::everything();
+            if let Some(cur) = tx.record(&b.id, &everything)? {
+                if cur.version >= b.version {
+                    // Already hold this version or a later one: placement only.
+                    tx.add_placement(&b.id, channel, "received")?;
+                    return Ok(());
+                }
+            }
+            let names: Vec<String> = names_of(&b.data).iter().map(|n| search_norm(n)).collect();
+            tx.put_record(&record, &names)?;
+            tx.add_placement(&b.id, channel, "received")?;
+            node.audit(
+                tx,
+                &format!("node:{sender}"),
+                "record.receive",
+                &b.id,
+                json!({"id": b.id, "version": b.version, "hash": hex::encode(record.content_hash()), "from": sender, "channel": channel}),
+            )?;
+            if b.kind == Kind::Person && !b.retracted && b.data.get("listing").is_some() {
+                node.screen_new_entries(tx, std::slice::from_ref(&b.id))?;
+            }
+            Ok(())
+        }
+    }
+}

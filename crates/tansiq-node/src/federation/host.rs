@@ -1,0 +1,125 @@
+//! The engine's view of the node: keys, channel membership and held
+//! envelopes, read through the caller's open transaction.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+
+use tansiq_store::Tx;
+use tansiq_sync::{ChannelId, Envelope, EnvelopeId, Host, NodeId, Verdict, ENVELOPE_SIG_CONTEXT};
+
+use super::apply::envelope_from_row;
+use super::control_channel;
+use crate::error::NodeResult;
+use crate::node::Node;
+use crate::records::load_channel;
+
+pub struct SqlHost<'a, 'b> {
+    me: String,
+    signing: BTreeMap<String, [u8; 32]>,
+    tx: RefCell<&'a mut Tx<'b>>,
+}
+
+impl<'a, 'b> SqlHost<'a, 'b> {
+    pub fn new(node: &Node, tx: &'a mut Tx<'b>) -> NodeResult<SqlHost<'a, 'b>> {
+        let signing = node.key_lookup(tx)?;
+        Ok(SqlHost {
+            me: node.id().to_string(),
+            signing,
+            tx: RefCell::new(tx),
+        })
+    }
+
+    fn members_of(&self, channel: &str) -> Option<Vec<String>> {
+        if channel.starts_with("ctl_") {
+            return self
+                .signing
+                .keys()
+                .find(|p| **p != self.me && control_channel(&self.me, p) == channel)
+                .map(|p| {
+                    let mut v = vec![self.me.clone(), p.clone()];
+                    v.sort();
+                    v
+                });
+        }
+        let mut tx = self.tx.borrow_mut();
+        tx.channel(channel).ok()??;
+        let st = load_channel(&mut tx, channel).ok()?;
+        st.active.map(|a| a.charter.members)
+    }
+}
+
+impl Host for SqlHost<'_, '_> {
+    fn verify(&self, env: &Envelope) -> Verdict {
+        let h = env.header();
+        let Some(pk) = self.signing.get(h.originator.as_str()) else {
+            return Verdict::Retry(format!(
+                "originator {} is not a known peer",
+                h.originator.as_str()
+            ));
+        };
+        if tansiq_crypto::verify(pk, ENVELOPE_SIG_CONTEXT, &env.id().0, env.sig()).is_err() {
+            return Verdict::Refuse("bad originator signature".into());
+        }
+        let me = match NodeId::new(self.me.clone()) {
+            Ok(m) => m,
+            Err(_) => return Verdict::Retry("own id".into()),
+        };
+        if !h.is_recipient(&me) {
+            // A relay copy: the signature is all a relay can check.
+            return Verdict::Accept;
+        }
+        let Some(members) = self.members_of(h.channel.as_str()) else {
+            return Verdict::Retry(format!(
+                "channel {} is not active here (yet)",
+                h.channel.as_str()
+            ));
+        };
+        if !members.iter().any(|m| m == h.originator.as_str()) {
+            return Verdict::Refuse(format!(
+                "{} is not a member of channel {}",
+                h.originator.as_str(),
+                h.channel.as_str()
+            ));
+        }
+        let recipients: Vec<&str> = h.recipients.iter().map(|r| r.as_str()).collect();
+        let members: Vec<&str> = members.iter().map(String::as_str).collect();
+        if recipients != members {
+            // Membership views may be changing (a new charter version on
+            // its way): ask the sender to try again later.
+            return Verdict::Retry("recipients differ from the charter this node holds".into());
+        }
+        Verdict::Accept
+    }
+
+    fn members(&self, channel: &ChannelId) -> Option<Vec<NodeId>> {
+        self.members_of(channel.as_str())
+            .map(|v| v.into_iter().filter_map(|m| NodeId::new(m).ok()).collect())
+    }
+
+    fn envelope(&self, id: &EnvelopeId) -> Option<Envelope> {
+        let row = self.tx.borrow_mut().sync_envelope(&id.0).ok()??;
+        envelope_from_row(&row).ok()
+    }
+
+    fn stream_range(
+        &self,
+        channel: &ChannelId,
+        originator: &NodeId,
+        from_seq: u64,
+        limit: usize,
+    ) -> Vec<Envelope> {
+        let rows = self
+            .tx
+            .borrow_mut()
+            .sync_stream_range(
+                channel.as_str(),
+                originator.as_str(),
+                from_seq,
+                limit.min(i64::MAX as usize) as u64,
+            )
+            .unwrap_or_default();
+        rows.iter()
+            .filter_map(|r| envelope_from_row(r).ok())
+            .collect()
+    }
+}

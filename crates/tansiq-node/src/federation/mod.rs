@@ -1,0 +1,243 @@
+//! Federation, node side: drives the sans-IO `tansiq-sync` engine over
+//! this node's store and keys.
+//!
+//! - [`payload`]: what a sealed envelope carries (records, charters) and
+//!   how it is sealed to the recipients and opened.
+//! - [`host`]: the engine's reads (`tansiq_sync::Host`) through the open
+//!   store transaction, and the envelope checks done before delivery.
+//! - [`Federation`]: one engine per node; every call runs inside a store
+//!   write transaction, applies the engine's effects (and the application
+//!   changes of `Deliver`) in that same transaction, and returns the
+//!   messages to send once it has committed.
+//!
+//! Several processes may work on one node directory (the CLI while
+//! `serve` runs): the engine is rebuilt from the store whenever another
+//! process changed the sync state since this one last did (`sync_gen`).
+
+mod apply;
+pub mod host;
+mod outbound;
+pub mod payload;
+
+use std::sync::Mutex;
+
+use tansiq_store::Tx;
+use tansiq_sync::{
+    ChannelId, Config, Engine, Envelope, Kind, Message, NodeId, Output, Precedence, Snapshot,
+    Transmit,
+};
+
+use crate::error::{NodeError, NodeResult};
+use crate::node::Node;
+use host::SqlHost;
+pub use payload::Payload;
+
+/// Milliseconds since the Unix epoch (the engine never reads a clock).
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// The implicit two-member channel between two peers, for what is not
+/// yet (or never) tied to a chartered channel: charter proposals and
+/// signatures. Its id is derived from the pair, so both sides agree on it
+/// without talking.
+pub fn control_channel(a: &str, b: &str) -> String {
+    let (x, y) = if a <= b { (a, b) } else { (b, a) };
+    let h = tansiq_crypto::sha256(format!("tansiq/control/v1\0{x}\0{y}").as_bytes());
+    format!("ctl_{}", &hex::encode(h)[..20])
+}
+
+fn sync_err(e: impl std::fmt::Display) -> NodeError {
+    NodeError::Other(format!("sync: {e}"))
+}
+
+pub(crate) fn node_id(s: &str) -> NodeResult<NodeId> {
+    NodeId::new(s).map_err(sync_err)
+}
+
+pub(crate) fn channel_id(s: &str) -> NodeResult<ChannelId> {
+    ChannelId::new(s).map_err(sync_err)
+}
+
+/// The engine of one node, cached between calls, and the messages that
+/// wait to be sent (only ever filled after their transaction committed).
+pub struct Federation {
+    engine: Mutex<Option<(Engine, String)>>,
+    outgoing: Mutex<Vec<Transmit>>,
+    /// Wakes the sender task of `serve` when there is something to send.
+    pub wake: tokio::sync::Notify,
+}
+
+impl Default for Federation {
+    fn default() -> Self {
+        Federation {
+            engine: Mutex::new(None),
+            outgoing: Mutex::new(Vec::new()),
+            wake: tokio::sync::Notify::new(),
+        }
+    }
+}
+
+impl Federation {
+    /// Queues committed transmits for sending.
+    pub fn queue(&self, t: Vec<Transmit>) {
+        if t.is_empty() {
+            return;
+        }
+        self.outgoing
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend(t);
+        self.wake.notify_one();
+    }
+
+    /// How many transmits wait to be sent.
+    pub fn take_outgoing_peek(&self) -> usize {
+        self.outgoing
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .len()
+    }
+
+    /// Takes everything waiting to be sent.
+    pub fn take_outgoing(&self) -> Vec<Transmit> {
+        std::mem::take(&mut *self.outgoing.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Runs `f` with an engine that is current for the state in `tx`,
+    /// applies its output's effects in `tx`, and returns the transmits.
+    /// If the caller's transaction later fails to commit, call
+    /// [`Federation::reset`]: the cached engine may be ahead of the store.
+    pub fn with_engine(
+        &self,
+        node: &Node,
+        tx: &mut Tx,
+        f: impl FnOnce(&mut Engine, &SqlHost, u64) -> NodeResult<Output>,
+    ) -> NodeResult<Vec<Transmit>> {
+        let mut guard = self.engine.lock().unwrap_or_else(|p| p.into_inner());
+        let gen = tx.meta_get("sync_gen")?.unwrap_or_default();
+        let now = now_ms();
+        if guard.as_ref().is_none_or(|(_, g)| *g != gen) {
+            let snapshot = Snapshot {
+                streams: tx
+                    .sync_streams()?
+                    .into_iter()
+                    .map(apply::stream_from_row)
+                    .collect::<NodeResult<_>>()?,
+                outbox: tx
+                    .sync_outbox()?
+                    .into_iter()
+                    .map(apply::outbox_from_row)
+                    .collect::<NodeResult<_>>()?,
+            };
+            let host = SqlHost::new(node, tx)?;
+            let seed = u64::from_le_bytes(tansiq_crypto::random_bytes());
+            let engine = Engine::restore(
+                node_id(node.id())?,
+                Config::default(),
+                seed,
+                snapshot,
+                now,
+                &host,
+            )
+            .map_err(sync_err)?;
+            *guard = Some((engine, gen));
+        }
+        let (engine, _) = guard.as_mut().expect("set above");
+        let out = {
+            let host = SqlHost::new(node, tx)?;
+            f(engine, &host, now)
+        };
+        let out = match out {
+            Ok(o) => o,
+            Err(e) => {
+                *guard = None;
+                return Err(e);
+            }
+        };
+        if let Err(e) = apply::apply(node, tx, &out) {
+            *guard = None;
+            return Err(e);
+        }
+        let new_gen = hex::encode(tansiq_crypto::random_bytes::<8>());
+        tx.meta_set("sync_gen", &new_gen)?;
+        guard.as_mut().expect("set above").1 = new_gen;
+        Ok(out.transmits)
+    }
+
+    /// Forgets the cached engine (after a failed commit).
+    pub fn reset(&self) {
+        *self.engine.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+
+    /// Seals `payload` to the channel's recipients, signs and submits it.
+    #[allow(clippy::too_many_arguments)]
+    pub fn submit(
+        &self,
+        node: &Node,
+        tx: &mut Tx,
+        channel: &str,
+        kind: &str,
+        precedence: Precedence,
+        recipients: Vec<String>,
+        relays: Vec<String>,
+        payload: &Payload,
+    ) -> NodeResult<Vec<Transmit>> {
+        let channel = channel_id(channel)?;
+        let kind = Kind::new(kind).map_err(sync_err)?;
+        let recipients = recipients
+            .iter()
+            .map(|r| node_id(r))
+            .collect::<NodeResult<Vec<_>>>()?;
+        let relays = relays
+            .iter()
+            .map(|r| node_id(r))
+            .collect::<NodeResult<Vec<_>>>()?;
+        let keys = node.encryption_keys(tx)?;
+        self.with_engine(node, tx, |engine, host, now| {
+            let header = engine
+                .prepare(&channel, kind, precedence, recipients, relays, now)
+                .map_err(sync_err)?;
+            let body = payload::seal(payload, &header, &keys)?;
+            let env = Envelope::new(header, tansiq_sync::Body::Sealed(body), |id| {
+                node.identity.sign(tansiq_sync::ENVELOPE_SIG_CONTEXT, &id.0)
+            })
+            .map_err(sync_err)?;
+            engine.submit(env, now, host).map_err(sync_err)
+        })
+    }
+
+    /// Handles a message received from an authenticated peer.
+    pub fn receive(
+        &self,
+        node: &Node,
+        tx: &mut Tx,
+        from: &str,
+        bytes: &[u8],
+    ) -> NodeResult<Vec<Transmit>> {
+        let from = node_id(from)?;
+        self.with_engine(node, tx, |engine, host, now| {
+            Ok(engine.handle_bytes(&from, bytes, now, host))
+        })
+    }
+
+    /// Timers: retries, summaries, fetches.
+    pub fn poll(&self, node: &Node, tx: &mut Tx) -> NodeResult<Vec<Transmit>> {
+        self.with_engine(node, tx, |engine, host, now| Ok(engine.poll(now, host)))
+    }
+
+    /// A transmit could not be delivered.
+    pub fn failed(&self, node: &Node, tx: &mut Tx, t: &Transmit) -> NodeResult<Vec<Transmit>> {
+        let (to, id) = (t.to.clone(), t.id);
+        self.with_engine(node, tx, |engine, host, now| {
+            Ok(engine.transmit_failed(&to, id, now, host))
+        })
+    }
+}
+
+/// The wire bytes of a transmit.
+pub fn encode(m: &Message) -> Vec<u8> {
+    m.encode()
+}

@@ -1,0 +1,259 @@
+//! Federation through the real engine, keys, sealing and stores, with the
+//! network replaced by direct hand-over of each message's bytes: charters
+//! formed across nodes, records delivered sealed and signed, versions and
+//! retractions propagated, and the third-party rule enforced by a
+//! receiving node against a sender that bypasses its own policy.
+
+use serde_json::json;
+
+use tansiq_core::record::Kind;
+use tansiq_core::user::Actor;
+use tansiq_node::federation::Payload;
+use tansiq_node::records::NewRecord;
+use tansiq_node::{InitOptions, Node};
+use tansiq_store::RecordFilter;
+use tansiq_sync::Precedence;
+
+const OP: Actor = Actor::Operator;
+
+fn node(root: &std::path::Path, name: &str, cc: &str, port: u16) -> Node {
+    Node::init(
+        &root.join(name),
+        &InitOptions {
+            name,
+            country: cc,
+            listen: &format!("127.0.0.1:{port}"),
+            api_listen: None,
+            store: None,
+        },
+    )
+    .unwrap()
+}
+
+fn trust(nodes: &[&Node]) {
+    for a in nodes {
+        for b in nodes {
+            if a.id() != b.id() {
+                a.peer_add(&OP, &serde_json::to_vec(&b.card()).unwrap())
+                    .unwrap();
+            }
+        }
+    }
+}
+
+/// Hands every queued message to its recipient until nothing moves.
+fn pump(nodes: &[&Node]) -> usize {
+    let mut moved = 0;
+    for _round in 0..50 {
+        let mut any = false;
+        for n in nodes {
+            for t in n.federation.take_outgoing() {
+                let Some(dest) = nodes.iter().find(|d| d.id() == t.to.as_str()) else {
+                    continue;
+                };
+                let bytes = t.message.encode();
+                let more = dest
+                    .store
+                    .write(|tx| dest.federation.receive(dest, tx, n.id(), &bytes))
+                    .unwrap();
+                dest.federation.queue(more);
+                any = true;
+                moved += 1;
+            }
+        }
+        if !any {
+            // Timers (summaries, retries) may have more to say.
+            for n in nodes {
+                let more = n.store.write(|tx| n.federation.poll(n, tx)).unwrap();
+                n.federation.queue(more);
+            }
+            if nodes.iter().all(|n| n.federation.take_outgoing_peek() == 0) {
+                return moved;
+            }
+        }
+    }
+    moved
+}
+
+fn status(n: &Node, ch: &str) -> String {
+    n.channel_list(&OP)
+        .unwrap()
+        .into_iter()
+        .find(|c| c.id == ch)
+        .map(|c| c.status)
+        .unwrap_or_default()
+}
+
+fn person(ch: &str, name: &str) -> NewRecord {
+    NewRecord {
+        channel: ch.into(),
+        file: "terrorism".into(),
+        kind: Kind::Person,
+        data: json!({"names": [name], "nationality": ["DZ"]}),
+        tlp: None,
+        code: None,
+        evaluation: None,
+        expires: None,
+        links: vec![],
+    }
+}
+
+#[test]
+fn charters_records_versions_and_retractions_cross_nodes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dz = node(tmp.path(), "dz", "DZ", 7401);
+    let ma = node(tmp.path(), "ma", "MA", 7411);
+    trust(&[&dz, &ma]);
+    let ch = dz
+        .channel_create(
+            &OP,
+            "DZ-MA",
+            vec![ma.id().into()],
+            vec!["terrorism".into()],
+            vec![],
+            None,
+        )
+        .unwrap();
+    pump(&[&dz, &ma]);
+    assert_eq!(status(&ma, &ch), "pending", "the proposal reached Morocco");
+    assert_eq!(status(&dz, &ch), "pending");
+    ma.channel_accept(&OP, &ch).unwrap();
+    pump(&[&dz, &ma]);
+    assert_eq!(status(&ma, &ch), "active");
+    assert_eq!(
+        status(&dz, &ch),
+        "active",
+        "Morocco's signature reached Algeria"
+    );
+
+    let id = dz
+        .record_add(&OP, person(&ch, "Abdelmalek Droukdel"))
+        .unwrap();
+    pump(&[&dz, &ma]);
+    let got = ma.record_get(&OP, &id).unwrap();
+    assert_eq!(got.originator, dz.id());
+    assert_eq!(got.data["names"][0], "Abdelmalek Droukdel");
+    assert_eq!(got.version, 1);
+    // redelivery of everything has no second effect
+    let before = ma.record_list(&OP, &RecordFilter::default()).unwrap().len();
+    pump(&[&dz, &ma]);
+    assert_eq!(
+        ma.record_list(&OP, &RecordFilter::default()).unwrap().len(),
+        before
+    );
+
+    dz.record_update(
+        &OP,
+        &id,
+        json!({"names": ["Abdelmalek Droukdel", "Abou Moussab Abdelwadoud"]}),
+        None,
+        None,
+    )
+    .unwrap();
+    pump(&[&dz, &ma]);
+    assert_eq!(ma.record_get(&OP, &id).unwrap().version, 2);
+
+    dz.record_retract(&OP, &id).unwrap();
+    pump(&[&dz, &ma]);
+    let r = ma.record_get(&OP, &id).unwrap();
+    assert_eq!(r.status, "retracted");
+    ma.store.scrub().unwrap();
+    let db = std::fs::read(ma.dir.join("node.db")).unwrap();
+    assert!(
+        !db.windows(8).any(|w| w == b"Droukdel"),
+        "plaintext left at the holder"
+    );
+    assert!(dz.audit_verify(&OP).unwrap().ok);
+    assert!(ma.audit_verify(&OP).unwrap().ok);
+}
+
+#[test]
+fn a_receiver_enforces_the_third_party_rule_against_a_modified_sender() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dz = node(tmp.path(), "dz", "DZ", 7401);
+    let ma = node(tmp.path(), "ma", "MA", 7411);
+    let us = node(tmp.path(), "us", "US", 7451);
+    let all = [&dz, &ma, &us];
+    trust(&all);
+    let dzma = dz
+        .channel_create(
+            &OP,
+            "DZ-MA",
+            vec![ma.id().into()],
+            vec!["terrorism".into()],
+            vec![],
+            None,
+        )
+        .unwrap();
+    pump(&all);
+    ma.channel_accept(&OP, &dzma).unwrap();
+    let maus = ma
+        .channel_create(
+            &OP,
+            "MA-US",
+            vec![us.id().into()],
+            vec!["terrorism".into()],
+            vec![],
+            None,
+        )
+        .unwrap();
+    pump(&all);
+    us.channel_accept(&OP, &maus).unwrap();
+    pump(&all);
+    assert_eq!(status(&ma, &maus), "active");
+    let id = dz
+        .record_add(&OP, person(&dzma, "Mokhtar Belmokhtar"))
+        .unwrap();
+    pump(&all);
+    assert!(ma.record_get(&OP, &id).is_ok());
+    // Morocco's node refuses to pass it on without Algeria's release …
+    let e = ma.record_share(&OP, &id, &maus).unwrap_err();
+    assert_eq!(e.exit_code(), 3, "{e}");
+    assert!(e.to_string().contains("third-party rule"));
+    // … and a modified Morocco that sends it anyway is refused by the US node.
+    let rec = ma
+        .store
+        .read(|tx| tx.record(&id, &tansiq_core::policy::ReadScope::everything()))
+        .unwrap()
+        .unwrap()
+        .signed
+        .unwrap();
+    let members = vec![ma.id().to_string(), us.id().to_string()];
+    let t = ma
+        .store
+        .write(|tx| {
+            ma.federation.submit(
+                &ma,
+                tx,
+                &maus,
+                "record",
+                Precedence::Routine,
+                members.clone(),
+                vec![],
+                &Payload::Record {
+                    record: rec.clone(),
+                    release: None,
+                },
+            )
+        })
+        .unwrap();
+    ma.federation.queue(t);
+    pump(&all);
+    assert!(
+        us.record_get(&OP, &id).is_err(),
+        "the US node must not take in the record"
+    );
+    let conn = rusqlite::Connection::open(us.dir.join("node.db")).unwrap();
+    let rejected: i64 = conn
+        .query_row("SELECT COUNT(*) FROM audit_log WHERE action = 'envelope.reject' AND details LIKE '%third-party rule%'", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(rejected, 1);
+    // a non-member never receives the DZ-MA records
+    assert!(us
+        .record_list(&OP, &RecordFilter::default())
+        .unwrap()
+        .is_empty());
+    for n in all {
+        assert!(n.audit_verify(&OP).unwrap().ok);
+    }
+}
