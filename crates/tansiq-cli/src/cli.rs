@@ -73,6 +73,25 @@ enum Cmd {
     /// Delivery to partners.
     #[command(subcommand)]
     Sync(SyncCmd),
+    /// Send a liaison message to a channel.
+    Send {
+        #[arg(long)]
+        channel: String,
+        #[arg(long)]
+        file: Option<String>,
+        /// flash, immediate, priority or routine.
+        #[arg(long)]
+        precedence: String,
+        #[arg(long)]
+        text: String,
+        /// Recipients must acknowledge it (tracked per recipient).
+        #[arg(long)]
+        ack_required: bool,
+    },
+    /// Liaison messages received.
+    Inbox,
+    /// Acknowledge a received message to its sender.
+    Ack { message_id: String },
     /// Watchlists: import real list formats.
     #[command(subcommand)]
     Watchlist(WatchlistCmd),
@@ -453,6 +472,46 @@ pub fn run(cli: Cli) -> CliResult {
                 )));
             }
         }
+        Cmd::Send {
+            channel,
+            file,
+            precedence,
+            text,
+            ack_required,
+        } => {
+            let id = open()?.send_message(
+                &op,
+                &channel,
+                file.as_deref(),
+                &precedence,
+                &text,
+                ack_required,
+            )?;
+            print_line_or_json(json, "id", &id);
+        }
+        Cmd::Inbox => {
+            let msgs = open()?.inbox(&op)?;
+            if json {
+                print_json(&msgs);
+            } else {
+                for m in msgs {
+                    println!(
+                        "{}  {:9}  {}  from {}  {}{}",
+                        m.id,
+                        m.precedence.to_uppercase(),
+                        m.sent_at,
+                        m.sender,
+                        m.text,
+                        if m.ack_required && !m.acked {
+                            "  [ack required]"
+                        } else {
+                            ""
+                        }
+                    );
+                }
+            }
+        }
+        Cmd::Ack { message_id } => open()?.ack_message(&op, &message_id)?,
         Cmd::Sync(SyncCmd::Status) => {
             let st = open()?.sync_status(&op)?;
             if json {

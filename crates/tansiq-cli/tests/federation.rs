@@ -152,6 +152,48 @@ fn two_serving_nodes_exchange_charters_and_records_over_mutual_tls() {
     assert_eq!(peer["id"], ma_id.as_str());
     assert!(peer["last_delivery"].is_string(), "{st}");
 
+    // A FLASH liaison message, acknowledged by the recipient.
+    let msg = ok(
+        &dz,
+        &[
+            "send",
+            "--channel",
+            &ch,
+            "--file",
+            "terrorism",
+            "--precedence",
+            "flash",
+            "--text",
+            "Attack in Casablanca; screen these names now",
+            "--ack-required",
+        ],
+    );
+    wait_for("the FLASH at MA", 20, || {
+        json(&ma, &["inbox", "--json"])
+            .as_array()
+            .is_some_and(|a| !a.is_empty())
+    });
+    let inbox = json(&ma, &["inbox", "--json"]);
+    let m = &inbox[0];
+    assert_eq!(m["id"], msg.as_str());
+    assert_eq!(m["precedence"], "flash");
+    assert_eq!(m["sender"], json(&dz, &["card"])["id"]);
+    assert_eq!(m["acked"], false);
+    for f in ["channel", "file", "text", "sent_at", "received_at"] {
+        assert!(m.get(f).is_some(), "inbox entry lacks {f}");
+    }
+    assert_eq!(
+        json(&dz, &["sync", "status", "--json"])["unacked"][0]["id"],
+        msg.as_str()
+    );
+    ok(&ma, &["ack", &msg]);
+    assert_eq!(json(&ma, &["inbox", "--json"])[0]["acked"], true);
+    wait_for("the ack at DZ", 20, || {
+        json(&dz, &["sync", "status", "--json"])["unacked"]
+            .as_array()
+            .is_some_and(|a| a.is_empty())
+    });
+
     // MA is killed; DZ keeps creating; MA restarts and catches up.
     drop(s2);
     let mut ids = Vec::new();

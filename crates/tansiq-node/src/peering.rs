@@ -80,9 +80,15 @@ pub async fn serve_peers(
 ) -> NodeResult<()> {
     let me =
         TlsIdentity::from_identity(&node.identity).map_err(|e| NodeError::Other(e.to_string()))?;
-    let cfg = transport::server_config(&me, Arc::new(peers))
+    let cfg = transport::server_config(&me, Arc::new(peers.clone()))
         .map_err(|e| NodeError::Other(e.to_string()))?;
-    transport::serve_tls(listener, cfg, router(node), shutdown)
+    // Re-check the peer before every request on kept-alive connections, so
+    // a peer removed while connected is cut off at once.
+    let opts = transport::ServeOptions {
+        peers: Some(Arc::new(peers)),
+        ..Default::default()
+    };
+    transport::serve_tls_with(listener, cfg, router(node), shutdown, opts)
         .await
         .map_err(|e| NodeError::Other(format!("partner endpoint: {e}")))
 }
@@ -215,12 +221,15 @@ pub struct PeerSyncStatus {
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct SyncStatus {
     pub peers: Vec<PeerSyncStatus>,
+    /// Sent FLASH or ack-required messages still awaiting acknowledgement.
+    pub unacked: Vec<crate::messages::Unacked>,
     pub alarms: Vec<serde_json::Value>,
 }
 
 impl Node {
     pub fn sync_status(&self, actor: &tansiq_core::user::Actor) -> NodeResult<SyncStatus> {
         tansiq_core::policy::authorize(actor, tansiq_core::policy::Action::ReadChannels)?;
+        let unacked = self.unacked_messages()?;
         self.store.read(|tx| {
             let counts = tx.sync_outbox_counts()?;
             let mut peers = Vec::new();
@@ -250,7 +259,11 @@ impl Node {
                     |a| serde_json::json!({"id": a.id, "kind": a.kind, "created_at": a.created_at}),
                 )
                 .collect();
-            Ok(SyncStatus { peers, alarms })
+            Ok(SyncStatus {
+                peers,
+                unacked,
+                alarms,
+            })
         })
     }
 }

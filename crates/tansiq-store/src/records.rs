@@ -156,7 +156,12 @@ impl Tx<'_> {
 
     /// [`Tx::put_record`] with the content hash already computed by the
     /// caller (it must be `rec.content_hash()`).
-    pub fn put_record_hashed(&mut self, rec: &SignedRecord, hash: &[u8; 32], names: &[String]) -> Result<(), StoreError> {
+    pub fn put_record_hashed(
+        &mut self,
+        rec: &SignedRecord,
+        hash: &[u8; 32],
+        names: &[String],
+    ) -> Result<(), StoreError> {
         let b = &rec.body;
         let body = serde_json::to_string(b).expect("record bodies serialise");
         let hash = *hash;

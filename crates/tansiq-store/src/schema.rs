@@ -83,6 +83,13 @@ const MIGRATIONS: &[&str] = &[
         created_at TEXT NOT NULL);
      CREATE TABLE peer_links (peer TEXT PRIMARY KEY, last_delivery TEXT, last_error TEXT,
         updated_at TEXT);",
+    // 4: liaison messages and their acknowledgements
+    "CREATE TABLE messages (id TEXT PRIMARY KEY, direction TEXT NOT NULL, channel TEXT NOT NULL,
+        file TEXT, sender TEXT NOT NULL, precedence TEXT NOT NULL, text TEXT NOT NULL,
+        sent_at TEXT NOT NULL, received_at TEXT, ack_required BIGINT NOT NULL, acked_at TEXT);
+     CREATE INDEX messages_by_direction ON messages (direction, sent_at);
+     CREATE TABLE message_acks (message_id TEXT NOT NULL, by_node TEXT NOT NULL, at TEXT NOT NULL,
+        PRIMARY KEY (message_id, by_node));",
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

@@ -220,6 +220,61 @@ fn take_in(node: &Node, tx: &mut Tx, h: &EnvelopeHeader, p: Payload) -> Result<(
                 Err(e) => Err(Outcome::Fail(e)),
             }
         }
+        Payload::Message {
+            id,
+            channel: ch,
+            file,
+            precedence,
+            text,
+            sent_at,
+            ack_required,
+        } => {
+            if ch != channel {
+                return Err(Outcome::Reject(
+                    "message names another channel than its envelope".into(),
+                ));
+            }
+            tansiq_core::ids::check_id("message id", &id).map_err(|e| Outcome::Reject(e.0))?;
+            let row = tansiq_store::MessageRow {
+                id: id.clone(),
+                direction: "in".into(),
+                channel: ch,
+                file,
+                sender: sender.to_string(),
+                precedence,
+                text,
+                sent_at,
+                received_at: Some(tansiq_core::time::format(&tansiq_core::time::now())),
+                ack_required,
+                acked_at: None,
+            };
+            if tx.put_message(&row)? {
+                node.audit(
+                    tx,
+                    &format!("node:{sender}"),
+                    "message.receive",
+                    &id,
+                    json!({"id": id, "channel": channel, "precedence": row.precedence}),
+                )?;
+            }
+            Ok(())
+        }
+        Payload::Ack { message, at } => match tx.message(&message)? {
+            Some(m) if m.direction == "out" => {
+                tx.put_message_ack(&message, sender, &at)?;
+                node.audit(
+                    tx,
+                    &format!("node:{sender}"),
+                    "message.acked",
+                    &message,
+                    json!({"id": message, "by": sender}),
+                )?;
+                Ok(())
+            }
+            _ => Err(Outcome::Reject(
+                "acknowledgement of a message this node did not send".into(),
+            )),
+        },
         Payload::Record { record, release } => {
             let b = &record.body;
             b.validate()

@@ -34,6 +34,19 @@ pub enum Payload {
     },
     /// A charter version with the signatures gathered so far.
     Charter { charter: SignedCharter },
+    /// A liaison message; its sender is the envelope's (signing) originator.
+    Message {
+        id: String,
+        channel: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        file: Option<String>,
+        precedence: String,
+        text: String,
+        sent_at: String,
+        ack_required: bool,
+    },
+    /// The envelope's originator acknowledges a message.
+    Ack { message: String, at: String },
 }
 
 impl Payload {
@@ -42,6 +55,8 @@ impl Payload {
         match self {
             Payload::Record { .. } => tansiq_sync::Kind::RECORD,
             Payload::Charter { .. } => tansiq_sync::Kind::CHARTER,
+            Payload::Message { .. } => tansiq_sync::Kind::MESSAGE,
+            Payload::Ack { .. } => tansiq_sync::Kind::ACK,
         }
     }
 }

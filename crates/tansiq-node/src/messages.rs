@@ -1,0 +1,265 @@
+//! Liaison messages: sent to a channel (a file of it, optionally) with a
+//! precedence — FLASH and IMMEDIATE overtake every queue — received into
+//! the inbox, and acknowledged back to their sender.
+
+use serde::Serialize;
+use serde_json::json;
+
+use tansiq_core::ids::{new_id, MESSAGE_PREFIX};
+use tansiq_core::policy::{self, Action};
+use tansiq_core::time;
+use tansiq_core::user::Actor;
+use tansiq_store::MessageRow;
+use tansiq_sync::Precedence;
+
+use crate::error::{NodeError, NodeResult};
+use crate::federation::{control_channel, Payload};
+use crate::node::Node;
+use crate::records::load_channel;
+
+pub fn parse_precedence(s: &str) -> NodeResult<Precedence> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "flash" => Ok(Precedence::Flash),
+        "immediate" => Ok(Precedence::Immediate),
+        "priority" => Ok(Precedence::Priority),
+        "routine" => Ok(Precedence::Routine),
+        _ => Err(NodeError::bad(format!(
+            "{s:?} is not a precedence: use flash, immediate, priority or routine"
+        ))),
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MessageView {
+    pub id: String,
+    pub channel: String,
+    pub file: Option<String>,
+    pub sender: String,
+    pub precedence: String,
+    pub text: String,
+    pub sent_at: String,
+    pub received_at: Option<String>,
+    pub ack_required: bool,
+    pub acked: bool,
+}
+
+/// A sent FLASH (or ack-required) message still missing acknowledgements.
+#[derive(Debug, Clone, Serialize)]
+pub struct Unacked {
+    pub id: String,
+    pub channel: String,
+    pub precedence: String,
+    pub sent_at: String,
+    pub awaiting: Vec<String>,
+}
+
+fn may_see(actor: &Actor, file: Option<&str>) -> bool {
+    match (actor, file) {
+        (Actor::Operator, _) => true,
+        (Actor::User(u), Some(f)) => u.has_file(f),
+        (Actor::User(_), None) => true,
+    }
+}
+
+impl Node {
+    /// Sends a liaison message to the other members of a channel.
+    pub fn send_message(
+        &self,
+        actor: &Actor,
+        channel: &str,
+        file: Option<&str>,
+        precedence: &str,
+        text: &str,
+        ack_required: bool,
+    ) -> NodeResult<String> {
+        policy::authorize(actor, Action::SendMessage)?;
+        let prec = parse_precedence(precedence)?;
+        let text = text.trim_end();
+        if text.trim().is_empty() || text.chars().count() > 100_000 {
+            return Err(NodeError::bad("--text must be 1 to 100,000 characters"));
+        }
+        if text
+            .chars()
+            .any(|c| c.is_control() && c != '\n' && c != '\t')
+        {
+            return Err(NodeError::bad("--text contains control characters"));
+        }
+        if let (Actor::User(u), Some(f)) = (actor, file) {
+            if !u.has_file(f) {
+                return Err(tansiq_core::policy::Refusal {
+                    rule: tansiq_core::policy::Rule::NeedToKnow,
+                    reason: format!("user {} is not assigned to file {f}", u.name),
+                }
+                .into());
+            }
+        }
+        let id = new_id(MESSAGE_PREFIX);
+        let now = time::format(&time::now());
+        let mut out = Vec::new();
+        self.store.write(|tx| {
+            let st = load_channel(tx, channel)?;
+            let c = st
+                .charter()
+                .ok_or_else(|| NodeError::Other("channel without charter".into()))?
+                .clone();
+            let file_ok = file.unwrap_or(c.files.first().map(String::as_str).unwrap_or_default());
+            policy::may_post(
+                self.id(),
+                &c.members,
+                st.active.is_some(),
+                &c.files,
+                file_ok,
+                channel,
+            )?;
+            let row = MessageRow {
+                id: id.clone(),
+                direction: "out".into(),
+                channel: channel.to_string(),
+                file: file.map(str::to_string),
+                sender: self.id().to_string(),
+                precedence: precedence.trim().to_ascii_lowercase(),
+                text: text.to_string(),
+                sent_at: now.clone(),
+                received_at: None,
+                ack_required,
+                acked_at: None,
+            };
+            tx.put_message(&row)?;
+            let payload = Payload::Message {
+                id: id.clone(),
+                channel: channel.to_string(),
+                file: row.file.clone(),
+                precedence: row.precedence.clone(),
+                text: row.text.clone(),
+                sent_at: now.clone(),
+                ack_required,
+            };
+            self.distribute(tx, channel, &payload, prec, &mut out)?;
+            self.audit(
+                tx,
+                &actor.audit_name(),
+                "message.send",
+                &id,
+                json!({"id": id, "channel": channel, "precedence": row.precedence}),
+            )?;
+            self.checkpoint_in(tx)?;
+            Ok::<_, NodeError>(())
+        })?;
+        self.federation.queue(out);
+        Ok(id)
+    }
+
+    /// Messages received, in the files the actor may see.
+    pub fn inbox(&self, actor: &Actor) -> NodeResult<Vec<MessageView>> {
+        policy::authorize(actor, Action::ReadMessages)?;
+        self.store.write_relaxed(|tx| {
+            let rows = tx.messages("in")?;
+            let views: Vec<MessageView> = rows
+                .into_iter()
+                .filter(|m| may_see(actor, m.file.as_deref()))
+                .map(|m| MessageView {
+                    acked: m.acked_at.is_some(),
+                    id: m.id,
+                    channel: m.channel,
+                    file: m.file,
+                    sender: m.sender,
+                    precedence: m.precedence,
+                    text: m.text,
+                    sent_at: m.sent_at,
+                    received_at: m.received_at,
+                    ack_required: m.ack_required,
+                })
+                .collect();
+            self.audit(
+                tx,
+                &actor.audit_name(),
+                "message.list",
+                "*",
+                json!({"count": views.len()}),
+            )?;
+            Ok(views)
+        })
+    }
+
+    /// Acknowledges a received message to its sender.
+    pub fn ack_message(&self, actor: &Actor, id: &str) -> NodeResult<()> {
+        policy::authorize(actor, Action::SendMessage)?;
+        let now = time::format(&time::now());
+        let mut out = Vec::new();
+        self.store.write(|tx| {
+            let m = tx
+                .message(id)?
+                .filter(|m| m.direction == "in" && may_see(actor, m.file.as_deref()))
+                .ok_or_else(|| NodeError::NotFound(format!("no received message {id}")))?;
+            if m.acked_at.is_some() {
+                return Err(NodeError::bad(format!(
+                    "message {id} is already acknowledged"
+                )));
+            }
+            tx.set_message_acked(id, &now)?;
+            let ctl = control_channel(self.id(), &m.sender);
+            let payload = Payload::Ack {
+                message: id.to_string(),
+                at: now.clone(),
+            };
+            let prec = parse_precedence(&m.precedence).unwrap_or(Precedence::Routine);
+            out.extend(self.federation.submit(
+                self,
+                tx,
+                &ctl,
+                payload.kind(),
+                prec,
+                vec![self.id().to_string(), m.sender.clone()],
+                vec![],
+                &payload,
+            )?);
+            self.audit(
+                tx,
+                &actor.audit_name(),
+                "message.ack",
+                id,
+                json!({"id": id, "to": m.sender}),
+            )?;
+            self.checkpoint_in(tx)?;
+            Ok::<_, NodeError>(())
+        })?;
+        self.federation.queue(out);
+        Ok(())
+    }
+
+    /// Sent FLASH or ack-required messages some recipient has not
+    /// acknowledged yet.
+    pub fn unacked_messages(&self) -> NodeResult<Vec<Unacked>> {
+        self.store.read(|tx| {
+            let mut out = Vec::new();
+            for m in tx.messages("out")? {
+                if !(m.ack_required || m.precedence == "flash") {
+                    continue;
+                }
+                let members = load_channel(tx, &m.channel)?
+                    .charter()
+                    .map(|c| c.members.clone())
+                    .unwrap_or_default();
+                let acked: Vec<String> = tx
+                    .message_acks(&m.id)?
+                    .into_iter()
+                    .map(|(by, _)| by)
+                    .collect();
+                let awaiting: Vec<String> = members
+                    .into_iter()
+                    .filter(|x| x != self.id() && !acked.contains(x))
+                    .collect();
+                if !awaiting.is_empty() {
+                    out.push(Unacked {
+                        id: m.id,
+                        channel: m.channel,
+                        precedence: m.precedence,
+                        sent_at: m.sent_at,
+                        awaiting,
+                    });
+                }
+            }
+            Ok(out)
+        })
+    }
+}
