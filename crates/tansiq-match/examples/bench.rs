@@ -252,7 +252,7 @@ fn main() {
     println!("threads: {}", rayon::current_num_threads());
     if million {
         // 1,000,000 names: real entries plus synthetic two-name entries.
-        let list = entries(&rows, 470_000, &mut rng);
+        let list = entries(&rows, 500_000, &mut rng);
         let names: usize = list
             .iter()
             .map(|e| e.names.len() + e.weak_names.len())

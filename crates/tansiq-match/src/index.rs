@@ -47,7 +47,7 @@ pub struct Index {
     vocab: Vec<PTok>,
     post_off: Vec<u32>,
     post: Vec<u32>,
-    keys: Vec<(u64, u32)>,
+    keys: Vec<(u32, u32)>,
     docs: HashMap<String, Vec<u32>>,
     cache: Vec<Mutex<TokenCache>>,
 }
@@ -58,8 +58,17 @@ type TokenCache = HashMap<(String, Kind), Matches>;
 const CACHE_SHARDS: usize = 64;
 const CACHE_SHARD_CAP: usize = 4096;
 
-/// FNV-1a, enough to spread short keys.
-fn key_hash(k: &[u8]) -> u64 {
+/// Names parsed per parallel batch while building.
+const PARSE_CHUNK: usize = 1 << 16;
+
+/// FNV-1a folded to 32 bits, enough to spread short keys (a collision only
+/// brings an extra candidate, which the token similarity then rejects).
+fn key_hash(k: &[u8]) -> u32 {
+    let h = key_hash64(k);
+    (h ^ (h >> 32)) as u32
+}
+
+fn key_hash64(k: &[u8]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for &b in k {
         h ^= b as u64;
@@ -74,7 +83,7 @@ fn key_hash(k: &[u8]) -> u64 {
 /// substitution between coarse classes in so short a name is another name).
 const MIN_DELETION_KEY: usize = 4;
 
-fn with_marker(b: &[u8], skip: Option<usize>, marker: u8) -> u64 {
+fn with_marker(b: &[u8], skip: Option<usize>, marker: u8) -> u32 {
     let mut v = Vec::with_capacity(b.len() + 1);
     for (k, &c) in b.iter().enumerate() {
         if Some(k) != skip {
@@ -94,7 +103,7 @@ fn with_marker(b: &[u8], skip: Option<usize>, marker: u8) -> u64 {
 /// of `MIN_DELETION_KEY - 1` letters give their deletions in the '%'
 /// space, where whole skeletons of `MIN_DELETION_KEY - 2` letters are keys:
 /// they meet by insertion or deletion only.
-fn token_keys(t: &PTok) -> Vec<u64> {
+fn token_keys(t: &PTok) -> Vec<u32> {
     let mut out = Vec::new();
     if t.kind == Kind::Initial {
         return out;
@@ -224,30 +233,33 @@ impl Index {
                 texts.push(n);
             }
         }
-        let parsed: Vec<Parsed> = texts.par_iter().map(|t| parse::parse(t)).collect();
-        drop(texts);
-        // Intern tokens.
+        // Parse in parallel, chunk by chunk (bounded peak memory), and
+        // intern the tokens.
         let mut ids: HashMap<(String, Kind), u32> = HashMap::new();
         let mut vocab: Vec<PTok> = Vec::new();
         let mut name_tok_off = Vec::with_capacity(names.len() + 1);
         let mut name_toks = Vec::new();
         name_tok_off.push(0u32);
-        for p in parsed {
-            for t in p.toks {
-                let key = (t.text.clone(), t.kind);
-                let id = match ids.get(&key) {
-                    Some(&id) => id,
-                    None => {
-                        let id = vocab.len() as u32;
-                        ids.insert(key, id);
-                        vocab.push(t);
-                        id
-                    }
-                };
-                name_toks.push(id);
+        for chunk in texts.chunks(PARSE_CHUNK) {
+            let parsed: Vec<Parsed> = chunk.par_iter().map(|t| parse::parse(t)).collect();
+            for p in parsed {
+                for t in p.toks {
+                    let key = (t.text.clone(), t.kind);
+                    let id = match ids.get(&key) {
+                        Some(&id) => id,
+                        None => {
+                            let id = vocab.len() as u32;
+                            ids.insert(key, id);
+                            vocab.push(t);
+                            id
+                        }
+                    };
+                    name_toks.push(id);
+                }
+                name_tok_off.push(name_toks.len() as u32);
             }
-            name_tok_off.push(name_toks.len() as u32);
         }
+        drop(texts);
         // Blocking-only glued pairs of adjacent tokens.
         let mut glued: Vec<(u32, u32)> = Vec::new();
         for n in 0..names.len() {
@@ -300,7 +312,7 @@ impl Index {
         }
         drop(glued);
         // Keys.
-        let mut keys: Vec<(u64, u32)> = vocab
+        let mut keys: Vec<(u32, u32)> = vocab
             .par_iter()
             .enumerate()
             .flat_map_iter(|(i, t)| token_keys(t).into_iter().map(move |k| (k, i as u32)))
@@ -377,7 +389,7 @@ impl Index {
                 + self.post_off.len()
                 + self.post.len())
                 * 4
-            + self.keys.len() * 16
+            + self.keys.len() * 8
             + vocab
     }
 
@@ -402,7 +414,7 @@ impl Index {
         }
     }
 
-    fn lookup(&self, h: u64, out: &mut Vec<u32>) {
+    fn lookup(&self, h: u32, out: &mut Vec<u32>) {
         let start = self.keys.partition_point(|&(k, _)| k < h);
         for &(k, v) in &self.keys[start..] {
             if k != h {
@@ -416,7 +428,7 @@ impl Index {
     /// batches repeat tokens a lot).
     fn matches_of(&self, qt: &PTok) -> Matches {
         let key = (qt.text.clone(), qt.kind);
-        let shard = &self.cache[(key_hash(qt.text.as_bytes()) % CACHE_SHARDS as u64) as usize];
+        let shard = &self.cache[(key_hash(qt.text.as_bytes()) as usize) % CACHE_SHARDS];
         if let Some(m) = shard.lock().ok().and_then(|c| c.get(&key).cloned()) {
             return m;
         }

@@ -247,8 +247,16 @@ fn token_weight(forms: &[Vec<Sym>], kind: Kind) -> f32 {
 }
 
 fn make_tok(text: String, kind: Kind, forms: Vec<Vec<Sym>>) -> PTok {
-    let mut forms: Vec<Vec<Sym>> = forms.into_iter().filter(|f| !f.is_empty()).collect();
+    let mut forms: Vec<Vec<Sym>> = forms
+        .into_iter()
+        .filter(|f| !f.is_empty())
+        .map(|mut f| {
+            f.shrink_to_fit();
+            f
+        })
+        .collect();
     forms.dedup();
+    forms.shrink_to_fit();
     let weight = token_weight(&forms, kind);
     let masses = forms.iter().map(|f| phonetic::mass(f)).collect();
     PTok {
