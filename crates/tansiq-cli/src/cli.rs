@@ -90,6 +90,11 @@ enum Cmd {
     },
     /// Liaison messages received.
     Inbox,
+    /// Releases under the third-party rule.
+    #[command(subcommand)]
+    Release(ReleaseCmd),
+    /// Release requests received and sent.
+    Releases,
     /// Acknowledge a received message to its sender.
     Ack { message_id: String },
     /// Watchlists: import real list formats.
@@ -267,6 +272,33 @@ enum RecordCmd {
         id: String,
         #[arg(long)]
         channel: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum ReleaseCmd {
+    /// Ask a record's originator to release it into another channel.
+    Request {
+        record_id: String,
+        #[arg(long)]
+        channel: String,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Grant: a REQUEST_ID, or a record ID with --channel CH (no request).
+    Grant {
+        id: String,
+        #[arg(long)]
+        channel: Option<String>,
+        /// Conditions attached to the release.
+        #[arg(long)]
+        conditions: Option<String>,
+    },
+    /// Refuse a release request.
+    Refuse {
+        request_id: String,
+        #[arg(long)]
+        reason: Option<String>,
     },
 }
 
@@ -512,6 +544,51 @@ pub fn run(cli: Cli) -> CliResult {
             }
         }
         Cmd::Ack { message_id } => open()?.ack_message(&op, &message_id)?,
+        Cmd::Release(ReleaseCmd::Request {
+            record_id,
+            channel,
+            reason,
+        }) => {
+            let id = open()?.release_request(&op, &record_id, &channel, reason.as_deref())?;
+            print_line_or_json(json, "id", &id);
+        }
+        Cmd::Release(ReleaseCmd::Grant {
+            id,
+            channel,
+            conditions,
+        }) => {
+            let node = open()?;
+            let rid = match channel {
+                Some(ch) => {
+                    node.release_grant(&op, None, Some(&id), Some(&ch), conditions.as_deref())?
+                }
+                None => node.release_grant(&op, Some(&id), None, None, conditions.as_deref())?,
+            };
+            if json {
+                println!("{}", serde_json::json!({"id": rid}));
+            }
+        }
+        Cmd::Release(ReleaseCmd::Refuse { request_id, reason }) => {
+            open()?.release_refuse(&op, &request_id, reason.as_deref())?
+        }
+        Cmd::Releases => {
+            let list = open()?.releases(&op)?;
+            if json {
+                print_json(&list);
+            } else {
+                for r in list {
+                    println!(
+                        "{}  {:8}  {}  record {}  → {}  ({} members)",
+                        r.id,
+                        r.status,
+                        r.direction,
+                        r.record,
+                        r.target_channel,
+                        r.target_members.len()
+                    );
+                }
+            }
+        }
         Cmd::Sync(SyncCmd::Status) => {
             let st = open()?.sync_status(&op)?;
             if json {

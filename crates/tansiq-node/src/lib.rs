@@ -20,6 +20,7 @@ pub mod messages;
 pub mod node;
 pub mod peering;
 pub mod records;
+pub mod releases;
 pub mod transport;
 pub mod watchlist;
 

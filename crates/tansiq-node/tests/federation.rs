@@ -257,3 +257,102 @@ fn a_receiver_enforces_the_third_party_rule_against_a_modified_sender() {
         assert!(n.audit_verify(&OP).unwrap().ok);
     }
 }
+
+#[test]
+fn release_refused_then_granted_then_the_share_arrives() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dz = node(tmp.path(), "dz", "DZ", 7401);
+    let ma = node(tmp.path(), "ma", "MA", 7411);
+    let us = node(tmp.path(), "us", "US", 7451);
+    let all = [&dz, &ma, &us];
+    trust(&all);
+    let dzma = dz
+        .channel_create(
+            &OP,
+            "DZ-MA",
+            vec![ma.id().into()],
+            vec!["terrorism".into()],
+            vec![],
+            None,
+        )
+        .unwrap();
+    pump(&all);
+    ma.channel_accept(&OP, &dzma).unwrap();
+    let maus = ma
+        .channel_create(
+            &OP,
+            "MA-US",
+            vec![us.id().into()],
+            vec!["terrorism".into()],
+            vec![],
+            None,
+        )
+        .unwrap();
+    pump(&all);
+    us.channel_accept(&OP, &maus).unwrap();
+    pump(&all);
+    let id = dz
+        .record_add(&OP, person(&dzma, "Abdelmalek Droukdel"))
+        .unwrap();
+    pump(&all);
+
+    // Refused first.
+    let req = ma
+        .release_request(&OP, &id, &maus, Some("US screening of a flight manifest"))
+        .unwrap();
+    pump(&all);
+    let at_dz = dz.releases(&OP).unwrap();
+    let r = at_dz
+        .iter()
+        .find(|r| r.id == req)
+        .expect("request reached the originator");
+    assert_eq!(r.status, "pending");
+    assert_eq!(r.direction, "in");
+    assert_eq!(r.requester, ma.id());
+    let mut want = vec![ma.id().to_string(), us.id().to_string()];
+    want.sort();
+    assert_eq!(
+        r.target_members, want,
+        "the originator sees the target channel's members"
+    );
+    dz.release_refuse(&OP, &req, Some("not at this stage"))
+        .unwrap();
+    pump(&all);
+    assert_eq!(
+        ma.releases(&OP)
+            .unwrap()
+            .iter()
+            .find(|r| r.id == req)
+            .unwrap()
+            .status,
+        "refused"
+    );
+    assert_eq!(ma.record_share(&OP, &id, &maus).unwrap_err().exit_code(), 3);
+    // only the originator decides
+    assert!(ma.release_grant(&OP, Some(&req), None, None, None).is_err());
+
+    // Then granted.
+    let req2 = ma.release_request(&OP, &id, &maus, None).unwrap();
+    pump(&all);
+    dz.release_grant(&OP, Some(&req2), None, None, Some("no use in court"))
+        .unwrap();
+    pump(&all);
+    assert_eq!(
+        ma.releases(&OP)
+            .unwrap()
+            .iter()
+            .find(|r| r.id == req2)
+            .unwrap()
+            .status,
+        "granted"
+    );
+    ma.record_share(&OP, &id, &maus).unwrap();
+    pump(&all);
+    let got = us
+        .record_get(&OP, &id)
+        .expect("the released record reached the US node");
+    assert_eq!(got.originator, dz.id());
+    for n in all {
+        assert!(n.audit_verify(&OP).unwrap().ok);
+    }
+}

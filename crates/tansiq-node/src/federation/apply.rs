@@ -275,6 +275,124 @@ fn take_in(node: &Node, tx: &mut Tx, h: &EnvelopeHeader, p: Payload) -> Result<(
                 "acknowledgement of a message this node did not send".into(),
             )),
         },
+        Payload::ReleaseRequest {
+            id,
+            record,
+            target_channel,
+            target_members,
+            reason,
+        } => {
+            tansiq_core::ids::check_id("request id", &id).map_err(|e| Outcome::Reject(e.0))?;
+            // Only the originator is asked, and only about its own records.
+            match tx.record(&record, &ReadScope::everything())? {
+                Some(r) if r.originator == node.id() => {}
+                _ => {
+                    return Err(Outcome::Reject(format!(
+                        "release request for a record this node did not originate ({record})"
+                    )))
+                }
+            }
+            let row = tansiq_store::ReleaseRow {
+                id: id.clone(),
+                record_id: record.clone(),
+                requester: sender.to_string(),
+                originator: node.id().to_string(),
+                target_channel,
+                target_members,
+                status: "pending".into(),
+                reason,
+                signed: None,
+                created_at: tansiq_core::time::format(&tansiq_core::time::now()),
+                decided_at: None,
+            };
+            if tx.release(&id)?.is_none() {
+                tx.put_release(&row)?;
+                node.audit(
+                    tx,
+                    &format!("node:{sender}"),
+                    "release.requested",
+                    &id,
+                    json!({"id": id, "record": record, "requester": sender}),
+                )?;
+            }
+            Ok(())
+        }
+        Payload::ReleaseDecision {
+            request,
+            release,
+            refusal,
+        } => {
+            let now = tansiq_core::time::format(&tansiq_core::time::now());
+            match (release, refusal) {
+                (Some(signed), None) => {
+                    let rel = &signed.release;
+                    if rel.originator != sender {
+                        return Err(Outcome::Reject(
+                            "a release signed for another originator".into(),
+                        ));
+                    }
+                    let keys = node.key_lookup(tx)?;
+                    let key = keys
+                        .get(sender)
+                        .ok_or_else(|| Outcome::Reject("unknown originator".into()))?;
+                    signed.verify(key).map_err(|e| Outcome::Reject(e.0))?;
+                    let id = request.clone().unwrap_or_else(|| {
+                        tansiq_core::ids::new_id(tansiq_core::ids::REQUEST_PREFIX)
+                    });
+                    let mut row = tx.release(&id)?.unwrap_or(tansiq_store::ReleaseRow {
+                        id: id.clone(),
+                        record_id: rel.record.clone(),
+                        requester: node.id().to_string(),
+                        originator: sender.to_string(),
+                        target_channel: rel.target_channel.clone(),
+                        target_members: rel.target_members.clone(),
+                        status: "pending".into(),
+                        reason: None,
+                        signed: None,
+                        created_at: now.clone(),
+                        decided_at: None,
+                    });
+                    row.status = "granted".into();
+                    row.target_members = rel.target_members.clone();
+                    row.signed = Some(
+                        serde_json::to_string(&signed)
+                            .map_err(|e| Outcome::Fail(NodeError::Other(e.to_string())))?,
+                    );
+                    row.decided_at = Some(now);
+                    tx.put_release(&row)?;
+                    node.audit(tx, &format!("node:{sender}"), "release.granted", &id, json!({"id": id, "record": rel.record, "target_channel": rel.target_channel}))?;
+                    Ok(())
+                }
+                (None, Some(reason)) => {
+                    let Some(id) = request else {
+                        return Err(Outcome::Reject("a refusal must answer a request".into()));
+                    };
+                    let Some(mut row) = tx.release(&id)? else {
+                        return Err(Outcome::Reject("refusal of an unknown request".into()));
+                    };
+                    if row.originator != sender {
+                        return Err(Outcome::Reject(
+                            "refusal from a node that was not asked".into(),
+                        ));
+                    }
+                    row.status = "refused".into();
+                    row.reason = Some(reason);
+                    row.decided_at = Some(now);
+                    tx.put_release(&row)?;
+                    node.audit(
+                        tx,
+                        &format!("node:{sender}"),
+                        "release.refused",
+                        &id,
+                        json!({"id": id}),
+                    )?;
+                    Ok(())
+                }
+                _ => Err(Outcome::Reject(
+                    "a release decision carries a release or a refusal".into(),
+                )),
+            }
+        }
         Payload::Record { record, release } => {
             let b = &record.body;
             b.validate()

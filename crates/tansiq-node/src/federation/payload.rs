@@ -47,6 +47,26 @@ pub enum Payload {
     },
     /// The envelope's originator acknowledges a message.
     Ack { message: String, at: String },
+    /// A holder asks the record's originator to release it into
+    /// `target_channel`, whose members it names.
+    ReleaseRequest {
+        id: String,
+        record: String,
+        target_channel: String,
+        target_members: Vec<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+    /// The originator's answer: a signed release, or a refusal. `request`
+    /// is absent for a release granted without a request.
+    ReleaseDecision {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        request: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        release: Option<SignedRelease>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        refusal: Option<String>,
+    },
 }
 
 impl Payload {
@@ -57,6 +77,9 @@ impl Payload {
             Payload::Charter { .. } => tansiq_sync::Kind::CHARTER,
             Payload::Message { .. } => tansiq_sync::Kind::MESSAGE,
             Payload::Ack { .. } => tansiq_sync::Kind::ACK,
+            Payload::ReleaseRequest { .. } | Payload::ReleaseDecision { .. } => {
+                tansiq_sync::Kind::RELEASE
+            }
         }
     }
 }

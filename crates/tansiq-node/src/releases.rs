@@ -1,0 +1,279 @@
+//! Releases under the third-party rule: a holder asks the originator to
+//! release a record into another channel; the originator, seeing that
+//! channel's members, grants (a signed release) or refuses. Requests and
+//! answers travel over the pairwise control channel between the two.
+
+use serde::Serialize;
+use serde_json::json;
+
+use tansiq_core::ids::{new_id, REQUEST_PREFIX};
+use tansiq_core::policy::{self, Action, ReadScope};
+use tansiq_core::release::{Release, SignedRelease};
+use tansiq_core::time;
+use tansiq_core::user::Actor;
+use tansiq_store::{ReleaseRow, Tx};
+use tansiq_sync::{Precedence, Transmit};
+
+use crate::error::{NodeError, NodeResult};
+use crate::federation::{control_channel, Payload};
+use crate::node::Node;
+use crate::records::load_channel;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ReleaseView {
+    pub id: String,
+    pub record: String,
+    pub requester: String,
+    pub originator: String,
+    pub target_channel: String,
+    pub target_members: Vec<String>,
+    pub status: String,
+    /// `out`: asked by this node; `in`: asked of this node.
+    pub direction: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub created_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decided_at: Option<String>,
+}
+
+impl Node {
+    fn send_ctl(
+        &self,
+        tx: &mut Tx,
+        to: &str,
+        payload: &Payload,
+        out: &mut Vec<Transmit>,
+    ) -> NodeResult<()> {
+        let ctl = control_channel(self.id(), to);
+        out.extend(self.federation.submit(
+            self,
+            tx,
+            &ctl,
+            payload.kind(),
+            Precedence::Immediate,
+            vec![self.id().to_string(), to.to_string()],
+            vec![],
+            payload,
+        )?);
+        Ok(())
+    }
+
+    /// A holder asks the originator to release a record into `target`.
+    pub fn release_request(
+        &self,
+        actor: &Actor,
+        record: &str,
+        target: &str,
+        reason: Option<&str>,
+    ) -> NodeResult<String> {
+        policy::authorize(actor, Action::RequestRelease)?;
+        let scope = policy::read_scope(actor);
+        let id = new_id(REQUEST_PREFIX);
+        let mut out = Vec::new();
+        self.store.write(|tx| {
+            let rec = tx.record(record, &scope)?.ok_or_else(|| {
+                NodeError::NotFound(format!("no record {record} that you may see"))
+            })?;
+            if rec.originator == self.id() {
+                return Err(NodeError::bad(
+                    "this node is the record's originator: share it directly (tansiq record share)",
+                ));
+            }
+            let st = load_channel(tx, target)?;
+            let members = st.charter().map(|c| c.members.clone()).unwrap_or_default();
+            let row = ReleaseRow {
+                id: id.clone(),
+                record_id: record.to_string(),
+                requester: self.id().to_string(),
+                originator: rec.originator.clone(),
+                target_channel: target.to_string(),
+                target_members: members.clone(),
+                status: "pending".into(),
+                reason: reason.map(str::to_string),
+                signed: None,
+                created_at: time::format(&time::now()),
+                decided_at: None,
+            };
+            tx.put_release(&row)?;
+            let payload = Payload::ReleaseRequest {
+                id: id.clone(),
+                record: record.to_string(),
+                target_channel: target.to_string(),
+                target_members: members,
+                reason: row.reason.clone(),
+            };
+            self.send_ctl(tx, &rec.originator, &payload, &mut out)?;
+            self.audit(
+                tx,
+                &actor.audit_name(),
+                "release.request",
+                &id,
+                json!({"id": id, "record": record, "target_channel": target}),
+            )?;
+            self.checkpoint_in(tx)?;
+            Ok::<_, NodeError>(())
+        })?;
+        self.federation.queue(out);
+        Ok(id)
+    }
+
+    /// The originator grants: answering a request (`request`), or directly
+    /// for one of its channels (`record` + `channel`).
+    pub fn release_grant(
+        &self,
+        actor: &Actor,
+        request: Option<&str>,
+        record: Option<&str>,
+        channel: Option<&str>,
+        conditions: Option<&str>,
+    ) -> NodeResult<String> {
+        let mut out = Vec::new();
+        let now = time::format(&time::now());
+        let id = self.store.write(|tx| {
+            let (mut row, notify): (ReleaseRow, Vec<String>) = match (request, record, channel) {
+                (Some(req), None, None) => {
+                    let row = tx
+                        .release(req)?
+                        .filter(|r| r.originator == self.id())
+                        .ok_or_else(|| NodeError::NotFound(format!("no release request {req} addressed to this node")))?;
+                    if row.status != "pending" {
+                        return Err(NodeError::bad(format!("request {req} is already {}", row.status)));
+                    }
+                    let to = vec![row.requester.clone()];
+                    (row, to)
+                }
+                (None, Some(rec), Some(ch)) => {
+                    let st = load_channel(tx, ch)?;
+                    let members = st.charter().map(|c| c.members.clone()).unwrap_or_default();
+                    if !members.iter().any(|m| m == self.id()) {
+                        return Err(NodeError::bad(format!("this node is not a member of channel {ch}")));
+                    }
+                    let r = tx
+                        .record(rec, &ReadScope::everything())?
+                        .ok_or_else(|| NodeError::NotFound(format!("no record {rec}")))?;
+                    // Tell every other member of the record's home channel.
+                    let home = r.signed.as_ref().map(|s| s.body.members.clone()).unwrap_or_default();
+                    let row = ReleaseRow {
+                        id: new_id(REQUEST_PREFIX),
+                        record_id: rec.to_string(),
+                        requester: self.id().to_string(),
+                        originator: r.originator.clone(),
+                        target_channel: ch.to_string(),
+                        target_members: members,
+                        status: "pending".into(),
+                        reason: None,
+                        signed: None,
+                        created_at: now.clone(),
+                        decided_at: None,
+                    };
+                    (row, home.into_iter().filter(|m| m != self.id()).collect())
+                }
+                _ => return Err(NodeError::bad("grant a REQUEST_ID, or a record ID with --channel CH")),
+            };
+            let rec = tx
+                .record(&row.record_id, &ReadScope::everything())?
+                .ok_or_else(|| NodeError::NotFound(format!("no record {}", row.record_id)))?;
+            policy::may_decide_release(actor, self.id(), &rec.originator)?;
+            let signed = SignedRelease::sign(
+                Release {
+                    record: row.record_id.clone(),
+                    originator: self.id().to_string(),
+                    target_channel: row.target_channel.clone(),
+                    target_members: row.target_members.clone(),
+                    conditions: conditions.map(str::to_string),
+                    granted: now.clone(),
+                },
+                &self.identity,
+            );
+            row.status = "granted".into();
+            row.signed = Some(serde_json::to_string(&signed).map_err(|e| NodeError::Other(e.to_string()))?);
+            row.decided_at = Some(now.clone());
+            tx.put_release(&row)?;
+            let payload = Payload::ReleaseDecision { request: request.map(str::to_string), release: Some(signed), refusal: None };
+            for to in &notify {
+                self.send_ctl(tx, to, &payload, &mut out)?;
+            }
+            self.audit(tx, &actor.audit_name(), "release.grant", &row.id, json!({"id": row.id, "record": row.record_id, "target_channel": row.target_channel}))?;
+            self.checkpoint_in(tx)?;
+            Ok::<_, NodeError>(row.id)
+        })?;
+        self.federation.queue(out);
+        Ok(id)
+    }
+
+    /// The originator refuses a request.
+    pub fn release_refuse(
+        &self,
+        actor: &Actor,
+        request: &str,
+        reason: Option<&str>,
+    ) -> NodeResult<()> {
+        let mut out = Vec::new();
+        self.store.write(|tx| {
+            let mut row = tx
+                .release(request)?
+                .filter(|r| r.originator == self.id())
+                .ok_or_else(|| {
+                    NodeError::NotFound(format!(
+                        "no release request {request} addressed to this node"
+                    ))
+                })?;
+            policy::may_decide_release(actor, self.id(), &row.originator)?;
+            if row.status != "pending" {
+                return Err(NodeError::bad(format!(
+                    "request {request} is already {}",
+                    row.status
+                )));
+            }
+            row.status = "refused".into();
+            row.reason = reason.map(str::to_string);
+            row.decided_at = Some(time::format(&time::now()));
+            tx.put_release(&row)?;
+            let payload = Payload::ReleaseDecision {
+                request: Some(request.to_string()),
+                release: None,
+                refusal: Some(reason.unwrap_or("refused").to_string()),
+            };
+            self.send_ctl(tx, &row.requester, &payload, &mut out)?;
+            self.audit(
+                tx,
+                &actor.audit_name(),
+                "release.refuse",
+                request,
+                json!({"id": request}),
+            )?;
+            self.checkpoint_in(tx)?;
+            Ok::<_, NodeError>(())
+        })?;
+        self.federation.queue(out);
+        Ok(())
+    }
+
+    pub fn releases(&self, actor: &Actor) -> NodeResult<Vec<ReleaseView>> {
+        policy::authorize(actor, Action::RequestRelease)?;
+        self.store.read(|tx| {
+            Ok(tx
+                .releases()?
+                .into_iter()
+                .map(|r| ReleaseView {
+                    direction: if r.requester == self.id() {
+                        "out".into()
+                    } else {
+                        "in".into()
+                    },
+                    id: r.id,
+                    record: r.record_id,
+                    requester: r.requester,
+                    originator: r.originator,
+                    target_channel: r.target_channel,
+                    target_members: r.target_members,
+                    status: r.status,
+                    reason: r.reason,
+                    created_at: r.created_at,
+                    decided_at: r.decided_at,
+                })
+                .collect())
+        })
+    }
+}
