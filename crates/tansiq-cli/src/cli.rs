@@ -95,6 +95,9 @@ enum Cmd {
     Release(ReleaseCmd),
     /// Release requests received and sent.
     Releases,
+    /// Offline bundles carried by hand.
+    #[command(subcommand)]
+    Bundle(BundleCmd),
     /// Acknowledge a received message to its sender.
     Ack { message_id: String },
     /// Watchlists: import real list formats.
@@ -300,6 +303,19 @@ enum ReleaseCmd {
         #[arg(long)]
         reason: Option<String>,
     },
+}
+
+#[derive(Subcommand, Debug)]
+enum BundleCmd {
+    /// Write everything queued for a peer to a signed, sealed file.
+    Export {
+        #[arg(long)]
+        to: String,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Import a bundle addressed to this node (idempotent).
+    Import { file: PathBuf },
 }
 
 #[derive(Subcommand, Debug)]
@@ -570,6 +586,25 @@ pub fn run(cli: Cli) -> CliResult {
         }
         Cmd::Release(ReleaseCmd::Refuse { request_id, reason }) => {
             open()?.release_refuse(&op, &request_id, reason.as_deref())?
+        }
+        Cmd::Bundle(BundleCmd::Export { to, out }) => {
+            let (bytes, n) = open()?.bundle_export(&op, &to)?;
+            tansiq_node::config::write_atomic(&out, &bytes)?;
+            print_line_or_json(json, "items", &n.to_string());
+        }
+        Cmd::Bundle(BundleCmd::Import { file }) => {
+            let meta = std::fs::metadata(&file)
+                .map_err(|e| CliError::bad(format!("cannot read {}: {e}", file.display())))?;
+            if meta.len() > tansiq_node::federation::bundle::MAX_BUNDLE_FILE {
+                return Err(CliError::bad(format!(
+                    "{} is larger than the bundle limit",
+                    file.display()
+                )));
+            }
+            let bytes = std::fs::read(&file)
+                .map_err(|e| CliError::bad(format!("cannot read {}: {e}", file.display())))?;
+            let n = open()?.bundle_import(&op, &bytes)?;
+            print_line_or_json(json, "new", &n.to_string());
         }
         Cmd::Releases => {
             let list = open()?.releases(&op)?;

@@ -356,3 +356,61 @@ fn release_refused_then_granted_then_the_share_arrives() {
         assert!(n.audit_verify(&OP).unwrap().ok);
     }
 }
+
+#[test]
+fn offline_bundles_carry_the_backlog_once_and_refuse_tampering() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dz = node(tmp.path(), "dz", "DZ", 7401);
+    let ma = node(tmp.path(), "ma", "MA", 7411);
+    let us = node(tmp.path(), "us", "US", 7451);
+    trust(&[&dz, &ma, &us]);
+    let ch = dz
+        .channel_create(
+            &OP,
+            "DZ-MA",
+            vec![ma.id().into()],
+            vec!["terrorism".into()],
+            vec![],
+            None,
+        )
+        .unwrap();
+    pump(&[&dz, &ma]);
+    ma.channel_accept(&OP, &ch).unwrap();
+    pump(&[&dz, &ma]);
+    // The link is cut: nothing is pumped from here on.
+    let ids: Vec<String> = (0..3)
+        .map(|i| {
+            dz.record_add(&OP, person(&ch, &format!("Courier {i}")))
+                .unwrap()
+        })
+        .collect();
+    let _ = dz.federation.take_outgoing();
+    let (bytes, n) = dz.bundle_export(&OP, ma.id()).unwrap();
+    assert_eq!(n, 3);
+    assert!(
+        !bytes.windows(7).any(|w| w == b"Courier"),
+        "a courier sees no plaintext"
+    );
+    // tampered: one byte flipped → rejected, nothing changed
+    let mut bad = bytes.clone();
+    let k = bad.len() / 2;
+    bad[k] = if bad[k] == b'A' { b'B' } else { b'A' };
+    assert_eq!(ma.bundle_import(&OP, &bad).unwrap_err().exit_code(), 2);
+    assert!(ma.record_get(&OP, &ids[0]).is_err());
+    // addressed to another node → rejected
+    let e = us.bundle_import(&OP, &bytes).unwrap_err();
+    assert!(e.to_string().contains("addressed to"), "{e}");
+    // imported once; a second import adds nothing
+    assert_eq!(ma.bundle_import(&OP, &bytes).unwrap(), 3);
+    for id in &ids {
+        assert!(ma.record_get(&OP, id).is_ok());
+    }
+    assert_eq!(ma.bundle_import(&OP, &bytes).unwrap(), 0);
+    // when the link returns, whatever DZ re-sends has no second effect
+    pump(&[&dz, &ma]);
+    assert_eq!(
+        ma.record_list(&OP, &RecordFilter::default()).unwrap().len(),
+        3
+    );
+    assert!(ma.audit_verify(&OP).unwrap().ok);
+}

@@ -15,6 +15,7 @@
 //! process changed the sync state since this one last did (`sync_gen`).
 
 mod apply;
+pub mod bundle;
 pub mod host;
 mod outbound;
 pub mod payload;
@@ -116,6 +117,17 @@ impl Federation {
         tx: &mut Tx,
         f: impl FnOnce(&mut Engine, &SqlHost, u64) -> NodeResult<Output>,
     ) -> NodeResult<Vec<Transmit>> {
+        self.run(node, tx, |e, h, now| f(e, h, now).map(|o| (o, ())))
+            .map(|(t, ())| t)
+    }
+
+    /// [`Federation::with_engine`] for calls that also return a value.
+    pub fn run<T>(
+        &self,
+        node: &Node,
+        tx: &mut Tx,
+        f: impl FnOnce(&mut Engine, &SqlHost, u64) -> NodeResult<(Output, T)>,
+    ) -> NodeResult<(Vec<Transmit>, T)> {
         let mut guard = self.engine.lock().unwrap_or_else(|p| p.into_inner());
         let gen = tx.meta_get("sync_gen")?.unwrap_or_default();
         let now = now_ms();
@@ -150,7 +162,7 @@ impl Federation {
             let host = SqlHost::new(node, tx)?;
             f(engine, &host, now)
         };
-        let out = match out {
+        let (out, value) = match out {
             Ok(o) => o,
             Err(e) => {
                 *guard = None;
@@ -164,7 +176,7 @@ impl Federation {
         let new_gen = hex::encode(tansiq_crypto::random_bytes::<8>());
         tx.meta_set("sync_gen", &new_gen)?;
         guard.as_mut().expect("set above").1 = new_gen;
-        Ok(out.transmits)
+        Ok((out.transmits, value))
     }
 
     /// Forgets the cached engine (after a failed commit).
