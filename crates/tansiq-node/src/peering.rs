@@ -129,7 +129,14 @@ async fn send_one(node: &Arc<Node>, client: &PeerClient, t: Transmit) {
         return;
     };
     let bytes = t.message.encode();
-    let result = client.post(&endpoint, &key, SYNC_PATH, bytes).await;
+    let result = if node.federation.is_link_cut(t.to.as_str()) {
+        Err(transport::TransportError::Connect {
+            endpoint: endpoint.clone(),
+            reason: "link cut".into(),
+        })
+    } else {
+        client.post(&endpoint, &key, SYNC_PATH, bytes).await
+    };
     let ok = matches!(&result, Ok((s, _)) if (200..300).contains(s));
     let peer = t.to.as_str().to_string();
     let n = node.clone();

@@ -67,6 +67,9 @@ pub(crate) fn channel_id(s: &str) -> NodeResult<ChannelId> {
 pub struct Federation {
     engine: Mutex<Option<(Engine, String)>>,
     outgoing: Mutex<Vec<Transmit>>,
+    /// Peers this node does not reach directly (the demo and fault tests
+    /// cut links this way; sends to them fail as a dead link would).
+    cut: Mutex<std::collections::BTreeSet<String>>,
     /// Wakes the sender task of `serve` when there is something to send.
     pub wake: tokio::sync::Notify,
 }
@@ -76,6 +79,7 @@ impl Default for Federation {
         Federation {
             engine: Mutex::new(None),
             outgoing: Mutex::new(Vec::new()),
+            cut: Mutex::new(Default::default()),
             wake: tokio::sync::Notify::new(),
         }
     }
@@ -92,6 +96,23 @@ impl Federation {
             .unwrap_or_else(|p| p.into_inner())
             .extend(t);
         self.wake.notify_one();
+    }
+
+    /// Cuts (or, with `cut = false`, heals) the direct link to `peer`.
+    pub fn set_link_cut(&self, peer: &str, cut: bool) {
+        let mut set = self.cut.lock().unwrap_or_else(|p| p.into_inner());
+        if cut {
+            set.insert(peer.to_string());
+        } else {
+            set.remove(peer);
+        }
+    }
+
+    pub fn is_link_cut(&self, peer: &str) -> bool {
+        self.cut
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(peer)
     }
 
     /// How many transmits wait to be sent.
