@@ -76,13 +76,17 @@ pub const AA: Sym = 39;
 pub const II: Sym = 40;
 pub const UU: Sym = 41;
 
-pub const NSYM: usize = 42;
+/// Word-final ي: also the folded ى (alif maqsura), read a ("يحيى" Yahya,
+/// "موسى" Moussa) as often as i (the nisba "-i").
+pub const YA: Sym = 42;
+
+pub const NSYM: usize = 43;
 
 /// Printable name of each symbol (for explanations and tests).
 pub const SYM_NAMES: [&str; NSYM] = [
     "a", "e", "i", "o", "u", "W/u", "Y/i", "H/a", "A", "'", "'", "b", "p", "f", "v", "m", "n", "l",
     "r", "t", "th", "d", "dh", "D", "Z", "s", "z", "sh", "ch", "j", "zh", "k", "q", "g", "gh",
-    "kh", "h", "w", "y", "aa", "ii", "uu",
+    "kh", "h", "w", "y", "aa", "ii", "uu", "Y/i/a",
 ];
 
 pub fn is_vowel(s: Sym) -> bool {
@@ -98,7 +102,7 @@ pub fn indel_cost(s: Sym) -> f32 {
         HAMZA => 0.1,
         AIN => 0.15,
         HA => 0.2,
-        WU | YI => 0.35,
+        WU | YI | YA => 0.35,
         AA | II | UU => 0.35,
         H => 0.5,
         W | Y => 0.5,
@@ -179,6 +183,7 @@ fn build_costs() -> CostTable {
     set(YI, O, 0.3);
     set(YI, U, 0.3);
     set(YI, J, 0.4);
+
     set(HA, H, 0.0);
     set(HA, A, 0.03);
     set(HA, E, 0.03);
@@ -251,6 +256,20 @@ fn build_costs() -> CostTable {
     set(L, R, 0.7);
     set(M, N, 0.6);
     set(H, HAMZA, 0.4);
+    // Final ي / ى: like ي, and close to a final a.
+    for x in 0..NSYM {
+        let c = if x == YA as usize {
+            0.0
+        } else {
+            sub[YI as usize][x]
+        };
+        sub[YA as usize][x] = c;
+        sub[x][YA as usize] = c;
+    }
+    for (x, c) in [(YI, 0.0f32), (A, 0.05), (AA, 0.1), (E, 0.1), (HA, 0.1)] {
+        sub[YA as usize][x as usize] = c;
+        sub[x as usize][YA as usize] = c;
+    }
     let mut indel = [0.0f32; NSYM];
     for (i, c) in indel.iter_mut().enumerate() {
         *c = indel_cost(i as Sym);
@@ -588,7 +607,13 @@ pub fn arabic_syms(tok: &str) -> Vec<Sym> {
                 }
             }
             'و' | 'ؤ' => WU,
-            'ي' | 'ى' | 'ئ' => YI,
+            'ي' | 'ى' | 'ئ' => {
+                if i + 1 == n && n > 1 {
+                    YA
+                } else {
+                    YI
+                }
+            }
             'ء' => HAMZA,
             _ => continue,
         };
