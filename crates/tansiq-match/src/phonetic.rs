@@ -257,12 +257,9 @@ fn build_costs() -> CostTable {
     set(M, N, 0.6);
     set(H, HAMZA, 0.4);
     // Final ي / ى: like ي, and close to a final a.
-    for x in 0..NSYM {
-        let c = if x == YA as usize {
-            0.0
-        } else {
-            sub[YI as usize][x]
-        };
+    let yi_row = sub[YI as usize];
+    for (x, &c) in yi_row.iter().enumerate() {
+        let c = if x == YA as usize { 0.0 } else { c };
         sub[YA as usize][x] = c;
         sub[x][YA as usize] = c;
     }
