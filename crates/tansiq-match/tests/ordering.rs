@@ -212,3 +212,54 @@ fn serde_round_trip() {
     let q: Query = serde_json::from_str(r#"{"id":"Q1","name":"x"}"#).unwrap();
     assert_eq!(q.name, "x");
 }
+
+#[test]
+fn odd_inputs_do_not_panic() {
+    let long_token = "a".repeat(500);
+    let many_tokens = (0..100)
+        .map(|i| format!("name{i}"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let odd = [
+        "",
+        " ",
+        ",",
+        "---",
+        "'",
+        "ـ",
+        "ال",
+        "عبد",
+        "abd",
+        "al",
+        "ben",
+        "A. B. C.",
+        "123 456",
+        "🙂 Ali",
+        "Ali\u{0}Hassan",
+        long_token.as_str(),
+        many_tokens.as_str(),
+        "Zhang Wei",
+        "Παπαδόπουλος",
+        "Иванов Иван",
+    ];
+    let entries: Vec<Entry> = odd
+        .iter()
+        .enumerate()
+        .map(|(i, n)| entry(&format!("E{i}"), &[n]))
+        .collect();
+    let idx = Index::build(entries);
+    for q in odd {
+        let _ = tansiq_match::normalize(q);
+        let _ = tansiq_match::name_keys(q);
+        for n in odd {
+            let s = score_names(q, n);
+            assert!((0.0..=1.0).contains(&s), "{q:?} {n:?} {s}");
+        }
+        let hits = idx.screen(&query(q), 0.0, 3);
+        assert!(hits.iter().all(|h| (0.0..=1.0).contains(&h.score)));
+        let _ = idx.screen_exhaustive(&query(q), 0.0, 3);
+    }
+    assert!(Index::build(Vec::new())
+        .screen(&query("Ali"), 0.0, 5)
+        .is_empty());
+}
