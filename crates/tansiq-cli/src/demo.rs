@@ -722,6 +722,43 @@ pub fn run(dir: Option<&Path>) -> CliResult {
         "the retraction reached Morocco and the content is gone from both stores' bytes",
     );
 
+    d.step("Partners witness each other's audit logs: checkpoints co-signed across the federation");
+    // Distinct partners that have co-signed one of this node's checkpoints.
+    let cosigned_by = |n: &Node| -> Vec<String> {
+        let mut w: Vec<String> = n
+            .store
+            .read(|tx| {
+                let mut out = Vec::new();
+                for c in tx.checkpoints()? {
+                    out.extend(tx.cosignatures(c.size)?.into_iter().map(|(w, _)| w));
+                }
+                Ok::<_, tansiq_store::StoreError>(out)
+            })
+            .unwrap_or_default();
+        w.sort();
+        w.dedup();
+        w
+    };
+    let witnessed = wait_until(30, || {
+        for n in all {
+            let _ = n.witness_round();
+        }
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        all.iter().all(|n| cosigned_by(n).len() >= 5)
+    });
+    d.check(
+        witnessed,
+        &format!(
+            "every node's log was co-signed by all five partners (Algeria: {})",
+            cosigned_by(&dz).len()
+        ),
+    );
+    d.check(
+        all.iter()
+            .all(|n| n.sync_status(&OP).is_ok_and(|s| s.alarms.is_empty())),
+        "no node raised an inconsistency alarm",
+    );
+
     d.step("Every node verifies its Merkle audit log");
     for n in all {
         let rep = n.audit_verify(&OP).map_err(err)?;

@@ -69,7 +69,9 @@ async fn background(node: Arc<Node>) {
         let n = node.clone();
         let r = tokio::task::spawn_blocking(move || {
             n.purge_expired()?;
-            n.store.write(|tx| n.checkpoint_in(tx)).map(|_| ())
+            n.store.write(|tx| n.checkpoint_in(tx))?;
+            // Partners witness this node's log (and it theirs).
+            n.witness_round().map(|_| ())
         })
         .await;
         match r {

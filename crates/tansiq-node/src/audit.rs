@@ -23,6 +23,10 @@ pub struct CheckpointView {
     pub note: String,
     pub created_at: String,
     pub witnesses: Vec<serde_json::Value>,
+    /// The newest checkpoint partners have co-signed (the log keeps
+    /// growing, so the latest one is often not co-signed yet).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_witnessed: Option<serde_json::Value>,
 }
 
 /// The outcome of `audit verify`.
@@ -59,6 +63,15 @@ impl Node {
                 .into_iter()
                 .map(|(w, note)| json!({"witness": w, "note": note}))
                 .collect();
+            let mut last_witnessed = None;
+            for c in tx.checkpoints()?.into_iter().rev() {
+                let cos = tx.cosignatures(c.size)?;
+                if !cos.is_empty() {
+                    let ws: Vec<serde_json::Value> = cos.into_iter().map(|(w, note)| json!({"witness": w, "note": note})).collect();
+                    last_witnessed = Some(json!({"size": c.size, "root": tansiq_crypto::b64(c.root), "witnesses": ws}));
+                    break;
+                }
+            }
             let signature = row
                 .note
                 .lines()
@@ -74,6 +87,7 @@ impl Node {
                 note: row.note,
                 created_at: row.created_at,
                 witnesses,
+                last_witnessed,
             })
         })
     }

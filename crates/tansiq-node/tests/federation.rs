@@ -414,3 +414,95 @@ fn offline_bundles_carry_the_backlog_once_and_refuse_tampering() {
     );
     assert!(ma.audit_verify(&OP).unwrap().ok);
 }
+
+#[test]
+fn partners_witness_each_others_audit_logs_and_raise_an_alarm_on_a_rewrite() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dz = node(tmp.path(), "dz", "DZ", 7401);
+    let ma = node(tmp.path(), "ma", "MA", 7411);
+    let both = [&dz, &ma];
+    trust(&both);
+    let ch = dz
+        .channel_create(
+            &OP,
+            "DZ-MA",
+            vec![ma.id().into()],
+            vec!["terrorism".into()],
+            vec![],
+            None,
+        )
+        .unwrap();
+    pump(&both);
+    ma.channel_accept(&OP, &ch).unwrap();
+    pump(&both);
+    dz.record_add(&OP, person(&ch, "Hassan Hattab")).unwrap();
+    pump(&both);
+    // Round 1: each sends its checkpoint; each co-signs the other's.
+    for _ in 0..2 {
+        for n in both {
+            n.witness_round().unwrap();
+        }
+        pump(&both);
+    }
+    let (size1, _) = ma
+        .witnessed(dz.id())
+        .unwrap()
+        .expect("Morocco witnessed Algeria's log");
+    let cosigned = |n: &Node| -> i64 {
+        rusqlite::Connection::open(n.dir.join("node.db"))
+            .unwrap()
+            .query_row("SELECT COUNT(*) FROM cosignatures", [], |r| r.get(0))
+            .unwrap()
+    };
+    assert!(cosigned(&dz) >= 1, "Algeria holds Morocco's co-signature");
+    // Round 2: the log grew; the consistency proof from size1 is accepted.
+    dz.record_add(&OP, person(&ch, "Amari Saifi")).unwrap();
+    pump(&both);
+    dz.witness_round().unwrap();
+    pump(&both);
+    let (size2, _) = ma.witnessed(dz.id()).unwrap().unwrap();
+    assert!(size2 > size1);
+    assert!(ma.sync_status(&OP).unwrap().alarms.is_empty());
+    // A rewritten history: a checkpoint that is not an extension of what
+    // Morocco witnessed (signed with Algeria's real key).
+    let forged = tansiq_crypto::checkpoint::Checkpoint {
+        origin: format!("tansiq/{}", dz.id()),
+        size: size2 + 5,
+        root: [7u8; 32],
+    };
+    let note =
+        tansiq_crypto::checkpoint::sign(&dz.identity, &format!("tansiq/{}", dz.id()), &forged)
+            .unwrap();
+    let members = vec![dz.id().to_string(), ma.id().to_string()];
+    let ctl = tansiq_node::federation::control_channel(dz.id(), ma.id());
+    let t = dz
+        .store
+        .write(|tx| {
+            dz.federation.submit(
+                &dz,
+                tx,
+                &ctl,
+                "checkpoint",
+                Precedence::Routine,
+                members.clone(),
+                vec![],
+                &Payload::Checkpoint {
+                    note: note.clone(),
+                    old_size: size2,
+                    proof: vec![],
+                },
+            )
+        })
+        .unwrap();
+    dz.federation.queue(t);
+    pump(&both);
+    let alarms = ma.sync_status(&OP).unwrap().alarms;
+    assert_eq!(alarms.len(), 1, "{alarms:?}");
+    assert_eq!(alarms[0]["kind"], "audit_inconsistent");
+    assert_eq!(
+        ma.witnessed(dz.id()).unwrap().unwrap().0,
+        size2,
+        "the inconsistent checkpoint is not adopted"
+    );
+    assert!(ma.audit_verify(&OP).unwrap().ok);
+}

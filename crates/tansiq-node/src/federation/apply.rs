@@ -275,6 +275,22 @@ fn take_in(node: &Node, tx: &mut Tx, h: &EnvelopeHeader, p: Payload) -> Result<(
                 "acknowledgement of a message this node did not send".into(),
             )),
         },
+        Payload::Checkpoint {
+            note,
+            old_size,
+            proof,
+        } => super::witness::take_checkpoint(node, tx, sender, &note, old_size, &proof).map_err(
+            |e| match e {
+                NodeError::BadInput(m) => Outcome::Reject(m),
+                e => Outcome::Fail(e),
+            },
+        ),
+        Payload::Cosignature { size, line } => {
+            super::witness::take_cosignature(node, tx, sender, size, &line).map_err(|e| match e {
+                NodeError::BadInput(m) => Outcome::Reject(m),
+                e => Outcome::Fail(e),
+            })
+        }
         Payload::ReleaseRequest {
             id,
             record,

@@ -19,6 +19,7 @@ pub mod bundle;
 pub mod host;
 mod outbound;
 pub mod payload;
+pub mod witness;
 
 use std::sync::Mutex;
 

@@ -57,6 +57,16 @@ pub enum Payload {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
     },
+    /// The sender's latest signed audit checkpoint, with a consistency
+    /// proof from `old_size` (the last size this receiver co-signed; 0:
+    /// none), for the receiver to witness.
+    Checkpoint {
+        note: String,
+        old_size: u64,
+        proof: Vec<String>,
+    },
+    /// A witness's co-signature line over the receiver's checkpoint `size`.
+    Cosignature { size: u64, line: String },
     /// The originator's answer: a signed release, or a refusal. `request`
     /// is absent for a release granted without a request.
     ReleaseDecision {
@@ -80,6 +90,7 @@ impl Payload {
             Payload::ReleaseRequest { .. } | Payload::ReleaseDecision { .. } => {
                 tansiq_sync::Kind::RELEASE
             }
+            Payload::Checkpoint { .. } | Payload::Cosignature { .. } => "checkpoint",
         }
     }
 }
