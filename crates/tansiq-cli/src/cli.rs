@@ -107,6 +107,13 @@ enum Cmd {
     Screen(ScreenArgs),
     /// Hits raised by continuous screening of arriving watchlist entries.
     Alerts,
+    /// A consistent copy of the node's SQLite store, taken while it runs
+    /// (online backup). Restore: put it back as node.db beside the same
+    /// keys and config, then `tansiq audit verify`.
+    Backup {
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Play the scenario of the source article with real nodes.
     Demo,
 }
@@ -689,6 +696,19 @@ pub fn run(cli: Cli) -> CliResult {
                         a.id, a.score, a.entry_id, a.record_id, a.explanation
                     );
                 }
+            }
+        }
+        Cmd::Backup { out } => {
+            if out.exists() {
+                return Err(CliError::bad(format!(
+                    "{} already exists; choose a new file",
+                    out.display()
+                )));
+            }
+            let node = open()?;
+            node.backup(&op, &out)?;
+            if !json {
+                println!("{}", out.display());
             }
         }
         Cmd::Demo => crate::demo::run(demo_dir.as_deref())?,

@@ -694,3 +694,47 @@ fn demo_plays_the_scenario_and_exits_zero() {
         .unwrap();
     assert_eq!(again.status.code(), Some(2));
 }
+
+#[test]
+fn backup_is_consistent_private_and_a_restored_node_verifies() {
+    let n = init("DRS Algeria", "DZ", 7401);
+    let ch = channel(&n);
+    let p = write(&n.dir, "p.json", r#"{"names": ["Hassan Hattab"]}"#);
+    let id = ok(
+        &n.dir,
+        &[
+            "record",
+            "add",
+            "--channel",
+            &ch,
+            "--file",
+            "terrorism",
+            "--kind",
+            "person",
+            "--data",
+            &p,
+        ],
+    );
+    let backup = n.dir.parent().unwrap().join("dz-backup.db");
+    ok(&n.dir, &["backup", "--out", backup.to_str().unwrap()]);
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&backup).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    fails(&n.dir, &["backup", "--out", backup.to_str().unwrap()], 2);
+    // later changes are not in the backup
+    ok(&n.dir, &["record", "retract", &id]);
+    // restore: same keys and config, the backup as the store
+    let restored = n.dir.parent().unwrap().join("restored");
+    std::fs::create_dir_all(restored.join("keys")).unwrap();
+    for f in ["config.toml", "keys/signing.key", "keys/encryption.key"] {
+        std::fs::copy(n.dir.join(f), restored.join(f)).unwrap();
+    }
+    std::fs::copy(&backup, restored.join("node.db")).unwrap();
+    ok(&restored, &["audit", "verify"]);
+    assert_eq!(
+        json(&restored, &["record", "get", &id, "--json"])["status"],
+        "active"
+    );
+}

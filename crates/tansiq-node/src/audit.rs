@@ -43,6 +43,26 @@ pub struct VerifyReport {
 }
 
 impl Node {
+    /// Writes a consistent copy of the store to `dest` (SQLite online
+    /// backup; PostgreSQL nodes use pg_dump). Audited.
+    pub fn backup(&self, actor: &Actor, dest: &std::path::Path) -> NodeResult<()> {
+        policy::authorize(actor, Action::ManagePeers)?;
+        self.store.write(|tx| {
+            self.audit(tx, &actor.audit_name(), "store.backup", "*", json!({}))?;
+            self.checkpoint_in(tx)
+        })?;
+        self.store
+            .backup_to(dest)
+            .map_err(|e| NodeError::bad(format!("backup: {e}")))?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(dest, std::fs::Permissions::from_mode(0o600))
+                .map_err(|e| NodeError::Other(format!("{}: {e}", dest.display())))?;
+        }
+        Ok(())
+    }
+
     /// Signs a checkpoint of the log as it stands (audited itself).
     pub fn audit_checkpoint(&self, actor: &Actor, make: bool) -> NodeResult<CheckpointView> {
         policy::authorize(
