@@ -58,6 +58,33 @@ type TokenCache = HashMap<(String, Kind), Matches>;
 const CACHE_SHARDS: usize = 64;
 const CACHE_SHARD_CAP: usize = 4096;
 
+/// A cheap hasher for the per-query maps keyed by small integers (the
+/// keys are not attacker-chosen strings).
+#[derive(Default, Clone, Copy)]
+struct Mix(u64);
+
+impl std::hash::Hasher for Mix {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(b as u64);
+        }
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(n as u64);
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+}
+
+type FastHash = std::hash::BuildHasherDefault<Mix>;
+
 /// Names parsed per parallel batch while building.
 const PARSE_CHUNK: usize = 1 << 16;
 
@@ -489,7 +516,7 @@ impl Index {
         top: usize,
     ) -> Vec<Hit> {
         // Best name per entry.
-        let mut best: HashMap<u32, (f64, usize, NameScore)> = HashMap::new();
+        let mut best: HashMap<u32, (f64, usize, NameScore), FastHash> = HashMap::default();
         for (n, ns) in scored {
             let rec = self.names[n];
             let mut l = score::name_logit(&ns);
@@ -665,7 +692,7 @@ impl Index {
         });
         // Pairs not found through the keys are scored on demand (memoised),
         // so a candidate's score is the same as in exhaustive scoring.
-        let mut memo: HashMap<(usize, u32), f32> = HashMap::new();
+        let mut memo: HashMap<(usize, u32), f32, FastHash> = HashMap::default();
         cands
             .into_iter()
             .map(|n| {

@@ -164,7 +164,7 @@ struct Cand {
     pair: Pair,
 }
 
-fn greedy(q: &[&PTok], e: &[&PTok], mut cand: Vec<Cand>) -> NameScore {
+fn greedy(q: &[&PTok], e: &[&PTok], cand: &mut [Cand]) -> NameScore {
     cand.sort_by(|x, y| y.pair.s.total_cmp(&x.pair.s).then(y.w.total_cmp(&x.w)));
     let mut used_q = 0u64;
     let mut used_e = 0u64;
@@ -216,7 +216,7 @@ where
             }
         }
     }
-    let single = greedy(q, e, cand.clone());
+    let single = greedy(q, e, &mut cand);
     let covered_q: usize = single.pairs.iter().map(|p| p.qn).sum();
     let covered_e: usize = single.pairs.iter().map(|p| p.en).sum();
     let weak = single.pairs.iter().any(|p| p.s < 0.8);
@@ -270,7 +270,7 @@ where
     if !extra {
         return single;
     }
-    let merged = greedy(q, e, cand);
+    let merged = greedy(q, e, &mut cand);
     if merged.sim > single.sim {
         merged
     } else {
