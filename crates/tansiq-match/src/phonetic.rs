@@ -263,7 +263,7 @@ fn build_costs() -> CostTable {
         sub[YA as usize][x] = c;
         sub[x][YA as usize] = c;
     }
-    for (x, c) in [(YI, 0.0f32), (A, 0.05), (AA, 0.1), (E, 0.1), (HA, 0.1)] {
+    for (x, c) in [(YI, 0.0f32), (A, 0.12), (AA, 0.12), (E, 0.12), (HA, 0.1)] {
         sub[YA as usize][x as usize] = c;
         sub[x as usize][YA as usize] = c;
     }
