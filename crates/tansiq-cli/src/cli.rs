@@ -41,9 +41,13 @@ enum Cmd {
         name: String,
         #[arg(long)]
         country: String,
-        /// Partner endpoint HOST:PORT.
+        /// Partner endpoint HOST:PORT (the address `serve` binds).
         #[arg(long)]
         listen: String,
+        /// Partner address HOST:PORT advertised in the card, when partners
+        /// reach this node elsewhere (NAT, a proxy); default: --listen.
+        #[arg(long)]
+        endpoint: Option<String>,
         /// Local API HOST:PORT (default: loopback, the partner port + 1).
         #[arg(long)]
         api_listen: Option<String>,
@@ -459,6 +463,7 @@ pub fn run(cli: Cli) -> CliResult {
             name,
             country,
             listen,
+            endpoint,
             api_listen,
             store,
         } => {
@@ -468,6 +473,7 @@ pub fn run(cli: Cli) -> CliResult {
                     name: &name,
                     country: &country,
                     listen: &listen,
+                    endpoint: endpoint.as_deref(),
                     api_listen: api_listen.as_deref(),
                     store: store.as_deref(),
                 },

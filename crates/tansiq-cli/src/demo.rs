@@ -191,6 +191,7 @@ fn start_node(root: &Path, dirname: &str, name: &str, cc: &str) -> CliResult<Arc
             name,
             country: cc,
             listen: &format!("127.0.0.1:{port}"),
+            endpoint: None,
             api_listen: Some("127.0.0.1:0"),
             store: None,
         },

@@ -72,6 +72,7 @@ fn main() {
                 name: "bench",
                 country: "DZ",
                 listen: "127.0.0.1:7401",
+                endpoint: None,
                 api_listen: None,
                 store: None,
             },

@@ -18,8 +18,12 @@ pub struct Config {
     pub node_id: String,
     pub name: String,
     pub country: String,
-    /// Partner endpoint (HTTPS, mutual TLS).
+    /// Partner endpoint (HTTPS, mutual TLS): the address `serve` binds.
     pub listen: String,
+    /// The partner address advertised in the node's card, when partners
+    /// reach it elsewhere than `listen` (NAT, a proxy). Default: `listen`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
     /// Local API for the node's users (HTTP on loopback).
     pub api_listen: String,
     /// `sqlite` (the file `node.db` in the node directory) or a
@@ -47,6 +51,11 @@ impl Config {
         toml::from_str(&text).map_err(|e| NodeError::bad(format!("{}: {e}", path.display())))
     }
 
+    /// The partner address this node advertises.
+    pub fn endpoint(&self) -> &str {
+        self.endpoint.as_deref().unwrap_or(&self.listen)
+    }
+
     pub fn save(&self, dir: &Path) -> NodeResult<()> {
         let text = toml::to_string_pretty(self).map_err(|e| NodeError::Other(e.to_string()))?;
         write_atomic(&dir.join(CONFIG_FILE), text.as_bytes())
@@ -65,6 +74,14 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> NodeResult<()> {
         .map_err(|e| NodeError::Other(format!("writing {}: {e}", tmp.display())))?;
     std::fs::rename(&tmp, path)
         .map_err(|e| NodeError::Other(format!("writing {}: {e}", path.display())))
+}
+
+/// An advertised endpoint: `HOST:PORT` as [`parse_listen`] takes it (the
+/// form partners accept in a card), normalised.
+pub fn parse_endpoint(s: &str) -> NodeResult<String> {
+    parse_listen(s)
+        .map(|a| a.to_string())
+        .map_err(|e| NodeError::bad(format!("--endpoint: {e}")))
 }
 
 /// `HOST:PORT` with a numeric or `localhost` host.

@@ -12,7 +12,7 @@ use tansiq_crypto::Identity;
 use tansiq_store::{CheckpointRow, RecordStatus, Store, Tx};
 
 use crate::card::NodeCard;
-use crate::config::{keys_dir, parse_listen, Config, DB_FILE};
+use crate::config::{keys_dir, parse_endpoint, parse_listen, Config, DB_FILE};
 use crate::error::{NodeError, NodeResult};
 
 pub struct Node {
@@ -28,6 +28,9 @@ pub struct InitOptions<'a> {
     pub name: &'a str,
     pub country: &'a str,
     pub listen: &'a str,
+    /// The partner address advertised in the node's card (default: `listen`),
+    /// for a node behind NAT or a proxy.
+    pub endpoint: Option<&'a str>,
     pub api_listen: Option<&'a str>,
     pub store: Option<&'a str>,
 }
@@ -52,6 +55,7 @@ impl Node {
         let country =
             parse_country(opts.country).map_err(|e| NodeError::bad(format!("--country: {e}")))?;
         let listen = parse_listen(opts.listen)?;
+        let endpoint = opts.endpoint.map(parse_endpoint).transpose()?;
         let api_listen = match opts.api_listen {
             Some(a) => parse_listen(a)?,
             None => {
@@ -76,7 +80,7 @@ impl Node {
         };
         std::fs::create_dir_all(dir)
             .map_err(|e| NodeError::bad(format!("cannot create {}: {e}", dir.display())))?;
-        let made = Self::init_in(dir, name, country, listen, api_listen, store_url);
+        let made = Self::init_in(dir, name, country, listen, endpoint, api_listen, store_url);
         if made.is_err() {
             // Leave the directory as it was: no half-made node.
             let _ = std::fs::remove_dir_all(keys_dir(dir));
@@ -92,6 +96,7 @@ impl Node {
         name: &str,
         country: String,
         listen: std::net::SocketAddr,
+        endpoint: Option<String>,
         api_listen: std::net::SocketAddr,
         store_url: String,
     ) -> NodeResult<Node> {
@@ -107,6 +112,7 @@ impl Node {
             name: name.to_string(),
             country,
             listen: listen.to_string(),
+            endpoint,
             api_listen: api_listen.to_string(),
             store: store_url,
             checkpoint_interval_secs: 60,
@@ -186,7 +192,7 @@ impl Node {
             &self.identity,
             &self.config.name,
             &self.config.country,
-            &self.config.listen,
+            self.config.endpoint(),
             &created,
         )
     }

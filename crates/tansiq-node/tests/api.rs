@@ -61,6 +61,7 @@ fn start() -> Api {
             name: "DRS Algeria",
             country: "DZ",
             listen: "127.0.0.1:7401",
+            endpoint: None,
             api_listen: Some("127.0.0.1:0"),
             store: None,
         },

@@ -23,6 +23,7 @@ fn node(root: &std::path::Path, name: &str, cc: &str, port: u16) -> Node {
             name,
             country: cc,
             listen: &format!("127.0.0.1:{port}"),
+            endpoint: None,
             api_listen: None,
             store: None,
         },
