@@ -69,6 +69,14 @@ const ABU: &[&str] = &[
 ];
 
 const TITLES: &[&str] = &[
+    "sidi",
+    "lalla",
+    "moulay",
+    "mulay",
+    "moulaye",
+    "سيدي",
+    "لاله",
+    "مولاي",
     "sheikh",
     "shaikh",
     "shaykh",
