@@ -203,6 +203,14 @@ enum ChannelCmd {
     },
     /// Co-sign a pending charter.
     Accept { channel_id: String },
+    /// Propose the next charter version with members added or removed.
+    Update {
+        channel_id: String,
+        #[arg(long, value_delimiter = ',')]
+        add: Vec<String>,
+        #[arg(long, value_delimiter = ',')]
+        remove: Vec<String>,
+    },
     /// Channels this node belongs to.
     List,
     /// Print a channel's newest signed charter (to carry to a partner).
@@ -744,6 +752,26 @@ fn channel(node: &Node, op: &Actor, json: bool, c: ChannelCmd) -> CliResult {
             let v = node.channel_accept(op, &channel_id)?;
             if json {
                 print_json(&v);
+            }
+        }
+        ChannelCmd::Update {
+            channel_id,
+            add,
+            remove,
+        } => {
+            if add.is_empty() && remove.is_empty() {
+                return Err(CliError::bad("give --add ID,… and/or --remove ID,…"));
+            }
+            let v = node.channel_update(op, &channel_id, add, remove)?;
+            if json {
+                print_json(&v);
+            } else {
+                println!(
+                    "{} v{} pending: awaiting {}",
+                    v.id,
+                    v.pending_version.unwrap_or(v.version),
+                    v.awaiting.join(",")
+                );
             }
         }
         ChannelCmd::List => {

@@ -257,7 +257,12 @@ impl ChannelState {
         match event {
             ChannelEvent::Proposed(p) => {
                 p.verify(key)?;
-                let expected = self.active.as_ref().map_or(1, |a| a.charter.version + 1);
+                // A node joining an existing channel first sees it at a later
+                // version: with no active version here, any version may start.
+                let expected = self
+                    .active
+                    .as_ref()
+                    .map_or(p.charter.version.max(1), |a| a.charter.version + 1);
                 if p.charter.version != expected {
                     return Err(Invalid::new(format!(
                         "charter version {} does not follow the active version (expected {expected})",
@@ -475,6 +480,11 @@ mod tests {
             .unwrap();
         let s = s.apply(w.sig(2, &v3), &w.key()).unwrap();
         assert_eq!(s.active.as_ref().unwrap().charter.members.len(), 2);
+        // a node that joins sees the channel first at version 2 and may sign it
+        let joiner = ChannelState::default()
+            .apply(ChannelEvent::Proposed(w.proposal(0, 2, &[1, 2])), &w.key())
+            .unwrap();
+        assert_eq!(joiner.status(), ChannelStatus::Pending);
         // a version that skips ahead is refused
         let v9 = w.proposal(0, 9, &[2]);
         assert!(s.apply(ChannelEvent::Proposed(v9), &w.key()).is_err());

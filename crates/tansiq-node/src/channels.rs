@@ -149,6 +149,85 @@ impl Node {
         Ok(id)
     }
 
+    /// Proposes the next charter version of an active channel with members
+    /// added or removed. Every member of the new version must sign it (a
+    /// removed member need not); removed members are told too.
+    pub fn channel_update(
+        &self,
+        actor: &Actor,
+        id: &str,
+        add: Vec<String>,
+        remove: Vec<String>,
+    ) -> NodeResult<ChannelView> {
+        policy::authorize(actor, Action::ManageChannels)?;
+        let mut out = Vec::new();
+        let v = self.store.write(|tx| {
+            let st = load_channel(tx, id)?;
+            let Some(active) = &st.active else {
+                return Err(NodeError::bad(format!("channel {id} is not active yet")));
+            };
+            if st.pending.is_some() {
+                return Err(NodeError::bad(format!(
+                    "channel {id} already has a version waiting for signatures"
+                )));
+            }
+            let known = self.key_lookup(tx)?;
+            for m in &add {
+                if !known.contains_key(m.trim()) {
+                    return Err(NodeError::bad(format!(
+                        "{m} is not a known peer; add its card first"
+                    )));
+                }
+            }
+            let c = &active.charter;
+            if remove.iter().any(|r| r == self.id()) {
+                return Err(NodeError::bad(
+                    "this node cannot remove itself; another member can",
+                ));
+            }
+            let members: Vec<String> = c
+                .members
+                .iter()
+                .filter(|m| !remove.contains(m))
+                .cloned()
+                .chain(add.iter().map(|a| a.trim().to_string()))
+                .collect();
+            let charter = Charter::new(
+                c.id.clone(),
+                c.version + 1,
+                &c.name,
+                self.id(),
+                members,
+                c.files.clone(),
+                c.relays.clone(),
+                c.retention_days,
+                time::format(&time::now()),
+            )?;
+            let mut signed = SignedCharter {
+                charter,
+                signatures: BTreeMap::new(),
+            };
+            signed.sign_by(&self.identity);
+            let next = self.apply_channel_event(tx, id, ChannelEvent::Proposed(signed.clone()))?;
+            self.send_charter(tx, &signed, &mut out)?;
+            // Removed members learn of their removal.
+            for r in c.members.iter().filter(|m| !signed.charter.is_member(m)) {
+                self.send_charter_to(tx, r, &signed, &mut out)?;
+            }
+            self.audit(
+                tx,
+                &actor.audit_name(),
+                "channel.update",
+                id,
+                json!({"id": id, "version": signed.charter.version, "add": add, "remove": remove}),
+            )?;
+            self.checkpoint_in(tx)?;
+            Ok::<_, NodeError>(view(&next))
+        })?;
+        self.federation.queue(out);
+        Ok(v)
+    }
+
     /// This node co-signs the pending charter version of a channel.
     pub fn channel_accept(&self, actor: &Actor, id: &str) -> NodeResult<ChannelView> {
         policy::authorize(actor, Action::ManageChannels)?;

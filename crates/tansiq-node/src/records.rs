@@ -258,9 +258,26 @@ impl Node {
                 (signed, hash, names)
             });
             let mut ids = Vec::with_capacity(signed.len());
+            // Whether each channel has other members to send to (looked up
+            // once per channel, not once per record).
+            let mut shared: std::collections::HashMap<String, bool> = Default::default();
             for (i, (signed, hash, names)) in signed.into_iter().enumerate() {
                 tx.put_record_hashed(&signed, &hash, &names)?;
-                self.distribute_record(tx, &signed.body.channel, &signed, None, out)?;
+                let ch = &signed.body.channel;
+                let others = match shared.get(ch) {
+                    Some(b) => *b,
+                    None => {
+                        let b = load_channel(tx, ch)?
+                            .active
+                            .as_ref()
+                            .is_some_and(|a| a.charter.members.len() > 1);
+                        shared.insert(ch.clone(), b);
+                        b
+                    }
+                };
+                if others {
+                    self.distribute_record(tx, ch, &signed, None, out)?;
+                }
                 self.audit(
                     tx,
                     &actor.audit_name(),

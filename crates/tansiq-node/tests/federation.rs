@@ -507,3 +507,87 @@ fn partners_witness_each_others_audit_logs_and_raise_an_alarm_on_a_rewrite() {
     );
     assert!(ma.audit_verify(&OP).unwrap().ok);
 }
+
+#[test]
+fn a_member_joins_by_a_new_charter_version_and_does_not_see_history() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dz = node(tmp.path(), "dz", "DZ", 7401);
+    let ma = node(tmp.path(), "ma", "MA", 7411);
+    let tn = node(tmp.path(), "tn", "TN", 7421);
+    let all = [&dz, &ma, &tn];
+    trust(&all);
+    let ch = dz
+        .channel_create(
+            &OP,
+            "Maghreb",
+            vec![ma.id().into()],
+            vec!["terrorism".into()],
+            vec![],
+            None,
+        )
+        .unwrap();
+    pump(&all);
+    ma.channel_accept(&OP, &ch).unwrap();
+    pump(&all);
+    let old = dz
+        .record_add(&OP, person(&ch, "Before Tunisia Joined"))
+        .unwrap();
+    pump(&all);
+    // Tunisia joins: version 2, signed by all three.
+    dz.channel_update(&OP, &ch, vec![tn.id().into()], vec![])
+        .unwrap();
+    pump(&all);
+    assert_eq!(status(&tn, &ch), "pending");
+    ma.channel_accept(&OP, &ch).unwrap();
+    tn.channel_accept(&OP, &ch).unwrap();
+    pump(&all);
+    for n in all {
+        let c = n
+            .channel_list(&OP)
+            .unwrap()
+            .into_iter()
+            .find(|c| c.id == ch)
+            .unwrap();
+        assert_eq!(
+            (c.status.as_str(), c.version, c.members.len()),
+            ("active", 2, 3),
+            "at {}",
+            n.config.country
+        );
+    }
+    let new = dz
+        .record_add(&OP, person(&ch, "After Tunisia Joined"))
+        .unwrap();
+    pump(&all);
+    assert!(
+        tn.record_get(&OP, &new).is_ok(),
+        "the new member receives what follows"
+    );
+    assert!(
+        tn.record_get(&OP, &old).is_err(),
+        "but not what came before"
+    );
+    assert!(ma.record_get(&OP, &new).is_ok());
+    // Morocco is removed: version 3 needs only Algeria and Tunisia.
+    dz.channel_update(&OP, &ch, vec![], vec![ma.id().into()])
+        .unwrap();
+    pump(&all);
+    tn.channel_accept(&OP, &ch).unwrap();
+    pump(&all);
+    let c = dz
+        .channel_list(&OP)
+        .unwrap()
+        .into_iter()
+        .find(|c| c.id == ch)
+        .unwrap();
+    assert_eq!((c.version, c.members.len()), (3, 2));
+    let after = dz
+        .record_add(&OP, person(&ch, "After Morocco Left"))
+        .unwrap();
+    pump(&all);
+    assert!(tn.record_get(&OP, &after).is_ok());
+    assert!(
+        ma.record_get(&OP, &after).is_err(),
+        "a removed member receives nothing new"
+    );
+}

@@ -199,7 +199,13 @@ fn take_in(node: &Node, tx: &mut Tx, h: &EnvelopeHeader, p: Payload) -> Result<(
     let channel = h.channel.as_str();
     match p {
         Payload::Charter { charter } => {
-            if !charter.charter.is_member(node.id()) {
+            // A member of the new version, or of the version in force here
+            // (a removal notice).
+            let member_now = crate::records::load_channel(tx, &charter.charter.id)
+                .ok()
+                .and_then(|st| st.active)
+                .is_some_and(|a| a.charter.is_member(node.id()));
+            if !charter.charter.is_member(node.id()) && !member_now {
                 return Err(Outcome::Reject(
                     "a charter this node is not a member of".into(),
                 ));

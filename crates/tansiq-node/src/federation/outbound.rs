@@ -70,6 +70,31 @@ impl Node {
         self.distribute(tx, channel, &payload, Precedence::Routine, out)
     }
 
+    /// Sends a charter to one node (e.g. a member being removed).
+    pub(crate) fn send_charter_to(
+        &self,
+        tx: &mut Tx,
+        to: &str,
+        charter: &SignedCharter,
+        out: &mut Vec<Transmit>,
+    ) -> NodeResult<()> {
+        let payload = Payload::Charter {
+            charter: charter.clone(),
+        };
+        let ch = control_channel(self.id(), to);
+        out.extend(self.federation.submit(
+            self,
+            tx,
+            &ch,
+            payload.kind(),
+            Precedence::Immediate,
+            vec![self.id().to_string(), to.to_string()],
+            vec![],
+            &payload,
+        )?);
+        Ok(())
+    }
+
     /// Sends a charter (with the signatures this node holds) to every
     /// other member.
     pub(crate) fn send_charter(
