@@ -118,6 +118,9 @@ enum Cmd {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Storage: move a SQLite node to PostgreSQL.
+    #[command(subcommand)]
+    Store(StoreCmd),
     /// Play the scenario of the source article with real nodes.
     Demo,
 }
@@ -335,6 +338,16 @@ enum BundleCmd {
     },
     /// Import a bundle addressed to this node (idempotent).
     Import { file: PathBuf },
+}
+
+#[derive(Subcommand, Debug)]
+enum StoreCmd {
+    /// Copy everything to an empty PostgreSQL database, verify the audit
+    /// log there, then switch the node to it (the SQLite file is kept).
+    Migrate {
+        #[arg(long)]
+        to: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -723,6 +736,14 @@ pub fn run(cli: Cli) -> CliResult {
             node.backup(&op, &out)?;
             if !json {
                 println!("{}", out.display());
+            }
+        }
+        Cmd::Store(StoreCmd::Migrate { to }) => {
+            let rows = open()?.migrate_store(&to)?;
+            if json {
+                println!("{}", serde_json::json!({"rows": rows}));
+            } else {
+                println!("{rows} rows copied and verified; the node now uses PostgreSQL (node.db is kept unchanged)");
             }
         }
         Cmd::Demo => crate::demo::run(demo_dir.as_deref())?,

@@ -70,8 +70,24 @@ pub fn keys_dir(dir: &Path) -> PathBuf {
 /// or the new one, never half of one.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> NodeResult<()> {
     let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, bytes)
-        .map_err(|e| NodeError::Other(format!("writing {}: {e}", tmp.display())))?;
+    {
+        // Private from the start: configs may hold a database password,
+        // bundles and backups hold sealed traffic.
+        use std::io::Write;
+        let mut opts = std::fs::OpenOptions::new();
+        opts.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            opts.mode(0o600);
+        }
+        let mut f = opts
+            .open(&tmp)
+            .map_err(|e| NodeError::Other(format!("writing {}: {e}", tmp.display())))?;
+        f.write_all(bytes)
+            .and_then(|_| f.sync_all())
+            .map_err(|e| NodeError::Other(format!("writing {}: {e}", tmp.display())))?;
+    }
     std::fs::rename(&tmp, path)
         .map_err(|e| NodeError::Other(format!("writing {}: {e}", path.display())))
 }

@@ -26,3 +26,4 @@ pub mod watchlist;
 
 pub use error::{NodeError, NodeResult};
 pub use node::{InitOptions, Node};
+pub use tansiq_core::user::Actor;

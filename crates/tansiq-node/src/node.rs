@@ -177,6 +177,56 @@ impl Node {
         Ok(node)
     }
 
+    /// Moves this node's store to PostgreSQL: copies everything into the
+    /// (empty) database at `url`, verifies the audit log there, and only
+    /// then points the node's config at it. The SQLite file stays as it
+    /// was. Returns the rows copied.
+    pub fn migrate_store(&self, url: &str) -> NodeResult<u64> {
+        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            return Err(NodeError::bad("--to must be a postgres:// URL"));
+        }
+        if self.config.store != "sqlite" {
+            return Err(NodeError::bad("this node's store is not SQLite"));
+        }
+        let dest =
+            Store::open_postgres(url, true).map_err(|e| NodeError::bad(format!("--to: {e}")))?;
+        if dest.read(|tx| tx.meta_get("node_id"))?.is_some() {
+            return Err(NodeError::bad(
+                "that database already holds a Tansiq node; give an empty database or schema",
+            ));
+        }
+        // The source is only read; the move is recorded in the new store.
+        let rows = self.store.copy_into(&dest)?;
+        let mut config = self.config.clone();
+        config.store = url.to_string();
+        let moved = Node {
+            dir: self.dir.clone(),
+            config: config.clone(),
+            identity: self.identity.clone(),
+            store: dest,
+            federation: Default::default(),
+        };
+        moved.store.write(|tx| {
+            moved.audit(
+                tx,
+                "operator",
+                "store.migrate",
+                "*",
+                serde_json::json!({"from": "sqlite", "rows": rows}),
+            )?;
+            moved.checkpoint_in(tx)
+        })?;
+        let report = moved.audit_verify(&crate::Actor::Operator)?;
+        if !report.ok {
+            return Err(NodeError::Other(format!(
+                "the copy does not verify ({}); the node stays on SQLite",
+                report.problem.unwrap_or_default()
+            )));
+        }
+        config.save(&self.dir)?;
+        Ok(rows)
+    }
+
     pub fn id(&self) -> &str {
         &self.config.node_id
     }

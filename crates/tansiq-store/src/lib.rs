@@ -160,6 +160,30 @@ impl Store {
         f(&mut tx)
     }
 
+    /// Copies every row of every table of this store into `dest`, a
+    /// freshly created store of the same schema version (possibly another
+    /// backend), in one transaction on `dest`. Returns the rows copied.
+    /// This store is only read.
+    pub fn copy_into(&self, dest: &Store) -> Result<u64, StoreError> {
+        self.read(|src| {
+            dest.write(|dst| {
+                let mut n = 0;
+                for t in schema::TABLES {
+                    for row in src.query(&format!("SELECT * FROM {t}"), &[])? {
+                        let marks = vec!["?"; row.0.len()].join(", ");
+                        // `meta` already holds the destination's schema_version.
+                        dst.exec(
+                            &format!("INSERT INTO {t} VALUES ({marks}) ON CONFLICT DO NOTHING"),
+                            &row.0,
+                        )?;
+                        n += 1;
+                    }
+                }
+                Ok(n)
+            })
+        })
+    }
+
     pub fn scrub(&self) -> Result<(), StoreError> {
         self.backend.scrub()
     }

@@ -94,6 +94,33 @@ const MIGRATIONS: &[&str] = &[
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
+/// Every table of the current schema (for whole-store copies); a new
+/// migration adding a table adds it here.
+pub const TABLES: &[&str] = &[
+    "meta",
+    "peers",
+    "users",
+    "channels",
+    "records",
+    "record_versions",
+    "record_names",
+    "record_links",
+    "placements",
+    "releases",
+    "audit_log",
+    "audit_head",
+    "checkpoints",
+    "cosignatures",
+    "alerts",
+    "sync_envelope",
+    "sync_stream",
+    "sync_outbox",
+    "sync_alarm",
+    "peer_links",
+    "messages",
+    "message_acks",
+];
+
 /// Advisory lock class (`'tnsq'`) of the migration lock; the second key
 /// is a hash of the schema name, so stores in different schemas of one
 /// database do not wait for each other.
@@ -195,6 +222,24 @@ pub fn migrate(conn: &mut dyn Conn, d: Dialect) -> Result<(), StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tables_lists_every_table_the_migrations_create() {
+        let mut created: Vec<String> = MIGRATIONS
+            .iter()
+            .flat_map(|m| m.split("CREATE TABLE ").skip(1))
+            .map(|rest| {
+                rest.split(|c: char| c == ' ' || c == '(')
+                    .next()
+                    .unwrap_or_default()
+                    .to_string()
+            })
+            .collect();
+        created.sort();
+        let mut listed: Vec<String> = TABLES.iter().map(|t| t.to_string()).collect();
+        listed.sort();
+        assert_eq!(created, listed);
+    }
 
     #[test]
     fn postgres_text_columns_compare_bytewise() {
