@@ -229,7 +229,7 @@ mod tests {
             .iter()
             .flat_map(|m| m.split("CREATE TABLE ").skip(1))
             .map(|rest| {
-                rest.split(|c: char| c == ' ' || c == '(')
+                rest.split([' ', '('])
                     .next()
                     .unwrap_or_default()
                     .to_string()
