@@ -11,6 +11,11 @@
 //!
 //! Queries are a deterministic sample (default 2,000 per direction) of the
 //! distinct names of the set; the gallery is always the whole set.
+//!
+//! Other flags: `--no-baseline`, `--exhaustive` (also score without
+//! blocking), `--sweep` (precision/recall per threshold), `--only TEXT`
+//! (sets whose name contains TEXT), `--failures K` (print K misses) with
+//! `--blocking-misses` (only those exhaustive scoring gets right).
 
 use std::collections::HashMap;
 use std::time::Instant;
@@ -228,7 +233,7 @@ fn run_ours(t: &Task, blocked: bool) -> Report {
 }
 
 /// Print queries whose best true match is not ranked first.
-fn dump_failures(t: &Task, k: usize) {
+fn dump_failures(t: &Task, k: usize, blocking_only: bool) {
     let entries: Vec<Entry> = t
         .gallery
         .iter()
@@ -247,7 +252,7 @@ fn dump_failures(t: &Task, k: usize) {
         if recall_at(&scores, &t.rel[qi], 1) > 0.0 {
             continue;
         }
-        if std::env::var("BLOCKING_ONLY").is_ok() {
+        if blocking_only {
             let ex = idx.name_scores(&t.queries[qi], false);
             if recall_at(&ex, &t.rel[qi], 1) < 1.0 {
                 continue;
@@ -377,6 +382,7 @@ fn main() {
     let mut failures = 0usize;
     let mut no_baseline = false;
     let mut sweep = false;
+    let mut blocking_misses = false;
     let mut i = 1;
     while i < args.len() {
         match args[i].as_str() {
@@ -388,6 +394,7 @@ fn main() {
             "--exhaustive" => exhaustive = true,
             "--no-baseline" => no_baseline = true,
             "--sweep" => sweep = true,
+            "--blocking-misses" => blocking_misses = true,
             "--failures" => {
                 failures = args[i + 1].parse().expect("--failures K");
                 i += 1;
@@ -446,7 +453,7 @@ fn main() {
             }
         }
         if failures > 0 {
-            dump_failures(t, failures);
+            dump_failures(t, failures, blocking_misses);
             continue;
         }
         let ours = run_ours(t, true);
