@@ -39,7 +39,27 @@ pub struct Document {
     pub country: Option<String>,
 }
 
-/// A watchlist entry.
+/// Accepts either one string or an array of strings.
+fn one_or_many<'de, D>(d: D) -> Result<Vec<String>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+        Null(()),
+    }
+    Ok(match OneOrMany::deserialize(d)? {
+        OneOrMany::One(s) => vec![s],
+        OneOrMany::Many(v) => v,
+        OneOrMany::Null(()) => Vec::new(),
+    })
+}
+
+/// A watchlist entry. In JSON, `birth_dates` may also be spelled
+/// `birth_date`, and it and `nationality` may be one string or an array.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Entry {
     pub id: String,
@@ -49,10 +69,10 @@ pub struct Entry {
     #[serde(default)]
     pub weak_names: Vec<String>,
     /// "YYYY", "YYYY-MM" or "YYYY-MM-DD".
-    #[serde(default)]
+    #[serde(default, alias = "birth_date", deserialize_with = "one_or_many")]
     pub birth_dates: Vec<String>,
     /// ISO 3166-1 alpha-2 codes.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "one_or_many")]
     pub nationality: Vec<String>,
     #[serde(default)]
     pub gender: Option<String>,
@@ -67,7 +87,8 @@ pub struct Query {
     pub name: String,
     #[serde(default)]
     pub birth_date: Option<String>,
-    #[serde(default)]
+    /// One string or an array in JSON.
+    #[serde(default, deserialize_with = "one_or_many")]
     pub nationality: Vec<String>,
     #[serde(default)]
     pub gender: Option<String>,

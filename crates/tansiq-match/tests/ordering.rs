@@ -211,6 +211,20 @@ fn serde_round_trip() {
     assert_eq!(back, e);
     let q: Query = serde_json::from_str(r#"{"id":"Q1","name":"x"}"#).unwrap();
     assert_eq!(q.name, "x");
+    // The CLI's list format: birth_date singular, nationality one or many.
+    let e: Entry = serde_json::from_str(
+        r#"{"id":"E1","names":["عبد الله بلقزاز"],"birth_date":"1962-02-01","nationality":"DZ","gender":"male"}"#,
+    )
+    .unwrap();
+    assert_eq!(e.birth_dates, vec!["1962-02-01".to_string()]);
+    assert_eq!(e.nationality, vec!["DZ".to_string()]);
+    let q: Query = serde_json::from_str(
+        r#"{"id":"Q1","name":"x","nationality":["DZ","MA"],"birth_date":"1962"}"#,
+    )
+    .unwrap();
+    assert_eq!(q.nationality.len(), 2);
+    let q: Query = serde_json::from_str(r#"{"id":"Q1","name":"x","nationality":null}"#).unwrap();
+    assert!(q.nationality.is_empty());
 }
 
 #[test]
