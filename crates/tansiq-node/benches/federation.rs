@@ -58,6 +58,19 @@ fn load() -> String {
         .unwrap_or_default()
 }
 
+/// CPU seconds this process has used (user + system, all threads): on a
+/// shared machine, CPU per record is steadier than wall time.
+fn cpu() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which is in parentheses).
+    let rest = stat.rsplit(')').next().unwrap_or("");
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    // utime and stime are fields 14 and 15 of the whole line (11 and 12
+    // here); the kernel counts in USER_HZ = 100.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
 fn person(i: usize, ch: &str) -> NewRecord {
     let given = [
         "Abdallah", "Mohamed", "Youssef", "Karim", "Samir", "Nadia", "Fatima", "Amina",
@@ -250,10 +263,11 @@ fn wait_for(p: &Pair, n: u64, t0: Instant, limit: Duration) -> (f64, f64) {
 }
 
 fn throughput(n: usize, runs: usize) {
-    let (mut rates, mut creates) = (Vec::new(), Vec::new());
+    let (mut rates, mut creates, mut cpus) = (Vec::new(), Vec::new(), Vec::new());
     for run in 0..runs {
         let p = setup();
         let l0 = load();
+        let c0 = cpu();
         let t0 = Instant::now();
         // The creator runs in its own thread, so B's progress is timed
         // while A is still creating.
@@ -275,19 +289,22 @@ fn throughput(n: usize, runs: usize) {
         };
         let (_, all) = wait_for(&p, n as u64, t0, Duration::from_secs(600));
         let created = creator.join().unwrap();
+        let cpu_us = (cpu() - c0) * 1e6 / n as f64;
         let rate = n as f64 / all;
         println!(
-            "throughput run {run}: {n} records created at A in {created:.2} s ({:.0}/s), all held by B after {all:.2} s = {rate:.0} records/s end to end · load {l0} → {}",
+            "throughput run {run}: {n} records created at A in {created:.2} s ({:.0}/s), all held by B after {all:.2} s = {rate:.0} records/s end to end · CPU {cpu_us:.0} µs per record (both nodes) · load {l0} → {}",
             n as f64 / created,
             load()
         );
         rates.push(rate);
         creates.push(n as f64 / created);
+        cpus.push(cpu_us);
     }
     println!(
-        "throughput median of {runs}: {:.0} records/s end to end (creation at A alone {:.0}/s)",
+        "throughput median of {runs}: {:.0} records/s end to end (creation at A alone {:.0}/s) · CPU {:.0} µs per record, both nodes together",
         median(rates),
-        median(creates)
+        median(creates),
+        median(cpus)
     );
 }
 
@@ -295,7 +312,13 @@ fn throughput(n: usize, runs: usize) {
 fn backlog(p: &Pair, n: usize) -> (f64, Instant) {
     p.a.federation.set_link_cut(p.b.id(), true);
     p.b.federation.set_link_cut(p.a.id(), true);
+    let c0 = cpu();
     let secs = create(p, n, 0);
+    println!(
+        "  backlog: {n} records created at A during the cut in {secs:.1} s ({:.0}/s, CPU {:.0} µs per record)",
+        n as f64 / secs,
+        (cpu() - c0) * 1e6 / n as f64
+    );
     assert_eq!(count_at(&p.b_db), 0, "the cut let records through");
     p.a.federation.set_link_cut(p.b.id(), false);
     p.b.federation.set_link_cut(p.a.id(), false);
@@ -303,26 +326,30 @@ fn backlog(p: &Pair, n: usize) -> (f64, Instant) {
 }
 
 fn catchup(n: usize, runs: usize) {
-    let (mut from_heal, mut drain) = (Vec::new(), Vec::new());
+    let (mut from_heal, mut drain, mut cpus) = (Vec::new(), Vec::new(), Vec::new());
     for run in 0..runs {
         let p = setup();
         let l0 = load();
         let (created, healed) = backlog(&p, n);
+        let c0 = cpu();
         let (first, all) = wait_for(&p, n as u64, healed, Duration::from_secs(900));
+        let cpu_us = (cpu() - c0) * 1e6 / n as f64;
         println!(
-            "catchup run {run}: {n}-record backlog created during the cut in {created:.1} s; after the heal the first arrived at {first:.2} s, all at {all:.2} s (drain {:.2} s = {:.0} records/s) · load {l0} → {}",
+            "catchup run {run}: {n}-record backlog created during the cut in {created:.1} s; after the heal the first arrived at {first:.2} s, all at {all:.2} s (drain {:.2} s = {:.0} records/s) · CPU {cpu_us:.0} µs per record delivered · load {l0} → {}",
             all - first,
             n as f64 / (all - first),
             load()
         );
         from_heal.push(all);
         drain.push(all - first);
+        cpus.push(cpu_us);
     }
     let d = median(drain.clone());
     println!(
-        "catchup median of {runs}: {:.2} s from the heal, {d:.2} s from the first arrival ({:.0} records/s)",
+        "catchup median of {runs}: {:.2} s from the heal, {d:.2} s from the first arrival ({:.0} records/s) · CPU {:.0} µs per record delivered",
         median(from_heal),
-        n as f64 / d
+        n as f64 / d,
+        median(cpus)
     );
 }
 

@@ -44,9 +44,13 @@ async fn receive(
 ) -> StatusCode {
     let n = node.clone();
     let r = tokio::task::spawn_blocking(move || {
-        let out = n
-            .store
-            .write(|tx| n.federation.receive(&n, tx, &peer, &body))?;
+        // Signature checks and opening, on every core, before the store
+        // lock; the transaction then only stores.
+        let prepared = n.federation.prepare(&n, &body);
+        let out = n.store.write(|tx| {
+            n.federation
+                .receive_prepared(&n, tx, &peer, &body, prepared)
+        })?;
         n.federation.queue(out);
         Ok::<_, NodeError>(())
     })
@@ -95,6 +99,12 @@ pub async fn serve_peers(
 
 fn record_link(node: &Node, peer: &str, ok: bool, error: Option<String>) {
     let now = tansiq_core::time::format(&tansiq_core::time::now());
+    // A success in the same second as the last one this process recorded
+    // would write the same row again: skip that commit (one per transmit
+    // otherwise, each a disk flush taken under the store lock).
+    if !node.federation.link_changes(peer, ok, &now) {
+        return;
+    }
     let _ = node.store.write(|tx| {
         let prev = tx.sync_link(peer)?;
         let row = PeerLinkRow {
@@ -175,20 +185,24 @@ pub async fn sender(node: Arc<Node>, peers: PeerSet) {
         }
     };
     let mut last_poll = 0u64;
+    // Sends run concurrently and are not waited for as a group: a FLASH
+    // queued while a large batch is still being taken in by the peer goes
+    // out at once instead of behind it.
+    let mut sends = tokio::task::JoinSet::new();
     loop {
         let batch = node.federation.take_outgoing();
         if batch.is_empty() {
             tokio::select! {
                 _ = node.federation.wake.notified() => {}
+                Some(_) = sends.join_next(), if !sends.is_empty() => {}
                 _ = tokio::time::sleep(Duration::from_millis(250)) => {}
             }
         }
-        let mut sends = tokio::task::JoinSet::new();
         for t in batch {
             let (n, c) = (node.clone(), client.clone());
             sends.spawn(async move { send_one(&n, &c, t).await });
         }
-        while sends.join_next().await.is_some() {}
+        while sends.try_join_next().is_some() {}
         let now = now_ms();
         if now.saturating_sub(last_poll) >= 250 {
             last_poll = now;

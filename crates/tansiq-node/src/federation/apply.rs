@@ -2,6 +2,8 @@
 //! arrives to the application (records, charters) — in the caller's
 //! transaction.
 
+use std::collections::BTreeMap;
+
 use serde_json::json;
 
 use tansiq_core::charter::ChannelEvent;
@@ -13,6 +15,7 @@ use tansiq_sync::{
     StreamRow,
 };
 
+use super::prepare::{Prepared, RecordCheck};
 use super::{channel_id, node_id, payload, sync_err, Payload};
 use crate::error::{NodeError, NodeResult};
 use crate::node::Node;
@@ -103,8 +106,16 @@ pub(crate) fn outbox_from_row(r: SqlOutbox) -> NodeResult<OutboxRow> {
     })
 }
 
-/// Applies one output's effects, in order.
-pub(crate) fn apply(node: &Node, tx: &mut Tx, out: &Output) -> NodeResult<()> {
+/// Applies one output's effects, in order. `keys` are the signing keys of
+/// this node and its peers as this transaction sees them; `prepared`, what
+/// was checked and opened before the transaction.
+pub(crate) fn apply(
+    node: &Node,
+    tx: &mut Tx,
+    out: &Output,
+    keys: &BTreeMap<String, [u8; 32]>,
+    prepared: Option<&Prepared>,
+) -> NodeResult<()> {
     for e in &out.effects {
         match e {
             Effect::Store { envelope, custody } => {
@@ -112,7 +123,9 @@ pub(crate) fn apply(node: &Node, tx: &mut Tx, out: &Output) -> NodeResult<()> {
             }
             Effect::Forget { id } => tx.sync_forget_envelope(&id.0)?,
             Effect::Purge { id } => tx.sync_purge_envelope(&id.0)?,
-            Effect::Deliver { envelope, from } => deliver(node, tx, envelope, from.as_str())?,
+            Effect::Deliver { envelope, from } => {
+                deliver(node, tx, envelope, from.as_str(), keys, prepared)?
+            }
             Effect::Stream(s) => tx.sync_put_stream(&SqlStream {
                 channel: s.channel.as_str().to_string(),
                 originator: s.originator.as_str().to_string(),
@@ -171,10 +184,21 @@ impl From<tansiq_store::StoreError> for Outcome {
     }
 }
 
-fn deliver(node: &Node, tx: &mut Tx, env: &Envelope, from: &str) -> NodeResult<()> {
+fn deliver(
+    node: &Node,
+    tx: &mut Tx,
+    env: &Envelope,
+    from: &str,
+    keys: &BTreeMap<String, [u8; 32]>,
+    prepared: Option<&Prepared>,
+) -> NodeResult<()> {
     let h = env.header();
-    let result = match payload::open(env, node.id(), &node.identity) {
-        Ok(p) => take_in(node, tx, h, p),
+    let (opened, check) = match prepared.and_then(|p| p.take_opened(env)) {
+        Some(o) => o,
+        None => (payload::open(env, node.id(), &node.identity), None),
+    };
+    let result = match opened {
+        Ok(p) => take_in(node, tx, h, p, keys, check),
         Err(reason) => Err(Outcome::Reject(reason)),
     };
     match result {
@@ -194,7 +218,16 @@ fn deliver(node: &Node, tx: &mut Tx, env: &Envelope, from: &str) -> NodeResult<(
     }
 }
 
-fn take_in(node: &Node, tx: &mut Tx, h: &EnvelopeHeader, p: Payload) -> Result<(), Outcome> {
+/// Takes in an opened payload. `check`, if given, is the record payload's
+/// signature check, hash and names computed before the transaction.
+fn take_in(
+    node: &Node,
+    tx: &mut Tx,
+    h: &EnvelopeHeader,
+    p: Payload,
+    keys: &BTreeMap<String, [u8; 32]>,
+    check: Option<RecordCheck>,
+) -> Result<(), Outcome> {
     let sender = h.originator.as_str();
     let channel = h.channel.as_str();
     match p {
@@ -353,7 +386,6 @@ fn take_in(node: &Node, tx: &mut Tx, h: &EnvelopeHeader, p: Payload) -> Result<(
                             "a release signed for another originator".into(),
                         ));
                     }
-                    let keys = node.key_lookup(tx)?;
                     let key = keys
                         .get(sender)
                         .ok_or_else(|| Outcome::Reject("unknown originator".into()))?;
@@ -419,14 +451,17 @@ fn take_in(node: &Node, tx: &mut Tx, h: &EnvelopeHeader, p: Payload) -> Result<(
             let b = &record.body;
             b.validate()
                 .map_err(|e| Outcome::Reject(format!("record: {e}")))?;
-            let keys = node.key_lookup(tx)?;
             let Some(okey) = keys.get(&b.originator) else {
                 return Err(Outcome::Reject(format!(
                     "record originator {} is not a known peer",
                     b.originator
                 )));
             };
-            record.verify(okey).map_err(|e| Outcome::Reject(e.0))?;
+            // Verified before the transaction with this same key, or now.
+            let check = check.filter(|c| c.key == *okey);
+            if check.is_none() {
+                record.verify(okey).map_err(|e| Outcome::Reject(e.0))?;
+            }
             if sender != b.originator {
                 // A holder passes on another node's record: the third-party
                 // rule, decided by the policy module, with the originator's
@@ -467,15 +502,21 @@ fn take_in(node: &Node, tx: &mut Tx, h: &EnvelopeHeader, p: Payload) -> Result<(
                     return Ok(());
                 }
             }
-            let names: Vec<String> = names_of(&b.data).iter().map(|n| search_norm(n)).collect();
-            tx.put_record(&record, &names)?;
+            let (hash, names) = match check {
+                Some(c) => (c.hash, c.names),
+                None => (
+                    record.content_hash(),
+                    names_of(&b.data).iter().map(|n| search_norm(n)).collect(),
+                ),
+            };
+            tx.put_record_hashed(&record, &hash, &names)?;
             tx.add_placement(&b.id, channel, "received")?;
             node.audit(
                 tx,
                 &format!("node:{sender}"),
                 "record.receive",
                 &b.id,
-                json!({"id": b.id, "version": b.version, "hash": hex::encode(record.content_hash()), "from": sender, "channel": channel}),
+                json!({"id": b.id, "version": b.version, "hash": hex::encode(hash), "from": sender, "channel": channel}),
             )?;
             if b.kind == Kind::Person && !b.retracted && b.data.get("listing").is_some() {
                 node.screen_new_entries(tx, std::slice::from_ref(&b.id))?;

@@ -9,6 +9,7 @@ use tansiq_sync::{ChannelId, Envelope, EnvelopeId, Host, NodeId, Verdict, ENVELO
 
 use super::apply::envelope_from_row;
 use super::control_channel;
+use super::prepare::Prepared;
 use crate::error::NodeResult;
 use crate::node::Node;
 use crate::records::load_channel;
@@ -17,6 +18,7 @@ pub struct SqlHost<'a, 'b> {
     me: String,
     signing: BTreeMap<String, [u8; 32]>,
     tx: RefCell<&'a mut Tx<'b>>,
+    prepared: Option<&'a Prepared>,
 }
 
 impl<'a, 'b> SqlHost<'a, 'b> {
@@ -26,7 +28,20 @@ impl<'a, 'b> SqlHost<'a, 'b> {
             me: node.id().to_string(),
             signing,
             tx: RefCell::new(tx),
+            prepared: None,
         })
+    }
+
+    /// Uses the signature checks done before the transaction (see
+    /// [`super::prepare`]).
+    pub(crate) fn with_prepared(mut self, prepared: Option<&'a Prepared>) -> Self {
+        self.prepared = prepared;
+        self
+    }
+
+    /// The signing keys of this node and its peers, as this transaction sees them.
+    pub(crate) fn signing_keys(&self) -> &BTreeMap<String, [u8; 32]> {
+        &self.signing
     }
 
     fn members_of(&self, channel: &str) -> Option<Vec<String>> {
@@ -57,7 +72,10 @@ impl Host for SqlHost<'_, '_> {
                 h.originator.as_str()
             ));
         };
-        if tansiq_crypto::verify(pk, ENVELOPE_SIG_CONTEXT, &env.id().0, env.sig()).is_err() {
+        let checked = self.prepared.is_some_and(|p| p.signature_verified(env, pk));
+        if !checked
+            && tansiq_crypto::verify(pk, ENVELOPE_SIG_CONTEXT, &env.id().0, env.sig()).is_err()
+        {
             return Verdict::Refuse("bad originator signature".into());
         }
         let me = match NodeId::new(self.me.clone()) {

@@ -19,6 +19,7 @@ pub mod bundle;
 pub mod host;
 mod outbound;
 pub mod payload;
+pub mod prepare;
 pub mod witness;
 
 use std::sync::Mutex;
@@ -33,6 +34,7 @@ use crate::error::{NodeError, NodeResult};
 use crate::node::Node;
 use host::SqlHost;
 pub use payload::Payload;
+pub use prepare::Prepared;
 
 /// Milliseconds since the Unix epoch (the engine never reads a clock).
 pub fn now_ms() -> u64 {
@@ -73,6 +75,12 @@ pub struct Federation {
     cut: Mutex<std::collections::BTreeSet<String>>,
     /// Wakes the sender task of `serve` when there is something to send.
     pub wake: tokio::sync::Notify,
+    /// Per peer, the time (to the second) of the last successful delivery
+    /// this process recorded in `peer_links`, so an unchanged row is not
+    /// written again.
+    link_ok: Mutex<std::collections::HashMap<String, String>>,
+    /// The signing keys the last engine call saw, for [`Federation::prepare`].
+    keys: Mutex<Option<std::collections::BTreeMap<String, [u8; 32]>>>,
 }
 
 impl Default for Federation {
@@ -82,6 +90,8 @@ impl Default for Federation {
             outgoing: Mutex::new(Vec::new()),
             cut: Mutex::new(Default::default()),
             wake: tokio::sync::Notify::new(),
+            link_ok: Mutex::default(),
+            keys: Mutex::default(),
         }
     }
 }
@@ -114,6 +124,23 @@ impl Federation {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .contains(peer)
+    }
+
+    /// Whether recording the outcome of a transmit to `peer` at `now` (an
+    /// RFC 3339 time to the second) changes its `peer_links` row: always
+    /// after a failure, and after a success unless the last outcome this
+    /// process recorded was a success in the same second.
+    pub fn link_changes(&self, peer: &str, ok: bool, now: &str) -> bool {
+        let mut m = self.link_ok.lock().unwrap_or_else(|p| p.into_inner());
+        if !ok {
+            m.remove(peer);
+            return true;
+        }
+        if m.get(peer).is_some_and(|t| t == now) {
+            return false;
+        }
+        m.insert(peer.to_string(), now.to_string());
+        true
     }
 
     /// How many transmits wait to be sent.
@@ -150,6 +177,16 @@ impl Federation {
         tx: &mut Tx,
         f: impl FnOnce(&mut Engine, &SqlHost, u64) -> NodeResult<(Output, T)>,
     ) -> NodeResult<(Vec<Transmit>, T)> {
+        self.run_prepared(node, tx, None, f)
+    }
+
+    fn run_prepared<T>(
+        &self,
+        node: &Node,
+        tx: &mut Tx,
+        prepared: Option<&Prepared>,
+        f: impl FnOnce(&mut Engine, &SqlHost, u64) -> NodeResult<(Output, T)>,
+    ) -> NodeResult<(Vec<Transmit>, T)> {
         let mut guard = self.engine.lock().unwrap_or_else(|p| p.into_inner());
         let gen = tx.meta_get("sync_gen")?.unwrap_or_default();
         let now = now_ms();
@@ -180,10 +217,12 @@ impl Federation {
             *guard = Some((engine, gen));
         }
         let (engine, _) = guard.as_mut().expect("set above");
-        let out = {
-            let host = SqlHost::new(node, tx)?;
-            f(engine, &host, now)
+        let (out, keys) = {
+            let host = SqlHost::new(node, tx)?.with_prepared(prepared);
+            let keys = host.signing_keys().clone();
+            (f(engine, &host, now), keys)
         };
+        *self.keys.lock().unwrap_or_else(|p| p.into_inner()) = Some(keys.clone());
         let (out, value) = match out {
             Ok(o) => o,
             Err(e) => {
@@ -191,7 +230,7 @@ impl Federation {
                 return Err(e);
             }
         };
-        if let Err(e) = apply::apply(node, tx, &out) {
+        if let Err(e) = apply::apply(node, tx, &out, &keys, prepared) {
             *guard = None;
             return Err(e);
         }
@@ -251,10 +290,37 @@ impl Federation {
         from: &str,
         bytes: &[u8],
     ) -> NodeResult<Vec<Transmit>> {
+        self.receive_prepared(node, tx, from, bytes, Prepared::none())
+    }
+
+    /// Decodes a peer's message and checks and opens the envelopes in it
+    /// for this node, on every core, without the store: call it before
+    /// taking the store lock, then [`Federation::receive_prepared`].
+    pub fn prepare(&self, node: &Node, bytes: &[u8]) -> Prepared {
+        let keys = self.keys.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        prepare::prepare(node, keys.as_ref(), bytes)
+    }
+
+    /// [`Federation::receive`] using what [`Federation::prepare`] did for
+    /// these `bytes`.
+    pub fn receive_prepared(
+        &self,
+        node: &Node,
+        tx: &mut Tx,
+        from: &str,
+        bytes: &[u8],
+        mut prepared: Prepared,
+    ) -> NodeResult<Vec<Transmit>> {
         let from = node_id(from)?;
-        self.with_engine(node, tx, |engine, host, now| {
-            Ok(engine.handle_bytes(&from, bytes, now, host))
+        let msg = prepared.message.take();
+        self.run_prepared(node, tx, Some(&prepared), |engine, host, now| {
+            let out = match msg {
+                Some(m) => engine.handle_message(&from, m, now, host),
+                None => engine.handle_bytes(&from, bytes, now, host),
+            };
+            Ok((out, ()))
         })
+        .map(|(t, ())| t)
     }
 
     /// Timers: retries, summaries, fetches.
