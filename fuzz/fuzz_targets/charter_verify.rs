@@ -1,0 +1,58 @@
+//! `tansiq_core::charter::SignedCharter` from strictly parsed JSON, then
+//! `verify` with a dummy key lookup and the channel state machine
+//! (`ChannelState::apply`) from an empty state. For a charter that
+//! validates, every member's signature is also made with the key the
+//! lookup returns, so the success path (verify, activation) runs too.
+//! Never panics.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use tansiq_core::charter::{ChannelEvent, ChannelState, SignedCharter, CHARTER_CONTEXT};
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(v) = tansiq_crypto::parse_json_strict(data) else {
+        return;
+    };
+    let Ok(sc) = serde_json::from_value::<SignedCharter>(v) else {
+        return;
+    };
+    let key = &tansiq_fuzz::any_key;
+    let empty = ChannelState::default();
+    let _ = sc.verify(key);
+    let _ = empty.apply(ChannelEvent::Proposed(sc.clone()), key);
+    let _ = sc.is_complete();
+    if sc.charter.validate().is_err() {
+        return;
+    }
+    let id = tansiq_fuzz::identity(2);
+    let Ok(sig) = id.sign_json(CHARTER_CONTEXT, &sc.charter.to_value()) else {
+        return;
+    };
+    let sig = tansiq_crypto::b64(sig);
+    // Proposer only: pending; then every other member signs in turn.
+    let mut proposed = SignedCharter {
+        charter: sc.charter.clone(),
+        signatures: Default::default(),
+    };
+    proposed
+        .signatures
+        .insert(sc.charter.proposer.clone(), sig.clone());
+    let mut st = empty
+        .apply(ChannelEvent::Proposed(proposed), key)
+        .expect("a valid charter signed by its proposer is accepted");
+    for m in &sc.charter.members {
+        st = st
+            .apply(
+                ChannelEvent::Signed {
+                    version: sc.charter.version,
+                    node: m.clone(),
+                    sig: sig.clone(),
+                },
+                key,
+            )
+            .unwrap_or(st);
+    }
+    assert!(st.active.is_some(), "every member signed: the charter is active");
+    // A later version proposed on top of the active one.
+    let _ = st.apply(ChannelEvent::Proposed(sc), key);
+});
