@@ -174,7 +174,7 @@ impl From<tansiq_store::StoreError> for Outcome {
 fn deliver(node: &Node, tx: &mut Tx, env: &Envelope, from: &str) -> NodeResult<()> {
     let h = env.header();
     let result = match payload::open(env, node.id(), &node.identity) {
-        Ok(p) => take_in(node, tx, h, p),
+        Ok(p) => take_in(node, tx, env, p),
         Err(reason) => Err(Outcome::Reject(reason)),
     };
     match result {
@@ -194,7 +194,8 @@ fn deliver(node: &Node, tx: &mut Tx, env: &Envelope, from: &str) -> NodeResult<(
     }
 }
 
-fn take_in(node: &Node, tx: &mut Tx, h: &EnvelopeHeader, p: Payload) -> Result<(), Outcome> {
+fn take_in(node: &Node, tx: &mut Tx, env: &Envelope, p: Payload) -> Result<(), Outcome> {
+    let h = env.header();
     let sender = h.originator.as_str();
     let channel = h.channel.as_str();
     match p {
@@ -460,6 +461,16 @@ fn take_in(node: &Node, tx: &mut Tx, h: &EnvelopeHeader, p: Payload) -> Result<(
                 // The originator placing its own record in another channel: fine.
             }
             let everything = ReadScope::everything();
+            tx.put_record_envelope(&b.id, &env.id().0)?;
+            if b.retracted {
+                // Every other sealed copy of the record held here goes too:
+                // this node could otherwise still open them.
+                for other in tx.record_envelopes(&b.id)? {
+                    if other != env.id().0 {
+                        tx.sync_purge_envelope(&other)?;
+                    }
+                }
+            }
             if let Some(cur) = tx.record(&b.id, &everything)? {
                 if cur.version >= b.version {
                     // Already hold this version or a later one: placement only.
