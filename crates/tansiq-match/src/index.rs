@@ -22,7 +22,7 @@ use rayon::prelude::*;
 
 use crate::parse::{self, Kind, PTok, Parsed};
 use crate::phonetic;
-use crate::score::{self, align, tok_sim, NameScore, TOKEN_MIN};
+use crate::score::{self, align, tok_sim, tok_sim_min, NameScore, TOKEN_MIN};
 use crate::{Entry, Hit, Query};
 
 /// Log-odds taken off a match on a low-quality alias.
@@ -204,6 +204,10 @@ thread_local! {
 /// Candidates are chosen by the query weight they cover, plus this share
 /// of the same weighted by token rarity (a tie-breaker).
 const RARITY_SHARE: f32 = 0.02;
+
+/// Vocabulary tokens reached only through a one-edit key neighbourhood
+/// must be at least this similar to count for blocking.
+const NEIGHBOUR_MIN: f32 = 0.6;
 
 /// Candidate names must have accumulated this share of the query weight.
 const MIN_ACC_SHARE: f32 = 0.45;
@@ -459,6 +463,19 @@ impl Index {
         if let Some(m) = shard.lock().ok().and_then(|c| c.get(&key).cloned()) {
             return m;
         }
+        // Tokens with the same skeleton are kept from TOKEN_MIN; tokens
+        // only one key edit away need NEIGHBOUR_MIN (a cheaper, earlier
+        // exit of the edit distance for the many that are far).
+        let mut exact = Vec::new();
+        for f in &qt.forms {
+            for sk in phonetic::skeletons(f) {
+                if !sk.is_empty() {
+                    self.lookup(key_hash(sk.as_bytes()), &mut exact);
+                }
+            }
+        }
+        exact.sort_unstable();
+        exact.dedup();
         let mut found = Vec::new();
         for k in token_keys(qt) {
             self.lookup(k, &mut found);
@@ -468,8 +485,13 @@ impl Index {
         let m: Vec<(u32, f32)> = found
             .iter()
             .filter_map(|&v| {
-                let s = tok_sim(qt, &self.vocab[v as usize]);
-                (s >= TOKEN_MIN).then_some((v, s))
+                let min = if exact.binary_search(&v).is_ok() {
+                    TOKEN_MIN
+                } else {
+                    NEIGHBOUR_MIN
+                };
+                let s = tok_sim_min(qt, &self.vocab[v as usize], min);
+                (s >= min).then_some((v, s))
             })
             .collect();
         let m = Arc::new(m);

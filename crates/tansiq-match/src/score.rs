@@ -21,9 +21,15 @@ const EXTRA_TOKEN_FACTOR: f32 = 0.3;
 
 /// Similarity of two canonical tokens in [0, 1].
 pub fn tok_sim(a: &PTok, b: &PTok) -> f32 {
+    tok_sim_min(a, b, TOKEN_MIN)
+}
+
+/// Token similarity, or 0 when it is below `min` (≥ `TOKEN_MIN`).
+pub fn tok_sim_min(a: &PTok, b: &PTok, min: f32) -> f32 {
     if a.kind == Kind::Initial || b.kind == Kind::Initial {
         return initial_sim(a, b);
     }
+    let min = min.max(TOKEN_MIN);
     let mut best = 0.0f32;
     // The primary forms first; alternate forms only differ by an article,
     // a particle or a digraph reading: when the primary forms are far
@@ -34,12 +40,12 @@ pub fn tok_sim(a: &PTok, b: &PTok) -> f32 {
     let (m0, n0) = (a.masses[0], b.masses[0]);
     let several = a.forms.len() + b.forms.len() > 2;
     if (m0 - n0).abs() <= MASS_RATIO * m0.max(n0) {
-        let floor = if several { PRIMARY_MIN } else { TOKEN_MIN };
+        let floor = if several { PRIMARY_MIN } else { min };
         let s = phonetic::similarity_with_mass(f0, m0, g0, n0, floor);
         if s == 0.0 && several {
             return 0.0;
         }
-        if s >= TOKEN_MIN {
+        if s >= min {
             best = s;
         }
     } else if !several {
@@ -55,7 +61,7 @@ pub fn tok_sim(a: &PTok, b: &PTok) -> f32 {
                 if (ma - mb).abs() > MASS_RATIO * ma.max(mb) {
                     continue;
                 }
-                let s = phonetic::similarity_with_mass(fa, ma, fb, mb, best.max(TOKEN_MIN));
+                let s = phonetic::similarity_with_mass(fa, ma, fb, mb, best.max(min));
                 if s > best {
                     best = s;
                 }
