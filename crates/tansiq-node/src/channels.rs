@@ -212,7 +212,10 @@ impl Node {
             self.send_charter(tx, &signed, &mut out)?;
             // Removed members learn of their removal.
             for r in c.members.iter().filter(|m| !signed.charter.is_member(m)) {
-                self.send_charter_to(tx, r, &signed, &mut out)?;
+                let notice = crate::federation::Payload::Charter {
+                    charter: signed.clone(),
+                };
+                self.send_control(tx, r, &notice, tansiq_sync::Precedence::Immediate, &mut out)?;
             }
             self.audit(
                 tx,

@@ -299,6 +299,9 @@ impl Node {
             let ids = tx.expired_records(&now)?;
             for id in &ids {
                 tx.purge_content(id, RecordStatus::Expired, None)?;
+                for e in tx.record_envelopes(id)? {
+                    tx.sync_purge_envelope(&e)?;
+                }
                 self.audit(tx, "node", "record.expire", id, json!({"id": id}))?;
             }
             if !ids.is_empty() {

@@ -379,9 +379,14 @@ impl Node {
             body.retracted = true;
             body.created = time::format(&time::now());
             let signed = self.sign_and_store(tx, body)?;
-            // Every channel the record was placed in hears of the retraction.
+            // Every channel the record was placed in hears of the retraction,
+            // and every earlier sealed copy held here is purged.
+            let earlier = tx.record_envelopes(id)?;
             for ch in tx.placements(id)? {
                 self.distribute_record(tx, &ch, &signed, None, &mut out)?;
+            }
+            for e in earlier {
+                tx.sync_purge_envelope(&e)?;
             }
             self.audit(
                 tx,

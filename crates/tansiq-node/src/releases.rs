@@ -11,11 +11,11 @@ use tansiq_core::policy::{self, Action, ReadScope};
 use tansiq_core::release::{Release, SignedRelease};
 use tansiq_core::time;
 use tansiq_core::user::Actor;
-use tansiq_store::{ReleaseRow, Tx};
-use tansiq_sync::{Precedence, Transmit};
+use tansiq_store::ReleaseRow;
+use tansiq_sync::Precedence;
 
 use crate::error::{NodeError, NodeResult};
-use crate::federation::{control_channel, Payload};
+use crate::federation::Payload;
 use crate::node::Node;
 use crate::records::load_channel;
 
@@ -38,27 +38,6 @@ pub struct ReleaseView {
 }
 
 impl Node {
-    fn send_ctl(
-        &self,
-        tx: &mut Tx,
-        to: &str,
-        payload: &Payload,
-        out: &mut Vec<Transmit>,
-    ) -> NodeResult<()> {
-        let ctl = control_channel(self.id(), to);
-        out.extend(self.federation.submit(
-            self,
-            tx,
-            &ctl,
-            payload.kind(),
-            Precedence::Immediate,
-            vec![self.id().to_string(), to.to_string()],
-            vec![],
-            payload,
-        )?);
-        Ok(())
-    }
-
     /// A holder asks the originator to release a record into `target`.
     pub fn release_request(
         &self,
@@ -103,7 +82,13 @@ impl Node {
                 target_members: members,
                 reason: row.reason.clone(),
             };
-            self.send_ctl(tx, &rec.originator, &payload, &mut out)?;
+            self.send_control(
+                tx,
+                &rec.originator,
+                &payload,
+                Precedence::Immediate,
+                &mut out,
+            )?;
             self.audit(
                 tx,
                 &actor.audit_name(),
@@ -192,7 +177,7 @@ impl Node {
             tx.put_release(&row)?;
             let payload = Payload::ReleaseDecision { request: request.map(str::to_string), release: Some(signed), refusal: None };
             for to in &notify {
-                self.send_ctl(tx, to, &payload, &mut out)?;
+                self.send_control(tx, to, &payload, Precedence::Immediate, &mut out)?;
             }
             self.audit(tx, &actor.audit_name(), "release.grant", &row.id, json!({"id": row.id, "record": row.record_id, "target_channel": row.target_channel}))?;
             self.checkpoint_in(tx)?;
@@ -235,7 +220,13 @@ impl Node {
                 release: None,
                 refusal: Some(reason.unwrap_or("refused").to_string()),
             };
-            self.send_ctl(tx, &row.requester, &payload, &mut out)?;
+            self.send_control(
+                tx,
+                &row.requester,
+                &payload,
+                Precedence::Immediate,
+                &mut out,
+            )?;
             self.audit(
                 tx,
                 &actor.audit_name(),

@@ -164,6 +164,30 @@ fn charters_records_versions_and_retractions_cross_nodes() {
         !db.windows(8).any(|w| w == b"Droukdel"),
         "plaintext left at the holder"
     );
+    // Not even recoverable with the holder's own key: every sealed copy
+    // of the retracted record's earlier versions was purged.
+    for n in [&dz, &ma] {
+        let conn = rusqlite::Connection::open(n.dir.join("node.db")).unwrap();
+        let mut st = conn
+            .prepare("SELECT header, body FROM sync_envelope WHERE body IS NOT NULL")
+            .unwrap();
+        let rows: Vec<(Vec<u8>, Vec<u8>)> = st
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect();
+        assert!(!rows.is_empty());
+        for (header, body) in rows {
+            let sealed: tansiq_crypto::seal::Sealed = serde_json::from_slice(&body).unwrap();
+            if let Ok(plain) = tansiq_crypto::seal::open(&sealed, &header, n.id(), &n.identity) {
+                assert!(
+                    !plain.windows(8).any(|w| w == b"Droukdel"),
+                    "a sealed copy of the retracted record is still openable at {}",
+                    n.config.country
+                );
+            }
+        }
+    }
     assert!(dz.audit_verify(&OP).unwrap().ok);
     assert!(ma.audit_verify(&OP).unwrap().ok);
 }

@@ -90,6 +90,9 @@ const MIGRATIONS: &[&str] = &[
      CREATE INDEX messages_by_direction ON messages (direction, sent_at);
      CREATE TABLE message_acks (message_id TEXT NOT NULL, by_node TEXT NOT NULL, at TEXT NOT NULL,
         PRIMARY KEY (message_id, by_node));",
+    // 5: which envelopes carried which record (to purge them on retraction)
+    "CREATE TABLE record_envelopes (record_id TEXT NOT NULL, envelope_id {blob} NOT NULL,
+        PRIMARY KEY (record_id, envelope_id));",
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -119,6 +122,7 @@ pub const TABLES: &[&str] = &[
     "peer_links",
     "messages",
     "message_acks",
+    "record_envelopes",
 ];
 
 /// Advisory lock class (`'tnsq'`) of the migration lock; the second key

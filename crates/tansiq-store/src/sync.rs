@@ -470,3 +470,29 @@ fn link_row(r: &Row) -> Result<PeerLinkRow, StoreError> {
         updated_at: r.opt_text(3)?,
     })
 }
+
+impl Tx<'_> {
+    /// Remembers that envelope `envelope` carried a version of `record`.
+    pub fn put_record_envelope(
+        &mut self,
+        record: &str,
+        envelope: &[u8; 32],
+    ) -> Result<(), StoreError> {
+        self.exec(
+            "INSERT INTO record_envelopes (record_id, envelope_id) VALUES (?, ?) ON CONFLICT (record_id, envelope_id) DO NOTHING",
+            &[record.into(), envelope.as_slice().into()],
+        )?;
+        Ok(())
+    }
+
+    /// The envelopes that carried versions of `record`.
+    pub fn record_envelopes(&mut self, record: &str) -> Result<Vec<[u8; 32]>, StoreError> {
+        self.query(
+            "SELECT envelope_id FROM record_envelopes WHERE record_id = ? ORDER BY envelope_id",
+            &[record.into()],
+        )?
+        .iter()
+        .map(|r| r.hash(0))
+        .collect()
+    }
+}

@@ -198,7 +198,7 @@ fn deliver(
         None => (payload::open(env, node.id(), &node.identity), None),
     };
     let result = match opened {
-        Ok(p) => take_in(node, tx, h, p, keys, check),
+        Ok(p) => take_in(node, tx, env, p, keys, check),
         Err(reason) => Err(Outcome::Reject(reason)),
     };
     match result {
@@ -223,11 +223,12 @@ fn deliver(
 fn take_in(
     node: &Node,
     tx: &mut Tx,
-    h: &EnvelopeHeader,
+    env: &Envelope,
     p: Payload,
     keys: &BTreeMap<String, [u8; 32]>,
     check: Option<RecordCheck>,
 ) -> Result<(), Outcome> {
+    let h = env.header();
     let sender = h.originator.as_str();
     let channel = h.channel.as_str();
     match p {
@@ -495,6 +496,16 @@ fn take_in(
                 // The originator placing its own record in another channel: fine.
             }
             let everything = ReadScope::everything();
+            tx.put_record_envelope(&b.id, &env.id().0)?;
+            if b.retracted {
+                // Every other sealed copy of the record held here goes too:
+                // this node could otherwise still open them.
+                for other in tx.record_envelopes(&b.id)? {
+                    if other != env.id().0 {
+                        tx.sync_purge_envelope(&other)?;
+                    }
+                }
+            }
             if let Some(cur) = tx.record(&b.id, &everything)? {
                 if cur.version >= b.version {
                     // Already hold this version or a later one: placement only.

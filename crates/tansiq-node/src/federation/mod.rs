@@ -269,7 +269,7 @@ impl Federation {
             .map(|r| node_id(r))
             .collect::<NodeResult<Vec<_>>>()?;
         let keys = node.encryption_keys(tx)?;
-        self.with_engine(node, tx, |engine, host, now| {
+        let (transmits, env_id) = self.run(node, tx, |engine, host, now| {
             let header = engine
                 .prepare(&channel, kind, precedence, recipients, relays, now)
                 .map_err(sync_err)?;
@@ -278,8 +278,17 @@ impl Federation {
                 node.identity.sign(tansiq_sync::ENVELOPE_SIG_CONTEXT, &id.0)
             })
             .map_err(sync_err)?;
-            engine.submit(env, now, host).map_err(sync_err)
-        })
+            let id = env.id();
+            engine
+                .submit(env, now, host)
+                .map(|o| (o, id))
+                .map_err(sync_err)
+        })?;
+        if let Payload::Record { record, .. } = payload {
+            // So a retraction can purge every sealed copy of the record.
+            tx.put_record_envelope(&record.body.id, &env_id.0)?;
+        }
+        Ok(transmits)
     }
 
     /// Handles a message received from an authenticated peer.

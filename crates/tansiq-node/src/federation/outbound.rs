@@ -70,27 +70,24 @@ impl Node {
         self.distribute(tx, channel, &payload, Precedence::Routine, out)
     }
 
-    /// Sends a charter to one node (e.g. a member being removed).
-    pub(crate) fn send_charter_to(
+    /// Sends a payload to one peer over the pairwise control channel.
+    pub(crate) fn send_control(
         &self,
         tx: &mut Tx,
         to: &str,
-        charter: &SignedCharter,
+        payload: &Payload,
+        precedence: Precedence,
         out: &mut Vec<Transmit>,
     ) -> NodeResult<()> {
-        let payload = Payload::Charter {
-            charter: charter.clone(),
-        };
-        let ch = control_channel(self.id(), to);
         out.extend(self.federation.submit(
             self,
             tx,
-            &ch,
+            &control_channel(self.id(), to),
             payload.kind(),
-            Precedence::Immediate,
+            precedence,
             vec![self.id().to_string(), to.to_string()],
             vec![],
-            &payload,
+            payload,
         )?);
         Ok(())
     }
@@ -106,21 +103,8 @@ impl Node {
         let payload = Payload::Charter {
             charter: charter.clone(),
         };
-        for m in &charter.charter.members {
-            if m == self.id() {
-                continue;
-            }
-            let ch = control_channel(self.id(), m);
-            out.extend(self.federation.submit(
-                self,
-                tx,
-                &ch,
-                payload.kind(),
-                Precedence::Immediate,
-                vec![self.id().to_string(), m.clone()],
-                vec![],
-                &payload,
-            )?);
+        for m in charter.charter.members.iter().filter(|m| *m != self.id()) {
+            self.send_control(tx, m, &payload, Precedence::Immediate, out)?;
         }
         Ok(())
     }

@@ -18,7 +18,7 @@ use tansiq_crypto::merkle;
 use tansiq_store::{AlarmRow, Tx};
 use tansiq_sync::Precedence;
 
-use super::{control_channel, Payload};
+use super::Payload;
 use crate::error::{NodeError, NodeResult};
 use crate::node::Node;
 
@@ -251,7 +251,7 @@ impl Node {
                     old_size: old,
                     proof,
                 };
-                self.send_control(tx, peer, &payload, &mut out)?;
+                self.send_control(tx, peer, &payload, Precedence::Routine, &mut out)?;
                 sent += 1;
             }
             let pending: BTreeMap<String, Cosig> = tx
@@ -263,7 +263,7 @@ impl Node {
                     size: c.size,
                     line: c.line.clone(),
                 };
-                self.send_control(tx, peer, &payload, &mut out)?;
+                self.send_control(tx, peer, &payload, Precedence::Routine, &mut out)?;
                 sent += 1;
             }
             if !pending.is_empty() {
@@ -273,27 +273,6 @@ impl Node {
         })?;
         self.federation.queue(out);
         Ok(n)
-    }
-
-    fn send_control(
-        &self,
-        tx: &mut Tx,
-        peer: &str,
-        payload: &Payload,
-        out: &mut Vec<tansiq_sync::Transmit>,
-    ) -> NodeResult<()> {
-        let ctl = control_channel(self.id(), peer);
-        out.extend(self.federation.submit(
-            self,
-            tx,
-            &ctl,
-            payload.kind(),
-            Precedence::Routine,
-            vec![self.id().to_string(), peer.to_string()],
-            vec![],
-            payload,
-        )?);
-        Ok(())
     }
 
     /// The checkpoints of `peer` this node has witnessed (latest).
