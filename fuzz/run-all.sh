@@ -22,7 +22,12 @@ status=0
 for t in "${targets[@]}"; do
     mkdir -p "$work/$t" "corpus/$t" "artifacts/$t"
     log="$work/$t.log"
-    cargo fuzz run "$t" "$work/$t" "corpus/$t" -- \
+    dict=()
+    case $t in
+        list_import | merkle_proofs) ;;
+        *) dict=(-dict=dicts/json.dict) ;;
+    esac
+    cargo fuzz run "$t" "$work/$t" "corpus/$t" -- "${dict[@]}" \
         -max_total_time="$secs" -rss_limit_mb=4096 -print_final_stats=1 >"$log" 2>&1
     rc=$?
     execs=$(grep -m1 'stat::number_of_executed_units' "$log" | awk '{print $2}')

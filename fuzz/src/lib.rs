@@ -98,3 +98,11 @@ thread_local! {
 pub fn pair() -> &'static nodes::NodePair {
     PAIR.with(|c| *c.get_or_init(|| Box::leak(Box::new(nodes::NodePair::new()))))
 }
+
+/// Whether the targets step around the findings already reported in
+/// `fuzz/artifacts/*/README.md` (so a run goes on past them). Set
+/// `TANSIQ_FUZZ_ALL=1` to hit them again (e.g. to check a fix).
+pub fn skip_known() -> bool {
+    static S: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *S.get_or_init(|| std::env::var_os("TANSIQ_FUZZ_ALL").is_none_or(|v| v != "1"))
+}

@@ -631,6 +631,10 @@ fn node_seeds() {
     seed("node_deliver", "cosignature", with_mode(4, json!({"type": "cosignature", "size": 1, "line": "\u{2014} x AAAAAAAA\n"}).to_string()));
     let (note, _, proof) = checkpoint_note();
     seed("node_deliver", "checkpoint", with_mode(4, json!({"type": "checkpoint", "note": note, "old_size": 3, "proof": proof}).to_string()));
+    // B's own log checkpoint (the harness signs the body with B's key).
+    let root = [7u8; 32];
+    let body = format!("tansiq/@B@\n7\n{}\n", base64_std(&root));
+    seed("node_deliver", "checkpoint-b", with_mode(4, json!({"type": "checkpoint", "note": format!("{body}\n\u{2014} x AAAAAAAA\n"), "old_size": 0, "proof": []}).to_string()));
     let summary = r#"{"type":"summary","heads":[{"channel":"@CH@","originator":"@A@","seq":1},{"channel":"@CTL@","originator":"@B@","seq":9}],"reply":true}"#;
     seed("node_receive", "summary", with_mode(0, summary));
     let fetch = r#"{"type":"fetch","channel":"@CH@","originator":"@A@","from_seq":1,"limit":10}"#;
@@ -640,6 +644,25 @@ fn node_seeds() {
     let bundle = r#"{"head":{"v":1,"from":"@B@","to":"@A@","created":"2026-01-01T00:00:00Z","count":0,"sealed_sha256":"00"},"sealed":{"wrapped":[],"nonce":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA","ciphertext":""},"sig":"AA"}"#;
     seed("bundle_import", "file", with_mode(0, bundle));
     seed("bundle_import", "empty-items", with_mode(1, "[]"));
+}
+
+/// Standard base64 with padding (checkpoint roots).
+fn base64_std(b: &[u8]) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut s = String::new();
+    for c in b.chunks(3) {
+        let n = (u32::from(c[0]) << 16)
+            | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*c.get(2).unwrap_or(&0));
+        for i in 0..4 {
+            if i <= c.len() {
+                s.push(A[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                s.push('=');
+            }
+        }
+    }
+    s
 }
 
 fn main() {
