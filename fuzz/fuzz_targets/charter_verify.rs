@@ -52,7 +52,10 @@ fuzz_target!(|data: &[u8]| {
             )
             .unwrap_or(st);
     }
-    assert!(st.active.is_some(), "every member signed: the charter is active");
+    assert!(
+        st.active.is_some(),
+        "every member signed: the charter is active"
+    );
     // A later version proposed on top of the active one.
     let _ = st.apply(ChannelEvent::Proposed(sc), key);
 });

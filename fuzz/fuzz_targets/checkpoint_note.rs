@@ -38,7 +38,11 @@ fuzz_target!(|data: &[u8]| {
     let Ok(cp) = Checkpoint::parse(text) else {
         return;
     };
-    assert_eq!(Checkpoint::parse(&cp.body()).ok(), Some(cp.clone()), "body round trip");
+    assert_eq!(
+        Checkpoint::parse(&cp.body()).ok(),
+        Some(cp.clone()),
+        "body round trip"
+    );
     let Ok(signed) = checkpoint::sign(&signer, ORIGIN, &cp) else {
         return;
     };
@@ -47,8 +51,8 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(got, cp);
     let cosig = checkpoint::cosign(&witness, WITNESS, &cp, 1_700_000_000)
         .expect("a valid checkpoint can be cosigned");
-    let combined = checkpoint::add_signature_line(&signed, &cosig)
-        .expect("a cosignature line is one line");
+    let combined =
+        checkpoint::add_signature_line(&signed, &cosig).expect("a cosignature line is one line");
     let (got, ts) = checkpoint::verify_cosignature(&combined, WITNESS, &witness.signing_public())
         .expect("a fresh cosignature verifies");
     assert_eq!((got, ts), (cp, 1_700_000_000));

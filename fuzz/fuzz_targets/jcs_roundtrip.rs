@@ -14,7 +14,8 @@ fn has_unsafe_integer(v: &serde_json::Value) -> bool {
     use serde_json::Value;
     match v {
         Value::Number(n) => {
-            n.as_u64().is_some_and(|u| u > tansiq_crypto::MAX_SAFE_INTEGER)
+            n.as_u64()
+                .is_some_and(|u| u > tansiq_crypto::MAX_SAFE_INTEGER)
                 || n.as_i64()
                     .is_some_and(|i| i.unsigned_abs() > tansiq_crypto::MAX_SAFE_INTEGER)
         }

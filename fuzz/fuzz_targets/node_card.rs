@@ -8,7 +8,8 @@ use tansiq_node::card::NodeCard;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(card) = NodeCard::parse_verified(data) {
-        card.signing_key().expect("a verified card has a signing key");
+        card.signing_key()
+            .expect("a verified card has a signing key");
         let bytes = serde_json::to_vec(&card).expect("cards serialise");
         NodeCard::parse_verified(&bytes).expect("a verified card re-verifies");
     }

@@ -66,7 +66,9 @@ fuzz_target!(|data: &[u8]| {
                 // audit log checkpoint (key name `tansiq/<B>`).
                 let text = note.rfind("\n\n").map_or(note.as_str(), |i| &note[..i + 1]);
                 if let Ok(cp) = Checkpoint::parse(text) {
-                    if let Ok(signed) = checkpoint::sign(id, &format!("tansiq/{}", pair.b.id()), &cp) {
+                    if let Ok(signed) =
+                        checkpoint::sign(id, &format!("tansiq/{}", pair.b.id()), &cp)
+                    {
                         *note = signed;
                     }
                 }

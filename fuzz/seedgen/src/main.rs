@@ -23,8 +23,8 @@ use tansiq_fuzz::{identity, node_id, sealed_open_header, CHANNEL};
 use tansiq_node::card::NodeCard;
 use tansiq_node::federation::{payload, Payload};
 use tansiq_sync::{
-    encode_bundle_items, Body, ChannelId, Envelope, EnvelopeId, Head, Item,
-    ItemResult, Kind, Message, NodeId, Precedence, Receipt, Status, ENVELOPE_SIG_CONTEXT,
+    encode_bundle_items, Body, ChannelId, Envelope, EnvelopeId, Head, Item, ItemResult, Kind,
+    Message, NodeId, Precedence, Receipt, Status, ENVELOPE_SIG_CONTEXT,
 };
 
 fn root() -> PathBuf {
@@ -445,7 +445,11 @@ fn payload_seeds() {
 
 fn card_seeds() {
     let c = NodeCard::issue(&identity(1), "Alger", "DZ", "dz.example:7400", CREATED);
-    seed("node_card", "dz", serde_json::to_vec_pretty(&c).expect("card"));
+    seed(
+        "node_card",
+        "dz",
+        serde_json::to_vec_pretty(&c).expect("card"),
+    );
     let c = NodeCard::issue(&identity(2), "الرباط", "MA", "[::1]:7400", CREATED);
     seed("node_card", "ma", serde_json::to_vec(&c).expect("card"));
 }
@@ -453,10 +457,18 @@ fn card_seeds() {
 fn checkpoint_seeds() {
     let (note, line, proof) = checkpoint_note();
     seed("checkpoint_note", "note", &note);
-    seed("checkpoint_note", "note-and-cosig", format!("{note}\0{line}"));
+    seed(
+        "checkpoint_note",
+        "note-and-cosig",
+        format!("{note}\0{line}"),
+    );
     let both = checkpoint::add_signature_line(&note, &line).expect("add line");
     seed("checkpoint_note", "cosigned", &both);
-    seed("checkpoint_note", "body-only", "fuzz\n7\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n");
+    seed(
+        "checkpoint_note",
+        "body-only",
+        "fuzz\n7\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n",
+    );
     // merkle_proofs: old 3, new 7, roots, then the proof.
     let leaves: Vec<[u8; 32]> = (0..7u8).map(|i| merkle::leaf_hash(&[i])).collect();
     let mut b = vec![];
@@ -477,10 +489,22 @@ fn checkpoint_seeds() {
 
 fn jcs_seeds() {
     for (name, s) in [
-        ("numbers", r#"[0,-0,1e21,1e-7,0.1,123456789012345678,9007199254740991,-9007199254740991,1.5e300,5e-324,333333333.3333333,1E+2]"#),
-        ("strings", r#"{"\u00e9":"\ud83d\ude00","a\nb":"\u0000\u001f\"\\/","":"","€":"عربي"}"#),
-        ("nested", r#"{"b":[{"a":{"c":[null,true,false,[]]}}],"a":{}}"#),
-        ("order", r#"{"\ue000":1,"\ud800\udc00":2,"z":3,"A":4,"aa":5,"a":6}"#),
+        (
+            "numbers",
+            r#"[0,-0,1e21,1e-7,0.1,123456789012345678,9007199254740991,-9007199254740991,1.5e300,5e-324,333333333.3333333,1E+2]"#,
+        ),
+        (
+            "strings",
+            r#"{"\u00e9":"\ud83d\ude00","a\nb":"\u0000\u001f\"\\/","":"","€":"عربي"}"#,
+        ),
+        (
+            "nested",
+            r#"{"b":[{"a":{"c":[null,true,false,[]]}}],"a":{}}"#,
+        ),
+        (
+            "order",
+            r#"{"\ue000":1,"\ud800\udc00":2,"z":3,"A":4,"aa":5,"a":6}"#,
+        ),
     ] {
         seed("jcs_roundtrip", name, s);
     }
@@ -584,7 +608,9 @@ fn node_seeds() {
         let env = |seq: u64, prev: &str| {
             format!(
                 r#"{{"header":{},"body":"e30","sig":"{sig}"}}"#,
-                header.replace("SEQ", &seq.to_string()).replace("PREV", prev)
+                header
+                    .replace("SEQ", &seq.to_string())
+                    .replace("PREV", prev)
             )
         };
         let batch = format!(
@@ -593,12 +619,20 @@ fn node_seeds() {
             env(5, &one)
         );
         seed("node_receive", &format!("batch-{i}"), with_mode(0, &batch));
-        seed("node_receive", &format!("batch-resigned-{i}"), with_mode(1, &batch));
+        seed(
+            "node_receive",
+            &format!("batch-resigned-{i}"),
+            with_mode(1, &batch),
+        );
         let reply = format!(
             r#"{{"type":"fetch_reply","channel":"@CH@","originator":"@B@","envelopes":[{}],"more":true}}"#,
             env(2, &one)
         );
-        seed("node_receive", &format!("fetch-reply-{i}"), with_mode(1, &reply));
+        seed(
+            "node_receive",
+            &format!("fetch-reply-{i}"),
+            with_mode(1, &reply),
+        );
         let items = format!(r#"[{{"to":"@A@","envelope":{}}}]"#, env(9, &one));
         seed("bundle_import", &format!("items-{i}"), with_mode(1, &items));
         // Payloads for node_deliver.
@@ -609,28 +643,76 @@ fn node_seeds() {
         body["members"] = serde_json::from_str(recips).expect("list");
         body["id"] = json!(format!("rec_fuzz{i}"));
         let rec = json!({"type": "record", "record": {"body": body.clone(), "sig": sig}});
-        seed("node_deliver", &format!("record-{i}"), with_mode(0, rec.to_string()));
+        seed(
+            "node_deliver",
+            &format!("record-{i}"),
+            with_mode(0, rec.to_string()),
+        );
         let mut other = body.clone();
         other["originator"] = json!("@A@");
         let shared = json!({"type": "record", "record": {"body": other, "sig": sig},
             "release": {"release": {"record": format!("rec_fuzz{i}"), "originator": "@B@", "target_channel": "@CH@",
                 "target_members": serde_json::from_str::<Value>(recips).expect("list"), "granted": CREATED}, "sig": sig}});
-        seed("node_deliver", &format!("record-shared-{i}"), with_mode(0, shared.to_string()));
+        seed(
+            "node_deliver",
+            &format!("record-shared-{i}"),
+            with_mode(0, shared.to_string()),
+        );
         let charter = json!({"type": "charter", "charter": {"charter": {
             "id": format!("ch_new{i}"), "version": 1, "name": "New", "members": serde_json::from_str::<Value>(recips).expect("list"),
             "files": ["terrorism"], "default_tlp": "amber", "proposer": "@B@", "created": CREATED}, "signatures": {}}});
-        seed("node_deliver", &format!("charter-{i}"), with_mode(4, charter.to_string()));
+        seed(
+            "node_deliver",
+            &format!("charter-{i}"),
+            with_mode(4, charter.to_string()),
+        );
     }
     let msg = json!({"type": "message", "id": "msg_fuzz", "channel": "@CH@", "precedence": "flash",
         "text": "hello", "sent_at": CREATED, "ack_required": true});
     seed("node_deliver", "message", with_mode(0, msg.to_string()));
-    seed("node_deliver", "ack", with_mode(4, json!({"type": "ack", "message": "msg_fuzz", "at": CREATED}).to_string()));
-    seed("node_deliver", "release-request", with_mode(0, json!({"type": "release_request", "id": "req_fuzz",
-        "record": "rec_fuzz0", "target_channel": "ch_x", "target_members": ["@A@", "@B@"]}).to_string()));
-    seed("node_deliver", "refusal", with_mode(4, json!({"type": "release_decision", "request": "req_fuzz", "refusal": "no"}).to_string()));
-    seed("node_deliver", "cosignature", with_mode(4, json!({"type": "cosignature", "size": 1, "line": "\u{2014} x AAAAAAAA\n"}).to_string()));
+    seed(
+        "node_deliver",
+        "ack",
+        with_mode(
+            4,
+            json!({"type": "ack", "message": "msg_fuzz", "at": CREATED}).to_string(),
+        ),
+    );
+    seed(
+        "node_deliver",
+        "release-request",
+        with_mode(
+            0,
+            json!({"type": "release_request", "id": "req_fuzz",
+        "record": "rec_fuzz0", "target_channel": "ch_x", "target_members": ["@A@", "@B@"]})
+            .to_string(),
+        ),
+    );
+    seed(
+        "node_deliver",
+        "refusal",
+        with_mode(
+            4,
+            json!({"type": "release_decision", "request": "req_fuzz", "refusal": "no"}).to_string(),
+        ),
+    );
+    seed(
+        "node_deliver",
+        "cosignature",
+        with_mode(
+            4,
+            json!({"type": "cosignature", "size": 1, "line": "\u{2014} x AAAAAAAA\n"}).to_string(),
+        ),
+    );
     let (note, _, proof) = checkpoint_note();
-    seed("node_deliver", "checkpoint", with_mode(4, json!({"type": "checkpoint", "note": note, "old_size": 3, "proof": proof}).to_string()));
+    seed(
+        "node_deliver",
+        "checkpoint",
+        with_mode(
+            4,
+            json!({"type": "checkpoint", "note": note, "old_size": 3, "proof": proof}).to_string(),
+        ),
+    );
     // B's own log checkpoint (the harness signs the body with B's key).
     let root = [7u8; 32];
     let body = format!("tansiq/@B@\n7\n{}\n", base64_std(&root));
