@@ -529,6 +529,37 @@ fn partners_witness_each_others_audit_logs_and_raise_an_alarm_on_a_rewrite() {
         size2,
         "the inconsistent checkpoint is not adopted"
     );
+    // A checkpoint whose size canonical JSON cannot hold is refused, not a
+    // panic of the receiving node (found by the node_deliver fuzz target).
+    let huge = tansiq_crypto::checkpoint::Checkpoint {
+        origin: format!("tansiq/{}", dz.id()),
+        size: 1 << 53,
+        root: [9u8; 32],
+    };
+    let note = tansiq_crypto::checkpoint::sign(&dz.identity, &format!("tansiq/{}", dz.id()), &huge)
+        .unwrap();
+    let t = dz
+        .store
+        .write(|tx| {
+            dz.federation.submit(
+                &dz,
+                tx,
+                &ctl,
+                "checkpoint",
+                Precedence::Routine,
+                members.clone(),
+                vec![],
+                &Payload::Checkpoint {
+                    note,
+                    old_size: 0,
+                    proof: vec![],
+                },
+            )
+        })
+        .unwrap();
+    dz.federation.queue(t);
+    pump(&both);
+    assert_eq!(ma.witnessed(dz.id()).unwrap().unwrap().0, size2);
     assert!(ma.audit_verify(&OP).unwrap().ok);
 }
 

@@ -78,6 +78,11 @@ pub(crate) fn take_checkpoint(
         .ok_or_else(|| NodeError::bad("checkpoint from an unknown peer"))?;
     let cp = checkpoint::verify(note, &origin(sender), key)
         .map_err(|_| NodeError::bad("checkpoint signature does not verify"))?;
+    // Sizes go into canonical JSON (audit entries), which holds integers up
+    // to 2^53 - 1 only: larger ones are refused, never a panic.
+    if cp.size > tansiq_crypto::MAX_SAFE_INTEGER || old_size > tansiq_crypto::MAX_SAFE_INTEGER {
+        return Err(NodeError::bad("checkpoint size beyond 2^53 - 1"));
+    }
     let meta_key = format!("witnessed:{sender}");
     let prev: Option<Witnessed> = tx
         .meta_get(&meta_key)?
