@@ -26,6 +26,7 @@ mod signature;
 
 pub mod checkpoint;
 pub mod merkle;
+pub mod oprf;
 pub mod seal;
 pub mod token;
 
