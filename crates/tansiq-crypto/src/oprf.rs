@@ -184,6 +184,18 @@ pub fn finalize<I: AsRef<[u8]>>(
     .collect()
 }
 
+/// A holder's opaque reference to one of its entries: HKDF-SHA256 with
+/// salt `tansiq-hit-ref-v1`, input key `seed`, and `info` naming the
+/// partner, the period and the entry; 16 bytes. Unlinkable across
+/// partners and periods without the seed.
+pub fn reference(seed: &[u8; 32], info: &[u8]) -> [u8; 16] {
+    let hk = hkdf::Hkdf::<sha2::Sha256>::new(Some(b"tansiq-hit-ref-v1"), seed);
+    let mut out = [0u8; 16];
+    hk.expand(info, &mut out)
+        .expect("16 bytes is a valid HKDF-SHA256 output length");
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -247,3 +247,26 @@ impl Tx<'_> {
         self.query(&sql, &[])?.iter().map(request_row).collect()
     }
 }
+
+impl Tx<'_> {
+    /// The active person and organization records placed in `channel`
+    /// under `file`, as (id, version), by id: what a hit/no-hit exposure
+    /// of that file covers. No bodies: a cheap check of whether a keyed
+    /// list is still current.
+    pub fn hit_entry_heads(
+        &mut self,
+        channel: &str,
+        file: &str,
+    ) -> Result<Vec<(String, i64)>, StoreError> {
+        self.query(
+            "SELECT r.id, r.version FROM records r WHERE r.status = 'active' AND r.file = ?
+               AND r.kind IN ('person', 'organization')
+               AND EXISTS (SELECT 1 FROM placements p WHERE p.record_id = r.id AND p.channel = ?)
+             ORDER BY r.id",
+            &[file.into(), channel.into()],
+        )?
+        .iter()
+        .map(|r| Ok((r.text(0)?, r.int(1)?)))
+        .collect()
+    }
+}
