@@ -105,11 +105,14 @@ fn check_subject(name: &str, birth: Option<&str>, nat: Option<&str>) -> CliResul
                 }
             });
         if !ok {
-            return Err(CliError::bad(format!("--birth-date {b:?}: use YYYY, YYYY-MM or YYYY-MM-DD")));
+            return Err(CliError::bad(format!(
+                "--birth-date {b:?}: use YYYY, YYYY-MM or YYYY-MM-DD"
+            )));
         }
     }
     if let Some(n) = nat {
-        tansiq_core::country::parse_country(n).map_err(|e| CliError::bad(format!("--nationality: {e}")))?;
+        tansiq_core::country::parse_country(n)
+            .map_err(|e| CliError::bad(format!("--nationality: {e}")))?;
     }
     Ok(())
 }
@@ -128,10 +131,17 @@ fn ask(dir: &Path, peer: &str, queries: Vec<HitQuery>) -> CliResult<Vec<HitAnswe
 pub fn query(dir: &Path, json: bool, args: QueryArgs) -> CliResult {
     let op = Actor::Operator;
     match args.cmd {
-        Some(QueryCmd::Allow { peer, channel, file, rate }) => {
-            Node::open(dir)?.query_allow(&op, &peer, &channel, &file, rate)?
-        }
-        Some(QueryCmd::Deny { peer, channel, file }) => Node::open(dir)?.query_deny(&op, &peer, &channel, &file)?,
+        Some(QueryCmd::Allow {
+            peer,
+            channel,
+            file,
+            rate,
+        }) => Node::open(dir)?.query_allow(&op, &peer, &channel, &file, rate)?,
+        Some(QueryCmd::Deny {
+            peer,
+            channel,
+            file,
+        }) => Node::open(dir)?.query_deny(&op, &peer, &channel, &file)?,
         Some(QueryCmd::Allowed) => {
             let rows = Node::open(dir)?.query_allowed(&op)?;
             if json {
@@ -142,7 +152,10 @@ pub fn query(dir: &Path, json: bool, args: QueryArgs) -> CliResult {
                 println!("{}", serde_json::to_string_pretty(&v).expect("serialises"));
             } else {
                 for r in rows {
-                    println!("{}  {}/{}  since {}", r.peer, r.channel, r.file, r.created_at);
+                    println!(
+                        "{}  {}/{}  since {}",
+                        r.peer, r.channel, r.file, r.created_at
+                    );
                 }
             }
         }
@@ -155,9 +168,15 @@ pub fn query(dir: &Path, json: bool, args: QueryArgs) -> CliResult {
             }
         }
         None => {
-            let peer = args.peer.ok_or_else(|| CliError::bad("--peer is required"))?;
+            let peer = args
+                .peer
+                .ok_or_else(|| CliError::bad("--peer is required"))?;
             if let Some(name) = args.name {
-                check_subject(&name, args.birth_date.as_deref(), args.nationality.as_deref())?;
+                check_subject(
+                    &name,
+                    args.birth_date.as_deref(),
+                    args.nationality.as_deref(),
+                )?;
                 let q = HitQuery {
                     id: "Q1".into(),
                     subject: HitSubject {
@@ -167,11 +186,17 @@ pub fn query(dir: &Path, json: bool, args: QueryArgs) -> CliResult {
                         documents: vec![],
                     },
                 };
-                let a = ask(dir, &peer, vec![q])?.pop().ok_or_else(|| CliError::other("no answer"))?;
+                let a = ask(dir, &peer, vec![q])?
+                    .pop()
+                    .ok_or_else(|| CliError::other("no answer"))?;
                 if json {
                     println!("{}", json!({"hit": a.hit, "reference": a.reference}));
                 } else if let Some(r) = &a.reference {
-                    println!("hit  {r}  ({} keys shared: {})", a.shared, a.kinds.join(", "));
+                    println!(
+                        "hit  {r}  ({} keys shared: {})",
+                        a.shared,
+                        a.kinds.join(", ")
+                    );
                 } else {
                     println!("no hit");
                 }
@@ -191,10 +216,11 @@ pub fn query(dir: &Path, json: bool, args: QueryArgs) -> CliResult {
                     .collect();
                 let answers = ask(dir, &peer, queries)?;
                 let mut sink: Box<dyn Write> = match &args.out {
-                    Some(p) => Box::new(std::io::BufWriter::new(
-                        std::fs::File::create(p)
-                            .map_err(|e| CliError::bad(format!("cannot write {}: {e}", p.display())))?,
-                    )),
+                    Some(p) => {
+                        Box::new(std::io::BufWriter::new(std::fs::File::create(p).map_err(
+                            |e| CliError::bad(format!("cannot write {}: {e}", p.display())),
+                        )?))
+                    }
                     None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
                 };
                 for a in answers {
@@ -207,7 +233,8 @@ pub fn query(dir: &Path, json: bool, args: QueryArgs) -> CliResult {
                     )
                     .map_err(|e| CliError::other(format!("writing output: {e}")))?;
                 }
-                sink.flush().map_err(|e| CliError::other(format!("writing output: {e}")))?;
+                sink.flush()
+                    .map_err(|e| CliError::other(format!("writing output: {e}")))?;
             } else {
                 return Err(CliError::bad("give --name NAME or --names FILE"));
             }
@@ -221,9 +248,13 @@ pub fn request(dir: &Path, json: bool, args: RequestArgs) -> CliResult {
     let node = Node::open(dir)?;
     match args.cmd {
         Some(RequestCmd::Grant { request_id }) => node.hit_grant(&op, &request_id)?,
-        Some(RequestCmd::Refuse { request_id, reason }) => node.hit_refuse(&op, &request_id, reason.as_deref())?,
+        Some(RequestCmd::Refuse { request_id, reason }) => {
+            node.hit_refuse(&op, &request_id, reason.as_deref())?
+        }
         None => {
-            let r = args.reference.ok_or_else(|| CliError::bad("give a REFERENCE"))?;
+            let r = args
+                .reference
+                .ok_or_else(|| CliError::bad("give a REFERENCE"))?;
             let id = node.hit_request(&op, &r)?;
             if json {
                 println!("{}", json!({"id": id}));
@@ -238,7 +269,10 @@ pub fn request(dir: &Path, json: bool, args: RequestArgs) -> CliResult {
 pub fn requests(dir: &Path, json: bool) -> CliResult {
     let list = Node::open(dir)?.hit_requests(&Actor::Operator)?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&list).expect("serialises"));
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&list).expect("serialises")
+        );
     } else {
         for r in list {
             println!(

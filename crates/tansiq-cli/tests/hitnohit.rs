@@ -63,7 +63,14 @@ fn private_hit_no_hit_between_two_serving_nodes() {
     let bi = ok(
         &dz,
         &[
-            "channel", "create", "--name", "DZ-MA", "--members", &ma_id, "--files", "terrorism",
+            "channel",
+            "create",
+            "--name",
+            "DZ-MA",
+            "--members",
+            &ma_id,
+            "--files",
+            "terrorism",
         ],
     );
     wait_for("the charter at MA", 20, || {
@@ -79,46 +86,98 @@ fn private_hit_no_hit_between_two_serving_nodes() {
     // DZ's national list, in a channel MA is not a member of.
     let national = ok(
         &dz,
-        &["channel", "create", "--name", "DZ national", "--files", "terrorism"],
+        &[
+            "channel",
+            "create",
+            "--name",
+            "DZ national",
+            "--files",
+            "terrorism",
+        ],
     );
     let list = write(&dz, "list.jsonl", LIST);
     ok(
         &dz,
         &[
-            "watchlist", "import", "--channel", &national, "--file", "terrorism", "--format",
-            "jsonl", &list,
+            "watchlist",
+            "import",
+            "--channel",
+            &national,
+            "--file",
+            "terrorism",
+            "--format",
+            "jsonl",
+            &list,
         ],
     );
 
     // Nothing exposed yet: the exposure rule, exit 3.
-    let e = fails(&ma, &["query", "--peer", &dz_id, "--name", "Hassan Hattab"], 3);
+    let e = fails(
+        &ma,
+        &["query", "--peer", &dz_id, "--name", "Hassan Hattab"],
+        3,
+    );
     assert!(e.contains("exposure"), "{e}");
 
     ok(
         &dz,
         &[
-            "query", "allow", "--peer", &ma_id, "--channel", &national, "--file", "terrorism",
-            "--rate", "600",
+            "query",
+            "allow",
+            "--peer",
+            &ma_id,
+            "--channel",
+            &national,
+            "--file",
+            "terrorism",
+            "--rate",
+            "600",
         ],
     );
     // Bad input changes nothing: an unknown file, an unknown channel.
     fails(
         &dz,
-        &["query", "allow", "--peer", &ma_id, "--channel", &national, "--file", "nope"],
+        &[
+            "query",
+            "allow",
+            "--peer",
+            &ma_id,
+            "--channel",
+            &national,
+            "--file",
+            "nope",
+        ],
         2,
     );
     fails(
         &dz,
-        &["query", "allow", "--peer", &ma_id, "--channel", "tqc_none", "--file", "terrorism"],
+        &[
+            "query",
+            "allow",
+            "--peer",
+            &ma_id,
+            "--channel",
+            "tqc_none",
+            "--file",
+            "terrorism",
+        ],
         2,
     );
     assert_eq!(
-        json(&dz, &["query", "allowed", "--json"]).as_array().unwrap().len(),
+        json(&dz, &["query", "allowed", "--json"])
+            .as_array()
+            .unwrap()
+            .len(),
         1
     );
 
     // Cross-script hit: MA asks in Latin script, DZ holds the Arabic name.
-    let a = query(&ma, &dz_id, "Abdallah Belkeziz", &["--birth-date", "1962", "--nationality", "DZ"]);
+    let a = query(
+        &ma,
+        &dz_id,
+        "Abdallah Belkeziz",
+        &["--birth-date", "1962", "--nationality", "DZ"],
+    );
     assert_eq!(a["hit"], true, "{a}");
     let reference = a["reference"].as_str().unwrap().to_string();
     // No hit.
@@ -128,7 +187,10 @@ fn private_hit_no_hit_between_two_serving_nodes() {
     // The holder never saw the query names: not in its store, keys or log.
     let holder = everything_under(&dz);
     for needle in ["Belkeziz", "belkeziz", "Kowalczyk", "kowalczyk"] {
-        assert!(!contains(&holder, needle.as_bytes()), "{needle} found at DZ");
+        assert!(
+            !contains(&holder, needle.as_bytes()),
+            "{needle} found at DZ"
+        );
     }
     let log = std::fs::read(&dz_log).unwrap();
     for needle in ["Belkeziz", "Kowalczyk"] {
@@ -139,23 +201,42 @@ fn private_hit_no_hit_between_two_serving_nodes() {
     let c = query(&ma, &dz_id, "Hassan Hattab", &["--birth-date", "1967"]);
     assert_eq!(c["hit"], true, "{c}");
     let r1 = ok(&ma, &["request", c["reference"].as_str().unwrap()]);
-    wait_for("the request at DZ", 20, || request_status(&dz, &r1) == "pending");
-    ok(&dz, &["request", "refuse", &r1, "--reason", "ongoing investigation"]);
-    wait_for("the refusal at MA", 20, || request_status(&ma, &r1) == "refused");
+    wait_for("the request at DZ", 20, || {
+        request_status(&dz, &r1) == "pending"
+    });
+    ok(
+        &dz,
+        &[
+            "request",
+            "refuse",
+            &r1,
+            "--reason",
+            "ongoing investigation",
+        ],
+    );
+    wait_for("the refusal at MA", 20, || {
+        request_status(&ma, &r1) == "refused"
+    });
     fails(&dz, &["request", "grant", &r1], 2);
 
     // A granted request: the record arrives at MA through DZ-MA.
     let r2 = ok(&ma, &["request", &reference]);
-    wait_for("the request at DZ", 20, || request_status(&dz, &r2) == "pending");
+    wait_for("the request at DZ", 20, || {
+        request_status(&dz, &r2) == "pending"
+    });
     let record = requests(&dz)
         .iter()
         .find(|r| r["id"] == r2.as_str())
         .and_then(|r| r["record"].as_str().map(str::to_string))
         .expect("the holder resolved the reference to a record");
     ok(&dz, &["request", "grant", &r2]);
-    wait_for("the grant at MA", 20, || request_status(&ma, &r2) == "granted");
+    wait_for("the grant at MA", 20, || {
+        request_status(&ma, &r2) == "granted"
+    });
     wait_for("the record at MA", 20, || {
-        tansiq(&ma, &["record", "get", &record, "--json"]).status.success()
+        tansiq(&ma, &["record", "get", &record, "--json"])
+            .status
+            .success()
     });
     let got = json(&ma, &["record", "get", &record, "--json"]);
     assert_eq!(got["data"]["names"][0], "عبد الله بلقزاز");
@@ -167,7 +248,12 @@ fn private_hit_no_hit_between_two_serving_nodes() {
 
     // Rotation: the same person still hits, under a new reference.
     ok(&dz, &["query", "rotate"]);
-    let d = query(&ma, &dz_id, "Abdallah Belkeziz", &["--birth-date", "1962", "--nationality", "DZ"]);
+    let d = query(
+        &ma,
+        &dz_id,
+        "Abdallah Belkeziz",
+        &["--birth-date", "1962", "--nationality", "DZ"],
+    );
     assert_eq!(d["hit"], true, "{d}");
     assert_ne!(d["reference"], reference.as_str());
 
@@ -185,9 +271,22 @@ fn private_hit_no_hit_between_two_serving_nodes() {
     // Withdrawn: MA can no longer ask.
     ok(
         &dz,
-        &["query", "deny", "--peer", &ma_id, "--channel", &national, "--file", "terrorism"],
+        &[
+            "query",
+            "deny",
+            "--peer",
+            &ma_id,
+            "--channel",
+            &national,
+            "--file",
+            "terrorism",
+        ],
     );
-    fails(&ma, &["query", "--peer", &dz_id, "--name", "Hassan Hattab"], 3);
+    fails(
+        &ma,
+        &["query", "--peer", &dz_id, "--name", "Hassan Hattab"],
+        3,
+    );
 
     // Both audit logs verify, with the trail on both sides.
     ok(&dz, &["audit", "verify"]);

@@ -579,7 +579,11 @@ mod tests {
 
     #[test]
     fn hit_budget_refills_and_refuses() {
-        let full = HitBudget { capacity: 3600, tokens: 3600, refilled_ms: 0 };
+        let full = HitBudget {
+            capacity: 3600,
+            tokens: 3600,
+            refilled_ms: 0,
+        };
         let b = hit_budget_take(full, 0, 3000).unwrap();
         assert_eq!(b.tokens, 600);
         let r = hit_budget_take(b, 0, 601).unwrap_err();
@@ -589,7 +593,11 @@ mod tests {
         let b = hit_budget_take(b, 10_000, 610).unwrap();
         assert_eq!(b.tokens, 0);
         // Fractions are not lost across many small takes.
-        let mut b = HitBudget { capacity: 3600, tokens: 0, refilled_ms: 0 };
+        let mut b = HitBudget {
+            capacity: 3600,
+            tokens: 0,
+            refilled_ms: 0,
+        };
         for t in 1..=100 {
             b = hit_budget_take(b, t * 1500, 1).unwrap_or(b);
         }
@@ -598,7 +606,11 @@ mod tests {
         let b = hit_budget_take(full, 10 * 3_600_000, 0).unwrap();
         assert_eq!(b.tokens, 3600);
         assert!(hit_budget_take(full, 0, 3601).is_err());
-        let none = HitBudget { capacity: 0, tokens: 0, refilled_ms: 0 };
+        let none = HitBudget {
+            capacity: 0,
+            tokens: 0,
+            refilled_ms: 0,
+        };
         assert!(hit_budget_take(none, 99, 1).is_err());
     }
 

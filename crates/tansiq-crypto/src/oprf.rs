@@ -43,7 +43,7 @@ pub struct OprfKey {
 impl std::fmt::Debug for OprfKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("OprfKey")
-            .field("public_key", &crate::b64(&self.public_key()))
+            .field("public_key", &crate::b64(self.public_key()))
             .finish_non_exhaustive()
     }
 }
@@ -114,6 +114,13 @@ impl OprfKey {
         proof.copy_from_slice(&res.proof.serialize());
         Ok((evaluated, proof))
     }
+}
+
+/// Whether `e` is a valid, non-identity ristretto255 element (what
+/// [`OprfKey::blind_evaluate`] will accept), to refuse garbage before any
+/// work or accounting is done for it.
+pub fn is_valid_element(e: &[u8; ELEMENT_LEN]) -> bool {
+    BlindedElement::<Suite>::deserialize(e).is_ok()
 }
 
 /// The querier's blinding state for one batch; never leaves the process.
@@ -258,6 +265,8 @@ mod tests {
         assert!(k.blind_evaluate(&[[0xff; 32]]).is_err());
         // The identity element is refused too.
         assert!(k.blind_evaluate(&[[0; 32]]).is_err());
+        assert!(!is_valid_element(&[0; 32]) && !is_valid_element(&[0xff; 32]));
+        assert!(is_valid_element(&blind(&[b"x"]).unwrap().elements[0]));
         let b = blind(&[b"x"]).unwrap();
         let (ev, proof) = k.blind_evaluate(&b.elements).unwrap();
         assert!(finalize(&b, &[b"x"], &[[0xff; 32]], &proof, &k.public_key()).is_err());

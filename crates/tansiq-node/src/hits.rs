@@ -73,7 +73,12 @@ fn query_keys(s: &HitSubject) -> Vec<HitKey> {
 
 /// The keys the holder keys for one entry: the union over the entry's
 /// birth dates and nationalities (a list entry often has several).
-fn entry_keys(names: Vec<String>, births: &[String], nats: &[String], docs: &[(String, Option<String>)]) -> Vec<HitKey> {
+fn entry_keys(
+    names: Vec<String>,
+    births: &[String],
+    nats: &[String],
+    docs: &[(String, Option<String>)],
+) -> Vec<HitKey> {
     let births: Vec<Option<String>> = if births.is_empty() {
         vec![None]
     } else {
@@ -179,7 +184,14 @@ impl ServeError {
     /// HTTP status and JSON body.
     pub fn response(&self) -> (u16, Vec<u8>) {
         let (status, body) = match self {
-            ServeError::Bad(m) => (400, ErrorResponse { error: m.clone(), key_id: None, rule: None }),
+            ServeError::Bad(m) => (
+                400,
+                ErrorResponse {
+                    error: m.clone(),
+                    key_id: None,
+                    rule: None,
+                },
+            ),
             ServeError::NotExposed => (
                 403,
                 ErrorResponse {
@@ -198,11 +210,19 @@ impl ServeError {
             ),
             ServeError::Limited(r) => (
                 429,
-                ErrorResponse { error: r.reason.clone(), key_id: None, rule: Some(r.rule.name().into()) },
+                ErrorResponse {
+                    error: r.reason.clone(),
+                    key_id: None,
+                    rule: Some(r.rule.name().into()),
+                },
             ),
             ServeError::Internal(_) => (
                 500,
-                ErrorResponse { error: "internal error".into(), key_id: None, rule: None },
+                ErrorResponse {
+                    error: "internal error".into(),
+                    key_id: None,
+                    rule: None,
+                },
             ),
         };
         (status, serde_json::to_vec(&body).unwrap_or_default())
@@ -268,10 +288,13 @@ pub fn parse_list(bytes: &[u8]) -> Result<KeyedList, String> {
     if hl > 64 * 1024 {
         return Err("keyed list header too large".into());
     }
-    let header: ListHeader = serde_json::from_slice(take(&mut b, hl)?)
-        .map_err(|e| format!("keyed list header: {e}"))?;
+    let header: ListHeader =
+        serde_json::from_slice(take(&mut b, hl)?).map_err(|e| format!("keyed list header: {e}"))?;
     if header.tag_len as usize != TAG_LEN {
-        return Err(format!("keyed list tag length {} (expected {TAG_LEN})", header.tag_len));
+        return Err(format!(
+            "keyed list tag length {} (expected {TAG_LEN})",
+            header.tag_len
+        ));
     }
     let n = usize::try_from(header.entries).unwrap_or(usize::MAX);
     if n > MAX_LIST_ENTRIES || n.saturating_mul(REF_LEN + 2) > b.len() {
@@ -378,8 +401,9 @@ pub type HitAllowView = HitAllowRow;
 
 impl Node {
     fn hit_seed(&self) -> NodeResult<[u8; 32]> {
-        let s = tansiq_crypto::load_or_create_secret(&keys_dir(&self.dir).join(SEED_FILE), SEED_LABEL)
-            .map_err(|e| NodeError::Other(format!("hit/no-hit key: {e}")))?;
+        let s =
+            tansiq_crypto::load_or_create_secret(&keys_dir(&self.dir).join(SEED_FILE), SEED_LABEL)
+                .map_err(|e| NodeError::Other(format!("hit/no-hit key: {e}")))?;
         Ok(*s)
     }
 
@@ -392,7 +416,12 @@ impl Node {
         Ok(format!("{period}.{epoch}"))
     }
 
-    fn hit_oprf_key(seed: &[u8; 32], holder: &str, querier: &str, key_id: &str) -> NodeResult<OprfKey> {
+    fn hit_oprf_key(
+        seed: &[u8; 32],
+        holder: &str,
+        querier: &str,
+        key_id: &str,
+    ) -> NodeResult<OprfKey> {
         let info = format!("tansiq-hit-v1\0{holder}\0{querier}\0{key_id}");
         OprfKey::derive(seed, info.as_bytes()).map_err(|e| NodeError::Other(e.to_string()))
     }
@@ -414,7 +443,9 @@ impl Node {
         policy::authorize(actor, Action::ExposeList)?;
         if let Some(h) = hourly {
             if !(1..=100_000_000).contains(&h) {
-                return Err(NodeError::bad("--rate must be 1..100000000 evaluations an hour"));
+                return Err(NodeError::bad(
+                    "--rate must be 1..100000000 evaluations an hour",
+                ));
             }
         }
         // Create the seed before the first partner can ask.
@@ -430,7 +461,9 @@ impl Node {
                 .charter()
                 .ok_or_else(|| NodeError::bad(format!("channel {channel} has no charter")))?;
             if !charter.members.iter().any(|m| m == self.id()) {
-                return Err(NodeError::bad(format!("this node is not a member of channel {channel}")));
+                return Err(NodeError::bad(format!(
+                    "this node is not a member of channel {channel}"
+                )));
             }
             if !charter.files.iter().any(|f| f == file) {
                 return Err(NodeError::bad(format!(
@@ -468,7 +501,13 @@ impl Node {
     }
 
     /// `query deny`: withdraws an exposure.
-    pub fn query_deny(&self, actor: &Actor, peer: &str, channel: &str, file: &str) -> NodeResult<()> {
+    pub fn query_deny(
+        &self,
+        actor: &Actor,
+        peer: &str,
+        channel: &str,
+        file: &str,
+    ) -> NodeResult<()> {
         policy::authorize(actor, Action::ExposeList)?;
         self.store.write(|tx| {
             if !tx.hit_deny(peer, channel, file)? {
@@ -507,7 +546,13 @@ impl Node {
                 .unwrap_or(0);
             tx.meta_set("hit_epoch", &(e + 1).to_string())?;
             let id = self.hit_key_id(tx)?;
-            self.audit(tx, &actor.audit_name(), "hit.rotate", &id, json!({"key_id": id}))?;
+            self.audit(
+                tx,
+                &actor.audit_name(),
+                "hit.rotate",
+                &id,
+                json!({"key_id": id}),
+            )?;
             self.checkpoint_in(tx)?;
             Ok::<_, NodeError>(id)
         })?;
@@ -519,18 +564,20 @@ impl Node {
     /// needed). Refused when nothing is exposed to `peer`.
     pub fn hit_list_for(&self, peer: &str) -> Result<Arc<BuiltList>, ServeError> {
         let seed = self.hit_seed()?;
-        let (key_id, heads) = self.store.read(|tx| {
-            let allowed = tx.hit_allowed(Some(peer))?;
-            if allowed.is_empty() {
-                return Ok::<_, NodeError>(None);
-            }
-            let mut heads = BTreeMap::new();
-            for a in &allowed {
-                heads.extend(tx.hit_entry_heads(&a.channel, &a.file)?);
-            }
-            Ok(Some((self.hit_key_id(tx)?, heads)))
-        })?
-        .ok_or(ServeError::NotExposed)?;
+        let (key_id, heads) = self
+            .store
+            .read(|tx| {
+                let allowed = tx.hit_allowed(Some(peer))?;
+                if allowed.is_empty() {
+                    return Ok::<_, NodeError>(None);
+                }
+                let mut heads = BTreeMap::new();
+                for a in &allowed {
+                    heads.extend(tx.hit_entry_heads(&a.channel, &a.file)?);
+                }
+                Ok(Some((self.hit_key_id(tx)?, heads)))
+            })?
+            .ok_or(ServeError::NotExposed)?;
         let mut h = Vec::with_capacity(heads.len() * 40);
         h.extend_from_slice(key_id.as_bytes());
         for (id, v) in &heads {
@@ -543,7 +590,8 @@ impl Node {
                 return Ok(p.clone());
             }
         }
-        let built = Arc::new(self.build_list(&seed, peer, &key_id, heads, fingerprint, prev.as_deref())?);
+        let built =
+            Arc::new(self.build_list(&seed, peer, &key_id, heads, fingerprint, prev.as_deref())?);
         lock(&self.hits.lists).insert(peer.to_string(), built.clone());
         Ok(built)
     }
@@ -562,7 +610,10 @@ impl Node {
         let mut entries: BTreeMap<String, KeyedEntry> = BTreeMap::new();
         let mut missing = Vec::new();
         for (id, v) in heads {
-            match reuse.and_then(|p| p.entries.get(&id)).filter(|e| e.version == v) {
+            match reuse
+                .and_then(|p| p.entries.get(&id))
+                .filter(|e| e.version == v)
+            {
                 Some(e) => {
                     entries.insert(id, e.clone());
                 }
@@ -587,7 +638,14 @@ impl Node {
                 .map(|o| tag_of(&o))
                 .collect();
             let reference = Self::hit_ref(seed, peer, key_id, &id);
-            (id, KeyedEntry { version, reference, tags })
+            (
+                id,
+                KeyedEntry {
+                    version,
+                    reference,
+                    tags,
+                },
+            )
         });
         entries.extend(keyed);
         let header = ListHeader {
@@ -615,8 +673,13 @@ impl Node {
 
     /// Serves `POST /peer/v1/hit/list` for `peer`: the list, or `None`
     /// when the partner already holds this one.
-    pub fn hit_serve_list(&self, peer: &str, req: &[u8]) -> Result<Option<Arc<BuiltList>>, ServeError> {
-        let req: ListRequest = serde_json::from_slice(req).map_err(|e| ServeError::Bad(format!("list request: {e}")))?;
+    pub fn hit_serve_list(
+        &self,
+        peer: &str,
+        req: &[u8],
+    ) -> Result<Option<Arc<BuiltList>>, ServeError> {
+        let req: ListRequest = serde_json::from_slice(req)
+            .map_err(|e| ServeError::Bad(format!("list request: {e}")))?;
         let list = self.hit_list_for(peer)?;
         self.store.write_relaxed(|tx| {
             self.audit(
@@ -632,11 +695,17 @@ impl Node {
 
     /// Serves `POST /peer/v1/hit/evaluate` for `peer`: rations, audits
     /// (counts only), evaluates blind.
-    pub fn hit_serve_evaluate(&self, peer: &str, req: &[u8]) -> Result<EvaluateResponse, ServeError> {
-        let req: EvaluateRequest =
-            serde_json::from_slice(req).map_err(|e| ServeError::Bad(format!("evaluate request: {e}")))?;
+    pub fn hit_serve_evaluate(
+        &self,
+        peer: &str,
+        req: &[u8],
+    ) -> Result<EvaluateResponse, ServeError> {
+        let req: EvaluateRequest = serde_json::from_slice(req)
+            .map_err(|e| ServeError::Bad(format!("evaluate request: {e}")))?;
         if req.elements.is_empty() || req.elements.len() > MAX_ELEMENTS {
-            return Err(ServeError::Bad(format!("a request holds 1..{MAX_ELEMENTS} elements")));
+            return Err(ServeError::Bad(format!(
+                "a request holds 1..{MAX_ELEMENTS} elements"
+            )));
         }
         let elements = req
             .elements
@@ -644,6 +713,11 @@ impl Node {
             .map(|e| b64_decode_array::<ELEMENT_LEN>(e))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|_| ServeError::Bad("an element is not 32 base64url bytes".into()))?;
+        if !elements.iter().all(oprf::is_valid_element) {
+            return Err(ServeError::Bad(
+                "an element is not a valid group element".into(),
+            ));
+        }
         let seed = self.hit_seed()?;
         let n = elements.len() as i64;
         let now = now_ms() as i64;
@@ -661,7 +735,11 @@ impl Node {
                 tokens: DEFAULT_HOURLY_EVALUATIONS,
                 refilled_ms: now,
             });
-            let budget = HitBudget { capacity: b.capacity, tokens: b.tokens, refilled_ms: b.refilled_ms };
+            let budget = HitBudget {
+                capacity: b.capacity,
+                tokens: b.tokens,
+                refilled_ms: b.refilled_ms,
+            };
             match policy::hit_budget_take(budget, now, n) {
                 Ok(nb) => {
                     tx.put_hit_budget(&HitBudgetRow {
@@ -729,7 +807,11 @@ pub struct HitAnswer {
 }
 
 /// What a querier learns from a holder, per subject.
-fn match_subjects(list: &KeyedList, keys: &[Vec<HitKey>], outputs: &[Tag]) -> Vec<(usize, Option<u32>, Vec<&'static str>)> {
+fn match_subjects(
+    list: &KeyedList,
+    keys: &[Vec<HitKey>],
+    outputs: &[Tag],
+) -> Vec<(usize, Option<u32>, Vec<&'static str>)> {
     let mut at = 0;
     let mut out = Vec::with_capacity(keys.len());
     for ks in keys {
@@ -751,7 +833,8 @@ fn match_subjects(list: &KeyedList, keys: &[Vec<HitKey>], outputs: &[Tag]) -> Ve
             .map(|(e, ks)| (*e, ks.clone()));
         match best {
             Some((e, idx)) if idx.len() >= hitkeys::DEFAULT_MIN_SHARED => {
-                let mut kinds: Vec<&'static str> = idx.iter().map(|i| ks[*i].kind.as_str()).collect();
+                let mut kinds: Vec<&'static str> =
+                    idx.iter().map(|i| ks[*i].kind.as_str()).collect();
                 kinds.sort();
                 kinds.dedup();
                 out.push((idx.len(), Some(e), kinds));
@@ -794,35 +877,58 @@ impl Holder {
             .store
             .read(|tx| tx.peer(peer))?
             .ok_or_else(|| NodeError::bad(format!("{peer} is not a known peer")))?;
-        let card: NodeCard = serde_json::from_str(&p.card).map_err(|e| NodeError::Other(format!("peer card: {e}")))?;
+        let card: NodeCard = serde_json::from_str(&p.card)
+            .map_err(|e| NodeError::Other(format!("peer card: {e}")))?;
         let key = card.signing_key()?;
-        let me = TlsIdentity::from_identity(&node.identity).map_err(|e| NodeError::Other(e.to_string()))?;
+        let me = TlsIdentity::from_identity(&node.identity)
+            .map_err(|e| NodeError::Other(e.to_string()))?;
         let set = PeerSet::new();
         set.insert(key);
         let client = PeerClient::new(&me, Arc::new(set))
             .map_err(|e| NodeError::Other(e.to_string()))?
             .with_timeouts(Duration::from_secs(10), Duration::from_secs(300))
             .with_max_response_bytes(1 << 30);
-        Ok(Holder { id: peer.to_string(), endpoint: p.endpoint, key, client })
+        Ok(Holder {
+            id: peer.to_string(),
+            endpoint: p.endpoint,
+            key,
+            client,
+        })
     }
 
     async fn post(&self, path: &str, body: Vec<u8>) -> NodeResult<(u16, Vec<u8>)> {
         self.client
             .post_with_type(&self.endpoint, &self.key, path, "application/json", body)
             .await
-            .map_err(|e| NodeError::Other(format!("{} is unreachable for hit/no-hit queries: {e}", self.id)))
+            .map_err(|e| {
+                NodeError::Other(format!(
+                    "{} is unreachable for hit/no-hit queries: {e}",
+                    self.id
+                ))
+            })
     }
 
     /// The holder's current list, or `None` if `have` is current.
-    async fn fetch_list(&self, node: &Node, have: Option<&str>) -> NodeResult<Option<(KeyedList, Vec<u8>)>> {
-        let body = serde_json::to_vec(&ListRequest { have: have.map(str::to_string) }).expect("serialises");
+    async fn fetch_list(
+        &self,
+        node: &Node,
+        have: Option<&str>,
+    ) -> NodeResult<Option<(KeyedList, Vec<u8>)>> {
+        let body = serde_json::to_vec(&ListRequest {
+            have: have.map(str::to_string),
+        })
+        .expect("serialises");
         let (status, resp) = self.post(HIT_LIST_PATH, body).await?;
         match status {
             204 => Ok(None),
             200 => {
-                let list = parse_list(&resp).map_err(|e| NodeError::Other(format!("{}: {e}", self.id)))?;
+                let list =
+                    parse_list(&resp).map_err(|e| NodeError::Other(format!("{}: {e}", self.id)))?;
                 if list.header.holder != self.id || list.header.querier != node.id() {
-                    return Err(NodeError::Other(format!("{} sent a keyed list addressed elsewhere", self.id)));
+                    return Err(NodeError::Other(format!(
+                        "{} sent a keyed list addressed elsewhere",
+                        self.id
+                    )));
                 }
                 Ok(Some((list, resp)))
             }
@@ -833,7 +939,12 @@ impl Holder {
 
 /// Asks `peer` about each subject: blinded keys evaluated by the holder,
 /// compared against its keyed list. One command; one audit entry.
-pub async fn hit_query(node: Arc<Node>, actor: &Actor, peer: &str, queries: &[HitQuery]) -> NodeResult<Vec<HitAnswer>> {
+pub async fn hit_query(
+    node: Arc<Node>,
+    actor: &Actor,
+    peer: &str,
+    queries: &[HitQuery],
+) -> NodeResult<Vec<HitAnswer>> {
     policy::authorize(actor, Action::QueryPartner)?;
     if queries.is_empty() {
         return Ok(vec![]);
@@ -865,7 +976,12 @@ pub async fn hit_query(node: Arc<Node>, actor: &Actor, peer: &str, queries: &[Hi
                 key_id: list.header.key_id.clone(),
                 elements: blinded.elements.iter().map(b64).collect(),
             };
-            let (status, resp) = holder.post(HIT_EVALUATE_PATH, serde_json::to_vec(&req).expect("serialises")).await?;
+            let (status, resp) = holder
+                .post(
+                    HIT_EVALUATE_PATH,
+                    serde_json::to_vec(&req).expect("serialises"),
+                )
+                .await?;
             if status == 409 && attempts < 3 {
                 // A new period: fetch its list and start over.
                 let (l, raw) = holder
@@ -888,7 +1004,8 @@ pub async fn hit_query(node: Arc<Node>, actor: &Actor, peer: &str, queries: &[Hi
                 .map(|e| b64_decode_array::<ELEMENT_LEN>(e))
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|_| bad("an element is not 32 bytes"))?;
-            let proof = b64_decode_array::<PROOF_LEN>(&r.proof).map_err(|_| bad("bad proof encoding"))?;
+            let proof =
+                b64_decode_array::<PROOF_LEN>(&r.proof).map_err(|_| bad("bad proof encoding"))?;
             if r.key_id != list.header.key_id {
                 return Err(bad("answered under another key period"));
             }
@@ -962,16 +1079,22 @@ impl Node {
     pub fn hit_request(&self, actor: &Actor, reference: &str) -> NodeResult<String> {
         policy::authorize(actor, Action::RequestRelease)?;
         if parse_reference(reference).is_none() {
-            return Err(NodeError::bad(format!("{reference:?} is not a hit reference (PERIOD:HEX)")));
+            return Err(NodeError::bad(format!(
+                "{reference:?} is not a hit reference (PERIOD:HEX)"
+            )));
         }
         let id = new_id(REQUEST_PREFIX);
         let mut out = Vec::new();
         self.store.write(|tx| {
-            let peer = tx
-                .hit_reference_peer(reference)?
-                .ok_or_else(|| NodeError::NotFound(format!("no hit with reference {reference} (run `tansiq query` first)")))?;
+            let peer = tx.hit_reference_peer(reference)?.ok_or_else(|| {
+                NodeError::NotFound(format!(
+                    "no hit with reference {reference} (run `tansiq query` first)"
+                ))
+            })?;
             let channel = shared_channel(tx, self.id(), &peer)?.ok_or_else(|| {
-                NodeError::bad(format!("no active channel with {peer} to receive the record in; create one first"))
+                NodeError::bad(format!(
+                    "no active channel with {peer} to receive the record in; create one first"
+                ))
             })?;
             tx.put_hit_request(&HitRequestRow {
                 id: id.clone(),
@@ -1029,9 +1152,14 @@ impl Node {
         let row = tx
             .hit_request(id)?
             .filter(|r| r.direction == "in")
-            .ok_or_else(|| NodeError::NotFound(format!("no request {id} addressed to this node")))?;
+            .ok_or_else(|| {
+                NodeError::NotFound(format!("no request {id} addressed to this node"))
+            })?;
         if row.status != "pending" {
-            return Err(NodeError::bad(format!("request {id} is already {}", row.status)));
+            return Err(NodeError::bad(format!(
+                "request {id} is already {}",
+                row.status
+            )));
         }
         Ok(row)
     }
@@ -1097,7 +1225,13 @@ impl Node {
                 reason: Some(reason.unwrap_or("refused").to_string()),
             };
             self.send_control(tx, &row.peer, &payload, Precedence::Immediate, &mut out)?;
-            self.audit(tx, &actor.audit_name(), "hit.refuse", id, json!({"id": id, "peer": row.peer}))?;
+            self.audit(
+                tx,
+                &actor.audit_name(),
+                "hit.refuse",
+                id,
+                json!({"id": id, "peer": row.peer}),
+            )?;
             self.checkpoint_in(tx)?;
             Ok::<_, NodeError>(())
         })?;
@@ -1141,8 +1275,12 @@ impl Node {
         // channel; otherwise the officer can only refuse.
         let channel_ok = shared_channel_named(tx, self.id(), sender, channel)?;
         let reason = match (&record, channel_ok) {
-            (None, _) => Some("the reference matches no entry exposed to the requester".to_string()),
-            (_, false) => Some(format!("channel {channel} is not an active channel of both nodes")),
+            (None, _) => {
+                Some("the reference matches no entry exposed to the requester".to_string())
+            }
+            (_, false) => Some(format!(
+                "channel {channel} is not an active channel of both nodes"
+            )),
             _ => None,
         };
         tx.put_hit_request(&HitRequestRow {
@@ -1179,7 +1317,9 @@ impl Node {
         let mut row = tx
             .hit_request(request)?
             .filter(|r| r.direction == "out" && r.peer == sender)
-            .ok_or_else(|| NodeError::bad("an answer to a request this node did not send to that peer"))?;
+            .ok_or_else(|| {
+                NodeError::bad("an answer to a request this node did not send to that peer")
+            })?;
         if row.status != "pending" {
             return Ok(());
         }
@@ -1190,7 +1330,11 @@ impl Node {
         self.audit(
             tx,
             &format!("node:{sender}"),
-            if granted { "hit.granted" } else { "hit.refused" },
+            if granted {
+                "hit.granted"
+            } else {
+                "hit.refused"
+            },
             request,
             json!({"id": request, "peer": sender}),
         )?;
@@ -1242,7 +1386,10 @@ mod tests {
             entries: 2,
             tag_len: TAG_LEN as u32,
         };
-        let entries = vec![([1u8; REF_LEN], vec![[9u8; TAG_LEN], [8u8; TAG_LEN]]), ([2u8; REF_LEN], vec![])];
+        let entries = vec![
+            ([1u8; REF_LEN], vec![[9u8; TAG_LEN], [8u8; TAG_LEN]]),
+            ([2u8; REF_LEN], vec![]),
+        ];
         let body = encode_list(&header, &entries);
         let l = parse_list(&body).unwrap();
         assert_eq!(l.header, header);

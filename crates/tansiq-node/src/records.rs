@@ -538,9 +538,9 @@ impl Node {
         out: &mut Vec<tansiq_sync::Transmit>,
     ) -> NodeResult<()> {
         let scope = policy::read_scope(actor);
-        let rec = tx.record(id, &scope)?.ok_or_else(|| {
-            NodeError::NotFound(format!("no record {id} that you may see"))
-        })?;
+        let rec = tx
+            .record(id, &scope)?
+            .ok_or_else(|| NodeError::NotFound(format!("no record {id} that you may see")))?;
         if rec.signed.is_none() {
             return Err(NodeError::bad(format!(
                 "record {id} is {}",
@@ -615,8 +615,7 @@ impl Node {
                 release: rel.as_ref(),
             })
             .collect();
-        if let Err(refusal) =
-            policy::may_share(self.id(), &share_sources, target, &charter.members)
+        if let Err(refusal) = policy::may_share(self.id(), &share_sources, target, &charter.members)
         {
             // Refusals are audited too — in their own transaction, so
             // the refused change itself leaves nothing behind.
@@ -635,9 +634,7 @@ impl Node {
             tx.granted_releases(id, target)?
                 .into_iter()
                 .filter_map(|r| r.signed)
-                .find_map(|j| {
-                    serde_json::from_str::<tansiq_core::release::SignedRelease>(&j).ok()
-                })
+                .find_map(|j| serde_json::from_str::<tansiq_core::release::SignedRelease>(&j).ok())
         };
         self.distribute_record(tx, target, &record, release.as_ref(), out)?;
         self.audit(

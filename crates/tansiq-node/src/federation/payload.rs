@@ -107,9 +107,7 @@ impl Payload {
             Payload::ReleaseRequest { .. }
             | Payload::ReleaseDecision { .. }
             | Payload::HitRequest { .. }
-            | Payload::HitDecision { .. } => {
-                tansiq_sync::Kind::RELEASE
-            }
+            | Payload::HitDecision { .. } => tansiq_sync::Kind::RELEASE,
             Payload::Checkpoint { .. } | Payload::Cosignature { .. } => "checkpoint",
         }
     }
