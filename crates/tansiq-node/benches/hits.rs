@@ -94,7 +94,10 @@ fn entry_data(name: &str, year: &str, cc: &str) -> serde_json::Value {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
     let n_entries: usize = args.first().and_then(|a| a.parse().ok()).unwrap_or(100_000);
     let n_batch: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(10_000);
     let runs: usize = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(3);
@@ -145,10 +148,21 @@ fn main() {
         .unwrap();
     let holder = start_node(tmp.path(), "dz", "DZ");
     let querier = start_node(tmp.path(), "ma", "MA");
-    holder.peer_add(&OP, &serde_json::to_vec(&querier.card()).unwrap()).unwrap();
-    querier.peer_add(&OP, &serde_json::to_vec(&holder.card()).unwrap()).unwrap();
+    holder
+        .peer_add(&OP, &serde_json::to_vec(&querier.card()).unwrap())
+        .unwrap();
+    querier
+        .peer_add(&OP, &serde_json::to_vec(&holder.card()).unwrap())
+        .unwrap();
     let ch = holder
-        .channel_create(&OP, "DZ national", vec![], vec!["terrorism".into()], vec![], None)
+        .channel_create(
+            &OP,
+            "DZ national",
+            vec![],
+            vec!["terrorism".into()],
+            vec![],
+            None,
+        )
         .unwrap();
     let t = Instant::now();
     for chunk in entries.chunks(10_000) {
@@ -168,7 +182,11 @@ fn main() {
             .collect();
         holder.records_add(&OP, recs, |_| {}).unwrap();
     }
-    eprintln!("holder: {} entries stored in {:.1} s", entries.len(), t.elapsed().as_secs_f64());
+    eprintln!(
+        "holder: {} entries stored in {:.1} s",
+        entries.len(),
+        t.elapsed().as_secs_f64()
+    );
     holder
         .query_allow(&OP, querier.id(), &ch, "terrorism", Some(100_000_000))
         .unwrap();
@@ -244,8 +262,13 @@ fn main() {
         let mut lat = Vec::new();
         for q in queries.iter().take(50) {
             let t = Instant::now();
-            rt.block_on(hit_query(querier.clone(), &OP, holder.id(), std::slice::from_ref(q)))
-                .unwrap();
+            rt.block_on(hit_query(
+                querier.clone(),
+                &OP,
+                holder.id(),
+                std::slice::from_ref(q),
+            ))
+            .unwrap();
             lat.push(t.elapsed().as_secs_f64() * 1000.0);
         }
 

@@ -327,7 +327,10 @@ pub fn parse_list(bytes: &[u8]) -> Result<KeyedList, String> {
         let r: [u8; REF_LEN] = take(&mut b, REF_LEN)?.try_into().expect("REF_LEN bytes");
         let c = u16::from_be_bytes(take(&mut b, 2)?.try_into().expect("2 bytes")) as usize;
         let t = take(&mut b, c * TAG_LEN)?;
-        tags.extend(t.chunks_exact(TAG_LEN).map(|x| <Tag>::try_from(x).expect("TAG_LEN bytes")));
+        tags.extend(
+            t.chunks_exact(TAG_LEN)
+                .map(|x| <Tag>::try_from(x).expect("TAG_LEN bytes")),
+        );
         refs.push(r);
         starts.push(u32::try_from(tags.len()).map_err(|_| "keyed list too large".to_string())?);
     }
@@ -846,7 +849,9 @@ fn match_subjects(
     let mut at = 0;
     for (qi, ks) in keys.iter().enumerate() {
         for ki in 0..ks.len() {
-            want.entry(&outputs[at + ki]).or_default().push((qi as u32, ki as u32));
+            want.entry(&outputs[at + ki])
+                .or_default()
+                .push((qi as u32, ki as u32));
         }
         at += ks.len();
     }
@@ -1021,7 +1026,10 @@ async fn evaluate_all(
                 elements: blinded.elements.iter().map(b64).collect(),
             };
             let (status, resp) = holder
-                .post(HIT_EVALUATE_PATH, serde_json::to_vec(&req).expect("serialises"))
+                .post(
+                    HIT_EVALUATE_PATH,
+                    serde_json::to_vec(&req).expect("serialises"),
+                )
                 .await?;
             if status == 409 {
                 return Ok::<_, NodeError>((c, None));
@@ -1029,7 +1037,8 @@ async fn evaluate_all(
             if status != 200 {
                 return Err(remote_error(&peer, status, &resp));
             }
-            let bad = move |what: &str| NodeError::Other(format!("{peer}: evaluate response: {what}"));
+            let bad =
+                move |what: &str| NodeError::Other(format!("{peer}: evaluate response: {what}"));
             let r: EvaluateResponse =
                 serde_json::from_slice(&resp).map_err(|e| bad(&e.to_string()))?;
             if r.key_id != key_id {
