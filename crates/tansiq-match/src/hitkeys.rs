@@ -82,9 +82,14 @@ const MAX_TOKEN_VARIANTS: usize = 4;
 const MAX_FULL_VARIANTS: usize = 8;
 /// Variants kept per token pair.
 const MAX_PAIR_VARIANTS: usize = 4;
-/// A name key needs at least this many skeleton letters in all: "ly"
-/// (Ali) or "mhmd" alone identify nobody.
-const MIN_KEY_LETTERS: usize = 5;
+/// A name key of several tokens needs at least this many skeleton letters.
+const MIN_KEY_LETTERS: usize = 4;
+/// A name without one of its tokens needs this many: the screening score
+/// of a name with an extra token reaches the threshold only when what is
+/// matched carries enough information.
+const MIN_CONTAINED_LETTERS: usize = 6;
+/// The same for a key of one token.
+const MIN_SINGLE_LETTERS: usize = 4;
 /// Shortest normalised document number used as a key.
 const MIN_DOC_LEN: usize = 5;
 
@@ -161,15 +166,86 @@ fn letters(s: &str) -> usize {
     s.bytes().filter(|b| *b != b' ').count()
 }
 
+/// Enough information for a key: several tokens with a few consonants in
+/// all, or one long token. "ly" (Ali) or "mhmd" alone identify nobody.
+fn entropic(k: &str) -> bool {
+    let n = letters(k);
+    if k.contains(' ') {
+        n >= MIN_KEY_LETTERS
+    } else {
+        n >= MIN_SINGLE_LETTERS
+    }
+}
+
+/// Skeleton variants of two adjacent tokens written as one word.
+fn glue(a: &[String], b: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    for x in a.iter().take(2) {
+        for y in b.iter().take(2) {
+            let mut g = x.clone();
+            for c in y.chars() {
+                if !g.ends_with(c) || g.len() > x.len() {
+                    g.push(c);
+                }
+            }
+            if !out.contains(&g) {
+                out.push(g);
+            }
+        }
+    }
+    out
+}
+
 fn nationality(s: &HitSubject) -> Option<String> {
     let n = s.nationality.as_deref()?.trim();
     (n.len() == 2 && n.bytes().all(|b| b.is_ascii_alphabetic())).then(|| n.to_ascii_uppercase())
 }
 
-/// The keys of one subject: sorted, deduplicated, at most [`MAX_KEYS`],
-/// deterministic. Names with no usable token, unparsable dates and short
-/// document numbers simply contribute no key.
+/// Which side of a hit/no-hit query a key set is for. Some keys are
+/// asymmetric so that one piece of evidence yields exactly one shared key:
+/// the list entry carries the neighbouring birth years, and each side
+/// carries its names without one token in a space where the other side
+/// carries its whole names (a middle name or patronymic present on one
+/// side only).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Side {
+    /// The querier's subject.
+    Query,
+    /// A list holder's entry.
+    Entry,
+}
+
+/// The keys of one subject, the same for both sides (no asymmetric keys:
+/// birth years in two-year buckets, no containment keys): sorted,
+/// deduplicated, at most [`MAX_KEYS`], deterministic. Names with no usable
+/// token, unparsable dates and short document numbers contribute no key.
+/// [`side_keys`] finds more true hits (see `docs/MATCHING.md`).
 pub fn hit_keys(s: &HitSubject) -> Vec<HitKey> {
+    derive(s, None)
+}
+
+/// The keys of one subject for one side: use [`Side::Query`] for the
+/// querier's subject and [`Side::Entry`] for every list entry; query keys
+/// and entry keys meet, two query key sets or two entry key sets do not
+/// necessarily. Sorted, deduplicated, at most [`MAX_KEYS`], deterministic.
+pub fn side_keys(s: &HitSubject, side: Side) -> Vec<HitKey> {
+    derive(s, Some(side))
+}
+
+/// Tokenisations of a name: as written, and each adjacent pair glued (a
+/// compound written as one word on the other side: "Noureddine" /
+/// "نور الدين", "محمدجعفر" / "Mohammad Jafar").
+fn tokenisations(toks: &[Vec<String>]) -> Vec<Vec<Vec<String>>> {
+    let mut out = vec![toks.to_vec()];
+    for g in 0..toks.len().saturating_sub(1) {
+        let mut t2 = toks.to_vec();
+        t2.splice(g..g + 2, [glue(&toks[g], &toks[g + 1])]);
+        out.push(t2);
+    }
+    out
+}
+
+fn derive(s: &HitSubject, side: Option<Side>) -> Vec<HitKey> {
     // Keys in priority order; the cap keeps the first ones.
     let mut out: Vec<HitKey> = Vec::new();
     let cc = nationality(s);
@@ -178,6 +254,8 @@ pub fn hit_keys(s: &HitSubject) -> Vec<HitKey> {
         if n.len() < MIN_DOC_LEN || n.len() > 64 {
             continue;
         }
+        // The number alone (one key: an issuing country unknown on one
+        // side) and with its country (two keys: a hit by itself).
         out.push(key(KeyKind::Document, n.as_bytes()));
         if let Some(c) = country
             .as_deref()
@@ -198,39 +276,91 @@ pub fn hit_keys(s: &HitSubject) -> Vec<HitKey> {
             continue;
         }
         let mut ks = Vec::new();
-        let all: Vec<&Vec<String>> = toks.iter().collect();
-        let full: Vec<String> = combos(&all, MAX_FULL_VARIANTS)
-            .into_iter()
-            .filter(|k| letters(k) >= MIN_KEY_LETTERS)
-            .collect();
+        let tks = tokenisations(&toks);
+        let mut full: Vec<String> = Vec::new();
+        for (ti, tk) in tks.iter().enumerate() {
+            let all: Vec<&Vec<String>> = tk.iter().collect();
+            let cap = if ti == 0 { MAX_FULL_VARIANTS } else { 2 };
+            for f in combos(&all, cap) {
+                if entropic(&f) && !full.contains(&f) {
+                    full.push(f);
+                }
+            }
+        }
         for f in &full {
             ks.push(key(KeyKind::FullName, f.as_bytes()));
+            // A one-token name has no token pair to give the second key.
+            if toks.len() == 1 && !f.contains(' ') {
+                ks.push(key(KeyKind::FullName, format!("{f}\0solo").as_bytes()));
+            }
         }
-        if let Some(y) = year {
-            // Two buckets of two years each, offset by one: equal years
-            // share both keys, years one apart exactly one, others none.
-            let fam = &toks[toks.len() - 1];
-            for f in fam.iter().take(2) {
-                if letters(f) < 2 {
-                    continue;
+        if let Some(side) = side {
+            // Containment: "A B C" on one side, "A B" on the other. Each
+            // side's names without one token meet the other side's whole
+            // names, in a space per direction, so that "A B C" and "A B D"
+            // share nothing here.
+            let (mine, theirs) = match side {
+                Side::Query => ("q-1", "e-1"),
+                Side::Entry => ("e-1", "q-1"),
+            };
+            for f in full.iter().take(MAX_FULL_VARIANTS / 2) {
+                ks.push(key(KeyKind::FullName, format!("{f}\0{theirs}").as_bytes()));
+            }
+            if (3..=MAX_TOKENS).contains(&toks.len()) {
+                for drop in 0..toks.len() {
+                    let rest: Vec<&Vec<String>> = toks
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, _)| *i != drop)
+                        .map(|x| x.1)
+                        .collect();
+                    for f in combos(&rest, 2) {
+                        if letters(&f) >= MIN_CONTAINED_LETTERS {
+                            ks.push(key(KeyKind::FullName, format!("{f}\0{mine}").as_bytes()));
+                        }
+                    }
                 }
-                for (tag, b) in [("e", y.div_euclid(2)), ("o", (y + 1).div_euclid(2))] {
-                    let v = format!("{f}\0{tag}{b}");
-                    ks.push(key(KeyKind::FamilyYear, v.as_bytes()));
+            }
+        }
+        let fam = &toks[toks.len() - 1];
+        if let Some(y) = year {
+            for f in fam.iter().take(2).filter(|f| letters(f) >= 2) {
+                match side {
+                    // Exact year on the query, ±1 on the entry: one shared
+                    // key when the years are at most one apart.
+                    Some(Side::Query) => {
+                        let v = format!("{f}\0y{y}");
+                        ks.push(key(KeyKind::FamilyYear, v.as_bytes()));
+                    }
+                    Some(Side::Entry) => {
+                        for d in [0, -1, 1] {
+                            let v = format!("{f}\0y{}", y + d);
+                            ks.push(key(KeyKind::FamilyYear, v.as_bytes()));
+                        }
+                    }
+                    // Two buckets of two years each, offset by one: equal
+                    // years share both keys, years one apart one, others
+                    // none.
+                    None => {
+                        for (tag, b) in [("e", y.div_euclid(2)), ("o", (y + 1).div_euclid(2))] {
+                            let v = format!("{f}\0{tag}{b}");
+                            ks.push(key(KeyKind::FamilyYear, v.as_bytes()));
+                        }
+                    }
                 }
             }
         }
         if let Some(c) = &cc {
-            for f in full.iter().take(2) {
+            for f in fam.iter().take(2).filter(|f| letters(f) >= 2) {
                 let v = format!("{f}\0{c}");
                 ks.push(key(KeyKind::NameNationality, v.as_bytes()));
             }
         }
-        if toks.len() >= 2 {
-            for i in 0..toks.len() {
-                for j in i + 1..toks.len() {
-                    for p in combos(&[&toks[i], &toks[j]], MAX_PAIR_VARIANTS) {
-                        if letters(&p) >= MIN_KEY_LETTERS {
+        for tk in &tks {
+            for i in 0..tk.len() {
+                for j in i + 1..tk.len() {
+                    for p in combos(&[&tk[i], &tk[j]], MAX_PAIR_VARIANTS) {
+                        if entropic(&p) {
                             ks.push(key(KeyKind::TokenPair, p.as_bytes()));
                         }
                     }
