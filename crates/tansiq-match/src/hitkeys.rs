@@ -83,7 +83,7 @@ const MAX_FULL_VARIANTS: usize = 8;
 /// Variants kept per token pair.
 const MAX_PAIR_VARIANTS: usize = 4;
 /// A name key of several tokens needs at least this many skeleton letters.
-const MIN_KEY_LETTERS: usize = 4;
+const MIN_KEY_LETTERS: usize = 3;
 /// A name without one of its tokens needs this many: the screening score
 /// of a name with an extra token reaches the threshold only when what is
 /// matched carries enough information.
