@@ -148,6 +148,9 @@ struct Counts {
     queries_with_clear: u64,
     queries_covered: [u64; 4],
     kinds: HashMap<Vec<KeyKind>, u64>,
+    /// Key hits at the default t that are neither true pairs nor clear-text
+    /// hits, by which keys they share.
+    false_by: HashMap<String, u64>,
 }
 
 impl Counts {
@@ -169,6 +172,9 @@ impl Counts {
         for (k, v) in o.kinds {
             *self.kinds.entry(k).or_default() += v;
         }
+        for (k, v) in o.false_by {
+            *self.false_by.entry(k).or_default() += v;
+        }
         self
     }
 }
@@ -183,6 +189,38 @@ fn stats(keys: &[Vec<HitKey>]) -> (f64, usize) {
         total as f64 / keys.len().max(1) as f64,
         keys.iter().map(Vec::len).max().unwrap_or(0),
     )
+}
+
+/// The shared keys, by mechanism: "full" (whole name, any tokenisation),
+/// "contained" (a name without one token), "pair", and the attribute kinds.
+fn describe(q: &[HitKey], e: &[HitKey]) -> String {
+    let es: std::collections::HashSet<&[u8]> = e.iter().map(|k| k.bytes.as_slice()).collect();
+    let mut parts: Vec<&str> = q
+        .iter()
+        .filter(|k| es.contains(k.bytes.as_slice()))
+        .map(|k| match k.kind {
+            KeyKind::FullName if k.bytes.ends_with(b"-1") => "contained",
+            KeyKind::FullName => "full",
+            KeyKind::TokenPair => "pair",
+            other => other.as_str(),
+        })
+        .collect();
+    parts.sort_unstable();
+    let mut out: Vec<String> = Vec::new();
+    for p in parts {
+        match out.last_mut() {
+            Some(l) if l.split('×').next() == Some(p) => {
+                let n: usize = l
+                    .split('×')
+                    .nth(1)
+                    .and_then(|x| x.parse().ok())
+                    .unwrap_or(1);
+                *l = format!("{p}×{}", n + 1);
+            }
+            _ => out.push(p.to_string()),
+        }
+    }
+    out.join("+")
 }
 
 /// One direction of the dev-set measurement.
@@ -258,6 +296,10 @@ fn direction(
                             c.key_false[ti] += 1;
                             if !clear.contains(&g) {
                                 c.key_false_unscreened[ti] += 1;
+                                if t == DEFAULT_MIN_SHARED {
+                                    let d = describe(&qkeys[qi], &gkeys[g as usize]);
+                                    *c.false_by.entry(d).or_default() += 1;
+                                }
                             }
                         }
                     }
@@ -333,6 +375,18 @@ fn direction(
         .collect();
     println!(
         "  clear-text hits by matched kinds at the default t: {}",
+        desc.join(", ")
+    );
+    let mut fb: Vec<_> = c.false_by.iter().collect();
+    fb.sort_by(|a, b| b.1.cmp(a.1));
+    let total: u64 = c.false_by.values().sum();
+    let desc: Vec<String> = fb
+        .iter()
+        .take(6)
+        .map(|(k, n)| format!("{k} {:.2}", ratio(**n, total)))
+        .collect();
+    println!(
+        "  key hits neither true nor clear-text, by keys shared: {}",
         desc.join(", ")
     );
     if misses > 0 {
