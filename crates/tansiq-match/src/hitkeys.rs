@@ -84,12 +84,9 @@ const MAX_FULL_VARIANTS: usize = 8;
 const MAX_PAIR_VARIANTS: usize = 4;
 /// A name key of several tokens needs at least this many skeleton letters.
 const MIN_KEY_LETTERS: usize = 3;
-/// A name without one of its tokens needs this many: the screening score
-/// of a name with an extra token reaches the threshold only when what is
-/// matched carries enough information.
-const MIN_CONTAINED_LETTERS: usize = 6;
-/// The same when the token left out is the last (a family name).
-const MIN_CONTAINED_LETTERS_LAST: usize = 6;
+/// Names of at least this many tokens also give their names without one
+/// token (containment keys).
+const MIN_CONTAINING_TOKENS: usize = 2;
 /// The same for a key of one token.
 const MIN_SINGLE_LETTERS: usize = 4;
 /// Shortest normalised document number used as a key.
@@ -169,6 +166,22 @@ fn combos(toks: &[&Vec<String>], cap: usize) -> Vec<String> {
 
 fn letters(s: &str) -> usize {
     s.bytes().filter(|b| *b != b' ').count()
+}
+
+/// Skeleton letters a name without one token needs for its containment key,
+/// given the letters of the token left out. Fitted to the screening score
+/// (`docs/MATCHING.md`, "Name similarity" and "Calibration"): with token
+/// similarities about 0.93, an extra token of mass w in the longer name
+/// keeps the score above the threshold when the matched mass M satisfies
+/// about M ≥ 3.6 + 0.7·w, or M ≥ 4 + 0.95·w when the extra token is the
+/// last one (a family name, which the scorer penalises more).
+fn contained_min_letters(dropped: usize, last: bool) -> f64 {
+    let w = dropped as f64;
+    if last {
+        4.0 + 0.95 * w
+    } else {
+        3.6 + 0.7 * w
+    }
 }
 
 /// Enough information for a key: several tokens with a few consonants in
@@ -310,25 +323,29 @@ fn derive(s: &HitSubject, side: Option<Side>) -> Vec<HitKey> {
             };
             for f in full.iter().take(MAX_FULL_VARIANTS / 2) {
                 ks.push(key(KeyKind::FullName, format!("{f}\0{theirs}").as_bytes()));
+                // One token has no token pair to give the second key.
+                if !f.contains(' ') {
+                    let v = format!("{f}\0{theirs}\0solo");
+                    ks.push(key(KeyKind::FullName, v.as_bytes()));
+                }
             }
-            if (3..=MAX_TOKENS).contains(&toks.len()) {
+            if (MIN_CONTAINING_TOKENS..=MAX_TOKENS).contains(&toks.len()) {
                 for drop in 0..toks.len() {
-                    // An extra family name costs the screening score more
-                    // than an extra given or middle name.
-                    let min = if drop + 1 == toks.len() {
-                        MIN_CONTAINED_LETTERS_LAST
-                    } else {
-                        MIN_CONTAINED_LETTERS
-                    };
                     let rest: Vec<&Vec<String>> = toks
                         .iter()
                         .enumerate()
                         .filter(|(i, _)| *i != drop)
                         .map(|x| x.1)
                         .collect();
+                    let min =
+                        contained_min_letters(letters(&toks[drop][0]), drop + 1 == toks.len());
                     for f in combos(&rest, 2) {
-                        if letters(&f) >= min {
+                        if letters(&f) as f64 >= min && entropic(&f) {
                             ks.push(key(KeyKind::FullName, format!("{f}\0{mine}").as_bytes()));
+                            if rest.len() == 1 {
+                                let v = format!("{f}\0{mine}\0solo");
+                                ks.push(key(KeyKind::FullName, v.as_bytes()));
+                            }
                         }
                     }
                 }
