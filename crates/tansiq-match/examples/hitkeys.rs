@@ -579,20 +579,33 @@ fn main() {
         misses,
     );
     let c = a.merge(b);
-    let ti = TS
-        .iter()
-        .position(|&t| t == DEFAULT_MIN_SHARED)
-        .unwrap_or(0);
     println!(
-        "\nboth directions at t = {DEFAULT_MIN_SHARED}: coverage of clear-text hits {:.3} (true pairs among them {:.3}); key recall of true pairs {:.3} (clear-text {:.3}); key hits per query {:.3}, of which not a true pair {:.3}, not a true pair nor a clear-text hit {:.3}",
-        ratio(c.clear_cov[ti], c.clear),
-        ratio(c.clear_true_cov[ti], c.clear_true),
-        ratio(c.true_hit[ti], c.true_pairs),
-        ratio(c.clear_true, c.true_pairs),
-        ratio(c.key_hits[ti], c.queries),
-        ratio(c.key_false[ti], c.queries),
-        ratio(c.key_false_unscreened[ti], c.queries),
+        "\nboth directions: clear-text hits {:.3} per query ({:.3} true pairs); clear-text recall of true pairs {:.3}",
+        ratio(c.clear, c.queries),
+        ratio(c.clear_true, c.queries),
+        ratio(c.clear_true, c.true_pairs)
     );
+    println!(
+        "  {:>3} {:>10} {:>10} {:>10} {:>12} {:>12} {:>12}",
+        "t", "coverage", "cov(true)", "key recall", "key hits/q", "false/q", "false&unscr/q"
+    );
+    for (ti, &t) in TS.iter().enumerate() {
+        println!(
+            "  {:>3} {:>10.3} {:>10.3} {:>10.3} {:>12.3} {:>12.3} {:>12.3}{}",
+            t,
+            ratio(c.clear_cov[ti], c.clear),
+            ratio(c.clear_true_cov[ti], c.clear_true),
+            ratio(c.true_hit[ti], c.true_pairs),
+            ratio(c.key_hits[ti], c.queries),
+            ratio(c.key_false[ti], c.queries),
+            ratio(c.key_false_unscreened[ti], c.queries),
+            if t == DEFAULT_MIN_SHARED {
+                "  (default t)"
+            } else {
+                ""
+            }
+        );
+    }
 
     // 2. Other people against a 100,000-entry list.
     let order = shuffled(rows.len(), 7);

@@ -3,19 +3,24 @@
 //! A person (a query, or a watchlist entry with its aliases) becomes a small
 //! set of exact keys that survive spelling and script differences: the
 //! consonant-class skeletons of the matching engine, combined into full
-//! names, token pairs, family name + birth-year bucket, document number +
-//! issuing country, and name + nationality. The hit/no-hit protocol evaluates
-//! every key with an OPRF, which preserves equality exactly, so a query hits
-//! an entry when the two share at least [`DEFAULT_MIN_SHARED`] keys — the
-//! same count computed here in clear text ([`shared`]). Keys are symmetric:
-//! the same function serves the querier and the list holder.
+//! names (any token order, adjacent tokens glued or not, one token left
+//! out), token pairs, family name + birth year, document number + issuing
+//! country, and family name + nationality. The hit/no-hit protocol
+//! evaluates every key with an OPRF, which preserves equality exactly, so a
+//! query hits an entry when the two share at least [`DEFAULT_MIN_SHARED`]
+//! keys — the same count computed here in clear text ([`shared`]).
+//!
+//! [`side_keys`] gives the querier's keys ([`Side::Query`]) and the list
+//! holder's ([`Side::Entry`]); a few keys are asymmetric (birth year ±1 on
+//! the entry, containment of one name in another). [`hit_keys`] is the
+//! same set for both sides, without those (fewer hits).
 //!
 //! Encoding of [`HitKey::bytes`] (the exact OPRF input):
-//! `b"tansiq-hk1\0" ‖ kind.as_str() ‖ b"\0" ‖ value`, where `value` is
-//! ASCII: skeletons (letters of the key alphabet of `docs/MATCHING.md`)
-//! joined by single spaces, then, for the kinds that carry one, `\0` and the
-//! attribute (year bucket, document number, country). See `docs/MATCHING.md`,
-//! "Keys for private hit/no-hit".
+//! `b"tansiq-hk1\0" ‖ kind.as_str() ‖ b"\0" ‖ value`, with `value` ASCII:
+//! token skeletons (the key alphabet of `docs/MATCHING.md`) sorted and
+//! joined by single spaces, then, for some keys, `\0` and a tag or an
+//! attribute. The table is in `docs/MATCHING.md`, "Keys for private
+//! hit/no-hit".
 
 use crate::parse::{self, Kind};
 use crate::phonetic;
@@ -72,6 +77,11 @@ pub const KEY_PREFIX: &[u8] = b"tansiq-hk1\0";
 pub const MAX_KEYS: usize = 64;
 
 /// A query hits an entry when they share at least this many keys (t).
+/// Every piece of name evidence the screening score accepts on its own
+/// yields two keys (whole name: full-name + token-pair, or the "solo" twin
+/// of a one-token name; one name inside the other: containment + token
+/// pair); a token pair, a family name with a birth year or a nationality,
+/// or a document number without its country yields one.
 pub const DEFAULT_MIN_SHARED: usize = 2;
 
 /// Canonical tokens considered per name (longer names are cut).
@@ -84,11 +94,11 @@ const MAX_FULL_VARIANTS: usize = 8;
 const MAX_PAIR_VARIANTS: usize = 4;
 /// A name key of several tokens needs at least this many skeleton letters.
 const MIN_KEY_LETTERS: usize = 3;
+/// The same for a key of one token.
+const MIN_SINGLE_LETTERS: usize = 4;
 /// Names of at least this many tokens also give their names without one
 /// token (containment keys).
 const MIN_CONTAINING_TOKENS: usize = 2;
-/// The same for a key of one token.
-const MIN_SINGLE_LETTERS: usize = 4;
 /// Shortest normalised document number used as a key.
 const MIN_DOC_LEN: usize = 5;
 
