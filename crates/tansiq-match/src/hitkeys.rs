@@ -99,6 +99,8 @@ const MIN_SINGLE_LETTERS: usize = 4;
 /// Names of at least this many tokens also give their names without one
 /// token (containment keys).
 const MIN_CONTAINING_TOKENS: usize = 2;
+/// Documents used per subject (two keys each at most).
+const MAX_DOCUMENTS: usize = 16;
 /// Shortest normalised document number used as a key.
 const MIN_DOC_LEN: usize = 5;
 
@@ -277,7 +279,9 @@ fn derive(s: &HitSubject, side: Option<Side>) -> Vec<HitKey> {
     // Keys in priority order; the cap keeps the first ones.
     let mut out: Vec<HitKey> = Vec::new();
     let cc = nationality(s);
-    for (num, country) in &s.documents {
+    // Bounded work whatever the input: at most MAX_DOCUMENTS documents
+    // (leaving room for names), and beyond MAX_KEYS names nothing fits.
+    for (num, country) in s.documents.iter().take(MAX_DOCUMENTS) {
         let n = normalize_doc(num);
         if n.len() < MIN_DOC_LEN || n.len() > 64 {
             continue;
@@ -298,7 +302,7 @@ fn derive(s: &HitSubject, side: Option<Side>) -> Vec<HitKey> {
     // Per name, most important keys first; names round-robin so that the
     // cap falls on the last aliases' least useful keys.
     let mut per_name: Vec<Vec<HitKey>> = Vec::new();
-    for name in &s.names {
+    for name in s.names.iter().take(MAX_KEYS) {
         let toks = token_skeletons(name);
         if toks.is_empty() {
             continue;
@@ -685,6 +689,15 @@ mod tests {
             let _ = side_keys(&s, Side::Entry);
         }
         assert!(hit_keys(&HitSubject::default()).is_empty());
+        // Very many aliases or documents: bounded work, capped output.
+        let s = HitSubject {
+            names: vec!["Karim Haddad".to_string(); 100_000],
+            documents: vec![("AB123456".to_string(), None); 100_000],
+            ..Default::default()
+        };
+        let k = side_keys(&s, Side::Entry);
+        assert!(k.len() <= MAX_KEYS);
+        assert!(k.iter().any(|k| k.kind == KeyKind::FullName));
         assert_eq!(shared(&[], &[]), 0);
     }
 }
