@@ -636,7 +636,7 @@ fn main() {
         .par_iter()
         .map(|q| keys_of(std::slice::from_ref(q), Side::Query))
         .collect();
-    let res: Vec<([bool; 4], usize, usize)> = (0..nq)
+    let res: Vec<([bool; 4], usize, usize, Vec<String>)> = (0..nq)
         .into_par_iter()
         .map(|i| {
             let sh = kidx.shared(&qkeys[i]);
@@ -653,8 +653,20 @@ fn main() {
                 DEFAULT_THRESHOLD,
                 usize::MAX,
             );
-            let nhit = sh.values().filter(|&&c| c >= DEFAULT_MIN_SHARED).count();
-            (any, hits.len(), nhit)
+            let key_hits: Vec<u32> = sh
+                .iter()
+                .filter(|(_, &c)| c >= DEFAULT_MIN_SHARED)
+                .map(|(&g, _)| g)
+                .collect();
+            let hit_ids: std::collections::HashSet<&str> =
+                hits.iter().map(|h| h.entry_id.as_str()).collect();
+            // Key hits clear text rejects, by the keys they share.
+            let why: Vec<String> = key_hits
+                .iter()
+                .filter(|&&g| !hit_ids.contains(idx.entries()[g as usize].id.as_str()))
+                .map(|&g| describe(&qkeys[i], &ekeys[g as usize]))
+                .collect();
+            (any, hits.len(), key_hits.len(), why)
         })
         .collect();
     let (em, ex) = stats(&ekeys);
@@ -680,6 +692,25 @@ fn main() {
     }
     let hits: usize = res.iter().map(|r| r.2).sum();
     let clear_hits: usize = res.iter().map(|r| r.1).sum();
+    let mut by: HashMap<&str, usize> = HashMap::new();
+    for r in &res {
+        for w in &r.3 {
+            *by.entry(w.as_str()).or_default() += 1;
+        }
+    }
+    let total: usize = by.values().sum();
+    let mut by: Vec<_> = by.into_iter().collect();
+    by.sort_by(|a, b| b.1.cmp(&a.1));
+    let desc: Vec<String> = by
+        .iter()
+        .take(6)
+        .map(|(k, n)| format!("{k} {:.2}", *n as f64 / total.max(1) as f64))
+        .collect();
+    println!(
+        "  key hits clear text rejects: {:.2} per query; by keys shared: {}",
+        total as f64 / nq.max(1) as f64,
+        desc.join(", ")
+    );
     println!(
         "  entries hit per query: through keys at the default t {:.2}, clear-text {:.2}",
         hits as f64 / nq.max(1) as f64,
