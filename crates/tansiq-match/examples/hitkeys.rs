@@ -700,7 +700,7 @@ fn main() {
     }
     let total: usize = by.values().sum();
     let mut by: Vec<_> = by.into_iter().collect();
-    by.sort_by(|a, b| b.1.cmp(&a.1));
+    by.sort_by_key(|b| std::cmp::Reverse(b.1));
     let desc: Vec<String> = by
         .iter()
         .take(6)
