@@ -458,7 +458,7 @@ fn parse_opt<T: std::str::FromStr<Err = tansiq_core::Invalid>>(
 }
 
 fn print_json<T: Serialize>(v: &T) {
-    println!(
+    outln!(
         "{}",
         serde_json::to_string_pretty(v).expect("output serialises")
     );
@@ -466,9 +466,9 @@ fn print_json<T: Serialize>(v: &T) {
 
 fn print_line_or_json(json: bool, key: &str, value: &str) {
     if json {
-        println!("{}", serde_json::json!({ key: value }));
+        outln!("{}", serde_json::json!({ key: value }));
     } else {
-        println!("{value}");
+        outln!("{value}");
     }
 }
 
@@ -513,7 +513,7 @@ pub fn run(cli: Cli) -> CliResult {
                 print_json(&peers);
             } else {
                 for p in peers {
-                    println!("{}  {}  {}  {}", p.id, p.country, p.name, p.endpoint);
+                    outln!("{}  {}  {}  {}", p.id, p.country, p.name, p.endpoint);
                 }
             }
         }
@@ -531,7 +531,7 @@ pub fn run(cli: Cli) -> CliResult {
                 print_json(&users);
             } else {
                 for u in users {
-                    println!("{}  {}  {}", u.name, u.role, u.files.join(","));
+                    outln!("{}  {}  {}", u.name, u.role, u.files.join(","));
                 }
             }
         }
@@ -542,7 +542,7 @@ pub fn run(cli: Cli) -> CliResult {
             if json {
                 print_json(&r);
             } else if r.ok {
-                println!(
+                outln!(
                     "audit log verified: {} entries, {} signed checkpoints, {} record versions cross-checked, {} inclusion proofs",
                     r.entries, r.checkpoints, r.record_versions, r.inclusion_proofs
                 );
@@ -577,7 +577,7 @@ pub fn run(cli: Cli) -> CliResult {
                 print_json(&msgs);
             } else {
                 for m in msgs {
-                    println!(
+                    outln!(
                         "{}  {:9}  {}  from {}  {}{}",
                         m.id,
                         m.precedence.to_uppercase(),
@@ -615,7 +615,7 @@ pub fn run(cli: Cli) -> CliResult {
                 None => node.release_grant(&op, Some(&id), None, None, conditions.as_deref())?,
             };
             if json {
-                println!("{}", serde_json::json!({"id": rid}));
+                outln!("{}", serde_json::json!({"id": rid}));
             }
         }
         Cmd::Release(ReleaseCmd::Refuse { request_id, reason }) => {
@@ -646,7 +646,7 @@ pub fn run(cli: Cli) -> CliResult {
                 print_json(&list);
             } else {
                 for r in list {
-                    println!(
+                    outln!(
                         "{}  {:8}  {}  record {}  → {}  ({} members)",
                         r.id,
                         r.status,
@@ -664,7 +664,7 @@ pub fn run(cli: Cli) -> CliResult {
                 print_json(&st);
             } else {
                 for p in &st.peers {
-                    println!(
+                    outln!(
                         "{}  {:4}  queued {:6}  last delivery {}  {}",
                         p.id,
                         p.link,
@@ -674,7 +674,7 @@ pub fn run(cli: Cli) -> CliResult {
                     );
                 }
                 for a in &st.alarms {
-                    println!("ALARM {a}");
+                    outln!("ALARM {a}");
                 }
             }
         }
@@ -683,7 +683,7 @@ pub fn run(cli: Cli) -> CliResult {
             if json {
                 print_json(&c);
             } else {
-                println!("size {}\nroot {}\n\n{}", c.size, c.root, c.note);
+                outln!("size {}\nroot {}\n\n{}", c.size, c.root, c.note);
             }
         }
         Cmd::Watchlist(WatchlistCmd::Import {
@@ -718,9 +718,13 @@ pub fn run(cli: Cli) -> CliResult {
                 print_json(&v);
             } else {
                 for a in alerts {
-                    println!(
+                    outln!(
                         "{}  {:.3}  entry {}  record {}  {}",
-                        a.id, a.score, a.entry_id, a.record_id, a.explanation
+                        a.id,
+                        a.score,
+                        a.entry_id,
+                        a.record_id,
+                        a.explanation
                     );
                 }
             }
@@ -735,15 +739,15 @@ pub fn run(cli: Cli) -> CliResult {
             let node = open()?;
             node.backup(&op, &out)?;
             if !json {
-                println!("{}", out.display());
+                outln!("{}", out.display());
             }
         }
         Cmd::Store(StoreCmd::Migrate { to }) => {
             let rows = open()?.migrate_store(&to)?;
             if json {
-                println!("{}", serde_json::json!({"rows": rows}));
+                outln!("{}", serde_json::json!({"rows": rows}));
             } else {
-                println!("{rows} rows copied and verified; the node now uses PostgreSQL (node.db is kept unchanged)");
+                outln!("{rows} rows copied and verified; the node now uses PostgreSQL (node.db is kept unchanged)");
             }
         }
         Cmd::Demo => crate::demo::run(demo_dir.as_deref())?,
@@ -787,7 +791,7 @@ fn channel(node: &Node, op: &Actor, json: bool, c: ChannelCmd) -> CliResult {
             if json {
                 print_json(&v);
             } else {
-                println!(
+                outln!(
                     "{} v{} pending: awaiting {}",
                     v.id,
                     v.pending_version.unwrap_or(v.version),
@@ -801,7 +805,7 @@ fn channel(node: &Node, op: &Actor, json: bool, c: ChannelCmd) -> CliResult {
                 print_json(&list);
             } else {
                 for c in list {
-                    println!(
+                    outln!(
                         "{}  {:7}  v{}  {}  members: {}  files: {}",
                         c.id,
                         c.status,
@@ -820,7 +824,7 @@ fn channel(node: &Node, op: &Actor, json: bool, c: ChannelCmd) -> CliResult {
             if json {
                 print_json(&v);
             } else {
-                println!("{} {}", v.id, v.status);
+                outln!("{} {}", v.id, v.status);
             }
         }
     }
@@ -872,7 +876,7 @@ fn record(node: &Node, op: &Actor, json: bool, r: RecordCmd) -> CliResult {
             let tlp = parse_opt::<Tlp>("--tlp", tlp.as_deref())?;
             let v = node.record_update(op, &id, read_json(&data)?, links, tlp)?;
             if json {
-                println!("{}", serde_json::json!({"id": id, "version": v}));
+                outln!("{}", serde_json::json!({"id": id, "version": v}));
             }
         }
         RecordCmd::Retract { id } => node.record_retract(op, &id)?,
@@ -898,9 +902,14 @@ fn record(node: &Node, op: &Actor, json: bool, r: RecordCmd) -> CliResult {
                         .into_iter()
                         .next()
                         .unwrap_or_default();
-                    println!(
+                    outln!(
                         "{}  v{}  {:12}  {:10}  {:12}  {}",
-                        r.id, r.version, r.kind, r.file, r.tlp, name
+                        r.id,
+                        r.version,
+                        r.kind,
+                        r.file,
+                        r.tlp,
+                        name
                     );
                 }
             }
@@ -916,7 +925,7 @@ fn record(node: &Node, op: &Actor, json: bool, r: RecordCmd) -> CliResult {
             } else {
                 for r in list {
                     let name = tansiq_core::record::names_of(&r.data).join(" / ");
-                    println!("{}  {:12}  {}", r.id, r.kind, name);
+                    outln!("{}  {:12}  {}", r.id, r.kind, name);
                 }
             }
         }
