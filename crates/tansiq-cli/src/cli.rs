@@ -60,6 +60,9 @@ enum Cmd {
     /// Partner nodes.
     #[command(subcommand)]
     Peer(PeerCmd),
+    /// This node's keys.
+    #[command(subcommand)]
+    Keys(KeysCmd),
     /// Run the node (local API, background work) until SIGINT/SIGTERM.
     Serve,
     /// Local users.
@@ -172,6 +175,14 @@ enum PeerCmd {
     Add { card_file: PathBuf },
     /// Known peers.
     List,
+}
+
+#[derive(Subcommand, Debug)]
+enum KeysCmd {
+    /// New signing, encryption and TLS keys (old ones kept); prints the
+    /// new card, which partners receive by push as they come online.
+    /// Stop `serve` first.
+    Rotate,
 }
 
 #[derive(Subcommand, Debug)]
@@ -502,6 +513,14 @@ pub fn run(cli: Cli) -> CliResult {
             print_line_or_json(json, "id", node.id());
         }
         Cmd::Card => print_json(&open()?.card()),
+        Cmd::Keys(KeysCmd::Rotate) => {
+            let card = open()?.keys_rotate(&op)?;
+            if json {
+                print_json(&serde_json::json!({"gen": card.body.gen, "card": card}));
+            } else {
+                print_json(&card);
+            }
+        }
         Cmd::Peer(PeerCmd::Add { card_file }) => {
             let bytes = read_input(&card_file)?;
             let id = open()?.peer_add(&op, &bytes)?;

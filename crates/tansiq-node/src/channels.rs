@@ -13,7 +13,7 @@ use tansiq_core::time;
 use tansiq_core::user::Actor;
 use tansiq_store::{ChannelRow, Tx};
 
-use crate::card::NodeCard;
+use crate::card::{KeyBook, NodeCard};
 use crate::error::{NodeError, NodeResult};
 use crate::node::Node;
 use crate::records::load_channel;
@@ -50,14 +50,16 @@ impl Node {
         Ok(keys)
     }
 
-    /// Signing keys of this node and its known peers.
-    pub(crate) fn key_lookup(&self, tx: &mut Tx) -> NodeResult<BTreeMap<String, [u8; 32]>> {
-        let mut keys = BTreeMap::new();
-        keys.insert(self.id().to_string(), self.identity.signing_public());
+    /// Signing keys of this node and its known peers: the current ones,
+    /// and the earlier ones of nodes that rotated (for what they signed
+    /// before).
+    pub(crate) fn key_lookup(&self, tx: &mut Tx) -> NodeResult<KeyBook> {
+        let mut keys = KeyBook::default();
+        keys.insert_spans(self.id().to_string(), self.card().key_spans()?);
         for p in tx.peers()? {
             let card: NodeCard = serde_json::from_str(&p.card)
                 .map_err(|e| NodeError::Other(format!("peer card: {e}")))?;
-            keys.insert(p.id, card.signing_key()?);
+            keys.insert_spans(p.id, card.key_spans()?);
         }
         Ok(keys)
     }
@@ -131,7 +133,7 @@ impl Node {
                 charter,
                 signatures: BTreeMap::new(),
             };
-            signed.sign_by(&self.identity);
+            signed.sign_as(self.id(), &self.identity);
             let id = signed.charter.id.clone();
             let state = self.apply_channel_event(tx, &id, ChannelEvent::Proposed(signed.clone()))?;
             self.send_charter(tx, &signed, &mut out)?;
@@ -207,7 +209,7 @@ impl Node {
                 charter,
                 signatures: BTreeMap::new(),
             };
-            signed.sign_by(&self.identity);
+            signed.sign_as(self.id(), &self.identity);
             let next = self.apply_channel_event(tx, id, ChannelEvent::Proposed(signed.clone()))?;
             self.send_charter(tx, &signed, &mut out)?;
             // Removed members learn of their removal.
@@ -255,7 +257,7 @@ impl Node {
                 )));
             }
             let mut mine = pending.clone();
-            mine.sign_by(&self.identity);
+            mine.sign_as(self.id(), &self.identity);
             let sig = mine.signatures[self.id()].clone();
             let version = pending.charter.version;
             let next = self.apply_channel_event(
