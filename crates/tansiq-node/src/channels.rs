@@ -55,7 +55,13 @@ impl Node {
     /// before).
     pub(crate) fn key_lookup(&self, tx: &mut Tx) -> NodeResult<KeyBook> {
         let mut keys = KeyBook::default();
-        keys.insert_spans(self.id().to_string(), self.card().key_spans()?);
+        keys.insert_spans(
+            self.id().to_string(),
+            crate::card::chain_spans(
+                self.identity_of_generation(0).signing_public(),
+                &self.rotations,
+            )?,
+        );
         for p in tx.peers()? {
             let card: NodeCard = serde_json::from_str(&p.card)
                 .map_err(|e| NodeError::Other(format!("peer card: {e}")))?;
