@@ -19,6 +19,7 @@ macro_rules! outln {
 
 mod cli;
 mod demo;
+mod query;
 mod screen;
 mod serve;
 

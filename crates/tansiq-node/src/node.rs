@@ -28,6 +28,8 @@ pub struct Node {
     pub rotations: Vec<crate::card::Rotation>,
     pub store: Store,
     pub federation: crate::federation::Federation,
+    /// Hit/no-hit keyed lists built for partners, reused while unchanged.
+    pub hits: crate::hits::HitCache,
 }
 
 /// What `init` needs.
@@ -123,6 +125,7 @@ impl Node {
             api_listen: api_listen.to_string(),
             store: store_url,
             checkpoint_interval_secs: 60,
+            hit_period_secs: crate::config::default_hit_period_secs(),
         };
         let store = open_store(dir, &config, true)?;
         if store.read(|tx| tx.meta_get("node_id"))?.is_some() {
@@ -139,6 +142,7 @@ impl Node {
             rotations: Vec::new(),
             store,
             federation: Default::default(),
+            hits: Default::default(),
         };
         node.store.write(|tx| {
             tx.meta_set("node_id", &node.config.node_id)?;
@@ -185,6 +189,7 @@ impl Node {
             rotations,
             store,
             federation: Default::default(),
+            hits: Default::default(),
         };
         node.purge_expired()?;
         Ok(node)
@@ -220,6 +225,7 @@ impl Node {
             rotations: self.rotations.clone(),
             store: dest,
             federation: Default::default(),
+            hits: Default::default(),
         };
         moved.store.write(|tx| {
             moved.audit(
