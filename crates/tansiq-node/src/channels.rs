@@ -233,10 +233,107 @@ impl Node {
                 json!({"id": id, "version": signed.charter.version, "add": add, "remove": remove}),
             )?;
             self.checkpoint_in(tx)?;
-            Ok::<_, NodeError>(view(&next))
+            Ok::<_, NodeError>(view(&next, self.id()))
         })?;
         self.federation.queue(out);
         Ok(v)
+    }
+
+    /// A charter version that excludes this node arrives from `sender`
+    /// while this node is a member of the version in force: a removal
+    /// notice. Signatures accumulate across notices (the proposal, then
+    /// each member's co-signature); once every member that stays has
+    /// signed (verified; members new to the channel may be unknown here
+    /// and are not required), the version is in force here too: the
+    /// channel shows as `removed`, and this node can no longer place or
+    /// send anything in it. Before that, the version is pending.
+    pub(crate) fn receive_removal(
+        &self,
+        tx: &mut Tx,
+        sender: &str,
+        notice: SignedCharter,
+    ) -> NodeResult<ChannelState> {
+        let id = notice.charter.id.clone();
+        let st = load_channel(tx, &id)?;
+        let Some(active) = st.active.clone() else {
+            return Err(NodeError::bad("a removal from a channel not active here"));
+        };
+        let p = &notice.charter;
+        p.validate()?;
+        if p.is_member(self.id()) || !active.charter.is_member(self.id()) {
+            return Err(NodeError::bad("not a removal of this node"));
+        }
+        if p.version != active.charter.version + 1 {
+            return Err(NodeError::bad(format!(
+                "charter version {} does not follow the active version {}",
+                p.version, active.charter.version
+            )));
+        }
+        if !active.charter.is_member(&p.proposer) || !active.charter.is_member(sender) {
+            return Err(NodeError::bad(
+                "only a current member may propose or pass on a new version",
+            ));
+        }
+        let mut signatures = match &st.pending {
+            Some(q) if q.charter == *p => q.signatures.clone(),
+            Some(q) if q.charter.version == p.version => {
+                return Err(NodeError::bad(format!(
+                    "another version {} is already pending for this channel",
+                    p.version
+                )))
+            }
+            _ => BTreeMap::new(),
+        };
+        signatures.extend(notice.signatures.clone());
+        let keys = self.key_lookup(tx)?;
+        let value = p.to_value();
+        let mut verified = BTreeMap::new();
+        for (n, sig) in signatures {
+            if !p.is_member(&n) {
+                return Err(NodeError::bad(format!("{n} signed but is not a member")));
+            }
+            let Some(k) = keys.get(&n) else {
+                continue; // a new member this node does not know
+            };
+            let raw = tansiq_core::record::decode_sig(&sig)?;
+            tansiq_crypto::verify_json(k, tansiq_core::charter::CHARTER_CONTEXT, &value, &raw)
+                .map_err(|_| NodeError::bad(format!("bad charter signature by {n}")))?;
+            verified.insert(n, sig);
+        }
+        if !verified.contains_key(&p.proposer) {
+            return Err(NodeError::bad("the charter is not signed by its proposer"));
+        }
+        let staying_signed = p
+            .members
+            .iter()
+            .filter(|m| active.charter.is_member(m))
+            .all(|m| verified.contains_key(m));
+        let signed = SignedCharter {
+            charter: p.clone(),
+            signatures: verified,
+        };
+        let next = if staying_signed {
+            ChannelState {
+                active: Some(signed),
+                pending: None,
+            }
+        } else {
+            ChannelState {
+                active: st.active.clone(),
+                pending: Some(signed),
+            }
+        };
+        self.save_channel(tx, &next)?;
+        if staying_signed {
+            self.audit(
+                tx,
+                &format!("node:{sender}"),
+                "channel.removed",
+                &id,
+                json!({"id": id, "version": p.version}),
+            )?;
+        }
+        Ok(next)
     }
 
     /// This node co-signs the pending charter version of a channel.
@@ -292,8 +389,29 @@ impl Node {
                 .filter(|c| c.charter.version == version);
             if let Some(signed) = signed {
                 self.send_charter(tx, &signed, &mut out)?;
+                // Members this version removes get every co-signature
+                // too: they take the removal once all who stay signed.
+                if let Some(prev) = st.active.as_ref().filter(|a| a.charter.version < version) {
+                    for r in prev
+                        .charter
+                        .members
+                        .iter()
+                        .filter(|m| *m != self.id() && !signed.charter.is_member(m))
+                    {
+                        let notice = crate::federation::Payload::Charter {
+                            charter: signed.clone(),
+                        };
+                        self.send_control(
+                            tx,
+                            r,
+                            &notice,
+                            tansiq_sync::Precedence::Immediate,
+                            &mut out,
+                        )?;
+                    }
+                }
             }
-            Ok::<_, NodeError>(view(&next))
+            Ok::<_, NodeError>(view(&next, self.id()))
         })?;
         self.federation.queue(out);
         Ok(v)
@@ -323,7 +441,7 @@ impl Node {
                 json!({"id": id, "version": version, "status": next.status().as_str()}),
             )?;
             self.checkpoint_in(tx)?;
-            Ok(view(&next))
+            Ok(view(&next, self.id()))
         })
     }
 
@@ -346,22 +464,29 @@ impl Node {
             for row in tx.channels()? {
                 let st: ChannelState = serde_json::from_str(&row.state)
                     .map_err(|e| NodeError::Other(format!("channel state: {e}")))?;
-                out.push(view(&st));
+                out.push(view(&st, self.id()));
             }
             Ok(out)
         })
     }
 }
 
-fn view(st: &ChannelState) -> ChannelView {
+/// `me`: this node; a channel whose version in force excludes it shows
+/// as `removed`.
+fn view(st: &ChannelState, me: &str) -> ChannelView {
     let c = st.charter().expect("stored channels have a charter");
+    let removed = st.active.as_ref().is_some_and(|a| !a.charter.is_member(me));
     ChannelView {
         id: c.id.clone(),
         name: c.name.clone(),
         members: c.members.clone(),
         files: c.files.clone(),
         relays: c.relays.clone(),
-        status: st.status().as_str().into(),
+        status: if removed {
+            "removed".into()
+        } else {
+            st.status().as_str().into()
+        },
         version: c.version,
         retention_days: c.retention_days,
         awaiting: st.pending.as_ref().map(|p| p.missing()).unwrap_or_default(),

@@ -250,9 +250,25 @@ fn take_in(
             }
             let id = charter.charter.id.clone();
             let version = charter.charter.version;
-            match node.apply_channel_event(tx, &id, ChannelEvent::Proposed(charter)) {
+            let event = if charter.charter.is_member(node.id()) {
+                node.apply_channel_event(tx, &id, ChannelEvent::Proposed(charter))
+            } else {
+                // A version that removes this node.
+                node.receive_removal(tx, sender, charter)
+            };
+            match event {
                 Ok(st) => {
-                    node.audit(tx, &format!("node:{sender}"), "channel.receive", &id, json!({"id": id, "version": version, "from": sender, "status": st.status().as_str()}))?;
+                    let status = match &st.active {
+                        Some(a) if !a.charter.is_member(node.id()) => "removed",
+                        _ => st.status().as_str(),
+                    };
+                    node.audit(
+                        tx,
+                        &format!("node:{sender}"),
+                        "channel.receive",
+                        &id,
+                        json!({"id": id, "version": version, "from": sender, "status": status}),
+                    )?;
                     Ok(())
                 }
                 Err(NodeError::BadInput(m)) => Err(Outcome::Reject(format!("charter: {m}"))),
