@@ -359,6 +359,11 @@ impl KeyBook {
     /// [`KeyBook::keys_at`] for an RFC 3339 time (unparseable: the current
     /// key only).
     pub fn keys_at_time(&self, id: &str, at: &str) -> Vec<[u8; 32]> {
+        if !self.spans.contains_key(id) {
+            // Never rotated: one key, whatever the date (no parsing on
+            // the hot path of taking in records).
+            return self.current.get(id).copied().into_iter().collect();
+        }
         match tansiq_core::time::parse_instant(at) {
             Ok(t) => self.keys_at(id, t.timestamp()),
             Err(_) => self.current.get(id).copied().into_iter().collect(),
@@ -416,4 +421,113 @@ pub fn chain_spans(genesis: [u8; 32], rotations: &[Rotation]) -> Result<Vec<KeyS
         });
     }
     Ok(spans)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tansiq_crypto::Identity;
+
+    fn rotate(id: &str, prev: &Identity, next: &Identity, gen: u64, at: &str) -> Rotation {
+        Rotation::sign(
+            RotationBody {
+                id: id.into(),
+                gen,
+                signing_key: tansiq_crypto::b64(next.signing_public()),
+                encryption_key: tansiq_crypto::b64(next.encryption_public()),
+                at: at.into(),
+            },
+            prev,
+        )
+    }
+
+    fn chain() -> (Vec<Identity>, NodeCard) {
+        let ids: Vec<Identity> = (0..3).map(|_| Identity::generate()).collect();
+        let node = ids[0].node_id();
+        let rots = vec![
+            rotate(&node, &ids[0], &ids[1], 1, "2026-01-01T00:00:00Z"),
+            rotate(&node, &ids[1], &ids[2], 2, "2026-06-01T00:00:00Z"),
+        ];
+        let card = NodeCard::issue_rotated(
+            &node,
+            &ids[2],
+            Some(ids[0].signing_public()),
+            &rots,
+            "DRS",
+            "DZ",
+            "127.0.0.1:7401",
+            "2025-01-01T00:00:00Z",
+        );
+        (ids, card)
+    }
+
+    #[test]
+    fn a_rotated_card_verifies_and_its_spans_cover_each_key_s_time() {
+        let (ids, card) = chain();
+        card.verify().unwrap();
+        let mut book = KeyBook::default();
+        book.insert_spans(card.body.id.clone(), card.key_spans().unwrap());
+        let id = card.body.id.as_str();
+        let t = |s: &str| tansiq_core::time::parse_instant(s).unwrap().timestamp();
+        let k = |i: usize| ids[i].signing_public();
+        assert_eq!(book.get(id), Some(&k(2)));
+        assert_eq!(book.keys_at(id, t("2025-12-31T23:59:59Z")), vec![k(0)]);
+        assert_eq!(
+            book.keys_at(id, t("2026-01-01T00:00:00Z")),
+            vec![k(0), k(1)]
+        );
+        assert_eq!(book.keys_at(id, t("2026-03-01T00:00:00Z")), vec![k(1)]);
+        assert_eq!(book.keys_at(id, t("2027-01-01T00:00:00Z")), vec![k(2)]);
+        assert_eq!(book.all_keys(id), vec![k(2), k(1), k(0)]);
+        assert!(card.is_extended_by(&card).unwrap());
+    }
+
+    #[test]
+    fn broken_chains_are_refused() {
+        let (ids, card) = chain();
+        let resign = |mut c: NodeCard, by: &Identity| {
+            let v = serde_json::to_value(&c.body).unwrap();
+            c.sig = tansiq_crypto::b64(by.sign_json(CARD_CONTEXT, &v).unwrap());
+            c
+        };
+        // Each change below is re-signed by the current key: only the
+        // chain can catch it.
+        let mut c = card.clone();
+        c.body.rotations[1] = rotate(&c.body.id, &ids[2], &ids[2], 2, "2026-06-01T00:00:00Z");
+        let e = resign(c, &ids[2]).verify().unwrap_err();
+        assert!(e.0.contains("not signed by the previous key"), "{e}");
+        let mut c = card.clone();
+        c.body.rotations.pop();
+        assert!(
+            resign(c, &ids[2]).verify().is_err(),
+            "gen without its statement"
+        );
+        let mut c = card.clone();
+        c.body.rotations.swap(0, 1);
+        assert!(resign(c, &ids[2]).verify().is_err(), "order");
+        let mut c = card.clone();
+        c.body.genesis_key = Some(tansiq_crypto::b64(ids[1].signing_public()));
+        assert!(resign(c, &ids[2]).verify().is_err(), "another genesis");
+        let mut c = card.clone();
+        c.body.rotations[1].body.at = "2025-01-01T00:00:00Z".into();
+        assert!(resign(c, &ids[2]).verify().is_err(), "time going back");
+        let mut c = card.clone();
+        c.body.encryption_key = tansiq_crypto::b64(ids[0].encryption_public());
+        assert!(
+            resign(c, &ids[2]).verify().is_err(),
+            "encryption key not the rotated one"
+        );
+        // Signed by an older key of the chain: not the card's key.
+        assert!(resign(card.clone(), &ids[1]).verify().is_err());
+        // A generation-0 card with a genesis_key, and vice versa.
+        let mut c = NodeCard::issue(
+            &ids[0],
+            "DRS",
+            "DZ",
+            "127.0.0.1:7401",
+            "2025-01-01T00:00:00Z",
+        );
+        c.body.genesis_key = Some(tansiq_crypto::b64(ids[0].signing_public()));
+        assert!(resign(c, &ids[0]).verify().is_err());
+    }
 }

@@ -23,6 +23,12 @@
 //! [`ServeOptions::peers`] the server also re-checks the peer before every
 //! request on a kept-alive connection.
 //!
+//! After a key rotation a node has several signing keys bound to one id
+//! (`card.rs`): a [`PeerSet`] built with [`PeerSet::insert_card`] accepts
+//! every key of a peer's verified chain, and the rotated node presents,
+//! to a peer that has not yet taken its new card, the key of the card that
+//! peer holds (`peering.rs`, `rotation.rs`).
+//!
 //! See `docs/PROTOCOL.md` ("Transport") for the profile a second
 //! implementation must follow.
 
