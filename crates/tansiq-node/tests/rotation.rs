@@ -266,10 +266,11 @@ fn forks_rollbacks_and_foreign_pushes_are_refused() {
     assert!(dz.audit_verify(&OP).unwrap().ok);
 }
 
-/// The card push over real mutual TLS: a partner that has not taken the
-/// new card refuses the new key in the handshake; the push presents the
-/// key it knows and moves it forward; then the new key is accepted, and a
-/// rollback or another node's card gets 409.
+/// The card push over real mutual TLS, two rotations at once: a partner
+/// that has not taken the new card refuses the new key in the handshake;
+/// the push presents the (genesis) key it knows and moves it forward;
+/// then the new key is accepted, and a rollback or another node's card
+/// gets 409.
 #[test]
 fn the_card_push_crosses_the_tls_transition() {
     use std::sync::Arc;
@@ -283,8 +284,12 @@ fn the_card_push_crosses_the_tls_transition() {
     trust(&dz, &ma);
     trust(&dz, &us);
     let gen0 = serde_json::to_vec(&ma.card()).unwrap();
+    // Two rotations while DZ hears nothing: it will jump from 0 to 2.
+    ma.keys_rotate(&OP).unwrap();
+    let ma = Node::open(&tmp.path().join("ma")).unwrap();
     ma.keys_rotate(&OP).unwrap();
     let ma = Arc::new(Node::open(&tmp.path().join("ma")).unwrap());
+    assert_eq!(ma.key_generation(), 2);
     assert_eq!(ma.card_pending().unwrap(), vec![(dz.id().to_string(), 0)]);
     let dz_key = dz.identity.signing_public();
     let dz_endpoint = dz.config.listen.clone();
@@ -351,7 +356,7 @@ fn the_card_push_crosses_the_tls_transition() {
     });
     let held: NodeCard =
         serde_json::from_str(&dz.store.read(|tx| tx.peer(ma.id())).unwrap().unwrap().card).unwrap();
-    assert_eq!(held.body.gen, 1);
+    assert_eq!(held.body.gen, 2);
     let a = actions(&dz);
     assert_eq!(a.iter().filter(|a| *a == "peer.rotate").count(), 1);
     assert!(actions(&ma).iter().any(|a| a == "peer.card_pushed"));
