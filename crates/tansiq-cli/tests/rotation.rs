@@ -203,6 +203,8 @@ fn a_node_rotates_while_its_partner_is_down_and_both_carry_on() {
     assert!(audit_actions(&ma).iter().any(|a| a == "keys.rotate"));
     ok(&ma, &["audit", "verify"]);
 
+    let st = json(&ma, &["sync", "status", "--json"]);
+    assert_eq!(st["peers"][0]["card_pending"], true, "{st}");
     // MA serves alone and keeps working with its new key.
     let s_ma = serve(&ma);
     let signed_after = add_person(&ma, &ch, "recruitment", "Signed After");
@@ -224,6 +226,8 @@ fn a_node_rotates_while_its_partner_is_down_and_both_carry_on() {
         "Sealed Before"
     );
     assert!(audit_actions(&dz).iter().any(|a| a == "peer.rotate"));
+    let st = json(&ma, &["sync", "status", "--json"]);
+    assert!(st["peers"][0].get("card_pending").is_none(), "{st}");
 
     // And after: both ways, under the new keys.
     let from_dz = add_person(&dz, &ch, "terrorism", "From DZ After");

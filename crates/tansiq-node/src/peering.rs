@@ -455,6 +455,10 @@ pub struct PeerSyncStatus {
     pub last_delivery: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
+    /// After a key rotation: the peer has not yet taken this node's new
+    /// card (it is pushed before anything else is sent to it).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub card_pending: bool,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -478,6 +482,7 @@ impl Node {
                     .iter()
                     .find(|(to, _)| *to == p.id)
                     .map_or(0, |(_, n)| *n);
+                let card_pending = self.card_acked(tx, &p.id)? < self.key_generation();
                 let up = link
                     .as_ref()
                     .is_some_and(|l| l.last_delivery.is_some() && l.last_error.is_none());
@@ -489,6 +494,7 @@ impl Node {
                     in_flight: 0,
                     last_delivery: link.as_ref().and_then(|l| l.last_delivery.clone()),
                     last_error: link.and_then(|l| l.last_error),
+                    card_pending,
                 });
             }
             let alarms = tx
