@@ -370,6 +370,21 @@ impl KeyBook {
         }
     }
 
+    /// The keys of `id` still in force at or after `secs`, newest first:
+    /// those that may have signed, at some time after `secs`, an object
+    /// that existed then (a co-signature of a charter created at `secs`).
+    pub fn keys_since(&self, id: &str, secs: i64) -> Vec<[u8; 32]> {
+        match self.spans.get(id) {
+            Some(spans) => spans
+                .iter()
+                .rev()
+                .filter(|s| s.until.is_none_or(|u| u >= secs))
+                .map(|s| s.key)
+                .collect(),
+            None => self.current.get(id).copied().into_iter().collect(),
+        }
+    }
+
     /// Every key `id` ever had, newest first.
     pub fn all_keys(&self, id: &str) -> Vec<[u8; 32]> {
         match self.spans.get(id) {

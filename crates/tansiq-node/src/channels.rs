@@ -97,7 +97,10 @@ impl Node {
             Some(_) => load_channel(tx, id)?,
             None => ChannelState::default(),
         };
-        let next = cur.apply(event, &|n: &str| keys.get(n).copied())?;
+        let chosen = charter_signing_keys(&keys, &cur, &event);
+        let next = cur.apply(event, &|n: &str| {
+            chosen.get(n).copied().or_else(|| keys.get(n).copied())
+        })?;
         self.save_channel(tx, &next)?;
         Ok(next)
     }
@@ -287,17 +290,24 @@ impl Node {
         signatures.extend(notice.signatures.clone());
         let keys = self.key_lookup(tx)?;
         let value = p.to_value();
+        let created = time::parse_instant(&p.created)?.timestamp();
         let mut verified = BTreeMap::new();
         for (n, sig) in signatures {
             if !p.is_member(&n) {
                 return Err(NodeError::bad(format!("{n} signed but is not a member")));
             }
-            let Some(k) = keys.get(&n) else {
+            // Keys in force when the version was proposed or later.
+            let candidates = keys.keys_since(&n, created);
+            if candidates.is_empty() {
                 continue; // a new member this node does not know
-            };
+            }
             let raw = tansiq_core::record::decode_sig(&sig)?;
-            tansiq_crypto::verify_json(k, tansiq_core::charter::CHARTER_CONTEXT, &value, &raw)
-                .map_err(|_| NodeError::bad(format!("bad charter signature by {n}")))?;
+            if !candidates.iter().any(|k| {
+                tansiq_crypto::verify_json(k, tansiq_core::charter::CHARTER_CONTEXT, &value, &raw)
+                    .is_ok()
+            }) {
+                return Err(NodeError::bad(format!("bad charter signature by {n}")));
+            }
             verified.insert(n, sig);
         }
         if !verified.contains_key(&p.proposer) {
@@ -469,6 +479,53 @@ impl Node {
             Ok(out)
         })
     }
+}
+
+/// For each signature an event brings, the signer's key that verifies it
+/// among those in force when the charter was created or later: a member
+/// that rotated its keys after co-signing (or between the proposal and
+/// its co-signature) is checked under the key it signed with. Signers
+/// without such a key are left to the state machine, which refuses them.
+fn charter_signing_keys(
+    keys: &KeyBook,
+    cur: &ChannelState,
+    event: &ChannelEvent,
+) -> BTreeMap<String, [u8; 32]> {
+    let pending;
+    let (charter, sigs): (&Charter, Vec<(&String, &String)>) = match event {
+        ChannelEvent::Proposed(p) => (&p.charter, p.signatures.iter().collect()),
+        ChannelEvent::Signed { version, node, sig } => {
+            pending = cur
+                .pending
+                .as_ref()
+                .filter(|p| p.charter.version == *version);
+            match pending {
+                Some(p) => (&p.charter, vec![(node, sig)]),
+                None => return BTreeMap::new(),
+            }
+        }
+    };
+    let Ok(created) = time::parse_instant(&charter.created) else {
+        return BTreeMap::new();
+    };
+    let value = charter.to_value();
+    let mut out = BTreeMap::new();
+    for (n, sig) in sigs {
+        let Ok(raw) = tansiq_core::record::decode_sig(sig) else {
+            continue;
+        };
+        if let Some(k) = keys
+            .keys_since(n, created.timestamp())
+            .into_iter()
+            .find(|k| {
+                tansiq_crypto::verify_json(k, tansiq_core::charter::CHARTER_CONTEXT, &value, &raw)
+                    .is_ok()
+            })
+        {
+            out.insert(n.clone(), k);
+        }
+    }
+    out
 }
 
 /// `me`: this node; a channel whose version in force excludes it shows

@@ -362,3 +362,49 @@ fn the_card_push_crosses_the_tls_transition() {
     assert!(actions(&ma).iter().any(|a| a == "peer.card_pushed"));
     assert!(dz.audit_verify(&OP).unwrap().ok);
 }
+
+/// A member co-signs a proposal, then rotates before its signature reached
+/// the others, who meanwhile learned its new card: the signature, made
+/// with the key in force then, still counts and the channel forms.
+#[test]
+fn a_co_signature_made_before_a_rotation_still_counts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dz = node(tmp.path(), "dz", "DZ");
+    let ma = node(tmp.path(), "ma", "MA");
+    let tn = node(tmp.path(), "tn", "TN");
+    for (a, b) in [(&dz, &ma), (&dz, &tn), (&ma, &tn)] {
+        trust(a, b);
+    }
+    let ch = dz
+        .channel_create(
+            &OP,
+            "Maghreb",
+            vec![ma.id().into(), tn.id().into()],
+            vec!["terrorism".into()],
+            vec![],
+            None,
+        )
+        .unwrap();
+    pump(&[&dz, &ma, &tn]);
+    ma.channel_accept(&OP, &ch).unwrap();
+    // MA's signature is queued, not yet delivered; MA rotates and its new
+    // card reaches DZ and TN first.
+    let queued = ma.federation.take_outgoing();
+    let card = serde_json::to_vec(&ma.keys_rotate(&OP).unwrap()).unwrap();
+    for n in [&dz, &tn] {
+        n.receive_card_push(ma.id(), &card).unwrap();
+    }
+    let ma = Node::open(&tmp.path().join("ma")).unwrap();
+    ma.federation.queue(queued);
+    pump(&[&dz, &ma, &tn]);
+    tn.channel_accept(&OP, &ch).unwrap();
+    pump(&[&dz, &ma, &tn]);
+    for n in [&dz, &ma, &tn] {
+        let c = n.channel_list(&OP).unwrap();
+        let c = c.iter().find(|c| c.id == ch).unwrap();
+        assert_eq!(c.status, "active", "at {}: {c:?}", n.config.country);
+    }
+    let id = ma.record_add(&OP, person(&ch, "After")).unwrap();
+    pump(&[&dz, &ma, &tn]);
+    assert!(dz.record_get(&OP, &id).is_ok() && tn.record_get(&OP, &id).is_ok());
+}
