@@ -933,10 +933,10 @@ impl Holder {
         let card: NodeCard = serde_json::from_str(&p.card)
             .map_err(|e| NodeError::Other(format!("peer card: {e}")))?;
         let key = card.signing_key()?;
-        let me = TlsIdentity::from_identity(&node.identity)
+        let me = TlsIdentity::from_identity_as(&node.identity, node.id())
             .map_err(|e| NodeError::Other(e.to_string()))?;
         let set = PeerSet::new();
-        set.insert(key);
+        set.insert_as(key, peer);
         let client = PeerClient::new(&me, Arc::new(set))
             .map_err(|e| NodeError::Other(e.to_string()))?
             .with_timeouts(Duration::from_secs(10), Duration::from_secs(300))

@@ -2,8 +2,6 @@
 //! arrives to the application (records, charters) — in the caller's
 //! transaction.
 
-use std::collections::BTreeMap;
-
 use serde_json::json;
 
 use tansiq_core::charter::ChannelEvent;
@@ -17,6 +15,7 @@ use tansiq_sync::{
 
 use super::prepare::{Prepared, RecordCheck};
 use super::{channel_id, node_id, payload, sync_err, Payload};
+use crate::card::KeyBook;
 use crate::error::{NodeError, NodeResult};
 use crate::node::Node;
 use crate::records::search_norm;
@@ -113,7 +112,7 @@ pub(crate) fn apply(
     node: &Node,
     tx: &mut Tx,
     out: &Output,
-    keys: &BTreeMap<String, [u8; 32]>,
+    keys: &KeyBook,
     prepared: Option<&Prepared>,
 ) -> NodeResult<()> {
     for e in &out.effects {
@@ -189,13 +188,13 @@ fn deliver(
     tx: &mut Tx,
     env: &Envelope,
     from: &str,
-    keys: &BTreeMap<String, [u8; 32]>,
+    keys: &KeyBook,
     prepared: Option<&Prepared>,
 ) -> NodeResult<()> {
     let h = env.header();
     let (opened, check) = match prepared.and_then(|p| p.take_opened(env)) {
         Some(o) => o,
-        None => (payload::open(env, node.id(), &node.identity), None),
+        None => (payload::open(env, node.id(), &node.identities()), None),
     };
     let result = match opened {
         Ok(p) => take_in(node, tx, env, p, keys, check),
@@ -225,7 +224,7 @@ fn take_in(
     tx: &mut Tx,
     env: &Envelope,
     p: Payload,
-    keys: &BTreeMap<String, [u8; 32]>,
+    keys: &KeyBook,
     check: Option<RecordCheck>,
 ) -> Result<(), Outcome> {
     let h = env.header();
@@ -251,9 +250,25 @@ fn take_in(
             }
             let id = charter.charter.id.clone();
             let version = charter.charter.version;
-            match node.apply_channel_event(tx, &id, ChannelEvent::Proposed(charter)) {
+            let event = if charter.charter.is_member(node.id()) {
+                node.apply_channel_event(tx, &id, ChannelEvent::Proposed(charter))
+            } else {
+                // A version that removes this node.
+                node.receive_removal(tx, sender, charter)
+            };
+            match event {
                 Ok(st) => {
-                    node.audit(tx, &format!("node:{sender}"), "channel.receive", &id, json!({"id": id, "version": version, "from": sender, "status": st.status().as_str()}))?;
+                    let status = match &st.active {
+                        Some(a) if !a.charter.is_member(node.id()) => "removed",
+                        _ => st.status().as_str(),
+                    };
+                    node.audit(
+                        tx,
+                        &format!("node:{sender}"),
+                        "channel.receive",
+                        &id,
+                        json!({"id": id, "version": version, "from": sender, "status": status}),
+                    )?;
                     Ok(())
                 }
                 Err(NodeError::BadInput(m)) => Err(Outcome::Reject(format!("charter: {m}"))),
@@ -408,10 +423,16 @@ fn take_in(
                             "a release signed for another originator".into(),
                         ));
                     }
-                    let key = keys
-                        .get(sender)
-                        .ok_or_else(|| Outcome::Reject("unknown originator".into()))?;
-                    signed.verify(key).map_err(|e| Outcome::Reject(e.0))?;
+                    if !keys.contains_key(sender) {
+                        return Err(Outcome::Reject("unknown originator".into()));
+                    }
+                    // Under the key the originator had when it granted it.
+                    let ks = keys.keys_at_time(sender, &rel.granted);
+                    if !ks.iter().any(|k| signed.verify(k).is_ok()) {
+                        return Err(Outcome::Reject(
+                            "the release's signature does not verify".into(),
+                        ));
+                    }
                     let id = request.clone().unwrap_or_else(|| {
                         tansiq_core::ids::new_id(tansiq_core::ids::REQUEST_PREFIX)
                     });
@@ -473,17 +494,35 @@ fn take_in(
             let b = &record.body;
             b.validate()
                 .map_err(|e| Outcome::Reject(format!("record: {e}")))?;
-            let Some(okey) = keys.get(&b.originator) else {
+            if !keys.contains_key(&b.originator) {
                 return Err(Outcome::Reject(format!(
                     "record originator {} is not a known peer",
                     b.originator
                 )));
-            };
-            // Verified before the transaction with this same key, or now.
-            let check = check.filter(|c| c.key == *okey);
-            if check.is_none() {
-                record.verify(okey).map_err(|e| Outcome::Reject(e.0))?;
             }
+            // The keys the originator had when it signed this version (its
+            // current one unless it rotated since).
+            let okeys = keys.keys_at_time(&b.originator, &b.created);
+            // Verified before the transaction with one of these keys, or now.
+            let check = check.filter(|c| okeys.contains(&c.key));
+            let okey = match &check {
+                Some(c) => c.key,
+                None => {
+                    let mut found = None;
+                    let mut why = "no key of the originator for its date".to_string();
+                    for k in &okeys {
+                        match record.verify(k) {
+                            Ok(()) => {
+                                found = Some(*k);
+                                break;
+                            }
+                            Err(e) => why = e.0,
+                        }
+                    }
+                    found.ok_or(Outcome::Reject(why))?
+                }
+            };
+            let okey = &okey;
             if sender != b.originator {
                 // A holder passes on another node's record: the third-party
                 // rule, decided by the policy module, with the originator's

@@ -80,7 +80,7 @@ pub struct Federation {
     /// written again.
     link_ok: Mutex<std::collections::HashMap<String, String>>,
     /// The signing keys the last engine call saw, for [`Federation::prepare`].
-    keys: Mutex<Option<std::collections::BTreeMap<String, [u8; 32]>>>,
+    keys: Mutex<Option<crate::card::KeyBook>>,
 }
 
 impl Default for Federation {
