@@ -127,6 +127,26 @@ impl Store {
         self.run_write(self.backend.begin_relaxed()?, f)
     }
 
+    /// A write transaction without the store's write lock (PostgreSQL:
+    /// plain `READ COMMITTED`; SQLite: an ordinary write transaction).
+    /// Only for row-local changes that are correct beside concurrent
+    /// writers — outbox claims and lease renewals — so a delivery worker
+    /// never queues behind (or holds) the lock every state change takes.
+    pub fn write_unlocked<T, E: From<StoreError>>(
+        &self,
+        f: impl FnOnce(&mut Tx) -> Result<T, E>,
+    ) -> Result<T, E> {
+        self.run_write(self.backend.begin_unlocked()?, f)
+    }
+
+    /// On a thread of its own, calls `wake(true)` whenever a transaction
+    /// commits new outbox work for this store ([`Tx::notify_work`]) and
+    /// `wake(false)` about once a second, until `wake` returns false.
+    /// Returns false when the backend cannot (SQLite): the caller polls.
+    pub fn watch_work(&self, wake: impl Fn(bool) -> bool + Send + 'static) -> Result<bool, StoreError> {
+        self.backend.watch_work(Box::new(wake))
+    }
+
     fn run_write<T, E: From<StoreError>>(
         &self,
         conn: Box<dyn Conn + '_>,

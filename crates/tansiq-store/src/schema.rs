@@ -93,6 +93,13 @@ const MIGRATIONS: &[&str] = &[
     // 5: which envelopes carried which record (to purge them on retraction)
     "CREATE TABLE record_envelopes (record_id TEXT NOT NULL, envelope_id {blob} NOT NULL,
         PRIMARY KEY (record_id, envelope_id));",
+    // 6: outbox leases, for several `serve` workers on one node: the
+    // worker delivering a row and until when (ms since the epoch; 0 =
+    // free). The index finds free and expired rows.
+    "ALTER TABLE sync_outbox ADD COLUMN claimed_by TEXT;
+     ALTER TABLE sync_outbox ADD COLUMN claimed_until BIGINT NOT NULL DEFAULT 0;
+     CREATE INDEX sync_outbox_claim ON sync_outbox (claimed_until);
+     CREATE INDEX sync_outbox_claimed_by ON sync_outbox (claimed_by);",
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
