@@ -32,10 +32,19 @@ pub struct Config {
     /// Seconds between automatic audit checkpoints while serving.
     #[serde(default = "default_checkpoint_secs")]
     pub checkpoint_interval_secs: u64,
+    /// Seconds a `serve` worker's claim on an outbox row lasts without
+    /// renewal: how soon another worker takes over the deliveries of one
+    /// that died (docs/STORE.md, "Several workers").
+    #[serde(default = "default_lease_secs")]
+    pub outbox_lease_secs: u64,
 }
 
 fn default_checkpoint_secs() -> u64 {
     60
+}
+
+fn default_lease_secs() -> u64 {
+    15
 }
 
 impl Config {

@@ -116,6 +116,7 @@ impl Node {
             api_listen: api_listen.to_string(),
             store: store_url,
             checkpoint_interval_secs: 60,
+            outbox_lease_secs: 15,
         };
         let store = open_store(dir, &config, true)?;
         if store.read(|tx| tx.meta_get("node_id"))?.is_some() {
