@@ -55,6 +55,12 @@ pub fn run(dir: &Path, listen: Option<&str>, api_listen: Option<&str>) -> CliRes
         .enable_all()
         .build()
         .map_err(|e| CliError::other(format!("starting runtime: {e}")))?;
+    // Blocking store calls (the postgres client runs its own small
+    // runtime) happen outside the async runtime or in spawn_blocking.
+    let peers = tansiq_node::transport::PeerSet::new();
+    tansiq_node::peering::refresh_peers(&node, &peers)?;
+    // Dropped after the runtime: closing pooled connections blocks.
+    let _keep = node.clone();
     rt.block_on(async move {
         let addr = tansiq_node::config::parse_listen(api_listen.unwrap_or(&node.config.api_listen))?;
         let listener = tansiq_node::api::bind(addr)
@@ -64,8 +70,6 @@ pub fn run(dir: &Path, listen: Option<&str>, api_listen: Option<&str>) -> CliRes
         let peer_listener = tokio::net::TcpListener::bind(peer_addr)
             .await
             .map_err(|e| CliError::other(format!("cannot listen on {peer_addr}: {e}")))?;
-        let peers = tansiq_node::transport::PeerSet::new();
-        tansiq_node::peering::refresh_peers(&node, &peers)?;
         tracing::info!(node = %node.id(), api = %addr, partners = %peer_addr, "tansiq node serving");
         let bg = tokio::spawn(background(node.clone(), worker.clone()));
         let sender = tokio::spawn(tansiq_node::peering::sender(node.clone(), peers.clone()));
