@@ -35,19 +35,21 @@ pub fn run(dir: &Path, listen: Option<&str>, api_listen: Option<&str>) -> CliRes
         // New work queued by another process wakes this worker at once
         // (PostgreSQL LISTEN); the sender's polling is the fallback.
         let weak = Arc::downgrade(&node);
-        let listening = node.store.watch_work(move |heard| {
-            let Some(n) = weak.upgrade() else {
-                return false;
-            };
-            if heard {
-                n.federation
-                    .claim_due
-                    .store(true, std::sync::atomic::Ordering::SeqCst);
-                n.federation.wake.notify_one();
-            }
-            true
-        })
-        .map_err(tansiq_node::NodeError::from)?;
+        let listening = node
+            .store
+            .watch_work(move |heard| {
+                let Some(n) = weak.upgrade() else {
+                    return false;
+                };
+                if heard {
+                    n.federation
+                        .claim_due
+                        .store(true, std::sync::atomic::Ordering::SeqCst);
+                    n.federation.wake.notify_one();
+                }
+                true
+            })
+            .map_err(tansiq_node::NodeError::from)?;
         tracing::info!(worker = %worker, listening, "delivery worker");
     }
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -147,9 +149,10 @@ fn take_jobs_lease(
     let now = tansiq_node::federation::now_ms();
     node.store.write(|tx| {
         let held = tx.meta_get("jobs_worker")?;
-        let other_live = held.as_deref().and_then(|v| v.split_once(' ')).is_some_and(
-            |(w, until)| w != worker && until.parse::<u64>().is_ok_and(|u| u > now),
-        );
+        let other_live = held
+            .as_deref()
+            .and_then(|v| v.split_once(' '))
+            .is_some_and(|(w, until)| w != worker && until.parse::<u64>().is_ok_and(|u| u > now));
         if other_live {
             return Ok(false);
         }

@@ -110,7 +110,10 @@ impl Worker {
                 .arg(&self.dir)
                 .args(["--listen", &format!("127.0.0.1:{}", self.listen)])
                 .args(["--api-listen", &format!("127.0.0.1:{}", self.api)])
-                .env("TANSIQ_LOG", std::env::var("TANSIQ_TEST_LOG").unwrap_or_else(|_| "warn".into()))
+                .env(
+                    "TANSIQ_LOG",
+                    std::env::var("TANSIQ_TEST_LOG").unwrap_or_else(|_| "warn".into()),
+                )
                 .env_remove("TANSIQ_DIR")
                 .stdout(Stdio::null())
                 .stderr(err)
@@ -490,7 +493,11 @@ fn kill_9_workers_of_a_postgres_node_while_3000_records_flow() {
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .unwrap();
-    assert_eq!((receives, distinct), (TOTAL, TOTAL), "each record delivered once");
+    assert_eq!(
+        (receives, distinct),
+        (TOTAL, TOTAL),
+        "each record delivered once"
+    );
     let dz_id = json(&dz, &["card"])["id"].as_str().unwrap().to_string();
     let (envs, max_seq): (i64, i64) = db(&ma)
         .query_row(
@@ -499,10 +506,18 @@ fn kill_9_workers_of_a_postgres_node_while_3000_records_flow() {
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .unwrap();
-    assert_eq!((envs, max_seq), (TOTAL, TOTAL), "DZ's stream at MA, no fork");
+    assert_eq!(
+        (envs, max_seq),
+        (TOTAL, TOTAL),
+        "DZ's stream at MA, no fork"
+    );
     let status: Value = json(&dz, &["sync", "status", "--json"]);
     assert_eq!(status["peers"][0]["queued"], 0, "{status}");
-    assert_eq!(status["alarms"].as_array().map_or(0, Vec::len), 0, "{status}");
+    assert_eq!(
+        status["alarms"].as_array().map_or(0, Vec::len),
+        0,
+        "{status}"
+    );
     for d in [&dz, &ma] {
         let out = ok(d, &["audit", "verify"]);
         assert!(

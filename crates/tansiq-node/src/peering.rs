@@ -172,7 +172,12 @@ async fn send_one(node: &Arc<Node>, client: &PeerClient, t: Transmit) {
         })
     } else {
         client
-            .post(&endpoint, &key, &format!("{SYNC_PATH}?{REPLY_QUERY}"), bytes)
+            .post(
+                &endpoint,
+                &key,
+                &format!("{SYNC_PATH}?{REPLY_QUERY}"),
+                bytes,
+            )
             .await
     };
     let ok = matches!(&result, Ok((s, _)) if (200..300).contains(s));

@@ -143,7 +143,10 @@ impl Store {
     /// commits new outbox work for this store ([`Tx::notify_work`]) and
     /// `wake(false)` about once a second, until `wake` returns false.
     /// Returns false when the backend cannot (SQLite): the caller polls.
-    pub fn watch_work(&self, wake: impl Fn(bool) -> bool + Send + 'static) -> Result<bool, StoreError> {
+    pub fn watch_work(
+        &self,
+        wake: impl Fn(bool) -> bool + Send + 'static,
+    ) -> Result<bool, StoreError> {
         self.backend.watch_work(Box::new(wake))
     }
 

@@ -935,7 +935,9 @@ fn listen_loop(config: &postgres::Config, setup: &str, shown: &str, wake: &dyn F
                 }
             }
         }
-        std::thread::sleep(Duration::from_millis((100u64 << failures.min(5)).min(2_000)));
+        std::thread::sleep(Duration::from_millis(
+            (100u64 << failures.min(5)).min(2_000),
+        ));
     }
 }
 

@@ -398,7 +398,18 @@ impl Tx<'_> {
         )?
         .iter()
         .map(outbox_row)
-        .collect()
+        .collect::<Result<Vec<_>, _>>()
+        .map(|mut rows| {
+            // RETURNING keeps no order: back to the queue order.
+            rows.sort_by(|a, b| {
+                (precedence_rank(&a.precedence), a.ord, a.id).cmp(&(
+                    precedence_rank(&b.precedence),
+                    b.ord,
+                    b.id,
+                ))
+            });
+            rows
+        })
     }
 
     /// Extends every claim `worker` still holds to `until_ms`; returns how

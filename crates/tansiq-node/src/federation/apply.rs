@@ -141,16 +141,16 @@ pub(crate) fn apply(
                 free_rows |= claim.is_none();
                 tx.sync_put_outbox_claimed(
                     &SqlOutbox {
-                to_node: o.to.as_str().to_string(),
-                id: o.id.0,
-                channel: o.channel.as_str().to_string(),
-                originator: o.originator.as_str().to_string(),
-                seq: o.seq,
-                precedence: prec_str(o.precedence).to_string(),
-                ord: o.order.min(i64::MAX as u64) as i64,
-                size: o.size,
-                relays: o.relays.iter().map(|r| r.as_str().to_string()).collect(),
-                reply_to: o.reply_to.as_ref().map(|r| r.as_str().to_string()),
+                        to_node: o.to.as_str().to_string(),
+                        id: o.id.0,
+                        channel: o.channel.as_str().to_string(),
+                        originator: o.originator.as_str().to_string(),
+                        seq: o.seq,
+                        precedence: prec_str(o.precedence).to_string(),
+                        ord: o.order.min(i64::MAX as u64) as i64,
+                        size: o.size,
+                        relays: o.relays.iter().map(|r| r.as_str().to_string()).collect(),
+                        reply_to: o.reply_to.as_ref().map(|r| r.as_str().to_string()),
                     },
                     claim.as_ref().map(|(w, until)| (w.as_str(), *until)),
                 )?

@@ -172,7 +172,12 @@ impl Federation {
             tx.sync_claim_free(&w.id, until, now as i64, CLAIM_BATCH)
         })?;
         if renew {
-            if let Some(me) = self.worker.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+            if let Some(me) = self
+                .worker
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .as_mut()
+            {
                 me.renewed = now;
             }
         }
@@ -303,8 +308,8 @@ impl Federation {
                     None => tx.sync_outbox()?,
                 }
                 .into_iter()
-                    .map(apply::outbox_from_row)
-                    .collect::<NodeResult<_>>()?,
+                .map(apply::outbox_from_row)
+                .collect::<NodeResult<_>>()?,
             };
             let host = SqlHost::new(node, tx)?;
             let seed = u64::from_le_bytes(tansiq_crypto::random_bytes());
