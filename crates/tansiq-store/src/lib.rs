@@ -207,6 +207,49 @@ impl Store {
         })
     }
 
+    /// For benchmarks only: adds `n` filler rows to `records`, copies of
+    /// record `template`'s routing columns with ids `{prefix}{000000001…}`,
+    /// tombstone-sized (no body, status `retracted`), in transactions of
+    /// at most 500,000 rows, by one `INSERT … SELECT` each (PostgreSQL
+    /// `generate_series`, SQLite a recursive CTE). Returns rows added.
+    #[doc(hidden)]
+    pub fn bench_fill_records(
+        &self,
+        template: &str,
+        prefix: &str,
+        n: u64,
+    ) -> Result<u64, StoreError> {
+        const CHUNK: u64 = 500_000;
+        let cols = "version, kind, originator, channel, file, tlp, code, created_at, expires_at";
+        let mut done = 0;
+        while done < n {
+            let (lo, hi) = (done + 1, (done + CHUNK).min(n));
+            let sql = match self.dialect() {
+                Dialect::Postgres => format!(
+                    "INSERT INTO records (id, {cols}, status, body, sig, content_hash, primary_name)
+                     SELECT ? || lpad(g::text, 10, '0'), {cols}, 'retracted', NULL, NULL, content_hash, NULL
+                     FROM records, generate_series(?::bigint, ?::bigint) g WHERE records.id = ?"
+                ),
+                Dialect::Sqlite => format!(
+                    "WITH RECURSIVE g(i) AS (SELECT ?1 UNION ALL SELECT i + 1 FROM g WHERE i < ?2)
+                     INSERT INTO records (id, {cols}, status, body, sig, content_hash, primary_name)
+                     SELECT ?3 || printf('%010d', g.i), {cols}, 'retracted', NULL, NULL, content_hash, NULL
+                     FROM records, g WHERE records.id = ?4"
+                ),
+            };
+            let params: Vec<Value> = match self.dialect() {
+                Dialect::Postgres => vec![prefix.into(), lo.into(), hi.into(), template.into()],
+                Dialect::Sqlite => vec![lo.into(), hi.into(), prefix.into(), template.into()],
+            };
+            let added = self.write(|tx| tx.exec(&sql, &params))?;
+            if added == 0 {
+                return Err(StoreError::Db(format!("no record {template} to copy")));
+            }
+            done = hi;
+        }
+        Ok(done)
+    }
+
     pub fn scrub(&self) -> Result<(), StoreError> {
         self.backend.scrub()
     }
