@@ -37,6 +37,14 @@ pub struct Config {
     /// that died (docs/STORE.md, "Several workers").
     #[serde(default = "default_lease_secs")]
     pub outbox_lease_secs: u64,
+    /// Length of a hit/no-hit key period: every partner's OPRF key and
+    /// references change when a period ends (docs/PRIVACY.md).
+    #[serde(default = "default_hit_period_secs")]
+    pub hit_period_secs: u64,
+}
+
+pub(crate) fn default_hit_period_secs() -> u64 {
+    7 * 24 * 3600
 }
 
 fn default_checkpoint_secs() -> u64 {
