@@ -65,7 +65,7 @@ fn evaluate(
     oprf::Blinded,
     Result<EvaluateResponse, ServeError>,
 ) {
-    let inputs: Vec<Vec<u8>> = hitkeys::hit_keys(subject)
+    let inputs: Vec<Vec<u8>> = tansiq_node::hits::query_keys(subject)
         .into_iter()
         .map(|k| k.bytes)
         .collect();
@@ -83,7 +83,7 @@ fn tags(outs: &[oprf::Output]) -> Vec<[u8; 16]> {
 }
 
 fn hits_in(l: &KeyedList, tags: &[[u8; 16]]) -> usize {
-    tags.iter().filter(|t| l.index.contains_key(*t)).count()
+    tags.iter().filter(|t| l.has_tag(t)).count()
 }
 
 #[test]
