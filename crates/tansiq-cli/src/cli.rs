@@ -64,7 +64,16 @@ enum Cmd {
     #[command(subcommand)]
     Keys(KeysCmd),
     /// Run the node (local API, background work) until SIGINT/SIGTERM.
-    Serve,
+    /// Several `serve` workers may run on one PostgreSQL node, each with
+    /// its own addresses (docs/STORE.md, "Several workers").
+    Serve {
+        /// Partner address to bind instead of the config's `listen`.
+        #[arg(long)]
+        listen: Option<String>,
+        /// Local API address to bind instead of the config's `api_listen`.
+        #[arg(long)]
+        api_listen: Option<String>,
+    },
     /// Local users.
     #[command(subcommand)]
     User(UserCmd),
@@ -545,7 +554,9 @@ pub fn run(cli: Cli) -> CliResult {
                 }
             }
         }
-        Cmd::Serve => crate::serve::run(&dir)?,
+        Cmd::Serve { listen, api_listen } => {
+            crate::serve::run(&dir, listen.as_deref(), api_listen.as_deref())?
+        }
         Cmd::User(UserCmd::Add { name, role, files }) => {
             let role: Role = role
                 .parse()

@@ -125,6 +125,7 @@ impl Node {
             api_listen: api_listen.to_string(),
             store: store_url,
             checkpoint_interval_secs: 60,
+            outbox_lease_secs: 15,
             hit_period_secs: crate::config::default_hit_period_secs(),
         };
         let store = open_store(dir, &config, true)?;

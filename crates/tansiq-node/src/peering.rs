@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Extension, State};
+use axum::extract::{DefaultBodyLimit, Extension, RawQuery, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -44,6 +44,13 @@ pub fn refresh_peers(node: &Node, set: &PeerSet) -> NodeResult<()> {
     }
     Ok(())
 }
+
+/// The query by which a sender asks for the `batch_ack` of its `batch`
+/// in the response body (docs/PROTOCOL.md §6): with several workers
+/// serving one node, the acknowledgement then reaches the worker whose
+/// engine sent the batch, whichever worker the peer's next POST would
+/// reach.
+pub const REPLY_QUERY: &str = "reply=1";
 
 /// A partner pushes its card after rotating its keys: `204` taken (or
 /// already held), `409` refused (not a continuation of the chain held, an
@@ -83,30 +90,48 @@ async fn receive_card(
 async fn receive(
     State(node): State<Arc<Node>>,
     Extension(PeerId(peer)): Extension<PeerId>,
+    RawQuery(query): RawQuery,
     body: Bytes,
-) -> StatusCode {
+) -> Response {
+    let want_reply = query.as_deref() == Some(REPLY_QUERY);
     let n = node.clone();
     let r = tokio::task::spawn_blocking(move || {
         // Signature checks and opening, on every core, before the store
         // lock; the transaction then only stores.
         let prepared = n.federation.prepare(&n, &body);
-        let out = n.store.write(|tx| {
+        let mut out = n.store.write(|tx| {
             n.federation
                 .receive_prepared(&n, tx, &peer, &body, prepared)
         })?;
+        let reply = if want_reply {
+            out.iter()
+                .position(|t| {
+                    t.to.as_str() == peer
+                        && matches!(t.message, tansiq_sync::Message::BatchAck { .. })
+                })
+                .map(|i| out.remove(i).message.encode())
+        } else {
+            None
+        };
         n.federation.queue(out);
-        Ok::<_, NodeError>(())
+        Ok::<_, NodeError>(reply)
     })
     .await;
     match r {
-        Ok(Ok(())) => StatusCode::NO_CONTENT,
+        Ok(Ok(Some(reply))) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/json")],
+            reply,
+        )
+            .into_response(),
+        Ok(Ok(None)) => StatusCode::NO_CONTENT.into_response(),
         Ok(Err(e)) => {
             tracing::warn!(error = %e, "federation message not taken in");
-            StatusCode::SERVICE_UNAVAILABLE
+            StatusCode::SERVICE_UNAVAILABLE.into_response()
         }
         Err(e) => {
             tracing::error!(error = %e, "federation worker failed");
-            StatusCode::INTERNAL_SERVER_ERROR
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
         }
     }
 }
@@ -298,16 +323,38 @@ async fn send_one(node: &Arc<Node>, client: &PeerClient, peers: &PeerSet, t: Tra
         // The peer must hold our new card before anything signed with the
         // new key reaches it (and before we can present that key).
         match push_card(node, peers, t.to.as_str(), &endpoint, &key, acked).await {
-            Ok(()) => client.post(&endpoint, &key, SYNC_PATH, bytes).await,
+            Ok(()) => {
+                client
+                    .post(
+                        &endpoint,
+                        &key,
+                        &format!("{SYNC_PATH}?{REPLY_QUERY}"),
+                        bytes,
+                    )
+                    .await
+            }
             Err(reason) => Err(transport::TransportError::Connect {
                 endpoint: endpoint.clone(),
                 reason: format!("pushing our new card: {reason}"),
             }),
         }
     } else {
-        client.post(&endpoint, &key, SYNC_PATH, bytes).await
+        client
+            .post(
+                &endpoint,
+                &key,
+                &format!("{SYNC_PATH}?{REPLY_QUERY}"),
+                bytes,
+            )
+            .await
     };
     let ok = matches!(&result, Ok((s, _)) if (200..300).contains(s));
+    // The peer's acknowledgement, answered in the response: taken in by
+    // this worker's engine, which knows the batch.
+    let reply = match &result {
+        Ok((200, body)) if !body.is_empty() => Some(body.clone()),
+        _ => None,
+    };
     let peer = t.to.as_str().to_string();
     let n = node.clone();
     let err = match &result {
@@ -317,6 +364,17 @@ async fn send_one(node: &Arc<Node>, client: &PeerClient, peers: &PeerSet, t: Tra
     };
     let _ = tokio::task::spawn_blocking(move || {
         record_link(&n, &peer, ok, err);
+        if let Some(reply) = reply {
+            match n
+                .store
+                .write(|tx| n.federation.receive(&n, tx, &peer, &reply))
+            {
+                Ok(more) => n.federation.queue(more),
+                // Lost like an ack that never came: the engine resends
+                // after its timeout, and the peer deduplicates.
+                Err(e) => tracing::warn!(error = %e, "taking in an acknowledgement"),
+            }
+        }
         if !ok {
             match n.store.write(|tx| n.federation.failed(&n, tx, &t)) {
                 Ok(more) => n.federation.queue(more),
@@ -422,11 +480,22 @@ pub async fn sender(node: Arc<Node>, peers: PeerSet) {
                 }
             }
         }
-        if now.saturating_sub(last_poll) >= 250 {
+        let claim_due = node
+            .federation
+            .claim_due
+            .swap(false, std::sync::atomic::Ordering::SeqCst);
+        if claim_due || now.saturating_sub(last_poll) >= 250 {
             last_poll = now;
             let n = node.clone();
             let p = peers.clone();
             let _ = tokio::task::spawn_blocking(move || {
+                // Claims first, outside the write lock: rows queued by the
+                // CLI or left by a worker that died join this engine.
+                match n.federation.claim_round(&n) {
+                    Ok(0) => {}
+                    Ok(k) => tracing::info!(rows = k, "claimed outbox rows"),
+                    Err(e) => tracing::warn!(error = %e, "claiming outbox rows"),
+                }
                 if let Err(e) = refresh_peers(&n, &p) {
                     tracing::warn!(error = %e, "refreshing peers");
                 }

@@ -115,6 +115,11 @@ pub(crate) fn apply(
     keys: &KeyBook,
     prepared: Option<&Prepared>,
 ) -> NodeResult<()> {
+    // A delivery worker claims the rows it queues (its engine sends them);
+    // a process that does not deliver (the CLI) leaves them free and
+    // wakes the workers.
+    let claim = node.federation.claim_for_new_rows();
+    let mut free_rows = false;
     for e in &out.effects {
         match e {
             Effect::Store { envelope, custody } => {
@@ -131,18 +136,24 @@ pub(crate) fn apply(
                 seq: s.seq,
                 last: Some(s.last.0),
             })?,
-            Effect::OutboxPut(o) => tx.sync_put_outbox(&SqlOutbox {
-                to_node: o.to.as_str().to_string(),
-                id: o.id.0,
-                channel: o.channel.as_str().to_string(),
-                originator: o.originator.as_str().to_string(),
-                seq: o.seq,
-                precedence: prec_str(o.precedence).to_string(),
-                ord: o.order.min(i64::MAX as u64) as i64,
-                size: o.size,
-                relays: o.relays.iter().map(|r| r.as_str().to_string()).collect(),
-                reply_to: o.reply_to.as_ref().map(|r| r.as_str().to_string()),
-            })?,
+            Effect::OutboxPut(o) => {
+                free_rows |= claim.is_none();
+                tx.sync_put_outbox_claimed(
+                    &SqlOutbox {
+                        to_node: o.to.as_str().to_string(),
+                        id: o.id.0,
+                        channel: o.channel.as_str().to_string(),
+                        originator: o.originator.as_str().to_string(),
+                        seq: o.seq,
+                        precedence: prec_str(o.precedence).to_string(),
+                        ord: o.order.min(i64::MAX as u64) as i64,
+                        size: o.size,
+                        relays: o.relays.iter().map(|r| r.as_str().to_string()).collect(),
+                        reply_to: o.reply_to.as_ref().map(|r| r.as_str().to_string()),
+                    },
+                    claim.as_ref().map(|(w, until)| (w.as_str(), *until)),
+                )?
+            }
             Effect::OutboxDone { to, id } => tx.sync_outbox_done(to.as_str(), &id.0)?,
             Effect::Alarm(a) => {
                 let (kind, detail) = match a {
@@ -159,6 +170,9 @@ pub(crate) fn apply(
                 node.audit(tx, "node", "sync.alarm", &row.id, json!({"kind": kind}))?;
             }
         }
+    }
+    if free_rows {
+        tx.notify_work()?;
     }
     Ok(())
 }
