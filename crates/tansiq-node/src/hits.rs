@@ -27,7 +27,7 @@ use tansiq_core::time;
 use tansiq_core::user::Actor;
 use tansiq_crypto::oprf::{self, OprfKey, ELEMENT_LEN, PROOF_LEN};
 use tansiq_crypto::{b64, b64_decode_array, sha256};
-use tansiq_match::hitkeys::{self, HitKey, HitSubject};
+use tansiq_match::hitkeys::{self, HitKey, HitSubject, Side};
 use tansiq_store::{HitAllowRow, HitBudgetRow, HitListRow, HitRequestRow, Tx};
 use tansiq_sync::Precedence;
 
@@ -69,8 +69,8 @@ fn tag_of(out: &oprf::Output) -> Tag {
 }
 
 /// The keys the querier asks about for one subject.
-fn query_keys(s: &HitSubject) -> Vec<HitKey> {
-    hitkeys::hit_keys(s)
+pub fn query_keys(s: &HitSubject) -> Vec<HitKey> {
+    hitkeys::side_keys(s, Side::Query)
 }
 
 /// The keys the holder keys for one entry: the union over the entry's
@@ -91,20 +91,25 @@ fn entry_keys(
     } else {
         nats.iter().take(3).cloned().map(Some).collect()
     };
+    // The primary date and nationality first: `side_keys` puts the keys
+    // that matter most first, and the cap keeps the earliest.
     let mut keys = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for b in &births {
         for n in &nats {
-            keys.extend(hitkeys::hit_keys(&HitSubject {
+            let subject = HitSubject {
                 names: names.clone(),
                 birth_date: b.clone(),
                 nationality: n.clone(),
                 documents: docs.to_vec(),
-            }));
+            };
+            for k in hitkeys::side_keys(&subject, Side::Entry) {
+                if keys.len() < hitkeys::MAX_KEYS && seen.insert(k.bytes.clone()) {
+                    keys.push(k);
+                }
+            }
         }
     }
-    keys.sort();
-    keys.dedup();
-    keys.truncate(hitkeys::MAX_KEYS);
     keys
 }
 

@@ -65,7 +65,7 @@ fn evaluate(
     oprf::Blinded,
     Result<EvaluateResponse, ServeError>,
 ) {
-    let inputs: Vec<Vec<u8>> = hitkeys::hit_keys(subject)
+    let inputs: Vec<Vec<u8>> = tansiq_node::hits::query_keys(subject)
         .into_iter()
         .map(|k| k.bytes)
         .collect();
