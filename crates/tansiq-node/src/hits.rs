@@ -91,8 +91,9 @@ fn entry_keys(
     } else {
         nats.iter().take(3).cloned().map(Some).collect()
     };
-    // The primary date and nationality first: `side_keys` puts the keys
-    // that matter most first, and the cap keeps the earliest.
+    // The primary date and nationality first: each `side_keys` call is
+    // already capped (keeping its most useful keys), so the primary
+    // subject's whole set goes in before any other combination's.
     let mut keys = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for b in &births {
