@@ -277,6 +277,15 @@ fn make_tok(text: String, kind: Kind, forms: Vec<Vec<Sym>>) -> PTok {
     }
 }
 
+/// An Arabic token with a medial "ال" between two parts of at least two
+/// and three letters, without it ("قمرالملوك" → "قمرملوك").
+fn without_medial_article(t: &str) -> Option<String> {
+    let c: Vec<char> = t.chars().collect();
+    (2..c.len().saturating_sub(4))
+        .find(|&k| c[k] == 'ا' && c[k + 1] == 'ل')
+        .map(|k| c[..k].iter().chain(&c[k + 2..]).collect())
+}
+
 /// Forms of an ordinary name token: itself, and without a possible glued
 /// article or patronymic particle; whether it may carry a glued article.
 fn name_forms(t: &str, arabic: bool, has_next: bool) -> (Vec<Vec<Sym>>, bool) {
@@ -289,6 +298,12 @@ fn name_forms(t: &str, arabic: bool, has_next: bool) -> (Vec<Vec<Sym>>, bool) {
         if let Some(core) = strip_arabic_article(t) {
             forms.insert(0, syms(core, true));
             glued_article = true;
+        }
+        // A compound written glued around its article ("قمرالملوك",
+        // "ركنالدين"): Latin spellings drop or assimilate the article
+        // ("Qamar ol-Molouk", "Ruknuddin").
+        if let Some(f) = without_medial_article(t) {
+            forms.push(syms(&f, true));
         }
         if let Some(rest) = t.strip_prefix("بن") {
             if rest.chars().count() >= 3 {
@@ -456,7 +471,8 @@ pub(crate) fn parse_tokens(raw: &[String]) -> Parsed {
 /// ("mohammad" + "hossein" → "mohammad_hossein"), so that a name written
 /// glued on one side meets the split form on the other.
 pub fn glue(a: &PTok, b: &PTok) -> Option<PTok> {
-    if a.kind != Kind::Name || b.kind != Kind::Name {
+    // Titles glue too ("Haj-Hosseini" / "حاجحسيني"); initials never.
+    if a.kind == Kind::Initial || b.kind == Kind::Initial {
         return None;
     }
     let fa = a.forms.first()?;

@@ -285,7 +285,7 @@ where
 }
 
 /// Glued/split compounds are only tried for alignments already this good.
-const MERGE_MIN: f32 = 0.2;
+const MERGE_MIN: f32 = 0.0;
 
 /// Names are cut to this many canonical tokens.
 pub const MAX_TOKENS: usize = 12;
