@@ -266,7 +266,7 @@ fn build_costs() -> CostTable {
         sub[YA as usize][x] = c;
         sub[x][YA as usize] = c;
     }
-    for (x, c) in [(YI, 0.0f32), (A, 0.12), (AA, 0.12), (E, 0.12), (HA, 0.1)] {
+    for (x, c) in [(YI, 0.0f32), (A, 0.12), (AA, 0.3), (E, 0.12), (HA, 0.1)] {
         sub[YA as usize][x as usize] = c;
         sub[x as usize][YA as usize] = c;
     }
@@ -294,11 +294,17 @@ pub fn sub_cost(a: Sym, b: Sym) -> f32 {
 /// ("Ahmadi" is احمدي, not حمادي), unlike a medial short vowel.
 pub const INITIAL_VOWEL_INDEL: f32 = 0.4;
 
+/// Deletion cost of a word-final a: Arabic writes a final a (ة, ا, ى),
+/// so "Basma" is بسمه rather than باسم.
+pub const FINAL_A_INDEL: f32 = 0.3;
+
 /// Deletion cost of symbol `s` at position `pos` of its sequence.
 #[inline]
-fn indel_at(t: &CostTable, s: Sym, pos: usize) -> f32 {
+fn indel_at(t: &CostTable, s: Sym, pos: usize, len: usize) -> f32 {
     if pos == 0 && is_vowel(s) {
         INITIAL_VOWEL_INDEL
+    } else if s == A && pos + 1 == len && pos > 0 {
+        FINAL_A_INDEL
     } else {
         t.indel[s as usize]
     }
@@ -307,7 +313,10 @@ fn indel_at(t: &CostTable, s: Sym, pos: usize) -> f32 {
 /// Total deletion cost of a sequence: the mass the distance is normalised by.
 pub fn mass(s: &[Sym]) -> f32 {
     let t = costs();
-    s.iter().enumerate().map(|(i, &x)| indel_at(t, x, i)).sum()
+    s.iter()
+        .enumerate()
+        .map(|(i, &x)| indel_at(t, x, i, s.len()))
+        .sum()
 }
 
 /// Class-aware weighted edit distance (Levenshtein with the tables above).
@@ -332,11 +341,11 @@ pub fn distance_bounded(a: &[Sym], b: &[Sym], limit: f32) -> f32 {
     let mut ib = [0.0f32; MAX_SYMS];
     let (mut prev, mut cur) = (&mut buf_a, &mut buf_b);
     for j in 0..n {
-        ib[j] = indel_at(t, b[j], j);
+        ib[j] = indel_at(t, b[j], j, n);
         prev[j + 1] = prev[j] + ib[j];
     }
     for (i, &ca) in a.iter().take(MAX_SYMS).enumerate() {
-        let da = indel_at(t, ca, i);
+        let da = indel_at(t, ca, i, a.len());
         cur[0] = prev[0] + da;
         let row = &t.sub[ca as usize];
         let mut row_min = cur[0];

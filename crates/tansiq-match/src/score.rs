@@ -314,7 +314,7 @@ fn finish(q: &[&PTok], e: &[&PTok], mut pairs: Vec<Pair>, used_q: u64, used_e: u
     // An extra family name (the last token) says more than an extra
     // given or middle name.
     let last_factor = |lam: f32, k: usize, n: usize| {
-        if lam < 1.0 && k + 1 == n && n > 1 {
+        if lam < 1.0 && ((k + 1 == n && n > 1) || (k == 0 && n > 2)) {
             (lam * LAST_EXTRA_FACTOR).min(1.0)
         } else {
             lam
