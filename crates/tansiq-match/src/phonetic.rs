@@ -80,24 +80,35 @@ pub const UU: Sym = 41;
 /// "موسى" Moussa) as often as i (the nisba "-i").
 pub const YA: Sym = 42;
 
-pub const NSYM: usize = 43;
+/// Medial ا: a written long a. Latin writes it as a vowel, so dropping it
+/// costs more than dropping a Latin short vowel, which Arabic leaves
+/// unwritten.
+pub const AL: Sym = 43;
+
+pub const NSYM: usize = 44;
 
 /// Printable name of each symbol (for explanations and tests).
 pub const SYM_NAMES: [&str; NSYM] = [
     "a", "e", "i", "o", "u", "W/u", "Y/i", "H/a", "A", "'", "'", "b", "p", "f", "v", "m", "n", "l",
     "r", "t", "th", "d", "dh", "D", "Z", "s", "z", "sh", "ch", "j", "zh", "k", "q", "g", "gh",
-    "kh", "h", "w", "y", "aa", "ii", "uu", "Y/i/a",
+    "kh", "h", "w", "y", "aa", "ii", "uu", "Y/i/a", "ā",
 ];
 
 pub fn is_vowel(s: Sym) -> bool {
-    s <= U || s == AV || s == AA || s == II || s == UU
+    s <= U || s == AV || s == AA || s == II || s == UU || s == AL
 }
+
+/// Deletion cost of a short vowel (written in Latin, not in Arabic).
+pub const SHORT_VOWEL_INDEL: f32 = 0.08;
+/// Deletion cost of a medial ا (a long a, which Latin writes).
+pub const LONG_A_INDEL: f32 = 0.2;
 
 /// Cost of inserting or deleting a symbol. Vowels are nearly free (Arabic
 /// does not write short vowels), the weak letters cheap, consonants 1.
 pub fn indel_cost(s: Sym) -> f32 {
     match s {
-        A | E | I | O | U => 0.12,
+        A | E | I | O | U => SHORT_VOWEL_INDEL,
+        AL => LONG_A_INDEL,
         AV => 0.1,
         HAMZA => 0.1,
         AIN => 0.15,
@@ -270,6 +281,17 @@ fn build_costs() -> CostTable {
         sub[YA as usize][x as usize] = c;
         sub[x as usize][YA as usize] = c;
     }
+    // A medial ا is read like a Latin a.
+    let a_row = sub[A as usize];
+    for (x, &c) in a_row.iter().enumerate() {
+        sub[AL as usize][x] = c;
+        sub[x][AL as usize] = c;
+    }
+    sub[AL as usize][AL as usize] = 0.0;
+    for x in [A, AA] {
+        sub[AL as usize][x as usize] = 0.0;
+        sub[x as usize][AL as usize] = 0.0;
+    }
     let mut indel = [0.0f32; NSYM];
     for (i, c) in indel.iter_mut().enumerate() {
         *c = indel_cost(i as Sym);
@@ -303,7 +325,7 @@ pub const FINAL_A_INDEL: f32 = 0.3;
 fn indel_at(t: &CostTable, s: Sym, pos: usize, len: usize) -> f32 {
     if pos == 0 && is_vowel(s) {
         INITIAL_VOWEL_INDEL
-    } else if s == A && pos + 1 == len && pos > 0 {
+    } else if (s == A || s == AL) && pos + 1 == len && pos > 0 {
         FINAL_A_INDEL
     } else {
         t.indel[s as usize]
@@ -594,7 +616,7 @@ pub fn arabic_syms(tok: &str) -> Vec<Sym> {
                 if i == 0 {
                     AV
                 } else {
-                    A
+                    AL
                 }
             }
             'ب' => B,
