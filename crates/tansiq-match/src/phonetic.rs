@@ -322,8 +322,12 @@ pub const FINAL_A_INDEL: f32 = 0.3;
 
 /// Deletion cost of symbol `s` at position `pos` of its sequence.
 #[inline]
-fn indel_at(t: &CostTable, s: Sym, pos: usize, len: usize) -> f32 {
-    if pos == 0 && is_vowel(s) {
+fn indel_at(t: &CostTable, seq: &[Sym], pos: usize) -> f32 {
+    let (s, len) = (seq[pos], seq.len());
+    // An initial ا before و or ي only carries the vowel those letters
+    // write ("اويحيى" Ouyahia, "اويس" Owais).
+    let carrier = s == AV && matches!(seq.get(1), Some(&WU) | Some(&YI));
+    if pos == 0 && is_vowel(s) && !carrier {
         INITIAL_VOWEL_INDEL
     } else if (s == A || s == AL) && pos + 1 == len && pos > 0 {
         FINAL_A_INDEL
@@ -335,10 +339,7 @@ fn indel_at(t: &CostTable, s: Sym, pos: usize, len: usize) -> f32 {
 /// Total deletion cost of a sequence: the mass the distance is normalised by.
 pub fn mass(s: &[Sym]) -> f32 {
     let t = costs();
-    s.iter()
-        .enumerate()
-        .map(|(i, &x)| indel_at(t, x, i, s.len()))
-        .sum()
+    s.iter().enumerate().map(|(i, _)| indel_at(t, s, i)).sum()
 }
 
 /// Class-aware weighted edit distance (Levenshtein with the tables above).
@@ -363,11 +364,11 @@ pub fn distance_bounded(a: &[Sym], b: &[Sym], limit: f32) -> f32 {
     let mut ib = [0.0f32; MAX_SYMS];
     let (mut prev, mut cur) = (&mut buf_a, &mut buf_b);
     for j in 0..n {
-        ib[j] = indel_at(t, b[j], j, n);
+        ib[j] = indel_at(t, b, j);
         prev[j + 1] = prev[j] + ib[j];
     }
     for (i, &ca) in a.iter().take(MAX_SYMS).enumerate() {
-        let da = indel_at(t, ca, i, a.len());
+        let da = indel_at(t, a, i);
         cur[0] = prev[0] + da;
         let row = &t.sub[ca as usize];
         let mut row_min = cur[0];

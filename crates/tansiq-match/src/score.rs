@@ -341,6 +341,14 @@ fn finish(q: &[&PTok], e: &[&PTok], mut pairs: Vec<Pair>, used_q: u64, used_e: u
             }
         }
     }
+    // A name written surname first without a comma ("OUYAHIA Ahmed")
+    // is a rotation of the other order: one displacement, however many
+    // tokens it moves past.
+    let descents = pairs.windows(2).filter(|w| w[0].ej > w[1].ej).count();
+    let rotation = descents == 1 && pairs.first().map(|p| p.ej) > pairs.last().map(|p| p.ej);
+    if rotation {
+        inversions = inversions.min(1);
+    }
     sim -= INVERSION_PENALTY * (inversions.min(3) as f32);
     NameScore {
         sim: sim.clamp(0.0, 1.0),
