@@ -285,7 +285,7 @@ where
 }
 
 /// Glued/split compounds are only tried for alignments already this good.
-const MERGE_MIN: f32 = 0.0;
+const MERGE_MIN: f32 = 0.2;
 
 /// Names are cut to this many canonical tokens.
 pub const MAX_TOKENS: usize = 12;
@@ -375,7 +375,7 @@ pub fn name_logit(ns: &NameScore) -> f64 {
 pub const NAME_LOGIT_FLOOR: f64 = -4.0;
 
 pub const CAL_A: f64 = 27.7;
-pub const CAL_S0: f64 = 0.869;
+pub const CAL_S0: f64 = 0.877;
 pub const CAL_C: f64 = 0.6;
 pub const CAL_I0: f64 = 5.0;
 
