@@ -144,12 +144,14 @@ pub fn seal(
     serde_json::to_vec(&sealed).map_err(|e| NodeError::Other(format!("sealing: {e}")))
 }
 
-/// Opens an envelope addressed to `me`. Errors are reasons to reject it,
-/// written for the audit log (no plaintext in them).
+/// Opens an envelope addressed to `me` with the first of `identities`
+/// (this node's keys, newest first: after a key rotation, what was sealed
+/// to an earlier key still opens) that can. Errors are reasons to reject
+/// it, written for the audit log (no plaintext in them).
 pub fn open(
     env: &Envelope,
     me: &str,
-    identity: &tansiq_crypto::Identity,
+    identities: &[&tansiq_crypto::Identity],
 ) -> Result<Payload, String> {
     let Body::Sealed(bytes) = env.body() else {
         return Err("the envelope carries no body".into());
@@ -157,8 +159,11 @@ pub fn open(
     let v = tansiq_crypto::parse_json_strict(bytes)
         .map_err(|e| format!("sealed body is not valid JSON: {e}"))?;
     let sealed: Sealed = serde_json::from_value(v).map_err(|e| format!("sealed body: {e}"))?;
-    let plain =
-        seal::open(&sealed, &env.header().canonical_bytes(), me, identity).map_err(|_| {
+    let aad = env.header().canonical_bytes();
+    let plain = identities
+        .iter()
+        .find_map(|id| seal::open(&sealed, &aad, me, id).ok())
+        .ok_or_else(|| {
             "cannot open the sealed body (not addressed to this node, or altered)".to_string()
         })?;
     if plain.len() > MAX_PAYLOAD_BYTES {
