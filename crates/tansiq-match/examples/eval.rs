@@ -15,7 +15,9 @@
 //! Other flags: `--no-baseline`, `--exhaustive` (also score without
 //! blocking), `--sweep` (precision/recall per threshold), `--only TEXT`
 //! (sets whose name contains TEXT), `--failures K` (print K misses) with
-//! `--blocking-misses` (only those exhaustive scoring gets right).
+//! `--blocking-misses` (only those exhaustive scoring gets right),
+//! `--half 0|1` (only the queries in one half of a fixed hash split of
+//! the names: tune on half 0, check on half 1).
 
 use std::collections::HashMap;
 use std::time::Instant;
@@ -324,7 +326,23 @@ fn sample<T: Clone>(v: &[T], n: usize, seed: u64) -> Vec<T> {
 }
 
 /// Build both directions from (arabic, latin) pairs.
-fn tasks_from_pairs(name: &str, pairs: &[(String, String)], n: usize) -> Vec<Task> {
+/// Which half of the queries a name falls in (FNV-1a of its text): lets
+/// one tune on half 0 and check on half 1 (`--half`).
+fn half_of(s: &str) -> u8 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in s.as_bytes() {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    (h >> 63) as u8
+}
+
+fn tasks_from_pairs(
+    name: &str,
+    pairs: &[(String, String)],
+    n: usize,
+    half: Option<u8>,
+) -> Vec<Task> {
     let mut ar_ids: HashMap<&str, u32> = HashMap::new();
     let mut la_ids: HashMap<&str, u32> = HashMap::new();
     let mut ar: Vec<String> = Vec::new();
@@ -347,8 +365,15 @@ fn tasks_from_pairs(name: &str, pairs: &[(String, String)], n: usize) -> Vec<Tas
             la2ar[li as usize].push(ai);
         }
     }
-    let qa: Vec<u32> = sample(&(0..ar.len() as u32).collect::<Vec<_>>(), n, 42);
-    let ql: Vec<u32> = sample(&(0..la.len() as u32).collect::<Vec<_>>(), n, 43);
+    let keep = |s: &str| half.is_none_or(|h| half_of(s) == h);
+    let ia: Vec<u32> = (0..ar.len() as u32)
+        .filter(|&i| keep(&ar[i as usize]))
+        .collect();
+    let il: Vec<u32> = (0..la.len() as u32)
+        .filter(|&i| keep(&la[i as usize]))
+        .collect();
+    let qa: Vec<u32> = sample(&ia, n, 42);
+    let ql: Vec<u32> = sample(&il, n, 43);
     vec![
         Task {
             name: format!("{name} ar→lat"),
@@ -383,6 +408,7 @@ fn main() {
     let mut no_baseline = false;
     let mut sweep = false;
     let mut blocking_misses = false;
+    let mut half: Option<u8> = None;
     let mut i = 1;
     while i < args.len() {
         match args[i].as_str() {
@@ -397,6 +423,10 @@ fn main() {
             "--blocking-misses" => blocking_misses = true,
             "--failures" => {
                 failures = args[i + 1].parse().expect("--failures K");
+                i += 1;
+            }
+            "--half" => {
+                half = Some(args[i + 1].parse().expect("--half 0|1"));
                 i += 1;
             }
             "--only" => {
@@ -418,7 +448,7 @@ fn main() {
             (f.len() >= 2).then(|| (f[0].to_string(), f[1].to_string()))
         })
         .collect();
-    tasks.extend(tasks_from_pairs("wikidata-full-names", &pairs, n));
+    tasks.extend(tasks_from_pairs("wikidata-full-names", &pairs, n, half));
     let text = read(&dir.join("coling2018-aligned-tokens.tsv"));
     let pairs: Vec<(String, String)> = text
         .lines()
@@ -427,7 +457,7 @@ fn main() {
             (f.len() >= 2).then(|| (f[1].replace(' ', ""), f[0].to_string()))
         })
         .collect();
-    tasks.extend(tasks_from_pairs("coling2018-tokens", &pairs, n));
+    tasks.extend(tasks_from_pairs("coling2018-tokens", &pairs, n, half));
     let text = read(&dir.join("google-ar2en.txt"));
     let pairs: Vec<(String, String)> = text
         .lines()
@@ -436,7 +466,7 @@ fn main() {
             Some((a.to_string(), b.trim().to_string()))
         })
         .collect();
-    tasks.extend(tasks_from_pairs("google-ar2en", &pairs, n));
+    tasks.extend(tasks_from_pairs("google-ar2en", &pairs, n, half));
 
     println!(
         "sample: {} queries per direction (deterministic), gallery = every name of the set; threshold {DEFAULT_THRESHOLD} (baseline JW {BASELINE_THRESHOLD})",
@@ -497,7 +527,7 @@ fn main() {
         }
         for (sys, r) in rows {
             println!(
-                "{:<44} {:<24} {:>6.3} {:>6.3} {:>8.3} {:>7.3} {:>9.3} {:>6.3} {:>6.3} {:>7.0}",
+                "{:<44} {:<24} {:>6.4} {:>6.3} {:>8.3} {:>7.3} {:>9.3} {:>6.3} {:>6.3} {:>7.0}",
                 format!("{} ({}q/{}g)", t.name, t.queries.len(), t.gallery.len()),
                 sys,
                 r.r1,

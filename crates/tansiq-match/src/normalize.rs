@@ -17,7 +17,9 @@
 //! 6. Apostrophes and similar marks (ʿ ʾ ’ ‘ ` ´) are dropped; every other
 //!    non-letter, non-digit is a token separator (hyphens included).
 //! 7. Surname-first forms: "BELKEZIZ, Abdallah" → "abdallah belkeziz"
-//!    (the part before the first comma moves to the end).
+//!    (the part before the first comma moves to the end); without a
+//!    comma, leading words in capitals before words that are not
+//!    ("OUYAHIA Ahmed") move to the end the same way.
 
 use unicode_normalization::char::is_combining_mark;
 use unicode_normalization::UnicodeNormalization;
@@ -122,12 +124,43 @@ pub(crate) fn tokens(name: &str) -> (Vec<String>, Option<usize>) {
     (toks, comma_at)
 }
 
+/// The number of leading tokens written in capitals when the rest of the
+/// name is not ("OUYAHIA Ahmed", "BEN ALI Zine"): lists write the surname
+/// that way when they put it first without a comma. `None` when the
+/// casing says nothing (all capitals, no capitals, or tokens that do not
+/// line up with the normalised ones).
+fn leading_capitals(name: &str, n_toks: usize) -> Option<usize> {
+    let raw: Vec<String> = name
+        .nfkc()
+        .filter(|&c| !is_apostrophe(c))
+        .collect::<String>()
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_string)
+        .collect();
+    if raw.len() != n_toks || raw.len() < 2 {
+        return None;
+    }
+    let caps = |w: &str| w.chars().any(char::is_uppercase) && !w.chars().any(char::is_lowercase);
+    let k = raw.iter().take_while(|w| caps(w)).count();
+    let rest_cased = raw[k..].iter().any(|w| w.chars().any(char::is_lowercase));
+    let long = raw[..k].iter().any(|w| w.chars().count() >= 3);
+    (k > 0 && k < raw.len() && rest_cased && long).then_some(k)
+}
+
 /// Normalised tokens in reading order (surname-first forms reordered).
 pub(crate) fn ordered_tokens(name: &str) -> Vec<String> {
     let (mut toks, comma) = tokens(name);
-    if let Some(k) = comma {
-        if k > 0 && k < toks.len() {
-            toks.rotate_left(k);
+    match comma {
+        Some(k) => {
+            if k > 0 && k < toks.len() {
+                toks.rotate_left(k);
+            }
+        }
+        None => {
+            if let Some(k) = leading_capitals(name, toks.len()) {
+                toks.rotate_left(k);
+            }
         }
     }
     toks
@@ -135,7 +168,8 @@ pub(crate) fn ordered_tokens(name: &str) -> Vec<String> {
 
 /// The documented normalisation: NFKC, case folding, diacritics removed,
 /// Arabic letters folded, punctuation turned into single spaces,
-/// "SURNAME, Given" reordered to "given surname".
+/// "SURNAME, Given" and "SURNAME Given" (capitals, then not) reordered to
+/// "given surname".
 ///
 /// ```
 /// assert_eq!(tansiq_match::normalize("BELKEZIZ, Abdallah"), "abdallah belkeziz");

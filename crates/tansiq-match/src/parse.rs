@@ -277,9 +277,39 @@ fn make_tok(text: String, kind: Kind, forms: Vec<Vec<Sym>>) -> PTok {
     }
 }
 
+/// An Arabic token with a medial "ال" between two parts of at least two
+/// and three letters, without it ("قمرالملوك" → "قمرملوك").
+fn without_medial_article(t: &str) -> Option<String> {
+    let c: Vec<char> = t.chars().collect();
+    (2..c.len().saturating_sub(4))
+        .find(|&k| c[k] == 'ا' && c[k + 1] == 'ل')
+        .map(|k| c[..k].iter().chain(&c[k + 2..]).collect())
+}
+
+/// When a Latin token ends with the next name's article glued ("-ul", or
+/// "-u" + a sun letter that begins the next name: "Mahmudul Islam",
+/// "Habibur Rahman", "Shamsun Nahar"), the length of the token without it.
+fn glued_next_article(t: &str, next: &str) -> Option<usize> {
+    let b = t.as_bytes();
+    if b.len() < 5 || token_is_arabic(next) {
+        return None;
+    }
+    if t.ends_with("ul") {
+        return Some(b.len() - 2);
+    }
+    for sun in ["sh", "th", "dh", "t", "d", "r", "z", "s", "n"] {
+        if let Some(head) = t.strip_suffix(sun) {
+            if head.len() >= 3 && head.ends_with('u') && next.starts_with(sun) {
+                return Some(head.len() - 1);
+            }
+        }
+    }
+    None
+}
+
 /// Forms of an ordinary name token: itself, and without a possible glued
 /// article or patronymic particle; whether it may carry a glued article.
-fn name_forms(t: &str, arabic: bool, has_next: bool) -> (Vec<Vec<Sym>>, bool) {
+fn name_forms(t: &str, arabic: bool, next: Option<&str>) -> (Vec<Vec<Sym>>, bool) {
     let mut forms = vec![syms(t, arabic)];
     let mut glued_article = false;
     if !arabic && phonetic::has_medial_digraph(t) {
@@ -289,6 +319,12 @@ fn name_forms(t: &str, arabic: bool, has_next: bool) -> (Vec<Vec<Sym>>, bool) {
         if let Some(core) = strip_arabic_article(t) {
             forms.insert(0, syms(core, true));
             glued_article = true;
+        }
+        // A compound written glued around its article ("قمرالملوك",
+        // "ركنالدين"): Latin spellings drop or assimilate the article
+        // ("Qamar ol-Molouk", "Ruknuddin").
+        if let Some(f) = without_medial_article(t) {
+            forms.push(syms(&f, true));
         }
         if let Some(rest) = t.strip_prefix("بن") {
             if rest.chars().count() >= 3 {
@@ -314,8 +350,9 @@ fn name_forms(t: &str, arabic: bool, has_next: bool) -> (Vec<Vec<Sym>>, bool) {
             forms.push(syms(&t[3..], false));
         }
         // "Mahmudul Islam": the next name's article glued to this one.
-        if has_next && t.len() >= 5 && t.ends_with("ul") {
-            forms.push(syms(&t[..t.len() - 2], false));
+        // "Habibur Rahman", "Kamrun Nahar": the same with a sun letter.
+        if let Some(k) = next.and_then(|nx| glued_next_article(t, nx)) {
+            forms.push(syms(&t[..k], false));
         }
     }
     (forms, glued_article)
@@ -357,6 +394,7 @@ pub(crate) fn parse_tokens(raw: &[String]) -> Parsed {
         let t = raw[i].as_str();
         let arabic = token_is_arabic(t);
         let has_next = i + 1 < n;
+        let next = raw.get(i + 1).map(String::as_str);
         // Standalone article or patronymic particle before another word.
         if has_next && (LATIN_ARTICLES.contains(&t) || t == "ال" || PATRONYMIC.contains(&t)) {
             article_next = !PATRONYMIC.contains(&t);
@@ -385,7 +423,7 @@ pub(crate) fn parse_tokens(raw: &[String]) -> Parsed {
             continue;
         }
         if TITLES.contains(&t) && n > 1 {
-            let (forms, glued_article) = name_forms(t, arabic, has_next);
+            let (forms, glued_article) = name_forms(t, arabic, next);
             let text = if article_next && !glued_article {
                 format!("al {t}")
             } else {
@@ -433,7 +471,7 @@ pub(crate) fn parse_tokens(raw: &[String]) -> Parsed {
         } else {
             Kind::Name
         };
-        let (forms, glued_article) = name_forms(t, arabic, has_next);
+        let (forms, glued_article) = name_forms(t, arabic, next);
         // The text is the interning and cache key: it records a separate
         // article ("al hammadi"), which changes the article agreement.
         let text = if article_next && !glued_article {
@@ -443,7 +481,7 @@ pub(crate) fn parse_tokens(raw: &[String]) -> Parsed {
         };
         let mut tok = make_tok(text, kind, forms);
         tok.article = article_next || glued_article;
-        article_next = !arabic && has_next && t.len() >= 5 && t.ends_with("ul");
+        article_next = !arabic && next.is_some_and(|nx| glued_next_article(t, nx).is_some());
         if !tok.forms.is_empty() {
             toks.push(tok);
         }
@@ -456,7 +494,8 @@ pub(crate) fn parse_tokens(raw: &[String]) -> Parsed {
 /// ("mohammad" + "hossein" → "mohammad_hossein"), so that a name written
 /// glued on one side meets the split form on the other.
 pub fn glue(a: &PTok, b: &PTok) -> Option<PTok> {
-    if a.kind != Kind::Name || b.kind != Kind::Name {
+    // Titles glue too ("Haj-Hosseini" / "حاجحسيني"); initials never.
+    if a.kind == Kind::Initial || b.kind == Kind::Initial {
         return None;
     }
     let fa = a.forms.first()?;

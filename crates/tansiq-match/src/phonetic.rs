@@ -80,24 +80,35 @@ pub const UU: Sym = 41;
 /// "موسى" Moussa) as often as i (the nisba "-i").
 pub const YA: Sym = 42;
 
-pub const NSYM: usize = 43;
+/// Medial ا: a written long a. Latin writes it as a vowel, so dropping it
+/// costs more than dropping a Latin short vowel, which Arabic leaves
+/// unwritten.
+pub const AL: Sym = 43;
+
+pub const NSYM: usize = 44;
 
 /// Printable name of each symbol (for explanations and tests).
 pub const SYM_NAMES: [&str; NSYM] = [
     "a", "e", "i", "o", "u", "W/u", "Y/i", "H/a", "A", "'", "'", "b", "p", "f", "v", "m", "n", "l",
     "r", "t", "th", "d", "dh", "D", "Z", "s", "z", "sh", "ch", "j", "zh", "k", "q", "g", "gh",
-    "kh", "h", "w", "y", "aa", "ii", "uu", "Y/i/a",
+    "kh", "h", "w", "y", "aa", "ii", "uu", "Y/i/a", "ā",
 ];
 
 pub fn is_vowel(s: Sym) -> bool {
-    s <= U || s == AV || s == AA || s == II || s == UU
+    s <= U || s == AV || s == AA || s == II || s == UU || s == AL
 }
+
+/// Deletion cost of a short vowel (written in Latin, not in Arabic).
+pub const SHORT_VOWEL_INDEL: f32 = 0.08;
+/// Deletion cost of a medial ا (a long a, which Latin writes).
+pub const LONG_A_INDEL: f32 = 0.2;
 
 /// Cost of inserting or deleting a symbol. Vowels are nearly free (Arabic
 /// does not write short vowels), the weak letters cheap, consonants 1.
 pub fn indel_cost(s: Sym) -> f32 {
     match s {
-        A | E | I | O | U => 0.12,
+        A | E | I | O | U => SHORT_VOWEL_INDEL,
+        AL => LONG_A_INDEL,
         AV => 0.1,
         HAMZA => 0.1,
         AIN => 0.15,
@@ -190,6 +201,9 @@ fn build_costs() -> CostTable {
     set(HA, I, 0.15);
     set(HA, O, 0.15);
     set(HA, U, 0.15);
+    // ة is read t in a construct and in Persian, Urdu and Turkish names
+    // ("Najat" / "نجاة", "Izzat"), and the data folds it to ه.
+    set(HA, T, 0.3);
     set(AV, AIN, 0.1);
     set(AV, HAMZA, 0.05);
     set(AV, WU, 0.3);
@@ -263,9 +277,20 @@ fn build_costs() -> CostTable {
         sub[YA as usize][x] = c;
         sub[x][YA as usize] = c;
     }
-    for (x, c) in [(YI, 0.0f32), (A, 0.12), (AA, 0.12), (E, 0.12), (HA, 0.1)] {
+    for (x, c) in [(YI, 0.0f32), (A, 0.12), (AA, 0.3), (E, 0.12), (HA, 0.1)] {
         sub[YA as usize][x as usize] = c;
         sub[x as usize][YA as usize] = c;
+    }
+    // A medial ا is read like a Latin a.
+    let a_row = sub[A as usize];
+    for (x, &c) in a_row.iter().enumerate() {
+        sub[AL as usize][x] = c;
+        sub[x][AL as usize] = c;
+    }
+    sub[AL as usize][AL as usize] = 0.0;
+    for x in [A, AA] {
+        sub[AL as usize][x as usize] = 0.0;
+        sub[x as usize][AL as usize] = 0.0;
     }
     let mut indel = [0.0f32; NSYM];
     for (i, c) in indel.iter_mut().enumerate() {
@@ -285,10 +310,36 @@ pub fn sub_cost(a: Sym, b: Sym) -> f32 {
     costs().sub[a as usize][b as usize]
 }
 
+/// Deletion cost of a word-initial vowel. Arabic must write a word's
+/// initial vowel (ا or ع), and Latin spellings write it too, so a vowel
+/// at the start of one side and none on the other is a real difference
+/// ("Ahmadi" is احمدي, not حمادي), unlike a medial short vowel.
+pub const INITIAL_VOWEL_INDEL: f32 = 0.4;
+
+/// Deletion cost of a word-final a: Arabic writes a final a (ة, ا, ى),
+/// so "Basma" is بسمه rather than باسم.
+pub const FINAL_A_INDEL: f32 = 0.3;
+
+/// Deletion cost of symbol `s` at position `pos` of its sequence.
+#[inline]
+fn indel_at(t: &CostTable, seq: &[Sym], pos: usize) -> f32 {
+    let (s, len) = (seq[pos], seq.len());
+    // An initial ا before و or ي only carries the vowel those letters
+    // write ("اويحيى" Ouyahia, "اويس" Owais).
+    let carrier = s == AV && matches!(seq.get(1), Some(&WU) | Some(&YI));
+    if pos == 0 && is_vowel(s) && !carrier {
+        INITIAL_VOWEL_INDEL
+    } else if (s == A || s == AL) && pos + 1 == len && pos > 0 {
+        FINAL_A_INDEL
+    } else {
+        t.indel[s as usize]
+    }
+}
+
 /// Total deletion cost of a sequence: the mass the distance is normalised by.
 pub fn mass(s: &[Sym]) -> f32 {
     let t = costs();
-    s.iter().map(|&x| t.indel[x as usize]).sum()
+    s.iter().enumerate().map(|(i, _)| indel_at(t, s, i)).sum()
 }
 
 /// Class-aware weighted edit distance (Levenshtein with the tables above).
@@ -313,11 +364,11 @@ pub fn distance_bounded(a: &[Sym], b: &[Sym], limit: f32) -> f32 {
     let mut ib = [0.0f32; MAX_SYMS];
     let (mut prev, mut cur) = (&mut buf_a, &mut buf_b);
     for j in 0..n {
-        ib[j] = t.indel[b[j] as usize];
+        ib[j] = indel_at(t, b, j);
         prev[j + 1] = prev[j] + ib[j];
     }
-    for &ca in a.iter().take(MAX_SYMS) {
-        let da = t.indel[ca as usize];
+    for (i, &ca) in a.iter().take(MAX_SYMS).enumerate() {
+        let da = indel_at(t, a, i);
         cur[0] = prev[0] + da;
         let row = &t.sub[ca as usize];
         let mut row_min = cur[0];
@@ -566,7 +617,7 @@ pub fn arabic_syms(tok: &str) -> Vec<Sym> {
                 if i == 0 {
                     AV
                 } else {
-                    A
+                    AL
                 }
             }
             'ب' => B,
@@ -675,6 +726,16 @@ pub fn skeletons(syms: &[Sym]) -> Vec<String> {
             continue;
         }
         let mut cls = key_classes(s);
+        // A final ه/ة inside a glued compound ("وجيه_الدين" / "Wajihuddin")
+        // may be read h.
+        if s == HA && i < last {
+            cls = b"-h";
+        }
+        // A Latin h before a final vowel may stand for a final ه
+        // ("Taha" / "طه", "Allaha"): with and without it.
+        if s == H && i > 0 && i + 1 == last && is_vowel(syms[last]) {
+            cls = b"h-";
+        }
         // An s between vowels is voiced in French and English spellings
         // ("Desire" / "ديزيره", "Joseph" / "جوزيف").
         if s == S && i > 0 && i < last && is_vowel(syms[i - 1]) && is_vowel(syms[i + 1]) {

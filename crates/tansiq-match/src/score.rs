@@ -314,7 +314,7 @@ fn finish(q: &[&PTok], e: &[&PTok], mut pairs: Vec<Pair>, used_q: u64, used_e: u
     // An extra family name (the last token) says more than an extra
     // given or middle name.
     let last_factor = |lam: f32, k: usize, n: usize| {
-        if lam < 1.0 && k + 1 == n && n > 1 {
+        if lam < 1.0 && ((k + 1 == n && n > 1) || (k == 0 && n > 2)) {
             (lam * LAST_EXTRA_FACTOR).min(1.0)
         } else {
             lam
@@ -340,6 +340,14 @@ fn finish(q: &[&PTok], e: &[&PTok], mut pairs: Vec<Pair>, used_q: u64, used_e: u
                 inversions += 1;
             }
         }
+    }
+    // A name written surname first without a comma ("OUYAHIA Ahmed")
+    // is a rotation of the other order: one displacement, however many
+    // tokens it moves past.
+    let descents = pairs.windows(2).filter(|w| w[0].ej > w[1].ej).count();
+    let rotation = descents == 1 && pairs.first().map(|p| p.ej) > pairs.last().map(|p| p.ej);
+    if rotation {
+        inversions = inversions.min(1);
     }
     sim -= INVERSION_PENALTY * (inversions.min(3) as f32);
     NameScore {
@@ -367,7 +375,7 @@ pub fn name_logit(ns: &NameScore) -> f64 {
 pub const NAME_LOGIT_FLOOR: f64 = -4.0;
 
 pub const CAL_A: f64 = 27.7;
-pub const CAL_S0: f64 = 0.869;
+pub const CAL_S0: f64 = 0.877;
 pub const CAL_C: f64 = 0.6;
 pub const CAL_I0: f64 = 5.0;
 

@@ -36,6 +36,14 @@ const ORDERS: &[&[&str]] = &[
         "Rachid Belaid",
     ],
     &["Sara Seyed", "Sara Sayed", "Saida Sarray"],
+    // A written initial vowel: "Ahmadi" is احمدي before حمادي.
+    &["Mohammad Ahmadi", "محمد احمدي", "محمد حمادي"],
+    // A written final a: "Basma" is بسمه before باسم.
+    &["Basma Alsharif", "بسمه الشريف", "باسم الشريف"],
+    // A doubled aa is a long a or an ain, not a final ى.
+    &["Alaa Mohammad", "علاء محمد", "علي محمد"],
+    // Surname put first in capitals without a comma.
+    &["OUYAHIA Ahmed", "احمد اويحيى", "اويحيى احمد"],
 ];
 
 #[test]
@@ -69,6 +77,12 @@ fn token_order_and_particles() {
     let b = score_names("BELKEZIZ, Abdallah", "Abdallah Belkeziz");
     assert!(b > a, "comma form is read surname-first: {b} vs {a}");
     assert!(a > DEFAULT_THRESHOLD);
+    let caps = score_names("OUYAHIA Ahmed", "Ahmed Ouyahia");
+    let plain = score_names("Ouyahia Ahmed", "Ahmed Ouyahia");
+    assert!(
+        caps > plain && plain > DEFAULT_THRESHOLD,
+        "capitals first are read surname-first: {caps} vs {plain}"
+    );
     let with = score_names("Osama bin Laden", "Usama Ben Ladin");
     assert!(with > 0.8, "{with}");
 }

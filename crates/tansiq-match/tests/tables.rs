@@ -58,6 +58,10 @@ N'Diaye => ndiaye
 # surname-first forms
 BELKEZIZ, Abdallah => abdallah belkeziz
 BEN LADEN, Usama Muhammed => usama muhammed ben laden
+OUYAHIA Ahmed => ahmed ouyahia
+BEN ALI Zine El Abidine => zine el abidine ben ali
+Ahmed OUYAHIA => ahmed ouyahia
+OUYAHIA AHMED => ouyahia ahmed
 # the issue's example
 عبد الله بلقزاز => عبد الله بلقزاز
 Abdallah Belkeziz => abdallah belkeziz
@@ -172,6 +176,14 @@ Golnoush => klnc
 گلنوش => klnc
 Parviz => brz
 پرویز => brz
+# a compound glued around its article; a Latin h before a final vowel
+وجيهالدين => jhdn
+Wajihuddin => jhdn
+Taha => t
+طه => t
+# a compound glued around its article
+قمرالملوك => kmrmlk
+Qamar ol-Molouk => kmr mlk
 "#;
 
 #[test]
@@ -199,6 +211,13 @@ Djamel Zitouni | جمال زيتوني => 0.7
 Mohammad Hossein Allafi | محمدحسين علافي => 0.7
 Noureddine Ghazouani | نور الدين الغزواني => 0.7
 A. Belkeziz | Abdallah Belkeziz => 0.5
+OUYAHIA Ahmed | احمد اويحيى => 0.5
+Habibur Rahman | حبيب الرحمن => 0.8
+Mizanur Rahman | ميزان الرحمن => 0.8
+Qamar ol-Molouk Vaziri | قمرالملوك وزيري => 0.8
+Najat Makki | نجاة مكي => 0.5
+Khalid Taha | خالد طه => 0.5
+Mohammad Haj-Hosseini | محمد حاجحسيني => 0.8
 "#;
 
 #[test]
