@@ -195,7 +195,15 @@ fn deliver(
     let h = env.header();
     let (opened, check) = match prepared.and_then(|p| p.take_opened(env)) {
         Some(o) => o,
-        None => (payload::open(env, node.id(), &node.identity), None),
+        None => (
+            payload::open(
+                env,
+                node.id(),
+                &node.identity,
+                Some(&node.federation.epochs),
+            ),
+            None,
+        ),
     };
     let result = match opened {
         Ok(p) => take_in(node, tx, env, p, keys, check),

@@ -4,14 +4,15 @@
 //! non-member sees only ciphertext and the header, and a header cannot be
 //! moved onto another body.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
 use tansiq_core::charter::SignedCharter;
 use tansiq_core::record::SignedRecord;
 use tansiq_core::release::SignedRelease;
-use tansiq_crypto::seal::{self, Recipient, Sealed};
+use tansiq_crypto::seal::{self, ContentKey, Recipient, Sealed, WrappedKey};
 use tansiq_sync::{Body, Envelope, EnvelopeHeader};
 
 use crate::error::{NodeError, NodeResult};
@@ -95,16 +96,183 @@ impl Payload {
     }
 }
 
-/// Seals the payload to every recipient of `header` (whose X25519 keys
-/// are in `keys`).
-pub fn seal(
-    payload: &Payload,
+/// Envelopes sealed under one sender epoch key before a new one is made.
+pub const EPOCH_MAX_ENVELOPES: u64 = 10_000;
+/// Age after which a sender epoch key is replaced.
+pub const EPOCH_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(600);
+/// Unwrapped epoch keys a receiver keeps in memory (cleared when full).
+const OPEN_CACHE_MAX: usize = 4096;
+const EPOCH_AAD_CONTEXT: &[u8] = b"tansiq/epoch/v1";
+
+/// A body sealed under a channel epoch key (docs/PROTOCOL.md §7): the key
+/// wrapped to every recipient once per epoch, the payload under it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EpochSealed {
+    epoch: EpochWrap,
+    #[serde(with = "b64_array24")]
+    nonce: [u8; 24],
+    #[serde(with = "b64_vec")]
+    ciphertext: Vec<u8>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EpochWrap {
+    #[serde(with = "b64_array16")]
+    id: [u8; 16],
+    wrapped: Vec<WrappedKey>,
+}
+
+macro_rules! b64_array {
+    ($name:ident, $n:expr) => {
+        mod $name {
+            use serde::{Deserialize, Deserializer, Serializer};
+            pub fn serialize<S: Serializer>(v: &[u8; $n], s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(&tansiq_crypto::b64(v))
+            }
+            pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; $n], D::Error> {
+                let s = String::deserialize(d)?;
+                tansiq_crypto::b64_decode_array::<$n>(&s).map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+b64_array!(b64_array16, 16);
+b64_array!(b64_array24, 24);
+
+mod b64_vec {
+    use serde::{Deserialize, Deserializer, Serializer};
+    pub fn serialize<S: Serializer>(v: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&tansiq_crypto::b64(v))
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let s = String::deserialize(d)?;
+        tansiq_crypto::b64_decode(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// The additional data every wrapped epoch key is bound to:
+/// `"tansiq/epoch/v1" || 0x00 || JCS({"channel","epoch","originator","recipients"})`.
+/// A receiver rebuilds it from the envelope header, so a wrapped key only
+/// opens for envelopes of that channel, originator and recipient set.
+pub fn epoch_aad(header: &EnvelopeHeader, epoch: &[u8; 16]) -> Vec<u8> {
+    let v = serde_json::json!({
+        "channel": header.channel.as_str(),
+        "epoch": tansiq_crypto::b64(epoch),
+        "originator": header.originator.as_str(),
+        "recipients": header.recipients.iter().map(|r| r.as_str()).collect::<Vec<_>>(),
+    });
+    let mut out = EPOCH_AAD_CONTEXT.to_vec();
+    out.push(0);
+    out.extend(tansiq_crypto::canonical_json(&v).expect("strings only"));
+    out
+}
+
+struct SendEpoch {
+    originator: String,
+    recipients: Vec<Recipient>,
+    id: [u8; 16],
+    key: ContentKey,
+    wrapped: Vec<WrappedKey>,
+    started: std::time::Instant,
+    used: u64,
+}
+
+/// Epoch content keys of one node, in memory only: the key this node
+/// seals each channel's envelopes under, and the keys it has unwrapped
+/// from its peers' envelopes (so each costs one X25519 agreement per
+/// epoch instead of one per envelope). Losing them (a restart) only means
+/// a new epoch, or one more unwrap.
+#[derive(Default)]
+pub struct EpochKeys {
+    send: Mutex<HashMap<String, SendEpoch>>,
+    open: Mutex<HashMap<[u8; 32], ContentKey>>,
+}
+
+impl EpochKeys {
+    /// The current epoch of `channel` for exactly these recipients (ids and
+    /// keys), or a new one: on the first envelope, on any change of the
+    /// recipient set or of a recipient's key, after
+    /// [`EPOCH_MAX_ENVELOPES`] envelopes or [`EPOCH_MAX_AGE`].
+    fn sealing_key(
+        &self,
+        header: &EnvelopeHeader,
+        recipients: Vec<Recipient>,
+    ) -> NodeResult<([u8; 16], ContentKey, Vec<WrappedKey>)> {
+        let mut m = self.send.lock().unwrap_or_else(|p| p.into_inner());
+        let channel = header.channel.as_str();
+        let current = m.get_mut(channel).filter(|e| {
+            e.originator == header.originator.as_str()
+                && e.recipients == recipients
+                && e.used < EPOCH_MAX_ENVELOPES
+                && e.started.elapsed() < EPOCH_MAX_AGE
+        });
+        let e = match current {
+            Some(e) => e,
+            None => {
+                let id: [u8; 16] = tansiq_crypto::random_bytes();
+                let key = ContentKey::generate();
+                let wrapped = seal::wrap_key(&key, &epoch_aad(header, &id), &recipients)
+                    .map_err(|e| NodeError::Other(format!("sealing: {e}")))?;
+                m.insert(
+                    channel.to_string(),
+                    SendEpoch {
+                        originator: header.originator.as_str().to_string(),
+                        recipients,
+                        id,
+                        key,
+                        wrapped,
+                        started: std::time::Instant::now(),
+                        used: 0,
+                    },
+                );
+                m.get_mut(channel).expect("inserted")
+            }
+        };
+        e.used += 1;
+        Ok((e.id, e.key.clone(), e.wrapped.clone()))
+    }
+
+    /// The epoch key filed for `me` in `wrapped` under `aad`, unwrapped
+    /// once and then remembered by exactly those inputs (the same entries,
+    /// the same additional data, the same key of ours), so a cached answer
+    /// is the one unwrapping would give.
+    fn opening_key(
+        &self,
+        wrapped: &[WrappedKey],
+        aad: &[u8],
+        me: &str,
+        identity: &tansiq_crypto::Identity,
+    ) -> Result<ContentKey, tansiq_crypto::CryptoError> {
+        let mut input = identity.encryption_public().to_vec();
+        input.extend_from_slice(&(aad.len() as u64).to_be_bytes());
+        input.extend_from_slice(aad);
+        for w in wrapped.iter().filter(|w| w.recipient == me) {
+            input.extend_from_slice(&(w.enc.len() as u64).to_be_bytes());
+            input.extend_from_slice(&w.enc);
+            input.extend_from_slice(&(w.ct.len() as u64).to_be_bytes());
+            input.extend_from_slice(&w.ct);
+        }
+        let k = tansiq_crypto::sha256(&input);
+        if let Some(key) = self.open.lock().unwrap_or_else(|p| p.into_inner()).get(&k) {
+            return Ok(key.clone());
+        }
+        let key = seal::unwrap_key(wrapped, aad, me, identity)?;
+        let mut m = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        if m.len() >= OPEN_CACHE_MAX {
+            m.clear();
+        }
+        m.insert(k, key.clone());
+        Ok(key)
+    }
+}
+
+fn recipients_of(
     header: &EnvelopeHeader,
     keys: &BTreeMap<String, [u8; 32]>,
-) -> NodeResult<Vec<u8>> {
-    let plaintext =
-        serde_json::to_vec(payload).map_err(|e| NodeError::Other(format!("payload: {e}")))?;
-    let recipients = header
+) -> NodeResult<Vec<Recipient>> {
+    header
         .recipients
         .iter()
         .map(|r| {
@@ -120,10 +288,81 @@ pub fn seal(
                     ))
                 })
         })
-        .collect::<NodeResult<Vec<_>>>()?;
+        .collect()
+}
+
+/// Seals the payload to every recipient of `header` (whose X25519 keys
+/// are in `keys`) under the channel's current epoch key.
+pub fn seal(
+    payload: &Payload,
+    header: &EnvelopeHeader,
+    keys: &BTreeMap<String, [u8; 32]>,
+    epochs: &EpochKeys,
+) -> NodeResult<Vec<u8>> {
+    let plaintext =
+        serde_json::to_vec(payload).map_err(|e| NodeError::Other(format!("payload: {e}")))?;
+    let recipients = recipients_of(header, keys)?;
+    let (id, key, wrapped) = epochs.sealing_key(header, recipients)?;
+    let body = seal::seal_with_key(&key, &header.canonical_bytes(), &plaintext)
+        .map_err(|e| NodeError::Other(format!("sealing: {e}")))?;
+    let sealed = EpochSealed {
+        epoch: EpochWrap { id, wrapped },
+        nonce: body.nonce,
+        ciphertext: body.ciphertext,
+    };
+    serde_json::to_vec(&sealed).map_err(|e| NodeError::Other(format!("sealing: {e}")))
+}
+
+/// Seals the payload with a content key of its own, wrapped to every
+/// recipient with the header as additional data (CRYPTO §8 one-shot
+/// sealing): the form every envelope had before epoch keys. Receivers
+/// open both forms.
+pub fn seal_one_shot(
+    payload: &Payload,
+    header: &EnvelopeHeader,
+    keys: &BTreeMap<String, [u8; 32]>,
+) -> NodeResult<Vec<u8>> {
+    let plaintext =
+        serde_json::to_vec(payload).map_err(|e| NodeError::Other(format!("payload: {e}")))?;
+    let recipients = recipients_of(header, keys)?;
     let sealed = seal::seal(&plaintext, &header.canonical_bytes(), &recipients)
         .map_err(|e| NodeError::Other(format!("sealing: {e}")))?;
     serde_json::to_vec(&sealed).map_err(|e| NodeError::Other(format!("sealing: {e}")))
+}
+
+/// The plaintext of a sealed body (either form) addressed to `me`, with
+/// `header` the envelope's header and `header_bytes` its canonical bytes.
+/// `epochs` remembers unwrapped epoch keys (none: unwrap every time).
+/// Errors carry no plaintext.
+pub fn open_body(
+    bytes: &[u8],
+    header: &EnvelopeHeader,
+    header_bytes: &[u8],
+    me: &str,
+    identity: &tansiq_crypto::Identity,
+    epochs: Option<&EpochKeys>,
+) -> Result<Vec<u8>, String> {
+    const CANNOT: &str = "cannot open the sealed body (not addressed to this node, or altered)";
+    let v = tansiq_crypto::parse_json_strict(bytes)
+        .map_err(|e| format!("sealed body is not valid JSON: {e}"))?;
+    if v.get("epoch").is_some() {
+        let sealed: EpochSealed =
+            serde_json::from_value(v).map_err(|e| format!("sealed body: {e}"))?;
+        let aad = epoch_aad(header, &sealed.epoch.id);
+        let key = match epochs {
+            Some(c) => c.opening_key(&sealed.epoch.wrapped, &aad, me, identity),
+            None => seal::unwrap_key(&sealed.epoch.wrapped, &aad, me, identity),
+        }
+        .map_err(|_| CANNOT.to_string())?;
+        let body = seal::SealedBody {
+            nonce: sealed.nonce,
+            ciphertext: sealed.ciphertext,
+        };
+        seal::open_with_key(&key, header_bytes, &body).map_err(|_| CANNOT.to_string())
+    } else {
+        let sealed: Sealed = serde_json::from_value(v).map_err(|e| format!("sealed body: {e}"))?;
+        seal::open(&sealed, header_bytes, me, identity).map_err(|_| CANNOT.to_string())
+    }
 }
 
 /// Opens an envelope addressed to `me`. Errors are reasons to reject it,
@@ -132,17 +371,19 @@ pub fn open(
     env: &Envelope,
     me: &str,
     identity: &tansiq_crypto::Identity,
+    epochs: Option<&EpochKeys>,
 ) -> Result<Payload, String> {
     let Body::Sealed(bytes) = env.body() else {
         return Err("the envelope carries no body".into());
     };
-    let v = tansiq_crypto::parse_json_strict(bytes)
-        .map_err(|e| format!("sealed body is not valid JSON: {e}"))?;
-    let sealed: Sealed = serde_json::from_value(v).map_err(|e| format!("sealed body: {e}"))?;
-    let plain =
-        seal::open(&sealed, &env.header().canonical_bytes(), me, identity).map_err(|_| {
-            "cannot open the sealed body (not addressed to this node, or altered)".to_string()
-        })?;
+    let plain = open_body(
+        bytes,
+        env.header(),
+        env.header_bytes(),
+        me,
+        identity,
+        epochs,
+    )?;
     if plain.len() > MAX_PAYLOAD_BYTES {
         return Err(format!("payload larger than {MAX_PAYLOAD_BYTES} bytes"));
     }

@@ -112,7 +112,12 @@ fn open_one(node: &Node, keys: &BTreeMap<String, [u8; 32]>, env: &Envelope) -> O
     let sig_key = keys.get(h.originator.as_str()).copied().filter(|pk| {
         tansiq_crypto::verify(pk, ENVELOPE_SIG_CONTEXT, &env.id().0, env.sig()).is_ok()
     });
-    let payload = payload::open(env, node.id(), &node.identity);
+    let payload = payload::open(
+        env,
+        node.id(),
+        &node.identity,
+        Some(&node.federation.epochs),
+    );
     let record = match &payload {
         Ok(Payload::Record { record, .. }) => keys
             .get(&record.body.originator)
