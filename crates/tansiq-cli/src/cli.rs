@@ -111,6 +111,15 @@ enum Cmd {
     Screen(ScreenArgs),
     /// Hits raised by continuous screening of arriving watchlist entries.
     Alerts,
+    /// Private hit/no-hit: ask a partner whether it holds a person, without
+    /// sending the name (`--peer P --name N`); or decide what partners may ask
+    /// (`allow`, `deny`, `allowed`, `rotate`).
+    Query(crate::query::QueryArgs),
+    /// Ask a hit's holder for the record (`request REFERENCE`), or answer a
+    /// partner's request (`request grant|refuse ID`).
+    Request(crate::query::RequestArgs),
+    /// Hit follow-up requests received and sent.
+    Requests,
     /// A consistent copy of the node's SQLite store, taken while it runs
     /// (online backup). Restore: put it back as node.db beside the same
     /// keys and config, then `tansiq audit verify`.
@@ -704,6 +713,9 @@ pub fn run(cli: Cli) -> CliResult {
             &path,
         )?,
         Cmd::Screen(args) => crate::screen::screen(&dir, &args)?,
+        Cmd::Query(args) => crate::query::query(&dir, json, args)?,
+        Cmd::Request(args) => crate::query::request(&dir, json, args)?,
+        Cmd::Requests => crate::query::requests(&dir, json)?,
         Cmd::Alerts => {
             let alerts = open()?.alerts(&op)?;
             if json {

@@ -2,10 +2,6 @@
 //! (separate directories, keys and stores) with the node's real services,
 //! the real local HTTP API and the real UN list. Each step checks what must
 //! hold and the demo exits non-zero if any step misbehaves.
-//!
-//! Until federation lands, charters travel between nodes as signed files
-//! carried by hand (`channel export`/`import`) and records stay at their
-//! originator; the steps that need delivery between nodes say so.
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -181,10 +177,20 @@ fn shared_data() -> PathBuf {
 
 /// One node of the demo: its services, its partner endpoint and sender.
 fn start_node(root: &Path, dirname: &str, name: &str, cc: &str) -> CliResult<Arc<Node>> {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map_err(err)?
-        .port();
+    // A port the OS calls free, and not one handed to an earlier node (a
+    // released port can come back at once).
+    static TAKEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let port = loop {
+        let p = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_err(err)?
+            .port();
+        let mut taken = TAKEN.lock().unwrap_or_else(|e| e.into_inner());
+        if !taken.contains(&p) {
+            taken.push(p);
+            break p;
+        }
+    };
     let node = Node::init(
         &root.join(dirname),
         &InitOptions {
@@ -230,6 +236,19 @@ fn import_items(entries: Vec<tansiq_lists::ImportedEntry>) -> Vec<ImportItem> {
             data: e.data,
         })
         .collect()
+}
+
+fn all_bytes(dir: &Path) -> Vec<u8> {
+    let mut all = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            all.extend(all_bytes(&p));
+        } else {
+            all.extend(std::fs::read(&p).unwrap_or_default());
+        }
+    }
+    all
 }
 
 fn holds(n: &Node, id: &str) -> bool {
@@ -448,6 +467,98 @@ pub fn run(dir: Option<&Path>) -> CliResult {
         hits[0].iter().any(|h| h.matched_name == "عبد الله بلقزاز"),
         "screening \"BELKEZIZ, Abdallah\" at Morocco finds the Arabic-script entry",
     );
+
+    d.step("Hit/no-hit: Spain asks Algeria whether it holds a person, without sending the name");
+    let dzes = form_channel(&mut d, &dz, &[&es], "DZ-ES bilateral", &["terrorism"], &[])?;
+    let national = dz
+        .channel_create(
+            &OP,
+            "DZ national watchlist",
+            vec![],
+            vec!["terrorism".into()],
+            vec![],
+            None,
+        )
+        .map_err(err)?;
+    let secret = vec![ImportItem {
+        source_ref: "DZ-N-0042".into(),
+        kind: Kind::Person,
+        data: json!({"names": ["رشيد بن عيسى"], "birth_date": "1979-03-14", "nationality": ["DZ"], "listing": {"list": "DZ-national", "reference": "DZ-N-0042", "reason": "arms smuggling across the Sahel"}}),
+    }];
+    dz.watchlist_import(&OP, &national, "terrorism", "DZ-national", secret, &|_| {})
+        .map_err(err)?;
+    dz.query_allow(&OP, es.id(), &national, "terrorism", Some(10_000))
+        .map_err(err)?;
+    d.say("Algeria exposes its national watchlist file to Spain's hit/no-hit queries — never shared with Spain");
+    let ask = |name: &str, birth: Option<&str>| {
+        let q = tansiq_node::hits::HitQuery {
+            id: "Q".into(),
+            subject: tansiq_match::hitkeys::HitSubject {
+                names: vec![name.into()],
+                birth_date: birth.map(str::to_string),
+                nationality: Some("DZ".into()),
+                documents: vec![],
+            },
+        };
+        rt.block_on(tansiq_node::hits::hit_query(es.clone(), &OP, dz.id(), &[q]))
+            .map_err(err)
+            .map(|mut a| a.pop())
+    };
+    let hit = ask("Rachid Benaissa", Some("1979"))?;
+    let reference = hit.as_ref().and_then(|a| a.reference.clone());
+    d.check(
+        reference.is_some(),
+        &format!(
+            "Spain's \"Rachid Benaissa\" (Latin) hits Algeria's رشيد بن عيسى: {} shared keys ({})",
+            hit.as_ref().map_or(0, |a| a.shared),
+            hit.as_ref().map(|a| a.kinds.join(", ")).unwrap_or_default()
+        ),
+    );
+    let miss = ask("Jean-Baptiste Lemoine", None)?;
+    d.check(
+        miss.is_some_and(|a| !a.hit),
+        "\"Jean-Baptiste Lemoine\": no hit",
+    );
+    let dz_files = all_bytes(&root.join("dz"));
+    d.check(
+        !dz_files.windows(8).any(|w| w == b"Benaissa")
+            && !dz_files.windows(7).any(|w| w == b"Lemoine"),
+        "Algeria's store and keys hold neither name Spain asked about",
+    );
+    if let Some(reference) = reference {
+        let req = es.hit_request(&OP, &reference).map_err(err)?;
+        let arrived = wait_until(20, || {
+            dz.hit_requests(&OP)
+                .is_ok_and(|r| r.iter().any(|r| r.id == req && r.record.is_some()))
+        });
+        d.check(
+            arrived,
+            "Spain's request for the record reached Algeria, which resolved the reference",
+        );
+        let record = dz
+            .hit_requests(&OP)
+            .map_err(err)?
+            .into_iter()
+            .find(|r| r.id == req)
+            .and_then(|r| r.record);
+        dz.hit_grant(&OP, &req).map_err(err)?;
+        let got = wait_until(20, || {
+            record.as_deref().is_some_and(|r| holds(&es, r))
+                && es
+                    .hit_requests(&OP)
+                    .is_ok_and(|r| r.iter().any(|r| r.id == req && r.status == "granted"))
+        });
+        d.check(
+            got,
+            &format!("Algeria's officer granted it: the record reached Spain through {dzes}"),
+        );
+        d.check(
+            record
+                .as_deref()
+                .is_some_and(|r| !holds(&ma, r) && !holds(&fr, r)),
+            "nobody else received it",
+        );
+    }
 
     d.step("Dossiers: the GSPC renames itself al-Qaeda in the Islamic Maghreb (AQIM)");
     let gspc = record(

@@ -6,6 +6,7 @@
 
 mod cli;
 mod demo;
+mod query;
 mod screen;
 mod serve;
 

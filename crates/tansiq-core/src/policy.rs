@@ -28,10 +28,14 @@ pub enum Action {
     ReadAudit,
     MakeCheckpoint,
     Screen,
+    /// Ask a partner whether it holds a person (private hit/no-hit).
+    QueryPartner,
+    /// Expose a watchlist file to a partner's hit/no-hit queries.
+    ExposeList,
 }
 
 impl Action {
-    pub const ALL: [Action; 14] = [
+    pub const ALL: [Action; 16] = [
         Action::ReadRecord,
         Action::WriteRecord,
         Action::ShareRecord,
@@ -46,6 +50,8 @@ impl Action {
         Action::ReadAudit,
         Action::MakeCheckpoint,
         Action::Screen,
+        Action::QueryPartner,
+        Action::ExposeList,
     ];
 
     fn describe(self) -> &'static str {
@@ -64,6 +70,8 @@ impl Action {
             Action::ReadAudit => "read the audit log",
             Action::MakeCheckpoint => "make audit checkpoints",
             Action::Screen => "screen names",
+            Action::QueryPartner => "ask partners hit/no-hit queries",
+            Action::ExposeList => "expose watchlist files to partners' hit/no-hit queries",
         }
     }
 }
@@ -77,6 +85,10 @@ pub enum Rule {
     ThirdParty,
     Membership,
     OriginatorOnly,
+    /// A partner may ask hit/no-hit queries only of files exposed to it.
+    Exposure,
+    /// Hit/no-hit evaluations are rationed per partner.
+    RateLimit,
 }
 
 impl Rule {
@@ -88,6 +100,8 @@ impl Rule {
             Rule::ThirdParty => "third-party rule",
             Rule::Membership => "channel membership rule",
             Rule::OriginatorOnly => "originator-only rule",
+            Rule::Exposure => "hit/no-hit exposure rule",
+            Rule::RateLimit => "hit/no-hit rate limit",
         }
     }
 }
@@ -134,10 +148,12 @@ pub fn role_allows(role: Role, action: Action) -> bool {
                 | ManageChannels
                 | ReadChannels
                 | Screen
+                | QueryPartner
+                | ExposeList
         ),
         Role::Analyst => matches!(
             action,
-            ReadRecord | WriteRecord | ReadMessages | ReadChannels | Screen
+            ReadRecord | WriteRecord | ReadMessages | ReadChannels | Screen | QueryPartner
         ),
         Role::Auditor => matches!(action, ReadChannels | ReadAudit | MakeCheckpoint),
     }
@@ -360,6 +376,56 @@ pub fn may_share(
     Ok(())
 }
 
+/// A partner's hit/no-hit evaluation budget: a token bucket holding at
+/// most `capacity` evaluations and refilled at `capacity` per hour, so a
+/// partner can test at most `capacity` keys an hour however it spreads
+/// them (docs/PRIVACY.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HitBudget {
+    pub capacity: i64,
+    pub tokens: i64,
+    pub refilled_ms: i64,
+}
+
+/// Takes `n` evaluations from the budget at `now_ms`: the new budget, or
+/// a refusal saying when enough will have accrued.
+pub fn hit_budget_take(b: HitBudget, now_ms: i64, n: i64) -> Result<HitBudget, Refusal> {
+    const HOUR_MS: i128 = 3_600_000;
+    let cap = b.capacity.max(0);
+    let elapsed = (now_ms - b.refilled_ms).max(0) as i128;
+    let accrued = (elapsed * cap as i128 / HOUR_MS) as i64;
+    let tokens = b.tokens.clamp(0, cap).saturating_add(accrued).min(cap);
+    // Advance the refill clock only by the time that bought whole tokens,
+    // so frequent small requests do not lose fractions.
+    let refilled_ms = if tokens == cap || cap == 0 {
+        now_ms
+    } else {
+        b.refilled_ms + (accrued as i128 * HOUR_MS / cap as i128) as i64
+    };
+    if n > cap {
+        return refuse(
+            Rule::RateLimit,
+            format!("a request of {n} evaluations exceeds the hourly budget of {cap}"),
+        );
+    }
+    if n > tokens {
+        let need = (n - tokens) as i128 * HOUR_MS;
+        let wait_ms = ((need + cap as i128 - 1) / cap as i128) as i64;
+        return refuse(
+            Rule::RateLimit,
+            format!(
+                "{tokens} of {cap} hourly evaluations left; retry in {} s",
+                (wait_ms + 999) / 1000
+            ),
+        );
+    }
+    Ok(HitBudget {
+        capacity: cap,
+        tokens: tokens - n,
+        refilled_ms,
+    })
+}
+
 /// Only the originator grants or refuses a release of its record.
 pub fn may_decide_release(actor: &Actor, this_node: &str, originator: &str) -> Result<(), Refusal> {
     authorize(actor, Action::DecideRelease)?;
@@ -490,10 +556,10 @@ mod tests {
 
     /// Role × action table: rows are roles, columns follow `Action::ALL`.
     const ROLE_TABLE: &[(Role, &str)] = &[
-        (Role::Admin, "-------MMMMMM-"),
-        (Role::Officer, "MMMMMMM--MM--M"),
-        (Role::Analyst, "MM----M---M--M"),
-        (Role::Auditor, "----------MMM-"),
+        (Role::Admin, "-------MMMMMM---"),
+        (Role::Officer, "MMMMMMM--MM--MMM"),
+        (Role::Analyst, "MM----M---M--MM-"),
+        (Role::Auditor, "----------MMM---"),
     ];
 
     #[test]
@@ -509,6 +575,43 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn hit_budget_refills_and_refuses() {
+        let full = HitBudget {
+            capacity: 3600,
+            tokens: 3600,
+            refilled_ms: 0,
+        };
+        let b = hit_budget_take(full, 0, 3000).unwrap();
+        assert_eq!(b.tokens, 600);
+        let r = hit_budget_take(b, 0, 601).unwrap_err();
+        assert_eq!(r.rule, Rule::RateLimit);
+        assert!(r.to_string().contains("retry in 1 s"), "{r}");
+        // One token a second accrues.
+        let b = hit_budget_take(b, 10_000, 610).unwrap();
+        assert_eq!(b.tokens, 0);
+        // Fractions are not lost across many small takes.
+        let mut b = HitBudget {
+            capacity: 3600,
+            tokens: 0,
+            refilled_ms: 0,
+        };
+        for t in 1..=100 {
+            b = hit_budget_take(b, t * 1500, 1).unwrap_or(b);
+        }
+        assert_eq!(b.tokens + 100, 150, "{b:?}");
+        // Never above capacity, never a request larger than capacity.
+        let b = hit_budget_take(full, 10 * 3_600_000, 0).unwrap();
+        assert_eq!(b.tokens, 3600);
+        assert!(hit_budget_take(full, 0, 3601).is_err());
+        let none = HitBudget {
+            capacity: 0,
+            tokens: 0,
+            refilled_ms: 0,
+        };
+        assert!(hit_budget_take(none, 99, 1).is_err());
     }
 
     #[test]

@@ -311,6 +311,26 @@ fn hex_lower(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// A 32-byte secret kept in its own key file (one line `label <base64url>`,
+/// mode 0600), created with fresh random bytes on first use. Concurrent
+/// first uses agree: the file is linked into place atomically and a loser
+/// reads the winner's secret.
+pub fn load_or_create_secret(path: &Path, label: &str) -> Result<Zeroizing<[u8; 32]>, CryptoError> {
+    if !path.exists() {
+        let secret = Zeroizing::new(random_bytes::<32>());
+        let line = Zeroizing::new(format!("{label} {}\n", crate::b64(*secret)));
+        match write_new_private_file(path, line.as_bytes()) {
+            Ok(()) => {
+                sync_dir(path.parent().unwrap_or_else(|| Path::new(".")))?;
+                return Ok(secret);
+            }
+            Err(CryptoError::AlreadyExists(_)) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    read_key_file(path, label)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

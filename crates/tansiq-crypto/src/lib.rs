@@ -26,12 +26,13 @@ mod signature;
 
 pub mod checkpoint;
 pub mod merkle;
+pub mod oprf;
 pub mod seal;
 pub mod token;
 
 pub use encoding::{b64, b64_decode, b64_decode_array};
 pub use error::CryptoError;
-pub use identity::Identity;
+pub use identity::{load_or_create_secret, Identity};
 pub use jcs::{canonical_json, parse_json_strict, MAX_SAFE_INTEGER};
 pub use signature::{
     is_valid_context, is_valid_node_id, node_id_from_key, signing_input, verify, verify_batch,

@@ -10,6 +10,7 @@
 //! The algorithm, the tables and the evaluation are described in
 //! `docs/MATCHING.md`.
 
+pub mod hitkeys;
 mod index;
 mod normalize;
 mod parse;

@@ -32,6 +32,14 @@ pub struct Config {
     /// Seconds between automatic audit checkpoints while serving.
     #[serde(default = "default_checkpoint_secs")]
     pub checkpoint_interval_secs: u64,
+    /// Length of a hit/no-hit key period: every partner's OPRF key and
+    /// references change when a period ends (docs/PRIVACY.md).
+    #[serde(default = "default_hit_period_secs")]
+    pub hit_period_secs: u64,
+}
+
+pub(crate) fn default_hit_period_secs() -> u64 {
+    7 * 24 * 3600
 }
 
 fn default_checkpoint_secs() -> u64 {

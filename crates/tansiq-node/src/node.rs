@@ -21,6 +21,8 @@ pub struct Node {
     pub identity: Identity,
     pub store: Store,
     pub federation: crate::federation::Federation,
+    /// Hit/no-hit keyed lists built for partners, reused while unchanged.
+    pub hits: crate::hits::HitCache,
 }
 
 /// What `init` needs.
@@ -116,6 +118,7 @@ impl Node {
             api_listen: api_listen.to_string(),
             store: store_url,
             checkpoint_interval_secs: 60,
+            hit_period_secs: crate::config::default_hit_period_secs(),
         };
         let store = open_store(dir, &config, true)?;
         if store.read(|tx| tx.meta_get("node_id"))?.is_some() {
@@ -130,6 +133,7 @@ impl Node {
             identity,
             store,
             federation: Default::default(),
+            hits: Default::default(),
         };
         node.store.write(|tx| {
             tx.meta_set("node_id", &node.config.node_id)?;
@@ -172,6 +176,7 @@ impl Node {
             identity,
             store,
             federation: Default::default(),
+            hits: Default::default(),
         };
         node.purge_expired()?;
         Ok(node)
@@ -205,6 +210,7 @@ impl Node {
             identity: self.identity.clone(),
             store: dest,
             federation: Default::default(),
+            hits: Default::default(),
         };
         moved.store.write(|tx| {
             moved.audit(

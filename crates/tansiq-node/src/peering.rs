@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Extension, State};
-use axum::http::StatusCode;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
 
@@ -17,6 +18,7 @@ use tansiq_sync::Transmit;
 use crate::card::NodeCard;
 use crate::error::{NodeError, NodeResult};
 use crate::federation::now_ms;
+use crate::hits::{ServeError, HIT_EVALUATE_PATH, HIT_LIST_PATH};
 use crate::node::Node;
 use crate::transport::{self, PeerClient, PeerId, PeerSet, TlsIdentity};
 
@@ -68,9 +70,69 @@ async fn receive(
     }
 }
 
+/// Runs a hit/no-hit request off the async workers; the answer as a
+/// status, content type and body.
+async fn hit_call(
+    node: Arc<Node>,
+    peer: String,
+    f: impl FnOnce(&Node, &str) -> Result<Option<(Vec<u8>, &'static str)>, ServeError> + Send + 'static,
+) -> Response {
+    let r = tokio::task::spawn_blocking(move || f(&node, &peer)).await;
+    let (status, ctype, body) = match r {
+        Ok(Ok(Some((body, ctype)))) => (200, ctype, body),
+        Ok(Ok(None)) => (204, "application/json", Vec::new()),
+        Ok(Err(e)) => {
+            if let ServeError::Internal(err) = &e {
+                tracing::warn!(error = %err, "hit/no-hit request failed");
+            }
+            let (s, b) = e.response();
+            (s, "application/json", b)
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "hit/no-hit worker failed");
+            (500, "application/json", Vec::new())
+        }
+    };
+    (
+        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        [(header::CONTENT_TYPE, ctype)],
+        body,
+    )
+        .into_response()
+}
+
+async fn hit_list(
+    State(node): State<Arc<Node>>,
+    Extension(PeerId(peer)): Extension<PeerId>,
+    body: Bytes,
+) -> Response {
+    hit_call(node, peer, move |n, p| {
+        Ok(n.hit_serve_list(p, &body)?
+            .map(|l| (l.body.clone(), "application/octet-stream")))
+    })
+    .await
+}
+
+async fn hit_evaluate(
+    State(node): State<Arc<Node>>,
+    Extension(PeerId(peer)): Extension<PeerId>,
+    body: Bytes,
+) -> Response {
+    hit_call(node, peer, move |n, p| {
+        let r = n.hit_serve_evaluate(p, &body)?;
+        Ok(Some((
+            serde_json::to_vec(&r).unwrap_or_default(),
+            "application/json",
+        )))
+    })
+    .await
+}
+
 pub fn router(node: Arc<Node>) -> Router {
     Router::new()
         .route(SYNC_PATH, post(receive))
+        .route(HIT_LIST_PATH, post(hit_list))
+        .route(HIT_EVALUATE_PATH, post(hit_evaluate))
         .layer(DefaultBodyLimit::max(MAX_MESSAGE_BYTES))
         .with_state(node)
 }

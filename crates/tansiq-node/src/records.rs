@@ -507,137 +507,151 @@ impl Node {
     /// third-party rule (for itself and every record it derives from).
     pub fn record_share(&self, actor: &Actor, id: &str, target: &str) -> NodeResult<()> {
         policy::authorize(actor, Action::ShareRecord)?;
-        let scope = policy::read_scope(actor);
         let mut out = Vec::new();
         self.store
             .write(|tx| {
-                let rec = tx.record(id, &scope)?.ok_or_else(|| {
-                    NodeError::NotFound(format!("no record {id} that you may see"))
-                })?;
-                if rec.signed.is_none() {
-                    return Err(NodeError::bad(format!(
-                        "record {id} is {}",
-                        rec.status.as_str()
-                    )));
-                }
-                let state = load_channel(tx, target)?;
-                let charter = state
-                    .charter()
-                    .cloned()
-                    .ok_or_else(|| NodeError::Other("channel without charter".into()))?;
-                policy::may_post(
-                    self.id(),
-                    &charter.members,
-                    state.active.is_some(),
-                    &charter.files,
-                    &rec.file,
-                    target,
-                )?;
-                // The record and everything it is derived from, transitively.
-                let mut sources = vec![rec];
-                let mut i = 0;
-                while i < sources.len() && sources.len() < 256 {
-                    let derived: Vec<String> = sources[i]
-                        .signed
-                        .as_ref()
-                        .map(|s| {
-                            s.body
-                                .links
-                                .iter()
-                                .filter(|l| l.rel == LinkType::DerivedFrom)
-                                .map(|l| l.target.clone())
-                                .collect()
-                        })
-                        .unwrap_or_default();
-                    for d in derived {
-                        if sources.iter().all(|s| s.id != d) {
-                            if let Some(r) = tx.record(&d, &ReadScope::everything())? {
-                                sources.push(r);
-                            }
-                        }
-                    }
-                    i += 1;
-                }
-                let mut releases = Vec::new();
-                for s in &sources {
-                    let rel = tx
-                        .granted_releases(&s.id, target)?
-                        .into_iter()
-                        .filter_map(|r| r.signed)
-                        .filter_map(|j| {
-                            serde_json::from_str::<tansiq_core::release::SignedRelease>(&j).ok()
-                        })
-                        .map(|s| s.release)
-                        .next();
-                    releases.push(rel);
-                }
-                let share_sources: Vec<ShareSource> = sources
-                    .iter()
-                    .zip(&releases)
-                    .map(|(s, rel)| ShareSource {
-                        id: &s.id,
-                        originator: &s.originator,
-                        home_channel: &s.channel,
-                        home_members: s
-                            .signed
-                            .as_ref()
-                            .map(|x| x.body.members.as_slice())
-                            .unwrap_or(&[]),
-                        tlp: s.tlp,
-                        code: s.code.parse().unwrap_or_default(),
-                        release: rel.as_ref(),
-                    })
-                    .collect();
-                if let Err(refusal) =
-                    policy::may_share(self.id(), &share_sources, target, &charter.members)
-                {
-                    // Refusals are audited too — in their own transaction, so
-                    // the refused change itself leaves nothing behind.
-                    return Err(NodeError::Refused(refusal));
-                }
-                tx.add_placement(id, target, "share")?;
-                // The record travels with the originator's release when this
-                // node is not its originator.
-                let record = sources[0]
-                    .signed
-                    .clone()
-                    .expect("checked above: not purged");
-                let release = if record.body.originator == self.id() {
-                    None
-                } else {
-                    tx.granted_releases(id, target)?
-                        .into_iter()
-                        .filter_map(|r| r.signed)
-                        .find_map(|j| {
-                            serde_json::from_str::<tansiq_core::release::SignedRelease>(&j).ok()
-                        })
-                };
-                self.distribute_record(tx, target, &record, release.as_ref(), &mut out)?;
-                self.audit(
-                    tx,
-                    &actor.audit_name(),
-                    "record.share",
-                    id,
-                    json!({"id": id, "channel": target}),
-                )?;
+                self.share_in(tx, actor, id, target, &mut out)?;
                 self.checkpoint_in(tx)?;
                 Ok(())
             })
-            .inspect_err(|e| {
-                if let NodeError::Refused(r) = e {
-                    let _ = self.store.write(|tx| {
-                        self.audit(
-                            tx,
-                            &actor.audit_name(),
-                            "record.share.refused",
-                            id,
-                            json!({"id": id, "channel": target, "rule": r.rule.name()}),
-                        )?;
-                        self.checkpoint_in(tx)
-                    });
-                }
-            })?;
+            .inspect_err(|e| self.audit_share_refusal(actor, id, target, e))?;
         self.federation.queue(out);
+        Ok(())
+    }
+
+    /// A refused share leaves an audit entry of its own (the refused
+    /// change itself left nothing behind).
+    pub(crate) fn audit_share_refusal(&self, actor: &Actor, id: &str, target: &str, e: &NodeError) {
+        if let NodeError::Refused(r) = e {
+            let _ = self.store.write(|tx| {
+                self.audit(
+                    tx,
+                    &actor.audit_name(),
+                    "record.share.refused",
+                    id,
+                    json!({"id": id, "channel": target, "rule": r.rule.name()}),
+                )?;
+                self.checkpoint_in(tx)
+            });
+        }
+    }
+
+    /// [`Node::record_share`] inside the caller's transaction.
+    pub(crate) fn share_in(
+        &self,
+        tx: &mut Tx,
+        actor: &Actor,
+        id: &str,
+        target: &str,
+        out: &mut Vec<tansiq_sync::Transmit>,
+    ) -> NodeResult<()> {
+        let scope = policy::read_scope(actor);
+        let rec = tx
+            .record(id, &scope)?
+            .ok_or_else(|| NodeError::NotFound(format!("no record {id} that you may see")))?;
+        if rec.signed.is_none() {
+            return Err(NodeError::bad(format!(
+                "record {id} is {}",
+                rec.status.as_str()
+            )));
+        }
+        let state = load_channel(tx, target)?;
+        let charter = state
+            .charter()
+            .cloned()
+            .ok_or_else(|| NodeError::Other("channel without charter".into()))?;
+        policy::may_post(
+            self.id(),
+            &charter.members,
+            state.active.is_some(),
+            &charter.files,
+            &rec.file,
+            target,
+        )?;
+        // The record and everything it is derived from, transitively.
+        let mut sources = vec![rec];
+        let mut i = 0;
+        while i < sources.len() && sources.len() < 256 {
+            let derived: Vec<String> = sources[i]
+                .signed
+                .as_ref()
+                .map(|s| {
+                    s.body
+                        .links
+                        .iter()
+                        .filter(|l| l.rel == LinkType::DerivedFrom)
+                        .map(|l| l.target.clone())
+                        .collect()
+                })
+                .unwrap_or_default();
+            for d in derived {
+                if sources.iter().all(|s| s.id != d) {
+                    if let Some(r) = tx.record(&d, &ReadScope::everything())? {
+                        sources.push(r);
+                    }
+                }
+            }
+            i += 1;
+        }
+        let mut releases = Vec::new();
+        for s in &sources {
+            let rel = tx
+                .granted_releases(&s.id, target)?
+                .into_iter()
+                .filter_map(|r| r.signed)
+                .filter_map(|j| {
+                    serde_json::from_str::<tansiq_core::release::SignedRelease>(&j).ok()
+                })
+                .map(|s| s.release)
+                .next();
+            releases.push(rel);
+        }
+        let share_sources: Vec<ShareSource> = sources
+            .iter()
+            .zip(&releases)
+            .map(|(s, rel)| ShareSource {
+                id: &s.id,
+                originator: &s.originator,
+                home_channel: &s.channel,
+                home_members: s
+                    .signed
+                    .as_ref()
+                    .map(|x| x.body.members.as_slice())
+                    .unwrap_or(&[]),
+                tlp: s.tlp,
+                code: s.code.parse().unwrap_or_default(),
+                release: rel.as_ref(),
+            })
+            .collect();
+        if let Err(refusal) = policy::may_share(self.id(), &share_sources, target, &charter.members)
+        {
+            // Refusals are audited too — in their own transaction, so
+            // the refused change itself leaves nothing behind.
+            return Err(NodeError::Refused(refusal));
+        }
+        tx.add_placement(id, target, "share")?;
+        // The record travels with the originator's release when this
+        // node is not its originator.
+        let record = sources[0]
+            .signed
+            .clone()
+            .expect("checked above: not purged");
+        let release = if record.body.originator == self.id() {
+            None
+        } else {
+            tx.granted_releases(id, target)?
+                .into_iter()
+                .filter_map(|r| r.signed)
+                .find_map(|j| serde_json::from_str::<tansiq_core::release::SignedRelease>(&j).ok())
+        };
+        self.distribute_record(tx, target, &record, release.as_ref(), out)?;
+        self.audit(
+            tx,
+            &actor.audit_name(),
+            "record.share",
+            id,
+            json!({"id": id, "channel": target}),
+        )?;
         Ok(())
     }
 }

@@ -11,6 +11,7 @@
 //! of its own (it applies the scope it is given) and signs nothing.
 
 mod alerts;
+mod hits;
 mod messages;
 pub mod postgres;
 mod records;
@@ -26,6 +27,7 @@ use tansiq_core::audit::AuditEntry;
 use tansiq_crypto::merkle::Frontier;
 
 pub use alerts::AlertRow;
+pub use hits::{HitAllowRow, HitBudgetRow, HitListRow, HitRequestRow};
 pub use messages::MessageRow;
 pub use records::{LinkRow, RecordFilter, RecordStatus, StoredRecord, VersionHash};
 use sql::{Backend, Conn, Dialect, Row, Value};

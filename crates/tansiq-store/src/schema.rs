@@ -93,6 +93,18 @@ const MIGRATIONS: &[&str] = &[
     // 5: which envelopes carried which record (to purge them on retraction)
     "CREATE TABLE record_envelopes (record_id TEXT NOT NULL, envelope_id {blob} NOT NULL,
         PRIMARY KEY (record_id, envelope_id));",
+    // 6: private hit/no-hit queries (docs/PROTOCOL.md, "Hit/no-hit")
+    "CREATE TABLE hit_allow (peer TEXT NOT NULL, channel TEXT NOT NULL, file TEXT NOT NULL,
+        created_at TEXT NOT NULL, PRIMARY KEY (peer, channel, file));
+     CREATE TABLE hit_budget (peer TEXT PRIMARY KEY, capacity BIGINT NOT NULL,
+        tokens BIGINT NOT NULL, refilled_ms BIGINT NOT NULL);
+     CREATE TABLE hit_list (peer TEXT PRIMARY KEY, key_id TEXT NOT NULL, body {blob} NOT NULL,
+        fetched_at TEXT NOT NULL);
+     CREATE TABLE hit_reference (reference TEXT PRIMARY KEY, peer TEXT NOT NULL,
+        created_at TEXT NOT NULL);
+     CREATE TABLE hit_request (id TEXT PRIMARY KEY, direction TEXT NOT NULL, peer TEXT NOT NULL,
+        reference TEXT NOT NULL, channel TEXT NOT NULL, record_id TEXT, status TEXT NOT NULL,
+        reason TEXT, created_at TEXT NOT NULL, decided_at TEXT);",
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -123,6 +135,11 @@ pub const TABLES: &[&str] = &[
     "messages",
     "message_acks",
     "record_envelopes",
+    "hit_allow",
+    "hit_budget",
+    "hit_list",
+    "hit_reference",
+    "hit_request",
 ];
 
 /// Advisory lock class (`'tnsq'`) of the migration lock; the second key

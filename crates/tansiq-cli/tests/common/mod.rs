@@ -113,3 +113,84 @@ pub fn channel(n: &Node) -> String {
 pub fn contains(hay: &[u8], needle: &[u8]) -> bool {
     hay.windows(needle.len()).any(|w| w == needle)
 }
+
+/// A free loopback port (bound, then released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `tansiq init` in `root/name` on free ports; the node directory.
+pub fn init_at(root: &Path, name: &str, cc: &str) -> PathBuf {
+    let dir = root.join(name);
+    let (p, a) = (free_port(), free_port());
+    ok(
+        &dir,
+        &[
+            "init",
+            "--name",
+            name,
+            "--country",
+            cc,
+            "--listen",
+            &format!("127.0.0.1:{p}"),
+            "--api-listen",
+            &format!("127.0.0.1:{a}"),
+        ],
+    );
+    dir
+}
+
+/// A `tansiq serve` process, killed when dropped.
+pub struct Serve(pub std::process::Child);
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `tansiq serve`; its log (at `level`) goes to `log` if given.
+pub fn serve_logged(dir: &Path, level: &str, log: Option<&Path>) -> Serve {
+    let err = match log {
+        Some(p) => std::process::Stdio::from(std::fs::File::create(p).unwrap()),
+        None => std::process::Stdio::null(),
+    };
+    Serve(
+        Command::new(env!("CARGO_BIN_EXE_tansiq"))
+            .args(["serve", "--dir"])
+            .arg(dir)
+            .env("TANSIQ_LOG", level)
+            .stdout(std::process::Stdio::null())
+            .stderr(err)
+            .spawn()
+            .unwrap(),
+    )
+}
+
+/// Polls `f` every 100 ms; panics naming `what` after `secs`.
+pub fn wait_for(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
+    let t = std::time::Instant::now();
+    while t.elapsed() < std::time::Duration::from_secs(secs) {
+        if f() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!("timed out waiting for {what}");
+}
+
+/// Cards exchanged both ways; returns the ids of `a` and `b`.
+pub fn introduce(a: &Path, b: &Path) -> (String, String) {
+    let ca = a.join("card.json");
+    let cb = b.join("card.json");
+    std::fs::write(&ca, ok(a, &["card"])).unwrap();
+    std::fs::write(&cb, ok(b, &["card"])).unwrap();
+    let b_id = ok(a, &["peer", "add", cb.to_str().unwrap()]);
+    let a_id = ok(b, &["peer", "add", ca.to_str().unwrap()]);
+    (a_id, b_id)
+}

@@ -339,6 +339,27 @@ fn take_in(
                 e => Outcome::Fail(e),
             })
         }
+        Payload::HitRequest {
+            id,
+            reference,
+            channel,
+        } => node
+            .take_hit_request(tx, sender, &id, &reference, &channel)
+            .map_err(|e| match e {
+                NodeError::BadInput(m) => Outcome::Reject(m),
+                e => Outcome::Fail(e),
+            }),
+        Payload::HitDecision {
+            request,
+            granted,
+            record: _,
+            reason,
+        } => node
+            .take_hit_decision(tx, sender, &request, granted, reason)
+            .map_err(|e| match e {
+                NodeError::BadInput(m) => Outcome::Reject(m),
+                e => Outcome::Fail(e),
+            }),
         Payload::ReleaseRequest {
             id,
             record,

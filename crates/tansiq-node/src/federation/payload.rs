@@ -78,6 +78,23 @@ pub enum Payload {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         refusal: Option<String>,
     },
+    /// A querier asks a list holder for the record behind a hit/no-hit
+    /// reference, to be shared into `channel` (docs/PROTOCOL.md).
+    HitRequest {
+        id: String,
+        reference: String,
+        channel: String,
+    },
+    /// The holder's answer; on a grant the record follows through the
+    /// channel as an ordinary record envelope.
+    HitDecision {
+        request: String,
+        granted: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        record: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
 }
 
 impl Payload {
@@ -88,9 +105,10 @@ impl Payload {
             Payload::Charter { .. } => tansiq_sync::Kind::CHARTER,
             Payload::Message { .. } => tansiq_sync::Kind::MESSAGE,
             Payload::Ack { .. } => tansiq_sync::Kind::ACK,
-            Payload::ReleaseRequest { .. } | Payload::ReleaseDecision { .. } => {
-                tansiq_sync::Kind::RELEASE
-            }
+            Payload::ReleaseRequest { .. }
+            | Payload::ReleaseDecision { .. }
+            | Payload::HitRequest { .. }
+            | Payload::HitDecision { .. } => tansiq_sync::Kind::RELEASE,
             Payload::Checkpoint { .. } | Payload::Cosignature { .. } => "checkpoint",
         }
     }

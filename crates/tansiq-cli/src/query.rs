@@ -1,0 +1,291 @@
+//! Private hit/no-hit commands: `query` (ask, or with a subcommand decide
+//! what partners may ask), `request`, `requests`.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use clap::{Args, Subcommand};
+use serde_json::json;
+
+use tansiq_core::user::Actor;
+use tansiq_match::hitkeys::HitSubject;
+use tansiq_node::hits::{hit_query, HitAnswer, HitQuery};
+use tansiq_node::Node;
+
+use crate::cli::{CliError, CliResult};
+
+#[derive(Args, Debug)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct QueryArgs {
+    #[command(subcommand)]
+    cmd: Option<QueryCmd>,
+    /// The list holder to ask.
+    #[arg(long, required = true)]
+    peer: Option<String>,
+    /// The person's name (any script).
+    #[arg(long, conflicts_with = "names", required_unless_present = "names")]
+    name: Option<String>,
+    /// YYYY, YYYY-MM or YYYY-MM-DD.
+    #[arg(long, requires = "name")]
+    birth_date: Option<String>,
+    /// ISO 3166-1 alpha-2.
+    #[arg(long, requires = "name")]
+    nationality: Option<String>,
+    /// A batch: JSONL `{"id","name",…}` or CSV with an `id,name` header (as for `screen`).
+    #[arg(long)]
+    names: Option<PathBuf>,
+    /// Write the batch's JSONL here instead of stdout.
+    #[arg(long, requires = "names")]
+    out: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+enum QueryCmd {
+    /// Expose a watchlist file (FILE of channel CH) to PEER's hit/no-hit queries.
+    Allow {
+        #[arg(long)]
+        peer: String,
+        #[arg(long)]
+        channel: String,
+        #[arg(long)]
+        file: String,
+        /// PEER's evaluation budget per hour (each name costs one per match key).
+        #[arg(long)]
+        rate: Option<i64>,
+    },
+    /// Withdraw an exposure.
+    Deny {
+        #[arg(long)]
+        peer: String,
+        #[arg(long)]
+        channel: String,
+        #[arg(long)]
+        file: String,
+    },
+    /// The files exposed to partners.
+    Allowed,
+    /// Start a new key period now: every partner's evaluations and references change.
+    Rotate,
+}
+
+#[derive(Args, Debug)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct RequestArgs {
+    #[command(subcommand)]
+    cmd: Option<RequestCmd>,
+    /// A hit's reference: ask its holder for the record.
+    #[arg(required = true)]
+    reference: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+enum RequestCmd {
+    /// Share the record behind a partner's request into the request's channel.
+    Grant { request_id: String },
+    /// Refuse a partner's request.
+    Refuse {
+        request_id: String,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+}
+
+fn check_subject(name: &str, birth: Option<&str>, nat: Option<&str>) -> CliResult<()> {
+    if name.trim().is_empty() || name.chars().count() > 300 {
+        return Err(CliError::bad("--name must be 1-300 characters"));
+    }
+    if let Some(b) = birth {
+        let ok = matches!(b.len(), 4 | 7 | 10)
+            && b.bytes().enumerate().all(|(i, c)| {
+                if i == 4 || i == 7 {
+                    c == b'-'
+                } else {
+                    c.is_ascii_digit()
+                }
+            });
+        if !ok {
+            return Err(CliError::bad(format!(
+                "--birth-date {b:?}: use YYYY, YYYY-MM or YYYY-MM-DD"
+            )));
+        }
+    }
+    if let Some(n) = nat {
+        tansiq_core::country::parse_country(n)
+            .map_err(|e| CliError::bad(format!("--nationality: {e}")))?;
+    }
+    Ok(())
+}
+
+fn ask(dir: &Path, peer: &str, queries: Vec<HitQuery>) -> CliResult<Vec<HitAnswer>> {
+    let node = Arc::new(Node::open(dir)?);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::other(format!("cannot start the runtime: {e}")))?;
+    let peer = peer.to_string();
+    Ok(rt.block_on(async move { hit_query(node, &Actor::Operator, &peer, &queries).await })?)
+}
+
+pub fn query(dir: &Path, json: bool, args: QueryArgs) -> CliResult {
+    let op = Actor::Operator;
+    match args.cmd {
+        Some(QueryCmd::Allow {
+            peer,
+            channel,
+            file,
+            rate,
+        }) => Node::open(dir)?.query_allow(&op, &peer, &channel, &file, rate)?,
+        Some(QueryCmd::Deny {
+            peer,
+            channel,
+            file,
+        }) => Node::open(dir)?.query_deny(&op, &peer, &channel, &file)?,
+        Some(QueryCmd::Allowed) => {
+            let rows = Node::open(dir)?.query_allowed(&op)?;
+            if json {
+                let v: Vec<_> = rows
+                    .iter()
+                    .map(|r| json!({"peer": r.peer, "channel": r.channel, "file": r.file, "created_at": r.created_at}))
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&v).expect("serialises"));
+            } else {
+                for r in rows {
+                    println!(
+                        "{}  {}/{}  since {}",
+                        r.peer, r.channel, r.file, r.created_at
+                    );
+                }
+            }
+        }
+        Some(QueryCmd::Rotate) => {
+            let id = Node::open(dir)?.query_rotate(&op)?;
+            if json {
+                println!("{}", json!({"key_id": id}));
+            } else {
+                println!("{id}");
+            }
+        }
+        None => {
+            let peer = args
+                .peer
+                .ok_or_else(|| CliError::bad("--peer is required"))?;
+            if let Some(name) = args.name {
+                check_subject(
+                    &name,
+                    args.birth_date.as_deref(),
+                    args.nationality.as_deref(),
+                )?;
+                let q = HitQuery {
+                    id: "Q1".into(),
+                    subject: HitSubject {
+                        names: vec![name],
+                        birth_date: args.birth_date,
+                        nationality: args.nationality.map(|n| n.to_ascii_uppercase()),
+                        documents: vec![],
+                    },
+                };
+                let a = ask(dir, &peer, vec![q])?
+                    .pop()
+                    .ok_or_else(|| CliError::other("no answer"))?;
+                if json {
+                    println!("{}", json!({"hit": a.hit, "reference": a.reference}));
+                } else if let Some(r) = &a.reference {
+                    println!(
+                        "hit  {r}  ({} keys shared: {})",
+                        a.shared,
+                        a.kinds.join(", ")
+                    );
+                } else {
+                    println!("no hit");
+                }
+            } else if let Some(path) = args.names {
+                let queries: Vec<HitQuery> = tansiq_lists::read_queries(&path)
+                    .map_err(|e| CliError::bad(e.to_string()))?
+                    .into_iter()
+                    .map(|q| HitQuery {
+                        id: q.id,
+                        subject: HitSubject {
+                            names: vec![q.name],
+                            birth_date: q.birth_date,
+                            nationality: q.nationality.into_iter().next(),
+                            documents: vec![],
+                        },
+                    })
+                    .collect();
+                let answers = ask(dir, &peer, queries)?;
+                let mut sink: Box<dyn Write> = match &args.out {
+                    Some(p) => {
+                        Box::new(std::io::BufWriter::new(std::fs::File::create(p).map_err(
+                            |e| CliError::bad(format!("cannot write {}: {e}", p.display())),
+                        )?))
+                    }
+                    None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+                };
+                for a in answers {
+                    writeln!(
+                        sink,
+                        "{{\"query_id\":{},\"hit\":{},\"reference\":{}}}",
+                        json!(a.query_id),
+                        a.hit,
+                        json!(a.reference)
+                    )
+                    .map_err(|e| CliError::other(format!("writing output: {e}")))?;
+                }
+                sink.flush()
+                    .map_err(|e| CliError::other(format!("writing output: {e}")))?;
+            } else {
+                return Err(CliError::bad("give --name NAME or --names FILE"));
+            }
+        }
+    }
+    Ok(())
+}
+
+pub fn request(dir: &Path, json: bool, args: RequestArgs) -> CliResult {
+    let op = Actor::Operator;
+    let node = Node::open(dir)?;
+    match args.cmd {
+        Some(RequestCmd::Grant { request_id }) => node.hit_grant(&op, &request_id)?,
+        Some(RequestCmd::Refuse { request_id, reason }) => {
+            node.hit_refuse(&op, &request_id, reason.as_deref())?
+        }
+        None => {
+            let r = args
+                .reference
+                .ok_or_else(|| CliError::bad("give a REFERENCE"))?;
+            let id = node.hit_request(&op, &r)?;
+            if json {
+                println!("{}", json!({"id": id}));
+            } else {
+                println!("{id}");
+            }
+        }
+    }
+    Ok(())
+}
+
+pub fn requests(dir: &Path, json: bool) -> CliResult {
+    let list = Node::open(dir)?.hit_requests(&Actor::Operator)?;
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&list).expect("serialises")
+        );
+    } else {
+        for r in list {
+            println!(
+                "{}  {:3}  {:8}  {}  {}  via {}{}",
+                r.id,
+                r.direction,
+                r.status,
+                r.peer,
+                r.reference,
+                r.channel,
+                r.reason.map(|x| format!("  ({x})")).unwrap_or_default()
+            );
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,1542 @@
+//! Private hit/no-hit queries (docs/PROTOCOL.md, "Hit/no-hit queries";
+//! what still leaks: docs/PRIVACY.md).
+//!
+//! The holder exposes some of its watchlist files to a partner. For that
+//! partner and the current period it keys every match key of every
+//! exposed entry with its OPRF key and hands the partner the keyed list
+//! (opaque references and 16-byte tags; never a name). The querier derives
+//! the match keys of its own subject, has them evaluated blind, and
+//! compares: an entry sharing at least `t` keys is a hit. The holder sees
+//! only how many evaluations arrive, rations them, and audits them; the
+//! querier can test a name only by asking.
+//!
+//! A hit's reference opens a follow-up request, carried over the pairwise
+//! control channel; the holder's officer grants (the record is shared into
+//! a channel both belong to, under the third-party rule) or refuses.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use tansiq_core::ids::{new_id, REQUEST_PREFIX};
+use tansiq_core::policy::{self, Action, HitBudget, ReadScope, Refusal, Rule};
+use tansiq_core::time;
+use tansiq_core::user::Actor;
+use tansiq_crypto::oprf::{self, OprfKey, ELEMENT_LEN, PROOF_LEN};
+use tansiq_crypto::{b64, b64_decode_array, sha256};
+use tansiq_match::hitkeys::{self, HitKey, HitSubject, Side};
+use tansiq_store::{HitAllowRow, HitBudgetRow, HitListRow, HitRequestRow, Tx};
+use tansiq_sync::Precedence;
+
+use crate::card::NodeCard;
+use crate::config::keys_dir;
+use crate::error::{NodeError, NodeResult};
+use crate::federation::{now_ms, Payload};
+use crate::node::Node;
+use crate::records::load_channel;
+use crate::transport::{PeerClient, PeerSet, TlsIdentity};
+
+/// Where a partner fetches the keyed list exposed to it.
+pub const HIT_LIST_PATH: &str = "/peer/v1/hit/list";
+/// Where a partner has its blinded keys evaluated.
+pub const HIT_EVALUATE_PATH: &str = "/peer/v1/hit/evaluate";
+/// Bytes of an entry tag: the first bytes of the OPRF output.
+pub const TAG_LEN: usize = 16;
+/// Bytes of an entry reference.
+pub const REF_LEN: usize = 16;
+/// Most blinded elements in one evaluation request.
+pub const MAX_ELEMENTS: usize = 4096;
+/// Default hourly evaluation budget per partner (each name costs one
+/// evaluation per match key).
+pub const DEFAULT_HOURLY_EVALUATIONS: i64 = 250_000;
+/// Most entries a keyed list may announce (a bound for the parser).
+const MAX_LIST_ENTRIES: usize = 20_000_000;
+/// How stale the list digest in an evaluation answer may be.
+const DIGEST_MAX_AGE: Duration = Duration::from_secs(5);
+const LIST_MAGIC: &[u8; 8] = b"TQHITL1\n";
+const SEED_FILE: &str = "hit.key";
+const SEED_LABEL: &str = "tansiq-hit-seed-v1";
+
+type Tag = [u8; TAG_LEN];
+
+fn tag_of(out: &oprf::Output) -> Tag {
+    let mut t = [0u8; TAG_LEN];
+    t.copy_from_slice(&out[..TAG_LEN]);
+    t
+}
+
+/// The keys the querier asks about for one subject.
+pub fn query_keys(s: &HitSubject) -> Vec<HitKey> {
+    hitkeys::side_keys(s, Side::Query)
+}
+
+/// The keys the holder keys for one entry: the union over the entry's
+/// birth dates and nationalities (a list entry often has several).
+fn entry_keys(
+    names: Vec<String>,
+    births: &[String],
+    nats: &[String],
+    docs: &[(String, Option<String>)],
+) -> Vec<HitKey> {
+    let births: Vec<Option<String>> = if births.is_empty() {
+        vec![None]
+    } else {
+        births.iter().take(3).cloned().map(Some).collect()
+    };
+    let nats: Vec<Option<String>> = if nats.is_empty() {
+        vec![None]
+    } else {
+        nats.iter().take(3).cloned().map(Some).collect()
+    };
+    // The primary date and nationality first: `side_keys` puts the keys
+    // that matter most first, and the cap keeps the earliest.
+    let mut keys = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for b in &births {
+        for n in &nats {
+            let subject = HitSubject {
+                names: names.clone(),
+                birth_date: b.clone(),
+                nationality: n.clone(),
+                documents: docs.to_vec(),
+            };
+            for k in hitkeys::side_keys(&subject, Side::Entry) {
+                if keys.len() < hitkeys::MAX_KEYS && seen.insert(k.bytes.clone()) {
+                    keys.push(k);
+                }
+            }
+        }
+    }
+    keys
+}
+
+fn entry_keys_of(data: &Value) -> Vec<HitKey> {
+    let e = crate::watchlist::match_entry("", data);
+    let docs: Vec<(String, Option<String>)> = e
+        .documents
+        .iter()
+        .map(|d| (d.number.clone(), d.country.clone()))
+        .collect();
+    entry_keys(e.names, &e.birth_dates, &e.nationality, &docs)
+}
+
+// ---------------------------------------------------------------------
+// Wire forms
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListRequest {
+    /// The digest of the list the querier holds, if any.
+    #[serde(default)]
+    pub have: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvaluateRequest {
+    pub key_id: String,
+    pub elements: Vec<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvaluateResponse {
+    pub key_id: String,
+    pub evaluated: Vec<String>,
+    pub proof: String,
+    /// The digest of the keyed list as it stands now.
+    pub list_digest: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ErrorResponse {
+    pub error: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+}
+
+/// Why the holder did not answer.
+#[derive(Debug)]
+pub enum ServeError {
+    /// Malformed request (400).
+    Bad(String),
+    /// No file is exposed to this partner (403).
+    NotExposed,
+    /// The request names another key period (409).
+    Stale(String),
+    /// The partner's budget is spent (429).
+    Limited(Refusal),
+    /// Our own failure (500); not detailed to the partner.
+    Internal(NodeError),
+}
+
+impl From<NodeError> for ServeError {
+    fn from(e: NodeError) -> Self {
+        ServeError::Internal(e)
+    }
+}
+
+impl From<tansiq_store::StoreError> for ServeError {
+    fn from(e: tansiq_store::StoreError) -> Self {
+        ServeError::Internal(e.into())
+    }
+}
+
+impl ServeError {
+    /// HTTP status and JSON body.
+    pub fn response(&self) -> (u16, Vec<u8>) {
+        let (status, body) = match self {
+            ServeError::Bad(m) => (
+                400,
+                ErrorResponse {
+                    error: m.clone(),
+                    key_id: None,
+                    rule: None,
+                },
+            ),
+            ServeError::NotExposed => (
+                403,
+                ErrorResponse {
+                    error: "no watchlist file is exposed to your node".into(),
+                    key_id: None,
+                    rule: Some(Rule::Exposure.name().into()),
+                },
+            ),
+            ServeError::Stale(k) => (
+                409,
+                ErrorResponse {
+                    error: "the key period changed; fetch the keyed list again".into(),
+                    key_id: Some(k.clone()),
+                    rule: None,
+                },
+            ),
+            ServeError::Limited(r) => (
+                429,
+                ErrorResponse {
+                    error: r.reason.clone(),
+                    key_id: None,
+                    rule: Some(r.rule.name().into()),
+                },
+            ),
+            ServeError::Internal(_) => (
+                500,
+                ErrorResponse {
+                    error: "internal error".into(),
+                    key_id: None,
+                    rule: None,
+                },
+            ),
+        };
+        (status, serde_json::to_vec(&body).unwrap_or_default())
+    }
+}
+
+/// A keyed list: header and entries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListHeader {
+    pub holder: String,
+    pub querier: String,
+    pub key_id: String,
+    /// The OPRF public key evaluations are proven against (base64url).
+    pub public_key: String,
+    pub entries: u64,
+    pub tag_len: u32,
+}
+
+/// A parsed keyed list: entries and their tags, flat (matching scans
+/// the tags once against the query's, which beats building a map of a
+/// million tags for a handful of queries).
+#[derive(Debug, Clone)]
+pub struct KeyedList {
+    pub header: ListHeader,
+    pub public_key: [u8; ELEMENT_LEN],
+    pub refs: Vec<[u8; REF_LEN]>,
+    /// Entry `i`'s tags are `tags[starts[i]..starts[i + 1]]`.
+    starts: Vec<u32>,
+    tags: Vec<Tag>,
+    pub digest: String,
+}
+
+impl KeyedList {
+    /// The tags of entry `i`.
+    pub fn entry_tags(&self, i: usize) -> &[Tag] {
+        &self.tags[self.starts[i] as usize..self.starts[i + 1] as usize]
+    }
+
+    /// Whether any entry carries `t`.
+    pub fn has_tag(&self, t: &[u8; TAG_LEN]) -> bool {
+        self.tags.iter().any(|x| x == t)
+    }
+}
+
+fn encode_list(header: &ListHeader, entries: &[([u8; REF_LEN], Vec<Tag>)]) -> Vec<u8> {
+    let h = serde_json::to_vec(header).expect("header serialises");
+    let tags: usize = entries.iter().map(|e| e.1.len()).sum();
+    let mut out = Vec::with_capacity(12 + h.len() + entries.len() * (REF_LEN + 2) + tags * TAG_LEN);
+    out.extend_from_slice(LIST_MAGIC);
+    out.extend_from_slice(&(h.len() as u32).to_be_bytes());
+    out.extend_from_slice(&h);
+    for (r, t) in entries {
+        out.extend_from_slice(r);
+        out.extend_from_slice(&(t.len() as u16).to_be_bytes());
+        for x in t {
+            out.extend_from_slice(x);
+        }
+    }
+    out
+}
+
+/// Parses a keyed list from a holder; never panics on any input.
+pub fn parse_list(bytes: &[u8]) -> Result<KeyedList, String> {
+    fn take<'a>(b: &mut &'a [u8], n: usize) -> Result<&'a [u8], String> {
+        if b.len() < n {
+            return Err("keyed list truncated".into());
+        }
+        let (h, t) = b.split_at(n);
+        *b = t;
+        Ok(h)
+    }
+    let mut b = bytes;
+    if take(&mut b, 8)? != LIST_MAGIC {
+        return Err("not a Tansiq keyed list".into());
+    }
+    let hl = u32::from_be_bytes(take(&mut b, 4)?.try_into().expect("4 bytes")) as usize;
+    if hl > 64 * 1024 {
+        return Err("keyed list header too large".into());
+    }
+    let header: ListHeader =
+        serde_json::from_slice(take(&mut b, hl)?).map_err(|e| format!("keyed list header: {e}"))?;
+    if header.tag_len as usize != TAG_LEN {
+        return Err(format!(
+            "keyed list tag length {} (expected {TAG_LEN})",
+            header.tag_len
+        ));
+    }
+    let n = usize::try_from(header.entries).unwrap_or(usize::MAX);
+    if n > MAX_LIST_ENTRIES || n.saturating_mul(REF_LEN + 2) > b.len() {
+        return Err("keyed list entry count does not match its size".into());
+    }
+    let public_key = b64_decode_array::<ELEMENT_LEN>(&header.public_key)
+        .map_err(|_| "keyed list public key is not 32 base64url bytes".to_string())?;
+    let mut refs = Vec::with_capacity(n);
+    let mut starts = Vec::with_capacity(n + 1);
+    let mut tags: Vec<Tag> = Vec::with_capacity(b.len() / TAG_LEN);
+    starts.push(0u32);
+    for _ in 0..n {
+        let r: [u8; REF_LEN] = take(&mut b, REF_LEN)?.try_into().expect("REF_LEN bytes");
+        let c = u16::from_be_bytes(take(&mut b, 2)?.try_into().expect("2 bytes")) as usize;
+        let t = take(&mut b, c * TAG_LEN)?;
+        tags.extend(
+            t.chunks_exact(TAG_LEN)
+                .map(|x| <Tag>::try_from(x).expect("TAG_LEN bytes")),
+        );
+        refs.push(r);
+        starts.push(u32::try_from(tags.len()).map_err(|_| "keyed list too large".to_string())?);
+    }
+    if !b.is_empty() {
+        return Err("keyed list has trailing bytes".into());
+    }
+    Ok(KeyedList {
+        header,
+        public_key,
+        refs,
+        starts,
+        tags,
+        digest: hex::encode(sha256(bytes)),
+    })
+}
+
+/// The user-facing reference of a hit: the key period and the opaque
+/// entry reference.
+fn reference_string(key_id: &str, r: &[u8; REF_LEN]) -> String {
+    format!("{key_id}:{}", hex::encode(r))
+}
+
+fn parse_reference(s: &str) -> Option<(&str, [u8; REF_LEN])> {
+    let (k, h) = s.split_once(':')?;
+    if k.is_empty() || k.len() > 40 || !k.bytes().all(|c| c.is_ascii_digit() || c == b'.') {
+        return None;
+    }
+    let r: [u8; REF_LEN] = hex::decode(h).ok()?.try_into().ok()?;
+    Some((k, r))
+}
+
+// ---------------------------------------------------------------------
+// Holder side
+
+/// One entry as keyed for one partner and period.
+#[derive(Clone)]
+struct KeyedEntry {
+    version: i64,
+    reference: [u8; REF_LEN],
+    tags: Vec<Tag>,
+}
+
+/// A keyed list built for one partner.
+pub struct BuiltList {
+    pub key_id: String,
+    /// Over the exposed entries' (id, version): unchanged ⇒ same list.
+    fingerprint: [u8; 32],
+    entries: BTreeMap<String, KeyedEntry>,
+    pub body: Vec<u8>,
+    pub digest: String,
+}
+
+/// Keyed lists by partner, reused while the exposed entries and the
+/// period are unchanged, and re-keyed incrementally when entries change.
+#[derive(Default)]
+pub struct HitCache {
+    /// By partner: the list and when its entries were last checked.
+    lists: Mutex<HashMap<String, (Arc<BuiltList>, std::time::Instant)>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// What a follow-up request looks like to the CLI (`requests --json`).
+#[derive(Debug, Clone, Serialize)]
+pub struct HitRequestView {
+    pub id: String,
+    pub direction: String,
+    pub peer: String,
+    pub reference: String,
+    pub status: String,
+    pub channel: String,
+    /// Holder side: the record the reference resolved to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub record: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub created_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decided_at: Option<String>,
+}
+
+/// An allowance as `query allowed` shows it.
+pub type HitAllowView = HitAllowRow;
+
+impl Node {
+    fn hit_seed(&self) -> NodeResult<[u8; 32]> {
+        let s =
+            tansiq_crypto::load_or_create_secret(&keys_dir(&self.dir).join(SEED_FILE), SEED_LABEL)
+                .map_err(|e| NodeError::Other(format!("hit/no-hit key: {e}")))?;
+        Ok(*s)
+    }
+
+    /// The current key period: `{period}.{epoch}` where `period` counts
+    /// `hit_period_secs` since the epoch and `epoch` counts forced
+    /// rotations (`query rotate`).
+    pub(crate) fn hit_key_id(&self, tx: &mut Tx) -> NodeResult<String> {
+        let period = (now_ms() / 1000) / self.config.hit_period_secs.max(1);
+        let epoch = tx.meta_get("hit_epoch")?.unwrap_or_else(|| "0".into());
+        Ok(format!("{period}.{epoch}"))
+    }
+
+    fn hit_oprf_key(
+        seed: &[u8; 32],
+        holder: &str,
+        querier: &str,
+        key_id: &str,
+    ) -> NodeResult<OprfKey> {
+        let info = format!("tansiq-hit-v1\0{holder}\0{querier}\0{key_id}");
+        OprfKey::derive(seed, info.as_bytes()).map_err(|e| NodeError::Other(e.to_string()))
+    }
+
+    fn hit_ref(seed: &[u8; 32], querier: &str, key_id: &str, record: &str) -> [u8; REF_LEN] {
+        oprf::reference(seed, format!("{querier}\0{key_id}\0{record}").as_bytes())
+    }
+
+    /// `query allow`: exposes file `file` of channel `channel` to `peer`'s
+    /// hit/no-hit queries; `hourly` sets the partner's evaluation budget.
+    pub fn query_allow(
+        &self,
+        actor: &Actor,
+        peer: &str,
+        channel: &str,
+        file: &str,
+        hourly: Option<i64>,
+    ) -> NodeResult<()> {
+        policy::authorize(actor, Action::ExposeList)?;
+        if let Some(h) = hourly {
+            if !(1..=100_000_000).contains(&h) {
+                return Err(NodeError::bad(
+                    "--rate must be 1..100000000 evaluations an hour",
+                ));
+            }
+        }
+        // Create the seed before the first partner can ask.
+        self.hit_seed()?;
+        self.store.write(|tx| {
+            if tx.peer(peer)?.is_none() {
+                return Err(NodeError::bad(format!(
+                    "{peer} is not a known peer (add its card with `tansiq peer add`)"
+                )));
+            }
+            let st = load_channel(tx, channel)?;
+            let charter = st
+                .charter()
+                .ok_or_else(|| NodeError::bad(format!("channel {channel} has no charter")))?;
+            if !charter.members.iter().any(|m| m == self.id()) {
+                return Err(NodeError::bad(format!(
+                    "this node is not a member of channel {channel}"
+                )));
+            }
+            if !charter.files.iter().any(|f| f == file) {
+                return Err(NodeError::bad(format!(
+                    "channel {channel} has no file {file} (its files: {})",
+                    charter.files.join(", ")
+                )));
+            }
+            let now = time::format(&time::now());
+            tx.hit_allow(&HitAllowRow {
+                peer: peer.into(),
+                channel: channel.into(),
+                file: file.into(),
+                created_at: now,
+            })?;
+            let budget = tx.hit_budget(peer)?;
+            if hourly.is_some() || budget.is_none() {
+                let cap = hourly.unwrap_or(DEFAULT_HOURLY_EVALUATIONS);
+                tx.put_hit_budget(&HitBudgetRow {
+                    peer: peer.into(),
+                    capacity: cap,
+                    tokens: cap,
+                    refilled_ms: now_ms() as i64,
+                })?;
+            }
+            self.audit(
+                tx,
+                &actor.audit_name(),
+                "hit.allow",
+                peer,
+                json!({"peer": peer, "channel": channel, "file": file, "hourly": hourly}),
+            )?;
+            self.checkpoint_in(tx)?;
+            Ok::<_, NodeError>(())
+        })
+    }
+
+    /// `query deny`: withdraws an exposure.
+    pub fn query_deny(
+        &self,
+        actor: &Actor,
+        peer: &str,
+        channel: &str,
+        file: &str,
+    ) -> NodeResult<()> {
+        policy::authorize(actor, Action::ExposeList)?;
+        self.store.write(|tx| {
+            if !tx.hit_deny(peer, channel, file)? {
+                return Err(NodeError::NotFound(format!(
+                    "file {file} of channel {channel} is not exposed to {peer}"
+                )));
+            }
+            self.audit(
+                tx,
+                &actor.audit_name(),
+                "hit.deny",
+                peer,
+                json!({"peer": peer, "channel": channel, "file": file}),
+            )?;
+            self.checkpoint_in(tx)?;
+            Ok::<_, NodeError>(())
+        })?;
+        lock(&self.hits.lists).remove(peer);
+        Ok(())
+    }
+
+    /// The exposures, for `query allowed`.
+    pub fn query_allowed(&self, actor: &Actor) -> NodeResult<Vec<HitAllowView>> {
+        policy::authorize(actor, Action::ExposeList)?;
+        Ok(self.store.read(|tx| tx.hit_allowed(None))?)
+    }
+
+    /// `query rotate`: starts a new key period now, for every partner.
+    /// Evaluations and references of the old period stop matching.
+    pub fn query_rotate(&self, actor: &Actor) -> NodeResult<String> {
+        policy::authorize(actor, Action::ExposeList)?;
+        let id = self.store.write(|tx| {
+            let e: u64 = tx
+                .meta_get("hit_epoch")?
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            tx.meta_set("hit_epoch", &(e + 1).to_string())?;
+            let id = self.hit_key_id(tx)?;
+            self.audit(
+                tx,
+                &actor.audit_name(),
+                "hit.rotate",
+                &id,
+                json!({"key_id": id}),
+            )?;
+            self.checkpoint_in(tx)?;
+            Ok::<_, NodeError>(id)
+        })?;
+        lock(&self.hits.lists).clear();
+        Ok(id)
+    }
+
+    /// The keyed list for `peer` as it stands now (built or re-keyed as
+    /// needed). Refused when nothing is exposed to `peer`.
+    pub fn hit_list_for(&self, peer: &str) -> Result<Arc<BuiltList>, ServeError> {
+        let seed = self.hit_seed()?;
+        let (key_id, heads) = self
+            .store
+            .read(|tx| {
+                let allowed = tx.hit_allowed(Some(peer))?;
+                if allowed.is_empty() {
+                    return Ok::<_, NodeError>(None);
+                }
+                let mut heads = BTreeMap::new();
+                for a in &allowed {
+                    heads.extend(tx.hit_entry_heads(&a.channel, &a.file)?);
+                }
+                Ok(Some((self.hit_key_id(tx)?, heads)))
+            })?
+            .ok_or(ServeError::NotExposed)?;
+        let mut h = Vec::with_capacity(heads.len() * 40);
+        h.extend_from_slice(key_id.as_bytes());
+        for (id, v) in &heads {
+            h.extend_from_slice(format!("\n{id}\0{v}").as_bytes());
+        }
+        let fingerprint = sha256(&h);
+        let prev = lock(&self.hits.lists).get(peer).map(|p| p.0.clone());
+        let built = match prev.as_ref().filter(|p| p.fingerprint == fingerprint) {
+            Some(p) => p.clone(),
+            None => Arc::new(self.build_list(
+                &seed,
+                peer,
+                &key_id,
+                heads,
+                fingerprint,
+                prev.as_deref(),
+            )?),
+        };
+        lock(&self.hits.lists).insert(peer.to_string(), (built.clone(), std::time::Instant::now()));
+        Ok(built)
+    }
+
+    fn build_list(
+        &self,
+        seed: &[u8; 32],
+        peer: &str,
+        key_id: &str,
+        heads: BTreeMap<String, i64>,
+        fingerprint: [u8; 32],
+        prev: Option<&BuiltList>,
+    ) -> NodeResult<BuiltList> {
+        let key = Self::hit_oprf_key(seed, self.id(), peer, key_id)?;
+        let reuse = prev.filter(|p| p.key_id == key_id);
+        let mut entries: BTreeMap<String, KeyedEntry> = BTreeMap::new();
+        let mut missing = Vec::new();
+        for (id, v) in heads {
+            match reuse
+                .and_then(|p| p.entries.get(&id))
+                .filter(|e| e.version == v)
+            {
+                Some(e) => {
+                    entries.insert(id, e.clone());
+                }
+                None => missing.push(id),
+            }
+        }
+        let bodies: Vec<(String, i64, Value)> = self.store.read(|tx| {
+            let mut out = Vec::with_capacity(missing.len());
+            for id in &missing {
+                if let Some(r) = tx.record(id, &ReadScope::everything())? {
+                    if let Some(s) = r.signed {
+                        out.push((r.id, s.body.version as i64, s.body.data));
+                    }
+                }
+            }
+            Ok::<_, NodeError>(out)
+        })?;
+        let keyed = crate::records::par_map(bodies, |(id, version, data)| {
+            let tags: Vec<Tag> = entry_keys_of(&data)
+                .iter()
+                .filter_map(|k| key.evaluate(&k.bytes).ok())
+                .map(|o| tag_of(&o))
+                .collect();
+            let reference = Self::hit_ref(seed, peer, key_id, &id);
+            (
+                id,
+                KeyedEntry {
+                    version,
+                    reference,
+                    tags,
+                },
+            )
+        });
+        entries.extend(keyed);
+        let header = ListHeader {
+            holder: self.id().to_string(),
+            querier: peer.to_string(),
+            key_id: key_id.to_string(),
+            public_key: b64(key.public_key()),
+            entries: entries.len() as u64,
+            tag_len: TAG_LEN as u32,
+        };
+        let flat: Vec<([u8; REF_LEN], Vec<Tag>)> = entries
+            .values()
+            .map(|e| (e.reference, e.tags.clone()))
+            .collect();
+        let body = encode_list(&header, &flat);
+        let digest = hex::encode(sha256(&body));
+        Ok(BuiltList {
+            key_id: key_id.to_string(),
+            fingerprint,
+            entries,
+            body,
+            digest,
+        })
+    }
+
+    /// Serves `POST /peer/v1/hit/list` for `peer`: the list, or `None`
+    /// when the partner already holds this one.
+    pub fn hit_serve_list(
+        &self,
+        peer: &str,
+        req: &[u8],
+    ) -> Result<Option<Arc<BuiltList>>, ServeError> {
+        let req: ListRequest = serde_json::from_slice(req)
+            .map_err(|e| ServeError::Bad(format!("list request: {e}")))?;
+        let list = self.hit_list_for(peer)?;
+        self.store.write_relaxed(|tx| {
+            self.audit(
+                tx,
+                &format!("node:{peer}"),
+                "hit.list",
+                peer,
+                json!({"peer": peer, "key_id": list.key_id, "entries": list.entries.len()}),
+            )
+        })?;
+        Ok((req.have.as_deref() != Some(list.digest.as_str())).then_some(list))
+    }
+
+    /// Serves `POST /peer/v1/hit/evaluate` for `peer`: rations, audits
+    /// (counts only), evaluates blind.
+    pub fn hit_serve_evaluate(
+        &self,
+        peer: &str,
+        req: &[u8],
+    ) -> Result<EvaluateResponse, ServeError> {
+        let req: EvaluateRequest = serde_json::from_slice(req)
+            .map_err(|e| ServeError::Bad(format!("evaluate request: {e}")))?;
+        if req.elements.is_empty() || req.elements.len() > MAX_ELEMENTS {
+            return Err(ServeError::Bad(format!(
+                "a request holds 1..{MAX_ELEMENTS} elements"
+            )));
+        }
+        let elements = req
+            .elements
+            .iter()
+            .map(|e| b64_decode_array::<ELEMENT_LEN>(e))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|_| ServeError::Bad("an element is not 32 base64url bytes".into()))?;
+        if !elements.iter().all(oprf::is_valid_element) {
+            return Err(ServeError::Bad(
+                "an element is not a valid group element".into(),
+            ));
+        }
+        let seed = self.hit_seed()?;
+        let n = elements.len() as i64;
+        let now = now_ms() as i64;
+        let outcome = self.store.write_relaxed(|tx| {
+            if tx.hit_allowed(Some(peer))?.is_empty() {
+                return Ok::<_, NodeError>(Err(ServeError::NotExposed));
+            }
+            let key_id = self.hit_key_id(tx)?;
+            if req.key_id != key_id {
+                return Ok(Err(ServeError::Stale(key_id)));
+            }
+            let b = tx.hit_budget(peer)?.unwrap_or(HitBudgetRow {
+                peer: peer.into(),
+                capacity: DEFAULT_HOURLY_EVALUATIONS,
+                tokens: DEFAULT_HOURLY_EVALUATIONS,
+                refilled_ms: now,
+            });
+            let budget = HitBudget {
+                capacity: b.capacity,
+                tokens: b.tokens,
+                refilled_ms: b.refilled_ms,
+            };
+            match policy::hit_budget_take(budget, now, n) {
+                Ok(nb) => {
+                    tx.put_hit_budget(&HitBudgetRow {
+                        peer: peer.into(),
+                        capacity: nb.capacity,
+                        tokens: nb.tokens,
+                        refilled_ms: nb.refilled_ms,
+                    })?;
+                    self.audit(
+                        tx,
+                        &format!("node:{peer}"),
+                        "hit.evaluate",
+                        peer,
+                        json!({"peer": peer, "key_id": key_id, "count": n}),
+                    )?;
+                    Ok(Ok(key_id))
+                }
+                Err(r) => {
+                    self.audit(
+                        tx,
+                        &format!("node:{peer}"),
+                        "hit.evaluate.refused",
+                        peer,
+                        json!({"peer": peer, "key_id": key_id, "count": n, "rule": r.rule.name()}),
+                    )?;
+                    Ok(Err(ServeError::Limited(r)))
+                }
+            }
+        })?;
+        let key_id = outcome?;
+        let key = Self::hit_oprf_key(&seed, self.id(), peer, &key_id)?;
+        let (evaluated, proof) = key
+            .blind_evaluate(&elements)
+            .map_err(|_| ServeError::Bad("an element is not a valid group element".into()))?;
+        // The digest lets the querier notice a changed list; checking the
+        // entries costs a scan of them, so a check a few seconds old will do.
+        let fresh = lock(&self.hits.lists)
+            .get(peer)
+            .filter(|(l, at)| l.key_id == key_id && at.elapsed() < DIGEST_MAX_AGE)
+            .map(|(l, _)| l.clone());
+        let list = match fresh {
+            Some(l) => l,
+            None => self.hit_list_for(peer)?,
+        };
+        Ok(EvaluateResponse {
+            key_id,
+            evaluated: evaluated.iter().map(b64).collect(),
+            proof: b64(proof),
+            list_digest: list.digest.clone(),
+        })
+    }
+}
+
+// ---------------------------------------------------------------------
+// Querier side
+
+/// One subject to ask about.
+#[derive(Debug, Clone)]
+pub struct HitQuery {
+    pub id: String,
+    pub subject: HitSubject,
+}
+
+/// The answer for one subject.
+#[derive(Debug, Clone, Serialize)]
+pub struct HitAnswer {
+    pub query_id: String,
+    pub hit: bool,
+    pub reference: Option<String>,
+    /// How many of the subject's keys the best entry shares.
+    pub shared: usize,
+    /// The kinds of the shared keys (visible to the querier by design).
+    pub kinds: Vec<&'static str>,
+}
+
+/// What a querier learns from a holder, per subject: (shared keys of
+/// the best entry, that entry if it is a hit, the kinds shared).
+fn match_subjects(
+    list: &KeyedList,
+    keys: &[Vec<HitKey>],
+    outputs: &[Tag],
+) -> Vec<(usize, Option<u32>, Vec<&'static str>)> {
+    // Query tag → (subject, key index); one pass over the list's tags.
+    let mut want: HashMap<&Tag, Vec<(u32, u32)>> = HashMap::with_capacity(outputs.len());
+    let mut at = 0;
+    for (qi, ks) in keys.iter().enumerate() {
+        for ki in 0..ks.len() {
+            want.entry(&outputs[at + ki])
+                .or_default()
+                .push((qi as u32, ki as u32));
+        }
+        at += ks.len();
+    }
+    // Per subject: entry → the subject's keys it carries.
+    let mut found: Vec<HashMap<u32, Vec<u32>>> = vec![HashMap::new(); keys.len()];
+    for e in 0..list.refs.len() {
+        for t in list.entry_tags(e) {
+            if let Some(ws) = want.get(t) {
+                for (qi, ki) in ws {
+                    let v = found[*qi as usize].entry(e as u32).or_default();
+                    // A tag listed twice for one entry counts once.
+                    if !v.contains(ki) {
+                        v.push(*ki);
+                    }
+                }
+            }
+        }
+    }
+    found
+        .into_iter()
+        .zip(keys)
+        .map(|(m, ks)| {
+            // The entry sharing the most keys; ties to the lowest index,
+            // so the answer does not depend on hash order.
+            let best = m
+                .into_iter()
+                .max_by(|a, b| a.1.len().cmp(&b.1.len()).then(b.0.cmp(&a.0)));
+            match best {
+                Some((e, idx)) if idx.len() >= hitkeys::DEFAULT_MIN_SHARED => {
+                    let mut kinds: Vec<&'static str> =
+                        idx.iter().map(|i| ks[*i as usize].kind.as_str()).collect();
+                    kinds.sort();
+                    kinds.dedup();
+                    (idx.len(), Some(e), kinds)
+                }
+                Some((_, idx)) => (idx.len(), None, vec![]),
+                None => (0, None, vec![]),
+            }
+        })
+        .collect()
+}
+
+fn remote_error(peer: &str, status: u16, body: &[u8]) -> NodeError {
+    let e: Option<ErrorResponse> = serde_json::from_slice(body).ok();
+    let msg = e.as_ref().map(|e| e.error.clone()).unwrap_or_default();
+    match status {
+        403 => NodeError::Refused(Refusal {
+            rule: Rule::Exposure,
+            reason: format!("{peer} exposes no watchlist file to this node ({msg})"),
+        }),
+        429 => NodeError::Refused(Refusal {
+            rule: Rule::RateLimit,
+            reason: format!("{peer} refused the evaluations: {msg}"),
+        }),
+        400 => NodeError::Other(format!("{peer} rejected the request: {msg}")),
+        s => NodeError::Other(format!("{peer} answered HTTP {s}; try again later")),
+    }
+}
+
+/// Talks to one holder.
+struct Holder {
+    id: String,
+    endpoint: String,
+    key: [u8; 32],
+    client: PeerClient,
+}
+
+impl Holder {
+    fn new(node: &Node, peer: &str) -> NodeResult<Holder> {
+        let p = node
+            .store
+            .read(|tx| tx.peer(peer))?
+            .ok_or_else(|| NodeError::bad(format!("{peer} is not a known peer")))?;
+        let card: NodeCard = serde_json::from_str(&p.card)
+            .map_err(|e| NodeError::Other(format!("peer card: {e}")))?;
+        let key = card.signing_key()?;
+        let me = TlsIdentity::from_identity(&node.identity)
+            .map_err(|e| NodeError::Other(e.to_string()))?;
+        let set = PeerSet::new();
+        set.insert(key);
+        let client = PeerClient::new(&me, Arc::new(set))
+            .map_err(|e| NodeError::Other(e.to_string()))?
+            .with_timeouts(Duration::from_secs(10), Duration::from_secs(300))
+            .with_max_response_bytes(1 << 30);
+        Ok(Holder {
+            id: peer.to_string(),
+            endpoint: p.endpoint,
+            key,
+            client,
+        })
+    }
+
+    async fn post(&self, path: &str, body: Vec<u8>) -> NodeResult<(u16, Vec<u8>)> {
+        self.client
+            .post_with_type(&self.endpoint, &self.key, path, "application/json", body)
+            .await
+            .map_err(|e| {
+                NodeError::Other(format!(
+                    "{} is unreachable for hit/no-hit queries: {e}",
+                    self.id
+                ))
+            })
+    }
+
+    /// The holder's current list, or `None` if `have` is current.
+    async fn fetch_list(
+        &self,
+        node: &Node,
+        have: Option<&str>,
+    ) -> NodeResult<Option<(KeyedList, Vec<u8>)>> {
+        let body = serde_json::to_vec(&ListRequest {
+            have: have.map(str::to_string),
+        })
+        .expect("serialises");
+        let (status, resp) = self.post(HIT_LIST_PATH, body).await?;
+        match status {
+            204 => Ok(None),
+            200 => {
+                let list =
+                    parse_list(&resp).map_err(|e| NodeError::Other(format!("{}: {e}", self.id)))?;
+                if list.header.holder != self.id || list.header.querier != node.id() {
+                    return Err(NodeError::Other(format!(
+                        "{} sent a keyed list addressed elsewhere",
+                        self.id
+                    )));
+                }
+                Ok(Some((list, resp)))
+            }
+            s => Err(remote_error(&self.id, s, &resp)),
+        }
+    }
+}
+
+/// Elements per evaluation request from this client: small enough that
+/// two requests in flight keep both sides' cores busy.
+const CLIENT_CHUNK: usize = 1024;
+
+enum Evaluated {
+    /// Tags in input order, and the holder's latest list digest.
+    Done(Vec<Tag>, String),
+    /// The holder's key period is not the list's.
+    Stale,
+}
+
+/// Blinds, has evaluated and unblinds every input, two requests in flight
+/// (blinding and unblinding on blocking threads, so they overlap the
+/// holder's work on the other request).
+async fn evaluate_all(
+    holder: &Arc<Holder>,
+    list: &KeyedList,
+    inputs: &Arc<Vec<Vec<u8>>>,
+) -> NodeResult<Evaluated> {
+    let n_chunks = inputs.len().div_ceil(CLIENT_CHUNK);
+    let gate = Arc::new(tokio::sync::Semaphore::new(2));
+    let mut tasks = tokio::task::JoinSet::new();
+    for c in 0..n_chunks {
+        let (holder, inputs, gate) = (holder.clone(), inputs.clone(), gate.clone());
+        let key_id = list.header.key_id.clone();
+        let pk = list.public_key;
+        tasks.spawn(async move {
+            let _permit = gate.acquire_owned().await.expect("never closed");
+            let range = c * CLIENT_CHUNK..((c + 1) * CLIENT_CHUNK).min(inputs.len());
+            let peer = holder.id.clone();
+            let other = |e: String| NodeError::Other(e);
+            let (ins, r2) = (inputs.clone(), range.clone());
+            let blinded = tokio::task::spawn_blocking(move || oprf::blind(&ins[r2]))
+                .await
+                .map_err(|e| other(e.to_string()))?
+                .map_err(|e| other(e.to_string()))?;
+            let req = EvaluateRequest {
+                key_id: key_id.clone(),
+                elements: blinded.elements.iter().map(b64).collect(),
+            };
+            let (status, resp) = holder
+                .post(
+                    HIT_EVALUATE_PATH,
+                    serde_json::to_vec(&req).expect("serialises"),
+                )
+                .await?;
+            if status == 409 {
+                return Ok::<_, NodeError>((c, None));
+            }
+            if status != 200 {
+                return Err(remote_error(&peer, status, &resp));
+            }
+            let bad =
+                move |what: &str| NodeError::Other(format!("{peer}: evaluate response: {what}"));
+            let r: EvaluateResponse =
+                serde_json::from_slice(&resp).map_err(|e| bad(&e.to_string()))?;
+            if r.key_id != key_id {
+                return Err(bad("answered under another key period"));
+            }
+            let evaluated = r
+                .evaluated
+                .iter()
+                .map(|e| b64_decode_array::<ELEMENT_LEN>(e))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|_| bad("an element is not 32 bytes"))?;
+            let proof =
+                b64_decode_array::<PROOF_LEN>(&r.proof).map_err(|_| bad("bad proof encoding"))?;
+            // The proof binds the answers to the key the list was made
+            // with: a holder cannot answer one query under another key.
+            let outs = tokio::task::spawn_blocking(move || {
+                oprf::finalize(&blinded, &inputs[range], &evaluated, &proof, &pk)
+            })
+            .await
+            .map_err(|e| NodeError::Other(e.to_string()))?
+            .map_err(|_| bad("the evaluation proof does not verify against the list's key"))?;
+            let tags: Vec<Tag> = outs.iter().map(tag_of).collect();
+            Ok((c, Some((tags, r.list_digest))))
+        });
+    }
+    let mut parts: Vec<Option<(Vec<Tag>, String)>> = vec![None; n_chunks];
+    let mut stale = false;
+    while let Some(r) = tasks.join_next().await {
+        let (c, part) = r.map_err(|e| NodeError::Other(e.to_string()))??;
+        match part {
+            Some(p) => parts[c] = Some(p),
+            None => stale = true,
+        }
+    }
+    if stale {
+        return Ok(Evaluated::Stale);
+    }
+    let mut tags = Vec::with_capacity(inputs.len());
+    let mut digest = list.digest.clone();
+    for p in parts.into_iter().flatten() {
+        tags.extend(p.0);
+        digest = p.1;
+    }
+    Ok(Evaluated::Done(tags, digest))
+}
+
+/// Asks `peer` about each subject: blinded keys evaluated by the holder,
+/// compared against its keyed list. One command; one audit entry.
+pub async fn hit_query(
+    node: Arc<Node>,
+    actor: &Actor,
+    peer: &str,
+    queries: &[HitQuery],
+) -> NodeResult<Vec<HitAnswer>> {
+    policy::authorize(actor, Action::QueryPartner)?;
+    if queries.is_empty() {
+        return Ok(vec![]);
+    }
+    let holder = Holder::new(&node, peer)?;
+    let cached = node.store.read(|tx| tx.hit_list(peer))?;
+    let mut fetched: Option<Vec<u8>> = None;
+    let mut list = match cached.as_ref().map(|c| parse_list(&c.body)) {
+        Some(Ok(l)) => l,
+        _ => {
+            let (l, raw) = holder
+                .fetch_list(&node, None)
+                .await?
+                .ok_or_else(|| NodeError::Other(format!("{peer} sent no keyed list")))?;
+            fetched = Some(raw);
+            l
+        }
+    };
+    let keys: Vec<Vec<HitKey>> = queries.iter().map(|q| query_keys(&q.subject)).collect();
+    let inputs: Arc<Vec<Vec<u8>>> =
+        Arc::new(keys.iter().flatten().map(|k| k.bytes.clone()).collect());
+    let holder = Arc::new(holder);
+    let mut attempts = 0;
+    let (outputs, digest) = loop {
+        attempts += 1;
+        match evaluate_all(&holder, &list, &inputs).await? {
+            Evaluated::Done(o, d) => break (o, d),
+            Evaluated::Stale if attempts < 3 => {
+                // A new period: fetch its list and start over.
+                let (l, raw) = holder
+                    .fetch_list(&node, None)
+                    .await?
+                    .ok_or_else(|| NodeError::Other(format!("{peer} sent no keyed list")))?;
+                list = l;
+                fetched = Some(raw);
+            }
+            Evaluated::Stale => {
+                return Err(NodeError::Other(format!(
+                    "{peer} keeps changing its key period; try again"
+                )))
+            }
+        }
+    };
+    if digest != list.digest {
+        // Entries changed since the list was fetched; the evaluations stay
+        // valid within the period.
+        if let Some((l, raw)) = holder.fetch_list(&node, Some(&list.digest)).await? {
+            if l.header.key_id == list.header.key_id {
+                list = l;
+                fetched = Some(raw);
+            }
+        }
+    }
+    let matched = match_subjects(&list, &keys, &outputs);
+    let now = time::format(&time::now());
+    let answers: Vec<HitAnswer> = queries
+        .iter()
+        .zip(matched)
+        .map(|(q, (shared, e, kinds))| HitAnswer {
+            query_id: q.id.clone(),
+            hit: e.is_some(),
+            reference: e.map(|e| reference_string(&list.header.key_id, &list.refs[e as usize])),
+            shared,
+            kinds,
+        })
+        .collect();
+    let hits = answers.iter().filter(|a| a.hit).count();
+    node.store.write(|tx| {
+        if let Some(raw) = &fetched {
+            tx.put_hit_list(&HitListRow {
+                peer: peer.to_string(),
+                key_id: list.header.key_id.clone(),
+                body: raw.clone(),
+                fetched_at: now.clone(),
+            })?;
+        }
+        for a in &answers {
+            if let Some(r) = &a.reference {
+                tx.put_hit_reference(r, peer, &now)?;
+            }
+        }
+        node.audit(
+            tx,
+            &actor.audit_name(),
+            "hit.query",
+            peer,
+            json!({"peer": peer, "queries": queries.len(), "hits": hits, "key_id": list.header.key_id}),
+        )?;
+        node.checkpoint_in(tx)?;
+        Ok::<_, NodeError>(())
+    })?;
+    Ok(answers)
+}
+
+// ---------------------------------------------------------------------
+// Follow-up requests
+
+impl Node {
+    /// `request REF`: asks the holder for the record behind a hit. The
+    /// record is to come through the smallest active channel both nodes
+    /// belong to.
+    pub fn hit_request(&self, actor: &Actor, reference: &str) -> NodeResult<String> {
+        policy::authorize(actor, Action::RequestRelease)?;
+        if parse_reference(reference).is_none() {
+            return Err(NodeError::bad(format!(
+                "{reference:?} is not a hit reference (PERIOD:HEX)"
+            )));
+        }
+        let id = new_id(REQUEST_PREFIX);
+        let mut out = Vec::new();
+        self.store.write(|tx| {
+            let peer = tx.hit_reference_peer(reference)?.ok_or_else(|| {
+                NodeError::NotFound(format!(
+                    "no hit with reference {reference} (run `tansiq query` first)"
+                ))
+            })?;
+            let channel = shared_channel(tx, self.id(), &peer)?.ok_or_else(|| {
+                NodeError::bad(format!(
+                    "no active channel with {peer} to receive the record in; create one first"
+                ))
+            })?;
+            tx.put_hit_request(&HitRequestRow {
+                id: id.clone(),
+                direction: "out".into(),
+                peer: peer.clone(),
+                reference: reference.into(),
+                channel: channel.clone(),
+                record_id: None,
+                status: "pending".into(),
+                reason: None,
+                created_at: time::format(&time::now()),
+                decided_at: None,
+            })?;
+            let payload = Payload::HitRequest {
+                id: id.clone(),
+                reference: reference.into(),
+                channel: channel.clone(),
+            };
+            self.send_control(tx, &peer, &payload, Precedence::Immediate, &mut out)?;
+            self.audit(
+                tx,
+                &actor.audit_name(),
+                "hit.request",
+                &id,
+                json!({"id": id, "peer": peer, "reference": reference, "channel": channel}),
+            )?;
+            self.checkpoint_in(tx)?;
+            Ok::<_, NodeError>(())
+        })?;
+        self.federation.queue(out);
+        Ok(id)
+    }
+
+    pub fn hit_requests(&self, actor: &Actor) -> NodeResult<Vec<HitRequestView>> {
+        policy::authorize(actor, Action::RequestRelease)?;
+        let rows = self.store.read(|tx| tx.hit_requests())?;
+        Ok(rows
+            .into_iter()
+            .map(|r| HitRequestView {
+                id: r.id,
+                direction: r.direction,
+                peer: r.peer,
+                reference: r.reference,
+                status: r.status,
+                channel: r.channel,
+                record: r.record_id,
+                reason: r.reason,
+                created_at: r.created_at,
+                decided_at: r.decided_at,
+            })
+            .collect())
+    }
+
+    fn pending_in(tx: &mut Tx, id: &str) -> NodeResult<HitRequestRow> {
+        let row = tx
+            .hit_request(id)?
+            .filter(|r| r.direction == "in")
+            .ok_or_else(|| {
+                NodeError::NotFound(format!("no request {id} addressed to this node"))
+            })?;
+        if row.status != "pending" {
+            return Err(NodeError::bad(format!(
+                "request {id} is already {}",
+                row.status
+            )));
+        }
+        Ok(row)
+    }
+
+    /// `request grant ID`: shares the record into the request's channel
+    /// (under the third-party rule) and tells the requester.
+    pub fn hit_grant(&self, actor: &Actor, id: &str) -> NodeResult<()> {
+        policy::authorize(actor, Action::DecideRelease)?;
+        policy::authorize(actor, Action::ShareRecord)?;
+        let mut out = Vec::new();
+        let mut target = (String::new(), String::new());
+        self.store
+            .write(|tx| {
+                let mut row = Self::pending_in(tx, id)?;
+                let record = row.record_id.clone().ok_or_else(|| {
+                    NodeError::bad(format!(
+                        "request {id}: its reference matches no entry exposed to {} any more; refuse it",
+                        row.peer
+                    ))
+                })?;
+                target = (record.clone(), row.channel.clone());
+                self.share_in(tx, actor, &record, &row.channel, &mut out)?;
+                let now = time::format(&time::now());
+                row.status = "granted".into();
+                row.decided_at = Some(now);
+                tx.put_hit_request(&row)?;
+                let payload = Payload::HitDecision {
+                    request: id.into(),
+                    granted: true,
+                    record: Some(record.clone()),
+                    reason: None,
+                };
+                self.send_control(tx, &row.peer, &payload, Precedence::Immediate, &mut out)?;
+                self.audit(
+                    tx,
+                    &actor.audit_name(),
+                    "hit.grant",
+                    id,
+                    json!({"id": id, "peer": row.peer, "record": record, "channel": row.channel}),
+                )?;
+                self.checkpoint_in(tx)?;
+                Ok::<_, NodeError>(())
+            })
+            .inspect_err(|e| self.audit_share_refusal(actor, &target.0, &target.1, e))?;
+        self.federation.queue(out);
+        Ok(())
+    }
+
+    /// `request refuse ID`.
+    pub fn hit_refuse(&self, actor: &Actor, id: &str, reason: Option<&str>) -> NodeResult<()> {
+        policy::authorize(actor, Action::DecideRelease)?;
+        let mut out = Vec::new();
+        self.store.write(|tx| {
+            let mut row = Self::pending_in(tx, id)?;
+            row.status = "refused".into();
+            row.reason = reason.map(str::to_string);
+            row.decided_at = Some(time::format(&time::now()));
+            tx.put_hit_request(&row)?;
+            let payload = Payload::HitDecision {
+                request: id.into(),
+                granted: false,
+                record: None,
+                reason: Some(reason.unwrap_or("refused").to_string()),
+            };
+            self.send_control(tx, &row.peer, &payload, Precedence::Immediate, &mut out)?;
+            self.audit(
+                tx,
+                &actor.audit_name(),
+                "hit.refuse",
+                id,
+                json!({"id": id, "peer": row.peer}),
+            )?;
+            self.checkpoint_in(tx)?;
+            Ok::<_, NodeError>(())
+        })?;
+        self.federation.queue(out);
+        Ok(())
+    }
+
+    /// A partner's request arrives (inside the delivery transaction):
+    /// resolve the reference against what is exposed to that partner.
+    pub(crate) fn take_hit_request(
+        &self,
+        tx: &mut Tx,
+        sender: &str,
+        id: &str,
+        reference: &str,
+        channel: &str,
+    ) -> NodeResult<()> {
+        tansiq_core::ids::check_id("request id", id)?;
+        if tx.hit_request(id)?.is_some() {
+            return Ok(());
+        }
+        let (key_id, r) = parse_reference(reference)
+            .ok_or_else(|| NodeError::bad("a hit request with a malformed reference"))?;
+        if reference.len() > 100 || channel.len() > 200 {
+            return Err(NodeError::bad("a hit request with an oversized field"));
+        }
+        let seed = self.hit_seed()?;
+        let mut record = None;
+        for a in tx.hit_allowed(Some(sender))? {
+            for (rid, _) in tx.hit_entry_heads(&a.channel, &a.file)? {
+                if Self::hit_ref(&seed, sender, key_id, &rid) == r {
+                    record = Some(rid);
+                    break;
+                }
+            }
+            if record.is_some() {
+                break;
+            }
+        }
+        // The record must be able to reach the requester through the named
+        // channel; otherwise the officer can only refuse.
+        let channel_ok = shared_channel_named(tx, self.id(), sender, channel)?;
+        let reason = match (&record, channel_ok) {
+            (None, _) => {
+                Some("the reference matches no entry exposed to the requester".to_string())
+            }
+            (_, false) => Some(format!(
+                "channel {channel} is not an active channel of both nodes"
+            )),
+            _ => None,
+        };
+        tx.put_hit_request(&HitRequestRow {
+            id: id.into(),
+            direction: "in".into(),
+            peer: sender.into(),
+            reference: reference.into(),
+            channel: channel.into(),
+            record_id: if channel_ok { record.clone() } else { None },
+            status: "pending".into(),
+            reason,
+            created_at: time::format(&time::now()),
+            decided_at: None,
+        })?;
+        self.audit(
+            tx,
+            &format!("node:{sender}"),
+            "hit.requested",
+            id,
+            json!({"id": id, "peer": sender, "reference": reference, "record": record}),
+        )?;
+        Ok(())
+    }
+
+    /// The holder's answer arrives at the requester.
+    pub(crate) fn take_hit_decision(
+        &self,
+        tx: &mut Tx,
+        sender: &str,
+        request: &str,
+        granted: bool,
+        reason: Option<String>,
+    ) -> NodeResult<()> {
+        let mut row = tx
+            .hit_request(request)?
+            .filter(|r| r.direction == "out" && r.peer == sender)
+            .ok_or_else(|| {
+                NodeError::bad("an answer to a request this node did not send to that peer")
+            })?;
+        if row.status != "pending" {
+            return Ok(());
+        }
+        row.status = if granted { "granted" } else { "refused" }.into();
+        row.reason = reason.map(|r| r.chars().take(500).collect());
+        row.decided_at = Some(time::format(&time::now()));
+        tx.put_hit_request(&row)?;
+        self.audit(
+            tx,
+            &format!("node:{sender}"),
+            if granted {
+                "hit.granted"
+            } else {
+                "hit.refused"
+            },
+            request,
+            json!({"id": request, "peer": sender}),
+        )?;
+        Ok(())
+    }
+}
+
+/// The smallest active channel (fewest members, then id) of which both
+/// nodes are members.
+fn shared_channel(tx: &mut Tx, me: &str, peer: &str) -> NodeResult<Option<String>> {
+    let mut best: Option<(usize, String)> = None;
+    for c in tx.channels()? {
+        let st = load_channel(tx, &c.id)?;
+        if let Some(a) = &st.active {
+            let m = &a.charter.members;
+            if m.iter().any(|x| x == me) && m.iter().any(|x| x == peer) {
+                let cand = (m.len(), c.id.clone());
+                if best.as_ref().is_none_or(|b| cand < *b) {
+                    best = Some(cand);
+                }
+            }
+        }
+    }
+    Ok(best.map(|b| b.1))
+}
+
+fn shared_channel_named(tx: &mut Tx, me: &str, peer: &str, channel: &str) -> NodeResult<bool> {
+    if tx.channel(channel)?.is_none() {
+        return Ok(false);
+    }
+    let st = load_channel(tx, channel)?;
+    Ok(st.active.as_ref().is_some_and(|a| {
+        let m = &a.charter.members;
+        m.iter().any(|x| x == me) && m.iter().any(|x| x == peer)
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keyed_list_round_trip_and_garbage() {
+        let header = ListHeader {
+            holder: "tqa".into(),
+            querier: "tqb".into(),
+            key_id: "1.0".into(),
+            public_key: b64([7u8; 32]),
+            entries: 2,
+            tag_len: TAG_LEN as u32,
+        };
+        let entries = vec![
+            ([1u8; REF_LEN], vec![[9u8; TAG_LEN], [8u8; TAG_LEN]]),
+            ([2u8; REF_LEN], vec![]),
+        ];
+        let body = encode_list(&header, &entries);
+        let l = parse_list(&body).unwrap();
+        assert_eq!(l.header, header);
+        assert_eq!(l.refs, vec![[1u8; REF_LEN], [2u8; REF_LEN]]);
+        assert_eq!(l.entry_tags(0), &[[9u8; TAG_LEN], [8u8; TAG_LEN]]);
+        assert!(l.has_tag(&[8u8; TAG_LEN]) && !l.has_tag(&[7u8; TAG_LEN]));
+        // Every truncation and a trailing byte are errors, never panics.
+        for n in 0..body.len() {
+            assert!(parse_list(&body[..n]).is_err(), "prefix {n}");
+        }
+        let mut long = body.clone();
+        long.push(0);
+        assert!(parse_list(&long).is_err());
+        let mut bad = body.clone();
+        bad[0] ^= 1;
+        assert!(parse_list(&bad).is_err());
+    }
+
+    #[test]
+    fn references_parse() {
+        let r = reference_string("2914.3", &[0xab; REF_LEN]);
+        assert_eq!(parse_reference(&r), Some(("2914.3", [0xab; REF_LEN])));
+        assert_eq!(parse_reference("x:00"), None);
+        assert_eq!(parse_reference("1.0:zz"), None);
+        assert_eq!(parse_reference("1.0"), None);
+    }
+}
