@@ -65,6 +65,55 @@ pub(crate) fn channel_id(s: &str) -> NodeResult<ChannelId> {
     ChannelId::new(s).map_err(sync_err)
 }
 
+/// The engine's settings on a node: the defaults (docs/SYNC.md §11) but a
+/// 10 s backoff cap instead of 60 s, so a healed link is retried — and a
+/// backlog starts to drain — within 5–10 s; probing a dead peer every few
+/// seconds costs one small request.
+pub fn engine_config() -> Config {
+    Config {
+        backoff_cap: 10_000,
+        ..Config::default()
+    }
+}
+
+/// Turn-taking for the store lock between peer messages: while a message
+/// carrying FLASH or IMMEDIATE envelopes waits for the lock, messages of
+/// ROUTINE envelopes hold back, so an urgent message waits for at most the
+/// one routine transaction already running, not for every batch queued.
+#[derive(Default)]
+pub struct Turns {
+    urgent: std::sync::atomic::AtomicUsize,
+}
+
+/// Held while an urgent message is waiting for, or holding, the store.
+pub struct UrgentTurn<'a>(Option<&'a Turns>);
+
+impl Drop for UrgentTurn<'_> {
+    fn drop(&mut self) {
+        if let Some(t) = self.0 {
+            t.urgent.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+}
+
+impl Turns {
+    /// Call before taking the store lock for a peer's message; keep the
+    /// result until the transaction is done. A routine message waits (at
+    /// most 2 s) while urgent ones are pending.
+    pub fn wait(&self, urgent: bool) -> UrgentTurn<'_> {
+        use std::sync::atomic::Ordering::SeqCst;
+        if urgent {
+            self.urgent.fetch_add(1, SeqCst);
+            return UrgentTurn(Some(self));
+        }
+        let t = std::time::Instant::now();
+        while self.urgent.load(SeqCst) > 0 && t.elapsed() < std::time::Duration::from_secs(2) {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        UrgentTurn(None)
+    }
+}
+
 /// One payload for [`Federation::submit_many`].
 pub struct Submission<'a> {
     pub channel: &'a str,
@@ -92,6 +141,8 @@ pub struct Federation {
     keys: Mutex<Option<std::collections::BTreeMap<String, [u8; 32]>>>,
     /// Channel epoch keys this node seals under and has unwrapped.
     pub epochs: payload::EpochKeys,
+    /// Urgent peer messages go first to the store lock.
+    pub turns: Turns,
 }
 
 impl Default for Federation {
@@ -104,6 +155,7 @@ impl Default for Federation {
             link_ok: Mutex::default(),
             keys: Mutex::default(),
             epochs: payload::EpochKeys::default(),
+            turns: Turns::default(),
         }
     }
 }
@@ -252,7 +304,7 @@ impl Federation {
             let seed = u64::from_le_bytes(tansiq_crypto::random_bytes());
             let engine = Engine::restore(
                 node_id(node.id())?,
-                Config::default(),
+                engine_config(),
                 seed,
                 snapshot,
                 now,

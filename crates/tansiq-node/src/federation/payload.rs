@@ -409,3 +409,149 @@ pub fn open(
         .map_err(|e| format!("payload is not valid JSON: {e}"))?;
     serde_json::from_value(v).map_err(|e| format!("payload: {e}"))
 }
+
+#[cfg(test)]
+mod tests {
+    //! Epoch keys: one epoch per recipient set, a new one when the set
+    //! changes, so a removed member cannot open what follows and a new
+    //! member cannot open what came before; bodies are bound to their
+    //! header and epoch; the receiver's cache gives what unwrapping gives;
+    //! one-shot bodies still open.
+
+    use super::*;
+    use tansiq_crypto::Identity;
+
+    fn header(channel: &str, seq: u64, from: &Identity, to: &[&Identity]) -> EnvelopeHeader {
+        let mut recipients: Vec<String> = to.iter().map(|i| i.node_id()).collect();
+        recipients.sort();
+        serde_json::from_value(serde_json::json!({
+            "v": 1, "channel": channel, "originator": from.node_id(), "seq": seq,
+            "prev": tansiq_crypto::b64([0u8; 32]), "precedence": "routine", "kind": "message",
+            "created_ms": 1_767_225_600_000u64, "recipients": recipients, "relays": [],
+        }))
+        .unwrap()
+    }
+
+    fn keys(ids: &[&Identity]) -> BTreeMap<String, [u8; 32]> {
+        ids.iter()
+            .map(|i| (i.node_id(), i.encryption_public()))
+            .collect()
+    }
+
+    fn msg(text: &str) -> Payload {
+        Payload::Message {
+            id: "msg_1".into(),
+            channel: "ch_1".into(),
+            file: None,
+            precedence: "routine".into(),
+            text: text.into(),
+            sent_at: "2026-11-29T10:00:00Z".into(),
+            ack_required: false,
+        }
+    }
+
+    fn epoch_of(body: &[u8]) -> [u8; 16] {
+        serde_json::from_slice::<EpochSealed>(body)
+            .unwrap()
+            .epoch
+            .id
+    }
+
+    fn open_as(
+        body: &[u8],
+        h: &EnvelopeHeader,
+        me: &Identity,
+        c: Option<&EpochKeys>,
+    ) -> Result<Vec<u8>, String> {
+        open_body(body, h, &h.canonical_bytes(), &me.node_id(), me, c)
+    }
+
+    #[test]
+    fn epochs_follow_the_recipient_set() {
+        let (a, b, c) = (
+            Identity::generate(),
+            Identity::generate(),
+            Identity::generate(),
+        );
+        let all = keys(&[&a, &b, &c]);
+        let sender = EpochKeys::default();
+        let cache = EpochKeys::default();
+
+        // A and B: two envelopes, one epoch.
+        let h1 = header("ch_1", 1, &a, &[&a, &b]);
+        let h2 = header("ch_1", 2, &a, &[&a, &b]);
+        let b1 = seal(&msg("one"), &h1, &all, &sender).unwrap();
+        let b2 = seal(&msg("two"), &h2, &all, &sender).unwrap();
+        assert_eq!(epoch_of(&b1), epoch_of(&b2));
+        for c in [None, Some(&cache)] {
+            assert!(open_as(&b1, &h1, &b, c).is_ok());
+            assert!(open_as(&b2, &h2, &b, c).is_ok());
+        }
+        // Cached and fresh agree, also on a second look.
+        assert_eq!(
+            open_as(&b2, &h2, &b, Some(&cache)),
+            open_as(&b2, &h2, &b, None)
+        );
+        // Bound to its own header: not under another seq's header.
+        assert!(open_as(&b1, &h2, &b, Some(&cache)).is_err());
+
+        // C joins: a new epoch; C opens the new envelope, never the old.
+        let h3 = header("ch_1", 3, &a, &[&a, &b, &c]);
+        let b3 = seal(&msg("three"), &h3, &all, &sender).unwrap();
+        assert_ne!(epoch_of(&b3), epoch_of(&b2));
+        assert!(open_as(&b3, &h3, &c, None).is_ok());
+        assert!(open_as(&b2, &h2, &c, None).is_err());
+        // Not even by claiming the old body under a header that names C.
+        let h2c = header("ch_1", 2, &a, &[&a, &b, &c]);
+        assert!(open_as(&b2, &h2c, &c, None).is_err());
+
+        // C removed again: C cannot open what follows.
+        let h4 = header("ch_1", 4, &a, &[&a, &b]);
+        let b4 = seal(&msg("four"), &h4, &all, &sender).unwrap();
+        assert_ne!(epoch_of(&b4), epoch_of(&b3));
+        assert!(open_as(&b4, &h4, &c, Some(&cache)).is_err());
+        assert!(open_as(&b4, &h4, &b, Some(&cache)).is_ok());
+
+        // Another channel never shares an epoch.
+        let h5 = header("ch_2", 1, &a, &[&a, &b]);
+        let b5 = seal(&msg("five"), &h5, &all, &sender).unwrap();
+        assert_ne!(epoch_of(&b5), epoch_of(&b4));
+    }
+
+    #[test]
+    fn a_recipient_key_change_starts_an_epoch() {
+        let (a, b, b2) = (
+            Identity::generate(),
+            Identity::generate(),
+            Identity::generate(),
+        );
+        let sender = EpochKeys::default();
+        let h = header("ch_1", 1, &a, &[&a, &b]);
+        let mut k = keys(&[&a, &b]);
+        let x = seal(&msg("x"), &h, &k, &sender).unwrap();
+        k.insert(b.node_id(), b2.encryption_public());
+        let y = seal(&msg("y"), &h, &k, &sender).unwrap();
+        assert_ne!(epoch_of(&x), epoch_of(&y));
+    }
+
+    #[test]
+    fn altered_epochs_and_one_shot_bodies() {
+        let (a, b) = (Identity::generate(), Identity::generate());
+        let k = keys(&[&a, &b]);
+        let h = header("ch_1", 1, &a, &[&a, &b]);
+        let body = seal(&msg("x"), &h, &k, &EpochKeys::default()).unwrap();
+        // Another epoch id: the wrapped key no longer opens.
+        let mut s: EpochSealed = serde_json::from_slice(&body).unwrap();
+        s.epoch.id[0] ^= 1;
+        let altered = serde_json::to_vec(&s).unwrap();
+        assert!(open_as(&altered, &h, &b, Some(&EpochKeys::default())).is_err());
+        // Unknown members are refused.
+        let mut v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        v["extra"] = serde_json::json!(1);
+        assert!(open_as(&serde_json::to_vec(&v).unwrap(), &h, &b, None).is_err());
+        // The earlier form still opens.
+        let old = seal_one_shot(&msg("old"), &h, &k).unwrap();
+        let plain = open_as(&old, &h, &b, Some(&EpochKeys::default())).unwrap();
+        assert!(String::from_utf8(plain).unwrap().contains("old"));
+    }
+}

@@ -88,6 +88,17 @@ impl Prepared {
         self.lock().len()
     }
 
+    /// Whether the message carries a FLASH or IMMEDIATE envelope (to take
+    /// in before routine traffic; see [`super::Turns`]).
+    pub fn is_urgent(&self) -> bool {
+        match &self.message {
+            Some(Message::Batch { items, .. }) => items
+                .iter()
+                .any(|i| i.envelope.header().precedence.is_express()),
+            _ => false,
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
