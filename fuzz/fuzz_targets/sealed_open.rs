@@ -34,5 +34,5 @@ fuzz_target!(|data: &[u8]| {
     let Ok(env) = Envelope::new(header.clone(), Body::Sealed(data.to_vec()), |_| [0; 64]) else {
         return;
     };
-    let _ = tansiq_node::federation::payload::open(&env, my_id, me, Some(cache()));
+    let _ = tansiq_node::federation::payload::open(&env, my_id, &[me], Some(cache()));
 });

@@ -60,8 +60,20 @@ enum Cmd {
     /// Partner nodes.
     #[command(subcommand)]
     Peer(PeerCmd),
+    /// This node's keys.
+    #[command(subcommand)]
+    Keys(KeysCmd),
     /// Run the node (local API, background work) until SIGINT/SIGTERM.
-    Serve,
+    /// Several `serve` workers may run on one PostgreSQL node, each with
+    /// its own addresses (docs/STORE.md, "Several workers").
+    Serve {
+        /// Partner address to bind instead of the config's `listen`.
+        #[arg(long)]
+        listen: Option<String>,
+        /// Local API address to bind instead of the config's `api_listen`.
+        #[arg(long)]
+        api_listen: Option<String>,
+    },
     /// Local users.
     #[command(subcommand)]
     User(UserCmd),
@@ -181,6 +193,14 @@ enum PeerCmd {
     Add { card_file: PathBuf },
     /// Known peers.
     List,
+}
+
+#[derive(Subcommand, Debug)]
+enum KeysCmd {
+    /// New signing, encryption and TLS keys (old ones kept); prints the
+    /// new card, which partners receive by push as they come online.
+    /// Stop `serve` first.
+    Rotate,
 }
 
 #[derive(Subcommand, Debug)]
@@ -467,7 +487,7 @@ fn parse_opt<T: std::str::FromStr<Err = tansiq_core::Invalid>>(
 }
 
 fn print_json<T: Serialize>(v: &T) {
-    println!(
+    outln!(
         "{}",
         serde_json::to_string_pretty(v).expect("output serialises")
     );
@@ -475,9 +495,9 @@ fn print_json<T: Serialize>(v: &T) {
 
 fn print_line_or_json(json: bool, key: &str, value: &str) {
     if json {
-        println!("{}", serde_json::json!({ key: value }));
+        outln!("{}", serde_json::json!({ key: value }));
     } else {
-        println!("{value}");
+        outln!("{value}");
     }
 }
 
@@ -511,6 +531,14 @@ pub fn run(cli: Cli) -> CliResult {
             print_line_or_json(json, "id", node.id());
         }
         Cmd::Card => print_json(&open()?.card()),
+        Cmd::Keys(KeysCmd::Rotate) => {
+            let card = open()?.keys_rotate(&op)?;
+            if json {
+                print_json(&serde_json::json!({"gen": card.body.gen, "card": card}));
+            } else {
+                print_json(&card);
+            }
+        }
         Cmd::Peer(PeerCmd::Add { card_file }) => {
             let bytes = read_input(&card_file)?;
             let id = open()?.peer_add(&op, &bytes)?;
@@ -522,11 +550,13 @@ pub fn run(cli: Cli) -> CliResult {
                 print_json(&peers);
             } else {
                 for p in peers {
-                    println!("{}  {}  {}  {}", p.id, p.country, p.name, p.endpoint);
+                    outln!("{}  {}  {}  {}", p.id, p.country, p.name, p.endpoint);
                 }
             }
         }
-        Cmd::Serve => crate::serve::run(&dir)?,
+        Cmd::Serve { listen, api_listen } => {
+            crate::serve::run(&dir, listen.as_deref(), api_listen.as_deref())?
+        }
         Cmd::User(UserCmd::Add { name, role, files }) => {
             let role: Role = role
                 .parse()
@@ -540,7 +570,7 @@ pub fn run(cli: Cli) -> CliResult {
                 print_json(&users);
             } else {
                 for u in users {
-                    println!("{}  {}  {}", u.name, u.role, u.files.join(","));
+                    outln!("{}  {}  {}", u.name, u.role, u.files.join(","));
                 }
             }
         }
@@ -551,7 +581,7 @@ pub fn run(cli: Cli) -> CliResult {
             if json {
                 print_json(&r);
             } else if r.ok {
-                println!(
+                outln!(
                     "audit log verified: {} entries, {} signed checkpoints, {} record versions cross-checked, {} inclusion proofs",
                     r.entries, r.checkpoints, r.record_versions, r.inclusion_proofs
                 );
@@ -586,7 +616,7 @@ pub fn run(cli: Cli) -> CliResult {
                 print_json(&msgs);
             } else {
                 for m in msgs {
-                    println!(
+                    outln!(
                         "{}  {:9}  {}  from {}  {}{}",
                         m.id,
                         m.precedence.to_uppercase(),
@@ -624,7 +654,7 @@ pub fn run(cli: Cli) -> CliResult {
                 None => node.release_grant(&op, Some(&id), None, None, conditions.as_deref())?,
             };
             if json {
-                println!("{}", serde_json::json!({"id": rid}));
+                outln!("{}", serde_json::json!({"id": rid}));
             }
         }
         Cmd::Release(ReleaseCmd::Refuse { request_id, reason }) => {
@@ -655,7 +685,7 @@ pub fn run(cli: Cli) -> CliResult {
                 print_json(&list);
             } else {
                 for r in list {
-                    println!(
+                    outln!(
                         "{}  {:8}  {}  record {}  → {}  ({} members)",
                         r.id,
                         r.status,
@@ -673,7 +703,7 @@ pub fn run(cli: Cli) -> CliResult {
                 print_json(&st);
             } else {
                 for p in &st.peers {
-                    println!(
+                    outln!(
                         "{}  {:4}  queued {:6}  last delivery {}  {}",
                         p.id,
                         p.link,
@@ -683,7 +713,7 @@ pub fn run(cli: Cli) -> CliResult {
                     );
                 }
                 for a in &st.alarms {
-                    println!("ALARM {a}");
+                    outln!("ALARM {a}");
                 }
             }
         }
@@ -692,7 +722,7 @@ pub fn run(cli: Cli) -> CliResult {
             if json {
                 print_json(&c);
             } else {
-                println!("size {}\nroot {}\n\n{}", c.size, c.root, c.note);
+                outln!("size {}\nroot {}\n\n{}", c.size, c.root, c.note);
             }
         }
         Cmd::Watchlist(WatchlistCmd::Import {
@@ -730,9 +760,13 @@ pub fn run(cli: Cli) -> CliResult {
                 print_json(&v);
             } else {
                 for a in alerts {
-                    println!(
+                    outln!(
                         "{}  {:.3}  entry {}  record {}  {}",
-                        a.id, a.score, a.entry_id, a.record_id, a.explanation
+                        a.id,
+                        a.score,
+                        a.entry_id,
+                        a.record_id,
+                        a.explanation
                     );
                 }
             }
@@ -747,15 +781,15 @@ pub fn run(cli: Cli) -> CliResult {
             let node = open()?;
             node.backup(&op, &out)?;
             if !json {
-                println!("{}", out.display());
+                outln!("{}", out.display());
             }
         }
         Cmd::Store(StoreCmd::Migrate { to }) => {
             let rows = open()?.migrate_store(&to)?;
             if json {
-                println!("{}", serde_json::json!({"rows": rows}));
+                outln!("{}", serde_json::json!({"rows": rows}));
             } else {
-                println!("{rows} rows copied and verified; the node now uses PostgreSQL (node.db is kept unchanged)");
+                outln!("{rows} rows copied and verified; the node now uses PostgreSQL (node.db is kept unchanged)");
             }
         }
         Cmd::Demo => crate::demo::run(demo_dir.as_deref())?,
@@ -799,7 +833,7 @@ fn channel(node: &Node, op: &Actor, json: bool, c: ChannelCmd) -> CliResult {
             if json {
                 print_json(&v);
             } else {
-                println!(
+                outln!(
                     "{} v{} pending: awaiting {}",
                     v.id,
                     v.pending_version.unwrap_or(v.version),
@@ -813,7 +847,7 @@ fn channel(node: &Node, op: &Actor, json: bool, c: ChannelCmd) -> CliResult {
                 print_json(&list);
             } else {
                 for c in list {
-                    println!(
+                    outln!(
                         "{}  {:7}  v{}  {}  members: {}  files: {}",
                         c.id,
                         c.status,
@@ -832,7 +866,7 @@ fn channel(node: &Node, op: &Actor, json: bool, c: ChannelCmd) -> CliResult {
             if json {
                 print_json(&v);
             } else {
-                println!("{} {}", v.id, v.status);
+                outln!("{} {}", v.id, v.status);
             }
         }
     }
@@ -884,7 +918,7 @@ fn record(node: &Node, op: &Actor, json: bool, r: RecordCmd) -> CliResult {
             let tlp = parse_opt::<Tlp>("--tlp", tlp.as_deref())?;
             let v = node.record_update(op, &id, read_json(&data)?, links, tlp)?;
             if json {
-                println!("{}", serde_json::json!({"id": id, "version": v}));
+                outln!("{}", serde_json::json!({"id": id, "version": v}));
             }
         }
         RecordCmd::Retract { id } => node.record_retract(op, &id)?,
@@ -910,9 +944,14 @@ fn record(node: &Node, op: &Actor, json: bool, r: RecordCmd) -> CliResult {
                         .into_iter()
                         .next()
                         .unwrap_or_default();
-                    println!(
+                    outln!(
                         "{}  v{}  {:12}  {:10}  {:12}  {}",
-                        r.id, r.version, r.kind, r.file, r.tlp, name
+                        r.id,
+                        r.version,
+                        r.kind,
+                        r.file,
+                        r.tlp,
+                        name
                     );
                 }
             }
@@ -928,7 +967,7 @@ fn record(node: &Node, op: &Actor, json: bool, r: RecordCmd) -> CliResult {
             } else {
                 for r in list {
                     let name = tansiq_core::record::names_of(&r.data).join(" / ");
-                    println!("{}  {:12}  {}", r.id, r.kind, name);
+                    outln!("{}  {:12}  {}", r.id, r.kind, name);
                 }
             }
         }

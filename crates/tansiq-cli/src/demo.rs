@@ -27,16 +27,16 @@ struct Demo {
 impl Demo {
     fn step(&mut self, title: &str) {
         self.step += 1;
-        println!("\n[{}] {title}", self.step);
+        outln!("\n[{}] {title}", self.step);
     }
     fn say(&self, what: &str) {
-        println!("    {what}");
+        outln!("    {what}");
     }
     fn check(&mut self, ok: bool, what: &str) {
         if ok {
-            println!("    ✔ {what}");
+            outln!("    ✔ {what}");
         } else {
-            println!("    ✘ {what}");
+            outln!("    ✘ {what}");
             self.failures.push(format!("step {}: {what}", self.step));
         }
     }
@@ -285,8 +285,8 @@ pub fn run(dir: Option<&Path>) -> CliResult {
         failures: vec![],
         step: 0,
     };
-    println!("Tansiq demo — \"coordination with Morocco continues despite the crises\"");
-    println!("Six real nodes (separate keys and stores) talk mutual TLS on loopback; nodes live under {}", root.display());
+    outln!("Tansiq demo — \"coordination with Morocco continues despite the crises\"");
+    outln!("Six real nodes (separate keys and stores) talk mutual TLS on loopback; nodes live under {}", root.display());
 
     d.step("Six agencies each install a node: Algeria, Morocco, Tunisia, France, Spain, the United States");
     let specs = [
@@ -884,13 +884,13 @@ pub fn run(dir: Option<&Path>) -> CliResult {
     }
     rt.shutdown_timeout(std::time::Duration::from_secs(2));
 
-    println!();
+    outln!("");
     if d.failures.is_empty() {
-        println!("Demo complete: every step behaved as it must.");
+        outln!("Demo complete: every step behaved as it must.");
         Ok(())
     } else {
         for f in &d.failures {
-            println!("FAILED {f}");
+            outln!("FAILED {f}");
         }
         Err(CliError::other(format!(
             "{} demo step(s) failed",

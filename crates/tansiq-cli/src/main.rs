@@ -4,6 +4,19 @@
 //! `tansiq_node::Node` as the node's operator. Errors print one line to
 //! stderr and exit 2 (bad input), 3 (refused by policy) or 1 (other).
 
+/// `println!` that ends the process quietly when stdout is closed (a
+/// reader such as `head` has had enough): the command's work is already
+/// done, and a panic or an error message would only be noise.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let mut out = std::io::stdout().lock();
+        if let Err(e) = writeln!(out, $($arg)*).and_then(|()| out.flush()) {
+            $crate::output_failed(e)
+        }
+    }};
+}
+
 mod cli;
 mod demo;
 mod query;
@@ -13,6 +26,16 @@ mod serve;
 use std::process::ExitCode;
 
 use clap::Parser;
+
+/// Writing to stdout failed: exit 0 without a word on a broken pipe, else
+/// report it and exit 1.
+pub(crate) fn output_failed(e: std::io::Error) -> ! {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        std::process::exit(0);
+    }
+    eprintln!("error: writing output: {e}");
+    std::process::exit(1);
+}
 
 fn main() -> ExitCode {
     let args = cli::Cli::parse();

@@ -149,12 +149,15 @@ pub fn query(dir: &Path, json: bool, args: QueryArgs) -> CliResult {
                     .iter()
                     .map(|r| json!({"peer": r.peer, "channel": r.channel, "file": r.file, "created_at": r.created_at}))
                     .collect();
-                println!("{}", serde_json::to_string_pretty(&v).expect("serialises"));
+                outln!("{}", serde_json::to_string_pretty(&v).expect("serialises"));
             } else {
                 for r in rows {
-                    println!(
+                    outln!(
                         "{}  {}/{}  since {}",
-                        r.peer, r.channel, r.file, r.created_at
+                        r.peer,
+                        r.channel,
+                        r.file,
+                        r.created_at
                     );
                 }
             }
@@ -162,9 +165,9 @@ pub fn query(dir: &Path, json: bool, args: QueryArgs) -> CliResult {
         Some(QueryCmd::Rotate) => {
             let id = Node::open(dir)?.query_rotate(&op)?;
             if json {
-                println!("{}", json!({"key_id": id}));
+                outln!("{}", json!({"key_id": id}));
             } else {
-                println!("{id}");
+                outln!("{id}");
             }
         }
         None => {
@@ -190,15 +193,15 @@ pub fn query(dir: &Path, json: bool, args: QueryArgs) -> CliResult {
                     .pop()
                     .ok_or_else(|| CliError::other("no answer"))?;
                 if json {
-                    println!("{}", json!({"hit": a.hit, "reference": a.reference}));
+                    outln!("{}", json!({"hit": a.hit, "reference": a.reference}));
                 } else if let Some(r) = &a.reference {
-                    println!(
+                    outln!(
                         "hit  {r}  ({} keys shared: {})",
                         a.shared,
                         a.kinds.join(", ")
                     );
                 } else {
-                    println!("no hit");
+                    outln!("no hit");
                 }
             } else if let Some(path) = args.names {
                 let queries: Vec<HitQuery> = tansiq_lists::read_queries(&path)
@@ -231,10 +234,9 @@ pub fn query(dir: &Path, json: bool, args: QueryArgs) -> CliResult {
                         a.hit,
                         json!(a.reference)
                     )
-                    .map_err(|e| CliError::other(format!("writing output: {e}")))?;
+                    .unwrap_or_else(|e| crate::output_failed(e));
                 }
-                sink.flush()
-                    .map_err(|e| CliError::other(format!("writing output: {e}")))?;
+                sink.flush().unwrap_or_else(|e| crate::output_failed(e));
             } else {
                 return Err(CliError::bad("give --name NAME or --names FILE"));
             }
@@ -257,9 +259,9 @@ pub fn request(dir: &Path, json: bool, args: RequestArgs) -> CliResult {
                 .ok_or_else(|| CliError::bad("give a REFERENCE"))?;
             let id = node.hit_request(&op, &r)?;
             if json {
-                println!("{}", json!({"id": id}));
+                outln!("{}", json!({"id": id}));
             } else {
-                println!("{id}");
+                outln!("{id}");
             }
         }
     }
@@ -269,13 +271,13 @@ pub fn request(dir: &Path, json: bool, args: RequestArgs) -> CliResult {
 pub fn requests(dir: &Path, json: bool) -> CliResult {
     let list = Node::open(dir)?.hit_requests(&Actor::Operator)?;
     if json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&list).expect("serialises")
         );
     } else {
         for r in list {
-            println!(
+            outln!(
                 "{}  {:3}  {:8}  {}  {}  via {}{}",
                 r.id,
                 r.direction,

@@ -86,12 +86,12 @@ pub fn import(
         })?;
     pb.finish_and_clear();
     if json_out {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string(&summary).expect("summary serialises")
         );
     } else {
-        println!("{}", summary.imported);
+        outln!("{}", summary.imported);
         if std::io::stderr().is_terminal() {
             eprintln!(
                 "{} new, {} updated, {} unchanged, {} delisted; {} alert(s) raised",
@@ -170,9 +170,8 @@ pub fn screen(dir: &Path, args: &ScreenArgs) -> CliResult {
             json!(q.id),
             json!(hits)
         )
-        .map_err(|e| CliError::other(format!("writing output: {e}")))?;
+        .unwrap_or_else(|e| crate::output_failed(e));
     }
-    sink.flush()
-        .map_err(|e| CliError::other(format!("writing output: {e}")))?;
+    sink.flush().unwrap_or_else(|e| crate::output_failed(e));
     Ok(())
 }

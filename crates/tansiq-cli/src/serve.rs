@@ -9,7 +9,7 @@ use tansiq_node::Node;
 
 use crate::cli::{CliError, CliResult};
 
-pub fn run(dir: &Path) -> CliResult {
+pub fn run(dir: &Path, listen: Option<&str>, api_listen: Option<&str>) -> CliResult {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
@@ -18,24 +18,62 @@ pub fn run(dir: &Path) -> CliResult {
         )
         .init();
     let node = Arc::new(Node::open(dir)?);
+    // This process delivers the outbox rows it claims; other workers on
+    // the same (PostgreSQL) node deliver theirs. The id is stable across
+    // restarts (host and partner address, unique among live workers), so
+    // a restarted worker resumes its own claims at once; a worker that
+    // stays down has its rows taken over when its lease lapses.
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "host".into());
+    let worker = format!("{host}/{}", listen.unwrap_or(&node.config.listen));
+    node.federation
+        .become_worker(&worker, node.config.outbox_lease_secs.max(1) * 1000);
+    {
+        // New work queued by another process wakes this worker at once
+        // (PostgreSQL LISTEN); the sender's polling is the fallback.
+        let weak = Arc::downgrade(&node);
+        let listening = node
+            .store
+            .watch_work(move |heard| {
+                let Some(n) = weak.upgrade() else {
+                    return false;
+                };
+                if heard {
+                    n.federation
+                        .claim_due
+                        .store(true, std::sync::atomic::Ordering::SeqCst);
+                    n.federation.wake.notify_one();
+                }
+                true
+            })
+            .map_err(tansiq_node::NodeError::from)?;
+        tracing::info!(worker = %worker, listening, "delivery worker");
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .map_err(|e| CliError::other(format!("starting runtime: {e}")))?;
+    // Blocking store calls (the postgres client runs its own small
+    // runtime) happen outside the async runtime or in spawn_blocking.
+    let peers = tansiq_node::transport::PeerSet::new();
+    tansiq_node::peering::refresh_peers(&node, &peers)?;
+    // Dropped after the runtime: closing pooled connections blocks.
+    let _keep = node.clone();
     rt.block_on(async move {
-        let addr = tansiq_node::config::parse_listen(&node.config.api_listen)?;
+        let addr = tansiq_node::config::parse_listen(api_listen.unwrap_or(&node.config.api_listen))?;
         let listener = tansiq_node::api::bind(addr)
             .await
             .map_err(|e| CliError::other(format!("cannot listen on {addr}: {e}")))?;
-        let peer_addr = tansiq_node::config::parse_listen(&node.config.listen)?;
+        let peer_addr = tansiq_node::config::parse_listen(listen.unwrap_or(&node.config.listen))?;
         let peer_listener = tokio::net::TcpListener::bind(peer_addr)
             .await
             .map_err(|e| CliError::other(format!("cannot listen on {peer_addr}: {e}")))?;
-        let peers = tansiq_node::transport::PeerSet::new();
-        tansiq_node::peering::refresh_peers(&node, &peers)?;
         tracing::info!(node = %node.id(), api = %addr, partners = %peer_addr, "tansiq node serving");
-        let bg = tokio::spawn(background(node.clone()));
+        let bg = tokio::spawn(background(node.clone(), worker.clone()));
         let sender = tokio::spawn(tansiq_node::peering::sender(node.clone(), peers.clone()));
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let mut rx2 = stop_rx.clone();
@@ -52,22 +90,40 @@ pub fn run(dir: &Path) -> CliResult {
         bg.abort();
         let _ = api.await;
         let _ = partner.await;
-        // A last checkpoint so the log's head is signed at shutdown.
+        // A last checkpoint so the log's head is signed at shutdown, and
+        // this worker's claims freed so the other workers take its rows
+        // over at once.
         let n = node.clone();
-        let _ = tokio::task::spawn_blocking(move || n.store.write(|tx| n.checkpoint_in(tx))).await;
+        let _ = tokio::task::spawn_blocking(move || {
+            let _ = n.store.write(|tx| n.checkpoint_in(tx));
+            if let Err(e) = n.federation.release_claims(&n) {
+                tracing::warn!(error = %e, "freeing outbox claims");
+            }
+        })
+        .await;
         tracing::info!("tansiq node stopped");
         Ok::<_, CliError>(())
     })
 }
 
-/// Periodic checkpoints and expiry purges.
-async fn background(node: Arc<Node>) {
+/// Periodic checkpoints and expiry purges. With several workers on one
+/// node, one of them runs these at a time: the holder of the `jobs`
+/// lease in `meta` (taken in a write transaction, so two workers never
+/// both hold it), renewed each round, taken over by another worker when
+/// it lapses (three intervals). Each job is also safe to repeat: a
+/// checkpoint of an unchanged head is not signed again, and purging is
+/// idempotent.
+async fn background(node: Arc<Node>, worker: String) {
     let every = Duration::from_secs(node.config.checkpoint_interval_secs.max(1));
     let mut tick = tokio::time::interval(every);
     loop {
         tick.tick().await;
         let n = node.clone();
+        let w = worker.clone();
         let r = tokio::task::spawn_blocking(move || {
+            if !take_jobs_lease(&n, &w, 3 * every)? {
+                return Ok(());
+            }
             n.purge_expired()?;
             n.store.write(|tx| n.checkpoint_in(tx))?;
             // Partners witness this node's log (and it theirs).
@@ -80,6 +136,30 @@ async fn background(node: Arc<Node>) {
             Err(e) => tracing::warn!(error = %e, "background task panicked"),
         }
     }
+}
+
+/// Takes (or renews) the lease on the node's periodic jobs for `worker`
+/// unless another worker holds it unexpired. `meta` key `jobs_worker`:
+/// `"<worker> <until ms>"`.
+fn take_jobs_lease(
+    node: &Node,
+    worker: &str,
+    lease: Duration,
+) -> Result<bool, tansiq_node::NodeError> {
+    let now = tansiq_node::federation::now_ms();
+    node.store.write(|tx| {
+        let held = tx.meta_get("jobs_worker")?;
+        let other_live = held
+            .as_deref()
+            .and_then(|v| v.split_once(' '))
+            .is_some_and(|(w, until)| w != worker && until.parse::<u64>().is_ok_and(|u| u > now));
+        if other_live {
+            return Ok(false);
+        }
+        let until = now + lease.as_millis() as u64;
+        tx.meta_set("jobs_worker", &format!("{worker} {until}"))?;
+        Ok(true)
+    })
 }
 
 async fn shutdown_signal() {

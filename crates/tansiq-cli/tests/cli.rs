@@ -738,3 +738,33 @@ fn backup_is_consistent_private_and_a_restored_node_verifies() {
         "active"
     );
 }
+
+/// `tansiq card | head -c 10`: the reader leaves before the output is
+/// written. The command ends quietly (exit 0, nothing on stderr) instead of
+/// panicking on the broken pipe.
+#[test]
+fn output_to_a_closed_pipe_ends_quietly() {
+    let n = init("DRS Algeria", "DZ", 7401);
+    for args in [
+        &["card"][..],
+        &["peer", "list"][..],
+        &["audit", "verify"][..],
+    ] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tansiq"))
+            .arg("--dir")
+            .arg(&n.dir)
+            .args(args)
+            .env_remove("TANSIQ_DIR")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Close the read end before the node is even opened.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert!(err.is_empty(), "{args:?}: {err}");
+    }
+}

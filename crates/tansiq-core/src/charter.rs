@@ -147,12 +147,20 @@ pub struct SignedCharter {
 }
 
 impl SignedCharter {
+    /// Signs as the node whose id derives from `id`'s key (a node that
+    /// never rotated its keys).
     pub fn sign_by(&mut self, id: &tansiq_crypto::Identity) {
+        self.sign_as(&id.node_id(), id);
+    }
+
+    /// Signs as node `node_id` with its current keys `id` (after a key
+    /// rotation the id stays bound to the first key, not to `id`).
+    pub fn sign_as(&mut self, node_id: &str, id: &tansiq_crypto::Identity) {
         let sig = id
             .sign_json(CHARTER_CONTEXT, &self.charter.to_value())
             .expect("charters contain only canonicalisable JSON");
         self.signatures
-            .insert(id.node_id(), tansiq_crypto::b64(sig));
+            .insert(node_id.to_string(), tansiq_crypto::b64(sig));
     }
 
     /// Members who have not signed yet.

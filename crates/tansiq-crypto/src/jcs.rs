@@ -6,9 +6,12 @@
 //!   latter as `\b \t \n \f \r` or `\u00xx` (lower-case hex).
 //! - Numbers: serialised as ECMAScript's `Number.prototype.toString`
 //!   (ECMA-262 §7.1.12.1), from the shortest round-trip digits of the IEEE
-//!   754 double. Integers held as `i64`/`u64` must lie within
-//!   ±(2^53 − 1) ([`MAX_SAFE_INTEGER`]): larger ones are rejected rather
-//!   than silently rounded to a different double (encode them as strings).
+//!   754 double. Integers held as `i64`/`u64` beyond ±(2^53 − 1)
+//!   ([`MAX_SAFE_INTEGER`]) are accepted only when their digits are
+//!   exactly the serialisation of the double they denote (so
+//!   `10000000000000000000`, the canonical form of `1e19`, canonicalises
+//!   to itself); others are rejected rather than silently rounded to a
+//!   different double (encode them as strings).
 //! - Depth is limited to [`MAX_DEPTH`] nested arrays/objects.
 
 use std::fmt::Write as _;
@@ -101,14 +104,14 @@ fn write_string(out: &mut String, s: &str) {
 fn write_number(out: &mut String, n: &Number) -> Result<(), CryptoError> {
     if let Some(u) = n.as_u64() {
         if u > MAX_SAFE_INTEGER {
-            return Err(unsafe_integer());
+            return write_large_integer(out, &u.to_string(), u as f64);
         }
         let _ = write!(out, "{u}");
         return Ok(());
     }
     if let Some(i) = n.as_i64() {
         if i.unsigned_abs() > MAX_SAFE_INTEGER {
-            return Err(unsafe_integer());
+            return write_large_integer(out, &i.to_string(), i as f64);
         }
         let _ = write!(out, "{i}");
         return Ok(());
@@ -122,6 +125,23 @@ fn write_number(out: &mut String, n: &Number) -> Result<(), CryptoError> {
             "JSON number is not a finite IEEE 754 double".into(),
         )),
     }
+}
+
+/// An integer beyond ±(2^53 − 1) (as a parser holds the digits of a
+/// JSON number such as `10000000000000000000`). RFC 8785 reads every
+/// number as an IEEE 754 double, so such digits denote the nearest double
+/// `x`. They are canonical exactly when they are `x`'s own serialisation
+/// (then they round-trip unchanged, and a double like `1e19` canonicalises
+/// to digits that canonicalise again to themselves); any other digits
+/// would silently change to another number and are refused.
+fn write_large_integer(out: &mut String, digits: &str, x: f64) -> Result<(), CryptoError> {
+    let mut canonical = String::new();
+    write_es6_number(&mut canonical, x);
+    if canonical != digits {
+        return Err(unsafe_integer());
+    }
+    out.push_str(&canonical);
+    Ok(())
 }
 
 fn unsafe_integer() -> CryptoError {
@@ -380,15 +400,28 @@ mod tests {
     }
 
     #[test]
-    fn integers_outside_safe_range_are_rejected() {
+    fn integers_outside_safe_range_are_rejected_unless_canonical() {
         let ok = serde_json::json!([9007199254740991u64, -9007199254740991i64]);
         assert_eq!(
             canonical_json(&ok).unwrap(),
             b"[9007199254740991,-9007199254740991]"
         );
+        // Digits that are a double's own serialisation stay as they are.
+        let ok = serde_json::json!([
+            9007199254740992u64,
+            -9007199254740992i64,
+            10000000000000000000u64,
+            -9000000000000000000i64
+        ]);
+        assert_eq!(
+            canonical_json(&ok).unwrap(),
+            b"[9007199254740992,-9007199254740992,10000000000000000000,-9000000000000000000]"
+        );
+        // Digits that would round to another number are refused.
         for bad in [
-            serde_json::json!(9007199254740992u64),
-            serde_json::json!(-9007199254740992i64),
+            serde_json::json!(9007199254740993u64),
+            serde_json::json!(-9007199254740993i64),
+            serde_json::json!(1152921504606846976u64), // 2^60, written 1152921504606847000
             serde_json::json!(u64::MAX),
             serde_json::json!(i64::MIN),
         ] {

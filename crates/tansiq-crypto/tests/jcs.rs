@@ -117,3 +117,86 @@ fn depth_limit_on_constructed_values() {
     }
     assert!(canonical_json(&v).is_err());
 }
+
+/// The fuzzing finding (fuzz/artifacts/jcs_roundtrip): `1e19` canonicalised
+/// to digits that then could not be canonicalised.
+#[test]
+fn large_integral_doubles_canonicalise_stably() {
+    for text in [
+        "1e19",
+        "-1e19",
+        "1e20",
+        "9.2e18",
+        "-9e18",
+        "1.8446744073709552e19",
+    ] {
+        let v = parse_json_strict(text.as_bytes()).unwrap();
+        let once = canonical_json(&v).unwrap();
+        let back = parse_json_strict(&once).unwrap();
+        let twice = canonical_json(&back).unwrap();
+        assert_eq!(once, twice, "{text}");
+    }
+    assert_eq!(canon("1e19"), "10000000000000000000");
+}
+
+mod property {
+    use proptest::prelude::*;
+    use serde_json::Value;
+    use tansiq_crypto::{canonical_json, parse_json_strict};
+
+    fn number() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            // Any finite double, integral ones of every magnitude included.
+            any::<f64>()
+                .prop_filter("finite", |f| f.is_finite())
+                .prop_map(Value::from),
+            (0u32..64, any::<bool>()).prop_map(|(e, neg)| {
+                let f = 2f64.powi(e as i32) * if neg { -1.0 } else { 1.0 };
+                Value::from(f)
+            }),
+            (0u32..25, 1u64..10).prop_map(|(e, d)| Value::from(d as f64 * 10f64.powi(e as i32))),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+        ]
+    }
+
+    fn json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            number(),
+            any::<bool>().prop_map(Value::Bool),
+            "[a-z\\u{80}-\\u{2fff}]{0,6}".prop_map(Value::String),
+            Just(Value::Null),
+        ];
+        leaf.prop_recursive(4, 48, 6, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                proptest::collection::btree_map("[a-zA-Z0-9]{0,4}", inner, 0..6)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        /// encode → parse → encode gives the same bytes, whenever the first
+        /// encode succeeds (it refuses only integers it would round).
+        #[test]
+        fn canonical_form_is_a_fixed_point(v in json()) {
+            if let Ok(once) = canonical_json(&v) {
+                let back = parse_json_strict(&once).expect("canonical output parses");
+                let twice = canonical_json(&back).expect("canonical output canonicalises");
+                prop_assert_eq!(String::from_utf8_lossy(&once), String::from_utf8_lossy(&twice));
+            }
+        }
+
+        /// Every finite double canonicalises, and to text that parses back
+        /// to the same double (RFC 8785 §3.2.2.3).
+        #[test]
+        fn doubles_round_trip(f in any::<f64>().prop_filter("finite", |f| f.is_finite())) {
+            let once = canonical_json(&Value::from(f)).expect("a finite double canonicalises");
+            let back: f64 = std::str::from_utf8(&once).unwrap().parse().unwrap();
+            prop_assert_eq!(back, if f == 0.0 { 0.0 } else { f });
+        }
+    }
+}

@@ -6,7 +6,6 @@ use serde_json::json;
 use tansiq_core::policy::{self, Action};
 use tansiq_core::time;
 use tansiq_core::user::{Actor, Role, User};
-use tansiq_store::PeerRow;
 
 use crate::card::NodeCard;
 use crate::error::{NodeError, NodeResult};
@@ -21,42 +20,15 @@ pub struct PeerView {
 }
 
 impl Node {
-    /// Trusts a partner node after verifying its card.
+    /// Trusts a partner node after verifying its card; a newer card of a
+    /// known node (a key rotation) moves its pinned keys forward along a
+    /// verified chain (see `rotation.rs`).
     pub fn peer_add(&self, actor: &Actor, card_bytes: &[u8]) -> NodeResult<String> {
         policy::authorize(actor, Action::ManagePeers)?;
         let card = NodeCard::parse_verified(card_bytes)?;
-        if card.body.id == self.id() {
-            return Err(NodeError::bad("that is this node's own card"));
-        }
-        crate::config::parse_listen(&card.body.endpoint)
-            .map_err(|e| NodeError::bad(format!("card endpoint: {e}")))?;
         self.store.write(|tx| {
-            if let Some(old) = tx.peer(&card.body.id)? {
-                let old: NodeCard =
-                    serde_json::from_str(&old.card).map_err(|e| NodeError::Other(e.to_string()))?;
-                if old.body.signing_key != card.body.signing_key {
-                    return Err(NodeError::bad(
-                        "a different key is already trusted for this node id",
-                    ));
-                }
-            }
-            let row = PeerRow {
-                id: card.body.id.clone(),
-                name: card.body.name.clone(),
-                country: card.body.country.clone(),
-                endpoint: card.body.endpoint.clone(),
-                card: serde_json::to_string(&card).expect("cards serialise"),
-            };
-            tx.put_peer(&row, &time::format(&time::now()))?;
-            self.audit(
-                tx,
-                &actor.audit_name(),
-                "peer.add",
-                &row.id,
-                json!({"id": row.id, "signing_key": card.body.signing_key}),
-            )?;
-            self.checkpoint_in(tx)?;
-            Ok(row.id)
+            self.accept_card(tx, &actor.audit_name(), &card)?;
+            Ok(card.body.id.clone())
         })
     }
 

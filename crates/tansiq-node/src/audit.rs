@@ -141,7 +141,9 @@ impl Node {
             let mut cps = checkpoints.iter().peekable();
             let mut committed: HashSet<(String, u64, String)> = HashSet::new();
             let origin = self.log_origin();
-            let my_key = self.identity.signing_public();
+            // The log's signing key: genesis first, then the key each
+            // `keys.rotate` entry names, from the checkpoint covering it on.
+            let mut my_key = self.identity_of_generation(0).signing_public();
             const CHUNK: u64 = 10_000;
             let mut from = 0;
             while from < count.max(head_size) {
@@ -164,6 +166,12 @@ impl Node {
                         entry.details.get("hash").and_then(|x| x.as_str()),
                     ) {
                         committed.insert((id.to_string(), v, h.to_string()));
+                    }
+                    if entry.action == "keys.rotate" {
+                        match rotated_key(&entry.details, self.id(), &my_key) {
+                            Ok(k) => my_key = k,
+                            Err(p) => return fail(report, format!("audit entry {}: {p}", entry.idx)),
+                        }
                     }
                     leaves.push(leaf);
                     frontier.push(leaf);
@@ -208,12 +216,14 @@ impl Node {
                     if tansiq_crypto::sha256(&canon) != *hash {
                         return fail(report, format!("record {id} version {version}: content was altered after it was audited"));
                     }
-                    if let Some(k) = keys.get(&parsed.originator) {
+                    // The keys the originator had when it signed this version.
+                    let ks = keys.keys_at_time(&parsed.originator, &parsed.created);
+                    if !ks.is_empty() {
                         let sig_ok = tx
                             .record(id, &tansiq_core::policy::ReadScope::everything())?
                             .and_then(|r| r.signed)
                             .filter(|s| s.body.version == *version)
-                            .map(|s| s.verify(k).is_ok())
+                            .map(|s| ks.iter().any(|k| s.verify(k).is_ok()))
                             .unwrap_or(true);
                         if !sig_ok {
                             return fail(report, format!("record {id} version {version}: originator signature does not verify"));
@@ -254,6 +264,38 @@ impl Node {
             Ok(report)
         })
     }
+}
+
+/// The new signing key a `keys.rotate` audit entry names, after checking
+/// its rotation statement under the key it retires.
+fn rotated_key(
+    details: &serde_json::Value,
+    node_id: &str,
+    prev: &[u8; 32],
+) -> Result<[u8; 32], String> {
+    let field = |k: &str| details.get(k).and_then(|v| v.as_str()).map(str::to_string);
+    let (Some(gen), Some(signing_key), Some(encryption_key), Some(at), Some(sig)) = (
+        details.get("gen").and_then(|v| v.as_u64()),
+        field("signing_key"),
+        field("encryption_key"),
+        field("at"),
+        field("sig"),
+    ) else {
+        return Err("a key rotation entry lacks its statement".into());
+    };
+    let r = crate::card::Rotation {
+        body: crate::card::RotationBody {
+            id: node_id.to_string(),
+            gen,
+            signing_key,
+            encryption_key,
+            at,
+        },
+        sig,
+    };
+    r.verify(prev).map_err(|e| e.to_string())?;
+    tansiq_crypto::b64_decode_array::<32>(&r.body.signing_key)
+        .map_err(|_| "a key rotation entry names a malformed key".to_string())
 }
 
 fn check_checkpoint(

@@ -13,7 +13,7 @@ use tansiq_core::time;
 use tansiq_core::user::Actor;
 use tansiq_store::{ChannelRow, Tx};
 
-use crate::card::NodeCard;
+use crate::card::{KeyBook, NodeCard};
 use crate::error::{NodeError, NodeResult};
 use crate::node::Node;
 use crate::records::load_channel;
@@ -50,14 +50,22 @@ impl Node {
         Ok(keys)
     }
 
-    /// Signing keys of this node and its known peers.
-    pub(crate) fn key_lookup(&self, tx: &mut Tx) -> NodeResult<BTreeMap<String, [u8; 32]>> {
-        let mut keys = BTreeMap::new();
-        keys.insert(self.id().to_string(), self.identity.signing_public());
+    /// Signing keys of this node and its known peers: the current ones,
+    /// and the earlier ones of nodes that rotated (for what they signed
+    /// before).
+    pub(crate) fn key_lookup(&self, tx: &mut Tx) -> NodeResult<KeyBook> {
+        let mut keys = KeyBook::default();
+        keys.insert_spans(
+            self.id().to_string(),
+            crate::card::chain_spans(
+                self.identity_of_generation(0).signing_public(),
+                &self.rotations,
+            )?,
+        );
         for p in tx.peers()? {
             let card: NodeCard = serde_json::from_str(&p.card)
                 .map_err(|e| NodeError::Other(format!("peer card: {e}")))?;
-            keys.insert(p.id, card.signing_key()?);
+            keys.insert_spans(p.id, card.key_spans()?);
         }
         Ok(keys)
     }
@@ -89,7 +97,10 @@ impl Node {
             Some(_) => load_channel(tx, id)?,
             None => ChannelState::default(),
         };
-        let next = cur.apply(event, &|n: &str| keys.get(n).copied())?;
+        let chosen = charter_signing_keys(&keys, &cur, &event);
+        let next = cur.apply(event, &|n: &str| {
+            chosen.get(n).copied().or_else(|| keys.get(n).copied())
+        })?;
         self.save_channel(tx, &next)?;
         Ok(next)
     }
@@ -131,7 +142,7 @@ impl Node {
                 charter,
                 signatures: BTreeMap::new(),
             };
-            signed.sign_by(&self.identity);
+            signed.sign_as(self.id(), &self.identity);
             let id = signed.charter.id.clone();
             let state = self.apply_channel_event(tx, &id, ChannelEvent::Proposed(signed.clone()))?;
             self.send_charter(tx, &signed, &mut out)?;
@@ -207,7 +218,7 @@ impl Node {
                 charter,
                 signatures: BTreeMap::new(),
             };
-            signed.sign_by(&self.identity);
+            signed.sign_as(self.id(), &self.identity);
             let next = self.apply_channel_event(tx, id, ChannelEvent::Proposed(signed.clone()))?;
             self.send_charter(tx, &signed, &mut out)?;
             // Removed members learn of their removal.
@@ -225,10 +236,114 @@ impl Node {
                 json!({"id": id, "version": signed.charter.version, "add": add, "remove": remove}),
             )?;
             self.checkpoint_in(tx)?;
-            Ok::<_, NodeError>(view(&next))
+            Ok::<_, NodeError>(view(&next, self.id()))
         })?;
         self.federation.queue(out);
         Ok(v)
+    }
+
+    /// A charter version that excludes this node arrives from `sender`
+    /// while this node is a member of the version in force: a removal
+    /// notice. Signatures accumulate across notices (the proposal, then
+    /// each member's co-signature); once every member that stays has
+    /// signed (verified; members new to the channel may be unknown here
+    /// and are not required), the version is in force here too: the
+    /// channel shows as `removed`, and this node can no longer place or
+    /// send anything in it. Before that, the version is pending.
+    pub(crate) fn receive_removal(
+        &self,
+        tx: &mut Tx,
+        sender: &str,
+        notice: SignedCharter,
+    ) -> NodeResult<ChannelState> {
+        let id = notice.charter.id.clone();
+        let st = load_channel(tx, &id)?;
+        let Some(active) = st.active.clone() else {
+            return Err(NodeError::bad("a removal from a channel not active here"));
+        };
+        let p = &notice.charter;
+        p.validate()?;
+        if p.is_member(self.id()) || !active.charter.is_member(self.id()) {
+            return Err(NodeError::bad("not a removal of this node"));
+        }
+        if p.version != active.charter.version + 1 {
+            return Err(NodeError::bad(format!(
+                "charter version {} does not follow the active version {}",
+                p.version, active.charter.version
+            )));
+        }
+        if !active.charter.is_member(&p.proposer) || !active.charter.is_member(sender) {
+            return Err(NodeError::bad(
+                "only a current member may propose or pass on a new version",
+            ));
+        }
+        let mut signatures = match &st.pending {
+            Some(q) if q.charter == *p => q.signatures.clone(),
+            Some(q) if q.charter.version == p.version => {
+                return Err(NodeError::bad(format!(
+                    "another version {} is already pending for this channel",
+                    p.version
+                )))
+            }
+            _ => BTreeMap::new(),
+        };
+        signatures.extend(notice.signatures.clone());
+        let keys = self.key_lookup(tx)?;
+        let value = p.to_value();
+        let created = time::parse_instant(&p.created)?.timestamp();
+        let mut verified = BTreeMap::new();
+        for (n, sig) in signatures {
+            if !p.is_member(&n) {
+                return Err(NodeError::bad(format!("{n} signed but is not a member")));
+            }
+            // Keys in force when the version was proposed or later.
+            let candidates = keys.keys_since(&n, created);
+            if candidates.is_empty() {
+                continue; // a new member this node does not know
+            }
+            let raw = tansiq_core::record::decode_sig(&sig)?;
+            if !candidates.iter().any(|k| {
+                tansiq_crypto::verify_json(k, tansiq_core::charter::CHARTER_CONTEXT, &value, &raw)
+                    .is_ok()
+            }) {
+                return Err(NodeError::bad(format!("bad charter signature by {n}")));
+            }
+            verified.insert(n, sig);
+        }
+        if !verified.contains_key(&p.proposer) {
+            return Err(NodeError::bad("the charter is not signed by its proposer"));
+        }
+        let staying_signed = p
+            .members
+            .iter()
+            .filter(|m| active.charter.is_member(m))
+            .all(|m| verified.contains_key(m));
+        let signed = SignedCharter {
+            charter: p.clone(),
+            signatures: verified,
+        };
+        let next = if staying_signed {
+            ChannelState {
+                active: Some(signed),
+                pending: None,
+            }
+        } else {
+            ChannelState {
+                active: st.active.clone(),
+                pending: Some(signed),
+            }
+        };
+        self.save_channel(tx, &next)?;
+        if staying_signed {
+            self.audit(
+                tx,
+                &format!("node:{sender}"),
+                "channel.removed",
+                &id,
+                json!({"id": id, "version": p.version}),
+            )?;
+        }
+        Ok(next)
     }
 
     /// This node co-signs the pending charter version of a channel.
@@ -255,7 +370,7 @@ impl Node {
                 )));
             }
             let mut mine = pending.clone();
-            mine.sign_by(&self.identity);
+            mine.sign_as(self.id(), &self.identity);
             let sig = mine.signatures[self.id()].clone();
             let version = pending.charter.version;
             let next = self.apply_channel_event(
@@ -284,8 +399,29 @@ impl Node {
                 .filter(|c| c.charter.version == version);
             if let Some(signed) = signed {
                 self.send_charter(tx, &signed, &mut out)?;
+                // Members this version removes get every co-signature
+                // too: they take the removal once all who stay signed.
+                if let Some(prev) = st.active.as_ref().filter(|a| a.charter.version < version) {
+                    for r in prev
+                        .charter
+                        .members
+                        .iter()
+                        .filter(|m| *m != self.id() && !signed.charter.is_member(m))
+                    {
+                        let notice = crate::federation::Payload::Charter {
+                            charter: signed.clone(),
+                        };
+                        self.send_control(
+                            tx,
+                            r,
+                            &notice,
+                            tansiq_sync::Precedence::Immediate,
+                            &mut out,
+                        )?;
+                    }
+                }
             }
-            Ok::<_, NodeError>(view(&next))
+            Ok::<_, NodeError>(view(&next, self.id()))
         })?;
         self.federation.queue(out);
         Ok(v)
@@ -315,7 +451,7 @@ impl Node {
                 json!({"id": id, "version": version, "status": next.status().as_str()}),
             )?;
             self.checkpoint_in(tx)?;
-            Ok(view(&next))
+            Ok(view(&next, self.id()))
         })
     }
 
@@ -338,22 +474,76 @@ impl Node {
             for row in tx.channels()? {
                 let st: ChannelState = serde_json::from_str(&row.state)
                     .map_err(|e| NodeError::Other(format!("channel state: {e}")))?;
-                out.push(view(&st));
+                out.push(view(&st, self.id()));
             }
             Ok(out)
         })
     }
 }
 
-fn view(st: &ChannelState) -> ChannelView {
+/// For each signature an event brings, the signer's key that verifies it
+/// among those in force when the charter was created or later: a member
+/// that rotated its keys after co-signing (or between the proposal and
+/// its co-signature) is checked under the key it signed with. Signers
+/// without such a key are left to the state machine, which refuses them.
+fn charter_signing_keys(
+    keys: &KeyBook,
+    cur: &ChannelState,
+    event: &ChannelEvent,
+) -> BTreeMap<String, [u8; 32]> {
+    let pending;
+    let (charter, sigs): (&Charter, Vec<(&String, &String)>) = match event {
+        ChannelEvent::Proposed(p) => (&p.charter, p.signatures.iter().collect()),
+        ChannelEvent::Signed { version, node, sig } => {
+            pending = cur
+                .pending
+                .as_ref()
+                .filter(|p| p.charter.version == *version);
+            match pending {
+                Some(p) => (&p.charter, vec![(node, sig)]),
+                None => return BTreeMap::new(),
+            }
+        }
+    };
+    let Ok(created) = time::parse_instant(&charter.created) else {
+        return BTreeMap::new();
+    };
+    let value = charter.to_value();
+    let mut out = BTreeMap::new();
+    for (n, sig) in sigs {
+        let Ok(raw) = tansiq_core::record::decode_sig(sig) else {
+            continue;
+        };
+        if let Some(k) = keys
+            .keys_since(n, created.timestamp())
+            .into_iter()
+            .find(|k| {
+                tansiq_crypto::verify_json(k, tansiq_core::charter::CHARTER_CONTEXT, &value, &raw)
+                    .is_ok()
+            })
+        {
+            out.insert(n.clone(), k);
+        }
+    }
+    out
+}
+
+/// `me`: this node; a channel whose version in force excludes it shows
+/// as `removed`.
+fn view(st: &ChannelState, me: &str) -> ChannelView {
     let c = st.charter().expect("stored channels have a charter");
+    let removed = st.active.as_ref().is_some_and(|a| !a.charter.is_member(me));
     ChannelView {
         id: c.id.clone(),
         name: c.name.clone(),
         members: c.members.clone(),
         files: c.files.clone(),
         relays: c.relays.clone(),
-        status: st.status().as_str().into(),
+        status: if removed {
+            "removed".into()
+        } else {
+            st.status().as_str().into()
+        },
         version: c.version,
         retention_days: c.retention_days,
         awaiting: st.pending.as_ref().map(|p| p.missing()).unwrap_or_default(),

@@ -32,6 +32,11 @@ pub struct Config {
     /// Seconds between automatic audit checkpoints while serving.
     #[serde(default = "default_checkpoint_secs")]
     pub checkpoint_interval_secs: u64,
+    /// Seconds a `serve` worker's claim on an outbox row lasts without
+    /// renewal: how soon another worker takes over the deliveries of one
+    /// that died (docs/STORE.md, "Several workers").
+    #[serde(default = "default_lease_secs")]
+    pub outbox_lease_secs: u64,
     /// Length of a hit/no-hit key period: every partner's OPRF key and
     /// references change when a period ends (docs/PRIVACY.md).
     #[serde(default = "default_hit_period_secs")]
@@ -44,6 +49,10 @@ pub(crate) fn default_hit_period_secs() -> u64 {
 
 fn default_checkpoint_secs() -> u64 {
     60
+}
+
+fn default_lease_secs() -> u64 {
+    15
 }
 
 impl Config {

@@ -91,8 +91,9 @@ fn entry_keys(
     } else {
         nats.iter().take(3).cloned().map(Some).collect()
     };
-    // The primary date and nationality first: `side_keys` puts the keys
-    // that matter most first, and the cap keeps the earliest.
+    // The primary date and nationality first: each `side_keys` call is
+    // already capped (keeping its most useful keys), so the primary
+    // subject's whole set goes in before any other combination's.
     let mut keys = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for b in &births {
@@ -261,12 +262,37 @@ pub struct KeyedList {
     starts: Vec<u32>,
     tags: Vec<Tag>,
     pub digest: String,
+    /// (tag, entry) sorted, built when a list kept in memory is used
+    /// again: each query tag is then a binary search.
+    index: std::sync::OnceLock<Vec<(Tag, u32)>>,
 }
 
 impl KeyedList {
     /// The tags of entry `i`.
     pub fn entry_tags(&self, i: usize) -> &[Tag] {
         &self.tags[self.starts[i] as usize..self.starts[i + 1] as usize]
+    }
+
+    fn sorted_index(&self) -> &[(Tag, u32)] {
+        self.index.get_or_init(|| {
+            let mut v = Vec::with_capacity(self.tags.len());
+            for e in 0..self.refs.len() {
+                v.extend(self.entry_tags(e).iter().map(|t| (*t, e as u32)));
+            }
+            v.sort_unstable();
+            v.dedup();
+            v
+        })
+    }
+
+    /// The entries carrying `t`, through the sorted index.
+    fn entries_with<'a>(&'a self, t: &'a Tag) -> impl Iterator<Item = u32> + 'a {
+        let idx = self.sorted_index();
+        let start = idx.partition_point(|(x, _)| x < t);
+        idx[start..]
+            .iter()
+            .take_while(move |(x, _)| x == t)
+            .map(|(_, e)| *e)
     }
 
     /// Whether any entry carries `t`.
@@ -349,6 +375,7 @@ pub fn parse_list(bytes: &[u8]) -> Result<KeyedList, String> {
         starts,
         tags,
         digest: hex::encode(sha256(bytes)),
+        index: std::sync::OnceLock::new(),
     })
 }
 
@@ -394,6 +421,9 @@ pub struct BuiltList {
 pub struct HitCache {
     /// By partner: the list and when its entries were last checked.
     lists: Mutex<HashMap<String, (Arc<BuiltList>, std::time::Instant)>>,
+    /// Querier side, by holder: the keyed list last used, so a serving
+    /// node or a long-lived client neither re-reads nor re-parses it.
+    fetched: Mutex<HashMap<String, Arc<KeyedList>>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -848,6 +878,7 @@ fn match_subjects(
     list: &KeyedList,
     keys: &[Vec<HitKey>],
     outputs: &[Tag],
+    indexed: bool,
 ) -> Vec<(usize, Option<u32>, Vec<&'static str>)> {
     // Query tag → (subject, key index); one pass over the list's tags.
     let mut want: HashMap<&Tag, Vec<(u32, u32)>> = HashMap::with_capacity(outputs.len());
@@ -862,7 +893,20 @@ fn match_subjects(
     }
     // Per subject: entry → the subject's keys it carries.
     let mut found: Vec<HashMap<u32, Vec<u32>>> = vec![HashMap::new(); keys.len()];
-    for e in 0..list.refs.len() {
+    if indexed {
+        for (t, ws) in &want {
+            for e in list.entries_with(t) {
+                for (qi, ki) in ws {
+                    let v = found[*qi as usize].entry(e).or_default();
+                    if !v.contains(ki) {
+                        v.push(*ki);
+                    }
+                }
+            }
+        }
+    }
+    // Without an index, one pass over the list's tags.
+    for e in (0..list.refs.len()).filter(|_| !indexed) {
         for t in list.entry_tags(e) {
             if let Some(ws) = want.get(t) {
                 for (qi, ki) in ws {
@@ -933,10 +977,10 @@ impl Holder {
         let card: NodeCard = serde_json::from_str(&p.card)
             .map_err(|e| NodeError::Other(format!("peer card: {e}")))?;
         let key = card.signing_key()?;
-        let me = TlsIdentity::from_identity(&node.identity)
+        let me = TlsIdentity::from_identity_as(&node.identity, node.id())
             .map_err(|e| NodeError::Other(e.to_string()))?;
         let set = PeerSet::new();
-        set.insert(key);
+        set.insert_as(key, peer);
         let client = PeerClient::new(&me, Arc::new(set))
             .map_err(|e| NodeError::Other(e.to_string()))?
             .with_timeouts(Duration::from_secs(10), Duration::from_secs(300))
@@ -1103,17 +1147,24 @@ pub async fn hit_query(
         return Ok(vec![]);
     }
     let holder = Holder::new(&node, peer)?;
-    let cached = node.store.read(|tx| tx.hit_list(peer))?;
     let mut fetched: Option<Vec<u8>> = None;
-    let mut list = match cached.as_ref().map(|c| parse_list(&c.body)) {
-        Some(Ok(l)) => l,
-        _ => {
-            let (l, raw) = holder
-                .fetch_list(&node, None)
-                .await?
-                .ok_or_else(|| NodeError::Other(format!("{peer} sent no keyed list")))?;
-            fetched = Some(raw);
-            l
+    let in_memory = lock(&node.hits.fetched).get(peer).cloned();
+    let mut indexed = in_memory.is_some();
+    let mut list: Arc<KeyedList> = match in_memory {
+        Some(l) => l,
+        None => {
+            let cached = node.store.read(|tx| tx.hit_list(peer))?;
+            match cached.as_ref().map(|c| parse_list(&c.body)) {
+                Some(Ok(l)) => Arc::new(l),
+                _ => {
+                    let (l, raw) = holder
+                        .fetch_list(&node, None)
+                        .await?
+                        .ok_or_else(|| NodeError::Other(format!("{peer} sent no keyed list")))?;
+                    fetched = Some(raw);
+                    Arc::new(l)
+                }
+            }
         }
     };
     let keys: Vec<Vec<HitKey>> = queries.iter().map(|q| query_keys(&q.subject)).collect();
@@ -1131,7 +1182,8 @@ pub async fn hit_query(
                     .fetch_list(&node, None)
                     .await?
                     .ok_or_else(|| NodeError::Other(format!("{peer} sent no keyed list")))?;
-                list = l;
+                list = Arc::new(l);
+                indexed = false;
                 fetched = Some(raw);
             }
             Evaluated::Stale => {
@@ -1146,12 +1198,13 @@ pub async fn hit_query(
         // valid within the period.
         if let Some((l, raw)) = holder.fetch_list(&node, Some(&list.digest)).await? {
             if l.header.key_id == list.header.key_id {
-                list = l;
+                list = Arc::new(l);
+                indexed = false;
                 fetched = Some(raw);
             }
         }
     }
-    let matched = match_subjects(&list, &keys, &outputs);
+    let matched = match_subjects(&list, &keys, &outputs, indexed);
     let now = time::format(&time::now());
     let answers: Vec<HitAnswer> = queries
         .iter()
@@ -1189,6 +1242,7 @@ pub async fn hit_query(
         node.checkpoint_in(tx)?;
         Ok::<_, NodeError>(())
     })?;
+    lock(&node.hits.fetched).insert(peer.to_string(), list);
     Ok(answers)
 }
 
@@ -1529,6 +1583,43 @@ mod tests {
         let mut bad = body.clone();
         bad[0] ^= 1;
         assert!(parse_list(&bad).is_err());
+    }
+
+    #[test]
+    fn indexed_and_scanned_matching_agree() {
+        use tansiq_match::hitkeys::KeyKind;
+        let tag = |i: u8| [i; TAG_LEN];
+        let entries: Vec<([u8; REF_LEN], Vec<Tag>)> = (0..50u8)
+            .map(|e| {
+                (
+                    [e; REF_LEN],
+                    (0..6)
+                        .map(|k| tag(e.wrapping_mul(7).wrapping_add(k * 3)))
+                        .collect(),
+                )
+            })
+            .collect();
+        let header = ListHeader {
+            holder: "a".into(),
+            querier: "b".into(),
+            key_id: "1.0".into(),
+            public_key: b64([7u8; 32]),
+            entries: entries.len() as u64,
+            tag_len: TAG_LEN as u32,
+        };
+        let list = parse_list(&encode_list(&header, &entries)).unwrap();
+        let key = |i: u8| HitKey {
+            kind: KeyKind::TokenPair,
+            bytes: vec![i],
+        };
+        let keys: Vec<Vec<HitKey>> = (0..20u8)
+            .map(|q| (0..5).map(|k| key(q + k)).collect())
+            .collect();
+        let outputs: Vec<Tag> = (0..100u8).map(|i| tag(i.wrapping_mul(3))).collect();
+        let scanned = match_subjects(&list, &keys, &outputs, false);
+        let indexed = match_subjects(&list, &keys, &outputs, true);
+        assert_eq!(scanned, indexed);
+        assert!(scanned.iter().any(|m| m.1.is_some()), "{scanned:?}");
     }
 
     #[test]

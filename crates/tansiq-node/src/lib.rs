@@ -22,6 +22,7 @@ pub mod node;
 pub mod peering;
 pub mod records;
 pub mod releases;
+pub mod rotation;
 pub mod transport;
 pub mod watchlist;
 

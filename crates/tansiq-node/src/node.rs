@@ -18,7 +18,14 @@ use crate::error::{NodeError, NodeResult};
 pub struct Node {
     pub dir: PathBuf,
     pub config: Config,
+    /// The current keys (the newest generation).
     pub identity: Identity,
+    /// Earlier generations' keys, oldest (genesis) first: kept so that
+    /// what was sealed to them still opens (see `rotation.rs`).
+    pub retired: Vec<Identity>,
+    /// The rotation statements from genesis to `identity` (empty: never
+    /// rotated).
+    pub rotations: Vec<crate::card::Rotation>,
     pub store: Store,
     pub federation: crate::federation::Federation,
     /// Hit/no-hit keyed lists built for partners, reused while unchanged.
@@ -118,6 +125,7 @@ impl Node {
             api_listen: api_listen.to_string(),
             store: store_url,
             checkpoint_interval_secs: 60,
+            outbox_lease_secs: 15,
             hit_period_secs: crate::config::default_hit_period_secs(),
         };
         let store = open_store(dir, &config, true)?;
@@ -131,6 +139,8 @@ impl Node {
             dir: dir.to_path_buf(),
             config,
             identity,
+            retired: Vec::new(),
+            rotations: Vec::new(),
             store,
             federation: Default::default(),
             hits: Default::default(),
@@ -156,9 +166,9 @@ impl Node {
     /// Opens the node in `dir` and purges whatever expired meanwhile.
     pub fn open(dir: &Path) -> NodeResult<Node> {
         let config = Config::load(dir)?;
-        let identity = Identity::load(&keys_dir(dir))
+        let genesis = Identity::load(&keys_dir(dir))
             .map_err(|e| NodeError::Other(format!("node keys: {e}")))?;
-        if identity.node_id() != config.node_id {
+        if genesis.node_id() != config.node_id {
             return Err(NodeError::Other(format!(
                 "the keys in {} do not belong to node {}",
                 keys_dir(dir).display(),
@@ -170,10 +180,14 @@ impl Node {
         if stored_id.as_deref() != Some(config.node_id.as_str()) {
             return Err(NodeError::Other("the store belongs to another node".into()));
         }
+        let (identity, retired, rotations) =
+            crate::rotation::load_generations(dir, &store, genesis)?;
         let node = Node {
             dir: dir.to_path_buf(),
             config,
             identity,
+            retired,
+            rotations,
             store,
             federation: Default::default(),
             hits: Default::default(),
@@ -208,6 +222,8 @@ impl Node {
             dir: self.dir.clone(),
             config: config.clone(),
             identity: self.identity.clone(),
+            retired: self.retired.clone(),
+            rotations: self.rotations.clone(),
             store: dest,
             federation: Default::default(),
             hits: Default::default(),
@@ -244,8 +260,11 @@ impl Node {
             .ok()
             .flatten()
             .unwrap_or_else(|| time::format(&time::now()));
-        NodeCard::issue(
+        NodeCard::issue_rotated(
+            self.id(),
             &self.identity,
+            self.retired.first().map(|g| g.signing_public()),
+            &self.rotations,
             &self.config.name,
             &self.config.country,
             self.config.endpoint(),
@@ -273,6 +292,16 @@ impl Node {
     /// Signs a checkpoint of the current tree head in the caller's
     /// transaction, unless one already covers it.
     pub fn checkpoint_in(&self, tx: &mut Tx) -> NodeResult<CheckpointRow> {
+        self.checkpoint_signed_by(tx, &self.identity)
+    }
+
+    /// [`Node::checkpoint_in`] signed by `identity` (a key rotation signs
+    /// its checkpoint with the new key).
+    pub(crate) fn checkpoint_signed_by(
+        &self,
+        tx: &mut Tx,
+        identity: &Identity,
+    ) -> NodeResult<CheckpointRow> {
         let (size, root) = tx.audit_head()?;
         if let Some(last) = tx.checkpoints()?.into_iter().last() {
             if last.size == size {
@@ -284,7 +313,7 @@ impl Node {
             size,
             root,
         };
-        let note = checkpoint::sign(&self.identity, &self.log_origin(), &cp)
+        let note = checkpoint::sign(identity, &self.log_origin(), &cp)
             .map_err(|e| NodeError::Other(format!("signing checkpoint: {e}")))?;
         let row = CheckpointRow {
             size,

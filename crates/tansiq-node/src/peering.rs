@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Extension, State};
+use axum::extract::{DefaultBodyLimit, Extension, RawQuery, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -24,6 +24,8 @@ use crate::transport::{self, PeerClient, PeerId, PeerSet, TlsIdentity};
 
 /// The path every federation message is POSTed to.
 pub const SYNC_PATH: &str = "/peer/v1/sync";
+/// The path a node pushes its new card to after a key rotation.
+pub const CARD_PATH: &str = "/peer/v1/card";
 /// Largest message accepted from a peer.
 pub const MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
 
@@ -34,39 +36,103 @@ pub fn refresh_peers(node: &Node, set: &PeerSet) -> NodeResult<()> {
     for p in peers {
         let card: NodeCard = serde_json::from_str(&p.card)
             .map_err(|e| NodeError::Other(format!("peer card: {e}")))?;
-        set.insert(card.signing_key()?);
+        // Every key of its chain: a peer that rotated may still present
+        // the key of the card it believes this node holds.
+        for span in card.key_spans()? {
+            set.insert_as(span.key, &p.id);
+        }
     }
     Ok(())
+}
+
+/// The query by which a sender asks for the `batch_ack` of its `batch`
+/// in the response body (docs/PROTOCOL.md §6): with several workers
+/// serving one node, the acknowledgement then reaches the worker whose
+/// engine sent the batch, whichever worker the peer's next POST would
+/// reach.
+pub const REPLY_QUERY: &str = "reply=1";
+
+/// A partner pushes its card after rotating its keys: `204` taken (or
+/// already held), `409` refused (not a continuation of the chain held, an
+/// older generation, another node's card), `503` try again.
+async fn receive_card(
+    State(node): State<Arc<Node>>,
+    Extension(PeerId(peer)): Extension<PeerId>,
+    body: Bytes,
+) -> (StatusCode, String) {
+    if body.len() > crate::card::MAX_CARD_BYTES {
+        return (StatusCode::PAYLOAD_TOO_LARGE, "card too large".into());
+    }
+    let n = node.clone();
+    let r = tokio::task::spawn_blocking(move || n.receive_card_push(&peer, &body)).await;
+    match r {
+        Ok(Ok(update)) => {
+            if let crate::rotation::CardUpdate::Rotated { from, to } = update {
+                tracing::info!(from_gen = from, gen = to, "a peer rotated its keys");
+            }
+            (StatusCode::NO_CONTENT, String::new())
+        }
+        Ok(Err(NodeError::BadInput(m))) => {
+            tracing::warn!(reason = %m, "a pushed card was refused");
+            (StatusCode::CONFLICT, m)
+        }
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "a pushed card was not taken in");
+            (StatusCode::SERVICE_UNAVAILABLE, String::new())
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "card worker failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, String::new())
+        }
+    }
 }
 
 async fn receive(
     State(node): State<Arc<Node>>,
     Extension(PeerId(peer)): Extension<PeerId>,
+    RawQuery(query): RawQuery,
     body: Bytes,
-) -> StatusCode {
+) -> Response {
+    let want_reply = query.as_deref() == Some(REPLY_QUERY);
     let n = node.clone();
     let r = tokio::task::spawn_blocking(move || {
         // Signature checks and opening, on every core, before the store
         // lock; the transaction then only stores.
         let prepared = n.federation.prepare(&n, &body);
         let _turn = n.federation.turns.wait(prepared.is_urgent());
-        let out = n.store.write(|tx| {
+        let mut out = n.store.write(|tx| {
             n.federation
                 .receive_prepared(&n, tx, &peer, &body, prepared)
         })?;
+        let reply = if want_reply {
+            out.iter()
+                .position(|t| {
+                    t.to.as_str() == peer
+                        && matches!(t.message, tansiq_sync::Message::BatchAck { .. })
+                })
+                .map(|i| out.remove(i).message.encode())
+        } else {
+            None
+        };
         n.federation.queue(out);
-        Ok::<_, NodeError>(())
+        Ok::<_, NodeError>(reply)
     })
     .await;
     match r {
-        Ok(Ok(())) => StatusCode::NO_CONTENT,
+        Ok(Ok(Some(reply))) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/json")],
+            reply,
+        )
+            .into_response(),
+        Ok(Ok(None)) => StatusCode::NO_CONTENT.into_response(),
         Ok(Err(e)) => {
             tracing::warn!(error = %e, "federation message not taken in");
-            StatusCode::SERVICE_UNAVAILABLE
+            StatusCode::SERVICE_UNAVAILABLE.into_response()
         }
         Err(e) => {
             tracing::error!(error = %e, "federation worker failed");
-            StatusCode::INTERNAL_SERVER_ERROR
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
         }
     }
 }
@@ -132,6 +198,7 @@ async fn hit_evaluate(
 pub fn router(node: Arc<Node>) -> Router {
     Router::new()
         .route(SYNC_PATH, post(receive))
+        .route(CARD_PATH, post(receive_card))
         .route(HIT_LIST_PATH, post(hit_list))
         .route(HIT_EVALUATE_PATH, post(hit_evaluate))
         .layer(DefaultBodyLimit::max(MAX_MESSAGE_BYTES))
@@ -145,8 +212,8 @@ pub async fn serve_peers(
     peers: PeerSet,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> NodeResult<()> {
-    let me =
-        TlsIdentity::from_identity(&node.identity).map_err(|e| NodeError::Other(e.to_string()))?;
+    let me = TlsIdentity::from_identity_as(&node.identity, node.id())
+        .map_err(|e| NodeError::Other(e.to_string()))?;
     let cfg = transport::server_config(&me, Arc::new(peers.clone()))
         .map_err(|e| NodeError::Other(e.to_string()))?;
     // Re-check the peer before every request on kept-alive connections, so
@@ -184,20 +251,66 @@ fn record_link(node: &Node, peer: &str, ok: bool, error: Option<String>) {
     });
 }
 
-async fn send_one(node: &Arc<Node>, client: &PeerClient, t: Transmit) {
+/// Pushes this node's current card to `peer` (which confirmed generation
+/// `acked`), presenting the TLS key of that generation, which the peer
+/// knows; records the confirmation. Errors are for logs and link status.
+pub async fn push_card(
+    node: &Arc<Node>,
+    peers: &PeerSet,
+    peer: &str,
+    endpoint: &str,
+    peer_key: &[u8; 32],
+    acked: u64,
+) -> Result<(), String> {
+    let gen = node.key_generation();
+    let me = TlsIdentity::from_identity_as(node.identity_of_generation(acked), node.id())
+        .map_err(|e| e.to_string())?;
+    let client = PeerClient::new(&me, Arc::new(peers.clone()))
+        .map_err(|e| e.to_string())?
+        .with_timeouts(Duration::from_secs(5), Duration::from_secs(10));
+    let n = node.clone();
+    let card = tokio::task::spawn_blocking(move || serde_json::to_vec(&n.card()))
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())?;
+    let (status, body) = client
+        .post_with_type(endpoint, peer_key, CARD_PATH, "application/json", card)
+        .await
+        .map_err(|e| e.to_string())?;
+    if status != 204 {
+        return Err(format!(
+            "the peer did not take our card (HTTP {status}: {})",
+            String::from_utf8_lossy(&body)
+                .chars()
+                .take(200)
+                .collect::<String>()
+        ));
+    }
+    let (n, p) = (node.clone(), peer.to_string());
+    tokio::task::spawn_blocking(move || n.set_card_acked(&p, gen))
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())?;
+    tracing::info!(peer, gen, "the peer took our new card");
+    Ok(())
+}
+
+async fn send_one(node: &Arc<Node>, client: &PeerClient, peers: &PeerSet, t: Transmit) {
     let to = t.to.as_str().to_string();
     let n = node.clone();
     let target = tokio::task::spawn_blocking(move || {
-        let p = n.store.read(|tx| tx.peer(&to))?;
-        let Some(p) = p else {
-            return Ok::<_, NodeError>(None);
-        };
-        let card: NodeCard =
-            serde_json::from_str(&p.card).map_err(|e| NodeError::Other(e.to_string()))?;
-        Ok(Some((p.endpoint, card.signing_key()?)))
+        n.store.read(|tx| {
+            let Some(p) = tx.peer(&to)? else {
+                return Ok::<_, NodeError>(None);
+            };
+            let card: NodeCard =
+                serde_json::from_str(&p.card).map_err(|e| NodeError::Other(e.to_string()))?;
+            let acked = n.card_acked(tx, &to)?;
+            Ok(Some((p.endpoint, card.signing_key()?, acked)))
+        })
     })
     .await;
-    let Ok(Ok(Some((endpoint, key)))) = target else {
+    let Ok(Ok(Some((endpoint, key, acked)))) = target else {
         tracing::warn!(peer = %t.to.as_str(), "no endpoint for peer; message dropped (the engine will retry)");
         return;
     };
@@ -207,10 +320,42 @@ async fn send_one(node: &Arc<Node>, client: &PeerClient, t: Transmit) {
             endpoint: endpoint.clone(),
             reason: "link cut".into(),
         })
+    } else if acked < node.key_generation() {
+        // The peer must hold our new card before anything signed with the
+        // new key reaches it (and before we can present that key).
+        match push_card(node, peers, t.to.as_str(), &endpoint, &key, acked).await {
+            Ok(()) => {
+                client
+                    .post(
+                        &endpoint,
+                        &key,
+                        &format!("{SYNC_PATH}?{REPLY_QUERY}"),
+                        bytes,
+                    )
+                    .await
+            }
+            Err(reason) => Err(transport::TransportError::Connect {
+                endpoint: endpoint.clone(),
+                reason: format!("pushing our new card: {reason}"),
+            }),
+        }
     } else {
-        client.post(&endpoint, &key, SYNC_PATH, bytes).await
+        client
+            .post(
+                &endpoint,
+                &key,
+                &format!("{SYNC_PATH}?{REPLY_QUERY}"),
+                bytes,
+            )
+            .await
     };
     let ok = matches!(&result, Ok((s, _)) if (200..300).contains(s));
+    // The peer's acknowledgement, answered in the response: taken in by
+    // this worker's engine, which knows the batch.
+    let reply = match &result {
+        Ok((200, body)) if !body.is_empty() => Some(body.clone()),
+        _ => None,
+    };
     let peer = t.to.as_str().to_string();
     let n = node.clone();
     let err = match &result {
@@ -220,6 +365,17 @@ async fn send_one(node: &Arc<Node>, client: &PeerClient, t: Transmit) {
     };
     let _ = tokio::task::spawn_blocking(move || {
         record_link(&n, &peer, ok, err);
+        if let Some(reply) = reply {
+            match n
+                .store
+                .write(|tx| n.federation.receive(&n, tx, &peer, &reply))
+            {
+                Ok(more) => n.federation.queue(more),
+                // Lost like an ack that never came: the engine resends
+                // after its timeout, and the peer deduplicates.
+                Err(e) => tracing::warn!(error = %e, "taking in an acknowledgement"),
+            }
+        }
         if !ok {
             match n.store.write(|tx| n.federation.failed(&n, tx, &t)) {
                 Ok(more) => n.federation.queue(more),
@@ -233,7 +389,7 @@ async fn send_one(node: &Arc<Node>, client: &PeerClient, t: Transmit) {
 /// Sends what is queued, polls the engine's timers, and keeps the trusted
 /// key set fresh, until the task is dropped.
 pub async fn sender(node: Arc<Node>, peers: PeerSet) {
-    let me = match TlsIdentity::from_identity(&node.identity) {
+    let me = match TlsIdentity::from_identity_as(&node.identity, node.id()) {
         Ok(m) => m,
         Err(e) => {
             tracing::error!(error = %e, "TLS identity");
@@ -248,6 +404,11 @@ pub async fn sender(node: Arc<Node>, peers: PeerSet) {
         }
     };
     let mut last_poll = 0u64;
+    // Card pushes after a key rotation: per peer, next attempt and wait.
+    let mut next_push_round = 0u64;
+    let mut push_backoff: std::collections::HashMap<String, (u64, u64)> = Default::default();
+    let mut pushing: std::collections::HashSet<String> = Default::default();
+    let mut pushes = tokio::task::JoinSet::new();
     // Sends run concurrently and are not waited for as a group: a FLASH
     // queued while a large batch is still being taken in by the peer goes
     // out at once instead of behind it.
@@ -262,16 +423,80 @@ pub async fn sender(node: Arc<Node>, peers: PeerSet) {
             }
         }
         for t in batch {
-            let (n, c) = (node.clone(), client.clone());
-            sends.spawn(async move { send_one(&n, &c, t).await });
+            let (n, c, p) = (node.clone(), client.clone(), peers.clone());
+            sends.spawn(async move { send_one(&n, &c, &p, t).await });
         }
         while sends.try_join_next().is_some() {}
         let now = now_ms();
-        if now.saturating_sub(last_poll) >= 250 {
+        if node.key_generation() > 0 && now >= next_push_round {
+            // Peers that have not taken our new card get it even when
+            // nothing else is queued for them.
+            next_push_round = now + 1_000;
+            let n = node.clone();
+            let pending = tokio::task::spawn_blocking(move || n.card_pending())
+                .await
+                .ok()
+                .and_then(Result::ok)
+                .unwrap_or_default();
+            for (peer, acked) in pending {
+                let due = push_backoff.get(&peer).is_none_or(|(at, _)| now >= *at);
+                if !due || pushing.contains(&peer) {
+                    continue;
+                }
+                pushing.insert(peer.clone());
+                let (n, p) = (node.clone(), peers.clone());
+                pushes.spawn(async move {
+                    let target = {
+                        let (n, peer) = (n.clone(), peer.clone());
+                        tokio::task::spawn_blocking(move || n.store.read(|tx| tx.peer(&peer))).await
+                    };
+                    let r = match target {
+                        Ok(Ok(Some(row))) => match serde_json::from_str::<NodeCard>(&row.card)
+                            .map_err(|e| e.to_string())
+                            .and_then(|c| c.signing_key().map_err(|e| e.to_string()))
+                        {
+                            Ok(key) => push_card(&n, &p, &peer, &row.endpoint, &key, acked).await,
+                            Err(e) => Err(e),
+                        },
+                        _ => Err("peer not found".into()),
+                    };
+                    (peer, r)
+                });
+            }
+        }
+        while let Some(done) = pushes.try_join_next() {
+            if let Ok((peer, r)) = done {
+                pushing.remove(&peer);
+                match r {
+                    Ok(()) => {
+                        push_backoff.remove(&peer);
+                    }
+                    Err(e) => {
+                        let wait = push_backoff
+                            .get(&peer)
+                            .map_or(1_000, |(_, w)| (w * 2).min(10_000));
+                        tracing::debug!(peer, error = %e, "card push failed; retrying");
+                        push_backoff.insert(peer, (now + wait, wait));
+                    }
+                }
+            }
+        }
+        let claim_due = node
+            .federation
+            .claim_due
+            .swap(false, std::sync::atomic::Ordering::SeqCst);
+        if claim_due || now.saturating_sub(last_poll) >= 250 {
             last_poll = now;
             let n = node.clone();
             let p = peers.clone();
             let _ = tokio::task::spawn_blocking(move || {
+                // Claims first, outside the write lock: rows queued by the
+                // CLI or left by a worker that died join this engine.
+                match n.federation.claim_round(&n) {
+                    Ok(0) => {}
+                    Ok(k) => tracing::info!(rows = k, "claimed outbox rows"),
+                    Err(e) => tracing::warn!(error = %e, "claiming outbox rows"),
+                }
                 if let Err(e) = refresh_peers(&n, &p) {
                     tracing::warn!(error = %e, "refreshing peers");
                 }
@@ -300,6 +525,10 @@ pub struct PeerSyncStatus {
     pub last_delivery: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
+    /// After a key rotation: the peer has not yet taken this node's new
+    /// card (it is pushed before anything else is sent to it).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub card_pending: bool,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -323,6 +552,7 @@ impl Node {
                     .iter()
                     .find(|(to, _)| *to == p.id)
                     .map_or(0, |(_, n)| *n);
+                let card_pending = self.card_acked(tx, &p.id)? < self.key_generation();
                 let up = link
                     .as_ref()
                     .is_some_and(|l| l.last_delivery.is_some() && l.last_error.is_none());
@@ -334,6 +564,7 @@ impl Node {
                     in_flight: 0,
                     last_delivery: link.as_ref().and_then(|l| l.last_delivery.clone()),
                     last_error: link.and_then(|l| l.last_error),
+                    card_pending,
                 });
             }
             let alarms = tx

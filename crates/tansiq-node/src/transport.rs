@@ -23,6 +23,12 @@
 //! [`ServeOptions::peers`] the server also re-checks the peer before every
 //! request on a kept-alive connection.
 //!
+//! After a key rotation a node has several signing keys bound to one id
+//! (`card.rs`): a [`PeerSet`] built with [`PeerSet::insert_card`] accepts
+//! every key of a peer's verified chain, and the rotated node presents,
+//! to a peer that has not yet taken its new card, the key of the card that
+//! peer holds (`peering.rs`, `rotation.rs`).
+//!
 //! See `docs/PROTOCOL.md` ("Transport") for the profile a second
 //! implementation must follow.
 
@@ -168,8 +174,9 @@ impl From<PinError> for rustls::Error {
 /// change at run time).
 pub trait PeerKeys: Send + Sync {
     /// The node id of the peer whose Ed25519 signing key is `key`, if that
-    /// key is a known peer now. The id must be
-    /// `tansiq_crypto::node_id_from_key(key)`.
+    /// key is a known peer now: `tansiq_crypto::node_id_from_key(key)` for
+    /// a genesis key, the id bound to the genesis key of the chain for a
+    /// key a node rotated to (see `rotation.rs`).
     fn is_known(&self, key: &[u8; 32]) -> Option<String>;
 }
 
@@ -208,11 +215,22 @@ impl PeerSet {
         id
     }
 
-    /// Verifies `card` (self-signature, id derived from key) and accepts its
-    /// signing key; returns the node id.
+    /// Accepts `key` as a key of node `id` (a key the node rotated to,
+    /// certified by a verified card).
+    pub fn insert_as(&self, key: [u8; 32], id: &str) {
+        self.write().insert(key, id.to_string());
+    }
+
+    /// Verifies `card` (self-signature, id derived from the genesis key,
+    /// rotation chain) and accepts every signing key of its chain, so a
+    /// node that has not yet learned that a peer knows its newest card can
+    /// still present the key that peer knew; returns the node id.
     pub fn insert_card(&self, card: &NodeCard) -> Result<String, tansiq_core::Invalid> {
         card.verify()?;
-        Ok(self.insert(card.signing_key()?))
+        for span in card.key_spans()? {
+            self.insert_as(span.key, &card.body.id);
+        }
+        Ok(card.body.id.clone())
     }
 
     /// Stops accepting `key` for new connections (and, on a server run
@@ -282,9 +300,18 @@ impl TlsIdentity {
     /// signatures are deterministic, so the certificate is a function of
     /// the key. Peers look only at its key.
     pub fn from_identity(id: &tansiq_crypto::Identity) -> Result<TlsIdentity, TransportError> {
+        Self::from_identity_as(id, &id.node_id())
+    }
+
+    /// [`TlsIdentity::from_identity`] for node `node_id` with keys `id`
+    /// (after a key rotation the id derives from the genesis key).
+    pub fn from_identity_as(
+        id: &tansiq_crypto::Identity,
+        node_id: &str,
+    ) -> Result<TlsIdentity, TransportError> {
         let setup =
             |what: &str, e: &dyn fmt::Display| TransportError::Setup(format!("{what}: {e}"));
-        let node_id = id.node_id();
+        let node_id = node_id.to_string();
         let public = id.signing_public();
         let key_pkcs8 = id.signing_key_pkcs8_der();
         let pkcs8 = PrivatePkcs8KeyDer::from(key_pkcs8.as_slice());

@@ -180,7 +180,8 @@ fn charters_records_versions_and_retractions_cross_nodes() {
         for (header, body) in rows {
             // Either body form (epoch key or one-shot), with no cached keys.
             let h: tansiq_sync::EnvelopeHeader = serde_json::from_slice(&header).unwrap();
-            if let Ok(plain) = payload::open_body(&body, &h, &header, n.id(), &n.identity, None) {
+            if let Ok(plain) = payload::open_body(&body, &h, &header, n.id(), &n.identities(), None)
+            {
                 assert!(
                     !plain.windows(8).any(|w| w == b"Droukdel"),
                     "a sealed copy of the retracted record is still openable at {}",
@@ -628,8 +629,37 @@ fn a_member_joins_by_a_new_charter_version_and_does_not_see_history() {
     dz.channel_update(&OP, &ch, vec![], vec![ma.id().into()])
         .unwrap();
     pump(&all);
+    // Proposed only: version 2 is still in force at Morocco.
+    let at_ma = ma
+        .channel_list(&OP)
+        .unwrap()
+        .into_iter()
+        .find(|c| c.id == ch)
+        .unwrap();
+    assert_eq!(
+        (at_ma.status.as_str(), at_ma.version, at_ma.pending_version),
+        ("active", 2, Some(3))
+    );
     tn.channel_accept(&OP, &ch).unwrap();
     pump(&all);
+    // Every member that stays signed: Morocco sees itself removed and can
+    // no longer place anything in the channel.
+    let at_ma = ma
+        .channel_list(&OP)
+        .unwrap()
+        .into_iter()
+        .find(|c| c.id == ch)
+        .unwrap();
+    assert_eq!(
+        (at_ma.status.as_str(), at_ma.version),
+        ("removed", 3),
+        "{at_ma:?}"
+    );
+    let e = ma
+        .record_add(&OP, person(&ch, "After Removal"))
+        .unwrap_err();
+    assert_eq!(e.exit_code(), 3, "{e}");
+    assert!(ma.audit_verify(&OP).unwrap().ok);
     let c = dz
         .channel_list(&OP)
         .unwrap()

@@ -129,6 +129,29 @@ impl Store {
         self.run_write(self.backend.begin_relaxed()?, f)
     }
 
+    /// A write transaction without the store's write lock (PostgreSQL:
+    /// plain `READ COMMITTED`; SQLite: an ordinary write transaction).
+    /// Only for row-local changes that are correct beside concurrent
+    /// writers — outbox claims and lease renewals — so a delivery worker
+    /// never queues behind (or holds) the lock every state change takes.
+    pub fn write_unlocked<T, E: From<StoreError>>(
+        &self,
+        f: impl FnOnce(&mut Tx) -> Result<T, E>,
+    ) -> Result<T, E> {
+        self.run_write(self.backend.begin_unlocked()?, f)
+    }
+
+    /// On a thread of its own, calls `wake(true)` whenever a transaction
+    /// commits new outbox work for this store ([`Tx::notify_work`]) and
+    /// `wake(false)` about once a second, until `wake` returns false.
+    /// Returns false when the backend cannot (SQLite): the caller polls.
+    pub fn watch_work(
+        &self,
+        wake: impl Fn(bool) -> bool + Send + 'static,
+    ) -> Result<bool, StoreError> {
+        self.backend.watch_work(Box::new(wake))
+    }
+
     fn run_write<T, E: From<StoreError>>(
         &self,
         conn: Box<dyn Conn + '_>,
@@ -184,6 +207,49 @@ impl Store {
                 Ok(n)
             })
         })
+    }
+
+    /// For benchmarks only: adds `n` filler rows to `records`, copies of
+    /// record `template`'s routing columns with ids `{prefix}{000000001…}`,
+    /// tombstone-sized (no body, status `retracted`), in transactions of
+    /// at most 500,000 rows, by one `INSERT … SELECT` each (PostgreSQL
+    /// `generate_series`, SQLite a recursive CTE). Returns rows added.
+    #[doc(hidden)]
+    pub fn bench_fill_records(
+        &self,
+        template: &str,
+        prefix: &str,
+        n: u64,
+    ) -> Result<u64, StoreError> {
+        const CHUNK: u64 = 500_000;
+        let cols = "version, kind, originator, channel, file, tlp, code, created_at, expires_at";
+        let mut done = 0;
+        while done < n {
+            let (lo, hi) = (done + 1, (done + CHUNK).min(n));
+            let sql = match self.dialect() {
+                Dialect::Postgres => format!(
+                    "INSERT INTO records (id, {cols}, status, body, sig, content_hash, primary_name)
+                     SELECT ? || lpad(g::text, 10, '0'), {cols}, 'retracted', NULL, NULL, content_hash, NULL
+                     FROM records, generate_series(?::bigint, ?::bigint) g WHERE records.id = ?"
+                ),
+                Dialect::Sqlite => format!(
+                    "WITH RECURSIVE g(i) AS (SELECT ?1 UNION ALL SELECT i + 1 FROM g WHERE i < ?2)
+                     INSERT INTO records (id, {cols}, status, body, sig, content_hash, primary_name)
+                     SELECT ?3 || printf('%010d', g.i), {cols}, 'retracted', NULL, NULL, content_hash, NULL
+                     FROM records, g WHERE records.id = ?4"
+                ),
+            };
+            let params: Vec<Value> = match self.dialect() {
+                Dialect::Postgres => vec![prefix.into(), lo.into(), hi.into(), template.into()],
+                Dialect::Sqlite => vec![lo.into(), hi.into(), prefix.into(), template.into()],
+            };
+            let added = self.write(|tx| tx.exec(&sql, &params))?;
+            if added == 0 {
+                return Err(StoreError::Db(format!("no record {template} to copy")));
+            }
+            done = hi;
+        }
+        Ok(done)
     }
 
     pub fn scrub(&self) -> Result<(), StoreError> {

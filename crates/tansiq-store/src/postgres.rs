@@ -758,6 +758,26 @@ impl Backend for Postgres {
         self.begin_with(&write_start(true))
     }
 
+    /// `READ COMMITTED` without the write lock: row locks only.
+    fn begin_unlocked(&self) -> Result<Box<dyn Conn + '_>, StoreError> {
+        self.begin_with("BEGIN ISOLATION LEVEL READ COMMITTED")
+    }
+
+    /// `LISTEN` on a connection of its own (outside the pool), on a
+    /// thread that reconnects with backoff when the connection is lost
+    /// and then wakes the caller once (it may have missed a
+    /// notification meanwhile).
+    fn watch_work(&self, wake: Box<dyn Fn(bool) -> bool + Send>) -> Result<bool, StoreError> {
+        let config = self.config.clone();
+        let setup = self.session_setup.clone();
+        let shown = self.shown.clone();
+        std::thread::Builder::new()
+            .name("tansiq-listen".into())
+            .spawn(move || listen_loop(&config, &setup, &shown, wake.as_ref()))
+            .map_err(|e| StoreError::Db(format!("starting the LISTEN thread: {e}")))?;
+        Ok(true)
+    }
+
     fn dialect(&self) -> Dialect {
         Dialect::Postgres
     }
@@ -852,6 +872,72 @@ impl Postgres {
                 )))
             }
         }
+    }
+}
+
+fn listen_loop(config: &postgres::Config, setup: &str, shown: &str, wake: &dyn Fn(bool) -> bool) {
+    use postgres::fallible_iterator::FallibleIterator;
+    let mut failures = 0u32;
+    loop {
+        let session = config.connect(NoTls).and_then(|mut c| {
+            c.batch_execute(setup)?;
+            c.batch_execute(&format!("LISTEN {}", crate::sync::WORK_CHANNEL))?;
+            let me: String = c
+                .query_one("SELECT coalesce(current_schema(), '')", &[])?
+                .get(0);
+            Ok((c, me))
+        });
+        match session {
+            Ok((mut c, me)) => {
+                // After a lost session a notification may have been missed.
+                if failures > 0 && !wake(true) {
+                    return;
+                }
+                loop {
+                    // Wait at most a second, so a watcher no longer wanted
+                    // ends soon (`wake(false)` answers whether it is).
+                    let mut heard = false;
+                    let lost = {
+                        let mut n = c.notifications();
+                        let mut it = n.timeout_iter(Duration::from_secs(1));
+                        loop {
+                            match it.next() {
+                                Ok(Some(note)) => heard |= note.payload() == me,
+                                Ok(None) => break false,
+                                Err(_) => break true,
+                            }
+                            if heard {
+                                break false;
+                            }
+                        }
+                    };
+                    if !wake(heard) {
+                        return;
+                    }
+                    if lost || c.is_closed() {
+                        break;
+                    }
+                }
+                failures = 1;
+            }
+            Err(e) => {
+                failures = failures.saturating_add(1);
+                if failures == 2 {
+                    // The store crate does not log; a lost LISTEN session
+                    // only delays wake-ups to the workers' polling.
+                    eprintln!(
+                        "tansiq: cannot LISTEN at {shown} ({}); workers poll until it is back",
+                        describe(&e)
+                    );
+                }
+                if !wake(false) {
+                    return;
+                }
+            }
+        }
+        std::thread::sleep(Duration::from_millis(
+            (100u64 << failures.min(5)).min(2_000),
+        ));
     }
 }
 

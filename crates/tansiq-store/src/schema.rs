@@ -105,6 +105,13 @@ const MIGRATIONS: &[&str] = &[
      CREATE TABLE hit_request (id TEXT PRIMARY KEY, direction TEXT NOT NULL, peer TEXT NOT NULL,
         reference TEXT NOT NULL, channel TEXT NOT NULL, record_id TEXT, status TEXT NOT NULL,
         reason TEXT, created_at TEXT NOT NULL, decided_at TEXT);",
+    // 7: outbox leases, for several `serve` workers on one node: the
+    // worker delivering a row and until when (ms since the epoch; 0 =
+    // free). The index finds free and expired rows.
+    "ALTER TABLE sync_outbox ADD COLUMN claimed_by TEXT;
+     ALTER TABLE sync_outbox ADD COLUMN claimed_until BIGINT NOT NULL DEFAULT 0;
+     CREATE INDEX sync_outbox_claim ON sync_outbox (claimed_until);
+     CREATE INDEX sync_outbox_claimed_by ON sync_outbox (claimed_by);",
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

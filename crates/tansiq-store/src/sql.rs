@@ -145,6 +145,20 @@ pub trait Backend: Send + Sync {
     fn begin_relaxed(&self) -> Result<Box<dyn Conn + '_>, StoreError> {
         self.begin(true)
     }
+    /// A write transaction that does **not** take the store's write lock:
+    /// for row-local statements that are safe beside concurrent writers
+    /// (outbox claims and lease renewals, which use row locks). Default:
+    /// a full write transaction (SQLite has one writer anyway).
+    fn begin_unlocked(&self) -> Result<Box<dyn Conn + '_>, StoreError> {
+        self.begin(true)
+    }
+    /// From a thread of its own, calls `wake(true)` whenever a session
+    /// announces new work ([`crate::Tx::notify_work`]) and `wake(false)`
+    /// about once a second, until `wake` returns false. `Ok(false)`: this
+    /// backend has no such notifications (poll instead).
+    fn watch_work(&self, _wake: Box<dyn Fn(bool) -> bool + Send>) -> Result<bool, StoreError> {
+        Ok(false)
+    }
     fn dialect(&self) -> Dialect;
     /// After content was purged: make sure the bytes leave the disk
     /// (SQLite: checkpoint and truncate the WAL; free pages are zeroed by

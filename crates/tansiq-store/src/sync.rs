@@ -123,6 +123,10 @@ fn envelope_row(r: &Row) -> Result<EnvelopeRow, StoreError> {
     })
 }
 
+/// The `LISTEN`/`NOTIFY` channel of new outbox work (the payload names
+/// the schema, so stores sharing a database tell their wake-ups apart).
+pub const WORK_CHANNEL: &str = "tansiq_work";
+
 const OUTBOX_COLS: &str =
     "to_node, id, channel, originator, seq, precedence, ord, size, relays, reply_to";
 
@@ -317,6 +321,136 @@ impl Tx<'_> {
                 o.reply_to.clone().into(),
             ],
         )?;
+        Ok(())
+    }
+
+    /// [`Tx::sync_put_outbox`] for a delivery worker: a new row is
+    /// claimed by `claim = (worker, until_ms)` (or free, with `None`). An
+    /// existing row keeps its claim: only its queue fields are updated.
+    pub fn sync_put_outbox_claimed(
+        &mut self,
+        o: &OutboxRow,
+        claim: Option<(&str, i64)>,
+    ) -> Result<(), StoreError> {
+        self.sync_put_outbox(o)?;
+        if let Some((worker, until)) = claim {
+            // Only a row nobody claimed yet: the insert just above, or a
+            // free row (a worker never steals a live claim this way).
+            self.exec(
+                "UPDATE sync_outbox SET claimed_by = ?, claimed_until = ?
+                 WHERE to_node = ? AND id = ? AND claimed_by IS NULL",
+                &[
+                    worker.into(),
+                    until.into(),
+                    (&o.to_node).into(),
+                    o.id.as_slice().into(),
+                ],
+            )?;
+        }
+        Ok(())
+    }
+
+    /// The rows `worker` holds claimed (live or expired but not yet taken
+    /// over), in queue order: what its engine delivers.
+    pub fn sync_outbox_claimed_by(&mut self, worker: &str) -> Result<Vec<OutboxRow>, StoreError> {
+        self.query(
+            &format!(
+                "SELECT {OUTBOX_COLS} FROM sync_outbox WHERE claimed_by = ?
+                 ORDER BY to_node, {OUTBOX_ORDER}"
+            ),
+            &[worker.into()],
+        )?
+        .iter()
+        .map(outbox_row)
+        .collect()
+    }
+
+    /// Claims for `worker` until `until_ms` up to `limit` rows that are
+    /// free or whose claim expired before `now_ms`, most urgent first, and
+    /// returns them. On PostgreSQL the candidates are selected `FOR UPDATE
+    /// SKIP LOCKED`, so workers claiming at once never wait for each other
+    /// and never claim the same row; run it in
+    /// [`crate::Store::write_unlocked`], outside the store's write lock.
+    pub fn sync_claim_free(
+        &mut self,
+        worker: &str,
+        until_ms: i64,
+        now_ms: i64,
+        limit: u64,
+    ) -> Result<Vec<OutboxRow>, StoreError> {
+        if !self.write {
+            return Err(StoreError::Db(
+                "claiming outbox rows needs a write transaction".into(),
+            ));
+        }
+        let lock = match self.dialect {
+            Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
+            Dialect::Sqlite => "",
+        };
+        self.query(
+            &format!(
+                "UPDATE sync_outbox SET claimed_by = ?, claimed_until = ?
+                 WHERE (to_node, id) IN (SELECT to_node, id FROM sync_outbox
+                   WHERE claimed_until < ? ORDER BY {OUTBOX_ORDER} LIMIT ?{lock})
+                 RETURNING {OUTBOX_COLS}"
+            ),
+            &[worker.into(), until_ms.into(), now_ms.into(), limit.into()],
+        )?
+        .iter()
+        .map(outbox_row)
+        .collect::<Result<Vec<_>, _>>()
+        .map(|mut rows| {
+            // RETURNING keeps no order: back to the queue order.
+            rows.sort_by(|a, b| {
+                (precedence_rank(&a.precedence), a.ord, a.id).cmp(&(
+                    precedence_rank(&b.precedence),
+                    b.ord,
+                    b.id,
+                ))
+            });
+            rows
+        })
+    }
+
+    /// Extends every claim `worker` still holds to `until_ms`; returns how
+    /// many rows it holds.
+    pub fn sync_renew_claims(&mut self, worker: &str, until_ms: i64) -> Result<u64, StoreError> {
+        self.exec(
+            "UPDATE sync_outbox SET claimed_until = ? WHERE claimed_by = ?",
+            &[until_ms.into(), worker.into()],
+        )
+    }
+
+    /// Frees every claim `worker` holds (a worker shutting down), so
+    /// another takes the rows over at once.
+    pub fn sync_release_claims(&mut self, worker: &str) -> Result<u64, StoreError> {
+        self.exec(
+            "UPDATE sync_outbox SET claimed_by = NULL, claimed_until = 0 WHERE claimed_by = ?",
+            &[worker.into()],
+        )
+    }
+
+    /// Claims of the outbox: `(worker or None for free, rows)`, by worker.
+    pub fn sync_outbox_claims(&mut self) -> Result<Vec<(Option<String>, u64)>, StoreError> {
+        self.query(
+            "SELECT claimed_by, COUNT(*) FROM sync_outbox GROUP BY claimed_by ORDER BY claimed_by",
+            &[],
+        )?
+        .iter()
+        .map(|r| Ok((r.opt_text(0)?, to_u64(r.int(1)?)?)))
+        .collect()
+    }
+
+    /// Wakes the delivery workers of this store that wait for new work
+    /// (PostgreSQL `NOTIFY`, delivered when this transaction commits;
+    /// nothing on SQLite, whose single worker polls).
+    pub fn notify_work(&mut self) -> Result<(), StoreError> {
+        if self.dialect == Dialect::Postgres {
+            self.exec(
+                &format!("SELECT pg_notify('{WORK_CHANNEL}', coalesce(current_schema(), ''))"),
+                &[],
+            )?;
+        }
         Ok(())
     }
 

@@ -498,3 +498,107 @@ fn postgres_claim_skips_rows_locked_elsewhere() {
     t.rollback().unwrap();
     assert_eq!(claim(3), ids[..3], "free again");
 }
+
+/// Claims and lease renewals of delivery workers run outside the store's
+/// write lock: a writer holding it (say, a long inbound delivery) does
+/// not hold up another worker's claim, nor the reverse.
+#[test]
+fn postgres_claims_do_not_wait_for_the_write_lock() {
+    let Some(base) = pg::url() else { return };
+    let schema = TestSchema::new(&base);
+    let store = Store::open_postgres(&schema.url_with("statement_timeout=5s"), true).unwrap();
+    let to = uid("tq");
+    store
+        .write(|tx| {
+            for i in 0..4u64 {
+                let row = OutboxRow {
+                    to_node: to.clone(),
+                    id: tansiq_crypto::random_bytes(),
+                    channel: "ch".into(),
+                    originator: "tqorig".into(),
+                    seq: i + 1,
+                    precedence: "routine".into(),
+                    ord: i as i64,
+                    size: 100,
+                    relays: Vec::new(),
+                    reply_to: None,
+                };
+                tx.sync_put_outbox(&row)?;
+            }
+            Ok::<_, StoreError>(())
+        })
+        .unwrap();
+    let (held_tx, held_rx) = std::sync::mpsc::channel();
+    let writer = {
+        let store = store.clone();
+        std::thread::spawn(move || {
+            store
+                .write(|tx| {
+                    tx.meta_set("holding", "yes")?;
+                    held_tx.send(()).unwrap();
+                    std::thread::sleep(Duration::from_secs(2));
+                    Ok::<_, StoreError>(())
+                })
+                .unwrap();
+        })
+    };
+    held_rx.recv().unwrap();
+    let started = Instant::now();
+    let got = store
+        .write_unlocked(|tx| {
+            tx.sync_renew_claims("w-a", 10)?;
+            tx.sync_claim_free("w-a", 5_000, 1_000, 100)
+        })
+        .unwrap();
+    let took = started.elapsed();
+    assert_eq!(got.len(), 4);
+    assert!(took < Duration::from_secs(1), "the claim waited {took:?}");
+    // And a locked write still waits for the lock (the claim is not one).
+    let started = Instant::now();
+    store.write(|tx| tx.meta_set("after", "yes")).unwrap();
+    assert!(started.elapsed() > Duration::from_millis(500));
+    writer.join().unwrap();
+}
+
+/// New work announced in a committed transaction wakes a watcher of the
+/// same store (LISTEN/NOTIFY), and only once it committed; a store in
+/// another schema of the same database does not wake it.
+#[test]
+fn postgres_new_work_wakes_watchers() {
+    let Some(base) = pg::url() else { return };
+    let schema = TestSchema::new(&base);
+    let other = TestSchema::new(&base);
+    let store = Store::open_postgres(&schema.url(), true).unwrap();
+    let elsewhere = Store::open_postgres(&other.url(), true).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let s = stop.clone();
+    let watching = store
+        .watch_work(move |heard| {
+            if heard {
+                let _ = tx.send(());
+            }
+            !s.load(std::sync::atomic::Ordering::SeqCst)
+        })
+        .unwrap();
+    assert!(watching);
+    // Let the LISTEN session start.
+    std::thread::sleep(Duration::from_millis(500));
+    elsewhere.write(|t| t.notify_work()).unwrap();
+    assert!(
+        rx.recv_timeout(Duration::from_millis(1500)).is_err(),
+        "another schema's work"
+    );
+    // Not before the commit, nor for a transaction rolled back.
+    let _ = store.write(|t| {
+        t.notify_work()?;
+        Err::<(), _>(StoreError::Busy)
+    });
+    assert!(
+        rx.recv_timeout(Duration::from_millis(1500)).is_err(),
+        "a rolled back notify"
+    );
+    store.write(|t| t.notify_work()).unwrap();
+    rx.recv_timeout(Duration::from_secs(3)).expect("woken");
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+}

@@ -2,8 +2,6 @@
 //! arrives to the application (records, charters) — in the caller's
 //! transaction.
 
-use std::collections::BTreeMap;
-
 use serde_json::json;
 
 use tansiq_core::charter::ChannelEvent;
@@ -17,6 +15,7 @@ use tansiq_sync::{
 
 use super::prepare::{Prepared, RecordCheck};
 use super::{channel_id, node_id, payload, sync_err, Payload};
+use crate::card::KeyBook;
 use crate::error::{NodeError, NodeResult};
 use crate::node::Node;
 use crate::records::search_norm;
@@ -113,9 +112,14 @@ pub(crate) fn apply(
     node: &Node,
     tx: &mut Tx,
     out: &Output,
-    keys: &BTreeMap<String, [u8; 32]>,
+    keys: &KeyBook,
     prepared: Option<&Prepared>,
 ) -> NodeResult<()> {
+    // A delivery worker claims the rows it queues (its engine sends them);
+    // a process that does not deliver (the CLI) leaves them free and
+    // wakes the workers.
+    let claim = node.federation.claim_for_new_rows();
+    let mut free_rows = false;
     for e in &out.effects {
         match e {
             Effect::Store { envelope, custody } => {
@@ -132,18 +136,24 @@ pub(crate) fn apply(
                 seq: s.seq,
                 last: Some(s.last.0),
             })?,
-            Effect::OutboxPut(o) => tx.sync_put_outbox(&SqlOutbox {
-                to_node: o.to.as_str().to_string(),
-                id: o.id.0,
-                channel: o.channel.as_str().to_string(),
-                originator: o.originator.as_str().to_string(),
-                seq: o.seq,
-                precedence: prec_str(o.precedence).to_string(),
-                ord: o.order.min(i64::MAX as u64) as i64,
-                size: o.size,
-                relays: o.relays.iter().map(|r| r.as_str().to_string()).collect(),
-                reply_to: o.reply_to.as_ref().map(|r| r.as_str().to_string()),
-            })?,
+            Effect::OutboxPut(o) => {
+                free_rows |= claim.is_none();
+                tx.sync_put_outbox_claimed(
+                    &SqlOutbox {
+                        to_node: o.to.as_str().to_string(),
+                        id: o.id.0,
+                        channel: o.channel.as_str().to_string(),
+                        originator: o.originator.as_str().to_string(),
+                        seq: o.seq,
+                        precedence: prec_str(o.precedence).to_string(),
+                        ord: o.order.min(i64::MAX as u64) as i64,
+                        size: o.size,
+                        relays: o.relays.iter().map(|r| r.as_str().to_string()).collect(),
+                        reply_to: o.reply_to.as_ref().map(|r| r.as_str().to_string()),
+                    },
+                    claim.as_ref().map(|(w, until)| (w.as_str(), *until)),
+                )?
+            }
             Effect::OutboxDone { to, id } => tx.sync_outbox_done(to.as_str(), &id.0)?,
             Effect::Alarm(a) => {
                 let (kind, detail) = match a {
@@ -160,6 +170,9 @@ pub(crate) fn apply(
                 node.audit(tx, "node", "sync.alarm", &row.id, json!({"kind": kind}))?;
             }
         }
+    }
+    if free_rows {
+        tx.notify_work()?;
     }
     Ok(())
 }
@@ -189,7 +202,7 @@ fn deliver(
     tx: &mut Tx,
     env: &Envelope,
     from: &str,
-    keys: &BTreeMap<String, [u8; 32]>,
+    keys: &KeyBook,
     prepared: Option<&Prepared>,
 ) -> NodeResult<()> {
     let h = env.header();
@@ -199,7 +212,7 @@ fn deliver(
             payload::open(
                 env,
                 node.id(),
-                &node.identity,
+                &node.identities(),
                 Some(&node.federation.epochs),
             ),
             None,
@@ -233,7 +246,7 @@ fn take_in(
     tx: &mut Tx,
     env: &Envelope,
     p: Payload,
-    keys: &BTreeMap<String, [u8; 32]>,
+    keys: &KeyBook,
     check: Option<RecordCheck>,
 ) -> Result<(), Outcome> {
     let h = env.header();
@@ -259,9 +272,25 @@ fn take_in(
             }
             let id = charter.charter.id.clone();
             let version = charter.charter.version;
-            match node.apply_channel_event(tx, &id, ChannelEvent::Proposed(charter)) {
+            let event = if charter.charter.is_member(node.id()) {
+                node.apply_channel_event(tx, &id, ChannelEvent::Proposed(charter))
+            } else {
+                // A version that removes this node.
+                node.receive_removal(tx, sender, charter)
+            };
+            match event {
                 Ok(st) => {
-                    node.audit(tx, &format!("node:{sender}"), "channel.receive", &id, json!({"id": id, "version": version, "from": sender, "status": st.status().as_str()}))?;
+                    let status = match &st.active {
+                        Some(a) if !a.charter.is_member(node.id()) => "removed",
+                        _ => st.status().as_str(),
+                    };
+                    node.audit(
+                        tx,
+                        &format!("node:{sender}"),
+                        "channel.receive",
+                        &id,
+                        json!({"id": id, "version": version, "from": sender, "status": status}),
+                    )?;
                     Ok(())
                 }
                 Err(NodeError::BadInput(m)) => Err(Outcome::Reject(format!("charter: {m}"))),
@@ -416,10 +445,16 @@ fn take_in(
                             "a release signed for another originator".into(),
                         ));
                     }
-                    let key = keys
-                        .get(sender)
-                        .ok_or_else(|| Outcome::Reject("unknown originator".into()))?;
-                    signed.verify(key).map_err(|e| Outcome::Reject(e.0))?;
+                    if !keys.contains_key(sender) {
+                        return Err(Outcome::Reject("unknown originator".into()));
+                    }
+                    // Under the key the originator had when it granted it.
+                    let ks = keys.keys_at_time(sender, &rel.granted);
+                    if !ks.iter().any(|k| signed.verify(k).is_ok()) {
+                        return Err(Outcome::Reject(
+                            "the release's signature does not verify".into(),
+                        ));
+                    }
                     let id = request.clone().unwrap_or_else(|| {
                         tansiq_core::ids::new_id(tansiq_core::ids::REQUEST_PREFIX)
                     });
@@ -481,17 +516,35 @@ fn take_in(
             let b = &record.body;
             b.validate()
                 .map_err(|e| Outcome::Reject(format!("record: {e}")))?;
-            let Some(okey) = keys.get(&b.originator) else {
+            if !keys.contains_key(&b.originator) {
                 return Err(Outcome::Reject(format!(
                     "record originator {} is not a known peer",
                     b.originator
                 )));
-            };
-            // Verified before the transaction with this same key, or now.
-            let check = check.filter(|c| c.key == *okey);
-            if check.is_none() {
-                record.verify(okey).map_err(|e| Outcome::Reject(e.0))?;
             }
+            // The keys the originator had when it signed this version (its
+            // current one unless it rotated since).
+            let okeys = keys.keys_at_time(&b.originator, &b.created);
+            // Verified before the transaction with one of these keys, or now.
+            let check = check.filter(|c| okeys.contains(&c.key));
+            let okey = match &check {
+                Some(c) => c.key,
+                None => {
+                    let mut found = None;
+                    let mut why = "no key of the originator for its date".to_string();
+                    for k in &okeys {
+                        match record.verify(k) {
+                            Ok(()) => {
+                                found = Some(*k);
+                                break;
+                            }
+                            Err(e) => why = e.0,
+                        }
+                    }
+                    found.ok_or(Outcome::Reject(why))?
+                }
+            };
+            let okey = &okey;
             if sender != b.originator {
                 // A holder passes on another node's record: the third-party
                 // rule, decided by the policy module, with the originator's

@@ -36,6 +36,11 @@ struct BundleFile {
     head: BundleHead,
     sealed: Sealed,
     sig: String,
+    /// The sender's card when it has rotated its keys, so a receiver that
+    /// holds an older card learns the new keys from the bundle itself
+    /// (verified along its chain; not covered by `sig`, it needs no more).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    card: Option<crate::card::NodeCard>,
 }
 
 impl Node {
@@ -90,6 +95,7 @@ impl Node {
             head,
             sealed,
             sig: tansiq_crypto::b64(sig),
+            card: (self.key_generation() > 0).then(|| self.card()),
         };
         self.store.write(|tx| {
             self.audit(
@@ -123,20 +129,38 @@ impl Node {
                 h.to
             )));
         }
-        let signing = self.store.read(|tx| self.key_lookup(tx))?;
-        let key = signing
-            .get(&h.from)
-            .filter(|_| h.from != self.id())
-            .ok_or_else(|| bad(&format!("it comes from {}, not a known peer", h.from)))?;
+        let mut signing = self.store.read(|tx| self.key_lookup(tx))?;
+        if h.from == self.id() || !signing.contains_key(&h.from) {
+            return Err(bad(&format!("it comes from {}, not a known peer", h.from)));
+        }
+        // A newer card of the sender carried along: its keys count if its
+        // chain verifies and continues the one held (stored on import).
+        let card = match &file.card {
+            Some(c) if c.body.id == h.from => {
+                c.verify()
+                    .map_err(|e| bad(&format!("the card it carries: {e}")))?;
+                let held = self.store.read(|tx| tx.peer(&h.from))?;
+                let held: Option<crate::card::NodeCard> =
+                    held.and_then(|p| serde_json::from_str(&p.card).ok());
+                match held {
+                    Some(old) if old.body.gen < c.body.gen && old.is_extended_by(c)? => {
+                        signing.insert_spans(h.from.clone(), c.key_spans()?);
+                        Some(c.clone())
+                    }
+                    _ => None,
+                }
+            }
+            Some(_) => return Err(bad("it carries the card of another node")),
+            None => None,
+        };
         let sig =
             tansiq_core::record::decode_sig(&file.sig).map_err(|_| bad("malformed signature"))?;
-        tansiq_crypto::verify_json(
-            key,
-            BUNDLE_CONTEXT,
-            &serde_json::to_value(h).map_err(sync_err)?,
-            &sig,
-        )
-        .map_err(|_| bad("its signature does not verify (tampered with, or forged)"))?;
+        let head_value = serde_json::to_value(h).map_err(sync_err)?;
+        signing
+            .keys_at_time(&h.from, &h.created)
+            .iter()
+            .find(|k| tansiq_crypto::verify_json(k, BUNDLE_CONTEXT, &head_value, &sig).is_ok())
+            .ok_or_else(|| bad("its signature does not verify (tampered with, or forged)"))?;
         let sealed_json = serde_json::to_vec(&file.sealed).map_err(sync_err)?;
         if hex::encode(tansiq_crypto::sha256(&sealed_json)) != h.sealed_sha256 {
             return Err(bad(
@@ -144,8 +168,11 @@ impl Node {
             ));
         }
         let aad = format!("{BUNDLE_CONTEXT}\0{}\0{}\0{}", h.from, h.to, h.created);
-        let plain = seal::open(&file.sealed, aad.as_bytes(), self.id(), &self.identity)
-            .map_err(|_| bad("its contents cannot be opened by this node (tampered with)"))?;
+        let plain = self
+            .identities()
+            .into_iter()
+            .find_map(|id| seal::open(&file.sealed, aad.as_bytes(), self.id(), id).ok())
+            .ok_or_else(|| bad("its contents cannot be opened by this node (tampered with)"))?;
         let items = tansiq_sync::decode_bundle_items(&plain)
             .map_err(|e| bad(&format!("malformed items ({e})")))?;
         if items.len() as u64 != h.count {
@@ -154,6 +181,9 @@ impl Node {
         let from = node_id(&h.from)?;
         let mut out = Vec::new();
         let new = self.store.write(|tx| {
+            if let Some(c) = &card {
+                self.accept_card(tx, &format!("node:{}", h.from), c)?;
+            }
             let (t, report) = self.federation.run(self, tx, |engine, host, now| {
                 engine
                     .import_bundle(&from, items, now, host)

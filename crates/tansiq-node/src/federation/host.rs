@@ -2,21 +2,20 @@
 //! envelopes, read through the caller's open transaction.
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
-
 use tansiq_store::Tx;
 use tansiq_sync::{ChannelId, Envelope, EnvelopeId, Host, NodeId, Verdict, ENVELOPE_SIG_CONTEXT};
 
 use super::apply::envelope_from_row;
 use super::control_channel;
 use super::prepare::Prepared;
+use crate::card::KeyBook;
 use crate::error::NodeResult;
 use crate::node::Node;
 use crate::records::load_channel;
 
 pub struct SqlHost<'a, 'b> {
     me: String,
-    signing: BTreeMap<String, [u8; 32]>,
+    signing: KeyBook,
     tx: RefCell<&'a mut Tx<'b>>,
     prepared: Option<&'a Prepared>,
     /// Members per channel as read in this call. The engine's effects are
@@ -39,11 +38,7 @@ impl<'a, 'b> SqlHost<'a, 'b> {
     }
 
     /// A host with the signing keys already looked up in this transaction.
-    pub(crate) fn with_keys(
-        node: &Node,
-        tx: &'a mut Tx<'b>,
-        signing: BTreeMap<String, [u8; 32]>,
-    ) -> SqlHost<'a, 'b> {
+    pub(crate) fn with_keys(node: &Node, tx: &'a mut Tx<'b>, signing: KeyBook) -> SqlHost<'a, 'b> {
         SqlHost {
             me: node.id().to_string(),
             signing,
@@ -61,7 +56,7 @@ impl<'a, 'b> SqlHost<'a, 'b> {
     }
 
     /// The signing keys of this node and its peers, as this transaction sees them.
-    pub(crate) fn signing_keys(&self) -> &BTreeMap<String, [u8; 32]> {
+    pub(crate) fn signing_keys(&self) -> &KeyBook {
         &self.signing
     }
 
@@ -98,16 +93,22 @@ impl<'a, 'b> SqlHost<'a, 'b> {
 impl Host for SqlHost<'_, '_> {
     fn verify(&self, env: &Envelope) -> Verdict {
         let h = env.header();
-        let Some(pk) = self.signing.get(h.originator.as_str()) else {
+        if !self.signing.contains_key(h.originator.as_str()) {
             return Verdict::Retry(format!(
                 "originator {} is not a known peer",
                 h.originator.as_str()
             ));
-        };
-        let checked = self.prepared.is_some_and(|p| p.signature_verified(env, pk));
-        if !checked
-            && tansiq_crypto::verify(pk, ENVELOPE_SIG_CONTEXT, &env.id().0, env.sig()).is_err()
-        {
+        }
+        // The key the originator had when it made the envelope (its
+        // current one unless it rotated since).
+        let candidates = self
+            .signing
+            .keys_at(h.originator.as_str(), (h.created_ms / 1000) as i64);
+        let ok = candidates.iter().any(|pk| {
+            self.prepared.is_some_and(|p| p.signature_verified(env, pk))
+                || tansiq_crypto::verify(pk, ENVELOPE_SIG_CONTEXT, &env.id().0, env.sig()).is_ok()
+        });
+        if !ok {
             return Verdict::Refuse("bad originator signature".into());
         }
         let me = match NodeId::new(self.me.clone()) {

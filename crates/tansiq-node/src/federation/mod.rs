@@ -138,12 +138,30 @@ pub struct Federation {
     /// written again.
     link_ok: Mutex<std::collections::HashMap<String, String>>,
     /// The signing keys the last engine call saw, for [`Federation::prepare`].
-    keys: Mutex<Option<std::collections::BTreeMap<String, [u8; 32]>>>,
+    keys: Mutex<Option<crate::card::KeyBook>>,
+    /// Set in a delivery worker (`serve`): its id and lease. Its engine
+    /// then holds only the outbox rows it claimed (docs/STORE.md,
+    /// "Several workers").
+    worker: Mutex<Option<Worker>>,
+    /// Another process announced new outbox work: claim at once.
+    pub claim_due: std::sync::atomic::AtomicBool,
     /// Channel epoch keys this node seals under and has unwrapped.
     pub epochs: payload::EpochKeys,
     /// Urgent peer messages go first to the store lock.
     pub turns: Turns,
 }
+
+/// A delivery worker's identity and lease length.
+#[derive(Clone, Debug)]
+struct Worker {
+    id: String,
+    lease_ms: u64,
+    /// When this worker last renewed its claims (ms).
+    renewed: u64,
+}
+
+/// Rows a worker claims at most per round, so workers share a backlog.
+pub const CLAIM_BATCH: u64 = 1024;
 
 impl Default for Federation {
     fn default() -> Self {
@@ -156,11 +174,99 @@ impl Default for Federation {
             keys: Mutex::default(),
             epochs: payload::EpochKeys::default(),
             turns: Turns::default(),
+            worker: Mutex::default(),
+            claim_due: std::sync::atomic::AtomicBool::new(true),
         }
     }
 }
 
 impl Federation {
+    /// Makes this process a delivery worker named `id`: from now on its
+    /// engine holds only the outbox rows it has claimed, rows it queues
+    /// are claimed by it, and claims last `lease_ms` unless renewed.
+    pub fn become_worker(&self, id: &str, lease_ms: u64) {
+        *self.worker.lock().unwrap_or_else(|p| p.into_inner()) = Some(Worker {
+            id: id.to_string(),
+            lease_ms: lease_ms.max(1_000),
+            renewed: 0,
+        });
+        self.reset();
+    }
+
+    /// This process's worker id, if it delivers.
+    pub fn worker_id(&self) -> Option<String> {
+        self.worker
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .map(|w| w.id.clone())
+    }
+
+    /// The claim a row queued now gets: `(worker, until_ms)`, or `None`
+    /// in a process that does not deliver.
+    pub(crate) fn claim_for_new_rows(&self) -> Option<(String, i64)> {
+        self.worker
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .map(|w| (w.id.clone(), (now_ms() + w.lease_ms) as i64))
+    }
+
+    /// One claim round of a worker, outside the store's write lock:
+    /// renews its claims when a third of the lease has passed, and claims
+    /// free or expired rows (queued by the CLI, or left by a worker that
+    /// died). Newly claimed rows reach the engine by rebuilding it on the
+    /// next call. Returns the rows newly claimed.
+    pub fn claim_round(&self, node: &Node) -> NodeResult<usize> {
+        let Some(w) = self
+            .worker
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+        else {
+            return Ok(0);
+        };
+        let now = now_ms();
+        let until = (now + w.lease_ms) as i64;
+        let renew = now.saturating_sub(w.renewed) >= w.lease_ms / 3;
+        let claimed = node.store.write_unlocked(|tx| {
+            if renew {
+                tx.sync_renew_claims(&w.id, until)?;
+            }
+            tx.sync_claim_free(&w.id, until, now as i64, CLAIM_BATCH)
+        })?;
+        if renew {
+            if let Some(me) = self
+                .worker
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .as_mut()
+            {
+                me.renewed = now;
+            }
+        }
+        if !claimed.is_empty() {
+            self.reset();
+        }
+        Ok(claimed.len())
+    }
+
+    /// Frees this worker's claims (at shutdown), so other workers take
+    /// its rows over at once instead of after the lease.
+    pub fn release_claims(&self, node: &Node) -> NodeResult<u64> {
+        let Some(id) = self.worker_id() else {
+            return Ok(0);
+        };
+        let n = node.store.write_unlocked(|tx| {
+            let n = tx.sync_release_claims(&id)?;
+            if n > 0 {
+                tx.notify_work()?;
+            }
+            Ok::<_, NodeError>(n)
+        })?;
+        Ok(n)
+    }
+
     /// Queues committed transmits for sending.
     pub fn queue(&self, t: Vec<Transmit>) {
         if t.is_empty() {
@@ -253,7 +359,7 @@ impl Federation {
     ) -> NodeResult<(Vec<Transmit>, T)> {
         let mut guard = self.engine.lock().unwrap_or_else(|p| p.into_inner());
         let now = now_ms();
-        Self::current(&mut guard, node, tx, now)?;
+        self.current(&mut guard, node, tx, now)?;
         let (engine, _) = guard.as_mut().expect("set above");
         let (out, keys) = {
             let host = SqlHost::new(node, tx)?.with_prepared(prepared);
@@ -272,15 +378,21 @@ impl Federation {
             *guard = None;
             return Err(e);
         }
-        let new_gen = hex::encode(tansiq_crypto::random_bytes::<8>());
-        tx.meta_set("sync_gen", &new_gen)?;
-        guard.as_mut().expect("set above").1 = new_gen;
+        // Only a durable change makes other processes rebuild their
+        // engines (a rebuild forgets what is in flight): a call without
+        // effects (most polls) leaves the generation as it is.
+        if !out.effects.is_empty() {
+            let new_gen = hex::encode(tansiq_crypto::random_bytes::<8>());
+            tx.meta_set("sync_gen", &new_gen)?;
+            guard.as_mut().expect("set above").1 = new_gen;
+        }
         Ok((out.transmits, value))
     }
 
     /// Makes the cached engine current for the state in `tx` (rebuilt from
     /// the store if another process changed the sync state since).
     fn current(
+        &self,
         guard: &mut Option<(Engine, String)>,
         node: &Node,
         tx: &mut Tx,
@@ -294,11 +406,13 @@ impl Federation {
                     .into_iter()
                     .map(apply::stream_from_row)
                     .collect::<NodeResult<_>>()?,
-                outbox: tx
-                    .sync_outbox()?
-                    .into_iter()
-                    .map(apply::outbox_from_row)
-                    .collect::<NodeResult<_>>()?,
+                outbox: match self.worker_id() {
+                    Some(w) => tx.sync_outbox_claimed_by(&w)?,
+                    None => tx.sync_outbox()?,
+                }
+                .into_iter()
+                .map(apply::outbox_from_row)
+                .collect::<NodeResult<_>>()?,
             };
             let host = SqlHost::new(node, tx)?;
             let seed = u64::from_le_bytes(tansiq_crypto::random_bytes());
@@ -386,7 +500,7 @@ impl Federation {
         let keys = node.encryption_keys(tx)?;
         let mut guard = self.engine.lock().unwrap_or_else(|p| p.into_inner());
         let now = now_ms();
-        Self::current(&mut guard, node, tx, now)?;
+        self.current(&mut guard, node, tx, now)?;
         let result = self.submit_many_in(node, tx, &mut guard, &keys, items, now);
         if result.is_err() {
             *guard = None;

@@ -350,14 +350,15 @@ pub fn seal_one_shot(
 
 /// The plaintext of a sealed body (either form) addressed to `me`, with
 /// `header` the envelope's header and `header_bytes` its canonical bytes.
-/// `epochs` remembers unwrapped epoch keys (none: unwrap every time).
-/// Errors carry no plaintext.
+/// `identities` are this node's keys, newest first (the first that opens
+/// wins); `epochs` remembers unwrapped epoch keys (none: unwrap every
+/// time). Errors carry no plaintext.
 pub fn open_body(
     bytes: &[u8],
     header: &EnvelopeHeader,
     header_bytes: &[u8],
     me: &str,
-    identity: &tansiq_crypto::Identity,
+    identities: &[&tansiq_crypto::Identity],
     epochs: Option<&EpochKeys>,
 ) -> Result<Vec<u8>, String> {
     const CANNOT: &str = "cannot open the sealed body (not addressed to this node, or altered)";
@@ -367,11 +368,16 @@ pub fn open_body(
         let sealed: EpochSealed =
             serde_json::from_value(v).map_err(|e| format!("sealed body: {e}"))?;
         let aad = epoch_aad(header, &sealed.epoch.id);
-        let key = match epochs {
-            Some(c) => c.opening_key(&sealed.epoch.wrapped, &aad, me, identity),
-            None => seal::unwrap_key(&sealed.epoch.wrapped, &aad, me, identity),
-        }
-        .map_err(|_| CANNOT.to_string())?;
+        let key = identities
+            .iter()
+            .find_map(|identity| {
+                match epochs {
+                    Some(c) => c.opening_key(&sealed.epoch.wrapped, &aad, me, identity),
+                    None => seal::unwrap_key(&sealed.epoch.wrapped, &aad, me, identity),
+                }
+                .ok()
+            })
+            .ok_or_else(|| CANNOT.to_string())?;
         let body = seal::SealedBody {
             nonce: sealed.nonce,
             ciphertext: sealed.ciphertext,
@@ -379,16 +385,21 @@ pub fn open_body(
         seal::open_with_key(&key, header_bytes, &body).map_err(|_| CANNOT.to_string())
     } else {
         let sealed: Sealed = serde_json::from_value(v).map_err(|e| format!("sealed body: {e}"))?;
-        seal::open(&sealed, header_bytes, me, identity).map_err(|_| CANNOT.to_string())
+        identities
+            .iter()
+            .find_map(|identity| seal::open(&sealed, header_bytes, me, identity).ok())
+            .ok_or_else(|| CANNOT.to_string())
     }
 }
 
-/// Opens an envelope addressed to `me`. Errors are reasons to reject it,
-/// written for the audit log (no plaintext in them).
+/// Opens an envelope addressed to `me` with the first of `identities`
+/// (this node's keys, newest first: after a key rotation, what was sealed
+/// to an earlier key still opens) that can. Errors are reasons to reject
+/// it, written for the audit log (no plaintext in them).
 pub fn open(
     env: &Envelope,
     me: &str,
-    identity: &tansiq_crypto::Identity,
+    identities: &[&tansiq_crypto::Identity],
     epochs: Option<&EpochKeys>,
 ) -> Result<Payload, String> {
     let Body::Sealed(bytes) = env.body() else {
@@ -399,7 +410,7 @@ pub fn open(
         env.header(),
         env.header_bytes(),
         me,
-        identity,
+        identities,
         epochs,
     )?;
     if plain.len() > MAX_PAYLOAD_BYTES {
@@ -463,7 +474,7 @@ mod tests {
         me: &Identity,
         c: Option<&EpochKeys>,
     ) -> Result<Vec<u8>, String> {
-        open_body(body, h, &h.canonical_bytes(), &me.node_id(), me, c)
+        open_body(body, h, &h.canonical_bytes(), &me.node_id(), &[me], c)
     }
 
     #[test]

@@ -15,13 +15,14 @@
 //! prepared against a key that has since changed, is checked in the
 //! transaction as before; the outcome is the same either way.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Mutex;
 
 use tansiq_core::record::names_of;
 use tansiq_sync::{Body, Envelope, Message, NodeId, ENVELOPE_SIG_CONTEXT};
 
 use super::payload::{self, Payload};
+use crate::card::KeyBook;
 use crate::node::Node;
 use crate::records::search_norm;
 
@@ -118,23 +119,24 @@ fn envelopes_for_me<'a>(msg: &'a Message, me: &NodeId) -> Vec<&'a Envelope> {
     }
 }
 
-fn open_one(node: &Node, keys: &BTreeMap<String, [u8; 32]>, env: &Envelope) -> Opened {
+fn open_one(node: &Node, keys: &KeyBook, env: &Envelope) -> Opened {
     let h = env.header();
-    let sig_key = keys.get(h.originator.as_str()).copied().filter(|pk| {
+    let sig_key = keys.verifying_key(h.originator.as_str(), (h.created_ms / 1000) as i64, |pk| {
         tansiq_crypto::verify(pk, ENVELOPE_SIG_CONTEXT, &env.id().0, env.sig()).is_ok()
     });
     let payload = payload::open(
         env,
         node.id(),
-        &node.identity,
+        &node.identities(),
         Some(&node.federation.epochs),
     );
     let record = match &payload {
         Ok(Payload::Record { record, .. }) => keys
-            .get(&record.body.originator)
-            .filter(|k| record.verify(k).is_ok())
+            .keys_at_time(&record.body.originator, &record.body.created)
+            .into_iter()
+            .find(|k| record.verify(k).is_ok())
             .map(|k| RecordCheck {
-                key: *k,
+                key: k,
                 hash: record.content_hash(),
                 names: names_of(&record.body.data)
                     .iter()
@@ -155,11 +157,7 @@ fn open_one(node: &Node, keys: &BTreeMap<String, [u8; 32]>, env: &Envelope) -> O
 /// `keys` (this node's last view of them; a stale view only means less is
 /// prepared). Fewer than `PARALLEL_FROM` envelopes are done on the calling
 /// thread.
-pub(crate) fn prepare(
-    node: &Node,
-    keys: Option<&BTreeMap<String, [u8; 32]>>,
-    bytes: &[u8],
-) -> Prepared {
+pub(crate) fn prepare(node: &Node, keys: Option<&KeyBook>, bytes: &[u8]) -> Prepared {
     const PARALLEL_FROM: usize = 16;
     let Ok(msg) = Message::decode(bytes) else {
         return Prepared::none();

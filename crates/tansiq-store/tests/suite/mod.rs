@@ -268,6 +268,7 @@ pub const CHECKS: &[Check] = &[
         "sync_outbox_put_done_claim_counts",
         sync::sync_outbox_put_done_claim_counts,
     ),
+    ("sync_outbox_leases", sync::sync_outbox_leases),
     ("sync_alarms_append_only", sync::sync_alarms_append_only),
     ("sync_peer_links", sync::sync_peer_links),
     (

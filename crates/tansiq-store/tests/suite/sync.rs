@@ -469,6 +469,108 @@ pub fn sync_outbox_put_done_claim_counts(store: &Store) {
 }
 
 /// Alarms are evidence: appended, never changed.
+/// Leases of delivery workers: rows queued by a worker are claimed by it,
+/// a re-put keeps the claim, free and expired rows are claimed (most
+/// urgent first, each by one worker), live claims are not; renewal and
+/// release; claims need a write transaction.
+pub fn sync_outbox_leases(store: &Store) {
+    let (to, w1, w2, w3) = (uid("tq"), uid("w1-"), uid("w2-"), uid("w3-"));
+    let now = 1_000_000_i64;
+    let ids: Vec<[u8; 32]> = (0..5).map(|_| rid()).collect();
+    store
+        .write_unlocked(|tx| {
+            // Two rows of w1 (live), two free, one of w2 (expired).
+            tx.sync_put_outbox_claimed(&outbox(&to, ids[0], "routine", 1), Some((&w1, now + 10)))?;
+            tx.sync_put_outbox_claimed(&outbox(&to, ids[1], "flash", 2), Some((&w1, now + 10)))?;
+            tx.sync_put_outbox(&outbox(&to, ids[2], "routine", 3))?;
+            tx.sync_put_outbox_claimed(&outbox(&to, ids[3], "immediate", 4), None)?;
+            tx.sync_put_outbox_claimed(&outbox(&to, ids[4], "routine", 5), Some((&w2, now - 1)))
+        })
+        .unwrap();
+    let mine = |w: &str| -> Vec<[u8; 32]> {
+        store
+            .read(|tx| tx.sync_outbox_claimed_by(w))
+            .unwrap()
+            .iter()
+            .filter(|o| o.to_node == to)
+            .map(|o| o.id)
+            .collect()
+    };
+    assert_eq!(mine(&w1), vec![ids[1], ids[0]], "queue order");
+    // Queued again (a replayed effect) by another worker: w1 keeps it.
+    store
+        .write(|tx| {
+            tx.sync_put_outbox_claimed(&outbox(&to, ids[0], "routine", 1), Some((&w3, now + 99)))
+        })
+        .unwrap();
+    assert_eq!(mine(&w1), vec![ids[1], ids[0]]);
+    assert!(mine(&w3).is_empty());
+    // Other checks' free rows share the table: look at this check's only.
+    let claim = |w: &str, at: i64| -> Vec<[u8; 32]> {
+        store
+            .write_unlocked(|tx| tx.sync_claim_free(w, at + 5_000, at, 10_000))
+            .unwrap()
+            .into_iter()
+            .filter(|o| o.to_node == to)
+            .map(|o| o.id)
+            .collect()
+    };
+    let got = claim(&w3, now);
+    assert_eq!(
+        got,
+        vec![ids[3], ids[2], ids[4]],
+        "free and expired, most urgent first"
+    );
+    assert!(claim(&w2, now).is_empty(), "each row to one worker");
+    assert_eq!(mine(&w3), vec![ids[3], ids[2], ids[4]]);
+    assert!(mine(&w2).is_empty(), "an expired claim is taken over");
+    // w1 renews before its lease lapses; at `now + 20` nothing is free.
+    assert_eq!(
+        store
+            .write_unlocked(|tx| tx.sync_renew_claims(&w1, now + 10_000))
+            .unwrap(),
+        2
+    );
+    assert!(claim(&w2, now + 20).is_empty());
+    // Unrenewed, w3's lapse at now + 5000.
+    assert_eq!(claim(&w2, now + 5_001), vec![ids[3], ids[2], ids[4]]);
+    // A worker shutting down frees its rows at once.
+    assert_eq!(
+        store
+            .write_unlocked(|tx| tx.sync_release_claims(&w1))
+            .unwrap(),
+        2
+    );
+    assert!(mine(&w1).is_empty());
+    assert_eq!(claim(&w3, now), vec![ids[1], ids[0]]);
+    let claims = store.read(|tx| tx.sync_outbox_claims()).unwrap();
+    for (w, n) in [(&w2, 3), (&w3, 2)] {
+        assert!(
+            claims
+                .iter()
+                .any(|(c, k)| c.as_deref() == Some(w.as_str()) && *k >= n),
+            "{claims:?}"
+        );
+    }
+    assert!(!claims
+        .iter()
+        .any(|(c, _)| c.as_deref() == Some(w1.as_str())));
+    // A claim is a write.
+    assert!(store
+        .read(|tx| tx.sync_claim_free(&w1, now, now, 10))
+        .is_err());
+    // Done removes a claimed row like any other.
+    store
+        .write(|tx| {
+            for id in &ids {
+                tx.sync_outbox_done(&to, id)?;
+            }
+            Ok::<_, StoreError>(())
+        })
+        .unwrap();
+    assert!(mine(&w2).is_empty() && mine(&w3).is_empty());
+}
+
 pub fn sync_alarms_append_only(store: &Store) {
     let tag = uid("alarm");
     let mk = |n: u32, at: &str, detail: &str| AlarmRow {

@@ -1,0 +1,410 @@
+//! Key rotation through the real engine, keys, sealing and stores (the
+//! network replaced by direct hand-over, or by bundle files): what was
+//! sealed to or signed by the old keys still opens and verifies, bundles
+//! carry the new card, charters made after a rotation form, and forks,
+//! rollbacks and foreign cards are refused.
+
+use serde_json::json;
+
+use tansiq_core::record::Kind;
+use tansiq_core::user::Actor;
+use tansiq_crypto::Identity;
+use tansiq_node::card::{NodeCard, Rotation, RotationBody};
+use tansiq_node::records::NewRecord;
+use tansiq_node::rotation::CardUpdate;
+use tansiq_node::{InitOptions, Node};
+
+const OP: Actor = Actor::Operator;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn node(root: &std::path::Path, name: &str, cc: &str) -> Node {
+    Node::init(
+        &root.join(name),
+        &InitOptions {
+            name,
+            country: cc,
+            listen: &format!("127.0.0.1:{}", free_port()),
+            endpoint: None,
+            api_listen: Some(&format!("127.0.0.1:{}", free_port())),
+            store: None,
+        },
+    )
+    .unwrap()
+}
+
+fn trust(a: &Node, b: &Node) {
+    a.peer_add(&OP, &serde_json::to_vec(&b.card()).unwrap())
+        .unwrap();
+    b.peer_add(&OP, &serde_json::to_vec(&a.card()).unwrap())
+        .unwrap();
+}
+
+fn pump(nodes: &[&Node]) {
+    for _ in 0..50 {
+        let mut any = false;
+        for n in nodes {
+            for t in n.federation.take_outgoing() {
+                let Some(dest) = nodes.iter().find(|d| d.id() == t.to.as_str()) else {
+                    continue;
+                };
+                let bytes = t.message.encode();
+                let more = dest
+                    .store
+                    .write(|tx| dest.federation.receive(dest, tx, n.id(), &bytes))
+                    .unwrap();
+                dest.federation.queue(more);
+                any = true;
+            }
+        }
+        if !any {
+            for n in nodes {
+                let more = n.store.write(|tx| n.federation.poll(n, tx)).unwrap();
+                n.federation.queue(more);
+            }
+            if nodes.iter().all(|n| n.federation.take_outgoing_peek() == 0) {
+                return;
+            }
+        }
+    }
+}
+
+fn person(ch: &str, name: &str) -> NewRecord {
+    NewRecord {
+        channel: ch.into(),
+        file: "terrorism".into(),
+        kind: Kind::Person,
+        data: json!({"names": [name]}),
+        tlp: None,
+        code: None,
+        evaluation: None,
+        expires: None,
+        links: vec![],
+    }
+}
+
+fn channel(a: &Node, b: &Node) -> String {
+    let ch = a
+        .channel_create(
+            &OP,
+            "pair",
+            vec![b.id().into()],
+            vec!["terrorism".into()],
+            vec![],
+            None,
+        )
+        .unwrap();
+    pump(&[a, b]);
+    b.channel_accept(&OP, &ch).unwrap();
+    pump(&[a, b]);
+    ch
+}
+
+fn actions(n: &Node) -> Vec<String> {
+    n.store
+        .read(|tx| tx.audit_entries(0, 100_000))
+        .unwrap()
+        .into_iter()
+        .map(|(e, _)| e.action)
+        .collect()
+}
+
+#[test]
+fn bundles_carry_the_new_card_and_old_keys_still_open_and_verify() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dz = node(tmp.path(), "dz", "DZ");
+    let ma = node(tmp.path(), "ma", "MA");
+    trust(&dz, &ma);
+    let ch = channel(&dz, &ma);
+    // The link is cut from here on: bundles only.
+    let sealed_old = dz.record_add(&OP, person(&ch, "Sealed Old")).unwrap();
+    let signed_old = ma.record_add(&OP, person(&ch, "Signed Old")).unwrap();
+    let _ = dz.federation.take_outgoing();
+    let _ = ma.federation.take_outgoing();
+    // DZ's bundle is sealed to MA's keys of generation 0.
+    let (dz_bundle, n) = dz.bundle_export(&OP, ma.id()).unwrap();
+    assert_eq!(n, 1);
+
+    let card = ma.keys_rotate(&OP).unwrap();
+    assert_eq!(card.body.gen, 1);
+    assert_eq!(card.body.id, ma.id());
+    let ma = Node::open(&tmp.path().join("ma")).unwrap();
+    assert_eq!(ma.key_generation(), 1);
+    assert_eq!(ma.card(), card);
+    let signed_new = ma.record_add(&OP, person(&ch, "Signed New")).unwrap();
+    let _ = ma.federation.take_outgoing();
+
+    // MA opens what was sealed to its old keys (bundle and envelope).
+    assert_eq!(ma.bundle_import(&OP, &dz_bundle).unwrap(), 1);
+    assert_eq!(
+        ma.record_get(&OP, &sealed_old).unwrap().data["names"][0],
+        "Sealed Old"
+    );
+
+    // MA's bundle carries its new card; a tampered card is refused whole.
+    let (ma_bundle, n) = ma.bundle_export(&OP, dz.id()).unwrap();
+    assert_eq!(n, 2);
+    let mut v: serde_json::Value = serde_json::from_slice(&ma_bundle).unwrap();
+    assert_eq!(v["card"]["gen"], 1);
+    v["card"]["rotations"][0]["at"] = "2020-01-01T00:00:00Z".into();
+    let e = dz
+        .bundle_import(&OP, &serde_json::to_vec(&v).unwrap())
+        .unwrap_err();
+    assert_eq!(e.exit_code(), 2, "{e}");
+    assert!(dz.record_get(&OP, &signed_old).is_err(), "nothing imported");
+    assert_eq!(dz.bundle_import(&OP, &ma_bundle).unwrap(), 2);
+    assert!(actions(&dz).iter().any(|a| a == "peer.rotate"));
+    // Signed by the old key before the rotation, by the new one after: both verify.
+    assert_eq!(
+        dz.record_get(&OP, &signed_old).unwrap().data["names"][0],
+        "Signed Old"
+    );
+    assert!(dz.record_get(&OP, &signed_new).is_ok());
+
+    // The rotated node proposes a channel: its signature (new key, same id)
+    // is accepted, and the link works both ways again.
+    let ch2 = ma
+        .channel_create(
+            &OP,
+            "after",
+            vec![dz.id().into()],
+            vec!["terrorism".into()],
+            vec![],
+            None,
+        )
+        .unwrap();
+    pump(&[&dz, &ma]);
+    dz.channel_accept(&OP, &ch2).unwrap();
+    pump(&[&dz, &ma]);
+    for n in [&dz, &ma] {
+        let c = n.channel_list(&OP).unwrap();
+        assert!(c.iter().any(|c| c.id == ch2 && c.status == "active"));
+    }
+    let a = dz.record_add(&OP, person(&ch2, "From DZ")).unwrap();
+    let b = ma.record_add(&OP, person(&ch2, "From MA")).unwrap();
+    pump(&[&dz, &ma]);
+    assert!(ma.record_get(&OP, &a).is_ok());
+    assert!(dz.record_get(&OP, &b).is_ok());
+    for n in [&dz, &ma] {
+        let r = n.audit_verify(&OP).unwrap();
+        assert!(r.ok, "{:?}", r.problem);
+    }
+}
+
+#[test]
+fn forks_rollbacks_and_foreign_pushes_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dz = node(tmp.path(), "dz", "DZ");
+    let ma = node(tmp.path(), "ma", "MA");
+    let us = node(tmp.path(), "us", "US");
+    trust(&dz, &ma);
+    trust(&dz, &us);
+    let gen0 = serde_json::to_vec(&ma.card()).unwrap();
+    let gen1 = ma.keys_rotate(&OP).unwrap();
+    let ma = Node::open(&tmp.path().join("ma")).unwrap();
+    let gen1_bytes = serde_json::to_vec(&gen1).unwrap();
+
+    // Pushed by MA itself: taken, once.
+    assert_eq!(
+        dz.receive_card_push(ma.id(), &gen1_bytes).unwrap(),
+        CardUpdate::Rotated { from: 0, to: 1 }
+    );
+    assert_eq!(
+        dz.receive_card_push(ma.id(), &gen1_bytes).unwrap(),
+        CardUpdate::Same
+    );
+    // Another node cannot push MA's card, nor MA another's.
+    assert!(dz.receive_card_push(us.id(), &gen1_bytes).is_err());
+    let us_card = serde_json::to_vec(&us.card()).unwrap();
+    assert!(dz.receive_card_push(ma.id(), &us_card).is_err());
+    // Back to generation 0: refused.
+    let e = dz.peer_add(&OP, &gen0).unwrap_err();
+    assert!(e.to_string().contains("rollback"), "{e}");
+    assert_eq!(e.exit_code(), 2);
+
+    // Someone holding MA's retired genesis key makes another generation 1:
+    // a valid chain, but not the one DZ holds.
+    let genesis = Identity::load(&tmp.path().join("ma/keys")).unwrap();
+    let other = Identity::generate();
+    let fork = NodeCard::issue_rotated(
+        ma.id(),
+        &other,
+        Some(genesis.signing_public()),
+        &[Rotation::sign(
+            RotationBody {
+                id: ma.id().into(),
+                gen: 1,
+                signing_key: tansiq_crypto::b64(other.signing_public()),
+                encryption_key: tansiq_crypto::b64(other.encryption_public()),
+                at: gen1.body.rotations[0].body.at.clone(),
+            },
+            &genesis,
+        )],
+        "MA",
+        "MA",
+        &gen1.body.endpoint,
+        &gen1.body.created,
+    );
+    fork.verify().unwrap();
+    let e = dz
+        .peer_add(&OP, &serde_json::to_vec(&fork).unwrap())
+        .unwrap_err();
+    assert!(e.to_string().contains("does not continue"), "{e}");
+    let e = dz
+        .receive_card_push(ma.id(), &serde_json::to_vec(&fork).unwrap())
+        .unwrap_err();
+    assert_eq!(e.exit_code(), 2);
+    // DZ still pins MA's real generation 1.
+    let held = dz.store.read(|tx| tx.peer(ma.id())).unwrap().unwrap().card;
+    assert_eq!(serde_json::from_str::<NodeCard>(&held).unwrap(), gen1);
+    assert!(dz.audit_verify(&OP).unwrap().ok);
+}
+
+/// The card push over real mutual TLS, two rotations at once: a partner
+/// that has not taken the new card refuses the new key in the handshake;
+/// the push presents the (genesis) key it knows and moves it forward;
+/// then the new key is accepted, and a rollback or another node's card
+/// gets 409.
+#[test]
+fn the_card_push_crosses_the_tls_transition() {
+    use std::sync::Arc;
+    use tansiq_node::peering::{self, CARD_PATH};
+    use tansiq_node::transport::{PeerClient, PeerSet, TlsIdentity};
+
+    let tmp = tempfile::tempdir().unwrap();
+    let dz = node(tmp.path(), "dz", "DZ");
+    let ma = node(tmp.path(), "ma", "MA");
+    let us = node(tmp.path(), "us", "US");
+    trust(&dz, &ma);
+    trust(&dz, &us);
+    let gen0 = serde_json::to_vec(&ma.card()).unwrap();
+    // Two rotations while DZ hears nothing: it will jump from 0 to 2.
+    ma.keys_rotate(&OP).unwrap();
+    let ma = Node::open(&tmp.path().join("ma")).unwrap();
+    ma.keys_rotate(&OP).unwrap();
+    let ma = Arc::new(Node::open(&tmp.path().join("ma")).unwrap());
+    assert_eq!(ma.key_generation(), 2);
+    assert_eq!(ma.card_pending().unwrap(), vec![(dz.id().to_string(), 0)]);
+    let dz_key = dz.identity.signing_public();
+    let dz_endpoint = dz.config.listen.clone();
+    let dz_id = dz.id().to_string();
+    let dz = Arc::new(dz);
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let dz_peers = PeerSet::new();
+        peering::refresh_peers(&dz, &dz_peers).unwrap();
+        let listener = tokio::net::TcpListener::bind(&dz_endpoint).await.unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(peering::serve_peers(
+            dz.clone(),
+            listener,
+            dz_peers.clone(),
+            async move {
+                let _ = stopped.await;
+            },
+        ));
+        let ma_peers = PeerSet::new();
+        peering::refresh_peers(&ma, &ma_peers).unwrap();
+        let new_key = TlsIdentity::from_identity_as(&ma.identity, ma.id()).unwrap();
+        let client = PeerClient::new(&new_key, Arc::new(ma_peers.clone())).unwrap();
+        let card = serde_json::to_vec(&ma.card()).unwrap();
+        // DZ does not know the new key yet: refused before any request.
+        let r = client
+            .post_with_type(
+                &dz_endpoint,
+                &dz_key,
+                CARD_PATH,
+                "application/json",
+                card.clone(),
+            )
+            .await;
+        assert!(r.is_err(), "{r:?}");
+        // The push presents the genesis key, which DZ knows.
+        peering::push_card(&ma, &ma_peers, &dz_id, &dz_endpoint, &dz_key, 0)
+            .await
+            .unwrap();
+        assert!(ma.card_pending().unwrap().is_empty());
+        peering::refresh_peers(&dz, &dz_peers).unwrap();
+        // Now the new key is accepted; the same card again is a no-op.
+        let client = PeerClient::new(&new_key, Arc::new(ma_peers.clone())).unwrap();
+        let (status, _) = client
+            .post_with_type(&dz_endpoint, &dz_key, CARD_PATH, "application/json", card)
+            .await
+            .unwrap();
+        assert_eq!(status, 204);
+        // Rollback and another node's card: 409, nothing changed.
+        for bad in [gen0, serde_json::to_vec(&us.card()).unwrap()] {
+            let (status, body) = client
+                .post_with_type(&dz_endpoint, &dz_key, CARD_PATH, "application/json", bad)
+                .await
+                .unwrap();
+            assert_eq!(status, 409, "{}", String::from_utf8_lossy(&body));
+        }
+        let _ = stop.send(());
+        server.await.unwrap().unwrap();
+    });
+    let held: NodeCard =
+        serde_json::from_str(&dz.store.read(|tx| tx.peer(ma.id())).unwrap().unwrap().card).unwrap();
+    assert_eq!(held.body.gen, 2);
+    let a = actions(&dz);
+    assert_eq!(a.iter().filter(|a| *a == "peer.rotate").count(), 1);
+    assert!(actions(&ma).iter().any(|a| a == "peer.card_pushed"));
+    assert!(dz.audit_verify(&OP).unwrap().ok);
+}
+
+/// A member co-signs a proposal, then rotates before its signature reached
+/// the others, who meanwhile learned its new card: the signature, made
+/// with the key in force then, still counts and the channel forms.
+#[test]
+fn a_co_signature_made_before_a_rotation_still_counts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dz = node(tmp.path(), "dz", "DZ");
+    let ma = node(tmp.path(), "ma", "MA");
+    let tn = node(tmp.path(), "tn", "TN");
+    for (a, b) in [(&dz, &ma), (&dz, &tn), (&ma, &tn)] {
+        trust(a, b);
+    }
+    let ch = dz
+        .channel_create(
+            &OP,
+            "Maghreb",
+            vec![ma.id().into(), tn.id().into()],
+            vec!["terrorism".into()],
+            vec![],
+            None,
+        )
+        .unwrap();
+    pump(&[&dz, &ma, &tn]);
+    ma.channel_accept(&OP, &ch).unwrap();
+    // MA's signature is queued, not yet delivered; MA rotates and its new
+    // card reaches DZ and TN first.
+    let queued = ma.federation.take_outgoing();
+    let card = serde_json::to_vec(&ma.keys_rotate(&OP).unwrap()).unwrap();
+    for n in [&dz, &tn] {
+        n.receive_card_push(ma.id(), &card).unwrap();
+    }
+    let ma = Node::open(&tmp.path().join("ma")).unwrap();
+    ma.federation.queue(queued);
+    pump(&[&dz, &ma, &tn]);
+    tn.channel_accept(&OP, &ch).unwrap();
+    pump(&[&dz, &ma, &tn]);
+    for n in [&dz, &ma, &tn] {
+        let c = n.channel_list(&OP).unwrap();
+        let c = c.iter().find(|c| c.id == ch).unwrap();
+        assert_eq!(c.status, "active", "at {}: {c:?}", n.config.country);
+    }
+    let id = ma.record_add(&OP, person(&ch, "After")).unwrap();
+    pump(&[&dz, &ma, &tn]);
+    assert!(dz.record_get(&OP, &id).is_ok() && tn.record_get(&OP, &id).is_ok());
+}
