@@ -99,6 +99,7 @@ async fn receive(
         // Signature checks and opening, on every core, before the store
         // lock; the transaction then only stores.
         let prepared = n.federation.prepare(&n, &body);
+        let _turn = n.federation.turns.wait(prepared.is_urgent());
         let mut out = n.store.write(|tx| {
             n.federation
                 .receive_prepared(&n, tx, &peer, &body, prepared)

@@ -16,6 +16,7 @@ use tansiq_core::user::Actor;
 use tansiq_store::{RecordFilter, StoredRecord, Tx};
 
 use crate::error::{NodeError, NodeResult};
+use crate::federation::Payload;
 use crate::node::Node;
 use tansiq_sync::Transmit;
 
@@ -258,6 +259,7 @@ impl Node {
                 (signed, hash, names)
             });
             let mut ids = Vec::with_capacity(signed.len());
+            let mut outgoing = Vec::new();
             // Whether each channel has other members to send to (looked up
             // once per channel, not once per record).
             let mut shared: std::collections::HashMap<String, bool> = Default::default();
@@ -276,7 +278,10 @@ impl Node {
                     }
                 };
                 if others {
-                    self.distribute_record(tx, ch, &signed, None, out)?;
+                    outgoing.push(Payload::Record {
+                        record: signed.clone(),
+                        release: None,
+                    });
                 }
                 self.audit(
                     tx,
@@ -288,6 +293,9 @@ impl Node {
                 ids.push(signed.body.id);
                 progress(i + 1);
             }
+            // Sealed and sent as one batch: the keys and charters are read
+            // once, the envelope signatures made on every core.
+            self.distribute_records(tx, &outgoing, out)?;
             Ok(ids)
         }
     }

@@ -270,7 +270,7 @@ fn envelope(seq: u64, prev: EnvelopeId, precedence: Precedence, p: &Payload) -> 
     if seq > 1 {
         h.relays = vec![nid(3)];
     }
-    let body = payload::seal(p, &h, &keys()).expect("seal");
+    let body = payload::seal(p, &h, &keys(), &payload::EpochKeys::default()).expect("seal");
     let id = identity(2);
     Envelope::new(h, Body::Sealed(body), |eid| {
         id.sign(ENVELOPE_SIG_CONTEXT, &eid.0)
@@ -385,10 +385,16 @@ fn payload_seeds() {
             name,
             "person" | "charter" | "message" | "checkpoint" | "record-released" | "retracted"
         ) {
+            // Both body forms: under an epoch key, and one-shot.
             seed(
                 "sealed_open",
                 name,
-                payload::seal(&p, &h, &keys()).expect("seal"),
+                payload::seal(&p, &h, &keys(), &payload::EpochKeys::default()).expect("seal"),
+            );
+            seed(
+                "sealed_open",
+                &format!("{name}-one-shot"),
+                payload::seal_one_shot(&p, &h, &keys()).expect("seal"),
             );
         }
         match p {
@@ -439,7 +445,7 @@ fn payload_seeds() {
     seed(
         "sealed_open",
         "not-for-me",
-        payload::seal(&p, &hh, &keys()).expect("seal"),
+        payload::seal(&p, &hh, &keys(), &payload::EpochKeys::default()).expect("seal"),
     );
 }
 

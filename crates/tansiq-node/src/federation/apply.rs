@@ -208,7 +208,15 @@ fn deliver(
     let h = env.header();
     let (opened, check) = match prepared.and_then(|p| p.take_opened(env)) {
         Some(o) => o,
-        None => (payload::open(env, node.id(), &node.identities()), None),
+        None => (
+            payload::open(
+                env,
+                node.id(),
+                &node.identities(),
+                Some(&node.federation.epochs),
+            ),
+            None,
+        ),
     };
     let result = match opened {
         Ok(p) => take_in(node, tx, env, p, keys, check),

@@ -18,6 +18,11 @@ pub struct SqlHost<'a, 'b> {
     signing: KeyBook,
     tx: RefCell<&'a mut Tx<'b>>,
     prepared: Option<&'a Prepared>,
+    /// Members per channel as read in this call. The engine's effects are
+    /// applied only after the call returns, so the view cannot change
+    /// while this host lives; a 256-envelope batch reads it once, not 256
+    /// times.
+    members: RefCell<std::collections::HashMap<String, Option<Vec<String>>>>,
 }
 
 impl<'a, 'b> SqlHost<'a, 'b> {
@@ -28,7 +33,19 @@ impl<'a, 'b> SqlHost<'a, 'b> {
             signing,
             tx: RefCell::new(tx),
             prepared: None,
+            members: RefCell::default(),
         })
+    }
+
+    /// A host with the signing keys already looked up in this transaction.
+    pub(crate) fn with_keys(node: &Node, tx: &'a mut Tx<'b>, signing: KeyBook) -> SqlHost<'a, 'b> {
+        SqlHost {
+            me: node.id().to_string(),
+            signing,
+            tx: RefCell::new(tx),
+            prepared: None,
+            members: RefCell::default(),
+        }
     }
 
     /// Uses the signature checks done before the transaction (see
@@ -44,6 +61,17 @@ impl<'a, 'b> SqlHost<'a, 'b> {
     }
 
     fn members_of(&self, channel: &str) -> Option<Vec<String>> {
+        if let Some(m) = self.members.borrow().get(channel) {
+            return m.clone();
+        }
+        let m = self.read_members(channel);
+        self.members
+            .borrow_mut()
+            .insert(channel.to_string(), m.clone());
+        m
+    }
+
+    fn read_members(&self, channel: &str) -> Option<Vec<String>> {
         if channel.starts_with("ctl_") {
             return self
                 .signing

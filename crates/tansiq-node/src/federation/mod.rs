@@ -65,6 +65,64 @@ pub(crate) fn channel_id(s: &str) -> NodeResult<ChannelId> {
     ChannelId::new(s).map_err(sync_err)
 }
 
+/// The engine's settings on a node: the defaults (docs/SYNC.md §11) but a
+/// 10 s backoff cap instead of 60 s, so a healed link is retried — and a
+/// backlog starts to drain — within 5–10 s; probing a dead peer every few
+/// seconds costs one small request.
+pub fn engine_config() -> Config {
+    Config {
+        backoff_cap: 10_000,
+        ..Config::default()
+    }
+}
+
+/// Turn-taking for the store lock between peer messages: while a message
+/// carrying FLASH or IMMEDIATE envelopes waits for the lock, messages of
+/// ROUTINE envelopes hold back, so an urgent message waits for at most the
+/// one routine transaction already running, not for every batch queued.
+#[derive(Default)]
+pub struct Turns {
+    urgent: std::sync::atomic::AtomicUsize,
+}
+
+/// Held while an urgent message is waiting for, or holding, the store.
+pub struct UrgentTurn<'a>(Option<&'a Turns>);
+
+impl Drop for UrgentTurn<'_> {
+    fn drop(&mut self) {
+        if let Some(t) = self.0 {
+            t.urgent.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+}
+
+impl Turns {
+    /// Call before taking the store lock for a peer's message; keep the
+    /// result until the transaction is done. A routine message waits (at
+    /// most 2 s) while urgent ones are pending.
+    pub fn wait(&self, urgent: bool) -> UrgentTurn<'_> {
+        use std::sync::atomic::Ordering::SeqCst;
+        if urgent {
+            self.urgent.fetch_add(1, SeqCst);
+            return UrgentTurn(Some(self));
+        }
+        let t = std::time::Instant::now();
+        while self.urgent.load(SeqCst) > 0 && t.elapsed() < std::time::Duration::from_secs(2) {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        UrgentTurn(None)
+    }
+}
+
+/// One payload for [`Federation::submit_many`].
+pub struct Submission<'a> {
+    pub channel: &'a str,
+    pub precedence: Precedence,
+    pub recipients: &'a [String],
+    pub relays: &'a [String],
+    pub payload: &'a Payload,
+}
+
 /// The engine of one node, cached between calls, and the messages that
 /// wait to be sent (only ever filled after their transaction committed).
 pub struct Federation {
@@ -87,6 +145,10 @@ pub struct Federation {
     worker: Mutex<Option<Worker>>,
     /// Another process announced new outbox work: claim at once.
     pub claim_due: std::sync::atomic::AtomicBool,
+    /// Channel epoch keys this node seals under and has unwrapped.
+    pub epochs: payload::EpochKeys,
+    /// Urgent peer messages go first to the store lock.
+    pub turns: Turns,
 }
 
 /// A delivery worker's identity and lease length.
@@ -110,6 +172,8 @@ impl Default for Federation {
             wake: tokio::sync::Notify::new(),
             link_ok: Mutex::default(),
             keys: Mutex::default(),
+            epochs: payload::EpochKeys::default(),
+            turns: Turns::default(),
             worker: Mutex::default(),
             claim_due: std::sync::atomic::AtomicBool::new(true),
         }
@@ -294,36 +358,8 @@ impl Federation {
         f: impl FnOnce(&mut Engine, &SqlHost, u64) -> NodeResult<(Output, T)>,
     ) -> NodeResult<(Vec<Transmit>, T)> {
         let mut guard = self.engine.lock().unwrap_or_else(|p| p.into_inner());
-        let gen = tx.meta_get("sync_gen")?.unwrap_or_default();
         let now = now_ms();
-        if guard.as_ref().is_none_or(|(_, g)| *g != gen) {
-            let snapshot = Snapshot {
-                streams: tx
-                    .sync_streams()?
-                    .into_iter()
-                    .map(apply::stream_from_row)
-                    .collect::<NodeResult<_>>()?,
-                outbox: match self.worker_id() {
-                    Some(w) => tx.sync_outbox_claimed_by(&w)?,
-                    None => tx.sync_outbox()?,
-                }
-                .into_iter()
-                .map(apply::outbox_from_row)
-                .collect::<NodeResult<_>>()?,
-            };
-            let host = SqlHost::new(node, tx)?;
-            let seed = u64::from_le_bytes(tansiq_crypto::random_bytes());
-            let engine = Engine::restore(
-                node_id(node.id())?,
-                Config::default(),
-                seed,
-                snapshot,
-                now,
-                &host,
-            )
-            .map_err(sync_err)?;
-            *guard = Some((engine, gen));
-        }
+        self.current(&mut guard, node, tx, now)?;
         let (engine, _) = guard.as_mut().expect("set above");
         let (out, keys) = {
             let host = SqlHost::new(node, tx)?.with_prepared(prepared);
@@ -351,6 +387,47 @@ impl Federation {
             guard.as_mut().expect("set above").1 = new_gen;
         }
         Ok((out.transmits, value))
+    }
+
+    /// Makes the cached engine current for the state in `tx` (rebuilt from
+    /// the store if another process changed the sync state since).
+    fn current(
+        &self,
+        guard: &mut Option<(Engine, String)>,
+        node: &Node,
+        tx: &mut Tx,
+        now: u64,
+    ) -> NodeResult<()> {
+        let gen = tx.meta_get("sync_gen")?.unwrap_or_default();
+        if guard.as_ref().is_none_or(|(_, g)| *g != gen) {
+            let snapshot = Snapshot {
+                streams: tx
+                    .sync_streams()?
+                    .into_iter()
+                    .map(apply::stream_from_row)
+                    .collect::<NodeResult<_>>()?,
+                outbox: match self.worker_id() {
+                    Some(w) => tx.sync_outbox_claimed_by(&w)?,
+                    None => tx.sync_outbox()?,
+                }
+                .into_iter()
+                .map(apply::outbox_from_row)
+                .collect::<NodeResult<_>>()?,
+            };
+            let host = SqlHost::new(node, tx)?;
+            let seed = u64::from_le_bytes(tansiq_crypto::random_bytes());
+            let engine = Engine::restore(
+                node_id(node.id())?,
+                engine_config(),
+                seed,
+                snapshot,
+                now,
+                &host,
+            )
+            .map_err(sync_err)?;
+            *guard = Some((engine, gen));
+        }
+        Ok(())
     }
 
     /// Forgets the cached engine (after a failed commit).
@@ -386,7 +463,7 @@ impl Federation {
             let header = engine
                 .prepare(&channel, kind, precedence, recipients, relays, now)
                 .map_err(sync_err)?;
-            let body = payload::seal(payload, &header, &keys)?;
+            let body = payload::seal(payload, &header, &keys, &self.epochs)?;
             let env = Envelope::new(header, tansiq_sync::Body::Sealed(body), |id| {
                 node.identity.sign(tansiq_sync::ENVELOPE_SIG_CONTEXT, &id.0)
             })
@@ -402,6 +479,99 @@ impl Federation {
             tx.put_record_envelope(&record.body.id, &env_id.0)?;
         }
         Ok(transmits)
+    }
+
+    /// [`Federation::submit`] for many payloads in one transaction (a batch
+    /// of new records): the keys, the engine and the sync state are read
+    /// once, the headers are chained and the bodies sealed in order (each
+    /// header names its predecessor's id), the envelope signatures are
+    /// made on every core, then each envelope is submitted and its effects
+    /// applied before the next (so the engine finds the earlier ones in
+    /// the store). Returns the envelope id of each item.
+    pub fn submit_many(
+        &self,
+        node: &Node,
+        tx: &mut Tx,
+        items: &[Submission<'_>],
+    ) -> NodeResult<(Vec<Transmit>, Vec<tansiq_sync::EnvelopeId>)> {
+        if items.is_empty() {
+            return Ok((Vec::new(), Vec::new()));
+        }
+        let keys = node.encryption_keys(tx)?;
+        let mut guard = self.engine.lock().unwrap_or_else(|p| p.into_inner());
+        let now = now_ms();
+        self.current(&mut guard, node, tx, now)?;
+        let result = self.submit_many_in(node, tx, &mut guard, &keys, items, now);
+        if result.is_err() {
+            *guard = None;
+        }
+        result
+    }
+
+    fn submit_many_in(
+        &self,
+        node: &Node,
+        tx: &mut Tx,
+        guard: &mut Option<(Engine, String)>,
+        keys: &std::collections::BTreeMap<String, [u8; 32]>,
+        items: &[Submission<'_>],
+        now: u64,
+    ) -> NodeResult<(Vec<Transmit>, Vec<tansiq_sync::EnvelopeId>)> {
+        let (engine, _) = guard.as_mut().expect("made current");
+        // Headers and sealed bodies, in order: the engine's stream head
+        // advances only on submit, so later items of a channel chain onto
+        // the ids computed here (submit checks seq and prev again).
+        let mut heads: std::collections::HashMap<&str, (u64, tansiq_sync::EnvelopeId)> =
+            Default::default();
+        let mut unsigned = Vec::with_capacity(items.len());
+        for it in items {
+            let channel = channel_id(it.channel)?;
+            let kind = Kind::new(it.payload.kind()).map_err(sync_err)?;
+            let recipients = it
+                .recipients
+                .iter()
+                .map(|r| node_id(r))
+                .collect::<NodeResult<Vec<_>>>()?;
+            let relays = it
+                .relays
+                .iter()
+                .map(|r| node_id(r))
+                .collect::<NodeResult<Vec<_>>>()?;
+            let mut header = engine
+                .prepare(&channel, kind, it.precedence, recipients, relays, now)
+                .map_err(sync_err)?;
+            if let Some((seq, prev)) = heads.get(it.channel) {
+                header.seq = seq + 1;
+                header.prev = *prev;
+            }
+            let body = payload::seal(it.payload, &header, keys, &self.epochs)?;
+            let env = Envelope::new(header, tansiq_sync::Body::Sealed(body), |_| [0; 64])
+                .map_err(sync_err)?;
+            heads.insert(it.channel, (env.header().seq, env.id()));
+            unsigned.push(env);
+        }
+        let sigs = crate::records::par_map(unsigned.iter().map(|e| e.id()).collect(), |id| {
+            node.identity.sign(tansiq_sync::ENVELOPE_SIG_CONTEXT, &id.0)
+        });
+        let signing = node.key_lookup(tx)?;
+        *self.keys.lock().unwrap_or_else(|p| p.into_inner()) = Some(signing.clone());
+        let mut transmits = Vec::new();
+        let mut ids = Vec::with_capacity(unsigned.len());
+        for (env, sig) in unsigned.into_iter().zip(sigs) {
+            let (header, body) = (env.header().clone(), env.body().clone());
+            let env = Envelope::new(header, body, |_| sig).map_err(sync_err)?;
+            ids.push(env.id());
+            let out = {
+                let host = SqlHost::with_keys(node, tx, signing.clone());
+                engine.submit(env, now, &host).map_err(sync_err)?
+            };
+            apply::apply(node, tx, &out, &signing, None)?;
+            transmits.extend(out.transmits);
+        }
+        let new_gen = hex::encode(tansiq_crypto::random_bytes::<8>());
+        tx.meta_set("sync_gen", &new_gen)?;
+        guard.as_mut().expect("made current").1 = new_gen;
+        Ok((transmits, ids))
     }
 
     /// Handles a message received from an authenticated peer.

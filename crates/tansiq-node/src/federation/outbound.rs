@@ -70,6 +70,62 @@ impl Node {
         self.distribute(tx, channel, &payload, Precedence::Routine, out)
     }
 
+    /// Sends many record payloads (`Payload::Record`), each to the other
+    /// members of its record's channel, in one engine pass
+    /// ([`super::Federation::submit_many`]).
+    pub(crate) fn distribute_records(
+        &self,
+        tx: &mut Tx,
+        payloads: &[Payload],
+        out: &mut Vec<Transmit>,
+    ) -> NodeResult<()> {
+        let mut charters: std::collections::HashMap<String, (Vec<String>, Vec<String>)> =
+            Default::default();
+        let mut items = Vec::with_capacity(payloads.len());
+        let mut records = Vec::with_capacity(payloads.len());
+        for p in payloads {
+            let Payload::Record { record, .. } = p else {
+                continue;
+            };
+            let ch = record.body.channel.as_str();
+            if !charters.contains_key(ch) {
+                let st = load_channel(tx, ch)?;
+                let mr = st
+                    .active
+                    .as_ref()
+                    .filter(|a| a.charter.members.len() >= 2)
+                    .map(|a| (a.charter.members.clone(), a.charter.relays.clone()))
+                    .unwrap_or_default();
+                charters.insert(ch.to_string(), mr);
+            }
+            records.push((ch, p, record.body.id.as_str()));
+        }
+        for (ch, p, _) in &records {
+            let (members, relays) = &charters[*ch];
+            if members.len() >= 2 {
+                items.push(super::Submission {
+                    channel: ch,
+                    precedence: Precedence::Routine,
+                    recipients: members,
+                    relays,
+                    payload: p,
+                });
+            }
+        }
+        let sent: Vec<&str> = records
+            .iter()
+            .filter(|(ch, _, _)| charters[*ch].0.len() >= 2)
+            .map(|(_, _, id)| *id)
+            .collect();
+        let (transmits, ids) = self.federation.submit_many(self, tx, &items)?;
+        for (record, env) in sent.iter().zip(&ids) {
+            // So a retraction can purge every sealed copy of the record.
+            tx.put_record_envelope(record, &env.0)?;
+        }
+        out.extend(transmits);
+        Ok(())
+    }
+
     /// Sends a payload to one peer over the pairwise control channel.
     pub(crate) fn send_control(
         &self,

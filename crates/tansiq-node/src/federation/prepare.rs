@@ -89,6 +89,17 @@ impl Prepared {
         self.lock().len()
     }
 
+    /// Whether the message carries a FLASH or IMMEDIATE envelope (to take
+    /// in before routine traffic; see [`super::Turns`]).
+    pub fn is_urgent(&self) -> bool {
+        match &self.message {
+            Some(Message::Batch { items, .. }) => items
+                .iter()
+                .any(|i| i.envelope.header().precedence.is_express()),
+            _ => false,
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -113,7 +124,12 @@ fn open_one(node: &Node, keys: &KeyBook, env: &Envelope) -> Opened {
     let sig_key = keys.verifying_key(h.originator.as_str(), (h.created_ms / 1000) as i64, |pk| {
         tansiq_crypto::verify(pk, ENVELOPE_SIG_CONTEXT, &env.id().0, env.sig()).is_ok()
     });
-    let payload = payload::open(env, node.id(), &node.identities());
+    let payload = payload::open(
+        env,
+        node.id(),
+        &node.identities(),
+        Some(&node.federation.epochs),
+    );
     let record = match &payload {
         Ok(Payload::Record { record, .. }) => keys
             .keys_at_time(&record.body.originator, &record.body.created)
