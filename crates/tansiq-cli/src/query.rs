@@ -125,7 +125,13 @@ fn ask(dir: &Path, peer: &str, queries: Vec<HitQuery>) -> CliResult<Vec<HitAnswe
         .build()
         .map_err(|e| CliError::other(format!("cannot start the runtime: {e}")))?;
     let peer = peer.to_string();
-    Ok(rt.block_on(async move { hit_query(node, &Actor::Operator, &peer, &queries).await })?)
+    // The last reference to the node (and its store, whose PostgreSQL
+    // client blocks when dropped) is released outside the runtime.
+    let n = node.clone();
+    let answers = rt.block_on(async move { hit_query(n, &Actor::Operator, &peer, &queries).await });
+    drop(rt);
+    drop(node);
+    Ok(answers?)
 }
 
 pub fn query(dir: &Path, json: bool, args: QueryArgs) -> CliResult {

@@ -185,7 +185,8 @@ fn private_hit_no_hit_between_two_serving_nodes() {
     assert_eq!(b, serde_json::json!({"hit": false, "reference": null}));
 
     // The holder never saw the query names: not in its store, keys or log.
-    let holder = everything_under(&dz);
+    let mut holder = everything_under(&dz);
+    holder.extend(store_bytes(&dz));
     for needle in ["Belkeziz", "belkeziz", "Kowalczyk", "kowalczyk"] {
         assert!(
             !contains(&holder, needle.as_bytes()),

@@ -157,17 +157,14 @@ fn expired_records_are_purged_leaving_a_tombstone_and_an_audit_entry() {
     let r = json(&n.dir, &["record", "get", &id, "--json"]);
     assert_eq!(r["status"], "expired");
     assert_eq!(r["data"], serde_json::Value::Null);
-    let db = std::fs::read(n.dir.join("node.db")).unwrap();
-    let wal = std::fs::read(n.dir.join("node.db-wal")).unwrap_or_default();
-    assert!(!contains(&db, b"Ephemeral Informant") && !contains(&wal, b"Ephemeral Informant"));
-    let conn = rusqlite::Connection::open(n.dir.join("node.db")).unwrap();
-    let k: i64 = conn
-        .query_row(
-            "SELECT COUNT(*) FROM audit_log WHERE action = 'record.expire' AND object = ?",
-            [&id],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let db = store_bytes(&n.dir);
+    assert!(!contains(&db, b"Ephemeral Informant"));
+    let k = store_count(
+        &n.dir,
+        &format!(
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'record.expire' AND object = '{id}'"
+        ),
+    );
     assert_eq!(k, 1);
     ok(&n.dir, &["audit", "verify"]);
 }

@@ -1134,6 +1134,17 @@ async fn evaluate_all(
     Ok(Evaluated::Done(tags, digest))
 }
 
+/// Runs `f` on a blocking thread (store calls block).
+async fn blocking<T: Send + 'static>(
+    node: &Arc<Node>,
+    f: impl FnOnce(&Node) -> NodeResult<T> + Send + 'static,
+) -> NodeResult<T> {
+    let n = node.clone();
+    tokio::task::spawn_blocking(move || f(&n))
+        .await
+        .map_err(|e| NodeError::Other(e.to_string()))?
+}
+
 /// Asks `peer` about each subject: blinded keys evaluated by the holder,
 /// compared against its keyed list. One command; one audit entry.
 pub async fn hit_query(
@@ -1146,14 +1157,24 @@ pub async fn hit_query(
     if queries.is_empty() {
         return Ok(vec![]);
     }
-    let holder = Holder::new(&node, peer)?;
+    // Store calls block (the PostgreSQL client drives its own runtime),
+    // so they run on blocking threads, never in the async context.
+    let holder = blocking(&node, {
+        let peer = peer.to_string();
+        move |n| Holder::new(n, &peer)
+    })
+    .await?;
     let mut fetched: Option<Vec<u8>> = None;
     let in_memory = lock(&node.hits.fetched).get(peer).cloned();
     let mut indexed = in_memory.is_some();
     let mut list: Arc<KeyedList> = match in_memory {
         Some(l) => l,
         None => {
-            let cached = node.store.read(|tx| tx.hit_list(peer))?;
+            let cached = blocking(&node, {
+                let peer = peer.to_string();
+                move |n| Ok(n.store.read(|tx| tx.hit_list(&peer))?)
+            })
+            .await?;
             match cached.as_ref().map(|c| parse_list(&c.body)) {
                 Some(Ok(l)) => Arc::new(l),
                 _ => {
@@ -1218,30 +1239,35 @@ pub async fn hit_query(
         })
         .collect();
     let hits = answers.iter().filter(|a| a.hit).count();
-    node.store.write(|tx| {
-        if let Some(raw) = &fetched {
-            tx.put_hit_list(&HitListRow {
-                peer: peer.to_string(),
-                key_id: list.header.key_id.clone(),
-                body: raw.clone(),
-                fetched_at: now.clone(),
-            })?;
-        }
-        for a in &answers {
-            if let Some(r) = &a.reference {
+    let key_id = list.header.key_id.clone();
+    let refs: Vec<String> = answers.iter().filter_map(|a| a.reference.clone()).collect();
+    let (actor_name, peer_s, n_queries) = (actor.audit_name(), peer.to_string(), queries.len());
+    blocking(&node, move |node| {
+        let peer = peer_s.as_str();
+        node.store.write(|tx| {
+            if let Some(raw) = &fetched {
+                tx.put_hit_list(&HitListRow {
+                    peer: peer.to_string(),
+                    key_id: key_id.clone(),
+                    body: raw.clone(),
+                    fetched_at: now.clone(),
+                })?;
+            }
+            for r in &refs {
                 tx.put_hit_reference(r, peer, &now)?;
             }
-        }
-        node.audit(
-            tx,
-            &actor.audit_name(),
-            "hit.query",
-            peer,
-            json!({"peer": peer, "queries": queries.len(), "hits": hits, "key_id": list.header.key_id}),
-        )?;
-        node.checkpoint_in(tx)?;
-        Ok::<_, NodeError>(())
-    })?;
+            node.audit(
+                tx,
+                &actor_name,
+                "hit.query",
+                peer,
+                json!({"peer": peer, "queries": n_queries, "hits": hits, "key_id": key_id}),
+            )?;
+            node.checkpoint_in(tx)?;
+            Ok::<_, NodeError>(())
+        })
+    })
+    .await?;
     lock(&node.hits.fetched).insert(peer.to_string(), list);
     Ok(answers)
 }

@@ -54,21 +54,126 @@ pub fn json(dir: &Path, args: &[&str]) -> Value {
     serde_json::from_str(&out).unwrap_or_else(|e| panic!("{args:?}: not JSON ({e}): {out}"))
 }
 
+/// When set (a postgres:// URL), the CLI suites create every node on
+/// PostgreSQL, each in a schema of its own; unset, on SQLite in the node
+/// directory. `scripts/test` runs the suites both ways.
+pub fn pg_base() -> Option<String> {
+    std::env::var("TANSIQ_TEST_CLI_POSTGRES")
+        .ok()
+        .filter(|s| !s.is_empty())
+}
+
+pub fn on_postgres() -> bool {
+    pg_base().is_some()
+}
+
+/// `--store URL` for a new node: a fresh schema on the test server.
+pub fn store_args() -> Vec<String> {
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let Some(base) = pg_base() else {
+        return vec![];
+    };
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let schema = format!("t_{}_{}_{n}", std::process::id(), nanos % 1_000_000_000);
+    let sep = if base.contains('?') { '&' } else { '?' };
+    vec!["--store".into(), format!("{base}{sep}schema={schema}")]
+}
+
+/// The schema a node's config names, if its store is PostgreSQL.
+fn node_schema(dir: &Path) -> Option<String> {
+    let cfg = std::fs::read_to_string(dir.join("config.toml")).ok()?;
+    let line = cfg.lines().find(|l| l.starts_with("store"))?;
+    let url = line.split('"').nth(1)?;
+    if !url.starts_with("postgres") {
+        return None;
+    }
+    url.split(['?', '&'])
+        .find_map(|p| p.strip_prefix("schema="))
+        .map(str::to_string)
+}
+
+fn pg_client(schema: &str) -> postgres::Client {
+    let base = pg_base().expect("a PostgreSQL node needs TANSIQ_TEST_CLI_POSTGRES");
+    let mut c = postgres::Client::connect(&base, postgres::NoTls).unwrap();
+    c.batch_execute(&format!("SET search_path TO {schema}"))
+        .unwrap();
+    c
+}
+
+/// Every byte the node's store holds, to search for plaintext: the SQLite
+/// file and its WAL, or every row of the node's PostgreSQL schema as text
+/// with `bytea` values decoded.
+pub fn store_bytes(dir: &Path) -> Vec<u8> {
+    let Some(schema) = node_schema(dir) else {
+        let mut all = std::fs::read(dir.join("node.db")).unwrap();
+        all.extend(std::fs::read(dir.join("node.db-wal")).unwrap_or_default());
+        return all;
+    };
+    let mut c = pg_client(&schema);
+    let tables: Vec<String> = c
+        .query(
+            "SELECT table_name::text FROM information_schema.tables WHERE table_schema = $1",
+            &[&schema],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let mut all = Vec::new();
+    for t in tables {
+        for r in c
+            .query(&format!("SELECT t::text FROM \"{t}\" t"), &[])
+            .unwrap()
+        {
+            let text: String = r.get(0);
+            all.extend_from_slice(text.as_bytes());
+            // bytea renders as \x<hex>: decode it too.
+            for part in text.split("\\x").skip(1) {
+                let hex: String = part.chars().take_while(|c| c.is_ascii_hexdigit()).collect();
+                let bytes: Vec<u8> = (0..hex.len() / 2)
+                    .filter_map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok())
+                    .collect();
+                all.extend(bytes);
+            }
+        }
+    }
+    all
+}
+
+/// One integer from the node's store (SQL valid on both backends).
+pub fn store_count(dir: &Path, sql: &str) -> i64 {
+    match node_schema(dir) {
+        Some(schema) => pg_client(&schema)
+            .query_one(sql, &[])
+            .unwrap()
+            .get::<_, i64>(0),
+        None => rusqlite::Connection::open(dir.join("node.db"))
+            .unwrap()
+            .query_row(sql, [], |r| r.get(0))
+            .unwrap(),
+    }
+}
+
 pub fn init(name: &str, country: &str, port: u16) -> Node {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("node");
-    let id = ok(
-        &dir,
-        &[
-            "init",
-            "--name",
-            name,
-            "--country",
-            country,
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-        ],
-    );
+    let listen = format!("127.0.0.1:{port}");
+    let store = store_args();
+    let mut args = vec![
+        "init",
+        "--name",
+        name,
+        "--country",
+        country,
+        "--listen",
+        &listen,
+    ];
+    args.extend(store.iter().map(String::as_str));
+    let id = ok(&dir, &args);
     assert!(id.starts_with("tq") && id.len() == 18, "{id}");
     Node { dir, _tmp: tmp }
 }
@@ -83,16 +188,9 @@ pub fn write(dir: &Path, name: &str, content: &str) -> String {
 pub fn state(dir: &Path) -> (String, String, String) {
     let list = ok(dir, &["record", "list", "--all", "--json"]);
     let chans = ok(dir, &["channel", "list", "--json"]);
-    let db = rusqlite::Connection::open(dir.join("node.db")).unwrap();
-    let n: i64 = db
-        .query_row("SELECT COUNT(*) FROM record_versions", [], |r| r.get(0))
-        .unwrap();
-    let peers: i64 = db
-        .query_row("SELECT COUNT(*) FROM peers", [], |r| r.get(0))
-        .unwrap();
-    let users: i64 = db
-        .query_row("SELECT COUNT(*) FROM users", [], |r| r.get(0))
-        .unwrap();
+    let n = store_count(dir, "SELECT COUNT(*) FROM record_versions");
+    let peers = store_count(dir, "SELECT COUNT(*) FROM peers");
+    let users = store_count(dir, "SELECT COUNT(*) FROM users");
     (list, chans, format!("{n}/{peers}/{users}"))
 }
 
@@ -127,20 +225,21 @@ pub fn free_port() -> u16 {
 pub fn init_at(root: &Path, name: &str, cc: &str) -> PathBuf {
     let dir = root.join(name);
     let (p, a) = (free_port(), free_port());
-    ok(
-        &dir,
-        &[
-            "init",
-            "--name",
-            name,
-            "--country",
-            cc,
-            "--listen",
-            &format!("127.0.0.1:{p}"),
-            "--api-listen",
-            &format!("127.0.0.1:{a}"),
-        ],
-    );
+    let (listen, api) = (format!("127.0.0.1:{p}"), format!("127.0.0.1:{a}"));
+    let store = store_args();
+    let mut args = vec![
+        "init",
+        "--name",
+        name,
+        "--country",
+        cc,
+        "--listen",
+        &listen,
+        "--api-listen",
+        &api,
+    ];
+    args.extend(store.iter().map(String::as_str));
+    ok(&dir, &args);
     dir
 }
 
