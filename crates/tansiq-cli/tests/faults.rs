@@ -26,14 +26,6 @@ use std::time::{Duration, Instant};
 use common::*;
 use serde_json::Value;
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// A node directory under `root`, listening on a free port; its card
 /// advertises `endpoint` if given.
 fn init_at(root: &Path, name: &str, cc: &str, listen: u16, endpoint: Option<u16>) -> PathBuf {
