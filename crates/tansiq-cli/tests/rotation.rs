@@ -12,14 +12,6 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn init_at(root: &Path, name: &str, cc: &str) -> std::path::PathBuf {
     let dir = root.join(name);
     let (p, a) = (free_port(), free_port());

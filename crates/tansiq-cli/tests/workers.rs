@@ -47,14 +47,6 @@ fn pg_url() -> Option<String> {
     }
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// SplitMix64: a seed replays a run.
 struct Rng(u64);
 

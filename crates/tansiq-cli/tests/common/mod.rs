@@ -212,13 +212,25 @@ pub fn contains(hay: &[u8], needle: &[u8]) -> bool {
     hay.windows(needle.len()).any(|w| w == needle)
 }
 
-/// A free loopback port (bound, then released).
+/// A free loopback port below Linux's ephemeral range (32768+), picked at
+/// random: a port handed out by `bind(0)` and released can be handed at
+/// once to another test process running in parallel (or taken by an
+/// outgoing connection), which made start-ups fail now and then.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    use std::hash::{BuildHasher, Hasher};
+    loop {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u128(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos(),
+        );
+        let p = 10_000 + (h.finish() % 22_000) as u16;
+        if std::net::TcpListener::bind(("127.0.0.1", p)).is_ok() {
+            return p;
+        }
+    }
 }
 
 /// `tansiq init` in `root/name` on free ports; the node directory.
