@@ -25,6 +25,9 @@
 //! a separate read-only SQLite connection to its database (WAL), so the
 //! polling never takes the node's own store lock.
 
+mod common;
+use common::*;
+
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -39,37 +42,6 @@ use tansiq_node::{InitOptions, Node};
 
 const OP: Actor = Actor::Operator;
 const BATCH: usize = 1_000;
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    v[v.len() / 2]
-}
-
-fn pct(v: &[f64], p: f64) -> f64 {
-    let mut v = v.to_vec();
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    let i = ((v.len() as f64 * p).ceil() as usize).clamp(1, v.len()) - 1;
-    v[i]
-}
-
-fn load() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_default()
-}
-
-/// CPU seconds this process has used (user + system, all threads): on a
-/// shared machine, CPU per record is steadier than wall time.
-fn cpu() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // Fields after the command name (which is in parentheses).
-    let rest = stat.rsplit(')').next().unwrap_or("");
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    // utime and stime are fields 14 and 15 of the whole line (11 and 12
-    // here); the kernel counts in USER_HZ = 100.
-    (ticks(11) + ticks(12)) / 100.0
-}
 
 fn person(i: usize, ch: &str) -> NewRecord {
     let given = [
@@ -109,13 +81,6 @@ struct Pair {
     _tmp: tempfile::TempDir,
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .unwrap()
-        .port()
-}
-
 fn start_node(root: &Path, dir: &str, name: &str, cc: &str) -> Arc<Node> {
     let node = Node::init(
         &root.join(dir),
@@ -145,25 +110,6 @@ fn start_network(rt: &tokio::runtime::Runtime, node: &Arc<Node>) {
         std::future::pending::<()>(),
     ));
     rt.spawn(tansiq_node::peering::sender(node.clone(), peers));
-}
-
-fn wait_until(secs: u64, mut f: impl FnMut() -> bool) -> bool {
-    let t = Instant::now();
-    while t.elapsed() < Duration::from_secs(secs) {
-        if f() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    false
-}
-
-fn channel_status(n: &Node, ch: &str) -> String {
-    n.channel_list(&OP)
-        .ok()
-        .and_then(|l| l.into_iter().find(|c| c.id == ch))
-        .map(|c| c.status)
-        .unwrap_or_default()
 }
 
 fn setup() -> Pair {

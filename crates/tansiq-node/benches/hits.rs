@@ -15,6 +15,9 @@
 //! batch screened in clear text against the same entries (the matching
 //! engine the node uses for `screen`) — the price of privacy as a ratio.
 
+mod common;
+use common::*;
+
 use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;
@@ -31,31 +34,6 @@ use tansiq_node::records::NewRecord;
 use tansiq_node::{InitOptions, Node};
 
 const OP: Actor = Actor::Operator;
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    v[v.len() / 2]
-}
-
-fn pct(v: &[f64], p: f64) -> f64 {
-    let mut v = v.to_vec();
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    let i = ((v.len() as f64 * p).ceil() as usize).clamp(1, v.len()) - 1;
-    v[i]
-}
-
-fn load() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_default()
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .unwrap()
-        .port()
-}
 
 fn start_node(root: &Path, dir: &str, cc: &str) -> Arc<Node> {
     Arc::new(

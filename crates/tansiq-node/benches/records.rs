@@ -5,6 +5,9 @@
 //! `cargo bench -p tansiq-node --bench records [-- N [RUNS]]`
 //! (default N = 100,000 person records, RUNS = 3; figures are medians).
 
+mod common;
+use common::*;
+
 use std::time::Instant;
 
 use serde_json::json;
@@ -14,11 +17,6 @@ use tansiq_core::user::Actor;
 use tansiq_node::records::NewRecord;
 use tansiq_node::{InitOptions, Node};
 use tansiq_store::RecordFilter;
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    v[v.len() / 2]
-}
 
 fn person(i: usize, ch: &str) -> NewRecord {
     let given = [
