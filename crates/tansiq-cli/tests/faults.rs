@@ -152,29 +152,6 @@ fn tail(p: &Path) -> String {
     lines[lines.len().saturating_sub(40)..].join("\n")
 }
 
-/// Polls `f` every 100 ms for at most `secs`; on timeout panics naming
-/// `what`, with `diag()`.
-fn wait_for(what: &str, secs: u64, mut f: impl FnMut() -> bool, diag: impl Fn() -> String) {
-    let t = Instant::now();
-    while t.elapsed() < Duration::from_secs(secs) {
-        if f() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("timed out after {secs} s waiting for {what}\n{}", diag());
-}
-
-fn db(dir: &Path) -> rusqlite::Connection {
-    let c = rusqlite::Connection::open(dir.join("node.db")).unwrap();
-    c.busy_timeout(Duration::from_secs(10)).unwrap();
-    c
-}
-
-fn count(dir: &Path, sql: &str) -> i64 {
-    db(dir).query_row(sql, [], |r| r.get(0)).unwrap()
-}
-
 fn channel_status(dir: &Path, ch: &str) -> String {
     let v = json(dir, &["channel", "list", "--json"]);
     v.as_array()
@@ -210,14 +187,14 @@ fn form_channel(dz: &Path, ma: &Path, ma_id: &str) -> String {
             "terrorism,recruitment",
         ],
     );
-    wait_for(
+    wait_diag(
         "the charter at MA",
         30,
         || channel_status(ma, &ch) == "pending",
         String::new,
     );
     ok(ma, &["channel", "accept", &ch]);
-    wait_for(
+    wait_diag(
         "the channel active at DZ",
         30,
         || channel_status(dz, &ch) == "active",
@@ -368,7 +345,7 @@ fn kill_9_run(seed: u64) {
                 line.push_str(&format!(
                     " {:.0}s:{}",
                     started.elapsed().as_secs_f64(),
-                    count(&ma, "SELECT COUNT(*) FROM records")
+                    store_count(&ma, "SELECT COUNT(*) FROM records")
                 ));
                 std::thread::sleep(Duration::from_secs(1));
             }
@@ -388,21 +365,21 @@ fn kill_9_run(seed: u64) {
     for i in (1..kills).rev() {
         victims.swap(i, rng.range(0, i as u64 + 1) as usize);
     }
-    let ma_count = || count(&ma, "SELECT COUNT(*) FROM records");
+    let ma_count = || store_count(&ma, "SELECT COUNT(*) FROM records");
     let (log_ma, log_dz) = (s_ma.log.clone(), s_dz.log.clone());
     let diag = || {
         let (ma, dz, lm, ld) = (&ma, &dz, &log_ma, &log_dz);
         format!(
             "MA holds {} records; DZ holds {}; DZ outbox {} rows\nDZ log:\n{}\nMA log:\n{}",
-            count(ma, "SELECT COUNT(*) FROM records"),
-            count(dz, "SELECT COUNT(*) FROM records"),
-            count(dz, "SELECT COUNT(*) FROM sync_outbox"),
+            store_count(ma, "SELECT COUNT(*) FROM records"),
+            store_count(dz, "SELECT COUNT(*) FROM records"),
+            store_count(dz, "SELECT COUNT(*) FROM sync_outbox"),
             tail(ld),
             tail(lm)
         )
     };
     for (k, (&threshold, &receiver)) in at.iter().zip(&victims).enumerate() {
-        wait_for(
+        wait_diag(
             &format!("MA to hold {threshold} records before kill {k}"),
             90,
             || {
@@ -430,15 +407,15 @@ fn kill_9_run(seed: u64) {
         );
     }
     importer.join().expect("the imports at DZ succeed");
-    assert_eq!(count(&dz, "SELECT COUNT(*) FROM records"), TOTAL);
+    assert_eq!(store_count(&dz, "SELECT COUNT(*) FROM records"), TOTAL);
 
-    wait_for(
+    wait_diag(
         "all 10,000 records at MA and DZ's outbox empty",
         120,
         || {
             s_dz.check_alive();
             s_ma.check_alive();
-            ma_count() >= TOTAL && count(&dz, "SELECT COUNT(*) FROM sync_outbox") == 0
+            ma_count() >= TOTAL && store_count(&dz, "SELECT COUNT(*) FROM sync_outbox") == 0
         },
         diag,
     );
@@ -459,7 +436,7 @@ fn kill_9_run(seed: u64) {
     // Nothing lost at DZ: the 10,000 entries of the lists, once each.
     let dz_ids = record_ids(&dz);
     assert_eq!(dz_ids.len() as i64, TOTAL);
-    let refs = count(
+    let refs = store_count(
         &dz,
         "SELECT COUNT(DISTINCT json_extract(body, '$.data.listing.list') || '/' || json_extract(body, '$.data.listing.reference')) FROM records",
     );
@@ -470,11 +447,11 @@ fn kill_9_run(seed: u64) {
     let ma_ids = record_ids(&ma);
     assert_eq!(ma_ids, dz_ids, "MA holds exactly DZ's records");
     assert_eq!(
-        count(&ma, "SELECT COUNT(*) FROM record_versions"),
+        store_count(&ma, "SELECT COUNT(*) FROM record_versions"),
         TOTAL,
         "one version of each record at MA"
     );
-    let m = db(&ma);
+    let m = sqlite_db(&ma);
     let (receives, distinct): (i64, i64) = m
         .query_row(
             "SELECT COUNT(*), COUNT(DISTINCT object) FROM audit_log WHERE action = 'record.receive'",
@@ -495,7 +472,7 @@ fn kill_9_run(seed: u64) {
         )
         .unwrap();
     assert_eq!((envs, max_seq), (TOTAL, TOTAL), "DZ's stream at MA");
-    let dz_seq: i64 = db(&dz)
+    let dz_seq: i64 = sqlite_db(&dz)
         .query_row(
             "SELECT seq FROM sync_stream WHERE channel = ?1 AND originator = ?2",
             [&ch, &dz_id],
@@ -503,7 +480,7 @@ fn kill_9_run(seed: u64) {
         )
         .unwrap();
     assert_eq!(dz_seq, TOTAL, "DZ made one envelope per record");
-    let received_from_dz = count(
+    let received_from_dz = store_count(
         &ma,
         &format!("SELECT COUNT(*) FROM records WHERE originator = '{dz_id}' AND version = 1 AND status = 'active'"),
     );
@@ -658,8 +635,8 @@ fn link_cut_by_a_proxy_drop_then_blackhole_everything_sent_arrives_after() {
         format!(
             "DZ sync status: {}\nMA holds {} records, inbox {}\nDZ log:\n{}\nMA log:\n{}",
             json(&dz, &["sync", "status", "--json"]),
-            count(&ma, "SELECT COUNT(*) FROM records"),
-            count(&ma, "SELECT COUNT(*) FROM messages"),
+            store_count(&ma, "SELECT COUNT(*) FROM records"),
+            store_count(&ma, "SELECT COUNT(*) FROM messages"),
             tail(&dz.with_extension("log")),
             tail(&ma.with_extension("log"))
         )
@@ -703,7 +680,7 @@ fn link_cut_by_a_proxy_drop_then_blackhole_everything_sent_arrives_after() {
         );
         // DZ sees the cut: the link down with a backlog. A blackhole is
         // only noticed when a request or handshake times out (30 s / 5 s).
-        wait_for(
+        wait_diag(
             &format!("DZ to report MA down with a backlog during the {what}"),
             60,
             || {
@@ -728,7 +705,7 @@ fn link_cut_by_a_proxy_drop_then_blackhole_everything_sent_arrives_after() {
         // Heal: everything sent during the cut arrives.
         let t1 = Instant::now();
         proxy.set(PASS);
-        wait_for(
+        wait_diag(
             &format!("the records and the FLASH sent during the {what} at MA"),
             90,
             || {
@@ -738,7 +715,7 @@ fn link_cut_by_a_proxy_drop_then_blackhole_everything_sent_arrives_after() {
             },
             diag,
         );
-        wait_for(
+        wait_diag(
             &format!("DZ to report MA up with nothing queued after the {what}"),
             60,
             || {
@@ -753,7 +730,7 @@ fn link_cut_by_a_proxy_drop_then_blackhole_everything_sent_arrives_after() {
             t1.elapsed().as_secs_f64()
         );
     }
-    wait_for(
+    wait_diag(
         "the FLASH acknowledgements at DZ",
         30,
         || {
@@ -767,8 +744,11 @@ fn link_cut_by_a_proxy_drop_then_blackhole_everything_sent_arrives_after() {
     drop(s_ma);
     // Exactly once at MA, and both logs verify.
     assert_eq!(record_ids(&ma), record_ids(&dz));
-    assert_eq!(count(&ma, "SELECT COUNT(*) FROM record_versions"), 400);
-    assert_eq!(count(&ma, "SELECT COUNT(*) FROM messages"), 2);
+    assert_eq!(
+        store_count(&ma, "SELECT COUNT(*) FROM record_versions"),
+        400
+    );
+    assert_eq!(store_count(&ma, "SELECT COUNT(*) FROM messages"), 2);
     for d in [&dz, &ma] {
         ok(d, &["audit", "verify"]);
     }

@@ -212,27 +212,6 @@ fn pump(mut from: TcpStream, mut to: TcpStream) {
     let _ = from.shutdown(Shutdown::Read);
 }
 
-fn wait_for(what: &str, secs: u64, mut f: impl FnMut() -> bool, diag: impl Fn() -> String) {
-    let t = Instant::now();
-    while t.elapsed() < Duration::from_secs(secs) {
-        if f() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("timed out after {secs} s waiting for {what}\n{}", diag());
-}
-
-fn db(dir: &Path) -> rusqlite::Connection {
-    let c = rusqlite::Connection::open(dir.join("node.db")).unwrap();
-    c.busy_timeout(Duration::from_secs(10)).unwrap();
-    c
-}
-
-fn count(dir: &Path, sql: &str) -> i64 {
-    db(dir).query_row(sql, [], |r| r.get(0)).unwrap()
-}
-
 fn channel_status(dir: &Path, ch: &str) -> String {
     json(dir, &["channel", "list", "--json"])
         .as_array()
@@ -352,7 +331,7 @@ fn kill_9_workers_of_a_postgres_node_while_3000_records_flow() {
             "terrorism",
         ],
     );
-    wait_for(
+    wait_diag(
         "the charter at MA",
         30,
         || channel_status(&ma, &ch) == "pending",
@@ -366,7 +345,7 @@ fn kill_9_workers_of_a_postgres_node_while_3000_records_flow() {
         },
     );
     ok(&ma, &["channel", "accept", &ch]);
-    wait_for(
+    wait_diag(
         "the channel active at DZ",
         30,
         || channel_status(&dz, &ch) == "active",
@@ -411,7 +390,7 @@ fn kill_9_workers_of_a_postgres_node_while_3000_records_flow() {
         })
     };
 
-    let ma_count = || count(&ma, "SELECT COUNT(*) FROM records");
+    let ma_count = || store_count(&ma, "SELECT COUNT(*) FROM records");
     let logs: Vec<PathBuf> = workers.iter().map(|w| w.log.clone()).collect();
     let diag = || {
         let mut s = format!("MA holds {} records\n", ma_count());
@@ -430,7 +409,7 @@ fn kill_9_workers_of_a_postgres_node_while_3000_records_flow() {
         .collect();
     at.sort();
     for (k, &threshold) in at.iter().enumerate() {
-        wait_for(
+        wait_diag(
             &format!("MA to hold {threshold} records before kill {k}"),
             45,
             || {
@@ -454,7 +433,7 @@ fn kill_9_workers_of_a_postgres_node_while_3000_records_flow() {
     }
     importer.join().expect("the imports at DZ succeed");
 
-    wait_for(
+    wait_diag(
         "every record at MA and DZ's outbox empty",
         60,
         || {
@@ -477,8 +456,11 @@ fn kill_9_workers_of_a_postgres_node_while_3000_records_flow() {
     assert_eq!(dz_ids.len() as i64, TOTAL);
     let ma_ids = record_ids(&ma);
     assert_eq!(ma_ids, dz_ids, "MA holds exactly DZ's records");
-    assert_eq!(count(&ma, "SELECT COUNT(*) FROM record_versions"), TOTAL);
-    let (receives, distinct): (i64, i64) = db(&ma)
+    assert_eq!(
+        store_count(&ma, "SELECT COUNT(*) FROM record_versions"),
+        TOTAL
+    );
+    let (receives, distinct): (i64, i64) = sqlite_db(&ma)
         .query_row(
             "SELECT COUNT(*), COUNT(DISTINCT object) FROM audit_log WHERE action = 'record.receive'",
             [],
@@ -491,7 +473,7 @@ fn kill_9_workers_of_a_postgres_node_while_3000_records_flow() {
         "each record delivered once"
     );
     let dz_id = json(&dz, &["card"])["id"].as_str().unwrap().to_string();
-    let (envs, max_seq): (i64, i64) = db(&ma)
+    let (envs, max_seq): (i64, i64) = sqlite_db(&ma)
         .query_row(
             "SELECT COUNT(*), MAX(seq) FROM sync_envelope WHERE channel = ?1 AND originator = ?2",
             [&ch, &dz_id],

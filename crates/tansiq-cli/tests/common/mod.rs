@@ -151,10 +151,7 @@ pub fn store_count(dir: &Path, sql: &str) -> i64 {
             .query_one(sql, &[])
             .unwrap()
             .get::<_, i64>(0),
-        None => rusqlite::Connection::open(dir.join("node.db"))
-            .unwrap()
-            .query_row(sql, [], |r| r.get(0))
-            .unwrap(),
+        None => sqlite_db(dir).query_row(sql, [], |r| r.get(0)).unwrap(),
     }
 }
 
@@ -284,7 +281,12 @@ pub fn serve_logged(dir: &Path, level: &str, log: Option<&Path>) -> Serve {
 }
 
 /// Polls `f` every 100 ms; panics naming `what` after `secs`.
-pub fn wait_for(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
+pub fn wait_for(what: &str, secs: u64, f: impl FnMut() -> bool) {
+    wait_diag(what, secs, f, String::new)
+}
+
+/// [`wait_for`], with `diag()` (node state, log tails) in the panic.
+pub fn wait_diag(what: &str, secs: u64, mut f: impl FnMut() -> bool, diag: impl Fn() -> String) {
     let t = std::time::Instant::now();
     while t.elapsed() < std::time::Duration::from_secs(secs) {
         if f() {
@@ -292,7 +294,15 @@ pub fn wait_for(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
         }
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
-    panic!("timed out waiting for {what}");
+    panic!("timed out after {secs} s waiting for {what}\n{}", diag());
+}
+
+/// A SQLite node's store, opened beside its serving process (waits for
+/// that process's write lock rather than failing).
+pub fn sqlite_db(dir: &Path) -> rusqlite::Connection {
+    let c = rusqlite::Connection::open(dir.join("node.db")).unwrap();
+    c.busy_timeout(std::time::Duration::from_secs(10)).unwrap();
+    c
 }
 
 /// Cards exchanged both ways; returns the ids of `a` and `b`.
