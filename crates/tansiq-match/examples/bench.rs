@@ -19,23 +19,13 @@
 //! - `--dump DIR`: writes `list.tsv` (entry_id, name) and `queries.tsv`
 //!   (query, truth_id) for the Python comparison script.
 
-use std::collections::HashMap;
+mod common;
+
 use std::time::Instant;
 
-use tansiq_match::{Entry, Index, Query, DEFAULT_THRESHOLD};
+use common::{list_entries, load, Rng};
 
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
+use tansiq_match::{Entry, Index, Query, DEFAULT_THRESHOLD};
 
 fn rss_kb(field: &str) -> u64 {
     std::fs::read_to_string("/proc/self/status")
@@ -46,87 +36,6 @@ fn rss_kb(field: &str) -> u64 {
                 .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
         })
         .unwrap_or(0)
-}
-
-struct Row {
-    ar: String,
-    latin: Vec<(String, bool)>, // (name, weak)
-}
-
-fn load(dir: &std::path::Path) -> Vec<Row> {
-    let text =
-        std::fs::read_to_string(dir.join("wikidata-full-names.dev.tsv")).expect("read dev tsv");
-    let mut by_ar: HashMap<String, usize> = HashMap::new();
-    let mut rows: Vec<Row> = Vec::new();
-    for l in text.lines().skip(1) {
-        let f: Vec<&str> = l.split('\t').collect();
-        if f.len() < 3 {
-            continue;
-        }
-        let i = *by_ar.entry(f[0].to_string()).or_insert_with(|| {
-            rows.push(Row {
-                ar: f[0].to_string(),
-                latin: Vec::new(),
-            });
-            rows.len() - 1
-        });
-        rows[i].latin.push((f[1].to_string(), f[2] == "alias"));
-    }
-    rows
-}
-
-fn entries(rows: &[Row], n: usize, rng: &mut Rng) -> Vec<Entry> {
-    let mut out: Vec<Entry> = Vec::with_capacity(n);
-    for (i, r) in rows.iter().enumerate().take(n) {
-        let mut e = Entry {
-            id: format!("W{i}"),
-            names: vec![r.ar.clone()],
-            ..Default::default()
-        };
-        for (l, weak) in &r.latin {
-            if *weak {
-                e.weak_names.push(l.clone());
-            } else {
-                e.names.push(l.clone());
-            }
-        }
-        out.push(e);
-    }
-    // Two-token rows with the same token count on both sides recombine.
-    let two: Vec<(Vec<&str>, Vec<&str>)> = rows
-        .iter()
-        .filter_map(|r| {
-            let a: Vec<&str> = r.ar.split(' ').collect();
-            let (l, _) = r.latin.iter().find(|x| !x.1)?;
-            let l: Vec<&str> = l.split(' ').collect();
-            (a.len() == 2 && l.len() == 2).then_some((a, l))
-        })
-        .collect();
-    let mut k = 0;
-    while out.len() < n && !two.is_empty() {
-        let (a1, l1) = &two[rng.below(two.len())];
-        let (a2, l2) = &two[rng.below(two.len())];
-        let (a3, l3) = &two[rng.below(two.len())];
-        let three = rng.below(3) == 0;
-        let (ar, la) = if three {
-            (
-                format!("{} {} {}", a1[0], a3[0], a2[1]),
-                format!("{} {} {}", l1[0], l3[0], l2[1]),
-            )
-        } else {
-            (
-                format!("{} {}", a1[0], a2[1]),
-                format!("{} {}", l1[0], l2[1]),
-            )
-        };
-        out.push(Entry {
-            id: format!("S{k}"),
-            names: vec![ar, la],
-            ..Default::default()
-        });
-        k += 1;
-    }
-    out
 }
 
 fn latin_variant(s: &str, rng: &mut Rng) -> String {
@@ -252,7 +161,7 @@ fn main() {
     println!("threads: {}", rayon::current_num_threads());
     if million {
         // 1,000,000 names: real entries plus synthetic two-name entries.
-        let list = entries(&rows, 500_000, &mut rng);
+        let list = list_entries(&rows.iter().collect::<Vec<_>>(), 500_000, &mut rng);
         let names: usize = list
             .iter()
             .map(|e| e.names.len() + e.weak_names.len())
@@ -275,7 +184,7 @@ fn main() {
         );
         return;
     }
-    let list = entries(&rows, n_entries, &mut rng);
+    let list = list_entries(&rows.iter().collect::<Vec<_>>(), n_entries, &mut rng);
     let qs = queries(&list, n_queries, &mut rng);
     if let Some(d) = &dump {
         std::fs::create_dir_all(d).expect("create dump dir");
