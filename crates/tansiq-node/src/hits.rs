@@ -424,6 +424,8 @@ pub struct HitCache {
     /// Querier side, by holder: the keyed list last used, so a serving
     /// node or a long-lived client neither re-reads nor re-parses it.
     fetched: Mutex<HashMap<String, Arc<KeyedList>>>,
+    /// The holder's seed (`keys/hit.key`), once read.
+    seed: std::sync::OnceLock<zeroize::Zeroizing<[u8; 32]>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -453,11 +455,16 @@ pub struct HitRequestView {
 pub type HitAllowView = HitAllowRow;
 
 impl Node {
+    /// The seed from `keys/hit.key` (created on first use), read once per
+    /// process rather than on every partner request.
     fn hit_seed(&self) -> NodeResult<[u8; 32]> {
+        if let Some(s) = self.hits.seed.get() {
+            return Ok(**s);
+        }
         let s =
             tansiq_crypto::load_or_create_secret(&keys_dir(&self.dir).join(SEED_FILE), SEED_LABEL)
                 .map_err(|e| NodeError::Other(format!("hit/no-hit key: {e}")))?;
-        Ok(*s)
+        Ok(**self.hits.seed.get_or_init(|| s))
     }
 
     /// The current key period: `{period}.{epoch}` where `period` counts
@@ -893,28 +900,27 @@ fn match_subjects(
     }
     // Per subject: entry → the subject's keys it carries.
     let mut found: Vec<HashMap<u32, Vec<u32>>> = vec![HashMap::new(); keys.len()];
+    let mut note = |e: u32, ws: &[(u32, u32)]| {
+        for (qi, ki) in ws {
+            let v = found[*qi as usize].entry(e).or_default();
+            // A tag listed twice for one entry counts once.
+            if !v.contains(ki) {
+                v.push(*ki);
+            }
+        }
+    };
     if indexed {
         for (t, ws) in &want {
             for e in list.entries_with(t) {
-                for (qi, ki) in ws {
-                    let v = found[*qi as usize].entry(e).or_default();
-                    if !v.contains(ki) {
-                        v.push(*ki);
-                    }
-                }
+                note(e, ws);
             }
         }
-    }
-    // Without an index, one pass over the list's tags.
-    for e in (0..list.refs.len()).filter(|_| !indexed) {
-        for t in list.entry_tags(e) {
-            if let Some(ws) = want.get(t) {
-                for (qi, ki) in ws {
-                    let v = found[*qi as usize].entry(e as u32).or_default();
-                    // A tag listed twice for one entry counts once.
-                    if !v.contains(ki) {
-                        v.push(*ki);
-                    }
+    } else {
+        // Without an index, one pass over the list's tags.
+        for e in 0..list.refs.len() {
+            for t in list.entry_tags(e) {
+                if let Some(ws) = want.get(t) {
+                    note(e as u32, ws);
                 }
             }
         }
@@ -1550,14 +1556,10 @@ impl Node {
 fn shared_channel(tx: &mut Tx, me: &str, peer: &str) -> NodeResult<Option<String>> {
     let mut best: Option<(usize, String)> = None;
     for c in tx.channels()? {
-        let st = load_channel(tx, &c.id)?;
-        if let Some(a) = &st.active {
-            let m = &a.charter.members;
-            if m.iter().any(|x| x == me) && m.iter().any(|x| x == peer) {
-                let cand = (m.len(), c.id.clone());
-                if best.as_ref().is_none_or(|b| cand < *b) {
-                    best = Some(cand);
-                }
+        if let Some(n) = active_with_both(tx, &c.id, me, peer)? {
+            let cand = (n, c.id);
+            if best.as_ref().is_none_or(|b| cand < *b) {
+                best = Some(cand);
             }
         }
     }
@@ -1568,10 +1570,15 @@ fn shared_channel_named(tx: &mut Tx, me: &str, peer: &str, channel: &str) -> Nod
     if tx.channel(channel)?.is_none() {
         return Ok(false);
     }
+    Ok(active_with_both(tx, channel, me, peer)?.is_some())
+}
+
+/// The member count of `channel` if it is active with both nodes in it.
+fn active_with_both(tx: &mut Tx, channel: &str, me: &str, peer: &str) -> NodeResult<Option<usize>> {
     let st = load_channel(tx, channel)?;
-    Ok(st.active.as_ref().is_some_and(|a| {
+    Ok(st.active.as_ref().and_then(|a| {
         let m = &a.charter.members;
-        m.iter().any(|x| x == me) && m.iter().any(|x| x == peer)
+        (m.iter().any(|x| x == me) && m.iter().any(|x| x == peer)).then_some(m.len())
     }))
 }
 
