@@ -96,19 +96,8 @@ fn check_subject(name: &str, birth: Option<&str>, nat: Option<&str>) -> CliResul
         return Err(CliError::bad("--name must be 1-300 characters"));
     }
     if let Some(b) = birth {
-        let ok = matches!(b.len(), 4 | 7 | 10)
-            && b.bytes().enumerate().all(|(i, c)| {
-                if i == 4 || i == 7 {
-                    c == b'-'
-                } else {
-                    c.is_ascii_digit()
-                }
-            });
-        if !ok {
-            return Err(CliError::bad(format!(
-                "--birth-date {b:?}: use YYYY, YYYY-MM or YYYY-MM-DD"
-            )));
-        }
+        tansiq_core::time::check_partial_date(b)
+            .map_err(|e| CliError::bad(format!("--birth-date: {e}")))?;
     }
     if let Some(n) = nat {
         tansiq_core::country::parse_country(n)
