@@ -549,9 +549,15 @@ impl SignedRecord {
 
     /// SHA-256 of the canonical signed body: names this exact version.
     pub fn content_hash(&self) -> [u8; 32] {
-        let bytes = tansiq_crypto::canonical_json(&self.body.to_value())
-            .expect("record bodies contain only canonicalisable JSON");
-        tansiq_crypto::sha256(&bytes)
+        tansiq_crypto::sha256(&self.canonical_body())
+    }
+
+    /// The canonical (RFC 8785) body: the message the originator signed
+    /// under [`RECORD_CONTEXT`], and what [`SignedRecord::content_hash`]
+    /// hashes.
+    pub fn canonical_body(&self) -> Vec<u8> {
+        tansiq_crypto::canonical_json(&self.body.to_value())
+            .expect("record bodies contain only canonicalisable JSON")
     }
 }
 

@@ -10,7 +10,6 @@
 //! (which forbids control characters) nor a TLS 1.3 CertificateVerify input
 //! (which starts with 0x20).
 
-use curve25519_dalek::edwards::CompressedEdwardsY;
 use curve25519_dalek::scalar::Scalar;
 use ed25519_dalek::{Signature, VerifyingKey};
 
@@ -107,22 +106,69 @@ pub fn verify_json(
 }
 
 /// Checks everything about one batch item that `verify_strict` checks
-/// besides the group equation, returning the parsed key.
-fn precheck(public: &[u8; 32], context: &str, sig: &[u8; 64]) -> Result<VerifyingKey, CryptoError> {
+/// besides the group equation, returning the parsed key. `keys` caches the
+/// keys vetted so far (a peer's batch is mostly signed by one originator).
+fn precheck(
+    public: &[u8; 32],
+    context: &str,
+    sig: &[u8; 64],
+    keys: &mut Vec<([u8; 32], VerifyingKey)>,
+) -> Result<VerifyingKey, CryptoError> {
     check_context(context)?;
-    let vk = parse_public_key(public)?;
-    let r_bytes: [u8; 32] = sig[..32].try_into().expect("64 = 32 + 32");
+    let vk = match keys.iter().find(|(k, _)| k == public) {
+        Some((_, vk)) => *vk,
+        None => {
+            let vk = parse_public_key(public)?;
+            keys.push((*public, vk));
+            vk
+        }
+    };
+    let r_bytes: &[u8; 32] = sig[..32].try_into().expect("64 = 32 + 32");
     let s_bytes: [u8; 32] = sig[32..].try_into().expect("64 = 32 + 32");
-    let r = CompressedEdwardsY(r_bytes)
-        .decompress()
-        .ok_or(CryptoError::BadSignature)?;
-    if r.is_small_order() || r.compress().as_bytes() != &r_bytes {
+    // `verify_strict` rejects an `R` of small order and, by comparing
+    // encodings, a non-canonical one. On bytes, without decompressing (the
+    // batch equation decompresses `R` and rejects points off the curve):
+    // a canonical `y` is below p, and the small-order points have exactly
+    // the encodings in `small_order_encodings`.
+    if !is_canonical_y(r_bytes) || small_order_encodings().contains(r_bytes) {
         return Err(CryptoError::BadSignature);
     }
     if Option::<Scalar>::from(Scalar::from_canonical_bytes(s_bytes)).is_none() {
         return Err(CryptoError::BadSignature);
     }
     Ok(vk)
+}
+
+/// Whether the `y` coordinate of a compressed Edwards point (the low 255
+/// bits, little-endian) is below p = 2^255 - 19.
+fn is_canonical_y(bytes: &[u8; 32]) -> bool {
+    !(bytes[31] & 0x7f == 0x7f && bytes[1..31].iter().all(|&b| b == 0xff) && bytes[0] >= 0xed)
+}
+
+/// Every encoding with a canonical `y` of a point of small order: the eight
+/// torsion points, plus the two of them with x = 0 (the identity and the
+/// point of order 2) written with the sign bit set, which decompress to the
+/// same points.
+fn small_order_encodings() -> &'static [[u8; 32]; 10] {
+    static ENCODINGS: std::sync::OnceLock<[[u8; 32]; 10]> = std::sync::OnceLock::new();
+    ENCODINGS.get_or_init(|| {
+        let mut out = [[0u8; 32]; 10];
+        for (i, p) in curve25519_dalek::constants::EIGHT_TORSION
+            .iter()
+            .enumerate()
+        {
+            out[i] = p.compress().to_bytes();
+        }
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        identity[31] |= 0x80;
+        out[8] = identity;
+        // -1 mod p = p - 1: 0xec, then 0xff…, top byte 0x7f; sign bit set.
+        let mut minus_one = [0xffu8; 32];
+        minus_one[0] = 0xec;
+        out[9] = minus_one;
+        out
+    })
 }
 
 /// Batch-verifies `(public key, context, message, signature)` items.
@@ -157,9 +203,10 @@ pub fn verify_batch_each(items: &[BatchItem<'_>]) -> Vec<Result<(), CryptoError>
 }
 
 fn verify_chunk(chunk: &[BatchItem<'_>], out: &mut Vec<Result<(), CryptoError>>) {
+    let mut cache = Vec::new();
     let prechecked: Vec<Result<VerifyingKey, CryptoError>> = chunk
         .iter()
-        .map(|(pk, ctx, _, sig)| precheck(pk, ctx, sig))
+        .map(|(pk, ctx, _, sig)| precheck(pk, ctx, sig, &mut cache))
         .collect();
     let mut keys = Vec::with_capacity(chunk.len());
     let mut sigs = Vec::with_capacity(chunk.len());
@@ -266,5 +313,53 @@ mod tests {
         assert_ne!(id, node_id_from_key(&[8u8; 32]));
         assert!(!is_valid_node_id("tqMFRGGZDFMZTWQ2LK"));
         assert!(!is_valid_node_id("xx"));
+    }
+
+    #[test]
+    fn small_order_encodings_are_exactly_the_torsion_points() {
+        use curve25519_dalek::edwards::CompressedEdwardsY;
+        let set = small_order_encodings();
+        for enc in set {
+            let p = CompressedEdwardsY(*enc).decompress().expect("on the curve");
+            assert!(p.is_small_order());
+            assert!(is_canonical_y(enc));
+        }
+        // Each torsion point appears with its own canonical encoding.
+        for t in curve25519_dalek::constants::EIGHT_TORSION {
+            assert!(set.contains(&t.compress().to_bytes()));
+        }
+        let distinct: std::collections::HashSet<_> = set.iter().collect();
+        assert_eq!(distinct.len(), 10);
+    }
+
+    #[test]
+    fn canonical_y_is_below_p() {
+        let mut p = [0xffu8; 32];
+        p[0] = 0xed;
+        p[31] = 0x7f;
+        assert!(!is_canonical_y(&p));
+        let mut below = p;
+        below[0] = 0xec;
+        assert!(is_canonical_y(&below));
+        // The sign bit is not part of y.
+        below[31] |= 0x80;
+        assert!(is_canonical_y(&below));
+        let mut above = p;
+        above[0] = 0xff;
+        assert!(!is_canonical_y(&above));
+        assert!(is_canonical_y(&[0u8; 32]));
+    }
+
+    #[test]
+    fn batch_refuses_every_small_order_r_like_verify() {
+        let id = crate::Identity::generate();
+        let pk = id.signing_public();
+        let good = id.sign("tansiq/t/v1", b"m");
+        for enc in small_order_encodings() {
+            let mut sig = good;
+            sig[..32].copy_from_slice(enc);
+            assert!(verify(&pk, "tansiq/t/v1", b"m", &sig).is_err());
+            assert!(verify_batch(&[(&pk, "tansiq/t/v1", &b"m"[..], &sig)]).is_err());
+        }
     }
 }

@@ -18,7 +18,7 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use tansiq_core::record::names_of;
+use tansiq_core::record::{decode_sig, names_of, RECORD_CONTEXT};
 use tansiq_sync::{Body, Envelope, Message, NodeId, ENVELOPE_SIG_CONTEXT};
 
 use super::payload::{self, Payload};
@@ -119,38 +119,113 @@ fn envelopes_for_me<'a>(msg: &'a Message, me: &NodeId) -> Vec<&'a Envelope> {
     }
 }
 
-fn open_one(node: &Node, keys: &KeyBook, env: &Envelope) -> Opened {
-    let h = env.header();
-    let sig_key = keys.verifying_key(h.originator.as_str(), (h.created_ms / 1000) as i64, |pk| {
-        tansiq_crypto::verify(pk, ENVELOPE_SIG_CONTEXT, &env.id().0, env.sig()).is_ok()
-    });
-    let payload = payload::open(
-        env,
-        node.id(),
-        &node.identities(),
-        Some(&node.federation.epochs),
-    );
-    let record = match &payload {
-        Ok(Payload::Record { record, .. }) => keys
-            .keys_at_time(&record.body.originator, &record.body.created)
-            .into_iter()
-            .find(|k| record.verify(k).is_ok())
-            .map(|k| RecordCheck {
-                key: k,
-                hash: record.content_hash(),
-                names: names_of(&record.body.data)
-                    .iter()
-                    .map(|n| search_norm(n))
-                    .collect(),
-            }),
-        _ => None,
-    };
-    Opened {
-        sig: *env.sig(),
-        sig_key,
-        payload: Some(payload),
-        record,
+/// Opens `envs` and checks their signatures: each envelope's, and the
+/// record's own when the payload is a record. Signatures whose signer has
+/// one candidate key (the common case: no rotation around that date) are
+/// checked together with [`tansiq_crypto::verify_batch_each`], about 2.5×
+/// cheaper than one by one; the others are tried key by key.
+fn open_part(node: &Node, keys: &KeyBook, envs: &[&Envelope]) -> Vec<([u8; 32], Opened)> {
+    struct Work {
+        env_keys: Vec<[u8; 32]>,
+        payload: Result<Payload, String>,
+        /// Candidate keys, canonical signed body and signature of a record.
+        record: Option<(Vec<[u8; 32]>, Vec<u8>, Option<[u8; 64]>)>,
     }
+    let work: Vec<Work> = envs
+        .iter()
+        .map(|env| {
+            let h = env.header();
+            let payload = payload::open(
+                env,
+                node.id(),
+                &node.identities(),
+                Some(&node.federation.epochs),
+            );
+            let record = match &payload {
+                Ok(Payload::Record { record, .. }) => Some((
+                    keys.keys_at_time(&record.body.originator, &record.body.created),
+                    record.canonical_body(),
+                    decode_sig(&record.sig).ok(),
+                )),
+                _ => None,
+            };
+            Work {
+                env_keys: keys.keys_at(h.originator.as_str(), (h.created_ms / 1000) as i64),
+                payload,
+                record,
+            }
+        })
+        .collect();
+    let ids: Vec<[u8; 32]> = envs.iter().map(|e| e.id().0).collect();
+    // (work index, whether the item is the record's signature)
+    let mut slots: Vec<(usize, bool)> = Vec::with_capacity(work.len() * 2);
+    let mut items: Vec<tansiq_crypto::BatchItem<'_>> = Vec::with_capacity(work.len() * 2);
+    for (i, (w, env)) in work.iter().zip(envs).enumerate() {
+        if let [k] = w.env_keys.as_slice() {
+            items.push((k, ENVELOPE_SIG_CONTEXT, &ids[i], env.sig()));
+            slots.push((i, false));
+        }
+        if let Some((cands, canon, Some(sig))) = &w.record {
+            if let [k] = cands.as_slice() {
+                items.push((k, RECORD_CONTEXT, canon, sig));
+                slots.push((i, true));
+            }
+        }
+    }
+    let results = tansiq_crypto::verify_batch_each(&items);
+    let mut env_ok = vec![false; work.len()];
+    let mut rec_ok = vec![false; work.len()];
+    for ((i, is_record), r) in slots.into_iter().zip(results) {
+        if is_record {
+            rec_ok[i] = r.is_ok();
+        } else {
+            env_ok[i] = r.is_ok();
+        }
+    }
+    work.into_iter()
+        .zip(envs)
+        .enumerate()
+        .map(|(i, (w, env))| {
+            let sig_key = if w.env_keys.len() == 1 {
+                env_ok[i].then(|| w.env_keys[0])
+            } else {
+                w.env_keys.into_iter().find(|pk| {
+                    tansiq_crypto::verify(pk, ENVELOPE_SIG_CONTEXT, &env.id().0, env.sig()).is_ok()
+                })
+            };
+            let record = match (&w.payload, w.record) {
+                (Ok(Payload::Record { record, .. }), Some((cands, canon, sig))) => {
+                    let key = if cands.len() == 1 {
+                        rec_ok[i].then(|| cands[0])
+                    } else {
+                        sig.and_then(|sig| {
+                            cands.into_iter().find(|k| {
+                                tansiq_crypto::verify(k, RECORD_CONTEXT, &canon, &sig).is_ok()
+                            })
+                        })
+                    };
+                    key.map(|k| RecordCheck {
+                        key: k,
+                        hash: tansiq_crypto::sha256(&canon),
+                        names: names_of(&record.body.data)
+                            .iter()
+                            .map(|n| search_norm(n))
+                            .collect(),
+                    })
+                }
+                _ => None,
+            };
+            (
+                env.id().0,
+                Opened {
+                    sig: *env.sig(),
+                    sig_key,
+                    payload: Some(w.payload),
+                    record,
+                },
+            )
+        })
+        .collect()
 }
 
 /// Decodes `bytes` and prepares its envelopes with the signing keys
@@ -173,21 +248,13 @@ pub(crate) fn prepare(node: &Node, keys: Option<&KeyBook>, bytes: &[u8]) -> Prep
         .map_or(1, |n| n.get())
         .min(8);
     let opened: Vec<([u8; 32], Opened)> = if threads <= 1 || envs.len() < PARALLEL_FROM {
-        envs.iter()
-            .map(|e| (e.id().0, open_one(node, keys, e)))
-            .collect()
+        open_part(node, keys, &envs)
     } else {
         let chunk = envs.len().div_ceil(threads);
         std::thread::scope(|s| {
             let handles: Vec<_> = envs
                 .chunks(chunk)
-                .map(|part| {
-                    s.spawn(move || {
-                        part.iter()
-                            .map(|e| (e.id().0, open_one(node, keys, e)))
-                            .collect::<Vec<_>>()
-                    })
-                })
+                .map(|part| s.spawn(move || open_part(node, keys, part)))
                 .collect();
             handles
                 .into_iter()
