@@ -125,11 +125,12 @@ fn envelopes_for_me<'a>(msg: &'a Message, me: &NodeId) -> Vec<&'a Envelope> {
 /// checked together with [`tansiq_crypto::verify_batch_each`], about 2.5×
 /// cheaper than one by one; the others are tried key by key.
 fn open_part(node: &Node, keys: &KeyBook, envs: &[&Envelope]) -> Vec<([u8; 32], Opened)> {
+    /// A record's candidate keys, canonical signed body and signature.
+    type RecordSig = (Vec<[u8; 32]>, Vec<u8>, Option<[u8; 64]>);
     struct Work {
         env_keys: Vec<[u8; 32]>,
         payload: Result<Payload, String>,
-        /// Candidate keys, canonical signed body and signature of a record.
-        record: Option<(Vec<[u8; 32]>, Vec<u8>, Option<[u8; 64]>)>,
+        record: Option<RecordSig>,
     }
     let work: Vec<Work> = envs
         .iter()
