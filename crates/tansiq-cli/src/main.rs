@@ -17,6 +17,12 @@ macro_rules! outln {
     }};
 }
 
+/// mimalloc rather than glibc's malloc: a node allocates per record and
+/// per envelope on every core, and glibc's allocator was ~15% of a node's
+/// CPU in the federation benchmark (docs/BENCHMARKS.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod cli;
 mod demo;
 mod query;

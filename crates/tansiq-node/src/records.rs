@@ -657,29 +657,12 @@ impl Node {
 }
 
 /// Maps `f` over `items` on every core, keeping the order. Bulk imports
-/// validate and sign this way; small batches stay on the calling thread.
+/// validate and sign this way (on rayon's pool: no thread is started per
+/// call); small batches stay on the calling thread.
 pub(crate) fn par_map<T: Send, U: Send>(items: Vec<T>, f: impl Fn(T) -> U + Sync) -> Vec<U> {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(8);
-    if threads <= 1 || items.len() < 64 {
+    use rayon::prelude::*;
+    if rayon::current_num_threads() <= 1 || items.len() < 64 {
         return items.into_iter().map(f).collect();
     }
-    let chunk = items.len().div_ceil(threads);
-    let mut parts: Vec<Vec<T>> = Vec::with_capacity(threads);
-    let mut it = items.into_iter().peekable();
-    while it.peek().is_some() {
-        parts.push(it.by_ref().take(chunk).collect());
-    }
-    let f = &f;
-    std::thread::scope(|s| {
-        let handles: Vec<_> = parts
-            .into_iter()
-            .map(|p| s.spawn(move || p.into_iter().map(f).collect::<Vec<_>>()))
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().expect("worker threads do not panic"))
-            .collect()
-    })
+    items.into_par_iter().map(&f).collect()
 }

@@ -4,6 +4,11 @@
 
 use std::time::{Duration, Instant};
 
+/// The allocator the `tansiq` binary runs with, so the figures are the
+/// binary's.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use tansiq_core::user::Actor;
 use tansiq_node::Node;
 

@@ -245,23 +245,17 @@ pub(crate) fn prepare(node: &Node, keys: Option<&KeyBook>, bytes: &[u8]) -> Prep
         };
     };
     let envs = envelopes_for_me(&msg, &me);
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(8);
+    let threads = rayon::current_num_threads();
     let opened: Vec<([u8; 32], Opened)> = if threads <= 1 || envs.len() < PARALLEL_FROM {
         open_part(node, keys, &envs)
     } else {
+        // One part per core (on rayon's pool, no thread started per
+        // message), each verified as one batch.
+        use rayon::prelude::*;
         let chunk = envs.len().div_ceil(threads);
-        std::thread::scope(|s| {
-            let handles: Vec<_> = envs
-                .chunks(chunk)
-                .map(|part| s.spawn(move || open_part(node, keys, part)))
-                .collect();
-            handles
-                .into_iter()
-                .flat_map(|h| h.join().expect("opening envelopes does not panic"))
-                .collect()
-        })
+        envs.par_chunks(chunk)
+            .flat_map_iter(|part| open_part(node, keys, part))
+            .collect()
     };
     // The same id twice (a forged twin of a valid envelope): keep the one
     // whose signature verified; the other is checked in the transaction.
