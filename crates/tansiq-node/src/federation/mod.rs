@@ -72,6 +72,8 @@ pub(crate) fn channel_id(s: &str) -> NodeResult<ChannelId> {
 pub fn engine_config() -> Config {
     Config {
         backoff_cap: 10_000,
+        window: std::env::var("TQ_WINDOW").ok().and_then(|v| v.parse().ok()).unwrap_or(2),
+        max_batch_items: std::env::var("TQ_BATCH").ok().and_then(|v| v.parse().ok()).unwrap_or(256),
         ..Config::default()
     }
 }

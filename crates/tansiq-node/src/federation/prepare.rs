@@ -33,6 +33,8 @@ pub(crate) struct RecordCheck {
     pub key: [u8; 32],
     pub hash: [u8; 32],
     pub names: Vec<String>,
+    /// The outcome of `RecordBody::validate`.
+    pub valid: Result<(), String>,
 }
 
 struct Opened {
@@ -207,6 +209,7 @@ fn open_part(node: &Node, keys: &KeyBook, envs: &[&Envelope]) -> Vec<([u8; 32], 
                     };
                     key.map(|k| RecordCheck {
                         key: k,
+                        valid: record.body.validate().map_err(|e| e.to_string()),
                         hash: tansiq_crypto::sha256(&canon),
                         names: names_of(&record.body.data)
                             .iter()
