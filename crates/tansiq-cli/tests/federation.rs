@@ -193,6 +193,45 @@ fn two_serving_nodes_exchange_charters_and_records_over_mutual_tls() {
     wait_for("the retraction at MA", 20, || {
         json(&ma, &["record", "get", &id, "--json"])["status"] == "retracted"
     });
+    // An expiry is honoured at the holder too.
+    let p = write(&dz, "e.json", r#"{"names": ["Ephemeral Courier"]}"#);
+    let soon = {
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+            + 4;
+        let out = Command::new("date")
+            .args(["-u", "-d", &format!("@{t}"), "+%Y-%m-%dT%H:%M:%SZ"])
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    };
+    let eph = ok(
+        &dz,
+        &[
+            "record",
+            "add",
+            "--channel",
+            &ch,
+            "--file",
+            "terrorism",
+            "--kind",
+            "person",
+            "--data",
+            &p,
+            "--expires",
+            &soon,
+        ],
+    );
+    wait_for("the expiring record at MA", 20, || {
+        tansiq(&ma, &["record", "get", &eph, "--json"])
+            .status
+            .success()
+    });
+    wait_for("the expiry at MA", 30, || {
+        json(&ma, &["record", "get", &eph, "--json"])["status"] == "expired"
+    });
     drop(s2);
     for d in [&dz, &ma] {
         ok(d, &["audit", "verify"]);
@@ -201,6 +240,10 @@ fn two_serving_nodes_exchange_charters_and_records_over_mutual_tls() {
     assert!(
         !contains(&db, b"Belkeziz"),
         "plaintext of the retracted record left at the holder"
+    );
+    assert!(
+        !contains(&db, b"Ephemeral Courier"),
+        "plaintext of the expired record left at the holder"
     );
 }
 
@@ -338,10 +381,62 @@ fn bundles_and_the_release_workflow_through_the_cli() {
     assert_eq!(ok(&ma, &["bundle", "import", file.to_str().unwrap()]), "0");
     assert_eq!(state(&ma), after, "a second import changes nothing");
 
-    // MA may not pass DZ's record to the US.
+    // MA may not pass DZ's record to the US — nor a record of its own
+    // derived from it (a new one, or a new version linking it).
     let err = fails(&ma, &["record", "share", &rec, "--channel", &maus], 3);
     assert!(err.contains("third-party rule"), "{err}");
-    assert_eq!(state(&ma), after);
+    let own = write(&ma, "own.json", r#"{"names": ["Khaled Abu al-Abbas"]}"#);
+    let derived_link = format!("derived_from:{rec}");
+    let add_derived = [
+        "record",
+        "add",
+        "--channel",
+        &maus,
+        "--file",
+        "terrorism",
+        "--kind",
+        "person",
+        "--data",
+        &own,
+        "--link",
+        &derived_link,
+    ];
+    let err = fails(&ma, &add_derived, 3);
+    assert!(err.contains("third-party rule"), "{err}");
+    let plain = ok(
+        &ma,
+        &[
+            "record",
+            "add",
+            "--channel",
+            &maus,
+            "--file",
+            "terrorism",
+            "--kind",
+            "person",
+            "--data",
+            &own,
+        ],
+    );
+    let err = fails(
+        &ma,
+        &[
+            "record",
+            "update",
+            &plain,
+            "--data",
+            &own,
+            "--link",
+            &derived_link,
+        ],
+        3,
+    );
+    assert!(err.contains("third-party rule"), "{err}");
+    let refusals = store_count(
+        &ma,
+        "SELECT COUNT(*) FROM audit_log WHERE action IN ('record.share.refused', 'record.derived.refused')",
+    );
+    assert_eq!(refusals, 3, "each refusal audited");
 
     // Asked, refused; asked again, granted.
     let req = ok(
@@ -395,7 +490,11 @@ fn bundles_and_the_release_workflow_through_the_cli() {
         .unwrap();
     assert_eq!(r["status"], "granted");
     ok(&ma, &["record", "share", &rec, "--channel", &maus]);
+    let derived = ok(&ma, &add_derived);
     carry(&ma, &us, &us_id, "ma-us.bundle");
+    assert!(tansiq(&us, &["record", "get", &derived, "--json"])
+        .status
+        .success());
     assert_eq!(
         json(&us, &["record", "get", &rec, "--json"])["data"]["names"][0],
         "Mokhtar Belmokhtar"
