@@ -325,3 +325,211 @@ fn forged_rotations_are_refused() {
     ok(&dz, &["peer", "add", &fr]);
     assert!(audit_actions(&dz).iter().any(|a| a == "peer.rotate"));
 }
+
+/// A node's key generation as `dir` holds it for `peer` (0: never rotated).
+fn peer_gen(dir: &Path, peer: &str) -> i64 {
+    sqlite_db(dir)
+        .query_row(
+            "SELECT COALESCE(json_extract(card, '$.gen'), 0) FROM peers WHERE id = ?1",
+            [peer],
+            |r| r.get(0),
+        )
+        .unwrap()
+}
+
+/// Points `dir`'s route to `peer` at `endpoint` (the peer row's endpoint,
+/// read before every send): a dead address cuts the link on this side
+/// only, while other nodes still reach `peer`.
+fn route(dir: &Path, peer: &str, endpoint: &str) {
+    let n = sqlite_db(dir)
+        .execute(
+            "UPDATE peers SET endpoint = ?1 WHERE id = ?2",
+            [endpoint, peer],
+        )
+        .unwrap();
+    assert_eq!(n, 1);
+}
+
+fn alarms(dir: &Path) -> Vec<serde_json::Value> {
+    json(dir, &["sync", "status", "--json"])["alarms"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+/// DZ rotates its keys while its direct link to MA is cut and TN, the
+/// channel's relay, is up. DZ's envelopes reach MA only through TN, signed
+/// with a key MA has never seen, and DZ's card push cannot reach MA. MA
+/// fetches DZ's new card from the relay that brought them (it verifies it
+/// against the chain it holds) and takes them in; nothing is refused on
+/// the way, everything arrives exactly once, and the relay holds no
+/// plaintext. When the link heals, DZ's push completes and traffic goes
+/// direct again.
+#[test]
+fn a_rotation_reaches_a_partner_reachable_only_through_a_relay() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let dz = init_at(root, "dz", "DZ");
+    let ma = init_at(root, "ma", "MA");
+    let tn = init_at(root, "tn", "TN");
+    let (dz_id, ma_id) = introduce(&dz, &ma);
+    let (_, tn_id) = introduce(&dz, &tn);
+    introduce(&ma, &tn);
+    let s_ma = serve(&ma);
+    let s_tn = serve(&tn);
+    let mut s_dz = serve(&dz);
+    let ch = ok(
+        &dz,
+        &[
+            "channel",
+            "create",
+            "--name",
+            "DZ-MA",
+            "--members",
+            &ma_id,
+            "--files",
+            "terrorism",
+            "--relays",
+            &tn_id,
+        ],
+    );
+    wait_for("the charter at MA", 30, || {
+        channel_status(&ma, &ch) == "pending"
+    });
+    ok(&ma, &["channel", "accept", &ch]);
+    wait_for("the channel active at DZ", 30, || {
+        channel_status(&dz, &ch) == "active"
+    });
+    let before = add_person(&dz, &ch, "terrorism", "Before Rotation");
+    wait_for("DZ's first record at MA", 60, || has_record(&ma, &before));
+
+    // DZ stops, loses its direct route to MA, rotates, and serves again.
+    drop(s_dz);
+    let ma_endpoint = json(&dz, &["peer", "list", "--json"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == ma_id.as_str())
+        .unwrap()["endpoint"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    route(&dz, &ma_id, &format!("127.0.0.1:{}", free_port()));
+    assert_eq!(json(&dz, &["keys", "rotate", "--json"])["gen"], 1);
+    s_dz = serve(&dz);
+
+    // Traffic both ways during the cut: DZ's under its new key, MA's
+    // (MA still expects DZ's old TLS key) through the relay too.
+    let names = ["Relayed One", "Relayed Two", "Relayed Three"];
+    let during: Vec<String> = names
+        .iter()
+        .map(|n| add_person(&dz, &ch, "terrorism", n))
+        .collect();
+    let flash = ok(
+        &dz,
+        &[
+            "send",
+            "--channel",
+            &ch,
+            "--file",
+            "terrorism",
+            "--precedence",
+            "flash",
+            "--text",
+            "FLASH under the new key",
+        ],
+    );
+    let from_ma = add_person(&ma, &ch, "terrorism", "From MA During Cut");
+    let inbox_has = |dir: &Path, id: &str| {
+        json(dir, &["inbox", "--json"])
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["id"] == id)
+    };
+    let diag = || {
+        format!(
+            "MA holds DZ gen {}; MA alarms {:?}; TN alarms {:?}\nDZ status {}\nTN status {}",
+            peer_gen(&ma, &dz_id),
+            alarms(&ma),
+            alarms(&tn),
+            json(&dz, &["sync", "status", "--json"]),
+            json(&tn, &["sync", "status", "--json"]),
+        )
+    };
+    wait_diag(
+        "DZ's records and FLASH at MA through the relay",
+        120,
+        || during.iter().all(|r| has_record(&ma, r)) && inbox_has(&ma, &flash),
+        diag,
+    );
+    wait_diag("MA's record at DZ", 120, || has_record(&dz, &from_ma), diag);
+    assert_eq!(peer_gen(&ma, &dz_id), 1, "MA took DZ's new card");
+    assert!(audit_actions(&ma).iter().any(|a| a == "peer.rotate"));
+    // DZ could not push its card to MA itself: still pending on its side.
+    let st = json(&dz, &["sync", "status", "--json"]);
+    let to_ma = st["peers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == ma_id.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(to_ma["card_pending"], true, "{st}");
+    // Nothing was refused anywhere on the way.
+    for d in [&dz, &ma, &tn] {
+        assert!(alarms(d).is_empty(), "{d:?}: {:?}", alarms(d));
+    }
+
+    // The link heals: DZ's push goes through and traffic goes direct.
+    route(&dz, &ma_id, &ma_endpoint);
+    wait_diag(
+        "DZ's card push to MA after the link heals",
+        60,
+        || {
+            json(&dz, &["sync", "status", "--json"])["peers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|p| p.get("card_pending").is_none())
+        },
+        diag,
+    );
+    let after = add_person(&dz, &ch, "terrorism", "After Healing");
+    wait_for("DZ's record after healing at MA", 60, || {
+        has_record(&ma, &after)
+    });
+    drop(s_dz);
+    drop(s_ma);
+    drop(s_tn);
+
+    // Exactly once: one version and one delivery of each of DZ's five
+    // records at MA, one message, and MA's record once at DZ.
+    let m = sqlite_db(&ma);
+    let (versions, receives): (i64, i64) = m
+        .query_row(
+            "SELECT (SELECT COUNT(*) FROM record_versions v JOIN records r ON r.id = v.id \
+             WHERE r.originator = ?1), \
+             (SELECT COUNT(*) FROM audit_log WHERE action = 'record.receive')",
+            [&dz_id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((versions, receives), (5, 5));
+    assert_eq!(store_count(&ma, "SELECT COUNT(*) FROM messages"), 1);
+    assert_eq!(
+        store_count(
+            &dz,
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'record.receive'"
+        ),
+        1
+    );
+    // The relay carried sealed envelopes only.
+    let relay = store_bytes(&tn);
+    for n in names {
+        assert!(!contains(&relay, n.as_bytes()), "{n} in clear at the relay");
+    }
+    for d in [&dz, &ma, &tn] {
+        ok(d, &["audit", "verify"]);
+    }
+}

@@ -356,6 +356,17 @@ impl KeyBook {
         }
     }
 
+    /// The generation of `id`'s newest key held here if that key's span
+    /// covers `secs` — so a generation this node has not seen yet could
+    /// have signed an object of that date; `None` for an unknown node or
+    /// a date only older, closed spans cover.
+    pub fn newest_gen_covering(&self, id: &str, secs: i64) -> Option<u64> {
+        match self.spans.get(id) {
+            Some(spans) => spans.last().filter(|s| s.covers(secs)).map(|s| s.gen),
+            None => self.current.get(id).map(|_| 0),
+        }
+    }
+
     /// [`KeyBook::keys_at`] for an RFC 3339 time (unparseable: the current
     /// key only).
     pub fn keys_at_time(&self, id: &str, at: &str) -> Vec<[u8; 32]> {

@@ -26,6 +26,9 @@ use crate::transport::{self, PeerClient, PeerId, PeerSet, TlsIdentity};
 pub const SYNC_PATH: &str = "/peer/v1/sync";
 /// The path a node pushes its new card to after a key rotation.
 pub const CARD_PATH: &str = "/peer/v1/card";
+/// The path a node asks a peer for the card it holds of a third node
+/// (after meeting an envelope signed by a key it does not know).
+pub const CARD_FETCH_PATH: &str = "/peer/v1/card/fetch";
 /// Largest message accepted from a peer.
 pub const MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
 
@@ -84,6 +87,108 @@ async fn receive_card(
             tracing::error!(error = %e, "card worker failed");
             (StatusCode::INTERNAL_SERVER_ERROR, String::new())
         }
+    }
+}
+
+/// A peer asks for the card this node holds of another node: `200` with
+/// the card, `404` not held or not disclosed to it, `400` malformed.
+async fn serve_card(
+    State(node): State<Arc<Node>>,
+    Extension(PeerId(peer)): Extension<PeerId>,
+    body: Bytes,
+) -> Response {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Ask {
+        id: String,
+    }
+    let Ok(ask) = serde_json::from_slice::<Ask>(&body) else {
+        return (StatusCode::BAD_REQUEST, "expected {\"id\": NODE_ID}").into_response();
+    };
+    let r = tokio::task::spawn_blocking(move || node.card_for_peer(&peer, &ask.id)).await;
+    match r {
+        Ok(Ok(Some(card))) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/json")],
+            card,
+        )
+            .into_response(),
+        Ok(Ok(None)) => StatusCode::NOT_FOUND.into_response(),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "answering a card fetch");
+            StatusCode::SERVICE_UNAVAILABLE.into_response()
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "card worker failed");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}
+
+/// Fetches the card of `id` from `sources` in turn (peers that brought
+/// its envelopes) and takes the first newer one along the chain held.
+async fn fetch_card(
+    node: &Arc<Node>,
+    client: &PeerClient,
+    id: &str,
+    sources: &[String],
+) -> crate::rotation::CardFetched {
+    use crate::rotation::{CardFetched, CardUpdate};
+    let mut answered = false;
+    for source in sources {
+        let (n, s) = (node.clone(), source.clone());
+        let target = tokio::task::spawn_blocking(move || {
+            n.store.read(|tx| {
+                let Some(p) = tx.peer(&s)? else {
+                    return Ok::<_, NodeError>(None);
+                };
+                let card: NodeCard =
+                    serde_json::from_str(&p.card).map_err(|e| NodeError::Other(e.to_string()))?;
+                Ok(Some((p.endpoint, card.signing_key()?)))
+            })
+        })
+        .await;
+        let Ok(Ok(Some((endpoint, key)))) = target else {
+            continue;
+        };
+        let ask = serde_json::json!({ "id": id }).to_string().into_bytes();
+        match client
+            .post_with_type(&endpoint, &key, CARD_FETCH_PATH, "application/json", ask)
+            .await
+        {
+            Ok((200, body)) => {
+                answered = true;
+                let (n, s, i) = (node.clone(), source.clone(), id.to_string());
+                match tokio::task::spawn_blocking(move || n.take_fetched_card(&s, &i, &body)).await
+                {
+                    Ok(Ok(CardUpdate::Rotated { from, to })) => {
+                        tracing::info!(peer = id, source = %source, from_gen = from, gen = to,
+                            "took a peer's newer card from another node");
+                        return CardFetched::Newer;
+                    }
+                    Ok(Ok(_)) => {}
+                    Ok(Err(e)) => {
+                        tracing::warn!(peer = id, source = %source, error = %e, "a fetched card was refused")
+                    }
+                    Err(e) => tracing::error!(error = %e, "card worker failed"),
+                }
+            }
+            Ok((404, _)) => answered = true,
+            Ok((status, _)) => {
+                tracing::debug!(peer = id, source = %source, status, "card fetch not answered")
+            }
+            Err(e) => {
+                tracing::debug!(peer = id, source = %source, error = %e, "card fetch failed")
+            }
+        }
+    }
+    if !answered {
+        return CardFetched::Failed;
+    }
+    let (n, i) = (node.clone(), id.to_string());
+    match tokio::task::spawn_blocking(move || n.peer_generation(&i)).await {
+        Ok(Ok(gen)) => CardFetched::NothingNewer(gen),
+        _ => CardFetched::Failed,
     }
 }
 
@@ -199,6 +304,7 @@ pub fn router(node: Arc<Node>) -> Router {
     Router::new()
         .route(SYNC_PATH, post(receive))
         .route(CARD_PATH, post(receive_card))
+        .route(CARD_FETCH_PATH, post(serve_card))
         .route(HIT_LIST_PATH, post(hit_list))
         .route(HIT_EVALUATE_PATH, post(hit_evaluate))
         .layer(DefaultBodyLimit::max(MAX_MESSAGE_BYTES))
@@ -409,6 +515,8 @@ pub async fn sender(node: Arc<Node>, peers: PeerSet) {
     let mut push_backoff: std::collections::HashMap<String, (u64, u64)> = Default::default();
     let mut pushing: std::collections::HashSet<String> = Default::default();
     let mut pushes = tokio::task::JoinSet::new();
+    // Cards of peers that rotated unheard of, fetched from other peers.
+    let mut card_fetches = tokio::task::JoinSet::new();
     // Sends run concurrently and are not waited for as a group: a FLASH
     // queued while a large batch is still being taken in by the peer goes
     // out at once instead of behind it.
@@ -479,6 +587,18 @@ pub async fn sender(node: Arc<Node>, peers: PeerSet) {
                         push_backoff.insert(peer, (now + wait, wait));
                     }
                 }
+            }
+        }
+        for (id, sources) in node.federation.cards.due(now) {
+            let (n, c) = (node.clone(), client.clone());
+            card_fetches.spawn(async move {
+                let r = fetch_card(&n, &c, &id, &sources).await;
+                (id, r)
+            });
+        }
+        while let Some(done) = card_fetches.try_join_next() {
+            if let Ok((id, r)) = done {
+                node.federation.cards.done(&id, r, now_ms());
             }
         }
         let claim_due = node

@@ -161,11 +161,14 @@ impl Node {
     ) -> NodeResult<Vec<String>> {
         policy::authorize(actor, Action::WriteRecord)?;
         let mut out = Vec::new();
-        let ids = self.store.write(|tx| {
-            let ids = self.create_in(tx, actor, batch, &progress, &mut out)?;
-            self.checkpoint_in(tx)?;
-            Ok::<_, NodeError>(ids)
-        })?;
+        let ids = self
+            .store
+            .write(|tx| {
+                let ids = self.create_in(tx, actor, batch, &progress, &mut out)?;
+                self.checkpoint_in(tx)?;
+                Ok::<_, NodeError>(ids)
+            })
+            .inspect_err(|e| self.audit_derived_refusal(actor, e))?;
         self.federation.queue(out);
         Ok(ids)
     }
@@ -213,6 +216,7 @@ impl Node {
                 let tlp = new.tlp.unwrap_or(charter.default_tlp);
                 policy::may_write(actor, self.id(), &new.file, tlp, None)?;
                 self.check_links(tx, &scope, &new.links)?;
+                self.check_derived(tx, &new.links, &new.channel, &charter.members)?;
                 let expires = match (&new.expires, charter.retention_days) {
                     (Some(e), _) => {
                         let t = time::parse_instant(e)
@@ -319,7 +323,8 @@ impl Node {
             let v = self.update_in(tx, actor, cur, data, links, tlp, &mut out)?;
             self.checkpoint_in(tx)?;
             Ok::<_, NodeError>(v)
-        })?;
+        });
+        let v = v.inspect_err(|e| self.audit_derived_refusal(actor, e))?;
         self.federation.queue(out);
         Ok(v)
     }
@@ -349,6 +354,7 @@ impl Node {
         let data = validate_data(cur.kind, &data)?;
         let links = links.unwrap_or(signed.body.links.clone());
         self.check_links(tx, &scope, &links)?;
+        self.check_derived(tx, &links, &signed.body.channel, &signed.body.members)?;
         let mut body = signed.body;
         body.version += 1;
         body.data = data;
@@ -519,6 +525,25 @@ impl Node {
         Ok(())
     }
 
+    /// A record refused because what it derives from may not go to its
+    /// channel (the third-party rule) leaves an audit entry of its own.
+    fn audit_derived_refusal(&self, actor: &Actor, e: &NodeError) {
+        if let NodeError::Refused(r) = e {
+            if r.rule == policy::Rule::ThirdParty {
+                let _ = self.store.write(|tx| {
+                    self.audit(
+                        tx,
+                        &actor.audit_name(),
+                        "record.derived.refused",
+                        "",
+                        json!({"rule": r.rule.name()}),
+                    )?;
+                    self.checkpoint_in(tx)
+                });
+            }
+        }
+    }
+
     /// A refused share leaves an audit entry of its own (the refused
     /// change itself left nothing behind).
     pub(crate) fn audit_share_refusal(&self, actor: &Actor, id: &str, target: &str, e: &NodeError) {
@@ -534,6 +559,73 @@ impl Node {
                 self.checkpoint_in(tx)
             });
         }
+    }
+
+    /// The third-party rule for `sources` (a record and what it derives
+    /// from) placed in `target` with members `members`, with the
+    /// originators' releases this node holds for `target`: refused (exit
+    /// 3, naming the rule) unless policy allows every one.
+    fn may_share_sources(
+        &self,
+        tx: &mut Tx,
+        sources: &[StoredRecord],
+        target: &str,
+        members: &[String],
+    ) -> NodeResult<()> {
+        let mut releases = Vec::new();
+        for s in sources {
+            let rel = tx
+                .granted_releases(&s.id, target)?
+                .into_iter()
+                .filter_map(|r| r.signed)
+                .filter_map(|j| {
+                    serde_json::from_str::<tansiq_core::release::SignedRelease>(&j).ok()
+                })
+                .map(|s| s.release)
+                .next();
+            releases.push(rel);
+        }
+        let share_sources: Vec<ShareSource> = sources
+            .iter()
+            .zip(&releases)
+            .map(|(s, rel)| ShareSource {
+                id: &s.id,
+                originator: &s.originator,
+                home_channel: &s.channel,
+                home_members: s
+                    .signed
+                    .as_ref()
+                    .map(|x| x.body.members.as_slice())
+                    .unwrap_or(&[]),
+                tlp: s.tlp,
+                code: s.code.parse().unwrap_or_default(),
+                release: rel.as_ref(),
+            })
+            .collect();
+        policy::may_share(self.id(), &share_sources, target, members).map_err(NodeError::Refused)
+    }
+
+    /// A record of this node placed in `channel` (members `members`) and
+    /// linked as derived from others: the third-party rule holds for
+    /// everything it derives from, as if those were shared there.
+    fn check_derived(
+        &self,
+        tx: &mut Tx,
+        links: &[Link],
+        channel: &str,
+        members: &[String],
+    ) -> NodeResult<()> {
+        let mut roots = Vec::new();
+        for l in links.iter().filter(|l| l.rel == LinkType::DerivedFrom) {
+            if let Some(r) = tx.record(&l.target, &ReadScope::everything())? {
+                roots.push(r);
+            }
+        }
+        if roots.is_empty() {
+            return Ok(());
+        }
+        let sources = with_derived(tx, roots)?;
+        self.may_share_sources(tx, &sources, channel, members)
     }
 
     /// [`Node::record_share`] inside the caller's transaction.
@@ -569,66 +661,8 @@ impl Node {
             target,
         )?;
         // The record and everything it is derived from, transitively.
-        let mut sources = vec![rec];
-        let mut i = 0;
-        while i < sources.len() && sources.len() < 256 {
-            let derived: Vec<String> = sources[i]
-                .signed
-                .as_ref()
-                .map(|s| {
-                    s.body
-                        .links
-                        .iter()
-                        .filter(|l| l.rel == LinkType::DerivedFrom)
-                        .map(|l| l.target.clone())
-                        .collect()
-                })
-                .unwrap_or_default();
-            for d in derived {
-                if sources.iter().all(|s| s.id != d) {
-                    if let Some(r) = tx.record(&d, &ReadScope::everything())? {
-                        sources.push(r);
-                    }
-                }
-            }
-            i += 1;
-        }
-        let mut releases = Vec::new();
-        for s in &sources {
-            let rel = tx
-                .granted_releases(&s.id, target)?
-                .into_iter()
-                .filter_map(|r| r.signed)
-                .filter_map(|j| {
-                    serde_json::from_str::<tansiq_core::release::SignedRelease>(&j).ok()
-                })
-                .map(|s| s.release)
-                .next();
-            releases.push(rel);
-        }
-        let share_sources: Vec<ShareSource> = sources
-            .iter()
-            .zip(&releases)
-            .map(|(s, rel)| ShareSource {
-                id: &s.id,
-                originator: &s.originator,
-                home_channel: &s.channel,
-                home_members: s
-                    .signed
-                    .as_ref()
-                    .map(|x| x.body.members.as_slice())
-                    .unwrap_or(&[]),
-                tlp: s.tlp,
-                code: s.code.parse().unwrap_or_default(),
-                release: rel.as_ref(),
-            })
-            .collect();
-        if let Err(refusal) = policy::may_share(self.id(), &share_sources, target, &charter.members)
-        {
-            // Refusals are audited too — in their own transaction, so
-            // the refused change itself leaves nothing behind.
-            return Err(NodeError::Refused(refusal));
-        }
+        let sources = with_derived(tx, vec![rec])?;
+        self.may_share_sources(tx, &sources, target, &charter.members)?;
         tx.add_placement(id, target, "share")?;
         // The record travels with the originator's release when this
         // node is not its originator.
@@ -654,6 +688,35 @@ impl Node {
         )?;
         Ok(())
     }
+}
+
+/// `sources` and every record they are derived from, transitively (at
+/// most 256), as this node holds them.
+fn with_derived(tx: &mut Tx, mut sources: Vec<StoredRecord>) -> NodeResult<Vec<StoredRecord>> {
+    let mut i = 0;
+    while i < sources.len() && sources.len() < 256 {
+        let derived: Vec<String> = sources[i]
+            .signed
+            .as_ref()
+            .map(|s| {
+                s.body
+                    .links
+                    .iter()
+                    .filter(|l| l.rel == LinkType::DerivedFrom)
+                    .map(|l| l.target.clone())
+                    .collect()
+            })
+            .unwrap_or_default();
+        for d in derived {
+            if sources.iter().all(|s| s.id != d) {
+                if let Some(r) = tx.record(&d, &ReadScope::everything())? {
+                    sources.push(r);
+                }
+            }
+        }
+        i += 1;
+    }
+    Ok(sources)
 }
 
 /// Maps `f` over `items` on every core, keeping the order. Bulk imports

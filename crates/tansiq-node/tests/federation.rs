@@ -531,6 +531,57 @@ fn partners_witness_each_others_audit_logs_and_raise_an_alarm_on_a_rewrite() {
         size2,
         "the inconsistent checkpoint is not adopted"
     );
+    // Kept as evidence (both notes) and in the audit log.
+    let evidence = ma.store.read(|tx| tx.sync_alarms()).unwrap();
+    let detail: serde_json::Value = serde_json::from_str(&evidence[0].detail).unwrap();
+    assert_eq!(detail["received"], note.as_str(), "the offending note");
+    let held = detail["held"].as_str().unwrap();
+    assert!(
+        held.contains(&format!("\n{size2}\n")),
+        "the witnessed note: {held}"
+    );
+    let audit_alarms = |n: &Node| {
+        n.store
+            .read(|tx| tx.audit_entries(0, 100_000))
+            .unwrap()
+            .into_iter()
+            .filter(|(e, _)| e.action == "witness.alarm")
+            .count()
+    };
+    assert_eq!(audit_alarms(&ma), 1);
+    // Two different logs of the size witnessed (a fork): alarm too.
+    let same_size = tansiq_crypto::checkpoint::Checkpoint {
+        origin: format!("tansiq/{}", dz.id()),
+        size: size2,
+        root: [8u8; 32],
+    };
+    let fork_note =
+        tansiq_crypto::checkpoint::sign(&dz.identity, &format!("tansiq/{}", dz.id()), &same_size)
+            .unwrap();
+    let t = dz
+        .store
+        .write(|tx| {
+            dz.federation.submit(
+                &dz,
+                tx,
+                &ctl,
+                "checkpoint",
+                Precedence::Routine,
+                members.clone(),
+                vec![],
+                &Payload::Checkpoint {
+                    note: fork_note,
+                    old_size: size2,
+                    proof: vec![],
+                },
+            )
+        })
+        .unwrap();
+    dz.federation.queue(t);
+    pump(&both);
+    assert_eq!(ma.sync_status(&OP).unwrap().alarms.len(), 2);
+    assert_eq!(audit_alarms(&ma), 2);
+    assert_eq!(ma.witnessed(dz.id()).unwrap().unwrap().0, size2);
     // A checkpoint whose size canonical JSON cannot hold is refused, not a
     // panic of the receiving node (found by the node_deliver fuzz target).
     let huge = tansiq_crypto::checkpoint::Checkpoint {
@@ -625,6 +676,27 @@ fn a_member_joins_by_a_new_charter_version_and_does_not_see_history() {
         "but not what came before"
     );
     assert!(ma.record_get(&OP, &new).is_ok());
+    // … unless the originator gives it to the channel as it is now.
+    let ma_before = ma
+        .store
+        .read(|tx| tx.audit_entries(0, 100_000))
+        .unwrap()
+        .len();
+    dz.record_share(&OP, &old, &ch).unwrap();
+    pump(&all);
+    assert_eq!(
+        tn.record_get(&OP, &old).unwrap().data["names"][0],
+        "Before Tunisia Joined"
+    );
+    let again = ma
+        .store
+        .read(|tx| tx.audit_entries(0, 100_000))
+        .unwrap()
+        .into_iter()
+        .skip(ma_before)
+        .filter(|(e, _)| e.action == "record.receive")
+        .count();
+    assert_eq!(again, 0, "Morocco, which held it, takes nothing twice");
     // Morocco is removed: version 3 needs only Algeria and Tunisia.
     dz.channel_update(&OP, &ch, vec![], vec![ma.id().into()])
         .unwrap();
@@ -676,4 +748,285 @@ fn a_member_joins_by_a_new_charter_version_and_does_not_see_history() {
         ma.record_get(&OP, &after).is_err(),
         "a removed member receives nothing new"
     );
+}
+
+/// The log lines written while `f` runs (the node's tracing output).
+fn logged<T>(f: impl FnOnce() -> T) -> (T, String) {
+    #[derive(Clone, Default)]
+    struct Buf(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+    impl std::io::Write for Buf {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let buf = Buf::default();
+    let out = buf.clone();
+    let sub = tracing_subscriber::fmt()
+        .with_writer(move || out.clone())
+        .with_max_level(tracing::Level::INFO)
+        .with_ansi(false)
+        .finish();
+    let v = tracing::subscriber::with_default(sub, f);
+    let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+    (v, text)
+}
+
+/// The batch `from` has queued for `to` (other transmits dropped).
+fn batch_for(from: &Node, to: &Node) -> (u64, Vec<tansiq_sync::Item>) {
+    from.federation
+        .take_outgoing()
+        .into_iter()
+        .find_map(|t| match t.message {
+            tansiq_sync::Message::Batch { batch, items } if t.to.as_str() == to.id() => {
+                Some((batch, items))
+            }
+            _ => None,
+        })
+        .expect("a batch for the peer")
+}
+
+/// What `dest` answers to `from`'s message `bytes`: the status of each item.
+fn answer(dest: &Node, from: &Node, bytes: &[u8]) -> Vec<tansiq_sync::Status> {
+    let out = dest
+        .store
+        .write(|tx| dest.federation.receive(dest, tx, from.id(), bytes))
+        .unwrap();
+    out.into_iter()
+        .find_map(|t| match t.message {
+            tansiq_sync::Message::BatchAck { results, .. } => {
+                Some(results.into_iter().map(|r| r.status).collect())
+            }
+            _ => None,
+        })
+        .unwrap_or_default()
+}
+
+/// Everything bad input could change at a node.
+fn footprint(n: &Node) -> Vec<i64> {
+    let c = rusqlite::Connection::open(n.dir.join("node.db")).unwrap();
+    [
+        "SELECT COUNT(*) FROM records",
+        "SELECT COUNT(*) FROM record_versions",
+        "SELECT COUNT(*) FROM sync_envelope",
+        "SELECT COUNT(*) FROM sync_stream",
+        "SELECT COUNT(*) FROM messages",
+        "SELECT COUNT(*) FROM channels",
+        "SELECT COUNT(*) FROM sync_alarm",
+    ]
+    .iter()
+    .map(|q| c.query_row(q, [], |r| r.get(0)).unwrap())
+    .collect()
+}
+
+/// A replayed envelope, a forged signature, a body altered on the way, a
+/// truncated message, an envelope for a channel the receiver does not
+/// know and one from a peer that is not a member of the channel: each is
+/// refused (or, for the unknown channel, deferred), written to the node's
+/// log, and changes nothing at the receiver.
+#[test]
+fn bad_peer_input_is_rejected_logged_and_has_no_effect() {
+    use tansiq_sync::{Body, Envelope, Item, Message, Status};
+    let tmp = tempfile::tempdir().unwrap();
+    let dz = node(tmp.path(), "dz", "DZ", 7401);
+    let ma = node(tmp.path(), "ma", "MA", 7411);
+    let us = node(tmp.path(), "us", "US", 7451);
+    let all = [&dz, &ma, &us];
+    trust(&all);
+    let ch = dz
+        .channel_create(
+            &OP,
+            "DZ-MA",
+            vec![ma.id().into()],
+            vec!["terrorism".into()],
+            vec![],
+            None,
+        )
+        .unwrap();
+    pump(&all);
+    ma.channel_accept(&OP, &ch).unwrap();
+    pump(&all);
+    let id = dz
+        .record_add(&OP, person(&ch, "Abdelmalek Droukdel"))
+        .unwrap();
+    let (batch, items) = batch_for(&dz, &ma);
+    let genuine = Message::Batch {
+        batch,
+        items: items.clone(),
+    }
+    .encode();
+    let acks = ma
+        .store
+        .write(|tx| ma.federation.receive(&ma, tx, dz.id(), &genuine))
+        .unwrap();
+    // MA's acknowledgement back to DZ (its window to MA stays open).
+    for t in acks {
+        let bytes = t.message.encode();
+        let more = dz
+            .store
+            .write(|tx| dz.federation.receive(&dz, tx, ma.id(), &bytes))
+            .unwrap();
+        dz.federation.queue(more);
+    }
+    let _ = dz.federation.take_outgoing();
+    assert!(ma.record_get(&OP, &id).is_ok());
+    let before = footprint(&ma);
+    let with = |e: Envelope| {
+        Message::Batch {
+            batch: batch + 1,
+            items: vec![Item {
+                to: items[0].to.clone(),
+                envelope: e,
+            }],
+        }
+        .encode()
+    };
+
+    // A replay: acknowledged as held, no second effect.
+    let (st, log) = logged(|| answer(&ma, &dz, &genuine));
+    assert_eq!(st, vec![Status::Stored]);
+    assert_eq!(footprint(&ma), before, "replay");
+    assert!(!log.contains("envelope refused"), "{log}");
+
+    // DZ's next envelope, not yet at MA, forged on the way: US's signature
+    // over its id.
+    let _second = dz.record_add(&OP, person(&ch, "Hassan Hattab")).unwrap();
+    let env = batch_for(&dz, &ma).1[0].envelope.clone();
+    let before = footprint(&ma);
+    let forged = Envelope::new(env.header().clone(), env.body().clone(), |i| {
+        us.identity.sign(tansiq_sync::ENVELOPE_SIG_CONTEXT, &i.0)
+    })
+    .unwrap();
+    let (st, log) = logged(|| answer(&ma, &dz, &with(forged)));
+    assert_eq!(st, vec![Status::Refused], "forged signature");
+    assert!(
+        log.contains("envelope refused") && log.contains("bad originator signature"),
+        "{log}"
+    );
+    assert_eq!(footprint(&ma), before, "forged signature");
+
+    // A body altered on the way (the id changes; DZ's signature no longer
+    // covers it).
+    let Body::Sealed(b) = env.body().clone() else {
+        panic!("a full envelope")
+    };
+    let mut altered = b.clone();
+    let mid = altered.len() / 2;
+    altered[mid] ^= 0x40;
+    let corrupted =
+        Envelope::new(env.header().clone(), Body::Sealed(altered), |_| *env.sig()).unwrap();
+    let (st, log) = logged(|| answer(&ma, &dz, &with(corrupted)));
+    assert_eq!(st, vec![Status::Refused], "altered body");
+    assert!(log.contains("envelope refused"), "{log}");
+    assert_eq!(footprint(&ma), before, "altered body");
+
+    // A truncated message: dropped unanswered, logged.
+    let (st, log) = logged(|| answer(&ma, &dz, &genuine[..genuine.len() - 7]));
+    assert!(st.is_empty(), "nothing answered to a truncated message");
+    assert!(log.contains("malformed message"), "{log}");
+    assert_eq!(footprint(&ma), before, "truncated");
+
+    // An envelope for a channel MA does not know (its charter never
+    // reached MA): deferred, not stored.
+    let unknown = dz
+        .channel_create(
+            &OP,
+            "never told",
+            vec![ma.id().into()],
+            vec!["terrorism".into()],
+            vec![],
+            None,
+        )
+        .unwrap();
+    let _ = dz.federation.take_outgoing();
+    let mut pair = vec![dz.id().to_string(), ma.id().to_string()];
+    pair.sort();
+    let msg = |ch: &str| Payload::Message {
+        id: format!("msg_{}", ch.len()),
+        channel: ch.to_string(),
+        file: None,
+        precedence: "routine".into(),
+        text: "hello".into(),
+        sent_at: "2026-11-29T10:00:00Z".into(),
+        ack_required: false,
+    };
+    let t = dz
+        .store
+        .write(|tx| {
+            dz.federation.submit(
+                &dz,
+                tx,
+                &unknown,
+                "message",
+                // FLASH: the express lane (DZ's two normal batches to MA
+                // above were never acknowledged).
+                Precedence::Flash,
+                pair.clone(),
+                vec![],
+                &msg(&unknown),
+            )
+        })
+        .unwrap();
+    dz.federation.queue(t);
+    let (b, its) = batch_for(&dz, &ma);
+    let (st, log) = logged(|| {
+        answer(
+            &ma,
+            &dz,
+            &Message::Batch {
+                batch: b,
+                items: its,
+            }
+            .encode(),
+        )
+    });
+    assert_eq!(st, vec![Status::Retry], "unknown channel");
+    assert!(
+        log.contains("envelope deferred") && log.contains("not active here"),
+        "{log}"
+    );
+    assert_eq!(footprint(&ma), before, "unknown channel");
+
+    // A non-member (US, a known peer) posting into DZ-MA.
+    let mut three = vec![
+        dz.id().to_string(),
+        ma.id().to_string(),
+        us.id().to_string(),
+    ];
+    three.sort();
+    let t = us
+        .store
+        .write(|tx| {
+            us.federation.submit(
+                &us,
+                tx,
+                &ch,
+                "message",
+                Precedence::Flash,
+                three.clone(),
+                vec![],
+                &msg(&ch),
+            )
+        })
+        .unwrap();
+    us.federation.queue(t);
+    let (b, its) = batch_for(&us, &ma);
+    let (st, log) = logged(|| {
+        answer(
+            &ma,
+            &us,
+            &Message::Batch {
+                batch: b,
+                items: its,
+            }
+            .encode(),
+        )
+    });
+    assert_eq!(st, vec![Status::Refused], "non-member");
+    assert!(log.contains("is not a member of channel"), "{log}");
+    assert_eq!(footprint(&ma), before, "non-member");
+    assert!(ma.audit_verify(&OP).unwrap().ok);
 }

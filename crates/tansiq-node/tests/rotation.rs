@@ -408,3 +408,147 @@ fn a_co_signature_made_before_a_rotation_still_counts() {
     pump(&[&dz, &ma, &tn]);
     assert!(dz.record_get(&OP, &id).is_ok() && tn.record_get(&OP, &id).is_ok());
 }
+
+/// [`pump`] between `nodes`, where every transmit to `cut` fails as a
+/// dead link does (reported to the engine).
+fn pump_cut(nodes: &[&Node], cut: &str) {
+    for n in nodes {
+        let more = n.store.write(|tx| n.federation.poll(n, tx)).unwrap();
+        n.federation.queue(more);
+    }
+    for _ in 0..50 {
+        let mut any = false;
+        for n in nodes {
+            for t in n.federation.take_outgoing() {
+                any = true;
+                if t.to.as_str() == cut {
+                    let more = n.store.write(|tx| n.federation.failed(n, tx, &t)).unwrap();
+                    n.federation.queue(more);
+                    continue;
+                }
+                let Some(dest) = nodes.iter().find(|d| d.id() == t.to.as_str()) else {
+                    continue;
+                };
+                let bytes = t.message.encode();
+                let more = dest
+                    .store
+                    .write(|tx| dest.federation.receive(dest, tx, n.id(), &bytes))
+                    .unwrap();
+                dest.federation.queue(more);
+            }
+        }
+        if !any {
+            return;
+        }
+    }
+}
+
+/// DZ rotates while its link to MA is down; TN, the third member, takes
+/// DZ's card and its new record. MA restarts and catches up by
+/// anti-entropy from TN: the fetched envelope is signed by a key MA does
+/// not know, so MA defers it (nothing refused, nothing stored), fetches
+/// DZ's card from TN (which discloses it: both are members of a channel
+/// with DZ), and the next fetch takes the record in — once.
+#[test]
+fn anti_entropy_after_a_rotation_fetches_the_card_then_the_envelopes() {
+    use tansiq_node::rotation::CardFetched;
+    let tmp = tempfile::tempdir().unwrap();
+    let dz = node(tmp.path(), "dz", "DZ");
+    let ma = node(tmp.path(), "ma", "MA");
+    let tn = node(tmp.path(), "tn", "TN");
+    for (a, b) in [(&dz, &ma), (&dz, &tn), (&ma, &tn)] {
+        trust(a, b);
+    }
+    let ch = dz
+        .channel_create(
+            &OP,
+            "Maghreb",
+            vec![ma.id().into(), tn.id().into()],
+            vec!["terrorism".into()],
+            vec![],
+            None,
+        )
+        .unwrap();
+    pump(&[&dz, &ma, &tn]);
+    ma.channel_accept(&OP, &ch).unwrap();
+    tn.channel_accept(&OP, &ch).unwrap();
+    pump(&[&dz, &ma, &tn]);
+    let first = dz.record_add(&OP, person(&ch, "Before")).unwrap();
+    pump(&[&dz, &ma, &tn]);
+    assert!(ma.record_get(&OP, &first).is_ok());
+
+    // DZ rotates; only TN hears of it (the DZ–MA link is down).
+    let card = serde_json::to_vec(&dz.keys_rotate(&OP).unwrap()).unwrap();
+    tn.receive_card_push(dz.id(), &card).unwrap();
+    let dz = Node::open(&tmp.path().join("dz")).unwrap();
+    let after = dz.record_add(&OP, person(&ch, "After Rotation")).unwrap();
+    // Only what is for TN crosses.
+    for t in dz.federation.take_outgoing() {
+        if t.to.as_str() == tn.id() {
+            let bytes = t.message.encode();
+            let more = tn
+                .store
+                .write(|tx| tn.federation.receive(&tn, tx, dz.id(), &bytes))
+                .unwrap();
+            tn.federation.queue(more);
+        }
+    }
+    let _ = tn.federation.take_outgoing();
+    assert!(tn.record_get(&OP, &after).is_ok());
+
+    // MA restarts: its summary round reaches TN, TN's heads show the gap,
+    // MA fetches from TN and defers the envelope it cannot verify.
+    let ma = Node::open(&tmp.path().join("ma")).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !ma.federation.cards.is_wanted(dz.id()) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "MA never asked for DZ's card"
+        );
+        pump_cut(&[&ma, &tn], dz.id());
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    assert!(
+        ma.record_get(&OP, &after).is_err(),
+        "nothing taken unverified"
+    );
+    assert!(ma.sync_status(&OP).unwrap().alarms.is_empty());
+
+    // The card fetch (what `serve` does with `cards.due`): from TN.
+    let now = tansiq_node::federation::now_ms();
+    let due = ma.federation.cards.due(now);
+    assert_eq!(due, vec![(dz.id().to_string(), vec![tn.id().to_string()])]);
+    // TN discloses DZ's card to MA (a shared channel), not to a stranger.
+    let got = tn
+        .card_for_peer(ma.id(), dz.id())
+        .unwrap()
+        .expect("disclosed");
+    assert_eq!(tn.card_for_peer("tqnobody", dz.id()).unwrap(), None);
+    assert_eq!(
+        ma.take_fetched_card(tn.id(), dz.id(), got.as_bytes())
+            .unwrap(),
+        CardUpdate::Rotated { from: 0, to: 1 }
+    );
+    ma.federation.cards.done(dz.id(), CardFetched::Newer, now);
+
+    // The next fetch takes the record in, once.
+    while ma.record_get(&OP, &after).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the refetch after the card never came"
+        );
+        pump_cut(&[&ma, &tn], dz.id());
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    pump_cut(&[&ma, &tn], dz.id());
+    let receives = actions(&ma)
+        .iter()
+        .filter(|a| *a == "record.receive")
+        .count();
+    assert_eq!(receives, 2, "each record delivered once");
+    assert!(actions(&ma).iter().any(|a| a == "peer.rotate"));
+    assert!(ma.sync_status(&OP).unwrap().alarms.is_empty());
+    for n in [&dz, &ma, &tn] {
+        assert!(n.audit_verify(&OP).unwrap().ok);
+    }
+}

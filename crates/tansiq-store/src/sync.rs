@@ -475,6 +475,17 @@ impl Tx<'_> {
         .collect()
     }
 
+    /// Whether an outbox row for `to` carries an envelope of `originator`
+    /// (a relay holding custody for `to`, or a member forwarding).
+    pub fn sync_outbox_has(&mut self, to: &str, originator: &str) -> Result<bool, StoreError> {
+        Ok(!self
+            .query(
+                "SELECT 1 FROM sync_outbox WHERE to_node = ? AND originator = ? LIMIT 1",
+                &[to.into(), originator.into()],
+            )?
+            .is_empty())
+    }
+
     /// Queued rows per recipient, by recipient.
     pub fn sync_outbox_counts(&mut self) -> Result<Vec<(String, u64)>, StoreError> {
         self.query(

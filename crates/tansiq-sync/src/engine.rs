@@ -525,6 +525,23 @@ impl Engine {
     ) -> Output {
         let mut c = self.call(now, host);
         self.link_failed(to, &mut c);
+        // A gap fetch from that peer cannot be answered now: count it as
+        // fruitless at once (ask the next candidate after the backoff)
+        // instead of waiting out `fetch_timeout`.
+        let keys: Vec<SKey> = self
+            .streams
+            .iter()
+            .filter(|(_, s)| s.fetch.as_ref().is_some_and(|f| f.peer == *to))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in keys {
+            if let Some(s) = self.streams.get_mut(&k) {
+                s.fetch = None;
+                s.fetch_failures = s.fetch_failures.saturating_add(1);
+                s.stalled_since = Some(now);
+            }
+            self.touch_stream(&k, now);
+        }
         let batch = self.links.get_mut(to).and_then(|l| l.batches.remove(&id));
         if let Some(b) = batch {
             self.requeue_batch(to, id, b);

@@ -12,6 +12,7 @@ use crate::card::KeyBook;
 use crate::error::NodeResult;
 use crate::node::Node;
 use crate::records::load_channel;
+use crate::rotation::CardWants;
 
 pub struct SqlHost<'a, 'b> {
     me: String,
@@ -23,6 +24,9 @@ pub struct SqlHost<'a, 'b> {
     /// while this host lives; a 256-envelope batch reads it once, not 256
     /// times.
     members: RefCell<std::collections::HashMap<String, Option<Vec<String>>>>,
+    /// The peer whose message is being handled, and where to note a card
+    /// to fetch when it brings an envelope signed by a key not held here.
+    from: Option<(String, std::sync::Arc<CardWants>)>,
 }
 
 impl<'a, 'b> SqlHost<'a, 'b> {
@@ -34,6 +38,7 @@ impl<'a, 'b> SqlHost<'a, 'b> {
             tx: RefCell::new(tx),
             prepared: None,
             members: RefCell::default(),
+            from: None,
         })
     }
 
@@ -45,6 +50,7 @@ impl<'a, 'b> SqlHost<'a, 'b> {
             tx: RefCell::new(tx),
             prepared: None,
             members: RefCell::default(),
+            from: None,
         }
     }
 
@@ -53,6 +59,42 @@ impl<'a, 'b> SqlHost<'a, 'b> {
     pub(crate) fn with_prepared(mut self, prepared: Option<&'a Prepared>) -> Self {
         self.prepared = prepared;
         self
+    }
+
+    /// Handling a message from peer `from`: an envelope it brings whose
+    /// signature no held key verifies may be deferred while the
+    /// originator's card is fetched from it (see [`SqlHost::bad_signature`]).
+    pub(crate) fn handling_peer(mut self, from: &str, wants: std::sync::Arc<CardWants>) -> Self {
+        self.from = Some((from.to_string(), wants));
+        self
+    }
+
+    /// No held key of the originator verifies `env`. Refused as forged,
+    /// unless it may be signed by a generation of the originator's keys
+    /// this node has not seen: it was brought by another node than the
+    /// originator (which pushes its card before anything else it sends,
+    /// so its own deliveries never need this), it is dated where the
+    /// newest held key is valid, and no fetch lately found the card
+    /// unchanged. Then it is deferred (`retry`) and the card fetched from
+    /// the peer that brought it (docs/PROTOCOL.md §6, "Card fetch").
+    fn bad_signature(&self, originator: &str, secs: i64) -> Verdict {
+        let refuse = Verdict::Refuse("bad originator signature".into());
+        let Some((from, wants)) = &self.from else {
+            return refuse;
+        };
+        if from == originator {
+            return refuse;
+        }
+        let Some(gen) = self.signing.newest_gen_covering(originator, secs) else {
+            return refuse;
+        };
+        if wants.unknown_key(originator, gen, from, super::now_ms()) {
+            Verdict::Retry(format!(
+                "no key of {originator} held here verifies it: fetching its card"
+            ))
+        } else {
+            refuse
+        }
     }
 
     /// The signing keys of this node and its peers, as this transaction sees them.
@@ -101,15 +143,14 @@ impl Host for SqlHost<'_, '_> {
         }
         // The key the originator had when it made the envelope (its
         // current one unless it rotated since).
-        let candidates = self
-            .signing
-            .keys_at(h.originator.as_str(), (h.created_ms / 1000) as i64);
+        let secs = (h.created_ms / 1000) as i64;
+        let candidates = self.signing.keys_at(h.originator.as_str(), secs);
         let ok = candidates.iter().any(|pk| {
             self.prepared.is_some_and(|p| p.signature_verified(env, pk))
                 || tansiq_crypto::verify(pk, ENVELOPE_SIG_CONTEXT, &env.id().0, env.sig()).is_ok()
         });
         if !ok {
-            return Verdict::Refuse("bad originator signature".into());
+            return self.bad_signature(h.originator.as_str(), secs);
         }
         let me = match NodeId::new(self.me.clone()) {
             Ok(m) => m,

@@ -151,6 +151,9 @@ pub struct Federation {
     pub epochs: payload::EpochKeys,
     /// Urgent peer messages go first to the store lock.
     pub turns: Turns,
+    /// Cards of peers that rotated without this node hearing of it, to
+    /// fetch from the peers that brought their envelopes.
+    pub cards: std::sync::Arc<crate::rotation::CardWants>,
 }
 
 /// A delivery worker's identity and lease length.
@@ -178,6 +181,7 @@ impl Default for Federation {
             turns: Turns::default(),
             worker: Mutex::default(),
             claim_due: std::sync::atomic::AtomicBool::new(true),
+            cards: Default::default(),
         }
     }
 }
@@ -349,14 +353,16 @@ impl Federation {
         tx: &mut Tx,
         f: impl FnOnce(&mut Engine, &SqlHost, u64) -> NodeResult<(Output, T)>,
     ) -> NodeResult<(Vec<Transmit>, T)> {
-        self.run_prepared(node, tx, None, f)
+        self.run_prepared(node, tx, None, None, f)
     }
 
+    /// `from`: the peer whose message this call handles.
     fn run_prepared<T>(
         &self,
         node: &Node,
         tx: &mut Tx,
         prepared: Option<&Prepared>,
+        from: Option<&str>,
         f: impl FnOnce(&mut Engine, &SqlHost, u64) -> NodeResult<(Output, T)>,
     ) -> NodeResult<(Vec<Transmit>, T)> {
         let mut guard = self.engine.lock().unwrap_or_else(|p| p.into_inner());
@@ -364,7 +370,10 @@ impl Federation {
         self.current(&mut guard, node, tx, now)?;
         let (engine, _) = guard.as_mut().expect("set above");
         let (out, keys) = {
-            let host = SqlHost::new(node, tx)?.with_prepared(prepared);
+            let mut host = SqlHost::new(node, tx)?.with_prepared(prepared);
+            if let Some(p) = from {
+                host = host.handling_peer(p, self.cards.clone());
+            }
             let keys = host.signing_keys().clone();
             (f(engine, &host, now), keys)
         };
@@ -376,6 +385,7 @@ impl Federation {
                 return Err(e);
             }
         };
+        log_events(&out.events);
         if let Err(e) = apply::apply(node, tx, &out, &keys, prepared) {
             *guard = None;
             return Err(e);
@@ -605,15 +615,22 @@ impl Federation {
         bytes: &[u8],
         mut prepared: Prepared,
     ) -> NodeResult<Vec<Transmit>> {
+        let peer = from;
         let from = node_id(from)?;
         let msg = prepared.message.take();
-        self.run_prepared(node, tx, Some(&prepared), |engine, host, now| {
-            let out = match msg {
-                Some(m) => engine.handle_message(&from, m, now, host),
-                None => engine.handle_bytes(&from, bytes, now, host),
-            };
-            Ok((out, ()))
-        })
+        self.run_prepared(
+            node,
+            tx,
+            Some(&prepared),
+            Some(peer),
+            |engine, host, now| {
+                let out = match msg {
+                    Some(m) => engine.handle_message(&from, m, now, host),
+                    None => engine.handle_bytes(&from, bytes, now, host),
+                };
+                Ok((out, ()))
+            },
+        )
         .map(|(t, ())| t)
     }
 
@@ -628,6 +645,34 @@ impl Federation {
         self.with_engine(node, tx, |engine, host, now| {
             Ok(engine.transmit_failed(&to, id, now, host))
         })
+    }
+}
+
+/// Writes the engine's events to the node's log: peer input that was
+/// malformed, refused or deferred (with the peer, the envelope id and the
+/// reason code — never content), and links going up or down.
+fn log_events(events: &[tansiq_sync::Event]) {
+    use tansiq_sync::{Event, Status};
+    for e in events {
+        match e {
+            Event::Malformed { from, error } => {
+                tracing::warn!(peer = %from.as_str(), %error, "malformed message from a peer dropped")
+            }
+            Event::Rejected {
+                from,
+                id,
+                status: Status::Refused,
+                reason,
+            } => tracing::warn!(peer = %from.as_str(), envelope = %hex::encode(id.0), %reason,
+                "envelope refused"),
+            Event::Rejected {
+                from, id, reason, ..
+            } => tracing::info!(peer = %from.as_str(), envelope = %hex::encode(id.0), %reason,
+                "envelope deferred (retry)"),
+            Event::Link { peer, up } => {
+                tracing::info!(peer = %peer.as_str(), up, "link state changed")
+            }
+        }
     }
 }
 

@@ -406,6 +406,10 @@ impl Engine {
         let key: SKey = (channel, originator);
         let before = self.streams.get(&key).map_or(0, |s| s.prefix);
         let mut got_any = false;
+        // Envelopes the host could not judge yet (`retry`: a key or
+        // charter not known here yet): the peer does hold them, so its
+        // claim stands and the fetch is repeated after a backoff.
+        let mut deferred = false;
         for env in envelopes {
             let h = env.header();
             if h.channel != key.0 || h.originator != key.1 {
@@ -414,6 +418,7 @@ impl Engine {
             let id = env.id();
             let (status, reason, new) = self.accept(from, env, true, c);
             got_any |= new;
+            deferred |= status == Status::Retry;
             if let (Status::Retry | Status::Refused, Some(r)) = (status, reason) {
                 c.out.events.push(Event::Rejected {
                     from: from.clone(),
@@ -439,7 +444,7 @@ impl Engine {
             s.stalled_since = Some(c.now);
             // The peer does not have it: try another next time, and if it
             // was the one that announced it, drop its claim.
-            if s.hint.as_ref() == Some(from) {
+            if s.hint.as_ref() == Some(from) && !deferred {
                 s.hint = None;
                 s.claimed = s.known;
                 s.hold_until = 0;
