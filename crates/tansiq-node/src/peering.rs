@@ -333,28 +333,32 @@ pub async fn serve_peers(
         .map_err(|e| NodeError::Other(format!("partner endpoint: {e}")))
 }
 
-fn record_link(node: &Node, peer: &str, ok: bool, error: Option<String>) {
+/// The `peer_links` row to write after a transmit, if any: a success in
+/// the same second as the last one this process recorded would write the
+/// same row again, so it is skipped (one commit per transmit otherwise,
+/// each a disk flush taken under the store lock).
+fn link_row(node: &Node, peer: &str, ok: bool, error: Option<String>) -> Option<PeerLinkRow> {
     let now = tansiq_core::time::format(&tansiq_core::time::now());
-    // A success in the same second as the last one this process recorded
-    // would write the same row again: skip that commit (one per transmit
-    // otherwise, each a disk flush taken under the store lock).
     if !node.federation.link_changes(peer, ok, &now) {
-        return;
+        return None;
     }
-    let _ = node.store.write(|tx| {
-        let prev = tx.sync_link(peer)?;
-        let row = PeerLinkRow {
-            peer: peer.to_string(),
-            last_delivery: if ok {
-                Some(now.clone())
-            } else {
-                prev.as_ref().and_then(|p| p.last_delivery.clone())
-            },
-            last_error: if ok { None } else { error.clone() },
-            updated_at: Some(now.clone()),
-        };
-        tx.sync_put_link(&row)
-    });
+    Some(PeerLinkRow {
+        peer: peer.to_string(),
+        last_delivery: ok.then(|| now.clone()),
+        last_error: if ok { None } else { error },
+        updated_at: Some(now),
+    })
+}
+
+/// Writes a link row; a failure keeps the last delivery time known.
+fn put_link(
+    tx: &mut tansiq_store::Tx,
+    mut row: PeerLinkRow,
+) -> Result<(), tansiq_store::StoreError> {
+    if row.last_delivery.is_none() {
+        row.last_delivery = tx.sync_link(&row.peer)?.and_then(|p| p.last_delivery);
+    }
+    tx.sync_put_link(&row)
 }
 
 /// Pushes this node's current card to `peer` (which confirmed generation
@@ -403,19 +407,31 @@ pub async fn push_card(
 
 async fn send_one(node: &Arc<Node>, client: &PeerClient, peers: &PeerSet, t: Transmit) {
     let to = t.to.as_str().to_string();
-    let n = node.clone();
-    let target = tokio::task::spawn_blocking(move || {
-        n.store.read(|tx| {
-            let Some(p) = tx.peer(&to)? else {
-                return Ok::<_, NodeError>(None);
-            };
-            let card: NodeCard =
-                serde_json::from_str(&p.card).map_err(|e| NodeError::Other(e.to_string()))?;
-            let acked = n.card_acked(tx, &to)?;
-            Ok(Some((p.endpoint, card.signing_key()?, acked)))
-        })
-    })
-    .await;
+    // Where and to which key: from memory when read in the last two
+    // seconds. A read takes the store's lock, which a bulk import may hold
+    // for a while; waiting for it here stalled delivery (docs/BENCHMARKS.md).
+    // A stale `acked` is only ever too low: the card is pushed once more.
+    let target = match node.federation.send_target(&to) {
+        Some(t) => Ok(Ok(Some(t))),
+        None => {
+            let n = node.clone();
+            let to = to.clone();
+            tokio::task::spawn_blocking(move || {
+                n.store.read(|tx| {
+                    let Some(p) = tx.peer(&to)? else {
+                        return Ok::<_, NodeError>(None);
+                    };
+                    let card: NodeCard = serde_json::from_str(&p.card)
+                        .map_err(|e| NodeError::Other(e.to_string()))?;
+                    let acked = n.card_acked(tx, &to)?;
+                    let t = (p.endpoint, card.signing_key()?, acked);
+                    n.federation.set_send_target(&to, &t);
+                    Ok(Some(t))
+                })
+            })
+            .await
+        }
+    };
     let Ok(Ok(Some((endpoint, key, acked)))) = target else {
         tracing::warn!(peer = %t.to.as_str(), "no endpoint for peer; message dropped (the engine will retry)");
         return;
@@ -470,17 +486,27 @@ async fn send_one(node: &Arc<Node>, client: &PeerClient, peers: &PeerSet, t: Tra
         _ => None,
     };
     let _ = tokio::task::spawn_blocking(move || {
-        record_link(&n, &peer, ok, err);
+        let link = link_row(&n, &peer, ok, err);
         if let Some(reply) = reply {
-            match n
-                .store
-                .write(|tx| n.federation.receive(&n, tx, &peer, &reply))
-            {
+            // Before bulk writes waiting for the store (see `Turns`): the
+            // next batch to this peer goes out only once this is taken in.
+            let _turn = n.federation.turns.wait(true);
+            // The link's row goes in the same commit as the acknowledgement.
+            let r = n.store.write(|tx| {
+                let out = n.federation.receive(&n, tx, &peer, &reply)?;
+                if let Some(row) = link.clone() {
+                    put_link(tx, row)?;
+                }
+                Ok::<_, NodeError>(out)
+            });
+            match r {
                 Ok(more) => n.federation.queue(more),
                 // Lost like an ack that never came: the engine resends
                 // after its timeout, and the peer deduplicates.
                 Err(e) => tracing::warn!(error = %e, "taking in an acknowledgement"),
             }
+        } else if let Some(row) = link {
+            let _ = n.store.write(|tx| put_link(tx, row));
         }
         if !ok {
             match n.store.write(|tx| n.federation.failed(&n, tx, &t)) {

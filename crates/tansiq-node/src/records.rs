@@ -161,6 +161,9 @@ impl Node {
     ) -> NodeResult<Vec<String>> {
         policy::authorize(actor, Action::WriteRecord)?;
         let mut out = Vec::new();
+        // A bulk write: acknowledgements and urgent peer messages waiting
+        // for the store go first (they are short and keep delivery going).
+        let _turn = self.federation.turns.wait(false);
         let ids = self
             .store
             .write(|tx| {

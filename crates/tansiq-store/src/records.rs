@@ -205,17 +205,21 @@ impl Tx<'_> {
             "INSERT INTO record_versions (id, version, body, sig, content_hash) VALUES (?, ?, ?, ?, ?)",
             &[(&b.id).into(), b.version.into(), body.into(), (&rec.sig).into(), hash.as_slice().into()],
         )?;
-        self.exec(
-            "DELETE FROM record_names WHERE record_id = ?",
-            &[(&b.id).into()],
-        )?;
+        // A first version has no earlier names or links to replace (its id
+        // is new: callers take in a version only above the one held).
+        if b.version > 1 {
+            self.exec(
+                "DELETE FROM record_names WHERE record_id = ?",
+                &[(&b.id).into()],
+            )?;
+            self.exec("DELETE FROM record_links WHERE src = ?", &[(&b.id).into()])?;
+        }
         for n in names {
             self.exec(
                 "INSERT INTO record_names (record_id, norm) VALUES (?, ?)",
                 &[(&b.id).into(), n.into()],
             )?;
         }
-        self.exec("DELETE FROM record_links WHERE src = ?", &[(&b.id).into()])?;
         for l in &b.links {
             self.exec(
                 "INSERT INTO record_links (src, rel, dst, from_date, until_date) VALUES (?, ?, ?, ?, ?)",

@@ -213,6 +213,16 @@ impl Tx<'_> {
         Ok(())
     }
 
+    /// Whether the envelope with this id is held with its body (not purged).
+    pub fn sync_envelope_has_body(&mut self, id: &[u8; 32]) -> Result<bool, StoreError> {
+        Ok(!self
+            .query(
+                "SELECT 1 FROM sync_envelope WHERE id = ? AND purged = 0 AND body IS NOT NULL",
+                &[id.as_slice().into()],
+            )?
+            .is_empty())
+    }
+
     /// The envelope with this id, member or custody copy.
     pub fn sync_envelope(&mut self, id: &[u8; 32]) -> Result<Option<EnvelopeRow>, StoreError> {
         self.query(

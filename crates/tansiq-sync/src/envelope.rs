@@ -276,6 +276,20 @@ impl Envelope {
         })))
     }
 
+    /// The same envelope with signature `sig` (the id does not cover the
+    /// signature, so nothing is recomputed).
+    pub fn with_sig(&self, sig: [u8; 64]) -> Envelope {
+        let i = &self.0;
+        Envelope(std::sync::Arc::new(Inner {
+            header: i.header.clone(),
+            header_bytes: i.header_bytes.clone(),
+            body: i.body.clone(),
+            body_hash: i.body_hash,
+            sig,
+            id: i.id,
+        }))
+    }
+
     /// The id.
     pub fn id(&self) -> EnvelopeId {
         self.0.id

@@ -27,6 +27,8 @@ pub struct SqlHost<'a, 'b> {
     /// The peer whose message is being handled, and where to note a card
     /// to fetch when it brings an envelope signed by a key not held here.
     from: Option<(String, std::sync::Arc<CardWants>)>,
+    /// Envelopes this node made recently (see [`super::SentCache`]).
+    sent: std::sync::Arc<super::SentCache>,
 }
 
 impl<'a, 'b> SqlHost<'a, 'b> {
@@ -39,6 +41,7 @@ impl<'a, 'b> SqlHost<'a, 'b> {
             prepared: None,
             members: RefCell::default(),
             from: None,
+            sent: node.federation.sent.clone(),
         })
     }
 
@@ -51,6 +54,7 @@ impl<'a, 'b> SqlHost<'a, 'b> {
             prepared: None,
             members: RefCell::default(),
             from: None,
+            sent: node.federation.sent.clone(),
         }
     }
 
@@ -189,6 +193,11 @@ impl Host for SqlHost<'_, '_> {
     }
 
     fn envelope(&self, id: &EnvelopeId) -> Option<Envelope> {
+        if let Some(env) = self.sent.get(&id.0) {
+            if self.tx.borrow_mut().sync_envelope_has_body(&id.0).ok()? {
+                return Some(env);
+            }
+        }
         let row = self.tx.borrow_mut().sync_envelope(&id.0).ok()??;
         envelope_from_row(&row).ok()
     }

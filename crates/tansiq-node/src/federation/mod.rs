@@ -68,20 +68,23 @@ pub(crate) fn channel_id(s: &str) -> NodeResult<ChannelId> {
 /// The engine's settings on a node: the defaults (docs/SYNC.md §11) but a
 /// 10 s backoff cap instead of 60 s, so a healed link is retried — and a
 /// backlog starts to drain — within 5–10 s; probing a dead peer every few
-/// seconds costs one small request.
+/// seconds costs one small request; and 4 batches in flight per peer
+/// instead of 2, so the receiver still has work queued while this node's
+/// store is held by a bulk write (docs/BENCHMARKS.md, "Federation").
 pub fn engine_config() -> Config {
     Config {
         backoff_cap: 10_000,
-        window: std::env::var("TQ_WINDOW").ok().and_then(|v| v.parse().ok()).unwrap_or(2),
-        max_batch_items: std::env::var("TQ_BATCH").ok().and_then(|v| v.parse().ok()).unwrap_or(256),
+        window: 4,
         ..Config::default()
     }
 }
 
-/// Turn-taking for the store lock between peer messages: while a message
-/// carrying FLASH or IMMEDIATE envelopes waits for the lock, messages of
-/// ROUTINE envelopes hold back, so an urgent message waits for at most the
-/// one routine transaction already running, not for every batch queued.
+/// Turn-taking for the store lock: while a message carrying FLASH or
+/// IMMEDIATE envelopes, or a peer's acknowledgement, waits for the lock,
+/// messages of ROUTINE envelopes and bulk record writes hold back, so an
+/// urgent message waits for at most the one routine transaction already
+/// running, not for every batch queued; and the next batch to a peer is
+/// not held up behind a bulk import.
 #[derive(Default)]
 pub struct Turns {
     urgent: std::sync::atomic::AtomicUsize,
@@ -154,6 +157,57 @@ pub struct Federation {
     /// Cards of peers that rotated without this node hearing of it, to
     /// fetch from the peers that brought their envelopes.
     pub cards: std::sync::Arc<crate::rotation::CardWants>,
+    /// Envelopes this node made recently, to send without reading them
+    /// back from the store (see [`SentCache`]).
+    pub(crate) sent: std::sync::Arc<SentCache>,
+    /// Per peer: endpoint, signing key and the card generation it holds,
+    /// as last read from the store, and when (see `peering::send_one`).
+    targets: Mutex<std::collections::HashMap<String, (std::time::Instant, SendTarget)>>,
+}
+
+/// A peer's endpoint, signing key, and the generation of this node's card
+/// it acknowledged.
+pub type SendTarget = (String, [u8; 32], u64);
+
+/// The envelopes this node made most recently (at most [`SentCache::MAX`]),
+/// by id. Batches to peers are built from the outbox, mostly of envelopes
+/// just made; reading each back from the store (a row of ~2 KB, its header
+/// parsed and hashed again) was half the cost of taking in an
+/// acknowledgement, inside the store lock. A cached envelope is used only
+/// after the store confirms, in the same transaction, that its row exists
+/// with its body (not purged by a retraction or expiry, not rolled back):
+/// header and body never change otherwise.
+#[derive(Default)]
+pub(crate) struct SentCache {
+    inner: Mutex<SentInner>,
+}
+
+/// The cached envelopes by id, and their ids oldest first.
+type SentInner = (
+    std::collections::HashMap<[u8; 32], Envelope>,
+    std::collections::VecDeque<[u8; 32]>,
+);
+
+impl SentCache {
+    const MAX: usize = 4096;
+
+    fn insert(&self, env: &Envelope) {
+        let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let (map, order) = &mut *g;
+        if map.insert(env.id().0, env.clone()).is_none() {
+            order.push_back(env.id().0);
+        }
+        while order.len() > Self::MAX {
+            if let Some(old) = order.pop_front() {
+                map.remove(&old);
+            }
+        }
+    }
+
+    pub(crate) fn get(&self, id: &[u8; 32]) -> Option<Envelope> {
+        let g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        g.0.get(id).cloned()
+    }
 }
 
 /// A delivery worker's identity and lease length.
@@ -182,11 +236,28 @@ impl Default for Federation {
             worker: Mutex::default(),
             claim_due: std::sync::atomic::AtomicBool::new(true),
             cards: Default::default(),
+            sent: Default::default(),
+            targets: Mutex::default(),
         }
     }
 }
 
 impl Federation {
+    /// The peer's send target if read within the last two seconds.
+    pub fn send_target(&self, peer: &str) -> Option<SendTarget> {
+        let g = self.targets.lock().unwrap_or_else(|p| p.into_inner());
+        g.get(peer)
+            .filter(|(at, _)| at.elapsed() < std::time::Duration::from_secs(2))
+            .map(|(_, t)| t.clone())
+    }
+
+    pub fn set_send_target(&self, peer: &str, t: &SendTarget) {
+        self.targets
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(peer.to_string(), (std::time::Instant::now(), t.clone()));
+    }
+
     /// Makes this process a delivery worker named `id`: from now on its
     /// engine holds only the outbox rows it has claimed, rows it queues
     /// are claimed by it, and claims last `lease_ms` unless renewed.
@@ -570,9 +641,9 @@ impl Federation {
         let mut transmits = Vec::new();
         let mut ids = Vec::with_capacity(unsigned.len());
         for (env, sig) in unsigned.into_iter().zip(sigs) {
-            let (header, body) = (env.header().clone(), env.body().clone());
-            let env = Envelope::new(header, body, |_| sig).map_err(sync_err)?;
+            let env = env.with_sig(sig);
             ids.push(env.id());
+            self.sent.insert(&env);
             let out = {
                 let host = SqlHost::with_keys(node, tx, signing.clone());
                 engine.submit(env, now, &host).map_err(sync_err)?

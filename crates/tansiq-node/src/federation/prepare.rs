@@ -336,13 +336,14 @@ mod tests {
         }
     }
 
-    /// Creates `n` records at DZ behind two single-record batches that fill
+    /// Creates `n` records at DZ behind single-record batches that fill
     /// the window, delivers everything else, and returns DZ's transmits
     /// once the queued records go out together in one batch per member.
     fn big_batches(nodes: &[&Node; 3], ch: &str, n: usize) -> Vec<tansiq_sync::Transmit> {
         let dz = nodes[0];
-        dz.records_add(&OP, people(ch, 1), |_| {}).unwrap();
-        dz.records_add(&OP, people(ch, 1), |_| {}).unwrap();
+        for _ in 0..crate::federation::engine_config().window {
+            dz.records_add(&OP, people(ch, 1), |_| {}).unwrap();
+        }
         let first = dz.federation.take_outgoing();
         dz.records_add(&OP, people(ch, n), |_| {}).unwrap();
         assert_eq!(dz.federation.take_outgoing_peek(), 0, "the window is full");
@@ -539,8 +540,8 @@ mod tests {
         assert_eq!(hm, ht, "the same records, with the same content");
         assert_eq!(
             hm.len(),
-            2 + items_m.len() - 1,
-            "the two earlier ones and all but the forged one"
+            crate::federation::engine_config().window + items_m.len() - 1,
+            "the earlier ones (one per batch of the window) and all but the forged one"
         );
         for n in [&ma, &tn] {
             assert!(n.audit_verify(&OP).unwrap().ok, "audit log verifies");
@@ -578,7 +579,10 @@ mod tests {
         assert_eq!(r[1].0, Status::Refused);
         assert_eq!(r[2].0, Status::Stored, "the valid twin taken in");
         assert!(r[4..].iter().all(|r| r.0 == Status::Stored));
-        assert_eq!(held(&ma).len(), 2 + items.len() - 1);
+        assert_eq!(
+            held(&ma).len(),
+            crate::federation::engine_config().window + items.len() - 1
+        );
         assert!(ma.audit_verify(&OP).unwrap().ok);
 
         // Redelivery through the prepared path has no second effect.
@@ -591,7 +595,10 @@ mod tests {
             })
             .unwrap();
         assert_eq!(results(&got)[2].0, Status::Stored);
-        assert_eq!(held(&ma).len(), 2 + items.len() - 1);
+        assert_eq!(
+            held(&ma).len(),
+            crate::federation::engine_config().window + items.len() - 1
+        );
     }
 
     #[test]
