@@ -88,10 +88,13 @@ pub fn engine_config() -> Config {
 #[derive(Default)]
 pub struct Turns {
     urgent: std::sync::atomic::AtomicUsize,
+    /// Held by the one routine writer waiting for, or holding, the store:
+    /// the others wait here, where they still see urgent arrivals.
+    routine: Mutex<()>,
 }
 
-/// Held while an urgent message is waiting for, or holding, the store.
-pub struct UrgentTurn<'a>(Option<&'a Turns>);
+/// Held while a message waits for, or holds, the store.
+pub struct UrgentTurn<'a>(Option<&'a Turns>, Option<std::sync::MutexGuard<'a, ()>>);
 
 impl Drop for UrgentTurn<'_> {
     fn drop(&mut self) {
@@ -102,20 +105,24 @@ impl Drop for UrgentTurn<'_> {
 }
 
 impl Turns {
-    /// Call before taking the store lock for a peer's message; keep the
-    /// result until the transaction is done. A routine message waits (at
-    /// most 2 s) while urgent ones are pending.
+    /// Call before taking the store lock for a peer's message (or a bulk
+    /// write); keep the result until the transaction is done. A routine
+    /// writer waits (at most 2 s) while urgent ones are pending, and only
+    /// one routine writer at a time goes on to the store lock: the store's
+    /// mutex is not fair, and routine writers already queued on it would
+    /// otherwise each go before an urgent one.
     pub fn wait(&self, urgent: bool) -> UrgentTurn<'_> {
         use std::sync::atomic::Ordering::SeqCst;
         if urgent {
             self.urgent.fetch_add(1, SeqCst);
-            return UrgentTurn(Some(self));
+            return UrgentTurn(Some(self), None);
         }
         let t = std::time::Instant::now();
+        let gate = self.routine.lock().unwrap_or_else(|p| p.into_inner());
         while self.urgent.load(SeqCst) > 0 && t.elapsed() < std::time::Duration::from_secs(2) {
             std::thread::sleep(std::time::Duration::from_millis(1));
         }
-        UrgentTurn(None)
+        UrgentTurn(None, Some(gate))
     }
 }
 
