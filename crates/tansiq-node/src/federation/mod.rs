@@ -94,11 +94,15 @@ pub struct Turns {
 }
 
 /// Held while a message waits for, or holds, the store.
-pub struct UrgentTurn<'a>(Option<&'a Turns>, Option<std::sync::MutexGuard<'a, ()>>);
+pub struct UrgentTurn<'a> {
+    urgent: Option<&'a Turns>,
+    /// The routine gate, released with the turn.
+    _gate: Option<std::sync::MutexGuard<'a, ()>>,
+}
 
 impl Drop for UrgentTurn<'_> {
     fn drop(&mut self) {
-        if let Some(t) = self.0 {
+        if let Some(t) = self.urgent {
             t.urgent.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
         }
     }
@@ -115,14 +119,20 @@ impl Turns {
         use std::sync::atomic::Ordering::SeqCst;
         if urgent {
             self.urgent.fetch_add(1, SeqCst);
-            return UrgentTurn(Some(self), None);
+            return UrgentTurn {
+                urgent: Some(self),
+                _gate: None,
+            };
         }
         let t = std::time::Instant::now();
         let gate = self.routine.lock().unwrap_or_else(|p| p.into_inner());
         while self.urgent.load(SeqCst) > 0 && t.elapsed() < std::time::Duration::from_secs(2) {
             std::thread::sleep(std::time::Duration::from_millis(1));
         }
-        UrgentTurn(None, Some(gate))
+        UrgentTurn {
+            urgent: None,
+            _gate: Some(gate),
+        }
     }
 }
 
