@@ -123,7 +123,8 @@ pub struct NameScore {
     pub sim: f32,
     /// Aligned units.
     pub pairs: Vec<Pair>,
-    /// Information matched (sum of the smaller weight of each pair).
+    /// Information matched (sum of the smaller information weight of each
+    /// pair, times its similarity).
     pub info: f32,
 }
 
@@ -170,7 +171,7 @@ struct Cand {
     pair: Pair,
 }
 
-fn greedy(q: &[&PTok], e: &[&PTok], cand: &mut [Cand]) -> NameScore {
+fn greedy(q: &[&PTok], e: &[&PTok], info_w: InfoWeights, cand: &mut [Cand]) -> NameScore {
     cand.sort_by(|x, y| y.pair.s.total_cmp(&x.pair.s).then(y.w.total_cmp(&x.w)));
     let mut used_q = 0u64;
     let mut used_e = 0u64;
@@ -183,15 +184,34 @@ fn greedy(q: &[&PTok], e: &[&PTok], cand: &mut [Cand]) -> NameScore {
         used_e |= c.em;
         pairs.push(c.pair);
     }
-    finish(q, e, pairs, used_q, used_e)
+    finish(q, e, info_w, pairs, used_q, used_e)
+}
+
+/// The weights the matched information (`NameScore::info`) is counted
+/// in, one per token of each side: the tokens' own weights, or those
+/// scaled by how rare each name is in the list screened (`Index`).
+#[derive(Clone, Copy)]
+pub struct InfoWeights<'a> {
+    pub q: &'a [f32],
+    pub e: &'a [f32],
 }
 
 /// Align two token lists given a similarity function over indices.
 /// Each token is used at most once; greedy by similarity. When the
 /// one-to-one alignment leaves tokens over, glued/split compounds are
 /// tried too and the better alignment kept.
+pub fn align<F>(q: &[&PTok], e: &[&PTok], sim: F) -> NameScore
+where
+    F: FnMut(usize, usize) -> f32,
+{
+    let wq: Vec<f32> = q.iter().map(|t| t.weight).collect();
+    let we: Vec<f32> = e.iter().map(|t| t.weight).collect();
+    align_info(q, e, InfoWeights { q: &wq, e: &we }, sim)
+}
+
+/// `align` with the matched information counted in `info_w`.
 #[allow(clippy::needless_range_loop)] // indices are the alignment's currency
-pub fn align<F>(q: &[&PTok], e: &[&PTok], mut sim: F) -> NameScore
+pub fn align_info<F>(q: &[&PTok], e: &[&PTok], info_w: InfoWeights, mut sim: F) -> NameScore
 where
     F: FnMut(usize, usize) -> f32,
 {
@@ -202,6 +222,10 @@ where
     }
     let q = &q[..nq];
     let e = &e[..ne];
+    let info_w = InfoWeights {
+        q: &info_w.q[..nq],
+        e: &info_w.e[..ne],
+    };
     let mut cand: Vec<Cand> = Vec::with_capacity(nq * ne);
     for i in 0..nq {
         for j in 0..ne {
@@ -222,7 +246,7 @@ where
             }
         }
     }
-    let single = greedy(q, e, &mut cand);
+    let single = greedy(q, e, info_w, &mut cand);
     let covered_q: usize = single.pairs.iter().map(|p| p.qn).sum();
     let covered_e: usize = single.pairs.iter().map(|p| p.en).sum();
     let weak = single.pairs.iter().any(|p| p.s < 0.8);
@@ -276,7 +300,7 @@ where
     if !extra {
         return single;
     }
-    let merged = greedy(q, e, &mut cand);
+    let merged = greedy(q, e, info_w, &mut cand);
     if merged.sim > single.sim {
         merged
     } else {
@@ -290,7 +314,14 @@ const MERGE_MIN: f32 = 0.2;
 /// Names are cut to this many canonical tokens.
 pub const MAX_TOKENS: usize = 12;
 
-fn finish(q: &[&PTok], e: &[&PTok], mut pairs: Vec<Pair>, used_q: u64, used_e: u64) -> NameScore {
+fn finish(
+    q: &[&PTok],
+    e: &[&PTok],
+    info_w: InfoWeights,
+    mut pairs: Vec<Pair>,
+    used_q: u64,
+    used_e: u64,
+) -> NameScore {
     let all_q = q
         .iter()
         .enumerate()
@@ -307,7 +338,9 @@ fn finish(q: &[&PTok], e: &[&PTok], mut pairs: Vec<Pair>, used_q: u64, used_e: u
         let we: f32 = e[p.ej..p.ej + p.en].iter().map(|t| t.weight).sum();
         num += p.s * (wq + we);
         den += wq + we;
-        info += p.s * wq.min(we);
+        let iq: f32 = info_w.q[p.qi..p.qi + p.qn].iter().sum();
+        let ie: f32 = info_w.e[p.ej..p.ej + p.en].iter().sum();
+        info += p.s * iq.min(ie);
     }
     let lam_q = if all_e { EXTRA_TOKEN_FACTOR } else { 1.0 };
     let lam_e = if all_q { EXTRA_TOKEN_FACTOR } else { 1.0 };
@@ -375,7 +408,7 @@ pub fn name_logit(ns: &NameScore) -> f64 {
 pub const NAME_LOGIT_FLOOR: f64 = -4.0;
 
 pub const CAL_A: f64 = 27.7;
-pub const CAL_S0: f64 = 0.877;
+pub const CAL_S0: f64 = 0.845;
 pub const CAL_C: f64 = 0.6;
 pub const CAL_I0: f64 = 5.0;
 
