@@ -531,6 +531,18 @@ fn main() {
                 let (p, r) = acc.pr_at(th);
                 println!("    threshold {th:.2}: precision {p:.3} recall {r:.3}");
             }
+            // Calibration: the share of true pairs among those scoring
+            // within ±0.05 of each score.
+            for c in [0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9] {
+                let (a, b) = (bin(c - 0.05), bin(c + 0.05));
+                let tp: u64 = acc.pos[a..b].iter().sum();
+                let fp: u64 = acc.neg[a..b].iter().sum();
+                println!(
+                    "    scores {c:.2}±0.05: {:.3} true ({} pairs)",
+                    tp as f64 / (tp + fp).max(1) as f64,
+                    tp + fp
+                );
+            }
         }
         if !no_baseline {
             rows.push(("any_ascii+JW baseline", run_baseline(t)));

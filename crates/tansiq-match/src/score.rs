@@ -408,7 +408,7 @@ pub fn name_logit(ns: &NameScore) -> f64 {
 pub const NAME_LOGIT_FLOOR: f64 = -4.0;
 
 pub const CAL_A: f64 = 27.7;
-pub const CAL_S0: f64 = 0.845;
+pub const CAL_S0: f64 = 0.873;
 pub const CAL_C: f64 = 0.6;
 pub const CAL_I0: f64 = 5.0;
 
