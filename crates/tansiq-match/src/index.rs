@@ -22,7 +22,7 @@ use rayon::prelude::*;
 
 use crate::parse::{self, Kind, PTok, Parsed};
 use crate::phonetic;
-use crate::score::{self, align_info, tok_sim, tok_sim_min, InfoWeights, NameScore, TOKEN_MIN};
+use crate::score::{self, align_rarity, tok_sim, tok_sim_min, NameScore, Rarity, TOKEN_MIN};
 use crate::{Entry, Hit, Query};
 
 /// Log-odds taken off a match on a low-quality alias.
@@ -51,9 +51,6 @@ pub struct Index {
     /// Sorted `(hash(skeleton), names holding a token of that skeleton)`:
     /// how common a name is in this list, whatever its spelling or script.
     skel_df: Vec<(u32, u32)>,
-    /// Each vocabulary token's information weight: its weight scaled by
-    /// its rarity in this list.
-    vocab_w: Vec<f32>,
     docs: HashMap<String, Vec<u32>>,
     cache: Vec<Mutex<TokenCache>>,
 }
@@ -210,17 +207,17 @@ fn rarity_factor(t: &PTok, skel_df: &[(u32, u32)], n_names: usize) -> f32 {
 /// A name's frequency in a list (the share of its names holding a token
 /// of that skeleton) is shrunk towards `PRIOR_FREQ` with the weight of
 /// `PRIOR_NAMES` names; its rarity factor is its information,
-/// −ln(frequency), over that of `PRIOR_FREQ`. `PRIOR_FREQ` is chosen so
-/// that the factor averages 1 over the token occurrences of the dev list
-/// (0.995 Arabic, 1.003 Latin): the information of a name of average
-/// frequency is unchanged, which keeps `score_names` (no list, factor 1)
-/// on the same scale as screening.
+/// −ln(frequency), over that of `PRIOR_FREQ`. `PRIOR_FREQ` is where the
+/// unclamped factor averages 1 over the token occurrences of the dev lists,
+/// so a list of a few names (no evidence) and `score_names` (no list:
+/// factor 1) stay on the scale of an average name.
 const PRIOR_NAMES: f32 = 1000.0;
 const PRIOR_FREQ: f32 = 3e-3;
-/// Bounds of the rarity factor ("Mohammed" in a list of Arab names: about
-/// 0.35; a name found once in 50,000: about 1.8).
+/// Bounds of the rarity factor: "Mohammed" in a list of Arab names gets
+/// about 0.35. A rare name gains little (1.2 at most): with 1.8, a rare
+/// given name alone ("Abdul Shakoor" / "عبد الشكور عظيمي") became a hit.
 const RARITY_MIN: f32 = 0.35;
-const RARITY_MAX: f32 = 1.8;
+const RARITY_MAX: f32 = 1.2;
 
 /// Per-name accumulator of one query.
 #[derive(Clone, Copy)]
@@ -436,11 +433,7 @@ impl Index {
         }
         merged.shrink_to_fit();
         let skel_df = merged;
-        let n_names = names.len();
-        let vocab_w: Vec<f32> = vocab
-            .par_iter()
-            .map(|t| t.weight * rarity_factor(t, &skel_df, n_names))
-            .collect();
+
         // Documents.
         let mut docs: HashMap<String, Vec<u32>> = HashMap::new();
         for (ei, e) in entries.iter().enumerate() {
@@ -461,7 +454,6 @@ impl Index {
             post,
             keys,
             skel_df,
-            vocab_w,
             docs,
             cache: (0..CACHE_SHARDS)
                 .map(|_| Mutex::new(HashMap::new()))
@@ -610,26 +602,22 @@ impl Index {
     }
 
     /// Score one name against the parsed query, given a similarity lookup.
-    fn score_name<F>(&self, qp: &Parsed, wq: &[f32], n: usize, mut sim: F) -> NameScore
+    fn score_name<F>(&self, qp: &Parsed, rq: &[f32], n: usize, mut sim: F) -> NameScore
     where
         F: FnMut(usize, u32) -> f32,
     {
         let toks = self.name_tokens(n);
         let etoks: Vec<&PTok> = toks.iter().map(|&t| &self.vocab[t as usize]).collect();
-        let we: Vec<f32> = toks.iter().map(|&t| self.vocab_w[t as usize]).collect();
         let qtoks: Vec<&PTok> = qp.toks.iter().collect();
-        align_info(&qtoks, &etoks, InfoWeights { q: wq, e: &we }, |i, j| {
-            sim(i, toks[j])
-        })
+        align_rarity(&qtoks, &etoks, Rarity(rq), |i, j| sim(i, toks[j]))
     }
 
-    /// The query's token information weights (scaled by their rarity in
-    /// this list).
-    fn query_weights(&self, qp: &Parsed) -> Vec<f32> {
+    /// How rare each query token's name is in this list.
+    fn query_rarity(&self, qp: &Parsed) -> Vec<f32> {
         let n = self.names.len();
         qp.toks
             .iter()
-            .map(|t| t.weight * rarity_factor(t, &self.skel_df, n))
+            .map(|t| rarity_factor(t, &self.skel_df, n))
             .collect()
     }
 
@@ -663,9 +651,9 @@ impl Index {
             }
             // Entry found through its document only: score its names here.
             let mut b: Option<(f64, usize, NameScore)> = None;
-            let wq = self.query_weights(qp);
+            let rq = self.query_rarity(qp);
             for n in self.names_of(e) {
-                let ns = self.score_name(qp, &wq, n, |i, v| {
+                let ns = self.score_name(qp, &rq, n, |i, v| {
                     tok_sim(&qp.toks[i], &self.vocab[v as usize])
                 });
                 let mut l = score::name_logit(&ns);
@@ -822,11 +810,11 @@ impl Index {
         // Pairs not found through the keys are scored on demand (memoised),
         // so a candidate's score is the same as in exhaustive scoring.
         let mut memo: HashMap<(usize, u32), f32, FastHash> = HashMap::default();
-        let wq = self.query_weights(qp);
+        let rq = self.query_rarity(qp);
         cands
             .into_iter()
             .map(|n| {
-                let ns = self.score_name(qp, &wq, n as usize, |i, v| {
+                let ns = self.score_name(qp, &rq, n as usize, |i, v| {
                     let m = &matches[i];
                     match m.binary_search_by_key(&v, |x| x.0) {
                         Ok(k) => m[k].1,
@@ -858,10 +846,10 @@ impl Index {
     fn exhaustive_scores(&self, qp: &Parsed) -> Vec<(usize, NameScore)> {
         let nq = qp.toks.len();
         let mut memo = vec![f32::NAN; nq * self.vocab.len()];
-        let wq = self.query_weights(qp);
+        let rq = self.query_rarity(qp);
         (0..self.names.len())
             .map(|n| {
-                let ns = self.score_name(qp, &wq, n, |i, v| {
+                let ns = self.score_name(qp, &rq, n, |i, v| {
                     let slot = &mut memo[v as usize * nq + i];
                     if slot.is_nan() {
                         *slot = tok_sim(&qp.toks[i], &self.vocab[v as usize]);

@@ -123,8 +123,8 @@ pub struct NameScore {
     pub sim: f32,
     /// Aligned units.
     pub pairs: Vec<Pair>,
-    /// Information matched (sum of the smaller information weight of each
-    /// pair, times its similarity).
+    /// Information matched: for each pair, the smaller weight times the
+    /// similarity and the query tokens' rarity factor.
     pub info: f32,
 }
 
@@ -171,7 +171,7 @@ struct Cand {
     pair: Pair,
 }
 
-fn greedy(q: &[&PTok], e: &[&PTok], info_w: InfoWeights, cand: &mut [Cand]) -> NameScore {
+fn greedy(q: &[&PTok], e: &[&PTok], rarity: Rarity, cand: &mut [Cand]) -> NameScore {
     cand.sort_by(|x, y| y.pair.s.total_cmp(&x.pair.s).then(y.w.total_cmp(&x.w)));
     let mut used_q = 0u64;
     let mut used_e = 0u64;
@@ -184,17 +184,16 @@ fn greedy(q: &[&PTok], e: &[&PTok], info_w: InfoWeights, cand: &mut [Cand]) -> N
         used_e |= c.em;
         pairs.push(c.pair);
     }
-    finish(q, e, info_w, pairs, used_q, used_e)
+    finish(q, e, rarity, pairs, used_q, used_e)
 }
 
-/// The weights the matched information (`NameScore::info`) is counted
-/// in, one per token of each side: the tokens' own weights, or those
-/// scaled by how rare each name is in the list screened (`Index`).
+/// How rare each query token's name is in the list screened (`Index`), a
+/// factor on the information a matched pair brings (`NameScore::info`); 1
+/// for every token when there is no list. The query's side alone: a pair
+/// is one name, and the entry's spelling of it must not count for more
+/// because that spelling is rarer.
 #[derive(Clone, Copy)]
-pub struct InfoWeights<'a> {
-    pub q: &'a [f32],
-    pub e: &'a [f32],
-}
+pub struct Rarity<'a>(pub &'a [f32]);
 
 /// Align two token lists given a similarity function over indices.
 /// Each token is used at most once; greedy by similarity. When the
@@ -204,14 +203,13 @@ pub fn align<F>(q: &[&PTok], e: &[&PTok], sim: F) -> NameScore
 where
     F: FnMut(usize, usize) -> f32,
 {
-    let wq: Vec<f32> = q.iter().map(|t| t.weight).collect();
-    let we: Vec<f32> = e.iter().map(|t| t.weight).collect();
-    align_info(q, e, InfoWeights { q: &wq, e: &we }, sim)
+    let ones = vec![1.0f32; q.len()];
+    align_rarity(q, e, Rarity(&ones), sim)
 }
 
-/// `align` with the matched information counted in `info_w`.
+/// `align` with the query tokens' rarity factors (one per query token).
 #[allow(clippy::needless_range_loop)] // indices are the alignment's currency
-pub fn align_info<F>(q: &[&PTok], e: &[&PTok], info_w: InfoWeights, mut sim: F) -> NameScore
+pub fn align_rarity<F>(q: &[&PTok], e: &[&PTok], rarity: Rarity, mut sim: F) -> NameScore
 where
     F: FnMut(usize, usize) -> f32,
 {
@@ -222,10 +220,7 @@ where
     }
     let q = &q[..nq];
     let e = &e[..ne];
-    let info_w = InfoWeights {
-        q: &info_w.q[..nq],
-        e: &info_w.e[..ne],
-    };
+    let rarity = Rarity(&rarity.0[..nq]);
     let mut cand: Vec<Cand> = Vec::with_capacity(nq * ne);
     for i in 0..nq {
         for j in 0..ne {
@@ -246,7 +241,7 @@ where
             }
         }
     }
-    let single = greedy(q, e, info_w, &mut cand);
+    let single = greedy(q, e, rarity, &mut cand);
     let covered_q: usize = single.pairs.iter().map(|p| p.qn).sum();
     let covered_e: usize = single.pairs.iter().map(|p| p.en).sum();
     let weak = single.pairs.iter().any(|p| p.s < 0.8);
@@ -300,7 +295,7 @@ where
     if !extra {
         return single;
     }
-    let merged = greedy(q, e, info_w, &mut cand);
+    let merged = greedy(q, e, rarity, &mut cand);
     if merged.sim > single.sim {
         merged
     } else {
@@ -317,7 +312,7 @@ pub const MAX_TOKENS: usize = 12;
 fn finish(
     q: &[&PTok],
     e: &[&PTok],
-    info_w: InfoWeights,
+    rarity: Rarity,
     mut pairs: Vec<Pair>,
     used_q: u64,
     used_e: u64,
@@ -338,9 +333,13 @@ fn finish(
         let we: f32 = e[p.ej..p.ej + p.en].iter().map(|t| t.weight).sum();
         num += p.s * (wq + we);
         den += wq + we;
-        let iq: f32 = info_w.q[p.qi..p.qi + p.qn].iter().sum();
-        let ie: f32 = info_w.e[p.ej..p.ej + p.en].iter().sum();
-        info += p.s * iq.min(ie);
+        // The query span's rarity, weighted by its tokens' weights.
+        let rw: f32 = q[p.qi..p.qi + p.qn]
+            .iter()
+            .zip(&rarity.0[p.qi..p.qi + p.qn])
+            .map(|(t, r)| t.weight * r)
+            .sum();
+        info += p.s * wq.min(we) * (rw / wq.max(1e-6));
     }
     let lam_q = if all_e { EXTRA_TOKEN_FACTOR } else { 1.0 };
     let lam_e = if all_q { EXTRA_TOKEN_FACTOR } else { 1.0 };
