@@ -262,10 +262,20 @@ fn dump_failures(t: &Task, k: usize, blocking_only: bool) {
         }
         scores.sort_by(|a, b| b.1.total_cmp(&a.1));
         let q = &t.queries[qi];
-        let truth = &t.gallery[t.rel[qi][0] as usize];
+        // The best-scoring true match (a query may have several).
+        let best_rel = t.rel[qi]
+            .iter()
+            .copied()
+            .max_by(|&a, &b| {
+                let sa = scores.iter().find(|x| x.0 == a).map_or(0.0, |x| x.1);
+                let sb = scores.iter().find(|x| x.0 == b).map_or(0.0, |x| x.1);
+                sa.total_cmp(&sb)
+            })
+            .unwrap_or(t.rel[qi][0]);
+        let truth = &t.gallery[best_rel as usize];
+        let truth_score = scores.iter().find(|x| x.0 == best_rel).map_or(0.0, |x| x.1);
         println!(
-            "MISS rank={r:?} q={q:?} truth={truth:?} s={:.3} [{}]",
-            tansiq_match::score_names(q, truth),
+            "MISS rank={r:?} q={q:?} truth={truth:?} s={truth_score:.3} [{}]",
             tansiq_match::explain_names(q, truth)
         );
         for (g, s) in scores.iter().take(2) {
@@ -520,6 +530,18 @@ fn main() {
             for th in [0.3, 0.4, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95] {
                 let (p, r) = acc.pr_at(th);
                 println!("    threshold {th:.2}: precision {p:.3} recall {r:.3}");
+            }
+            // Calibration: the share of true pairs among those scoring
+            // within ±0.05 of each score.
+            for c in [0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9] {
+                let (a, b) = (bin(c - 0.05), bin(c + 0.05));
+                let tp: u64 = acc.pos[a..b].iter().sum();
+                let fp: u64 = acc.neg[a..b].iter().sum();
+                println!(
+                    "    scores {c:.2}±0.05: {:.3} true ({} pairs)",
+                    tp as f64 / (tp + fp).max(1) as f64,
+                    tp + fp
+                );
             }
         }
         if !no_baseline {

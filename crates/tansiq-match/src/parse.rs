@@ -326,6 +326,11 @@ fn name_forms(t: &str, arabic: bool, next: Option<&str>) -> (Vec<Vec<Sym>>, bool
         if let Some(f) = without_medial_article(t) {
             forms.push(syms(&f, true));
         }
+        // The silent و of عمرو (ʿAmr), written to tell it from عمر
+        // (ʿUmar): read "Amr", with the a that sets it apart.
+        if t == "عمرو" {
+            forms.push(vec![phonetic::A, phonetic::M, phonetic::R]);
+        }
         if let Some(rest) = t.strip_prefix("بن") {
             if rest.chars().count() >= 3 {
                 forms.push(syms(strip_arabic_article(rest).unwrap_or(rest), true));
@@ -356,6 +361,40 @@ fn name_forms(t: &str, arabic: bool, next: Option<&str>) -> (Vec<Vec<Sym>>, bool
         }
     }
     (forms, glued_article)
+}
+
+/// Latin spellings of a final "Allah" (glued or apart).
+const ALLAH_LATIN: &[&str] = &[
+    "allah", "ullah", "ollah", "illah", "ellah", "alla", "ulla", "olla", "ulah", "olah",
+];
+
+/// `Some(None)` for the word "Allah" itself (الله, allah, ullah, …),
+/// `Some(Some(head))` for a name with "Allah" glued at its end, the head
+/// keeping at least two Arabic or three Latin letters.
+fn split_allah(t: &str, arabic: bool) -> Option<Option<&str>> {
+    if arabic {
+        if t == "الله" {
+            return Some(None);
+        }
+        let head = t.strip_suffix("الله")?;
+        (head.chars().count() >= 2).then_some(Some(head))
+    } else {
+        if ["allah", "ullah", "ollah", "ulla", "olla"].contains(&t) {
+            return Some(None);
+        }
+        ALLAH_LATIN
+            .iter()
+            .find_map(|suf| t.strip_suffix(suf).filter(|head| head.len() >= 3).map(Some))
+    }
+}
+
+/// The token "allah", the same in both scripts.
+fn allah_tok() -> PTok {
+    make_tok(
+        "allah".to_string(),
+        Kind::Name,
+        vec![phonetic::latin_syms("allah")],
+    )
 }
 
 /// Build an abd/abu compound token from its head symbols and a core word.
@@ -464,6 +503,28 @@ pub(crate) fn parse_tokens(raw: &[String]) -> Parsed {
                 i += 1;
                 continue;
             }
+        }
+        // Theophoric names ending in "Allah" ("Ubaidullah", "عبيدالله",
+        // "Nasr Allah"): the name and "allah" as two tokens, whether
+        // written glued or apart, in either script.
+        if let Some(head) = split_allah(t, arabic) {
+            if let Some(head) = head {
+                let (forms, glued_article) = name_forms(head, arabic, None);
+                let text = if article_next && !glued_article {
+                    format!("al {head}")
+                } else {
+                    head.to_string()
+                };
+                let mut tok = make_tok(text, Kind::Name, forms);
+                tok.article = article_next || glued_article;
+                if !tok.forms.is_empty() {
+                    toks.push(tok);
+                }
+            }
+            article_next = false;
+            toks.push(allah_tok());
+            i += 1;
+            continue;
         }
         let is_initial = !arabic && t.chars().count() == 1 && t.chars().all(|c| c.is_alphabetic());
         let kind = if is_initial {

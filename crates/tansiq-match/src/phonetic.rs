@@ -85,17 +85,23 @@ pub const YA: Sym = 42;
 /// unwritten.
 pub const AL: Sym = 43;
 
-pub const NSYM: usize = 44;
+/// The unwritten i of an Arabic active participle (fāʿil: ناصر Nāṣir,
+/// حامد Ḥāmid, فاطمه Fāṭima): implied between the last two consonants of a
+/// C ا C C word, which Latin spellings write (Naser, Hamed, Fatima) —
+/// unlike a word without the ا (نصر Nasr, حمد Hamd).
+pub const IK: Sym = 44;
+
+pub const NSYM: usize = 45;
 
 /// Printable name of each symbol (for explanations and tests).
 pub const SYM_NAMES: [&str; NSYM] = [
     "a", "e", "i", "o", "u", "W/u", "Y/i", "H/a", "A", "'", "'", "b", "p", "f", "v", "m", "n", "l",
     "r", "t", "th", "d", "dh", "D", "Z", "s", "z", "sh", "ch", "j", "zh", "k", "q", "g", "gh",
-    "kh", "h", "w", "y", "aa", "ii", "uu", "Y/i/a", "ā",
+    "kh", "h", "w", "y", "aa", "ii", "uu", "Y/i/a", "ā", "(i)",
 ];
 
 pub fn is_vowel(s: Sym) -> bool {
-    s <= U || s == AV || s == AA || s == II || s == UU || s == AL
+    s <= U || s == AV || s == AA || s == II || s == UU || s == AL || s == IK
 }
 
 /// Deletion cost of a short vowel (written in Latin, not in Arabic).
@@ -109,6 +115,7 @@ pub fn indel_cost(s: Sym) -> f32 {
     match s {
         A | E | I | O | U => SHORT_VOWEL_INDEL,
         AL => LONG_A_INDEL,
+        IK => 0.12,
         AV => 0.1,
         HAMZA => 0.1,
         AIN => 0.15,
@@ -291,6 +298,24 @@ fn build_costs() -> CostTable {
     for x in [A, AA] {
         sub[AL as usize][x as usize] = 0.0;
         sub[x as usize][AL as usize] = 0.0;
+    }
+    // The implied i of fāʿil: any Latin i/e, less an a or u.
+    for (x, c) in [
+        (I, 0.0f32),
+        (E, 0.0),
+        (II, 0.1),
+        (A, 0.15),
+        (O, 0.2),
+        (U, 0.2),
+        (AA, 0.3),
+        (UU, 0.3),
+        (YI, 0.25),
+        (YA, 0.25),
+        (AL, 0.3),
+        (WU, 0.35),
+    ] {
+        sub[IK as usize][x as usize] = c;
+        sub[x as usize][IK as usize] = c;
     }
     let mut indel = [0.0f32; NSYM];
     for (i, c) in indel.iter_mut().enumerate() {
@@ -667,13 +692,33 @@ pub fn arabic_syms(tok: &str) -> Vec<Sym> {
         };
         // Arabic writes a doubled consonant once (with a shadda, removed
         // here); two written letters are two consonants. Only repeated
-        // vowel letters are merged.
+        // vowel letters are merged, and the article's ل before a ل ("الله",
+        // "اللطيف"): one geminate l, which Latin writes "ll".
         if out.last() == Some(&sym) && (is_vowel(sym) || sym == WU || sym == YI) {
+            continue;
+        }
+        if sym == L && i >= 2 && c[i - 1] == 'ل' && c[i - 2] == 'ا' {
             continue;
         }
         out.push(sym);
     }
+    insert_participle_vowel(&mut out);
     out
+}
+
+/// C ا C C, alone or before a final ي or ه (a nisba or a feminine ending),
+/// gets the implied i of the active participle between its last two
+/// consonants (see `IK`).
+fn insert_participle_vowel(out: &mut Vec<Sym>) {
+    let core = match out.last() {
+        Some(&YA) | Some(&HA) if out.len() == 5 => 4,
+        _ => out.len(),
+    };
+    let cons = |s: Sym| !is_vowel(s) && !matches!(s, WU | YI | YA | HA | AIN | HAMZA);
+    if core == 4 && (cons(out[0]) || out[0] == AIN) && out[1] == AL && cons(out[2]) && cons(out[3])
+    {
+        out.insert(3, IK);
+    }
 }
 
 fn dedup(v: &mut Vec<Sym>) {

@@ -123,7 +123,8 @@ pub struct NameScore {
     pub sim: f32,
     /// Aligned units.
     pub pairs: Vec<Pair>,
-    /// Information matched (sum of the smaller weight of each pair).
+    /// Information matched: for each pair, the smaller weight times the
+    /// similarity and the query tokens' rarity factor.
     pub info: f32,
 }
 
@@ -170,7 +171,7 @@ struct Cand {
     pair: Pair,
 }
 
-fn greedy(q: &[&PTok], e: &[&PTok], cand: &mut [Cand]) -> NameScore {
+fn greedy(q: &[&PTok], e: &[&PTok], rarity: Rarity, cand: &mut [Cand]) -> NameScore {
     cand.sort_by(|x, y| y.pair.s.total_cmp(&x.pair.s).then(y.w.total_cmp(&x.w)));
     let mut used_q = 0u64;
     let mut used_e = 0u64;
@@ -183,15 +184,32 @@ fn greedy(q: &[&PTok], e: &[&PTok], cand: &mut [Cand]) -> NameScore {
         used_e |= c.em;
         pairs.push(c.pair);
     }
-    finish(q, e, pairs, used_q, used_e)
+    finish(q, e, rarity, pairs, used_q, used_e)
 }
+
+/// How rare each query token's name is in the list screened (`Index`), a
+/// factor on the information a matched pair brings (`NameScore::info`); 1
+/// for every token when there is no list. The query's side alone: a pair
+/// is one name, and the entry's spelling of it must not count for more
+/// because that spelling is rarer.
+#[derive(Clone, Copy)]
+pub struct Rarity<'a>(pub &'a [f32]);
 
 /// Align two token lists given a similarity function over indices.
 /// Each token is used at most once; greedy by similarity. When the
 /// one-to-one alignment leaves tokens over, glued/split compounds are
 /// tried too and the better alignment kept.
+pub fn align<F>(q: &[&PTok], e: &[&PTok], sim: F) -> NameScore
+where
+    F: FnMut(usize, usize) -> f32,
+{
+    let ones = vec![1.0f32; q.len()];
+    align_rarity(q, e, Rarity(&ones), sim)
+}
+
+/// `align` with the query tokens' rarity factors (one per query token).
 #[allow(clippy::needless_range_loop)] // indices are the alignment's currency
-pub fn align<F>(q: &[&PTok], e: &[&PTok], mut sim: F) -> NameScore
+pub fn align_rarity<F>(q: &[&PTok], e: &[&PTok], rarity: Rarity, mut sim: F) -> NameScore
 where
     F: FnMut(usize, usize) -> f32,
 {
@@ -202,6 +220,7 @@ where
     }
     let q = &q[..nq];
     let e = &e[..ne];
+    let rarity = Rarity(&rarity.0[..nq]);
     let mut cand: Vec<Cand> = Vec::with_capacity(nq * ne);
     for i in 0..nq {
         for j in 0..ne {
@@ -222,7 +241,7 @@ where
             }
         }
     }
-    let single = greedy(q, e, &mut cand);
+    let single = greedy(q, e, rarity, &mut cand);
     let covered_q: usize = single.pairs.iter().map(|p| p.qn).sum();
     let covered_e: usize = single.pairs.iter().map(|p| p.en).sum();
     let weak = single.pairs.iter().any(|p| p.s < 0.8);
@@ -276,7 +295,7 @@ where
     if !extra {
         return single;
     }
-    let merged = greedy(q, e, &mut cand);
+    let merged = greedy(q, e, rarity, &mut cand);
     if merged.sim > single.sim {
         merged
     } else {
@@ -290,7 +309,14 @@ const MERGE_MIN: f32 = 0.2;
 /// Names are cut to this many canonical tokens.
 pub const MAX_TOKENS: usize = 12;
 
-fn finish(q: &[&PTok], e: &[&PTok], mut pairs: Vec<Pair>, used_q: u64, used_e: u64) -> NameScore {
+fn finish(
+    q: &[&PTok],
+    e: &[&PTok],
+    rarity: Rarity,
+    mut pairs: Vec<Pair>,
+    used_q: u64,
+    used_e: u64,
+) -> NameScore {
     let all_q = q
         .iter()
         .enumerate()
@@ -307,7 +333,13 @@ fn finish(q: &[&PTok], e: &[&PTok], mut pairs: Vec<Pair>, used_q: u64, used_e: u
         let we: f32 = e[p.ej..p.ej + p.en].iter().map(|t| t.weight).sum();
         num += p.s * (wq + we);
         den += wq + we;
-        info += p.s * wq.min(we);
+        // The query span's rarity, weighted by its tokens' weights.
+        let rw: f32 = q[p.qi..p.qi + p.qn]
+            .iter()
+            .zip(&rarity.0[p.qi..p.qi + p.qn])
+            .map(|(t, r)| t.weight * r)
+            .sum();
+        info += p.s * wq.min(we) * (rw / wq.max(1e-6));
     }
     let lam_q = if all_e { EXTRA_TOKEN_FACTOR } else { 1.0 };
     let lam_e = if all_q { EXTRA_TOKEN_FACTOR } else { 1.0 };
@@ -375,7 +407,7 @@ pub fn name_logit(ns: &NameScore) -> f64 {
 pub const NAME_LOGIT_FLOOR: f64 = -4.0;
 
 pub const CAL_A: f64 = 27.7;
-pub const CAL_S0: f64 = 0.877;
+pub const CAL_S0: f64 = 0.873;
 pub const CAL_C: f64 = 0.6;
 pub const CAL_I0: f64 = 5.0;
 

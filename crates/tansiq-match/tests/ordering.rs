@@ -44,7 +44,96 @@ const ORDERS: &[&[&str]] = &[
     &["Alaa Mohammad", "علاء محمد", "علي محمد"],
     // Surname put first in capitals without a comma.
     &["OUYAHIA Ahmed", "احمد اويحيى", "اويحيى احمد"],
+    // The implied i of fāʿil: a Latin vowel there reads ناصر, none نصر.
+    &["Naser Kamal", "ناصر كمال", "نصر كمال"],
+    &["Nasr Kamal", "نصر كمال", "ناصر كمال"],
+    // The silent و of عمرو (ʿAmr) against عمر (ʿUmar).
+    &["Amr Khaled", "عمرو خالد", "عمر خالد"],
+    &["Omar Khaled", "عمر خالد", "عمرو خالد"],
 ];
+
+/// In a list where "محمد" is common, matching it says less than matching a
+/// rare one: "Shaikha Mohammed Al-Jabri" finds "شيخه الجابري" before
+/// "محمد الجابري".
+#[test]
+fn rarity_in_the_list() {
+    let surnames = [
+        "حسن",
+        "علي",
+        "عمر",
+        "سالم",
+        "خالد",
+        "ناصر",
+        "حداد",
+        "صالح",
+        "يوسف",
+        "كريم",
+        "جابر",
+        "عادل",
+        "سعيد",
+        "منصور",
+        "عثمان",
+        "فؤاد",
+        "رشيد",
+        "حمدي",
+        "زكي",
+        "طه",
+        "شاكر",
+        "نبيل",
+        "فهمي",
+        "رمزي",
+        "سامي",
+        "وليد",
+        "كمال",
+        "جمال",
+        "فاروق",
+        "مجدي",
+    ];
+    let givens = [
+        "احمد",
+        "محمود",
+        "يوسف",
+        "ابراهيم",
+        "حسين",
+        "مصطفي",
+        "طارق",
+        "هشام",
+        "ماجد",
+        "زياد",
+    ];
+    // A list of 600 names, one in two with "محمد".
+    let mut names: Vec<String> = Vec::new();
+    for g in givens {
+        for s in surnames {
+            names.push(format!("{g} {s}"));
+            names.push(format!("محمد {g} {s}"));
+        }
+    }
+    names.push("محمد الجابري".into());
+    names.push("شيخه الجابري".into());
+    let entries: Vec<Entry> = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| Entry {
+            id: i.to_string(),
+            names: vec![n.clone()],
+            ..Default::default()
+        })
+        .collect();
+    let idx = Index::build(entries);
+    let q = Query {
+        id: "q".into(),
+        name: "Shaikha Mohammed Al-Jabri".into(),
+        ..Default::default()
+    };
+    let hits = idx.screen(&q, 0.0, 3);
+    assert_eq!(hits[0].matched_name, "شيخه الجابري", "{hits:?}");
+    // Without a list (score_names) the heavier "Mohammed" wins.
+    assert!(
+        score_names("Shaikha Mohammed Al-Jabri", "محمد الجابري")
+            > score_names("Shaikha Mohammed Al-Jabri", "شيخه الجابري")
+    );
+}
 
 #[test]
 fn scores_are_ordered() {

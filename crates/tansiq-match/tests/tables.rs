@@ -218,6 +218,10 @@ Qamar ol-Molouk Vaziri | قمرالملوك وزيري => 0.8
 Najat Makki | نجاة مكي => 0.5
 Khalid Taha | خالد طه => 0.5
 Mohammad Haj-Hosseini | محمد حاجحسيني => 0.8
+Ubaidullah Anwar | عبيدالله انور => 0.8
+Nasrallah Haddad | نصر الله حداد => 0.8
+Sami Ullah Khan | سميع الله خان => 0.8
+Amr Moussa | عمرو موسى => 0.8
 "#;
 
 #[test]
