@@ -53,7 +53,10 @@ impl Sqlite {
         // checkpoint every 16,000 pages (64 MiB of WAL) rather than 1,000, so
         // pages written by many commits (index roots, the audit and outbox
         // tails) are copied to the database once rather than many times
-        // (purges still checkpoint at once: `scrub`).
+        // (purges still checkpoint at once: `scrub`); a page cache of up to
+        // 256 MiB (allocated as pages are used) rather than 32 MiB: a node
+        // holding 100,000 records was reading index pages back from the OS
+        // on every batch (docs/BENCHMARKS.md, "Federation").
         //
         // Switching to WAL can answer SQLITE_BUSY without waiting in the
         // busy handler while another connection opens the same new file
@@ -66,7 +69,7 @@ impl Sqlite {
                  PRAGMA foreign_keys = ON;
                  PRAGMA secure_delete = ON;
                  PRAGMA case_sensitive_like = ON;
-                 PRAGMA cache_size = -32000;
+                 PRAGMA cache_size = -262144;
                  PRAGMA wal_autocheckpoint = 16000;",
             ) {
                 Ok(()) => break,
