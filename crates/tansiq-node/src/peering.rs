@@ -90,6 +90,20 @@ async fn receive_card(
     }
 }
 
+/// The node id asked for in a card fetch (`{"id": NODE_ID}`, nothing
+/// else), or `None` if the body is anything else.
+pub fn parse_card_fetch(body: &[u8]) -> Option<String> {
+    // An object with one member (serde's derived form would also take
+    // `["…"]`).
+    let ask: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(body).ok()?;
+    match (ask.len(), ask.get("id")) {
+        (1, Some(serde_json::Value::String(id))) if tansiq_crypto::is_valid_node_id(id) => {
+            Some(id.clone())
+        }
+        _ => None,
+    }
+}
+
 /// A peer asks for the card this node holds of another node: `200` with
 /// the card, `404` not held or not disclosed to it, `400` malformed.
 async fn serve_card(
@@ -97,15 +111,10 @@ async fn serve_card(
     Extension(PeerId(peer)): Extension<PeerId>,
     body: Bytes,
 ) -> Response {
-    #[derive(serde::Deserialize)]
-    #[serde(deny_unknown_fields)]
-    struct Ask {
-        id: String,
-    }
-    let Ok(ask) = serde_json::from_slice::<Ask>(&body) else {
+    let Some(id) = parse_card_fetch(&body) else {
         return (StatusCode::BAD_REQUEST, "expected {\"id\": NODE_ID}").into_response();
     };
-    let r = tokio::task::spawn_blocking(move || node.card_for_peer(&peer, &ask.id)).await;
+    let r = tokio::task::spawn_blocking(move || node.card_for_peer(&peer, &id)).await;
     match r {
         Ok(Ok(Some(card))) => (
             StatusCode::OK,
@@ -726,5 +735,34 @@ impl Node {
                 alarms,
             })
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_card_fetch;
+
+    #[test]
+    fn card_fetch_requests_are_one_node_id_and_nothing_else() {
+        assert_eq!(
+            parse_card_fetch(br#"{"id":"tqmfrggzdfmztwq2lk"}"#).as_deref(),
+            Some("tqmfrggzdfmztwq2lk")
+        );
+        for bad in [
+            &br#"{"id":"not a node id"}"#[..],
+            br#"{"id":"tqmfrggzdfmztwq2lk","more":1}"#,
+            br#"{"id":5}"#,
+            br#"{}"#,
+            br#"["tqmfrggzdfmztwq2lk"]"#,
+            b"",
+            b"\xff\xfe",
+        ] {
+            assert_eq!(
+                parse_card_fetch(bad),
+                None,
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
+        }
     }
 }
