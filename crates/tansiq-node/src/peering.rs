@@ -90,6 +90,32 @@ async fn receive_card(
     }
 }
 
+/// A peer's endpoint and current signing key, as `tx` sees them (`None`:
+/// not a peer).
+fn endpoint_and_key(
+    tx: &mut tansiq_store::Tx,
+    peer: &str,
+) -> NodeResult<Option<(String, [u8; 32])>> {
+    let Some(p) = tx.peer(peer)? else {
+        return Ok(None);
+    };
+    let card: NodeCard =
+        serde_json::from_str(&p.card).map_err(|e| NodeError::Other(format!("peer card: {e}")))?;
+    Ok(Some((p.endpoint, card.signing_key()?)))
+}
+
+/// [`endpoint_and_key`] read off the async workers.
+async fn read_endpoint(node: &Arc<Node>, peer: &str) -> Result<(String, [u8; 32]), String> {
+    let (n, peer) = (node.clone(), peer.to_string());
+    match tokio::task::spawn_blocking(move || n.store.read(|tx| endpoint_and_key(tx, &peer))).await
+    {
+        Ok(Ok(Some(t))) => Ok(t),
+        Ok(Ok(None)) => Err("peer not found".into()),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
 /// The node id asked for in a card fetch (`{"id": NODE_ID}`, nothing
 /// else), or `None` if the body is anything else.
 pub fn parse_card_fetch(body: &[u8]) -> Option<String> {
@@ -145,19 +171,7 @@ async fn fetch_card(
     use crate::rotation::{CardFetched, CardUpdate};
     let mut answered = false;
     for source in sources {
-        let (n, s) = (node.clone(), source.clone());
-        let target = tokio::task::spawn_blocking(move || {
-            n.store.read(|tx| {
-                let Some(p) = tx.peer(&s)? else {
-                    return Ok::<_, NodeError>(None);
-                };
-                let card: NodeCard =
-                    serde_json::from_str(&p.card).map_err(|e| NodeError::Other(e.to_string()))?;
-                Ok(Some((p.endpoint, card.signing_key()?)))
-            })
-        })
-        .await;
-        let Ok(Ok(Some((endpoint, key)))) = target else {
+        let Ok((endpoint, key)) = read_endpoint(node, source).await else {
             continue;
         };
         let ask = serde_json::json!({ "id": id }).to_string().into_bytes();
@@ -427,13 +441,10 @@ async fn send_one(node: &Arc<Node>, client: &PeerClient, peers: &PeerSet, t: Tra
             let to = to.clone();
             tokio::task::spawn_blocking(move || {
                 n.store.read(|tx| {
-                    let Some(p) = tx.peer(&to)? else {
+                    let Some((endpoint, key)) = endpoint_and_key(tx, &to)? else {
                         return Ok::<_, NodeError>(None);
                     };
-                    let card: NodeCard = serde_json::from_str(&p.card)
-                        .map_err(|e| NodeError::Other(e.to_string()))?;
-                    let acked = n.card_acked(tx, &to)?;
-                    let t = (p.endpoint, card.signing_key()?, acked);
+                    let t = (endpoint, key, n.card_acked(tx, &to)?);
                     n.federation.set_send_target(&to, &t);
                     Ok(Some(t))
                 })
@@ -589,19 +600,11 @@ pub async fn sender(node: Arc<Node>, peers: PeerSet) {
                 pushing.insert(peer.clone());
                 let (n, p) = (node.clone(), peers.clone());
                 pushes.spawn(async move {
-                    let target = {
-                        let (n, peer) = (n.clone(), peer.clone());
-                        tokio::task::spawn_blocking(move || n.store.read(|tx| tx.peer(&peer))).await
-                    };
-                    let r = match target {
-                        Ok(Ok(Some(row))) => match serde_json::from_str::<NodeCard>(&row.card)
-                            .map_err(|e| e.to_string())
-                            .and_then(|c| c.signing_key().map_err(|e| e.to_string()))
-                        {
-                            Ok(key) => push_card(&n, &p, &peer, &row.endpoint, &key, acked).await,
-                            Err(e) => Err(e),
-                        },
-                        _ => Err("peer not found".into()),
+                    let r = match read_endpoint(&n, &peer).await {
+                        Ok((endpoint, key)) => {
+                            push_card(&n, &p, &peer, &endpoint, &key, acked).await
+                        }
+                        Err(e) => Err(e),
                     };
                     (peer, r)
                 });
