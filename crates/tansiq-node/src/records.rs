@@ -533,16 +533,12 @@ impl Node {
     fn audit_derived_refusal(&self, actor: &Actor, e: &NodeError) {
         if let NodeError::Refused(r) = e {
             if r.rule == policy::Rule::ThirdParty {
-                let _ = self.store.write(|tx| {
-                    self.audit(
-                        tx,
-                        &actor.audit_name(),
-                        "record.derived.refused",
-                        "",
-                        json!({"rule": r.rule.name()}),
-                    )?;
-                    self.checkpoint_in(tx)
-                });
+                self.audit_refused(
+                    actor,
+                    "record.derived.refused",
+                    "",
+                    json!({"rule": r.rule.name()}),
+                );
             }
         }
     }
@@ -551,17 +547,22 @@ impl Node {
     /// change itself left nothing behind).
     pub(crate) fn audit_share_refusal(&self, actor: &Actor, id: &str, target: &str, e: &NodeError) {
         if let NodeError::Refused(r) = e {
-            let _ = self.store.write(|tx| {
-                self.audit(
-                    tx,
-                    &actor.audit_name(),
-                    "record.share.refused",
-                    id,
-                    json!({"id": id, "channel": target, "rule": r.rule.name()}),
-                )?;
-                self.checkpoint_in(tx)
-            });
+            self.audit_refused(
+                actor,
+                "record.share.refused",
+                id,
+                json!({"id": id, "channel": target, "rule": r.rule.name()}),
+            );
         }
+    }
+
+    /// Audits a refusal in a transaction of its own: the refused change
+    /// itself left nothing behind.
+    fn audit_refused(&self, actor: &Actor, action: &str, object: &str, details: serde_json::Value) {
+        let _ = self.store.write(|tx| {
+            self.audit(tx, &actor.audit_name(), action, object, details)?;
+            self.checkpoint_in(tx)
+        });
     }
 
     /// The third-party rule for `sources` (a record and what it derives
