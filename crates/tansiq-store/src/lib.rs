@@ -360,6 +360,11 @@ impl<'a> Tx<'a> {
         r
     }
 
+    /// Whether `sql` (a `SELECT 1 …`) returns any row.
+    pub(crate) fn exists(&mut self, sql: &str, params: &[Value]) -> Result<bool, StoreError> {
+        Ok(!self.query(sql, params)?.is_empty())
+    }
+
     fn commit(mut self) -> Result<(), StoreError> {
         self.check_usable()?;
         if let Some((f, true)) = self.frontier.take() {
@@ -448,9 +453,7 @@ impl<'a> Tx<'a> {
     }
 
     pub fn user_exists(&mut self, name: &str) -> Result<bool, StoreError> {
-        Ok(!self
-            .query("SELECT 1 FROM users WHERE name = ?", &[name.into()])?
-            .is_empty())
+        self.exists("SELECT 1 FROM users WHERE name = ?", &[name.into()])
     }
 
     /// The user whose token hashes to `token_hash` (the hash is the

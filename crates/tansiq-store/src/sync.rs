@@ -215,12 +215,10 @@ impl Tx<'_> {
 
     /// Whether the envelope with this id is held with its body (not purged).
     pub fn sync_envelope_has_body(&mut self, id: &[u8; 32]) -> Result<bool, StoreError> {
-        Ok(!self
-            .query(
-                "SELECT 1 FROM sync_envelope WHERE id = ? AND purged = 0 AND body IS NOT NULL",
-                &[id.as_slice().into()],
-            )?
-            .is_empty())
+        self.exists(
+            "SELECT 1 FROM sync_envelope WHERE id = ? AND purged = 0 AND body IS NOT NULL",
+            &[id.as_slice().into()],
+        )
     }
 
     /// The envelope with this id, member or custody copy.
@@ -488,12 +486,10 @@ impl Tx<'_> {
     /// Whether an outbox row for `to` carries an envelope of `originator`
     /// (a relay holding custody for `to`, or a member forwarding).
     pub fn sync_outbox_has(&mut self, to: &str, originator: &str) -> Result<bool, StoreError> {
-        Ok(!self
-            .query(
-                "SELECT 1 FROM sync_outbox WHERE to_node = ? AND originator = ? LIMIT 1",
-                &[to.into(), originator.into()],
-            )?
-            .is_empty())
+        self.exists(
+            "SELECT 1 FROM sync_outbox WHERE to_node = ? AND originator = ? LIMIT 1",
+            &[to.into(), originator.into()],
+        )
     }
 
     /// Queued rows per recipient, by recipient.
