@@ -106,14 +106,14 @@ pub fn verify_json(
 }
 
 /// Checks everything about one batch item that `verify_strict` checks
-/// besides the group equation, returning the parsed key. `keys` caches the
+/// besides the group equation, returning the parsed key and `S`. `keys` caches the
 /// keys vetted so far (a peer's batch is mostly signed by one originator).
 fn precheck(
     public: &[u8; 32],
     context: &str,
     sig: &[u8; 64],
     keys: &mut Vec<([u8; 32], VerifyingKey)>,
-) -> Result<VerifyingKey, CryptoError> {
+) -> Result<(VerifyingKey, Scalar), CryptoError> {
     check_context(context)?;
     let vk = match keys.iter().find(|(k, _)| k == public) {
         Some((_, vk)) => *vk,
@@ -133,10 +133,9 @@ fn precheck(
     if !is_canonical_y(r_bytes) || small_order_encodings().contains(r_bytes) {
         return Err(CryptoError::BadSignature);
     }
-    if Option::<Scalar>::from(Scalar::from_canonical_bytes(s_bytes)).is_none() {
-        return Err(CryptoError::BadSignature);
-    }
-    Ok(vk)
+    let s = Option::<Scalar>::from(Scalar::from_canonical_bytes(s_bytes))
+        .ok_or(CryptoError::BadSignature)?;
+    Ok((vk, s))
 }
 
 /// Whether the `y` coordinate of a compressed Edwards point (the low 255
@@ -202,16 +201,22 @@ pub fn verify_batch_each(items: &[BatchItem<'_>]) -> Vec<Result<(), CryptoError>
     out
 }
 
+/// A batch item that passed [`precheck`]: key, `S`, context, message,
+/// signature.
+type Prechecked<'a> = (VerifyingKey, Scalar, &'a str, &'a [u8], &'a [u8; 64]);
+
 fn verify_chunk(chunk: &[BatchItem<'_>], out: &mut Vec<Result<(), CryptoError>>) {
     let mut cache = Vec::new();
-    let prechecked: Vec<Result<VerifyingKey, CryptoError>> = chunk
+    let prechecked: Vec<Result<(VerifyingKey, Scalar), CryptoError>> = chunk
         .iter()
         .map(|(pk, ctx, _, sig)| precheck(pk, ctx, sig, &mut cache))
         .collect();
-    let passed: Vec<(VerifyingKey, &str, &[u8], &[u8; 64])> = chunk
+    let passed: Vec<Prechecked<'_>> = chunk
         .iter()
         .zip(&prechecked)
-        .filter_map(|((_, ctx, msg, sig), pre)| pre.as_ref().ok().map(|vk| (*vk, *ctx, *msg, *sig)))
+        .filter_map(|((_, ctx, msg, sig), pre)| {
+            pre.as_ref().ok().map(|(vk, s)| (*vk, *s, *ctx, *msg, *sig))
+        })
         .collect();
     let batch_ok = passed.is_empty() || batch_equation_holds(&passed);
     for ((pk, ctx, msg, sig), pre) in chunk.iter().zip(prechecked) {
@@ -233,14 +238,14 @@ fn verify_chunk(chunk: &[BatchItem<'_>], out: &mut Vec<Result<(), CryptoError>>)
 /// signs several items merged into one: a peer's batch is mostly signed by
 /// one originator, so the multiscalar multiplication has about half the
 /// points. Points and scalars come from curve25519-dalek.
-fn batch_equation_holds(items: &[(VerifyingKey, &str, &[u8], &[u8; 64])]) -> bool {
+fn batch_equation_holds(items: &[Prechecked<'_>]) -> bool {
     use curve25519_dalek::edwards::{CompressedEdwardsY, EdwardsPoint};
     use curve25519_dalek::traits::{IsIdentity, VartimeMultiscalarMul};
     use sha2::{Digest, Sha512};
 
     let hrams: Vec<Scalar> = items
         .iter()
-        .map(|(vk, ctx, msg, sig)| {
+        .map(|(vk, _, ctx, msg, sig)| {
             let mut h = Sha512::new();
             h.update(&sig[..32]);
             h.update(vk.as_bytes());
@@ -253,7 +258,7 @@ fn batch_equation_holds(items: &[(VerifyingKey, &str, &[u8], &[u8; 64])]) -> boo
     // The weights: a hash of every challenge and signature of the batch.
     let mut seed = Sha512::new();
     seed.update(b"tansiq/ed25519-batch-weights/v1");
-    for (k, (_, _, _, sig)) in hrams.iter().zip(items) {
+    for (k, (_, _, _, _, sig)) in hrams.iter().zip(items) {
         seed.update(k.as_bytes());
         seed.update(sig.as_slice());
     }
@@ -274,12 +279,7 @@ fn batch_equation_holds(items: &[(VerifyingKey, &str, &[u8], &[u8; 64])]) -> boo
     let mut points: Vec<Option<EdwardsPoint>> = Vec::with_capacity(items.len() + 2);
     // Distinct keys and their merged coefficients.
     let mut keys: Vec<(&[u8; 32], EdwardsPoint, Scalar)> = Vec::new();
-    for ((z, k), (vk, _, _, sig)) in zs.iter().zip(&hrams).zip(items) {
-        let Some(s) = Option::<Scalar>::from(Scalar::from_canonical_bytes(
-            sig[32..].try_into().expect("64 = 32 + 32"),
-        )) else {
-            return false;
-        };
+    for ((z, k), (vk, s, _, _, sig)) in zs.iter().zip(&hrams).zip(items) {
         b_coefficient -= z * s;
         let r: [u8; 32] = sig[..32].try_into().expect("64 = 32 + 32");
         scalars.push(*z);
