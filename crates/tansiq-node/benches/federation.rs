@@ -33,42 +33,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use serde_json::json;
-
-use tansiq_core::record::Kind;
 use tansiq_core::user::Actor;
-use tansiq_node::records::NewRecord;
 use tansiq_node::{InitOptions, Node};
 
 const OP: Actor = Actor::Operator;
 const BATCH: usize = 1_000;
-
-fn person(i: usize, ch: &str) -> NewRecord {
-    let given = [
-        "Abdallah", "Mohamed", "Youssef", "Karim", "Samir", "Nadia", "Fatima", "Amina",
-    ];
-    let family = [
-        "Belkeziz", "Benali", "Bouzid", "Haddad", "Mansouri", "Zerrouki", "Khelifi", "Saidi",
-    ];
-    let nationality = ["DZ", "MA", "TN", "FR"][i % 4];
-    NewRecord {
-        channel: ch.to_string(),
-        file: "terrorism".into(),
-        kind: Kind::Person,
-        data: json!({
-            "names": [format!("{} {} {i}", given[i % 8], family[(i / 8) % 8]), format!("عبد الله بلقزاز {i}")],
-            "birth_date": format!("{}-0{}-1{}", 1950 + i % 50, 1 + i % 9, i % 10),
-            "nationality": [nationality],
-            "documents": [{"type": "passport", "number": format!("P{i:09}"), "country": "DZ"}],
-            "notes": "Suspected facilitator; seen in Tamanrasset and Gao.",
-        }),
-        tlp: None,
-        code: None,
-        evaluation: Some("B2".parse().unwrap()),
-        expires: None,
-        links: vec![],
-    }
-}
 
 /// Two serving nodes with an active two-member channel between them.
 struct Pair {

@@ -363,15 +363,12 @@ fn the_card_push_crosses_the_tls_transition() {
     assert!(dz.audit_verify(&OP).unwrap().ok);
 }
 
-/// A member co-signs a proposal, then rotates before its signature reached
-/// the others, who meanwhile learned its new card: the signature, made
-/// with the key in force then, still counts and the channel forms.
-#[test]
-fn a_co_signature_made_before_a_rotation_still_counts() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dz = node(tmp.path(), "dz", "DZ");
-    let ma = node(tmp.path(), "ma", "MA");
-    let tn = node(tmp.path(), "tn", "TN");
+/// DZ, MA and TN, each trusting the others, and a channel of the three
+/// that DZ proposed (delivered, not yet accepted). Returns the channel id.
+fn maghreb(root: &std::path::Path) -> (Node, Node, Node, String) {
+    let dz = node(root, "dz", "DZ");
+    let ma = node(root, "ma", "MA");
+    let tn = node(root, "tn", "TN");
     for (a, b) in [(&dz, &ma), (&dz, &tn), (&ma, &tn)] {
         trust(a, b);
     }
@@ -386,6 +383,16 @@ fn a_co_signature_made_before_a_rotation_still_counts() {
         )
         .unwrap();
     pump(&[&dz, &ma, &tn]);
+    (dz, ma, tn, ch)
+}
+
+/// A member co-signs a proposal, then rotates before its signature reached
+/// the others, who meanwhile learned its new card: the signature, made
+/// with the key in force then, still counts and the channel forms.
+#[test]
+fn a_co_signature_made_before_a_rotation_still_counts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (dz, ma, tn, ch) = maghreb(tmp.path());
     ma.channel_accept(&OP, &ch).unwrap();
     // MA's signature is queued, not yet delivered; MA rotates and its new
     // card reaches DZ and TN first.
@@ -453,23 +460,7 @@ fn pump_cut(nodes: &[&Node], cut: &str) {
 fn anti_entropy_after_a_rotation_fetches_the_card_then_the_envelopes() {
     use tansiq_node::rotation::CardFetched;
     let tmp = tempfile::tempdir().unwrap();
-    let dz = node(tmp.path(), "dz", "DZ");
-    let ma = node(tmp.path(), "ma", "MA");
-    let tn = node(tmp.path(), "tn", "TN");
-    for (a, b) in [(&dz, &ma), (&dz, &tn), (&ma, &tn)] {
-        trust(a, b);
-    }
-    let ch = dz
-        .channel_create(
-            &OP,
-            "Maghreb",
-            vec![ma.id().into(), tn.id().into()],
-            vec!["terrorism".into()],
-            vec![],
-            None,
-        )
-        .unwrap();
-    pump(&[&dz, &ma, &tn]);
+    let (dz, ma, tn, ch) = maghreb(tmp.path());
     ma.channel_accept(&OP, &ch).unwrap();
     tn.channel_accept(&OP, &ch).unwrap();
     pump(&[&dz, &ma, &tn]);

@@ -68,3 +68,32 @@ pub fn channel_status(n: &Node, ch: &str) -> String {
         .map(|c| c.status)
         .unwrap_or_default()
 }
+
+/// The `i`-th synthetic person record for channel `ch` (two names, one
+/// of them in Arabic, a birth date, a nationality, a passport).
+pub fn person(i: usize, ch: &str) -> tansiq_node::records::NewRecord {
+    let given = [
+        "Abdallah", "Mohamed", "Youssef", "Karim", "Samir", "Nadia", "Fatima", "Amina",
+    ];
+    let family = [
+        "Belkeziz", "Benali", "Bouzid", "Haddad", "Mansouri", "Zerrouki", "Khelifi", "Saidi",
+    ];
+    let nationality = ["DZ", "MA", "TN", "FR"][i % 4];
+    tansiq_node::records::NewRecord {
+        channel: ch.to_string(),
+        file: "terrorism".into(),
+        kind: tansiq_core::record::Kind::Person,
+        data: serde_json::json!({
+            "names": [format!("{} {} {i}", given[i % 8], family[(i / 8) % 8]), format!("عبد الله بلقزاز {i}")],
+            "birth_date": format!("{}-0{}-1{}", 1950 + i % 50, 1 + i % 9, i % 10),
+            "nationality": [nationality],
+            "documents": [{"type": "passport", "number": format!("P{i:09}"), "country": "DZ"}],
+            "notes": "Suspected facilitator; seen in Tamanrasset and Gao.",
+        }),
+        tlp: None,
+        code: None,
+        evaluation: Some("B2".parse().unwrap()),
+        expires: None,
+        links: vec![],
+    }
+}
