@@ -276,10 +276,15 @@ fn dump_failures(t: &Task, k: usize, blocking_only: bool) {
         let truth_score = scores.iter().find(|x| x.0 == best_rel).map_or(0.0, |x| x.1);
         println!(
             "MISS rank={r:?} q={q:?} truth={truth:?} s={truth_score:.3} [{}]",
-            tansiq_match::explain_names(q, truth)
+            idx.explain_entry(q, best_rel)
         );
         for (g, s) in scores.iter().take(2) {
-            println!("     top {:.3} {:?}", s, t.gallery[*g as usize]);
+            println!(
+                "     top {:.3} {:?} [{}]",
+                s,
+                t.gallery[*g as usize],
+                idx.explain_entry(q, *g)
+            );
         }
         shown += 1;
         if shown >= k {

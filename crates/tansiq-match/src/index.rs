@@ -862,6 +862,40 @@ impl Index {
             .collect()
     }
 
+    /// How one query's name scores against one entry's best name in this
+    /// list, with the list's rarity factors: the similarity, the matched
+    /// information and the aligned pairs. For evaluation and probing.
+    pub fn explain_entry(&self, name: &str, entry: u32) -> String {
+        let qp = parse::parse(name);
+        let rq = self.query_rarity(&qp);
+        let mut best: Option<(f64, usize, NameScore)> = None;
+        for n in self.names_of(entry) {
+            let ns = self.score_name(&qp, &rq, n, |i, v| {
+                tok_sim(&qp.toks[i], &self.vocab[v as usize])
+            });
+            let l = score::name_logit(&ns);
+            if best.as_ref().is_none_or(|b| l > b.0) {
+                best = Some((l, n, ns));
+            }
+        }
+        let Some((l, n, ns)) = best else {
+            return String::new();
+        };
+        let etoks: Vec<PTok> = self
+            .name_tokens(n)
+            .iter()
+            .map(|&t| self.vocab[t as usize].clone())
+            .collect();
+        let r: Vec<String> = rq.iter().map(|r| format!("{r:.2}")).collect();
+        format!(
+            "logit {l:.2} sim {:.3} info {:.2} r [{}] ({})",
+            ns.sim,
+            ns.info,
+            r.join(" "),
+            score::explain_pairs(&qp.toks, &etoks, &ns)
+        )
+    }
+
     /// Name-only scores of one query against every indexed name, in index
     /// order (entry by entry, strong names then weak names). For
     /// evaluation: `blocked` chooses the blocking index or exhaustive

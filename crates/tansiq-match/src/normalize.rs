@@ -10,8 +10,8 @@
 //!    diacritics, Arabic harakat, shadda, sukun, superscript alef, and the
 //!    hamza/madda marks, which folds أ إ آ → ا, ؤ → و, ئ → ي.
 //! 5. Arabic folding: tatweel removed; ٱ→ا; ى→ي; ة→ه; Persian/Urdu
-//!    code-point variants ک→ك, ی ې ۍ ے→ي, ە ہ ھ ۀ→ه; Arabic-Indic digits
-//!    → ASCII. Persian/Urdu letters without an Arabic twin (پ گ چ ژ ڤ ٹ ڈ
+//!    code-point variants ک→ك, ی ې ۍ ے→ي, ە ہ ۀ→ه; Arabic-Indic digits
+//!    → ASCII; ھ is kept (an Urdu aspirate after a consonant, see `parse`). Persian/Urdu letters without an Arabic twin (پ گ چ ژ ڤ ٹ ڈ
 //!    ڑ ں) are kept here and folded into the key classes of their Arabic
 //!    neighbours (see `phonetic`).
 //! 6. Apostrophes and similar marks (ʿ ʾ ’ ‘ ` ´) are dropped; every other
@@ -64,7 +64,9 @@ fn fold_arabic(c: char) -> Option<char> {
         'ٱ' | 'ٲ' | 'ٳ' | 'أ' | 'إ' | 'آ' => 'ا',
         'ى' | 'ی' | 'ې' | 'ۍ' | 'ے' | 'ۓ' | 'ئ' => 'ي',
         'ؤ' => 'و',
-        'ة' | 'ۃ' | 'ە' | 'ہ' | 'ھ' | 'ۀ' | 'ۂ' => 'ه',
+        // ھ is kept: after a consonant it marks an Urdu aspirate (کھ kh,
+        // تھ th), which `parse` reads both ways; alone it is read as ه.
+        'ة' | 'ۃ' | 'ە' | 'ہ' | 'ۀ' | 'ۂ' => 'ه',
         'ک' | 'ڪ' => 'ك',
         '٠'..='٩' => char::from(b'0' + (c as u32 - '٠' as u32) as u8),
         '۰'..='۹' => char::from(b'0' + (c as u32 - '۰' as u32) as u8),

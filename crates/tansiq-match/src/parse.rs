@@ -36,6 +36,10 @@ pub struct PTok {
     pub forms: Vec<Vec<Sym>>,
     /// `phonetic::mass` of each form.
     pub masses: Vec<f32>,
+    /// Taken off a similarity reached through each form: 0 for the usual
+    /// readings, a little for readings of rarer conventions, so that they
+    /// decide only when no usual reading matches as well.
+    pub costs: Vec<f32>,
     /// The name carried an article (separate, or possibly glued).
     pub article: bool,
     /// Information weight of the token.
@@ -132,6 +136,7 @@ const TITLES: &[&str] = &[
     "امام",
     "حضرت",
     "صاحبزاده",
+    "مسٹر",
 ];
 
 fn strip_latin_article(rest: &str) -> Option<&str> {
@@ -254,24 +259,29 @@ fn token_weight(forms: &[Vec<Sym>], kind: Kind) -> f32 {
     }
 }
 
-fn make_tok(text: String, kind: Kind, forms: Vec<Vec<Sym>>) -> PTok {
-    let mut forms: Vec<Vec<Sym>> = forms
-        .into_iter()
-        .filter(|f| !f.is_empty())
-        .map(|mut f| {
-            f.shrink_to_fit();
-            f
-        })
-        .collect();
-    forms.dedup();
-    forms.shrink_to_fit();
-    let weight = token_weight(&forms, kind);
-    let masses = forms.iter().map(|f| phonetic::mass(f)).collect();
+/// A phonetic form and its cost (`PTok::costs`).
+type Form = (Vec<Sym>, f32);
+
+fn make_tok(text: String, kind: Kind, forms: Vec<Form>) -> PTok {
+    let mut kept: Vec<Vec<Sym>> = Vec::with_capacity(forms.len());
+    let mut costs = Vec::with_capacity(forms.len());
+    for (mut f, c) in forms {
+        // The first occurrence of a form (the cheapest reading) is kept.
+        if f.is_empty() || kept.contains(&f) {
+            continue;
+        }
+        f.shrink_to_fit();
+        kept.push(f);
+        costs.push(c);
+    }
+    let weight = token_weight(&kept, kind);
+    let masses = kept.iter().map(|f| phonetic::mass(f)).collect();
     PTok {
         text,
         kind,
         masses,
-        forms,
+        forms: kept,
+        costs,
         weight,
         article: false,
     }
@@ -284,6 +294,69 @@ fn without_medial_article(t: &str) -> Option<String> {
     (2..c.len().saturating_sub(4))
         .find(|&k| c[k] == 'ا' && c[k + 1] == 'ل')
         .map(|k| c[..k].iter().chain(&c[k + 2..]).collect())
+}
+
+/// Given names and titles that Persian and Urdu glue to the next name.
+const GLUED_PREFIXES: &[(&str, f32)] = &[
+    ("مسٹر", 0.0),
+    ("محمد", GLUED_NAME_COST),
+    ("احمد", GLUED_NAME_COST),
+    ("علي", GLUED_NAME_COST),
+    ("امير", GLUED_NAME_COST),
+    ("مير", GLUED_NAME_COST),
+    ("سيد", GLUED_NAME_COST),
+];
+
+/// A name left out by the other spelling costs this much ("Reza" /
+/// "محمدرضا"); a title nothing.
+const GLUED_NAME_COST: f32 = 0.1;
+
+/// Endings of Persian family names, which follow a given name without
+/// making a second name ("محمدزاده", "عليپور").
+const NAME_SUFFIXES: &[&str] = &[
+    "زاده", "پور", "نيا", "فر", "زهي", "خاني", "لو", "وند", "كيا", "راد", "نژاد", "يان",
+];
+
+/// The name after a glued given name or title, and the cost of reading
+/// it alone; at least three letters, and not a family-name ending.
+fn glued_prefix(t: &str) -> Option<(&str, f32)> {
+    GLUED_PREFIXES.iter().find_map(|&(p, cost)| {
+        let rest = t.strip_prefix(p)?;
+        let ok = rest.chars().count() >= 3
+            && !rest.starts_with('ي')
+            && !NAME_SUFFIXES.contains(&rest);
+        ok.then_some((rest, cost))
+    })
+}
+
+/// The token with its Urdu aspirates (a consonant and ھ) read as one
+/// consonant: کھ → خ, گھ → غ, and the ھ of the others dropped.
+fn urdu_aspirates(t: &str) -> Option<String> {
+    if !t.contains('ھ') {
+        return None;
+    }
+    let mut out = String::with_capacity(t.len());
+    let mut prev: Option<char> = None;
+    for c in t.chars() {
+        if c == 'ھ' {
+            match prev {
+                Some('ك') => {
+                    out.pop();
+                    out.push('خ');
+                }
+                Some('گ') => {
+                    out.pop();
+                    out.push('غ');
+                }
+                Some(p) if !matches!(p, 'ا' | 'و' | 'ي') => {}
+                _ => out.push('ه'),
+            }
+        } else {
+            out.push(c);
+        }
+        prev = Some(c);
+    }
+    (out != t).then_some(out)
 }
 
 /// When a Latin token ends with the next name's article glued ("-ul", or
@@ -309,58 +382,155 @@ fn glued_next_article(t: &str, next: &str) -> Option<usize> {
 
 /// Forms of an ordinary name token: itself, and without a possible glued
 /// article or patronymic particle; whether it may carry a glued article.
-fn name_forms(t: &str, arabic: bool, next: Option<&str>) -> (Vec<Vec<Sym>>, bool) {
-    let mut forms = vec![syms(t, arabic)];
+fn name_forms(t: &str, arabic: bool, next: Option<&str>) -> (Vec<Form>, bool) {
+    let mut forms = vec![(syms(t, arabic), 0.0)];
     let mut glued_article = false;
     if !arabic && phonetic::has_medial_digraph(t) {
-        forms.push(phonetic::latin_syms_with(t, true));
+        forms.push((phonetic::latin_syms_with(t, true), 0.0));
     }
     if arabic {
         if let Some(core) = strip_arabic_article(t) {
-            forms.insert(0, syms(core, true));
+            forms.insert(0, (syms(core, true), 0.0));
             glued_article = true;
         }
         // A compound written glued around its article ("قمرالملوك",
         // "ركنالدين"): Latin spellings drop or assimilate the article
         // ("Qamar ol-Molouk", "Ruknuddin").
         if let Some(f) = without_medial_article(t) {
-            forms.push(syms(&f, true));
+            forms.push((syms(&f, true), 0.0));
         }
         // The silent و of عمرو (ʿAmr), written to tell it from عمر
         // (ʿUmar): read "Amr", with the a that sets it apart.
         if t == "عمرو" {
-            forms.push(vec![phonetic::A, phonetic::M, phonetic::R]);
+            forms.push((vec![phonetic::A, phonetic::M, phonetic::R], 0.0));
+        }
+        // Urdu aspirates (کھ, گھ, تھ, دھ…), which Latin writes kh, gh,
+        // th, dh: read as خ and غ, or as the plain consonant.
+        if let Some(f) = urdu_aspirates(t) {
+            forms.push((syms(&f, true), 0.0));
+        }
+        // A given name or title glued before the name ("محمدرضا",
+        // "ميرحسين", "سيدعلي", Urdu "مسٹر"): Latin spellings often give
+        // the second name alone ("Reza", "Hossein").
+        if let Some((rest, cost)) = glued_prefix(t) {
+            forms.push((syms(rest, true), cost));
         }
         if let Some(rest) = t.strip_prefix("بن") {
             if rest.chars().count() >= 3 {
-                forms.push(syms(strip_arabic_article(rest).unwrap_or(rest), true));
+                forms.push((syms(strip_arabic_article(rest).unwrap_or(rest), true), 0.0));
             }
         }
     } else {
         if t.len() >= 5 && (t.starts_with("al") || t.starts_with("el") || t.starts_with("ul")) {
-            forms.push(syms(&t[2..], false));
+            forms.push((syms(&t[2..], false), 0.0));
             glued_article = true;
         } else if let Some(core) = strip_latin_article(t) {
             if t.len() >= 6 && core.len() >= 3 && !core.starts_with('l') {
-                forms.push(syms(core, false));
+                forms.push((syms(core, false), 0.0));
                 glued_article = true;
             }
         }
+        // Spellings of other European conventions (German, Polish, Dutch,
+        // Czech; Italian, Turkish, Kurdish): one alternate reading each.
+        for alt in [central_european(t), soft_consonants(t)].into_iter().flatten() {
+            forms.push((syms(&alt, false), OTHER_CONVENTION_COST));
+        }
         // "Sfaxi": x for k+s.
         if t.contains('x') {
-            forms.push(syms(&t.replace('x', "ks"), false));
+            forms.push((syms(&t.replace('x', "ks"), false), 0.0));
         }
         // "Bensaid", "Binladen": a glued patronymic particle.
         if t.len() >= 6 && (t.starts_with("ben") || t.starts_with("bin")) {
-            forms.push(syms(&t[3..], false));
+            forms.push((syms(&t[3..], false), 0.0));
         }
         // "Mahmudul Islam": the next name's article glued to this one.
         // "Habibur Rahman", "Kamrun Nahar": the same with a sun letter.
         if let Some(k) = next.and_then(|nx| glued_next_article(t, nx)) {
-            forms.push(syms(&t[..k], false));
+            forms.push((syms(&t[..k], false), 0.0));
         }
     }
     (forms, glued_article)
+}
+
+/// The token read with German, Polish, Dutch and Czech conventions, when
+/// they read it differently from English and French: "sch", "sz" and "ś"
+/// are ش ("Schehade", "Szaban"), "dsch" and "dż" ج ("Dschamal"), "tsch"
+/// and "cz" چ, "ch" خ ("Chaled", "Chosrou"), and "j" the consonant y
+/// ("Jusuf", "Darjusz", "Zejnalnija").
+/// The cost of a reading by a rarer convention (`central_european`,
+/// `soft_consonants`).
+const OTHER_CONVENTION_COST: f32 = 0.04;
+
+fn central_european(t: &str) -> Option<String> {
+    let c: Vec<char> = t.chars().collect();
+    let n = c.len();
+    let at = |i: usize| c.get(i).copied().unwrap_or('\0');
+    let vowel = |x: char| matches!(x, 'a' | 'e' | 'i' | 'o' | 'u');
+    // English and French write j for ج too ("Jamal", "Iraj"): j reads y
+    // only in a diphthong ("Hosejn", "Pejman"), or in a token that shows
+    // these conventions elsewhere ("Darjusz").
+    let marked = ["sch", "sz", "cz"].iter().any(|m| t.contains(m));
+    let y_at = |i: usize| {
+        let (p, nx) = (at(i.wrapping_sub(1)), at(i + 1));
+        p != 'd' && (marked || (vowel(p) && !vowel(nx) && nx != 'j' && nx != '\0'))
+    };
+    let mut out = String::with_capacity(n + 2);
+    let mut i = 0;
+    while i < n {
+        let rest: String = c[i..n.min(i + 4)].iter().collect();
+        let (rep, adv) = if rest.starts_with("dsch") {
+            ("dj", 4)
+        } else if rest.starts_with("tsch") {
+            ("tch", 4)
+        } else if rest.starts_with("sch") {
+            ("sh", 3)
+        } else if rest.starts_with("sz") {
+            ("sh", 2)
+        } else if rest.starts_with("cz") {
+            ("tch", 2)
+        } else if rest.starts_with("ch") {
+            ("kh", 2)
+        } else if c[i] == 'j' && y_at(i) {
+            ("y", 1)
+        } else {
+            out.push(c[i]);
+            i += 1;
+            continue;
+        };
+        out.push_str(rep);
+        i += adv;
+    }
+    (out != t).then_some(out)
+}
+
+/// The token read with a soft g and c, as in Italian, Turkish and
+/// Kurdish spellings and English and French before e and i: g before e,
+/// i or y is ج ("George", "Gerges"; "ge" before a vowel is one sound,
+/// "Georges"), and c not in "ch" or "ck" is ج ("Cemal", "Ciwan").
+fn soft_consonants(t: &str) -> Option<String> {
+    let c: Vec<char> = t.chars().collect();
+    let n = c.len();
+    let at = |i: usize| c.get(i).copied().unwrap_or('\0');
+    let vowel = |x: char| matches!(x, 'a' | 'e' | 'i' | 'o' | 'u' | 'y');
+    let mut out = String::with_capacity(n + 2);
+    let mut i = 0;
+    while i < n {
+        match c[i] {
+            'g' if matches!(at(i + 1), 'e' | 'i' | 'y') && at(i.wrapping_sub(1)) != 'n' => {
+                out.push('j');
+                // "geo", "gea": the e only softens the g.
+                if at(i + 1) == 'e' && vowel(at(i + 2)) {
+                    i += 1;
+                }
+            }
+            'c' if !matches!(at(i + 1), 'h' | 'k' | 'c') && at(i.wrapping_sub(1)) != 's' => {
+                out.push('j')
+            }
+            x => out.push(x),
+        }
+        i += 1;
+    }
+    (out != t).then_some(out)
 }
 
 /// Latin spellings of a final "Allah" (glued or apart).
@@ -393,7 +563,7 @@ fn allah_tok() -> PTok {
     make_tok(
         "allah".to_string(),
         Kind::Name,
-        vec![phonetic::latin_syms("allah")],
+        vec![(phonetic::latin_syms("allah"), 0.0)],
     )
 }
 
@@ -402,7 +572,7 @@ fn compound(head: &str, head_syms: Vec<Sym>, core: &str, arabic: bool) -> PTok {
     let mut f = head_syms;
     f.extend(syms(core, arabic));
     f.dedup();
-    make_tok(format!("{head}+{core}"), Kind::Name, vec![f])
+    make_tok(format!("{head}+{core}"), Kind::Name, vec![(f, 0.0)])
 }
 
 fn abd_syms() -> Vec<Sym> {
@@ -571,6 +741,7 @@ pub fn glue(a: &PTok, b: &PTok) -> Option<PTok> {
         text: format!("{}_{}", a.text, b.text),
         kind: Kind::Name,
         article: a.article,
+        costs: vec![0.0; forms.len()],
         masses,
         forms,
         weight: a.weight + b.weight,

@@ -672,7 +672,7 @@ pub fn arabic_syms(tok: &str) -> Vec<Sym> {
             'ل' => L,
             'م' => M,
             'ن' | 'ں' => N,
-            'ه' | 'ة' => {
+            'ه' | 'ة' | 'ھ' => {
                 if i + 1 == n && n > 1 {
                     HA
                 } else {

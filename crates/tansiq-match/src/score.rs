@@ -31,9 +31,9 @@ pub fn tok_sim_min(a: &PTok, b: &PTok, min: f32) -> f32 {
     }
     let min = min.max(TOKEN_MIN);
     let mut best = 0.0f32;
-    // The primary forms first; alternate forms only differ by an article,
-    // a particle or a digraph reading: when the primary forms are far
-    // apart, so are the others.
+    // The primary forms first; alternate forms without a cost only differ
+    // by an article, a particle or a digraph reading: when the primary
+    // forms are far apart, so are those.
     let (Some(f0), Some(g0)) = (a.forms.first(), b.forms.first()) else {
         return 0.0;
     };
@@ -42,7 +42,9 @@ pub fn tok_sim_min(a: &PTok, b: &PTok, min: f32) -> f32 {
     if (m0 - n0).abs() <= MASS_RATIO * m0.max(n0) {
         let floor = if several { PRIMARY_MIN } else { min };
         let s = phonetic::similarity_with_mass(f0, m0, g0, n0, floor);
-        if s == 0.0 && several {
+        // Readings of other conventions (a cost above 0) may differ more.
+        let far = a.costs.iter().chain(&b.costs).any(|&c| c > 0.0);
+        if s == 0.0 && several && !far {
             return 0.0;
         }
         if s >= min {
@@ -61,9 +63,10 @@ pub fn tok_sim_min(a: &PTok, b: &PTok, min: f32) -> f32 {
                 if (ma - mb).abs() > MASS_RATIO * ma.max(mb) {
                     continue;
                 }
-                let s = phonetic::similarity_with_mass(fa, ma, fb, mb, best.max(min));
-                if s > best {
-                    best = s;
+                let cost = a.costs[ia] + b.costs[ib];
+                let s = phonetic::similarity_with_mass(fa, ma, fb, mb, best.max(min) + cost);
+                if s - cost > best {
+                    best = s - cost;
                 }
             }
         }
@@ -149,12 +152,13 @@ pub fn merged_sim(a1: &PTok, a2: &PTok, b: &PTok) -> f32 {
     };
     let mut best = 0.0f32;
     let mut buf: Vec<phonetic::Sym> = Vec::with_capacity(32);
-    for f2 in a2.forms.iter().take(2) {
+    for (f2, c2) in a2.forms.iter().zip(&a2.costs).take(2) {
         buf.clear();
         buf.extend_from_slice(f1);
         buf.extend_from_slice(f2);
-        for fb in &b.forms {
-            let s = phonetic::similarity_min(&buf, fb, best.max(TOKEN_MIN));
+        for (fb, cb) in b.forms.iter().zip(&b.costs) {
+            let cost = c2 + cb;
+            let s = phonetic::similarity_min(&buf, fb, best.max(TOKEN_MIN) + cost) - cost;
             if s > best {
                 best = s;
             }
@@ -173,6 +177,11 @@ struct Cand {
 
 fn greedy(q: &[&PTok], e: &[&PTok], rarity: Rarity, cand: &mut [Cand]) -> NameScore {
     cand.sort_by(|x, y| y.pair.s.total_cmp(&x.pair.s).then(y.w.total_cmp(&x.w)));
+    assign(q, e, rarity, cand)
+}
+
+/// Greedy assignment in the order of `cand`.
+fn assign(q: &[&PTok], e: &[&PTok], rarity: Rarity, cand: &[Cand]) -> NameScore {
     let mut used_q = 0u64;
     let mut used_e = 0u64;
     let mut pairs = Vec::new();
@@ -208,8 +217,60 @@ where
 }
 
 /// `align` with the query tokens' rarity factors (one per query token).
-#[allow(clippy::needless_range_loop)] // indices are the alignment's currency
 pub fn align_rarity<F>(q: &[&PTok], e: &[&PTok], rarity: Rarity, mut sim: F) -> NameScore
+where
+    F: FnMut(usize, usize) -> f32,
+{
+    let ns = align_greedy(q, e, rarity, &mut sim);
+    uncross(q, e, rarity, ns, &mut sim)
+}
+
+/// Greedy assignments swap a repeated or near-repeated name's places
+/// ("Seyd Mahmood Seyd" / "سيد محمود صيد" pairs the first "Seyd" with the
+/// last token): two pairs aligned out of order are swapped when that
+/// scores better.
+fn uncross<F>(q: &[&PTok], e: &[&PTok], rarity: Rarity, ns: NameScore, sim: &mut F) -> NameScore
+where
+    F: FnMut(usize, usize) -> f32,
+{
+    let nq = q.len().min(MAX_TOKENS);
+    let ne = e.len().min(MAX_TOKENS);
+    let (q, e) = (&q[..nq], &e[..ne]);
+    let rarity = Rarity(&rarity.0[..nq]);
+    let best = ns;
+    let n = best.pairs.len();
+    for a in 0..n {
+        for b in a + 1..n {
+            let (pa, pb) = (best.pairs[a], best.pairs[b]);
+            let single = pa.qn == 1 && pa.en == 1 && pb.qn == 1 && pb.en == 1;
+            if !single || (pa.qi < pb.qi) == (pa.ej < pb.ej) {
+                continue;
+            }
+            let (s1, s2) = (sim(pa.qi, pb.ej), sim(pb.qi, pa.ej));
+            if s1 < TOKEN_MIN || s2 < TOKEN_MIN {
+                continue;
+            }
+            let mut pairs = best.pairs.clone();
+            pairs[a] = Pair { ej: pb.ej, s: s1, ..pa };
+            pairs[b] = Pair { ej: pa.ej, s: s2, ..pb };
+            let (used_q, used_e) = masks(&pairs);
+            let swapped = finish(q, e, rarity, pairs, used_q, used_e);
+            if swapped.sim > best.sim {
+                return swapped;
+            }
+        }
+    }
+    best
+}
+
+fn masks(pairs: &[Pair]) -> (u64, u64) {
+    pairs.iter().fold((0, 0), |(uq, ue), p| {
+        (uq | span_mask(p.qi, p.qn), ue | span_mask(p.ej, p.en))
+    })
+}
+
+#[allow(clippy::needless_range_loop)] // indices are the alignment's currency
+fn align_greedy<F>(q: &[&PTok], e: &[&PTok], rarity: Rarity, sim: &mut F) -> NameScore
 where
     F: FnMut(usize, usize) -> f32,
 {
@@ -295,12 +356,20 @@ where
     if !extra {
         return single;
     }
+    let mut best = single;
     let merged = greedy(q, e, rarity, &mut cand);
-    if merged.sim > single.sim {
-        merged
-    } else {
-        single
+    if merged.sim > best.sim {
+        best = merged;
     }
+    // A compound's pair may be a little less similar than one of its
+    // tokens alone ("Mohammad Saleh" / "محمدصالح" against "Saleh" /
+    // "محمدصالح") yet cover more: also assign the widest pairs first.
+    cand.sort_by(|x, y| y.w.total_cmp(&x.w).then(y.pair.s.total_cmp(&x.pair.s)));
+    let wide = assign(q, e, rarity, &cand);
+    if wide.sim > best.sim {
+        best = wide;
+    }
+    best
 }
 
 /// Glued/split compounds are only tried for alignments already this good.
