@@ -423,7 +423,14 @@ fn finish(
     };
     for (i, t) in q.iter().enumerate() {
         if used_q & (1 << i) == 0 {
-            den += last_factor(lam_q, i, q.len()) * t.weight;
+            // A common given name first ("Muhammad Asghar Khan" /
+            // "اصغر خان") is often left out: no more than a middle name.
+            let f = if i == 0 && rarity.0[i] < COMMON_FIRST {
+                lam_q
+            } else {
+                last_factor(lam_q, i, q.len())
+            };
+            den += f * t.weight;
         }
     }
     for (j, t) in e.iter().enumerate() {
@@ -457,6 +464,10 @@ fn finish(
         info,
     }
 }
+
+/// Below this rarity factor, a first name left out counts as a middle
+/// name.
+const COMMON_FIRST: f32 = 0.5;
 
 /// Multiplies the extra-token factor for an unmatched last token.
 const LAST_EXTRA_FACTOR: f32 = 1.7;
