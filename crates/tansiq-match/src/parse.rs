@@ -59,7 +59,7 @@ const LATIN_ARTICLES: &[&str] = &[
 
 const PATRONYMIC: &[&str] = &[
     "ben", "bin", "ibn", "bint", "bent", "ould", "uld", "walad", "ibnu", "binti", "bn", "ibne",
-    "بن", "ابن", "بنت", "ولد",
+    "بن", "ابن", "بنت", "ولد", "بين",
 ];
 
 const ABD: &[&str] = &[
@@ -137,6 +137,48 @@ const TITLES: &[&str] = &[
     "حضرت",
     "صاحبزاده",
     "مسٹر",
+    // Ottoman, Persian and South Asian honorifics.
+    "bey",
+    "bay",
+    "beg",
+    "pasha",
+    "pacha",
+    "effendi",
+    "efendi",
+    "بك",
+    "بيك",
+    "باشا",
+    "افندي",
+    "sardar",
+    "سردار",
+    "chaudhry",
+    "chaudhary",
+    "chaudhri",
+    "choudhry",
+    "choudhury",
+    "chowdhury",
+    "ch",
+    "چودھري",
+    "چودهري",
+    "چوهدري",
+    "mian",
+    "میاں",
+    "مياں",
+    "ميان",
+    "begum",
+    "بيگم",
+    "mufti",
+    "مفتي",
+    "maulvi",
+    "molvi",
+    "مولوي",
+    "hojatoleslam",
+    "ayatollah",
+    "sir",
+    "dame",
+    "lord",
+    "dj",
+    "ديجي",
 ];
 
 fn strip_latin_article(rest: &str) -> Option<&str> {
@@ -533,6 +575,34 @@ fn soft_consonants(t: &str) -> Option<String> {
     (out != t).then_some(out)
 }
 
+/// The Latin letter whose English name a token spells in Arabic script
+/// (ايم "em", جي "gee", كي "kay"), for initials. Names of letters that are
+/// also words or particles (ال, ان, او, اف) are left out.
+fn arabic_letter_name(t: &str) -> Option<&'static str> {
+    Some(match t {
+        "اي" => "a",
+        "بي" => "b",
+        "سي" => "c",
+        "دي" => "d",
+        "جي" => "g",
+        "اتش" | "ايچ" | "ايتش" => "h",
+        "جاي" => "j",
+        "كي" => "k",
+        "ايم" => "m",
+        "پي" => "p",
+        "كيو" => "q",
+        "ار" => "r",
+        "ايس" => "s",
+        "تي" | "ٹي" => "t",
+        "يو" => "u",
+        "وي" => "v",
+        "دبليو" => "w",
+        "اكس" => "x",
+        "زد" => "z",
+        _ => return None,
+    })
+}
+
 /// Latin spellings of a final "Allah" (glued or apart).
 const ALLAH_LATIN: &[&str] = &[
     "allah", "ullah", "ollah", "illah", "ellah", "alla", "ulla", "olla", "ulah", "olah",
@@ -693,6 +763,20 @@ pub(crate) fn parse_tokens(raw: &[String]) -> Parsed {
             }
             article_next = false;
             toks.push(allah_tok());
+            i += 1;
+            continue;
+        }
+        // Initials spelled out in Arabic script ("جي ايم سيد", G. M. Syed).
+        // A repeated one is a word ("بي بي", Bibi).
+        let repeated = next == Some(t) || (i > 0 && raw[i - 1] == t);
+        if let Some(letter) = arabic_letter_name(t).filter(|_| n > 1 && !repeated) {
+            let mut tok = make_tok(
+                t.to_string(),
+                Kind::Initial,
+                vec![(phonetic::latin_syms(letter), 0.0)],
+            );
+            tok.article = std::mem::take(&mut article_next);
+            toks.push(tok);
             i += 1;
             continue;
         }
