@@ -51,6 +51,9 @@ pub struct Index {
     /// Sorted `(hash(skeleton), names holding a token of that skeleton)`:
     /// how common a name is in this list, whatever its spelling or script.
     skel_df: Vec<(u32, u32)>,
+    /// Per name, the weight of its name tokens (candidates that leave
+    /// less of themselves unmatched are preferred among equals).
+    name_w: Vec<f32>,
     docs: HashMap<String, Vec<u32>>,
     cache: Vec<Mutex<TokenCache>>,
 }
@@ -253,6 +256,10 @@ thread_local! {
 /// Candidates are chosen by the query weight they cover, plus this share
 /// of the same weighted by token rarity (a tie-breaker).
 const RARITY_SHARE: f32 = 0.02;
+/// Less this share of the name's weight left unmatched (a second
+/// tie-breaker: "Morteza Barjesteh" reaches "مرتضي" before the hundreds of
+/// "مرتضي X").
+const LEFT_SHARE: f32 = 0.01;
 
 /// Vocabulary tokens reached only through a one-edit key neighbourhood
 /// must be at least this similar to count for blocking.
@@ -260,6 +267,9 @@ const NEIGHBOUR_MIN: f32 = 0.6;
 
 /// Candidate names must have accumulated this share of the query weight.
 const MIN_ACC_SHARE: f32 = 0.45;
+/// The same when ranking every name (evaluation), where a name sharing
+/// only one token with the query may still be the best there is.
+const RANK_MIN_SHARE: f32 = 0.35;
 /// At most this many names are aligned in full per query (ranking for
 /// evaluation).
 const MAX_CANDIDATES: usize = 300;
@@ -362,6 +372,17 @@ impl Index {
             }
         }
         drop(ids);
+        let name_w: Vec<f32> = (0..names.len())
+            .map(|n| {
+                let (a, b) = (name_tok_off[n] as usize, name_tok_off[n + 1] as usize);
+                name_toks[a..b]
+                    .iter()
+                    .map(|&t| &vocab[t as usize])
+                    .filter(|t| t.kind == Kind::Name)
+                    .map(|t| t.weight)
+                    .sum()
+            })
+            .collect();
         // Postings vocab -> names.
         let mut counts = vec![0u32; vocab.len() + 1];
         for n in 0..names.len() {
@@ -454,6 +475,7 @@ impl Index {
             post,
             keys,
             skel_df,
+            name_w,
             docs,
             cache: (0..CACHE_SHARDS)
                 .map(|_| Mutex::new(HashMap::new()))
@@ -730,7 +752,8 @@ impl Index {
     /// score, descending; at most `top`, each with score ≥ `threshold`.
     pub fn screen(&self, q: &Query, threshold: f64, top: usize) -> Vec<Hit> {
         let qp = parse::parse(&q.name);
-        let scored = self.blocked_scores(&qp, min_share_for(q, threshold), SCREEN_CANDIDATES);
+        let min_share = min_share_for(q, threshold).max(MIN_ACC_SHARE);
+        let scored = self.blocked_scores(&qp, min_share, SCREEN_CANDIDATES);
         let docs = self.doc_entries(q);
         self.finish_hits(q, &qp, scored, &docs, threshold, top)
     }
@@ -790,12 +813,14 @@ impl Index {
                     }
                 }
             }
-            let need = min_share.max(MIN_ACC_SHARE) * total_w;
+            let need = min_share * total_w;
             let mut c: Vec<(f32, u32)> = touched
                 .iter()
                 .filter_map(|&n| {
                     let sl = &slots[n as usize];
-                    (sl.acc >= need).then_some((sl.acc + RARITY_SHARE * sl.rank, n))
+                    let left = (self.name_w[n as usize] - sl.acc).max(0.0);
+                    (sl.acc >= need)
+                        .then_some((sl.acc + RARITY_SHARE * sl.rank - LEFT_SHARE * left, n))
                 })
                 .collect();
             for &n in touched.iter() {
@@ -903,7 +928,7 @@ impl Index {
     pub fn name_scores(&self, name: &str, blocked: bool) -> Vec<(u32, f64)> {
         let qp = parse::parse(name);
         let scored = if blocked {
-            self.blocked_scores(&qp, 0.0, MAX_CANDIDATES)
+            self.blocked_scores(&qp, RANK_MIN_SHARE, MAX_CANDIDATES)
         } else {
             self.exhaustive_scores(&qp)
         };
