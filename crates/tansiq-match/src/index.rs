@@ -518,15 +518,17 @@ impl Index {
                 std::mem::size_of::<PTok>()
                     + t.text.len()
                     + t.forms.iter().map(|f| f.len() + 24).sum::<usize>()
+                    + (t.masses.len() + t.costs.len()) * 4
             })
             .sum();
         self.names.len() * std::mem::size_of::<NameRec>()
             + (self.name_tok_off.len()
                 + self.name_toks.len()
                 + self.post_off.len()
-                + self.post.len())
+                + self.post.len()
+                + self.name_w.len())
                 * 4
-            + self.keys.len() * 8
+            + (self.keys.len() + self.skel_df.len()) * 8
             + vocab
     }
 

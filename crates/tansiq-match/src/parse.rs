@@ -364,9 +364,8 @@ const NAME_SUFFIXES: &[&str] = &[
 fn glued_prefix(t: &str) -> Option<(&str, f32)> {
     GLUED_PREFIXES.iter().find_map(|&(p, cost)| {
         let rest = t.strip_prefix(p)?;
-        let ok = rest.chars().count() >= 3
-            && !rest.starts_with('ي')
-            && !NAME_SUFFIXES.contains(&rest);
+        let ok =
+            rest.chars().count() >= 3 && !rest.starts_with('ي') && !NAME_SUFFIXES.contains(&rest);
         ok.then_some((rest, cost))
     })
 }
@@ -474,7 +473,10 @@ fn name_forms(t: &str, arabic: bool, next: Option<&str>) -> (Vec<Form>, bool) {
         }
         // Spellings of other European conventions (German, Polish, Dutch,
         // Czech; Italian, Turkish, Kurdish): one alternate reading each.
-        for alt in [central_european(t), soft_consonants(t)].into_iter().flatten() {
+        for alt in [central_european(t), soft_consonants(t)]
+            .into_iter()
+            .flatten()
+        {
             forms.push((syms(&alt, false), OTHER_CONVENTION_COST));
         }
         // "Sfaxi": x for k+s.

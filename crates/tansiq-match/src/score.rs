@@ -251,8 +251,16 @@ where
                 continue;
             }
             let mut pairs = best.pairs.clone();
-            pairs[a] = Pair { ej: pb.ej, s: s1, ..pa };
-            pairs[b] = Pair { ej: pa.ej, s: s2, ..pb };
+            pairs[a] = Pair {
+                ej: pb.ej,
+                s: s1,
+                ..pa
+            };
+            pairs[b] = Pair {
+                ej: pa.ej,
+                s: s2,
+                ..pb
+            };
             let (used_q, used_e) = masks(&pairs);
             let swapped = finish(q, e, rarity, pairs, used_q, used_e);
             if swapped.sim > best.sim {

@@ -50,6 +50,15 @@ const ORDERS: &[&[&str]] = &[
     // The silent و of عمرو (ʿAmr) against عمر (ʿUmar).
     &["Amr Khaled", "عمرو خالد", "عمر خالد"],
     &["Omar Khaled", "عمر خالد", "عمرو خالد"],
+    // A name repeated on both sides is paired in order.
+    &["Seyd Mahmood Seyd", "سيد محمود صيد", "سيد محمد السيد"],
+    // A given name glued on one side only costs a little.
+    &["Reza Ghadiri", "رضا قديري", "محمدرضا قديري"],
+    // A glued compound is aligned whole.
+    &["Mohammad Saleh Meftah", "محمدصالح مفتاح", "صالح مفتاح"],
+    // English j is ج; German and Polish j (in a diphthong) is ي.
+    &["Joseph Harb", "جوزيف حرب", "يوسف حرب"],
+    &["Hosejn Rahimi", "حسين رحيمي", "حسن رحيمي"],
 ];
 
 /// In a list where "محمد" is common, matching it says less than matching a
@@ -111,6 +120,8 @@ fn rarity_in_the_list() {
     }
     names.push("محمد الجابري".into());
     names.push("شيخه الجابري".into());
+    names.push("اصغر خان".into());
+    names.push("محمد خان".into());
     let entries: Vec<Entry> = names
         .iter()
         .enumerate()
@@ -132,6 +143,19 @@ fn rarity_in_the_list() {
     assert!(
         score_names("Shaikha Mohammed Al-Jabri", "محمد الجابري")
             > score_names("Shaikha Mohammed Al-Jabri", "شيخه الجابري")
+    );
+    // A common given name first is often left out ("Muhammad Asghar
+    // Khan" is "اصغر خان"); without a list it is a given name like any.
+    let q = Query {
+        id: "q".into(),
+        name: "Muhammad Asghar Khan".into(),
+        ..Default::default()
+    };
+    let hits = idx.screen(&q, 0.0, 3);
+    assert_eq!(hits[0].matched_name, "اصغر خان", "{hits:?}");
+    assert!(
+        score_names("Muhammad Asghar Khan", "محمد خان")
+            > score_names("Muhammad Asghar Khan", "اصغر خان")
     );
 }
 

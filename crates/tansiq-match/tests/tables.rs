@@ -44,7 +44,9 @@ Fayçal => faysal
 # alef maqsura, ta marbuta
 مصطفى => مصطفي
 فاطمة => فاطمه
-# Persian and Urdu letters (code-point variants folded, the rest kept)
+# Persian and Urdu letters (code-point variants folded, the rest kept;
+# ھ is kept, an Urdu aspirate after a consonant)
+كھتري => كھتري
 کریمی => كريمي
 علی => علي
 گلنوش => گلنوش
@@ -184,6 +186,16 @@ Taha => t
 # a compound glued around its article
 قمرالملوك => kmrmlk
 Qamar ol-Molouk => kmr mlk
+# other European conventions: sz, dsch, soft g
+Szaban => cbn
+شعبان => cbn
+Dschamal => jml
+جمال => jml
+George => jrj
+جورج => jrj
+# an Urdu aspirate (کھ) and Latin kh
+Khatri => xtr
+كھتري => xtr
 "#;
 
 #[test]
@@ -222,6 +234,25 @@ Ubaidullah Anwar | عبيدالله انور => 0.8
 Nasrallah Haddad | نصر الله حداد => 0.8
 Sami Ullah Khan | سميع الله خان => 0.8
 Amr Moussa | عمرو موسى => 0.8
+# German, Polish, Turkish and Kurdish spellings
+Muhammad Dschihad al-Lahham | محمد جهاد اللحام => 0.8
+Szaban Abd al-Wahhab | شعبان عبد الوهاب => 0.8
+Chaled Chodscha | خالد خوجه => 0.5
+Mohammad Hosejn Dabbaghi | محمد حسين دباغي => 0.8
+George Khabbaz | جورج خباز => 0.8
+Cemal Küzeci | جمال كوزجي => 0.5
+# Urdu aspirates
+Riaz Khokhar | رياض كھوكھر => 0.8
+Sadia Khatri | سعديه كھتري => 0.7
+# a given name or title glued on one side only
+Reza Mirlouhi | محمدرضا ميرلوحي => 0.5
+Sami Ullah Khan | مسٹرسميع الله خان => 0.8
+# honorifics, a Maghrebi spelling of ben, initials spelled out
+Ahmed Sadiq Bey | احمد صادق بك => 0.8
+Ch Asad Hussain | چودھري اسد حسين => 0.7
+Nadia Ben Rachid | ناديه بين رشيد => 0.8
+# (initials carry little information: a low score, but a match)
+G. M. Syed | جي ايم سيد => 0.2
 "#;
 
 #[test]
