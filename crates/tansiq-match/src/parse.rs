@@ -338,6 +338,20 @@ fn without_medial_article(t: &str) -> Option<String> {
         .map(|k| c[..k].iter().chain(&c[k + 2..]).collect())
 }
 
+/// One spelling shared by the spellings of a title that the phonetic
+/// forms do not bring together.
+fn title_spelling(t: &str) -> Option<&'static str> {
+    Some(match t {
+        "bey" | "bay" | "beg" | "بك" | "بيك" => "bey",
+        "chaudhry" | "chaudhary" | "chaudhri" | "choudhry" | "choudhury" | "chowdhury" | "ch"
+        | "چودھري" | "چودهري" | "چوهدري" => "chaudhry",
+        "dr" | "doctor" | "الدكتور" | "دكتور" => "doctor",
+        "mr" | "مسٹر" => "mister",
+        "effendi" | "efendi" | "افندي" => "effendi",
+        _ => return None,
+    })
+}
+
 /// Given names and titles that Persian and Urdu glue to the next name.
 const GLUED_PREFIXES: &[(&str, f32)] = &[
     ("مسٹر", 0.0),
@@ -704,7 +718,12 @@ pub(crate) fn parse_tokens(raw: &[String]) -> Parsed {
             continue;
         }
         if TITLES.contains(&t) && n > 1 {
-            let (forms, glued_article) = name_forms(t, arabic, next);
+            let (mut forms, glued_article) = name_forms(t, arabic, next);
+            // Titles whose spellings differ in the two scripts ("Bey" /
+            // "بك", "Ch" / "چودھري") also read as one Latin spelling.
+            if let Some(c) = title_spelling(t) {
+                forms.push((phonetic::latin_syms(c), 0.0));
+            }
             let text = if article_next && !glued_article {
                 format!("al {t}")
             } else {
