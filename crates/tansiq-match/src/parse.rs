@@ -42,6 +42,8 @@ pub struct PTok {
     pub costs: Vec<f32>,
     /// The name carried an article (separate, or possibly glued).
     pub article: bool,
+    /// The name followed a patronymic particle ("ben", "بن", "ould").
+    pub particle: bool,
     /// Information weight of the token.
     pub weight: f32,
 }
@@ -326,6 +328,7 @@ fn make_tok(text: String, kind: Kind, forms: Vec<Form>) -> PTok {
         costs,
         weight,
         article: false,
+        particle: false,
     }
 }
 
@@ -470,10 +473,8 @@ fn name_forms(t: &str, arabic: bool, next: Option<&str>) -> (Vec<Form>, bool) {
         if let Some((rest, cost)) = glued_prefix(t) {
             forms.push((syms(rest, true), cost));
         }
-        if let Some(rest) = t.strip_prefix("بن") {
-            if rest.chars().count() >= 3 {
-                forms.push((syms(strip_arabic_article(rest).unwrap_or(rest), true), 0.0));
-            }
+        if let Some(rest) = t.strip_prefix("بن").filter(|_| glued_particle(t)) {
+            forms.push((syms(strip_arabic_article(rest).unwrap_or(rest), true), 0.0));
         }
     } else {
         if t.len() >= 5 && (t.starts_with("al") || t.starts_with("el") || t.starts_with("ul")) {
@@ -498,7 +499,7 @@ fn name_forms(t: &str, arabic: bool, next: Option<&str>) -> (Vec<Form>, bool) {
             forms.push((syms(&t.replace('x', "ks"), false), 0.0));
         }
         // "Bensaid", "Binladen": a glued patronymic particle.
-        if t.len() >= 6 && (t.starts_with("ben") || t.starts_with("bin")) {
+        if glued_particle(t) {
             forms.push((syms(&t[3..], false), 0.0));
         }
         // "Mahmudul Islam": the next name's article glued to this one.
@@ -685,7 +686,10 @@ pub(crate) fn parse_tokens(raw: &[String]) -> Parsed {
     let n = raw.len();
     let mut i = 0;
     let mut article_next = false;
+    // The index of the token that follows a patronymic particle.
+    let mut particle_at: Option<usize> = None;
     while i < n {
+        mark_particle(&mut toks, &mut particle_at);
         let t = raw[i].as_str();
         let arabic = token_is_arabic(t);
         let has_next = i + 1 < n;
@@ -693,6 +697,9 @@ pub(crate) fn parse_tokens(raw: &[String]) -> Parsed {
         // Standalone article or patronymic particle before another word.
         if has_next && (LATIN_ARTICLES.contains(&t) || t == "ال" || PATRONYMIC.contains(&t)) {
             article_next = !PATRONYMIC.contains(&t);
+            if PATRONYMIC.contains(&t) {
+                particle_at = Some(toks.len());
+            }
             i += 1;
             continue;
         }
@@ -817,13 +824,38 @@ pub(crate) fn parse_tokens(raw: &[String]) -> Parsed {
         };
         let mut tok = make_tok(text, kind, forms);
         tok.article = article_next || glued_article;
+        // "Benslama", "بنعلي": a particle glued (the form without it is
+        // one of the token's forms).
+        tok.particle = glued_particle(t);
         article_next = !arabic && next.is_some_and(|nx| glued_next_article(t, nx).is_some());
         if !tok.forms.is_empty() {
             toks.push(tok);
         }
         i += 1;
     }
+    mark_particle(&mut toks, &mut particle_at);
     Parsed { toks }
+}
+
+/// A token that may begin with a glued patronymic particle ("Bensaid",
+/// "Binladen", "بنعلي").
+fn glued_particle(t: &str) -> bool {
+    match t.strip_prefix("بن") {
+        Some(rest) => rest.chars().count() >= 3,
+        None => t.len() >= 6 && (t.starts_with("ben") || t.starts_with("bin")),
+    }
+}
+
+/// Marks the token made after a patronymic particle, once it is made: the
+/// particle itself is dropped, but "Ben Salem" is nearer "بن سالم" than
+/// "سالم" (and the other way round), which otherwise tie.
+fn mark_particle(toks: &mut [PTok], at: &mut Option<usize>) {
+    if let Some(t) = at.and_then(|k| toks.get_mut(k)) {
+        t.particle = true;
+        // The text is the interning key.
+        t.text = format!("bin {}", t.text);
+        *at = None;
+    }
 }
 
 /// A blocking-only token: two adjacent tokens written glued
@@ -846,6 +878,7 @@ pub fn glue(a: &PTok, b: &PTok) -> Option<PTok> {
         text: format!("{}_{}", a.text, b.text),
         kind: Kind::Name,
         article: a.article,
+        particle: a.particle,
         costs: vec![0.0; forms.len()],
         masses,
         forms,

@@ -74,8 +74,15 @@ pub fn tok_sim_min(a: &PTok, b: &PTok, min: f32) -> f32 {
     if a.article != b.article {
         best = (best - ARTICLE_MISMATCH).max(0.0);
     }
+    if a.particle != b.particle {
+        best = (best - PARTICLE_MISMATCH).max(0.0);
+    }
     best
 }
+
+/// Taken off a token pair when a patronymic particle precedes it on one
+/// side only ("Mohamed Salem" is nearer "محمد سالم" than "محمد بن سالم").
+const PARTICLE_MISMATCH: f32 = 0.03;
 
 /// Taken off a token pair when one side has an article and the other not
 /// ("Saada" is closer to "سعاده" than to "الساده").

@@ -59,6 +59,12 @@ const ORDERS: &[&[&str]] = &[
     // English j is ج; German and Polish j (in a diphthong) is ي.
     &["Joseph Harb", "جوزيف حرب", "يوسف حرب"],
     &["Hosejn Rahimi", "حسين رحيمي", "حسن رحيمي"],
+    // A patronymic particle on both sides or on neither.
+    &["Mohamed Ben Salem", "محمد بن سالم", "محمد سالم"],
+    &["Mohamed Salem", "محمد سالم", "محمد بن سالم"],
+    &["Fethi Benslama", "فتحي بن سلامه", "فتحي سلامه"],
+    // Titles read the same in both scripts.
+    &["Kamel Ibrahim Bey", "كامل ابراهيم بك", "كامل ابراهيم"],
 ];
 
 /// In a list where "محمد" is common, matching it says less than matching a
