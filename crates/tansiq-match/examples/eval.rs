@@ -251,7 +251,22 @@ fn dump_failures(t: &Task, k: usize, blocking_only: bool) {
     for qi in 0..t.queries.len() {
         let mut scores = idx.name_scores(&t.queries[qi], true);
         let r = rank(&scores, &t.rel[qi]);
-        if recall_at(&scores, &t.rel[qi], 1) > 0.0 {
+        // A true match tied first counts in part (R@1 is an expected
+        // value): shown as a TIE line.
+        let r1 = recall_at(&scores, &t.rel[qi], 1);
+        if r1 > 0.0 && r1 < 1.0 && !blocking_only {
+            let mut sc = scores.clone();
+            sc.sort_by(|a, b| b.1.total_cmp(&a.1));
+            println!(
+                "TIE r1={r1:.2} q={:?} first={:?} {:.4} second={:?} {:.4}",
+                t.queries[qi],
+                t.gallery[sc[0].0 as usize],
+                sc[0].1,
+                t.gallery[sc[1].0 as usize],
+                sc[1].1
+            );
+        }
+        if r1 > 0.0 {
             continue;
         }
         if blocking_only {

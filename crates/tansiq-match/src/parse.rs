@@ -206,15 +206,16 @@ fn strip_latin_article(rest: &str) -> Option<&str> {
     None
 }
 
-/// Split a glued Latin abd-compound into ("abd", core).
-fn split_abd_latin(t: &str) -> Option<String> {
+/// Split a glued Latin abd-compound into its core and whether an article
+/// was glued between ("abdelkader" → ("kader", true)).
+fn split_abd_latin(t: &str) -> Option<(String, bool)> {
     if !t.starts_with("abd") || t.len() < 6 {
         return None;
     }
     let rest = &t[3..];
     if let Some(core) = strip_latin_article(rest) {
         if core.len() >= 2 {
-            return Some(core.to_string());
+            return Some((core.to_string(), true));
         }
     }
     // "abdul" + core / "abdel" + core without the article pattern above.
@@ -223,12 +224,12 @@ fn split_abd_latin(t: &str) -> Option<String> {
     ] {
         if let Some(core) = rest.strip_prefix(p) {
             if core.len() >= 3 && rest.len() > p.len() + 2 {
-                return Some(core.to_string());
+                return Some((core.to_string(), p.len() == 2 && p != "ou"));
             }
         }
     }
     if rest.len() >= 3 {
-        return Some(rest.to_string());
+        return Some((rest.to_string(), false));
     }
     None
 }
@@ -654,13 +655,30 @@ fn allah_tok() -> PTok {
     )
 }
 
-/// Build an abd/abu compound token from its head symbols and a core word.
-fn compound(head: &str, head_syms: Vec<Sym>, core: &str, arabic: bool) -> PTok {
+/// Build an abd/abu compound token from its head symbols and a core word;
+/// `article`: the core had its article ("عبد الرحمن", "Abdul Rahman"), which
+/// is part of the token's identity like any article ("عبد رحمن" is
+/// another spelling).
+fn compound(head: &str, head_syms: Vec<Sym>, core: &str, arabic: bool, article: bool) -> PTok {
     let mut f = head_syms;
     f.extend(syms(core, arabic));
     f.dedup();
-    make_tok(format!("{head}+{core}"), Kind::Name, vec![(f, 0.0)])
+    let text = if article {
+        format!("{head}+al+{core}")
+    } else {
+        format!("{head}+{core}")
+    };
+    let mut tok = make_tok(text, Kind::Name, vec![(f, 0.0)]);
+    tok.article = article;
+    tok
 }
+
+/// Latin abd/abu heads that carry the next name's article ("Abdul",
+/// "Abder-", "Abul").
+const HEADS_WITH_ARTICLE: &[&str] = &[
+    "abdel", "abdal", "abdul", "abdoul", "abdol", "abdil", "abdur", "abdar", "abder", "abdus",
+    "abdes", "abdas", "abdelal", "abul", "aboul", "abol", "abil",
+];
 
 fn abd_syms() -> Vec<Sym> {
     vec![phonetic::A, phonetic::B, phonetic::D]
@@ -720,7 +738,8 @@ pub(crate) fn parse_tokens(raw: &[String]) -> Parsed {
                 abu_syms(t, arabic)
             };
             let head = if is_abd { "abd" } else { "abu" };
-            toks.push(compound(head, head_syms, &core, next_arabic));
+            let article = j > i + 1 || core != next || HEADS_WITH_ARTICLE.contains(&t);
+            toks.push(compound(head, head_syms, &core, next_arabic, article));
             i = j + 1;
             continue;
         }
@@ -747,27 +766,28 @@ pub(crate) fn parse_tokens(raw: &[String]) -> Parsed {
         if arabic {
             if let Some(rest) = t.strip_prefix("عبد") {
                 if rest.chars().count() >= 2 {
-                    let core = strip_arabic_article(rest).unwrap_or(rest);
-                    toks.push(compound("abd", abd_syms(), core, true));
+                    let stripped = strip_arabic_article(rest);
+                    let core = stripped.unwrap_or(rest);
+                    toks.push(compound("abd", abd_syms(), core, true, stripped.is_some()));
                     i += 1;
                     continue;
                 }
             }
             if let Some(rest) = t.strip_prefix("ابو") {
                 if let Some(core) = strip_arabic_article(rest) {
-                    toks.push(compound("abu", abu_syms(t, true), core, true));
+                    toks.push(compound("abu", abu_syms(t, true), core, true, true));
                     i += 1;
                     continue;
                 }
             }
         } else {
-            if let Some(core) = split_abd_latin(t) {
-                toks.push(compound("abd", abd_syms(), &core, false));
+            if let Some((core, article)) = split_abd_latin(t) {
+                toks.push(compound("abd", abd_syms(), &core, false, article));
                 i += 1;
                 continue;
             }
             if let Some(core) = split_abu_latin(t) {
-                toks.push(compound("abu", abu_syms(t, false), &core, false));
+                toks.push(compound("abu", abu_syms(t, false), &core, false, true));
                 i += 1;
                 continue;
             }
