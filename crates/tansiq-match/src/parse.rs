@@ -458,11 +458,6 @@ fn name_forms(t: &str, arabic: bool, next: Option<&str>) -> (Vec<Form>, bool) {
         if let Some(f) = without_medial_article(t) {
             forms.push((syms(&f, true), 0.0));
         }
-        // The silent و of عمرو (ʿAmr), written to tell it from عمر
-        // (ʿUmar): read "Amr", with the a that sets it apart.
-        if t == "عمرو" {
-            forms.push((vec![phonetic::A, phonetic::M, phonetic::R], 0.0));
-        }
         // Urdu aspirates (کھ, گھ, تھ, دھ…), which Latin writes kh, gh,
         // th, dh: read as خ and غ, or as the plain consonant.
         if let Some(f) = urdu_aspirates(t) {
@@ -494,6 +489,19 @@ fn name_forms(t: &str, arabic: bool, next: Option<&str>) -> (Vec<Form>, bool) {
             .flatten()
         {
             forms.push((syms(&alt, false), OTHER_CONVENTION_COST));
+        }
+        // "Amr", "Amrou": عمرو (ʿAmr), whose silent و Arabic writes to tell
+        // it from عمر (ʿUmar); a vowel after the m ("Amer", "Ammar",
+        // "Omar") is another name.
+        if matches!(t, "amr" | "amro" | "amrou" | "amru") {
+            forms.push((phonetic::arabic_syms("عمرو"), 0.0));
+        }
+        // A long a written "aa" at the start of a South Asian spelling is
+        // usually عا ("Aamir" عامر, "Aasim" عاصم, "Aatif" عاطف).
+        if t.len() >= 4 && t.starts_with("aa") && !is_vowel_char(t.as_bytes()[2]) {
+            let mut f = vec![phonetic::AIN];
+            f.extend(syms(&t[1..], false));
+            forms.push((f, 0.0));
         }
         // "Sfaxi": x for k+s.
         if t.contains('x') {
@@ -619,6 +627,10 @@ fn arabic_letter_name(t: &str) -> Option<&'static str> {
         "زد" => "z",
         _ => return None,
     })
+}
+
+fn is_vowel_char(c: u8) -> bool {
+    matches!(c, b'a' | b'e' | b'i' | b'o' | b'u' | b'y')
 }
 
 /// Latin spellings of a final "Allah" (glued or apart).
