@@ -81,7 +81,7 @@ pub fn is_arabic(c: char) -> bool {
 
 /// Normalise a name into lower-case tokens, without reordering.
 /// Returns the tokens and whether a comma was seen (with its token index).
-pub(crate) fn tokens(name: &str) -> (Vec<String>, Option<usize>) {
+pub(crate) fn tokens(name: &str) -> (Vec<String>, Vec<bool>, Option<usize>) {
     // Steps 1-3.
     let mut pre = String::with_capacity(name.len());
     for c in name.nfkc() {
@@ -94,8 +94,11 @@ pub(crate) fn tokens(name: &str) -> (Vec<String>, Option<usize>) {
     }
     // Step 4-6.
     let mut toks: Vec<String> = Vec::new();
+    // Per token: the next one follows a single hyphen ("Mohammad-Ali").
+    let mut hyphened: Vec<bool> = Vec::new();
     let mut cur = String::new();
     let mut comma_at: Option<usize> = None;
+    let (mut seps, mut hyphens) = (0usize, 0usize);
     for c in pre.nfd() {
         if is_combining_mark(c) {
             continue;
@@ -108,10 +111,21 @@ pub(crate) fn tokens(name: &str) -> (Vec<String>, Option<usize>) {
             None => continue,
         };
         if c.is_alphanumeric() {
+            if cur.is_empty() {
+                if let Some(h) = hyphened.last_mut() {
+                    *h = seps == 1 && hyphens == 1;
+                }
+            }
             cur.push(c);
         } else {
             if !cur.is_empty() {
                 toks.push(std::mem::take(&mut cur));
+                hyphened.push(false);
+                (seps, hyphens) = (0, 0);
+            }
+            seps += 1;
+            if matches!(c, '-' | '‐' | '‑' | '–') {
+                hyphens += 1;
             }
             if c == ',' && comma_at.is_none() && !toks.is_empty() {
                 comma_at = Some(toks.len());
@@ -120,10 +134,11 @@ pub(crate) fn tokens(name: &str) -> (Vec<String>, Option<usize>) {
     }
     if !cur.is_empty() {
         toks.push(cur);
+        hyphened.push(false);
     }
     // NFD may leave decomposed Hangul etc.; recompose each token.
     let toks: Vec<String> = toks.into_iter().map(|t| t.nfc().collect()).collect();
-    (toks, comma_at)
+    (toks, hyphened, comma_at)
 }
 
 /// The number of leading tokens written in capitals when the rest of the
@@ -152,20 +167,25 @@ fn leading_capitals(name: &str, n_toks: usize) -> Option<usize> {
 
 /// Normalised tokens in reading order (surname-first forms reordered).
 pub(crate) fn ordered_tokens(name: &str) -> Vec<String> {
-    let (mut toks, comma) = tokens(name);
-    match comma {
-        Some(k) => {
-            if k > 0 && k < toks.len() {
-                toks.rotate_left(k);
-            }
-        }
-        None => {
-            if let Some(k) = leading_capitals(name, toks.len()) {
-                toks.rotate_left(k);
-            }
+    ordered_tokens_hyphened(name).0
+}
+
+/// `ordered_tokens`, and for each token whether the next one follows it
+/// after a single hyphen ("Mohammad-Ali").
+pub(crate) fn ordered_tokens_hyphened(name: &str) -> (Vec<String>, Vec<bool>) {
+    let (mut toks, mut hyphened, comma) = tokens(name);
+    let k = match comma {
+        Some(k) => Some(k).filter(|&k| k > 0 && k < toks.len()),
+        None => leading_capitals(name, toks.len()),
+    };
+    if let Some(k) = k {
+        toks.rotate_left(k);
+        hyphened.rotate_left(k);
+        if let Some(last) = hyphened.last_mut() {
+            *last = false;
         }
     }
-    toks
+    (toks, hyphened)
 }
 
 /// The documented normalisation: NFKC, case folding, diacritics removed,

@@ -44,6 +44,9 @@ pub struct PTok {
     pub article: bool,
     /// The name followed a patronymic particle ("ben", "بن", "ould").
     pub particle: bool,
+    /// The next token was written attached to this one: after a hyphen
+    /// ("Mohammad-Ali"), or in the same word ("Samiullah" → sami, allah).
+    pub joined_next: bool,
     /// Information weight of the token.
     pub weight: f32,
 }
@@ -330,6 +333,7 @@ fn make_tok(text: String, kind: Kind, forms: Vec<Form>) -> PTok {
         weight,
         article: false,
         particle: false,
+        joined_next: false,
     }
 }
 
@@ -707,18 +711,22 @@ fn abu_syms(t: &str, arabic: bool) -> Vec<Sym> {
 
 /// Parse a name into canonical tokens.
 pub fn parse(name: &str) -> Parsed {
-    let raw = crate::normalize::ordered_tokens(name);
-    parse_tokens(&raw)
+    let (raw, hyphened) = crate::normalize::ordered_tokens_hyphened(name);
+    parse_tokens(&raw, &hyphened)
 }
 
-pub(crate) fn parse_tokens(raw: &[String]) -> Parsed {
+/// `hyphened[k]`: raw token k + 1 follows raw token k after a hyphen.
+pub(crate) fn parse_tokens(raw: &[String], hyphened: &[bool]) -> Parsed {
     let mut toks = Vec::with_capacity(raw.len());
     let n = raw.len();
     let mut i = 0;
     let mut article_next = false;
     // The index of the token that follows a patronymic particle.
     let mut particle_at: Option<usize> = None;
+    // Tokens made so far whose `joined_next` is set.
+    let mut joined_upto = 0;
     while i < n {
+        mark_joined(&mut toks, &mut joined_upto, hyphened, i);
         mark_particle(&mut toks, &mut particle_at);
         let t = raw[i].as_str();
         let arabic = token_is_arabic(t);
@@ -865,8 +873,25 @@ pub(crate) fn parse_tokens(raw: &[String]) -> Parsed {
         }
         i += 1;
     }
+    mark_joined(&mut toks, &mut joined_upto, hyphened, n);
     mark_particle(&mut toks, &mut particle_at);
     Parsed { toks }
+}
+
+/// Sets `joined_next` on the tokens made from the raw tokens before
+/// `next_raw`: those made from one raw token are joined to each other, the
+/// last of them to the next token when a hyphen separated the two.
+fn mark_joined(toks: &mut [PTok], upto: &mut usize, hyphened: &[bool], next_raw: usize) {
+    let end = toks.len();
+    if end == *upto {
+        return;
+    }
+    for t in &mut toks[*upto..end - 1] {
+        t.joined_next = true;
+    }
+    let last_raw = next_raw.saturating_sub(1);
+    toks[end - 1].joined_next = hyphened.get(last_raw).copied().unwrap_or(false);
+    *upto = end;
 }
 
 /// A token that may begin with a glued patronymic particle ("Bensaid",
@@ -911,6 +936,7 @@ pub fn glue(a: &PTok, b: &PTok) -> Option<PTok> {
         kind: Kind::Name,
         article: a.article,
         particle: a.particle,
+        joined_next: false,
         costs: vec![0.0; forms.len()],
         masses,
         forms,

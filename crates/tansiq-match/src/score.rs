@@ -330,7 +330,7 @@ where
     let mut extra = false;
     for i in 0..nq.saturating_sub(1) {
         for j in 0..ne {
-            let s = merged_sim(q[i], q[i + 1], e[j]);
+            let s = merged_sim(q[i], q[i + 1], e[j]) - merge_cost(q[i]);
             if s >= TOKEN_MIN {
                 extra = true;
                 cand.push(Cand {
@@ -350,7 +350,7 @@ where
     }
     for j in 0..ne.saturating_sub(1) {
         for i in 0..nq {
-            let s = merged_sim(e[j], e[j + 1], q[i]);
+            let s = merged_sim(e[j], e[j + 1], q[i]) - merge_cost(e[j]);
             if s >= TOKEN_MIN {
                 extra = true;
                 cand.push(Cand {
@@ -386,6 +386,19 @@ where
     }
     best
 }
+
+/// Taken off a compound written glued on one side and apart on the other
+/// ("Aurang Zeb" is nearer "اورنگ زيب" than "اورنگزيب"), unless the side
+/// that splits it wrote a hyphen ("Mohammad-Ali" / "محمدعلي").
+fn merge_cost(first: &PTok) -> f32 {
+    if first.joined_next {
+        0.0
+    } else {
+        MERGE_COST
+    }
+}
+
+const MERGE_COST: f32 = 0.01;
 
 /// Glued/split compounds are only tried for alignments already this good.
 const MERGE_MIN: f32 = 0.2;
