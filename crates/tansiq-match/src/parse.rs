@@ -156,16 +156,8 @@ const TITLES: &[&str] = &[
     "افندي",
     "sardar",
     "سردار",
-    "chaudhry",
-    "chaudhary",
-    "chaudhri",
-    "choudhry",
-    "choudhury",
-    "chowdhury",
+    // "Ch" abbreviates Chaudhry, also a family name (kept a name).
     "ch",
-    "چودھري",
-    "چودهري",
-    "چوهدري",
     "mian",
     "میاں",
     "مياں",
@@ -346,8 +338,8 @@ fn without_medial_article(t: &str) -> Option<String> {
         .map(|k| c[..k].iter().chain(&c[k + 2..]).collect())
 }
 
-/// One spelling shared by the spellings of a title that the phonetic
-/// forms do not bring together.
+/// One spelling shared by the spellings of a title (or a name that is
+/// also a title, Chaudhry) that the phonetic forms do not bring together.
 fn title_spelling(t: &str) -> Option<&'static str> {
     Some(match t {
         "bey" | "bay" | "beg" | "بك" | "بيك" => "bey",
@@ -448,6 +440,11 @@ fn glued_next_article(t: &str, next: &str) -> Option<usize> {
 fn name_forms(t: &str, arabic: bool, next: Option<&str>) -> (Vec<Form>, bool) {
     let mut forms = vec![(syms(t, arabic), 0.0)];
     let mut glued_article = false;
+    // Titles whose spellings differ in the two scripts ("Bey" / "بك",
+    // "Ch" / "چودھري") also read as one Latin spelling.
+    if let Some(c) = title_spelling(t) {
+        forms.push((phonetic::latin_syms(c), 0.0));
+    }
     if !arabic && phonetic::has_medial_digraph(t) {
         forms.push((phonetic::latin_syms_with(t, true), 0.0));
     }
@@ -764,12 +761,7 @@ pub(crate) fn parse_tokens(raw: &[String], hyphened: &[bool]) -> Parsed {
             continue;
         }
         if TITLES.contains(&t) && n > 1 {
-            let (mut forms, glued_article) = name_forms(t, arabic, next);
-            // Titles whose spellings differ in the two scripts ("Bey" /
-            // "بك", "Ch" / "چودھري") also read as one Latin spelling.
-            if let Some(c) = title_spelling(t) {
-                forms.push((phonetic::latin_syms(c), 0.0));
-            }
+            let (forms, glued_article) = name_forms(t, arabic, next);
             let text = if article_next && !glued_article {
                 format!("al {t}")
             } else {
