@@ -364,7 +364,7 @@ const GLUED_PREFIXES: &[(&str, f32)] = &[
 ];
 
 /// A name left out by the other spelling costs this much ("Reza" /
-/// "محمدرضا"); a title nothing.
+/// "محمدرضا", "Latif" / "Abdul Latif"); a title nothing.
 const GLUED_NAME_COST: f32 = 0.1;
 
 /// Endings of Persian family names, which follow a given name without
@@ -674,14 +674,22 @@ fn allah_tok() -> PTok {
 /// another spelling).
 fn compound(head: &str, head_syms: Vec<Sym>, core: &str, arabic: bool, article: bool) -> PTok {
     let mut f = head_syms;
-    f.extend(syms(core, arabic));
+    let core_syms = syms(core, arabic);
+    f.extend(&core_syms);
     f.dedup();
     let text = if article {
         format!("{head}+al+{core}")
     } else {
         format!("{head}+{core}")
     };
-    let mut tok = make_tok(text, Kind::Name, vec![(f, 0.0)]);
+    // South Asian and Persian spellings sometimes leave "Abdul" out
+    // ("Abdul Latif Ahmadi" / "لطيف احمدي"): the core alone, at a cost.
+    let mut forms = vec![(f, 0.0)];
+    // Not Abdullah: "Allah" alone is not a name.
+    if head == "abd" && !matches!(core, "له" | "لله" | "lah" | "la" | "llah" | "lla") {
+        forms.push((core_syms, GLUED_NAME_COST));
+    }
+    let mut tok = make_tok(text, Kind::Name, forms);
     tok.article = article;
     tok
 }

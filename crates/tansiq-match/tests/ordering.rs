@@ -63,6 +63,13 @@ const ORDERS: &[&[&str]] = &[
     &["Mohamed Ben Salem", "محمد بن سالم", "محمد سالم"],
     &["Mohamed Salem", "محمد سالم", "محمد بن سالم"],
     &["Fethi Benslama", "فتحي بن سلامه", "فتحي سلامه"],
+    // "Abdul" left out on one side costs a little.
+    &[
+        "Abdul Latif Ahmadi",
+        "عبد اللطيف احمدي",
+        "لطيف احمدي",
+        "عبد اللطيف",
+    ],
     // Titles read the same in both scripts.
     &["Kamel Ibrahim Bey", "كامل ابراهيم بك", "كامل ابراهيم"],
 ];
