@@ -452,9 +452,9 @@ fn finish(
     for (i, t) in q.iter().enumerate() {
         if used_q & (1 << i) == 0 {
             // A common given name first ("Muhammad Asghar Khan" /
-            // "اصغر خان") is often left out: no more than a middle name.
+            // "اصغر خان") is often left out: half a middle name.
             let f = if i == 0 && rarity.0[i] < COMMON_FIRST {
-                lam_q
+                lam_q * COMMON_FIRST_FACTOR
             } else {
                 last_factor(lam_q, i, q.len())
             };
@@ -493,9 +493,10 @@ fn finish(
     }
 }
 
-/// Below this rarity factor, a first name left out counts as a middle
-/// name.
+/// Below this rarity factor, a first name left out counts as
+/// `COMMON_FIRST_FACTOR` of a middle name.
 const COMMON_FIRST: f32 = 0.5;
+const COMMON_FIRST_FACTOR: f32 = 0.5;
 
 /// Multiplies the extra-token factor for an unmatched last token.
 const LAST_EXTRA_FACTOR: f32 = 1.7;
