@@ -502,7 +502,7 @@ const COMMON_FIRST_FACTOR: f32 = 0.5;
 const LAST_EXTRA_FACTOR: f32 = 1.7;
 
 /// Similarity taken off per pair of tokens aligned out of order.
-const INVERSION_PENALTY: f32 = 0.04;
+const INVERSION_PENALTY: f32 = 0.06;
 
 /// Calibration of the name similarity into a log-odds of "same name".
 pub fn name_logit(ns: &NameScore) -> f64 {
