@@ -294,7 +294,7 @@ fn token_weight(forms: &[Vec<Sym>], kind: Kind) -> f32 {
     let w = m.clamp(0.5, 6.0);
     match kind {
         Kind::Name => w,
-        Kind::Title => 0.3,
+        Kind::Title => 0.5,
         Kind::Initial => 0.5,
     }
 }
