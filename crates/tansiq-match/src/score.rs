@@ -42,8 +42,10 @@ pub fn tok_sim_min(a: &PTok, b: &PTok, min: f32) -> f32 {
     if (m0 - n0).abs() <= MASS_RATIO * m0.max(n0) {
         let floor = if several { PRIMARY_MIN } else { min };
         let s = phonetic::similarity_with_mass(f0, m0, g0, n0, floor);
-        // Readings of other conventions (a cost above 0) may differ more.
-        let far = a.costs.iter().chain(&b.costs).any(|&c| c > 0.0);
+        // Readings of other conventions (a cost above 0) may differ more,
+        // and so may a short name with and without its article ("Albert"
+        // / "البير", which the primary form reads "بير").
+        let far = a.article || b.article || a.costs.iter().chain(&b.costs).any(|&c| c > 0.0);
         if s == 0.0 && several && !far {
             return 0.0;
         }
