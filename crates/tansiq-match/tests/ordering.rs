@@ -47,6 +47,9 @@ const ORDERS: &[&[&str]] = &[
     // The implied i of fāʿil: a Latin vowel there reads ناصر, none نصر.
     &["Naser Kamal", "ناصر كمال", "نصر كمال"],
     &["Nasr Kamal", "نصر كمال", "ناصر كمال"],
+    // A Latin i there is as often the written ي of faʿīl; an e is fāʿil.
+    &["Salim Obaid", "سليم عبيد", "سالم عبيد"],
+    &["Salem Obaid", "سالم عبيد", "سليم عبيد"],
     // The silent و of عمرو (ʿAmr) against عمر (ʿUmar).
     &["Amr Khaled", "عمرو خالد", "عمر خالد"],
     &["Omar Khaled", "عمر خالد", "عمرو خالد"],
