@@ -1030,3 +1030,92 @@ fn bad_peer_input_is_rejected_logged_and_has_no_effect() {
     assert_eq!(footprint(&ma), before, "non-member");
     assert!(ma.audit_verify(&OP).unwrap().ok);
 }
+
+/// A FLASH liaison message to a trilateral channel reaches both partners
+/// and stays awaited, at the sender, by each partner until that one
+/// acknowledges it; an acknowledgement counts once, and only the receiver
+/// of a message can acknowledge it.
+#[test]
+fn a_message_to_two_partners_awaits_each_acknowledgement() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dz = node(tmp.path(), "dz", "DZ", 7401);
+    let ma = node(tmp.path(), "ma", "MA", 7411);
+    let tn = node(tmp.path(), "tn", "TN", 7421);
+    let all = [&dz, &ma, &tn];
+    trust(&all);
+    let ch = dz
+        .channel_create(
+            &OP,
+            "DZ-MA-TN",
+            vec![ma.id().into(), tn.id().into()],
+            vec!["terrorism".into()],
+            vec![],
+            None,
+        )
+        .unwrap();
+    pump(&all);
+    ma.channel_accept(&OP, &ch).unwrap();
+    tn.channel_accept(&OP, &ch).unwrap();
+    pump(&all);
+    for n in all {
+        assert_eq!(status(n, &ch), "active");
+    }
+
+    let msg = dz
+        .send_message(&OP, &ch, None, "flash", "Convoy left Tamanrasset", true)
+        .unwrap();
+    pump(&all);
+    let awaiting = |n: &Node| -> Vec<String> {
+        let mut v: Vec<String> = n
+            .unacked_messages()
+            .unwrap()
+            .into_iter()
+            .filter(|u| u.id == msg)
+            .flat_map(|u| u.awaiting)
+            .collect();
+        v.sort();
+        v
+    };
+    let mut both = vec![ma.id().to_string(), tn.id().to_string()];
+    both.sort();
+    assert_eq!(awaiting(&dz), both, "both partners are awaited");
+    for n in [&ma, &tn] {
+        let inbox = n.inbox(&OP).unwrap();
+        let m = inbox.iter().find(|m| m.id == msg).expect("delivered");
+        assert_eq!(m.sender, dz.id());
+        assert_eq!(m.precedence, "flash");
+        assert!(m.ack_required && !m.acked);
+    }
+
+    // The sender cannot acknowledge its own message, nor can a node one it
+    // never received.
+    assert!(dz.ack_message(&OP, &msg).is_err());
+    assert!(ma.ack_message(&OP, "msg_unknown").is_err());
+
+    ma.ack_message(&OP, &msg).unwrap();
+    pump(&all);
+    assert_eq!(
+        awaiting(&dz),
+        vec![tn.id().to_string()],
+        "only Tunisia left"
+    );
+    // A second acknowledgement is refused; redelivery changes nothing.
+    assert!(ma.ack_message(&OP, &msg).is_err());
+    pump(&all);
+    assert_eq!(awaiting(&dz), vec![tn.id().to_string()]);
+    assert!(ma
+        .inbox(&OP)
+        .unwrap()
+        .iter()
+        .any(|m| m.id == msg && m.acked));
+    assert!(tn
+        .inbox(&OP)
+        .unwrap()
+        .iter()
+        .any(|m| m.id == msg && !m.acked));
+
+    tn.ack_message(&OP, &msg).unwrap();
+    pump(&all);
+    assert!(awaiting(&dz).is_empty(), "every partner acknowledged");
+    assert!(dz.unacked_messages().unwrap().iter().all(|u| u.id != msg));
+}
