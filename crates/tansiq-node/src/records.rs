@@ -219,7 +219,7 @@ impl Node {
                 let tlp = new.tlp.unwrap_or(charter.default_tlp);
                 policy::may_write(actor, self.id(), &new.file, tlp, None)?;
                 self.check_links(tx, &scope, &new.links)?;
-                self.check_derived(tx, &new.links, &new.channel, &charter.members)?;
+                self.check_derived(tx, self.id(), &new.links, &new.channel, &charter.members)?;
                 let expires = match (&new.expires, charter.retention_days) {
                     (Some(e), _) => {
                         let t = time::parse_instant(e)
@@ -357,7 +357,13 @@ impl Node {
         let data = validate_data(cur.kind, &data)?;
         let links = links.unwrap_or(signed.body.links.clone());
         self.check_links(tx, &scope, &links)?;
-        self.check_derived(tx, &links, &signed.body.channel, &signed.body.members)?;
+        self.check_derived(
+            tx,
+            self.id(),
+            &links,
+            &signed.body.channel,
+            &signed.body.members,
+        )?;
         let mut body = signed.body;
         body.version += 1;
         body.data = data;
@@ -572,6 +578,7 @@ impl Node {
     fn may_share_sources(
         &self,
         tx: &mut Tx,
+        sharer: &str,
         sources: &[StoredRecord],
         target: &str,
         members: &[String],
@@ -606,15 +613,20 @@ impl Node {
                 release: rel.as_ref(),
             })
             .collect();
-        policy::may_share(self.id(), &share_sources, target, members).map_err(NodeError::Refused)
+        policy::may_share(sharer, &share_sources, target, members).map_err(NodeError::Refused)
     }
 
     /// A record of this node placed in `channel` (members `members`) and
     /// linked as derived from others: the third-party rule holds for
     /// everything it derives from, as if those were shared there.
-    fn check_derived(
+    ///
+    /// `sharer` is the node that placed it: this node for its own records,
+    /// the sender for a record received from its originator — which checks
+    /// the sources this node holds (it may hold none).
+    pub(crate) fn check_derived(
         &self,
         tx: &mut Tx,
+        sharer: &str,
         links: &[Link],
         channel: &str,
         members: &[String],
@@ -629,7 +641,7 @@ impl Node {
             return Ok(());
         }
         let sources = with_derived(tx, roots)?;
-        self.may_share_sources(tx, &sources, channel, members)
+        self.may_share_sources(tx, sharer, &sources, channel, members)
     }
 
     /// [`Node::record_share`] inside the caller's transaction.
@@ -666,7 +678,7 @@ impl Node {
         )?;
         // The record and everything it is derived from, transitively.
         let sources = with_derived(tx, vec![rec])?;
-        self.may_share_sources(tx, &sources, target, &charter.members)?;
+        self.may_share_sources(tx, self.id(), &sources, target, &charter.members)?;
         tx.add_placement(id, target, "share")?;
         // The record travels with the originator's release when this
         // node is not its originator.

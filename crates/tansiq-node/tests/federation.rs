@@ -1119,3 +1119,127 @@ fn a_message_to_two_partners_awaits_each_acknowledgement() {
     assert!(awaiting(&dz).is_empty(), "every partner acknowledged");
     assert!(dz.unacked_messages().unwrap().iter().all(|u| u.id != msg));
 }
+
+/// A record its sender derived from another node's record: the sender's
+/// own check refuses to place it where the source may not go, and a
+/// receiver that holds the source refuses it from a modified sender that
+/// skips that check (one that does not hold the source cannot tell).
+#[test]
+fn a_receiver_holding_the_source_refuses_a_derived_record_placed_too_wide() {
+    use tansiq_core::record::{Link, LinkType, SignedRecord};
+    let tmp = tempfile::tempdir().unwrap();
+    let dz = node(tmp.path(), "dz", "DZ", 7401);
+    let ma = node(tmp.path(), "ma", "MA", 7411);
+    let tn = node(tmp.path(), "tn", "TN", 7421);
+    let all = [&dz, &ma, &tn];
+    trust(&all);
+    let dzma = dz
+        .channel_create(
+            &OP,
+            "DZ-MA",
+            vec![ma.id().into()],
+            vec!["terrorism".into()],
+            vec![],
+            None,
+        )
+        .unwrap();
+    pump(&all);
+    ma.channel_accept(&OP, &dzma).unwrap();
+    let tri = ma
+        .channel_create(
+            &OP,
+            "DZ-MA-TN",
+            vec![dz.id().into(), tn.id().into()],
+            vec!["terrorism".into()],
+            vec![],
+            None,
+        )
+        .unwrap();
+    pump(&all);
+    dz.channel_accept(&OP, &tri).unwrap();
+    tn.channel_accept(&OP, &tri).unwrap();
+    pump(&all);
+    assert_eq!(status(&dz, &tri), "active");
+    let src = dz
+        .record_add(&OP, person(&dzma, "Mokhtar Belmokhtar"))
+        .unwrap();
+    pump(&all);
+    let derived_from = |ch: &str, name: &str| {
+        let mut r = person(ch, name);
+        r.links = vec![Link {
+            rel: LinkType::DerivedFrom,
+            target: src.clone(),
+            from: None,
+            until: None,
+            note: None,
+        }];
+        r
+    };
+    // Within the source's audience, a derived record travels.
+    let fine = ma
+        .record_add(&OP, derived_from(&dzma, "Belmokhtar courier"))
+        .unwrap();
+    pump(&all);
+    assert!(dz.record_get(&OP, &fine).is_ok());
+    // Beyond it (Tunisia did not get the source), Morocco's node refuses …
+    let e = ma
+        .record_add(&OP, derived_from(&tri, "Belmokhtar financier"))
+        .unwrap_err();
+    assert_eq!(e.exit_code(), 3, "{e}");
+    // … and a modified Morocco that signs and sends it anyway is refused by
+    // Algeria, which holds the source.
+    let template = ma
+        .record_add(&OP, person(&tri, "Placeholder Name"))
+        .unwrap();
+    let mut body = ma
+        .store
+        .read(|tx| tx.record(&template, &tansiq_core::policy::ReadScope::everything()))
+        .unwrap()
+        .unwrap()
+        .signed
+        .unwrap()
+        .body;
+    body.id = tansiq_core::ids::new_id(tansiq_core::ids::RECORD_PREFIX);
+    body.data = json!({"names": ["Belmokhtar financier"], "nationality": ["DZ"]});
+    body.links = derived_from(&tri, "").links;
+    let forged = SignedRecord::sign(body.clone(), &ma.identity);
+    let members = vec![
+        dz.id().to_string(),
+        ma.id().to_string(),
+        tn.id().to_string(),
+    ];
+    let t = ma
+        .store
+        .write(|tx| {
+            ma.federation.submit(
+                &ma,
+                tx,
+                &tri,
+                "record",
+                Precedence::Routine,
+                members.clone(),
+                vec![],
+                &Payload::Record {
+                    record: forged.clone(),
+                    release: None,
+                },
+            )
+        })
+        .unwrap();
+    ma.federation.queue(t);
+    pump(&all);
+    assert!(
+        dz.record_get(&OP, &body.id).is_err(),
+        "Algeria must not take in the derived record"
+    );
+    let conn = rusqlite::Connection::open(dz.dir.join("node.db")).unwrap();
+    let rejected: i64 = conn
+        .query_row("SELECT COUNT(*) FROM audit_log WHERE action = 'envelope.reject' AND details LIKE '%third-party rule%'", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(rejected, 1);
+    // Tunisia does not hold the source: the check is the sender's there.
+    assert!(tn.record_get(&OP, &body.id).is_ok());
+    for n in all {
+        assert!(n.audit_verify(&OP).unwrap().ok);
+    }
+}

@@ -6,7 +6,7 @@ use serde_json::json;
 
 use tansiq_core::charter::ChannelEvent;
 use tansiq_core::policy::{self, ReadScope, ShareSource};
-use tansiq_core::record::{names_of, Kind};
+use tansiq_core::record::{names_of, Kind, LinkType};
 use tansiq_store::{AlarmRow, EnvelopeRow, OutboxRow as SqlOutbox, StreamRow as SqlStream, Tx};
 use tansiq_sync::{
     Alarm, Body, Effect, Envelope, EnvelopeHeader, EnvelopeId, OutboxRow, Output, Precedence,
@@ -550,6 +550,11 @@ fn take_in(
                 }
             };
             let okey = &okey;
+            let target: Vec<String> = h
+                .recipients
+                .iter()
+                .map(|r| r.as_str().to_string())
+                .collect();
             if sender != b.originator {
                 // A holder passes on another node's record: the third-party
                 // rule, decided by the policy module, with the originator's
@@ -562,11 +567,6 @@ fn take_in(
                     }
                     None => None,
                 };
-                let target: Vec<String> = h
-                    .recipients
-                    .iter()
-                    .map(|r| r.as_str().to_string())
-                    .collect();
                 let src = ShareSource {
                     id: &b.id,
                     originator: &b.originator,
@@ -579,8 +579,16 @@ fn take_in(
                 if let Err(refusal) = policy::may_share(sender, &[src], channel, &target) {
                     return Err(Outcome::Reject(refusal.to_string()));
                 }
-            } else if b.channel != channel && !channel.starts_with("ctl_") {
-                // The originator placing its own record in another channel: fine.
+            } else if b.links.iter().any(|l| l.rel == LinkType::DerivedFrom) {
+                // A record its sender made from others' records: the sender
+                // checked the rule against them; this node checks again
+                // against the sources it holds (a modified sender could skip
+                // its check, though not drop a link it signed).
+                match node.check_derived(tx, sender, &b.links, channel, &target) {
+                    Ok(()) => {}
+                    Err(NodeError::Refused(r)) => return Err(Outcome::Reject(r.to_string())),
+                    Err(e) => return Err(Outcome::Fail(e)),
+                }
             }
             let everything = ReadScope::everything();
             tx.put_record_envelope(&b.id, &env.id().0)?;
