@@ -640,7 +640,14 @@ impl Node {
         if roots.is_empty() {
             return Ok(());
         }
-        let sources = with_derived(tx, roots)?;
+        let mut sources = Vec::new();
+        // A source already placed in the channel (shared there under the
+        // rule, or received there) discloses nothing more.
+        for s in with_derived(tx, roots)? {
+            if !tx.placements(&s.id)?.iter().any(|c| c == channel) {
+                sources.push(s);
+            }
+        }
         self.may_share_sources(tx, sharer, &sources, channel, members)
     }
 
