@@ -499,7 +499,10 @@ fn name_forms(t: &str, arabic: bool, next: Option<&str>) -> (Vec<Form>, bool) {
         }
         // A long a written "aa" at the start of a South Asian spelling is
         // usually عا ("Aamir" عامر, "Aasim" عاصم, "Aatif" عاطف).
-        if t.len() >= 4 && t.starts_with("aa") && !is_vowel_char(t.as_bytes()[2]) {
+        if t.len() >= 4
+            && t.starts_with("aa")
+            && !phonetic::is_latin_vowel(char::from(t.as_bytes()[2]))
+        {
             let mut f = vec![phonetic::AIN];
             f.extend(syms(&t[1..], false));
             forms.push((f, 0.0));
@@ -521,15 +524,14 @@ fn name_forms(t: &str, arabic: bool, next: Option<&str>) -> (Vec<Form>, bool) {
     (forms, glued_article)
 }
 
-/// The token read with German, Polish, Dutch and Czech conventions, when
-/// they read it differently from English and French: "sch", "sz" and "ś"
-/// are ش ("Schehade", "Szaban"), "dsch" and "dż" ج ("Dschamal"), "tsch"
-/// and "cz" چ, "ch" خ ("Chaled", "Chosrou"), and "j" the consonant y
-/// ("Jusuf", "Darjusz", "Zejnalnija").
 /// The cost of a reading by a rarer convention (`central_european`,
 /// `soft_consonants`).
 const OTHER_CONVENTION_COST: f32 = 0.04;
 
+/// The token read with German, Polish, Dutch and Czech conventions, when
+/// they read it differently from English and French: "sch" and "sz" are ش
+/// ("Schehade", "Szaban"), "dsch" ج ("Dschamal"), "tsch" and "cz" چ, "ch"
+/// خ ("Chaled", "Chosrou"), and "j" the consonant y ("Hosejn", "Darjusz").
 fn central_european(t: &str) -> Option<String> {
     let c: Vec<char> = t.chars().collect();
     let n = c.len();
@@ -580,7 +582,7 @@ fn soft_consonants(t: &str) -> Option<String> {
     let c: Vec<char> = t.chars().collect();
     let n = c.len();
     let at = |i: usize| c.get(i).copied().unwrap_or('\0');
-    let vowel = |x: char| matches!(x, 'a' | 'e' | 'i' | 'o' | 'u' | 'y');
+    let vowel = phonetic::is_latin_vowel;
     let mut out = String::with_capacity(n + 2);
     let mut i = 0;
     while i < n {
@@ -628,10 +630,6 @@ fn arabic_letter_name(t: &str) -> Option<&'static str> {
         "زد" => "z",
         _ => return None,
     })
-}
-
-fn is_vowel_char(c: u8) -> bool {
-    matches!(c, b'a' | b'e' | b'i' | b'o' | b'u' | b'y')
 }
 
 /// Latin spellings of a final "Allah" (glued or apart).

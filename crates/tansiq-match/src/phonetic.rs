@@ -443,7 +443,7 @@ pub fn similarity_with_mass(a: &[Sym], ma: f32, b: &[Sym], mb: f32, min: f32) ->
     (1.0 - 2.0 * d / m).max(0.0)
 }
 
-fn is_latin_vowel(c: char) -> bool {
+pub(crate) fn is_latin_vowel(c: char) -> bool {
     matches!(c, 'a' | 'e' | 'i' | 'o' | 'u' | 'y')
 }
 

@@ -237,7 +237,7 @@ where
 /// Greedy assignments swap a repeated or near-repeated name's places
 /// ("Seyd Mahmood Seyd" / "سيد محمود صيد" pairs the first "Seyd" with the
 /// last token): two pairs aligned out of order are swapped when that
-/// scores better.
+/// scores better (the first such swap).
 fn uncross<F>(q: &[&PTok], e: &[&PTok], rarity: Rarity, ns: NameScore, sim: &mut F) -> NameScore
 where
     F: FnMut(usize, usize) -> f32,
@@ -246,11 +246,10 @@ where
     let ne = e.len().min(MAX_TOKENS);
     let (q, e) = (&q[..nq], &e[..ne]);
     let rarity = Rarity(&rarity.0[..nq]);
-    let best = ns;
-    let n = best.pairs.len();
+    let n = ns.pairs.len();
     for a in 0..n {
         for b in a + 1..n {
-            let (pa, pb) = (best.pairs[a], best.pairs[b]);
+            let (pa, pb) = (ns.pairs[a], ns.pairs[b]);
             let single = pa.qn == 1 && pa.en == 1 && pb.qn == 1 && pb.en == 1;
             if !single || (pa.qi < pb.qi) == (pa.ej < pb.ej) {
                 continue;
@@ -259,7 +258,7 @@ where
             if s1 < TOKEN_MIN || s2 < TOKEN_MIN {
                 continue;
             }
-            let mut pairs = best.pairs.clone();
+            let mut pairs = ns.pairs.clone();
             pairs[a] = Pair {
                 ej: pb.ej,
                 s: s1,
@@ -272,12 +271,12 @@ where
             };
             let (used_q, used_e) = masks(&pairs);
             let swapped = finish(q, e, rarity, pairs, used_q, used_e);
-            if swapped.sim > best.sim {
+            if swapped.sim > ns.sim {
                 return swapped;
             }
         }
     }
-    best
+    ns
 }
 
 fn masks(pairs: &[Pair]) -> (u64, u64) {
