@@ -674,21 +674,7 @@ impl Index {
                 continue;
             }
             // Entry found through its document only: score its names here.
-            let mut b: Option<(f64, usize, NameScore)> = None;
-            let rq = self.query_rarity(qp);
-            for n in self.names_of(e) {
-                let ns = self.score_name(qp, &rq, n, |i, v| {
-                    tok_sim(&qp.toks[i], &self.vocab[v as usize])
-                });
-                let mut l = score::name_logit(&ns);
-                if self.names[n].weak {
-                    l -= WEAK_NAME_PENALTY;
-                }
-                if b.as_ref().is_none_or(|x| l > x.0) {
-                    b = Some((l, n, ns));
-                }
-            }
-            if let Some(b) = b {
+            if let Some(b) = self.best_name_of(qp, &self.query_rarity(qp), e) {
                 best.insert(e, b);
             }
         }
@@ -889,23 +875,33 @@ impl Index {
             .collect()
     }
 
+    /// The entry's best-scoring name against the parsed query, scored in
+    /// full (no blocking): its name log-odds (weak aliases penalised),
+    /// index and alignment.
+    fn best_name_of(&self, qp: &Parsed, rq: &[f32], entry: u32) -> Option<(f64, usize, NameScore)> {
+        let mut best: Option<(f64, usize, NameScore)> = None;
+        for n in self.names_of(entry) {
+            let ns = self.score_name(qp, rq, n, |i, v| {
+                tok_sim(&qp.toks[i], &self.vocab[v as usize])
+            });
+            let mut l = score::name_logit(&ns);
+            if self.names[n].weak {
+                l -= WEAK_NAME_PENALTY;
+            }
+            if best.as_ref().is_none_or(|b| l > b.0) {
+                best = Some((l, n, ns));
+            }
+        }
+        best
+    }
+
     /// How one query's name scores against one entry's best name in this
     /// list, with the list's rarity factors: the similarity, the matched
     /// information and the aligned pairs. For evaluation and probing.
     pub fn explain_entry(&self, name: &str, entry: u32) -> String {
         let qp = parse::parse(name);
         let rq = self.query_rarity(&qp);
-        let mut best: Option<(f64, usize, NameScore)> = None;
-        for n in self.names_of(entry) {
-            let ns = self.score_name(&qp, &rq, n, |i, v| {
-                tok_sim(&qp.toks[i], &self.vocab[v as usize])
-            });
-            let l = score::name_logit(&ns);
-            if best.as_ref().is_none_or(|b| l > b.0) {
-                best = Some((l, n, ns));
-            }
-        }
-        let Some((l, n, ns)) = best else {
+        let Some((l, n, ns)) = self.best_name_of(&qp, &rq, entry) else {
             return String::new();
         };
         let etoks: Vec<PTok> = self

@@ -11,7 +11,8 @@
 //!    hamza/madda marks, which folds أ إ آ → ا, ؤ → و, ئ → ي.
 //! 5. Arabic folding: tatweel removed; ٱ→ا; ى→ي; ة→ه; Persian/Urdu
 //!    code-point variants ک→ك, ی ې ۍ ے→ي, ە ہ ۀ→ه; Arabic-Indic digits
-//!    → ASCII; ھ is kept (an Urdu aspirate after a consonant, see `parse`). Persian/Urdu letters without an Arabic twin (پ گ چ ژ ڤ ٹ ڈ
+//!    → ASCII; ھ is kept (an Urdu aspirate after a consonant, see
+//!    `parse`). Persian/Urdu letters without an Arabic twin (پ گ چ ژ ڤ ٹ ڈ
 //!    ڑ ں) are kept here and folded into the key classes of their Arabic
 //!    neighbours (see `phonetic`).
 //! 6. Apostrophes and similar marks (ʿ ʾ ’ ‘ ` ´) are dropped; every other
