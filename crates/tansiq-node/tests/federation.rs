@@ -76,6 +76,27 @@ fn pump(nodes: &[&Node]) -> usize {
     moved
 }
 
+/// `creator` proposes a channel in the "terrorism" file to `partners`,
+/// each accepts, and `nodes` exchange everything: the channel's id.
+fn form_channel(creator: &Node, name: &str, partners: &[&Node], nodes: &[&Node]) -> String {
+    let ch = creator
+        .channel_create(
+            &OP,
+            name,
+            partners.iter().map(|p| p.id().to_string()).collect(),
+            vec!["terrorism".into()],
+            vec![],
+            None,
+        )
+        .unwrap();
+    pump(nodes);
+    for p in partners {
+        p.channel_accept(&OP, &ch).unwrap();
+    }
+    pump(nodes);
+    ch
+}
+
 fn status(n: &Node, ch: &str) -> String {
     n.channel_list(&OP)
         .unwrap()
@@ -202,31 +223,8 @@ fn a_receiver_enforces_the_third_party_rule_against_a_modified_sender() {
     let us = node(tmp.path(), "us", "US", 7451);
     let all = [&dz, &ma, &us];
     trust(&all);
-    let dzma = dz
-        .channel_create(
-            &OP,
-            "DZ-MA",
-            vec![ma.id().into()],
-            vec!["terrorism".into()],
-            vec![],
-            None,
-        )
-        .unwrap();
-    pump(&all);
-    ma.channel_accept(&OP, &dzma).unwrap();
-    let maus = ma
-        .channel_create(
-            &OP,
-            "MA-US",
-            vec![us.id().into()],
-            vec!["terrorism".into()],
-            vec![],
-            None,
-        )
-        .unwrap();
-    pump(&all);
-    us.channel_accept(&OP, &maus).unwrap();
-    pump(&all);
+    let dzma = form_channel(&dz, "DZ-MA", &[&ma], &all);
+    let maus = form_channel(&ma, "MA-US", &[&us], &all);
     assert_eq!(status(&ma, &maus), "active");
     let id = dz
         .record_add(&OP, person(&dzma, "Mokhtar Belmokhtar"))
@@ -293,31 +291,8 @@ fn release_refused_then_granted_then_the_share_arrives() {
     let us = node(tmp.path(), "us", "US", 7451);
     let all = [&dz, &ma, &us];
     trust(&all);
-    let dzma = dz
-        .channel_create(
-            &OP,
-            "DZ-MA",
-            vec![ma.id().into()],
-            vec!["terrorism".into()],
-            vec![],
-            None,
-        )
-        .unwrap();
-    pump(&all);
-    ma.channel_accept(&OP, &dzma).unwrap();
-    let maus = ma
-        .channel_create(
-            &OP,
-            "MA-US",
-            vec![us.id().into()],
-            vec!["terrorism".into()],
-            vec![],
-            None,
-        )
-        .unwrap();
-    pump(&all);
-    us.channel_accept(&OP, &maus).unwrap();
-    pump(&all);
+    let dzma = form_channel(&dz, "DZ-MA", &[&ma], &all);
+    let maus = form_channel(&ma, "MA-US", &[&us], &all);
     let id = dz
         .record_add(&OP, person(&dzma, "Abdelmalek Droukdel"))
         .unwrap();
@@ -391,19 +366,7 @@ fn offline_bundles_carry_the_backlog_once_and_refuse_tampering() {
     let ma = node(tmp.path(), "ma", "MA", 7411);
     let us = node(tmp.path(), "us", "US", 7451);
     trust(&[&dz, &ma, &us]);
-    let ch = dz
-        .channel_create(
-            &OP,
-            "DZ-MA",
-            vec![ma.id().into()],
-            vec!["terrorism".into()],
-            vec![],
-            None,
-        )
-        .unwrap();
-    pump(&[&dz, &ma]);
-    ma.channel_accept(&OP, &ch).unwrap();
-    pump(&[&dz, &ma]);
+    let ch = form_channel(&dz, "DZ-MA", &[&ma], &[&dz, &ma]);
     // The link is cut: nothing is pumped from here on.
     let ids: Vec<String> = (0..3)
         .map(|i| {
@@ -449,19 +412,7 @@ fn partners_witness_each_others_audit_logs_and_raise_an_alarm_on_a_rewrite() {
     let ma = node(tmp.path(), "ma", "MA", 7411);
     let both = [&dz, &ma];
     trust(&both);
-    let ch = dz
-        .channel_create(
-            &OP,
-            "DZ-MA",
-            vec![ma.id().into()],
-            vec!["terrorism".into()],
-            vec![],
-            None,
-        )
-        .unwrap();
-    pump(&both);
-    ma.channel_accept(&OP, &ch).unwrap();
-    pump(&both);
+    let ch = form_channel(&dz, "DZ-MA", &[&ma], &both);
     dz.record_add(&OP, person(&ch, "Hassan Hattab")).unwrap();
     pump(&both);
     // Round 1: each sends its checkpoint; each co-signs the other's.
@@ -624,19 +575,7 @@ fn a_member_joins_by_a_new_charter_version_and_does_not_see_history() {
     let tn = node(tmp.path(), "tn", "TN", 7421);
     let all = [&dz, &ma, &tn];
     trust(&all);
-    let ch = dz
-        .channel_create(
-            &OP,
-            "Maghreb",
-            vec![ma.id().into()],
-            vec!["terrorism".into()],
-            vec![],
-            None,
-        )
-        .unwrap();
-    pump(&all);
-    ma.channel_accept(&OP, &ch).unwrap();
-    pump(&all);
+    let ch = form_channel(&dz, "Maghreb", &[&ma], &all);
     let old = dz
         .record_add(&OP, person(&ch, "Before Tunisia Joined"))
         .unwrap();
@@ -836,19 +775,7 @@ fn bad_peer_input_is_rejected_logged_and_has_no_effect() {
     let us = node(tmp.path(), "us", "US", 7451);
     let all = [&dz, &ma, &us];
     trust(&all);
-    let ch = dz
-        .channel_create(
-            &OP,
-            "DZ-MA",
-            vec![ma.id().into()],
-            vec!["terrorism".into()],
-            vec![],
-            None,
-        )
-        .unwrap();
-    pump(&all);
-    ma.channel_accept(&OP, &ch).unwrap();
-    pump(&all);
+    let ch = form_channel(&dz, "DZ-MA", &[&ma], &all);
     let id = dz
         .record_add(&OP, person(&ch, "Abdelmalek Droukdel"))
         .unwrap();
@@ -1043,20 +970,7 @@ fn a_message_to_two_partners_awaits_each_acknowledgement() {
     let tn = node(tmp.path(), "tn", "TN", 7421);
     let all = [&dz, &ma, &tn];
     trust(&all);
-    let ch = dz
-        .channel_create(
-            &OP,
-            "DZ-MA-TN",
-            vec![ma.id().into(), tn.id().into()],
-            vec!["terrorism".into()],
-            vec![],
-            None,
-        )
-        .unwrap();
-    pump(&all);
-    ma.channel_accept(&OP, &ch).unwrap();
-    tn.channel_accept(&OP, &ch).unwrap();
-    pump(&all);
+    let ch = form_channel(&dz, "DZ-MA-TN", &[&ma, &tn], &all);
     for n in all {
         assert_eq!(status(n, &ch), "active");
     }
@@ -1133,32 +1047,8 @@ fn a_receiver_holding_the_source_refuses_a_derived_record_placed_too_wide() {
     let tn = node(tmp.path(), "tn", "TN", 7421);
     let all = [&dz, &ma, &tn];
     trust(&all);
-    let dzma = dz
-        .channel_create(
-            &OP,
-            "DZ-MA",
-            vec![ma.id().into()],
-            vec!["terrorism".into()],
-            vec![],
-            None,
-        )
-        .unwrap();
-    pump(&all);
-    ma.channel_accept(&OP, &dzma).unwrap();
-    let tri = ma
-        .channel_create(
-            &OP,
-            "DZ-MA-TN",
-            vec![dz.id().into(), tn.id().into()],
-            vec!["terrorism".into()],
-            vec![],
-            None,
-        )
-        .unwrap();
-    pump(&all);
-    dz.channel_accept(&OP, &tri).unwrap();
-    tn.channel_accept(&OP, &tri).unwrap();
-    pump(&all);
+    let dzma = form_channel(&dz, "DZ-MA", &[&ma], &all);
+    let tri = form_channel(&ma, "DZ-MA-TN", &[&dz, &tn], &all);
     assert_eq!(status(&dz, &tri), "active");
     let src = dz
         .record_add(&OP, person(&dzma, "Mokhtar Belmokhtar"))
