@@ -25,21 +25,7 @@ fn node_with_history() -> Node {
             &format!("p{i}.json"),
             &format!(r#"{{"names": ["{name}"]}}"#),
         );
-        let id = ok(
-            &n.dir,
-            &[
-                "record",
-                "add",
-                "--channel",
-                &ch,
-                "--file",
-                "terrorism",
-                "--kind",
-                "person",
-                "--data",
-                &p,
-            ],
-        );
+        let id = add_person_data(&n.dir, &ch, "terrorism", &p, &[]);
         ok(&n.dir, &["record", "get", &id]);
     }
     let list = json(&n.dir, &["record", "list", "--json"]);

@@ -85,21 +85,7 @@ fn two_serving_nodes_exchange_charters_and_records_over_mutual_tls() {
         "p.json",
         r#"{"names": ["Abdallah Belkeziz"], "nationality": ["DZ"]}"#,
     );
-    let id = ok(
-        &dz,
-        &[
-            "record",
-            "add",
-            "--channel",
-            &ch,
-            "--file",
-            "terrorism",
-            "--kind",
-            "person",
-            "--data",
-            &p,
-        ],
-    );
+    let id = add_person_data(&dz, &ch, "terrorism", &p, &[]);
     wait_for("the record at MA", 20, || {
         tansiq(&ma, &["record", "get", &id, "--json"])
             .status
@@ -163,21 +149,7 @@ fn two_serving_nodes_exchange_charters_and_records_over_mutual_tls() {
             &format!("q{i}.json"),
             &format!(r#"{{"names": ["Courier {i}"]}}"#),
         );
-        ids.push(ok(
-            &dz,
-            &[
-                "record",
-                "add",
-                "--channel",
-                &ch,
-                "--file",
-                "recruitment",
-                "--kind",
-                "person",
-                "--data",
-                &p,
-            ],
-        ));
+        ids.push(add_person_data(&dz, &ch, "recruitment", &p, &[]));
     }
     s2 = serve(&ma);
     wait_for("the backlog at MA", 40, || {
@@ -207,23 +179,7 @@ fn two_serving_nodes_exchange_charters_and_records_over_mutual_tls() {
             .unwrap();
         String::from_utf8(out.stdout).unwrap().trim().to_string()
     };
-    let eph = ok(
-        &dz,
-        &[
-            "record",
-            "add",
-            "--channel",
-            &ch,
-            "--file",
-            "terrorism",
-            "--kind",
-            "person",
-            "--data",
-            &p,
-            "--expires",
-            &soon,
-        ],
-    );
+    let eph = add_person_data(&dz, &ch, "terrorism", &p, &["--expires", &soon]);
     wait_for("the expiring record at MA", 20, || {
         tansiq(&ma, &["record", "get", &eph, "--json"])
             .status
@@ -323,21 +279,7 @@ fn bundles_and_the_release_workflow_through_the_cli() {
     let dzma = charter_by_hand(&dz, &ma, &ma_id, "DZ-MA");
     let maus = charter_by_hand(&ma, &us, &us_id, "MA-US");
     let data = write(&dz, "p.json", r#"{"names": ["Mokhtar Belmokhtar"]}"#);
-    let rec = ok(
-        &dz,
-        &[
-            "record",
-            "add",
-            "--channel",
-            &dzma,
-            "--file",
-            "terrorism",
-            "--kind",
-            "person",
-            "--data",
-            &data,
-        ],
-    );
+    let rec = add_person_data(&dz, &dzma, "terrorism", &data, &[]);
 
     // DZ's bundle for MA: tampered, or imported by another node → refused whole.
     let file = tmp.path().join("dz-ma.bundle");
@@ -403,21 +345,7 @@ fn bundles_and_the_release_workflow_through_the_cli() {
     ];
     let err = fails(&ma, &add_derived, 3);
     assert!(err.contains("third-party rule"), "{err}");
-    let plain = ok(
-        &ma,
-        &[
-            "record",
-            "add",
-            "--channel",
-            &maus,
-            "--file",
-            "terrorism",
-            "--kind",
-            "person",
-            "--data",
-            &own,
-        ],
-    );
+    let plain = add_person_data(&ma, &maus, "terrorism", &own, &[]);
     let err = fails(
         &ma,
         &[

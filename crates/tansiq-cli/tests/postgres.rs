@@ -53,21 +53,7 @@ fn a_node_on_postgres_works_and_refuses_a_second_init() {
     };
     let ch = channel(&n);
     let p = write(&dir, "p.json", r#"{"names": ["Hassan Hattab"]}"#);
-    let id = ok(
-        &dir,
-        &[
-            "record",
-            "add",
-            "--channel",
-            &ch,
-            "--file",
-            "terrorism",
-            "--kind",
-            "person",
-            "--data",
-            &p,
-        ],
-    );
+    let id = add_person_data(&dir, &ch, "terrorism", &p, &[]);
     assert_eq!(
         json(&dir, &["record", "get", &id, "--json"])["data"]["names"][0],
         "Hassan Hattab"
@@ -114,21 +100,7 @@ fn a_sqlite_node_moves_to_postgres_verified_and_the_file_is_kept() {
             &format!("p{i}.json"),
             &format!(r#"{{"names": ["Person {i}"]}}"#),
         );
-        ids.push(ok(
-            &n.dir,
-            &[
-                "record",
-                "add",
-                "--channel",
-                &ch,
-                "--file",
-                "terrorism",
-                "--kind",
-                "person",
-                "--data",
-                &p,
-            ],
-        ));
+        ids.push(add_person_data(&n.dir, &ch, "terrorism", &p, &[]));
     }
     let digest = |p: &std::path::Path| tansiq_crypto::sha256(&std::fs::read(p).unwrap());
     let before = digest(&n.dir.join("node.db"));

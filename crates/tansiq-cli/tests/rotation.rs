@@ -88,29 +88,6 @@ fn channel_status(dir: &Path, ch: &str) -> String {
         .unwrap_or_default()
 }
 
-fn add_person(dir: &Path, ch: &str, file: &str, name: &str) -> String {
-    let p = write(
-        dir,
-        &format!("{}.json", name.replace(' ', "_")),
-        &format!(r#"{{"names": ["{name}"]}}"#),
-    );
-    ok(
-        dir,
-        &[
-            "record",
-            "add",
-            "--channel",
-            ch,
-            "--file",
-            file,
-            "--kind",
-            "person",
-            "--data",
-            &p,
-        ],
-    )
-}
-
 fn has_record(dir: &Path, id: &str) -> bool {
     tansiq(dir, &["record", "get", id, "--json"])
         .status

@@ -315,3 +315,32 @@ pub fn introduce(a: &Path, b: &Path) -> (String, String) {
     let a_id = ok(b, &["peer", "add", ca.to_str().unwrap()]);
     (a_id, b_id)
 }
+
+/// `tansiq record add` of a person in `file` of channel `ch`, from the JSON
+/// file `data`, with `extra` arguments: the new record's id.
+pub fn add_person_data(dir: &Path, ch: &str, file: &str, data: &str, extra: &[&str]) -> String {
+    let mut args = vec![
+        "record",
+        "add",
+        "--channel",
+        ch,
+        "--file",
+        file,
+        "--kind",
+        "person",
+        "--data",
+        data,
+    ];
+    args.extend_from_slice(extra);
+    ok(dir, &args)
+}
+
+/// The same for a person known by one name.
+pub fn add_person(dir: &Path, ch: &str, file: &str, name: &str) -> String {
+    let p = write(
+        dir,
+        &format!("{}.json", name.replace(' ', "_")),
+        &format!(r#"{{"names": ["{name}"]}}"#),
+    );
+    add_person_data(dir, ch, file, &p, &[])
+}
