@@ -91,9 +91,12 @@ fn hash_hex(h: &[u8; 32]) -> String {
 }
 
 impl Node {
-    fn view(&self, tx: &mut Tx, r: StoredRecord) -> NodeResult<RecordView> {
+    /// The record as `scope` may see it: a link whose other end lies
+    /// outside the scope is left out, so no answer names a record the
+    /// reader may not see (issue 12, finding 10).
+    fn view(&self, tx: &mut Tx, scope: &ReadScope, r: StoredRecord) -> NodeResult<RecordView> {
         let channels = tx.placements(&r.id)?;
-        let (data, links, evaluation) = match &r.signed {
+        let (data, mut links, evaluation) = match &r.signed {
             Some(s) => (
                 s.body.data.clone(),
                 s.body.links.clone(),
@@ -101,6 +104,15 @@ impl Node {
             ),
             None => (Value::Null, vec![], None),
         };
+        if *scope != ReadScope::everything() {
+            let mut visible = Vec::with_capacity(links.len());
+            for l in links {
+                if tx.record_visible(&l.target, scope)? {
+                    visible.push(l);
+                }
+            }
+            links = visible;
+        }
         Ok(RecordView {
             id: r.id,
             version: r.version,
@@ -442,7 +454,7 @@ impl Node {
                 id,
                 json!({"id": id, "version": r.version}),
             )?;
-            self.view(tx, r)
+            self.view(tx, &scope, r)
         })
     }
 
@@ -464,7 +476,7 @@ impl Node {
             )?;
             let mut out = Vec::with_capacity(rows.len());
             for r in rows {
-                out.push(self.view(tx, r)?);
+                out.push(self.view(tx, &scope, r)?);
             }
             Ok(out)
         })
@@ -495,7 +507,7 @@ impl Node {
             )?;
             let mut out = Vec::with_capacity(rows.len());
             for r in rows {
-                out.push(self.view(tx, r)?);
+                out.push(self.view(tx, &scope, r)?);
             }
             Ok(out)
         })

@@ -462,3 +462,47 @@ fn admin_manages_users_and_channels_and_openapi_is_served() {
     assert_eq!(s, 404);
     assert_eq!(v["error"]["code"], "not_found");
 }
+
+/// Issue 12, finding 10: the record view carried every link of the signed
+/// body, so `GET /records/{id}` (and lists and searches) named records the
+/// caller may not see; `/links` filtered them. Now no answer names one.
+#[test]
+fn record_views_name_no_record_the_caller_may_not_see() {
+    let w = world();
+    let a = &w.api;
+    // rachid (analyst, recruitment) sees the recruiter, whose body links
+    // to a terrorism record he may not see.
+    for path in [
+        format!("/api/v1/records/{}", w.recruit),
+        "/api/v1/records".to_string(),
+        "/api/v1/records?name=zeta".to_string(),
+    ] {
+        let (s, v) = a.call("GET", &path, Some(&w.recruiter_analyst), None);
+        assert_eq!(s, 200, "{path}: {v}");
+        assert!(v.to_string().contains(&w.recruit), "{path}: {v}");
+        assert!(
+            !v.to_string().contains(&w.terror_amber),
+            "{path} leaks a hidden record's id: {v}"
+        );
+    }
+    // a reader who may see both ends still gets the link
+    let op = Actor::Operator;
+    let both = w
+        .api
+        .node
+        .user_add(
+            &op,
+            "samir",
+            Role::Officer,
+            &["terrorism".to_string(), "recruitment".to_string()],
+        )
+        .unwrap();
+    let (s, v) = a.call(
+        "GET",
+        &format!("/api/v1/records/{}", w.recruit),
+        Some(&both),
+        None,
+    );
+    assert_eq!(s, 200);
+    assert_eq!(v["links"][0]["target"], w.terror_amber.as_str(), "{v}");
+}

@@ -314,6 +314,14 @@ impl Tx<'_> {
             .transpose()
     }
 
+    /// Whether record `id` exists within `scope` (any status).
+    pub fn record_visible(&mut self, id: &str, scope: &ReadScope) -> Result<bool, StoreError> {
+        let mut sql = String::from("SELECT 1 FROM records r WHERE r.id = ?");
+        let mut params = vec![Value::from(id)];
+        scope_sql(scope, &mut sql, &mut params);
+        self.exists(&sql, &params)
+    }
+
     /// Records within `scope` matching `filter`, ordered by creation.
     pub fn records(
         &mut self,
