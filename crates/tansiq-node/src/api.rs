@@ -387,15 +387,28 @@ pub fn router(node: Arc<Node>) -> Router {
         .with_state(AppState { node })
 }
 
-/// Serves the API on `addr` until `shutdown` resolves.
+/// Serves the API on `addr` until `shutdown` resolves, with the
+/// connection cap and timeouts of [`crate::gate::HttpLimits::default`].
 pub async fn serve(
     node: Arc<Node>,
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(node))
-        .with_graceful_shutdown(shutdown)
-        .await
+    serve_with(node, listener, shutdown, crate::gate::HttpLimits::default()).await
+}
+
+/// [`serve`] with explicit limits.
+pub async fn serve_with(
+    node: Arc<Node>,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    limits: crate::gate::HttpLimits,
+) -> std::io::Result<()> {
+    let limits = crate::gate::HttpLimits {
+        max_body_bytes: MAX_BODY_BYTES,
+        ..limits
+    };
+    crate::gate::serve_http(listener, router(node), shutdown, limits).await
 }
 
 pub async fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {

@@ -16,6 +16,7 @@ pub mod channels;
 pub mod config;
 pub mod error;
 pub mod federation;
+pub mod gate;
 pub mod hits;
 pub mod messages;
 pub mod node;

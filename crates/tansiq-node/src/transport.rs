@@ -60,6 +60,7 @@ use tower::ServiceExt as _;
 use zeroize::Zeroizing;
 
 use crate::card::NodeCard;
+use crate::gate::{log_evictions, Gate, GateLimits, Member};
 
 /// ALPN protocol id spoken on the partner port.
 pub const ALPN_HTTP11: &[u8] = b"http/1.1";
@@ -625,7 +626,8 @@ pub struct PeerAddr(pub SocketAddr);
 /// Server limits. `Default` gives the values [`serve_tls`] uses.
 #[derive(Clone)]
 pub struct ServeOptions {
-    /// Time a client has to complete the TLS handshake.
+    /// Time a client has to complete the TLS handshake (a partner needs a
+    /// few round trips; an idle socket is closed past it).
     pub handshake_timeout: Duration,
     /// Time a client has to send a request's headers; also how long an idle
     /// kept-alive connection stays open.
@@ -633,8 +635,16 @@ pub struct ServeOptions {
     /// A connection is closed gracefully (after its current request) once
     /// this old, so no connection outlives a change of the peer set for long.
     pub max_connection_age: Duration,
-    /// Connections served at once; further ones are closed at accept.
+    /// Authenticated connections served at once; one more is closed
+    /// after its handshake.
     pub max_connections: usize,
+    /// Connections still in their TLS handshake held at once, in all and
+    /// from one source (IPv4 address, IPv6 /64): beyond either, the oldest
+    /// of them is closed to make room for the new one (`gate.rs`), so idle
+    /// sockets cannot keep a partner out. Authenticated connections do
+    /// not count.
+    pub max_unauthenticated: usize,
+    pub max_unauthenticated_per_source: usize,
     /// After shutdown, time allowed to in-flight requests before their
     /// connections are dropped.
     pub shutdown_grace: Duration,
@@ -647,10 +657,12 @@ pub struct ServeOptions {
 impl Default for ServeOptions {
     fn default() -> Self {
         ServeOptions {
-            handshake_timeout: Duration::from_secs(10),
+            handshake_timeout: Duration::from_secs(5),
             header_timeout: Duration::from_secs(30),
             max_connection_age: Duration::from_secs(600),
             max_connections: 512,
+            max_unauthenticated: 256,
+            max_unauthenticated_per_source: 64,
             shutdown_grace: Duration::from_secs(10),
             peers: None,
         }
@@ -664,6 +676,11 @@ impl fmt::Debug for ServeOptions {
             .field("header_timeout", &self.header_timeout)
             .field("max_connection_age", &self.max_connection_age)
             .field("max_connections", &self.max_connections)
+            .field("max_unauthenticated", &self.max_unauthenticated)
+            .field(
+                "max_unauthenticated_per_source",
+                &self.max_unauthenticated_per_source,
+            )
             .field("shutdown_grace", &self.shutdown_grace)
             .field("peers", &self.peers.is_some())
             .finish()
@@ -695,6 +712,11 @@ pub async fn serve_tls_with(
     let acceptor = tokio_rustls::TlsAcceptor::from(cfg);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let limit = Arc::new(tokio::sync::Semaphore::new(opts.max_connections.max(1)));
+    let gate = Gate::new(GateLimits {
+        max_waiting: opts.max_unauthenticated,
+        max_waiting_per_source: opts.max_unauthenticated_per_source,
+    });
+    let mut logged = Instant::now();
     let mut conns = JoinSet::new();
     tokio::pin!(shutdown);
     loop {
@@ -711,20 +733,16 @@ pub async fn serve_tls_with(
                         continue;
                     }
                 };
-                let Ok(permit) = limit.clone().try_acquire_owned() else {
-                    tracing::warn!(%addr, "too many partner connections; closing a new one");
-                    continue;
-                };
+                let member = gate.enter(addr.ip());
+                log_evictions(&gate, &mut logged, "partner port");
                 let conn = Connection {
                     acceptor: acceptor.clone(),
                     router: router.clone(),
                     opts: opts.clone(),
                     stop: stop_rx.clone(),
+                    limit: limit.clone(),
                 };
-                conns.spawn(async move {
-                    conn.run(tcp, addr).await;
-                    drop(permit);
-                });
+                conns.spawn(conn.run(tcp, addr, member));
             }
         }
     }
@@ -746,10 +764,12 @@ struct Connection {
     router: axum::Router,
     opts: ServeOptions,
     stop: tokio::sync::watch::Receiver<bool>,
+    /// Authenticated connections (`ServeOptions::max_connections`).
+    limit: Arc<tokio::sync::Semaphore>,
 }
 
 impl Connection {
-    async fn run(mut self, tcp: TcpStream, addr: SocketAddr) {
+    async fn run(mut self, tcp: TcpStream, addr: SocketAddr, member: Member) {
         let _ = tcp.set_nodelay(true);
         let handshake =
             tokio::time::timeout(self.opts.handshake_timeout, self.acceptor.accept(tcp));
@@ -761,11 +781,23 @@ impl Connection {
                     return;
                 }
                 Err(_) => {
-                    tracing::info!(%addr, "partner TLS handshake timed out");
+                    tracing::debug!(%addr, "partner TLS handshake timed out");
                     return;
                 }
             },
+            // Closed to make room for newer connections (`gate.rs`).
+            _ = member.kicked() => return,
             _ = self.stop.wait_for(|s| *s) => return,
+        };
+        // Authenticated from here on: out of the pool of unproven
+        // connections, into the partners' own limit.
+        if !member.settle() {
+            return;
+        }
+        drop(member);
+        let Ok(_permit) = self.limit.clone().try_acquire_owned() else {
+            tracing::warn!(%addr, "too many partner connections; closing a new one");
+            return;
         };
         // The verifier accepted exactly one Ed25519 certificate.
         let key = match tls.get_ref().1.peer_certificates() {
