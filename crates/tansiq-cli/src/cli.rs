@@ -51,6 +51,10 @@ enum Cmd {
         /// Local API HOST:PORT (default: loopback, the partner port + 1).
         #[arg(long)]
         api_listen: Option<String>,
+        /// Allow a non-loopback --api-listen: the API is plain HTTP, so
+        /// its bearer tokens then cross the network in clear.
+        #[arg(long)]
+        api_insecure_non_loopback: bool,
         /// `sqlite` (default) or a postgres:// URL.
         #[arg(long)]
         store: Option<String>,
@@ -73,6 +77,9 @@ enum Cmd {
         /// Local API address to bind instead of the config's `api_listen`.
         #[arg(long)]
         api_listen: Option<String>,
+        /// Allow a non-loopback API address (plain HTTP on the network).
+        #[arg(long)]
+        api_insecure_non_loopback: bool,
     },
     /// Local users.
     #[command(subcommand)]
@@ -515,8 +522,13 @@ pub fn run(cli: Cli) -> CliResult {
             listen,
             endpoint,
             api_listen,
+            api_insecure_non_loopback,
             store,
         } => {
+            if let Some(a) = &api_listen {
+                let addr = tansiq_node::config::parse_listen(a)?;
+                tansiq_node::config::check_api_addr(addr, api_insecure_non_loopback)?;
+            }
             let node = Node::init(
                 &dir,
                 &InitOptions {
@@ -528,6 +540,11 @@ pub fn run(cli: Cli) -> CliResult {
                     store: store.as_deref(),
                 },
             )?;
+            if api_insecure_non_loopback {
+                let mut config = node.config.clone();
+                config.api_insecure_non_loopback = true;
+                config.save(&dir)?;
+            }
             print_line_or_json(json, "id", node.id());
         }
         Cmd::Card => print_json(&open()?.card()),
@@ -554,9 +571,16 @@ pub fn run(cli: Cli) -> CliResult {
                 }
             }
         }
-        Cmd::Serve { listen, api_listen } => {
-            crate::serve::run(&dir, listen.as_deref(), api_listen.as_deref())?
-        }
+        Cmd::Serve {
+            listen,
+            api_listen,
+            api_insecure_non_loopback,
+        } => crate::serve::run(
+            &dir,
+            listen.as_deref(),
+            api_listen.as_deref(),
+            api_insecure_non_loopback,
+        )?,
         Cmd::User(UserCmd::Add { name, role, files }) => {
             let role: Role = role
                 .parse()

@@ -9,7 +9,12 @@ use tansiq_node::Node;
 
 use crate::cli::{CliError, CliResult};
 
-pub fn run(dir: &Path, listen: Option<&str>, api_listen: Option<&str>) -> CliResult {
+pub fn run(
+    dir: &Path,
+    listen: Option<&str>,
+    api_listen: Option<&str>,
+    api_insecure_non_loopback: bool,
+) -> CliResult {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
@@ -18,6 +23,14 @@ pub fn run(dir: &Path, listen: Option<&str>, api_listen: Option<&str>) -> CliRes
         )
         .init();
     let node = Arc::new(Node::open(dir)?);
+    // Refused before anything binds: bearer tokens over plain HTTP stay
+    // on loopback unless the operator opted in (here or at `init`).
+    let api_addr =
+        tansiq_node::config::parse_listen(api_listen.unwrap_or(&node.config.api_listen))?;
+    tansiq_node::config::check_api_addr(
+        api_addr,
+        api_insecure_non_loopback || node.config.api_insecure_non_loopback,
+    )?;
     // This process delivers the outbox rows it claims; other workers on
     // the same (PostgreSQL) node deliver theirs. The id is stable across
     // restarts (host and partner address, unique among live workers), so
@@ -64,7 +77,7 @@ pub fn run(dir: &Path, listen: Option<&str>, api_listen: Option<&str>) -> CliRes
     // Dropped after the runtime: closing pooled connections blocks.
     let _keep = node.clone();
     rt.block_on(async move {
-        let addr = tansiq_node::config::parse_listen(api_listen.unwrap_or(&node.config.api_listen))?;
+        let addr = api_addr;
         let listener = tansiq_node::api::bind(addr)
             .await
             .map_err(|e| CliError::other(format!("cannot listen on {addr}: {e}")))?;

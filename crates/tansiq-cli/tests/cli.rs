@@ -772,3 +772,80 @@ fn output_to_a_closed_pipe_ends_quietly() {
         assert!(err.is_empty(), "{args:?}: {err}");
     }
 }
+
+/// Issue 12, finding 12: `init --api-listen 0.0.0.0:…` was accepted
+/// silently, putting bearer tokens on the network over plain HTTP. A
+/// non-loopback API address is refused (exit 2, nothing created) unless
+/// `--api-insecure-non-loopback` says so, by `init` and by `serve`.
+#[test]
+fn a_non_loopback_api_address_needs_an_explicit_flag() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = store_args();
+    let init_args = |api: &str, flag: bool| {
+        let mut a: Vec<String> = [
+            "init",
+            "--name",
+            "X",
+            "--country",
+            "DZ",
+            "--listen",
+            "127.0.0.1:7401",
+            "--api-listen",
+            api,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        if flag {
+            a.push("--api-insecure-non-loopback".into());
+        }
+        a.extend(store.iter().cloned());
+        a
+    };
+    let d = tmp.path().join("refused");
+    for api in ["0.0.0.0:7402", "[::]:7402", "192.0.2.7:7402"] {
+        let args = init_args(api, false);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let err = fails(&d, &args, 2);
+        assert!(err.contains("--api-insecure-non-loopback"), "{api}: {err}");
+        assert!(!d.join("config.toml").exists(), "{api}");
+    }
+    // loopback (v4, v6, localhost) needs no flag
+    for (i, api) in ["127.0.0.1:7402", "[::1]:7402", "localhost:7402"]
+        .iter()
+        .enumerate()
+    {
+        let d = tmp.path().join(format!("loop{i}"));
+        let args = init_args(api, false);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        ok(&d, &args);
+    }
+    // the explicit flag is kept in the config, so `serve` honours it
+    let d = tmp.path().join("flagged");
+    let args = init_args("0.0.0.0:7402", true);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    ok(&d, &args);
+    let cfg = std::fs::read_to_string(d.join("config.toml")).unwrap();
+    assert!(cfg.contains("api_insecure_non_loopback = true"), "{cfg}");
+    // `serve` refuses a non-loopback API address of a node that did not
+    // opt in, whether given on its command line or edited into the config
+    let n = init("DRS Algeria", "DZ", free_port());
+    let err = fails(&n.dir, &["serve", "--api-listen", "0.0.0.0:0"], 2);
+    assert!(err.contains("--api-insecure-non-loopback"), "{err}");
+    let path = n.dir.join("config.toml");
+    let cfg = std::fs::read_to_string(&path).unwrap();
+    let cfg: String = cfg
+        .lines()
+        .map(|l| {
+            if l.starts_with("api_listen") {
+                "api_listen = \"0.0.0.0:0\"".to_string()
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    std::fs::write(&path, cfg).unwrap();
+    let err = fails(&n.dir, &["serve"], 2);
+    assert!(err.contains("--api-insecure-non-loopback"), "{err}");
+}

@@ -6,8 +6,9 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::extract::{DefaultBodyLimit, Extension, Path, State};
 use axum::http::{HeaderMap, StatusCode};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -71,6 +72,31 @@ where
     }
 }
 
+/// A query string whose rejections become our JSON 400, not axum's
+/// text/plain one.
+struct Query<T>(T);
+
+impl<T, S> axum::extract::FromRequestParts<S> for Query<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, ApiError> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(v)) => Ok(Query(v)),
+            Err(e) => Err(ApiError(NodeError::bad(format!(
+                "query string: {}",
+                e.body_text()
+            )))),
+        }
+    }
+}
+
 #[derive(Clone)]
 struct AppState {
     node: Arc<Node>,
@@ -84,22 +110,48 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
         .strip_prefix("Bearer ")
 }
 
-/// Runs `f` as the token's user on a blocking thread (the store is
+/// Paths served without a token: the API's public description.
+const PUBLIC_PATHS: &[&str] = &["/api/v1/openapi.json"];
+
+/// Authenticates every request before anything of it is parsed (route,
+/// method, path, query or body), so a caller without a valid token learns
+/// nothing but 401; the user the token names rides to the handler in the
+/// request's extensions.
+async fn authenticate(
+    State(st): State<AppState>,
+    mut req: axum::extract::Request,
+    next: Next,
+) -> Response {
+    if PUBLIC_PATHS.contains(&req.uri().path()) {
+        return next.run(req).await;
+    }
+    let token = bearer(req.headers()).map(str::to_string);
+    let authed = tokio::task::spawn_blocking(move || {
+        st.node
+            .authenticate(token.as_deref().ok_or(NodeError::Unauthorized)?)
+    })
+    .await
+    .map_err(|e| NodeError::Other(format!("worker failed: {e}")))
+    .and_then(|r| r);
+    match authed {
+        Ok(actor) => {
+            req.extensions_mut().insert(actor);
+            next.run(req).await
+        }
+        Err(e) => ApiError(e).into_response(),
+    }
+}
+
+/// Runs `f` as the authenticated user on a blocking thread (the store is
 /// synchronous).
 async fn as_user<T: serde::Serialize + Send + 'static>(
     st: AppState,
-    headers: HeaderMap,
+    actor: Actor,
     f: impl FnOnce(&Node, &Actor) -> Result<T, NodeError> + Send + 'static,
 ) -> ApiResult {
-    let token = bearer(&headers).map(str::to_string);
-    let out = tokio::task::spawn_blocking(move || {
-        let actor = st
-            .node
-            .authenticate(token.as_deref().ok_or(NodeError::Unauthorized)?)?;
-        f(&st.node, &actor)
-    })
-    .await
-    .map_err(|e| NodeError::Other(format!("worker failed: {e}")))??;
+    let out = tokio::task::spawn_blocking(move || f(&st.node, &actor))
+        .await
+        .map_err(|e| NodeError::Other(format!("worker failed: {e}")))??;
     Ok(Json(
         serde_json::to_value(out).map_err(|e| NodeError::Other(e.to_string()))?,
     ))
@@ -129,10 +181,10 @@ struct ListQuery {
 
 async fn list_records(
     State(st): State<AppState>,
-    headers: HeaderMap,
+    Extension(actor): Extension<Actor>,
     Query(q): Query<ListQuery>,
 ) -> ApiResult {
-    as_user(st, headers, move |node, actor| {
+    as_user(st, actor, move |node, actor| {
         if let Some(name) = &q.name {
             return node.record_search(actor, name, q.limit.unwrap_or(100));
         }
@@ -166,10 +218,10 @@ struct CreateRecord {
 
 async fn create_record(
     State(st): State<AppState>,
-    headers: HeaderMap,
+    Extension(actor): Extension<Actor>,
     Body(b): Body<CreateRecord>,
 ) -> ApiResult {
-    as_user(st, headers, move |node, actor| {
+    as_user(st, actor, move |node, actor| {
         let new = NewRecord {
             channel: b.channel,
             file: b.file,
@@ -188,10 +240,10 @@ async fn create_record(
 
 async fn get_record(
     State(st): State<AppState>,
-    headers: HeaderMap,
+    Extension(actor): Extension<Actor>,
     Path(id): Path<String>,
 ) -> ApiResult {
-    as_user(st, headers, move |node, actor| node.record_get(actor, &id)).await
+    as_user(st, actor, move |node, actor| node.record_get(actor, &id)).await
 }
 
 #[derive(Deserialize)]
@@ -204,11 +256,11 @@ struct UpdateRecord {
 
 async fn update_record(
     State(st): State<AppState>,
-    headers: HeaderMap,
+    Extension(actor): Extension<Actor>,
     Path(id): Path<String>,
     Body(b): Body<UpdateRecord>,
 ) -> ApiResult {
-    as_user(st, headers, move |node, actor| {
+    as_user(st, actor, move |node, actor| {
         let tlp = parse::<Tlp>("tlp", b.tlp.as_deref())?;
         node.record_update(actor, &id, b.data, b.links, tlp)
             .map(|v| json!({"id": id, "version": v}))
@@ -218,10 +270,10 @@ async fn update_record(
 
 async fn retract_record(
     State(st): State<AppState>,
-    headers: HeaderMap,
+    Extension(actor): Extension<Actor>,
     Path(id): Path<String>,
 ) -> ApiResult {
-    as_user(st, headers, move |node, actor| {
+    as_user(st, actor, move |node, actor| {
         node.record_retract(actor, &id)
             .map(|_| json!({"id": id, "status": "retracted"}))
     })
@@ -230,13 +282,10 @@ async fn retract_record(
 
 async fn record_links(
     State(st): State<AppState>,
-    headers: HeaderMap,
+    Extension(actor): Extension<Actor>,
     Path(id): Path<String>,
 ) -> ApiResult {
-    as_user(st, headers, move |node, actor| {
-        node.record_links(actor, &id)
-    })
-    .await
+    as_user(st, actor, move |node, actor| node.record_links(actor, &id)).await
 }
 
 #[derive(Deserialize)]
@@ -247,19 +296,22 @@ struct ShareBody {
 
 async fn share_record(
     State(st): State<AppState>,
-    headers: HeaderMap,
+    Extension(actor): Extension<Actor>,
     Path(id): Path<String>,
     Body(b): Body<ShareBody>,
 ) -> ApiResult {
-    as_user(st, headers, move |node, actor| {
+    as_user(st, actor, move |node, actor| {
         node.record_share(actor, &id, &b.channel)
             .map(|_| json!({"id": id, "channel": b.channel}))
     })
     .await
 }
 
-async fn list_channels(State(st): State<AppState>, headers: HeaderMap) -> ApiResult {
-    as_user(st, headers, |node, actor| node.channel_list(actor)).await
+async fn list_channels(
+    State(st): State<AppState>,
+    Extension(actor): Extension<Actor>,
+) -> ApiResult {
+    as_user(st, actor, |node, actor| node.channel_list(actor)).await
 }
 
 #[derive(Deserialize)]
@@ -276,10 +328,10 @@ struct CreateChannel {
 
 async fn create_channel(
     State(st): State<AppState>,
-    headers: HeaderMap,
+    Extension(actor): Extension<Actor>,
     Body(b): Body<CreateChannel>,
 ) -> ApiResult {
-    as_user(st, headers, move |node, actor| {
+    as_user(st, actor, move |node, actor| {
         node.channel_create(
             actor,
             &b.name,
@@ -295,21 +347,21 @@ async fn create_channel(
 
 async fn accept_channel(
     State(st): State<AppState>,
-    headers: HeaderMap,
+    Extension(actor): Extension<Actor>,
     Path(id): Path<String>,
 ) -> ApiResult {
-    as_user(st, headers, move |node, actor| {
+    as_user(st, actor, move |node, actor| {
         node.channel_accept(actor, &id)
     })
     .await
 }
 
-async fn list_peers(State(st): State<AppState>, headers: HeaderMap) -> ApiResult {
-    as_user(st, headers, |node, actor| node.peer_list(actor)).await
+async fn list_peers(State(st): State<AppState>, Extension(actor): Extension<Actor>) -> ApiResult {
+    as_user(st, actor, |node, actor| node.peer_list(actor)).await
 }
 
-async fn list_users(State(st): State<AppState>, headers: HeaderMap) -> ApiResult {
-    as_user(st, headers, |node, actor| node.user_list(actor)).await
+async fn list_users(State(st): State<AppState>, Extension(actor): Extension<Actor>) -> ApiResult {
+    as_user(st, actor, |node, actor| node.user_list(actor)).await
 }
 
 #[derive(Deserialize)]
@@ -323,10 +375,10 @@ struct CreateUser {
 
 async fn create_user(
     State(st): State<AppState>,
-    headers: HeaderMap,
+    Extension(actor): Extension<Actor>,
     Body(b): Body<CreateUser>,
 ) -> ApiResult {
-    as_user(st, headers, move |node, actor| {
+    as_user(st, actor, move |node, actor| {
         let role: Role = b.role.parse()?;
         node.user_add(actor, &b.name, role, &b.files)
             .map(|token| json!({"name": b.name, "token": token}))
@@ -334,26 +386,31 @@ async fn create_user(
     .await
 }
 
-async fn get_checkpoint(State(st): State<AppState>, headers: HeaderMap) -> ApiResult {
-    as_user(st, headers, |node, actor| {
-        node.audit_checkpoint(actor, false)
-    })
-    .await
+async fn get_checkpoint(
+    State(st): State<AppState>,
+    Extension(actor): Extension<Actor>,
+) -> ApiResult {
+    as_user(st, actor, |node, actor| node.audit_checkpoint(actor, false)).await
 }
 
-async fn make_checkpoint(State(st): State<AppState>, headers: HeaderMap) -> ApiResult {
-    as_user(st, headers, |node, actor| {
-        node.audit_checkpoint(actor, true)
-    })
-    .await
+async fn make_checkpoint(
+    State(st): State<AppState>,
+    Extension(actor): Extension<Actor>,
+) -> ApiResult {
+    as_user(st, actor, |node, actor| node.audit_checkpoint(actor, true)).await
 }
 
-async fn verify_audit(State(st): State<AppState>, headers: HeaderMap) -> ApiResult {
-    as_user(st, headers, |node, actor| node.audit_verify(actor)).await
+async fn verify_audit(State(st): State<AppState>, Extension(actor): Extension<Actor>) -> ApiResult {
+    as_user(st, actor, |node, actor| node.audit_verify(actor)).await
 }
 
 async fn openapi() -> Json<Value> {
     Json(openapi_document())
+}
+
+async fn method_not_allowed() -> Response {
+    let body = json!({"error": {"code": "method_not_allowed", "message": "this endpoint does not take that method; see /api/v1/openapi.json"}});
+    (StatusCode::METHOD_NOT_ALLOWED, Json(body)).into_response()
 }
 
 async fn not_found() -> ApiError {
@@ -364,6 +421,7 @@ async fn not_found() -> ApiError {
 
 /// The router, for tests and for `serve`.
 pub fn router(node: Arc<Node>) -> Router {
+    let state = AppState { node };
     Router::new()
         .route("/api/v1/openapi.json", get(openapi))
         .route("/api/v1/records", get(list_records).post(create_record))
@@ -383,8 +441,10 @@ pub fn router(node: Arc<Node>) -> Router {
         )
         .route("/api/v1/audit/verify", get(verify_audit))
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(state.clone(), authenticate))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .with_state(AppState { node })
+        .with_state(state)
 }
 
 /// Serves the API on `addr` until `shutdown` resolves, with the

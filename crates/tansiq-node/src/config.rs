@@ -26,6 +26,10 @@ pub struct Config {
     pub endpoint: Option<String>,
     /// Local API for the node's users (HTTP on loopback).
     pub api_listen: String,
+    /// The operator chose to serve the API (plain HTTP, bearer tokens) on
+    /// a non-loopback address (`init --api-insecure-non-loopback`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub api_insecure_non_loopback: bool,
     /// `sqlite` (the file `node.db` in the node directory) or a
     /// `postgres://` URL.
     pub store: String,
@@ -115,6 +119,21 @@ pub fn parse_endpoint(s: &str) -> NodeResult<String> {
     parse_listen(s)
         .map(|a| a.to_string())
         .map_err(|e| NodeError::bad(format!("--endpoint: {e}")))
+}
+
+/// The local API speaks plain HTTP with bearer tokens: bound anywhere but
+/// loopback, every token crosses the network in clear. Refused (bad
+/// input) unless the operator opted in explicitly.
+pub fn check_api_addr(addr: SocketAddr, insecure_non_loopback: bool) -> NodeResult<()> {
+    if addr.ip().is_loopback() || insecure_non_loopback {
+        return Ok(());
+    }
+    Err(NodeError::bad(format!(
+        "the local API address {addr} is not loopback: the API is plain HTTP and its \
+         bearer tokens would cross the network in clear. Use a loopback address \
+         (127.0.0.1 or [::1]) behind a TLS proxy, or accept the risk with \
+         --api-insecure-non-loopback (docs/API.md)"
+    )))
 }
 
 /// `HOST:PORT` with a numeric or `localhost` host.

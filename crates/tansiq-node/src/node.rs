@@ -123,6 +123,7 @@ impl Node {
             listen: listen.to_string(),
             endpoint,
             api_listen: api_listen.to_string(),
+            api_insecure_non_loopback: false,
             store: store_url,
             checkpoint_interval_secs: 60,
             outbox_lease_secs: 15,

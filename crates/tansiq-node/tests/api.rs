@@ -506,3 +506,60 @@ fn record_views_name_no_record_the_caller_may_not_see() {
     assert_eq!(s, 200);
     assert_eq!(v["links"][0]["target"], w.terror_amber.as_str(), "{v}");
 }
+
+/// Issue 12, finding 12 (API): an unauthenticated request was parsed
+/// before its token was looked at (400 before 401, so anyone could probe
+/// the API's shape), and query-string errors came back as text/plain.
+/// Now every route but the OpenAPI document authenticates first, and
+/// every error is JSON.
+#[test]
+fn requests_are_authenticated_before_they_are_parsed() {
+    let w = world();
+    let a = &w.api;
+    for (method, path, body) in [
+        ("POST", "/api/v1/records", Some(json!({"bogus": 1}))),
+        ("GET", "/api/v1/records?limit=abc", None),
+        ("GET", "/api/v1/records?bogus=1", None),
+        ("GET", "/api/v1/nowhere", None),
+        ("PUT", "/api/v1/users", Some(json!({}))),
+        ("POST", "/api/v1/users", Some(json!({"name": "x"}))),
+        ("DELETE", "/api/v1/users/adel", None),
+    ] {
+        for token in [None, Some("tqk_not-a-real-token-at-all-000000000000000")] {
+            let (s, v) = a.call(method, path, token, body.clone());
+            assert_eq!(s, 401, "{method} {path}: {v}");
+            assert_eq!(v["error"]["code"], "unauthorized", "{method} {path}: {v}");
+        }
+    }
+    let resp = a
+        .client
+        .post(format!("{}/api/v1/records", a.base))
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 401);
+    // With a token, a bad query string is a JSON 400 like every other
+    // bad input, and a wrong method a JSON 405.
+    for path in ["/api/v1/records?limit=abc", "/api/v1/records?bogus=1"] {
+        let resp = a
+            .client
+            .get(format!("{}{path}", a.base))
+            .bearer_auth(&w.officer)
+            .send()
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 400, "{path}");
+        assert!(resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json"));
+        let v: Value = resp.json().unwrap();
+        assert_eq!(v["error"]["code"], "bad_input", "{path}: {v}");
+    }
+    let (s, v) = a.call("PUT", "/api/v1/users", Some(&w.admin), Some(json!({})));
+    assert_eq!(s, 405, "{v}");
+    assert_eq!(v["error"]["code"], "method_not_allowed", "{v}");
+    // the OpenAPI document stays public
+    let (s, _) = a.call("GET", "/api/v1/openapi.json", None, None);
+    assert_eq!(s, 200);
+}
