@@ -184,6 +184,39 @@ fn private_hit_no_hit_between_two_serving_nodes() {
     let b = query(&ma, &dz_id, "Johan Sebastian Kowalczyk", &[]);
     assert_eq!(b, serde_json::json!({"hit": false, "reference": null}));
 
+    // DZ answers only for its own records, never for a TLP:RED one: its
+    // own RED person in the exposed file, and MA's person in DZ-MA once
+    // DZ exposes that file too, both give no hit (issue 12, finding 2).
+    let red = write(
+        &dz,
+        "red.json",
+        r#"{"names": ["Abdelmalek Droukdel"], "birth_date": "1970", "nationality": ["DZ"]}"#,
+    );
+    add_person_data(&dz, &national, "terrorism", &red, &["--tlp", "red"]);
+    let theirs = write(
+        &ma,
+        "theirs.json",
+        r#"{"names": ["Yahia Djouadi"], "birth_date": "1954", "nationality": ["DZ"]}"#,
+    );
+    let theirs = add_person_data(&ma, &bi, "terrorism", &theirs, &[]);
+    wait_for("MA's record at DZ", 20, || {
+        tansiq(&dz, &["record", "get", &theirs, "--json"])
+            .status
+            .success()
+    });
+    let expose_bi = ["--peer", &ma_id, "--channel", &bi, "--file", "terrorism"];
+    ok(&dz, &[&["query", "allow"][..], &expose_bi].concat());
+    for (name, birth) in [("Abdelmalek Droukdel", "1970"), ("Yahia Djouadi", "1954")] {
+        let a = query(
+            &ma,
+            &dz_id,
+            name,
+            &["--birth-date", birth, "--nationality", "DZ"],
+        );
+        assert_eq!(a["hit"], false, "{name}: {a}");
+    }
+    ok(&dz, &[&["query", "deny"][..], &expose_bi].concat());
+
     // The holder never saw the query names: not in its store, keys or log.
     let mut holder = everything_under(&dz);
     holder.extend(store_bytes(&dz));

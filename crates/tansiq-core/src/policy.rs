@@ -376,6 +376,88 @@ pub fn may_share(
     Ok(())
 }
 
+/// The most restrictive TLP a hit/no-hit answer may be given for.
+/// TLP:RED is addressed to named individuals; an automated answer to a
+/// partner agency's query is not, so a RED record is never exposed.
+pub const MAX_EXPOSED_TLP: Tlp = Tlp::AmberStrict;
+
+/// What the hit/no-hit exposure rule needs to know of a record placed in
+/// an exposed channel and file.
+#[derive(Debug, Clone, Copy)]
+pub struct ExposeCandidate<'a> {
+    pub id: &'a str,
+    pub originator: &'a str,
+    pub tlp: Tlp,
+    pub code: HandlingCode,
+    /// The originators of every record it is `derived_from`,
+    /// transitively, as this node holds them; `None` when the chain could
+    /// not be followed to its end (a source this node does not hold, or a
+    /// chain too long to walk) — then nothing is known, and it is refused.
+    pub derived_from: Option<&'a [String]>,
+}
+
+/// The hit/no-hit exposure rule for one record: may `holder` answer a
+/// partner's hit/no-hit queries about it (it is in a channel and file the
+/// holder exposed to that partner)?
+///
+/// A holder answers only for what it originated itself: a hit on another
+/// agency's record tells the querier what that agency holds, which is the
+/// originator's to disclose (no release expresses that consent yet —
+/// docs/POLICY.md). Nor for a record derived from another agency's, for
+/// the same reason. Among its own records, never TLP:RED (for named
+/// individuals only) and never H3 (conditions in a note the software
+/// cannot check): to expose one, its originator lowers its marking with a
+/// new version, a deliberate and audited act.
+pub fn may_expose(holder: &str, rec: &ExposeCandidate) -> Result<(), Refusal> {
+    if rec.originator != holder {
+        return refuse(
+            Rule::Exposure,
+            format!(
+                "record {} was given by {}; a holder answers hit/no-hit queries only for its own records",
+                rec.id, rec.originator
+            ),
+        );
+    }
+    if rec.tlp > MAX_EXPOSED_TLP {
+        return refuse(
+            Rule::Exposure,
+            format!(
+                "record {} is TLP:{}; hit/no-hit never answers for it",
+                rec.id,
+                rec.tlp.as_str().to_uppercase()
+            ),
+        );
+    }
+    if rec.code == HandlingCode::Restricted {
+        return refuse(
+            Rule::Exposure,
+            format!(
+                "record {} is H3 (conditions of use); hit/no-hit never answers for it",
+                rec.id
+            ),
+        );
+    }
+    match rec.derived_from {
+        None => refuse(
+            Rule::Exposure,
+            format!(
+                "record {} is derived from records this node cannot fully trace",
+                rec.id
+            ),
+        ),
+        Some(origs) => match origs.iter().find(|o| *o != holder) {
+            Some(o) => refuse(
+                Rule::Exposure,
+                format!(
+                    "record {} is derived from a record given by {o}; hit/no-hit would answer for it",
+                    rec.id
+                ),
+            ),
+            None => Ok(()),
+        },
+    }
+}
+
 /// A partner's hit/no-hit evaluation budget: a token bucket holding at
 /// most `capacity` evaluations and refilled at `capacity` per hour, so a
 /// partner can test at most `capacity` keys an hour however it spreads
@@ -794,6 +876,49 @@ mod tests {
         let source = src(Tlp::Amber, OriginatorConsent, None);
         assert!(may_share("tqma", std::slice::from_ref(&own), "ch_tri", &trilateral).is_ok());
         assert!(may_share("tqma", &[own, source], "ch_tri", &trilateral).is_err());
+    }
+
+    /// Every originator × TLP × handling code × derivation case: only the
+    /// holder's own records, TLP:AMBER+STRICT or below, not H3, derived
+    /// from nothing but its own, are exposed.
+    #[test]
+    fn exposure_table() {
+        use HandlingCode::*;
+        let own = members(&["tqdz"]);
+        let mixed = members(&["tqdz", "tqma"]);
+        for originator in ["tqdz", "tqma"] {
+            for tlp in Tlp::ALL {
+                for code in [NoRestriction, NotForEvidence, OriginatorConsent, Restricted] {
+                    for (derived, derived_ok) in [
+                        (Some(&[][..]), true),
+                        (Some(&own[..]), true),
+                        (Some(&mixed[..]), false),
+                        (None, false),
+                    ] {
+                        let c = ExposeCandidate {
+                            id: "rec_1",
+                            originator,
+                            tlp,
+                            code,
+                            derived_from: derived,
+                        };
+                        let expected = originator == "tqdz"
+                            && tlp != Tlp::Red
+                            && code != Restricted
+                            && derived_ok;
+                        let r = may_expose("tqdz", &c);
+                        assert_eq!(
+                            r.is_ok(),
+                            expected,
+                            "{originator} {tlp} {code:?} {derived:?}"
+                        );
+                        if let Err(r) = r {
+                            assert_eq!(r.rule, Rule::Exposure);
+                        }
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -21,14 +21,16 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use tansiq_core::handling::{HandlingCode, Tlp};
 use tansiq_core::ids::{new_id, REQUEST_PREFIX};
 use tansiq_core::policy::{self, Action, HitBudget, ReadScope, Refusal, Rule};
+use tansiq_core::record::LinkType;
 use tansiq_core::time;
 use tansiq_core::user::Actor;
 use tansiq_crypto::oprf::{self, OprfKey, ELEMENT_LEN, PROOF_LEN};
 use tansiq_crypto::{b64, b64_decode_array, sha256};
 use tansiq_match::hitkeys::{self, HitKey, HitSubject, Side};
-use tansiq_store::{HitAllowRow, HitBudgetRow, HitListRow, HitRequestRow, Tx};
+use tansiq_store::{HitAllowRow, HitBudgetRow, HitEntryHead, HitListRow, HitRequestRow, Tx};
 use tansiq_sync::Precedence;
 
 use crate::card::NodeCard;
@@ -620,6 +622,50 @@ impl Node {
         Ok(id)
     }
 
+    /// What is exposed to `peer` now, as (id, version) by id: the active
+    /// persons and organizations of every (channel, file) allowed to it
+    /// that the exposure rule (`policy::may_expose`) lets this node answer
+    /// for; `None` when nothing is allowed to `peer`. The keyed list, the
+    /// resolution of a follow-up request and its grant all go through
+    /// here, so they agree; the list's fingerprint covers this set, so a
+    /// change to it (a record retracted or remarked) rebuilds the list.
+    fn exposed_heads(&self, tx: &mut Tx, peer: &str) -> NodeResult<Option<BTreeMap<String, i64>>> {
+        let allowed = tx.hit_allowed(Some(peer))?;
+        if allowed.is_empty() {
+            return Ok(None);
+        }
+        let mut heads = BTreeMap::new();
+        for a in &allowed {
+            for h in tx.hit_entry_heads(&a.channel, &a.file)? {
+                if !heads.contains_key(&h.id) && self.exposable(tx, &h)? {
+                    heads.insert(h.id, h.version);
+                }
+            }
+        }
+        Ok(Some(heads))
+    }
+
+    /// The exposure rule for one candidate; a marking the store cannot
+    /// parse exposes nothing.
+    fn exposable(&self, tx: &mut Tx, h: &HitEntryHead) -> NodeResult<bool> {
+        let (Ok(tlp), Ok(code)) = (h.tlp.parse::<Tlp>(), h.code.parse::<HandlingCode>()) else {
+            return Ok(false);
+        };
+        let derived = if h.derived {
+            derived_originators(tx, &h.id)?
+        } else {
+            Some(vec![])
+        };
+        let candidate = policy::ExposeCandidate {
+            id: &h.id,
+            originator: &h.originator,
+            tlp,
+            code,
+            derived_from: derived.as_deref(),
+        };
+        Ok(policy::may_expose(self.id(), &candidate).is_ok())
+    }
+
     /// The keyed list for `peer` as it stands now (built or re-keyed as
     /// needed). Refused when nothing is exposed to `peer`.
     pub fn hit_list_for(&self, peer: &str) -> Result<Arc<BuiltList>, ServeError> {
@@ -627,14 +673,9 @@ impl Node {
         let (key_id, heads) = self
             .store
             .read(|tx| {
-                let allowed = tx.hit_allowed(Some(peer))?;
-                if allowed.is_empty() {
+                let Some(heads) = self.exposed_heads(tx, peer)? else {
                     return Ok::<_, NodeError>(None);
-                }
-                let mut heads = BTreeMap::new();
-                for a in &allowed {
-                    heads.extend(tx.hit_entry_heads(&a.channel, &a.file)?);
-                }
+                };
                 Ok(Some((self.hit_key_id(tx)?, heads)))
             })?
             .ok_or(ServeError::NotExposed)?;
@@ -1385,11 +1426,12 @@ impl Node {
                 let mut row = Self::pending_in(tx, id)?;
                 let record = row.record_id.clone().ok_or_else(|| {
                     NodeError::bad(format!(
-                        "request {id}: its reference matches no entry exposed to {} any more; refuse it",
-                        row.peer
+                        "request {id}: {}; refuse it",
+                        row.reason.as_deref().unwrap_or("it resolved to no record")
                     ))
                 })?;
                 target = (record.clone(), row.channel.clone());
+                self.check_grant(tx, &row, &record)?;
                 self.share_in(tx, actor, &record, &row.channel, &mut out)?;
                 let now = time::format(&time::now());
                 row.status = "granted".into();
@@ -1414,6 +1456,39 @@ impl Node {
             })
             .inspect_err(|e| self.audit_share_refusal(actor, &target.0, &target.1, e))?;
         self.federation.queue(out);
+        Ok(())
+    }
+
+    /// What held when the request arrived must still hold at the grant:
+    /// the record is still exposed to the requester (not retracted,
+    /// remarked RED or H3, or its file withdrawn), and the request's
+    /// channel is still the one the holder would choose (no member added
+    /// since, no smaller channel formed).
+    fn check_grant(&self, tx: &mut Tx, row: &HitRequestRow, record: &str) -> NodeResult<()> {
+        let exposed = self.exposed_heads(tx, &row.peer)?.unwrap_or_default();
+        if !exposed.contains_key(record) {
+            return Err(NodeError::Refused(Refusal {
+                rule: Rule::Exposure,
+                reason: format!(
+                    "record {record} is no longer exposed to {}; refuse the request",
+                    row.peer
+                ),
+            }));
+        }
+        let file = tx
+            .record(record, &ReadScope::everything())?
+            .map(|r| r.file)
+            .unwrap_or_default();
+        let now = follow_up_channel(tx, self.id(), &row.peer, &file)?;
+        if now.as_deref() != Some(row.channel.as_str()) {
+            return Err(NodeError::Refused(Refusal {
+                rule: Rule::Membership,
+                reason: format!(
+                    "channel {} is no longer the smallest active channel shared with {} for file {file}; refuse the request and let {} ask again",
+                    row.channel, row.peer, row.peer
+                ),
+            }));
+        }
         Ok(())
     }
 
@@ -1449,7 +1524,9 @@ impl Node {
     }
 
     /// A partner's request arrives (inside the delivery transaction):
-    /// resolve the reference against what is exposed to that partner.
+    /// resolve the reference against what is exposed to that partner now,
+    /// and choose the channel a grant would share into (`channel`, named
+    /// by the requester, is a hint only: the holder decides).
     pub(crate) fn take_hit_request(
         &self,
         tx: &mut Tx,
@@ -1459,36 +1536,46 @@ impl Node {
         channel: &str,
     ) -> NodeResult<()> {
         tansiq_core::ids::check_id("request id", id)?;
-        if tx.hit_request(id)?.is_some() {
-            return Ok(());
-        }
         let (key_id, r) = parse_reference(reference)
             .ok_or_else(|| NodeError::bad("a hit request with a malformed reference"))?;
-        if reference.len() > 100 || channel.len() > 200 {
+        if reference.len() > 100 {
             return Err(NodeError::bad("a hit request with an oversized field"));
         }
-        let seed = self.hit_seed()?;
-        let mut record = None;
-        for a in tx.hit_allowed(Some(sender))? {
-            for (rid, _) in tx.hit_entry_heads(&a.channel, &a.file)? {
-                if Self::hit_ref(&seed, sender, key_id, &rid) == r {
-                    record = Some(rid);
-                    break;
-                }
+        tansiq_core::ids::check_id("channel", channel)?;
+        if let Some(prev) = tx.hit_request(id)? {
+            // The same request delivered again changes nothing; an id
+            // reused for another reference (or by another node) must not
+            // pass for the request it copies.
+            if prev.direction == "in" && prev.peer == sender && prev.reference == reference {
+                return Ok(());
             }
-            if record.is_some() {
-                break;
-            }
+            return Err(NodeError::bad(
+                "a hit request reusing the id of another request",
+            ));
         }
-        // The record must be able to reach the requester through the named
-        // channel; otherwise the officer can only refuse.
-        let channel_ok = shared_channel_named(tx, self.id(), sender, channel)?;
-        let reason = match (&record, channel_ok) {
+        let seed = self.hit_seed()?;
+        let exposed = self.exposed_heads(tx, sender)?.unwrap_or_default();
+        let record = exposed
+            .keys()
+            .find(|rid| Self::hit_ref(&seed, sender, key_id, rid) == r)
+            .cloned();
+        let file = match &record {
+            Some(rid) => tx
+                .record(rid, &ReadScope::everything())?
+                .map(|rec| rec.file),
+            None => None,
+        };
+        let chosen = match &file {
+            Some(f) => follow_up_channel(tx, self.id(), sender, f)?,
+            None => None,
+        };
+        let reason = match (&record, &chosen) {
             (None, _) => {
                 Some("the reference matches no entry exposed to the requester".to_string())
             }
-            (_, false) => Some(format!(
-                "channel {channel} is not an active channel of both nodes"
+            (Some(_), None) => Some(format!(
+                "no active channel of both nodes has file {}",
+                file.as_deref().unwrap_or_default()
             )),
             _ => None,
         };
@@ -1497,8 +1584,8 @@ impl Node {
             direction: "in".into(),
             peer: sender.into(),
             reference: reference.into(),
-            channel: channel.into(),
-            record_id: if channel_ok { record.clone() } else { None },
+            channel: chosen.clone().unwrap_or_default(),
+            record_id: chosen.as_ref().and(record.clone()),
             status: "pending".into(),
             reason,
             created_at: time::format(&time::now()),
@@ -1509,7 +1596,8 @@ impl Node {
             &format!("node:{sender}"),
             "hit.requested",
             id,
-            json!({"id": id, "peer": sender, "reference": reference, "record": record}),
+            json!({"id": id, "peer": sender, "reference": reference, "record": record,
+                   "channel": chosen, "asked_channel": channel}),
         )?;
         Ok(())
     }
@@ -1551,6 +1639,65 @@ impl Node {
     }
 }
 
+/// Most records walked to trace what one exposed record derives from;
+/// a longer chain is not traced, and the record is not exposed.
+const MAX_DERIVED_WALK: usize = 256;
+
+/// The originators of everything `id` is derived from, transitively, as
+/// this node holds them; `None` when the chain cannot be followed to its
+/// end (a source not held, a purged source whose links are gone, or more
+/// than `MAX_DERIVED_WALK` records).
+fn derived_originators(tx: &mut Tx, id: &str) -> NodeResult<Option<Vec<String>>> {
+    let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
+    let mut todo = vec![id.to_string()];
+    let mut origs = Vec::new();
+    seen.insert(id.to_string());
+    while let Some(cur) = todo.pop() {
+        let Some(rec) = tx.record(&cur, &ReadScope::everything())? else {
+            return Ok(None);
+        };
+        if cur != id {
+            origs.push(rec.originator.clone());
+        }
+        let Some(signed) = rec.signed else {
+            return Ok(None);
+        };
+        for l in &signed.body.links {
+            if l.rel == LinkType::DerivedFrom && seen.insert(l.target.clone()) {
+                if seen.len() > MAX_DERIVED_WALK {
+                    return Ok(None);
+                }
+                todo.push(l.target.clone());
+            }
+        }
+    }
+    Ok(Some(origs))
+}
+
+/// The channel a granted record is shared into, decided by the holder:
+/// the smallest active channel (fewest members, then id) of which both
+/// nodes are members and whose charter has the record's file. The
+/// requester's named channel is only a hint, so a modified requester
+/// cannot widen the audience.
+fn follow_up_channel(tx: &mut Tx, me: &str, peer: &str, file: &str) -> NodeResult<Option<String>> {
+    let mut best: Option<(usize, String)> = None;
+    for c in tx.channels()? {
+        let st = load_channel(tx, &c.id)?;
+        let Some(a) = st.active.as_ref() else {
+            continue;
+        };
+        let ch = &a.charter;
+        let both = ch.members.iter().any(|x| x == me) && ch.members.iter().any(|x| x == peer);
+        if both && ch.files.iter().any(|f| f == file) {
+            let cand = (ch.members.len(), c.id);
+            if best.as_ref().is_none_or(|b| cand < *b) {
+                best = Some(cand);
+            }
+        }
+    }
+    Ok(best.map(|b| b.1))
+}
+
 /// The smallest active channel (fewest members, then id) of which both
 /// nodes are members.
 fn shared_channel(tx: &mut Tx, me: &str, peer: &str) -> NodeResult<Option<String>> {
@@ -1564,13 +1711,6 @@ fn shared_channel(tx: &mut Tx, me: &str, peer: &str) -> NodeResult<Option<String
         }
     }
     Ok(best.map(|b| b.1))
-}
-
-fn shared_channel_named(tx: &mut Tx, me: &str, peer: &str, channel: &str) -> NodeResult<bool> {
-    if tx.channel(channel)?.is_none() {
-        return Ok(false);
-    }
-    Ok(active_with_both(tx, channel, me, peer)?.is_some())
 }
 
 /// The member count of `channel` if it is active with both nodes in it.

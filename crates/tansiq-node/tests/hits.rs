@@ -1,18 +1,24 @@
 //! The hit/no-hit protocol at the holder's service boundary (the bytes a
 //! partner would POST over mutual TLS): blind evaluation against the keyed
 //! list, the period check, and a captured evaluation replayed after a key
-//! rotation finding nothing.
+//! rotation finding nothing. Then, with three nodes and federation
+//! pumped in process: what a holder may answer for (its own records only,
+//! never TLP:RED or H3), and follow-up requests from a modified requester
+//! (the holder chooses the channel; a reused request id does not pass).
 
 use serde_json::json;
 
-use tansiq_core::record::Kind;
+use tansiq_core::handling::{HandlingCode, Tlp};
+use tansiq_core::record::{Kind, Link, LinkType};
 use tansiq_core::user::Actor;
 use tansiq_crypto::oprf;
 use tansiq_crypto::{b64, b64_decode_array};
 use tansiq_match::hitkeys::{self, HitSubject};
+use tansiq_node::federation::{control_channel, Payload};
 use tansiq_node::hits::{parse_list, EvaluateRequest, EvaluateResponse, KeyedList, ServeError};
 use tansiq_node::records::NewRecord;
 use tansiq_node::{InitOptions, Node};
+use tansiq_sync::Precedence;
 
 const OP: Actor = Actor::Operator;
 
@@ -204,5 +210,346 @@ fn blind_evaluation_hits_and_a_replay_after_rotation_finds_nothing() {
         dz.hit_serve_evaluate(ma.id(), bad.as_bytes()),
         Err(ServeError::Bad(_))
     ));
+    dz.audit_verify(&OP).unwrap();
+}
+
+fn trust(nodes: &[&Node]) {
+    for a in nodes {
+        for b in nodes {
+            if a.id() != b.id() {
+                a.peer_add(&OP, &serde_json::to_vec(&b.card()).unwrap())
+                    .unwrap();
+            }
+        }
+    }
+}
+
+/// Hands every queued message to its recipient until nothing moves.
+fn pump(nodes: &[&Node]) {
+    for _round in 0..50 {
+        let mut any = false;
+        for n in nodes {
+            for t in n.federation.take_outgoing() {
+                let Some(dest) = nodes.iter().find(|d| d.id() == t.to.as_str()) else {
+                    continue;
+                };
+                let bytes = t.message.encode();
+                let more = dest
+                    .store
+                    .write(|tx| dest.federation.receive(dest, tx, n.id(), &bytes))
+                    .unwrap();
+                dest.federation.queue(more);
+                any = true;
+            }
+        }
+        if !any {
+            for n in nodes {
+                let more = n.store.write(|tx| n.federation.poll(n, tx)).unwrap();
+                n.federation.queue(more);
+            }
+            if nodes.iter().all(|n| n.federation.take_outgoing_peek() == 0) {
+                return;
+            }
+        }
+    }
+}
+
+fn form_channel(creator: &Node, name: &str, partners: &[&Node], nodes: &[&Node]) -> String {
+    let ch = creator
+        .channel_create(
+            &OP,
+            name,
+            partners.iter().map(|p| p.id().to_string()).collect(),
+            vec!["terrorism".into()],
+            vec![],
+            None,
+        )
+        .unwrap();
+    pump(nodes);
+    for p in partners {
+        p.channel_accept(&OP, &ch).unwrap();
+    }
+    pump(nodes);
+    ch
+}
+
+fn marked(mut r: NewRecord, tlp: Tlp, code: HandlingCode) -> NewRecord {
+    r.tlp = Some(tlp);
+    r.code = Some(code);
+    r
+}
+
+/// How many of the subject's keys, evaluated blind by `holder` for
+/// `querier`, the keyed list `l` carries (a hit needs 2).
+fn probe(holder: &Node, querier: &str, l: &KeyedList, subject: &HitSubject) -> usize {
+    let (inputs, blinded, r) = evaluate(holder, querier, &l.header.key_id, subject);
+    let r = r.ok().unwrap();
+    let ev: Vec<[u8; 32]> = r
+        .evaluated
+        .iter()
+        .map(|e| b64_decode_array(e).unwrap())
+        .collect();
+    let proof: [u8; 64] = b64_decode_array(&r.proof).unwrap();
+    let outs = oprf::finalize(&blinded, &inputs, &ev, &proof, &l.public_key).unwrap();
+    hits_in(l, &tags(&outs))
+}
+
+fn subject(name: &str, birth: &str) -> HitSubject {
+    HitSubject {
+        names: vec![name.into()],
+        birth_date: Some(birth.into()),
+        nationality: Some("DZ".into()),
+        documents: vec![],
+    }
+}
+
+/// The reference a querier would be shown for `record` (docs/PROTOCOL.md
+/// §10), computed from the holder's seed as a modified requester that
+/// guessed or captured it could present it.
+fn reference_for(holder: &Node, querier: &str, key_id: &str, record: &str) -> String {
+    let seed = tansiq_crypto::load_or_create_secret(
+        &holder.dir.join("keys").join("hit.key"),
+        "tansiq-hit-seed-v1",
+    )
+    .unwrap();
+    let r = oprf::reference(&seed, format!("{querier}\0{key_id}\0{record}").as_bytes());
+    format!("{key_id}:{}", hex::encode(r))
+}
+
+/// A modified requester sends whatever hit request it likes.
+fn send_hit_request(from: &Node, to: &Node, id: &str, reference: &str, channel: &str) {
+    let t = from
+        .store
+        .write(|tx| {
+            from.federation.submit(
+                from,
+                tx,
+                &control_channel(from.id(), to.id()),
+                "release",
+                Precedence::Immediate,
+                vec![from.id().to_string(), to.id().to_string()],
+                vec![],
+                &Payload::HitRequest {
+                    id: id.into(),
+                    reference: reference.into(),
+                    channel: channel.into(),
+                },
+            )
+        })
+        .unwrap();
+    from.federation.queue(t);
+}
+
+fn audit_count(n: &Node, action: &str) -> i64 {
+    let conn = rusqlite::Connection::open(n.dir.join("node.db")).unwrap();
+    conn.query_row(
+        "SELECT COUNT(*) FROM audit_log WHERE action = ?1",
+        [action],
+        |r| r.get(0),
+    )
+    .unwrap()
+}
+
+/// Issue 12, finding 2: Morocco put a TLP:RED/H3 person in DZ-MA; Algeria
+/// exposed DZ-MA's file to Tunisia, which then got a hit on Morocco's
+/// record. A holder answers only for its own records, and never for a
+/// TLP:RED or H3 one, nor one derived from another agency's record.
+#[test]
+fn a_holder_answers_only_for_its_own_records_and_never_for_red_or_h3() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dz = node(tmp.path(), "dz", "DZ", 1);
+    let ma = node(tmp.path(), "ma", "MA", 2);
+    let tn = node(tmp.path(), "tn", "TN", 3);
+    let all = [&dz, &ma, &tn];
+    trust(&all);
+    let dm = form_channel(&dz, "DZ-MA", &[&ma], &all);
+    // Morocco's records in DZ-MA: one RED/H3, one with default handling.
+    let red = ma
+        .record_add(
+            &OP,
+            marked(
+                person(&dm, &["Mokhtar Belmokhtar"], "1972-06-01"),
+                Tlp::Red,
+                HandlingCode::Restricted,
+            ),
+        )
+        .unwrap();
+    let saifi = ma
+        .record_add(&OP, person(&dm, &["Amari Saifi"], "1968"))
+        .unwrap();
+    pump(&all);
+    assert!(dz.record_get(&OP, &red).is_ok() && dz.record_get(&OP, &saifi).is_ok());
+    // Algeria's own: one exposable, one RED, one H3, one derived from
+    // Morocco's record.
+    let hattab = dz
+        .record_add(&OP, person(&dm, &["Hassan Hattab"], "1967"))
+        .unwrap();
+    dz.record_add(
+        &OP,
+        marked(
+            person(&dm, &["Abdelmalek Droukdel"], "1970"),
+            Tlp::Red,
+            HandlingCode::OriginatorConsent,
+        ),
+    )
+    .unwrap();
+    dz.record_add(
+        &OP,
+        marked(
+            person(&dm, &["Nabil Sahraoui"], "1966"),
+            Tlp::Amber,
+            HandlingCode::Restricted,
+        ),
+    )
+    .unwrap();
+    let mut derived = person(&dm, &["Abderrazak El Para"], "1966");
+    derived.links = vec![Link {
+        rel: LinkType::DerivedFrom,
+        target: saifi.clone(),
+        from: None,
+        until: None,
+        note: None,
+    }];
+    dz.record_add(&OP, derived).unwrap();
+    pump(&all);
+
+    dz.query_allow(&OP, tn.id(), &dm, "terrorism", None)
+        .unwrap();
+    let l = list(&dz, tn.id());
+    assert_eq!(l.refs.len(), 1, "only Algeria's own AMBER/H2 record");
+    // Tunisia's probes: Morocco's people, and Algeria's RED, H3 and
+    // derived ones, share no key; Algeria's exposable one hits.
+    for (name, birth) in [
+        ("Mokhtar Belmokhtar", "1972"),
+        ("Amari Saifi", "1968"),
+        ("Abdelmalek Droukdel", "1970"),
+        ("Nabil Sahraoui", "1966"),
+        ("Abderrazak El Para", "1966"),
+    ] {
+        assert_eq!(probe(&dz, tn.id(), &l, &subject(name, birth)), 0, "{name}");
+    }
+    assert!(
+        probe(&dz, tn.id(), &l, &subject("Hassan Hattab", "1967")) >= hitkeys::DEFAULT_MIN_SHARED
+    );
+
+    // A modified Tunisia presenting the reference of Morocco's record
+    // resolves nothing: the request can only be refused.
+    let key_id = l.header.key_id.clone();
+    send_hit_request(
+        &tn,
+        &dz,
+        "req_tn1",
+        &reference_for(&dz, tn.id(), &key_id, &red),
+        &dm,
+    );
+    pump(&all);
+    let row = dz
+        .hit_requests(&OP)
+        .unwrap()
+        .into_iter()
+        .find(|r| r.id == "req_tn1")
+        .expect("the request is kept");
+    assert_eq!(row.record, None, "{row:?}");
+    assert_eq!(dz.hit_grant(&OP, "req_tn1").unwrap_err().exit_code(), 2);
+
+    // The keyed list follows the rule as records change: remarked RED,
+    // the entry goes; back to AMBER, it returns; retracted, it goes.
+    let data = json!({"names": ["Hassan Hattab"], "birth_date": "1967", "nationality": ["DZ"]});
+    dz.record_update(&OP, &hattab, data.clone(), None, Some(Tlp::Red))
+        .unwrap();
+    assert_eq!(list(&dz, tn.id()).refs.len(), 0);
+    dz.record_update(&OP, &hattab, data, None, Some(Tlp::Amber))
+        .unwrap();
+    assert_eq!(list(&dz, tn.id()).refs.len(), 1);
+    dz.record_retract(&OP, &hattab).unwrap();
+    assert_eq!(list(&dz, tn.id()).refs.len(), 0);
+    dz.audit_verify(&OP).unwrap();
+}
+
+/// Issue 12, finding 12: a modified requester names the trilateral
+/// channel in its follow-up request; the holder shares into the smallest
+/// channel it chooses itself. A request id reused for another record is
+/// rejected, and a grant re-checks that the record is still exposed.
+#[test]
+fn the_holder_chooses_the_follow_up_channel_and_a_grant_is_rechecked() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dz = node(tmp.path(), "dz", "DZ", 1);
+    let ma = node(tmp.path(), "ma", "MA", 2);
+    let tn = node(tmp.path(), "tn", "TN", 3);
+    let all = [&dz, &ma, &tn];
+    trust(&all);
+    let dm = form_channel(&dz, "DZ-MA", &[&ma], &all);
+    let wide = form_channel(&dz, "DZ-MA-TN", &[&ma, &tn], &all);
+    let national = dz
+        .channel_create(
+            &OP,
+            "DZ national",
+            vec![],
+            vec!["terrorism".into()],
+            vec![],
+            None,
+        )
+        .unwrap();
+    let hattab = dz
+        .record_add(&OP, person(&national, &["Hassan Hattab"], "1967"))
+        .unwrap();
+    let saifi = dz
+        .record_add(&OP, person(&national, &["Amari Saifi"], "1968"))
+        .unwrap();
+    dz.query_allow(&OP, ma.id(), &national, "terrorism", None)
+        .unwrap();
+    let key_id = list(&dz, ma.id()).header.key_id;
+    let ref_hattab = reference_for(&dz, ma.id(), &key_id, &hattab);
+    let ref_saifi = reference_for(&dz, ma.id(), &key_id, &saifi);
+
+    // Morocco asks for Hattab, naming the channel Tunisia is in.
+    send_hit_request(&ma, &dz, "req_ma1", &ref_hattab, &wide);
+    pump(&all);
+    let row = dz
+        .hit_requests(&OP)
+        .unwrap()
+        .into_iter()
+        .find(|r| r.id == "req_ma1")
+        .unwrap();
+    assert_eq!(row.record.as_deref(), Some(hattab.as_str()));
+    assert_eq!(row.channel, dm, "the holder's choice, not the requester's");
+    dz.hit_grant(&OP, "req_ma1").unwrap();
+    pump(&all);
+    assert!(ma.record_get(&OP, &hattab).is_ok());
+    assert!(
+        tn.record_get(&OP, &hattab).is_err(),
+        "Tunisia must not receive a record Morocco asked for"
+    );
+
+    // The same request id again, now for another record: rejected, and
+    // the granted request is unchanged.
+    let rejects = audit_count(&dz, "envelope.reject");
+    send_hit_request(&ma, &dz, "req_ma1", &ref_saifi, &dm);
+    pump(&all);
+    assert_eq!(audit_count(&dz, "envelope.reject"), rejects + 1);
+    let row = dz
+        .hit_requests(&OP)
+        .unwrap()
+        .into_iter()
+        .find(|r| r.id == "req_ma1")
+        .unwrap();
+    assert_eq!(
+        (row.record.as_deref(), row.status.as_str()),
+        (Some(hattab.as_str()), "granted")
+    );
+    assert!(ma.record_get(&OP, &saifi).is_err());
+
+    // A request for Saifi arrives; Algeria then marks Saifi RED. The grant
+    // re-checks the exposure and is refused; nothing is shared.
+    send_hit_request(&ma, &dz, "req_ma2", &ref_saifi, &dm);
+    pump(&all);
+    let data = json!({"names": ["Amari Saifi"], "birth_date": "1968", "nationality": ["DZ"]});
+    dz.record_update(&OP, &saifi, data, None, Some(Tlp::Red))
+        .unwrap();
+    let e = dz.hit_grant(&OP, "req_ma2").unwrap_err();
+    assert_eq!(e.exit_code(), 3, "{e}");
+    assert!(e.to_string().contains("exposure"), "{e}");
+    pump(&all);
+    assert!(ma.record_get(&OP, &saifi).is_err());
     dz.audit_verify(&OP).unwrap();
 }

@@ -54,6 +54,19 @@ pub struct HitRequestRow {
     pub decided_at: Option<String>,
 }
 
+/// An active person or organization placed in a channel and file, with
+/// what the hit/no-hit exposure rule (`policy::may_expose`) decides on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HitEntryHead {
+    pub id: String,
+    pub version: i64,
+    pub originator: String,
+    pub tlp: String,
+    pub code: String,
+    /// Whether it has `derived_from` links (to be followed by the caller).
+    pub derived: bool,
+}
+
 fn request_row(r: &Row) -> Result<HitRequestRow, StoreError> {
     Ok(HitRequestRow {
         id: r.text(0)?,
@@ -250,23 +263,37 @@ impl Tx<'_> {
 
 impl Tx<'_> {
     /// The active person and organization records placed in `channel`
-    /// under `file`, as (id, version), by id: what a hit/no-hit exposure
-    /// of that file covers. No bodies: a cheap check of whether a keyed
-    /// list is still current.
+    /// under `file`, by id: what a hit/no-hit exposure of that file may
+    /// cover, before the exposure rule removes what the holder may not
+    /// answer for. No bodies: a cheap check of whether a keyed list is
+    /// still current.
     pub fn hit_entry_heads(
         &mut self,
         channel: &str,
         file: &str,
-    ) -> Result<Vec<(String, i64)>, StoreError> {
+    ) -> Result<Vec<HitEntryHead>, StoreError> {
         self.query(
-            "SELECT r.id, r.version FROM records r WHERE r.status = 'active' AND r.file = ?
+            "SELECT r.id, r.version, r.originator, r.tlp, r.code,
+                    CASE WHEN EXISTS (SELECT 1 FROM record_links l
+                                      WHERE l.src = r.id AND l.rel = 'derived_from')
+                         THEN 1 ELSE 0 END
+               FROM records r WHERE r.status = 'active' AND r.file = ?
                AND r.kind IN ('person', 'organization')
                AND EXISTS (SELECT 1 FROM placements p WHERE p.record_id = r.id AND p.channel = ?)
              ORDER BY r.id",
             &[file.into(), channel.into()],
         )?
         .iter()
-        .map(|r| Ok((r.text(0)?, r.int(1)?)))
+        .map(|r| {
+            Ok(HitEntryHead {
+                id: r.text(0)?,
+                version: r.int(1)?,
+                originator: r.text(2)?,
+                tlp: r.text(3)?,
+                code: r.text(4)?,
+                derived: r.int(5)? != 0,
+            })
+        })
         .collect()
     }
 }

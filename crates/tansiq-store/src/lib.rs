@@ -27,7 +27,7 @@ use tansiq_core::audit::AuditEntry;
 use tansiq_crypto::merkle::Frontier;
 
 pub use alerts::AlertRow;
-pub use hits::{HitAllowRow, HitBudgetRow, HitListRow, HitRequestRow};
+pub use hits::{HitAllowRow, HitBudgetRow, HitEntryHead, HitListRow, HitRequestRow};
 pub use messages::MessageRow;
 pub use records::{LinkRow, RecordFilter, RecordStatus, StoredRecord, VersionHash};
 use sql::{Backend, Conn, Dialect, Row, Value};
