@@ -856,13 +856,11 @@ fn channel(node: &Node, op: &Actor, json: bool, c: ChannelCmd) -> CliResult {
             let v = node.channel_update(op, &channel_id, add, remove)?;
             if json {
                 print_json(&v);
+            } else if let Some(p) = v.pending_version {
+                outln!("{} v{} pending: awaiting {}", v.id, p, v.awaiting.join(","));
             } else {
-                outln!(
-                    "{} v{} pending: awaiting {}",
-                    v.id,
-                    v.pending_version.unwrap_or(v.version),
-                    v.awaiting.join(",")
-                );
+                // In force at once: this node left.
+                outln!("{} v{} {}", v.id, v.version, v.status);
             }
         }
         ChannelCmd::List => {

@@ -427,6 +427,32 @@ fn bundles_and_the_release_workflow_through_the_cli() {
         json(&us, &["record", "get", &rec, "--json"])["data"]["names"][0],
         "Mokhtar Belmokhtar"
     );
+
+    // Charter changes (docs/POLICY.md): leaving is by itself, alone; US
+    // leaves MA-US and MA takes it from the bundle with no one else's say.
+    let both = format!("{dz_id},{ma_id}");
+    let err = fails(&dz, &["channel", "update", &dzma, "--remove", &both], 2);
+    assert!(err.contains("alone"), "{err}");
+    assert_eq!(
+        ok(&us, &["channel", "update", &maus, "--remove", &us_id]),
+        format!("{maus} v2 removed")
+    );
+    carry(&us, &ma, &ma_id, "us-ma-leave.bundle");
+    let at_ma = json(&ma, &["channel", "list", "--json"]);
+    let at_ma = at_ma
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == maus.as_str())
+        .unwrap();
+    assert_eq!(
+        (&at_ma["status"], &at_ma["version"], &at_ma["members"]),
+        (
+            &serde_json::json!("active"),
+            &serde_json::json!(2),
+            &serde_json::json!([ma_id])
+        )
+    );
     for d in [&dz, &ma, &us] {
         ok(d, &["audit", "verify"]);
     }

@@ -2,10 +2,11 @@
 //!
 //! A channel is founded by a charter: name, members, files, permitted
 //! relays, retention, default handling. Each charter version is signed by
-//! its proposer and becomes **active** only when every member of that
-//! version has signed it. Joining and leaving are new versions; a member
-//! being removed need not sign (it cannot block its own removal), a member
-//! joining must.
+//! its proposer and comes into force only with the consent the version it
+//! replaces requires ([`consent`], docs/POLICY.md "Charter changes"): the
+//! founding version, every member's; a later one, every member of the
+//! version in force (a member being removed excepted, at most one per
+//! version) and every member joining; a member leaving needs only its own.
 //!
 //! [`ChannelState::apply`] is the whole state machine; the store only
 //! persists its result.
@@ -104,7 +105,12 @@ impl Charter {
         if self.members.len() > 64 {
             return Err(Invalid::new("a channel has at most 64 members"));
         }
-        if !self.members.contains(&self.proposer) {
+        if self.members.is_empty() {
+            return Err(Invalid::new("a channel has at least one member"));
+        }
+        // A later version may drop its proposer (a member leaving): that
+        // is judged against the version it replaces, in `consent`.
+        if self.version == 1 && !self.members.contains(&self.proposer) {
             return Err(Invalid::new("the proposer must be a member"));
         }
         if let Some(r) = self.relays.iter().find(|r| self.members.contains(r)) {
@@ -135,6 +141,139 @@ impl Charter {
     pub fn to_value(&self) -> serde_json::Value {
         serde_json::to_value(self).expect("charters always serialise")
     }
+
+    /// Same channel and same terms: everything but the version, members,
+    /// proposer and date.
+    fn same_terms(&self, other: &Charter) -> bool {
+        self.id == other.id
+            && self.name == other.name
+            && self.files == other.files
+            && self.relays == other.relays
+            && self.retention_days == other.retention_days
+            && self.default_tlp == other.default_tlp
+    }
+
+    /// The next version, in which `node` leaves and nothing else changes
+    /// (it needs only `node`'s signature).
+    pub fn leave(&self, node: &str, created: String) -> Result<Charter, Invalid> {
+        if !self.is_member(node) {
+            return Err(Invalid::new(format!("{node} is not a member")));
+        }
+        let c = Charter {
+            version: self.version + 1,
+            members: self
+                .members
+                .iter()
+                .filter(|m| *m != node)
+                .cloned()
+                .collect(),
+            proposer: node.to_string(),
+            created,
+            ..self.clone()
+        };
+        c.validate()
+            .map_err(|_| Invalid::new("the last member of a channel cannot leave it"))?;
+        Ok(c)
+    }
+}
+
+/// Whose signatures a charter version needs to come into force at a node,
+/// and whose may count.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Consent {
+    /// Every one of these must have signed.
+    pub required: Vec<String>,
+    /// Members of this version or of the one it replaces: only their
+    /// signatures are taken; any other signer makes the version invalid.
+    pub allowed: Vec<String>,
+}
+
+impl Consent {
+    /// Required signers the signed version still lacks.
+    pub fn missing(&self, s: &SignedCharter) -> Vec<String> {
+        self.required
+            .iter()
+            .filter(|m| !s.signatures.contains_key(*m))
+            .cloned()
+            .collect()
+    }
+}
+
+/// The charter rule: what `next` needs to replace `prev`, the version in
+/// force that node `me` is a member of.
+///
+/// - No `prev` (a founding version, or `me` joining — or coming back —
+///   with no version of its own to judge against): every member of `next`.
+/// - Otherwise `next` is `prev`'s id at version + 1, proposed by a member of
+///   `prev`, and removes at most one member. Signatures count from members
+///   of either version only.
+///   - A member leaving: a version whose only change is dropping its
+///     proposer needs the proposer alone (no one can keep a member in).
+///   - Anything else (adding, removing someone else, changing terms) needs
+///     every member of `prev` except the one removed, and every member
+///     joining — except at the removed member, which need not know them.
+///
+/// So no change takes effect without the members of the version it
+/// replaces, save a member's own departure or, with all the others'
+/// consent, one member's removal.
+pub fn consent(prev: Option<&Charter>, next: &Charter, me: &str) -> Result<Consent, Invalid> {
+    next.validate()?;
+    let Some(prev) = prev else {
+        if !next.is_member(&next.proposer) {
+            return Err(Invalid::new("the proposer must be a member"));
+        }
+        return Ok(Consent {
+            required: next.members.clone(),
+            allowed: next.members.clone(),
+        });
+    };
+    if prev.id != next.id {
+        return Err(Invalid::new("charter is for another channel"));
+    }
+    if next.version != prev.version + 1 {
+        return Err(Invalid::new(format!(
+            "charter version {} does not follow the version in force (expected {})",
+            next.version,
+            prev.version + 1
+        )));
+    }
+    if !prev.is_member(&next.proposer) {
+        return Err(Invalid::new(
+            "only a member of the version in force may propose the next",
+        ));
+    }
+    let removed: Vec<&String> = prev.members.iter().filter(|m| !next.is_member(m)).collect();
+    let joining: Vec<&String> = next.members.iter().filter(|m| !prev.is_member(m)).collect();
+    if removed.len() > 1 {
+        return Err(Invalid::new(
+            "a charter version removes at most one member (each removal needs the consent of all the others)",
+        ));
+    }
+    let mut allowed: Vec<String> = prev.members.iter().chain(&next.members).cloned().collect();
+    allowed.sort();
+    allowed.dedup();
+    if !next.is_member(&next.proposer) {
+        if !joining.is_empty() || !next.same_terms(prev) {
+            return Err(Invalid::new(
+                "a member leaving a channel drops only itself and changes nothing else",
+            ));
+        }
+        return Ok(Consent {
+            required: vec![next.proposer.clone()],
+            allowed,
+        });
+    }
+    let mut required: Vec<String> = prev
+        .members
+        .iter()
+        .filter(|m| next.is_member(m))
+        .cloned()
+        .collect();
+    if next.is_member(me) {
+        required.extend(joining.into_iter().cloned());
+        required.sort();
+    }
+    Ok(Consent { required, allowed })
 }
 
 /// A charter version with the member signatures gathered so far.
@@ -162,41 +301,6 @@ impl SignedCharter {
         self.signatures
             .insert(node_id.to_string(), tansiq_crypto::b64(sig));
     }
-
-    /// Members who have not signed yet.
-    pub fn missing(&self) -> Vec<String> {
-        self.charter
-            .members
-            .iter()
-            .filter(|m| !self.signatures.contains_key(*m))
-            .cloned()
-            .collect()
-    }
-
-    pub fn is_complete(&self) -> bool {
-        self.missing().is_empty()
-    }
-
-    /// Verifies every signature present; `key` maps a node id to its
-    /// signing key (None: unknown node).
-    pub fn verify(&self, key: &dyn Fn(&str) -> Option<[u8; 32]>) -> Result<(), Invalid> {
-        self.charter.validate()?;
-        if !self.signatures.contains_key(&self.charter.proposer) {
-            return Err(Invalid::new("the charter is not signed by its proposer"));
-        }
-        let value = self.charter.to_value();
-        for (node, sig) in &self.signatures {
-            if !self.charter.is_member(node) {
-                return Err(Invalid::new(format!("{node} signed but is not a member")));
-            }
-            let pk = key(node)
-                .ok_or_else(|| Invalid::new(format!("member {node} is not a known peer")))?;
-            let sig = decode_sig(sig)?;
-            tansiq_crypto::verify_json(&pk, CHARTER_CONTEXT, &value, &sig)
-                .map_err(|_| Invalid::new(format!("bad charter signature by {node}")))?;
-        }
-        Ok(())
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -215,8 +319,8 @@ impl ChannelStatus {
     }
 }
 
-/// What a node knows of one channel: the charter version in force (all
-/// members signed) and at most one proposed version awaiting signatures.
+/// What a node knows of one channel: the charter version in force and at
+/// most one proposed version awaiting signatures.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChannelState {
     pub active: Option<SignedCharter>,
@@ -254,87 +358,147 @@ impl ChannelState {
             .map(|s| &s.charter)
     }
 
-    /// Applies one event, returning the new state or why it is refused.
-    /// Never mutates `self` on error.
+    /// The version in force that `me` is a member of: what a new version
+    /// is judged against at `me`. None when there is none, or `me` was
+    /// removed or left (it then takes a later version only as a newcomer).
+    pub fn basis(&self, me: &str) -> Option<&Charter> {
+        self.active
+            .as_ref()
+            .map(|a| &a.charter)
+            .filter(|c| c.is_member(me))
+    }
+
+    /// Who must still sign the pending version for it to come into force
+    /// at `me`.
+    pub fn awaiting(&self, me: &str) -> Vec<String> {
+        self.pending
+            .as_ref()
+            .and_then(|p| {
+                consent(self.basis(me), &p.charter, me)
+                    .ok()
+                    .map(|c| c.missing(p))
+            })
+            .unwrap_or_default()
+    }
+
+    /// Applies one event at node `me`, returning the new state or why it
+    /// is refused. Never mutates `self` on error. `key` maps a node id to
+    /// its signing key (None: unknown node).
+    ///
+    /// A version comes into force once it has the [`consent`] the version
+    /// in force requires; until then it is pending and the version in
+    /// force governs. A version with that consent takes the place of a
+    /// different pending one of the same number (which could then never
+    /// come into force): nobody can keep a member from leaving by parking
+    /// a proposal. A repeat of the version in force changes nothing; an
+    /// older one, another one of its number, or one skipping ahead is
+    /// refused.
     pub fn apply(
         &self,
         event: ChannelEvent,
+        me: &str,
         key: &dyn Fn(&str) -> Option<[u8; 32]>,
     ) -> Result<ChannelState, Invalid> {
-        let mut next = self.clone();
-        match event {
+        let (charter, incoming) = match event {
             ChannelEvent::Proposed(p) => {
-                p.verify(key)?;
-                // A node joining an existing channel first sees it at a later
-                // version: with no active version here, any version may start.
-                let expected = self
-                    .active
-                    .as_ref()
-                    .map_or(p.charter.version.max(1), |a| a.charter.version + 1);
-                if p.charter.version != expected {
-                    return Err(Invalid::new(format!(
-                        "charter version {} does not follow the active version (expected {expected})",
-                        p.charter.version
-                    )));
+                if !p.signatures.contains_key(&p.charter.proposer) {
+                    return Err(Invalid::new("the charter is not signed by its proposer"));
                 }
-                if let Some(a) = &self.active {
-                    if a.charter.id != p.charter.id {
-                        return Err(Invalid::new("charter is for another channel"));
-                    }
-                    if !a.charter.is_member(&p.charter.proposer) {
-                        return Err(Invalid::new(
-                            "only a current member may propose a new version",
-                        ));
-                    }
-                }
-                match &self.pending {
-                    Some(q) if q.charter.version == p.charter.version => {
-                        if q.charter != p.charter {
-                            return Err(Invalid::new(format!(
-                                "another version {} is already pending for this channel",
-                                p.charter.version
-                            )));
-                        }
-                        // Same proposal seen again: merge signatures.
-                        let mut merged = q.clone();
-                        merged.signatures.extend(p.signatures);
-                        next.pending = Some(merged);
-                    }
-                    _ => next.pending = Some(p),
-                }
+                (p.charter, p.signatures)
             }
             ChannelEvent::Signed { version, node, sig } => {
-                let Some(pending) = next.pending.as_mut() else {
+                let Some(q) = &self.pending else {
                     return Err(Invalid::new("there is no pending charter to sign"));
                 };
-                if pending.charter.version != version {
+                if q.charter.version != version {
                     return Err(Invalid::new(format!(
                         "signature is for version {version} but version {} is pending",
-                        pending.charter.version
+                        q.charter.version
                     )));
                 }
-                if !pending.charter.is_member(&node) {
-                    return Err(Invalid::new(format!(
-                        "{node} is not a member of this charter"
-                    )));
-                }
-                let pk = key(&node)
-                    .ok_or_else(|| Invalid::new(format!("{node} is not a known peer")))?;
-                let raw = decode_sig(&sig)?;
-                tansiq_crypto::verify_json(&pk, CHARTER_CONTEXT, &pending.charter.to_value(), &raw)
-                    .map_err(|_| Invalid::new(format!("bad charter signature by {node}")))?;
-                pending.signatures.insert(node, sig);
+                (q.charter.clone(), BTreeMap::from([(node, sig)]))
+            }
+        };
+        if let Some(a) = &self.active {
+            if a.charter.id != charter.id {
+                return Err(Invalid::new("charter is for another channel"));
+            }
+            if charter.version == a.charter.version && charter == a.charter {
+                return Ok(self.clone());
+            }
+            if charter.version <= a.charter.version {
+                return Err(Invalid::new(format!(
+                    "charter version {} {} the version in force ({})",
+                    charter.version,
+                    if charter.version == a.charter.version {
+                        "conflicts with"
+                    } else {
+                        "is older than"
+                    },
+                    a.charter.version
+                )));
             }
         }
-        if next
-            .pending
-            .as_ref()
-            .is_some_and(SignedCharter::is_complete)
-        {
-            next.active = next.pending.take();
+        let rule = consent(self.basis(me), &charter, me)?;
+        let mut signatures = match &self.pending {
+            Some(q) if q.charter == charter => q.signatures.clone(),
+            _ => BTreeMap::new(),
+        };
+        signatures.extend(verified(&rule, &charter, incoming, key)?);
+        let candidate = SignedCharter {
+            charter,
+            signatures,
+        };
+        let mut next = self.clone();
+        if rule.missing(&candidate).is_empty() {
+            next.active = Some(candidate);
+            next.pending = None;
+            return Ok(next);
         }
+        if let Some(q) = &self.pending {
+            if q.charter.version == candidate.charter.version && q.charter != candidate.charter {
+                return Err(Invalid::new(format!(
+                    "another version {} is already pending for this channel",
+                    q.charter.version
+                )));
+            }
+        }
+        next.pending = Some(candidate);
         Ok(next)
     }
+}
+
+/// The signatures of `sigs` that verify, each by a node `rule` allows. A
+/// signer outside `rule.allowed` or a bad signature refuses the whole
+/// version; a signer whose key is unknown here is refused if its
+/// signature is required, else left out (a removed member need not know
+/// the members joining in the same version).
+fn verified(
+    rule: &Consent,
+    charter: &Charter,
+    sigs: BTreeMap<String, String>,
+    key: &dyn Fn(&str) -> Option<[u8; 32]>,
+) -> Result<BTreeMap<String, String>, Invalid> {
+    let value = charter.to_value();
+    let mut out = BTreeMap::new();
+    for (node, sig) in sigs {
+        if !rule.allowed.contains(&node) {
+            return Err(Invalid::new(format!(
+                "{node} signed but is a member of neither this version nor the one in force"
+            )));
+        }
+        let Some(pk) = key(&node) else {
+            if rule.required.contains(&node) {
+                return Err(Invalid::new(format!("member {node} is not a known peer")));
+            }
+            continue;
+        };
+        let raw = decode_sig(&sig)?;
+        tansiq_crypto::verify_json(&pk, CHARTER_CONTEXT, &value, &raw)
+            .map_err(|_| Invalid::new(format!("bad charter signature by {node}")))?;
+        out.insert(node, sig);
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -355,6 +519,11 @@ mod tests {
         fn id(&self, i: usize) -> String {
             self.ids[i].node_id()
         }
+        fn ids(&self, is: &[usize]) -> Vec<String> {
+            let mut v: Vec<String> = is.iter().map(|&i| self.id(i)).collect();
+            v.sort();
+            v
+        }
         fn key(&self) -> impl Fn(&str) -> Option<[u8; 32]> + '_ {
             move |n: &str| {
                 self.ids
@@ -362,6 +531,25 @@ mod tests {
                     .find(|i| i.node_id() == n)
                     .map(|i| i.signing_public())
             }
+        }
+        /// Applies at node `me`, knowing every node's key.
+        fn apply(
+            &self,
+            s: &ChannelState,
+            me: usize,
+            e: ChannelEvent,
+        ) -> Result<ChannelState, Invalid> {
+            s.apply(e, &self.id(me), &self.key())
+        }
+        fn signed(&self, c: Charter, signers: &[usize]) -> SignedCharter {
+            let mut s = SignedCharter {
+                charter: c,
+                signatures: BTreeMap::new(),
+            };
+            for &i in signers {
+                s.sign_by(&self.ids[i]);
+            }
+            s
         }
         fn proposal(&self, by: usize, version: u64, members: &[usize]) -> SignedCharter {
             let c = Charter::new(
@@ -376,12 +564,7 @@ mod tests {
                 "2026-11-29T00:00:00Z".into(),
             )
             .unwrap();
-            let mut s = SignedCharter {
-                charter: c,
-                signatures: BTreeMap::new(),
-            };
-            s.sign_by(&self.ids[by]);
-            s
+            self.signed(c, &[by])
         }
         fn sig(&self, who: usize, c: &SignedCharter) -> ChannelEvent {
             let mut s = c.clone();
@@ -392,13 +575,36 @@ mod tests {
                 sig: s.signatures[&self.id(who)].clone(),
             }
         }
+        /// Version 1 with members 0..n, signed by all, in force at `me`.
+        fn formed(&self, n: usize, me: usize) -> (ChannelState, SignedCharter) {
+            let all: Vec<usize> = (0..n).collect();
+            let v1 = self.proposal(0, 1, &all[1..]);
+            let v1 = self.signed(v1.charter, &all);
+            let s = self
+                .apply(
+                    &ChannelState::default(),
+                    me,
+                    ChannelEvent::Proposed(v1.clone()),
+                )
+                .unwrap();
+            assert_eq!(s.status(), ChannelStatus::Active);
+            (s, v1)
+        }
+    }
+
+    fn members(s: &ChannelState) -> Vec<String> {
+        s.active.as_ref().unwrap().charter.members.clone()
     }
 
     #[test]
     fn single_member_channel_is_active_at_once() {
         let w = World::new(1);
-        let s = ChannelState::default()
-            .apply(ChannelEvent::Proposed(w.proposal(0, 1, &[])), &w.key())
+        let s = w
+            .apply(
+                &ChannelState::default(),
+                0,
+                ChannelEvent::Proposed(w.proposal(0, 1, &[])),
+            )
             .unwrap();
         assert_eq!(s.status(), ChannelStatus::Active);
         assert!(s.pending.is_none());
@@ -408,17 +614,22 @@ mod tests {
     fn pending_until_every_member_signs() {
         let w = World::new(3);
         let p = w.proposal(0, 1, &[1, 2]);
-        let s = ChannelState::default()
-            .apply(ChannelEvent::Proposed(p.clone()), &w.key())
+        let s = w
+            .apply(
+                &ChannelState::default(),
+                1,
+                ChannelEvent::Proposed(p.clone()),
+            )
             .unwrap();
         assert_eq!(s.status(), ChannelStatus::Pending);
-        let s = s.apply(w.sig(1, &p), &w.key()).unwrap();
+        assert_eq!(s.awaiting(&w.id(1)), w.ids(&[1, 2]));
+        let s = w.apply(&s, 1, w.sig(1, &p)).unwrap();
         assert_eq!(s.status(), ChannelStatus::Pending);
-        assert_eq!(s.pending.as_ref().unwrap().missing(), vec![w.id(2)]);
+        assert_eq!(s.awaiting(&w.id(1)), vec![w.id(2)]);
         // signing twice changes nothing
-        let s = s.apply(w.sig(1, &p), &w.key()).unwrap();
+        let s = w.apply(&s, 1, w.sig(1, &p)).unwrap();
         assert_eq!(s.status(), ChannelStatus::Pending);
-        let s = s.apply(w.sig(2, &p), &w.key()).unwrap();
+        let s = w.apply(&s, 1, w.sig(2, &p)).unwrap();
         assert_eq!(s.status(), ChannelStatus::Active);
     }
 
@@ -426,11 +637,15 @@ mod tests {
     fn refusals_leave_state_unchanged() {
         let w = World::new(4);
         let p = w.proposal(0, 1, &[1]);
-        let s = ChannelState::default()
-            .apply(ChannelEvent::Proposed(p.clone()), &w.key())
+        let s = w
+            .apply(
+                &ChannelState::default(),
+                1,
+                ChannelEvent::Proposed(p.clone()),
+            )
             .unwrap();
         // a non-member signs
-        assert!(s.apply(w.sig(3, &p), &w.key()).is_err());
+        assert!(w.apply(&s, 1, w.sig(3, &p)).is_err());
         // a forged signature: member 1's name, member 2's key
         let forged = match w.sig(2, &p) {
             ChannelEvent::Signed { version, sig, .. } => ChannelEvent::Signed {
@@ -440,65 +655,297 @@ mod tests {
             },
             e => e,
         };
-        assert!(s.apply(forged, &w.key()).is_err());
+        assert!(w.apply(&s, 1, forged).is_err());
         // wrong version
         let mut other = p.clone();
         other.charter.version = 2;
-        assert!(s.apply(w.sig(1, &other), &w.key()).is_err());
+        assert!(w.apply(&s, 1, w.sig(1, &other)).is_err());
         // an altered charter keeps the proposer's old signature: refused
         let mut altered = p.clone();
         altered.charter.name = "altered".into();
-        assert!(ChannelState::default()
-            .apply(ChannelEvent::Proposed(altered), &w.key())
+        assert!(w
+            .apply(&ChannelState::default(), 1, ChannelEvent::Proposed(altered))
             .is_err());
         // a conflicting proposal for the same version is refused
         let q = w.proposal(0, 1, &[2]);
-        assert!(s.apply(ChannelEvent::Proposed(q), &w.key()).is_err());
+        assert!(w.apply(&s, 1, ChannelEvent::Proposed(q)).is_err());
         // signature with no pending charter
-        assert!(ChannelState::default()
-            .apply(w.sig(1, &p), &w.key())
+        assert!(w.apply(&ChannelState::default(), 1, w.sig(1, &p)).is_err());
+        // a proposal without its proposer's signature
+        let unsigned = w.signed(p.charter.clone(), &[1]);
+        assert!(w
+            .apply(
+                &ChannelState::default(),
+                1,
+                ChannelEvent::Proposed(unsigned)
+            )
             .is_err());
+    }
+
+    #[test]
+    fn one_member_cannot_evict_the_others_nor_bring_in_an_ally() {
+        let w = World::new(4);
+        for me in 0..3 {
+            let (s, _) = w.formed(3, me);
+            // 2 alone keeps itself: refused outright, whoever signs.
+            let alone = w.proposal(2, 2, &[]);
+            assert!(w
+                .apply(&s, me, ChannelEvent::Proposed(alone.clone()))
+                .is_err());
+            let all = w.signed(alone.charter, &[0, 1, 2]);
+            assert!(w.apply(&s, me, ChannelEvent::Proposed(all)).is_err());
+            // 2 and its ally 3, signed by both: refused too.
+            let ally = w.proposal(2, 2, &[3]);
+            let ally = w.signed(ally.charter, &[2, 3]);
+            assert!(w.apply(&s, me, ChannelEvent::Proposed(ally)).is_err());
+            // The ally added to everyone: a proposal, held until 0 and 1 sign.
+            let add = w.proposal(2, 2, &[0, 1, 3]);
+            let add = w.signed(add.charter, &[2, 3]);
+            let t = w
+                .apply(&s, me, ChannelEvent::Proposed(add.clone()))
+                .unwrap();
+            assert_eq!(members(&t), w.ids(&[0, 1, 2]), "still version 1");
+            assert_eq!(t.awaiting(&w.id(me)), w.ids(&[0, 1]));
+            let t = w.apply(&t, me, w.sig(0, &add)).unwrap();
+            assert_eq!(t.active.as_ref().unwrap().charter.version, 1);
+            let t = w.apply(&t, me, w.sig(1, &add)).unwrap();
+            assert_eq!(members(&t), w.ids(&[0, 1, 2, 3]));
+        }
+    }
+
+    #[test]
+    fn removing_a_member_needs_all_the_others_and_the_removed_one_learns_it() {
+        let w = World::new(3);
+        for me in 0..3 {
+            let (s, _) = w.formed(3, me);
+            let v2 = w.proposal(2, 2, &[0]); // 2 removes 1
+            let t = w.apply(&s, me, ChannelEvent::Proposed(v2.clone())).unwrap();
+            assert_eq!(t.active.as_ref().unwrap().charter.version, 1);
+            assert_eq!(t.awaiting(&w.id(me)), vec![w.id(0)]);
+            // The removed member's signature is allowed, not needed.
+            let t = w.apply(&t, me, w.sig(1, &v2)).unwrap();
+            assert_eq!(t.active.as_ref().unwrap().charter.version, 1);
+            let t = w.apply(&t, me, w.sig(0, &v2)).unwrap();
+            assert_eq!(members(&t), w.ids(&[0, 2]), "at {me}");
+            assert!(t.pending.is_none());
+        }
+    }
+
+    #[test]
+    fn a_removed_member_need_not_know_the_members_joining() {
+        let w = World::new(4);
+        let (s, _) = w.formed(3, 1);
+        // 0 removes 1 and adds 3, signed by 0, 2 and 3; node 1 has never
+        // heard of 3.
+        let v2 = w.proposal(0, 2, &[2, 3]);
+        let v2 = w.signed(v2.charter, &[0, 2, 3]);
+        let unknown3 = |n: &str| if n == w.id(3) { None } else { w.key()(n) };
+        let t = s
+            .apply(ChannelEvent::Proposed(v2.clone()), &w.id(1), &unknown3)
+            .unwrap();
+        assert_eq!(members(&t), w.ids(&[0, 2, 3]));
+        // At a member that stays, an unknown joiner is an error.
+        let (s0, _) = w.formed(3, 0);
+        assert!(s0
+            .apply(ChannelEvent::Proposed(v2), &w.id(0), &unknown3)
+            .is_err());
+    }
+
+    #[test]
+    fn a_member_leaves_by_itself_and_nothing_else_passes_as_leaving() {
+        let w = World::new(4);
+        let (s, v1) = w.formed(3, 0);
+        let leave = w.signed(
+            v1.charter
+                .leave(&w.id(1), "2026-11-30T00:00:00Z".into())
+                .unwrap(),
+            &[1],
+        );
+        for me in 0..3 {
+            let (s, _) = w.formed(3, me);
+            let t = w
+                .apply(&s, me, ChannelEvent::Proposed(leave.clone()))
+                .unwrap();
+            assert_eq!(members(&t), w.ids(&[0, 2]), "at {me}");
+        }
+        // Leaving and changing files, or bringing someone in: not a leave.
+        let mut files = leave.charter.clone();
+        files.files = vec!["terrorism".into()];
+        assert!(w
+            .apply(&s, 0, ChannelEvent::Proposed(w.signed(files, &[1])))
+            .is_err());
+        let mut ally = leave.charter.clone();
+        ally.members = w.ids(&[0, 2, 3]);
+        assert!(w
+            .apply(&s, 0, ChannelEvent::Proposed(w.signed(ally, &[1, 3])))
+            .is_err());
+        // Someone else's leave, signed by another: not signed by its proposer.
+        let forged = w.signed(leave.charter.clone(), &[2]);
+        assert!(w.apply(&s, 0, ChannelEvent::Proposed(forged)).is_err());
+        // The last member cannot leave.
+        let solo = w.proposal(0, 1, &[]);
+        assert!(solo.charter.leave(&w.id(0), "t".into()).is_err());
+    }
+
+    #[test]
+    fn any_change_of_terms_or_members_needs_every_member() {
+        let w = World::new(3);
+        let (s, v1) = w.formed(3, 0);
+        let mut c = v1.charter.clone();
+        c.version = 2;
+        c.files = vec!["terrorism".into()];
+        c.proposer = w.id(2);
+        let v2 = w.signed(c, &[2]);
+        let t = w.apply(&s, 0, ChannelEvent::Proposed(v2.clone())).unwrap();
+        assert_eq!(t.awaiting(&w.id(0)), w.ids(&[0, 1]));
+        let t = w.apply(&t, 0, w.sig(1, &v2)).unwrap();
+        assert_eq!(t.active.as_ref().unwrap().charter.version, 1);
+        let t = w.apply(&t, 0, w.sig(0, &v2)).unwrap();
+        assert_eq!(t.active.as_ref().unwrap().charter.files, vec!["terrorism"]);
+    }
+
+    #[test]
+    fn signers_outside_both_versions_refuse_the_version() {
+        let w = World::new(4);
+        let (s, _) = w.formed(3, 0);
+        let v2 = w.proposal(0, 2, &[2]); // removes 1
+        let v2x = w.signed(v2.charter.clone(), &[0, 2, 3]);
+        assert!(w.apply(&s, 0, ChannelEvent::Proposed(v2x)).is_err());
+        let t = w.apply(&s, 0, ChannelEvent::Proposed(v2.clone())).unwrap();
+        assert!(w.apply(&t, 0, w.sig(3, &v2)).is_err());
+        // A non-member of the version in force may not propose.
+        let v2y = w.proposal(3, 2, &[0, 1, 2]);
+        assert!(w.apply(&s, 0, ChannelEvent::Proposed(v2y)).is_err());
+    }
+
+    #[test]
+    fn replays_conflicts_skips_and_other_channels_are_refused() {
+        let w = World::new(3);
+        let (s, v1) = w.formed(3, 0);
+        let leave = w.signed(
+            v1.charter
+                .leave(&w.id(2), "2026-11-30T00:00:00Z".into())
+                .unwrap(),
+            &[2],
+        );
+        let s2 = w
+            .apply(&s, 0, ChannelEvent::Proposed(leave.clone()))
+            .unwrap();
+        // a repeat of the version in force changes nothing
+        assert_eq!(
+            w.apply(&s2, 0, ChannelEvent::Proposed(leave.clone()))
+                .unwrap(),
+            s2
+        );
+        // an older version, even signed by all
+        assert!(w.apply(&s2, 0, ChannelEvent::Proposed(v1.clone())).is_err());
+        // another version 2 with every signature it would need
+        let other = w.signed(
+            v1.charter
+                .leave(&w.id(1), "2026-11-30T00:00:00Z".into())
+                .unwrap(),
+            &[1],
+        );
+        assert!(w.apply(&s2, 0, ChannelEvent::Proposed(other)).is_err());
+        // a version skipping ahead, signed by every member
+        let mut v4 = leave.charter.clone();
+        v4.version = 4;
+        v4.proposer = w.id(0);
+        v4.name = "renamed".into();
+        assert!(w
+            .apply(&s2, 0, ChannelEvent::Proposed(w.signed(v4, &[0, 1])))
+            .is_err());
+        // the same version of another channel id
+        let mut elsewhere = w.proposal(0, 3, &[1]).charter;
+        elsewhere.id = "ch_other".into();
+        assert!(w
+            .apply(&s2, 0, ChannelEvent::Proposed(w.signed(elsewhere, &[0, 1])))
+            .is_err());
+    }
+
+    #[test]
+    fn a_version_with_consent_takes_the_place_of_a_parked_proposal() {
+        let w = World::new(4);
+        let (s, v1) = w.formed(3, 0);
+        let parked = w.signed(w.proposal(2, 2, &[0, 1, 3]).charter, &[2, 3]);
+        let t = w.apply(&s, 0, ChannelEvent::Proposed(parked)).unwrap();
+        assert!(t.pending.is_some());
+        // another proposal without consent is refused while one is pending …
+        let other = w.proposal(1, 2, &[0]);
+        assert!(w.apply(&t, 0, ChannelEvent::Proposed(other)).is_err());
+        // … a member leaving is not
+        let leave = w.signed(
+            v1.charter
+                .leave(&w.id(1), "2026-11-30T00:00:00Z".into())
+                .unwrap(),
+            &[1],
+        );
+        let t = w.apply(&t, 0, ChannelEvent::Proposed(leave)).unwrap();
+        assert_eq!(members(&t), w.ids(&[0, 2]));
+        assert!(t.pending.is_none());
+    }
+
+    #[test]
+    fn a_removed_member_comes_back_only_as_a_newcomer() {
+        let w = World::new(3);
+        let (s, v1) = w.formed(3, 1);
+        let v2 = w.signed(w.proposal(0, 2, &[2]).charter, &[0, 2]);
+        let s = w.apply(&s, 1, ChannelEvent::Proposed(v2)).unwrap();
+        assert!(!s.active.as_ref().unwrap().charter.is_member(&w.id(1)));
+        assert!(s.basis(&w.id(1)).is_none());
+        // the old version that had it is a replay
+        assert!(w.apply(&s, 1, ChannelEvent::Proposed(v1)).is_err());
+        // a later version bringing it back needs every member's signature
+        let v3 = w.proposal(0, 3, &[1, 2]);
+        let t = w.apply(&s, 1, ChannelEvent::Proposed(v3.clone())).unwrap();
+        assert_eq!(t.awaiting(&w.id(1)), w.ids(&[1, 2]));
+        let t = w.apply(&t, 1, w.sig(2, &v3)).unwrap();
+        let t = w.apply(&t, 1, w.sig(1, &v3)).unwrap();
+        assert_eq!(members(&t), w.ids(&[0, 1, 2]));
     }
 
     #[test]
     fn join_and_leave_are_new_versions() {
         let w = World::new(3);
         let v1 = w.proposal(0, 1, &[1]);
-        let s = ChannelState::default()
-            .apply(ChannelEvent::Proposed(v1.clone()), &w.key())
-            .unwrap()
-            .apply(w.sig(1, &v1), &w.key())
+        let s = w
+            .apply(
+                &ChannelState::default(),
+                0,
+                ChannelEvent::Proposed(v1.clone()),
+            )
             .unwrap();
+        let s = w.apply(&s, 0, w.sig(1, &v1)).unwrap();
         assert_eq!(s.status(), ChannelStatus::Active);
         // node 2 joins: version 2 needs 0, 1 and 2
         let v2 = w.proposal(1, 2, &[0, 2]);
-        let s = s
-            .apply(ChannelEvent::Proposed(v2.clone()), &w.key())
-            .unwrap();
+        let s = w.apply(&s, 0, ChannelEvent::Proposed(v2.clone())).unwrap();
         assert_eq!(s.status(), ChannelStatus::Active);
         assert_eq!(s.active.as_ref().unwrap().charter.version, 1);
-        let s = s.apply(w.sig(0, &v2), &w.key()).unwrap();
-        let s = s.apply(w.sig(2, &v2), &w.key()).unwrap();
+        let s = w.apply(&s, 0, w.sig(0, &v2)).unwrap();
+        let s = w.apply(&s, 0, w.sig(2, &v2)).unwrap();
         assert_eq!(s.active.as_ref().unwrap().charter.version, 2);
         assert!(s.pending.is_none());
         // node 1 is removed: version 3 without it, it does not need to sign
         let v3 = w.proposal(0, 3, &[2]);
-        let s = s
-            .apply(ChannelEvent::Proposed(v3.clone()), &w.key())
-            .unwrap();
-        let s = s.apply(w.sig(2, &v3), &w.key()).unwrap();
+        let s = w.apply(&s, 0, ChannelEvent::Proposed(v3.clone())).unwrap();
+        let s = w.apply(&s, 0, w.sig(2, &v3)).unwrap();
         assert_eq!(s.active.as_ref().unwrap().charter.members.len(), 2);
         // a node that joins sees the channel first at version 2 and may sign it
-        let joiner = ChannelState::default()
-            .apply(ChannelEvent::Proposed(w.proposal(0, 2, &[1, 2])), &w.key())
+        let joiner = w
+            .apply(
+                &ChannelState::default(),
+                2,
+                ChannelEvent::Proposed(w.proposal(0, 2, &[1, 2])),
+            )
             .unwrap();
         assert_eq!(joiner.status(), ChannelStatus::Pending);
         // a version that skips ahead is refused
         let v9 = w.proposal(0, 9, &[2]);
-        assert!(s.apply(ChannelEvent::Proposed(v9), &w.key()).is_err());
+        assert!(w.apply(&s, 0, ChannelEvent::Proposed(v9)).is_err());
         // a removed member cannot propose
         let v4 = w.proposal(1, 4, &[0, 2]);
-        assert!(s.apply(ChannelEvent::Proposed(v4), &w.key()).is_err());
+        assert!(w.apply(&s, 0, ChannelEvent::Proposed(v4)).is_err());
     }
 
     #[test]

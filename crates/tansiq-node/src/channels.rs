@@ -98,7 +98,7 @@ impl Node {
             None => ChannelState::default(),
         };
         let chosen = charter_signing_keys(&keys, &cur, &event);
-        let next = cur.apply(event, &|n: &str| {
+        let next = cur.apply(event, self.id(), &|n: &str| {
             chosen.get(n).copied().or_else(|| keys.get(n).copied())
         })?;
         self.save_channel(tx, &next)?;
@@ -161,8 +161,13 @@ impl Node {
     }
 
     /// Proposes the next charter version of an active channel with members
-    /// added or removed. Every member of the new version must sign it (a
-    /// removed member need not); removed members are told too.
+    /// added or removed. It comes into force once the members of the
+    /// version in force consent (`tansiq_core::charter::consent`): every
+    /// one of them but the member removed (at most one per version), and
+    /// every member joining. Removing this node alone is leaving: in force
+    /// at once. A pending version this node has not signed is declined by
+    /// proposing another. Everyone concerned is sent the version, removed
+    /// members included.
     pub fn channel_update(
         &self,
         actor: &Actor,
@@ -171,182 +176,129 @@ impl Node {
         remove: Vec<String>,
     ) -> NodeResult<ChannelView> {
         policy::authorize(actor, Action::ManageChannels)?;
+        let add: Vec<String> = add.iter().map(|a| a.trim().to_string()).collect();
+        let remove: Vec<String> = remove.iter().map(|r| r.trim().to_string()).collect();
         let mut out = Vec::new();
         let v = self.store.write(|tx| {
-            let st = load_channel(tx, id)?;
-            let Some(active) = &st.active else {
-                return Err(NodeError::bad(format!("channel {id} is not active yet")));
-            };
-            if st.pending.is_some() {
+            let mut st = load_channel(tx, id)?;
+            let Some(c) = st.basis(self.id()).cloned() else {
                 return Err(NodeError::bad(format!(
-                    "channel {id} already has a version waiting for signatures"
+                    "channel {id} is not active with this node as a member"
+                )));
+            };
+            if let Some(m) = remove.iter().find(|m| !c.is_member(m)) {
+                return Err(NodeError::bad(format!(
+                    "{m} is not a member of channel {id}"
+                )));
+            }
+            if let Some(m) = add.iter().find(|m| c.is_member(m)) {
+                return Err(NodeError::bad(format!(
+                    "{m} is already a member of channel {id}"
                 )));
             }
             let known = self.key_lookup(tx)?;
             for m in &add {
-                if !known.contains_key(m.trim()) {
+                if !known.contains_key(m) {
                     return Err(NodeError::bad(format!(
                         "{m} is not a known peer; add its card first"
                     )));
                 }
             }
-            let c = &active.charter;
-            if remove.iter().any(|r| r == self.id()) {
+            let declined = match &st.pending {
+                // Signing two versions of one number could put both in
+                // force at different members.
+                Some(p) if p.signatures.contains_key(self.id()) => {
+                    return Err(NodeError::bad(format!(
+                        "this node signed version {} of channel {id}, still waiting for signatures; propose once it is in force",
+                        p.charter.version
+                    )));
+                }
+                // Not signed here: proposing another declines it.
+                Some(p) => Some(p.charter.version),
+                None => None,
+            };
+            let leaving = remove.iter().any(|r| r == self.id());
+            if leaving && (remove.len() > 1 || !add.is_empty()) {
                 return Err(NodeError::bad(
-                    "this node cannot remove itself; another member can",
+                    "to leave a channel, give --remove with this node's id alone",
                 ));
             }
-            let members: Vec<String> = c
-                .members
-                .iter()
-                .filter(|m| !remove.contains(m))
-                .cloned()
-                .chain(add.iter().map(|a| a.trim().to_string()))
-                .collect();
-            let charter = Charter::new(
-                c.id.clone(),
-                c.version + 1,
-                &c.name,
-                self.id(),
-                members,
-                c.files.clone(),
-                c.relays.clone(),
-                c.retention_days,
-                time::format(&time::now()),
-            )?;
+            let now = time::format(&time::now());
+            let charter = if leaving {
+                c.leave(self.id(), now)?
+            } else {
+                let members: Vec<String> = c
+                    .members
+                    .iter()
+                    .filter(|m| !remove.contains(m))
+                    .cloned()
+                    .chain(add.iter().cloned())
+                    .collect();
+                Charter::new(
+                    c.id.clone(),
+                    c.version + 1,
+                    &c.name,
+                    self.id(),
+                    members,
+                    c.files.clone(),
+                    c.relays.clone(),
+                    c.retention_days,
+                    now,
+                )?
+            };
+            // The rule every receiver applies, before anything is written.
+            tansiq_core::charter::consent(Some(&c), &charter, self.id())?;
+            if declined.is_some() {
+                st.pending = None;
+                self.save_channel(tx, &st)?;
+            }
             let mut signed = SignedCharter {
                 charter,
                 signatures: BTreeMap::new(),
             };
             signed.sign_as(self.id(), &self.identity);
             let next = self.apply_channel_event(tx, id, ChannelEvent::Proposed(signed.clone()))?;
-            self.send_charter(tx, &signed, &mut out)?;
-            // Removed members learn of their removal.
-            for r in c.members.iter().filter(|m| !signed.charter.is_member(m)) {
-                let notice = crate::federation::Payload::Charter {
-                    charter: signed.clone(),
-                };
-                self.send_control(tx, r, &notice, tansiq_sync::Precedence::Immediate, &mut out)?;
-            }
+            self.send_version(tx, Some(&c), &signed, &mut out)?;
+            let v = view(&next, self.id());
             self.audit(
                 tx,
                 &actor.audit_name(),
-                "channel.update",
+                if leaving { "channel.leave" } else { "channel.update" },
                 id,
-                json!({"id": id, "version": signed.charter.version, "add": add, "remove": remove}),
+                json!({"id": id, "version": signed.charter.version, "add": add, "remove": remove, "declined": declined, "status": v.status}),
             )?;
             self.checkpoint_in(tx)?;
-            Ok::<_, NodeError>(view(&next, self.id()))
+            Ok::<_, NodeError>(v)
         })?;
         self.federation.queue(out);
         Ok(v)
     }
 
-    /// A charter version that excludes this node arrives from `sender`
-    /// while this node is a member of the version in force: a removal
-    /// notice. Signatures accumulate across notices (the proposal, then
-    /// each member's co-signature); once every member that stays has
-    /// signed (verified; members new to the channel may be unknown here
-    /// and are not required), the version is in force here too: the
-    /// channel shows as `removed`, and this node can no longer place or
-    /// send anything in it. Before that, the version is pending.
-    pub(crate) fn receive_removal(
+    /// Sends a charter version with the signatures this node holds to
+    /// every other member of it and of `prev`, the version it replaces
+    /// here: members it removes learn of their removal and collect the
+    /// signatures that put it in force.
+    fn send_version(
         &self,
         tx: &mut Tx,
-        sender: &str,
-        notice: SignedCharter,
-    ) -> NodeResult<ChannelState> {
-        let id = notice.charter.id.clone();
-        let st = load_channel(tx, &id)?;
-        let Some(active) = st.active.clone() else {
-            return Err(NodeError::bad("a removal from a channel not active here"));
-        };
-        let p = &notice.charter;
-        p.validate()?;
-        if p.is_member(self.id()) || !active.charter.is_member(self.id()) {
-            return Err(NodeError::bad("not a removal of this node"));
-        }
-        if p.version != active.charter.version + 1 {
-            return Err(NodeError::bad(format!(
-                "charter version {} does not follow the active version {}",
-                p.version, active.charter.version
-            )));
-        }
-        if !active.charter.is_member(&p.proposer) || !active.charter.is_member(sender) {
-            return Err(NodeError::bad(
-                "only a current member may propose or pass on a new version",
-            ));
-        }
-        let mut signatures = match &st.pending {
-            Some(q) if q.charter == *p => q.signatures.clone(),
-            Some(q) if q.charter.version == p.version => {
-                return Err(NodeError::bad(format!(
-                    "another version {} is already pending for this channel",
-                    p.version
-                )))
+        prev: Option<&Charter>,
+        signed: &SignedCharter,
+        out: &mut Vec<tansiq_sync::Transmit>,
+    ) -> NodeResult<()> {
+        self.send_charter(tx, signed, out)?;
+        for r in prev.into_iter().flat_map(|p| &p.members) {
+            if r != self.id() && !signed.charter.is_member(r) {
+                let notice = crate::federation::Payload::Charter {
+                    charter: signed.clone(),
+                };
+                self.send_control(tx, r, &notice, tansiq_sync::Precedence::Immediate, out)?;
             }
-            _ => BTreeMap::new(),
-        };
-        signatures.extend(notice.signatures.clone());
-        let keys = self.key_lookup(tx)?;
-        let value = p.to_value();
-        let created = time::parse_instant(&p.created)?.timestamp();
-        let mut verified = BTreeMap::new();
-        for (n, sig) in signatures {
-            if !p.is_member(&n) {
-                return Err(NodeError::bad(format!("{n} signed but is not a member")));
-            }
-            // Keys in force when the version was proposed or later.
-            let candidates = keys.keys_since(&n, created);
-            if candidates.is_empty() {
-                continue; // a new member this node does not know
-            }
-            let raw = tansiq_core::record::decode_sig(&sig)?;
-            if !candidates.iter().any(|k| {
-                tansiq_crypto::verify_json(k, tansiq_core::charter::CHARTER_CONTEXT, &value, &raw)
-                    .is_ok()
-            }) {
-                return Err(NodeError::bad(format!("bad charter signature by {n}")));
-            }
-            verified.insert(n, sig);
         }
-        if !verified.contains_key(&p.proposer) {
-            return Err(NodeError::bad("the charter is not signed by its proposer"));
-        }
-        let staying_signed = p
-            .members
-            .iter()
-            .filter(|m| active.charter.is_member(m))
-            .all(|m| verified.contains_key(m));
-        let signed = SignedCharter {
-            charter: p.clone(),
-            signatures: verified,
-        };
-        let next = if staying_signed {
-            ChannelState {
-                active: Some(signed),
-                pending: None,
-            }
-        } else {
-            ChannelState {
-                active: st.active.clone(),
-                pending: Some(signed),
-            }
-        };
-        self.save_channel(tx, &next)?;
-        if staying_signed {
-            self.audit(
-                tx,
-                &format!("node:{sender}"),
-                "channel.removed",
-                &id,
-                json!({"id": id, "version": p.version}),
-            )?;
-        }
-        Ok(next)
+        Ok(())
     }
 
-    /// This node co-signs the pending charter version of a channel.
+    /// This node co-signs the pending charter version of a channel: as a
+    /// member of that version, or of the version in force it replaces.
     pub fn channel_accept(&self, actor: &Actor, id: &str) -> NodeResult<ChannelView> {
         policy::authorize(actor, Action::ManageChannels)?;
         let mut out = Vec::new();
@@ -357,7 +309,8 @@ impl Node {
                     "channel {id} has no charter waiting for signatures"
                 )));
             };
-            if !pending.charter.is_member(self.id()) {
+            let basis = st.basis(self.id()).cloned();
+            if !pending.charter.is_member(self.id()) && basis.is_none() {
                 return Err(NodeError::Refused(tansiq_core::policy::Refusal {
                     rule: tansiq_core::policy::Rule::Membership,
                     reason: format!("this node is not a member of channel {id}"),
@@ -390,7 +343,7 @@ impl Node {
                 json!({"id": id, "version": version, "status": next.status().as_str()}),
             )?;
             self.checkpoint_in(tx)?;
-            // Every other member gets this node's signature (with all the
+            // Everyone concerned gets this node's signature (with all the
             // others it holds).
             let signed = next
                 .pending
@@ -398,28 +351,7 @@ impl Node {
                 .or(next.active.clone())
                 .filter(|c| c.charter.version == version);
             if let Some(signed) = signed {
-                self.send_charter(tx, &signed, &mut out)?;
-                // Members this version removes get every co-signature
-                // too: they take the removal once all who stay signed.
-                if let Some(prev) = st.active.as_ref().filter(|a| a.charter.version < version) {
-                    for r in prev
-                        .charter
-                        .members
-                        .iter()
-                        .filter(|m| *m != self.id() && !signed.charter.is_member(m))
-                    {
-                        let notice = crate::federation::Payload::Charter {
-                            charter: signed.clone(),
-                        };
-                        self.send_control(
-                            tx,
-                            r,
-                            &notice,
-                            tansiq_sync::Precedence::Immediate,
-                            &mut out,
-                        )?;
-                    }
-                }
+                self.send_version(tx, basis.as_ref(), &signed, &mut out)?;
             }
             Ok::<_, NodeError>(view(&next, self.id()))
         })?;
@@ -442,6 +374,19 @@ impl Node {
         self.store.write(|tx| {
             let id = signed.charter.id.clone();
             let version = signed.charter.version;
+            // The operator brings another version of the number pending
+            // here: a pending one this node has not signed gives way.
+            if tx.channel(&id)?.is_some() {
+                let mut st = load_channel(tx, &id)?;
+                if st.pending.as_ref().is_some_and(|p| {
+                    p.charter.version == version
+                        && p.charter != signed.charter
+                        && !p.signatures.contains_key(self.id())
+                }) {
+                    st.pending = None;
+                    self.save_channel(tx, &st)?;
+                }
+            }
             let next = self.apply_channel_event(tx, &id, ChannelEvent::Proposed(signed))?;
             self.audit(
                 tx,
@@ -546,7 +491,7 @@ fn view(st: &ChannelState, me: &str) -> ChannelView {
         },
         version: c.version,
         retention_days: c.retention_days,
-        awaiting: st.pending.as_ref().map(|p| p.missing()).unwrap_or_default(),
+        awaiting: st.awaiting(me),
         pending_version: st
             .pending
             .as_ref()

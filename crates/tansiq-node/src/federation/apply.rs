@@ -255,11 +255,15 @@ fn take_in(
     match p {
         Payload::Charter { charter } => {
             // A member of the new version, or of the version in force here
-            // (a removal notice).
-            let member_now = crate::records::load_channel(tx, &charter.charter.id)
-                .ok()
-                .and_then(|st| st.active)
-                .is_some_and(|a| a.charter.is_member(node.id()));
+            // (a removal notice). Whether the version may replace the one
+            // in force is the charter rule's to say, in `apply_channel_event`.
+            let before = match tx.channel(&charter.charter.id)? {
+                Some(_) => Some(crate::records::load_channel(tx, &charter.charter.id)?),
+                None => None,
+            };
+            let member_now = before
+                .as_ref()
+                .is_some_and(|st| st.basis(node.id()).is_some());
             if !charter.charter.is_member(node.id()) && !member_now {
                 return Err(Outcome::Reject(
                     "a charter this node is not a member of".into(),
@@ -272,14 +276,9 @@ fn take_in(
             }
             let id = charter.charter.id.clone();
             let version = charter.charter.version;
-            let event = if charter.charter.is_member(node.id()) {
-                node.apply_channel_event(tx, &id, ChannelEvent::Proposed(charter))
-            } else {
-                // A version that removes this node.
-                node.receive_removal(tx, sender, charter)
-            };
-            match event {
+            match node.apply_channel_event(tx, &id, ChannelEvent::Proposed(charter)) {
                 Ok(st) => {
+                    let removed = member_now && st.basis(node.id()).is_none();
                     let status = match &st.active {
                         Some(a) if !a.charter.is_member(node.id()) => "removed",
                         _ => st.status().as_str(),
@@ -291,6 +290,15 @@ fn take_in(
                         &id,
                         json!({"id": id, "version": version, "from": sender, "status": status}),
                     )?;
+                    if removed {
+                        node.audit(
+                            tx,
+                            &format!("node:{sender}"),
+                            "channel.removed",
+                            &id,
+                            json!({"id": id, "version": version}),
+                        )?;
+                    }
                     Ok(())
                 }
                 Err(NodeError::BadInput(m)) => Err(Outcome::Reject(format!("charter: {m}"))),
