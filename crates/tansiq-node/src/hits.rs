@@ -1621,7 +1621,14 @@ impl Node {
             return Ok(());
         }
         row.status = if granted { "granted" } else { "refused" }.into();
-        row.reason = reason.map(|r| r.chars().take(500).collect());
+        // The reason is a partner's text that `requests` prints: no
+        // control character (terminal escapes) is kept, each becomes a space.
+        row.reason = reason.map(|r| {
+            r.chars()
+                .take(500)
+                .map(|c| if c.is_control() { ' ' } else { c })
+                .collect()
+        });
         row.decided_at = Some(time::format(&time::now()));
         tx.put_hit_request(&row)?;
         self.audit(

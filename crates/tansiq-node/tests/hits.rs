@@ -553,3 +553,57 @@ fn the_holder_chooses_the_follow_up_channel_and_a_grant_is_rechecked() {
     assert!(ma.record_get(&OP, &saifi).is_err());
     dz.audit_verify(&OP).unwrap();
 }
+
+/// A holder's refusal reason is shown by `requests` at the requester: a
+/// modified holder's control characters (terminal escapes) never reach
+/// the requester's store or screen.
+#[test]
+fn a_refusal_reason_from_a_modified_holder_carries_no_control_characters() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dz = node(tmp.path(), "dz", "DZ", 1);
+    let ma = node(tmp.path(), "ma", "MA", 2);
+    let all = [&dz, &ma];
+    trust(&all);
+    form_channel(&dz, "DZ-MA", &[&ma], &all);
+    let reference = format!("1.0:{}", "ab".repeat(16));
+    ma.store
+        .write(|tx| tx.put_hit_reference(&reference, dz.id(), "2026-12-04T00:00:00Z"))
+        .unwrap();
+    let id = ma.hit_request(&OP, &reference).unwrap();
+    pump(&all);
+    let t = dz
+        .store
+        .write(|tx| {
+            dz.federation.submit(
+                &dz,
+                tx,
+                &control_channel(dz.id(), ma.id()),
+                "release",
+                Precedence::Immediate,
+                vec![dz.id().to_string(), ma.id().to_string()],
+                vec![],
+                &Payload::HitDecision {
+                    request: id.clone(),
+                    granted: false,
+                    record: None,
+                    reason: Some("\u{1b}]0;pwned\u{7}no\u{1b}[2J\r\nmore".into()),
+                },
+            )
+        })
+        .unwrap();
+    dz.federation.queue(t);
+    pump(&all);
+    let row = ma
+        .hit_requests(&OP)
+        .unwrap()
+        .into_iter()
+        .find(|r| r.id == id)
+        .unwrap();
+    assert_eq!(row.status, "refused");
+    let reason = row.reason.unwrap();
+    assert!(!reason.chars().any(char::is_control), "{reason:?}");
+    assert!(
+        reason.contains("no") && reason.contains("more"),
+        "{reason:?}"
+    );
+}
