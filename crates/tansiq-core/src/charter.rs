@@ -200,23 +200,25 @@ impl Consent {
 }
 
 /// The charter rule: what `next` needs to replace `prev`, the version in
-/// force that node `me` is a member of.
+/// force that the judging node is a member of.
 ///
-/// - No `prev` (a founding version, or `me` joining — or coming back —
+/// - No `prev` (a founding version, or a node joining — or coming back —
 ///   with no version of its own to judge against): every member of `next`.
 /// - Otherwise `next` is `prev`'s id at version + 1, proposed by a member of
-///   `prev`, and removes at most one member. Signatures count from members
-///   of either version only.
+///   `prev`; it removes at most one member, and adds none if it removes
+///   one (so every node concerned, the removed one included, judges it by
+///   the same signatures). Signatures count from members of either
+///   version only.
 ///   - A member leaving: a version whose only change is dropping its
 ///     proposer needs the proposer alone (no one can keep a member in).
 ///   - Anything else (adding, removing someone else, changing terms) needs
 ///     every member of `prev` except the one removed, and every member
-///     joining — except at the removed member, which need not know them.
+///     joining.
 ///
 /// So no change takes effect without the members of the version it
 /// replaces, save a member's own departure or, with all the others'
 /// consent, one member's removal.
-pub fn consent(prev: Option<&Charter>, next: &Charter, me: &str) -> Result<Consent, Invalid> {
+pub fn consent(prev: Option<&Charter>, next: &Charter) -> Result<Consent, Invalid> {
     next.validate()?;
     let Some(prev) = prev else {
         if !next.is_member(&next.proposer) {
@@ -249,6 +251,11 @@ pub fn consent(prev: Option<&Charter>, next: &Charter, me: &str) -> Result<Conse
             "a charter version removes at most one member (each removal needs the consent of all the others)",
         ));
     }
+    if !removed.is_empty() && !joining.is_empty() {
+        return Err(Invalid::new(
+            "a charter version that removes a member adds none (propose them one after the other)",
+        ));
+    }
     let mut allowed: Vec<String> = prev.members.iter().chain(&next.members).cloned().collect();
     allowed.sort();
     allowed.dedup();
@@ -263,17 +270,13 @@ pub fn consent(prev: Option<&Charter>, next: &Charter, me: &str) -> Result<Conse
             allowed,
         });
     }
-    let mut required: Vec<String> = prev
-        .members
-        .iter()
-        .filter(|m| next.is_member(m))
-        .cloned()
-        .collect();
-    if next.is_member(me) {
-        required.extend(joining.into_iter().cloned());
-        required.sort();
-    }
-    Ok(Consent { required, allowed })
+    // With at most one member removed and none added alongside, the
+    // members of `next` are exactly the members of `prev` but the one
+    // removed, plus those joining.
+    Ok(Consent {
+        required: next.members.clone(),
+        allowed,
+    })
 }
 
 /// A charter version with the member signatures gathered so far.
@@ -374,7 +377,7 @@ impl ChannelState {
         self.pending
             .as_ref()
             .and_then(|p| {
-                consent(self.basis(me), &p.charter, me)
+                consent(self.basis(me), &p.charter)
                     .ok()
                     .map(|c| c.missing(p))
             })
@@ -439,7 +442,7 @@ impl ChannelState {
                 )));
             }
         }
-        let rule = consent(self.basis(me), &charter, me)?;
+        let rule = consent(self.basis(me), &charter)?;
         let mut signatures = match &self.pending {
             Some(q) if q.charter == charter => q.signatures.clone(),
             _ => BTreeMap::new(),
@@ -470,9 +473,7 @@ impl ChannelState {
 
 /// The signatures of `sigs` that verify, each by a node `rule` allows. A
 /// signer outside `rule.allowed` or a bad signature refuses the whole
-/// version; a signer whose key is unknown here is refused if its
-/// signature is required, else left out (a removed member need not know
-/// the members joining in the same version).
+/// version, and so does a signer whose key is unknown here.
 fn verified(
     rule: &Consent,
     charter: &Charter,
@@ -487,12 +488,8 @@ fn verified(
                 "{node} signed but is a member of neither this version nor the one in force"
             )));
         }
-        let Some(pk) = key(&node) else {
-            if rule.required.contains(&node) {
-                return Err(Invalid::new(format!("member {node} is not a known peer")));
-            }
-            continue;
-        };
+        let pk =
+            key(&node).ok_or_else(|| Invalid::new(format!("member {node} is not a known peer")))?;
         let raw = decode_sig(&sig)?;
         tansiq_crypto::verify_json(&pk, CHARTER_CONTEXT, &value, &raw)
             .map_err(|_| Invalid::new(format!("bad charter signature by {node}")))?;
@@ -732,22 +729,21 @@ mod tests {
     }
 
     #[test]
-    fn a_removed_member_need_not_know_the_members_joining() {
+    fn a_removal_adds_no_one_and_an_unknown_signer_refuses_the_version() {
         let w = World::new(4);
-        let (s, _) = w.formed(3, 1);
-        // 0 removes 1 and adds 3, signed by 0, 2 and 3; node 1 has never
-        // heard of 3.
-        let v2 = w.proposal(0, 2, &[2, 3]);
-        let v2 = w.signed(v2.charter, &[0, 2, 3]);
+        for me in 0..3 {
+            let (s, _) = w.formed(3, me);
+            // 0 removes 1 and adds 3, signed by everyone: two changes in one.
+            let v2 = w.proposal(0, 2, &[2, 3]);
+            let v2 = w.signed(v2.charter, &[0, 1, 2, 3]);
+            assert!(w.apply(&s, me, ChannelEvent::Proposed(v2)).is_err());
+        }
+        // A joiner this node has no key for.
+        let (s, _) = w.formed(3, 0);
+        let add = w.signed(w.proposal(0, 2, &[1, 2, 3]).charter, &[0, 3]);
         let unknown3 = |n: &str| if n == w.id(3) { None } else { w.key()(n) };
-        let t = s
-            .apply(ChannelEvent::Proposed(v2.clone()), &w.id(1), &unknown3)
-            .unwrap();
-        assert_eq!(members(&t), w.ids(&[0, 2, 3]));
-        // At a member that stays, an unknown joiner is an error.
-        let (s0, _) = w.formed(3, 0);
-        assert!(s0
-            .apply(ChannelEvent::Proposed(v2), &w.id(0), &unknown3)
+        assert!(s
+            .apply(ChannelEvent::Proposed(add), &w.id(0), &unknown3)
             .is_err());
     }
 

@@ -247,7 +247,7 @@ impl Node {
                 )?
             };
             // The rule every receiver applies, before anything is written.
-            tansiq_core::charter::consent(Some(&c), &charter, self.id())?;
+            tansiq_core::charter::consent(Some(&c), &charter)?;
             if declined.is_some() {
                 st.pending = None;
                 self.save_channel(tx, &st)?;

@@ -126,11 +126,11 @@ fn view(n: &Node, ch: &str) -> serde_json::Value {
 
 /// The stored channel state (both versions with their signatures).
 fn state(n: &Node, ch: &str) -> String {
-    let conn = rusqlite::Connection::open(n.dir.join("node.db")).unwrap();
-    conn.query_row("SELECT state FROM channels WHERE id = ?1", [ch], |r| {
-        r.get(0)
-    })
-    .unwrap()
+    n.store
+        .read(|tx| tx.channel(ch))
+        .unwrap()
+        .expect("the channel is stored")
+        .state
 }
 
 fn sorted(ids: &[&str]) -> Vec<String> {
