@@ -371,6 +371,9 @@ enum BundleCmd {
         to: String,
         #[arg(long)]
         out: PathBuf,
+        /// Replace an existing file at --out (refused otherwise).
+        #[arg(long)]
+        force: bool,
     },
     /// Import a bundle addressed to this node (idempotent).
     Import { file: PathBuf },
@@ -450,6 +453,38 @@ pub type CliResult<T = ()> = Result<T, CliError>;
 
 pub fn node_dir(dir: Option<PathBuf>) -> PathBuf {
     dir.unwrap_or_else(|| PathBuf::from("tansiq-node"))
+}
+
+/// Reads a bundle file: a regular file (not a device or pipe, which could
+/// stream without end) of at most `MAX_BUNDLE_FILE` bytes, read with that
+/// limit whatever its size claims.
+fn read_bundle(path: &Path) -> CliResult<Vec<u8>> {
+    let max = tansiq_node::federation::bundle::MAX_BUNDLE_FILE;
+    let cannot = |e: std::io::Error| CliError::bad(format!("cannot read {}: {e}", path.display()));
+    let f = std::fs::File::open(path).map_err(cannot)?;
+    let meta = f.metadata().map_err(cannot)?;
+    if !meta.is_file() {
+        return Err(CliError::bad(format!(
+            "{} is not a regular file; a bundle is read from a file",
+            path.display()
+        )));
+    }
+    let too_large = || {
+        CliError::bad(format!(
+            "{} is larger than the bundle limit ({} MiB)",
+            path.display(),
+            max / (1024 * 1024)
+        ))
+    };
+    if meta.len() > max {
+        return Err(too_large());
+    }
+    let mut buf = Vec::with_capacity(meta.len() as usize);
+    f.take(max + 1).read_to_end(&mut buf).map_err(cannot)?;
+    if buf.len() as u64 > max {
+        return Err(too_large());
+    }
+    Ok(buf)
 }
 
 /// Reads a small input file (or stdin for `-`), with a size limit.
@@ -684,22 +719,23 @@ pub fn run(cli: Cli) -> CliResult {
         Cmd::Release(ReleaseCmd::Refuse { request_id, reason }) => {
             open()?.release_refuse(&op, &request_id, reason.as_deref())?
         }
-        Cmd::Bundle(BundleCmd::Export { to, out }) => {
-            let (bytes, n) = open()?.bundle_export(&op, &to)?;
-            tansiq_node::config::write_atomic(&out, &bytes)?;
-            print_line_or_json(json, "items", &n.to_string());
+        Cmd::Bundle(BundleCmd::Export { to, out, force }) => {
+            // The file is written inside the export's transaction, before
+            // its audit entry: no entry without the file, and no file
+            // without the entry (removed if the commit fails).
+            let mut written = false;
+            let r = open()?.bundle_export_to(&op, &to, |bytes| {
+                tansiq_node::config::write_file(&out, bytes, force)?;
+                written = true;
+                Ok(())
+            });
+            if r.is_err() && written {
+                let _ = std::fs::remove_file(&out);
+            }
+            print_line_or_json(json, "items", &r?.to_string());
         }
         Cmd::Bundle(BundleCmd::Import { file }) => {
-            let meta = std::fs::metadata(&file)
-                .map_err(|e| CliError::bad(format!("cannot read {}: {e}", file.display())))?;
-            if meta.len() > tansiq_node::federation::bundle::MAX_BUNDLE_FILE {
-                return Err(CliError::bad(format!(
-                    "{} is larger than the bundle limit",
-                    file.display()
-                )));
-            }
-            let bytes = std::fs::read(&file)
-                .map_err(|e| CliError::bad(format!("cannot read {}: {e}", file.display())))?;
+            let bytes = read_bundle(&file)?;
             let n = open()?.bundle_import(&op, &bytes)?;
             print_line_or_json(json, "new", &n.to_string());
         }

@@ -90,27 +90,89 @@ pub fn keys_dir(dir: &Path) -> PathBuf {
 /// Writes via a temporary file and rename, so a crash leaves the old file
 /// or the new one, never half of one.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> NodeResult<()> {
-    let tmp = path.with_extension("tmp");
+    write_file(path, bytes, true)
+}
+
+/// [`write_atomic`], refusing (`BadInput`, exit 2) to replace an existing
+/// file, symlink or anything else at `path` unless `overwrite`.
+///
+/// The temporary file is created next to `path` under a random name with
+/// `O_CREAT|O_EXCL` (`create_new`), mode 0600: a file or symlink planted
+/// in advance (`OUT.tmp` was a fixed, guessable name) is never opened or
+/// followed — with `O_EXCL` the open fails on any existing name, a
+/// symlink included. Without `overwrite` the new file is put in place with a hard
+/// link, which fails if anything exists at `path` (no check-then-rename
+/// race); where hard links are unsupported (e.g. FAT media), a check
+/// then a rename. On any failure the temporary file is removed.
+pub fn write_file(path: &Path, bytes: &[u8], overwrite: bool) -> NodeResult<()> {
+    let exists = || {
+        NodeError::bad(format!(
+            "{} already exists; choose another path or pass --force to replace it",
+            path.display()
+        ))
+    };
+    let failed =
+        |p: &Path, e: std::io::Error| NodeError::Other(format!("writing {}: {e}", p.display()));
+    if !overwrite && std::fs::symlink_metadata(path).is_ok() {
+        return Err(exists());
+    }
+    let name = path
+        .file_name()
+        .ok_or_else(|| NodeError::bad(format!("{} is not a file path", path.display())))?;
+    let mut tmp_name = std::ffi::OsString::from(".");
+    tmp_name.push(name);
+    tmp_name.push(format!(
+        ".{}.tmp",
+        hex::encode(tansiq_crypto::random_bytes::<8>())
+    ));
+    let tmp = path.with_file_name(tmp_name);
     {
         // Private from the start: configs may hold a database password,
         // bundles and backups hold sealed traffic.
         use std::io::Write;
         let mut opts = std::fs::OpenOptions::new();
-        opts.write(true).create(true).truncate(true);
+        opts.write(true).create_new(true);
         #[cfg(unix)]
         {
             use std::os::unix::fs::OpenOptionsExt;
             opts.mode(0o600);
         }
-        let mut f = opts
-            .open(&tmp)
-            .map_err(|e| NodeError::Other(format!("writing {}: {e}", tmp.display())))?;
-        f.write_all(bytes)
-            .and_then(|_| f.sync_all())
-            .map_err(|e| NodeError::Other(format!("writing {}: {e}", tmp.display())))?;
+        let mut f = opts.open(&tmp).map_err(|e| failed(&tmp, e))?;
+        if let Err(e) = f.write_all(bytes).and_then(|_| f.sync_all()) {
+            drop(f);
+            let _ = std::fs::remove_file(&tmp);
+            return Err(failed(&tmp, e));
+        }
     }
-    std::fs::rename(&tmp, path)
-        .map_err(|e| NodeError::Other(format!("writing {}: {e}", path.display())))
+    let placed = if overwrite {
+        std::fs::rename(&tmp, path)
+    } else {
+        match std::fs::hard_link(&tmp, path) {
+            Ok(()) => std::fs::remove_file(&tmp),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                let _ = std::fs::remove_file(&tmp);
+                return Err(exists());
+            }
+            // No hard links here: check, then rename.
+            Err(_) if std::fs::symlink_metadata(path).is_ok() => {
+                let _ = std::fs::remove_file(&tmp);
+                return Err(exists());
+            }
+            Err(_) => std::fs::rename(&tmp, path),
+        }
+    };
+    if let Err(e) = placed {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(failed(path, e));
+    }
+    // The rename itself durable too.
+    #[cfg(unix)]
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+    }
+    Ok(())
 }
 
 /// An advertised endpoint: `HOST:PORT` as [`parse_listen`] takes it (the

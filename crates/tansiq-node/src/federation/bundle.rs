@@ -47,6 +47,25 @@ impl Node {
     /// Writes everything queued for `peer` into a bundle; returns the
     /// number of items.
     pub fn bundle_export(&self, actor: &Actor, peer: &str) -> NodeResult<(Vec<u8>, usize)> {
+        let mut out = Vec::new();
+        let n = self.bundle_export_to(actor, peer, |b| {
+            out = b.to_vec();
+            Ok(())
+        })?;
+        Ok((out, n))
+    }
+
+    /// [`Node::bundle_export`], handing the bundle to `deliver` (e.g. a
+    /// file write) inside the transaction that records the export, before
+    /// its audit entry: if `deliver` fails, no `bundle.export` entry is
+    /// left. (If the commit then fails, the caller undoes what `deliver`
+    /// did.)
+    pub fn bundle_export_to(
+        &self,
+        actor: &Actor,
+        peer: &str,
+        deliver: impl FnOnce(&[u8]) -> NodeResult<()>,
+    ) -> NodeResult<usize> {
         tansiq_core::policy::authorize(actor, tansiq_core::policy::Action::ManagePeers)?;
         let to = node_id(peer)?;
         let keys = self.store.read(|tx| self.encryption_keys(tx))?;
@@ -97,7 +116,9 @@ impl Node {
             sig: tansiq_crypto::b64(sig),
             card: (self.key_generation() > 0).then(|| self.card()),
         };
+        let bytes = serde_json::to_vec(&file).map_err(sync_err)?;
         self.store.write(|tx| {
+            deliver(&bytes)?;
             self.audit(
                 tx,
                 &actor.audit_name(),
@@ -107,7 +128,7 @@ impl Node {
             )?;
             self.checkpoint_in(tx)
         })?;
-        Ok((serde_json::to_vec(&file).map_err(sync_err)?, count))
+        Ok(count)
     }
 
     /// Imports a bundle addressed to this node; returns the number of new
