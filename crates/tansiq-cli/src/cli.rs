@@ -13,6 +13,8 @@ use tansiq_node::records::NewRecord;
 use tansiq_node::{InitOptions, Node, NodeError};
 use tansiq_store::RecordFilter;
 
+use crate::term::one_line;
+
 /// Largest data or card file read from disk.
 const MAX_INPUT_FILE: u64 = 1024 * 1024;
 
@@ -602,7 +604,8 @@ pub fn run(cli: Cli) -> CliResult {
                 print_json(&peers);
             } else {
                 for p in peers {
-                    outln!("{}  {}  {}  {}", p.id, p.country, p.name, p.endpoint);
+                    let (name, ep) = (one_line(&p.name), one_line(&p.endpoint));
+                    outln!("{}  {}  {name}  {ep}", p.id, one_line(&p.country));
                 }
             }
         }
@@ -678,10 +681,10 @@ pub fn run(cli: Cli) -> CliResult {
                     outln!(
                         "{}  {:9}  {}  from {}  {}{}",
                         m.id,
-                        m.precedence.to_uppercase(),
-                        m.sent_at,
-                        m.sender,
-                        m.text,
+                        one_line(&m.precedence.to_uppercase()),
+                        one_line(&m.sent_at),
+                        one_line(&m.sender),
+                        crate::term::block(&m.text),
                         if m.ack_required && !m.acked {
                             "  [ack required]"
                         } else {
@@ -769,7 +772,7 @@ pub fn run(cli: Cli) -> CliResult {
                         p.link,
                         p.queued,
                         p.last_delivery.as_deref().unwrap_or("never"),
-                        p.name
+                        one_line(&p.name)
                     );
                 }
                 for a in &st.alarms {
@@ -826,7 +829,7 @@ pub fn run(cli: Cli) -> CliResult {
                         a.score,
                         a.entry_id,
                         a.record_id,
-                        a.explanation
+                        one_line(&a.explanation)
                     );
                 }
             }
@@ -910,9 +913,9 @@ fn channel(node: &Node, op: &Actor, json: bool, c: ChannelCmd) -> CliResult {
                         c.id,
                         c.status,
                         c.version,
-                        c.name,
+                        one_line(&c.name),
                         c.members.join(","),
-                        c.files.join(",")
+                        one_line(&c.files.join(","))
                     );
                 }
             }
@@ -1009,7 +1012,7 @@ fn record(node: &Node, op: &Actor, json: bool, r: RecordCmd) -> CliResult {
                         r.kind,
                         r.file,
                         r.tlp,
-                        name
+                        one_line(&name)
                     );
                 }
             }
@@ -1025,7 +1028,7 @@ fn record(node: &Node, op: &Actor, json: bool, r: RecordCmd) -> CliResult {
             } else {
                 for r in list {
                     let name = tansiq_core::record::names_of(&r.data).join(" / ");
-                    outln!("{}  {:12}  {}", r.id, r.kind, name);
+                    outln!("{}  {:12}  {}", r.id, r.kind, one_line(&name));
                 }
             }
         }

@@ -7,11 +7,14 @@
 /// `println!` that ends the process quietly when stdout is closed (a
 /// reader such as `head` has had enough): the command's work is already
 /// done, and a panic or an error message would only be noise.
+/// Every line goes through `term::safe`: no escape sequence from a
+/// partner's or a file's text reaches the terminal.
 macro_rules! outln {
     ($($arg:tt)*) => {{
         use std::io::Write as _;
+        let line = format!($($arg)*);
         let mut out = std::io::stdout().lock();
-        if let Err(e) = writeln!(out, $($arg)*).and_then(|()| out.flush()) {
+        if let Err(e) = writeln!(out, "{}", $crate::term::safe(&line)).and_then(|()| out.flush()) {
             $crate::output_failed(e)
         }
     }};
@@ -28,6 +31,7 @@ mod demo;
 mod query;
 mod screen;
 mod serve;
+mod term;
 
 use std::process::ExitCode;
 
@@ -48,7 +52,7 @@ fn main() -> ExitCode {
     match cli::run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", term::safe(&e.to_string()));
             ExitCode::from(e.exit_code() as u8)
         }
     }

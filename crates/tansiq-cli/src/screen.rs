@@ -65,7 +65,7 @@ pub fn import(
     .map_err(|e| CliError::bad(format!("{e}; nothing imported")))?;
     pb.finish_and_clear();
     for skipped in &imported.skipped {
-        eprintln!("warning: {skipped}");
+        eprintln!("warning: {}", crate::term::safe(&skipped.to_string()));
     }
     let entries = imported.entries;
     let items: Vec<ImportItem> = entries

@@ -29,6 +29,54 @@ pub fn parse_precedence(s: &str) -> NodeResult<Precedence> {
     }
 }
 
+/// Longest liaison message text, in characters, sent or received.
+pub const MAX_MESSAGE_CHARS: usize = 100_000;
+
+/// Why `text` is not an acceptable message text, if it is not: empty,
+/// longer than [`MAX_MESSAGE_CHARS`], or holding control characters other
+/// than newline and tab (terminal escape sequences, carriage returns that
+/// overwrite a line, NULs…).
+pub fn text_problem(text: &str) -> Option<String> {
+    if text.trim().is_empty() || text.chars().count() > MAX_MESSAGE_CHARS {
+        return Some("the text must be 1 to 100,000 characters".into());
+    }
+    if text
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
+        return Some("the text contains control characters".into());
+    }
+    None
+}
+
+/// Checks a liaison message received from a peer as strictly as
+/// [`Node::send_message`] checks one sent here (the sender's node may be
+/// modified): the text as [`text_problem`] says, a known precedence, a
+/// timestamp, a plausible file name. `Err` is the reason to reject the
+/// envelope (audited `envelope.reject`; nothing is stored).
+pub(crate) fn check_received(
+    file: Option<&str>,
+    precedence: &str,
+    text: &str,
+    sent_at: &str,
+) -> Result<(), String> {
+    if let Some(p) = text_problem(text) {
+        return Err(format!("message rejected: {p}"));
+    }
+    if !matches!(precedence, "flash" | "immediate" | "priority" | "routine") {
+        return Err("message rejected: unknown precedence".into());
+    }
+    if sent_at.len() > 64 || tansiq_core::time::parse_instant(sent_at).is_err() {
+        return Err("message rejected: sent_at is not a timestamp".into());
+    }
+    if let Some(f) = file {
+        if f.is_empty() || f.chars().count() > 128 || f.chars().any(char::is_control) {
+            return Err("message rejected: bad file name".into());
+        }
+    }
+    Ok(())
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct MessageView {
     pub id: String,
@@ -75,14 +123,8 @@ impl Node {
         policy::authorize(actor, Action::SendMessage)?;
         let prec = parse_precedence(precedence)?;
         let text = text.trim_end();
-        if text.trim().is_empty() || text.chars().count() > 100_000 {
-            return Err(NodeError::bad("--text must be 1 to 100,000 characters"));
-        }
-        if text
-            .chars()
-            .any(|c| c.is_control() && c != '\n' && c != '\t')
-        {
-            return Err(NodeError::bad("--text contains control characters"));
+        if let Some(p) = text_problem(text) {
+            return Err(NodeError::bad(format!("--text: {p}")));
         }
         if let (Actor::User(u), Some(f)) = (actor, file) {
             if !u.has_file(f) {

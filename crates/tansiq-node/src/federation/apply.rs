@@ -320,6 +320,8 @@ fn take_in(
                 ));
             }
             tansiq_core::ids::check_id("message id", &id).map_err(|e| Outcome::Reject(e.0))?;
+            crate::messages::check_received(file.as_deref(), &precedence, &text, &sent_at)
+                .map_err(Outcome::Reject)?;
             let row = tansiq_store::MessageRow {
                 id: id.clone(),
                 direction: "in".into(),

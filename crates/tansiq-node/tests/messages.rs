@@ -1,0 +1,156 @@
+//! Liaison messages from a modified sender (issue 12, finding 12): a
+//! partner's node signs whatever it likes into a message payload; the
+//! receiving node checks it as strictly as its own `send` would.
+
+use tansiq_core::user::Actor;
+use tansiq_node::federation::Payload;
+use tansiq_node::{InitOptions, Node};
+use tansiq_sync::Precedence;
+
+const OP: Actor = Actor::Operator;
+
+fn node(root: &std::path::Path, name: &str, cc: &str, port: u16) -> Node {
+    Node::init(
+        &root.join(name),
+        &InitOptions {
+            name,
+            country: cc,
+            listen: &format!("127.0.0.1:{port}"),
+            endpoint: None,
+            api_listen: None,
+            store: None,
+        },
+    )
+    .unwrap()
+}
+
+/// Hands every queued message to its recipient until nothing moves.
+fn pump(nodes: &[&Node]) {
+    for _round in 0..50 {
+        let mut any = false;
+        for n in nodes {
+            for t in n.federation.take_outgoing() {
+                let Some(dest) = nodes.iter().find(|d| d.id() == t.to.as_str()) else {
+                    continue;
+                };
+                let bytes = t.message.encode();
+                let more = dest
+                    .store
+                    .write(|tx| dest.federation.receive(dest, tx, n.id(), &bytes))
+                    .unwrap();
+                dest.federation.queue(more);
+                any = true;
+            }
+        }
+        if !any {
+            return;
+        }
+    }
+}
+
+fn rejected(n: &Node) -> Vec<String> {
+    let conn = rusqlite::Connection::open(n.dir.join("node.db")).unwrap();
+    let mut st = conn
+        .prepare("SELECT details FROM audit_log WHERE action = 'envelope.reject'")
+        .unwrap();
+    st.query_map([], |r| r.get::<_, String>(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+#[test]
+fn hostile_message_texts_are_rejected_by_the_receiver() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dz = node(tmp.path(), "dz", "DZ", 7501);
+    let ma = node(tmp.path(), "ma", "MA", 7511);
+    dz.peer_add(&OP, &serde_json::to_vec(&ma.card()).unwrap())
+        .unwrap();
+    ma.peer_add(&OP, &serde_json::to_vec(&dz.card()).unwrap())
+        .unwrap();
+    let ch = dz
+        .channel_create(
+            &OP,
+            "DZ-MA",
+            vec![ma.id().into()],
+            vec!["terrorism".into()],
+            vec![],
+            None,
+        )
+        .unwrap();
+    pump(&[&dz, &ma]);
+    ma.channel_accept(&OP, &ch).unwrap();
+    pump(&[&dz, &ma]);
+
+    // DZ's node, modified, signs messages its own `send` would refuse.
+    let now = tansiq_core::time::format(&tansiq_core::time::now());
+    let long = "A".repeat(100_001);
+    let hostile: Vec<(&str, Option<&str>, &str, &str)> = vec![
+        // (text, file, precedence, sent_at)
+        (
+            "\u{1b}]0;pwned\u{7}\u{1b}[2J\u{1b}[31mACK ALL",
+            None,
+            "flash",
+            &now,
+        ),
+        ("fine\rOVERWRITTEN", None, "flash", &now),
+        ("nul\u{0}byte", None, "routine", &now),
+        ("c1 \u{9b}31m csi", None, "routine", &now),
+        (&long, None, "routine", &now),
+        ("   ", None, "routine", &now),
+        ("ok text", None, "\u{1b}[31mflash", &now),
+        ("ok text", None, "routine", "\u{1b}[2Jyesterday"),
+        ("ok text", Some("terror\u{1b}[0mism"), "routine", &now),
+    ];
+    let members = vec![dz.id().to_string(), ma.id().to_string()];
+    for (i, (text, file, prec, sent_at)) in hostile.iter().enumerate() {
+        let out = dz
+            .store
+            .write(|tx| {
+                dz.federation.submit(
+                    &dz,
+                    tx,
+                    &ch,
+                    "message",
+                    Precedence::Flash,
+                    members.clone(),
+                    vec![],
+                    &Payload::Message {
+                        id: tansiq_core::ids::new_id(tansiq_core::ids::MESSAGE_PREFIX),
+                        channel: ch.clone(),
+                        file: file.map(str::to_string),
+                        precedence: prec.to_string(),
+                        text: text.to_string(),
+                        sent_at: sent_at.to_string(),
+                        ack_required: false,
+                    },
+                )
+            })
+            .unwrap();
+        dz.federation.queue(out);
+        pump(&[&dz, &ma]);
+        assert!(
+            ma.inbox(&OP).unwrap().is_empty(),
+            "hostile message {i} was taken in"
+        );
+        assert_eq!(rejected(&ma).len(), i + 1, "message {i} not rejected");
+    }
+    assert!(rejected(&ma).iter().all(|d| d.contains("message rejected")));
+
+    // A real message, newlines and tabs included, still gets through.
+    let text = "Convoy left at 04:10.\n\tTwo vehicles.";
+    dz.send_message(&OP, &ch, None, "flash", text, false)
+        .unwrap();
+    pump(&[&dz, &ma]);
+    let inbox = ma.inbox(&OP).unwrap();
+    assert_eq!(inbox.len(), 1);
+    assert_eq!(inbox[0].text, text);
+    // The sender's own check is the same rule.
+    for bad in ["\u{1b}[2J", "a\rb", &long] {
+        let e = dz
+            .send_message(&OP, &ch, None, "routine", bad, false)
+            .unwrap_err();
+        assert_eq!(e.exit_code(), 2, "{e}");
+    }
+    assert!(ma.audit_verify(&OP).unwrap().ok);
+}
