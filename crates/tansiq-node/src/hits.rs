@@ -61,6 +61,11 @@ const DIGEST_MAX_AGE: Duration = Duration::from_secs(5);
 const LIST_MAGIC: &[u8; 8] = b"TQHITL1\n";
 const SEED_FILE: &str = "hit.key";
 const SEED_LABEL: &str = "tansiq-hit-seed-v1";
+/// Meta keys: a partner's key generation, and the key id and fingerprint
+/// of the last list built for it (to notice, after a restart, entries
+/// that left while no list was in memory).
+const GEN_META: &str = "hit_gen:";
+const LAST_META: &str = "hit_last:";
 
 type Tag = [u8; TAG_LEN];
 
@@ -469,13 +474,41 @@ impl Node {
         Ok(**self.hits.seed.get_or_init(|| s))
     }
 
-    /// The current key period: `{period}.{epoch}` where `period` counts
-    /// `hit_period_secs` since the epoch and `epoch` counts forced
-    /// rotations (`query rotate`).
-    pub(crate) fn hit_key_id(&self, tx: &mut Tx) -> NodeResult<String> {
+    /// The current key period for every partner: `{period}.{epoch}`
+    /// where `period` counts `hit_period_secs` since the epoch and `epoch`
+    /// counts forced rotations (`query rotate`).
+    fn hit_period_id(&self, tx: &mut Tx) -> NodeResult<String> {
         let period = (now_ms() / 1000) / self.config.hit_period_secs.max(1);
         let epoch = tx.meta_get("hit_epoch")?.unwrap_or_else(|| "0".into());
         Ok(format!("{period}.{epoch}"))
+    }
+
+    /// `peer`'s key id: the period id, then `.{generation}` once entries
+    /// have left what is exposed to `peer` (`rekey_peer`).
+    pub(crate) fn hit_key_id(&self, tx: &mut Tx, peer: &str) -> NodeResult<String> {
+        let base = self.hit_period_id(tx)?;
+        Ok(match tx.meta_get(&format!("{GEN_META}{peer}"))? {
+            Some(g) if g != "0" => format!("{base}.{g}"),
+            _ => base,
+        })
+    }
+
+    /// A new key for `peer` alone (same period): a keyed list it fetched
+    /// earlier matches nothing its evaluations return from now on, so an
+    /// entry that left its exposure stops answering at once, even in a
+    /// copy a modified querier kept.
+    fn rekey_peer(&self, tx: &mut Tx, peer: &str, why: &str) -> NodeResult<()> {
+        let k = format!("{GEN_META}{peer}");
+        let g: u64 = tx.meta_get(&k)?.and_then(|v| v.parse().ok()).unwrap_or(0);
+        tx.meta_set(&k, &(g + 1).to_string())?;
+        self.audit(
+            tx,
+            "node",
+            "hit.rekey",
+            peer,
+            json!({"peer": peer, "why": why}),
+        )?;
+        Ok(())
     }
 
     fn hit_oprf_key(
@@ -577,6 +610,8 @@ impl Node {
                     "file {file} of channel {channel} is not exposed to {peer}"
                 )));
             }
+            // The file's entries leave: other exposures may remain.
+            self.rekey_peer(tx, peer, "exposure withdrawn")?;
             self.audit(
                 tx,
                 &actor.audit_name(),
@@ -607,7 +642,7 @@ impl Node {
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(0);
             tx.meta_set("hit_epoch", &(e + 1).to_string())?;
-            let id = self.hit_key_id(tx)?;
+            let id = self.hit_period_id(tx)?;
             self.audit(
                 tx,
                 &actor.audit_name(),
@@ -670,33 +705,63 @@ impl Node {
     /// needed). Refused when nothing is exposed to `peer`.
     pub fn hit_list_for(&self, peer: &str) -> Result<Arc<BuiltList>, ServeError> {
         let seed = self.hit_seed()?;
-        let (key_id, heads) = self
+        let (mut key_id, heads, last) = self
             .store
             .read(|tx| {
                 let Some(heads) = self.exposed_heads(tx, peer)? else {
                     return Ok::<_, NodeError>(None);
                 };
-                Ok(Some((self.hit_key_id(tx)?, heads)))
+                let last = tx.meta_get(&format!("{LAST_META}{peer}"))?;
+                Ok(Some((self.hit_key_id(tx, peer)?, heads, last)))
             })?
             .ok_or(ServeError::NotExposed)?;
-        let mut h = Vec::with_capacity(heads.len() * 40);
-        h.extend_from_slice(key_id.as_bytes());
-        for (id, v) in &heads {
-            h.extend_from_slice(format!("\n{id}\0{v}").as_bytes());
-        }
-        let fingerprint = sha256(&h);
-        let prev = lock(&self.hits.lists).get(peer).map(|p| p.0.clone());
-        let built = match prev.as_ref().filter(|p| p.fingerprint == fingerprint) {
-            Some(p) => p.clone(),
-            None => Arc::new(self.build_list(
-                &seed,
-                peer,
-                &key_id,
-                heads,
-                fingerprint,
-                prev.as_deref(),
-            )?),
+        let fingerprint_of = |key_id: &str| {
+            let mut h = Vec::with_capacity(heads.len() * 40);
+            h.extend_from_slice(key_id.as_bytes());
+            for (id, v) in &heads {
+                h.extend_from_slice(format!("\n{id}\0{v}").as_bytes());
+            }
+            sha256(&h)
         };
+        let mut fingerprint = fingerprint_of(&key_id);
+        let prev = lock(&self.hits.lists).get(peer).map(|p| p.0.clone());
+        if prev.as_ref().is_some_and(|p| p.fingerprint == fingerprint) {
+            let p = prev.expect("checked");
+            lock(&self.hits.lists).insert(peer.to_string(), (p.clone(), std::time::Instant::now()));
+            return Ok(p);
+        }
+        // Did an entry leave (or change) since the last list under this
+        // key? With that list in memory, compare entries; otherwise the
+        // last fingerprint stored: any change under the same key, or no
+        // record of a list at all (the first list since this rule), counts.
+        let left = match prev.as_ref().filter(|p| p.key_id == key_id) {
+            Some(p) => p
+                .entries
+                .iter()
+                .any(|(id, e)| heads.get(id) != Some(&e.version)),
+            None => match last.as_deref().and_then(|l| l.split_once(' ')) {
+                Some((k, fp)) if k == key_id => fp != hex::encode(fingerprint),
+                Some(_) => false,
+                None => true,
+            },
+        };
+        if left {
+            let seen = key_id.clone();
+            key_id = self.store.write(|tx| {
+                // Once, however many requests noticed it at the same time.
+                if self.hit_key_id(tx, peer)? == seen {
+                    self.rekey_peer(tx, peer, "entries left the exposed set")?;
+                    self.checkpoint_in(tx)?;
+                }
+                self.hit_key_id(tx, peer)
+            })?;
+            fingerprint = fingerprint_of(&key_id);
+        }
+        let built =
+            Arc::new(self.build_list(&seed, peer, &key_id, heads, fingerprint, prev.as_deref())?);
+        let last = format!("{key_id} {}", hex::encode(fingerprint));
+        self.store
+            .write_relaxed(|tx| tx.meta_set(&format!("{LAST_META}{peer}"), &last))?;
         lock(&self.hits.lists).insert(peer.to_string(), (built.clone(), std::time::Instant::now()));
         Ok(built)
     }
@@ -826,11 +891,23 @@ impl Node {
         let seed = self.hit_seed()?;
         let n = elements.len() as i64;
         let now = now_ms() as i64;
+        // The list as it stands (a check a few seconds old will do: the
+        // entries cost a scan), before the key check: an entry that left
+        // the exposure re-keys the partner, and an evaluation under the
+        // old key is then refused as stale.
+        let fresh = lock(&self.hits.lists)
+            .get(peer)
+            .filter(|(_, at)| at.elapsed() < DIGEST_MAX_AGE)
+            .map(|(l, _)| l.clone());
+        let list = match fresh {
+            Some(l) => l,
+            None => self.hit_list_for(peer)?,
+        };
         let outcome = self.store.write_relaxed(|tx| {
             if tx.hit_allowed(Some(peer))?.is_empty() {
                 return Ok::<_, NodeError>(Err(ServeError::NotExposed));
             }
-            let key_id = self.hit_key_id(tx)?;
+            let key_id = self.hit_key_id(tx, peer)?;
             if req.key_id != key_id {
                 return Ok(Err(ServeError::Stale(key_id)));
             }
@@ -879,15 +956,11 @@ impl Node {
         let (evaluated, proof) = key
             .blind_evaluate(&elements)
             .map_err(|_| ServeError::Bad("an element is not a valid group element".into()))?;
-        // The digest lets the querier notice a changed list; checking the
-        // entries costs a scan of them, so a check a few seconds old will do.
-        let fresh = lock(&self.hits.lists)
-            .get(peer)
-            .filter(|(l, at)| l.key_id == key_id && at.elapsed() < DIGEST_MAX_AGE)
-            .map(|(l, _)| l.clone());
-        let list = match fresh {
-            Some(l) => l,
-            None => self.hit_list_for(peer)?,
+        // The digest lets the querier notice a changed list.
+        let list = if list.key_id == key_id {
+            list
+        } else {
+            self.hit_list_for(peer)?
         };
         Ok(EvaluateResponse {
             key_id,

@@ -607,3 +607,54 @@ fn a_refusal_reason_from_a_modified_holder_carries_no_control_characters() {
         "{reason:?}"
     );
 }
+
+/// A modified querier keeps the keyed list it fetched and goes on asking
+/// under its key: an entry that left the exposure (retracted, or its file
+/// withdrawn while another stays exposed) must stop answering at once,
+/// not at the end of the key period.
+#[test]
+fn an_entry_that_leaves_the_exposure_stops_answering_in_a_kept_list() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dz = node(tmp.path(), "dz", "DZ", 1);
+    let tn = node(tmp.path(), "tn", "TN", 3);
+    trust(&[&dz, &tn]);
+    let national = |name: &str| {
+        dz.channel_create(&OP, name, vec![], vec!["terrorism".into()], vec![], None)
+            .unwrap()
+    };
+    let (a, b) = (national("DZ national A"), national("DZ national B"));
+    let hattab = dz
+        .record_add(&OP, person(&a, &["Hassan Hattab"], "1967"))
+        .unwrap();
+    dz.record_add(&OP, person(&a, &["Amari Saifi"], "1968"))
+        .unwrap();
+    dz.record_add(&OP, person(&b, &["Nabil Sahraoui"], "1966"))
+        .unwrap();
+    dz.query_allow(&OP, tn.id(), &a, "terrorism", None).unwrap();
+    dz.query_allow(&OP, tn.id(), &b, "terrorism", None).unwrap();
+    let kept = list(&dz, tn.id());
+    assert_eq!(kept.refs.len(), 3);
+    let hattab_s = subject("Hassan Hattab", "1967");
+    assert!(probe(&dz, tn.id(), &kept, &hattab_s) >= hitkeys::DEFAULT_MIN_SHARED);
+
+    // Retracted: once the holder's few-seconds-old view of its entries
+    // has expired, an evaluation under the kept list's key is stale.
+    dz.record_retract(&OP, &hattab).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(5200));
+    let (_, _, r) = evaluate(&dz, tn.id(), &kept.header.key_id, &hattab_s);
+    assert!(matches!(r, Err(ServeError::Stale(_))), "{:?}", r.ok());
+    let l2 = list(&dz, tn.id());
+    assert_eq!(l2.refs.len(), 2);
+    assert_eq!(probe(&dz, tn.id(), &l2, &hattab_s), 0);
+    let saifi = subject("Amari Saifi", "1968");
+    assert!(probe(&dz, tn.id(), &l2, &saifi) >= hitkeys::DEFAULT_MIN_SHARED);
+
+    // File A withdrawn, B still exposed: at once, the kept key is stale.
+    dz.query_deny(&OP, tn.id(), &a, "terrorism").unwrap();
+    let (_, _, r) = evaluate(&dz, tn.id(), &l2.header.key_id, &saifi);
+    assert!(matches!(r, Err(ServeError::Stale(_))), "{:?}", r.ok());
+    let l3 = list(&dz, tn.id());
+    assert_eq!(l3.refs.len(), 1);
+    assert_eq!(probe(&dz, tn.id(), &l3, &saifi), 0);
+    dz.audit_verify(&OP).unwrap();
+}
