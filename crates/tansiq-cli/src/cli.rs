@@ -222,9 +222,28 @@ enum UserCmd {
         /// Files the user is assigned to, comma-separated.
         #[arg(long, value_delimiter = ',')]
         files: Vec<String>,
+        /// Token lifetime: Nd (days, at most 366d), a date or an RFC 3339
+        /// date-time (default 90d).
+        #[arg(long)]
+        expires: Option<String>,
     },
-    /// Users of this node.
+    /// Users of this node, with each token's state and expiry.
     List,
+    /// Remove a user; its token stops working at once.
+    Remove { name: String },
+    /// Rotate a user's token (prints the new one once; the old one stops
+    /// working at once) or revoke it (issuing none).
+    #[command(group(clap::ArgGroup::new("op").required(true).args(["rotate", "revoke"])))]
+    Token {
+        name: String,
+        #[arg(long)]
+        rotate: bool,
+        #[arg(long)]
+        revoke: bool,
+        /// Lifetime of the new token (with --rotate).
+        #[arg(long, conflicts_with = "revoke")]
+        expires: Option<String>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -537,6 +556,15 @@ fn print_json<T: Serialize>(v: &T) {
     );
 }
 
+/// A new token: alone on stdout (shown once), or with its expiry in JSON.
+fn print_token(json: bool, t: &tansiq_node::admin::IssuedToken) {
+    if json {
+        print_json(&serde_json::json!({"token": t.token, "expires_at": t.expires_at}));
+    } else {
+        outln!("{}", t.token);
+    }
+}
+
 fn print_line_or_json(json: bool, key: &str, value: &str) {
     if json {
         outln!("{}", serde_json::json!({ key: value }));
@@ -619,12 +647,17 @@ pub fn run(cli: Cli) -> CliResult {
             api_listen.as_deref(),
             api_insecure_non_loopback,
         )?,
-        Cmd::User(UserCmd::Add { name, role, files }) => {
+        Cmd::User(UserCmd::Add {
+            name,
+            role,
+            files,
+            expires,
+        }) => {
             let role: Role = role
                 .parse()
                 .map_err(|e: tansiq_core::Invalid| CliError::bad(format!("--role: {e}")))?;
-            let token = open()?.user_add(&op, &name, role, &files)?;
-            print_line_or_json(json, "token", &token);
+            let t = open()?.user_add_expiring(&op, &name, role, &files, expires.as_deref())?;
+            print_token(json, &t);
         }
         Cmd::User(UserCmd::List) => {
             let users = open()?.user_list(&op)?;
@@ -632,8 +665,36 @@ pub fn run(cli: Cli) -> CliResult {
                 print_json(&users);
             } else {
                 for u in users {
-                    outln!("{}  {}  {}", u.name, u.role, u.files.join(","));
+                    outln!(
+                        "{}  {}  {}  token {} until {}",
+                        u.name,
+                        u.role,
+                        u.files.join(","),
+                        u.token,
+                        u.token_expires_at
+                    );
                 }
+            }
+        }
+        Cmd::User(UserCmd::Remove { name }) => {
+            open()?.user_remove(&op, &name)?;
+            print_line_or_json(json, "removed", &name);
+        }
+        Cmd::User(UserCmd::Token {
+            name,
+            rotate,
+            expires,
+            ..
+        }) => {
+            let node = open()?;
+            if rotate {
+                print_token(
+                    json,
+                    &node.user_token_rotate(&op, &name, expires.as_deref())?,
+                );
+            } else {
+                node.user_token_revoke(&op, &name)?;
+                print_line_or_json(json, "revoked", &name);
             }
         }
         Cmd::Channel(c) => channel(&open()?, &op, json, c)?,

@@ -780,7 +780,7 @@ fn output_to_a_closed_pipe_ends_quietly() {
 #[test]
 fn a_non_loopback_api_address_needs_an_explicit_flag() {
     let tmp = tempfile::tempdir().unwrap();
-    let store = store_args();
+    // a fresh store (PostgreSQL schema) for each init
     let init_args = |api: &str, flag: bool| {
         let mut a: Vec<String> = [
             "init",
@@ -799,7 +799,7 @@ fn a_non_loopback_api_address_needs_an_explicit_flag() {
         if flag {
             a.push("--api-insecure-non-loopback".into());
         }
-        a.extend(store.iter().cloned());
+        a.extend(store_args());
         a
     };
     let d = tmp.path().join("refused");
@@ -848,4 +848,106 @@ fn a_non_loopback_api_address_needs_an_explicit_flag() {
     std::fs::write(&path, cfg).unwrap();
     let err = fails(&n.dir, &["serve"], 2);
     assert!(err.contains("--api-insecure-non-loopback"), "{err}");
+}
+
+/// Issue 12, finding 8: no `user remove`, no token rotation, revocation
+/// or expiry existed. Each is a command now, audited; bad input changes
+/// nothing.
+#[test]
+fn users_are_removed_and_tokens_rotated_revoked_and_expiring() {
+    let n = init("DRS Algeria", "DZ", 7401);
+    let d = &n.dir;
+    let t = json(
+        d,
+        &[
+            "user",
+            "add",
+            "omar",
+            "--role",
+            "officer",
+            "--files",
+            "terrorism",
+            "--expires",
+            "30d",
+            "--json",
+        ],
+    );
+    let first = t["token"].as_str().unwrap().to_string();
+    let exp = t["expires_at"].as_str().unwrap().to_string();
+    ok(d, &["user", "add", "amina", "--role", "analyst"]);
+    let users = json(d, &["user", "list", "--json"]);
+    let omar = &users
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["name"] == "omar")
+        .unwrap()
+        .clone();
+    assert_eq!(omar["token"], "active");
+    assert_eq!(omar["token_expires_at"], exp.as_str());
+    let before = state(d);
+    for (args, code) in [
+        (vec!["user", "token", "omar"], 2),
+        (vec!["user", "token", "omar", "--rotate", "--revoke"], 2),
+        (
+            vec!["user", "token", "omar", "--rotate", "--expires", "400d"],
+            2,
+        ),
+        (
+            vec!["user", "token", "omar", "--revoke", "--expires", "5d"],
+            2,
+        ),
+        (vec!["user", "token", "nobody", "--rotate"], 2),
+        (vec!["user", "remove", "nobody"], 2),
+        (
+            vec![
+                "user",
+                "add",
+                "x",
+                "--role",
+                "analyst",
+                "--expires",
+                "2020-01-01",
+            ],
+            2,
+        ),
+    ] {
+        fails(d, &args, code);
+    }
+    assert_eq!(state(d), before, "refused commands changed nothing");
+    let second = ok(d, &["user", "token", "omar", "--rotate", "--expires", "7d"]);
+    assert!(second.starts_with("tqk_") && second != first);
+    ok(d, &["user", "token", "omar", "--revoke"]);
+    let users = json(d, &["user", "list", "--json"]);
+    let omar = users
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["name"] == "omar")
+        .unwrap();
+    assert_eq!(omar["token"], "revoked", "{omar}");
+    assert!(!contains(&store_bytes(d), second.as_bytes()));
+    ok(d, &["user", "remove", "amina"]);
+    fails(d, &["user", "remove", "amina"], 2);
+    let users = json(d, &["user", "list", "--json"]);
+    assert!(users
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|u| u["name"] != "amina"));
+    for action in [
+        "user.add",
+        "user.token.rotate",
+        "user.token.revoke",
+        "user.remove",
+    ] {
+        let n = store_count(
+            d,
+            &format!(
+                "SELECT COUNT(*) FROM audit_log WHERE action = '{action}' AND actor = 'operator'"
+            ),
+        );
+        assert!(n >= 1, "{action} not audited");
+    }
+    ok(d, &["audit", "verify"]);
 }

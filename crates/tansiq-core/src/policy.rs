@@ -89,6 +89,9 @@ pub enum Rule {
     Exposure,
     /// Hit/no-hit evaluations are rationed per partner.
     RateLimit,
+    /// Record access (files, reading roles) is granted by the operator at
+    /// the node alone; an API user grants nothing it does not hold.
+    Grant,
 }
 
 impl Rule {
@@ -102,6 +105,7 @@ impl Rule {
             Rule::OriginatorOnly => "originator-only rule",
             Rule::Exposure => "hit/no-hit exposure rule",
             Rule::RateLimit => "hit/no-hit rate limit",
+            Rule::Grant => "grant rule",
         }
     }
 }
@@ -169,6 +173,50 @@ pub fn authorize(actor: &Actor, action: Action) -> Result<(), Refusal> {
             format!("the {} role may not {}", u.role, action.describe()),
         ),
     }
+}
+
+/// Who may create a user of `role` assigned to `files` — or rotate the
+/// token of such a user, which hands the caller that user's powers.
+///
+/// The operator at the node (the CLI, holding the node directory) grants
+/// anything. An API user — an admin — may grant only what it holds
+/// itself: a role none of whose actions its own role lacks (admin,
+/// auditor), and no files. So no API token, stolen or misused, can mint a
+/// token that reads record content: officers, analysts and every file
+/// assignment come from the operator.
+pub fn may_grant(actor: &Actor, role: Role, files: &[String]) -> Result<(), Refusal> {
+    authorize(actor, Action::ManageUsers)?;
+    let Actor::User(u) = actor else {
+        return Ok(());
+    };
+    if let Some(a) = Action::ALL
+        .into_iter()
+        .find(|a| role_allows(role, *a) && !role_allows(u.role, *a))
+    {
+        return refuse(
+            Rule::Grant,
+            format!(
+                "the {} role may not grant the {role} role (it may {}, which the {} role may not); only the operator at the node (the tansiq CLI) may",
+                u.role,
+                a.describe(),
+                u.role
+            ),
+        );
+    }
+    if !files.is_empty() {
+        return refuse(
+            Rule::Grant,
+            "only the operator at the node (the tansiq CLI) assigns files to users",
+        );
+    }
+    Ok(())
+}
+
+/// May the actor remove a user or revoke its token? Any user manager may:
+/// taking access away escalates nothing, and a compromised token must be
+/// revocable at once by whoever is on duty.
+pub fn may_revoke(actor: &Actor) -> Result<(), Refusal> {
+    authorize(actor, Action::ManageUsers)
 }
 
 /// The most restrictive TLP a role may read inside the node. TLP:RED is
@@ -580,6 +628,37 @@ mod tests {
             tlp,
             code: HandlingCode::OriginatorConsent,
         }
+    }
+
+    #[test]
+    fn only_the_operator_grants_record_access() {
+        let files = vec!["terrorism".to_string()];
+        for role in Role::ALL {
+            assert!(may_grant(&Actor::Operator, role, &files).is_ok());
+        }
+        let admin = user(Role::Admin, &["terrorism", "recruitment"]);
+        // an admin grants what it holds: admins and auditors, no files
+        assert!(may_grant(&admin, Role::Admin, &[]).is_ok());
+        assert!(may_grant(&admin, Role::Auditor, &[]).is_ok());
+        for role in [Role::Officer, Role::Analyst] {
+            let r = may_grant(&admin, role, &[]).unwrap_err();
+            assert_eq!(r.rule, Rule::Grant, "{role}");
+        }
+        for role in Role::ALL {
+            // files, even its own, are never an API user's to give
+            let r = may_grant(&admin, role, &files).unwrap_err();
+            assert_eq!(r.rule, Rule::Grant, "{role}");
+        }
+        // roles that may not manage users grant nothing at all
+        for role in [Role::Officer, Role::Analyst, Role::Auditor] {
+            let actor = user(role, &["terrorism"]);
+            for target in Role::ALL {
+                assert_eq!(may_grant(&actor, target, &[]).unwrap_err().rule, Rule::Role);
+            }
+            assert_eq!(may_revoke(&actor).unwrap_err().rule, Rule::Role);
+        }
+        assert!(may_revoke(&admin).is_ok());
+        assert!(may_revoke(&Actor::Operator).is_ok());
     }
 
     /// Expected read access, one line per role: for an assigned file, the

@@ -71,6 +71,48 @@ impl Actor {
     }
 }
 
+/// Lifetime of an API token when none is asked for.
+pub const TOKEN_DEFAULT_DAYS: i64 = 90;
+/// The longest lifetime a token may be given: every token dies by itself.
+pub const TOKEN_MAX_DAYS: i64 = 366;
+
+/// When a token issued at `now` expires: `requested` is `Nd` (N days), a
+/// date (`2027-01-31`, midnight UTC) or an RFC 3339 date-time; none means
+/// [`TOKEN_DEFAULT_DAYS`]. It must lie in the future and at most
+/// [`TOKEN_MAX_DAYS`] ahead.
+pub fn token_expiry(
+    now: crate::time::Instant,
+    requested: Option<&str>,
+) -> Result<crate::time::Instant, Invalid> {
+    let t = match requested.map(str::trim) {
+        None => now + chrono::Duration::days(TOKEN_DEFAULT_DAYS),
+        Some(r) => match r.strip_suffix('d').map(str::parse::<i64>) {
+            Some(Ok(days)) if (1..=TOKEN_MAX_DAYS).contains(&days) => {
+                now + chrono::Duration::days(days)
+            }
+            Some(_) => {
+                return Err(Invalid::new(format!(
+                    "token lifetime {r:?}: give 1d to {TOKEN_MAX_DAYS}d"
+                )))
+            }
+            None => crate::time::parse_instant(r)?,
+        },
+    };
+    if t <= now {
+        return Err(Invalid::new(format!(
+            "token expiry {} is not in the future",
+            crate::time::format(&t)
+        )));
+    }
+    if t > now + chrono::Duration::days(TOKEN_MAX_DAYS) {
+        return Err(Invalid::new(format!(
+            "token expiry {} is more than {TOKEN_MAX_DAYS} days ahead",
+            crate::time::format(&t)
+        )));
+    }
+    Ok(t)
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct User {
     pub name: String,
@@ -101,5 +143,31 @@ impl User {
 
     pub fn has_file(&self, file: &str) -> bool {
         self.files.iter().any(|f| f == file)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_expiry_defaults_bounds_and_forms() {
+        let now = crate::time::parse_instant("2026-01-01T00:00:00Z").unwrap();
+        let f = |r| token_expiry(now, r).map(|t| crate::time::format(&t));
+        assert_eq!(f(None).unwrap(), "2026-04-01T00:00:00Z");
+        assert_eq!(f(Some("30d")).unwrap(), "2026-01-31T00:00:00Z");
+        assert_eq!(f(Some("2026-02-01")).unwrap(), "2026-02-01T00:00:00Z");
+        for bad in [
+            "0d",
+            "-1d",
+            "367d",
+            "xd",
+            "2025-12-31",
+            "2026-01-01",
+            "2030-01-01",
+            "soon",
+        ] {
+            assert!(f(Some(bad)).is_err(), "{bad}");
+        }
     }
 }

@@ -371,6 +371,7 @@ struct CreateUser {
     role: String,
     #[serde(default)]
     files: Vec<String>,
+    expires: Option<String>,
 }
 
 async fn create_user(
@@ -380,8 +381,55 @@ async fn create_user(
 ) -> ApiResult {
     as_user(st, actor, move |node, actor| {
         let role: Role = b.role.parse()?;
-        node.user_add(actor, &b.name, role, &b.files)
-            .map(|token| json!({"name": b.name, "token": token}))
+        node.user_add_expiring(actor, &b.name, role, &b.files, b.expires.as_deref())
+    })
+    .await
+}
+
+async fn remove_user(
+    State(st): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Path(name): Path<String>,
+) -> ApiResult {
+    as_user(st, actor, move |node, actor| {
+        node.user_remove(actor, &name)
+            .map(|_| json!({"name": name, "status": "removed"}))
+    })
+    .await
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RotateToken {
+    expires: Option<String>,
+}
+
+async fn rotate_token(
+    State(st): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Path(name): Path<String>,
+    body: axum::body::Bytes,
+) -> ApiResult {
+    // The body is optional: none means the default lifetime.
+    let b: RotateToken = if body.iter().all(u8::is_ascii_whitespace) {
+        RotateToken::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| NodeError::bad(format!("request body: {e}")))?
+    };
+    as_user(st, actor, move |node, actor| {
+        node.user_token_rotate(actor, &name, b.expires.as_deref())
+    })
+    .await
+}
+
+async fn revoke_token(
+    State(st): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Path(name): Path<String>,
+) -> ApiResult {
+    as_user(st, actor, move |node, actor| {
+        node.user_token_revoke(actor, &name)
+            .map(|_| json!({"name": name, "token": "revoked"}))
     })
     .await
 }
@@ -435,6 +483,11 @@ pub fn router(node: Arc<Node>) -> Router {
         .route("/api/v1/channels/{id}/accept", post(accept_channel))
         .route("/api/v1/peers", get(list_peers))
         .route("/api/v1/users", get(list_users).post(create_user))
+        .route("/api/v1/users/{name}", axum::routing::delete(remove_user))
+        .route(
+            "/api/v1/users/{name}/token",
+            post(rotate_token).delete(revoke_token),
+        )
         .route(
             "/api/v1/audit/checkpoint",
             get(get_checkpoint).post(make_checkpoint),
@@ -478,7 +531,7 @@ pub async fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> 
 /// The OpenAPI 3.1 description of this API.
 pub fn openapi_document() -> Value {
     let err = json!({"description": "error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}});
-    let errors = json!({"400": err, "401": err, "403": err, "404": err, "500": err});
+    let errors = json!({"400": err, "401": err, "403": err, "404": err, "405": err, "500": err});
     let id_param =
         json!([{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}]);
     let ok = |schema: Value| json!({"description": "ok", "content": {"application/json": {"schema": schema}}});
@@ -491,6 +544,8 @@ pub fn openapi_document() -> Value {
         base
     };
     let rec = json!({"$ref": "#/components/schemas/Record"});
+    let name_param =
+        json!([{"name": "name", "in": "path", "required": true, "schema": {"type": "string"}}]);
     json!({
         "openapi": "3.1.0",
         "info": {"title": "Tansiq node local API", "version": "1"},
@@ -530,11 +585,18 @@ pub fn openapi_document() -> Value {
             "/api/v1/channels/{id}/accept": {"parameters": id_param, "post": {"summary": "Co-sign the pending charter", "responses": merge(json!({"200": ok(json!({"$ref": "#/components/schemas/Channel"}))}), &errors)}},
             "/api/v1/peers": {"get": {"summary": "Known peers", "responses": merge(json!({"200": ok(json!({"type": "array"}))}), &errors)}},
             "/api/v1/users": {
-                "get": {"summary": "Users (admin)", "responses": merge(json!({"200": ok(json!({"type": "array"}))}), &errors)},
-                "post": {"summary": "Create a user (admin); the token is returned once",
-                    "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["name", "role"], "properties": {"name": {"type": "string"}, "role": {"enum": ["admin", "officer", "analyst", "auditor"]}, "files": {"type": "array", "items": {"type": "string"}}}}}}},
-                    "responses": merge(json!({"200": ok(json!({"type": "object"}))}), &errors)}
+                "get": {"summary": "Users (admin), with each token's state (active, expired, revoked) and expiry", "responses": merge(json!({"200": ok(json!({"type": "array", "items": {"$ref": "#/components/schemas/User"}}))}), &errors)},
+                "post": {"summary": "Create a user (admin); the token is returned once. An API admin may create only admins and auditors, with no files (grant rule); officers, analysts and files are granted by the operator (CLI)",
+                    "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["name", "role"], "properties": {"name": {"type": "string"}, "role": {"enum": ["admin", "officer", "analyst", "auditor"]}, "files": {"type": "array", "items": {"type": "string"}}, "expires": {"$ref": "#/components/schemas/Expires"}}}}}},
+                    "responses": merge(json!({"200": ok(json!({"$ref": "#/components/schemas/IssuedToken"}))}), &errors)}
             },
+            "/api/v1/users/{name}": {"parameters": name_param,
+                "delete": {"summary": "Remove a user (admin); its token stops working at once", "responses": merge(json!({"200": ok(json!({"type": "object"}))}), &errors)}},
+            "/api/v1/users/{name}/token": {"parameters": name_param,
+                "post": {"summary": "Rotate: a new token, returned once; the old one stops working at once. Only for a user the caller could create (grant rule)",
+                    "requestBody": {"required": false, "content": {"application/json": {"schema": {"type": "object", "properties": {"expires": {"$ref": "#/components/schemas/Expires"}}}}}},
+                    "responses": merge(json!({"200": ok(json!({"$ref": "#/components/schemas/IssuedToken"}))}), &errors)},
+                "delete": {"summary": "Revoke the user's token at once, issuing none", "responses": merge(json!({"200": ok(json!({"type": "object"}))}), &errors)}},
             "/api/v1/audit/checkpoint": {
                 "get": {"summary": "Latest signed checkpoint", "responses": merge(json!({"200": ok(json!({"$ref": "#/components/schemas/Checkpoint"}))}), &errors)},
                 "post": {"summary": "Make a checkpoint now", "responses": merge(json!({"200": ok(json!({"$ref": "#/components/schemas/Checkpoint"}))}), &errors)}
@@ -544,6 +606,9 @@ pub fn openapi_document() -> Value {
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
             "schemas": {
+                "Expires": {"type": "string", "description": "token lifetime: Nd (1-366 days), a date YYYY-MM-DD or an RFC 3339 date-time, at most 366 days ahead; default 90d"},
+                "IssuedToken": {"type": "object", "properties": {"name": {"type": "string"}, "token": {"type": "string"}, "expires_at": {"type": "string"}}},
+                "User": {"type": "object", "properties": {"name": {"type": "string"}, "role": {"type": "string"}, "files": {"type": "array", "items": {"type": "string"}}, "token": {"enum": ["active", "expired", "revoked"]}, "token_expires_at": {"type": "string"}, "token_revoked_at": {"type": "string"}}},
                 "Error": {"type": "object", "properties": {"error": {"type": "object", "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}}},
                 "Link": {"type": "object", "required": ["rel", "target"], "properties": {"rel": {"type": "string"}, "target": {"type": "string"}, "from": {"type": "string"}, "until": {"type": "string"}, "note": {"type": "string"}}},
                 "NewRecord": {"type": "object", "required": ["channel", "file", "kind", "data"], "properties": {

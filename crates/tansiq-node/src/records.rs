@@ -576,7 +576,13 @@ impl Node {
 
     /// Audits a refusal in a transaction of its own: the refused change
     /// itself left nothing behind.
-    fn audit_refused(&self, actor: &Actor, action: &str, object: &str, details: serde_json::Value) {
+    pub(crate) fn audit_refused(
+        &self,
+        actor: &Actor,
+        action: &str,
+        object: &str,
+        details: serde_json::Value,
+    ) {
         let _ = self.store.write(|tx| {
             self.audit(tx, &actor.audit_name(), action, object, details)?;
             self.checkpoint_in(tx)

@@ -423,15 +423,17 @@ fn every_read_is_audited_and_the_log_verifies() {
 fn admin_manages_users_and_channels_and_openapi_is_served() {
     let w = world();
     let a = &w.api;
+    // an admin creates admins and auditors (no files); see
+    // an_api_admin_cannot_mint_record_access for what it may not create
     let (s, v) = a.call(
         "POST",
         "/api/v1/users",
         Some(&w.admin),
-        Some(json!({"name": "nadia", "role": "officer", "files": ["terrorism"]})),
+        Some(json!({"name": "nadia", "role": "auditor"})),
     );
     assert_eq!(s, 200, "{v}");
     let token = v["token"].as_str().unwrap().to_string();
-    let (s, _) = a.call("GET", "/api/v1/records", Some(&token), None);
+    let (s, _) = a.call("GET", "/api/v1/audit/checkpoint", Some(&token), None);
     assert_eq!(s, 200);
     let (s, _) = a.call(
         "POST",
@@ -562,4 +564,289 @@ fn requests_are_authenticated_before_they_are_parsed() {
     // the OpenAPI document stays public
     let (s, _) = a.call("GET", "/api/v1/openapi.json", None, None);
     assert_eq!(s, 200);
+}
+
+/// The actions of the audit log, in order.
+fn audit_actions(node: &Node) -> Vec<(String, String, String)> {
+    node.store
+        .read(|tx| {
+            let n = tx.audit_count()?;
+            tx.audit_entries(0, n)
+        })
+        .unwrap()
+        .into_iter()
+        .map(|(e, _)| (e.actor, e.action, e.object))
+        .collect()
+}
+
+/// Issue 12, finding 8: an admin created an officer with every file
+/// through `POST /api/v1/users` and read TLP:RED records with its token.
+/// Now only the operator at the node grants record access (grant rule):
+/// an API admin creates admins and auditors without files, and may not
+/// rotate (take over) the token of a user it could not have created.
+#[test]
+fn an_api_admin_cannot_mint_record_access() {
+    let w = world();
+    let a = &w.api;
+    let before = a.call("GET", "/api/v1/users", Some(&w.admin), None).1;
+    for body in [
+        json!({"name": "mole", "role": "officer", "files": ["terrorism", "recruitment"]}),
+        json!({"name": "mole", "role": "officer"}),
+        json!({"name": "mole", "role": "analyst", "files": ["terrorism"]}),
+        json!({"name": "mole", "role": "admin", "files": ["terrorism"]}),
+        json!({"name": "mole", "role": "auditor", "files": ["terrorism"]}),
+    ] {
+        let (s, v) = a.call("POST", "/api/v1/users", Some(&w.admin), Some(body.clone()));
+        assert_eq!(s, 403, "{body}: {v}");
+        assert!(
+            v["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("grant rule"),
+            "{v}"
+        );
+    }
+    assert_eq!(
+        a.call("GET", "/api/v1/users", Some(&w.admin), None).1,
+        before
+    );
+    // taking over an officer's token is a grant too
+    let (s, v) = a.call("POST", "/api/v1/users/omar/token", Some(&w.admin), None);
+    assert_eq!(s, 403, "{v}");
+    let (s, _) = a.call("GET", "/api/v1/records", Some(&w.officer), None);
+    assert_eq!(
+        s, 200,
+        "the refused rotation left the officer's token alone"
+    );
+    // a rotation of an auditor it could have created is fine
+    let (s, v) = a.call(
+        "POST",
+        "/api/v1/users/aicha/token",
+        Some(&w.admin),
+        Some(json!({"expires": "7d"})),
+    );
+    assert_eq!(
+        s, 403,
+        "aicha has files, which only the operator gives: {v}"
+    );
+    let (s, v) = a.call(
+        "POST",
+        "/api/v1/users",
+        Some(&w.admin),
+        Some(json!({"name": "audra", "role": "auditor"})),
+    );
+    assert_eq!(s, 200, "{v}");
+    let old = v["token"].as_str().unwrap().to_string();
+    let (s, v) = a.call("POST", "/api/v1/users/audra/token", Some(&w.admin), None);
+    assert_eq!(s, 200, "{v}");
+    let new = v["token"].as_str().unwrap().to_string();
+    assert_eq!(
+        a.call("GET", "/api/v1/audit/verify", Some(&old), None).0,
+        401
+    );
+    assert_eq!(
+        a.call("GET", "/api/v1/audit/verify", Some(&new), None).0,
+        200
+    );
+    // no other role reaches the user routes at all
+    for t in [&w.officer, &w.analyst, &w.auditor, &new] {
+        for (m, p, b) in [
+            ("GET", "/api/v1/users", None),
+            (
+                "POST",
+                "/api/v1/users",
+                Some(json!({"name": "x", "role": "auditor"})),
+            ),
+            ("DELETE", "/api/v1/users/adel", None),
+            ("POST", "/api/v1/users/adel/token", None),
+            ("DELETE", "/api/v1/users/adel/token", None),
+        ] {
+            let (s, v) = a.call(m, p, Some(t), b);
+            assert_eq!(s, 403, "{m} {p}: {v}");
+        }
+    }
+    // every refused grant is audited
+    let refused: Vec<_> = audit_actions(&a.node)
+        .into_iter()
+        .filter(|(actor, action, _)| actor == "user:adel" && action == "user.grant.refused")
+        .collect();
+    assert_eq!(refused.len(), 7, "{refused:?}");
+}
+
+/// Issue 12, finding 8: nothing could be revoked. Now a token dies on
+/// revocation, rotation, removal of its user, or its expiry; each change
+/// is audited.
+#[test]
+fn tokens_die_on_revocation_rotation_removal_and_expiry() {
+    let w = world();
+    let a = &w.api;
+    let node = &a.node;
+    let op = Actor::Operator;
+    let reads = |t: &str| a.call("GET", "/api/v1/records", Some(t), None).0;
+    // the admin on duty revokes the officer's token: dead at once
+    assert_eq!(reads(&w.officer), 200);
+    let (s, v) = a.call("DELETE", "/api/v1/users/omar/token", Some(&w.admin), None);
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(reads(&w.officer), 401);
+    let (_, v) = a.call("GET", "/api/v1/users", Some(&w.admin), None);
+    let omar = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["name"] == "omar")
+        .unwrap();
+    assert_eq!(omar["token"], "revoked", "{omar}");
+    // the operator gives the officer a new token; the revoked one stays dead
+    let issued = node.user_token_rotate(&op, "omar", Some("30d")).unwrap();
+    assert_eq!(reads(&issued.token), 200);
+    assert_eq!(reads(&w.officer), 401);
+    let again = node.user_token_rotate(&op, "omar", None).unwrap();
+    assert_eq!(
+        reads(&issued.token),
+        401,
+        "rotation kills the previous token"
+    );
+    assert_eq!(reads(&again.token), 200);
+    // removal: the analyst's token is dead, and a namesake gets nothing of it
+    let (s, v) = a.call("DELETE", "/api/v1/users/amina", Some(&w.admin), None);
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(reads(&w.analyst), 401);
+    let (s, _) = a.call("DELETE", "/api/v1/users/amina", Some(&w.admin), None);
+    assert_eq!(s, 404);
+    let namesake = node
+        .user_add(&op, "amina", Role::Analyst, &["terrorism".to_string()])
+        .unwrap();
+    assert_eq!(reads(&w.analyst), 401);
+    assert_eq!(reads(&namesake), 200);
+    // an admin may remove itself; its token then dies
+    let (s, _) = a.call("DELETE", "/api/v1/users/adel", Some(&w.admin), None);
+    assert_eq!(s, 200);
+    assert_eq!(a.call("GET", "/api/v1/users", Some(&w.admin), None).0, 401);
+    // expiry: bad lifetimes are refused, an expired token is 401
+    for bad in ["0d", "400d", "2020-01-01", "tomorrow"] {
+        let r = node.user_add_expiring(&op, "x", Role::Analyst, &[], Some(bad));
+        assert!(
+            matches!(r, Err(tansiq_node::NodeError::BadInput(_))),
+            "{bad}: {r:?}"
+        );
+    }
+    let short = node
+        .user_add_expiring(
+            &op,
+            "brief",
+            Role::Officer,
+            &["terrorism".into()],
+            Some("1d"),
+        )
+        .unwrap();
+    assert_eq!(reads(&short.token), 200);
+    let hash = tansiq_crypto::token::hash(&short.token);
+    node.store
+        .write(|tx| tx.set_user_token("brief", &hash, "2020-01-01T00:00:00Z"))
+        .unwrap();
+    assert_eq!(reads(&short.token), 401, "an expired token");
+    // a token from before expiries were stored lives 90 days from creation
+    let (old_tok, new_tok) = (
+        tansiq_crypto::token::generate(),
+        tansiq_crypto::token::generate(),
+    );
+    node.store
+        .write(|tx| {
+            let u = |n: &str| {
+                tansiq_core::user::User::new(n, Role::Officer, &["terrorism".into()]).unwrap()
+            };
+            tx.add_user(
+                &u("legacy-old"),
+                &tansiq_crypto::token::hash(&old_tok),
+                "2020-01-01T00:00:00Z",
+            )?;
+            tx.add_user(
+                &u("legacy-new"),
+                &tansiq_crypto::token::hash(&new_tok),
+                &tansiq_core::time::format(&tansiq_core::time::now()),
+            )
+        })
+        .unwrap();
+    assert_eq!(reads(&old_tok), 401);
+    assert_eq!(reads(&new_tok), 200);
+    let (_, v) = a.call(
+        "GET",
+        "/api/v1/users",
+        Some(&node.user_add(&op, "ops", Role::Admin, &[]).unwrap()),
+        None,
+    );
+    let legacy = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["name"] == "legacy-old")
+        .unwrap();
+    assert_eq!(legacy["token"], "expired", "{legacy}");
+    // every change is audited
+    let actions: Vec<String> = audit_actions(node)
+        .into_iter()
+        .map(|(_, a, o)| format!("{a} {o}"))
+        .collect();
+    for want in [
+        "user.token.revoke omar",
+        "user.token.rotate omar",
+        "user.remove amina",
+        "user.remove adel",
+        "user.add brief",
+    ] {
+        assert!(
+            actions.iter().any(|a| a == want),
+            "{want} not in {actions:?}"
+        );
+    }
+}
+
+/// Issue 12, finding 8: a token racing its own revocation. Requests keep
+/// coming while the token is revoked; none that starts after the
+/// revocation committed is served.
+#[test]
+fn no_request_starting_after_a_revocation_is_served() {
+    let w = world();
+    let a = std::sync::Arc::new(w.api);
+    let token = w.officer.clone();
+    let revoked_at = std::sync::Arc::new(std::sync::Mutex::new(None::<std::time::Instant>));
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut racers = Vec::new();
+    for _ in 0..4 {
+        let (a, token, revoked_at, stop) =
+            (a.clone(), token.clone(), revoked_at.clone(), stop.clone());
+        racers.push(std::thread::spawn(move || {
+            let mut late_successes = 0;
+            let mut served = 0;
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                let started = std::time::Instant::now();
+                let s = a.call("GET", "/api/v1/records", Some(&token), None).0;
+                let after = revoked_at.lock().unwrap().is_some_and(|r| started > r);
+                if s == 200 {
+                    served += 1;
+                    if after {
+                        late_successes += 1;
+                    }
+                } else {
+                    assert_eq!(s, 401);
+                }
+            }
+            (served, late_successes)
+        }));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    a.node.user_token_revoke(&Actor::Operator, "omar").unwrap();
+    *revoked_at.lock().unwrap() = Some(std::time::Instant::now());
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let mut served = 0;
+    for r in racers {
+        let (s, late) = r.join().unwrap();
+        served += s;
+        assert_eq!(
+            late, 0,
+            "a request that started after the revocation was served"
+        );
+    }
+    assert!(served > 0, "the token worked before its revocation");
 }

@@ -279,6 +279,18 @@ pub struct Tx<'a> {
     write: bool,
 }
 
+/// A user as stored, with its token's dates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRow {
+    pub user: tansiq_core::user::User,
+    pub created_at: String,
+    /// None for a token issued before expiry was stored (schema step 8).
+    pub token_expires_at: Option<String>,
+    pub token_revoked_at: Option<String>,
+}
+
+const USER_COLS: &str = "name, role, files, created_at, token_expires_at, token_revoked_at";
+
 /// A row of the peers table.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PeerRow {
@@ -475,6 +487,75 @@ impl<'a> Tx<'a> {
             .iter()
             .map(user_row)
             .collect()
+    }
+
+    /// A user with its token's dates.
+    pub fn user_row(&mut self, name: &str) -> Result<Option<UserRow>, StoreError> {
+        self.query(
+            &format!("SELECT {USER_COLS} FROM users WHERE name = ?"),
+            &[name.into()],
+        )?
+        .first()
+        .map(user_full_row)
+        .transpose()
+    }
+
+    /// The user whose token hashes to `token_hash`, with its token's
+    /// dates (the caller checks expiry against its clock).
+    pub fn user_row_by_token(
+        &mut self,
+        token_hash: &[u8; 32],
+    ) -> Result<Option<UserRow>, StoreError> {
+        self.query(
+            &format!("SELECT {USER_COLS} FROM users WHERE token_hash = ?"),
+            &[token_hash.as_slice().into()],
+        )?
+        .first()
+        .map(user_full_row)
+        .transpose()
+    }
+
+    /// Every user with its token's dates, by name.
+    pub fn user_rows(&mut self) -> Result<Vec<UserRow>, StoreError> {
+        self.query(&format!("SELECT {USER_COLS} FROM users ORDER BY name"), &[])?
+            .iter()
+            .map(user_full_row)
+            .collect()
+    }
+
+    /// Gives user `name` a new token hash and expiry (clearing any
+    /// revocation): the old token stops working with this commit.
+    /// Returns false when there is no such user.
+    pub fn set_user_token(
+        &mut self,
+        name: &str,
+        token_hash: &[u8; 32],
+        expires_at: &str,
+    ) -> Result<bool, StoreError> {
+        Ok(self.exec(
+            "UPDATE users SET token_hash = ?, token_expires_at = ?, token_revoked_at = NULL WHERE name = ?",
+            &[token_hash.as_slice().into(), expires_at.into(), name.into()],
+        )? == 1)
+    }
+
+    /// Revokes user `name`'s token: its hash is replaced by `dead_hash`
+    /// (the hash of no token the caller kept) and the revocation dated.
+    /// Returns false when there is no such user.
+    pub fn revoke_user_token(
+        &mut self,
+        name: &str,
+        dead_hash: &[u8; 32],
+        at: &str,
+    ) -> Result<bool, StoreError> {
+        Ok(self.exec(
+            "UPDATE users SET token_hash = ?, token_revoked_at = ? WHERE name = ?",
+            &[dead_hash.as_slice().into(), at.into(), name.into()],
+        )? == 1)
+    }
+
+    /// Deletes user `name`. Returns false when there is no such user.
+    pub fn remove_user(&mut self, name: &str) -> Result<bool, StoreError> {
+        Ok(self.exec("DELETE FROM users WHERE name = ?", &[name.into()])? == 1)
     }
 
     // ---- channels ---------------------------------------------------
@@ -776,6 +857,15 @@ fn user_row(r: &Row) -> Result<tansiq_core::user::User, StoreError> {
         name: r.text(0)?,
         role,
         files: json_list(&r.text(2)?)?,
+    })
+}
+
+fn user_full_row(r: &Row) -> Result<UserRow, StoreError> {
+    Ok(UserRow {
+        user: user_row(r)?,
+        created_at: r.text(3)?,
+        token_expires_at: r.opt_text(4)?,
+        token_revoked_at: r.opt_text(5)?,
     })
 }
 

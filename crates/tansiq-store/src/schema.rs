@@ -112,6 +112,11 @@ const MIGRATIONS: &[&str] = &[
      ALTER TABLE sync_outbox ADD COLUMN claimed_until BIGINT NOT NULL DEFAULT 0;
      CREATE INDEX sync_outbox_claim ON sync_outbox (claimed_until);
      CREATE INDEX sync_outbox_claimed_by ON sync_outbox (claimed_by);",
+    // 8: API tokens expire and can be revoked (issue 12, finding 8). A
+    // NULL expiry (a token issued before this step) is read as created_at
+    // + the default lifetime; a revoked token's hash is replaced.
+    "ALTER TABLE users ADD COLUMN token_expires_at TEXT;
+     ALTER TABLE users ADD COLUMN token_revoked_at TEXT;",
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

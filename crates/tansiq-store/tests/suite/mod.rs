@@ -208,6 +208,10 @@ pub const CHECKS: &[Check] = &[
     ("meta", meta),
     ("peers_upsert_and_order", peers_upsert_and_order),
     ("users_by_token_hash", users_by_token_hash),
+    (
+        "user_tokens_rotate_revoke_remove",
+        user_tokens_rotate_revoke_remove,
+    ),
     ("channels_upsert", channels_upsert),
     (
         "record_roundtrip_and_versions",
@@ -362,6 +366,66 @@ fn peers_upsert_and_order(store: &Store) {
     assert_eq!(mine.len(), 2, "one row per id");
     assert_eq!(mine[0].id, b, "names order bytewise (B < a)");
     assert_eq!(mine[1], a2);
+}
+
+fn user_tokens_rotate_revoke_remove(store: &Store) {
+    let n = uid("user");
+    let (h1, h2, dead): ([u8; 32], [u8; 32], [u8; 32]) = (
+        tansiq_crypto::random_bytes(),
+        tansiq_crypto::random_bytes(),
+        tansiq_crypto::random_bytes(),
+    );
+    let u = user(&n, Role::Officer, &["f1"]);
+    store
+        .write(|tx| tx.add_user(&u, &h1, "2025-01-01T00:00:00Z"))
+        .unwrap();
+    // a token from before expiries were stored has none
+    let row = store.read(|tx| tx.user_row(&n)).unwrap().unwrap();
+    assert_eq!(row.user, u);
+    assert_eq!(row.created_at, "2025-01-01T00:00:00Z");
+    assert_eq!((row.token_expires_at, row.token_revoked_at), (None, None));
+    // rotation: the old hash finds nobody, the new one the user
+    assert!(store
+        .write(|tx| tx.set_user_token(&n, &h2, "2025-04-01T00:00:00Z"))
+        .unwrap());
+    assert_eq!(store.read(|tx| tx.user_row_by_token(&h1)).unwrap(), None);
+    let row = store.read(|tx| tx.user_row_by_token(&h2)).unwrap().unwrap();
+    assert_eq!(
+        row.token_expires_at.as_deref(),
+        Some("2025-04-01T00:00:00Z")
+    );
+    // revocation: no token finds it, the date is kept
+    assert!(store
+        .write(|tx| tx.revoke_user_token(&n, &dead, "2025-02-01T00:00:00Z"))
+        .unwrap());
+    assert_eq!(store.read(|tx| tx.user_row_by_token(&h2)).unwrap(), None);
+    let row = store.read(|tx| tx.user_row(&n)).unwrap().unwrap();
+    assert_eq!(
+        row.token_revoked_at.as_deref(),
+        Some("2025-02-01T00:00:00Z")
+    );
+    assert!(store
+        .read(|tx| tx.user_rows())
+        .unwrap()
+        .iter()
+        .any(|r| r.user.name == n));
+    // a new token clears the revocation
+    assert!(store
+        .write(|tx| tx.set_user_token(&n, &h1, "2025-05-01T00:00:00Z"))
+        .unwrap());
+    let row = store.read(|tx| tx.user_row_by_token(&h1)).unwrap().unwrap();
+    assert_eq!(row.token_revoked_at, None);
+    // removal: gone for every lookup; a second removal finds nothing
+    assert!(store.write(|tx| tx.remove_user(&n)).unwrap());
+    assert!(!store.read(|tx| tx.user_exists(&n)).unwrap());
+    assert_eq!(store.read(|tx| tx.user_row_by_token(&h1)).unwrap(), None);
+    assert!(!store.write(|tx| tx.remove_user(&n)).unwrap());
+    assert!(!store
+        .write(|tx| tx.set_user_token(&n, &h2, "2025-05-01T00:00:00Z"))
+        .unwrap());
+    assert!(!store
+        .write(|tx| tx.revoke_user_token(&n, &dead, "2025-05-01T00:00:00Z"))
+        .unwrap());
 }
 
 fn users_by_token_hash(store: &Store) {
