@@ -41,6 +41,38 @@ pub fn check_id(field: &str, id: &str) -> Result<(), Invalid> {
 }
 
 pub const RECORD_PREFIX: &str = "rec_";
+
+/// A new record id for `originator`: `rec_` + 20 hex characters + `.` +
+/// the originator's node id. The id names its owner for ever: a receiver
+/// refuses any version of it signed by another node (docs/POLICY.md,
+/// "A record belongs to its originator"), so no partner can take over,
+/// rewrite or retract another agency's record, not even one it has not
+/// seen yet.
+pub fn new_record_id(originator: &str) -> String {
+    format!("{}.{originator}", new_id(RECORD_PREFIX))
+}
+
+/// The node a record id belongs to (what follows its last `.`), if the id
+/// has the shape [`new_record_id`] gives.
+pub fn record_id_owner(id: &str) -> Option<&str> {
+    let (_, owner) = id.strip_prefix(RECORD_PREFIX)?.rsplit_once('.')?;
+    (!owner.is_empty()).then_some(owner)
+}
 pub const CHANNEL_PREFIX: &str = "ch_";
 pub const REQUEST_PREFIX: &str = "req_";
 pub const MESSAGE_PREFIX: &str = "msg_";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_record_id_names_its_originator() {
+        let id = new_record_id("tqmfrggzdfmztwq2lk");
+        assert!(check_id("id", &id).is_ok(), "{id}");
+        assert_eq!(record_id_owner(&id), Some("tqmfrggzdfmztwq2lk"));
+        for bad in ["rec_0194ab", "rec_0194ab.", "msg_01.tqmfrggzdfmztwq2lk", ""] {
+            assert_eq!(record_id_owner(bad), None, "{bad}");
+        }
+    }
+}

@@ -23,6 +23,11 @@ pub const MAX_DATA_BYTES: usize = 256 * 1024;
 /// Largest number of links on one record version.
 pub const MAX_LINKS: usize = 1000;
 
+/// At most this many `derived_from` links on one record version: every
+/// source, and what it derives from in turn, is checked under the
+/// third-party rule by the sender and again by each receiver.
+pub const MAX_DERIVED_FROM: usize = 64;
+
 macro_rules! string_enum {
     ($(#[$m:meta])* $name:ident, $what:literal, { $($variant:ident = $s:literal),+ $(,)? }) => {
         $(#[$m])*
@@ -480,6 +485,14 @@ impl RecordBody {
     pub fn validate_structure(&self) -> Result<(), Invalid> {
         crate::ids::check_id("id", &self.id)?;
         crate::ids::check_id("originator", &self.originator)?;
+        // The id names its owner: no other node may sign a version of it.
+        if crate::ids::record_id_owner(&self.id) != Some(self.originator.as_str()) {
+            return Err(Invalid::new(format!(
+                "record {} does not belong to {} (a record id ends with its originator's node id)",
+                self.id, self.originator
+            ))
+            .at("id"));
+        }
         crate::ids::check_id("channel", &self.channel)?;
         crate::ids::check_id("file", &self.file)?;
         if self.version == 0 {
@@ -489,12 +502,7 @@ impl RecordBody {
         if let Some(e) = &self.expires {
             crate::time::parse_instant(e).map_err(|e| e.at("expires"))?;
         }
-        if self.links.len() > MAX_LINKS {
-            return Err(Invalid::new(format!("more than {MAX_LINKS} links")));
-        }
-        for l in &self.links {
-            l.validate().map_err(|e| e.at("links"))?;
-        }
+        check_link_list(&self.links)?;
         if self.retracted
             && (self.data != Value::Object(Default::default()) || !self.links.is_empty())
         {
@@ -502,6 +510,28 @@ impl RecordBody {
         }
         Ok(())
     }
+}
+
+/// The bounds on a record's links (count, `derived_from` count) and each
+/// link's own checks — before any link is looked up.
+pub fn check_link_list(links: &[Link]) -> Result<(), Invalid> {
+    if links.len() > MAX_LINKS {
+        return Err(Invalid::new(format!("more than {MAX_LINKS} links")));
+    }
+    let derived = links
+        .iter()
+        .filter(|l| l.rel == LinkType::DerivedFrom)
+        .count();
+    if derived > MAX_DERIVED_FROM {
+        return Err(Invalid::new(format!(
+            "more than {MAX_DERIVED_FROM} derived_from links (each source is checked under the third-party rule)"
+        ))
+        .at("links"));
+    }
+    for l in links {
+        l.validate().map_err(|e| e.at("links"))?;
+    }
+    Ok(())
 }
 
 /// A record body with its originator's signature.
@@ -708,7 +738,7 @@ mod signature_props {
 
     fn body(names: Vec<String>, notes: String, version: u64) -> RecordBody {
         RecordBody {
-            id: "rec_0001".into(),
+            id: "rec_0001.tqoriginator000000".into(),
             version,
             kind: Kind::Person,
             originator: "tqoriginator000000".into(),

@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 
 use tansiq_core::charter::ChannelState;
 use tansiq_core::handling::{Evaluation, Handling, HandlingCode, Tlp};
-use tansiq_core::ids::{new_id, RECORD_PREFIX};
+use tansiq_core::ids::new_record_id;
 use tansiq_core::policy::{self, Action, ReadScope, RecordMeta, ShareSource};
 use tansiq_core::record::{
     names_of, validate_data, Kind, Link, LinkType, RecordBody, SignedRecord,
@@ -134,6 +134,7 @@ impl Node {
 
     /// Every link target must be a record the actor can see.
     fn check_links(&self, tx: &mut Tx, scope: &ReadScope, links: &[Link]) -> NodeResult<()> {
+        tansiq_core::record::check_link_list(links)?;
         for l in links {
             if tx.record(&l.target, scope)?.is_none() {
                 return Err(NodeError::bad(format!(
@@ -247,7 +248,7 @@ impl Node {
                     (None, None) => None,
                 };
                 let body = RecordBody {
-                    id: new_id(RECORD_PREFIX),
+                    id: new_record_id(self.id()),
                     version: 1,
                     kind: new.kind,
                     originator: self.id().to_string(),
@@ -383,7 +384,11 @@ impl Node {
         body.handling.tlp = tlp;
         body.created = time::format(&time::now());
         let signed = self.sign_and_store(tx, body)?;
-        self.distribute_record(tx, &signed.body.channel, &signed, None, out)?;
+        // Every channel the record was placed in gets the correction (its
+        // home channel, and wherever it was shared since).
+        for ch in tx.placements(&id)? {
+            self.distribute_record(tx, &ch, &signed, None, out)?;
+        }
         self.audit(
             tx,
             &actor.audit_name(),
@@ -669,6 +674,41 @@ impl Node {
         self.may_share_sources(tx, sharer, &sources, channel, members)
     }
 
+    /// Sends the originator's new version (or tombstone) `record` of a
+    /// record this node shared onward into `channel`, with the release it
+    /// was shared under. Nothing if this node is no longer an active
+    /// member there.
+    pub(crate) fn forward_version(
+        &self,
+        tx: &mut Tx,
+        record: &SignedRecord,
+        channel: &str,
+        out: &mut Vec<Transmit>,
+    ) -> NodeResult<()> {
+        let active = tx.channel(channel)?.is_some()
+            && load_channel(tx, channel)?
+                .active
+                .is_some_and(|a| a.charter.is_member(self.id()));
+        if !active {
+            return Ok(());
+        }
+        let id = &record.body.id;
+        let release = tx
+            .granted_releases(id, channel)?
+            .into_iter()
+            .filter_map(|r| r.signed)
+            .find_map(|j| serde_json::from_str::<tansiq_core::release::SignedRelease>(&j).ok());
+        self.distribute_record(tx, channel, record, release.as_ref(), out)?;
+        self.audit(
+            tx,
+            "node",
+            "record.forward",
+            id,
+            json!({"id": id, "version": record.body.version, "channel": channel}),
+        )?;
+        Ok(())
+    }
+
     /// [`Node::record_share`] inside the caller's transaction.
     pub(crate) fn share_in(
         &self,
@@ -731,12 +771,26 @@ impl Node {
     }
 }
 
-/// `sources` and every record they are derived from, transitively (at
-/// most 256), as this node holds them.
-fn with_derived(tx: &mut Tx, mut sources: Vec<StoredRecord>) -> NodeResult<Vec<StoredRecord>> {
+/// Most records a derived-from walk visits before it refuses: the walk
+/// never stops early and lets the rest through (a padded record must not
+/// hide a source past the bound).
+const MAX_DERIVED_WALK: usize = 4096;
+
+/// `sources` and every record they are derived from, transitively, as
+/// this node holds them — each once. A walk longer than
+/// [`MAX_DERIVED_WALK`] is refused under the third-party rule (fails
+/// closed).
+fn with_derived(tx: &mut Tx, sources: Vec<StoredRecord>) -> NodeResult<Vec<StoredRecord>> {
+    let mut seen: std::collections::HashSet<String> = Default::default();
+    let mut out: Vec<StoredRecord> = Vec::with_capacity(sources.len());
+    for s in sources {
+        if seen.insert(s.id.clone()) {
+            out.push(s);
+        }
+    }
     let mut i = 0;
-    while i < sources.len() && sources.len() < 256 {
-        let derived: Vec<String> = sources[i]
+    while i < out.len() {
+        let derived: Vec<String> = out[i]
             .signed
             .as_ref()
             .map(|s| {
@@ -749,15 +803,24 @@ fn with_derived(tx: &mut Tx, mut sources: Vec<StoredRecord>) -> NodeResult<Vec<S
             })
             .unwrap_or_default();
         for d in derived {
-            if sources.iter().all(|s| s.id != d) {
+            if seen.insert(d.clone()) {
                 if let Some(r) = tx.record(&d, &ReadScope::everything())? {
-                    sources.push(r);
+                    out.push(r);
                 }
             }
         }
+        if out.len() > MAX_DERIVED_WALK {
+            return Err(NodeError::Refused(policy::Refusal {
+                rule: policy::Rule::ThirdParty,
+                reason: format!(
+                    "the record derives from more than {MAX_DERIVED_WALK} records; \
+                     each must be checked under the third-party rule"
+                ),
+            }));
+        }
         i += 1;
     }
-    Ok(sources)
+    Ok(out)
 }
 
 /// Maps `f` over `items` on every core, keeping the order. Bulk imports

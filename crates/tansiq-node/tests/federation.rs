@@ -1089,7 +1089,7 @@ fn a_receiver_holding_the_source_refuses_a_derived_record_placed_too_wide() {
         .signed
         .unwrap()
         .body;
-    body.id = tansiq_core::ids::new_id(tansiq_core::ids::RECORD_PREFIX);
+    body.id = tansiq_core::ids::new_record_id(ma.id());
     body.data = json!({"names": ["Belmokhtar financier"], "nationality": ["DZ"]});
     body.links = derived_from(&tri, "").links;
     let forged = SignedRecord::sign(body.clone(), &ma.identity);

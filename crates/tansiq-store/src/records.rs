@@ -172,7 +172,10 @@ impl Tx<'_> {
             (body.clone().into(), (&rec.sig).into())
         };
         let primary = names.first().cloned();
-        self.exec(
+        // A record id belongs to its originator for ever: a version from
+        // anyone else never replaces the row (the node refuses it first;
+        // this is the store's own guard).
+        let n = self.exec(
             "INSERT INTO records (id, version, kind, originator, channel, file, tlp, code, created_at,
                expires_at, status, body, sig, content_hash, primary_name)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -180,7 +183,8 @@ impl Tx<'_> {
                file = excluded.file, tlp = excluded.tlp, code = excluded.code,
                created_at = excluded.created_at, expires_at = excluded.expires_at,
                status = excluded.status, body = excluded.body, sig = excluded.sig,
-               content_hash = excluded.content_hash, primary_name = excluded.primary_name",
+               content_hash = excluded.content_hash, primary_name = excluded.primary_name
+             WHERE records.originator = excluded.originator",
             &[
                 (&b.id).into(),
                 b.version.into(),
@@ -199,6 +203,12 @@ impl Tx<'_> {
                 primary.into(),
             ],
         )?;
+        if n == 0 {
+            return Err(StoreError::Conflict(format!(
+                "record {} belongs to another originator than {}",
+                b.id, b.originator
+            )));
+        }
         // Every version is kept signed (a tombstone too: holders can prove
         // the originator withdrew the record) until purged.
         self.exec(
@@ -286,6 +296,19 @@ impl Tx<'_> {
             &[record.into(), channel.into(), via.into()],
         )?;
         Ok(n > 0)
+    }
+
+    /// The channels this node itself placed `record` in by a share (under
+    /// the originator's release, or a hit/no-hit follow-up grant): where
+    /// the originator's later versions must follow.
+    pub fn shared_placements(&mut self, record: &str) -> Result<Vec<String>, StoreError> {
+        self.query(
+            "SELECT channel FROM placements WHERE record_id = ? AND via = 'share' ORDER BY channel",
+            &[record.into()],
+        )?
+        .iter()
+        .map(|r| r.text(0))
+        .collect()
     }
 
     pub fn placements(&mut self, record: &str) -> Result<Vec<String>, StoreError> {

@@ -108,12 +108,21 @@ pub(crate) fn outbox_from_row(r: SqlOutbox) -> NodeResult<OutboxRow> {
 /// Applies one output's effects, in order. `keys` are the signing keys of
 /// this node and its peers as this transaction sees them; `prepared`, what
 /// was checked and opened before the transaction.
+/// An originator's new version of a record this node shared onward (under
+/// a release or a follow-up grant): it must follow to `channel`. Sent once
+/// the engine is free, in the same transaction.
+pub(crate) struct Forward {
+    pub record: tansiq_core::record::SignedRecord,
+    pub channel: String,
+}
+
 pub(crate) fn apply(
     node: &Node,
     tx: &mut Tx,
     out: &Output,
     keys: &KeyBook,
     prepared: Option<&Prepared>,
+    forwards: &mut Vec<Forward>,
 ) -> NodeResult<()> {
     // A delivery worker claims the rows it queues (its engine sends them);
     // a process that does not deliver (the CLI) leaves them free and
@@ -128,7 +137,7 @@ pub(crate) fn apply(
             Effect::Forget { id } => tx.sync_forget_envelope(&id.0)?,
             Effect::Purge { id } => tx.sync_purge_envelope(&id.0)?,
             Effect::Deliver { envelope, from } => {
-                deliver(node, tx, envelope, from.as_str(), keys, prepared)?
+                deliver(node, tx, envelope, from.as_str(), keys, prepared, forwards)?
             }
             Effect::Stream(s) => tx.sync_put_stream(&SqlStream {
                 channel: s.channel.as_str().to_string(),
@@ -182,6 +191,10 @@ pub(crate) fn apply(
 /// nor delivered again).
 enum Outcome {
     Reject(String),
+    /// Rejected, and a sign of a hostile or broken partner (a signed
+    /// object no honest node makes): also raises an alarm that `sync
+    /// status` shows.
+    Hostile(String),
     Fail(NodeError),
 }
 
@@ -204,6 +217,7 @@ fn deliver(
     from: &str,
     keys: &KeyBook,
     prepared: Option<&Prepared>,
+    forwards: &mut Vec<Forward>,
 ) -> NodeResult<()> {
     let h = env.header();
     let (opened, check) = match prepared.and_then(|p| p.take_opened(env)) {
@@ -219,24 +233,46 @@ fn deliver(
         ),
     };
     let result = match opened {
-        Ok(p) => take_in(node, tx, env, p, keys, check),
+        Ok(p) => take_in(node, tx, env, p, keys, check, forwards),
         Err(reason) => Err(Outcome::Reject(reason)),
     };
     match result {
         Ok(()) => Ok(()),
         Err(Outcome::Fail(e)) => Err(e),
-        Err(Outcome::Reject(reason)) => {
-            tracing::warn!(envelope = %env.id().to_hex(), from, %reason, "envelope content rejected");
+        Err(Outcome::Hostile(reason)) => {
+            reject(node, tx, env, from, &reason)?;
+            let row = AlarmRow {
+                id: tansiq_core::ids::new_id("alm_"),
+                kind: "hostile".into(),
+                detail: json!({"envelope": env.id().to_hex(), "sender": h.originator.as_str(), "from": from, "reason": reason}).to_string(),
+                created_at: tansiq_core::time::format(&tansiq_core::time::now()),
+            };
+            tx.sync_add_alarm(&row)?;
             node.audit(
                 tx,
-                &format!("node:{}", h.originator.as_str()),
-                "envelope.reject",
-                &env.id().to_hex(),
-                json!({"envelope": env.id().to_hex(), "channel": h.channel.as_str(), "originator": h.originator.as_str(), "from": from, "reason": reason}),
+                "node",
+                "sync.alarm",
+                &row.id,
+                json!({"kind": "hostile", "envelope": env.id().to_hex(), "sender": h.originator.as_str()}),
             )?;
             Ok(())
         }
+        Err(Outcome::Reject(reason)) => reject(node, tx, env, from, &reason),
     }
+}
+
+/// Records a rejected envelope in the audit log.
+fn reject(node: &Node, tx: &mut Tx, env: &Envelope, from: &str, reason: &str) -> NodeResult<()> {
+    let h = env.header();
+    tracing::warn!(envelope = %env.id().to_hex(), from, %reason, "envelope content rejected");
+    node.audit(
+        tx,
+        &format!("node:{}", h.originator.as_str()),
+        "envelope.reject",
+        &env.id().to_hex(),
+        json!({"envelope": env.id().to_hex(), "channel": h.channel.as_str(), "originator": h.originator.as_str(), "from": from, "reason": reason}),
+    )?;
+    Ok(())
 }
 
 /// Takes in an opened payload. `check`, if given, is the record payload's
@@ -248,6 +284,7 @@ fn take_in(
     p: Payload,
     keys: &KeyBook,
     check: Option<RecordCheck>,
+    forwards: &mut Vec<Forward>,
 ) -> Result<(), Outcome> {
     let h = env.header();
     let sender = h.originator.as_str();
@@ -524,6 +561,15 @@ fn take_in(
         }
         Payload::Record { record, release } => {
             let b = &record.body;
+            // A record id belongs to its originator for ever: a version or
+            // tombstone of an id signed by anyone else is a forgery,
+            // whoever relays it.
+            if tansiq_core::ids::record_id_owner(&b.id) != Some(b.originator.as_str()) {
+                return Err(Outcome::Hostile(format!(
+                    "record {} signed by {}, which does not own it",
+                    b.id, b.originator
+                )));
+            }
             // Validated before the transaction when prepared (the same body:
             // the envelope id binds it).
             match check.as_ref().map(|c| &c.valid) {
@@ -601,6 +647,17 @@ fn take_in(
                 }
             }
             let everything = ReadScope::everything();
+            let held = tx.record(&b.id, &everything)?;
+            if let Some(cur) = &held {
+                // Ids made before they named their owner: the owner is the
+                // one stored first.
+                if cur.originator != b.originator {
+                    return Err(Outcome::Hostile(format!(
+                        "record {} belongs to {}, not to {}",
+                        b.id, cur.originator, b.originator
+                    )));
+                }
+            }
             tx.put_record_envelope(&b.id, &env.id().0)?;
             if b.retracted {
                 // Every other sealed copy of the record held here goes too:
@@ -611,7 +668,7 @@ fn take_in(
                     }
                 }
             }
-            if let Some(cur) = tx.record(&b.id, &everything)? {
+            if let Some(cur) = held {
                 if cur.version >= b.version {
                     // Already hold this version or a later one: placement only.
                     tx.add_placement(&b.id, channel, "received")?;
@@ -627,6 +684,17 @@ fn take_in(
             };
             tx.put_record_hashed(&record, &hash, &names)?;
             tx.add_placement(&b.id, channel, "received")?;
+            // The originator's correction or retraction follows every copy
+            // this node shared onward (signed by the originator: the
+            // forwarding holder is trusted for nothing).
+            for ch in tx.shared_placements(&b.id)? {
+                if ch != channel {
+                    forwards.push(Forward {
+                        record: record.clone(),
+                        channel: ch,
+                    });
+                }
+            }
             node.audit(
                 tx,
                 &format!("node:{sender}"),

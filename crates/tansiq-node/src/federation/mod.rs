@@ -479,7 +479,8 @@ impl Federation {
             }
         };
         log_events(&out.events);
-        if let Err(e) = apply::apply(node, tx, &out, &keys, prepared) {
+        let mut forwards = Vec::new();
+        if let Err(e) = apply::apply(node, tx, &out, &keys, prepared, &mut forwards) {
             *guard = None;
             return Err(e);
         }
@@ -491,7 +492,15 @@ impl Federation {
             tx.meta_set("sync_gen", &new_gen)?;
             guard.as_mut().expect("set above").1 = new_gen;
         }
-        Ok((out.transmits, value))
+        let mut transmits = out.transmits;
+        if !forwards.is_empty() {
+            // Submitting needs the engine: after this call's own effects.
+            drop(guard);
+            for f in forwards {
+                node.forward_version(tx, &f.record, &f.channel, &mut transmits)?;
+            }
+        }
+        Ok((transmits, value))
     }
 
     /// Makes the cached engine current for the state in `tx` (rebuilt from
@@ -670,7 +679,8 @@ impl Federation {
                 let host = SqlHost::with_keys(node, tx, signing.clone());
                 engine.submit(env, now, &host).map_err(sync_err)?
             };
-            apply::apply(node, tx, &out, &signing, None)?;
+            // A submission delivers nothing here: no forwards.
+            apply::apply(node, tx, &out, &signing, None, &mut Vec::new())?;
             transmits.extend(out.transmits);
         }
         let new_gen = hex::encode(tansiq_crypto::random_bytes::<8>());

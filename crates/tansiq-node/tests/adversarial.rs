@@ -1,0 +1,285 @@
+//! A hostile partner against the receiving nodes: a partner agency that
+//! signs whatever its own keys allow and sends it over the real engine,
+//! sealing and stores (issue 12). Each test names the finding it closes.
+
+mod common;
+
+use serde_json::json;
+
+use common::{alarms, audited, form_channel, held, node, person, pump, trust, Hostile, OP};
+use tansiq_core::record::{Link, LinkType};
+
+/// Three nodes DZ, MA, TN, all trusting each other.
+fn maghreb(tmp: &std::path::Path) -> (tansiq_node::Node, tansiq_node::Node, tansiq_node::Node) {
+    let dz = node(tmp, "dz", "DZ", 7401);
+    let ma = node(tmp, "ma", "MA", 7411);
+    let tn = node(tmp, "tn", "TN", 7421);
+    trust(&[&dz, &ma, &tn]);
+    (dz, ma, tn)
+}
+
+/// Finding 1: MA re-signs DZ's record as its own (originator MA, a high
+/// version) and sends it to every member; then a tombstone of it. Neither
+/// DZ nor TN takes them in; each raises an alarm; DZ's own correction
+/// still reaches TN; every audit log verifies.
+#[test]
+fn a_partner_cannot_rewrite_or_retract_another_agencys_record() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (dz, ma, tn) = maghreb(tmp.path());
+    let all = [&dz, &ma, &tn];
+    let a = form_channel(&dz, "A", &[&ma, &tn], &all);
+    let r = dz
+        .record_add(&OP, person(&a, "Abdelmalek Droukdel"))
+        .unwrap();
+    pump(&all);
+    assert_eq!(held(&tn, &r).unwrap().body.version, 1);
+
+    let hostile = Hostile(&ma);
+    let to = [dz.id(), tn.id()];
+    // A new version of R claiming MA as its originator …
+    let mut body = held(&ma, &r).unwrap().body;
+    body.originator = ma.id().to_string();
+    body.version = 50;
+    body.data = json!({"names": ["Someone Else"], "nationality": ["MA"]});
+    hostile.send_record(&a, &to, hostile.sign(body.clone()), None);
+    // … and one keeping DZ as originator, signed by MA.
+    let mut claimed = held(&ma, &r).unwrap().body;
+    claimed.version = 51;
+    claimed.data = json!({"names": ["Someone Else"], "nationality": ["MA"]});
+    hostile.send_record(&a, &to, hostile.sign(claimed), None);
+    // A tombstone of R signed by MA.
+    let mut tomb = held(&ma, &r).unwrap().body;
+    tomb.originator = ma.id().to_string();
+    tomb.version = 52;
+    tomb.data = json!({});
+    tomb.retracted = true;
+    hostile.send_record(&a, &to, hostile.sign(tomb), None);
+    pump(&all);
+
+    for n in [&dz, &tn] {
+        let got = n.record_get(&OP, &r).unwrap();
+        assert_eq!(got.version, 1, "{}", n.id());
+        assert_eq!(got.originator, dz.id());
+        assert_eq!(got.status, "active");
+        assert_eq!(got.data["names"][0], "Abdelmalek Droukdel");
+        // The first and third are refused as forgeries of an id MA does
+        // not own; the second fails the originator's signature.
+        assert_eq!(alarms(n, "hostile"), 2, "{}", n.id());
+        assert_eq!(audited(n, "envelope.reject", &r), 3, "{}", n.id());
+    }
+    // DZ's own correction still reaches TN.
+    dz.record_update(
+        &OP,
+        &r,
+        json!({"names": ["Abdelmalek Droukdel", "Abou Moussab Abdelouadoud"], "nationality": ["DZ"]}),
+        None,
+        None,
+    )
+    .unwrap();
+    pump(&all);
+    assert_eq!(tn.record_get(&OP, &r).unwrap().version, 2);
+    for n in all {
+        assert!(n.audit_verify(&OP).unwrap().ok, "{}", n.id());
+    }
+}
+
+/// Finding 1, another path: MA sends a record under an id DZ owns into a
+/// channel where TN has not seen DZ's record yet (squatting). TN refuses
+/// it, and DZ's record, shared later, arrives intact.
+#[test]
+fn a_partner_cannot_take_an_id_before_its_owner_sends_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (dz, ma, tn) = maghreb(tmp.path());
+    let all = [&dz, &ma, &tn];
+    let dm = form_channel(&dz, "DM", &[&ma], &all);
+    let mt = form_channel(&ma, "MT", &[&tn], &all);
+    let a = form_channel(&dz, "A", &[&ma, &tn], &all);
+    let r = dz
+        .record_add(&OP, person(&dm, "Mokhtar Belmokhtar"))
+        .unwrap();
+    pump(&all);
+    let hostile = Hostile(&ma);
+    let mut body = held(&ma, &r).unwrap().body;
+    body.originator = ma.id().to_string();
+    body.channel = mt.clone();
+    body.members = {
+        let mut m = vec![ma.id().to_string(), tn.id().to_string()];
+        m.sort();
+        m
+    };
+    hostile.send_record(&mt, &[tn.id()], hostile.sign(body), None);
+    pump(&all);
+    assert!(tn.record_get(&OP, &r).is_err(), "TN must not take the id");
+    assert_eq!(alarms(&tn, "hostile"), 1);
+    dz.record_share(&OP, &r, &a).unwrap();
+    pump(&all);
+    let got = tn.record_get(&OP, &r).unwrap();
+    assert_eq!(got.originator, dz.id());
+    assert_eq!(got.data["names"][0], "Mokhtar Belmokhtar");
+}
+
+/// Finding 1 through a bundle carried by hand: the same forgery in an
+/// offline bundle is refused at import time the same way.
+#[test]
+fn a_forged_version_in_a_bundle_is_refused_like_one_delivered() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (dz, ma, tn) = maghreb(tmp.path());
+    let all = [&dz, &ma, &tn];
+    let a = form_channel(&dz, "A", &[&ma, &tn], &all);
+    let r = dz
+        .record_add(&OP, person(&a, "Abdelmalek Droukdel"))
+        .unwrap();
+    pump(&all);
+    // The link MA → TN is cut: what MA sends waits for a bundle.
+    ma.federation.set_link_cut(tn.id(), true);
+    let hostile = Hostile(&ma);
+    let mut body = held(&ma, &r).unwrap().body;
+    body.originator = ma.id().to_string();
+    body.version = 9;
+    body.data = json!({"names": ["Someone Else"]});
+    hostile.send_record(&a, &[dz.id(), tn.id()], hostile.sign(body), None);
+    let (bytes, n) = ma.bundle_export(&OP, tn.id()).unwrap();
+    assert!(n >= 1);
+    let imported = tn.bundle_import(&OP, &bytes).unwrap();
+    assert_eq!(imported, 1);
+    let got = tn.record_get(&OP, &r).unwrap();
+    assert_eq!((got.version, got.originator.as_str()), (1, dz.id()));
+    assert_eq!(alarms(&tn, "hostile"), 1);
+    assert!(tn.audit_verify(&OP).unwrap().ok);
+}
+
+/// Finding 3: DZ's record in DM, released to MT and shared there by MA.
+/// DZ's correction and then its retraction follow the copy at TN.
+#[test]
+fn corrections_and_retractions_follow_copies_shared_under_a_release() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (dz, ma, tn) = maghreb(tmp.path());
+    let all = [&dz, &ma, &tn];
+    let dm = form_channel(&dz, "DM", &[&ma], &all);
+    let mt = form_channel(&ma, "MT", &[&tn], &all);
+    let r = dz.record_add(&OP, person(&dm, "Hassan Hattab")).unwrap();
+    pump(&all);
+    let req = ma.release_request(&OP, &r, &mt, None).unwrap();
+    pump(&all);
+    dz.release_grant(&OP, Some(&req), None, None, None).unwrap();
+    pump(&all);
+    ma.record_share(&OP, &r, &mt).unwrap();
+    pump(&all);
+    assert_eq!(tn.record_get(&OP, &r).unwrap().version, 1);
+
+    dz.record_update(
+        &OP,
+        &r,
+        json!({"names": ["Hassan Hattab", "Abou Hamza"], "nationality": ["DZ"]}),
+        None,
+        None,
+    )
+    .unwrap();
+    pump(&all);
+    let got = tn.record_get(&OP, &r).unwrap();
+    assert_eq!(got.version, 2, "the correction reached TN");
+    assert_eq!(got.data["names"][1], "Abou Hamza");
+
+    dz.record_retract(&OP, &r).unwrap();
+    pump(&all);
+    for n in all {
+        let got = n.record_get(&OP, &r);
+        assert!(
+            got.as_ref().is_err() || got.as_ref().unwrap().status == "retracted",
+            "{}: {:?}",
+            n.id(),
+            got.map(|g| g.status)
+        );
+        assert!(held(n, &r).is_none(), "{}: content still held", n.id());
+    }
+    for n in all {
+        assert!(n.audit_verify(&OP).unwrap().ok, "{}", n.id());
+    }
+}
+
+/// Finding 3, the originator's own shares: DZ shares its record from DM
+/// into A; its correction reaches TN (a member of A only).
+#[test]
+fn an_originators_correction_reaches_every_channel_it_shared_the_record_in() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (dz, ma, tn) = maghreb(tmp.path());
+    let all = [&dz, &ma, &tn];
+    let dm = form_channel(&dz, "DM", &[&ma], &all);
+    let a = form_channel(&dz, "A", &[&ma, &tn], &all);
+    let r = dz.record_add(&OP, person(&dm, "Hassan Hattab")).unwrap();
+    dz.record_share(&OP, &r, &a).unwrap();
+    pump(&all);
+    dz.record_update(
+        &OP,
+        &r,
+        json!({"names": ["Hassan Hattab", "Abou Hamza"]}),
+        None,
+        None,
+    )
+    .unwrap();
+    pump(&all);
+    assert_eq!(tn.record_get(&OP, &r).unwrap().version, 2);
+}
+
+fn derived(target: &str) -> Link {
+    Link {
+        rel: LinkType::DerivedFrom,
+        target: target.into(),
+        from: None,
+        until: None,
+        note: None,
+    }
+}
+
+/// Finding 7: padding derived_from links past the walk's bound. 256 links
+/// to MA's own record plus one to a record derived from DZ's: refused as
+/// bad input (too many links); 40 such links: refused by the third-party
+/// rule (every source checked once). A hostile MA that signs the padded
+/// record anyway is refused by DZ.
+#[test]
+fn derived_from_links_cannot_be_padded_past_the_check() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (dz, ma, tn) = maghreb(tmp.path());
+    let all = [&dz, &ma, &tn];
+    let dm = form_channel(&dz, "DM", &[&ma], &all);
+    let mt = form_channel(&ma, "MT", &[&tn], &all);
+    let a = form_channel(&dz, "A", &[&ma, &tn], &all);
+    let src = dz
+        .record_add(&OP, person(&dm, "Mokhtar Belmokhtar"))
+        .unwrap();
+    pump(&all);
+    let mut mid = person(&dm, "Belmokhtar courier");
+    mid.links = vec![derived(&src)];
+    let mid = ma.record_add(&OP, mid).unwrap();
+    let own = ma.record_add(&OP, person(&mt, "Unrelated Name")).unwrap();
+    pump(&all);
+
+    let padded = |n: usize, ch: &str| {
+        let mut r = person(ch, "Belmokhtar financier");
+        r.links = std::iter::repeat_with(|| derived(&own)).take(n).collect();
+        r.links.push(derived(&mid));
+        r
+    };
+    let e = ma.record_add(&OP, padded(256, &mt)).unwrap_err();
+    assert_eq!(e.exit_code(), 2, "{e}");
+    let e = ma.record_add(&OP, padded(40, &mt)).unwrap_err();
+    assert_eq!(e.exit_code(), 3, "{e}");
+    assert!(e.to_string().contains("third-party rule"), "{e}");
+
+    // Signed anyway by a hostile MA into A (DZ holds the sources).
+    let template = ma.record_add(&OP, person(&a, "Placeholder")).unwrap();
+    pump(&all);
+    let mut body = held(&ma, &template).unwrap().body;
+    body.id = tansiq_core::ids::new_record_id(ma.id());
+    body.data = json!({"names": ["Belmokhtar financier"]});
+    body.links = padded(40, &a).links;
+    let hostile = Hostile(&ma);
+    hostile.send_record(&a, &[dz.id(), tn.id()], hostile.sign(body.clone()), None);
+    body.id = tansiq_core::ids::new_record_id(ma.id());
+    body.links = padded(256, &a).links;
+    hostile.send_record(&a, &[dz.id(), tn.id()], hostile.sign(body), None);
+    pump(&all);
+    assert_eq!(audited(&dz, "envelope.reject", "was given by"), 1);
+    assert_eq!(audited(&dz, "envelope.reject", "derived_from links"), 1);
+    assert_eq!(audited(&tn, "envelope.reject", "derived_from links"), 1);
+}

@@ -1,0 +1,190 @@
+//! Helpers shared by the node test suites: nodes in a temporary directory,
+//! trust between them, an in-process network that hands each queued
+//! message to its recipient, and the hostile-node harness.
+#![allow(dead_code)]
+
+use serde_json::json;
+
+use tansiq_core::policy::ReadScope;
+use tansiq_core::record::{Kind, RecordBody, SignedRecord};
+use tansiq_core::release::SignedRelease;
+use tansiq_core::user::Actor;
+use tansiq_node::federation::Payload;
+use tansiq_node::records::NewRecord;
+use tansiq_node::{InitOptions, Node};
+use tansiq_sync::Precedence;
+
+pub const OP: Actor = Actor::Operator;
+
+pub fn node(root: &std::path::Path, name: &str, cc: &str, port: u16) -> Node {
+    Node::init(
+        &root.join(name),
+        &InitOptions {
+            name,
+            country: cc,
+            listen: &format!("127.0.0.1:{port}"),
+            endpoint: None,
+            api_listen: None,
+            store: None,
+        },
+    )
+    .unwrap()
+}
+
+/// Every node trusts every other's card.
+pub fn trust(nodes: &[&Node]) {
+    for a in nodes {
+        for b in nodes {
+            if a.id() != b.id() {
+                a.peer_add(&OP, &serde_json::to_vec(&b.card()).unwrap())
+                    .unwrap();
+            }
+        }
+    }
+}
+
+/// Hands every queued message to its recipient until nothing moves.
+pub fn pump(nodes: &[&Node]) -> usize {
+    let mut moved = 0;
+    for _round in 0..50 {
+        let mut any = false;
+        for n in nodes {
+            for t in n.federation.take_outgoing() {
+                let Some(dest) = nodes.iter().find(|d| d.id() == t.to.as_str()) else {
+                    continue;
+                };
+                let bytes = t.message.encode();
+                let more = dest
+                    .store
+                    .write(|tx| dest.federation.receive(dest, tx, n.id(), &bytes))
+                    .unwrap();
+                dest.federation.queue(more);
+                any = true;
+                moved += 1;
+            }
+        }
+        if !any {
+            for n in nodes {
+                let more = n.store.write(|tx| n.federation.poll(n, tx)).unwrap();
+                n.federation.queue(more);
+            }
+            if nodes.iter().all(|n| n.federation.take_outgoing_peek() == 0) {
+                return moved;
+            }
+        }
+    }
+    moved
+}
+
+/// `creator` proposes a channel in the "terrorism" file to `partners`,
+/// each accepts, and `nodes` exchange everything: the channel's id.
+pub fn form_channel(creator: &Node, name: &str, partners: &[&Node], nodes: &[&Node]) -> String {
+    let ch = creator
+        .channel_create(
+            &OP,
+            name,
+            partners.iter().map(|p| p.id().to_string()).collect(),
+            vec!["terrorism".into()],
+            vec![],
+            None,
+        )
+        .unwrap();
+    pump(nodes);
+    for p in partners {
+        p.channel_accept(&OP, &ch).unwrap();
+    }
+    pump(nodes);
+    ch
+}
+
+pub fn person(ch: &str, name: &str) -> NewRecord {
+    NewRecord {
+        channel: ch.into(),
+        file: "terrorism".into(),
+        kind: Kind::Person,
+        data: json!({"names": [name], "nationality": ["DZ"]}),
+        tlp: None,
+        code: None,
+        evaluation: None,
+        expires: None,
+        links: vec![],
+    }
+}
+
+/// The signed record `id` as `n` holds it (any originator).
+pub fn held(n: &Node, id: &str) -> Option<SignedRecord> {
+    n.store
+        .read(|tx| tx.record(id, &ReadScope::everything()))
+        .unwrap()
+        .and_then(|r| r.signed)
+}
+
+/// Alarms of `kind` raised at `n`, as `sync status` shows them.
+pub fn alarms(n: &Node, kind: &str) -> usize {
+    n.sync_status(&OP)
+        .unwrap()
+        .alarms
+        .iter()
+        .filter(|a| a["kind"] == kind)
+        .count()
+}
+
+/// Audit entries of `action` at `n` whose details mention `needle`.
+pub fn audited(n: &Node, action: &str, needle: &str) -> usize {
+    n.store
+        .read(|tx| tx.audit_entries(0, i64::MAX as u64))
+        .unwrap()
+        .iter()
+        .filter(|(e, _)| e.action == action && e.details.to_string().contains(needle))
+        .count()
+}
+
+/// A partner that signs whatever its own keys allow: it holds a real
+/// node's keys and engine, and sends arbitrary payloads over the same
+/// envelopes, sealing and delivery as an honest node, bypassing every
+/// check of its own.
+pub struct Hostile<'a>(pub &'a Node);
+
+impl Hostile<'_> {
+    /// Seals and sends `payload` in `channel` to `recipients` (this node
+    /// added), queued for the network like any of its messages.
+    pub fn send(&self, channel: &str, recipients: &[&str], payload: &Payload) {
+        let me = self.0;
+        let mut members: Vec<String> = recipients.iter().map(|s| s.to_string()).collect();
+        members.push(me.id().to_string());
+        members.sort();
+        members.dedup();
+        let t = me
+            .store
+            .write(|tx| {
+                me.federation.submit(
+                    me,
+                    tx,
+                    channel,
+                    "record",
+                    Precedence::Routine,
+                    members.clone(),
+                    vec![],
+                    payload,
+                )
+            })
+            .unwrap();
+        me.federation.queue(t);
+    }
+
+    /// Signs `body` with this node's key, whatever it claims.
+    pub fn sign(&self, body: RecordBody) -> SignedRecord {
+        SignedRecord::sign(body, &self.0.identity)
+    }
+
+    /// Sends a record version (with an optional release) in `channel`.
+    pub fn send_record(
+        &self,
+        channel: &str,
+        recipients: &[&str],
+        record: SignedRecord,
+        release: Option<SignedRelease>,
+    ) {
+        self.send(channel, recipients, &Payload::Record { record, release });
+    }
+}
