@@ -283,3 +283,57 @@ fn derived_from_links_cannot_be_padded_past_the_check() {
     assert_eq!(audited(&dz, "envelope.reject", "derived_from links"), 1);
     assert_eq!(audited(&tn, "envelope.reject", "derived_from links"), 1);
 }
+
+/// Finding 5: what was derived from a record goes when the record goes —
+/// here the alert a received list entry raised (its matched name and
+/// explanation), and the sealed body of an envelope this node refused.
+#[test]
+fn what_was_derived_from_a_record_goes_with_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (dz, ma, tn) = maghreb(tmp.path());
+    let all = [&dz, &ma, &tn];
+    let a = form_channel(&dz, "A", &[&ma, &tn], &all);
+    let mt = form_channel(&ma, "MT", &[&tn], &all);
+    ma.record_add(&OP, person(&mt, "Mokhtar Belmokhtar"))
+        .unwrap();
+    let mut listed = person(&a, "Mokhtar Belmokhtar");
+    listed.data =
+        json!({"names": ["Mokhtar Belmokhtar"], "listing": {"list": "UN", "reference": "QDi.136"}});
+    let entry = dz.record_add(&OP, listed).unwrap();
+    pump(&all);
+    let alerts = ma.alerts(&OP).unwrap();
+    assert_eq!(alerts.len(), 1, "the list entry raised an alert at MA");
+    assert_eq!(alerts[0].entry_id, entry);
+
+    dz.record_retract(&OP, &entry).unwrap();
+    pump(&all);
+    assert!(
+        ma.alerts(&OP).unwrap().is_empty(),
+        "the alert outlived the entry"
+    );
+
+    // An envelope refused here keeps no body this node could open.
+    let hostile = Hostile(&ma);
+    let template = ma.record_add(&OP, person(&a, "Template")).unwrap();
+    pump(&all);
+    let mut body = held(&ma, &template).unwrap().body;
+    body.id = format!("rec_00000000000000000000.{}", dz.id());
+    body.data = json!({"names": ["Refused Marker Name"]});
+    hostile.send_record(&a, &[dz.id(), tn.id()], hostile.sign(body), None);
+    pump(&all);
+    let entries = dz
+        .store
+        .read(|tx| tx.audit_entries(0, i64::MAX as u64))
+        .unwrap();
+    let refused = entries
+        .iter()
+        .find(|(e, _)| e.action == "envelope.reject")
+        .map(|(e, _)| e.details["envelope"].as_str().unwrap().to_string())
+        .expect("the forgery was refused");
+    let id: [u8; 32] = hex::decode(refused).unwrap().try_into().unwrap();
+    assert!(dz.store.read(|tx| tx.sync_envelope(&id)).unwrap().is_some());
+    assert!(
+        !dz.store.read(|tx| tx.sync_envelope_has_body(&id)).unwrap(),
+        "the refused envelope's sealed body stayed"
+    );
+}

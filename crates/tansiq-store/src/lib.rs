@@ -51,6 +51,16 @@ pub enum StoreError {
 #[derive(Clone)]
 pub struct Store {
     backend: Arc<dyn Backend>,
+    /// A purge committed but its bytes may still be on disk (the scrub
+    /// after it found a reader in the way): retried after later writes.
+    scrub: Arc<ScrubState>,
+}
+
+/// When the store last tried to scrub and whether one is still owed.
+#[derive(Default)]
+struct ScrubState {
+    pending: std::sync::atomic::AtomicBool,
+    last_try_ms: std::sync::atomic::AtomicU64,
 }
 
 impl Store {
@@ -59,6 +69,7 @@ impl Store {
     pub fn open_sqlite(path: &Path, create: bool) -> Result<Store, StoreError> {
         let store = Store {
             backend: Arc::new(sqlite::Sqlite::open(path, create)?),
+            scrub: Default::default(),
         };
         store.migrate()?;
         Ok(store)
@@ -79,6 +90,7 @@ impl Store {
         let pg = postgres::Postgres::connect(url, create)?;
         let store = Store {
             backend: Arc::new(pg),
+            scrub: Default::default(),
         };
         if !create {
             let version =
@@ -94,7 +106,10 @@ impl Store {
     }
 
     pub fn from_backend(backend: Arc<dyn Backend>) -> Result<Store, StoreError> {
-        let store = Store { backend };
+        let store = Store {
+            backend,
+            scrub: Default::default(),
+        };
         store.migrate()?;
         Ok(store)
     }
@@ -163,10 +178,44 @@ impl Store {
             frontier: None,
             failed: false,
             write: true,
+            purged: false,
         };
         let out = f(&mut tx)?;
+        let purged = tx.purged;
         tx.commit()?;
+        self.scrub_after_commit(purged);
         Ok(out)
+    }
+
+    /// Content purged by a committed transaction leaves the files at once
+    /// (SQLite: the WAL checkpointed and truncated; PostgreSQL: VACUUM),
+    /// whichever path purged it — a retraction made here or received, an
+    /// expiry. A scrub kept from finishing by a reader is owed and retried
+    /// after later writes, at most once a second (`serve` writes every
+    /// second). The commit already succeeded: a failed scrub is not the
+    /// caller's error.
+    fn scrub_after_commit(&self, purged: bool) {
+        use std::sync::atomic::Ordering;
+        let owed = self.scrub.pending.load(Ordering::Relaxed);
+        if !purged && !owed {
+            return;
+        }
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        if !purged && now < self.scrub.last_try_ms.load(Ordering::Relaxed) + 1000 {
+            return;
+        }
+        self.scrub.last_try_ms.store(now, Ordering::Relaxed);
+        let done = self.backend.scrub().is_ok();
+        self.scrub.pending.store(!done, Ordering::Relaxed);
+    }
+
+    /// Whether purged content may still be on disk (a scrub is owed).
+    pub fn scrub_owed(&self) -> bool {
+        self.scrub
+            .pending
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Runs `f` in a read transaction (a consistent snapshot).
@@ -181,6 +230,7 @@ impl Store {
             frontier: None,
             failed: false,
             write: false,
+            purged: false,
         };
         f(&mut tx)
     }
@@ -277,6 +327,8 @@ pub struct Tx<'a> {
     failed: bool,
     /// A write transaction (`Store::write`/`write_relaxed`), not a read.
     write: bool,
+    /// Content was purged: the store scrubs its files after the commit.
+    purged: bool,
 }
 
 /// A user as stored, with its token's dates.

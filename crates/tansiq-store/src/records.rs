@@ -271,6 +271,13 @@ impl Tx<'_> {
         )?;
         self.exec("DELETE FROM record_names WHERE record_id = ?", &[id.into()])?;
         self.exec("DELETE FROM record_links WHERE src = ?", &[id.into()])?;
+        // What screening derived from it (matched names, explanations) goes
+        // with it, whichever side of the alert it was.
+        self.exec(
+            "DELETE FROM alerts WHERE entry_id = ? OR record_id = ?",
+            &[id.into(), id.into()],
+        )?;
+        self.purged = true;
         Ok(())
     }
 

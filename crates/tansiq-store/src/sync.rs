@@ -210,6 +210,7 @@ impl Tx<'_> {
             "UPDATE sync_envelope SET body = NULL, purged = 1 WHERE id = ?",
             &[id.as_slice().into()],
         )?;
+        self.purged = true;
         Ok(())
     }
 

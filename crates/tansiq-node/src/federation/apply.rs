@@ -261,9 +261,12 @@ fn deliver(
     }
 }
 
-/// Records a rejected envelope in the audit log.
+/// Records a rejected envelope in the audit log, and drops its sealed
+/// body: this node could open it, and what it refused must not stay on its
+/// disk. Its id and hash stay, so it is neither fetched nor delivered again.
 fn reject(node: &Node, tx: &mut Tx, env: &Envelope, from: &str, reason: &str) -> NodeResult<()> {
     let h = env.header();
+    tx.sync_purge_envelope(&env.id().0)?;
     tracing::warn!(envelope = %env.id().to_hex(), from, %reason, "envelope content rejected");
     node.audit(
         tx,
