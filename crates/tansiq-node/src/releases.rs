@@ -37,6 +37,37 @@ pub struct ReleaseView {
     pub decided_at: Option<String>,
 }
 
+/// Longest release reason (request or refusal), in characters.
+pub const MAX_REASON_CHARS: usize = 1_000;
+
+/// A reason as given here: one line of at most [`MAX_REASON_CHARS`]
+/// characters without control characters.
+fn check_reason(reason: Option<&str>) -> NodeResult<()> {
+    match reason {
+        Some(r) if r.chars().count() > MAX_REASON_CHARS || r.chars().any(char::is_control) => {
+            Err(NodeError::bad(format!(
+                "--reason must be one line of at most {MAX_REASON_CHARS} characters without control characters"
+            )))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// A reason received from a partner (a modified node sends anything):
+/// each control character becomes a space (no terminal escape, no line
+/// break survives) and the text is cut at [`MAX_REASON_CHARS`]. Kept
+/// rather than rejected, so a refusal still closes its request.
+pub(crate) fn received_reason(reason: String) -> String {
+    if reason.chars().count() <= MAX_REASON_CHARS && !reason.chars().any(char::is_control) {
+        return reason;
+    }
+    reason
+        .chars()
+        .take(MAX_REASON_CHARS)
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
 impl Node {
     /// A holder asks the originator to release a record into `target`.
     pub fn release_request(
@@ -47,6 +78,7 @@ impl Node {
         reason: Option<&str>,
     ) -> NodeResult<String> {
         policy::authorize(actor, Action::RequestRelease)?;
+        check_reason(reason)?;
         let scope = policy::read_scope(actor);
         let id = new_id(REQUEST_PREFIX);
         let mut out = Vec::new();
@@ -194,6 +226,7 @@ impl Node {
         request: &str,
         reason: Option<&str>,
     ) -> NodeResult<()> {
+        check_reason(reason)?;
         let mut out = Vec::new();
         self.store.write(|tx| {
             let mut row = tx

@@ -154,3 +154,118 @@ fn hostile_message_texts_are_rejected_by_the_receiver() {
     }
     assert!(ma.audit_verify(&OP).unwrap().ok);
 }
+
+/// Release reasons are a partner's text too: a request's reason and a
+/// refusal from a modified node arrive without control characters and
+/// cut to 1,000 characters; a node's own operator may not give such.
+#[test]
+fn hostile_release_reasons_arrive_defused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dz = node(tmp.path(), "dz", "DZ", 7521);
+    let ma = node(tmp.path(), "ma", "MA", 7531);
+    dz.peer_add(&OP, &serde_json::to_vec(&ma.card()).unwrap())
+        .unwrap();
+    ma.peer_add(&OP, &serde_json::to_vec(&dz.card()).unwrap())
+        .unwrap();
+    let ch = dz
+        .channel_create(
+            &OP,
+            "DZ-MA",
+            vec![ma.id().into()],
+            vec!["terrorism".into()],
+            vec![],
+            None,
+        )
+        .unwrap();
+    pump(&[&dz, &ma]);
+    ma.channel_accept(&OP, &ch).unwrap();
+    pump(&[&dz, &ma]);
+    let rec = dz
+        .record_add(
+            &OP,
+            tansiq_node::records::NewRecord {
+                channel: ch.clone(),
+                file: "terrorism".into(),
+                kind: tansiq_core::record::Kind::Person,
+                data: serde_json::json!({"names": ["Hassan Hattab"]}),
+                tlp: None,
+                code: None,
+                evaluation: None,
+                expires: None,
+                links: vec![],
+            },
+        )
+        .unwrap();
+    pump(&[&dz, &ma]);
+    let hostile = format!("\u{1b}[2J\u{1b}]0;x\u{7}granted\r\n{}", "B".repeat(5_000));
+    let defused = |r: &Option<String>| {
+        let r = r.as_deref().unwrap_or_default();
+        !r.chars().any(char::is_control) && r.chars().count() <= 1_000 && r.contains("granted")
+    };
+    let head = |r: &Option<String>| {
+        r.as_deref()
+            .unwrap_or_default()
+            .chars()
+            .take(60)
+            .collect::<String>()
+    };
+    let both = vec![dz.id().to_string(), ma.id().to_string()];
+    let ctl = tansiq_node::federation::control_channel(dz.id(), ma.id());
+    let submit = |from: &Node, p: Payload| {
+        let out = from
+            .store
+            .write(|tx| {
+                from.federation.submit(
+                    from,
+                    tx,
+                    &ctl,
+                    p.kind(),
+                    Precedence::Routine,
+                    both.clone(),
+                    vec![],
+                    &p,
+                )
+            })
+            .unwrap();
+        from.federation.queue(out);
+        pump(&[&dz, &ma]);
+    };
+    // A modified MA asks with a hostile reason.
+    submit(
+        &ma,
+        Payload::ReleaseRequest {
+            id: tansiq_core::ids::new_id(tansiq_core::ids::REQUEST_PREFIX),
+            record: rec.clone(),
+            target_channel: ch.clone(),
+            target_members: both.clone(),
+            reason: Some(hostile.clone()),
+        },
+    );
+    let at_dz = dz.releases(&OP).unwrap();
+    assert_eq!(at_dz.len(), 1);
+    assert!(defused(&at_dz[0].reason), "{:?}", head(&at_dz[0].reason));
+    // MA asks properly; a modified DZ refuses with a hostile text.
+    let req = ma
+        .release_request(&OP, &rec, &ch, Some("screening"))
+        .unwrap();
+    pump(&[&dz, &ma]);
+    submit(
+        &dz,
+        Payload::ReleaseDecision {
+            request: Some(req.clone()),
+            release: None,
+            refusal: Some(hostile.clone()),
+        },
+    );
+    let mine = ma.releases(&OP).unwrap();
+    let r = mine.iter().find(|r| r.id == req).unwrap();
+    assert_eq!(r.status, "refused");
+    assert!(defused(&r.reason), "{:?}", head(&r.reason));
+    // The operator's own reasons follow the same rule.
+    let e = ma
+        .release_request(&OP, &rec, &ch, Some("a\u{1b}[2Jb"))
+        .unwrap_err();
+    assert_eq!(e.exit_code(), 2, "{e}");
+    assert!(ma.audit_verify(&OP).unwrap().ok);
+    assert!(dz.audit_verify(&OP).unwrap().ok);
+}

@@ -464,7 +464,7 @@ fn take_in(
                 target_channel,
                 target_members,
                 status: "pending".into(),
-                reason,
+                reason: reason.map(crate::releases::received_reason),
                 signed: None,
                 created_at: tansiq_core::time::format(&tansiq_core::time::now()),
                 decided_at: None,
@@ -545,7 +545,7 @@ fn take_in(
                         ));
                     }
                     row.status = "refused".into();
-                    row.reason = Some(reason);
+                    row.reason = Some(crate::releases::received_reason(reason));
                     row.decided_at = Some(now);
                     tx.put_release(&row)?;
                     node.audit(
