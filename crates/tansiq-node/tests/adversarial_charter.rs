@@ -4,6 +4,7 @@
 //! delivery and by offline bundle. It cannot evict the other members, add
 //! an ally, replay or skip versions; the honest flows (add with everyone's
 //! consent, expel with all the others', leave alone) keep working.
+//! SQLite by default; PostgreSQL with `TANSIQ_TEST_CLI_POSTGRES` set.
 
 use std::collections::BTreeMap;
 
@@ -19,7 +20,26 @@ use tansiq_sync::Precedence;
 
 const OP: Actor = Actor::Operator;
 
+/// With `TANSIQ_TEST_CLI_POSTGRES` set (a postgres:// URL, as
+/// `scripts/test` sets it), a fresh schema of that server for a new node;
+/// unset, SQLite in the node directory.
+fn store_url() -> Option<String> {
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let base = std::env::var("TANSIQ_TEST_CLI_POSTGRES")
+        .ok()
+        .filter(|s| !s.is_empty())?;
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let schema = format!("ac_{}_{}_{n}", std::process::id(), nanos % 1_000_000_000);
+    let sep = if base.contains('?') { '&' } else { '?' };
+    Some(format!("{base}{sep}schema={schema}"))
+}
+
 fn node(root: &std::path::Path, name: &str, cc: &str, port: u16) -> Node {
+    let store = store_url();
     Node::init(
         &root.join(name),
         &InitOptions {
@@ -28,7 +48,7 @@ fn node(root: &std::path::Path, name: &str, cc: &str, port: u16) -> Node {
             listen: &format!("127.0.0.1:{port}"),
             endpoint: None,
             api_listen: None,
-            store: None,
+            store: store.as_deref(),
         },
     )
     .unwrap()
