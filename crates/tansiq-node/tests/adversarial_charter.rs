@@ -372,6 +372,31 @@ fn an_ally_added_by_one_member_stays_a_proposal_the_others_never_signed() {
         .unwrap();
     assert_eq!(v.pending_version, Some(2));
     assert_eq!(v.awaiting, vec![ma.id().to_string()]);
+    w.pump();
+    // MA still holds TN's version 2: DZ's arrives as a conflicting
+    // proposal and is refused there …
+    assert_eq!(audited(ma, "envelope.reject", "already pending"), 1);
+    // … until MA's operator brings DZ's in by hand, declining TN's, and
+    // signs it: TN is out, by everyone else's consent.
+    let file = serde_json::to_vec(&dz.channel_export(&OP, &w.ch).unwrap()).unwrap();
+    ma.channel_import(&OP, &file).unwrap();
+    ma.channel_accept(&OP, &w.ch).unwrap();
+    w.pump();
+    for n in [dz, ma] {
+        let v = view(n, &w.ch);
+        assert_eq!(
+            (
+                v["status"].as_str(),
+                v["version"].as_u64(),
+                v["members"].clone()
+            ),
+            (Some("active"), Some(2), json!(sorted(&[dz.id(), ma.id()]))),
+            "at {}",
+            n.config.country
+        );
+    }
+    assert_eq!(view(tn, &w.ch)["status"], "removed");
+    w.dz_record_reaches("After TN Was Expelled", &[ma]);
     w.verify_all();
 }
 
