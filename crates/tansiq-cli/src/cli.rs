@@ -202,6 +202,14 @@ enum PeerCmd {
     Add { card_file: PathBuf },
     /// Known peers.
     List,
+    /// Stop trusting a partner: its keys, queue and hit/no-hit exposures
+    /// go. Refused while it is in one of this node's channels, unless
+    /// --force (the charters keep it; nothing more is sent to it).
+    Remove {
+        id: String,
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -635,6 +643,14 @@ pub fn run(cli: Cli) -> CliResult {
                     let (name, ep) = (one_line(&p.name), one_line(&p.endpoint));
                     outln!("{}  {}  {name}  {ep}", p.id, one_line(&p.country));
                 }
+            }
+        }
+        Cmd::Peer(PeerCmd::Remove { id, force }) => {
+            let r = open()?.peer_remove(&op, &id, force)?;
+            if json {
+                print_json(&r);
+            } else {
+                outln!("{}", r.id);
             }
         }
         Cmd::Serve {

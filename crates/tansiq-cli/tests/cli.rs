@@ -951,3 +951,59 @@ fn users_are_removed_and_tokens_rotated_revoked_and_expiring() {
     }
     ok(d, &["audit", "verify"]);
 }
+
+/// Issue 12, finding 8: a partner could not be removed. `peer remove ID`
+/// refuses while the peer is in a channel of this node (exit 3, nothing
+/// changed) unless `--force`; removal drops what was queued for it and is
+/// audited.
+#[test]
+fn peers_are_removed_and_their_queue_dropped() {
+    let dz = init("DRS Algeria", "DZ", free_port());
+    let ma = init("DGST Morocco", "MA", free_port());
+    let tn = init("DGSN Tunisia", "TN", free_port());
+    let (_, ma_id) = introduce(&dz.dir, &ma.dir);
+    let (_, tn_id) = introduce(&dz.dir, &tn.dir);
+    let ch = ok(
+        &dz.dir,
+        &[
+            "channel",
+            "create",
+            "--name",
+            "DM",
+            "--members",
+            &ma_id,
+            "--files",
+            "terrorism",
+        ],
+    );
+    let queued = |id: &str| {
+        store_count(
+            &dz.dir,
+            &format!("SELECT COUNT(*) FROM sync_outbox WHERE to_node = '{id}'"),
+        )
+    };
+    assert!(queued(&ma_id) > 0, "the charter proposal waits for MA");
+    let before = state(&dz.dir);
+    let err = fails(&dz.dir, &["peer", "remove", &ma_id], 3);
+    assert!(err.contains(&ch) && err.contains("--force"), "{err}");
+    assert_eq!(state(&dz.dir), before, "the refusal changed nothing");
+    assert!(queued(&ma_id) > 0);
+    fails(&dz.dir, &["peer", "remove", "tqnosuchnode000000"], 2);
+    // a peer in no channel goes at once
+    ok(&dz.dir, &["peer", "remove", &tn_id]);
+    // --force: gone, its queue dropped, the channel kept as signed
+    ok(&dz.dir, &["peer", "remove", &ma_id, "--force"]);
+    let peers = json(&dz.dir, &["peer", "list", "--json"]);
+    assert_eq!(peers, serde_json::json!([]), "{peers}");
+    assert_eq!(queued(&ma_id), 0);
+    fails(&dz.dir, &["peer", "remove", &ma_id], 2);
+    let removed = store_count(
+        &dz.dir,
+        "SELECT COUNT(*) FROM audit_log WHERE action = 'peer.remove' AND actor = 'operator'",
+    );
+    assert_eq!(removed, 2);
+    ok(&dz.dir, &["audit", "verify"]);
+    // bringing a partner back is an explicit operator act
+    let card = ma.dir.join("card.json");
+    assert_eq!(ok(&dz.dir, &["peer", "add", card.to_str().unwrap()]), ma_id);
+}

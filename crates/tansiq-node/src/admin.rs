@@ -32,6 +32,67 @@ impl Node {
         })
     }
 
+    /// Stops trusting a partner: its pinned keys go (no mTLS connection
+    /// from it is accepted once `serve` refreshes its peers, and nothing it
+    /// signs verifies here any more), what is queued for it is dropped, and
+    /// its hit/no-hit exposures end. Refused (channel membership rule)
+    /// while it is a member or relay of a channel this node is in, unless
+    /// `force`: the charters stay as their members signed them (no node
+    /// rewrites a shared charter alone), and nothing reaches the removed
+    /// peer from here. Audited as `peer.remove`.
+    pub fn peer_remove(&self, actor: &Actor, id: &str, force: bool) -> NodeResult<PeerRemoved> {
+        policy::authorize(actor, Action::ManagePeers)?;
+        self.store.write(|tx| {
+            let peer = tx
+                .peer(id)?
+                .ok_or_else(|| NodeError::NotFound(format!("no peer {id}; see `tansiq peer list`")))?;
+            let mut channels = Vec::new();
+            for c in tx.channels()? {
+                let st = crate::records::load_channel(tx, &c.id)?;
+                if st.active.as_ref().is_some_and(|a| !a.charter.is_member(self.id())) {
+                    continue; // this node left it
+                }
+                let holds = [&st.active, &st.pending].into_iter().flatten().any(|s| {
+                    s.charter.members.iter().chain(&s.charter.relays).any(|m| m == id)
+                });
+                if holds {
+                    channels.push(c.id);
+                }
+            }
+            if !channels.is_empty() && !force {
+                return Err(policy::Refusal {
+                    rule: policy::Rule::Membership,
+                    reason: format!(
+                        "peer {id} is a member or relay of channel(s) {}: take it out with \
+                         `tansiq channel update CHANNEL --remove {id}` first, or pass --force \
+                         (the charters keep it; nothing more is delivered to it from here)",
+                        channels.join(", ")
+                    ),
+                }
+                .into());
+            }
+            let dropped = tx.remove_peer(id)?.unwrap_or(0);
+            // Serving engines rebuild from the store, without its rows.
+            tx.meta_set(
+                "sync_gen",
+                &hex::encode(tansiq_crypto::random_bytes::<8>()),
+            )?;
+            self.audit(
+                tx,
+                &actor.audit_name(),
+                "peer.remove",
+                id,
+                json!({"id": id, "name": peer.name, "country": peer.country, "channels": channels, "outbox_dropped": dropped, "forced": force}),
+            )?;
+            self.checkpoint_in(tx)?;
+            Ok(PeerRemoved {
+                id: id.to_string(),
+                channels,
+                outbox_dropped: dropped,
+            })
+        })
+    }
+
     pub fn peer_list(&self, actor: &Actor) -> NodeResult<Vec<PeerView>> {
         policy::authorize(actor, Action::ReadChannels)?;
         self.store.read(|tx| {
@@ -253,6 +314,15 @@ impl Node {
             );
         }
     }
+}
+
+/// What `peer remove` did.
+#[derive(Debug, Clone, Serialize)]
+pub struct PeerRemoved {
+    pub id: String,
+    /// Channels whose charters still name it (with --force).
+    pub channels: Vec<String>,
+    pub outbox_dropped: u64,
 }
 
 /// A token just issued (shown once).

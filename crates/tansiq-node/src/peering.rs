@@ -36,6 +36,7 @@ pub const MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
 /// CLI while serving are picked up on the next refresh).
 pub fn refresh_peers(node: &Node, set: &PeerSet) -> NodeResult<()> {
     let peers = node.store.read(|tx| tx.peers())?;
+    let mut keep = std::collections::HashSet::new();
     for p in peers {
         let card: NodeCard = serde_json::from_str(&p.card)
             .map_err(|e| NodeError::Other(format!("peer card: {e}")))?;
@@ -43,8 +44,12 @@ pub fn refresh_peers(node: &Node, set: &PeerSet) -> NodeResult<()> {
         // the key of the card it believes this node holds.
         for span in card.key_spans()? {
             set.insert_as(span.key, &p.id);
+            keep.insert(span.key);
         }
     }
+    // A peer removed (`peer remove`) loses its keys: its open connections
+    // are refused from their next request, new ones at the handshake.
+    set.retain(|k| keep.contains(k));
     Ok(())
 }
 

@@ -241,6 +241,12 @@ impl PeerSet {
         self.write().remove(key).is_some()
     }
 
+    /// Keeps only the keys `keep` accepts (a rebuild after peers were
+    /// removed).
+    pub fn retain(&self, keep: impl Fn(&[u8; 32]) -> bool) {
+        self.write().retain(|k, _| keep(k));
+    }
+
     pub fn contains(&self, key: &[u8; 32]) -> bool {
         self.read().contains_key(key)
     }

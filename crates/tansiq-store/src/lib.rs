@@ -494,6 +494,26 @@ impl<'a> Tx<'a> {
         .transpose()
     }
 
+    /// Forgets peer `id`: its row (its pinned keys), what is queued for
+    /// it, its link state and what it was allowed to ask or was cached
+    /// for it (hit/no-hit). Returns the outbox rows dropped, or None when
+    /// there is no such peer.
+    pub fn remove_peer(&mut self, id: &str) -> Result<Option<u64>, StoreError> {
+        if self.exec("DELETE FROM peers WHERE id = ?", &[id.into()])? == 0 {
+            return Ok(None);
+        }
+        let dropped = self.exec("DELETE FROM sync_outbox WHERE to_node = ?", &[id.into()])?;
+        for sql in [
+            "DELETE FROM peer_links WHERE peer = ?",
+            "DELETE FROM hit_allow WHERE peer = ?",
+            "DELETE FROM hit_budget WHERE peer = ?",
+            "DELETE FROM hit_list WHERE peer = ?",
+        ] {
+            self.exec(sql, &[id.into()])?;
+        }
+        Ok(Some(dropped))
+    }
+
     // ---- users ------------------------------------------------------
 
     pub fn add_user(
