@@ -269,10 +269,25 @@ impl<'a> Progress<'a> {
     }
 }
 
+/// Largest list or screening file read whole (a real OFAC SDN file is a
+/// few MiB): a device such as `/dev/zero` or an endless pipe stops here
+/// instead of filling memory.
+pub const MAX_TEXT_FILE: u64 = 256 * 1024 * 1024;
+
 /// Reads a file as text: UTF-8 (a byte-order mark is dropped), or, for
 /// lists that allow it, Latin-1 when the bytes are not UTF-8.
 pub(crate) fn read_text(path: &Path, latin1_fallback: bool) -> Result<String, ListError> {
-    let bytes = std::fs::read(path).map_err(|e| ListError::io(path, e))?;
+    use std::io::Read as _;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_TEXT_FILE + 1).read_to_end(&mut bytes))
+        .map_err(|e| ListError::io(path, e))?;
+    if bytes.len() as u64 > MAX_TEXT_FILE {
+        return Err(ListError::io(
+            path,
+            std::io::Error::other(format!("larger than {} MiB", MAX_TEXT_FILE / (1024 * 1024))),
+        ));
+    }
     match String::from_utf8(bytes) {
         Ok(s) => Ok(s),
         Err(e) => {
@@ -299,5 +314,16 @@ pub(crate) fn read_text(path: &Path, latin1_fallback: bool) -> Result<String, Li
                 ),
             ))
         }
+    }
+}
+
+#[cfg(all(test, unix))]
+mod read_bound_tests {
+    /// Not run against the previous code: it read `/dev/zero` until
+    /// memory ran out.
+    #[test]
+    fn an_endless_file_is_refused_not_read_to_the_end() {
+        let e = super::read_text(std::path::Path::new("/dev/zero"), true).unwrap_err();
+        assert!(e.to_string().contains("larger than 256 MiB"), "{e}");
     }
 }
