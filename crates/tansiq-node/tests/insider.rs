@@ -93,3 +93,106 @@ fn a_removed_peer_cannot_reach_the_partner_endpoint() {
     });
     assert!(dz.peer_list(&OP).unwrap().is_empty());
 }
+
+/// Hands every queued message to its recipient until nothing moves; a
+/// refused delivery is not a test failure here (that is the point).
+fn pump(nodes: &[&Node]) {
+    for _round in 0..50 {
+        let mut any = false;
+        for n in nodes {
+            for t in n.federation.take_outgoing() {
+                let Some(dest) = nodes.iter().find(|d| d.id() == t.to.as_str()) else {
+                    continue;
+                };
+                let bytes = t.message.encode();
+                if let Ok(more) = dest
+                    .store
+                    .write(|tx| dest.federation.receive(dest, tx, n.id(), &bytes))
+                {
+                    dest.federation.queue(more);
+                }
+                any = true;
+            }
+        }
+        if !any {
+            for n in nodes {
+                let more = n.store.write(|tx| n.federation.poll(n, tx)).unwrap();
+                n.federation.queue(more);
+            }
+            if nodes.iter().all(|n| n.federation.take_outgoing_peek() == 0) {
+                return;
+            }
+        }
+    }
+}
+
+/// After `peer remove --force`, nothing the removed peer signs is taken,
+/// whether it sends it itself or a member that still trusts it passes it
+/// on; the partners that keep it are unaffected.
+#[test]
+fn nothing_a_removed_peer_signs_is_taken_any_more() {
+    use serde_json::json;
+    use tansiq_core::record::Kind;
+    use tansiq_node::records::NewRecord;
+
+    let tmp = tempfile::tempdir().unwrap();
+    let dz = node(tmp.path(), "dz", "DZ");
+    let ma = node(tmp.path(), "ma", "MA");
+    let tn = node(tmp.path(), "tn", "TN");
+    let all = [&dz, &ma, &tn];
+    for a in all {
+        for b in all {
+            if a.id() != b.id() {
+                a.peer_add(&OP, &serde_json::to_vec(&b.card()).unwrap())
+                    .unwrap();
+            }
+        }
+    }
+    let ch = dz
+        .channel_create(
+            &OP,
+            "A",
+            vec![ma.id().to_string(), tn.id().to_string()],
+            vec!["terrorism".into()],
+            vec![],
+            None,
+        )
+        .unwrap();
+    pump(&all);
+    ma.channel_accept(&OP, &ch).unwrap();
+    tn.channel_accept(&OP, &ch).unwrap();
+    pump(&all);
+    let person = |name: &str| NewRecord {
+        channel: ch.clone(),
+        file: "terrorism".into(),
+        kind: Kind::Person,
+        data: json!({"names": [name]}),
+        tlp: None,
+        code: None,
+        evaluation: None,
+        expires: None,
+        links: vec![],
+    };
+    let before = ma.record_add(&OP, person("Before Removal")).unwrap();
+    pump(&all);
+    assert!(
+        dz.record_get(&OP, &before).is_ok(),
+        "a trusted peer is heard"
+    );
+    // refused without --force: MA is a member of A
+    let r = dz.peer_remove(&OP, ma.id(), false);
+    assert!(
+        matches!(&r, Err(tansiq_node::NodeError::Refused(x)) if x.reason.contains(&ch)),
+        "{r:?}"
+    );
+    let removed = dz.peer_remove(&OP, ma.id(), true).unwrap();
+    assert_eq!(removed.channels, vec![ch.clone()]);
+    let after = ma.record_add(&OP, person("After Removal")).unwrap();
+    pump(&all);
+    assert!(tn.record_get(&OP, &after).is_ok(), "TN still trusts MA");
+    assert!(
+        dz.record_get(&OP, &after).is_err(),
+        "DZ took a record signed by a peer it removed"
+    );
+    assert!(dz.audit_verify(&OP).unwrap().ok);
+}
