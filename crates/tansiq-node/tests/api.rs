@@ -558,6 +558,16 @@ fn requests_are_authenticated_before_they_are_parsed() {
         let v: Value = resp.json().unwrap();
         assert_eq!(v["error"]["code"], "bad_input", "{path}: {v}");
     }
+    // a path segment that is not UTF-8 once decoded: JSON too
+    let resp = a
+        .client
+        .get(format!("{}/api/v1/records/%FF", a.base))
+        .bearer_auth(&w.officer)
+        .send()
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 400);
+    let v: Value = resp.json().expect("a JSON error");
+    assert_eq!(v["error"]["code"], "bad_input", "{v}");
     let (s, v) = a.call("PUT", "/api/v1/users", Some(&w.admin), Some(json!({})));
     assert_eq!(s, 405, "{v}");
     assert_eq!(v["error"]["code"], "method_not_allowed", "{v}");
