@@ -471,6 +471,70 @@ impl ChannelState {
     }
 }
 
+impl ChannelState {
+    /// Why a received version `p` could only come from a member breaking
+    /// the charter rule, as opposed to an honest race (a version older
+    /// than, skipping past or conflicting with one held, which delivery
+    /// out of order also produces): a version its proposer signed that
+    /// the rule forbids outright at the next number, or a member's
+    /// signature on two different versions of one number (no honest node
+    /// signs both). None otherwise; [`ChannelState::apply`] still judges
+    /// `p` either way.
+    pub fn hostile(
+        &self,
+        p: &SignedCharter,
+        me: &str,
+        key: &dyn Fn(&str) -> Option<[u8; 32]>,
+    ) -> Option<String> {
+        let signed_by = |s: &SignedCharter, n: &str| {
+            let (Some(pk), Some(sig)) = (key(n), s.signatures.get(n)) else {
+                return false;
+            };
+            decode_sig(sig).is_ok_and(|raw| {
+                tansiq_crypto::verify_json(&pk, CHARTER_CONTEXT, &s.charter.to_value(), &raw)
+                    .is_ok()
+            })
+        };
+        for held in self.active.iter().chain(&self.pending) {
+            let c = &held.charter;
+            if c.id == p.charter.id && c.version == p.charter.version && *c != p.charter {
+                let both: Vec<&str> = held
+                    .signatures
+                    .keys()
+                    .filter(|n| signed_by(held, n) && signed_by(p, n))
+                    .map(String::as_str)
+                    .collect();
+                if !both.is_empty() {
+                    return Some(format!(
+                        "{} signed two different versions {} of this channel",
+                        both.join(","),
+                        c.version
+                    ));
+                }
+            }
+        }
+        let basis = self.basis(me)?;
+        if p.charter.id != basis.id
+            || p.charter.version != basis.version + 1
+            || !signed_by(p, &p.charter.proposer)
+        {
+            return None;
+        }
+        match consent(Some(basis), &p.charter) {
+            Err(e) => Some(format!(
+                "a version its proposer signed breaks the rule: {e}"
+            )),
+            Ok(rule) => p
+                .signatures
+                .keys()
+                .find(|n| !rule.allowed.contains(*n))
+                .map(|n| {
+                    format!("signed by {n}, a member of neither this version nor the one in force")
+                }),
+        }
+    }
+}
+
 /// The signatures of `sigs` that verify, each by a node `rule` allows. A
 /// signer outside `rule.allowed` or a bad signature refuses the whole
 /// version, and so does a signer whose key is unknown here.
@@ -857,6 +921,44 @@ mod tests {
         assert!(w
             .apply(&s2, 0, ChannelEvent::Proposed(w.signed(elsewhere, &[0, 1])))
             .is_err());
+    }
+
+    #[test]
+    fn what_only_a_rule_breaker_sends_is_told_from_honest_races() {
+        let w = World::new(4);
+        let (s, v1) = w.formed(3, 0);
+        let hostile = |p: &SignedCharter| s.hostile(p, &w.id(0), &w.key());
+        // Forbidden outright, signed by the proposer: hostile.
+        assert!(hostile(&w.proposal(2, 2, &[])).is_some(), "evicting two");
+        let ally = w.signed(w.proposal(2, 2, &[3]).charter, &[2, 3]);
+        assert!(hostile(&ally).is_some(), "evicting two for an ally");
+        let mut files = v1.charter.leave(&w.id(2), "t2".into()).unwrap();
+        files.files = vec!["terrorism".into()];
+        assert!(
+            hostile(&w.signed(files, &[2])).is_some(),
+            "a leave changing files"
+        );
+        let outsider = w.signed(w.proposal(0, 2, &[2]).charter, &[0, 2, 3]);
+        assert!(hostile(&outsider).is_some(), "a signer of neither version");
+        // A proposal awaiting signatures, a replay, a skip: not proof.
+        assert!(hostile(&w.proposal(2, 2, &[0, 1, 3])).is_none());
+        assert!(hostile(&v1).is_none());
+        assert!(hostile(&w.proposal(2, 5, &[])).is_none());
+        // Forbidden but not signed by its proposer: not attributable.
+        let unsigned = w.signed(w.proposal(2, 2, &[]).charter, &[]);
+        assert!(hostile(&unsigned).is_none());
+        // A member that signed the version in force signs another of its
+        // number: named.
+        let leave = w.signed(v1.charter.leave(&w.id(1), "t".into()).unwrap(), &[1]);
+        let s2 = w.apply(&s, 0, ChannelEvent::Proposed(leave)).unwrap();
+        let other = w.signed(v1.charter.leave(&w.id(2), "t".into()).unwrap(), &[2]);
+        assert!(
+            s2.hostile(&other, &w.id(0), &w.key()).is_none(),
+            "2 signed one only"
+        );
+        let twice = w.signed(v1.charter.leave(&w.id(2), "t".into()).unwrap(), &[2, 1]);
+        let why = s2.hostile(&twice, &w.id(0), &w.key()).unwrap();
+        assert!(why.contains(&w.id(1)) && !why.contains(&w.id(2)), "{why}");
     }
 
     #[test]

@@ -105,6 +105,26 @@ impl Node {
         Ok(next)
     }
 
+    /// Whether a received charter version is a sign of a rule-breaking
+    /// member (`ChannelState::hostile`), judged against what this node
+    /// holds.
+    pub(crate) fn charter_hostile(
+        &self,
+        tx: &mut Tx,
+        p: &SignedCharter,
+    ) -> NodeResult<Option<String>> {
+        let id = &p.charter.id;
+        if tx.channel(id)?.is_none() {
+            return Ok(None);
+        }
+        let cur = load_channel(tx, id)?;
+        let keys = self.key_lookup(tx)?;
+        let chosen = charter_signing_keys(&keys, &cur, &ChannelEvent::Proposed(p.clone()));
+        Ok(cur.hostile(p, self.id(), &|n: &str| {
+            chosen.get(n).copied().or_else(|| keys.get(n).copied())
+        }))
+    }
+
     /// Proposes a channel; this node signs its charter and is always a
     /// member. Every other member must be a known peer.
     pub fn channel_create(

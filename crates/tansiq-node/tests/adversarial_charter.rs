@@ -329,6 +329,8 @@ fn one_member_cannot_evict_all_the_others() {
             "at {}",
             n.config.country
         );
+        // No honest node signs such a version: `sync status` shows it.
+        assert_eq!(audited(n, "sync.alarm", "hostile"), 2);
         assert_eq!(audited(n, "channel.removed", ""), 0);
     }
     // The channel goes on as before: DZ's next record reaches MA and TN.
@@ -561,6 +563,49 @@ fn replayed_skipped_and_conflicting_versions_are_refused() {
     w.pump();
     assert_eq!(state(dz, &w.ch), before, "nothing changed at DZ");
     assert_eq!(audited(dz, "envelope.reject", "charter"), 4);
+    // Replays, skips and a rival version are what late delivery makes too;
+    // only the outsider's signature is proof of a broken rule.
+    assert_eq!(audited(dz, "sync.alarm", "hostile"), 1);
+    w.verify_all();
+}
+
+#[test]
+fn a_member_that_signs_two_versions_of_one_number_is_named() {
+    let w = World::new();
+    let (dz, ma, tn, us) = (&w.dz, &w.ma, &w.tn, &w.us);
+    let v1 = dz.channel_export(&OP, &w.ch).unwrap();
+    tn.channel_update(&OP, &w.ch, vec![us.id().into()], vec![])
+        .unwrap();
+    w.pump();
+    for n in [dz, ma, us] {
+        n.channel_accept(&OP, &w.ch).unwrap();
+        w.pump();
+    }
+    assert_eq!(view(dz, &w.ch)["version"], 2);
+    let before = [state(dz, &w.ch), state(ma, &w.ch)];
+    // TN, which signed version 2, now signs another version 2: leaving
+    // version 1, as if the first had never been.
+    let mut other = SignedCharter {
+        charter: v1
+            .charter
+            .leave(
+                tn.id(),
+                tansiq_core::time::format(&tansiq_core::time::now()),
+            )
+            .unwrap(),
+        signatures: BTreeMap::new(),
+    };
+    other.sign_as(tn.id(), &tn.identity);
+    send_raw(tn, &[dz, ma], &other);
+    w.pump();
+    for (n, b) in [dz, ma].into_iter().zip(&before) {
+        assert_eq!(&state(n, &w.ch), b, "at {}", n.config.country);
+        assert_eq!(
+            audited(n, "envelope.reject", "signed two different versions"),
+            1
+        );
+        assert_eq!(audited(n, "sync.alarm", "hostile"), 1);
+    }
     w.verify_all();
 }
 

@@ -314,6 +314,9 @@ fn take_in(
                     "the sender did not sign the charter it sent".into(),
                 ));
             }
+            if let Some(why) = node.charter_hostile(tx, &charter)? {
+                return Err(Outcome::Hostile(format!("charter: {why}")));
+            }
             let id = charter.charter.id.clone();
             let version = charter.charter.version;
             match node.apply_channel_event(tx, &id, ChannelEvent::Proposed(charter)) {
