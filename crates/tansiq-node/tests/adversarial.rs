@@ -8,6 +8,7 @@ use serde_json::json;
 
 use common::{alarms, audited, form_channel, held, node, person, pump, trust, Hostile, OP};
 use tansiq_core::record::{Link, LinkType};
+use tansiq_node::federation::Payload;
 
 /// Three nodes DZ, MA, TN, all trusting each other.
 fn maghreb(tmp: &std::path::Path) -> (tansiq_node::Node, tansiq_node::Node, tansiq_node::Node) {
@@ -336,4 +337,117 @@ fn what_was_derived_from_a_record_goes_with_it() {
         !dz.store.read(|tx| tx.sync_envelope_has_body(&id)).unwrap(),
         "the refused envelope's sealed body stayed"
     );
+}
+
+/// Past the list: a partner posts a record, or a message, in a file the
+/// channel does not carry (where users of that file would see it at the
+/// receiver). Refused, with an alarm, like the partner's own node would.
+#[test]
+fn a_partner_cannot_post_in_a_file_the_channel_does_not_carry() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (dz, ma, tn) = maghreb(tmp.path());
+    let all = [&dz, &ma, &tn];
+    let a = form_channel(&dz, "A", &[&ma, &tn], &all);
+    let template = ma.record_add(&OP, person(&a, "Template")).unwrap();
+    pump(&all);
+    let hostile = Hostile(&ma);
+    let mut body = held(&ma, &template).unwrap().body;
+    body.id = tansiq_core::ids::new_record_id(ma.id());
+    body.file = "finance".into();
+    hostile.send_record(&a, &[dz.id(), tn.id()], hostile.sign(body.clone()), None);
+    hostile.send(
+        &a,
+        &[dz.id(), tn.id()],
+        &Payload::Message {
+            id: tansiq_core::ids::new_id("msg_"),
+            channel: a.clone(),
+            file: Some("finance".into()),
+            precedence: "routine".into(),
+            text: "for the finance file".into(),
+            sent_at: "2026-12-04T00:00:00Z".into(),
+            ack_required: false,
+        },
+    );
+    pump(&all);
+    for n in [&dz, &tn] {
+        assert!(held(n, &body.id).is_none(), "{}", n.id());
+        assert!(n.inbox(&OP).unwrap().is_empty(), "{}", n.id());
+        assert_eq!(alarms(n, "hostile"), 2, "{}", n.id());
+    }
+}
+
+/// Past the list: only a recipient acknowledges a message. TN, outside
+/// DM, acknowledges DZ's FLASH there: refused; MA's acknowledgement
+/// still counts.
+#[test]
+fn only_a_recipient_acknowledges_a_message() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (dz, ma, tn) = maghreb(tmp.path());
+    let all = [&dz, &ma, &tn];
+    let dm = form_channel(&dz, "DM", &[&ma], &all);
+    let mt = form_channel(&ma, "MT", &[&tn], &all);
+    let _a = form_channel(&dz, "A", &[&ma, &tn], &all);
+    let msg = dz
+        .send_message(&OP, &dm, None, "flash", "Attack in Algiers", true)
+        .unwrap();
+    pump(&all);
+    let hostile = Hostile(&tn);
+    // Over a channel TN shares with DZ (A), naming DZ's DM message.
+    let a = _a;
+    hostile.send(
+        &a,
+        &[dz.id(), ma.id()],
+        &Payload::Ack {
+            message: msg.clone(),
+            at: "2026-12-04T00:00:00Z".into(),
+        },
+    );
+    let _ = mt;
+    pump(&all);
+    assert_eq!(alarms(&dz, "hostile"), 1);
+    assert_eq!(audited(&dz, "message.acked", tn.id()), 0);
+    let unacked = dz.unacked_messages().unwrap();
+    assert_eq!(unacked[0].awaiting, vec![ma.id().to_string()]);
+    ma.ack_message(&OP, &msg).unwrap();
+    pump(&all);
+    assert!(dz.unacked_messages().unwrap().is_empty());
+}
+
+/// Past the list: only a record's owner releases it. MA signs a release
+/// of DZ's record for MT and hands it to TN: refused, nothing stored.
+#[test]
+fn only_the_owner_releases_a_record() {
+    use tansiq_core::release::{Release, SignedRelease};
+    let tmp = tempfile::tempdir().unwrap();
+    let (dz, ma, tn) = maghreb(tmp.path());
+    let all = [&dz, &ma, &tn];
+    let dm = form_channel(&dz, "DM", &[&ma], &all);
+    let mt = form_channel(&ma, "MT", &[&tn], &all);
+    let r = dz.record_add(&OP, person(&dm, "Hassan Hattab")).unwrap();
+    pump(&all);
+    let mut members = vec![ma.id().to_string(), tn.id().to_string()];
+    members.sort();
+    let release = SignedRelease::sign(
+        Release {
+            record: r.clone(),
+            originator: ma.id().to_string(),
+            target_channel: mt.clone(),
+            target_members: members,
+            conditions: None,
+            granted: "2026-12-04T00:00:00Z".into(),
+        },
+        &ma.identity,
+    );
+    Hostile(&ma).send(
+        &mt,
+        &[tn.id()],
+        &Payload::ReleaseDecision {
+            request: None,
+            release: Some(release),
+            refusal: None,
+        },
+    );
+    pump(&all);
+    assert_eq!(alarms(&tn, "hostile"), 1);
+    assert!(tn.releases(&OP).unwrap().is_empty());
 }

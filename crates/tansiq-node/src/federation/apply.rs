@@ -116,13 +116,55 @@ pub(crate) struct Forward {
     pub channel: String,
 }
 
+/// What delivering one output's envelopes collects and remembers: the
+/// versions to forward afterwards, and the charters read (a batch of
+/// records in one channel parses its state once).
+#[derive(Default)]
+pub(crate) struct Delivery {
+    pub forwards: Vec<Forward>,
+    charters: std::collections::HashMap<String, Option<PostTerms>>,
+}
+
+/// What a channel allows a post by (active, members, files).
+type PostTerms = (bool, Vec<String>, Vec<String>);
+
+impl Delivery {
+    /// Whether `sender` may post in `file` of `channel` as this node holds
+    /// the channel (active, a member, the file carried): the same
+    /// membership rule a node applies to its own posts.
+    fn may_post(
+        &mut self,
+        tx: &mut Tx,
+        sender: &str,
+        channel: &str,
+        file: &str,
+    ) -> Result<(), Outcome> {
+        if !self.charters.contains_key(channel) {
+            let st = crate::records::load_channel(tx, channel).ok();
+            let c = st.and_then(|st| {
+                let active = st.active.is_some();
+                st.charter()
+                    .map(|c| (active, c.members.clone(), c.files.clone()))
+            });
+            self.charters.insert(channel.to_string(), c);
+        }
+        match &self.charters[channel] {
+            Some((active, members, files)) => {
+                policy::may_post(sender, members, *active, files, file, channel)
+                    .map_err(|r| Outcome::Hostile(r.to_string()))
+            }
+            None => Err(Outcome::Reject(format!("no channel {channel} here"))),
+        }
+    }
+}
+
 pub(crate) fn apply(
     node: &Node,
     tx: &mut Tx,
     out: &Output,
     keys: &KeyBook,
     prepared: Option<&Prepared>,
-    forwards: &mut Vec<Forward>,
+    cx: &mut Delivery,
 ) -> NodeResult<()> {
     // A delivery worker claims the rows it queues (its engine sends them);
     // a process that does not deliver (the CLI) leaves them free and
@@ -137,7 +179,7 @@ pub(crate) fn apply(
             Effect::Forget { id } => tx.sync_forget_envelope(&id.0)?,
             Effect::Purge { id } => tx.sync_purge_envelope(&id.0)?,
             Effect::Deliver { envelope, from } => {
-                deliver(node, tx, envelope, from.as_str(), keys, prepared, forwards)?
+                deliver(node, tx, envelope, from.as_str(), keys, prepared, cx)?
             }
             Effect::Stream(s) => tx.sync_put_stream(&SqlStream {
                 channel: s.channel.as_str().to_string(),
@@ -217,7 +259,7 @@ fn deliver(
     from: &str,
     keys: &KeyBook,
     prepared: Option<&Prepared>,
-    forwards: &mut Vec<Forward>,
+    cx: &mut Delivery,
 ) -> NodeResult<()> {
     let h = env.header();
     let (opened, check) = match prepared.and_then(|p| p.take_opened(env)) {
@@ -233,7 +275,7 @@ fn deliver(
         ),
     };
     let result = match opened {
-        Ok(p) => take_in(node, tx, env, p, keys, check, forwards),
+        Ok(p) => take_in(node, tx, env, p, keys, check, cx),
         Err(reason) => Err(Outcome::Reject(reason)),
     };
     match result {
@@ -287,7 +329,7 @@ fn take_in(
     p: Payload,
     keys: &KeyBook,
     check: Option<RecordCheck>,
-    forwards: &mut Vec<Forward>,
+    cx: &mut Delivery,
 ) -> Result<(), Outcome> {
     let h = env.header();
     let sender = h.originator.as_str();
@@ -318,6 +360,8 @@ fn take_in(
                 return Err(Outcome::Hostile(format!("charter: {why}")));
             }
             let id = charter.charter.id.clone();
+            // Later envelopes of this output see the channel as it becomes.
+            cx.charters.remove(&id);
             let version = charter.charter.version;
             match node.apply_channel_event(tx, &id, ChannelEvent::Proposed(charter)) {
                 Ok(st) => {
@@ -365,6 +409,9 @@ fn take_in(
             tansiq_core::ids::check_id("message id", &id).map_err(|e| Outcome::Reject(e.0))?;
             crate::messages::check_received(file.as_deref(), &precedence, &text, &sent_at)
                 .map_err(Outcome::Reject)?;
+            if let Some(f) = &file {
+                cx.may_post(tx, sender, channel, f)?;
+            }
             let row = tansiq_store::MessageRow {
                 id: id.clone(),
                 direction: "in".into(),
@@ -390,6 +437,19 @@ fn take_in(
             Ok(())
         }
         Payload::Ack { message, at } => match tx.message(&message)? {
+            // Only a recipient acknowledges: a member of the message's
+            // channel (acks travel over the pairwise control channel).
+            Some(m)
+                if m.direction == "out"
+                    && !crate::records::load_channel(tx, &m.channel)
+                        .ok()
+                        .and_then(|st| st.charter().map(|c| c.is_member(sender)))
+                        .unwrap_or(false) =>
+            {
+                Err(Outcome::Hostile(format!(
+                    "acknowledgement of message {message} by a node it was not sent to"
+                )))
+            }
             Some(m) if m.direction == "out" => {
                 tx.put_message_ack(&message, sender, &at)?;
                 node.audit(
@@ -498,6 +558,13 @@ fn take_in(
                             "a release signed for another originator".into(),
                         ));
                     }
+                    // Only a record's owner releases it.
+                    if tansiq_core::ids::record_id_owner(&rel.record) != Some(sender) {
+                        return Err(Outcome::Hostile(format!(
+                            "a release of record {} by {sender}, which does not own it",
+                            rel.record
+                        )));
+                    }
                     if !keys.contains_key(sender) {
                         return Err(Outcome::Reject("unknown originator".into()));
                     }
@@ -576,6 +643,11 @@ fn take_in(
                     b.id, b.originator
                 )));
             }
+            // Placed, like any post, only in an active channel of the
+            // sender, in one of its files (a partner cannot put a record
+            // into a file the channel does not carry, where other users
+            // would see it).
+            cx.may_post(tx, sender, channel, &b.file)?;
             // Validated before the transaction when prepared (the same body:
             // the envelope id binds it).
             match check.as_ref().map(|c| &c.valid) {
@@ -695,7 +767,7 @@ fn take_in(
             // forwarding holder is trusted for nothing).
             for ch in tx.shared_placements(&b.id)? {
                 if ch != channel {
-                    forwards.push(Forward {
+                    cx.forwards.push(Forward {
                         record: record.clone(),
                         channel: ch,
                     });

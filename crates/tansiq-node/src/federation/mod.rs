@@ -479,8 +479,8 @@ impl Federation {
             }
         };
         log_events(&out.events);
-        let mut forwards = Vec::new();
-        if let Err(e) = apply::apply(node, tx, &out, &keys, prepared, &mut forwards) {
+        let mut delivery = apply::Delivery::default();
+        if let Err(e) = apply::apply(node, tx, &out, &keys, prepared, &mut delivery) {
             *guard = None;
             return Err(e);
         }
@@ -493,6 +493,7 @@ impl Federation {
             guard.as_mut().expect("set above").1 = new_gen;
         }
         let mut transmits = out.transmits;
+        let forwards = delivery.forwards;
         if !forwards.is_empty() {
             // Submitting needs the engine: after this call's own effects.
             drop(guard);
@@ -680,7 +681,7 @@ impl Federation {
                 engine.submit(env, now, &host).map_err(sync_err)?
             };
             // A submission delivers nothing here: no forwards.
-            apply::apply(node, tx, &out, &signing, None, &mut Vec::new())?;
+            apply::apply(node, tx, &out, &signing, None, &mut Default::default())?;
             transmits.extend(out.transmits);
         }
         let new_gen = hex::encode(tansiq_crypto::random_bytes::<8>());
