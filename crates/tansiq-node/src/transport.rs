@@ -651,6 +651,10 @@ pub struct ServeOptions {
     /// not count.
     pub max_unauthenticated: usize,
     pub max_unauthenticated_per_source: usize,
+    /// Authenticated connections of one peer served at once; one more is
+    /// closed after its handshake, so one partner (hostile or broken)
+    /// cannot take every slot of `max_connections` from the others.
+    pub max_connections_per_peer: usize,
     /// After shutdown, time allowed to in-flight requests before their
     /// connections are dropped.
     pub shutdown_grace: Duration,
@@ -669,6 +673,9 @@ impl Default for ServeOptions {
             max_connections: 512,
             max_unauthenticated: 256,
             max_unauthenticated_per_source: 64,
+            // A sender keeps a few batches in flight per peer; a node of
+            // several workers, a few times that.
+            max_connections_per_peer: 128,
             shutdown_grace: Duration::from_secs(10),
             peers: None,
         }
@@ -687,6 +694,7 @@ impl fmt::Debug for ServeOptions {
                 "max_unauthenticated_per_source",
                 &self.max_unauthenticated_per_source,
             )
+            .field("max_connections_per_peer", &self.max_connections_per_peer)
             .field("shutdown_grace", &self.shutdown_grace)
             .field("peers", &self.peers.is_some())
             .finish()
@@ -723,6 +731,7 @@ pub async fn serve_tls_with(
         max_waiting_per_source: opts.max_unauthenticated_per_source,
     });
     let mut logged = Instant::now();
+    let per_peer = PerPeer::default();
     let mut conns = JoinSet::new();
     tokio::pin!(shutdown);
     loop {
@@ -747,6 +756,7 @@ pub async fn serve_tls_with(
                     opts: opts.clone(),
                     stop: stop_rx.clone(),
                     limit: limit.clone(),
+                    per_peer: per_peer.clone(),
                 };
                 conns.spawn(conn.run(tcp, addr, member));
             }
@@ -772,6 +782,44 @@ struct Connection {
     stop: tokio::sync::watch::Receiver<bool>,
     /// Authenticated connections (`ServeOptions::max_connections`).
     limit: Arc<tokio::sync::Semaphore>,
+    per_peer: PerPeer,
+}
+
+/// Authenticated connections open per peer id.
+#[derive(Clone, Default)]
+struct PerPeer(Arc<Mutex<HashMap<String, usize>>>);
+
+/// One connection counted in [`PerPeer`] until dropped.
+struct PeerSlot {
+    map: PerPeer,
+    peer: String,
+}
+
+impl PerPeer {
+    fn take(&self, peer: &str, max: usize) -> Option<PeerSlot> {
+        let mut m = lock(&self.0);
+        let n = m.entry(peer.to_string()).or_default();
+        if *n >= max.max(1) {
+            return None;
+        }
+        *n += 1;
+        Some(PeerSlot {
+            map: self.clone(),
+            peer: peer.to_string(),
+        })
+    }
+}
+
+impl Drop for PeerSlot {
+    fn drop(&mut self) {
+        let mut m = lock(&self.map.0);
+        if let Some(n) = m.get_mut(&self.peer) {
+            *n -= 1;
+            if *n == 0 {
+                m.remove(&self.peer);
+            }
+        }
+    }
 }
 
 impl Connection {
@@ -819,6 +867,13 @@ impl Connection {
                 None => return, // removed since the handshake
             },
             None => tansiq_crypto::node_id_from_key(&key),
+        };
+        let Some(_slot) = self
+            .per_peer
+            .take(&peer_id, self.opts.max_connections_per_peer)
+        else {
+            tracing::warn!(%addr, peer = %peer_id, "too many connections from one partner; closing a new one");
+            return;
         };
         tracing::debug!(%addr, peer = %peer_id, "partner connection");
         let router = self.router.clone();

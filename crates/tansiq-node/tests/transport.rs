@@ -767,3 +767,53 @@ async fn concurrent_requests_through_one_client() {
     assert_eq!(server.hits(), 24);
     server.stop().await;
 }
+
+/// One partner (hostile or broken) cannot take every authenticated slot:
+/// beyond `max_connections_per_peer` its new connections are closed after
+/// the handshake, while another partner still gets in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_partner_cannot_take_every_connection() {
+    let a = TestNode::new();
+    let b = TestNode::new();
+    let c = TestNode::new();
+    a.knows(&b);
+    a.knows(&c);
+    b.knows(&a);
+    c.knows(&a);
+    let opts = ServeOptions {
+        max_connections_per_peer: 2,
+        ..ServeOptions::default()
+    };
+    let server = serve(&a, opts).await;
+    let ep = server.endpoint();
+    // Each client keeps its connection alive in its own pool.
+    let held: Vec<PeerClient> = (0..2).map(|_| b.client()).collect();
+    for client in &held {
+        let (status, _) = client
+            .post(&ep, &a.key(), "/whoami", Vec::new())
+            .await
+            .unwrap();
+        assert_eq!(status, 200);
+    }
+    b.client()
+        .post(&ep, &a.key(), "/whoami", Vec::new())
+        .await
+        .expect_err("a third connection of the same partner");
+    let (status, _) = c
+        .client()
+        .post(&ep, &a.key(), "/whoami", Vec::new())
+        .await
+        .expect("another partner");
+    assert_eq!(status, 200);
+    // Its connections closed, the partner gets in again.
+    drop(held);
+    let t = std::time::Instant::now();
+    loop {
+        match b.client().post(&ep, &a.key(), "/whoami", Vec::new()).await {
+            Ok((200, _)) => break,
+            r => assert!(t.elapsed() < Duration::from_secs(3), "{r:?}"),
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    server.stop().await;
+}
