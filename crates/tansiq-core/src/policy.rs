@@ -179,16 +179,26 @@ pub fn authorize(actor: &Actor, action: Action) -> Result<(), Refusal> {
 /// token of such a user, which hands the caller that user's powers.
 ///
 /// The operator at the node (the CLI, holding the node directory) grants
-/// anything. An API user — an admin — may grant only what it holds
-/// itself: a role none of whose actions its own role lacks (admin,
-/// auditor), and no files. So no API token, stolen or misused, can mint a
-/// token that reads record content: officers, analysts and every file
-/// assignment come from the operator.
+/// anything. An API user — an admin — may grant only less than it holds:
+/// a role none of whose actions its own role lacks, that cannot manage
+/// users itself (so: auditors), and no files. So no API token, stolen or
+/// misused, can mint a token that reads record content, nor a fellow
+/// admin that outlives its own revocation: officers, analysts, admins
+/// and every file assignment come from the operator.
 pub fn may_grant(actor: &Actor, role: Role, files: &[String]) -> Result<(), Refusal> {
     authorize(actor, Action::ManageUsers)?;
     let Actor::User(u) = actor else {
         return Ok(());
     };
+    if role_allows(role, Action::ManageUsers) {
+        return refuse(
+            Rule::Grant,
+            format!(
+                "the {} role may not grant the {role} role (it manages users); only the operator at the node (the tansiq CLI) may",
+                u.role
+            ),
+        );
+    }
     if let Some(a) = Action::ALL
         .into_iter()
         .find(|a| role_allows(role, *a) && !role_allows(u.role, *a))
@@ -637,10 +647,9 @@ mod tests {
             assert!(may_grant(&Actor::Operator, role, &files).is_ok());
         }
         let admin = user(Role::Admin, &["terrorism", "recruitment"]);
-        // an admin grants what it holds: admins and auditors, no files
-        assert!(may_grant(&admin, Role::Admin, &[]).is_ok());
+        // an admin grants less than it holds: auditors, no files
         assert!(may_grant(&admin, Role::Auditor, &[]).is_ok());
-        for role in [Role::Officer, Role::Analyst] {
+        for role in [Role::Officer, Role::Analyst, Role::Admin] {
             let r = may_grant(&admin, role, &[]).unwrap_err();
             assert_eq!(r.rule, Rule::Grant, "{role}");
         }

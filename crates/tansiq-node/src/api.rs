@@ -608,7 +608,7 @@ pub fn openapi_document() -> Value {
             "/api/v1/peers": {"get": {"summary": "Known peers", "responses": merge(json!({"200": ok(json!({"type": "array"}))}), &errors)}},
             "/api/v1/users": {
                 "get": {"summary": "Users (admin), with each token's state (active, expired, revoked) and expiry", "responses": merge(json!({"200": ok(json!({"type": "array", "items": {"$ref": "#/components/schemas/User"}}))}), &errors)},
-                "post": {"summary": "Create a user (admin); the token is returned once. An API admin may create only admins and auditors, with no files (grant rule); officers, analysts and files are granted by the operator (CLI)",
+                "post": {"summary": "Create a user (admin); the token is returned once. An API admin may create only auditors, with no files (grant rule); officers, analysts, admins and files are granted by the operator (CLI)",
                     "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["name", "role"], "properties": {"name": {"type": "string"}, "role": {"enum": ["admin", "officer", "analyst", "auditor"]}, "files": {"type": "array", "items": {"type": "string"}}, "expires": {"$ref": "#/components/schemas/Expires"}}}}}},
                     "responses": merge(json!({"200": ok(json!({"$ref": "#/components/schemas/IssuedToken"}))}), &errors)}
             },

@@ -423,7 +423,7 @@ fn every_read_is_audited_and_the_log_verifies() {
 fn admin_manages_users_and_channels_and_openapi_is_served() {
     let w = world();
     let a = &w.api;
-    // an admin creates admins and auditors (no files); see
+    // an admin creates auditors (no files); see
     // an_api_admin_cannot_mint_record_access for what it may not create
     let (s, v) = a.call(
         "POST",
@@ -592,8 +592,9 @@ fn audit_actions(node: &Node) -> Vec<(String, String, String)> {
 /// Issue 12, finding 8: an admin created an officer with every file
 /// through `POST /api/v1/users` and read TLP:RED records with its token.
 /// Now only the operator at the node grants record access (grant rule):
-/// an API admin creates admins and auditors without files, and may not
-/// rotate (take over) the token of a user it could not have created.
+/// an API admin creates auditors without files — not officers, analysts
+/// or fellow admins (which would outlive its own revocation) — and may
+/// not rotate (take over) the token of a user it could not have created.
 #[test]
 fn an_api_admin_cannot_mint_record_access() {
     let w = world();
@@ -604,6 +605,7 @@ fn an_api_admin_cannot_mint_record_access() {
         json!({"name": "mole", "role": "officer"}),
         json!({"name": "mole", "role": "analyst", "files": ["terrorism"]}),
         json!({"name": "mole", "role": "admin", "files": ["terrorism"]}),
+        json!({"name": "mole", "role": "admin"}),
         json!({"name": "mole", "role": "auditor", "files": ["terrorism"]}),
     ] {
         let (s, v) = a.call("POST", "/api/v1/users", Some(&w.admin), Some(body.clone()));
@@ -620,6 +622,15 @@ fn an_api_admin_cannot_mint_record_access() {
         a.call("GET", "/api/v1/users", Some(&w.admin), None).1,
         before
     );
+    // nor by taking an existing user's name
+    let (s, v) = a.call(
+        "POST",
+        "/api/v1/users",
+        Some(&w.admin),
+        Some(json!({"name": "omar", "role": "auditor"})),
+    );
+    assert_eq!(s, 400, "{v}");
+    assert_eq!(a.call("GET", "/api/v1/users", Some(&w.admin), None).1, before);
     // taking over an officer's token is a grant too
     let (s, v) = a.call("POST", "/api/v1/users/omar/token", Some(&w.admin), None);
     assert_eq!(s, 403, "{v}");
@@ -680,7 +691,7 @@ fn an_api_admin_cannot_mint_record_access() {
         .into_iter()
         .filter(|(actor, action, _)| actor == "user:adel" && action == "user.grant.refused")
         .collect();
-    assert_eq!(refused.len(), 7, "{refused:?}");
+    assert_eq!(refused.len(), 8, "{refused:?}");
 }
 
 /// Issue 12, finding 8: nothing could be revoked. Now a token dies on
