@@ -6,132 +6,18 @@
 //! consent, expel with all the others', leave alone) keep working.
 //! SQLite by default; PostgreSQL with `TANSIQ_TEST_CLI_POSTGRES` set.
 
+mod common;
+
 use std::collections::BTreeMap;
 
 use serde_json::json;
 
 use tansiq_core::charter::{Charter, SignedCharter};
-use tansiq_core::record::Kind;
-use tansiq_core::user::Actor;
 use tansiq_node::federation::{control_channel, Payload};
-use tansiq_node::records::NewRecord;
-use tansiq_node::{InitOptions, Node};
+use tansiq_node::Node;
 use tansiq_sync::Precedence;
 
-const OP: Actor = Actor::Operator;
-
-/// With `TANSIQ_TEST_CLI_POSTGRES` set (a postgres:// URL, as
-/// `scripts/test` sets it), a fresh schema of that server for a new node;
-/// unset, SQLite in the node directory.
-fn store_url() -> Option<String> {
-    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let base = std::env::var("TANSIQ_TEST_CLI_POSTGRES")
-        .ok()
-        .filter(|s| !s.is_empty())?;
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-    let schema = format!("ac_{}_{}_{n}", std::process::id(), nanos % 1_000_000_000);
-    let sep = if base.contains('?') { '&' } else { '?' };
-    Some(format!("{base}{sep}schema={schema}"))
-}
-
-fn node(root: &std::path::Path, name: &str, cc: &str, port: u16) -> Node {
-    let store = store_url();
-    Node::init(
-        &root.join(name),
-        &InitOptions {
-            name,
-            country: cc,
-            listen: &format!("127.0.0.1:{port}"),
-            endpoint: None,
-            api_listen: None,
-            store: store.as_deref(),
-        },
-    )
-    .unwrap()
-}
-
-fn trust(nodes: &[&Node]) {
-    for a in nodes {
-        for b in nodes {
-            if a.id() != b.id() {
-                a.peer_add(&OP, &serde_json::to_vec(&b.card()).unwrap())
-                    .unwrap();
-            }
-        }
-    }
-}
-
-/// Hands every queued message to its recipient until nothing moves.
-fn pump(nodes: &[&Node]) -> usize {
-    let mut moved = 0;
-    for _round in 0..50 {
-        let mut any = false;
-        for n in nodes {
-            for t in n.federation.take_outgoing() {
-                let Some(dest) = nodes.iter().find(|d| d.id() == t.to.as_str()) else {
-                    continue;
-                };
-                let bytes = t.message.encode();
-                let more = dest
-                    .store
-                    .write(|tx| dest.federation.receive(dest, tx, n.id(), &bytes))
-                    .unwrap();
-                dest.federation.queue(more);
-                any = true;
-                moved += 1;
-            }
-        }
-        if !any {
-            for n in nodes {
-                let more = n.store.write(|tx| n.federation.poll(n, tx)).unwrap();
-                n.federation.queue(more);
-            }
-            if nodes.iter().all(|n| n.federation.take_outgoing_peek() == 0) {
-                return moved;
-            }
-        }
-    }
-    moved
-}
-
-/// `creator` proposes a channel in the "terrorism" file to `partners`,
-/// each accepts, and `nodes` exchange everything: the channel's id.
-fn form_channel(creator: &Node, name: &str, partners: &[&Node], nodes: &[&Node]) -> String {
-    let ch = creator
-        .channel_create(
-            &OP,
-            name,
-            partners.iter().map(|p| p.id().to_string()).collect(),
-            vec!["terrorism".into()],
-            vec![],
-            None,
-        )
-        .unwrap();
-    pump(nodes);
-    for p in partners {
-        p.channel_accept(&OP, &ch).unwrap();
-    }
-    pump(nodes);
-    ch
-}
-
-fn person(ch: &str, name: &str) -> NewRecord {
-    NewRecord {
-        channel: ch.into(),
-        file: "terrorism".into(),
-        kind: Kind::Person,
-        data: json!({"names": [name], "nationality": ["DZ"]}),
-        tlp: None,
-        code: None,
-        evaluation: None,
-        expires: None,
-        links: vec![],
-    }
-}
+use common::{audited, form_channel, node, person, pump, sorted, trust, OP};
 
 /// The channel as `n` shows it (`channel list --json`).
 fn view(n: &Node, ch: &str) -> serde_json::Value {
@@ -151,22 +37,6 @@ fn state(n: &Node, ch: &str) -> String {
         .unwrap()
         .expect("the channel is stored")
         .state
-}
-
-fn sorted(ids: &[&str]) -> Vec<String> {
-    let mut v: Vec<String> = ids.iter().map(|s| s.to_string()).collect();
-    v.sort();
-    v
-}
-
-/// Audit entries of `action` at `n` whose details mention `needle`.
-fn audited(n: &Node, action: &str, needle: &str) -> usize {
-    n.store
-        .read(|tx| tx.audit_entries(0, u64::MAX >> 1))
-        .unwrap()
-        .into_iter()
-        .filter(|(e, _)| e.action == action && e.details.to_string().contains(needle))
-        .count()
 }
 
 /// The next version of `ch` as `by` holds it, with `members`, proposed by

@@ -630,7 +630,10 @@ fn an_api_admin_cannot_mint_record_access() {
         Some(json!({"name": "omar", "role": "auditor"})),
     );
     assert_eq!(s, 400, "{v}");
-    assert_eq!(a.call("GET", "/api/v1/users", Some(&w.admin), None).1, before);
+    assert_eq!(
+        a.call("GET", "/api/v1/users", Some(&w.admin), None).1,
+        before
+    );
     // taking over an officer's token is a grant too
     let (s, v) = a.call("POST", "/api/v1/users/omar/token", Some(&w.admin), None);
     assert_eq!(s, 403, "{v}");

@@ -16,7 +16,27 @@ use tansiq_sync::Precedence;
 
 pub const OP: Actor = Actor::Operator;
 
+/// With `TANSIQ_TEST_CLI_POSTGRES` set (a postgres:// URL, as
+/// `scripts/test` sets it), a fresh schema of that server for a new node;
+/// unset, SQLite in the node directory.
+pub fn store_url() -> Option<String> {
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let base = std::env::var("TANSIQ_TEST_CLI_POSTGRES")
+        .ok()
+        .filter(|s| !s.is_empty())?;
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let schema = format!("nt_{}_{}_{n}", std::process::id(), nanos % 1_000_000_000);
+    let sep = if base.contains('?') { '&' } else { '?' };
+    Some(format!("{base}{sep}schema={schema}"))
+}
+
+/// A new node in `root/name`, on the store [`store_url`] picks.
 pub fn node(root: &std::path::Path, name: &str, cc: &str, port: u16) -> Node {
+    let store = store_url();
     Node::init(
         &root.join(name),
         &InitOptions {
@@ -25,10 +45,17 @@ pub fn node(root: &std::path::Path, name: &str, cc: &str, port: u16) -> Node {
             listen: &format!("127.0.0.1:{port}"),
             endpoint: None,
             api_listen: None,
-            store: None,
+            store: store.as_deref(),
         },
     )
     .unwrap()
+}
+
+/// Sorted node ids.
+pub fn sorted(ids: &[&str]) -> Vec<String> {
+    let mut v: Vec<String> = ids.iter().map(|s| s.to_string()).collect();
+    v.sort();
+    v
 }
 
 /// Every node trusts every other's card.
@@ -132,7 +159,7 @@ pub fn alarms(n: &Node, kind: &str) -> usize {
 /// Audit entries of `action` at `n` whose details mention `needle`.
 pub fn audited(n: &Node, action: &str, needle: &str) -> usize {
     n.store
-        .read(|tx| tx.audit_entries(0, i64::MAX as u64))
+        .read(|tx| tx.audit_entries(0, u64::MAX >> 1))
         .unwrap()
         .iter()
         .filter(|(e, _)| e.action == action && e.details.to_string().contains(needle))
