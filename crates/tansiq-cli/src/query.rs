@@ -214,22 +214,24 @@ pub fn query(dir: &Path, json: bool, args: QueryArgs) -> CliResult {
                     .collect();
                 let answers = ask(dir, &peer, queries)?;
                 let mut sink: Box<dyn Write> = match &args.out {
-                    Some(p) => {
-                        Box::new(std::io::BufWriter::new(std::fs::File::create(p).map_err(
-                            |e| CliError::bad(format!("cannot write {}: {e}", p.display())),
-                        )?))
-                    }
+                    Some(p) => Box::new(std::io::BufWriter::new(
+                        crate::screen::create_private(p).map_err(|e| {
+                            CliError::bad(format!("cannot write {}: {e}", p.display()))
+                        })?,
+                    )),
                     None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
                 };
                 for a in answers {
-                    writeln!(
-                        sink,
+                    // The reference is a partner's text: no raw C1 or bidi
+                    // character (JSON leaves them unescaped) reaches a terminal.
+                    let line = format!(
                         "{{\"query_id\":{},\"hit\":{},\"reference\":{}}}",
                         json!(a.query_id),
                         a.hit,
                         json!(a.reference)
-                    )
-                    .unwrap_or_else(|e| crate::output_failed(e));
+                    );
+                    writeln!(sink, "{}", crate::term::safe(&line))
+                        .unwrap_or_else(|e| crate::output_failed(e));
                 }
                 sink.flush().unwrap_or_else(|e| crate::output_failed(e));
             } else {

@@ -152,10 +152,11 @@ pub fn screen(dir: &Path, args: &ScreenArgs) -> CliResult {
         None => Node::open(dir)?.screen(&Actor::Operator, &queries, threshold, args.top)?,
     };
     let mut sink: Box<dyn Write> = match &args.out {
-        Some(p) => Box::new(std::io::BufWriter::new(
-            std::fs::File::create(p)
-                .map_err(|e| CliError::bad(format!("cannot write {}: {e}", p.display())))?,
-        )),
+        Some(p) => {
+            Box::new(std::io::BufWriter::new(create_private(p).map_err(|e| {
+                CliError::bad(format!("cannot write {}: {e}", p.display()))
+            })?))
+        }
         None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
     };
     for (q, hits) in queries.iter().zip(results) {
@@ -164,14 +165,23 @@ pub fn screen(dir: &Path, args: &ScreenArgs) -> CliResult {
             .map(|h| json!({"entry_id": h.entry_id, "score": (h.score * 10_000.0).round() / 10_000.0, "matched_name": h.matched_name, "explanation": h.explanation}))
             .collect();
         // query_id first, as documented (serde_json maps sort keys).
-        writeln!(
-            sink,
-            "{{\"query_id\":{},\"hits\":{}}}",
-            json!(q.id),
-            json!(hits)
-        )
-        .unwrap_or_else(|e| crate::output_failed(e));
+        // Names and explanations come from list files: no raw C1 or bidi
+        // character (JSON leaves them unescaped) reaches a terminal.
+        let line = format!("{{\"query_id\":{},\"hits\":{}}}", json!(q.id), json!(hits));
+        writeln!(sink, "{}", crate::term::safe(&line)).unwrap_or_else(|e| crate::output_failed(e));
     }
     sink.flush().unwrap_or_else(|e| crate::output_failed(e));
     Ok(())
+}
+
+/// `File::create`, but a new file is 0600: results name people.
+pub(crate) fn create_private(p: &std::path::Path) -> std::io::Result<std::fs::File> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    opts.open(p)
 }

@@ -39,3 +39,51 @@ fn inbox_prints_no_escape_sequence_from_a_message() {
     assert_eq!(v[0]["text"], hostile);
     assert_eq!(v[0]["sender"], "tq\u{1b}[8mhidden");
 }
+
+/// `screen` prints JSON lines whose values come from list and names
+/// files: characters JSON leaves raw (C1 controls, bidi overrides) are
+/// escaped too, the lines stay JSON with the same values, and an --out
+/// file is private.
+#[test]
+fn screen_output_escapes_what_json_leaves_raw() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path().join("nothing-here");
+    let list = tmp.path().join("list.jsonl");
+    std::fs::write(
+        &list,
+        "{\"id\": \"E\u{202e}1\", \"names\": [\"Mokhtar Belmokhtar\"]}\n",
+    )
+    .unwrap();
+    let names = tmp.path().join("names.jsonl");
+    std::fs::write(
+        &names,
+        "{\"id\": \"Q\u{9b}2J1\", \"name\": \"Mokhtar Belmokhtar\"}\n",
+    )
+    .unwrap();
+    let args = [
+        "screen",
+        "--names",
+        names.to_str().unwrap(),
+        "--list",
+        list.to_str().unwrap(),
+    ];
+    let out = ok(&d, &args);
+    assert!(
+        !out.contains('\u{9b}') && !out.contains('\u{202e}'),
+        "{out:?}"
+    );
+    let v: serde_json::Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
+    // (The names parser already turns control characters into spaces.)
+    assert_eq!(v["query_id"], "Q 2J1");
+    assert_eq!(v["hits"][0]["entry_id"], "E\u{202e}1");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let o = tmp.path().join("out.jsonl");
+        let mut with_out = args.to_vec();
+        with_out.extend(["--out", o.to_str().unwrap()]);
+        ok(&d, &with_out);
+        let mode = std::fs::metadata(&o).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+}
