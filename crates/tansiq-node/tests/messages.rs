@@ -2,61 +2,16 @@
 //! partner's node signs whatever it likes into a message payload; the
 //! receiving node checks it as strictly as its own `send` would.
 
-use tansiq_core::user::Actor;
+mod common;
+
+use common::*;
 use tansiq_node::federation::Payload;
-use tansiq_node::{InitOptions, Node};
+use tansiq_node::Node;
 use tansiq_sync::Precedence;
 
-const OP: Actor = Actor::Operator;
-
-fn node(root: &std::path::Path, name: &str, cc: &str, port: u16) -> Node {
-    Node::init(
-        &root.join(name),
-        &InitOptions {
-            name,
-            country: cc,
-            listen: &format!("127.0.0.1:{port}"),
-            endpoint: None,
-            api_listen: None,
-            store: None,
-        },
-    )
-    .unwrap()
-}
-
-/// Hands every queued message to its recipient until nothing moves.
-fn pump(nodes: &[&Node]) {
-    for _round in 0..50 {
-        let mut any = false;
-        for n in nodes {
-            for t in n.federation.take_outgoing() {
-                let Some(dest) = nodes.iter().find(|d| d.id() == t.to.as_str()) else {
-                    continue;
-                };
-                let bytes = t.message.encode();
-                let more = dest
-                    .store
-                    .write(|tx| dest.federation.receive(dest, tx, n.id(), &bytes))
-                    .unwrap();
-                dest.federation.queue(more);
-                any = true;
-            }
-        }
-        if !any {
-            return;
-        }
-    }
-}
-
-fn rejected(n: &Node) -> Vec<String> {
-    let conn = rusqlite::Connection::open(n.dir.join("node.db")).unwrap();
-    let mut st = conn
-        .prepare("SELECT details FROM audit_log WHERE action = 'envelope.reject'")
-        .unwrap();
-    st.query_map([], |r| r.get::<_, String>(0))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect()
+/// The `envelope.reject` entries at `n` for messages.
+fn rejected(n: &Node) -> usize {
+    audited(n, "envelope.reject", "message rejected")
 }
 
 #[test]
@@ -64,23 +19,8 @@ fn hostile_message_texts_are_rejected_by_the_receiver() {
     let tmp = tempfile::tempdir().unwrap();
     let dz = node(tmp.path(), "dz", "DZ", 7501);
     let ma = node(tmp.path(), "ma", "MA", 7511);
-    dz.peer_add(&OP, &serde_json::to_vec(&ma.card()).unwrap())
-        .unwrap();
-    ma.peer_add(&OP, &serde_json::to_vec(&dz.card()).unwrap())
-        .unwrap();
-    let ch = dz
-        .channel_create(
-            &OP,
-            "DZ-MA",
-            vec![ma.id().into()],
-            vec!["terrorism".into()],
-            vec![],
-            None,
-        )
-        .unwrap();
-    pump(&[&dz, &ma]);
-    ma.channel_accept(&OP, &ch).unwrap();
-    pump(&[&dz, &ma]);
+    trust(&[&dz, &ma]);
+    let ch = form_channel(&dz, "DZ-MA", &[&ma], &[&dz, &ma]);
 
     // DZ's node, modified, signs messages its own `send` would refuse.
     let now = tansiq_core::time::format(&tansiq_core::time::now());
@@ -133,9 +73,8 @@ fn hostile_message_texts_are_rejected_by_the_receiver() {
             ma.inbox(&OP).unwrap().is_empty(),
             "hostile message {i} was taken in"
         );
-        assert_eq!(rejected(&ma).len(), i + 1, "message {i} not rejected");
+        assert_eq!(rejected(&ma), i + 1, "message {i} not rejected");
     }
-    assert!(rejected(&ma).iter().all(|d| d.contains("message rejected")));
 
     // A real message, newlines and tabs included, still gets through.
     let text = "Convoy left at 04:10.\n\tTwo vehicles.";
@@ -163,39 +102,9 @@ fn hostile_release_reasons_arrive_defused() {
     let tmp = tempfile::tempdir().unwrap();
     let dz = node(tmp.path(), "dz", "DZ", 7521);
     let ma = node(tmp.path(), "ma", "MA", 7531);
-    dz.peer_add(&OP, &serde_json::to_vec(&ma.card()).unwrap())
-        .unwrap();
-    ma.peer_add(&OP, &serde_json::to_vec(&dz.card()).unwrap())
-        .unwrap();
-    let ch = dz
-        .channel_create(
-            &OP,
-            "DZ-MA",
-            vec![ma.id().into()],
-            vec!["terrorism".into()],
-            vec![],
-            None,
-        )
-        .unwrap();
-    pump(&[&dz, &ma]);
-    ma.channel_accept(&OP, &ch).unwrap();
-    pump(&[&dz, &ma]);
-    let rec = dz
-        .record_add(
-            &OP,
-            tansiq_node::records::NewRecord {
-                channel: ch.clone(),
-                file: "terrorism".into(),
-                kind: tansiq_core::record::Kind::Person,
-                data: serde_json::json!({"names": ["Hassan Hattab"]}),
-                tlp: None,
-                code: None,
-                evaluation: None,
-                expires: None,
-                links: vec![],
-            },
-        )
-        .unwrap();
+    trust(&[&dz, &ma]);
+    let ch = form_channel(&dz, "DZ-MA", &[&ma], &[&dz, &ma]);
+    let rec = dz.record_add(&OP, person(&ch, "Hassan Hattab")).unwrap();
     pump(&[&dz, &ma]);
     let hostile = format!("\u{1b}[2J\u{1b}]0;x\u{7}granted\r\n{}", "B".repeat(5_000));
     let defused = |r: &Option<String>| {
