@@ -6,7 +6,9 @@ mod common;
 
 use serde_json::json;
 
-use common::{alarms, audited, form_channel, held, node, person, pump, trust, Hostile, OP};
+use common::{
+    alarms, audited, form_channel, held, node, person, pump, pump_cut, trust, Hostile, OP,
+};
 use tansiq_core::record::{Link, LinkType};
 use tansiq_node::federation::Payload;
 
@@ -450,4 +452,53 @@ fn only_the_owner_releases_a_record() {
     pump(&all);
     assert_eq!(alarms(&tn, "hostile"), 1);
     assert!(tn.releases(&OP).unwrap().is_empty());
+}
+
+/// Finding 1 through a relay: DZ–MA with Tunisia as a permitted relay; the
+/// direct link MA → DZ is cut, so MA's forged version of DZ's record goes
+/// through TN, which holds it sealed for DZ and cannot open it. DZ refuses
+/// it like one delivered directly.
+#[test]
+fn a_forged_version_through_a_relay_is_refused_like_one_delivered() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (dz, ma, tn) = maghreb(tmp.path());
+    let all = [&dz, &ma, &tn];
+    let dm = dz
+        .channel_create(
+            &OP,
+            "DM",
+            vec![ma.id().to_string()],
+            vec!["terrorism".into()],
+            vec![tn.id().to_string()],
+            None,
+        )
+        .unwrap();
+    pump(&all);
+    ma.channel_accept(&OP, &dm).unwrap();
+    pump(&all);
+    let r = dz
+        .record_add(&OP, person(&dm, "Abdelmalek Droukdel"))
+        .unwrap();
+    pump(&all);
+    let hostile = Hostile(&ma);
+    let mut body = held(&ma, &r).unwrap().body;
+    body.originator = ma.id().to_string();
+    body.version = 7;
+    body.data = json!({"names": ["Someone Else"]});
+    hostile.send_record(&dm, &[dz.id()], hostile.sign(body), None);
+    let cut = [(ma.id(), dz.id())];
+    let t = std::time::Instant::now();
+    while alarms(&dz, "hostile") == 0 && t.elapsed().as_secs() < 40 {
+        pump_cut(&all, &cut, 1);
+    }
+    assert_eq!(
+        alarms(&dz, "hostile"),
+        1,
+        "the relayed forgery reached DZ and was refused"
+    );
+    let got = dz.record_get(&OP, &r).unwrap();
+    assert_eq!((got.version, got.originator.as_str()), (1, dz.id()));
+    // The relay took custody of sealed envelopes only: no record of DM.
+    assert!(held(&tn, &r).is_none());
+    assert!(tn.audit_verify(&OP).unwrap().ok && dz.audit_verify(&OP).unwrap().ok);
 }

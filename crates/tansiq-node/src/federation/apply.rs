@@ -765,7 +765,13 @@ fn take_in(
             // The originator's correction or retraction follows every copy
             // this node shared onward (signed by the originator: the
             // forwarding holder is trusted for nothing).
-            for ch in tx.shared_placements(&b.id)? {
+            // (A first version cannot have been shared onward yet.)
+            let onward = if b.version > 1 {
+                tx.shared_placements(&b.id)?
+            } else {
+                Vec::new()
+            };
+            for ch in onward {
                 if ch != channel {
                     cx.forwards.push(Forward {
                         record: record.clone(),

@@ -5,6 +5,7 @@
 
 use serde_json::json;
 
+use tansiq_core::charter::ChannelState;
 use tansiq_core::policy::ReadScope;
 use tansiq_core::record::{Kind, RecordBody, SignedRecord};
 use tansiq_core::release::SignedRelease;
@@ -103,6 +104,49 @@ pub fn pump(nodes: &[&Node]) -> usize {
     moved
 }
 
+/// [`pump`] with the direct links `cut` (each pair, both ways) failing the
+/// way a refused connection does, until nothing moves or `secs` pass:
+/// after a few failures the engine sends through the channel's relays.
+pub fn pump_cut(nodes: &[&Node], cut: &[(&str, &str)], secs: u64) -> usize {
+    let is_cut = |a: &str, b: &str| {
+        cut.iter()
+            .any(|&(x, y)| (x, y) == (a, b) || (y, x) == (a, b))
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    let mut moved = 0;
+    while std::time::Instant::now() < deadline {
+        let mut any = false;
+        for n in nodes {
+            for t in n.federation.take_outgoing() {
+                if is_cut(n.id(), t.to.as_str()) {
+                    let more = n.store.write(|tx| n.federation.failed(n, tx, &t)).unwrap();
+                    n.federation.queue(more);
+                    continue;
+                }
+                let Some(dest) = nodes.iter().find(|d| d.id() == t.to.as_str()) else {
+                    continue;
+                };
+                let bytes = t.message.encode();
+                let more = dest
+                    .store
+                    .write(|tx| dest.federation.receive(dest, tx, n.id(), &bytes))
+                    .unwrap();
+                dest.federation.queue(more);
+                any = true;
+                moved += 1;
+            }
+        }
+        if !any {
+            for n in nodes {
+                let more = n.store.write(|tx| n.federation.poll(n, tx)).unwrap();
+                n.federation.queue(more);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+    moved
+}
+
 /// `creator` proposes a channel in the "terrorism" file to `partners`,
 /// each accepts, and `nodes` exchange everything: the channel's id.
 pub fn form_channel(creator: &Node, name: &str, partners: &[&Node], nodes: &[&Node]) -> String {
@@ -184,6 +228,12 @@ impl Hostile<'_> {
         let t = me
             .store
             .write(|tx| {
+                // The channel's permitted relays, as an honest node names them.
+                let relays = tx
+                    .channel(channel)?
+                    .and_then(|c| serde_json::from_str::<ChannelState>(&c.state).ok())
+                    .and_then(|st| st.charter().map(|c| c.relays.clone()))
+                    .unwrap_or_default();
                 me.federation.submit(
                     me,
                     tx,
@@ -191,7 +241,7 @@ impl Hostile<'_> {
                     "record",
                     Precedence::Routine,
                     members.clone(),
-                    vec![],
+                    relays,
                     payload,
                 )
             })
