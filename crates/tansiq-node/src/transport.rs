@@ -831,7 +831,13 @@ impl Connection {
             r = handshake => match r {
                 Ok(Ok(tls)) => tls,
                 Ok(Err(e)) => {
-                    tracing::info!(%addr, error = %e, "refused a partner TLS connection");
+                    // A misconfigured partner shows in the log; a flood of
+                    // garbage handshakes does not fill it (one line a second).
+                    if refusal_log_due() {
+                        tracing::info!(%addr, error = %e, "refused a partner TLS connection");
+                    } else {
+                        tracing::debug!(%addr, error = %e, "refused a partner TLS connection");
+                    }
                     return;
                 }
                 Err(_) => {
@@ -924,6 +930,21 @@ impl Connection {
             }
         }
     }
+}
+
+/// Whether a refused handshake may be logged at info: at most once a
+/// second per process.
+fn refusal_log_due() -> bool {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static LAST: AtomicU64 = AtomicU64::new(0);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let last = LAST.load(Ordering::Relaxed);
+    now > last
+        && LAST
+            .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
 }
 
 fn peer_removed_response() -> axum::response::Response {
