@@ -538,13 +538,17 @@ impl Node {
     /// Places a record in another channel of this node, under the
     /// third-party rule (for itself and every record it derives from).
     pub fn record_share(&self, actor: &Actor, id: &str, target: &str) -> NodeResult<()> {
-        policy::authorize(actor, Action::ShareRecord)?;
         let mut out = Vec::new();
-        self.store
-            .write(|tx| {
-                self.share_in(tx, actor, id, target, &mut out)?;
-                self.checkpoint_in(tx)?;
-                Ok(())
+        // A role refused sharing is audited like any refused share (an
+        // insider trying is what an auditor wants to see).
+        policy::authorize(actor, Action::ShareRecord)
+            .map_err(NodeError::from)
+            .and_then(|()| {
+                self.store.write(|tx| {
+                    self.share_in(tx, actor, id, target, &mut out)?;
+                    self.checkpoint_in(tx)?;
+                    Ok(())
+                })
             })
             .inspect_err(|e| self.audit_share_refusal(actor, id, target, e))?;
         self.federation.queue(out);

@@ -502,3 +502,50 @@ fn a_forged_version_through_a_relay_is_refused_like_one_delivered() {
     assert!(held(&tn, &r).is_none());
     assert!(tn.audit_verify(&OP).unwrap().ok && dz.audit_verify(&OP).unwrap().ok);
 }
+
+/// From an insider's position: a liaison officer at Morocco, with the
+/// terrorism file, acts on Algeria's record through the same services the
+/// API calls. It cannot share it beyond its channel without Algeria's
+/// release, correct it or retract it (only the originator does), and an
+/// analyst cannot share at all. Each refusal names its rule and changes
+/// nothing; the holder's audit log still verifies.
+#[test]
+fn an_insider_cannot_do_through_its_token_what_the_rules_forbid_the_node() {
+    use tansiq_core::user::{Actor, Role, User};
+    let tmp = tempfile::tempdir().unwrap();
+    let (dz, ma, tn) = maghreb(tmp.path());
+    let all = [&dz, &ma, &tn];
+    let dm = form_channel(&dz, "DM", &[&ma], &all);
+    let mt = form_channel(&ma, "MT", &[&tn], &all);
+    let r = dz.record_add(&OP, person(&dm, "Hassan Hattab")).unwrap();
+    pump(&all);
+    let files = ["terrorism".to_string()];
+    let officer = Actor::User(User::new("amina", Role::Officer, &files).unwrap());
+    let analyst = Actor::User(User::new("karim", Role::Analyst, &files).unwrap());
+    let before = held(&ma, &r).unwrap();
+
+    let e = ma.record_share(&officer, &r, &mt).unwrap_err();
+    assert_eq!(e.exit_code(), 3, "{e}");
+    assert!(e.to_string().contains("third-party rule"), "{e}");
+    let e = ma
+        .record_update(&officer, &r, json!({"names": ["Someone Else"]}), None, None)
+        .unwrap_err();
+    assert_eq!(e.exit_code(), 3, "{e}");
+    let e = ma.record_retract(&officer, &r).unwrap_err();
+    assert_eq!(e.exit_code(), 3, "{e}");
+    let e = ma.record_share(&analyst, &r, &mt).unwrap_err();
+    assert_eq!(e.exit_code(), 3, "{e}");
+    // Not even the operator of the holder may correct or retract it.
+    assert_eq!(
+        ma.record_update(&OP, &r, json!({"names": ["X"]}), None, None)
+            .unwrap_err()
+            .exit_code(),
+        3
+    );
+    assert_eq!(ma.record_retract(&OP, &r).unwrap_err().exit_code(), 3);
+    pump(&all);
+    assert_eq!(held(&ma, &r).unwrap(), before);
+    assert!(tn.record_get(&OP, &r).is_err(), "nothing reached Tunisia");
+    assert_eq!(audited(&ma, "record.share.refused", &r), 2);
+    assert!(ma.audit_verify(&OP).unwrap().ok);
+}
