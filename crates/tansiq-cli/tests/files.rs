@@ -124,3 +124,40 @@ fn a_bundle_import_reads_only_a_bounded_regular_file() {
     let err = fails(&ma, &["bundle", "import", tmp.path().to_str().unwrap()], 2);
     assert!(err.contains("not a regular file"), "{err}");
 }
+
+/// `backup` has the same traps as an export: a failed backup leaves no
+/// `store.backup` entry, a dangling symlink planted at --out is neither
+/// followed nor replaced, and the copy is 0600 from its creation.
+#[test]
+fn a_failed_backup_is_not_audited_and_a_planted_symlink_is_not_followed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dz = init_at(tmp.path(), "dz", "DZ");
+    let backups = || {
+        store_count(
+            &dz,
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'store.backup'",
+        )
+    };
+    fails(&dz, &["backup", "--out", "/nonexistent/dz.db"], 2);
+    assert_eq!(backups(), 0, "an audit entry for a backup never written");
+    #[cfg(unix)]
+    {
+        let target = tmp.path().join("elsewhere.db");
+        let link = tmp.path().join("planted.db");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        let err = fails(&dz, &["backup", "--out", link.to_str().unwrap()], 2);
+        assert!(err.contains("already exists"), "{err}");
+        assert!(!target.exists(), "the backup went where the symlink points");
+        assert_eq!(backups(), 0);
+    }
+    let good = tmp.path().join("good.db");
+    if on_postgres() {
+        // pg_dump's job: refused, and neither a file nor an entry left.
+        fails(&dz, &["backup", "--out", good.to_str().unwrap()], 2);
+        assert!(!good.exists());
+        assert_eq!(backups(), 0);
+    } else {
+        ok(&dz, &["backup", "--out", good.to_str().unwrap()]);
+        assert_eq!(backups(), 1);
+    }
+}

@@ -47,20 +47,28 @@ impl Node {
     /// backup; PostgreSQL nodes use pg_dump). Audited.
     pub fn backup(&self, actor: &Actor, dest: &std::path::Path) -> NodeResult<()> {
         policy::authorize(actor, Action::ManagePeers)?;
-        self.store.write(|tx| {
+        // Created here, exclusively and 0600 before a byte is written:
+        // nothing at `dest` is replaced or followed (a planted symlink),
+        // and the copy — every record in clear — is never readable by
+        // others, not even while it is written.
+        crate::config::create_private(dest)?;
+        let undo = || {
+            let _ = std::fs::remove_file(dest);
+        };
+        if let Err(e) = self.store.backup_to(dest) {
+            undo();
+            return Err(NodeError::bad(format!("backup: {e}")));
+        }
+        // Audited once the copy exists: a failed backup leaves no entry
+        // (and a failed commit no copy).
+        let r = self.store.write(|tx| {
             self.audit(tx, &actor.audit_name(), "store.backup", "*", json!({}))?;
             self.checkpoint_in(tx)
-        })?;
-        self.store
-            .backup_to(dest)
-            .map_err(|e| NodeError::bad(format!("backup: {e}")))?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(dest, std::fs::Permissions::from_mode(0o600))
-                .map_err(|e| NodeError::Other(format!("{}: {e}", dest.display())))?;
+        });
+        if r.is_err() {
+            undo();
         }
-        Ok(())
+        r.map(|_| ())
     }
 
     /// Signs a checkpoint of the log as it stands (audited itself).

@@ -175,6 +175,29 @@ pub fn write_file(path: &Path, bytes: &[u8], overwrite: bool) -> NodeResult<()> 
     Ok(())
 }
 
+/// Creates `path` as a new empty file, mode 0600, with `O_CREAT|O_EXCL`:
+/// refused (`BadInput`) if anything exists there, a symlink included,
+/// which is never followed.
+pub fn create_private(path: &Path) -> NodeResult<std::fs::File> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    opts.open(path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AlreadyExists {
+            NodeError::bad(format!(
+                "{} already exists; choose a new file",
+                path.display()
+            ))
+        } else {
+            NodeError::bad(format!("cannot create {}: {e}", path.display()))
+        }
+    })
+}
+
 /// An advertised endpoint: `HOST:PORT` as [`parse_listen`] takes it (the
 /// form partners accept in a card), normalised.
 pub fn parse_endpoint(s: &str) -> NodeResult<String> {
