@@ -162,17 +162,18 @@ fn http_get(
     ))
 }
 
+/// The sample watchlists shipped in the repository's `data/` (from the
+/// project root, the README's command, or from the binary's crate).
 fn shared_data() -> PathBuf {
-    // From the project root (the README's command) or from the binary's crate.
     for base in [
-        PathBuf::from("../shared/data"),
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"),
+        PathBuf::from("data"),
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data"),
     ] {
         if base.join("watchlists").exists() {
             return base;
         }
     }
-    PathBuf::from("../shared/data")
+    PathBuf::from("data")
 }
 
 /// One node of the demo: its services, its partner endpoint and sender.

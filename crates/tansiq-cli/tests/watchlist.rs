@@ -8,7 +8,7 @@ use serde_json::Value;
 
 fn shared(rel: &str) -> String {
     let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data")
+        .join("../../data")
         .join(rel);
     p.canonicalize().unwrap_or(p).to_string_lossy().into_owned()
 }

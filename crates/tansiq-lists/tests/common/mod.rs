@@ -13,16 +13,16 @@ pub fn data(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// The project's shared data directory (`../shared/data` from the
-/// workspace root), or `TANSIQ_SHARED_DATA`.
+/// The full real lists shipped in the repository's `data/` (see
+/// `data/README.md`), or under `TANSIQ_SHARED_DATA` if set.
 pub fn shared(name: &str) -> PathBuf {
     let base = std::env::var_os("TANSIQ_SHARED_DATA")
         .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"));
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data"));
     let p = base.join(name);
     assert!(
         p.exists(),
-        "{} is missing: the tests read the real lists from the shared data directory (set TANSIQ_SHARED_DATA to move it)",
+        "{} is missing: the tests read the real lists from the repository's data/ (set TANSIQ_SHARED_DATA to move it)",
         p.display()
     );
     p
