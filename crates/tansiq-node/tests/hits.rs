@@ -6,36 +6,22 @@
 //! never TLP:RED or H3), and follow-up requests from a modified requester
 //! (the holder chooses the channel; a reused request id does not pass).
 
+mod common;
+
 use serde_json::json;
 
 use tansiq_core::handling::{HandlingCode, Tlp};
 use tansiq_core::record::{Kind, Link, LinkType};
-use tansiq_core::user::Actor;
 use tansiq_crypto::oprf;
 use tansiq_crypto::{b64, b64_decode_array};
 use tansiq_match::hitkeys::{self, HitSubject};
 use tansiq_node::federation::{control_channel, Payload};
 use tansiq_node::hits::{parse_list, EvaluateRequest, EvaluateResponse, KeyedList, ServeError};
 use tansiq_node::records::NewRecord;
-use tansiq_node::{InitOptions, Node};
+use tansiq_node::Node;
+
+use common::{form_channel, node, pump, trust, OP};
 use tansiq_sync::Precedence;
-
-const OP: Actor = Actor::Operator;
-
-fn node(root: &std::path::Path, name: &str, cc: &str, port: u16) -> Node {
-    Node::init(
-        &root.join(name),
-        &InitOptions {
-            name,
-            country: cc,
-            listen: &format!("127.0.0.1:{port}"),
-            endpoint: None,
-            api_listen: None,
-            store: None,
-        },
-    )
-    .unwrap()
-}
 
 fn person(ch: &str, names: &[&str], birth: &str) -> NewRecord {
     NewRecord {
@@ -213,66 +199,6 @@ fn blind_evaluation_hits_and_a_replay_after_rotation_finds_nothing() {
     dz.audit_verify(&OP).unwrap();
 }
 
-fn trust(nodes: &[&Node]) {
-    for a in nodes {
-        for b in nodes {
-            if a.id() != b.id() {
-                a.peer_add(&OP, &serde_json::to_vec(&b.card()).unwrap())
-                    .unwrap();
-            }
-        }
-    }
-}
-
-/// Hands every queued message to its recipient until nothing moves.
-fn pump(nodes: &[&Node]) {
-    for _round in 0..50 {
-        let mut any = false;
-        for n in nodes {
-            for t in n.federation.take_outgoing() {
-                let Some(dest) = nodes.iter().find(|d| d.id() == t.to.as_str()) else {
-                    continue;
-                };
-                let bytes = t.message.encode();
-                let more = dest
-                    .store
-                    .write(|tx| dest.federation.receive(dest, tx, n.id(), &bytes))
-                    .unwrap();
-                dest.federation.queue(more);
-                any = true;
-            }
-        }
-        if !any {
-            for n in nodes {
-                let more = n.store.write(|tx| n.federation.poll(n, tx)).unwrap();
-                n.federation.queue(more);
-            }
-            if nodes.iter().all(|n| n.federation.take_outgoing_peek() == 0) {
-                return;
-            }
-        }
-    }
-}
-
-fn form_channel(creator: &Node, name: &str, partners: &[&Node], nodes: &[&Node]) -> String {
-    let ch = creator
-        .channel_create(
-            &OP,
-            name,
-            partners.iter().map(|p| p.id().to_string()).collect(),
-            vec!["terrorism".into()],
-            vec![],
-            None,
-        )
-        .unwrap();
-    pump(nodes);
-    for p in partners {
-        p.channel_accept(&OP, &ch).unwrap();
-    }
-    pump(nodes);
-    ch
-}
-
 fn marked(mut r: NewRecord, tlp: Tlp, code: HandlingCode) -> NewRecord {
     r.tlp = Some(tlp);
     r.code = Some(code);
@@ -341,13 +267,7 @@ fn send_hit_request(from: &Node, to: &Node, id: &str, reference: &str, channel: 
 }
 
 fn audit_count(n: &Node, action: &str) -> i64 {
-    let conn = rusqlite::Connection::open(n.dir.join("node.db")).unwrap();
-    conn.query_row(
-        "SELECT COUNT(*) FROM audit_log WHERE action = ?1",
-        [action],
-        |r| r.get(0),
-    )
-    .unwrap()
+    common::audited(n, action, "") as i64
 }
 
 /// Issue 12, finding 2: Morocco put a TLP:RED/H3 person in DZ-MA; Algeria
