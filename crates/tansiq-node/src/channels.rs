@@ -137,8 +137,7 @@ impl Node {
         retention_days: Option<u32>,
     ) -> NodeResult<String> {
         policy::authorize(actor, Action::ManageChannels)?;
-        let mut out = Vec::new();
-        let id = self.store.write(|tx| {
+        let id = self.commit(|tx, out| {
             let known = self.key_lookup(tx)?;
             for m in members.iter().chain(&relays) {
                 if !known.contains_key(m.trim()) {
@@ -165,7 +164,7 @@ impl Node {
             signed.sign_as(self.id(), &self.identity);
             let id = signed.charter.id.clone();
             let state = self.apply_channel_event(tx, &id, ChannelEvent::Proposed(signed.clone()))?;
-            self.send_charter(tx, &signed, &mut out)?;
+            self.send_charter(tx, &signed, out)?;
             self.audit(
                 tx,
                 &actor.audit_name(),
@@ -173,10 +172,8 @@ impl Node {
                 &id,
                 json!({"id": id, "version": 1, "status": state.status().as_str()}),
             )?;
-            self.checkpoint_in(tx)?;
-            Ok::<_, NodeError>(id)
+            Ok(id)
         })?;
-        self.federation.queue(out);
         Ok(id)
     }
 
@@ -198,8 +195,7 @@ impl Node {
         policy::authorize(actor, Action::ManageChannels)?;
         let add: Vec<String> = add.iter().map(|a| a.trim().to_string()).collect();
         let remove: Vec<String> = remove.iter().map(|r| r.trim().to_string()).collect();
-        let mut out = Vec::new();
-        let v = self.store.write(|tx| {
+        let v = self.commit(|tx, out| {
             let mut st = load_channel(tx, id)?;
             let Some(c) = st.basis(self.id()).cloned() else {
                 return Err(NodeError::bad(format!(
@@ -278,7 +274,7 @@ impl Node {
             };
             signed.sign_as(self.id(), &self.identity);
             let next = self.apply_channel_event(tx, id, ChannelEvent::Proposed(signed.clone()))?;
-            self.send_version(tx, Some(&c), &signed, &mut out)?;
+            self.send_version(tx, Some(&c), &signed, out)?;
             let v = view(&next, self.id());
             self.audit(
                 tx,
@@ -287,10 +283,8 @@ impl Node {
                 id,
                 json!({"id": id, "version": signed.charter.version, "add": add, "remove": remove, "declined": declined, "status": v.status}),
             )?;
-            self.checkpoint_in(tx)?;
-            Ok::<_, NodeError>(v)
+            Ok(v)
         })?;
-        self.federation.queue(out);
         Ok(v)
     }
 
@@ -321,8 +315,7 @@ impl Node {
     /// member of that version, or of the version in force it replaces.
     pub fn channel_accept(&self, actor: &Actor, id: &str) -> NodeResult<ChannelView> {
         policy::authorize(actor, Action::ManageChannels)?;
-        let mut out = Vec::new();
-        let v = self.store.write(|tx| {
+        let v = self.commit(|tx, out| {
             let st = load_channel(tx, id)?;
             let Some(pending) = &st.pending else {
                 return Err(NodeError::bad(format!(
@@ -362,7 +355,6 @@ impl Node {
                 id,
                 json!({"id": id, "version": version, "status": next.status().as_str()}),
             )?;
-            self.checkpoint_in(tx)?;
             // Everyone concerned gets this node's signature (with all the
             // others it holds).
             let signed = next
@@ -371,11 +363,10 @@ impl Node {
                 .or(next.active.clone())
                 .filter(|c| c.charter.version == version);
             if let Some(signed) = signed {
-                self.send_version(tx, basis.as_ref(), &signed, &mut out)?;
+                self.send_version(tx, basis.as_ref(), &signed, out)?;
             }
-            Ok::<_, NodeError>(view(&next, self.id()))
+            Ok(view(&next, self.id()))
         })?;
-        self.federation.queue(out);
         Ok(v)
     }
 

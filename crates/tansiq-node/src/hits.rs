@@ -1407,8 +1407,7 @@ impl Node {
             )));
         }
         let id = new_id(REQUEST_PREFIX);
-        let mut out = Vec::new();
-        self.store.write(|tx| {
+        self.commit(|tx, out| {
             let peer = tx.hit_reference_peer(reference)?.ok_or_else(|| {
                 NodeError::NotFound(format!(
                     "no hit with reference {reference} (run `tansiq query` first)"
@@ -1436,7 +1435,7 @@ impl Node {
                 reference: reference.into(),
                 channel: channel.clone(),
             };
-            self.send_control(tx, &peer, &payload, Precedence::Immediate, &mut out)?;
+            self.send_control(tx, &peer, &payload, Precedence::Immediate, out)?;
             self.audit(
                 tx,
                 &actor.audit_name(),
@@ -1444,10 +1443,8 @@ impl Node {
                 &id,
                 json!({"id": id, "peer": peer, "reference": reference, "channel": channel}),
             )?;
-            self.checkpoint_in(tx)?;
-            Ok::<_, NodeError>(())
+            Ok(())
         })?;
-        self.federation.queue(out);
         Ok(id)
     }
 
@@ -1492,44 +1489,39 @@ impl Node {
     pub fn hit_grant(&self, actor: &Actor, id: &str) -> NodeResult<()> {
         policy::authorize(actor, Action::DecideRelease)?;
         policy::authorize(actor, Action::ShareRecord)?;
-        let mut out = Vec::new();
         let mut target = (String::new(), String::new());
-        self.store
-            .write(|tx| {
-                let mut row = Self::pending_in(tx, id)?;
-                let record = row.record_id.clone().ok_or_else(|| {
-                    NodeError::bad(format!(
-                        "request {id}: {}; refuse it",
-                        row.reason.as_deref().unwrap_or("it resolved to no record")
-                    ))
-                })?;
-                target = (record.clone(), row.channel.clone());
-                self.check_grant(tx, &row, &record)?;
-                self.share_in(tx, actor, &record, &row.channel, &mut out)?;
-                let now = time::format(&time::now());
-                row.status = "granted".into();
-                row.decided_at = Some(now);
-                tx.put_hit_request(&row)?;
-                let payload = Payload::HitDecision {
-                    request: id.into(),
-                    granted: true,
-                    record: Some(record.clone()),
-                    reason: None,
-                };
-                self.send_control(tx, &row.peer, &payload, Precedence::Immediate, &mut out)?;
-                self.audit(
-                    tx,
-                    &actor.audit_name(),
-                    "hit.grant",
-                    id,
-                    json!({"id": id, "peer": row.peer, "record": record, "channel": row.channel}),
-                )?;
-                self.checkpoint_in(tx)?;
-                Ok::<_, NodeError>(())
-            })
-            .inspect_err(|e| self.audit_share_refusal(actor, &target.0, &target.1, e))?;
-        self.federation.queue(out);
-        Ok(())
+        self.commit(|tx, out| {
+            let mut row = Self::pending_in(tx, id)?;
+            let record = row.record_id.clone().ok_or_else(|| {
+                NodeError::bad(format!(
+                    "request {id}: {}; refuse it",
+                    row.reason.as_deref().unwrap_or("it resolved to no record")
+                ))
+            })?;
+            target = (record.clone(), row.channel.clone());
+            self.check_grant(tx, &row, &record)?;
+            self.share_in(tx, actor, &record, &row.channel, out)?;
+            let now = time::format(&time::now());
+            row.status = "granted".into();
+            row.decided_at = Some(now);
+            tx.put_hit_request(&row)?;
+            let payload = Payload::HitDecision {
+                request: id.into(),
+                granted: true,
+                record: Some(record.clone()),
+                reason: None,
+            };
+            self.send_control(tx, &row.peer, &payload, Precedence::Immediate, out)?;
+            self.audit(
+                tx,
+                &actor.audit_name(),
+                "hit.grant",
+                id,
+                json!({"id": id, "peer": row.peer, "record": record, "channel": row.channel}),
+            )?;
+            Ok(())
+        })
+        .inspect_err(|e| self.audit_share_refusal(actor, &target.0, &target.1, e))
     }
 
     /// What held when the request arrived must still hold at the grant:
@@ -1568,8 +1560,7 @@ impl Node {
     /// `request refuse ID`.
     pub fn hit_refuse(&self, actor: &Actor, id: &str, reason: Option<&str>) -> NodeResult<()> {
         policy::authorize(actor, Action::DecideRelease)?;
-        let mut out = Vec::new();
-        self.store.write(|tx| {
+        self.commit(|tx, out| {
             let mut row = Self::pending_in(tx, id)?;
             row.status = "refused".into();
             row.reason = reason.map(str::to_string);
@@ -1581,7 +1572,7 @@ impl Node {
                 record: None,
                 reason: Some(reason.unwrap_or("refused").to_string()),
             };
-            self.send_control(tx, &row.peer, &payload, Precedence::Immediate, &mut out)?;
+            self.send_control(tx, &row.peer, &payload, Precedence::Immediate, out)?;
             self.audit(
                 tx,
                 &actor.audit_name(),
@@ -1589,10 +1580,8 @@ impl Node {
                 id,
                 json!({"id": id, "peer": row.peer}),
             )?;
-            self.checkpoint_in(tx)?;
-            Ok::<_, NodeError>(())
+            Ok(())
         })?;
-        self.federation.queue(out);
         Ok(())
     }
 

@@ -137,8 +137,7 @@ impl Node {
         }
         let id = new_id(MESSAGE_PREFIX);
         let now = time::format(&time::now());
-        let mut out = Vec::new();
-        self.store.write(|tx| {
+        self.commit(|tx, out| {
             let st = load_channel(tx, channel)?;
             let c = st
                 .charter()
@@ -176,7 +175,7 @@ impl Node {
                 sent_at: now.clone(),
                 ack_required,
             };
-            self.distribute(tx, channel, &payload, prec, &mut out)?;
+            self.distribute(tx, channel, &payload, prec, out)?;
             self.audit(
                 tx,
                 &actor.audit_name(),
@@ -184,10 +183,8 @@ impl Node {
                 &id,
                 json!({"id": id, "channel": channel, "precedence": row.precedence}),
             )?;
-            self.checkpoint_in(tx)?;
-            Ok::<_, NodeError>(())
+            Ok(())
         })?;
-        self.federation.queue(out);
         Ok(id)
     }
 
@@ -227,8 +224,7 @@ impl Node {
     pub fn ack_message(&self, actor: &Actor, id: &str) -> NodeResult<()> {
         policy::authorize(actor, Action::SendMessage)?;
         let now = time::format(&time::now());
-        let mut out = Vec::new();
-        self.store.write(|tx| {
+        self.commit(|tx, out| {
             let m = tx
                 .message(id)?
                 .filter(|m| m.direction == "in" && may_see(actor, m.file.as_deref()))
@@ -262,10 +258,8 @@ impl Node {
                 id,
                 json!({"id": id, "to": m.sender}),
             )?;
-            self.checkpoint_in(tx)?;
-            Ok::<_, NodeError>(())
+            Ok(())
         })?;
-        self.federation.queue(out);
         Ok(())
     }
 

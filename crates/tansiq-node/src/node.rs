@@ -285,6 +285,36 @@ impl Node {
         Ok(tx.audit_append(&time::format(&time::now()), actor, action, object, details)?)
     }
 
+    /// The one way a service changes state. `f` runs in a write
+    /// transaction and puts what must reach peers in `out`; the audit
+    /// log's new head is checkpointed in the same transaction; the messages
+    /// in `out` are handed to the sender only once the transaction
+    /// committed — so nothing can be sent before it is durable. If the
+    /// commit fails, the engine that queued them is rebuilt from the store.
+    pub(crate) fn commit<T>(
+        &self,
+        f: impl FnOnce(&mut Tx, &mut Vec<tansiq_sync::Transmit>) -> NodeResult<T>,
+    ) -> NodeResult<T> {
+        let mut out = Vec::new();
+        let r = self.store.write(|tx| {
+            let v = f(tx, &mut out)?;
+            self.checkpoint_in(tx)?;
+            Ok(v)
+        });
+        match r {
+            Ok(v) => {
+                self.federation.queue(out);
+                Ok(v)
+            }
+            Err(e) => {
+                if !out.is_empty() {
+                    self.federation.reset();
+                }
+                Err(e)
+            }
+        }
+    }
+
     /// The checkpoint origin line: names this node's log.
     pub fn log_origin(&self) -> String {
         format!("tansiq/{}", self.config.node_id)

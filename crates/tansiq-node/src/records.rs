@@ -173,20 +173,11 @@ impl Node {
         progress: impl Fn(usize),
     ) -> NodeResult<Vec<String>> {
         policy::authorize(actor, Action::WriteRecord)?;
-        let mut out = Vec::new();
         // A bulk write: acknowledgements and urgent peer messages waiting
         // for the store go first (they are short and keep delivery going).
         let _turn = self.federation.turns.wait(false);
-        let ids = self
-            .store
-            .write(|tx| {
-                let ids = self.create_in(tx, actor, batch, &progress, &mut out)?;
-                self.checkpoint_in(tx)?;
-                Ok::<_, NodeError>(ids)
-            })
-            .inspect_err(|e| self.audit_derived_refusal(actor, e))?;
-        self.federation.queue(out);
-        Ok(ids)
+        self.commit(|tx, out| self.create_in(tx, actor, batch, &progress, out))
+            .inspect_err(|e| self.audit_derived_refusal(actor, e))
     }
 
     /// Creates records inside the caller's transaction (no checkpoint).
@@ -331,18 +322,13 @@ impl Node {
         tlp: Option<Tlp>,
     ) -> NodeResult<u64> {
         let scope = policy::read_scope(actor);
-        let mut out = Vec::new();
-        let v = self.store.write(|tx| {
+        self.commit(|tx, out| {
             let cur = tx
                 .record(id, &scope)?
                 .ok_or_else(|| NodeError::NotFound(format!("no record {id} that you may see")))?;
-            let v = self.update_in(tx, actor, cur, data, links, tlp, &mut out)?;
-            self.checkpoint_in(tx)?;
-            Ok::<_, NodeError>(v)
-        });
-        let v = v.inspect_err(|e| self.audit_derived_refusal(actor, e))?;
-        self.federation.queue(out);
-        Ok(v)
+            self.update_in(tx, actor, cur, data, links, tlp, out)
+        })
+        .inspect_err(|e| self.audit_derived_refusal(actor, e))
     }
 
     /// Makes a new version of `cur` inside the caller's transaction.
@@ -403,8 +389,7 @@ impl Node {
     /// and its content is purged from this store.
     pub fn record_retract(&self, actor: &Actor, id: &str) -> NodeResult<()> {
         let scope = policy::read_scope(actor);
-        let mut out = Vec::new();
-        self.store.write(|tx| {
+        self.commit(|tx, out| {
             let cur = tx
                 .record(id, &scope)?
                 .ok_or_else(|| NodeError::NotFound(format!("no record {id} that you may see")))?;
@@ -423,7 +408,7 @@ impl Node {
             // and every earlier sealed copy held here is purged.
             let earlier = tx.record_envelopes(id)?;
             for ch in tx.placements(id)? {
-                self.distribute_record(tx, &ch, &signed, None, &mut out)?;
+                self.distribute_record(tx, &ch, &signed, None, out)?;
             }
             for e in earlier {
                 tx.sync_purge_envelope(&e)?;
@@ -435,10 +420,8 @@ impl Node {
                 id,
                 json!({"id": id, "version": signed.body.version, "hash": hash_hex(&signed.content_hash())}),
             )?;
-            self.checkpoint_in(tx)?;
-            Ok::<_, NodeError>(())
+            Ok(())
         })?;
-        self.federation.queue(out);
         // The store scrubs its files after the purge committed.
         Ok(())
     }
@@ -538,21 +521,12 @@ impl Node {
     /// Places a record in another channel of this node, under the
     /// third-party rule (for itself and every record it derives from).
     pub fn record_share(&self, actor: &Actor, id: &str, target: &str) -> NodeResult<()> {
-        let mut out = Vec::new();
         // A role refused sharing is audited like any refused share (an
         // insider trying is what an auditor wants to see).
         policy::authorize(actor, Action::ShareRecord)
             .map_err(NodeError::from)
-            .and_then(|()| {
-                self.store.write(|tx| {
-                    self.share_in(tx, actor, id, target, &mut out)?;
-                    self.checkpoint_in(tx)?;
-                    Ok(())
-                })
-            })
-            .inspect_err(|e| self.audit_share_refusal(actor, id, target, e))?;
-        self.federation.queue(out);
-        Ok(())
+            .and_then(|()| self.commit(|tx, out| self.share_in(tx, actor, id, target, out)))
+            .inspect_err(|e| self.audit_share_refusal(actor, id, target, e))
     }
 
     /// A record refused because what it derives from may not go to its

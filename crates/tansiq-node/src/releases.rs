@@ -81,8 +81,7 @@ impl Node {
         check_reason(reason)?;
         let scope = policy::read_scope(actor);
         let id = new_id(REQUEST_PREFIX);
-        let mut out = Vec::new();
-        self.store.write(|tx| {
+        self.commit(|tx, out| {
             let rec = tx.record(record, &scope)?.ok_or_else(|| {
                 NodeError::NotFound(format!("no record {record} that you may see"))
             })?;
@@ -114,13 +113,7 @@ impl Node {
                 target_members: members,
                 reason: row.reason.clone(),
             };
-            self.send_control(
-                tx,
-                &rec.originator,
-                &payload,
-                Precedence::Immediate,
-                &mut out,
-            )?;
+            self.send_control(tx, &rec.originator, &payload, Precedence::Immediate, out)?;
             self.audit(
                 tx,
                 &actor.audit_name(),
@@ -128,10 +121,8 @@ impl Node {
                 &id,
                 json!({"id": id, "record": record, "target_channel": target}),
             )?;
-            self.checkpoint_in(tx)?;
-            Ok::<_, NodeError>(())
+            Ok(())
         })?;
-        self.federation.queue(out);
         Ok(id)
     }
 
@@ -145,9 +136,8 @@ impl Node {
         channel: Option<&str>,
         conditions: Option<&str>,
     ) -> NodeResult<String> {
-        let mut out = Vec::new();
         let now = time::format(&time::now());
-        let id = self.store.write(|tx| {
+        let id = self.commit(|tx, out| {
             let (mut row, notify): (ReleaseRow, Vec<String>) = match (request, record, channel) {
                 (Some(req), None, None) => {
                     let row = tx
@@ -209,13 +199,11 @@ impl Node {
             tx.put_release(&row)?;
             let payload = Payload::ReleaseDecision { request: request.map(str::to_string), release: Some(signed), refusal: None };
             for to in &notify {
-                self.send_control(tx, to, &payload, Precedence::Immediate, &mut out)?;
+                self.send_control(tx, to, &payload, Precedence::Immediate, out)?;
             }
             self.audit(tx, &actor.audit_name(), "release.grant", &row.id, json!({"id": row.id, "record": row.record_id, "target_channel": row.target_channel}))?;
-            self.checkpoint_in(tx)?;
-            Ok::<_, NodeError>(row.id)
+            Ok(row.id)
         })?;
-        self.federation.queue(out);
         Ok(id)
     }
 
@@ -227,8 +215,7 @@ impl Node {
         reason: Option<&str>,
     ) -> NodeResult<()> {
         check_reason(reason)?;
-        let mut out = Vec::new();
-        self.store.write(|tx| {
+        self.commit(|tx, out| {
             let mut row = tx
                 .release(request)?
                 .filter(|r| r.originator == self.id())
@@ -253,13 +240,7 @@ impl Node {
                 release: None,
                 refusal: Some(reason.unwrap_or("refused").to_string()),
             };
-            self.send_control(
-                tx,
-                &row.requester,
-                &payload,
-                Precedence::Immediate,
-                &mut out,
-            )?;
+            self.send_control(tx, &row.requester, &payload, Precedence::Immediate, out)?;
             self.audit(
                 tx,
                 &actor.audit_name(),
@@ -267,10 +248,8 @@ impl Node {
                 request,
                 json!({"id": request}),
             )?;
-            self.checkpoint_in(tx)?;
-            Ok::<_, NodeError>(())
+            Ok(())
         })?;
-        self.federation.queue(out);
         Ok(())
     }
 

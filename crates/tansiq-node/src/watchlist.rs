@@ -146,8 +146,7 @@ impl Node {
             imported: items.len(),
             ..Default::default()
         };
-        let mut out = Vec::new();
-        let summary = self.store.write(|tx| {
+        let summary = self.commit(|tx, out| {
             // What this node already holds from this list, in this channel and file.
             let filter = RecordFilter {
                 channel: Some(channel.to_string()),
@@ -190,7 +189,7 @@ impl Node {
                         if cur.signed.as_ref().is_some_and(|s| s.body.data == normal) {
                             summary.unchanged += 1;
                         } else {
-                            self.update_in(tx, actor, cur.clone(), normal, None, None, &mut out)?;
+                            self.update_in(tx, actor, cur.clone(), normal, None, None, out)?;
                             summary.updated += 1;
                             if cur.kind == Kind::Person {
                                 screen_ids.push(cur.id.clone());
@@ -225,7 +224,7 @@ impl Node {
                     continue;
                 }
                 data["listing"]["status"] = json!("delisted");
-                self.update_in(tx, actor, cur.clone(), data, None, None, &mut out)?;
+                self.update_in(tx, actor, cur.clone(), data, None, None, out)?;
                 summary.delisted += 1;
             }
             let kinds: Vec<Kind> = creates.iter().map(|(_, n)| n.kind).collect();
@@ -235,7 +234,7 @@ impl Node {
                     actor,
                     creates.into_iter().map(|(_, n)| n).collect(),
                     &|_| {},
-                    &mut out,
+                    out,
                 )
                 .map_err(|e| match e {
                     NodeError::BadInput(m) => NodeError::BadInput(format!("{m} (in the list's entries; nothing imported)")),
@@ -253,10 +252,8 @@ impl Node {
                        "updated": summary.updated, "unchanged": summary.unchanged, "delisted": summary.delisted,
                        "alerts": summary.alerts}),
             )?;
-            self.checkpoint_in(tx)?;
-            Ok::<_, NodeError>(summary.clone())
+            Ok(summary.clone())
         })?;
-        self.federation.queue(out);
         Ok(summary)
     }
 

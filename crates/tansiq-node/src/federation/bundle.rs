@@ -200,8 +200,7 @@ impl Node {
             return Err(bad("item count differs from the signed count"));
         }
         let from = node_id(&h.from)?;
-        let mut out = Vec::new();
-        let new = self.store.write(|tx| {
+        self.commit(|tx, out| {
             if let Some(c) = &card {
                 self.accept_card(tx, &format!("node:{}", h.from), c)?;
             }
@@ -210,7 +209,7 @@ impl Node {
                     .import_bundle(&from, items, now, host)
                     .map_err(|e| bad(&format!("item {} refused: {}", e.index, e.reason)))
             })?;
-            out = t;
+            out.extend(t);
             self.audit(
                 tx,
                 &actor.audit_name(),
@@ -218,10 +217,7 @@ impl Node {
                 &h.from,
                 json!({"from": h.from, "items": h.count, "new": report.new}),
             )?;
-            self.checkpoint_in(tx)?;
-            Ok::<_, NodeError>(report.new)
-        })?;
-        self.federation.queue(out);
-        Ok(new)
+            Ok(report.new)
+        })
     }
 }

@@ -219,8 +219,7 @@ impl Node {
     /// every peer, and the co-signatures owed to peers. Runs periodically
     /// in `serve`. Returns the number of payloads queued.
     pub fn witness_round(&self) -> NodeResult<usize> {
-        let mut out = Vec::new();
-        let n = self.store.write(|tx| {
+        self.commit(|tx, out| {
             let cp = self.checkpoint_in(tx)?;
             let peers: Vec<String> = tx.peers()?.into_iter().map(|p| p.id).collect();
             let mut leaves: Option<Vec<[u8; 32]>> = None;
@@ -256,7 +255,7 @@ impl Node {
                     old_size: old,
                     proof,
                 };
-                self.send_control(tx, peer, &payload, Precedence::Routine, &mut out)?;
+                self.send_control(tx, peer, &payload, Precedence::Routine, out)?;
                 sent += 1;
             }
             let pending: BTreeMap<String, Cosig> = tx
@@ -268,16 +267,14 @@ impl Node {
                     size: c.size,
                     line: c.line.clone(),
                 };
-                self.send_control(tx, peer, &payload, Precedence::Routine, &mut out)?;
+                self.send_control(tx, peer, &payload, Precedence::Routine, out)?;
                 sent += 1;
             }
             if !pending.is_empty() {
                 tx.meta_set("cosig_out", "{}")?;
             }
-            Ok::<_, NodeError>(sent)
-        })?;
-        self.federation.queue(out);
-        Ok(n)
+            Ok(sent)
+        })
     }
 
     /// The checkpoints of `peer` this node has witnessed (latest).
