@@ -646,8 +646,12 @@ fn take_in(
             // Placed, like any post, only in an active channel of the
             // sender, in one of its files (a partner cannot put a record
             // into a file the channel does not carry, where other users
-            // would see it).
-            cx.may_post(tx, sender, channel, &b.file)?;
+            // would see it). A tombstone carries nothing to see, and a
+            // retraction must reach every holder whatever became of the
+            // channel's terms since.
+            if !b.retracted {
+                cx.may_post(tx, sender, channel, &b.file)?;
+            }
             // Validated before the transaction when prepared (the same body:
             // the envelope id binds it).
             match check.as_ref().map(|c| &c.valid) {
