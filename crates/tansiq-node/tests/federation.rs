@@ -4,98 +4,15 @@
 //! retractions propagated, and the third-party rule enforced by a
 //! receiving node against a sender that bypasses its own policy.
 
+mod common;
+
 use serde_json::json;
 
-use tansiq_core::record::Kind;
-use tansiq_core::user::Actor;
+use common::{form_channel, node, person, pump, trust, OP};
 use tansiq_node::federation::{payload, Payload};
-use tansiq_node::records::NewRecord;
-use tansiq_node::{InitOptions, Node};
+use tansiq_node::Node;
 use tansiq_store::RecordFilter;
 use tansiq_sync::Precedence;
-
-const OP: Actor = Actor::Operator;
-
-fn node(root: &std::path::Path, name: &str, cc: &str, port: u16) -> Node {
-    Node::init(
-        &root.join(name),
-        &InitOptions {
-            name,
-            country: cc,
-            listen: &format!("127.0.0.1:{port}"),
-            endpoint: None,
-            api_listen: None,
-            store: None,
-        },
-    )
-    .unwrap()
-}
-
-fn trust(nodes: &[&Node]) {
-    for a in nodes {
-        for b in nodes {
-            if a.id() != b.id() {
-                a.peer_add(&OP, &serde_json::to_vec(&b.card()).unwrap())
-                    .unwrap();
-            }
-        }
-    }
-}
-
-/// Hands every queued message to its recipient until nothing moves.
-fn pump(nodes: &[&Node]) -> usize {
-    let mut moved = 0;
-    for _round in 0..50 {
-        let mut any = false;
-        for n in nodes {
-            for t in n.federation.take_outgoing() {
-                let Some(dest) = nodes.iter().find(|d| d.id() == t.to.as_str()) else {
-                    continue;
-                };
-                let bytes = t.message.encode();
-                let more = dest
-                    .store
-                    .write(|tx| dest.federation.receive(dest, tx, n.id(), &bytes))
-                    .unwrap();
-                dest.federation.queue(more);
-                any = true;
-                moved += 1;
-            }
-        }
-        if !any {
-            // Timers (summaries, retries) may have more to say.
-            for n in nodes {
-                let more = n.store.write(|tx| n.federation.poll(n, tx)).unwrap();
-                n.federation.queue(more);
-            }
-            if nodes.iter().all(|n| n.federation.take_outgoing_peek() == 0) {
-                return moved;
-            }
-        }
-    }
-    moved
-}
-
-/// `creator` proposes a channel in the "terrorism" file to `partners`,
-/// each accepts, and `nodes` exchange everything: the channel's id.
-fn form_channel(creator: &Node, name: &str, partners: &[&Node], nodes: &[&Node]) -> String {
-    let ch = creator
-        .channel_create(
-            &OP,
-            name,
-            partners.iter().map(|p| p.id().to_string()).collect(),
-            vec!["terrorism".into()],
-            vec![],
-            None,
-        )
-        .unwrap();
-    pump(nodes);
-    for p in partners {
-        p.channel_accept(&OP, &ch).unwrap();
-    }
-    pump(nodes);
-    ch
-}
 
 fn status(n: &Node, ch: &str) -> String {
     n.channel_list(&OP)
@@ -104,20 +21,6 @@ fn status(n: &Node, ch: &str) -> String {
         .find(|c| c.id == ch)
         .map(|c| c.status)
         .unwrap_or_default()
-}
-
-fn person(ch: &str, name: &str) -> NewRecord {
-    NewRecord {
-        channel: ch.into(),
-        file: "terrorism".into(),
-        kind: Kind::Person,
-        data: json!({"names": [name], "nationality": ["DZ"]}),
-        tlp: None,
-        code: None,
-        evaluation: None,
-        expires: None,
-        links: vec![],
-    }
 }
 
 #[test]
