@@ -144,24 +144,30 @@ async fn authenticate(
     mut req: axum::extract::Request,
     next: Next,
 ) -> Response {
-    if PUBLIC_PATHS.contains(&req.uri().path()) {
+    // Public, or already authenticated by the server's head check (before
+    // the body was read: `serve_with`).
+    if PUBLIC_PATHS.contains(&req.uri().path()) || req.extensions().get::<Actor>().is_some() {
         return next.run(req).await;
     }
-    let token = bearer(req.headers()).map(str::to_string);
-    let authed = tokio::task::spawn_blocking(move || {
-        st.node
-            .authenticate(token.as_deref().ok_or(NodeError::Unauthorized)?)
-    })
-    .await
-    .map_err(|e| NodeError::Other(format!("worker failed: {e}")))
-    .and_then(|r| r);
-    match authed {
+    match authenticate_head(st.node, req.headers()).await {
         Ok(actor) => {
             req.extensions_mut().insert(actor);
             next.run(req).await
         }
         Err(e) => ApiError(e).into_response(),
     }
+}
+
+/// The actor a request's bearer token names (looked up on a blocking
+/// thread: the store is synchronous).
+async fn authenticate_head(node: Arc<Node>, headers: &HeaderMap) -> Result<Actor, NodeError> {
+    let token = bearer(headers).map(str::to_string);
+    tokio::task::spawn_blocking(move || {
+        node.authenticate(token.as_deref().ok_or(NodeError::Unauthorized)?)
+    })
+    .await
+    .map_err(|e| NodeError::Other(format!("worker failed: {e}")))
+    .and_then(|r| r)
 }
 
 /// Runs `f` as the authenticated user on a blocking thread (the store is
@@ -543,7 +549,25 @@ pub async fn serve_with(
         max_body_bytes: MAX_BODY_BYTES,
         ..limits
     };
-    crate::gate::serve_http(listener, router(node), shutdown, limits).await
+    // Authenticated from the request's head, before its body is read: an
+    // unauthenticated client gets 401 whatever it sends.
+    let n = node.clone();
+    let check: crate::gate::HeadCheck = Arc::new(move |mut parts| {
+        let node = n.clone();
+        Box::pin(async move {
+            if PUBLIC_PATHS.contains(&parts.uri.path()) {
+                return Ok(parts);
+            }
+            match authenticate_head(node, &parts.headers).await {
+                Ok(actor) => {
+                    parts.extensions.insert(actor);
+                    Ok(parts)
+                }
+                Err(e) => Err(ApiError(e).into_response()),
+            }
+        })
+    });
+    crate::gate::serve_http_checked(listener, router(node), shutdown, limits, Some(check)).await
 }
 
 pub async fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {

@@ -323,6 +323,22 @@ fn plain(status: StatusCode, code: &str, message: &str) -> axum::response::Respo
     resp
 }
 
+/// A check of a request's head (method, path, headers) before its body is
+/// read: `Err` is the response, and the body is never read (the local API
+/// authenticates here, so no unauthenticated client gets its body read or
+/// parsed). It may put what it found in the head's extensions.
+pub type HeadCheck = Arc<
+    dyn Fn(
+            axum::http::request::Parts,
+        ) -> std::pin::Pin<
+            Box<
+                dyn Future<Output = Result<axum::http::request::Parts, axum::response::Response>>
+                    + Send,
+            >,
+        > + Send
+        + Sync,
+>;
+
 /// Serves `router` over plain HTTP/1.1 on `listener` until `shutdown`,
 /// with the limits above: a bounded pool of idle connections, a header
 /// timeout, a bounded and timed body read, and a cap on requests in
@@ -332,6 +348,17 @@ pub async fn serve_http(
     router: axum::Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
     limits: HttpLimits,
+) -> std::io::Result<()> {
+    serve_http_checked(listener, router, shutdown, limits, None).await
+}
+
+/// [`serve_http`] with a [`HeadCheck`] run before each request's body.
+pub async fn serve_http_checked(
+    listener: TcpListener,
+    router: axum::Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    limits: HttpLimits,
+    check: Option<HeadCheck>,
 ) -> std::io::Result<()> {
     let gate = Gate::new(GateLimits {
         max_waiting: limits.max_idle,
@@ -362,6 +389,7 @@ pub async fn serve_http(
                     limits: limits.clone(),
                     busy: busy.clone(),
                     stop: stop_rx.clone(),
+                    check: check.clone(),
                 };
                 conns.spawn(conn.run(tcp, addr, member));
             }
@@ -385,12 +413,14 @@ struct HttpConn {
     limits: HttpLimits,
     busy: Arc<tokio::sync::Semaphore>,
     stop: watch::Receiver<bool>,
+    check: Option<HeadCheck>,
 }
 
 impl HttpConn {
     async fn run(mut self, tcp: TcpStream, addr: SocketAddr, member: Arc<Member>) {
         let _ = tcp.set_nodelay(true);
         let (router, limits, busy) = (self.router.clone(), self.limits.clone(), self.busy.clone());
+        let check = self.check.clone();
         let m = member.clone();
         let service = hyper::service::service_fn(move |req: Request<Incoming>| {
             // Settled before the request is served, so the gate never
@@ -402,6 +432,7 @@ impl HttpConn {
                 None
             };
             let (router, limits, m) = (router.clone(), limits.clone(), m.clone());
+            let check = check.clone();
             async move {
                 let Some(permit) = permit else {
                     return Ok::<_, Infallible>(plain(
@@ -411,6 +442,21 @@ impl HttpConn {
                     ));
                 };
                 let (parts, body) = req.into_parts();
+                let parts = match &check {
+                    None => parts,
+                    Some(check) => match check(parts).await {
+                        Ok(parts) => parts,
+                        Err(mut resp) => {
+                            // The unread body is not drained: the
+                            // connection closes after this answer.
+                            resp.headers_mut()
+                                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+                            drop(permit);
+                            m.wait();
+                            return Ok(resp);
+                        }
+                    },
+                };
                 let read = Limited::new(body, limits.max_body_bytes).collect();
                 let resp = match tokio::time::timeout(limits.body_timeout, read).await {
                     Err(_) => plain(

@@ -305,10 +305,22 @@ fn the_api_closes_slow_headers_and_times_out_slow_bodies() {
         let (closed, took, _) = closed_within(s);
         assert!(closed && took < Duration::from_secs(3), "{took:?}");
     }
-    // A body that never arrives in full: 408.
+    // A body that never arrives in full, from a user (an unauthenticated
+    // request is answered 401 from its head, its body never read): 408.
+    let token = dz
+        .user_add(
+            &tansiq_core::user::Actor::Operator,
+            "amina",
+            tansiq_core::user::Role::Officer,
+            &["terrorism".to_string()],
+        )
+        .unwrap();
     let mut body = TcpStream::connect(addr).unwrap();
     body.write_all(
-        b"POST /api/v1/records HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"a\":",
+        format!(
+            "POST /api/v1/records HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"a\":"
+        )
+        .as_bytes(),
     )
     .unwrap();
     let (closed, took, buf) = closed_within(body);
