@@ -48,7 +48,7 @@ impl Node {
                 .ok_or_else(|| NodeError::NotFound(format!("no peer {id}; see `tansiq peer list`")))?;
             let mut channels = Vec::new();
             for c in tx.channels()? {
-                let st = crate::records::load_channel(tx, &c.id)?;
+                let st = crate::channels::load_channel(tx, &c.id)?;
                 if st.active.as_ref().is_some_and(|a| !a.charter.is_member(self.id())) {
                     continue; // this node left it
                 }

@@ -16,7 +16,6 @@ use tansiq_store::{ChannelRow, Tx};
 use crate::card::{KeyBook, NodeCard};
 use crate::error::{NodeError, NodeResult};
 use crate::node::Node;
-use crate::records::load_channel;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ChannelView {
@@ -33,6 +32,17 @@ pub struct ChannelView {
     pub awaiting: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pending_version: Option<u64>,
+}
+
+/// The stored state of channel `id` (exit 2 if this node has none).
+pub(crate) fn load_channel(tx: &mut Tx, id: &str) -> NodeResult<ChannelState> {
+    let row = tx.channel(id)?.ok_or_else(|| {
+        NodeError::bad(format!(
+            "this node has no channel {id}; see `tansiq channel list`"
+        ))
+    })?;
+    serde_json::from_str(&row.state)
+        .map_err(|e| NodeError::Other(format!("channel {id} state: {e}")))
 }
 
 impl Node {

@@ -34,11 +34,11 @@ use tansiq_store::{HitAllowRow, HitBudgetRow, HitEntryHead, HitListRow, HitReque
 use tansiq_sync::Precedence;
 
 use crate::card::NodeCard;
+use crate::channels::load_channel;
 use crate::config::keys_dir;
 use crate::error::{NodeError, NodeResult};
 use crate::federation::{now_ms, Payload};
 use crate::node::Node;
-use crate::records::load_channel;
 use crate::transport::{PeerClient, PeerSet, TlsIdentity};
 
 /// Where a partner fetches the keyed list exposed to it.

@@ -12,10 +12,10 @@ use tansiq_core::user::Actor;
 use tansiq_store::MessageRow;
 use tansiq_sync::Precedence;
 
+use crate::channels::load_channel;
 use crate::error::{NodeError, NodeResult};
 use crate::federation::{control_channel, Payload};
 use crate::node::Node;
-use crate::records::load_channel;
 
 pub fn parse_precedence(s: &str) -> NodeResult<Precedence> {
     match s.trim().to_ascii_lowercase().as_str() {

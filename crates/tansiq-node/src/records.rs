@@ -15,6 +15,7 @@ use tansiq_core::time;
 use tansiq_core::user::Actor;
 use tansiq_store::{RecordFilter, StoredRecord, Tx};
 
+use crate::channels::load_channel;
 use crate::error::{NodeError, NodeResult};
 use crate::federation::Payload;
 use crate::node::Node;
@@ -56,6 +57,11 @@ pub struct RecordView {
     pub channels: Vec<String>,
 }
 
+/// The search-index forms of every name in a record's data.
+pub(crate) fn search_names(data: &Value) -> Vec<String> {
+    names_of(data).iter().map(|n| search_norm(n)).collect()
+}
+
 /// Normalised form of a name for the search index: NFKC-free lowercase
 /// with collapsed spaces (the matching engine does the cross-script work).
 pub fn search_norm(s: &str) -> String {
@@ -74,16 +80,6 @@ fn meta(r: &StoredRecord) -> RecordMeta<'_> {
         tlp: r.tlp,
         code: r.code.parse().unwrap_or_default(),
     }
-}
-
-pub(crate) fn load_channel(tx: &mut Tx, id: &str) -> NodeResult<ChannelState> {
-    let row = tx.channel(id)?.ok_or_else(|| {
-        NodeError::bad(format!(
-            "this node has no channel {id}; see `tansiq channel list`"
-        ))
-    })?;
-    serde_json::from_str(&row.state)
-        .map_err(|e| NodeError::Other(format!("channel {id} state: {e}")))
 }
 
 fn hash_hex(h: &[u8; 32]) -> String {
@@ -149,10 +145,7 @@ impl Node {
     fn sign_and_store(&self, tx: &mut Tx, body: RecordBody) -> NodeResult<SignedRecord> {
         body.validate()?;
         let signed = SignedRecord::sign(body, &self.identity);
-        let names: Vec<String> = names_of(&signed.body.data)
-            .iter()
-            .map(|n| search_norm(n))
-            .collect();
+        let names = search_names(&signed.body.data);
         tx.put_record(&signed, &names)?;
         Ok(signed)
     }
@@ -263,10 +256,7 @@ impl Node {
             }
             let signed = par_map(bodies, |body| {
                 let (signed, hash) = SignedRecord::sign_hashed(body, &self.identity);
-                let names: Vec<String> = names_of(&signed.body.data)
-                    .iter()
-                    .map(|n| search_norm(n))
-                    .collect();
+                let names = search_names(&signed.body.data);
                 (signed, hash, names)
             });
             let mut ids = Vec::with_capacity(signed.len());

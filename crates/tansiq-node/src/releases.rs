@@ -14,10 +14,10 @@ use tansiq_core::user::Actor;
 use tansiq_store::ReleaseRow;
 use tansiq_sync::Precedence;
 
+use crate::channels::load_channel;
 use crate::error::{NodeError, NodeResult};
 use crate::federation::Payload;
 use crate::node::Node;
-use crate::records::load_channel;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ReleaseView {

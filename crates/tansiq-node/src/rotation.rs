@@ -468,7 +468,7 @@ impl Node {
                 return Ok(Some(row.card));
             }
             for c in tx.channels()? {
-                let st = crate::records::load_channel(tx, &c.id)?;
+                let st = crate::channels::load_channel(tx, &c.id)?;
                 if let Some(a) = st.active {
                     let m = &a.charter.members;
                     if m.iter().any(|x| x == requester) && m.iter().any(|x| x == id) {

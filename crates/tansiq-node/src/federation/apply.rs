@@ -6,7 +6,7 @@ use serde_json::json;
 
 use tansiq_core::charter::ChannelEvent;
 use tansiq_core::policy::{self, ReadScope, ShareSource};
-use tansiq_core::record::{names_of, Kind, LinkType};
+use tansiq_core::record::{Kind, LinkType};
 use tansiq_store::{AlarmRow, EnvelopeRow, OutboxRow as SqlOutbox, StreamRow as SqlStream, Tx};
 use tansiq_sync::{
     Alarm, Body, Effect, Envelope, EnvelopeHeader, EnvelopeId, OutboxRow, Output, Precedence,
@@ -18,7 +18,7 @@ use super::{channel_id, node_id, payload, sync_err, Payload};
 use crate::card::KeyBook;
 use crate::error::{NodeError, NodeResult};
 use crate::node::Node;
-use crate::records::search_norm;
+use crate::records::search_names;
 
 fn prec_str(p: Precedence) -> &'static str {
     match p {
@@ -140,7 +140,7 @@ impl Delivery {
         file: &str,
     ) -> Result<(), Outcome> {
         if !self.charters.contains_key(channel) {
-            let st = crate::records::load_channel(tx, channel).ok();
+            let st = crate::channels::load_channel(tx, channel).ok();
             let c = st.and_then(|st| {
                 let active = st.active.is_some();
                 st.charter()
@@ -340,7 +340,7 @@ fn take_in(
             // (a removal notice). Whether the version may replace the one
             // in force is the charter rule's to say, in `apply_channel_event`.
             let before = match tx.channel(&charter.charter.id)? {
-                Some(_) => Some(crate::records::load_channel(tx, &charter.charter.id)?),
+                Some(_) => Some(crate::channels::load_channel(tx, &charter.charter.id)?),
                 None => None,
             };
             let member_now = before
@@ -441,7 +441,7 @@ fn take_in(
             // channel (acks travel over the pairwise control channel).
             Some(m)
                 if m.direction == "out"
-                    && !crate::records::load_channel(tx, &m.channel)
+                    && !crate::channels::load_channel(tx, &m.channel)
                         .ok()
                         .and_then(|st| st.charter().map(|c| c.is_member(sender)))
                         .unwrap_or(false) =>
@@ -759,10 +759,7 @@ fn take_in(
             }
             let (hash, names) = match check {
                 Some(c) => (c.hash, c.names),
-                None => (
-                    record.content_hash(),
-                    names_of(&b.data).iter().map(|n| search_norm(n)).collect(),
-                ),
+                None => (record.content_hash(), search_names(&b.data)),
             };
             tx.put_record_hashed(&record, &hash, &names)?;
             tx.add_placement(&b.id, channel, "received")?;

@@ -9,9 +9,9 @@ use super::apply::envelope_from_row;
 use super::control_channel;
 use super::prepare::Prepared;
 use crate::card::KeyBook;
+use crate::channels::load_channel;
 use crate::error::NodeResult;
 use crate::node::Node;
-use crate::records::load_channel;
 use crate::rotation::CardWants;
 
 pub struct SqlHost<'a, 'b> {

@@ -9,9 +9,9 @@ use tansiq_store::Tx;
 use tansiq_sync::{Precedence, Transmit};
 
 use super::{control_channel, Payload};
+use crate::channels::load_channel;
 use crate::error::NodeResult;
 use crate::node::Node;
-use crate::records::load_channel;
 
 impl Node {
     /// Seals `payload` to the members of an active channel and queues it

@@ -18,13 +18,13 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use tansiq_core::record::{decode_sig, names_of, RECORD_CONTEXT};
+use tansiq_core::record::{decode_sig, RECORD_CONTEXT};
 use tansiq_sync::{Body, Envelope, Message, NodeId, ENVELOPE_SIG_CONTEXT};
 
 use super::payload::{self, Payload};
 use crate::card::KeyBook;
 use crate::node::Node;
-use crate::records::search_norm;
+use crate::records::search_names;
 
 /// A record payload whose signature verified with `key`, with what storing
 /// it needs.
@@ -211,10 +211,7 @@ fn open_part(node: &Node, keys: &KeyBook, envs: &[&Envelope]) -> Vec<([u8; 32], 
                         key: k,
                         valid: record.body.validate().map_err(|e| e.to_string()),
                         hash: tansiq_crypto::sha256(&canon),
-                        names: names_of(&record.body.data)
-                            .iter()
-                            .map(|n| search_norm(n))
-                            .collect(),
+                        names: search_names(&record.body.data),
                     })
                 }
                 _ => None,
