@@ -255,7 +255,7 @@ impl Drop for Member {
 }
 
 /// Logs, at most every ten seconds, how many connections a gate evicted.
-pub(crate) fn log_evictions(gate: &Gate, last: &mut tokio::time::Instant, what: &str) {
+fn log_evictions(gate: &Gate, last: &mut tokio::time::Instant, what: &str) {
     if last.elapsed() < Duration::from_secs(10) {
         return;
     }
@@ -268,6 +268,56 @@ pub(crate) fn log_evictions(gate: &Gate, last: &mut tokio::time::Instant, what: 
             "{what}: too many connections that proved nothing yet; closed the oldest"
         );
     }
+}
+
+/// Accepts connections on `listener` through `gate` until `shutdown`,
+/// running `conn(tcp, addr, member, stop)` for each on a task of its own;
+/// then tells them to stop and waits up to `grace` before aborting the
+/// rest. The partner port and the local API share it; `what` names the
+/// listener in the log.
+pub(crate) async fn accept_gated<Fut>(
+    listener: TcpListener,
+    gate: &Arc<Gate>,
+    what: &'static str,
+    shutdown: impl Future<Output = ()>,
+    grace: Duration,
+    mut conn: impl FnMut(TcpStream, SocketAddr, Member, watch::Receiver<bool>) -> Fut,
+) -> std::io::Result<()>
+where
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut conns = JoinSet::new();
+    let mut logged = tokio::time::Instant::now();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => break,
+            Some(_) = conns.join_next(), if !conns.is_empty() => {}
+            accepted = listener.accept() => {
+                let (tcp, addr) = match accepted {
+                    Ok(a) => a,
+                    Err(e) => {
+                        // Out of descriptors, aborted connection…: not fatal.
+                        tracing::warn!(error = %e, "{what}: accepting a connection failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let member = gate.enter(addr.ip());
+                log_evictions(gate, &mut logged, what);
+                conns.spawn(conn(tcp, addr, member, stop_rx.clone()));
+            }
+        }
+    }
+    drop(listener);
+    let _ = stop_tx.send(true);
+    let drain = async { while conns.join_next().await.is_some() {} };
+    if tokio::time::timeout(grace, drain).await.is_err() {
+        conns.abort_all();
+        while conns.join_next().await.is_some() {}
+    }
+    Ok(())
 }
 
 // ------------------------------------------------------------ local HTTP
@@ -365,47 +415,25 @@ pub async fn serve_http_checked(
         max_waiting_per_source: limits.max_idle_per_source,
     });
     let busy = Arc::new(tokio::sync::Semaphore::new(limits.max_busy.max(1)));
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let mut conns = JoinSet::new();
-    let mut logged = tokio::time::Instant::now();
-    tokio::pin!(shutdown);
-    loop {
-        tokio::select! {
-            _ = &mut shutdown => break,
-            Some(_) = conns.join_next(), if !conns.is_empty() => {}
-            accepted = listener.accept() => {
-                let (tcp, addr) = match accepted {
-                    Ok(a) => a,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "accepting an API connection failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                };
-                let member = Arc::new(gate.enter(addr.ip()));
-                log_evictions(&gate, &mut logged, "local API");
-                let conn = HttpConn {
-                    router: router.clone(),
-                    limits: limits.clone(),
-                    busy: busy.clone(),
-                    stop: stop_rx.clone(),
-                    check: check.clone(),
-                };
-                conns.spawn(conn.run(tcp, addr, member));
-            }
-        }
-    }
-    drop(listener);
-    let _ = stop_tx.send(true);
-    let drain = async { while conns.join_next().await.is_some() {} };
-    if tokio::time::timeout(limits.shutdown_grace, drain)
-        .await
-        .is_err()
-    {
-        conns.abort_all();
-        while conns.join_next().await.is_some() {}
-    }
-    Ok(())
+    let grace = limits.shutdown_grace;
+    accept_gated(
+        listener,
+        &gate,
+        "local API",
+        shutdown,
+        grace,
+        |tcp, addr, member, stop| {
+            let conn = HttpConn {
+                router: router.clone(),
+                limits: limits.clone(),
+                busy: busy.clone(),
+                stop,
+                check: check.clone(),
+            };
+            conn.run(tcp, addr, Arc::new(member))
+        },
+    )
+    .await
 }
 
 struct HttpConn {

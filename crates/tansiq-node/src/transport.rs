@@ -54,13 +54,12 @@ use rustls::{
     ServerConfig, SignatureScheme,
 };
 use tokio::net::{TcpListener, TcpStream};
-use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tower::ServiceExt as _;
 use zeroize::Zeroizing;
 
 use crate::card::NodeCard;
-use crate::gate::{log_evictions, Gate, GateLimits, Member};
+use crate::gate::{accept_gated, Gate, GateLimits, Member};
 
 /// ALPN protocol id spoken on the partner port.
 pub const ALPN_HTTP11: &[u8] = b"http/1.1";
@@ -724,55 +723,32 @@ pub async fn serve_tls_with(
     opts: ServeOptions,
 ) -> std::io::Result<()> {
     let acceptor = tokio_rustls::TlsAcceptor::from(cfg);
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let limit = Arc::new(tokio::sync::Semaphore::new(opts.max_connections.max(1)));
     let gate = Gate::new(GateLimits {
         max_waiting: opts.max_unauthenticated,
         max_waiting_per_source: opts.max_unauthenticated_per_source,
     });
-    let mut logged = Instant::now();
     let per_peer = PerPeer::default();
-    let mut conns = JoinSet::new();
-    tokio::pin!(shutdown);
-    loop {
-        tokio::select! {
-            _ = &mut shutdown => break,
-            Some(_) = conns.join_next(), if !conns.is_empty() => {}
-            accepted = listener.accept() => {
-                let (tcp, addr) = match accepted {
-                    Ok(a) => a,
-                    Err(e) => {
-                        // Out of descriptors, aborted connection…: not fatal.
-                        tracing::warn!(error = %e, "accepting a partner connection failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                };
-                let member = gate.enter(addr.ip());
-                log_evictions(&gate, &mut logged, "partner port");
-                let conn = Connection {
-                    acceptor: acceptor.clone(),
-                    router: router.clone(),
-                    opts: opts.clone(),
-                    stop: stop_rx.clone(),
-                    limit: limit.clone(),
-                    per_peer: per_peer.clone(),
-                };
-                conns.spawn(conn.run(tcp, addr, member));
-            }
-        }
-    }
-    drop(listener);
-    let _ = stop_tx.send(true);
-    let drain = async { while conns.join_next().await.is_some() {} };
-    if tokio::time::timeout(opts.shutdown_grace, drain)
-        .await
-        .is_err()
-    {
-        conns.abort_all();
-        while conns.join_next().await.is_some() {}
-    }
-    Ok(())
+    let grace = opts.shutdown_grace;
+    accept_gated(
+        listener,
+        &gate,
+        "partner port",
+        shutdown,
+        grace,
+        |tcp, addr, member, stop| {
+            let conn = Connection {
+                acceptor: acceptor.clone(),
+                router: router.clone(),
+                opts: opts.clone(),
+                stop,
+                limit: limit.clone(),
+                per_peer: per_peer.clone(),
+            };
+            conn.run(tcp, addr, member)
+        },
+    )
+    .await
 }
 
 struct Connection {
