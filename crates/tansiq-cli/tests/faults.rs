@@ -152,16 +152,6 @@ fn tail(p: &Path) -> String {
     lines[lines.len().saturating_sub(40)..].join("\n")
 }
 
-fn channel_status(dir: &Path, ch: &str) -> String {
-    let v = json(dir, &["channel", "list", "--json"]);
-    v.as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["id"] == ch)
-        .map(|c| c["status"].as_str().unwrap().to_string())
-        .unwrap_or_default()
-}
-
 /// Cards exchanged both ways; returns MA's id.
 fn pair(root: &Path, dz: &Path, ma: &Path) -> String {
     let dz_card = root.join("dz-card.json");

@@ -32,16 +32,6 @@ fn serve(dir: &Path) -> Serve {
     )
 }
 
-fn channel_status(dir: &Path, ch: &str) -> String {
-    let v = json(dir, &["channel", "list", "--json"]);
-    v.as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["id"] == ch)
-        .map(|c| c["status"].as_str().unwrap().to_string())
-        .unwrap_or_default()
-}
-
 #[test]
 fn two_serving_nodes_exchange_charters_and_records_over_mutual_tls() {
     let tmp = tempfile::tempdir().unwrap();

@@ -62,35 +62,7 @@ fn a_partner_rewriting_another_agencys_record_over_tls_is_refused_everywhere() {
     let _dz = serve_logged(&dz, "warn", None);
     let _tn = serve_logged(&tn, "warn", None);
     let ma_serve = serve_logged(&ma, "warn", None);
-    let ch = ok(
-        &dz,
-        &[
-            "channel",
-            "create",
-            "--name",
-            "A",
-            "--members",
-            &format!("{ma_id},{tn_id}"),
-            "--files",
-            "terrorism",
-        ],
-    );
-    let status = |d: &std::path::Path| {
-        json(d, &["channel", "list", "--json"])
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["id"] == ch.as_str())
-            .map(|c| c["status"].as_str().unwrap().to_string())
-            .unwrap_or_default()
-    };
-    for d in [&ma, &tn] {
-        wait_for("the charter", 30, || status(d) == "pending");
-        ok(d, &["channel", "accept", &ch]);
-    }
-    wait_for("the channel active", 30, || {
-        [&dz, &ma, &tn].iter().all(|d| status(d) == "active")
-    });
+    let ch = form_channel_serving(&dz, &[(&ma, &ma_id), (&tn, &tn_id)], "A");
     let r = add_person(&dz, &ch, "terrorism", "Abdelmalek Droukdel");
     for d in [&ma, &tn] {
         wait_for("the record at each member", 30, || {

@@ -22,35 +22,7 @@ fn a_retraction_leaves_no_plaintext_on_any_holder_while_serving() {
         serve_logged(&ma, "warn", None),
         serve_logged(&tn, "warn", None),
     ];
-    let ch = ok(
-        &dz,
-        &[
-            "channel",
-            "create",
-            "--name",
-            "A",
-            "--members",
-            &format!("{ma_id},{tn_id}"),
-            "--files",
-            "terrorism",
-        ],
-    );
-    let status = |d: &std::path::Path| {
-        json(d, &["channel", "list", "--json"])
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["id"] == ch.as_str())
-            .map(|c| c["status"].as_str().unwrap().to_string())
-            .unwrap_or_default()
-    };
-    for d in [&ma, &tn] {
-        wait_for("the charter", 30, || status(d) == "pending");
-        ok(d, &["channel", "accept", &ch]);
-    }
-    wait_for("the channel active", 30, || {
-        [&dz, &ma, &tn].iter().all(|d| status(d) == "active")
-    });
+    let ch = form_channel_serving(&dz, &[(&ma, &ma_id), (&tn, &tn_id)], "A");
 
     let marker = b"Qzxwv Purgemarker";
     let id = add_person(&dz, &ch, "terrorism", "Qzxwv Purgemarker");

@@ -78,16 +78,6 @@ fn wait_for(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
     panic!("timed out waiting for {what}");
 }
 
-fn channel_status(dir: &Path, ch: &str) -> String {
-    let v = json(dir, &["channel", "list", "--json"]);
-    v.as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["id"] == ch)
-        .map(|c| c["status"].as_str().unwrap().to_string())
-        .unwrap_or_default()
-}
-
 fn has_record(dir: &Path, id: &str) -> bool {
     tansiq(dir, &["record", "get", id, "--json"])
         .status

@@ -344,3 +344,49 @@ pub fn add_person(dir: &Path, ch: &str, file: &str, name: &str) -> String {
     );
     add_person_data(dir, ch, file, &p, &[])
 }
+
+/// The status of channel `ch` at `dir` (`channel list --json`); empty if
+/// it is not listed there.
+pub fn channel_status(dir: &Path, ch: &str) -> String {
+    let v = json(dir, &["channel", "list", "--json"]);
+    v.as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == ch)
+        .map(|c| c["status"].as_str().unwrap().to_string())
+        .unwrap_or_default()
+}
+
+/// With every node serving: `creator` proposes channel `name` in the
+/// "terrorism" file to `partners` (directory and node id), each accepts
+/// once it sees it pending; returns the channel's id once it is active at
+/// all of them.
+pub fn form_channel_serving(creator: &Path, partners: &[(&Path, &str)], name: &str) -> String {
+    let ids: Vec<&str> = partners.iter().map(|(_, id)| *id).collect();
+    let ch = ok(
+        creator,
+        &[
+            "channel",
+            "create",
+            "--name",
+            name,
+            "--members",
+            &ids.join(","),
+            "--files",
+            "terrorism",
+        ],
+    );
+    for (d, _) in partners {
+        wait_for("the charter at each partner", 30, || {
+            channel_status(d, &ch) == "pending"
+        });
+        ok(d, &["channel", "accept", &ch]);
+    }
+    wait_for("the channel active everywhere", 30, || {
+        channel_status(creator, &ch) == "active"
+            && partners
+                .iter()
+                .all(|(d, _)| channel_status(d, &ch) == "active")
+    });
+    ch
+}
