@@ -3,6 +3,8 @@
 //! a real partner's delivery and a FLASH still get through at once, and
 //! the node closes what the flood opened beyond a small bound.
 
+mod common;
+
 use std::io::{Read as _, Write as _};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
@@ -14,6 +16,8 @@ use tansiq_core::record::Kind;
 use tansiq_core::user::Actor;
 use tansiq_node::records::NewRecord;
 use tansiq_node::{InitOptions, Node};
+
+use common::pump;
 
 const OP: Actor = Actor::Operator;
 /// Idle sockets the flood holds, as in the finding.
@@ -54,30 +58,6 @@ fn node(root: &std::path::Path, name: &str, cc: &str) -> Arc<Node> {
         )
         .unwrap(),
     )
-}
-
-/// Hands every queued message to its recipient until nothing moves.
-fn pump(nodes: &[&Node]) {
-    for _round in 0..50 {
-        let mut any = false;
-        for n in nodes {
-            for t in n.federation.take_outgoing() {
-                let Some(dest) = nodes.iter().find(|d| d.id() == t.to.as_str()) else {
-                    continue;
-                };
-                let bytes = t.message.encode();
-                let more = dest
-                    .store
-                    .write(|tx| dest.federation.receive(dest, tx, n.id(), &bytes))
-                    .unwrap();
-                dest.federation.queue(more);
-                any = true;
-            }
-        }
-        if !any {
-            return;
-        }
-    }
 }
 
 fn runtime() -> tokio::runtime::Runtime {

@@ -71,31 +71,53 @@ pub fn trust(nodes: &[&Node]) {
     }
 }
 
+/// Hands every message now queued at `nodes` to its recipient, except over
+/// the direct links `cut` (each pair, both ways), where the send fails the
+/// way a refused connection does. Returns how many were handed over.
+fn hand_over(nodes: &[&Node], cut: &[(&str, &str)]) -> usize {
+    let is_cut = |a: &str, b: &str| {
+        cut.iter()
+            .any(|&(x, y)| (x, y) == (a, b) || (y, x) == (a, b))
+    };
+    let mut moved = 0;
+    for n in nodes {
+        for t in n.federation.take_outgoing() {
+            if is_cut(n.id(), t.to.as_str()) {
+                let more = n.store.write(|tx| n.federation.failed(n, tx, &t)).unwrap();
+                n.federation.queue(more);
+                continue;
+            }
+            let Some(dest) = nodes.iter().find(|d| d.id() == t.to.as_str()) else {
+                continue;
+            };
+            let bytes = t.message.encode();
+            let more = dest
+                .store
+                .write(|tx| dest.federation.receive(dest, tx, n.id(), &bytes))
+                .unwrap();
+            dest.federation.queue(more);
+            moved += 1;
+        }
+    }
+    moved
+}
+
+/// Lets every node's timers (summaries, retries) queue what they have.
+fn poll_all(nodes: &[&Node]) {
+    for n in nodes {
+        let more = n.store.write(|tx| n.federation.poll(n, tx)).unwrap();
+        n.federation.queue(more);
+    }
+}
+
 /// Hands every queued message to its recipient until nothing moves.
 pub fn pump(nodes: &[&Node]) -> usize {
     let mut moved = 0;
     for _round in 0..50 {
-        let mut any = false;
-        for n in nodes {
-            for t in n.federation.take_outgoing() {
-                let Some(dest) = nodes.iter().find(|d| d.id() == t.to.as_str()) else {
-                    continue;
-                };
-                let bytes = t.message.encode();
-                let more = dest
-                    .store
-                    .write(|tx| dest.federation.receive(dest, tx, n.id(), &bytes))
-                    .unwrap();
-                dest.federation.queue(more);
-                any = true;
-                moved += 1;
-            }
-        }
-        if !any {
-            for n in nodes {
-                let more = n.store.write(|tx| n.federation.poll(n, tx)).unwrap();
-                n.federation.queue(more);
-            }
+        let m = hand_over(nodes, &[]);
+        moved += m;
+        if m == 0 {
+            poll_all(nodes);
             if nodes.iter().all(|n| n.federation.take_outgoing_peek() == 0) {
                 return moved;
             }
@@ -104,43 +126,16 @@ pub fn pump(nodes: &[&Node]) -> usize {
     moved
 }
 
-/// [`pump`] with the direct links `cut` (each pair, both ways) failing the
-/// way a refused connection does, until nothing moves or `secs` pass:
-/// after a few failures the engine sends through the channel's relays.
+/// [`pump`] with the direct links `cut` failing, for `secs`: after a few
+/// failures the engine sends through the channel's relays.
 pub fn pump_cut(nodes: &[&Node], cut: &[(&str, &str)], secs: u64) -> usize {
-    let is_cut = |a: &str, b: &str| {
-        cut.iter()
-            .any(|&(x, y)| (x, y) == (a, b) || (y, x) == (a, b))
-    };
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
     let mut moved = 0;
     while std::time::Instant::now() < deadline {
-        let mut any = false;
-        for n in nodes {
-            for t in n.federation.take_outgoing() {
-                if is_cut(n.id(), t.to.as_str()) {
-                    let more = n.store.write(|tx| n.federation.failed(n, tx, &t)).unwrap();
-                    n.federation.queue(more);
-                    continue;
-                }
-                let Some(dest) = nodes.iter().find(|d| d.id() == t.to.as_str()) else {
-                    continue;
-                };
-                let bytes = t.message.encode();
-                let more = dest
-                    .store
-                    .write(|tx| dest.federation.receive(dest, tx, n.id(), &bytes))
-                    .unwrap();
-                dest.federation.queue(more);
-                any = true;
-                moved += 1;
-            }
-        }
-        if !any {
-            for n in nodes {
-                let more = n.store.write(|tx| n.federation.poll(n, tx)).unwrap();
-                n.federation.queue(more);
-            }
+        let m = hand_over(nodes, cut);
+        moved += m;
+        if m == 0 {
+            poll_all(nodes);
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
     }
