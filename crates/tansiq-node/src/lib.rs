@@ -11,12 +11,10 @@
 pub mod admin;
 pub mod api;
 pub mod audit;
-pub mod card;
 pub mod channels;
 pub mod config;
 pub mod error;
 pub mod federation;
-pub mod gate;
 pub mod hits;
 pub mod messages;
 pub mod node;
@@ -24,8 +22,11 @@ pub mod peering;
 pub mod records;
 pub mod releases;
 pub mod rotation;
-pub mod transport;
 pub mod watchlist;
+
+// The network floor lives in tansiq-net; re-exported so `crate::card::…`
+// and `tansiq_node::transport::…` paths keep working.
+pub use tansiq_net::{card, gate, transport};
 
 pub use error::{NodeError, NodeResult};
 pub use node::{InitOptions, Node};

@@ -22,7 +22,7 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
 
 use tansiq_crypto::Identity;
-use tansiq_node::transport::{
+use tansiq_net::transport::{
     peer_key_from_cert, serve_tls_with, server_config, PeerAddr, PeerClient, PeerId, PeerKeys,
     PeerSet, ServeOptions, TlsIdentity, TransportError,
 };
@@ -556,7 +556,7 @@ async fn peers_added_and_removed_at_run_time() {
     assert!(matches!(err, TransportError::Refused { .. }), "{err}");
 
     // A learns C's card: from now on C is accepted, under its node id.
-    let card = tansiq_node::card::NodeCard::issue(
+    let card = tansiq_net::card::NodeCard::issue(
         &c.id,
         "Node C",
         "TN",
