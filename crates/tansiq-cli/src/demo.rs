@@ -17,7 +17,7 @@ use tansiq_node::watchlist::ImportItem;
 use tansiq_node::{InitOptions, Node};
 use tansiq_store::RecordFilter;
 
-use crate::cli::{CliError, CliResult};
+use crate::error::{CliError, CliResult};
 
 struct Demo {
     failures: Vec<String>,

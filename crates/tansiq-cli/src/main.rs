@@ -15,7 +15,7 @@ macro_rules! outln {
         let line = format!($($arg)*);
         let mut out = std::io::stdout().lock();
         if let Err(e) = writeln!(out, "{}", $crate::term::safe(&line)).and_then(|()| out.flush()) {
-            $crate::output_failed(e)
+            $crate::output::failed(e)
         }
     }};
 }
@@ -26,26 +26,22 @@ macro_rules! outln {
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+// Bottom to top: `term`, `error`, `output`, `input`, `ctx` are shared by
+// every command; `commands/` holds one module per feature; `serve` and
+// `demo` run until done; `cli` parses and dispatches to all of them.
 mod cli;
+mod commands;
+mod ctx;
 mod demo;
-mod query;
-mod screen;
+mod error;
+mod input;
+mod output;
 mod serve;
 mod term;
 
 use std::process::ExitCode;
 
 use clap::Parser;
-
-/// Writing to stdout failed: exit 0 without a word on a broken pipe, else
-/// report it and exit 1.
-pub(crate) fn output_failed(e: std::io::Error) -> ! {
-    if e.kind() == std::io::ErrorKind::BrokenPipe {
-        std::process::exit(0);
-    }
-    eprintln!("error: writing output: {e}");
-    std::process::exit(1);
-}
 
 fn main() -> ExitCode {
     let args = cli::Cli::parse();

@@ -5,16 +5,29 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use clap::Args;
+
 use tansiq_node::Node;
 
-use crate::cli::{CliError, CliResult};
+use crate::error::{CliError, CliResult};
 
-pub fn run(
-    dir: &Path,
-    listen: Option<&str>,
-    api_listen: Option<&str>,
+// `tansiq serve` (documented on its `Cmd` variant).
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Partner address to bind instead of the config's `listen`.
+    #[arg(long)]
+    listen: Option<String>,
+    /// Local API address to bind instead of the config's `api_listen`.
+    #[arg(long)]
+    api_listen: Option<String>,
+    /// Allow a non-loopback API address (plain HTTP on the network).
+    #[arg(long)]
     api_insecure_non_loopback: bool,
-) -> CliResult {
+}
+
+pub fn run(dir: &Path, args: ServeArgs) -> CliResult {
+    let (listen, api_listen) = (args.listen.as_deref(), args.api_listen.as_deref());
+    let api_insecure_non_loopback = args.api_insecure_non_loopback;
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(

@@ -1,19 +1,18 @@
 //! Private hit/no-hit commands: `query` (ask, or with a subcommand decide
 //! what partners may ask), `request`, `requests`.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use clap::{Args, Subcommand};
 use serde_json::json;
 
-use tansiq_core::user::Actor;
 use tansiq_match::hitkeys::HitSubject;
 use tansiq_node::hits::{hit_query, HitAnswer, HitQuery};
-use tansiq_node::Node;
 
-use crate::cli::{CliError, CliResult};
+use crate::ctx::{Ctx, OP};
+use crate::error::{CliError, CliResult};
+use crate::output::{finish_jsonl, jsonl_sink, write_jsonl};
 
 #[derive(Args, Debug)]
 #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
@@ -106,8 +105,8 @@ fn check_subject(name: &str, birth: Option<&str>, nat: Option<&str>) -> CliResul
     Ok(())
 }
 
-fn ask(dir: &Path, peer: &str, queries: Vec<HitQuery>) -> CliResult<Vec<HitAnswer>> {
-    let node = Arc::new(Node::open(dir)?);
+fn ask(ctx: &Ctx, peer: &str, queries: Vec<HitQuery>) -> CliResult<Vec<HitAnswer>> {
+    let node = Arc::new(ctx.open()?);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -117,49 +116,29 @@ fn ask(dir: &Path, peer: &str, queries: Vec<HitQuery>) -> CliResult<Vec<HitAnswe
     // The last reference to the node (and its store, whose PostgreSQL
     // client blocks when dropped) is released outside the runtime.
     let n = node.clone();
-    let answers = rt.block_on(async move { hit_query(n, &Actor::Operator, &peer, &queries).await });
+    let answers = rt.block_on(async move { hit_query(n, &OP, &peer, &queries).await });
     drop(rt);
     drop(node);
     Ok(answers?)
 }
 
-pub fn query(dir: &Path, json: bool, args: QueryArgs) -> CliResult {
-    let op = Actor::Operator;
+pub fn query(ctx: &Ctx, args: QueryArgs) -> CliResult {
     match args.cmd {
         Some(QueryCmd::Allow {
             peer,
             channel,
             file,
             rate,
-        }) => Node::open(dir)?.query_allow(&op, &peer, &channel, &file, rate)?,
+        }) => ctx.open()?.query_allow(&OP, &peer, &channel, &file, rate)?,
         Some(QueryCmd::Deny {
             peer,
             channel,
             file,
-        }) => Node::open(dir)?.query_deny(&op, &peer, &channel, &file)?,
-        Some(QueryCmd::Allowed) => {
-            let rows = Node::open(dir)?.query_allowed(&op)?;
-            if json {
-                let v: Vec<_> = rows
-                    .iter()
-                    .map(|r| json!({"peer": r.peer, "channel": r.channel, "file": r.file, "created_at": r.created_at}))
-                    .collect();
-                outln!("{}", serde_json::to_string_pretty(&v).expect("serialises"));
-            } else {
-                for r in rows {
-                    outln!(
-                        "{}  {}/{}  since {}",
-                        r.peer,
-                        r.channel,
-                        r.file,
-                        r.created_at
-                    );
-                }
-            }
-        }
+        }) => ctx.open()?.query_deny(&OP, &peer, &channel, &file)?,
+        Some(QueryCmd::Allowed) => allowed(ctx)?,
         Some(QueryCmd::Rotate) => {
-            let id = Node::open(dir)?.query_rotate(&op)?;
-            if json {
+            let id = ctx.open()?.query_rotate(&OP)?;
+            if ctx.json {
                 outln!("{}", json!({"key_id": id}));
             } else {
                 outln!("{id}");
@@ -170,70 +149,9 @@ pub fn query(dir: &Path, json: bool, args: QueryArgs) -> CliResult {
                 .peer
                 .ok_or_else(|| CliError::bad("--peer is required"))?;
             if let Some(name) = args.name {
-                check_subject(
-                    &name,
-                    args.birth_date.as_deref(),
-                    args.nationality.as_deref(),
-                )?;
-                let q = HitQuery {
-                    id: "Q1".into(),
-                    subject: HitSubject {
-                        names: vec![name],
-                        birth_date: args.birth_date,
-                        nationality: args.nationality.map(|n| n.to_ascii_uppercase()),
-                        documents: vec![],
-                    },
-                };
-                let a = ask(dir, &peer, vec![q])?
-                    .pop()
-                    .ok_or_else(|| CliError::other("no answer"))?;
-                if json {
-                    outln!("{}", json!({"hit": a.hit, "reference": a.reference}));
-                } else if let Some(r) = &a.reference {
-                    outln!(
-                        "hit  {r}  ({} keys shared: {})",
-                        a.shared,
-                        a.kinds.join(", ")
-                    );
-                } else {
-                    outln!("no hit");
-                }
+                ask_one(ctx, &peer, name, args.birth_date, args.nationality)?
             } else if let Some(path) = args.names {
-                let queries: Vec<HitQuery> = tansiq_lists::read_queries(&path)
-                    .map_err(|e| CliError::bad(e.to_string()))?
-                    .into_iter()
-                    .map(|q| HitQuery {
-                        id: q.id,
-                        subject: HitSubject {
-                            names: vec![q.name],
-                            birth_date: q.birth_date,
-                            nationality: q.nationality.into_iter().next(),
-                            documents: vec![],
-                        },
-                    })
-                    .collect();
-                let answers = ask(dir, &peer, queries)?;
-                let mut sink: Box<dyn Write> = match &args.out {
-                    Some(p) => Box::new(std::io::BufWriter::new(
-                        crate::screen::create_private(p).map_err(|e| {
-                            CliError::bad(format!("cannot write {}: {e}", p.display()))
-                        })?,
-                    )),
-                    None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
-                };
-                for a in answers {
-                    // The reference is a partner's text: no raw C1 or bidi
-                    // character (JSON leaves them unescaped) reaches a terminal.
-                    let line = format!(
-                        "{{\"query_id\":{},\"hit\":{},\"reference\":{}}}",
-                        json!(a.query_id),
-                        a.hit,
-                        json!(a.reference)
-                    );
-                    writeln!(sink, "{}", crate::term::safe(&line))
-                        .unwrap_or_else(|e| crate::output_failed(e));
-                }
-                sink.flush().unwrap_or_else(|e| crate::output_failed(e));
+                ask_batch(ctx, &peer, &path, args.out.as_deref())?
             } else {
                 return Err(CliError::bad("give --name NAME or --names FILE"));
             }
@@ -242,20 +160,109 @@ pub fn query(dir: &Path, json: bool, args: QueryArgs) -> CliResult {
     Ok(())
 }
 
-pub fn request(dir: &Path, json: bool, args: RequestArgs) -> CliResult {
-    let op = Actor::Operator;
-    let node = Node::open(dir)?;
+/// `query allowed`: the files exposed to partners.
+fn allowed(ctx: &Ctx) -> CliResult {
+    let rows = ctx.open()?.query_allowed(&OP)?;
+    if ctx.json {
+        let v: Vec<_> = rows
+            .iter()
+            .map(|r| json!({"peer": r.peer, "channel": r.channel, "file": r.file, "created_at": r.created_at}))
+            .collect();
+        outln!("{}", serde_json::to_string_pretty(&v).expect("serialises"));
+    } else {
+        for r in rows {
+            outln!(
+                "{}  {}/{}  since {}",
+                r.peer,
+                r.channel,
+                r.file,
+                r.created_at
+            );
+        }
+    }
+    Ok(())
+}
+
+/// `query --peer P --name N`: one person, the answer on a line.
+fn ask_one(
+    ctx: &Ctx,
+    peer: &str,
+    name: String,
+    birth_date: Option<String>,
+    nationality: Option<String>,
+) -> CliResult {
+    check_subject(&name, birth_date.as_deref(), nationality.as_deref())?;
+    let q = HitQuery {
+        id: "Q1".into(),
+        subject: HitSubject {
+            names: vec![name],
+            birth_date,
+            nationality: nationality.map(|n| n.to_ascii_uppercase()),
+            documents: vec![],
+        },
+    };
+    let a = ask(ctx, peer, vec![q])?
+        .pop()
+        .ok_or_else(|| CliError::other("no answer"))?;
+    if ctx.json {
+        outln!("{}", json!({"hit": a.hit, "reference": a.reference}));
+    } else if let Some(r) = &a.reference {
+        outln!(
+            "hit  {r}  ({} keys shared: {})",
+            a.shared,
+            a.kinds.join(", ")
+        );
+    } else {
+        outln!("no hit");
+    }
+    Ok(())
+}
+
+/// `query --peer P --names FILE`: a batch, one JSONL answer per query.
+fn ask_batch(ctx: &Ctx, peer: &str, path: &Path, out: Option<&Path>) -> CliResult {
+    let queries: Vec<HitQuery> = tansiq_lists::read_queries(path)
+        .map_err(|e| CliError::bad(e.to_string()))?
+        .into_iter()
+        .map(|q| HitQuery {
+            id: q.id,
+            subject: HitSubject {
+                names: vec![q.name],
+                birth_date: q.birth_date,
+                nationality: q.nationality.into_iter().next(),
+                documents: vec![],
+            },
+        })
+        .collect();
+    let answers = ask(ctx, peer, queries)?;
+    let mut sink = jsonl_sink(out)?;
+    for a in answers {
+        // The reference is a partner's text: no raw C1 or bidi
+        // character (JSON leaves them unescaped) reaches a terminal.
+        let line = format!(
+            "{{\"query_id\":{},\"hit\":{},\"reference\":{}}}",
+            json!(a.query_id),
+            a.hit,
+            json!(a.reference)
+        );
+        write_jsonl(&mut sink, &line);
+    }
+    finish_jsonl(sink);
+    Ok(())
+}
+
+pub fn request(ctx: &Ctx, args: RequestArgs) -> CliResult {
+    let node = ctx.open()?;
     match args.cmd {
-        Some(RequestCmd::Grant { request_id }) => node.hit_grant(&op, &request_id)?,
+        Some(RequestCmd::Grant { request_id }) => node.hit_grant(&OP, &request_id)?,
         Some(RequestCmd::Refuse { request_id, reason }) => {
-            node.hit_refuse(&op, &request_id, reason.as_deref())?
+            node.hit_refuse(&OP, &request_id, reason.as_deref())?
         }
         None => {
             let r = args
                 .reference
                 .ok_or_else(|| CliError::bad("give a REFERENCE"))?;
-            let id = node.hit_request(&op, &r)?;
-            if json {
+            let id = node.hit_request(&OP, &r)?;
+            if ctx.json {
                 outln!("{}", json!({"id": id}));
             } else {
                 outln!("{id}");
@@ -265,9 +272,9 @@ pub fn request(dir: &Path, json: bool, args: RequestArgs) -> CliResult {
     Ok(())
 }
 
-pub fn requests(dir: &Path, json: bool) -> CliResult {
-    let list = Node::open(dir)?.hit_requests(&Actor::Operator)?;
-    if json {
+pub fn requests(ctx: &Ctx) -> CliResult {
+    let list = ctx.open()?.hit_requests(&OP)?;
+    if ctx.json {
         outln!(
             "{}",
             serde_json::to_string_pretty(&list).expect("serialises")

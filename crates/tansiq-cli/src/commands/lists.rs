@@ -1,20 +1,68 @@
-//! `watchlist import` and `screen`: file formats in, records or JSONL out,
-//! with a progress bar when a person is watching.
+//! Watchlists: `watchlist import`, `screen`, `alerts`. File formats in,
+//! records or JSONL out, with a progress bar when a person is watching.
 
-use std::io::{IsTerminal, Write};
-use std::path::Path;
+use std::io::IsTerminal;
+use std::path::PathBuf;
 
+use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
 use tansiq_core::record::Kind;
-use tansiq_core::user::Actor;
 use tansiq_lists::{EntryKind, Format};
 use tansiq_match::{Hit, Index, Query};
 use tansiq_node::watchlist::{match_entry, ImportItem};
-use tansiq_node::Node;
 
-use crate::cli::{CliError, CliResult, ScreenArgs};
+use crate::ctx::{Ctx, OP};
+use crate::error::{CliError, CliResult};
+use crate::output::{finish_jsonl, jsonl_sink, print_json, write_jsonl};
+use crate::term::one_line;
+
+#[derive(Subcommand, Debug)]
+pub enum WatchlistCmd {
+    /// Import every entry of a list as person/organization records (one transaction).
+    Import(ImportArgs),
+}
+
+// `watchlist import` (documented on its `WatchlistCmd` variant).
+#[derive(Args, Debug)]
+pub struct ImportArgs {
+    #[arg(long)]
+    channel: String,
+    #[arg(long)]
+    file: String,
+    /// un-xml, ofac-csv, jsonl or csv.
+    #[arg(long)]
+    format: String,
+    /// List name recorded in each entry's listing (default: UN, OFAC, or the file name).
+    #[arg(long)]
+    list: Option<String>,
+    /// Skip individually invalid rows (duplicate ids, orphan rows, bad fields),
+    /// reporting each on stderr, instead of rejecting the whole file.
+    #[arg(long)]
+    skip_invalid: bool,
+    path: PathBuf,
+}
+
+// `tansiq screen` (documented on its `Cmd` variant).
+#[derive(Args, Debug)]
+pub struct ScreenArgs {
+    /// Names to screen: JSONL `{"id","name",…}` or CSV with an `id,name` header.
+    #[arg(long)]
+    names: PathBuf,
+    /// Screen against this list file (JSONL entries) instead of the node.
+    #[arg(long)]
+    list: Option<PathBuf>,
+    /// Minimum score (default: the matcher's calibrated threshold).
+    #[arg(long)]
+    threshold: Option<f64>,
+    /// Hits per query at most.
+    #[arg(long, default_value_t = 5)]
+    top: usize,
+    /// Write the JSONL here instead of stdout.
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
 
 /// A progress bar on stderr when stdout is a terminal; hidden otherwise.
 fn bar(len: u64, what: &str) -> ProgressBar {
@@ -31,24 +79,27 @@ fn bar(len: u64, what: &str) -> ProgressBar {
     pb
 }
 
-#[allow(clippy::too_many_arguments)]
-pub fn import(
-    dir: &Path,
-    json_out: bool,
-    channel: &str,
-    file: &str,
-    format: &str,
-    list: Option<&str>,
-    skip_invalid: bool,
-    path: &Path,
-) -> CliResult {
+pub fn watchlist(ctx: &Ctx, c: WatchlistCmd) -> CliResult {
+    let WatchlistCmd::Import(a) = c;
+    import(ctx, a)
+}
+
+fn import(ctx: &Ctx, a: ImportArgs) -> CliResult {
+    let ImportArgs {
+        channel,
+        file,
+        format,
+        list,
+        skip_invalid,
+        path,
+    } = a;
     let fmt: Format = format.parse().map_err(|_| {
         CliError::bad(format!(
             "--format {format:?}: use un-xml, ofac-csv, jsonl or csv"
         ))
     })?;
-    let node = Node::open(dir)?;
-    let list_name = list.map(str::to_string).unwrap_or_else(|| match fmt {
+    let node = ctx.open()?;
+    let list_name = list.unwrap_or_else(|| match fmt {
         Format::UnXml => "UN".into(),
         Format::OfacCsv => "OFAC".into(),
         _ => path
@@ -58,7 +109,7 @@ pub fn import(
     });
     let pb = bar(0, "reading");
     let opts = tansiq_lists::ImportOptions { skip_invalid };
-    let imported = tansiq_lists::import_with_options(fmt, path, opts, &|done, total| {
+    let imported = tansiq_lists::import_with_options(fmt, &path, opts, &|done, total| {
         pb.set_length(total);
         pb.set_position(done);
     })
@@ -80,12 +131,11 @@ pub fn import(
         })
         .collect();
     let pb = bar(items.len() as u64, "importing");
-    let summary =
-        node.watchlist_import(&Actor::Operator, channel, file, &list_name, items, &|i| {
-            pb.set_position(i as u64)
-        })?;
+    let summary = node.watchlist_import(&OP, &channel, &file, &list_name, items, &|i| {
+        pb.set_position(i as u64)
+    })?;
     pb.finish_and_clear();
-    if json_out {
+    if ctx.json {
         outln!(
             "{}",
             serde_json::to_string(&summary).expect("summary serialises")
@@ -117,7 +167,7 @@ fn to_query(q: tansiq_lists::NameQuery) -> Query {
     }
 }
 
-pub fn screen(dir: &Path, args: &ScreenArgs) -> CliResult {
+pub fn screen(ctx: &Ctx, args: &ScreenArgs) -> CliResult {
     let queries: Vec<Query> = tansiq_lists::read_queries(&args.names)
         .map_err(|e| CliError::bad(e.to_string()))?
         .into_iter()
@@ -149,16 +199,9 @@ pub fn screen(dir: &Path, args: &ScreenArgs) -> CliResult {
             pb.finish_and_clear();
             out
         }
-        None => Node::open(dir)?.screen(&Actor::Operator, &queries, threshold, args.top)?,
+        None => ctx.open()?.screen(&OP, &queries, threshold, args.top)?,
     };
-    let mut sink: Box<dyn Write> = match &args.out {
-        Some(p) => {
-            Box::new(std::io::BufWriter::new(create_private(p).map_err(|e| {
-                CliError::bad(format!("cannot write {}: {e}", p.display()))
-            })?))
-        }
-        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
-    };
+    let mut sink = jsonl_sink(args.out.as_deref())?;
     for (q, hits) in queries.iter().zip(results) {
         let hits: Vec<serde_json::Value> = hits
             .into_iter()
@@ -168,20 +211,36 @@ pub fn screen(dir: &Path, args: &ScreenArgs) -> CliResult {
         // Names and explanations come from list files: no raw C1 or bidi
         // character (JSON leaves them unescaped) reaches a terminal.
         let line = format!("{{\"query_id\":{},\"hits\":{}}}", json!(q.id), json!(hits));
-        writeln!(sink, "{}", crate::term::safe(&line)).unwrap_or_else(|e| crate::output_failed(e));
+        write_jsonl(&mut sink, &line);
     }
-    sink.flush().unwrap_or_else(|e| crate::output_failed(e));
+    finish_jsonl(sink);
     Ok(())
 }
 
-/// `File::create`, but a new file is 0600: results name people.
-pub(crate) fn create_private(p: &std::path::Path) -> std::io::Result<std::fs::File> {
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
+/// `alerts`: hits raised by continuous screening of arriving entries.
+pub fn alerts(ctx: &Ctx) -> CliResult {
+    let alerts = ctx.open()?.alerts(&OP)?;
+    if ctx.json {
+        let v: Vec<serde_json::Value> = alerts
+            .iter()
+            .map(|a| {
+                serde_json::json!({"id": a.id, "entry_id": a.entry_id, "record_id": a.record_id,
+                    "score": a.score, "matched_name": a.matched_name, "explanation": a.explanation,
+                    "created_at": a.created_at})
+            })
+            .collect();
+        print_json(&v);
+    } else {
+        for a in alerts {
+            outln!(
+                "{}  {:.3}  entry {}  record {}  {}",
+                a.id,
+                a.score,
+                a.entry_id,
+                a.record_id,
+                one_line(&a.explanation)
+            );
+        }
     }
-    opts.open(p)
+    Ok(())
 }
