@@ -116,7 +116,7 @@ impl Serve {
             panic!(
                 "tansiq serve in {} exited ({st}); its log:\n{}",
                 self.dir.display(),
-                tail(&self.log)
+                tail(&self.log, 40)
             );
         }
     }
@@ -144,12 +144,6 @@ fn spawn_serve(dir: &Path, log: &Path) -> Child {
         .stderr(err)
         .spawn()
         .unwrap()
-}
-
-fn tail(p: &Path) -> String {
-    let s = std::fs::read_to_string(p).unwrap_or_default();
-    let lines: Vec<&str> = s.lines().collect();
-    lines[lines.len().saturating_sub(40)..].join("\n")
 }
 
 /// Cards exchanged both ways; returns MA's id.
@@ -225,18 +219,6 @@ fn import(dz: &Path, ch: &str, list: &str, path: &Path) -> String {
             path.to_str().unwrap(),
         ],
     )
-}
-
-/// Ids of `record list --json`, asserting none repeats.
-fn record_ids(dir: &Path) -> BTreeSet<String> {
-    let v = json(dir, &["record", "list", "--json"]);
-    let a = v.as_array().unwrap();
-    let ids: BTreeSet<String> = a
-        .iter()
-        .map(|r| r["id"].as_str().unwrap().to_string())
-        .collect();
-    assert_eq!(ids.len(), a.len(), "a record listed twice in {dir:?}");
-    ids
 }
 
 #[test]
@@ -364,8 +346,8 @@ fn kill_9_run(seed: u64) {
             store_count(ma, "SELECT COUNT(*) FROM records"),
             store_count(dz, "SELECT COUNT(*) FROM records"),
             store_count(dz, "SELECT COUNT(*) FROM sync_outbox"),
-            tail(ld),
-            tail(lm)
+            tail(ld, 40),
+            tail(lm, 40)
         )
     };
     for (k, (&threshold, &receiver)) in at.iter().zip(&victims).enumerate() {
@@ -417,7 +399,11 @@ fn kill_9_run(seed: u64) {
     );
     watching.store(false, Ordering::SeqCst);
     eprintln!("records at MA over time:{}", monitor.join().unwrap());
-    eprintln!("DZ log:\n{}\nMA log:\n{}", tail(&log_dz), tail(&log_ma));
+    eprintln!(
+        "DZ log:\n{}\nMA log:\n{}",
+        tail(&log_dz, 40),
+        tail(&log_ma, 40)
+    );
     let peer = sync_peer(&dz);
     assert_eq!(peer["queued"], 0, "{peer}");
     drop(s_dz);
@@ -627,8 +613,8 @@ fn link_cut_by_a_proxy_drop_then_blackhole_everything_sent_arrives_after() {
             json(&dz, &["sync", "status", "--json"]),
             store_count(&ma, "SELECT COUNT(*) FROM records"),
             store_count(&ma, "SELECT COUNT(*) FROM messages"),
-            tail(&dz.with_extension("log")),
-            tail(&ma.with_extension("log"))
+            tail(&dz.with_extension("log"), 40),
+            tail(&ma.with_extension("log"), 40)
         )
     };
     let ma_has = |ids: &BTreeSet<String>| {

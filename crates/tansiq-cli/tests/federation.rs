@@ -6,30 +6,12 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
 use common::*;
 
-struct Serve(Child);
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn serve(dir: &Path) -> Serve {
-    Serve(
-        Command::new(env!("CARGO_BIN_EXE_tansiq"))
-            .args(["serve", "--dir"])
-            .arg(dir)
-            .env("TANSIQ_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    )
+    serve_logged(dir, "warn", None)
 }
 
 #[test]

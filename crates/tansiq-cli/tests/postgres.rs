@@ -7,30 +7,11 @@ mod common;
 
 use common::*;
 
-fn pg_url() -> Option<String> {
-    match std::env::var("TANSIQ_TEST_POSTGRES") {
-        Ok(u) => {
-            let schema = format!("t{}", hex_id());
-            let sep = if u.contains('?') { '&' } else { '?' };
-            Some(format!("{u}{sep}schema={schema}"))
-        }
-        Err(_) if std::env::var_os("TANSIQ_SKIP_POSTGRES").is_some() => None,
-        Err(_) => panic!("TANSIQ_TEST_POSTGRES is not set: run `scripts/with-postgres cargo test -p tansiq-cli --test postgres` (or set TANSIQ_SKIP_POSTGRES=1 to skip)"),
-    }
-}
-
-fn hex_id() -> String {
-    use std::time::{SystemTime, UNIX_EPOCH};
-    let n = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("{:x}{:x}", n, std::process::id())
-}
-
 #[test]
 fn a_node_on_postgres_works_and_refuses_a_second_init() {
-    let Some(url) = pg_url() else { return };
+    let Some(url) = pg_url("postgres") else {
+        return;
+    };
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("n");
     ok(
@@ -90,7 +71,9 @@ fn a_node_on_postgres_works_and_refuses_a_second_init() {
 
 #[test]
 fn a_sqlite_node_moves_to_postgres_verified_and_the_file_is_kept() {
-    let Some(url) = pg_url() else { return };
+    let Some(url) = pg_url("postgres") else {
+        return;
+    };
     let n = init("DZ", "DZ", 7401);
     let ch = channel(&n);
     let mut ids = Vec::new();
@@ -128,7 +111,9 @@ fn a_sqlite_node_moves_to_postgres_verified_and_the_file_is_kept() {
 fn a_postgres_node_federates_with_a_sqlite_node() {
     use tansiq_core::user::Actor;
     use tansiq_node::{InitOptions, Node as N};
-    let Some(url) = pg_url() else { return };
+    let Some(url) = pg_url("postgres") else {
+        return;
+    };
     let tmp = tempfile::tempdir().unwrap();
     let mk = |name: &str, cc: &str, port: u16, store: Option<&str>| {
         N::init(

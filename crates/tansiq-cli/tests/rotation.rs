@@ -7,11 +7,12 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
 
+/// `tansiq init` on SQLite whatever the suite's backend (these tests read
+/// node.db directly), on free ports.
 fn init_at(root: &Path, name: &str, cc: &str) -> std::path::PathBuf {
     let dir = root.join(name);
     let (p, a) = (free_port(), free_port());
@@ -32,26 +33,9 @@ fn init_at(root: &Path, name: &str, cc: &str) -> std::path::PathBuf {
     dir
 }
 
-struct Serve(Child);
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
+/// `tansiq serve`, once its partner port accepts.
 fn serve(dir: &Path) -> Serve {
-    let s = Serve(
-        Command::new(env!("CARGO_BIN_EXE_tansiq"))
-            .args(["serve", "--dir"])
-            .arg(dir)
-            .env("TANSIQ_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let s = serve_logged(dir, "warn", None);
     // Serving once the partner port accepts.
     let listen = std::fs::read_to_string(dir.join("config.toml"))
         .unwrap()
@@ -65,17 +49,6 @@ fn serve(dir: &Path) -> Serve {
         std::net::TcpStream::connect(&listen).is_ok()
     });
     s
-}
-
-fn wait_for(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
-    let t = Instant::now();
-    while t.elapsed() < Duration::from_secs(secs) {
-        if f() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("timed out waiting for {what}");
 }
 
 fn has_record(dir: &Path, id: &str) -> bool {

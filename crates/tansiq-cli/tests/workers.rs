@@ -17,7 +17,6 @@
 
 mod common;
 
-use std::collections::BTreeSet;
 use std::io::Write;
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -28,24 +27,6 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use serde_json::Value;
-
-fn pg_url() -> Option<String> {
-    match std::env::var("TANSIQ_TEST_POSTGRES") {
-        Ok(u) => {
-            let n = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos();
-            let sep = if u.contains('?') { '&' } else { '?' };
-            Some(format!("{u}{sep}schema=w{n:x}{:x}", std::process::id()))
-        }
-        Err(_) if std::env::var_os("TANSIQ_SKIP_POSTGRES").is_some() => {
-            eprintln!("skipped: TANSIQ_SKIP_POSTGRES is set");
-            None
-        }
-        Err(_) => panic!("TANSIQ_TEST_POSTGRES is not set: run `scripts/with-postgres cargo test -p tansiq-cli --test workers` (or set TANSIQ_SKIP_POSTGRES=1 to skip)"),
-    }
-}
 
 /// SplitMix64: a seed replays a run.
 struct Rng(u64);
@@ -131,7 +112,7 @@ impl Worker {
             if let Ok(Some(st)) = c.try_wait() {
                 panic!(
                     "a worker exited by itself ({st}); its log:\n{}",
-                    tail(&self.log)
+                    tail(&self.log, 30)
                 );
             }
         }
@@ -145,12 +126,6 @@ impl Drop for Worker {
             let _ = c.wait();
         }
     }
-}
-
-fn tail(p: &Path) -> String {
-    let s = std::fs::read_to_string(p).unwrap_or_default();
-    let lines: Vec<&str> = s.lines().collect();
-    lines[lines.len().saturating_sub(30)..].join("\n")
 }
 
 /// A round-robin TCP balancer over the workers' partner ports: each new
@@ -212,27 +187,6 @@ fn pump(mut from: TcpStream, mut to: TcpStream) {
     let _ = from.shutdown(Shutdown::Read);
 }
 
-fn channel_status(dir: &Path, ch: &str) -> String {
-    json(dir, &["channel", "list", "--json"])
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["id"] == ch)
-        .map(|c| c["status"].as_str().unwrap().to_string())
-        .unwrap_or_default()
-}
-
-fn record_ids(dir: &Path) -> BTreeSet<String> {
-    let v = json(dir, &["record", "list", "--json"]);
-    let a = v.as_array().unwrap();
-    let ids: BTreeSet<String> = a
-        .iter()
-        .map(|r| r["id"].as_str().unwrap().to_string())
-        .collect();
-    assert_eq!(ids.len(), a.len(), "a record listed twice in {dir:?}");
-    ids
-}
-
 const LISTS: usize = 3;
 const PER_LIST: usize = 1_000;
 const TOTAL: i64 = (LISTS * PER_LIST) as i64;
@@ -240,7 +194,7 @@ const WORKERS: usize = 3;
 
 #[test]
 fn kill_9_workers_of_a_postgres_node_while_3000_records_flow() {
-    let Some(url) = pg_url() else { return };
+    let Some(url) = pg_url("workers") else { return };
     let seed = std::env::var("TANSIQ_FAULT_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -338,9 +292,9 @@ fn kill_9_workers_of_a_postgres_node_while_3000_records_flow() {
         || {
             format!(
                 "{}\n{}\nMA:\n{}",
-                tail(&root.join("dz-w0.log")),
+                tail(&root.join("dz-w0.log"), 30),
                 ok(&dz, &["sync", "status", "--json"]),
-                tail(&root.join("ma.log"))
+                tail(&root.join("ma.log"), 30)
             )
         },
     );
@@ -349,7 +303,7 @@ fn kill_9_workers_of_a_postgres_node_while_3000_records_flow() {
         "the channel active at DZ",
         30,
         || channel_status(&dz, &ch) == "active",
-        || tail(&root.join("dz-w0.log")),
+        || tail(&root.join("dz-w0.log"), 30),
     );
 
     let lists: Vec<PathBuf> = (0..LISTS)
@@ -395,9 +349,9 @@ fn kill_9_workers_of_a_postgres_node_while_3000_records_flow() {
     let diag = || {
         let mut s = format!("MA holds {} records\n", ma_count());
         for (i, l) in logs.iter().enumerate() {
-            s.push_str(&format!("DZ worker {i} log:\n{}\n", tail(l)));
+            s.push_str(&format!("DZ worker {i} log:\n{}\n", tail(l, 30)));
         }
-        s.push_str(&format!("MA log:\n{}", tail(&ma_log)));
+        s.push_str(&format!("MA log:\n{}", tail(&ma_log, 30)));
         s
     };
 

@@ -390,3 +390,43 @@ pub fn form_channel_serving(creator: &Path, partners: &[(&Path, &str)], name: &s
     });
     ch
 }
+
+/// Ids of `record list --json`, asserting none repeats.
+pub fn record_ids(dir: &Path) -> std::collections::BTreeSet<String> {
+    let v = json(dir, &["record", "list", "--json"]);
+    let a = v.as_array().unwrap();
+    let ids: std::collections::BTreeSet<String> = a
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ids.len(), a.len(), "a record listed twice in {dir:?}");
+    ids
+}
+
+/// The last `lines` lines of a log file (empty if there is none), for a
+/// failure's diagnosis.
+pub fn tail(p: &Path, lines: usize) -> String {
+    let s = std::fs::read_to_string(p).unwrap_or_default();
+    let all: Vec<&str> = s.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+/// A PostgreSQL URL with a fresh schema, for the PostgreSQL-only test
+/// binary `test`; None (the test skips) when `TANSIQ_SKIP_POSTGRES` is set.
+pub fn pg_url(test: &str) -> Option<String> {
+    match std::env::var("TANSIQ_TEST_POSTGRES") {
+        Ok(u) => {
+            let n = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos();
+            let sep = if u.contains('?') { '&' } else { '?' };
+            Some(format!("{u}{sep}schema=t{n:x}{:x}", std::process::id()))
+        }
+        Err(_) if std::env::var_os("TANSIQ_SKIP_POSTGRES").is_some() => {
+            eprintln!("skipped: TANSIQ_SKIP_POSTGRES is set");
+            None
+        }
+        Err(_) => panic!("TANSIQ_TEST_POSTGRES is not set: run `scripts/with-postgres cargo test -p tansiq-cli --test {test}` (or set TANSIQ_SKIP_POSTGRES=1 to skip)"),
+    }
+}
