@@ -91,7 +91,7 @@ pub fn run(dir: &Path, args: ServeArgs) -> CliResult {
     let _keep = node.clone();
     rt.block_on(async move {
         let addr = api_addr;
-        let listener = tansiq_node::api::bind(addr)
+        let listener = tansiq_api::local::bind(addr)
             .await
             .map_err(|e| CliError::other(format!("cannot listen on {addr}: {e}")))?;
         let peer_addr = tansiq_node::config::parse_listen(listen.unwrap_or(&node.config.listen))?;
@@ -103,11 +103,11 @@ pub fn run(dir: &Path, args: ServeArgs) -> CliResult {
         let sender = tokio::spawn(tansiq_node::peering::sender(node.clone(), peers.clone()));
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let mut rx2 = stop_rx.clone();
-        let partner = tokio::spawn(tansiq_node::peering::serve_peers(node.clone(), peer_listener, peers, async move {
+        let partner = tokio::spawn(tansiq_api::partner::serve_peers(node.clone(), peer_listener, peers, async move {
             let _ = rx2.changed().await;
         }));
         let mut rx1 = stop_rx;
-        let api = tokio::spawn(tansiq_node::api::serve(node.clone(), listener, async move {
+        let api = tokio::spawn(tansiq_api::local::serve(node.clone(), listener, async move {
             let _ = rx1.changed().await;
         }));
         shutdown_signal().await;

@@ -1,15 +1,16 @@
-//! A Tansiq node: the services behind every CLI command and API call.
+//! A Tansiq node: the services behind every CLI command and HTTP call.
 //!
 //! Each service method is one store transaction that asks
 //! `tansiq_core::policy` before acting and appends to the audit log in the
 //! same transaction. The CLI calls them as `Actor::Operator`; the local
-//! HTTP API ([`api`]) calls them as the user its token names.
+//! HTTP API (tansiq-api) calls them as the user its token names.
 //!
-//! Architecture invariant: only this crate (and the CLI above it) knows
-//! HTTP, files and processes; decisions stay in tansiq-core.
+//! Architecture invariant: decisions stay in tansiq-core. This crate
+//! knows files, processes and the client side of the network (the
+//! sender, card pushes and fetches, hit/no-hit queries); it serves no
+//! HTTP — the local API and the partner endpoint are tansiq-api's.
 
 pub mod admin;
-pub mod api;
 pub mod audit;
 pub mod channels;
 pub mod config;

@@ -1,16 +1,14 @@
-//! The node's partner side while serving: the mutual-TLS endpoint that
-//! takes federation messages from peers, and the sender that delivers
-//! queued messages to them, retrying through the engine's backoff.
+//! The node's partner side while serving, without the HTTP server: the
+//! sender that delivers queued messages to peers (retrying through the
+//! engine's backoff, pushing this node's card after a key rotation,
+//! fetching a rotated peer's card from a third node), the trusted key set
+//! the transport pins, the wire pieces both sides share (paths, the
+//! card-fetch request), and the services the partner endpoint calls. The
+//! endpoint itself (router and listener) is `tansiq_api::partner`: HTTP
+//! servers live above the node.
 
 use std::sync::Arc;
 use std::time::Duration;
-
-use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Extension, RawQuery, State};
-use axum::http::{header, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::routing::post;
-use axum::Router;
 
 use tansiq_store::PeerLinkRow;
 use tansiq_sync::Transmit;
@@ -18,9 +16,8 @@ use tansiq_sync::Transmit;
 use crate::card::NodeCard;
 use crate::error::{NodeError, NodeResult};
 use crate::federation::now_ms;
-use crate::hits::{ServeError, HIT_EVALUATE_PATH, HIT_LIST_PATH};
 use crate::node::Node;
-use crate::transport::{self, PeerClient, PeerId, PeerSet, TlsIdentity};
+use crate::transport::{self, PeerClient, PeerSet, TlsIdentity};
 
 /// The path every federation message is POSTed to.
 pub const SYNC_PATH: &str = "/peer/v1/sync";
@@ -29,8 +26,6 @@ pub const CARD_PATH: &str = "/peer/v1/card";
 /// The path a node asks a peer for the card it holds of a third node
 /// (after meeting an envelope signed by a key it does not know).
 pub const CARD_FETCH_PATH: &str = "/peer/v1/card/fetch";
-/// Largest message accepted from a peer.
-pub const MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
 
 /// Rebuilds the set of trusted keys from the store (peers added by the
 /// CLI while serving are picked up on the next refresh).
@@ -59,41 +54,6 @@ pub fn refresh_peers(node: &Node, set: &PeerSet) -> NodeResult<()> {
 /// engine sent the batch, whichever worker the peer's next POST would
 /// reach.
 pub const REPLY_QUERY: &str = "reply=1";
-
-/// A partner pushes its card after rotating its keys: `204` taken (or
-/// already held), `409` refused (not a continuation of the chain held, an
-/// older generation, another node's card), `503` try again.
-async fn receive_card(
-    State(node): State<Arc<Node>>,
-    Extension(PeerId(peer)): Extension<PeerId>,
-    body: Bytes,
-) -> (StatusCode, String) {
-    if body.len() > crate::card::MAX_CARD_BYTES {
-        return (StatusCode::PAYLOAD_TOO_LARGE, "card too large".into());
-    }
-    let n = node.clone();
-    let r = tokio::task::spawn_blocking(move || n.receive_card_push(&peer, &body)).await;
-    match r {
-        Ok(Ok(update)) => {
-            if let crate::rotation::CardUpdate::Rotated { from, to } = update {
-                tracing::info!(from_gen = from, gen = to, "a peer rotated its keys");
-            }
-            (StatusCode::NO_CONTENT, String::new())
-        }
-        Ok(Err(NodeError::BadInput(m))) => {
-            tracing::warn!(reason = %m, "a pushed card was refused");
-            (StatusCode::CONFLICT, m)
-        }
-        Ok(Err(e)) => {
-            tracing::warn!(error = %e, "a pushed card was not taken in");
-            (StatusCode::SERVICE_UNAVAILABLE, String::new())
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "card worker failed");
-            (StatusCode::INTERNAL_SERVER_ERROR, String::new())
-        }
-    }
-}
 
 /// A peer's endpoint and current signing key, as `tx` sees them (`None`:
 /// not a peer).
@@ -132,36 +92,6 @@ pub fn parse_card_fetch(body: &[u8]) -> Option<String> {
             Some(id.clone())
         }
         _ => None,
-    }
-}
-
-/// A peer asks for the card this node holds of another node: `200` with
-/// the card, `404` not held or not disclosed to it, `400` malformed.
-async fn serve_card(
-    State(node): State<Arc<Node>>,
-    Extension(PeerId(peer)): Extension<PeerId>,
-    body: Bytes,
-) -> Response {
-    let Some(id) = parse_card_fetch(&body) else {
-        return (StatusCode::BAD_REQUEST, "expected {\"id\": NODE_ID}").into_response();
-    };
-    let r = tokio::task::spawn_blocking(move || node.card_for_peer(&peer, &id)).await;
-    match r {
-        Ok(Ok(Some(card))) => (
-            StatusCode::OK,
-            [(header::CONTENT_TYPE, "application/json")],
-            card,
-        )
-            .into_response(),
-        Ok(Ok(None)) => StatusCode::NOT_FOUND.into_response(),
-        Ok(Err(e)) => {
-            tracing::warn!(error = %e, "answering a card fetch");
-            StatusCode::SERVICE_UNAVAILABLE.into_response()
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "card worker failed");
-            StatusCode::INTERNAL_SERVER_ERROR.into_response()
-        }
     }
 }
 
@@ -220,22 +150,31 @@ async fn fetch_card(
     }
 }
 
-async fn receive(
-    State(node): State<Arc<Node>>,
-    Extension(PeerId(peer)): Extension<PeerId>,
-    RawQuery(query): RawQuery,
-    body: Bytes,
-) -> Response {
-    let want_reply = query.as_deref() == Some(REPLY_QUERY);
-    let n = node.clone();
-    let r = tokio::task::spawn_blocking(move || {
-        // Signature checks and opening, on every core, before the store
-        // lock; the transaction then only stores.
-        let prepared = n.federation.prepare(&n, &body);
-        let _turn = n.federation.turns.wait(prepared.is_urgent());
-        let mut out = n.store.write(|tx| {
-            n.federation
-                .receive_prepared(&n, tx, &peer, &body, prepared)
+impl Node {
+    /// This node's TLS identity on the partner port: its current key,
+    /// under its node id.
+    pub fn tls_identity(&self) -> Result<TlsIdentity, transport::TransportError> {
+        TlsIdentity::from_identity_as(&self.identity, self.id())
+    }
+
+    /// Takes in one federation message `peer` POSTed (blocking: call off
+    /// the async workers). Signatures are checked and payloads opened on
+    /// every core before the store lock; the transaction then only
+    /// stores, and what it queued goes out after the commit. With
+    /// `want_reply` (the sender's [`REPLY_QUERY`]) the `batch_ack` for
+    /// `peer` is taken out of the queue and returned, to be answered in
+    /// the response body.
+    pub fn take_in_peer_message(
+        &self,
+        peer: &str,
+        body: &[u8],
+        want_reply: bool,
+    ) -> NodeResult<Option<Vec<u8>>> {
+        let prepared = self.federation.prepare(self, body);
+        let _turn = self.federation.turns.wait(prepared.is_urgent());
+        let mut out = self.store.write(|tx| {
+            self.federation
+                .receive_prepared(self, tx, peer, body, prepared)
         })?;
         let reply = if want_reply {
             out.iter()
@@ -247,118 +186,9 @@ async fn receive(
         } else {
             None
         };
-        n.federation.queue(out);
-        Ok::<_, NodeError>(reply)
-    })
-    .await;
-    match r {
-        Ok(Ok(Some(reply))) => (
-            StatusCode::OK,
-            [(header::CONTENT_TYPE, "application/json")],
-            reply,
-        )
-            .into_response(),
-        Ok(Ok(None)) => StatusCode::NO_CONTENT.into_response(),
-        Ok(Err(e)) => {
-            tracing::warn!(error = %e, "federation message not taken in");
-            StatusCode::SERVICE_UNAVAILABLE.into_response()
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "federation worker failed");
-            StatusCode::INTERNAL_SERVER_ERROR.into_response()
-        }
+        self.federation.queue(out);
+        Ok(reply)
     }
-}
-
-/// Runs a hit/no-hit request off the async workers; the answer as a
-/// status, content type and body.
-async fn hit_call(
-    node: Arc<Node>,
-    peer: String,
-    f: impl FnOnce(&Node, &str) -> Result<Option<(Vec<u8>, &'static str)>, ServeError> + Send + 'static,
-) -> Response {
-    let r = tokio::task::spawn_blocking(move || f(&node, &peer)).await;
-    let (status, ctype, body) = match r {
-        Ok(Ok(Some((body, ctype)))) => (200, ctype, body),
-        Ok(Ok(None)) => (204, "application/json", Vec::new()),
-        Ok(Err(e)) => {
-            if let ServeError::Internal(err) = &e {
-                tracing::warn!(error = %err, "hit/no-hit request failed");
-            }
-            let (s, b) = e.response();
-            (s, "application/json", b)
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "hit/no-hit worker failed");
-            (500, "application/json", Vec::new())
-        }
-    };
-    (
-        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-        [(header::CONTENT_TYPE, ctype)],
-        body,
-    )
-        .into_response()
-}
-
-async fn hit_list(
-    State(node): State<Arc<Node>>,
-    Extension(PeerId(peer)): Extension<PeerId>,
-    body: Bytes,
-) -> Response {
-    hit_call(node, peer, move |n, p| {
-        Ok(n.hit_serve_list(p, &body)?
-            .map(|l| (l.body.clone(), "application/octet-stream")))
-    })
-    .await
-}
-
-async fn hit_evaluate(
-    State(node): State<Arc<Node>>,
-    Extension(PeerId(peer)): Extension<PeerId>,
-    body: Bytes,
-) -> Response {
-    hit_call(node, peer, move |n, p| {
-        let r = n.hit_serve_evaluate(p, &body)?;
-        Ok(Some((
-            serde_json::to_vec(&r).unwrap_or_default(),
-            "application/json",
-        )))
-    })
-    .await
-}
-
-pub fn router(node: Arc<Node>) -> Router {
-    Router::new()
-        .route(SYNC_PATH, post(receive))
-        .route(CARD_PATH, post(receive_card))
-        .route(CARD_FETCH_PATH, post(serve_card))
-        .route(HIT_LIST_PATH, post(hit_list))
-        .route(HIT_EVALUATE_PATH, post(hit_evaluate))
-        .layer(DefaultBodyLimit::max(MAX_MESSAGE_BYTES))
-        .with_state(node)
-}
-
-/// Serves partners on the node's `listen` address until `shutdown`.
-pub async fn serve_peers(
-    node: Arc<Node>,
-    listener: tokio::net::TcpListener,
-    peers: PeerSet,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> NodeResult<()> {
-    let me = TlsIdentity::from_identity_as(&node.identity, node.id())
-        .map_err(|e| NodeError::Other(e.to_string()))?;
-    let cfg = transport::server_config(&me, Arc::new(peers.clone()))
-        .map_err(|e| NodeError::Other(e.to_string()))?;
-    // Re-check the peer before every request on kept-alive connections, so
-    // a peer removed while connected is cut off at once.
-    let opts = transport::ServeOptions {
-        peers: Some(Arc::new(peers)),
-        ..Default::default()
-    };
-    transport::serve_tls_with(listener, cfg, router(node), shutdown, opts)
-        .await
-        .map_err(|e| NodeError::Other(format!("partner endpoint: {e}")))
 }
 
 /// The `peer_links` row to write after a transmit, if any: a success in
@@ -546,7 +376,7 @@ async fn send_one(node: &Arc<Node>, client: &PeerClient, peers: &PeerSet, t: Tra
 /// Sends what is queued, polls the engine's timers, and keeps the trusted
 /// key set fresh, until the task is dropped.
 pub async fn sender(node: Arc<Node>, peers: PeerSet) {
-    let me = match TlsIdentity::from_identity_as(&node.identity, node.id()) {
+    let me = match node.tls_identity() {
         Ok(m) => m,
         Err(e) => {
             tracing::error!(error = %e, "TLS identity");

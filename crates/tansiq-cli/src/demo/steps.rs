@@ -566,11 +566,11 @@ pub fn need_to_know(d: &mut Report, w: &mut Scene) -> CliResult {
         None,
     )?;
     let listener = rt
-        .block_on(tansiq_node::api::bind("127.0.0.1:0".parse().map_err(err)?))
+        .block_on(tansiq_api::local::bind("127.0.0.1:0".parse().map_err(err)?))
         .map_err(err)?;
     let addr = listener.local_addr().map_err(err)?;
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = rt.spawn(tansiq_node::api::serve(n.dz.clone(), listener, async {
+    let server = rt.spawn(tansiq_api::local::serve(n.dz.clone(), listener, async {
         let _ = stop_rx.await;
     }));
     let (status_code, list) = http_get(addr, "/api/v1/records?limit=5000", &token)?;

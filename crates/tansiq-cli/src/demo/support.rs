@@ -187,7 +187,7 @@ pub fn start_network(rt: &tokio::runtime::Runtime, node: &Arc<Node>) -> CliResul
     let listener = rt
         .block_on(tokio::net::TcpListener::bind(addr))
         .map_err(err)?;
-    rt.spawn(tansiq_node::peering::serve_peers(
+    rt.spawn(tansiq_api::partner::serve_peers(
         node.clone(),
         listener,
         peers.clone(),

@@ -1,7 +1,9 @@
 //! The local HTTP API for the node's own users (analysts, officers,
 //! admins, auditors). Token auth; every call goes through the same
 //! services as the CLI, as the user the token names; errors become HTTP
-//! statuses in one place ([`ApiError`]).
+//! statuses in one place ([`ApiError`], from `NodeError::status`). Served
+//! behind tansiq-net's gate: the token is checked from the request's head
+//! before its body is read.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -20,9 +22,9 @@ use tansiq_core::record::{Kind, Link};
 use tansiq_core::user::{Actor, Role};
 use tansiq_store::RecordFilter;
 
-use crate::error::NodeError;
-use crate::node::Node;
-use crate::records::NewRecord;
+use tansiq_net::gate::{self, HeadCheck, HttpLimits};
+use tansiq_node::records::NewRecord;
+use tansiq_node::{Node, NodeError};
 
 /// Largest request body the API accepts.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -529,13 +531,13 @@ pub fn router(node: Arc<Node>) -> Router {
 }
 
 /// Serves the API on `addr` until `shutdown` resolves, with the
-/// connection cap and timeouts of [`crate::gate::HttpLimits::default`].
+/// connection cap and timeouts of [`HttpLimits::default`].
 pub async fn serve(
     node: Arc<Node>,
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    serve_with(node, listener, shutdown, crate::gate::HttpLimits::default()).await
+    serve_with(node, listener, shutdown, HttpLimits::default()).await
 }
 
 /// [`serve`] with explicit limits.
@@ -543,16 +545,16 @@ pub async fn serve_with(
     node: Arc<Node>,
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-    limits: crate::gate::HttpLimits,
+    limits: HttpLimits,
 ) -> std::io::Result<()> {
-    let limits = crate::gate::HttpLimits {
+    let limits = HttpLimits {
         max_body_bytes: MAX_BODY_BYTES,
         ..limits
     };
     // Authenticated from the request's head, before its body is read: an
     // unauthenticated client gets 401 whatever it sends.
     let n = node.clone();
-    let check: crate::gate::HeadCheck = Arc::new(move |mut parts| {
+    let check: HeadCheck = Arc::new(move |mut parts| {
         let node = n.clone();
         Box::pin(async move {
             if PUBLIC_PATHS.contains(&parts.uri.path()) {
@@ -567,7 +569,7 @@ pub async fn serve_with(
             }
         })
     });
-    crate::gate::serve_http_checked(listener, router(node), shutdown, limits, Some(check)).await
+    gate::serve_http_checked(listener, router(node), shutdown, limits, Some(check)).await
 }
 
 pub async fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {

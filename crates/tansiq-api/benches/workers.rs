@@ -2,8 +2,8 @@
 //! SQLite node (docs/BENCHMARKS.md, "PostgreSQL").
 //!
 //! ```sh
-//! TANSIQ_PG_DURABLE=1 scripts/with-postgres cargo bench -p tansiq-node --bench workers -- throughput 6000 3
-//! TANSIQ_PG_DURABLE=1 scripts/with-postgres cargo bench -p tansiq-node --bench workers -- reads 10000000 3
+//! TANSIQ_PG_DURABLE=1 scripts/with-postgres cargo bench -p tansiq-api --bench workers -- throughput 6000 3
+//! TANSIQ_PG_DURABLE=1 scripts/with-postgres cargo bench -p tansiq-api --bench workers -- reads 10000000 3
 //! ```
 //!
 //! `throughput N RUNS`: node A (SQLite with one worker; PostgreSQL with 1,
@@ -82,11 +82,11 @@ fn start_worker(rt: &tokio::runtime::Runtime, node: &Arc<Node>, id: &str, listen
             true
         })
         .unwrap();
-    let peers = tansiq_node::transport::PeerSet::new();
+    let peers = tansiq_net::transport::PeerSet::new();
     tansiq_node::peering::refresh_peers(node, &peers).unwrap();
     let addr = tansiq_node::config::parse_listen(listen).unwrap();
     let listener = rt.block_on(tokio::net::TcpListener::bind(addr)).unwrap();
-    rt.spawn(tansiq_node::peering::serve_peers(
+    rt.spawn(tansiq_api::partner::serve_peers(
         node.clone(),
         listener,
         peers.clone(),

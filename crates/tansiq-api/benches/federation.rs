@@ -1,12 +1,12 @@
 //! Federation end to end: two real nodes in one process (separate
 //! directories, keys and SQLite stores), each with its mutual-TLS partner
-//! endpoint (`peering::serve_peers`) and sender task (`peering::sender`)
+//! endpoint (`partner::serve_peers`) and sender task (`peering::sender`)
 //! on one tokio runtime, exactly as `tansiq demo` runs them. Records are
 //! signed, sealed to both members, stored at the sender, delivered over
 //! TLS on loopback, opened, verified and stored at the receiver.
 //!
 //! ```sh
-//! cargo bench -p tansiq-node --bench federation -- [WHAT] [N] [RUNS]
+//! cargo bench -p tansiq-api --bench federation -- [WHAT] [N] [RUNS]
 //! ```
 //!
 //! - `throughput` (default N = 20,000): A creates N records in batches of
@@ -68,11 +68,11 @@ fn start_node(root: &Path, dir: &str, name: &str, cc: &str) -> Arc<Node> {
 
 /// The node's partner endpoint and sender, as `tansiq demo` starts them.
 fn start_network(rt: &tokio::runtime::Runtime, node: &Arc<Node>) {
-    let peers = tansiq_node::transport::PeerSet::new();
+    let peers = tansiq_net::transport::PeerSet::new();
     tansiq_node::peering::refresh_peers(node, &peers).unwrap();
     let addr = tansiq_node::config::parse_listen(&node.config.listen).unwrap();
     let listener = rt.block_on(tokio::net::TcpListener::bind(addr)).unwrap();
-    rt.spawn(tansiq_node::peering::serve_peers(
+    rt.spawn(tansiq_api::partner::serve_peers(
         node.clone(),
         listener,
         peers.clone(),

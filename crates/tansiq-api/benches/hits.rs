@@ -4,7 +4,7 @@
 //! 100,000-entry list built from the real dev names set.
 //!
 //! ```sh
-//! cargo bench -p tansiq-node --bench hits -- [ENTRIES] [BATCH] [RUNS]
+//! cargo bench -p tansiq-api --bench hits -- [ENTRIES] [BATCH] [RUNS]
 //! ```
 //!
 //! Defaults: 100,000 entries, a 10,000-name batch, 3 runs (medians).
@@ -169,11 +169,11 @@ fn main() {
         .query_allow(&OP, querier.id(), &ch, "terrorism", Some(100_000_000))
         .unwrap();
     // The holder's partner endpoint, as `serve` runs it.
-    let peers = tansiq_node::transport::PeerSet::new();
+    let peers = tansiq_net::transport::PeerSet::new();
     tansiq_node::peering::refresh_peers(&holder, &peers).unwrap();
     let addr = tansiq_node::config::parse_listen(&holder.config.listen).unwrap();
     let listener = rt.block_on(tokio::net::TcpListener::bind(addr)).unwrap();
-    rt.spawn(tansiq_node::peering::serve_peers(
+    rt.spawn(tansiq_api::partner::serve_peers(
         holder.clone(),
         listener,
         peers,

@@ -78,11 +78,11 @@ fn start() -> Api {
             .build()
             .unwrap();
         rt.block_on(async move {
-            let l = tansiq_node::api::bind("127.0.0.1:0".parse().unwrap())
+            let l = tansiq_api::local::bind("127.0.0.1:0".parse().unwrap())
                 .await
                 .unwrap();
             addr_tx.send(l.local_addr().unwrap()).unwrap();
-            tansiq_node::api::serve(n, l, async {
+            tansiq_api::local::serve(n, l, async {
                 let _ = rx.await;
             })
             .await

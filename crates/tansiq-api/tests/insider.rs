@@ -4,9 +4,10 @@
 
 use std::sync::Arc;
 
+use tansiq_api::partner::serve_peers;
 use tansiq_core::user::Actor;
+use tansiq_net::transport::{PeerClient, PeerSet, TlsIdentity};
 use tansiq_node::peering::{self, CARD_PATH};
-use tansiq_node::transport::{PeerClient, PeerSet, TlsIdentity};
 use tansiq_node::{InitOptions, Node};
 
 const OP: Actor = Actor::Operator;
@@ -56,7 +57,7 @@ fn a_removed_peer_cannot_reach_the_partner_endpoint() {
         peering::refresh_peers(&dz, &dz_peers).unwrap();
         let listener = tokio::net::TcpListener::bind(&dz_endpoint).await.unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(peering::serve_peers(
+        let server = tokio::spawn(serve_peers(
             dz.clone(),
             listener,
             dz_peers.clone(),

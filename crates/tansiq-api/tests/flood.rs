@@ -70,11 +70,11 @@ fn runtime() -> tokio::runtime::Runtime {
 
 /// The node's partner endpoint and sender, as `tansiq serve` starts them.
 fn start_network(rt: &tokio::runtime::Runtime, node: &Arc<Node>) {
-    let peers = tansiq_node::transport::PeerSet::new();
+    let peers = tansiq_net::transport::PeerSet::new();
     tansiq_node::peering::refresh_peers(node, &peers).unwrap();
     let addr = tansiq_node::config::parse_listen(&node.config.listen).unwrap();
     let listener = rt.block_on(tokio::net::TcpListener::bind(addr)).unwrap();
-    rt.spawn(tansiq_node::peering::serve_peers(
+    rt.spawn(tansiq_api::partner::serve_peers(
         node.clone(),
         listener,
         peers.clone(),
@@ -214,16 +214,16 @@ fn api_get(addr: SocketAddr, path: &str) -> Result<(u16, String), String> {
 fn start_api(
     rt: &tokio::runtime::Runtime,
     node: &Arc<Node>,
-    limits: Option<tansiq_node::gate::HttpLimits>,
+    limits: Option<tansiq_net::gate::HttpLimits>,
 ) -> SocketAddr {
     let l = rt
-        .block_on(tansiq_node::api::bind("127.0.0.1:0".parse().unwrap()))
+        .block_on(tansiq_api::local::bind("127.0.0.1:0".parse().unwrap()))
         .unwrap();
     let addr = l.local_addr().unwrap();
     let n = node.clone();
     match limits {
-        None => rt.spawn(tansiq_node::api::serve(n, l, std::future::pending())),
-        Some(lim) => rt.spawn(tansiq_node::api::serve_with(
+        None => rt.spawn(tansiq_api::local::serve(n, l, std::future::pending())),
+        Some(lim) => rt.spawn(tansiq_api::local::serve_with(
             n,
             l,
             std::future::pending(),
@@ -259,7 +259,7 @@ fn the_api_closes_slow_headers_and_times_out_slow_bodies() {
     let tmp = tempfile::tempdir().unwrap();
     let dz = node(tmp.path(), "dz", "DZ");
     let rt = runtime();
-    let limits = tansiq_node::gate::HttpLimits {
+    let limits = tansiq_net::gate::HttpLimits {
         header_timeout: Duration::from_millis(500),
         body_timeout: Duration::from_millis(500),
         ..Default::default()
