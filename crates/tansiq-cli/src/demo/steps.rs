@@ -21,6 +21,7 @@ use super::support::{
 use crate::ctx::OP;
 use crate::error::CliResult;
 
+/// Six nodes, each in its own directory with its own keys and store.
 pub fn install(d: &mut Report, w: &mut Scene) -> CliResult {
     let specs = [
         ("dz", "Algeria security service", "DZ"),
@@ -53,6 +54,8 @@ pub fn install(d: &mut Report, w: &mut Scene) -> CliResult {
     Ok(())
 }
 
+/// Every node trusts the five others from their signed cards; a card
+/// with an altered endpoint is refused. The nodes then start serving.
 pub fn cards(d: &mut Report, w: &mut Scene) -> CliResult {
     let n = w.nodes();
     for a in n.all() {
@@ -80,6 +83,7 @@ pub fn cards(d: &mut Report, w: &mut Scene) -> CliResult {
     Ok(())
 }
 
+/// The DZ–MA channel, formed over the network, Tunisia its relay.
 pub fn bilateral(d: &mut Report, w: &mut Scene) -> CliResult {
     let n = w.nodes();
     w.ids.dzma = form_channel(
@@ -93,6 +97,7 @@ pub fn bilateral(d: &mut Report, w: &mut Scene) -> CliResult {
     Ok(())
 }
 
+/// A five-member channel for recruitment networks.
 pub fn maghreb_europe(d: &mut Report, w: &mut Scene) -> CliResult {
     let n = w.nodes();
     w.ids.maghreb_eu = form_channel(
@@ -106,6 +111,7 @@ pub fn maghreb_europe(d: &mut Report, w: &mut Scene) -> CliResult {
     Ok(())
 }
 
+/// The DZ–MA–US channel (used by the third-party rule later).
 pub fn trilateral(d: &mut Report, w: &mut Scene) -> CliResult {
     let n = w.nodes();
     w.ids.tri = form_channel(
@@ -119,6 +125,7 @@ pub fn trilateral(d: &mut Report, w: &mut Scene) -> CliResult {
     Ok(())
 }
 
+/// 1,093 UN entries imported at Algeria arrive at Morocco, and only there.
 pub fn un_list(d: &mut Report, w: &mut Scene) -> CliResult {
     let (n, dzma) = (w.nodes(), &w.ids.dzma);
     let un = shared_data().join("watchlists/un/consolidated-2018-10-29.xml");
@@ -169,6 +176,8 @@ pub fn un_list(d: &mut Report, w: &mut Scene) -> CliResult {
     Ok(())
 }
 
+/// An Arabic-script list entry raises an alert against a Latin-script
+/// dossier on arrival, and screening finds it.
 pub fn cross_script(d: &mut Report, w: &mut Scene) -> CliResult {
     let (n, dzma) = (w.nodes(), &w.ids.dzma);
     let own = record(
@@ -221,6 +230,8 @@ pub fn cross_script(d: &mut Report, w: &mut Scene) -> CliResult {
     Ok(())
 }
 
+/// A blind query hits (or misses) without Algeria learning the names;
+/// the record behind the hit is then requested and granted.
 pub fn hit_no_hit(d: &mut Report, w: &mut Scene) -> CliResult {
     let n = w.nodes();
     let dzes = form_channel(d, &n.dz, &[&n.es], "DZ-ES bilateral", &["terrorism"], &[])?;
@@ -343,6 +354,7 @@ fn request_the_record(d: &mut Report, n: &Nodes, reference: &str, dzes: &str) ->
     Ok(())
 }
 
+/// Linked organization and network records arrive with their links.
 pub fn dossiers(d: &mut Report, w: &mut Scene) -> CliResult {
     let (n, dzma) = (w.nodes(), w.ids.dzma.clone());
     let gspc = record(
@@ -403,6 +415,8 @@ pub fn dossiers(d: &mut Report, w: &mut Scene) -> CliResult {
     Ok(())
 }
 
+/// FLASH messages reach every member within milliseconds and are
+/// acknowledged.
 pub fn flash(d: &mut Report, w: &mut Scene) -> CliResult {
     let (n, ids) = (w.nodes(), &w.ids);
     record(
@@ -467,6 +481,8 @@ pub fn flash(d: &mut Report, w: &mut Scene) -> CliResult {
     Ok(())
 }
 
+/// With the direct link cut, a record goes through the relay, which
+/// stores no plaintext; the healed link carries traffic again.
 pub fn link_cut(d: &mut Report, w: &mut Scene) -> CliResult {
     let (n, dzma) = (w.nodes(), &w.ids.dzma);
     cut_link(&n.dz, &n.ma, true);
@@ -508,6 +524,8 @@ pub fn link_cut(d: &mut Report, w: &mut Scene) -> CliResult {
     Ok(())
 }
 
+/// A share without the originator's consent is refused (exit 3); with
+/// its signed release the share reaches the US.
 pub fn third_party(d: &mut Report, w: &mut Scene) -> CliResult {
     let (n, aqim, tri) = (w.nodes(), &w.ids.aqim, &w.ids.tri);
     let (dz, ma) = (&n.dz, &n.ma);
@@ -551,6 +569,8 @@ pub fn third_party(d: &mut Report, w: &mut Scene) -> CliResult {
     Ok(())
 }
 
+/// Through the real local HTTP API, an analyst sees only her file, and
+/// "not found" hides the rest.
 pub fn need_to_know(d: &mut Report, w: &mut Scene) -> CliResult {
     let (n, rt) = (w.nodes(), &w.rt);
     let token =
@@ -602,6 +622,7 @@ pub fn need_to_know(d: &mut Report, w: &mut Scene) -> CliResult {
     Ok(())
 }
 
+/// A retraction reaches the holder and both stores' bytes lose the content.
 pub fn retraction(d: &mut Report, w: &mut Scene) -> CliResult {
     let n = w.nodes();
     let wrong = record(
@@ -638,6 +659,7 @@ pub fn retraction(d: &mut Report, w: &mut Scene) -> CliResult {
     Ok(())
 }
 
+/// Every node's log is co-signed by its five partners; no alarm.
 pub fn witnesses(d: &mut Report, w: &mut Scene) -> CliResult {
     let n = w.nodes();
     let all = n.all();
@@ -680,6 +702,7 @@ fn cosigned_by(n: &Node) -> Vec<String> {
     w
 }
 
+/// Every node verifies its Merkle audit log.
 pub fn audit(d: &mut Report, w: &mut Scene) -> CliResult {
     for n in w.nodes().all() {
         let rep = n.audit_verify(&OP).map_err(err)?;
