@@ -26,8 +26,7 @@ pub struct ServeArgs {
 }
 
 pub fn run(dir: &Path, args: ServeArgs) -> CliResult {
-    let (listen, api_listen) = (args.listen.as_deref(), args.api_listen.as_deref());
-    let api_insecure_non_loopback = args.api_insecure_non_loopback;
+    let listen = args.listen.as_deref();
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
@@ -38,46 +37,16 @@ pub fn run(dir: &Path, args: ServeArgs) -> CliResult {
     let node = Arc::new(Node::open(dir)?);
     // Refused before anything binds: bearer tokens over plain HTTP stay
     // on loopback unless the operator opted in (here or at `init`).
-    let api_addr =
-        tansiq_node::config::parse_listen(api_listen.unwrap_or(&node.config.api_listen))?;
+    let api_addr = tansiq_node::config::parse_listen(
+        args.api_listen
+            .as_deref()
+            .unwrap_or(&node.config.api_listen),
+    )?;
     tansiq_node::config::check_api_addr(
         api_addr,
-        api_insecure_non_loopback || node.config.api_insecure_non_loopback,
+        args.api_insecure_non_loopback || node.config.api_insecure_non_loopback,
     )?;
-    // This process delivers the outbox rows it claims; other workers on
-    // the same (PostgreSQL) node deliver theirs. The id is stable across
-    // restarts (host and partner address, unique among live workers), so
-    // a restarted worker resumes its own claims at once; a worker that
-    // stays down has its rows taken over when its lease lapses.
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .map(|h| h.trim().to_string())
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "host".into());
-    let worker = format!("{host}/{}", listen.unwrap_or(&node.config.listen));
-    node.federation
-        .become_worker(&worker, node.config.outbox_lease_secs.max(1) * 1000);
-    {
-        // New work queued by another process wakes this worker at once
-        // (PostgreSQL LISTEN); the sender's polling is the fallback.
-        let weak = Arc::downgrade(&node);
-        let listening = node
-            .store
-            .watch_work(move |heard| {
-                let Some(n) = weak.upgrade() else {
-                    return false;
-                };
-                if heard {
-                    n.federation
-                        .claim_due
-                        .store(true, std::sync::atomic::Ordering::SeqCst);
-                    n.federation.wake.notify_one();
-                }
-                true
-            })
-            .map_err(tansiq_node::NodeError::from)?;
-        tracing::info!(worker = %worker, listening, "delivery worker");
-    }
+    let worker = become_worker(&node, listen)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -89,47 +58,103 @@ pub fn run(dir: &Path, args: ServeArgs) -> CliResult {
     tansiq_node::peering::refresh_peers(&node, &peers)?;
     // Dropped after the runtime: closing pooled connections blocks.
     let _keep = node.clone();
-    rt.block_on(async move {
-        let addr = api_addr;
-        let listener = tansiq_api::local::bind(addr)
-            .await
-            .map_err(|e| CliError::other(format!("cannot listen on {addr}: {e}")))?;
-        let peer_addr = tansiq_node::config::parse_listen(listen.unwrap_or(&node.config.listen))?;
-        let peer_listener = tokio::net::TcpListener::bind(peer_addr)
-            .await
-            .map_err(|e| CliError::other(format!("cannot listen on {peer_addr}: {e}")))?;
-        tracing::info!(node = %node.id(), api = %addr, partners = %peer_addr, "tansiq node serving");
-        let bg = tokio::spawn(background(node.clone(), worker.clone()));
-        let sender = tokio::spawn(tansiq_node::peering::sender(node.clone(), peers.clone()));
-        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let mut rx2 = stop_rx.clone();
-        let partner = tokio::spawn(tansiq_api::partner::serve_peers(node.clone(), peer_listener, peers, async move {
-            let _ = rx2.changed().await;
-        }));
-        let mut rx1 = stop_rx;
-        let api = tokio::spawn(tansiq_api::local::serve(node.clone(), listener, async move {
-            let _ = rx1.changed().await;
-        }));
-        shutdown_signal().await;
-        let _ = stop_tx.send(true);
-        sender.abort();
-        bg.abort();
-        let _ = api.await;
-        let _ = partner.await;
-        // A last checkpoint so the log's head is signed at shutdown, and
-        // this worker's claims freed so the other workers take its rows
-        // over at once.
-        let n = node.clone();
-        let _ = tokio::task::spawn_blocking(move || {
-            let _ = n.store.write(|tx| n.checkpoint_in(tx));
-            if let Err(e) = n.federation.release_claims(&n) {
-                tracing::warn!(error = %e, "freeing outbox claims");
+    rt.block_on(serve_until_signal(node, peers, api_addr, listen, worker))
+}
+
+/// Makes this process a delivery worker of the node; returns its id.
+///
+/// This process delivers the outbox rows it claims; other workers on
+/// the same (PostgreSQL) node deliver theirs. The id is stable across
+/// restarts (host and partner address, unique among live workers), so
+/// a restarted worker resumes its own claims at once; a worker that
+/// stays down has its rows taken over when its lease lapses.
+fn become_worker(node: &Arc<Node>, listen: Option<&str>) -> CliResult<String> {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "host".into());
+    let worker = format!("{host}/{}", listen.unwrap_or(&node.config.listen));
+    node.federation
+        .become_worker(&worker, node.config.outbox_lease_secs.max(1) * 1000);
+    // New work queued by another process wakes this worker at once
+    // (PostgreSQL LISTEN); the sender's polling is the fallback.
+    let weak = Arc::downgrade(node);
+    let listening = node
+        .store
+        .watch_work(move |heard| {
+            let Some(n) = weak.upgrade() else {
+                return false;
+            };
+            if heard {
+                n.federation
+                    .claim_due
+                    .store(true, std::sync::atomic::Ordering::SeqCst);
+                n.federation.wake.notify_one();
             }
+            true
         })
-        .await;
-        tracing::info!("tansiq node stopped");
-        Ok::<_, CliError>(())
+        .map_err(tansiq_node::NodeError::from)?;
+    tracing::info!(worker = %worker, listening, "delivery worker");
+    Ok(worker)
+}
+
+/// Binds the local API and the partner port, runs them with the sender
+/// and the background jobs until SIGINT or SIGTERM, then stops cleanly.
+async fn serve_until_signal(
+    node: Arc<Node>,
+    peers: tansiq_node::transport::PeerSet,
+    addr: std::net::SocketAddr,
+    listen: Option<&str>,
+    worker: String,
+) -> CliResult {
+    let listener = tansiq_api::local::bind(addr)
+        .await
+        .map_err(|e| CliError::other(format!("cannot listen on {addr}: {e}")))?;
+    let peer_addr = tansiq_node::config::parse_listen(listen.unwrap_or(&node.config.listen))?;
+    let peer_listener = tokio::net::TcpListener::bind(peer_addr)
+        .await
+        .map_err(|e| CliError::other(format!("cannot listen on {peer_addr}: {e}")))?;
+    tracing::info!(node = %node.id(), api = %addr, partners = %peer_addr, "tansiq node serving");
+    let bg = tokio::spawn(background(node.clone(), worker.clone()));
+    let sender = tokio::spawn(tansiq_node::peering::sender(node.clone(), peers.clone()));
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut rx2 = stop_rx.clone();
+    let partner = tokio::spawn(tansiq_api::partner::serve_peers(
+        node.clone(),
+        peer_listener,
+        peers,
+        async move {
+            let _ = rx2.changed().await;
+        },
+    ));
+    let mut rx1 = stop_rx;
+    let api = tokio::spawn(tansiq_api::local::serve(
+        node.clone(),
+        listener,
+        async move {
+            let _ = rx1.changed().await;
+        },
+    ));
+    shutdown_signal().await;
+    let _ = stop_tx.send(true);
+    sender.abort();
+    bg.abort();
+    let _ = api.await;
+    let _ = partner.await;
+    // A last checkpoint so the log's head is signed at shutdown, and
+    // this worker's claims freed so the other workers take its rows
+    // over at once.
+    let n = node.clone();
+    let _ = tokio::task::spawn_blocking(move || {
+        let _ = n.store.write(|tx| n.checkpoint_in(tx));
+        if let Err(e) = n.federation.release_claims(&n) {
+            tracing::warn!(error = %e, "freeing outbox claims");
+        }
     })
+    .await;
+    tracing::info!("tansiq node stopped");
+    Ok(())
 }
 
 /// Periodic checkpoints and expiry purges. With several workers on one
