@@ -146,16 +146,6 @@ fn spawn_serve(dir: &Path, log: &Path) -> Child {
         .unwrap()
 }
 
-/// Cards exchanged both ways; returns MA's id.
-fn pair(root: &Path, dz: &Path, ma: &Path) -> String {
-    let dz_card = root.join("dz-card.json");
-    let ma_card = root.join("ma-card.json");
-    std::fs::write(&dz_card, ok(dz, &["card"])).unwrap();
-    std::fs::write(&ma_card, ok(ma, &["card"])).unwrap();
-    ok(ma, &["peer", "add", dz_card.to_str().unwrap()]);
-    ok(dz, &["peer", "add", ma_card.to_str().unwrap()])
-}
-
 /// DZ proposes a DZ–MA channel, MA accepts; both serve. Returns its id.
 fn form_channel(dz: &Path, ma: &Path, ma_id: &str) -> String {
     let ch = ok(
@@ -280,7 +270,7 @@ fn kill_9_run(seed: u64) {
     let root = tmp.path();
     let dz = init_at(root, "dz", "DZ", free_port(), None);
     let ma = init_at(root, "ma", "MA", free_port(), None);
-    let ma_id = pair(root, &dz, &ma);
+    let (_, ma_id) = introduce(&dz, &ma);
     let dz_id = json(&dz, &["card"])["id"].as_str().unwrap().to_string();
     let mut s_dz = Serve::start(&dz);
     let mut s_ma = Serve::start(&ma);
@@ -599,7 +589,7 @@ fn link_cut_by_a_proxy_drop_then_blackhole_everything_sent_arrives_after() {
     let dz = init_at(root, "dz", "DZ", free_port(), None);
     // MA binds ma_port; its card sends partners to the proxy.
     let ma = init_at(root, "ma", "MA", ma_port, Some(proxy.port));
-    let ma_id = pair(root, &dz, &ma);
+    let (_, ma_id) = introduce(&dz, &ma);
     assert_eq!(
         json(&dz, &["peer", "list", "--json"])[0]["endpoint"],
         format!("127.0.0.1:{}", proxy.port)
