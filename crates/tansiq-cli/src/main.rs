@@ -1,6 +1,6 @@
 //! `tansiq`: the command line of a Tansiq node (contract: docs/CLI.md).
 //!
-//! Parsing happens here; every command runs one service call of
+//! `cli.rs` parses and dispatches; every command runs one service call of
 //! `tansiq_node::Node` as the node's operator. Errors print one line to
 //! stderr and exit 2 (bad input), 3 (refused by policy) or 1 (other).
 
