@@ -168,7 +168,7 @@ async fn authenticate_head(node: Arc<Node>, headers: &HeaderMap) -> Result<Actor
         node.authenticate(token.as_deref().ok_or(NodeError::Unauthorized)?)
     })
     .await
-    .map_err(|e| NodeError::Other(format!("worker failed: {e}")))
+    .map_err(|e| NodeError::Internal(format!("worker failed: {e}")))
     .and_then(|r| r)
 }
 
@@ -181,9 +181,9 @@ async fn as_user<T: serde::Serialize + Send + 'static>(
 ) -> ApiResult {
     let out = tokio::task::spawn_blocking(move || f(&st.node, &actor))
         .await
-        .map_err(|e| NodeError::Other(format!("worker failed: {e}")))??;
+        .map_err(|e| NodeError::Internal(format!("worker failed: {e}")))??;
     Ok(Json(
-        serde_json::to_value(out).map_err(|e| NodeError::Other(e.to_string()))?,
+        serde_json::to_value(out).map_err(|e| NodeError::Internal(e.to_string()))?,
     ))
 }
 

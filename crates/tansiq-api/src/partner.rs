@@ -201,11 +201,9 @@ pub async fn serve_peers(
     peers: PeerSet,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> NodeResult<()> {
-    let me = node
-        .tls_identity()
-        .map_err(|e| NodeError::Other(e.to_string()))?;
-    let cfg = transport::server_config(&me, Arc::new(peers.clone()))
-        .map_err(|e| NodeError::Other(e.to_string()))?;
+    let me = node.tls_identity().map_err(NodeError::internal)?;
+    let cfg =
+        transport::server_config(&me, Arc::new(peers.clone())).map_err(NodeError::internal)?;
     // Re-check the peer before every request on kept-alive connections, so
     // a peer removed while connected is cut off at once.
     let opts = transport::ServeOptions {
@@ -214,5 +212,5 @@ pub async fn serve_peers(
     };
     transport::serve_tls_with(listener, cfg, router(node), shutdown, opts)
         .await
-        .map_err(|e| NodeError::Other(format!("partner endpoint: {e}")))
+        .map_err(|e| NodeError::internal(format!("partner endpoint: {e}")))
 }

@@ -220,7 +220,7 @@ impl Node {
                         Err(_) => return fail(report, format!("record {id} version {version}: stored body is unreadable")),
                     };
                     let canon = tansiq_crypto::canonical_json(&parsed.to_value())
-                        .map_err(|e| NodeError::Other(e.to_string()))?;
+                        .map_err(NodeError::internal)?;
                     if tansiq_crypto::sha256(&canon) != *hash {
                         return fail(report, format!("record {id} version {version}: content was altered after it was audited"));
                     }
@@ -247,7 +247,7 @@ impl Node {
                 picks.push(n.saturating_sub(1));
                 picks.dedup();
                 for idx in picks.into_iter().filter(|&i| i < n) {
-                    let proof = merkle::inclusion_proof(&leaves[..n], idx).map_err(|e| NodeError::Other(e.to_string()))?;
+                    let proof = merkle::inclusion_proof(&leaves[..n], idx).map_err(NodeError::internal)?;
                     if merkle::verify_inclusion(&leaves[idx], idx as u64, cp.size, &proof, &cp.root).is_err() {
                         return fail(report, format!("audit entry {idx} has no valid inclusion proof in checkpoint {}", cp.size));
                     }
@@ -262,7 +262,7 @@ impl Node {
                         continue;
                     }
                     let proof = merkle::consistency_proof(&leaves[..new.size as usize], old.size as usize)
-                        .map_err(|e| NodeError::Other(e.to_string()))?;
+                        .map_err(NodeError::internal)?;
                     if merkle::verify_consistency(old.size, new.size, &old.root, &new.root, &proof).is_err() {
                         return fail(report, format!("checkpoint {} is not consistent with checkpoint {}", new.size, old.size));
                     }

@@ -42,7 +42,7 @@ pub(crate) fn load_channel(tx: &mut Tx, id: &str) -> NodeResult<ChannelState> {
         ))
     })?;
     serde_json::from_str(&row.state)
-        .map_err(|e| NodeError::Other(format!("channel {id} state: {e}")))
+        .map_err(|e| NodeError::Internal(format!("channel {id} state: {e}")))
 }
 
 impl Node {
@@ -52,9 +52,9 @@ impl Node {
         keys.insert(self.id().to_string(), self.identity.encryption_public());
         for p in tx.peers()? {
             let card: NodeCard = serde_json::from_str(&p.card)
-                .map_err(|e| NodeError::Other(format!("peer card: {e}")))?;
+                .map_err(|e| NodeError::Internal(format!("peer card: {e}")))?;
             let k = tansiq_crypto::b64_decode_array::<32>(&card.body.encryption_key)
-                .map_err(|_| NodeError::Other(format!("peer {} card: encryption key", p.id)))?;
+                .map_err(|_| NodeError::Internal(format!("peer {} card: encryption key", p.id)))?;
             keys.insert(p.id, k);
         }
         Ok(keys)
@@ -74,7 +74,7 @@ impl Node {
         );
         for p in tx.peers()? {
             let card: NodeCard = serde_json::from_str(&p.card)
-                .map_err(|e| NodeError::Other(format!("peer card: {e}")))?;
+                .map_err(|e| NodeError::Internal(format!("peer card: {e}")))?;
             keys.insert_spans(p.id, card.key_spans()?);
         }
         Ok(keys)
@@ -83,7 +83,7 @@ impl Node {
     fn save_channel(&self, tx: &mut Tx, state: &ChannelState) -> NodeResult<()> {
         let c = state
             .charter()
-            .ok_or_else(|| NodeError::Other("channel without charter".into()))?;
+            .ok_or_else(|| NodeError::Internal("channel without charter".into()))?;
         tx.put_channel(
             &ChannelRow {
                 id: c.id.clone(),
@@ -429,7 +429,7 @@ impl Node {
             let st = load_channel(tx, id)?;
             st.pending
                 .or(st.active)
-                .ok_or_else(|| NodeError::Other("channel without charter".into()))
+                .ok_or_else(|| NodeError::Internal("channel without charter".into()))
         })
     }
 
@@ -439,7 +439,7 @@ impl Node {
             let mut out = Vec::new();
             for row in tx.channels()? {
                 let st: ChannelState = serde_json::from_str(&row.state)
-                    .map_err(|e| NodeError::Other(format!("channel state: {e}")))?;
+                    .map_err(|e| NodeError::Internal(format!("channel state: {e}")))?;
                 out.push(view(&st, self.id()));
             }
             Ok(out)

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{NodeError, NodeResult};
+use crate::error::{NodeError, NodeResult, PathError};
 
 pub const CONFIG_FILE: &str = "config.toml";
 pub const KEYS_DIR: &str = "keys";
@@ -59,17 +59,30 @@ fn default_lease_secs() -> u64 {
     15
 }
 
+/// The node directory's configuration cannot be used: the operator
+/// passes another `--dir` or fixes `config.toml` (exit 2, like bad input).
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error(
+        "{} holds no Tansiq node (no {CONFIG_FILE}); create one with `tansiq init --dir {}` or pass --dir",
+        dir.display(),
+        dir.display()
+    )]
+    NoNode { dir: PathBuf },
+    #[error("{}: {detail}", path.display())]
+    Invalid { path: PathBuf, detail: String },
+}
+
 impl Config {
     pub fn load(dir: &Path) -> NodeResult<Config> {
         let path = dir.join(CONFIG_FILE);
-        let text = std::fs::read_to_string(&path).map_err(|_| {
-            NodeError::bad(format!(
-                "{} holds no Tansiq node (no {CONFIG_FILE}); create one with `tansiq init --dir {}` or pass --dir",
-                dir.display(),
-                dir.display()
-            ))
+        let text = std::fs::read_to_string(&path).map_err(|_| ConfigError::NoNode {
+            dir: dir.to_path_buf(),
         })?;
-        toml::from_str(&text).map_err(|e| NodeError::bad(format!("{}: {e}", path.display())))
+        Ok(toml::from_str(&text).map_err(|e| ConfigError::Invalid {
+            path,
+            detail: e.to_string(),
+        })?)
     }
 
     /// The partner address this node advertises.
@@ -78,7 +91,7 @@ impl Config {
     }
 
     pub fn save(&self, dir: &Path) -> NodeResult<()> {
-        let text = toml::to_string_pretty(self).map_err(|e| NodeError::Other(e.to_string()))?;
+        let text = toml::to_string_pretty(self).map_err(NodeError::internal)?;
         write_atomic(&dir.join(CONFIG_FILE), text.as_bytes())
     }
 }
@@ -111,8 +124,7 @@ pub fn write_file(path: &Path, bytes: &[u8], overwrite: bool) -> NodeResult<()> 
             path.display()
         ))
     };
-    let failed =
-        |p: &Path, e: std::io::Error| NodeError::Other(format!("writing {}: {e}", p.display()));
+    let failed = |p: &Path, e: std::io::Error| NodeError::from(PathError::new("writing", p, e));
     if !overwrite && std::fs::symlink_metadata(path).is_ok() {
         return Err(exists());
     }

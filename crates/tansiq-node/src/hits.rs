@@ -36,7 +36,7 @@ use tansiq_sync::Precedence;
 use crate::card::NodeCard;
 use crate::channels::load_channel;
 use crate::config::keys_dir;
-use crate::error::{NodeError, NodeResult};
+use crate::error::{KeyError, NodeError, NodeResult, PeerError};
 use crate::federation::{now_ms, Payload};
 use crate::node::Node;
 use crate::transport::{PeerClient, PeerSet, TlsIdentity};
@@ -168,18 +168,25 @@ pub struct ErrorResponse {
     pub rule: Option<String>,
 }
 
-/// Why the holder did not answer.
-#[derive(Debug)]
+/// Why the holder did not answer a partner. Its HTTP status and the
+/// message the partner reads are decided with every other error's, in
+/// `error.rs` (through `NodeError::Hit`).
+#[derive(Debug, thiserror::Error)]
 pub enum ServeError {
     /// Malformed request (400).
+    #[error("{0}")]
     Bad(String),
     /// No file is exposed to this partner (403).
+    #[error("no watchlist file is exposed to your node")]
     NotExposed,
     /// The request names another key period (409).
+    #[error("the key period changed; fetch the keyed list again")]
     Stale(String),
     /// The partner's budget is spent (429).
+    #[error("{0}")]
     Limited(Refusal),
     /// Our own failure (500); not detailed to the partner.
+    #[error("{0}")]
     Internal(NodeError),
 }
 
@@ -196,51 +203,21 @@ impl From<tansiq_store::StoreError> for ServeError {
 }
 
 impl ServeError {
-    /// HTTP status and JSON body.
-    pub fn response(&self) -> (u16, Vec<u8>) {
-        let (status, body) = match self {
-            ServeError::Bad(m) => (
-                400,
-                ErrorResponse {
-                    error: m.clone(),
-                    key_id: None,
-                    rule: None,
-                },
-            ),
-            ServeError::NotExposed => (
-                403,
-                ErrorResponse {
-                    error: "no watchlist file is exposed to your node".into(),
-                    key_id: None,
-                    rule: Some(Rule::Exposure.name().into()),
-                },
-            ),
-            ServeError::Stale(k) => (
-                409,
-                ErrorResponse {
-                    error: "the key period changed; fetch the keyed list again".into(),
-                    key_id: Some(k.clone()),
-                    rule: None,
-                },
-            ),
-            ServeError::Limited(r) => (
-                429,
-                ErrorResponse {
-                    error: r.reason.clone(),
-                    key_id: None,
-                    rule: Some(r.rule.name().into()),
-                },
-            ),
-            ServeError::Internal(_) => (
-                500,
-                ErrorResponse {
-                    error: "internal error".into(),
-                    key_id: None,
-                    rule: None,
-                },
-            ),
+    /// HTTP status and JSON body (docs/PROTOCOL.md, "Hit/no-hit queries").
+    pub fn response(self) -> (u16, Vec<u8>) {
+        let (key_id, rule) = match &self {
+            ServeError::NotExposed => (None, Some(Rule::Exposure.name().into())),
+            ServeError::Stale(k) => (Some(k.clone()), None),
+            ServeError::Limited(r) => (None, Some(r.rule.name().into())),
+            ServeError::Bad(_) | ServeError::Internal(_) => (None, None),
         };
-        (status, serde_json::to_vec(&body).unwrap_or_default())
+        let e = NodeError::from(self);
+        let body = ErrorResponse {
+            error: e.public_message(),
+            key_id,
+            rule,
+        };
+        (e.status(), serde_json::to_vec(&body).unwrap_or_default())
     }
 }
 
@@ -470,7 +447,7 @@ impl Node {
         }
         let s =
             tansiq_crypto::load_or_create_secret(&keys_dir(&self.dir).join(SEED_FILE), SEED_LABEL)
-                .map_err(|e| NodeError::Other(format!("hit/no-hit key: {e}")))?;
+                .map_err(|e| KeyError::files("hit/no-hit key", e))?;
         Ok(**self.hits.seed.get_or_init(|| s))
     }
 
@@ -518,7 +495,7 @@ impl Node {
         key_id: &str,
     ) -> NodeResult<OprfKey> {
         let info = format!("tansiq-hit-v1\0{holder}\0{querier}\0{key_id}");
-        OprfKey::derive(seed, info.as_bytes()).map_err(|e| NodeError::Other(e.to_string()))
+        OprfKey::derive(seed, info.as_bytes()).map_err(NodeError::internal)
     }
 
     fn hit_ref(seed: &[u8; 32], querier: &str, key_id: &str, record: &str) -> [u8; REF_LEN] {
@@ -1075,9 +1052,25 @@ fn remote_error(peer: &str, status: u16, body: &[u8]) -> NodeError {
             rule: Rule::RateLimit,
             reason: format!("{peer} refused the evaluations: {msg}"),
         }),
-        400 => NodeError::Other(format!("{peer} rejected the request: {msg}")),
-        s => NodeError::Other(format!("{peer} answered HTTP {s}; try again later")),
+        400 => PeerError::Rejected {
+            peer: peer.to_string(),
+            msg,
+        }
+        .into(),
+        status => PeerError::Status {
+            peer: peer.to_string(),
+            status,
+        }
+        .into(),
     }
+}
+
+fn no_list(peer: &str) -> NodeError {
+    PeerError::Sent {
+        peer: peer.to_string(),
+        what: "no keyed list",
+    }
+    .into()
 }
 
 /// Talks to one holder.
@@ -1094,15 +1087,15 @@ impl Holder {
             .store
             .read(|tx| tx.peer(peer))?
             .ok_or_else(|| NodeError::bad(format!("{peer} is not a known peer")))?;
-        let card: NodeCard = serde_json::from_str(&p.card)
-            .map_err(|e| NodeError::Other(format!("peer card: {e}")))?;
+        let card: NodeCard =
+            serde_json::from_str(&p.card).map_err(|e| PeerError::Card(e.to_string()))?;
         let key = card.signing_key()?;
         let me = TlsIdentity::from_identity_as(&node.identity, node.id())
-            .map_err(|e| NodeError::Other(e.to_string()))?;
+            .map_err(NodeError::internal)?;
         let set = PeerSet::new();
         set.insert_as(key, peer);
         let client = PeerClient::new(&me, Arc::new(set))
-            .map_err(|e| NodeError::Other(e.to_string()))?
+            .map_err(NodeError::internal)?
             .with_timeouts(Duration::from_secs(10), Duration::from_secs(300))
             .with_max_response_bytes(1 << 30);
         Ok(Holder {
@@ -1118,10 +1111,12 @@ impl Holder {
             .post_with_type(&self.endpoint, &self.key, path, "application/json", body)
             .await
             .map_err(|e| {
-                NodeError::Other(format!(
-                    "{} is unreachable for hit/no-hit queries: {e}",
-                    self.id
-                ))
+                PeerError::Unreachable {
+                    peer: self.id.clone(),
+                    what: "hit/no-hit queries",
+                    detail: e.to_string(),
+                }
+                .into()
             })
     }
 
@@ -1139,13 +1134,16 @@ impl Holder {
         match status {
             204 => Ok(None),
             200 => {
-                let list =
-                    parse_list(&resp).map_err(|e| NodeError::Other(format!("{}: {e}", self.id)))?;
+                let list = parse_list(&resp).map_err(|what| PeerError::BadAnswer {
+                    peer: self.id.clone(),
+                    what,
+                })?;
                 if list.header.holder != self.id || list.header.querier != node.id() {
-                    return Err(NodeError::Other(format!(
-                        "{} sent a keyed list addressed elsewhere",
-                        self.id
-                    )));
+                    return Err(PeerError::Sent {
+                        peer: self.id.clone(),
+                        what: "a keyed list addressed elsewhere",
+                    }
+                    .into());
                 }
                 Ok(Some((list, resp)))
             }
@@ -1184,12 +1182,11 @@ async fn evaluate_all(
             let _permit = gate.acquire_owned().await.expect("never closed");
             let range = c * CLIENT_CHUNK..((c + 1) * CLIENT_CHUNK).min(inputs.len());
             let peer = holder.id.clone();
-            let other = |e: String| NodeError::Other(e);
             let (ins, r2) = (inputs.clone(), range.clone());
             let blinded = tokio::task::spawn_blocking(move || oprf::blind(&ins[r2]))
                 .await
-                .map_err(|e| other(e.to_string()))?
-                .map_err(|e| other(e.to_string()))?;
+                .map_err(NodeError::internal)?
+                .map_err(NodeError::internal)?;
             let req = EvaluateRequest {
                 key_id: key_id.clone(),
                 elements: blinded.elements.iter().map(b64).collect(),
@@ -1206,8 +1203,12 @@ async fn evaluate_all(
             if status != 200 {
                 return Err(remote_error(&peer, status, &resp));
             }
-            let bad =
-                move |what: &str| NodeError::Other(format!("{peer}: evaluate response: {what}"));
+            let bad = move |what: &str| {
+                NodeError::from(PeerError::BadAnswer {
+                    peer: peer.clone(),
+                    what: format!("evaluate response: {what}"),
+                })
+            };
             let r: EvaluateResponse =
                 serde_json::from_slice(&resp).map_err(|e| bad(&e.to_string()))?;
             if r.key_id != key_id {
@@ -1227,7 +1228,7 @@ async fn evaluate_all(
                 oprf::finalize(&blinded, &inputs[range], &evaluated, &proof, &pk)
             })
             .await
-            .map_err(|e| NodeError::Other(e.to_string()))?
+            .map_err(NodeError::internal)?
             .map_err(|_| bad("the evaluation proof does not verify against the list's key"))?;
             let tags: Vec<Tag> = outs.iter().map(tag_of).collect();
             Ok((c, Some((tags, r.list_digest))))
@@ -1236,7 +1237,7 @@ async fn evaluate_all(
     let mut parts: Vec<Option<(Vec<Tag>, String)>> = vec![None; n_chunks];
     let mut stale = false;
     while let Some(r) = tasks.join_next().await {
-        let (c, part) = r.map_err(|e| NodeError::Other(e.to_string()))??;
+        let (c, part) = r.map_err(NodeError::internal)??;
         match part {
             Some(p) => parts[c] = Some(p),
             None => stale = true,
@@ -1262,7 +1263,7 @@ async fn blocking<T: Send + 'static>(
     let n = node.clone();
     tokio::task::spawn_blocking(move || f(&n))
         .await
-        .map_err(|e| NodeError::Other(e.to_string()))?
+        .map_err(NodeError::internal)?
 }
 
 /// Asks `peer` about each subject: blinded keys evaluated by the holder,
@@ -1301,7 +1302,7 @@ pub async fn hit_query(
                     let (l, raw) = holder
                         .fetch_list(&node, None)
                         .await?
-                        .ok_or_else(|| NodeError::Other(format!("{peer} sent no keyed list")))?;
+                        .ok_or_else(|| no_list(peer))?;
                     fetched = Some(raw);
                     Arc::new(l)
                 }
@@ -1322,15 +1323,16 @@ pub async fn hit_query(
                 let (l, raw) = holder
                     .fetch_list(&node, None)
                     .await?
-                    .ok_or_else(|| NodeError::Other(format!("{peer} sent no keyed list")))?;
+                    .ok_or_else(|| no_list(peer))?;
                 list = Arc::new(l);
                 indexed = false;
                 fetched = Some(raw);
             }
             Evaluated::Stale => {
-                return Err(NodeError::Other(format!(
-                    "{peer} keeps changing its key period; try again"
-                )))
+                return Err(PeerError::KeyPeriodChurn {
+                    peer: peer.to_string(),
+                }
+                .into())
             }
         }
     };

@@ -13,7 +13,7 @@ use tansiq_store::{CheckpointRow, RecordStatus, Store, Tx};
 
 use crate::card::NodeCard;
 use crate::config::{keys_dir, parse_endpoint, parse_listen, Config, DB_FILE};
-use crate::error::{NodeError, NodeResult};
+use crate::error::{KeyError, NodeError, NodeResult, PathError};
 
 pub struct Node {
     pub dir: PathBuf,
@@ -111,11 +111,11 @@ impl Node {
     ) -> NodeResult<Node> {
         let identity = Identity::generate();
         std::fs::create_dir_all(keys_dir(dir))
-            .map_err(|e| NodeError::Other(format!("creating keys dir: {e}")))?;
+            .map_err(|e| KeyError::files("creating keys dir", e))?;
         set_private_dir(&keys_dir(dir))?;
         identity
             .save(&keys_dir(dir))
-            .map_err(|e| NodeError::Other(format!("saving keys: {e}")))?;
+            .map_err(|e| KeyError::files("saving keys", e))?;
         let config = Config {
             node_id: identity.node_id(),
             name: name.to_string(),
@@ -167,19 +167,19 @@ impl Node {
     /// Opens the node in `dir` and purges whatever expired meanwhile.
     pub fn open(dir: &Path) -> NodeResult<Node> {
         let config = Config::load(dir)?;
-        let genesis = Identity::load(&keys_dir(dir))
-            .map_err(|e| NodeError::Other(format!("node keys: {e}")))?;
+        let genesis =
+            Identity::load(&keys_dir(dir)).map_err(|e| KeyError::files("node keys", e))?;
         if genesis.node_id() != config.node_id {
-            return Err(NodeError::Other(format!(
-                "the keys in {} do not belong to node {}",
-                keys_dir(dir).display(),
-                config.node_id
-            )));
+            return Err(KeyError::NotThisNode {
+                dir: keys_dir(dir),
+                node: config.node_id,
+            }
+            .into());
         }
         let store = open_store(dir, &config, false)?;
         let stored_id = store.read(|tx| tx.meta_get("node_id"))?;
         if stored_id.as_deref() != Some(config.node_id.as_str()) {
-            return Err(NodeError::Other("the store belongs to another node".into()));
+            return Err(KeyError::StoreOfAnotherNode.into());
         }
         let (identity, retired, rotations) =
             crate::rotation::load_generations(dir, &store, genesis)?;
@@ -241,10 +241,13 @@ impl Node {
         })?;
         let report = moved.audit_verify(&crate::Actor::Operator)?;
         if !report.ok {
-            return Err(NodeError::Other(format!(
-                "the copy does not verify ({}); the node stays on SQLite",
-                report.problem.unwrap_or_default()
-            )));
+            return Err(NodeError::corrupt(
+                "the copy does not verify",
+                format!(
+                    "{}; the node stays on SQLite",
+                    report.problem.unwrap_or_default()
+                ),
+            ));
         }
         config.save(&self.dir)?;
         Ok(rows)
@@ -345,7 +348,7 @@ impl Node {
             root,
         };
         let note = checkpoint::sign(identity, &self.log_origin(), &cp)
-            .map_err(|e| NodeError::Other(format!("signing checkpoint: {e}")))?;
+            .map_err(|e| NodeError::internal(format!("signing checkpoint: {e}")))?;
         let row = CheckpointRow {
             size,
             root,
@@ -401,14 +404,14 @@ fn open_store(dir: &Path, config: &Config, create: bool) -> NodeResult<Store> {
 fn set_private_dir(p: &Path) -> NodeResult<()> {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o700))
-        .map_err(|e| NodeError::Other(format!("{}: {e}", p.display())))
+        .map_err(|e| PathError::new("", p, e).into())
 }
 
 #[cfg(unix)]
 fn set_private_file(p: &Path) -> NodeResult<()> {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o600))
-        .map_err(|e| NodeError::Other(format!("{}: {e}", p.display())))
+        .map_err(|e| PathError::new("", p, e).into())
 }
 
 #[cfg(not(unix))]

@@ -14,7 +14,7 @@ use tansiq_store::PeerLinkRow;
 use tansiq_sync::Transmit;
 
 use crate::card::NodeCard;
-use crate::error::{NodeError, NodeResult};
+use crate::error::{NodeError, NodeResult, PeerError};
 use crate::federation::now_ms;
 use crate::node::Node;
 use crate::transport::{self, PeerClient, PeerSet, TlsIdentity};
@@ -33,8 +33,8 @@ pub fn refresh_peers(node: &Node, set: &PeerSet) -> NodeResult<()> {
     let peers = node.store.read(|tx| tx.peers())?;
     let mut keep = std::collections::HashSet::new();
     for p in peers {
-        let card: NodeCard = serde_json::from_str(&p.card)
-            .map_err(|e| NodeError::Other(format!("peer card: {e}")))?;
+        let card: NodeCard =
+            serde_json::from_str(&p.card).map_err(|e| PeerError::Card(e.to_string()))?;
         // Every key of its chain: a peer that rotated may still present
         // the key of the card it believes this node holds.
         for span in card.key_spans()? {
@@ -65,7 +65,7 @@ fn endpoint_and_key(
         return Ok(None);
     };
     let card: NodeCard =
-        serde_json::from_str(&p.card).map_err(|e| NodeError::Other(format!("peer card: {e}")))?;
+        serde_json::from_str(&p.card).map_err(|e| PeerError::Card(e.to_string()))?;
     Ok(Some((p.endpoint, card.signing_key()?)))
 }
 

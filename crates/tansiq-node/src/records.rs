@@ -204,7 +204,7 @@ impl Node {
                 };
                 let charter = state
                     .charter()
-                    .ok_or_else(|| NodeError::Other("channel without charter".into()))?;
+                    .ok_or_else(|| NodeError::Internal("channel without charter".into()))?;
                 policy::may_post(
                     self.id(),
                     &charter.members,
@@ -700,7 +700,7 @@ impl Node {
         let charter = state
             .charter()
             .cloned()
-            .ok_or_else(|| NodeError::Other("channel without charter".into()))?;
+            .ok_or_else(|| NodeError::Internal("channel without charter".into()))?;
         policy::may_post(
             self.id(),
             &charter.members,

@@ -194,7 +194,7 @@ impl Node {
                 &self.identity,
             );
             row.status = "granted".into();
-            row.signed = Some(serde_json::to_string(&signed).map_err(|e| NodeError::Other(e.to_string()))?);
+            row.signed = Some(serde_json::to_string(&signed).map_err(|e| NodeError::Internal(e.to_string()))?);
             row.decided_at = Some(now.clone());
             tx.put_release(&row)?;
             let payload = Payload::ReleaseDecision { request: request.map(str::to_string), release: Some(signed), refusal: None };

@@ -28,7 +28,7 @@ use tansiq_store::{PeerRow, Store, Tx};
 
 use crate::card::{chain_spans, NodeCard, Rotation, RotationBody};
 use crate::config::keys_dir;
-use crate::error::{NodeError, NodeResult};
+use crate::error::{KeyError, NodeError, NodeResult, PathError, PeerError};
 use crate::node::Node;
 
 /// Meta key holding the JSON array of this node's rotation statements.
@@ -50,8 +50,9 @@ pub(crate) fn load_generations(
     genesis: Identity,
 ) -> NodeResult<(Identity, Vec<Identity>, Vec<Rotation>)> {
     let rotations: Vec<Rotation> = match store.read(|tx| tx.meta_get(ROTATIONS_META))? {
-        Some(s) => serde_json::from_str(&s)
-            .map_err(|e| NodeError::Other(format!("stored key rotations: {e}")))?,
+        Some(s) => {
+            serde_json::from_str(&s).map_err(|e| NodeError::corrupt("stored key rotations", e))?
+        }
         None => Vec::new(),
     };
     chain_spans(genesis.signing_public(), &rotations)?;
@@ -60,17 +61,16 @@ pub(crate) fn load_generations(
         let prev = ids.last().expect("genesis first");
         r.verify(&prev.signing_public())?;
         let d = gen_dir(dir, r.body.gen);
-        let id = Identity::load(&d).map_err(|e| {
-            NodeError::Other(format!("node keys of generation {}: {e}", r.body.gen))
-        })?;
+        let id = Identity::load(&d)
+            .map_err(|e| KeyError::files(format!("node keys of generation {}", r.body.gen), e))?;
         if tansiq_crypto::b64(id.signing_public()) != r.body.signing_key
             || tansiq_crypto::b64(id.encryption_public()) != r.body.encryption_key
         {
-            return Err(NodeError::Other(format!(
-                "the keys in {} are not those of generation {}",
-                d.display(),
-                r.body.gen
-            )));
+            return Err(KeyError::NotGeneration {
+                dir: d,
+                gen: r.body.gen,
+            }
+            .into());
         }
         ids.push(id);
     }
@@ -130,12 +130,11 @@ impl Node {
         let d = gen_dir(&self.dir, gen);
         if d.exists() {
             // Left by a rotation that crashed before its commit: never used.
-            std::fs::remove_dir_all(&d)
-                .map_err(|e| NodeError::Other(format!("removing {}: {e}", d.display())))?;
+            std::fs::remove_dir_all(&d).map_err(|e| PathError::new("removing", &d, e))?;
         }
         let new = Identity::generate();
         new.save(&d)
-            .map_err(|e| NodeError::Other(format!("saving keys: {e}")))?;
+            .map_err(|e| KeyError::files("saving keys", e))?;
         let rotation = Rotation::sign(
             RotationBody {
                 id: self.id().to_string(),
@@ -258,7 +257,7 @@ impl Node {
             None => CardUpdate::New,
             Some(old) => {
                 let old: NodeCard =
-                    serde_json::from_str(&old.card).map_err(|e| NodeError::Other(e.to_string()))?;
+                    serde_json::from_str(&old.card).map_err(|e| PeerError::Card(e.to_string()))?;
                 let (from, to) = (old.body.gen, card.body.gen);
                 if to < from {
                     return Err(NodeError::bad(format!(

@@ -35,7 +35,7 @@ fn prec_parse(s: &str) -> NodeResult<Precedence> {
         "immediate" => Precedence::Immediate,
         "priority" => Precedence::Priority,
         "routine" => Precedence::Routine,
-        _ => return Err(NodeError::Other(format!("stored precedence {s:?}"))),
+        _ => return Err(NodeError::Internal(format!("stored precedence {s:?}"))),
     })
 }
 
@@ -595,7 +595,7 @@ fn take_in(
                     row.target_members = rel.target_members.clone();
                     row.signed = Some(
                         serde_json::to_string(&signed)
-                            .map_err(|e| Outcome::Fail(NodeError::Other(e.to_string())))?,
+                            .map_err(|e| Outcome::Fail(NodeError::Internal(e.to_string())))?,
                     );
                     row.decided_at = Some(now);
                     tx.put_release(&row)?;

@@ -93,7 +93,7 @@ impl Node {
                 public: peer_key,
             }],
         )
-        .map_err(|e| NodeError::Other(format!("sealing the bundle: {e}")))?;
+        .map_err(|e| NodeError::Internal(format!("sealing the bundle: {e}")))?;
         let sealed_json = serde_json::to_vec(&sealed).map_err(sync_err)?;
         let head = BundleHead {
             v: 1,

@@ -54,7 +54,7 @@ pub fn control_channel(a: &str, b: &str) -> String {
 }
 
 fn sync_err(e: impl std::fmt::Display) -> NodeError {
-    NodeError::Other(format!("sync: {e}"))
+    NodeError::Internal(format!("sync: {e}"))
 }
 
 pub(crate) fn node_id(s: &str) -> NodeResult<NodeId> {

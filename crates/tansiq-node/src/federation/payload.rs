@@ -232,7 +232,7 @@ impl EpochKeys {
                 let id: [u8; 16] = tansiq_crypto::random_bytes();
                 let key = ContentKey::generate();
                 let wrapped = seal::wrap_key(&key, &epoch_aad(header, &id), &recipients)
-                    .map_err(|e| NodeError::Other(format!("sealing: {e}")))?;
+                    .map_err(|e| NodeError::Internal(format!("sealing: {e}")))?;
                 m.insert(
                     channel.to_string(),
                     SendEpoch {
@@ -318,17 +318,17 @@ pub fn seal(
     epochs: &EpochKeys,
 ) -> NodeResult<Vec<u8>> {
     let plaintext =
-        serde_json::to_vec(payload).map_err(|e| NodeError::Other(format!("payload: {e}")))?;
+        serde_json::to_vec(payload).map_err(|e| NodeError::Internal(format!("payload: {e}")))?;
     let recipients = recipients_of(header, keys)?;
     let (id, key, wrapped) = epochs.sealing_key(header, recipients)?;
     let body = seal::seal_with_key(&key, &header.canonical_bytes(), &plaintext)
-        .map_err(|e| NodeError::Other(format!("sealing: {e}")))?;
+        .map_err(|e| NodeError::Internal(format!("sealing: {e}")))?;
     let sealed = EpochSealed {
         epoch: EpochWrap { id, wrapped },
         nonce: body.nonce,
         ciphertext: body.ciphertext,
     };
-    serde_json::to_vec(&sealed).map_err(|e| NodeError::Other(format!("sealing: {e}")))
+    serde_json::to_vec(&sealed).map_err(|e| NodeError::Internal(format!("sealing: {e}")))
 }
 
 /// Seals the payload with a content key of its own, wrapped to every
@@ -341,11 +341,11 @@ pub fn seal_one_shot(
     keys: &BTreeMap<String, [u8; 32]>,
 ) -> NodeResult<Vec<u8>> {
     let plaintext =
-        serde_json::to_vec(payload).map_err(|e| NodeError::Other(format!("payload: {e}")))?;
+        serde_json::to_vec(payload).map_err(|e| NodeError::Internal(format!("payload: {e}")))?;
     let recipients = recipients_of(header, keys)?;
     let sealed = seal::seal(&plaintext, &header.canonical_bytes(), &recipients)
-        .map_err(|e| NodeError::Other(format!("sealing: {e}")))?;
-    serde_json::to_vec(&sealed).map_err(|e| NodeError::Other(format!("sealing: {e}")))
+        .map_err(|e| NodeError::Internal(format!("sealing: {e}")))?;
+    serde_json::to_vec(&sealed).map_err(|e| NodeError::Internal(format!("sealing: {e}")))
 }
 
 /// The plaintext of a sealed body (either form) addressed to `me`, with
