@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{NodeError, NodeResult, PathError};
+use crate::error::{ConfigError, NodeError, NodeResult, PathError};
 
 pub const CONFIG_FILE: &str = "config.toml";
 pub const KEYS_DIR: &str = "keys";
@@ -59,25 +59,12 @@ fn default_lease_secs() -> u64 {
     15
 }
 
-/// The node directory's configuration cannot be used: the operator
-/// passes another `--dir` or fixes `config.toml` (exit 2, like bad input).
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    #[error(
-        "{} holds no Tansiq node (no {CONFIG_FILE}); create one with `tansiq init --dir {}` or pass --dir",
-        dir.display(),
-        dir.display()
-    )]
-    NoNode { dir: PathBuf },
-    #[error("{}: {detail}", path.display())]
-    Invalid { path: PathBuf, detail: String },
-}
-
 impl Config {
     pub fn load(dir: &Path) -> NodeResult<Config> {
         let path = dir.join(CONFIG_FILE);
         let text = std::fs::read_to_string(&path).map_err(|_| ConfigError::NoNode {
             dir: dir.to_path_buf(),
+            file: CONFIG_FILE,
         })?;
         Ok(toml::from_str(&text).map_err(|e| ConfigError::Invalid {
             path,

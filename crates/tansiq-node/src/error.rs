@@ -29,9 +29,6 @@ use tansiq_core::policy::Refusal;
 use tansiq_core::Invalid;
 use tansiq_store::StoreError;
 
-pub use crate::config::ConfigError;
-pub use crate::hits::ServeError;
-
 #[derive(Debug, thiserror::Error)]
 pub enum NodeError {
     /// Bad usage or bad input: nothing changed.
@@ -71,6 +68,56 @@ pub enum NodeError {
     /// thread that died): nothing the caller can do but report it.
     #[error("{0}")]
     Internal(String),
+}
+
+/// The node directory's configuration cannot be used: the operator
+/// passes another `--dir` or fixes the config file (exit 2, like bad
+/// input).
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// `dir` has no config file (`file`): no node lives there.
+    #[error(
+        "{} holds no Tansiq node (no {file}); create one with `tansiq init --dir {}` or pass --dir",
+        dir.display(),
+        dir.display()
+    )]
+    NoNode { dir: PathBuf, file: &'static str },
+    /// The config file at `path` does not parse.
+    #[error("{}: {detail}", path.display())]
+    Invalid { path: PathBuf, detail: String },
+}
+
+/// Why the hit/no-hit holder did not answer a partner; the body the
+/// partner reads is built in `hits` (`ServeError::response`).
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// Malformed request (400).
+    #[error("{0}")]
+    Bad(String),
+    /// No file is exposed to this partner (403).
+    #[error("no watchlist file is exposed to your node")]
+    NotExposed,
+    /// The request names another key period (409).
+    #[error("the key period changed; fetch the keyed list again")]
+    Stale(String),
+    /// The partner's budget is spent (429).
+    #[error("{0}")]
+    Limited(Refusal),
+    /// Our own failure (500); not detailed to the partner.
+    #[error("{0}")]
+    Internal(NodeError),
+}
+
+impl From<NodeError> for ServeError {
+    fn from(e: NodeError) -> Self {
+        ServeError::Internal(e)
+    }
+}
+
+impl From<StoreError> for ServeError {
+    fn from(e: StoreError) -> Self {
+        ServeError::Internal(e.into())
+    }
 }
 
 /// The node's key files under `keys/`: the operator restores or fixes them.
@@ -343,7 +390,15 @@ mod tests {
             (StoreError::Busy.into(), 1, 503),
             (StoreError::Conflict("c".into()).into(), 1, 409),
             (StoreError::Db("SELECT secret".into()).into(), 1, 500),
-            (ConfigError::NoNode { dir: "/d".into() }.into(), 2, 400),
+            (
+                ConfigError::NoNode {
+                    dir: "/d".into(),
+                    file: "config.toml",
+                }
+                .into(),
+                2,
+                400,
+            ),
             (KeyError::StoreOfAnotherNode.into(), 1, 500),
             (
                 PeerError::Status {
