@@ -4,46 +4,17 @@
 //! key. The rotation rules without a network are tansiq-node's
 //! `tests/rotation.rs`.
 
+mod common;
+
 use std::sync::Arc;
 
 use tansiq_api::partner::serve_peers;
-use tansiq_core::user::Actor;
 use tansiq_node::card::NodeCard;
 use tansiq_node::peering::{self, CARD_PATH};
 use tansiq_node::transport::{PeerClient, PeerSet, TlsIdentity};
-use tansiq_node::{InitOptions, Node};
+use tansiq_node::Node;
 
-const OP: Actor = Actor::Operator;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn node(root: &std::path::Path, name: &str, cc: &str) -> Node {
-    Node::init(
-        &root.join(name),
-        &InitOptions {
-            name,
-            country: cc,
-            listen: &format!("127.0.0.1:{}", free_port()),
-            endpoint: None,
-            api_listen: Some(&format!("127.0.0.1:{}", free_port())),
-            store: None,
-        },
-    )
-    .unwrap()
-}
-
-fn trust(a: &Node, b: &Node) {
-    a.peer_add(&OP, &serde_json::to_vec(&b.card()).unwrap())
-        .unwrap();
-    b.peer_add(&OP, &serde_json::to_vec(&a.card()).unwrap())
-        .unwrap();
-}
+use common::{node, trust, OP};
 
 fn actions(n: &Node) -> Vec<String> {
     n.store
@@ -65,8 +36,8 @@ fn the_card_push_crosses_the_tls_transition() {
     let dz = node(tmp.path(), "dz", "DZ");
     let ma = node(tmp.path(), "ma", "MA");
     let us = node(tmp.path(), "us", "US");
-    trust(&dz, &ma);
-    trust(&dz, &us);
+    trust(&[&dz, &ma]);
+    trust(&[&dz, &us]);
     let gen0 = serde_json::to_vec(&ma.card()).unwrap();
     // Two rotations while DZ hears nothing: it will jump from 0 to 2.
     ma.keys_rotate(&OP).unwrap();

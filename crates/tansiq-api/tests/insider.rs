@@ -2,38 +2,15 @@
 //! (issue 12, finding 8): a removed peer can no longer reach the partner
 //! endpoint, whether it opens a new connection or reuses one it holds.
 
+mod common;
+
 use std::sync::Arc;
 
 use tansiq_api::partner::serve_peers;
-use tansiq_core::user::Actor;
 use tansiq_net::transport::{PeerClient, PeerSet, TlsIdentity};
 use tansiq_node::peering::{self, CARD_PATH};
-use tansiq_node::{InitOptions, Node};
 
-const OP: Actor = Actor::Operator;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn node(root: &std::path::Path, name: &str, cc: &str) -> Node {
-    Node::init(
-        &root.join(name),
-        &InitOptions {
-            name,
-            country: cc,
-            listen: &format!("127.0.0.1:{}", free_port()),
-            endpoint: None,
-            api_listen: Some(&format!("127.0.0.1:{}", free_port())),
-            store: None,
-        },
-    )
-    .unwrap()
-}
+use common::{node, pump_lenient, OP};
 
 #[test]
 fn a_removed_peer_cannot_reach_the_partner_endpoint() {
@@ -95,38 +72,6 @@ fn a_removed_peer_cannot_reach_the_partner_endpoint() {
     assert!(dz.peer_list(&OP).unwrap().is_empty());
 }
 
-/// Hands every queued message to its recipient until nothing moves; a
-/// refused delivery is not a test failure here (that is the point).
-fn pump(nodes: &[&Node]) {
-    for _round in 0..50 {
-        let mut any = false;
-        for n in nodes {
-            for t in n.federation.take_outgoing() {
-                let Some(dest) = nodes.iter().find(|d| d.id() == t.to.as_str()) else {
-                    continue;
-                };
-                let bytes = t.message.encode();
-                if let Ok(more) = dest
-                    .store
-                    .write(|tx| dest.federation.receive(dest, tx, n.id(), &bytes))
-                {
-                    dest.federation.queue(more);
-                }
-                any = true;
-            }
-        }
-        if !any {
-            for n in nodes {
-                let more = n.store.write(|tx| n.federation.poll(n, tx)).unwrap();
-                n.federation.queue(more);
-            }
-            if nodes.iter().all(|n| n.federation.take_outgoing_peek() == 0) {
-                return;
-            }
-        }
-    }
-}
-
 /// After `peer remove --force`, nothing the removed peer signs is taken,
 /// whether it sends it itself or a member that still trusts it passes it
 /// on; the partners that keep it are unaffected.
@@ -159,10 +104,10 @@ fn nothing_a_removed_peer_signs_is_taken_any_more() {
             None,
         )
         .unwrap();
-    pump(&all);
+    pump_lenient(&all);
     ma.channel_accept(&OP, &ch).unwrap();
     tn.channel_accept(&OP, &ch).unwrap();
-    pump(&all);
+    pump_lenient(&all);
     let person = |name: &str| NewRecord {
         channel: ch.clone(),
         file: "terrorism".into(),
@@ -175,7 +120,7 @@ fn nothing_a_removed_peer_signs_is_taken_any_more() {
         links: vec![],
     };
     let before = ma.record_add(&OP, person("Before Removal")).unwrap();
-    pump(&all);
+    pump_lenient(&all);
     assert!(
         dz.record_get(&OP, &before).is_ok(),
         "a trusted peer is heard"
@@ -189,7 +134,7 @@ fn nothing_a_removed_peer_signs_is_taken_any_more() {
     let removed = dz.peer_remove(&OP, ma.id(), true).unwrap();
     assert_eq!(removed.channels, vec![ch.clone()]);
     let after = ma.record_add(&OP, person("After Removal")).unwrap();
-    pump(&all);
+    pump_lenient(&all);
     assert!(tn.record_get(&OP, &after).is_ok(), "TN still trusts MA");
     assert!(
         dz.record_get(&OP, &after).is_err(),

@@ -5,107 +5,14 @@
 //! rollbacks and foreign cards are refused. The card push over real
 //! mutual TLS is tansiq-api's `tests/card_push.rs`.
 
-use serde_json::json;
+mod common;
 
-use tansiq_core::record::Kind;
-use tansiq_core::user::Actor;
 use tansiq_crypto::Identity;
 use tansiq_node::card::{NodeCard, Rotation, RotationBody};
-use tansiq_node::records::NewRecord;
 use tansiq_node::rotation::CardUpdate;
-use tansiq_node::{InitOptions, Node};
+use tansiq_node::Node;
 
-const OP: Actor = Actor::Operator;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn node(root: &std::path::Path, name: &str, cc: &str) -> Node {
-    Node::init(
-        &root.join(name),
-        &InitOptions {
-            name,
-            country: cc,
-            listen: &format!("127.0.0.1:{}", free_port()),
-            endpoint: None,
-            api_listen: Some(&format!("127.0.0.1:{}", free_port())),
-            store: None,
-        },
-    )
-    .unwrap()
-}
-
-fn trust(a: &Node, b: &Node) {
-    a.peer_add(&OP, &serde_json::to_vec(&b.card()).unwrap())
-        .unwrap();
-    b.peer_add(&OP, &serde_json::to_vec(&a.card()).unwrap())
-        .unwrap();
-}
-
-fn pump(nodes: &[&Node]) {
-    for _ in 0..50 {
-        let mut any = false;
-        for n in nodes {
-            for t in n.federation.take_outgoing() {
-                let Some(dest) = nodes.iter().find(|d| d.id() == t.to.as_str()) else {
-                    continue;
-                };
-                let bytes = t.message.encode();
-                let more = dest
-                    .store
-                    .write(|tx| dest.federation.receive(dest, tx, n.id(), &bytes))
-                    .unwrap();
-                dest.federation.queue(more);
-                any = true;
-            }
-        }
-        if !any {
-            for n in nodes {
-                let more = n.store.write(|tx| n.federation.poll(n, tx)).unwrap();
-                n.federation.queue(more);
-            }
-            if nodes.iter().all(|n| n.federation.take_outgoing_peek() == 0) {
-                return;
-            }
-        }
-    }
-}
-
-fn person(ch: &str, name: &str) -> NewRecord {
-    NewRecord {
-        channel: ch.into(),
-        file: "terrorism".into(),
-        kind: Kind::Person,
-        data: json!({"names": [name]}),
-        tlp: None,
-        code: None,
-        evaluation: None,
-        expires: None,
-        links: vec![],
-    }
-}
-
-fn channel(a: &Node, b: &Node) -> String {
-    let ch = a
-        .channel_create(
-            &OP,
-            "pair",
-            vec![b.id().into()],
-            vec!["terrorism".into()],
-            vec![],
-            None,
-        )
-        .unwrap();
-    pump(&[a, b]);
-    b.channel_accept(&OP, &ch).unwrap();
-    pump(&[a, b]);
-    ch
-}
+use common::{form_channel, free_port, node, person, pump, pump_down, trust, OP};
 
 fn actions(n: &Node) -> Vec<String> {
     n.store
@@ -119,10 +26,10 @@ fn actions(n: &Node) -> Vec<String> {
 #[test]
 fn bundles_carry_the_new_card_and_old_keys_still_open_and_verify() {
     let tmp = tempfile::tempdir().unwrap();
-    let dz = node(tmp.path(), "dz", "DZ");
-    let ma = node(tmp.path(), "ma", "MA");
-    trust(&dz, &ma);
-    let ch = channel(&dz, &ma);
+    let dz = node(tmp.path(), "dz", "DZ", free_port());
+    let ma = node(tmp.path(), "ma", "MA", free_port());
+    trust(&[&dz, &ma]);
+    let ch = form_channel(&dz, "pair", &[&ma], &[&dz, &ma]);
     // The link is cut from here on: bundles only.
     let sealed_old = dz.record_add(&OP, person(&ch, "Sealed Old")).unwrap();
     let signed_old = ma.record_add(&OP, person(&ch, "Signed Old")).unwrap();
@@ -201,11 +108,11 @@ fn bundles_carry_the_new_card_and_old_keys_still_open_and_verify() {
 #[test]
 fn forks_rollbacks_and_foreign_pushes_are_refused() {
     let tmp = tempfile::tempdir().unwrap();
-    let dz = node(tmp.path(), "dz", "DZ");
-    let ma = node(tmp.path(), "ma", "MA");
-    let us = node(tmp.path(), "us", "US");
-    trust(&dz, &ma);
-    trust(&dz, &us);
+    let dz = node(tmp.path(), "dz", "DZ", free_port());
+    let ma = node(tmp.path(), "ma", "MA", free_port());
+    let us = node(tmp.path(), "us", "US", free_port());
+    trust(&[&dz, &ma]);
+    trust(&[&dz, &us]);
     let gen0 = serde_json::to_vec(&ma.card()).unwrap();
     let gen1 = ma.keys_rotate(&OP).unwrap();
     let ma = Node::open(&tmp.path().join("ma")).unwrap();
@@ -270,11 +177,11 @@ fn forks_rollbacks_and_foreign_pushes_are_refused() {
 /// DZ, MA and TN, each trusting the others, and a channel of the three
 /// that DZ proposed (delivered, not yet accepted). Returns the channel id.
 fn maghreb(root: &std::path::Path) -> (Node, Node, Node, String) {
-    let dz = node(root, "dz", "DZ");
-    let ma = node(root, "ma", "MA");
-    let tn = node(root, "tn", "TN");
+    let dz = node(root, "dz", "DZ", free_port());
+    let ma = node(root, "ma", "MA", free_port());
+    let tn = node(root, "tn", "TN", free_port());
     for (a, b) in [(&dz, &ma), (&dz, &tn), (&ma, &tn)] {
-        trust(a, b);
+        trust(&[a, b]);
     }
     let ch = dz
         .channel_create(
@@ -318,40 +225,6 @@ fn a_co_signature_made_before_a_rotation_still_counts() {
     let id = ma.record_add(&OP, person(&ch, "After")).unwrap();
     pump(&[&dz, &ma, &tn]);
     assert!(dz.record_get(&OP, &id).is_ok() && tn.record_get(&OP, &id).is_ok());
-}
-
-/// [`pump`] between `nodes`, where every transmit to `cut` fails as a
-/// dead link does (reported to the engine).
-fn pump_cut(nodes: &[&Node], cut: &str) {
-    for n in nodes {
-        let more = n.store.write(|tx| n.federation.poll(n, tx)).unwrap();
-        n.federation.queue(more);
-    }
-    for _ in 0..50 {
-        let mut any = false;
-        for n in nodes {
-            for t in n.federation.take_outgoing() {
-                any = true;
-                if t.to.as_str() == cut {
-                    let more = n.store.write(|tx| n.federation.failed(n, tx, &t)).unwrap();
-                    n.federation.queue(more);
-                    continue;
-                }
-                let Some(dest) = nodes.iter().find(|d| d.id() == t.to.as_str()) else {
-                    continue;
-                };
-                let bytes = t.message.encode();
-                let more = dest
-                    .store
-                    .write(|tx| dest.federation.receive(dest, tx, n.id(), &bytes))
-                    .unwrap();
-                dest.federation.queue(more);
-            }
-        }
-        if !any {
-            return;
-        }
-    }
 }
 
 /// DZ rotates while its link to MA is down; TN, the third member, takes
@@ -400,7 +273,7 @@ fn anti_entropy_after_a_rotation_fetches_the_card_then_the_envelopes() {
             std::time::Instant::now() < deadline,
             "MA never asked for DZ's card"
         );
-        pump_cut(&[&ma, &tn], dz.id());
+        pump_down(&[&ma, &tn], dz.id());
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
     assert!(
@@ -432,10 +305,10 @@ fn anti_entropy_after_a_rotation_fetches_the_card_then_the_envelopes() {
             std::time::Instant::now() < deadline,
             "the refetch after the card never came"
         );
-        pump_cut(&[&ma, &tn], dz.id());
+        pump_down(&[&ma, &tn], dz.id());
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
-    pump_cut(&[&ma, &tn], dz.id());
+    pump_down(&[&ma, &tn], dz.id());
     let receives = actions(&ma)
         .iter()
         .filter(|a| *a == "record.receive")

@@ -1,14 +1,57 @@
-//! Helpers shared by the API and partner-endpoint suites: an in-process
-//! network that hands each queued message to its recipient, to set up
-//! channels before a test starts the real listeners (a copy of the part
-//! of tansiq-node's `tests/common` these suites need).
+//! Helpers shared by the API and partner-endpoint suites: nodes on free
+//! ports, trust between them, and an in-process network that hands each
+//! queued message to its recipient, to set up channels before a test
+//! starts the real listeners (a copy of the part of tansiq-node's
+//! `tests/common` these suites need).
 #![allow(dead_code)]
 
-use tansiq_node::Node;
+use tansiq_core::user::Actor;
+use tansiq_node::{InitOptions, Node};
 
-/// Hands every message now queued at `nodes` to its recipient. Returns
-/// how many were handed over.
-fn hand_over(nodes: &[&Node]) -> usize {
+pub const OP: Actor = Actor::Operator;
+
+/// A port free on loopback now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A new node in `root/name` on SQLite, its partner port and API on free
+/// ports.
+pub fn node(root: &std::path::Path, name: &str, cc: &str) -> Node {
+    Node::init(
+        &root.join(name),
+        &InitOptions {
+            name,
+            country: cc,
+            listen: &format!("127.0.0.1:{}", free_port()),
+            endpoint: None,
+            api_listen: Some(&format!("127.0.0.1:{}", free_port())),
+            store: None,
+        },
+    )
+    .unwrap()
+}
+
+/// Every node trusts every other's card.
+pub fn trust(nodes: &[&Node]) {
+    for a in nodes {
+        for b in nodes {
+            if a.id() != b.id() {
+                a.peer_add(&OP, &serde_json::to_vec(&b.card()).unwrap())
+                    .unwrap();
+            }
+        }
+    }
+}
+
+/// Hands every message now queued at `nodes` to its recipient; with
+/// `lenient`, a delivery the recipient refuses is dropped instead of
+/// failing the test. Returns how many were handed over.
+fn hand_over(nodes: &[&Node], lenient: bool) -> usize {
     let mut moved = 0;
     for n in nodes {
         for t in n.federation.take_outgoing() {
@@ -16,11 +59,14 @@ fn hand_over(nodes: &[&Node]) -> usize {
                 continue;
             };
             let bytes = t.message.encode();
-            let more = dest
+            match dest
                 .store
                 .write(|tx| dest.federation.receive(dest, tx, n.id(), &bytes))
-                .unwrap();
-            dest.federation.queue(more);
+            {
+                Ok(more) => dest.federation.queue(more),
+                Err(e) if !lenient => panic!("delivery to {} failed: {e}", dest.id()),
+                Err(_) => {}
+            }
             moved += 1;
         }
     }
@@ -37,9 +83,19 @@ fn poll_all(nodes: &[&Node]) {
 
 /// Hands every queued message to its recipient until nothing moves.
 pub fn pump(nodes: &[&Node]) -> usize {
+    pump_with(nodes, false)
+}
+
+/// [`pump`] where a refused delivery is not a test failure (that is what
+/// the test looks at).
+pub fn pump_lenient(nodes: &[&Node]) -> usize {
+    pump_with(nodes, true)
+}
+
+fn pump_with(nodes: &[&Node], lenient: bool) -> usize {
     let mut moved = 0;
     for _round in 0..50 {
-        let m = hand_over(nodes);
+        let m = hand_over(nodes, lenient);
         moved += m;
         if m == 0 {
             poll_all(nodes);

@@ -71,17 +71,29 @@ pub fn trust(nodes: &[&Node]) {
     }
 }
 
+/// A port free on loopback now, for a node whose partner port must be
+/// bindable (`keys rotate` checks that no `serve` holds it).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// Hands every message now queued at `nodes` to its recipient, except over
 /// the direct links `cut` (each pair, both ways), where the send fails the
-/// way a refused connection does. Returns how many were handed over.
-fn hand_over(nodes: &[&Node], cut: &[(&str, &str)]) -> usize {
+/// way a refused connection does. Returns how many were handed over, and
+/// how many transmits were taken from the queues (failed ones included).
+fn hand_over(nodes: &[&Node], cut: &[(&str, &str)]) -> (usize, usize) {
     let is_cut = |a: &str, b: &str| {
         cut.iter()
             .any(|&(x, y)| (x, y) == (a, b) || (y, x) == (a, b))
     };
-    let mut moved = 0;
+    let (mut moved, mut taken) = (0, 0);
     for n in nodes {
         for t in n.federation.take_outgoing() {
+            taken += 1;
             if is_cut(n.id(), t.to.as_str()) {
                 let more = n.store.write(|tx| n.federation.failed(n, tx, &t)).unwrap();
                 n.federation.queue(more);
@@ -99,7 +111,7 @@ fn hand_over(nodes: &[&Node], cut: &[(&str, &str)]) -> usize {
             moved += 1;
         }
     }
-    moved
+    (moved, taken)
 }
 
 /// Lets every node's timers (summaries, retries) queue what they have.
@@ -114,7 +126,7 @@ fn poll_all(nodes: &[&Node]) {
 pub fn pump(nodes: &[&Node]) -> usize {
     let mut moved = 0;
     for _round in 0..50 {
-        let m = hand_over(nodes, &[]);
+        let (m, _) = hand_over(nodes, &[]);
         moved += m;
         if m == 0 {
             poll_all(nodes);
@@ -132,7 +144,7 @@ pub fn pump_cut(nodes: &[&Node], cut: &[(&str, &str)], secs: u64) -> usize {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
     let mut moved = 0;
     while std::time::Instant::now() < deadline {
-        let m = hand_over(nodes, cut);
+        let (m, _) = hand_over(nodes, cut);
         moved += m;
         if m == 0 {
             poll_all(nodes);
@@ -140,6 +152,19 @@ pub fn pump_cut(nodes: &[&Node], cut: &[(&str, &str)], secs: u64) -> usize {
         }
     }
     moved
+}
+
+/// Every node polls once, then [`pump`]-like hand-over until no transmit
+/// is left, where every transmit to `down` (in `nodes` or not) fails as a
+/// dead link does.
+pub fn pump_down(nodes: &[&Node], down: &str) {
+    poll_all(nodes);
+    let cut: Vec<(&str, &str)> = nodes.iter().map(|n| (n.id(), down)).collect();
+    for _ in 0..50 {
+        if hand_over(nodes, &cut).1 == 0 {
+            return;
+        }
+    }
 }
 
 /// `creator` proposes a channel in the "terrorism" file to `partners`,
