@@ -148,7 +148,7 @@ async fn serve_until_signal(
     let n = node.clone();
     let _ = tokio::task::spawn_blocking(move || {
         let _ = n.store.write(|tx| n.checkpoint_in(tx));
-        if let Err(e) = n.federation.release_claims(&n) {
+        if let Err(e) = n.federation.release_claims(&n.store) {
             tracing::warn!(error = %e, "freeing outbox claims");
         }
     })

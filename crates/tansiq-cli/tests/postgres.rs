@@ -142,11 +142,7 @@ fn a_postgres_node_federates_with_a_sqlite_node() {
             for (from, to) in [(&dz, &ma), (&ma, &dz)] {
                 for t in from.federation.take_outgoing() {
                     let bytes = t.message.encode();
-                    let more = to
-                        .store
-                        .write(|tx| to.federation.receive(to, tx, from.id(), &bytes))
-                        .unwrap();
-                    to.federation.queue(more);
+                    to.take_in_peer_message(from.id(), &bytes, false).unwrap();
                     moved = true;
                 }
             }

@@ -441,6 +441,20 @@ pub fn names_of(data: &Value) -> Vec<String> {
     out
 }
 
+/// The search-index forms of every name in a record's data.
+pub fn search_names(data: &Value) -> Vec<String> {
+    names_of(data).iter().map(|n| search_norm(n)).collect()
+}
+
+/// Normalised form of a name for the search index: lowercase with
+/// collapsed spaces (the matching engine does the cross-script work).
+pub fn search_norm(s: &str) -> String {
+    s.split_whitespace()
+        .map(|w| w.to_lowercase())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// The signed content of one record version.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -13,8 +13,10 @@ use tansiq_core::time;
 use tansiq_core::user::Actor;
 use tansiq_store::{ChannelRow, Tx};
 
+use crate::arrival::Batch;
 use crate::card::{KeyBook, NodeCard};
 use crate::error::{NodeError, NodeResult};
+use crate::federation::Outcome;
 use crate::node::Node;
 
 #[derive(Debug, Clone, Serialize)]
@@ -34,16 +36,7 @@ pub struct ChannelView {
     pub pending_version: Option<u64>,
 }
 
-/// The stored state of channel `id` (exit 2 if this node has none).
-pub(crate) fn load_channel(tx: &mut Tx, id: &str) -> NodeResult<ChannelState> {
-    let row = tx.channel(id)?.ok_or_else(|| {
-        NodeError::bad(format!(
-            "this node has no channel {id}; see `tansiq channel list`"
-        ))
-    })?;
-    serde_json::from_str(&row.state)
-        .map_err(|e| NodeError::Internal(format!("channel {id} state: {e}")))
-}
+pub(crate) use crate::held::load_channel;
 
 impl Node {
     /// Encryption (X25519) keys of this node and its known peers.
@@ -307,7 +300,7 @@ impl Node {
         tx: &mut Tx,
         prev: Option<&Charter>,
         signed: &SignedCharter,
-        out: &mut Vec<tansiq_sync::Transmit>,
+        out: &mut crate::federation::Outbox,
     ) -> NodeResult<()> {
         self.send_charter(tx, signed, out)?;
         for r in prev.into_iter().flat_map(|p| &p.members) {
@@ -518,5 +511,73 @@ fn view(st: &ChannelState, me: &str) -> ChannelView {
             .as_ref()
             .filter(|_| st.active.is_some())
             .map(|p| p.charter.version),
+    }
+}
+
+/// The receiving side.
+impl Node {
+    /// Takes in a charter version a member sent (`channel.receive`).
+    pub(crate) fn receive_charter(
+        &self,
+        tx: &mut Tx,
+        sender: &str,
+        charter: SignedCharter,
+        batch: &mut Batch,
+    ) -> Result<(), Outcome> {
+        // A member of the new version, or of the version in force here
+        // (a removal notice). Whether the version may replace the one
+        // in force is the charter rule's to say, in `apply_channel_event`.
+        let before = match tx.channel(&charter.charter.id)? {
+            Some(_) => Some(load_channel(tx, &charter.charter.id)?),
+            None => None,
+        };
+        let member_now = before
+            .as_ref()
+            .is_some_and(|st| st.basis(self.id()).is_some());
+        if !charter.charter.is_member(self.id()) && !member_now {
+            return Err(Outcome::Reject(
+                "a charter this node is not a member of".into(),
+            ));
+        }
+        if !charter.signatures.contains_key(sender) {
+            return Err(Outcome::Reject(
+                "the sender did not sign the charter it sent".into(),
+            ));
+        }
+        if let Some(why) = self.charter_hostile(tx, &charter)? {
+            return Err(Outcome::Hostile(format!("charter: {why}")));
+        }
+        let id = charter.charter.id.clone();
+        // Later envelopes of this output see the channel as it becomes.
+        batch.forget_channel(&id);
+        let version = charter.charter.version;
+        match self.apply_channel_event(tx, &id, ChannelEvent::Proposed(charter)) {
+            Ok(st) => {
+                let removed = member_now && st.basis(self.id()).is_none();
+                let status = match &st.active {
+                    Some(a) if !a.charter.is_member(self.id()) => "removed",
+                    _ => st.status().as_str(),
+                };
+                self.audit(
+                    tx,
+                    &format!("node:{sender}"),
+                    "channel.receive",
+                    &id,
+                    json!({"id": id, "version": version, "from": sender, "status": status}),
+                )?;
+                if removed {
+                    self.audit(
+                        tx,
+                        &format!("node:{sender}"),
+                        "channel.removed",
+                        &id,
+                        json!({"id": id, "version": version}),
+                    )?;
+                }
+                Ok(())
+            }
+            Err(NodeError::BadInput(m)) => Err(Outcome::Reject(format!("charter: {m}"))),
+            Err(e) => Err(Outcome::Fail(e)),
+        }
     }
 }

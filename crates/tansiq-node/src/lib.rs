@@ -11,19 +11,26 @@
 //! HTTP — the local API and the partner endpoint are tansiq-api's.
 
 pub mod admin;
+mod arrival;
 pub mod audit;
+pub mod bundles;
 pub mod channels;
 pub mod config;
 pub mod error;
 pub mod federation;
+mod held;
 pub mod hits;
+mod inbound;
 pub mod messages;
 pub mod node;
+mod outbound;
+pub mod par;
 pub mod peering;
 pub mod records;
 pub mod releases;
 pub mod rotation;
 pub mod watchlist;
+pub mod witness;
 
 // The network floor lives in tansiq-net; re-exported so `crate::card::…`
 // and `tansiq_node::transport::…` paths keep working.

@@ -12,10 +12,13 @@ use tansiq_core::user::Actor;
 use tansiq_store::MessageRow;
 use tansiq_sync::Precedence;
 
+use crate::arrival::Batch;
 use crate::channels::load_channel;
 use crate::error::{NodeError, NodeResult};
-use crate::federation::{control_channel, Payload};
+use crate::federation::Outcome;
+use crate::federation::Payload;
 use crate::node::Node;
+use tansiq_store::Tx;
 
 pub fn parse_precedence(s: &str) -> NodeResult<Precedence> {
     match s.trim().to_ascii_lowercase().as_str() {
@@ -235,22 +238,12 @@ impl Node {
                 )));
             }
             tx.set_message_acked(id, &now)?;
-            let ctl = control_channel(self.id(), &m.sender);
             let payload = Payload::Ack {
                 message: id.to_string(),
                 at: now.clone(),
             };
             let prec = parse_precedence(&m.precedence).unwrap_or(Precedence::Routine);
-            out.extend(self.federation.submit(
-                self,
-                tx,
-                &ctl,
-                payload.kind(),
-                prec,
-                vec![self.id().to_string(), m.sender.clone()],
-                vec![],
-                &payload,
-            )?);
+            self.send_control(tx, &m.sender, &payload, prec, out)?;
             self.audit(
                 tx,
                 &actor.audit_name(),
@@ -297,5 +290,104 @@ impl Node {
             }
             Ok(out)
         })
+    }
+}
+
+/// The receiving side.
+impl Node {
+    /// Takes in a message a member sent in `channel` (`message.receive`).
+    pub(crate) fn receive_message(
+        &self,
+        tx: &mut Tx,
+        sender: &str,
+        channel: &str,
+        p: Payload,
+        batch: &mut Batch,
+    ) -> Result<(), Outcome> {
+        let Payload::Message {
+            id,
+            channel: ch,
+            file,
+            precedence,
+            text,
+            sent_at,
+            ack_required,
+        } = p
+        else {
+            return Err(Outcome::Reject("not a message".into()));
+        };
+        if ch != channel {
+            return Err(Outcome::Reject(
+                "message names another channel than its envelope".into(),
+            ));
+        }
+        tansiq_core::ids::check_id("message id", &id).map_err(|e| Outcome::Reject(e.0))?;
+        crate::messages::check_received(file.as_deref(), &precedence, &text, &sent_at)
+            .map_err(Outcome::Reject)?;
+        if let Some(f) = &file {
+            batch.may_post(tx, sender, channel, f)?;
+        }
+        let row = tansiq_store::MessageRow {
+            id: id.clone(),
+            direction: "in".into(),
+            channel: ch,
+            file,
+            sender: sender.to_string(),
+            precedence,
+            text,
+            sent_at,
+            received_at: Some(tansiq_core::time::format(&tansiq_core::time::now())),
+            ack_required,
+            acked_at: None,
+        };
+        if tx.put_message(&row)? {
+            self.audit(
+                tx,
+                &format!("node:{sender}"),
+                "message.receive",
+                &id,
+                json!({"id": id, "channel": channel, "precedence": row.precedence}),
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Takes in a member's acknowledgement of a message this node sent.
+    pub(crate) fn receive_ack(
+        &self,
+        tx: &mut Tx,
+        sender: &str,
+        message: String,
+        at: String,
+    ) -> Result<(), Outcome> {
+        match tx.message(&message)? {
+            // Only a recipient acknowledges: a member of the message's
+            // channel (acks travel over the pairwise control channel).
+            Some(m)
+                if m.direction == "out"
+                    && !load_channel(tx, &m.channel)
+                        .ok()
+                        .and_then(|st| st.charter().map(|c| c.is_member(sender)))
+                        .unwrap_or(false) =>
+            {
+                Err(Outcome::Hostile(format!(
+                    "acknowledgement of message {message} by a node it was not sent to"
+                )))
+            }
+            Some(m) if m.direction == "out" => {
+                tx.put_message_ack(&message, sender, &at)?;
+                self.audit(
+                    tx,
+                    &format!("node:{sender}"),
+                    "message.acked",
+                    &message,
+                    json!({"id": message, "by": sender}),
+                )?;
+                Ok(())
+            }
+            _ => Err(Outcome::Reject(
+                "acknowledgement of a message this node did not send".into(),
+            )),
+        }
     }
 }

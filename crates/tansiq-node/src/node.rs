@@ -296,26 +296,13 @@ impl Node {
     /// commit fails, the engine that queued them is rebuilt from the store.
     pub(crate) fn commit<T>(
         &self,
-        f: impl FnOnce(&mut Tx, &mut Vec<tansiq_sync::Transmit>) -> NodeResult<T>,
+        f: impl FnOnce(&mut Tx, &mut crate::federation::Outbox) -> NodeResult<T>,
     ) -> NodeResult<T> {
-        let mut out = Vec::new();
-        let r = self.store.write(|tx| {
-            let v = f(tx, &mut out)?;
+        self.federation.commit(&self.store, |tx, out| {
+            let v = f(tx, out)?;
             self.checkpoint_in(tx)?;
             Ok(v)
-        });
-        match r {
-            Ok(v) => {
-                self.federation.queue(out);
-                Ok(v)
-            }
-            Err(e) => {
-                if !out.is_empty() {
-                    self.federation.reset();
-                }
-                Err(e)
-            }
-        }
+        })
     }
 
     /// The checkpoint origin line: names this node's log.

@@ -102,8 +102,9 @@ async fn fetch_card(
     client: &PeerClient,
     id: &str,
     sources: &[String],
-) -> crate::rotation::CardFetched {
-    use crate::rotation::{CardFetched, CardUpdate};
+) -> crate::federation::CardFetched {
+    use crate::federation::CardFetched;
+    use crate::rotation::CardUpdate;
     let mut answered = false;
     for source in sources {
         let Ok((endpoint, key)) = read_endpoint(node, source).await else {
@@ -155,39 +156,6 @@ impl Node {
     /// under its node id.
     pub fn tls_identity(&self) -> Result<TlsIdentity, transport::TransportError> {
         TlsIdentity::from_identity_as(&self.identity, self.id())
-    }
-
-    /// Takes in one federation message `peer` POSTed (blocking: call off
-    /// the async workers). Signatures are checked and payloads opened on
-    /// every core before the store lock; the transaction then only
-    /// stores, and what it queued goes out after the commit. With
-    /// `want_reply` (the sender's [`REPLY_QUERY`]) the `batch_ack` for
-    /// `peer` is taken out of the queue and returned, to be answered in
-    /// the response body.
-    pub fn take_in_peer_message(
-        &self,
-        peer: &str,
-        body: &[u8],
-        want_reply: bool,
-    ) -> NodeResult<Option<Vec<u8>>> {
-        let prepared = self.federation.prepare(self, body);
-        let _turn = self.federation.turns.wait(prepared.is_urgent());
-        let mut out = self.store.write(|tx| {
-            self.federation
-                .receive_prepared(self, tx, peer, body, prepared)
-        })?;
-        let reply = if want_reply {
-            out.iter()
-                .position(|t| {
-                    t.to.as_str() == peer
-                        && matches!(t.message, tansiq_sync::Message::BatchAck { .. })
-                })
-                .map(|i| out.remove(i).message.encode())
-        } else {
-            None
-        };
-        self.federation.queue(out);
-        Ok(reply)
     }
 }
 
@@ -347,26 +315,24 @@ async fn send_one(node: &Arc<Node>, client: &PeerClient, peers: &PeerSet, t: Tra
             // next batch to this peer goes out only once this is taken in.
             let _turn = n.federation.turns.wait(true);
             // The link's row goes in the same commit as the acknowledgement.
-            let r = n.store.write(|tx| {
-                let out = n.federation.receive(&n, tx, &peer, &reply)?;
+            let r = n.federation.commit(&n.store, |tx, out| {
+                n.federation.receive(&*n, tx, out, &peer, &reply)?;
                 if let Some(row) = link.clone() {
                     put_link(tx, row)?;
                 }
-                Ok::<_, NodeError>(out)
+                Ok::<_, NodeError>(())
             });
-            match r {
-                Ok(more) => n.federation.queue(more),
+            if let Err(e) = r {
                 // Lost like an ack that never came: the engine resends
                 // after its timeout, and the peer deduplicates.
-                Err(e) => tracing::warn!(error = %e, "taking in an acknowledgement"),
+                tracing::warn!(error = %e, "taking in an acknowledgement")
             }
         } else if let Some(row) = link {
             let _ = n.store.write(|tx| put_link(tx, row));
         }
         if !ok {
-            match n.store.write(|tx| n.federation.failed(&n, tx, &t)) {
-                Ok(more) => n.federation.queue(more),
-                Err(e) => tracing::warn!(error = %e, "recording a failed transmit"),
+            if let Err(e) = n.transmit_failed(&t) {
+                tracing::warn!(error = %e, "recording a failed transmit")
             }
         }
     })
@@ -485,7 +451,7 @@ pub async fn sender(node: Arc<Node>, peers: PeerSet) {
             let _ = tokio::task::spawn_blocking(move || {
                 // Claims first, outside the write lock: rows queued by the
                 // CLI or left by a worker that died join this engine.
-                match n.federation.claim_round(&n) {
+                match n.federation.claim_round(&n.store) {
                     Ok(0) => {}
                     Ok(k) => tracing::info!(rows = k, "claimed outbox rows"),
                     Err(e) => tracing::warn!(error = %e, "claiming outbox rows"),
@@ -493,9 +459,8 @@ pub async fn sender(node: Arc<Node>, peers: PeerSet) {
                 if let Err(e) = refresh_peers(&n, &p) {
                     tracing::warn!(error = %e, "refreshing peers");
                 }
-                match n.store.write(|tx| n.federation.poll(&n, tx)) {
-                    Ok(more) => n.federation.queue(more),
-                    Err(e) => tracing::warn!(error = %e, "engine poll"),
+                if let Err(e) = n.poll_peers() {
+                    tracing::warn!(error = %e, "engine poll");
                 }
             })
             .await;

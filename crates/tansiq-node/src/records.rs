@@ -9,17 +9,22 @@ use tansiq_core::handling::{Evaluation, Handling, HandlingCode, Tlp};
 use tansiq_core::ids::new_record_id;
 use tansiq_core::policy::{self, Action, ReadScope, RecordMeta, ShareSource};
 use tansiq_core::record::{
-    names_of, validate_data, Kind, Link, LinkType, RecordBody, SignedRecord,
+    search_names, search_norm, validate_data, Kind, Link, LinkType, RecordBody, SignedRecord,
 };
 use tansiq_core::time;
 use tansiq_core::user::Actor;
 use tansiq_store::{RecordFilter, StoredRecord, Tx};
 
+use crate::arrival::{Batch, Forward};
+use crate::card::KeyBook;
 use crate::channels::load_channel;
 use crate::error::{NodeError, NodeResult};
 use crate::federation::Payload;
+use crate::federation::{Outbox, Outcome, RecordCheck};
 use crate::node::Node;
-use tansiq_sync::Transmit;
+use crate::par::par_map;
+use tansiq_core::release::SignedRelease;
+use tansiq_sync::Envelope;
 
 /// What the caller asks to create.
 #[derive(Debug, Clone)]
@@ -55,20 +60,6 @@ pub struct RecordView {
     pub data: Value,
     pub links: Vec<Link>,
     pub channels: Vec<String>,
-}
-
-/// The search-index forms of every name in a record's data.
-pub(crate) fn search_names(data: &Value) -> Vec<String> {
-    names_of(data).iter().map(|n| search_norm(n)).collect()
-}
-
-/// Normalised form of a name for the search index: NFKC-free lowercase
-/// with collapsed spaces (the matching engine does the cross-script work).
-pub fn search_norm(s: &str) -> String {
-    s.split_whitespace()
-        .map(|w| w.to_lowercase())
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 fn meta(r: &StoredRecord) -> RecordMeta<'_> {
@@ -180,7 +171,7 @@ impl Node {
         actor: &Actor,
         batch: Vec<NewRecord>,
         progress: &dyn Fn(usize),
-        out: &mut Vec<Transmit>,
+        out: &mut Outbox,
     ) -> NodeResult<Vec<String>> {
         let scope = policy::read_scope(actor);
         let now = time::now();
@@ -331,7 +322,7 @@ impl Node {
         data: Value,
         links: Option<Vec<Link>>,
         tlp: Option<Tlp>,
-        out: &mut Vec<Transmit>,
+        out: &mut Outbox,
     ) -> NodeResult<u64> {
         let scope = policy::read_scope(actor);
         let id = cur.id.clone();
@@ -651,7 +642,7 @@ impl Node {
         tx: &mut Tx,
         record: &SignedRecord,
         channel: &str,
-        out: &mut Vec<Transmit>,
+        out: &mut Outbox,
     ) -> NodeResult<()> {
         let active = tx.channel(channel)?.is_some()
             && load_channel(tx, channel)?
@@ -684,7 +675,7 @@ impl Node {
         actor: &Actor,
         id: &str,
         target: &str,
-        out: &mut Vec<tansiq_sync::Transmit>,
+        out: &mut Outbox,
     ) -> NodeResult<()> {
         let scope = policy::read_scope(actor);
         let rec = tx
@@ -791,13 +782,182 @@ fn with_derived(tx: &mut Tx, sources: Vec<StoredRecord>) -> NodeResult<Vec<Store
     Ok(out)
 }
 
-/// Maps `f` over `items` on every core, keeping the order. Bulk imports
-/// validate and sign this way (on rayon's pool: no thread is started per
-/// call); small batches stay on the calling thread.
-pub(crate) fn par_map<T: Send, U: Send>(items: Vec<T>, f: impl Fn(T) -> U + Sync) -> Vec<U> {
-    use rayon::prelude::*;
-    if rayon::current_num_threads() <= 1 || items.len() < 64 {
-        return items.into_iter().map(f).collect();
+/// The receiving side.
+impl Node {
+    /// Takes in a record version (or tombstone) that `env` brought: from
+    /// its originator, or passed on by a holder under the third-party
+    /// rule (`record.receive`).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn receive_record(
+        &self,
+        tx: &mut Tx,
+        env: &Envelope,
+        record: SignedRecord,
+        release: Option<SignedRelease>,
+        check: Option<RecordCheck>,
+        keys: &KeyBook,
+        batch: &mut Batch,
+    ) -> Result<(), Outcome> {
+        let h = env.header();
+        let sender = h.originator.as_str();
+        let channel = h.channel.as_str();
+        let b = &record.body;
+        // A record id belongs to its originator for ever: a version or
+        // tombstone of an id signed by anyone else is a forgery,
+        // whoever relays it.
+        if tansiq_core::ids::record_id_owner(&b.id) != Some(b.originator.as_str()) {
+            return Err(Outcome::Hostile(format!(
+                "record {} signed by {}, which does not own it",
+                b.id, b.originator
+            )));
+        }
+        // Placed, like any post, only in an active channel of the
+        // sender, in one of its files (a partner cannot put a record
+        // into a file the channel does not carry, where other users
+        // would see it). A tombstone carries nothing to see, and a
+        // retraction must reach every holder whatever became of the
+        // channel's terms since.
+        if !b.retracted {
+            batch.may_post(tx, sender, channel, &b.file)?;
+        }
+        // Validated before the transaction when prepared (the same body:
+        // the envelope id binds it).
+        match check.as_ref().map(|c| &c.valid) {
+            Some(v) => v.clone(),
+            None => b.validate().map_err(|e| e.to_string()),
+        }
+        .map_err(|e| Outcome::Reject(format!("record: {e}")))?;
+        if !keys.contains_key(&b.originator) {
+            return Err(Outcome::Reject(format!(
+                "record originator {} is not a known peer",
+                b.originator
+            )));
+        }
+        // The keys the originator had when it signed this version (its
+        // current one unless it rotated since).
+        let okeys = keys.keys_at_time(&b.originator, &b.created);
+        // Verified before the transaction with one of these keys, or now.
+        let check = check.filter(|c| okeys.contains(&c.key));
+        let okey = match &check {
+            Some(c) => c.key,
+            None => {
+                let mut found = None;
+                let mut why = "no key of the originator for its date".to_string();
+                for k in &okeys {
+                    match record.verify(k) {
+                        Ok(()) => {
+                            found = Some(*k);
+                            break;
+                        }
+                        Err(e) => why = e.0,
+                    }
+                }
+                found.ok_or(Outcome::Reject(why))?
+            }
+        };
+        let okey = &okey;
+        let target: Vec<String> = h
+            .recipients
+            .iter()
+            .map(|r| r.as_str().to_string())
+            .collect();
+        if sender != b.originator {
+            // A holder passes on another node's record: the third-party
+            // rule, decided by the policy module, with the originator's
+            // signed release if any.
+            let rel = match &release {
+                Some(r) => {
+                    r.verify(okey)
+                        .map_err(|e| Outcome::Reject(format!("release: {e}")))?;
+                    Some(r.release.clone())
+                }
+                None => None,
+            };
+            let src = ShareSource {
+                id: &b.id,
+                originator: &b.originator,
+                home_channel: &b.channel,
+                home_members: &b.members,
+                tlp: b.handling.tlp,
+                code: b.handling.code,
+                release: rel.as_ref(),
+            };
+            if let Err(refusal) = policy::may_share(sender, &[src], channel, &target) {
+                return Err(Outcome::Reject(refusal.to_string()));
+            }
+        } else if b.links.iter().any(|l| l.rel == LinkType::DerivedFrom) {
+            // A record its sender made from others' records: the sender
+            // checked the rule against them; this node checks again
+            // against the sources it holds (a modified sender could skip
+            // its check, though not drop a link it signed).
+            match self.check_derived(tx, sender, &b.links, channel, &target) {
+                Ok(()) => {}
+                Err(NodeError::Refused(r)) => return Err(Outcome::Reject(r.to_string())),
+                Err(e) => return Err(Outcome::Fail(e)),
+            }
+        }
+        let everything = ReadScope::everything();
+        let held = tx.record(&b.id, &everything)?;
+        if let Some(cur) = &held {
+            // Ids made before they named their owner: the owner is the
+            // one stored first.
+            if cur.originator != b.originator {
+                return Err(Outcome::Hostile(format!(
+                    "record {} belongs to {}, not to {}",
+                    b.id, cur.originator, b.originator
+                )));
+            }
+        }
+        tx.put_record_envelope(&b.id, &env.id().0)?;
+        if b.retracted {
+            // Every other sealed copy of the record held here goes too:
+            // this node could otherwise still open them.
+            for other in tx.record_envelopes(&b.id)? {
+                if other != env.id().0 {
+                    tx.sync_purge_envelope(&other)?;
+                }
+            }
+        }
+        if let Some(cur) = held {
+            if cur.version >= b.version {
+                // Already hold this version or a later one: placement only.
+                tx.add_placement(&b.id, channel, "received")?;
+                return Ok(());
+            }
+        }
+        let (hash, names) = match check {
+            Some(c) => (c.hash, c.names),
+            None => (record.content_hash(), search_names(&b.data)),
+        };
+        tx.put_record_hashed(&record, &hash, &names)?;
+        tx.add_placement(&b.id, channel, "received")?;
+        // The originator's correction or retraction follows every copy
+        // this node shared onward (signed by the originator: the
+        // forwarding holder is trusted for nothing).
+        // (A first version cannot have been shared onward yet.)
+        let onward = if b.version > 1 {
+            tx.shared_placements(&b.id)?
+        } else {
+            Vec::new()
+        };
+        for ch in onward {
+            if ch != channel {
+                batch.forwards.push(Forward {
+                    record: record.clone(),
+                    channel: ch,
+                });
+            }
+        }
+        self.audit(
+            tx,
+            &format!("node:{sender}"),
+            "record.receive",
+            &b.id,
+            json!({"id": b.id, "version": b.version, "hash": hex::encode(hash), "from": sender, "channel": channel}),
+        )?;
+        if b.kind == Kind::Person && !b.retracted && b.data.get("listing").is_some() {
+            self.screen_new_entries(tx, std::slice::from_ref(&b.id))?;
+        }
+        Ok(())
     }
-    items.into_par_iter().map(&f).collect()
 }

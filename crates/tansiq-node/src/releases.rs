@@ -14,10 +14,13 @@ use tansiq_core::user::Actor;
 use tansiq_store::ReleaseRow;
 use tansiq_sync::Precedence;
 
+use crate::card::KeyBook;
 use crate::channels::load_channel;
 use crate::error::{NodeError, NodeResult};
+use crate::federation::Outcome;
 use crate::federation::Payload;
 use crate::node::Node;
+use tansiq_store::Tx;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ReleaseView {
@@ -278,5 +281,161 @@ impl Node {
                 })
                 .collect())
         })
+    }
+}
+
+/// The receiving side.
+impl Node {
+    /// Takes in a partner's request to release a record of this node.
+    pub(crate) fn receive_release_request(
+        &self,
+        tx: &mut Tx,
+        sender: &str,
+        p: Payload,
+    ) -> Result<(), Outcome> {
+        let Payload::ReleaseRequest {
+            id,
+            record,
+            target_channel,
+            target_members,
+            reason,
+        } = p
+        else {
+            return Err(Outcome::Reject("not a release request".into()));
+        };
+        tansiq_core::ids::check_id("request id", &id).map_err(|e| Outcome::Reject(e.0))?;
+        // Only the originator is asked, and only about its own records.
+        match tx.record(&record, &ReadScope::everything())? {
+            Some(r) if r.originator == self.id() => {}
+            _ => {
+                return Err(Outcome::Reject(format!(
+                    "release request for a record this node did not originate ({record})"
+                )))
+            }
+        }
+        let row = tansiq_store::ReleaseRow {
+            id: id.clone(),
+            record_id: record.clone(),
+            requester: sender.to_string(),
+            originator: self.id().to_string(),
+            target_channel,
+            target_members,
+            status: "pending".into(),
+            reason: reason.map(crate::releases::received_reason),
+            signed: None,
+            created_at: tansiq_core::time::format(&tansiq_core::time::now()),
+            decided_at: None,
+        };
+        if tx.release(&id)?.is_none() {
+            tx.put_release(&row)?;
+            self.audit(
+                tx,
+                &format!("node:{sender}"),
+                "release.requested",
+                &id,
+                json!({"id": id, "record": record, "requester": sender}),
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Takes in an originator's answer to a release request.
+    pub(crate) fn receive_release_decision(
+        &self,
+        tx: &mut Tx,
+        sender: &str,
+        request: Option<String>,
+        release: Option<SignedRelease>,
+        refusal: Option<String>,
+        keys: &KeyBook,
+    ) -> Result<(), Outcome> {
+        let now = tansiq_core::time::format(&tansiq_core::time::now());
+        match (release, refusal) {
+            (Some(signed), None) => {
+                let rel = &signed.release;
+                if rel.originator != sender {
+                    return Err(Outcome::Reject(
+                        "a release signed for another originator".into(),
+                    ));
+                }
+                // Only a record's owner releases it.
+                if tansiq_core::ids::record_id_owner(&rel.record) != Some(sender) {
+                    return Err(Outcome::Hostile(format!(
+                        "a release of record {} by {sender}, which does not own it",
+                        rel.record
+                    )));
+                }
+                if !keys.contains_key(sender) {
+                    return Err(Outcome::Reject("unknown originator".into()));
+                }
+                // Under the key the originator had when it granted it.
+                let ks = keys.keys_at_time(sender, &rel.granted);
+                if !ks.iter().any(|k| signed.verify(k).is_ok()) {
+                    return Err(Outcome::Reject(
+                        "the release's signature does not verify".into(),
+                    ));
+                }
+                let id = request
+                    .clone()
+                    .unwrap_or_else(|| tansiq_core::ids::new_id(tansiq_core::ids::REQUEST_PREFIX));
+                let mut row = tx.release(&id)?.unwrap_or(tansiq_store::ReleaseRow {
+                    id: id.clone(),
+                    record_id: rel.record.clone(),
+                    requester: self.id().to_string(),
+                    originator: sender.to_string(),
+                    target_channel: rel.target_channel.clone(),
+                    target_members: rel.target_members.clone(),
+                    status: "pending".into(),
+                    reason: None,
+                    signed: None,
+                    created_at: now.clone(),
+                    decided_at: None,
+                });
+                row.status = "granted".into();
+                row.target_members = rel.target_members.clone();
+                row.signed = Some(
+                    serde_json::to_string(&signed)
+                        .map_err(|e| Outcome::Fail(NodeError::Internal(e.to_string())))?,
+                );
+                row.decided_at = Some(now);
+                tx.put_release(&row)?;
+                self.audit(
+                    tx,
+                    &format!("node:{sender}"),
+                    "release.granted",
+                    &id,
+                    json!({"id": id, "record": rel.record, "target_channel": rel.target_channel}),
+                )?;
+                Ok(())
+            }
+            (None, Some(reason)) => {
+                let Some(id) = request else {
+                    return Err(Outcome::Reject("a refusal must answer a request".into()));
+                };
+                let Some(mut row) = tx.release(&id)? else {
+                    return Err(Outcome::Reject("refusal of an unknown request".into()));
+                };
+                if row.originator != sender {
+                    return Err(Outcome::Reject(
+                        "refusal from a node that was not asked".into(),
+                    ));
+                }
+                row.status = "refused".into();
+                row.reason = Some(crate::releases::received_reason(reason));
+                row.decided_at = Some(now);
+                tx.put_release(&row)?;
+                self.audit(
+                    tx,
+                    &format!("node:{sender}"),
+                    "release.refused",
+                    &id,
+                    json!({"id": id}),
+                )?;
+                Ok(())
+            }
+            _ => Err(Outcome::Reject(
+                "a release decision carries a release or a refusal".into(),
+            )),
+        }
     }
 }

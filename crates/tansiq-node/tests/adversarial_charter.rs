@@ -70,24 +70,16 @@ fn forge(
 /// `to`, bypassing its own state machine.
 fn send_raw(from: &Node, to: &[&Node], charter: &SignedCharter) {
     for t in to {
-        let out = from
-            .store
-            .write(|tx| {
-                from.federation.submit(
-                    from,
-                    tx,
-                    &control_channel(from.id(), t.id()),
-                    "charter",
-                    Precedence::Immediate,
-                    vec![from.id().to_string(), t.id().to_string()],
-                    vec![],
-                    &Payload::Charter {
-                        charter: charter.clone(),
-                    },
-                )
-            })
-            .unwrap();
-        from.federation.queue(out);
+        from.send_unchecked(
+            &control_channel(from.id(), t.id()),
+            Precedence::Immediate,
+            vec![from.id().to_string(), t.id().to_string()],
+            vec![],
+            &Payload::Charter {
+                charter: charter.clone(),
+            },
+        )
+        .unwrap();
     }
 }
 

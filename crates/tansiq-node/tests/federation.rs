@@ -147,25 +147,17 @@ fn a_receiver_enforces_the_third_party_rule_against_a_modified_sender() {
         .signed
         .unwrap();
     let members = vec![ma.id().to_string(), us.id().to_string()];
-    let t = ma
-        .store
-        .write(|tx| {
-            ma.federation.submit(
-                &ma,
-                tx,
-                &maus,
-                "record",
-                Precedence::Routine,
-                members.clone(),
-                vec![],
-                &Payload::Record {
-                    record: rec.clone(),
-                    release: None,
-                },
-            )
-        })
-        .unwrap();
-    ma.federation.queue(t);
+    ma.send_unchecked(
+        &maus,
+        Precedence::Routine,
+        members.clone(),
+        vec![],
+        &Payload::Record {
+            record: rec.clone(),
+            release: None,
+        },
+    )
+    .unwrap();
     pump(&all);
     assert!(
         us.record_get(&OP, &id).is_err(),
@@ -356,26 +348,18 @@ fn partners_witness_each_others_audit_logs_and_raise_an_alarm_on_a_rewrite() {
             .unwrap();
     let members = vec![dz.id().to_string(), ma.id().to_string()];
     let ctl = tansiq_node::federation::control_channel(dz.id(), ma.id());
-    let t = dz
-        .store
-        .write(|tx| {
-            dz.federation.submit(
-                &dz,
-                tx,
-                &ctl,
-                "checkpoint",
-                Precedence::Routine,
-                members.clone(),
-                vec![],
-                &Payload::Checkpoint {
-                    note: note.clone(),
-                    old_size: size2,
-                    proof: vec![],
-                },
-            )
-        })
-        .unwrap();
-    dz.federation.queue(t);
+    dz.send_unchecked(
+        &ctl,
+        Precedence::Routine,
+        members.clone(),
+        vec![],
+        &Payload::Checkpoint {
+            note: note.clone(),
+            old_size: size2,
+            proof: vec![],
+        },
+    )
+    .unwrap();
     pump(&both);
     let alarms = ma.sync_status(&OP).unwrap().alarms;
     assert_eq!(alarms.len(), 1, "{alarms:?}");
@@ -412,26 +396,18 @@ fn partners_witness_each_others_audit_logs_and_raise_an_alarm_on_a_rewrite() {
     let fork_note =
         tansiq_crypto::checkpoint::sign(&dz.identity, &format!("tansiq/{}", dz.id()), &same_size)
             .unwrap();
-    let t = dz
-        .store
-        .write(|tx| {
-            dz.federation.submit(
-                &dz,
-                tx,
-                &ctl,
-                "checkpoint",
-                Precedence::Routine,
-                members.clone(),
-                vec![],
-                &Payload::Checkpoint {
-                    note: fork_note,
-                    old_size: size2,
-                    proof: vec![],
-                },
-            )
-        })
-        .unwrap();
-    dz.federation.queue(t);
+    dz.send_unchecked(
+        &ctl,
+        Precedence::Routine,
+        members.clone(),
+        vec![],
+        &Payload::Checkpoint {
+            note: fork_note,
+            old_size: size2,
+            proof: vec![],
+        },
+    )
+    .unwrap();
     pump(&both);
     assert_eq!(ma.sync_status(&OP).unwrap().alarms.len(), 2);
     assert_eq!(audit_alarms(&ma), 2);
@@ -445,26 +421,18 @@ fn partners_witness_each_others_audit_logs_and_raise_an_alarm_on_a_rewrite() {
     };
     let note = tansiq_crypto::checkpoint::sign(&dz.identity, &format!("tansiq/{}", dz.id()), &huge)
         .unwrap();
-    let t = dz
-        .store
-        .write(|tx| {
-            dz.federation.submit(
-                &dz,
-                tx,
-                &ctl,
-                "checkpoint",
-                Precedence::Routine,
-                members.clone(),
-                vec![],
-                &Payload::Checkpoint {
-                    note,
-                    old_size: 0,
-                    proof: vec![],
-                },
-            )
-        })
-        .unwrap();
-    dz.federation.queue(t);
+    dz.send_unchecked(
+        &ctl,
+        Precedence::Routine,
+        members.clone(),
+        vec![],
+        &Payload::Checkpoint {
+            note,
+            old_size: 0,
+            proof: vec![],
+        },
+    )
+    .unwrap();
     pump(&both);
     assert_eq!(ma.witnessed(dz.id()).unwrap().unwrap().0, size2);
     assert!(ma.audit_verify(&OP).unwrap().ok);
@@ -633,18 +601,13 @@ fn batch_for(from: &Node, to: &Node) -> (u64, Vec<tansiq_sync::Item>) {
 
 /// What `dest` answers to `from`'s message `bytes`: the status of each item.
 fn answer(dest: &Node, from: &Node, bytes: &[u8]) -> Vec<tansiq_sync::Status> {
-    let out = dest
-        .store
-        .write(|tx| dest.federation.receive(dest, tx, from.id(), bytes))
-        .unwrap();
-    out.into_iter()
-        .find_map(|t| match t.message {
-            tansiq_sync::Message::BatchAck { results, .. } => {
-                Some(results.into_iter().map(|r| r.status).collect())
-            }
-            _ => None,
-        })
-        .unwrap_or_default()
+    let ack = dest.take_in_peer_message(from.id(), bytes, true).unwrap();
+    match ack.map(|b| tansiq_sync::Message::decode(&b)) {
+        Some(Ok(tansiq_sync::Message::BatchAck { results, .. })) => {
+            results.into_iter().map(|r| r.status).collect()
+        }
+        _ => Vec::new(),
+    }
 }
 
 /// Everything bad input could change at a node.
@@ -688,18 +651,10 @@ fn bad_peer_input_is_rejected_logged_and_has_no_effect() {
         items: items.clone(),
     }
     .encode();
-    let acks = ma
-        .store
-        .write(|tx| ma.federation.receive(&ma, tx, dz.id(), &genuine))
-        .unwrap();
+    let ack = ma.take_in_peer_message(dz.id(), &genuine, true).unwrap();
     // MA's acknowledgement back to DZ (its window to MA stays open).
-    for t in acks {
-        let bytes = t.message.encode();
-        let more = dz
-            .store
-            .write(|tx| dz.federation.receive(&dz, tx, ma.id(), &bytes))
-            .unwrap();
-        dz.federation.queue(more);
+    if let Some(bytes) = ack {
+        dz.take_in_peer_message(ma.id(), &bytes, false).unwrap();
     }
     let _ = dz.federation.take_outgoing();
     assert!(ma.record_get(&OP, &id).is_ok());
@@ -783,24 +738,16 @@ fn bad_peer_input_is_rejected_logged_and_has_no_effect() {
         sent_at: "2026-11-29T10:00:00Z".into(),
         ack_required: false,
     };
-    let t = dz
-        .store
-        .write(|tx| {
-            dz.federation.submit(
-                &dz,
-                tx,
-                &unknown,
-                "message",
-                // FLASH: the express lane (DZ's two normal batches to MA
-                // above were never acknowledged).
-                Precedence::Flash,
-                pair.clone(),
-                vec![],
-                &msg(&unknown),
-            )
-        })
-        .unwrap();
-    dz.federation.queue(t);
+    dz.send_unchecked(
+        &unknown,
+        // FLASH: the express lane (DZ's two normal batches to MA
+        // above were never acknowledged).
+        Precedence::Flash,
+        pair.clone(),
+        vec![],
+        &msg(&unknown),
+    )
+    .unwrap();
     let (b, its) = batch_for(&dz, &ma);
     let (st, log) = logged(|| {
         answer(
@@ -827,22 +774,8 @@ fn bad_peer_input_is_rejected_logged_and_has_no_effect() {
         us.id().to_string(),
     ];
     three.sort();
-    let t = us
-        .store
-        .write(|tx| {
-            us.federation.submit(
-                &us,
-                tx,
-                &ch,
-                "message",
-                Precedence::Flash,
-                three.clone(),
-                vec![],
-                &msg(&ch),
-            )
-        })
+    us.send_unchecked(&ch, Precedence::Flash, three.clone(), vec![], &msg(&ch))
         .unwrap();
-    us.federation.queue(t);
     let (b, its) = batch_for(&us, &ma);
     let (st, log) = logged(|| {
         answer(
@@ -1001,25 +934,17 @@ fn a_receiver_holding_the_source_refuses_a_derived_record_placed_too_wide() {
         ma.id().to_string(),
         tn.id().to_string(),
     ];
-    let t = ma
-        .store
-        .write(|tx| {
-            ma.federation.submit(
-                &ma,
-                tx,
-                &tri,
-                "record",
-                Precedence::Routine,
-                members.clone(),
-                vec![],
-                &Payload::Record {
-                    record: forged.clone(),
-                    release: None,
-                },
-            )
-        })
-        .unwrap();
-    ma.federation.queue(t);
+    ma.send_unchecked(
+        &tri,
+        Precedence::Routine,
+        members.clone(),
+        vec![],
+        &Payload::Record {
+            record: forged.clone(),
+            release: None,
+        },
+    )
+    .unwrap();
     pump(&all);
     assert!(
         dz.record_get(&OP, &body.id).is_err(),

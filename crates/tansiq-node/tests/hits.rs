@@ -244,26 +244,18 @@ fn reference_for(holder: &Node, querier: &str, key_id: &str, record: &str) -> St
 
 /// A modified requester sends whatever hit request it likes.
 fn send_hit_request(from: &Node, to: &Node, id: &str, reference: &str, channel: &str) {
-    let t = from
-        .store
-        .write(|tx| {
-            from.federation.submit(
-                from,
-                tx,
-                &control_channel(from.id(), to.id()),
-                "release",
-                Precedence::Immediate,
-                vec![from.id().to_string(), to.id().to_string()],
-                vec![],
-                &Payload::HitRequest {
-                    id: id.into(),
-                    reference: reference.into(),
-                    channel: channel.into(),
-                },
-            )
-        })
-        .unwrap();
-    from.federation.queue(t);
+    from.send_unchecked(
+        &control_channel(from.id(), to.id()),
+        Precedence::Immediate,
+        vec![from.id().to_string(), to.id().to_string()],
+        vec![],
+        &Payload::HitRequest {
+            id: id.into(),
+            reference: reference.into(),
+            channel: channel.into(),
+        },
+    )
+    .unwrap();
 }
 
 fn audit_count(n: &Node, action: &str) -> i64 {
@@ -491,27 +483,19 @@ fn a_refusal_reason_from_a_modified_holder_carries_no_control_characters() {
         .unwrap();
     let id = ma.hit_request(&OP, &reference).unwrap();
     pump(&all);
-    let t = dz
-        .store
-        .write(|tx| {
-            dz.federation.submit(
-                &dz,
-                tx,
-                &control_channel(dz.id(), ma.id()),
-                "release",
-                Precedence::Immediate,
-                vec![dz.id().to_string(), ma.id().to_string()],
-                vec![],
-                &Payload::HitDecision {
-                    request: id.clone(),
-                    granted: false,
-                    record: None,
-                    reason: Some("\u{1b}]0;pwned\u{7}no\u{1b}[2J\r\nmore".into()),
-                },
-            )
-        })
-        .unwrap();
-    dz.federation.queue(t);
+    dz.send_unchecked(
+        &control_channel(dz.id(), ma.id()),
+        Precedence::Immediate,
+        vec![dz.id().to_string(), ma.id().to_string()],
+        vec![],
+        &Payload::HitDecision {
+            request: id.clone(),
+            granted: false,
+            record: None,
+            reason: Some("\u{1b}]0;pwned\u{7}no\u{1b}[2J\r\nmore".into()),
+        },
+    )
+    .unwrap();
     pump(&all);
     let row = ma
         .hit_requests(&OP)

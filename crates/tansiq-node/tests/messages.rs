@@ -44,30 +44,22 @@ fn hostile_message_texts_are_rejected_by_the_receiver() {
     ];
     let members = vec![dz.id().to_string(), ma.id().to_string()];
     for (i, (text, file, prec, sent_at)) in hostile.iter().enumerate() {
-        let out = dz
-            .store
-            .write(|tx| {
-                dz.federation.submit(
-                    &dz,
-                    tx,
-                    &ch,
-                    "message",
-                    Precedence::Flash,
-                    members.clone(),
-                    vec![],
-                    &Payload::Message {
-                        id: tansiq_core::ids::new_id(tansiq_core::ids::MESSAGE_PREFIX),
-                        channel: ch.clone(),
-                        file: file.map(str::to_string),
-                        precedence: prec.to_string(),
-                        text: text.to_string(),
-                        sent_at: sent_at.to_string(),
-                        ack_required: false,
-                    },
-                )
-            })
-            .unwrap();
-        dz.federation.queue(out);
+        dz.send_unchecked(
+            &ch,
+            Precedence::Flash,
+            members.clone(),
+            vec![],
+            &Payload::Message {
+                id: tansiq_core::ids::new_id(tansiq_core::ids::MESSAGE_PREFIX),
+                channel: ch.clone(),
+                file: file.map(str::to_string),
+                precedence: prec.to_string(),
+                text: text.to_string(),
+                sent_at: sent_at.to_string(),
+                ack_required: false,
+            },
+        )
+        .unwrap();
         pump(&[&dz, &ma]);
         assert!(
             ma.inbox(&OP).unwrap().is_empty(),
@@ -121,22 +113,8 @@ fn hostile_release_reasons_arrive_defused() {
     let both = vec![dz.id().to_string(), ma.id().to_string()];
     let ctl = tansiq_node::federation::control_channel(dz.id(), ma.id());
     let submit = |from: &Node, p: Payload| {
-        let out = from
-            .store
-            .write(|tx| {
-                from.federation.submit(
-                    from,
-                    tx,
-                    &ctl,
-                    p.kind(),
-                    Precedence::Routine,
-                    both.clone(),
-                    vec![],
-                    &p,
-                )
-            })
+        from.send_unchecked(&ctl, Precedence::Routine, both.clone(), vec![], &p)
             .unwrap();
-        from.federation.queue(out);
         pump(&[&dz, &ma]);
     };
     // A modified MA asks with a hostile reason.

@@ -213,7 +213,7 @@ fn a_co_signature_made_before_a_rotation_still_counts() {
         n.receive_card_push(ma.id(), &card).unwrap();
     }
     let ma = Node::open(&tmp.path().join("ma")).unwrap();
-    ma.federation.queue(queued);
+    ma.federation.requeue(queued);
     pump(&[&dz, &ma, &tn]);
     tn.channel_accept(&OP, &ch).unwrap();
     pump(&[&dz, &ma, &tn]);
@@ -235,7 +235,7 @@ fn a_co_signature_made_before_a_rotation_still_counts() {
 /// with DZ), and the next fetch takes the record in — once.
 #[test]
 fn anti_entropy_after_a_rotation_fetches_the_card_then_the_envelopes() {
-    use tansiq_node::rotation::CardFetched;
+    use tansiq_node::federation::CardFetched;
     let tmp = tempfile::tempdir().unwrap();
     let (dz, ma, tn, ch) = maghreb(tmp.path());
     ma.channel_accept(&OP, &ch).unwrap();
@@ -254,11 +254,7 @@ fn anti_entropy_after_a_rotation_fetches_the_card_then_the_envelopes() {
     for t in dz.federation.take_outgoing() {
         if t.to.as_str() == tn.id() {
             let bytes = t.message.encode();
-            let more = tn
-                .store
-                .write(|tx| tn.federation.receive(&tn, tx, dz.id(), &bytes))
-                .unwrap();
-            tn.federation.queue(more);
+            tn.take_in_peer_message(dz.id(), &bytes, false).unwrap();
         }
     }
     let _ = tn.federation.take_outgoing();

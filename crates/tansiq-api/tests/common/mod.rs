@@ -59,11 +59,8 @@ fn hand_over(nodes: &[&Node], lenient: bool) -> usize {
                 continue;
             };
             let bytes = t.message.encode();
-            match dest
-                .store
-                .write(|tx| dest.federation.receive(dest, tx, n.id(), &bytes))
-            {
-                Ok(more) => dest.federation.queue(more),
+            match dest.take_in_peer_message(n.id(), &bytes, false) {
+                Ok(_) => {}
                 Err(e) if !lenient => panic!("delivery to {} failed: {e}", dest.id()),
                 Err(_) => {}
             }
@@ -76,8 +73,7 @@ fn hand_over(nodes: &[&Node], lenient: bool) -> usize {
 /// Lets every node's timers (summaries, retries) queue what they have.
 fn poll_all(nodes: &[&Node]) {
     for n in nodes {
-        let more = n.store.write(|tx| n.federation.poll(n, tx)).unwrap();
-        n.federation.queue(more);
+        n.poll_peers().unwrap();
     }
 }
 

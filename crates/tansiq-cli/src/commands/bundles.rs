@@ -55,7 +55,7 @@ pub fn run(ctx: &Ctx, c: BundleCmd) -> CliResult {
 /// stream without end) of at most `MAX_BUNDLE_FILE` bytes, read with that
 /// limit whatever its size claims.
 fn read_bundle(path: &Path) -> CliResult<Vec<u8>> {
-    let max = tansiq_node::federation::bundle::MAX_BUNDLE_FILE;
+    let max = tansiq_node::bundles::MAX_BUNDLE_FILE;
     let cannot = |e: std::io::Error| CliError::bad(format!("cannot read {}: {e}", path.display()));
     let f = std::fs::File::open(path).map_err(cannot)?;
     let meta = f.metadata().map_err(cannot)?;

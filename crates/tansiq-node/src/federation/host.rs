@@ -6,16 +6,15 @@ use tansiq_store::Tx;
 use tansiq_sync::{ChannelId, Envelope, EnvelopeId, Host, NodeId, Verdict, ENVELOPE_SIG_CONTEXT};
 
 use super::apply::envelope_from_row;
-use super::control_channel;
 use super::prepare::Prepared;
+use super::{control_channel, CardWants, Context, Members, SentCache};
 use crate::card::KeyBook;
-use crate::channels::load_channel;
 use crate::error::NodeResult;
-use crate::node::Node;
-use crate::rotation::CardWants;
 
 pub struct SqlHost<'a, 'b> {
     me: String,
+    /// Reads a channel's members as this node holds it.
+    view: &'a dyn Members,
     signing: KeyBook,
     tx: RefCell<&'a mut Tx<'b>>,
     prepared: Option<&'a Prepared>,
@@ -28,33 +27,44 @@ pub struct SqlHost<'a, 'b> {
     /// to fetch when it brings an envelope signed by a key not held here.
     from: Option<(String, std::sync::Arc<CardWants>)>,
     /// Envelopes this node made recently (see [`super::SentCache`]).
-    sent: std::sync::Arc<super::SentCache>,
+    sent: std::sync::Arc<SentCache>,
 }
 
 impl<'a, 'b> SqlHost<'a, 'b> {
-    pub fn new(node: &Node, tx: &'a mut Tx<'b>) -> NodeResult<SqlHost<'a, 'b>> {
-        let signing = node.key_lookup(tx)?;
+    pub(crate) fn new<C: Context>(
+        cx: &'a C,
+        tx: &'a mut Tx<'b>,
+        sent: std::sync::Arc<SentCache>,
+    ) -> NodeResult<SqlHost<'a, 'b>> {
+        let signing = cx.key_lookup(tx)?;
         Ok(SqlHost {
-            me: node.id().to_string(),
+            me: cx.id().to_string(),
+            view: cx,
             signing,
             tx: RefCell::new(tx),
             prepared: None,
             members: RefCell::default(),
             from: None,
-            sent: node.federation.sent.clone(),
+            sent,
         })
     }
 
     /// A host with the signing keys already looked up in this transaction.
-    pub(crate) fn with_keys(node: &Node, tx: &'a mut Tx<'b>, signing: KeyBook) -> SqlHost<'a, 'b> {
+    pub(crate) fn with_keys<C: Context>(
+        cx: &'a C,
+        tx: &'a mut Tx<'b>,
+        signing: KeyBook,
+        sent: std::sync::Arc<SentCache>,
+    ) -> SqlHost<'a, 'b> {
         SqlHost {
-            me: node.id().to_string(),
+            me: cx.id().to_string(),
+            view: cx,
             signing,
             tx: RefCell::new(tx),
             prepared: None,
             members: RefCell::default(),
             from: None,
-            sent: node.federation.sent.clone(),
+            sent,
         }
     }
 
@@ -130,9 +140,7 @@ impl<'a, 'b> SqlHost<'a, 'b> {
                 });
         }
         let mut tx = self.tx.borrow_mut();
-        tx.channel(channel).ok()??;
-        let st = load_channel(&mut tx, channel).ok()?;
-        st.active.map(|a| a.charter.members)
+        self.view.channel_members(&mut tx, channel)
     }
 }
 

@@ -15,26 +15,88 @@
 //! process changed the sync state since this one last did (`sync_gen`).
 
 mod apply;
-pub mod bundle;
+pub mod cards;
 pub mod host;
-mod outbound;
 pub mod payload;
 pub mod prepare;
-pub mod witness;
 
+use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-use tansiq_store::Tx;
+use tansiq_crypto::Identity;
+use tansiq_store::{Store, Tx};
 use tansiq_sync::{
     ChannelId, Config, Engine, Envelope, Kind, Message, NodeId, Output, Precedence, Snapshot,
     Transmit,
 };
 
+use crate::card::KeyBook;
 use crate::error::{NodeError, NodeResult};
-use crate::node::Node;
+pub use apply::Outcome;
+pub use cards::{CardFetched, CardWants};
 use host::SqlHost;
 pub use payload::Payload;
-pub use prepare::Prepared;
+pub use prepare::{Prepared, RecordCheck};
+
+/// What federation needs of the node it runs on: who it is, the keys of
+/// its peers as a transaction sees them, and the application that takes
+/// in what arrives. `Node` implements it (`inbound.rs`); federation never
+/// sees the services behind it, so it cannot reach around them.
+pub trait Context: Members + Sync {
+    /// What taking in one engine output remembers between its envelopes
+    /// (channel terms read once per batch, versions to forward after).
+    type Batch: Default;
+    fn id(&self) -> &str;
+    /// The current signing and sealing keys.
+    fn identity(&self) -> &Identity;
+    /// Every generation of this node's keys (what was sealed to an
+    /// earlier one still opens).
+    fn identities(&self) -> Vec<&Identity>;
+    /// Encryption keys of this node and its peers.
+    fn encryption_keys(&self, tx: &mut Tx) -> NodeResult<BTreeMap<String, [u8; 32]>>;
+    /// Signing keys of this node and its peers, with their generations.
+    fn key_lookup(&self, tx: &mut Tx) -> NodeResult<KeyBook>;
+    fn audit(
+        &self,
+        tx: &mut Tx,
+        actor: &str,
+        action: &str,
+        object: &str,
+        details: serde_json::Value,
+    ) -> NodeResult<u64>;
+    /// Takes in an opened payload that `env` brought, in `tx`. `check`:
+    /// a record payload's signature check done before the transaction.
+    fn deliver(
+        &self,
+        tx: &mut Tx,
+        env: &Envelope,
+        payload: Payload,
+        check: Option<RecordCheck>,
+        keys: &KeyBook,
+        batch: &mut Self::Batch,
+    ) -> Result<(), Outcome>;
+    /// Runs once the engine is free again after an output was taken in
+    /// (what it sends goes through the engine).
+    fn delivered(&self, tx: &mut Tx, batch: Self::Batch, out: &mut Outbox) -> NodeResult<()>;
+}
+
+/// The members of a channel as this node holds it (None: no active
+/// channel here). A trait object the engine's host reads through.
+pub trait Members {
+    fn channel_members(&self, tx: &mut Tx, channel: &str) -> Option<Vec<String>>;
+}
+
+/// Messages to peers made inside a write transaction. Only
+/// [`Federation::commit`] makes one, and it hands them to the sender only
+/// once the transaction committed: sending before durability cannot be
+/// written.
+pub struct Outbox(Vec<Transmit>);
+
+impl Outbox {
+    fn push_all(&mut self, t: Vec<Transmit>) {
+        self.0.extend(t);
+    }
+}
 
 /// Milliseconds since the Unix epoch (the engine never reads a clock).
 pub fn now_ms() -> u64 {
@@ -53,7 +115,7 @@ pub fn control_channel(a: &str, b: &str) -> String {
     format!("ctl_{}", &hex::encode(h)[..20])
 }
 
-fn sync_err(e: impl std::fmt::Display) -> NodeError {
+pub(crate) fn sync_err(e: impl std::fmt::Display) -> NodeError {
     NodeError::Internal(format!("sync: {e}"))
 }
 
@@ -178,7 +240,7 @@ pub struct Federation {
     pub turns: Turns,
     /// Cards of peers that rotated without this node hearing of it, to
     /// fetch from the peers that brought their envelopes.
-    pub cards: std::sync::Arc<crate::rotation::CardWants>,
+    pub cards: std::sync::Arc<CardWants>,
     /// Envelopes this node made recently, to send without reading them
     /// back from the store (see [`SentCache`]).
     pub(crate) sent: std::sync::Arc<SentCache>,
@@ -316,7 +378,7 @@ impl Federation {
     /// free or expired rows (queued by the CLI, or left by a worker that
     /// died). Newly claimed rows reach the engine by rebuilding it on the
     /// next call. Returns the rows newly claimed.
-    pub fn claim_round(&self, node: &Node) -> NodeResult<usize> {
+    pub fn claim_round(&self, store: &Store) -> NodeResult<usize> {
         let Some(w) = self
             .worker
             .lock()
@@ -328,7 +390,7 @@ impl Federation {
         let now = now_ms();
         let until = (now + w.lease_ms) as i64;
         let renew = now.saturating_sub(w.renewed) >= w.lease_ms / 3;
-        let claimed = node.store.write_unlocked(|tx| {
+        let claimed = store.write_unlocked(|tx| {
             if renew {
                 tx.sync_renew_claims(&w.id, until)?;
             }
@@ -352,11 +414,11 @@ impl Federation {
 
     /// Frees this worker's claims (at shutdown), so other workers take
     /// its rows over at once instead of after the lease.
-    pub fn release_claims(&self, node: &Node) -> NodeResult<u64> {
+    pub fn release_claims(&self, store: &Store) -> NodeResult<u64> {
         let Some(id) = self.worker_id() else {
             return Ok(0);
         };
-        let n = node.store.write_unlocked(|tx| {
+        let n = store.write_unlocked(|tx| {
             let n = tx.sync_release_claims(&id)?;
             if n > 0 {
                 tx.notify_work()?;
@@ -366,8 +428,53 @@ impl Federation {
         Ok(n)
     }
 
-    /// Queues committed transmits for sending.
-    pub fn queue(&self, t: Vec<Transmit>) {
+    /// The one way a transaction that may send commits. `f` runs in a
+    /// write transaction and puts what must reach peers in the outbox;
+    /// the messages are handed to the sender only once the transaction
+    /// committed. If it fails, an engine that queued them is rebuilt from
+    /// the store (it may be ahead of it).
+    pub fn commit<T>(
+        &self,
+        store: &Store,
+        f: impl FnOnce(&mut Tx, &mut Outbox) -> NodeResult<T>,
+    ) -> NodeResult<T> {
+        self.commit_then(store, f, |_| None::<()>).map(|(v, _)| v)
+    }
+
+    /// [`Federation::commit`] that first lets `pick` take one committed
+    /// message out of the outbox instead of queueing it (the
+    /// acknowledgement a peer waits for in its HTTP response).
+    pub fn commit_then<T, R>(
+        &self,
+        store: &Store,
+        f: impl FnOnce(&mut Tx, &mut Outbox) -> NodeResult<T>,
+        pick: impl FnOnce(&mut Vec<Transmit>) -> Option<R>,
+    ) -> NodeResult<(T, Option<R>)> {
+        let mut out = Outbox(Vec::new());
+        match store.write(|tx| f(tx, &mut out)) {
+            Ok(v) => {
+                let mut sent = out.0;
+                let picked = pick(&mut sent);
+                self.queue(sent);
+                Ok((v, picked))
+            }
+            Err(e) => {
+                if !out.0.is_empty() {
+                    self.reset();
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Hands back transmits taken with [`Federation::take_outgoing`] (they
+    /// were committed when first queued), e.g. to a reopened node.
+    pub fn requeue(&self, t: Vec<Transmit>) {
+        self.queue(t)
+    }
+
+    /// Hands committed transmits to the sender.
+    fn queue(&self, t: Vec<Transmit>) {
         if t.is_empty() {
             return;
         }
@@ -426,44 +533,45 @@ impl Federation {
     }
 
     /// Runs `f` with an engine that is current for the state in `tx`,
-    /// applies its output's effects in `tx`, and returns the transmits.
-    /// If the caller's transaction later fails to commit, call
-    /// [`Federation::reset`]: the cached engine may be ahead of the store.
-    pub fn with_engine(
+    /// applies its output's effects in `tx`, and puts its transmits in
+    /// `out`.
+    pub fn with_engine<C: Context>(
         &self,
-        node: &Node,
+        cx: &C,
         tx: &mut Tx,
+        out: &mut Outbox,
         f: impl FnOnce(&mut Engine, &SqlHost, u64) -> NodeResult<Output>,
-    ) -> NodeResult<Vec<Transmit>> {
-        self.run(node, tx, |e, h, now| f(e, h, now).map(|o| (o, ())))
-            .map(|(t, ())| t)
+    ) -> NodeResult<()> {
+        self.run(cx, tx, out, |e, h, now| f(e, h, now).map(|o| (o, ())))
     }
 
     /// [`Federation::with_engine`] for calls that also return a value.
-    pub fn run<T>(
+    pub fn run<C: Context, T>(
         &self,
-        node: &Node,
+        cx: &C,
         tx: &mut Tx,
+        out: &mut Outbox,
         f: impl FnOnce(&mut Engine, &SqlHost, u64) -> NodeResult<(Output, T)>,
-    ) -> NodeResult<(Vec<Transmit>, T)> {
-        self.run_prepared(node, tx, None, None, f)
+    ) -> NodeResult<T> {
+        self.run_prepared(cx, tx, out, None, None, f)
     }
 
     /// `from`: the peer whose message this call handles.
-    fn run_prepared<T>(
+    fn run_prepared<C: Context, T>(
         &self,
-        node: &Node,
+        cx: &C,
         tx: &mut Tx,
+        sent: &mut Outbox,
         prepared: Option<&Prepared>,
         from: Option<&str>,
         f: impl FnOnce(&mut Engine, &SqlHost, u64) -> NodeResult<(Output, T)>,
-    ) -> NodeResult<(Vec<Transmit>, T)> {
+    ) -> NodeResult<T> {
         let mut guard = self.engine.lock().unwrap_or_else(|p| p.into_inner());
         let now = now_ms();
-        self.current(&mut guard, node, tx, now)?;
+        self.current(&mut guard, cx, tx, now)?;
         let (engine, _) = guard.as_mut().expect("set above");
         let (out, keys) = {
-            let mut host = SqlHost::new(node, tx)?.with_prepared(prepared);
+            let mut host = SqlHost::new(cx, tx, self.sent.clone())?.with_prepared(prepared);
             if let Some(p) = from {
                 host = host.handling_peer(p, self.cards.clone());
             }
@@ -479,8 +587,18 @@ impl Federation {
             }
         };
         log_events(&out.events);
-        let mut delivery = apply::Delivery::default();
-        if let Err(e) = apply::apply(node, tx, &out, &keys, prepared, &mut delivery) {
+        let mut batch = C::Batch::default();
+        let claim = self.claim_for_new_rows();
+        if let Err(e) = apply::apply(
+            cx,
+            &self.epochs,
+            claim,
+            tx,
+            &out,
+            &keys,
+            prepared,
+            &mut batch,
+        ) {
             *guard = None;
             return Err(e);
         }
@@ -492,24 +610,20 @@ impl Federation {
             tx.meta_set("sync_gen", &new_gen)?;
             guard.as_mut().expect("set above").1 = new_gen;
         }
-        let mut transmits = out.transmits;
-        let forwards = delivery.forwards;
-        if !forwards.is_empty() {
-            // Submitting needs the engine: after this call's own effects.
-            drop(guard);
-            for f in forwards {
-                node.forward_version(tx, &f.record, &f.channel, &mut transmits)?;
-            }
-        }
-        Ok((transmits, value))
+        sent.push_all(out.transmits);
+        // What the application sends in turn needs the engine: after this
+        // call's own effects.
+        drop(guard);
+        cx.delivered(tx, batch, sent)?;
+        Ok(value)
     }
 
     /// Makes the cached engine current for the state in `tx` (rebuilt from
     /// the store if another process changed the sync state since).
-    fn current(
+    fn current<C: Context>(
         &self,
         guard: &mut Option<(Engine, String)>,
-        node: &Node,
+        cx: &C,
         tx: &mut Tx,
         now: u64,
     ) -> NodeResult<()> {
@@ -529,10 +643,10 @@ impl Federation {
                 .map(apply::outbox_from_row)
                 .collect::<NodeResult<_>>()?,
             };
-            let host = SqlHost::new(node, tx)?;
+            let host = SqlHost::new(cx, tx, self.sent.clone())?;
             let seed = u64::from_le_bytes(tansiq_crypto::random_bytes());
             let engine = Engine::restore(
-                node_id(node.id())?,
+                node_id(cx.id())?,
                 engine_config(),
                 seed,
                 snapshot,
@@ -550,21 +664,23 @@ impl Federation {
         *self.engine.lock().unwrap_or_else(|p| p.into_inner()) = None;
     }
 
-    /// Seals `payload` to the channel's recipients, signs and submits it.
+    /// Seals `payload` to the recipients, signs and submits it. The
+    /// services decide who may send what before calling it (a hostile
+    /// node's modified services would not: receivers check again).
     #[allow(clippy::too_many_arguments)]
-    pub fn submit(
+    pub fn submit<C: Context>(
         &self,
-        node: &Node,
+        cx: &C,
         tx: &mut Tx,
+        out: &mut Outbox,
         channel: &str,
-        kind: &str,
         precedence: Precedence,
         recipients: Vec<String>,
         relays: Vec<String>,
         payload: &Payload,
-    ) -> NodeResult<Vec<Transmit>> {
+    ) -> NodeResult<()> {
         let channel = channel_id(channel)?;
-        let kind = Kind::new(kind).map_err(sync_err)?;
+        let kind = Kind::new(payload.kind()).map_err(sync_err)?;
         let recipients = recipients
             .iter()
             .map(|r| node_id(r))
@@ -573,14 +689,14 @@ impl Federation {
             .iter()
             .map(|r| node_id(r))
             .collect::<NodeResult<Vec<_>>>()?;
-        let keys = node.encryption_keys(tx)?;
-        let (transmits, env_id) = self.run(node, tx, |engine, host, now| {
+        let keys = cx.encryption_keys(tx)?;
+        let env_id = self.run(cx, tx, out, |engine, host, now| {
             let header = engine
                 .prepare(&channel, kind, precedence, recipients, relays, now)
                 .map_err(sync_err)?;
             let body = payload::seal(payload, &header, &keys, &self.epochs)?;
             let env = Envelope::new(header, tansiq_sync::Body::Sealed(body), |id| {
-                node.identity.sign(tansiq_sync::ENVELOPE_SIG_CONTEXT, &id.0)
+                cx.identity().sign(tansiq_sync::ENVELOPE_SIG_CONTEXT, &id.0)
             })
             .map_err(sync_err)?;
             let id = env.id();
@@ -593,7 +709,7 @@ impl Federation {
             // So a retraction can purge every sealed copy of the record.
             tx.put_record_envelope(&record.body.id, &env_id.0)?;
         }
-        Ok(transmits)
+        Ok(())
     }
 
     /// [`Federation::submit`] for many payloads in one transaction (a batch
@@ -603,32 +719,39 @@ impl Federation {
     /// made on every core, then each envelope is submitted and its effects
     /// applied before the next (so the engine finds the earlier ones in
     /// the store). Returns the envelope id of each item.
-    pub fn submit_many(
+    pub fn submit_many<C: Context>(
         &self,
-        node: &Node,
+        cx: &C,
         tx: &mut Tx,
+        out: &mut Outbox,
         items: &[Submission<'_>],
-    ) -> NodeResult<(Vec<Transmit>, Vec<tansiq_sync::EnvelopeId>)> {
+    ) -> NodeResult<Vec<tansiq_sync::EnvelopeId>> {
         if items.is_empty() {
-            return Ok((Vec::new(), Vec::new()));
+            return Ok(Vec::new());
         }
-        let keys = node.encryption_keys(tx)?;
+        let keys = cx.encryption_keys(tx)?;
         let mut guard = self.engine.lock().unwrap_or_else(|p| p.into_inner());
         let now = now_ms();
-        self.current(&mut guard, node, tx, now)?;
-        let result = self.submit_many_in(node, tx, &mut guard, &keys, items, now);
-        if result.is_err() {
-            *guard = None;
+        self.current(&mut guard, cx, tx, now)?;
+        let result = self.submit_many_in(cx, tx, &mut guard, &keys, items, now);
+        match result {
+            Ok((t, ids)) => {
+                out.push_all(t);
+                Ok(ids)
+            }
+            Err(e) => {
+                *guard = None;
+                Err(e)
+            }
         }
-        result
     }
 
-    fn submit_many_in(
+    fn submit_many_in<C: Context>(
         &self,
-        node: &Node,
+        cx: &C,
         tx: &mut Tx,
         guard: &mut Option<(Engine, String)>,
-        keys: &std::collections::BTreeMap<String, [u8; 32]>,
+        keys: &BTreeMap<String, [u8; 32]>,
         items: &[Submission<'_>],
         now: u64,
     ) -> NodeResult<(Vec<Transmit>, Vec<tansiq_sync::EnvelopeId>)> {
@@ -665,10 +788,10 @@ impl Federation {
             heads.insert(it.channel, (env.header().seq, env.id()));
             unsigned.push(env);
         }
-        let sigs = crate::records::par_map(unsigned.iter().map(|e| e.id()).collect(), |id| {
-            node.identity.sign(tansiq_sync::ENVELOPE_SIG_CONTEXT, &id.0)
+        let sigs = crate::par::par_map(unsigned.iter().map(|e| e.id()).collect(), |id| {
+            cx.identity().sign(tansiq_sync::ENVELOPE_SIG_CONTEXT, &id.0)
         });
-        let signing = node.key_lookup(tx)?;
+        let signing = cx.key_lookup(tx)?;
         *self.keys.lock().unwrap_or_else(|p| p.into_inner()) = Some(signing.clone());
         let mut transmits = Vec::new();
         let mut ids = Vec::with_capacity(unsigned.len());
@@ -677,11 +800,13 @@ impl Federation {
             ids.push(env.id());
             self.sent.insert(&env);
             let out = {
-                let host = SqlHost::with_keys(node, tx, signing.clone());
+                let host = SqlHost::with_keys(cx, tx, signing.clone(), self.sent.clone());
                 engine.submit(env, now, &host).map_err(sync_err)?
             };
-            // A submission delivers nothing here: no forwards.
-            apply::apply(node, tx, &out, &signing, None, &mut Default::default())?;
+            // A submission delivers nothing here.
+            let claim = self.claim_for_new_rows();
+            let mut none = C::Batch::default();
+            apply::apply(cx, &self.epochs, claim, tx, &out, &signing, None, &mut none)?;
             transmits.extend(out.transmits);
         }
         let new_gen = hex::encode(tansiq_crypto::random_bytes::<8>());
@@ -691,62 +816,70 @@ impl Federation {
     }
 
     /// Handles a message received from an authenticated peer.
-    pub fn receive(
+    pub fn receive<C: Context>(
         &self,
-        node: &Node,
+        cx: &C,
         tx: &mut Tx,
+        out: &mut Outbox,
         from: &str,
         bytes: &[u8],
-    ) -> NodeResult<Vec<Transmit>> {
-        self.receive_prepared(node, tx, from, bytes, Prepared::none())
+    ) -> NodeResult<()> {
+        self.receive_prepared(cx, tx, out, from, bytes, Prepared::none())
     }
 
     /// Decodes a peer's message and checks and opens the envelopes in it
     /// for this node, on every core, without the store: call it before
     /// taking the store lock, then [`Federation::receive_prepared`].
-    pub fn prepare(&self, node: &Node, bytes: &[u8]) -> Prepared {
+    pub fn prepare<C: Context>(&self, cx: &C, bytes: &[u8]) -> Prepared {
         let keys = self.keys.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        prepare::prepare(node, keys.as_ref(), bytes)
+        prepare::prepare(cx, &self.epochs, keys.as_ref(), bytes)
     }
 
     /// [`Federation::receive`] using what [`Federation::prepare`] did for
     /// these `bytes`.
-    pub fn receive_prepared(
+    pub fn receive_prepared<C: Context>(
         &self,
-        node: &Node,
+        cx: &C,
         tx: &mut Tx,
+        out: &mut Outbox,
         from: &str,
         bytes: &[u8],
         mut prepared: Prepared,
-    ) -> NodeResult<Vec<Transmit>> {
+    ) -> NodeResult<()> {
         let peer = from;
         let from = node_id(from)?;
         let msg = prepared.message.take();
         self.run_prepared(
-            node,
+            cx,
             tx,
+            out,
             Some(&prepared),
             Some(peer),
             |engine, host, now| {
-                let out = match msg {
+                let o = match msg {
                     Some(m) => engine.handle_message(&from, m, now, host),
                     None => engine.handle_bytes(&from, bytes, now, host),
                 };
-                Ok((out, ()))
+                Ok((o, ()))
             },
         )
-        .map(|(t, ())| t)
     }
 
     /// Timers: retries, summaries, fetches.
-    pub fn poll(&self, node: &Node, tx: &mut Tx) -> NodeResult<Vec<Transmit>> {
-        self.with_engine(node, tx, |engine, host, now| Ok(engine.poll(now, host)))
+    pub fn poll<C: Context>(&self, cx: &C, tx: &mut Tx, out: &mut Outbox) -> NodeResult<()> {
+        self.with_engine(cx, tx, out, |engine, host, now| Ok(engine.poll(now, host)))
     }
 
     /// A transmit could not be delivered.
-    pub fn failed(&self, node: &Node, tx: &mut Tx, t: &Transmit) -> NodeResult<Vec<Transmit>> {
+    pub fn failed<C: Context>(
+        &self,
+        cx: &C,
+        tx: &mut Tx,
+        out: &mut Outbox,
+        t: &Transmit,
+    ) -> NodeResult<()> {
         let (to, id) = (t.to.clone(), t.id);
-        self.with_engine(node, tx, |engine, host, now| {
+        self.with_engine(cx, tx, out, |engine, host, now| {
             Ok(engine.transmit_failed(&to, id, now, host))
         })
     }

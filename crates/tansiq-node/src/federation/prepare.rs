@@ -21,15 +21,15 @@ use std::sync::Mutex;
 use tansiq_core::record::{decode_sig, RECORD_CONTEXT};
 use tansiq_sync::{Body, Envelope, Message, NodeId, ENVELOPE_SIG_CONTEXT};
 
-use super::payload::{self, Payload};
+use super::payload::{self, EpochKeys, Payload};
+use super::Context;
 use crate::card::KeyBook;
-use crate::node::Node;
-use crate::records::search_names;
+use tansiq_core::record::search_names;
 
 /// A record payload whose signature verified with `key`, with what storing
 /// it needs.
 #[derive(Debug, Clone)]
-pub(crate) struct RecordCheck {
+pub struct RecordCheck {
     pub key: [u8; 32],
     pub hash: [u8; 32],
     pub names: Vec<String>,
@@ -126,7 +126,12 @@ fn envelopes_for_me<'a>(msg: &'a Message, me: &NodeId) -> Vec<&'a Envelope> {
 /// one candidate key (the common case: no rotation around that date) are
 /// checked together with [`tansiq_crypto::verify_batch_each`], about 2.5×
 /// cheaper than one by one; the others are tried key by key.
-fn open_part(node: &Node, keys: &KeyBook, envs: &[&Envelope]) -> Vec<([u8; 32], Opened)> {
+fn open_part<C: Context>(
+    cx: &C,
+    epochs: &EpochKeys,
+    keys: &KeyBook,
+    envs: &[&Envelope],
+) -> Vec<([u8; 32], Opened)> {
     /// A record's candidate keys, canonical signed body and signature.
     type RecordSig = (Vec<[u8; 32]>, Vec<u8>, Option<[u8; 64]>);
     struct Work {
@@ -138,12 +143,7 @@ fn open_part(node: &Node, keys: &KeyBook, envs: &[&Envelope]) -> Vec<([u8; 32], 
         .iter()
         .map(|env| {
             let h = env.header();
-            let payload = payload::open(
-                env,
-                node.id(),
-                &node.identities(),
-                Some(&node.federation.epochs),
-            );
+            let payload = payload::open(env, cx.id(), &cx.identities(), Some(epochs));
             let record = match &payload {
                 Ok(Payload::Record { record, .. }) => Some((
                     keys.keys_at_time(&record.body.originator, &record.body.created),
@@ -233,12 +233,17 @@ fn open_part(node: &Node, keys: &KeyBook, envs: &[&Envelope]) -> Vec<([u8; 32], 
 /// `keys` (this node's last view of them; a stale view only means less is
 /// prepared). Fewer than `PARALLEL_FROM` envelopes are done on the calling
 /// thread.
-pub(crate) fn prepare(node: &Node, keys: Option<&KeyBook>, bytes: &[u8]) -> Prepared {
+pub(crate) fn prepare<C: Context>(
+    cx: &C,
+    epochs: &EpochKeys,
+    keys: Option<&KeyBook>,
+    bytes: &[u8],
+) -> Prepared {
     const PARALLEL_FROM: usize = 16;
     let Ok(msg) = Message::decode(bytes) else {
         return Prepared::none();
     };
-    let (Some(keys), Ok(me)) = (keys, NodeId::new(node.id().to_string())) else {
+    let (Some(keys), Ok(me)) = (keys, NodeId::new(cx.id().to_string())) else {
         return Prepared {
             message: Some(msg),
             ..Default::default()
@@ -247,14 +252,14 @@ pub(crate) fn prepare(node: &Node, keys: Option<&KeyBook>, bytes: &[u8]) -> Prep
     let envs = envelopes_for_me(&msg, &me);
     let threads = rayon::current_num_threads();
     let opened: Vec<([u8; 32], Opened)> = if threads <= 1 || envs.len() < PARALLEL_FROM {
-        open_part(node, keys, &envs)
+        open_part(cx, epochs, keys, &envs)
     } else {
         // One part per core (on rayon's pool, no thread started per
         // message), each verified as one batch.
         use rayon::prelude::*;
         let chunk = envs.len().div_ceil(threads);
         envs.par_chunks(chunk)
-            .flat_map_iter(|part| open_part(node, keys, part))
+            .flat_map_iter(|part| open_part(cx, epochs, keys, part))
             .collect()
     };
     // The same id twice (a forged twin of a valid envelope): keep the one
@@ -294,6 +299,7 @@ mod tests {
 
     use crate::records::NewRecord;
     use crate::InitOptions;
+    use crate::Node;
 
     const OP: Actor = Actor::Operator;
 
@@ -312,6 +318,34 @@ mod tests {
         .unwrap()
     }
 
+    /// Takes in `bytes` from `from` the plain way, returning the answers
+    /// (committed, not queued).
+    fn plain(dest: &Node, from: &str, bytes: &[u8]) -> Vec<tansiq_sync::Transmit> {
+        let mut out = crate::federation::Outbox(Vec::new());
+        dest.store
+            .write(|tx| dest.federation.receive(dest, tx, &mut out, from, bytes))
+            .unwrap();
+        out.0
+    }
+
+    /// Takes in `bytes` with what was prepared for them, returning the
+    /// answers (committed, not queued).
+    fn prepared_in(
+        dest: &Node,
+        from: &str,
+        bytes: &[u8],
+        p: Prepared,
+    ) -> Vec<tansiq_sync::Transmit> {
+        let mut out = crate::federation::Outbox(Vec::new());
+        dest.store
+            .write(|tx| {
+                dest.federation
+                    .receive_prepared(dest, tx, &mut out, from, bytes, p)
+            })
+            .unwrap();
+        out.0
+    }
+
     fn pump(nodes: &[&Node]) {
         for _ in 0..20 {
             let mut any = false;
@@ -319,10 +353,7 @@ mod tests {
                 for t in n.federation.take_outgoing() {
                     let dest = nodes.iter().find(|d| d.id() == t.to.as_str()).unwrap();
                     let bytes = t.message.encode();
-                    let more = dest
-                        .store
-                        .write(|tx| dest.federation.receive(dest, tx, n.id(), &bytes))
-                        .unwrap();
+                    let more = plain(dest, n.id(), &bytes);
                     dest.federation.queue(more);
                     any = true;
                 }
@@ -376,10 +407,7 @@ mod tests {
         for t in out {
             assert_eq!(t.to.as_str(), dest.id());
             let bytes = t.message.encode();
-            let more = dest
-                .store
-                .write(|tx| dest.federation.receive(dest, tx, from.id(), &bytes))
-                .unwrap();
+            let more = plain(dest, from.id(), &bytes);
             dest.federation.queue(more);
         }
     }
@@ -512,18 +540,16 @@ mod tests {
             prepared.len(),
             items_m.len()
         );
-        let got_ma = ma
-            .store
+        let mut out = crate::federation::Outbox(Vec::new());
+        ma.store
             .write(|tx| {
                 ma.federation
-                    .receive_prepared(&ma, tx, dz.id(), &to_ma, prepared)
+                    .receive_prepared(&ma, tx, &mut out, dz.id(), &to_ma, prepared)
             })
             .unwrap();
+        let got_ma = out.0;
         // TN: the plain path.
-        let got_tn = tn
-            .store
-            .write(|tx| tn.federation.receive(&tn, tx, dz.id(), &to_tn))
-            .unwrap();
+        let got_tn = plain(&tn, dz.id(), &to_tn);
 
         let (rm, rt) = (results(&got_ma), results(&got_tn));
         assert_eq!(rm, rt, "same result for every item");
@@ -559,18 +585,12 @@ mod tests {
         // the transaction checks everything itself.
         let mut keys = ma.store.write(|tx| ma.key_lookup(tx)).unwrap();
         keys.insert(dz.id().to_string(), tn.identity.signing_public());
-        let prepared = prepare(&ma, Some(&keys), &bytes);
+        let prepared = prepare(&ma, &ma.federation.epochs, Some(&keys), &bytes);
         assert!(prepared
             .lock()
             .values()
             .all(|o| o.sig_key.is_none() && o.record.is_none()));
-        let got = ma
-            .store
-            .write(|tx| {
-                ma.federation
-                    .receive_prepared(&ma, tx, dz.id(), &bytes, prepared)
-            })
-            .unwrap();
+        let got = prepared_in(&ma, dz.id(), &bytes, prepared);
         let r = results(&got);
         assert_eq!(r[0].0, Status::Refused);
         assert_eq!(r[1].0, Status::Refused);
@@ -584,13 +604,7 @@ mod tests {
 
         // Redelivery through the prepared path has no second effect.
         let again = ma.federation.prepare(&ma, &bytes);
-        let got = ma
-            .store
-            .write(|tx| {
-                ma.federation
-                    .receive_prepared(&ma, tx, dz.id(), &bytes, again)
-            })
-            .unwrap();
+        let got = prepared_in(&ma, dz.id(), &bytes, again);
         assert_eq!(results(&got)[2].0, Status::Stored);
         assert_eq!(
             held(&ma).len(),
@@ -604,13 +618,7 @@ mod tests {
         let bytes = b"{\"type\":\"batch\",\"batch\":1,\"items\":[{]}".to_vec();
         let prepared = ma.federation.prepare(&ma, &bytes);
         assert!(prepared.message.is_none() && prepared.is_empty());
-        let out = ma
-            .store
-            .write(|tx| {
-                ma.federation
-                    .receive_prepared(&ma, tx, dz.id(), &bytes, prepared)
-            })
-            .unwrap();
+        let out = prepared_in(&ma, dz.id(), &bytes, prepared);
         assert!(out.is_empty(), "nothing is answered to garbage");
     }
 

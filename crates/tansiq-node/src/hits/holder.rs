@@ -481,7 +481,7 @@ impl Node {
             }
             Ok::<_, NodeError>(out)
         })?;
-        let keyed = crate::records::par_map(bodies, |(id, version, data)| {
+        let keyed = crate::par::par_map(bodies, |(id, version, data)| {
             let tags: Vec<Tag> = entry_keys_of(&data)
                 .iter()
                 .filter_map(|k| key.evaluate(&k.bytes).ok())

@@ -95,19 +95,14 @@ fn hand_over(nodes: &[&Node], cut: &[(&str, &str)]) -> (usize, usize) {
         for t in n.federation.take_outgoing() {
             taken += 1;
             if is_cut(n.id(), t.to.as_str()) {
-                let more = n.store.write(|tx| n.federation.failed(n, tx, &t)).unwrap();
-                n.federation.queue(more);
+                n.transmit_failed(&t).unwrap();
                 continue;
             }
             let Some(dest) = nodes.iter().find(|d| d.id() == t.to.as_str()) else {
                 continue;
             };
             let bytes = t.message.encode();
-            let more = dest
-                .store
-                .write(|tx| dest.federation.receive(dest, tx, n.id(), &bytes))
-                .unwrap();
-            dest.federation.queue(more);
+            dest.take_in_peer_message(n.id(), &bytes, false).unwrap();
             moved += 1;
         }
     }
@@ -117,8 +112,7 @@ fn hand_over(nodes: &[&Node], cut: &[(&str, &str)]) -> (usize, usize) {
 /// Lets every node's timers (summaries, retries) queue what they have.
 fn poll_all(nodes: &[&Node]) {
     for n in nodes {
-        let more = n.store.write(|tx| n.federation.poll(n, tx)).unwrap();
-        n.federation.queue(more);
+        n.poll_peers().unwrap();
     }
 }
 
@@ -245,28 +239,16 @@ impl Hostile<'_> {
         members.push(me.id().to_string());
         members.sort();
         members.dedup();
-        let t = me
+        // The channel's permitted relays, as an honest node names them.
+        let relays = me
             .store
-            .write(|tx| {
-                // The channel's permitted relays, as an honest node names them.
-                let relays = tx
-                    .channel(channel)?
-                    .and_then(|c| serde_json::from_str::<ChannelState>(&c.state).ok())
-                    .and_then(|st| st.charter().map(|c| c.relays.clone()))
-                    .unwrap_or_default();
-                me.federation.submit(
-                    me,
-                    tx,
-                    channel,
-                    "record",
-                    Precedence::Routine,
-                    members.clone(),
-                    relays,
-                    payload,
-                )
-            })
+            .read(|tx| tx.channel(channel))
+            .unwrap()
+            .and_then(|c| serde_json::from_str::<ChannelState>(&c.state).ok())
+            .and_then(|st| st.charter().map(|c| c.relays.clone()))
+            .unwrap_or_default();
+        me.send_unchecked(channel, Precedence::Routine, members, relays, payload)
             .unwrap();
-        me.federation.queue(t);
     }
 
     /// Signs `body` with this node's key, whatever it claims.

@@ -9,8 +9,8 @@ use serde_json::json;
 use tansiq_core::user::Actor;
 use tansiq_crypto::seal::{self, Recipient, Sealed};
 
-use super::{node_id, sync_err};
 use crate::error::{NodeError, NodeResult};
+use crate::federation::{node_id, sync_err};
 use crate::node::Node;
 
 pub const BUNDLE_CONTEXT: &str = "tansiq/bundle/v1";
@@ -72,8 +72,8 @@ impl Node {
         let Some(peer_key) = keys.get(peer).copied().filter(|_| peer != self.id()) else {
             return Err(NodeError::bad(format!("{peer} is not a known peer")));
         };
-        let (_, items) = self.store.write(|tx| {
-            self.federation.run(self, tx, |engine, host, now| {
+        let items = self.federation.commit(&self.store, |tx, out| {
+            self.federation.run(self, tx, out, |engine, host, now| {
                 let items = engine.export_bundle(&to, usize::MAX, host);
                 // Restoring (if needed) changed nothing durable; poll
                 // would, so nothing else is called here.
@@ -117,7 +117,7 @@ impl Node {
             card: (self.key_generation() > 0).then(|| self.card()),
         };
         let bytes = serde_json::to_vec(&file).map_err(sync_err)?;
-        self.store.write(|tx| {
+        self.commit(|tx, _| {
             deliver(&bytes)?;
             self.audit(
                 tx,
@@ -125,8 +125,7 @@ impl Node {
                 "bundle.export",
                 peer,
                 json!({"to": peer, "items": count}),
-            )?;
-            self.checkpoint_in(tx)
+            )
         })?;
         Ok(count)
     }
@@ -204,12 +203,11 @@ impl Node {
             if let Some(c) = &card {
                 self.accept_card(tx, &format!("node:{}", h.from), c)?;
             }
-            let (t, report) = self.federation.run(self, tx, |engine, host, now| {
+            let report = self.federation.run(self, tx, out, |engine, host, now| {
                 engine
                     .import_bundle(&from, items, now, host)
                     .map_err(|e| bad(&format!("item {} refused: {}", e.index, e.reason)))
             })?;
-            out.extend(t);
             self.audit(
                 tx,
                 &actor.audit_name(),

@@ -18,8 +18,8 @@ use tansiq_crypto::merkle;
 use tansiq_store::{AlarmRow, Tx};
 use tansiq_sync::Precedence;
 
-use super::Payload;
 use crate::error::{NodeError, NodeResult};
+use crate::federation::Payload;
 use crate::node::Node;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -6,11 +6,11 @@ use tansiq_core::charter::SignedCharter;
 use tansiq_core::record::SignedRecord;
 use tansiq_core::release::SignedRelease;
 use tansiq_store::Tx;
-use tansiq_sync::{Precedence, Transmit};
+use tansiq_sync::Precedence;
 
-use super::{control_channel, Payload};
 use crate::channels::load_channel;
 use crate::error::NodeResult;
+use crate::federation::{control_channel, Outbox, Payload, Submission};
 use crate::node::Node;
 
 impl Node {
@@ -23,7 +23,7 @@ impl Node {
         channel: &str,
         payload: &Payload,
         precedence: Precedence,
-        out: &mut Vec<Transmit>,
+        out: &mut Outbox,
     ) -> NodeResult<()> {
         let st = load_channel(tx, channel)?;
         let Some(active) = &st.active else {
@@ -33,16 +33,16 @@ impl Node {
         if c.members.len() < 2 {
             return Ok(());
         }
-        out.extend(self.federation.submit(
+        self.federation.submit(
             self,
             tx,
+            out,
             channel,
-            payload.kind(),
             precedence,
             c.members.clone(),
             c.relays.clone(),
             payload,
-        )?);
+        )?;
         Ok(())
     }
 
@@ -53,7 +53,7 @@ impl Node {
         channel: &str,
         record: &SignedRecord,
         release: Option<&SignedRelease>,
-        out: &mut Vec<Transmit>,
+        out: &mut Outbox,
     ) -> NodeResult<()> {
         let st = load_channel(tx, channel)?;
         if st
@@ -72,12 +72,12 @@ impl Node {
 
     /// Sends many record payloads (`Payload::Record`), each to the other
     /// members of its record's channel, in one engine pass
-    /// ([`super::Federation::submit_many`]).
+    /// ([`crate::federation::Federation::submit_many`]).
     pub(crate) fn distribute_records(
         &self,
         tx: &mut Tx,
         payloads: &[Payload],
-        out: &mut Vec<Transmit>,
+        out: &mut Outbox,
     ) -> NodeResult<()> {
         let mut charters: std::collections::HashMap<String, (Vec<String>, Vec<String>)> =
             Default::default();
@@ -103,7 +103,7 @@ impl Node {
         for (ch, p, _) in &records {
             let (members, relays) = &charters[*ch];
             if members.len() >= 2 {
-                items.push(super::Submission {
+                items.push(Submission {
                     channel: ch,
                     precedence: Precedence::Routine,
                     recipients: members,
@@ -117,12 +117,11 @@ impl Node {
             .filter(|(ch, _, _)| charters[*ch].0.len() >= 2)
             .map(|(_, _, id)| *id)
             .collect();
-        let (transmits, ids) = self.federation.submit_many(self, tx, &items)?;
+        let ids = self.federation.submit_many(self, tx, out, &items)?;
         for (record, env) in sent.iter().zip(&ids) {
             // So a retraction can purge every sealed copy of the record.
             tx.put_record_envelope(record, &env.0)?;
         }
-        out.extend(transmits);
         Ok(())
     }
 
@@ -133,18 +132,18 @@ impl Node {
         to: &str,
         payload: &Payload,
         precedence: Precedence,
-        out: &mut Vec<Transmit>,
+        out: &mut Outbox,
     ) -> NodeResult<()> {
-        out.extend(self.federation.submit(
+        self.federation.submit(
             self,
             tx,
+            out,
             &control_channel(self.id(), to),
-            payload.kind(),
             precedence,
             vec![self.id().to_string(), to.to_string()],
             vec![],
             payload,
-        )?);
+        )?;
         Ok(())
     }
 
@@ -154,7 +153,7 @@ impl Node {
         &self,
         tx: &mut Tx,
         charter: &SignedCharter,
-        out: &mut Vec<Transmit>,
+        out: &mut Outbox,
     ) -> NodeResult<()> {
         let payload = Payload::Charter {
             charter: charter.clone(),
