@@ -21,6 +21,7 @@ pub mod federation;
 mod held;
 pub mod hits;
 mod inbound;
+mod keyring;
 pub mod messages;
 pub mod node;
 mod outbound;

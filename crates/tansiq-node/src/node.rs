@@ -182,7 +182,7 @@ impl Node {
             return Err(KeyError::StoreOfAnotherNode.into());
         }
         let (identity, retired, rotations) =
-            crate::rotation::load_generations(dir, &store, genesis)?;
+            crate::keyring::load_generations(dir, &store, genesis)?;
         let node = Node {
             dir: dir.to_path_buf(),
             config,

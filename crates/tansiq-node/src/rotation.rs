@@ -16,66 +16,23 @@
 //! - Receivers move a pinned card forward only along a verified chain from
 //!   the same genesis key, never back to an older generation.
 
-use std::path::{Path, PathBuf};
-
 use serde_json::json;
 
 use tansiq_core::policy::{self, Action};
 use tansiq_core::time;
 use tansiq_core::user::Actor;
 use tansiq_crypto::Identity;
-use tansiq_store::{PeerRow, Store, Tx};
+use tansiq_store::{PeerRow, Tx};
 
-use crate::card::{chain_spans, NodeCard, Rotation, RotationBody};
-use crate::config::keys_dir;
+use crate::card::{NodeCard, Rotation, RotationBody};
 use crate::error::{KeyError, NodeError, NodeResult, PathError, PeerError};
 use crate::node::Node;
 
-/// Meta key holding the JSON array of this node's rotation statements.
-pub const ROTATIONS_META: &str = "key_rotations";
-
-fn gen_dir(dir: &Path, gen: u64) -> PathBuf {
-    keys_dir(dir).join(format!("gen-{gen}"))
-}
+use crate::keyring::gen_dir;
+pub use crate::keyring::ROTATIONS_META;
 
 fn acked_meta(peer: &str) -> String {
     format!("card_acked:{peer}")
-}
-
-/// Loads every key generation the store's chain names: returns the
-/// current identity, the earlier ones (genesis first) and the chain.
-pub(crate) fn load_generations(
-    dir: &Path,
-    store: &Store,
-    genesis: Identity,
-) -> NodeResult<(Identity, Vec<Identity>, Vec<Rotation>)> {
-    let rotations: Vec<Rotation> = match store.read(|tx| tx.meta_get(ROTATIONS_META))? {
-        Some(s) => {
-            serde_json::from_str(&s).map_err(|e| NodeError::corrupt("stored key rotations", e))?
-        }
-        None => Vec::new(),
-    };
-    chain_spans(genesis.signing_public(), &rotations)?;
-    let mut ids = vec![genesis];
-    for r in &rotations {
-        let prev = ids.last().expect("genesis first");
-        r.verify(&prev.signing_public())?;
-        let d = gen_dir(dir, r.body.gen);
-        let id = Identity::load(&d)
-            .map_err(|e| KeyError::files(format!("node keys of generation {}", r.body.gen), e))?;
-        if tansiq_crypto::b64(id.signing_public()) != r.body.signing_key
-            || tansiq_crypto::b64(id.encryption_public()) != r.body.encryption_key
-        {
-            return Err(KeyError::NotGeneration {
-                dir: d,
-                gen: r.body.gen,
-            }
-            .into());
-        }
-        ids.push(id);
-    }
-    let current = ids.pop().expect("at least genesis");
-    Ok((current, ids, rotations))
 }
 
 /// What [`Node::accept_card`] did.
@@ -356,7 +313,7 @@ impl Node {
                 return Ok(Some(row.card));
             }
             for c in tx.channels()? {
-                let st = crate::channels::load_channel(tx, &c.id)?;
+                let st = crate::held::load_channel(tx, &c.id)?;
                 if let Some(a) = st.active {
                     let m = &a.charter.members;
                     if m.iter().any(|x| x == requester) && m.iter().any(|x| x == id) {
