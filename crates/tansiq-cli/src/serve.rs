@@ -147,7 +147,7 @@ async fn serve_until_signal(
     // over at once.
     let n = node.clone();
     let _ = tokio::task::spawn_blocking(move || {
-        let _ = n.store.write(|tx| n.checkpoint_in(tx));
+        let _ = n.checkpoint_now();
         if let Err(e) = n.federation.release_claims(&n.store) {
             tracing::warn!(error = %e, "freeing outbox claims");
         }
@@ -176,7 +176,7 @@ async fn background(node: Arc<Node>, worker: String) {
                 return Ok(());
             }
             n.purge_expired()?;
-            n.store.write(|tx| n.checkpoint_in(tx))?;
+            n.checkpoint_now()?;
             // Partners witness this node's log (and it theirs).
             n.witness_round().map(|_| ())
         })

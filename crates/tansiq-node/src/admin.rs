@@ -26,7 +26,7 @@ impl Node {
     pub fn peer_add(&self, actor: &Actor, card_bytes: &[u8]) -> NodeResult<String> {
         policy::authorize(actor, Action::ManagePeers)?;
         let card = NodeCard::parse_verified(card_bytes)?;
-        self.store.write(|tx| {
+        self.commit(|tx, _| {
             self.accept_card(tx, &actor.audit_name(), &card)?;
             Ok(card.body.id.clone())
         })
@@ -42,7 +42,7 @@ impl Node {
     /// peer from here. Audited as `peer.remove`.
     pub fn peer_remove(&self, actor: &Actor, id: &str, force: bool) -> NodeResult<PeerRemoved> {
         policy::authorize(actor, Action::ManagePeers)?;
-        self.store.write(|tx| {
+        self.commit(|tx, _| {
             let peer = tx
                 .peer(id)?
                 .ok_or_else(|| NodeError::NotFound(format!("no peer {id}; see `tansiq peer list`")))?;
@@ -84,7 +84,6 @@ impl Node {
                 id,
                 json!({"id": id, "name": peer.name, "country": peer.country, "channels": channels, "outbox_dropped": dropped, "forced": force}),
             )?;
-            self.checkpoint_in(tx)?;
             Ok(PeerRemoved {
                 id: id.to_string(),
                 channels,
@@ -142,7 +141,7 @@ impl Node {
         let expires_at = time::format(&token_expiry(now, expires)?);
         let token = tansiq_crypto::token::generate();
         let hash = tansiq_crypto::token::hash(&token);
-        self.store.write(|tx| {
+        self.commit(|tx, _| {
             if tx.user_exists(&user.name)? {
                 return Err(NodeError::bad(format!("user {} already exists", user.name)));
             }
@@ -155,7 +154,6 @@ impl Node {
                 &user.name,
                 json!({"name": user.name, "role": user.role, "files": user.files, "token_expires_at": expires_at}),
             )?;
-            self.checkpoint_in(tx)?;
             Ok(())
         })?;
         Ok(IssuedToken {
@@ -196,7 +194,7 @@ impl Node {
     /// as `user.remove` (role and files kept in the entry).
     pub fn user_remove(&self, actor: &Actor, name: &str) -> NodeResult<()> {
         policy::may_revoke(actor)?;
-        self.store.write(|tx| {
+        self.commit(|tx, _| {
             let row = tx.user_row(name)?.ok_or_else(|| no_user(name))?;
             tx.remove_user(name)?;
             self.audit(
@@ -206,7 +204,6 @@ impl Node {
                 name,
                 json!({"name": name, "role": row.user.role, "files": row.user.files}),
             )?;
-            self.checkpoint_in(tx)?;
             Ok(())
         })
     }
@@ -225,33 +222,31 @@ impl Node {
         let expires_at = time::format(&token_expiry(now, expires)?);
         let token = tansiq_crypto::token::generate();
         let hash = tansiq_crypto::token::hash(&token);
-        self.store
-            .write(|tx| {
-                let row = tx.user_row(name)?.ok_or_else(|| no_user(name))?;
-                policy::may_grant(actor, row.user.role, &row.user.files)?;
-                tx.set_user_token(name, &hash, &expires_at)?;
-                self.audit(
-                    tx,
-                    &actor.audit_name(),
-                    "user.token.rotate",
-                    name,
-                    json!({"name": name, "token_expires_at": expires_at}),
-                )?;
-                self.checkpoint_in(tx)?;
-                Ok::<_, NodeError>(())
-            })
-            .inspect_err(|e| {
-                if let NodeError::Refused(r) = e {
-                    if r.rule == policy::Rule::Grant {
-                        self.audit_refused(
+        self.commit(|tx, _| {
+            let row = tx.user_row(name)?.ok_or_else(|| no_user(name))?;
+            policy::may_grant(actor, row.user.role, &row.user.files)?;
+            tx.set_user_token(name, &hash, &expires_at)?;
+            self.audit(
+                tx,
+                &actor.audit_name(),
+                "user.token.rotate",
+                name,
+                json!({"name": name, "token_expires_at": expires_at}),
+            )?;
+            Ok::<_, NodeError>(())
+        })
+        .inspect_err(|e| {
+            if let NodeError::Refused(r) = e {
+                if r.rule == policy::Rule::Grant {
+                    self.audit_refused(
                         actor,
                         "user.grant.refused",
                         name,
                         json!({"name": name, "action": "user.token.rotate", "rule": r.rule.name()}),
                     );
-                    }
                 }
-            })?;
+            }
+        })?;
         Ok(IssuedToken {
             name: name.to_string(),
             token,
@@ -266,7 +261,7 @@ impl Node {
         // The hash of a token nobody holds (thrown away here).
         let dead = tansiq_crypto::token::hash(&tansiq_crypto::token::generate());
         let at = time::format(&time::now());
-        self.store.write(|tx| {
+        self.commit(|tx, _| {
             if !tx.revoke_user_token(name, &dead, &at)? {
                 return Err(no_user(name));
             }
@@ -277,7 +272,6 @@ impl Node {
                 name,
                 json!({"name": name}),
             )?;
-            self.checkpoint_in(tx)?;
             Ok(())
         })
     }

@@ -61,7 +61,7 @@ impl Node {
         }
         // Audited once the copy exists: a failed backup leaves no entry
         // (and a failed commit no copy).
-        let r = self.store.write(|tx| {
+        let r = self.commit(|tx, _| {
             self.audit(tx, &actor.audit_name(), "store.backup", "*", json!({}))?;
             self.checkpoint_in(tx)
         });
@@ -81,7 +81,7 @@ impl Node {
                 Action::ReadAudit
             },
         )?;
-        self.store.write(|tx| {
+        self.commit(|tx, _| {
             if make {
                 self.audit(tx, &actor.audit_name(), "audit.checkpoint", "*", json!({}))?;
             }

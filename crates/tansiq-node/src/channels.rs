@@ -385,7 +385,7 @@ impl Node {
         if !signed.charter.is_member(self.id()) {
             return Err(NodeError::bad("this node is not a member of that charter"));
         }
-        self.store.write(|tx| {
+        self.commit(|tx, _| {
             let id = signed.charter.id.clone();
             let version = signed.charter.version;
             // The operator brings another version of the number pending
@@ -409,7 +409,6 @@ impl Node {
                 &id,
                 json!({"id": id, "version": version, "status": next.status().as_str()}),
             )?;
-            self.checkpoint_in(tx)?;
             Ok(view(&next, self.id()))
         })
     }

@@ -194,7 +194,7 @@ impl Node {
     /// Messages received, in the files the actor may see.
     pub fn inbox(&self, actor: &Actor) -> NodeResult<Vec<MessageView>> {
         policy::authorize(actor, Action::ReadMessages)?;
-        self.store.write_relaxed(|tx| {
+        self.note(|tx| {
             let rows = tx.messages("in")?;
             let views: Vec<MessageView> = rows
                 .into_iter()

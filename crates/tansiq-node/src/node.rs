@@ -146,7 +146,7 @@ impl Node {
             federation: Default::default(),
             hits: Default::default(),
         };
-        node.store.write(|tx| {
+        node.commit(|tx, _| {
             tx.meta_set("node_id", &node.config.node_id)?;
             tx.meta_set("card_created", &time::format(&time::now()))?;
             node.audit(
@@ -156,7 +156,6 @@ impl Node {
                 &node.config.node_id,
                 json!({"name": node.config.name, "country": node.config.country}),
             )?;
-            node.checkpoint_in(tx)?;
             Ok::<_, NodeError>(())
         })?;
         // Written last: its presence means "a complete node lives here".
@@ -229,7 +228,7 @@ impl Node {
             federation: Default::default(),
             hits: Default::default(),
         };
-        moved.store.write(|tx| {
+        moved.commit(|tx, _| {
             moved.audit(
                 tx,
                 "operator",
@@ -305,6 +304,19 @@ impl Node {
         })
     }
 
+    /// The way a service records what sends nothing and need not wait for
+    /// the disk — the audit leaf of a read, a querier's bookkeeping: one
+    /// relaxed transaction (durable with the next commit; docs/STORE.md).
+    pub(crate) fn note<T>(&self, f: impl FnOnce(&mut Tx) -> NodeResult<T>) -> NodeResult<T> {
+        self.store.write_relaxed(f)
+    }
+
+    /// Signs a checkpoint of the audit log's head, unless one covers it
+    /// (periodically and at shutdown in `serve`).
+    pub fn checkpoint_now(&self) -> NodeResult<()> {
+        self.commit(|_, _| Ok(()))
+    }
+
     /// The checkpoint origin line: names this node's log.
     pub fn log_origin(&self) -> String {
         format!("tansiq/{}", self.config.node_id)
@@ -351,7 +363,7 @@ impl Node {
     /// `serve`.
     pub fn purge_expired(&self) -> NodeResult<usize> {
         let now = time::format(&time::now());
-        let n = self.store.write(|tx| {
+        let n = self.commit(|tx, _| {
             let ids = tx.expired_records(&now)?;
             for id in &ids {
                 tx.purge_content(id, RecordStatus::Expired, None)?;
@@ -360,9 +372,7 @@ impl Node {
                 }
                 self.audit(tx, "node", "record.expire", id, json!({"id": id}))?;
             }
-            if !ids.is_empty() {
-                self.checkpoint_in(tx)?;
-            }
+            if !ids.is_empty() {}
             Ok::<_, NodeError>(ids.len())
         })?;
         // The store scrubs its files after a purge commits.

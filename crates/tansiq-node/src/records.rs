@@ -411,7 +411,7 @@ impl Node {
     pub fn record_get(&self, actor: &Actor, id: &str) -> NodeResult<RecordView> {
         policy::authorize(actor, Action::ReadRecord)?;
         let scope = policy::read_scope(actor);
-        self.store.write_relaxed(|tx| {
+        self.note(|tx| {
             let r = tx
                 .record(id, &scope)?
                 .ok_or_else(|| NodeError::NotFound(format!("no record {id} that you may see")))?;
@@ -432,7 +432,7 @@ impl Node {
     pub fn record_list(&self, actor: &Actor, filter: &RecordFilter) -> NodeResult<Vec<RecordView>> {
         policy::authorize(actor, Action::ReadRecord)?;
         let scope = policy::read_scope(actor);
-        self.store.write_relaxed(|tx| {
+        self.note(|tx| {
             let rows = tx.records(filter, &scope)?;
             let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
             let digest = tansiq_crypto::sha256(ids.join("\n").as_bytes());
@@ -465,7 +465,7 @@ impl Node {
             return Err(NodeError::bad("the search needs a name"));
         }
         let scope = policy::read_scope(actor);
-        self.store.write_relaxed(|tx| {
+        self.note(|tx| {
             let rows = tx.search_names(&q, &scope, limit.clamp(1, 1000))?;
             self.audit(
                 tx,
@@ -486,7 +486,7 @@ impl Node {
     pub fn record_links(&self, actor: &Actor, id: &str) -> NodeResult<Vec<Value>> {
         policy::authorize(actor, Action::ReadRecord)?;
         let scope = policy::read_scope(actor);
-        self.store.write_relaxed(|tx| {
+        self.note(|tx| {
             if tx.record(id, &scope)?.is_none() {
                 return Err(NodeError::NotFound(format!("no record {id} that you may see")));
             }
@@ -547,7 +547,7 @@ impl Node {
         object: &str,
         details: serde_json::Value,
     ) {
-        let _ = self.store.write(|tx| {
+        let _ = self.commit(|tx, _| {
             self.audit(tx, &actor.audit_name(), action, object, details)?;
             self.checkpoint_in(tx)
         });

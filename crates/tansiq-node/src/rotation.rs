@@ -104,7 +104,7 @@ impl Node {
         );
         let mut rotations = self.rotations.clone();
         rotations.push(rotation.clone());
-        let written = self.store.write(|tx| {
+        let written = self.commit(|tx, _| {
             tx.meta_set(
                 ROTATIONS_META,
                 &serde_json::to_string(&rotations).expect("rotations serialise"),
@@ -159,7 +159,7 @@ impl Node {
 
     /// Records that `peer` holds this node's card of generation `gen`.
     pub fn set_card_acked(&self, peer: &str, gen: u64) -> NodeResult<()> {
-        self.store.write(|tx| {
+        self.commit(|tx, _| {
             if self.card_acked(tx, peer)? < gen {
                 tx.meta_set(&acked_meta(peer), &gen.to_string())?;
                 self.audit(
@@ -279,7 +279,7 @@ impl Node {
                 card.body.id
             )));
         }
-        self.store.write(|tx| {
+        self.commit(|tx, _| {
             if tx.peer(from)?.is_none() {
                 return Err(NodeError::bad(format!("{from} is not a known peer")));
             }
@@ -341,7 +341,7 @@ impl Node {
                 card.body.id
             )));
         }
-        self.store.write(|tx| {
+        self.commit(|tx, _| {
             if tx.peer(id)?.is_none() {
                 return Err(NodeError::bad(format!("{id} is not a known peer")));
             }

@@ -335,7 +335,7 @@ impl Node {
     ) -> NodeResult<Vec<Vec<Hit>>> {
         policy::authorize(actor, Action::Screen)?;
         let scope = policy::read_scope(actor);
-        let entries = self.store.write_relaxed(|tx| {
+        let entries = self.note(|tx| {
             let mut entries = Vec::new();
             for kind in [Kind::Person, Kind::Organization] {
                 for r in tx.records(

@@ -221,7 +221,7 @@ impl Node {
         }
         // Create the seed before the first partner can ask.
         self.hit_seed()?;
-        self.store.write(|tx| {
+        self.commit(|tx, _| {
             if tx.peer(peer)?.is_none() {
                 return Err(NodeError::bad(format!(
                     "{peer} is not a known peer (add its card with `tansiq peer add`)"
@@ -266,7 +266,6 @@ impl Node {
                 peer,
                 json!({"peer": peer, "channel": channel, "file": file, "hourly": hourly}),
             )?;
-            self.checkpoint_in(tx)?;
             Ok::<_, NodeError>(())
         })
     }
@@ -280,7 +279,7 @@ impl Node {
         file: &str,
     ) -> NodeResult<()> {
         policy::authorize(actor, Action::ExposeList)?;
-        self.store.write(|tx| {
+        self.commit(|tx, _| {
             if !tx.hit_deny(peer, channel, file)? {
                 return Err(NodeError::NotFound(format!(
                     "file {file} of channel {channel} is not exposed to {peer}"
@@ -295,7 +294,6 @@ impl Node {
                 peer,
                 json!({"peer": peer, "channel": channel, "file": file}),
             )?;
-            self.checkpoint_in(tx)?;
             Ok::<_, NodeError>(())
         })?;
         lock(&self.hits.lists).remove(peer);
@@ -312,7 +310,7 @@ impl Node {
     /// Evaluations and references of the old period stop matching.
     pub fn query_rotate(&self, actor: &Actor) -> NodeResult<String> {
         policy::authorize(actor, Action::ExposeList)?;
-        let id = self.store.write(|tx| {
+        let id = self.commit(|tx, _| {
             let e: u64 = tx
                 .meta_get("hit_epoch")?
                 .and_then(|v| v.parse().ok())
@@ -326,7 +324,6 @@ impl Node {
                 &id,
                 json!({"key_id": id}),
             )?;
-            self.checkpoint_in(tx)?;
             Ok::<_, NodeError>(id)
         })?;
         lock(&self.hits.lists).clear();
@@ -427,11 +424,10 @@ impl Node {
         };
         if left {
             let seen = key_id.clone();
-            key_id = self.store.write(|tx| {
+            key_id = self.commit(|tx, _| {
                 // Once, however many requests noticed it at the same time.
                 if self.hit_key_id(tx, peer)? == seen {
                     self.rekey_peer(tx, peer, "entries left the exposed set")?;
-                    self.checkpoint_in(tx)?;
                 }
                 self.hit_key_id(tx, peer)
             })?;
@@ -440,8 +436,7 @@ impl Node {
         let built =
             Arc::new(self.build_list(&seed, peer, &key_id, heads, fingerprint, prev.as_deref())?);
         let last = format!("{key_id} {}", hex::encode(fingerprint));
-        self.store
-            .write_relaxed(|tx| tx.meta_set(&format!("{LAST_META}{peer}"), &last))?;
+        self.note(|tx| Ok(tx.meta_set(&format!("{LAST_META}{peer}"), &last)?))?;
         lock(&self.hits.lists).insert(peer.to_string(), (built.clone(), std::time::Instant::now()));
         Ok(built)
     }
@@ -531,7 +526,7 @@ impl Node {
         let req: ListRequest = serde_json::from_slice(req)
             .map_err(|e| ServeError::Bad(format!("list request: {e}")))?;
         let list = self.hit_list_for(peer)?;
-        self.store.write_relaxed(|tx| {
+        self.note(|tx| {
             self.audit(
                 tx,
                 &format!("node:{peer}"),
@@ -583,7 +578,7 @@ impl Node {
             Some(l) => l,
             None => self.hit_list_for(peer)?,
         };
-        let outcome = self.store.write_relaxed(|tx| {
+        let outcome = self.note(|tx| {
             if tx.hit_allowed(Some(peer))?.is_empty() {
                 return Ok::<_, NodeError>(Err(ServeError::NotExposed));
             }

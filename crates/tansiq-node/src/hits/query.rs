@@ -446,7 +446,7 @@ pub async fn hit_query(
     let (actor_name, peer_s, n_queries) = (actor.audit_name(), peer.to_string(), queries.len());
     blocking(&node, move |node| {
         let peer = peer_s.as_str();
-        node.store.write(|tx| {
+        node.commit(|tx, _| {
             if let Some(raw) = &fetched {
                 tx.put_hit_list(&HitListRow {
                     peer: peer.to_string(),
@@ -465,7 +465,6 @@ pub async fn hit_query(
                 peer,
                 json!({"peer": peer, "queries": n_queries, "hits": hits, "key_id": key_id}),
             )?;
-            node.checkpoint_in(tx)?;
             Ok::<_, NodeError>(())
         })
     })
