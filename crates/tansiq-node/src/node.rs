@@ -372,7 +372,6 @@ impl Node {
                 }
                 self.audit(tx, "node", "record.expire", id, json!({"id": id}))?;
             }
-            if !ids.is_empty() {}
             Ok::<_, NodeError>(ids.len())
         })?;
         // The store scrubs its files after a purge commits.
