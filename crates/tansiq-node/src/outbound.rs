@@ -2,7 +2,7 @@
 //! channel, charters to each other member over the pairwise control
 //! channel.
 
-use tansiq_core::charter::SignedCharter;
+use tansiq_core::charter::{ChannelState, SignedCharter};
 use tansiq_core::record::SignedRecord;
 use tansiq_core::release::SignedRelease;
 use tansiq_store::Tx;
@@ -72,11 +72,13 @@ impl Node {
 
     /// Sends many record payloads (`Payload::Record`), each to the other
     /// members of its record's channel, in one engine pass
-    /// ([`crate::federation::Federation::submit_many`]).
+    /// ([`crate::federation::Federation::submit_many`]). `states`: the
+    /// channels as the caller read them in this transaction.
     pub(crate) fn distribute_records(
         &self,
         tx: &mut Tx,
         payloads: &[Payload],
+        states: &std::collections::HashMap<String, ChannelState>,
         out: &mut Outbox,
     ) -> NodeResult<()> {
         let mut charters: std::collections::HashMap<String, (Vec<String>, Vec<String>)> =
@@ -89,7 +91,14 @@ impl Node {
             };
             let ch = record.body.channel.as_str();
             if !charters.contains_key(ch) {
-                let st = load_channel(tx, ch)?;
+                let read;
+                let st = match states.get(ch) {
+                    Some(st) => st,
+                    None => {
+                        read = load_channel(tx, ch)?;
+                        &read
+                    }
+                };
                 let mr = st
                     .active
                     .as_ref()

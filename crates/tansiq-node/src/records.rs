@@ -178,21 +178,20 @@ impl Node {
         let created = time::format(&now);
         {
             let mut bodies = Vec::with_capacity(batch.len());
-            let mut channel_cache: Option<(String, ChannelState)> = None;
+            // Each channel's state, read once for the whole call: the
+            // checks here and the sending below use the same.
+            let mut states: std::collections::HashMap<String, ChannelState> = Default::default();
             // Schema validation is pure: spread it over the cores.
             let validated = par_map(batch, |new| {
                 validate_data(new.kind, &new.data).map(|d| (new, d))
             });
             for v in validated {
                 let (new, data) = v?;
-                let state = match &channel_cache {
-                    Some((id, st)) if *id == new.channel => st.clone(),
-                    _ => {
-                        let st = load_channel(tx, &new.channel)?;
-                        channel_cache = Some((new.channel.clone(), st.clone()));
-                        st
-                    }
-                };
+                if !states.contains_key(&new.channel) {
+                    let st = load_channel(tx, &new.channel)?;
+                    states.insert(new.channel.clone(), st);
+                }
+                let state = &states[&new.channel];
                 let charter = state
                     .charter()
                     .ok_or_else(|| NodeError::Internal("channel without charter".into()))?;
@@ -252,23 +251,13 @@ impl Node {
             });
             let mut ids = Vec::with_capacity(signed.len());
             let mut outgoing = Vec::new();
-            // Whether each channel has other members to send to (looked up
-            // once per channel, not once per record).
-            let mut shared: std::collections::HashMap<String, bool> = Default::default();
             for (i, (signed, hash, names)) in signed.into_iter().enumerate() {
                 tx.put_record_hashed(&signed, &hash, &names)?;
-                let ch = &signed.body.channel;
-                let others = match shared.get(ch) {
-                    Some(b) => *b,
-                    None => {
-                        let b = load_channel(tx, ch)?
-                            .active
-                            .as_ref()
-                            .is_some_and(|a| a.charter.members.len() > 1);
-                        shared.insert(ch.clone(), b);
-                        b
-                    }
-                };
+                // Whether the channel has other members to send to.
+                let others = states[&signed.body.channel]
+                    .active
+                    .as_ref()
+                    .is_some_and(|a| a.charter.members.len() > 1);
                 if others {
                     outgoing.push(Payload::Record {
                         record: signed.clone(),
@@ -287,7 +276,7 @@ impl Node {
             }
             // Sealed and sent as one batch: the keys and charters are read
             // once, the envelope signatures made on every core.
-            self.distribute_records(tx, &outgoing, out)?;
+            self.distribute_records(tx, &outgoing, &states, out)?;
             Ok(ids)
         }
     }
