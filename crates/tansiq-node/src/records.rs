@@ -816,45 +816,46 @@ impl Node {
             None => b.validate().map_err(|e| e.to_string()),
         }
         .map_err(|e| Outcome::Reject(format!("record: {e}")))?;
-        if !keys.contains_key(&b.originator) {
-            return Err(Outcome::Reject(format!(
-                "record originator {} is not a known peer",
-                b.originator
-            )));
-        }
-        // The keys the originator had when it signed this version (its
-        // current one unless it rotated since).
-        let okeys = keys.keys_at_time(&b.originator, &b.created);
-        // Verified before the transaction with one of these keys, or now.
-        let check = check.filter(|c| okeys.contains(&c.key));
-        let okey = match &check {
-            Some(c) => c.key,
-            None => {
-                let mut found = None;
-                let mut why = "no key of the originator for its date".to_string();
-                for k in &okeys {
-                    match record.verify(k) {
-                        Ok(()) => {
-                            found = Some(*k);
-                            break;
-                        }
-                        Err(e) => why = e.0,
-                    }
-                }
-                found.ok_or(Outcome::Reject(why))?
-            }
-        };
-        let okey = &okey;
+        let (okey, check) = originator_key(&record, check, keys)?;
         let target: Vec<String> = h
             .recipients
             .iter()
             .map(|r| r.as_str().to_string())
             .collect();
+        self.check_onward(
+            tx,
+            sender,
+            channel,
+            &target,
+            &record,
+            release.as_ref(),
+            &okey,
+        )?;
+        self.keep_received(tx, env, sender, channel, record, check, batch)
+    }
+
+    /// The third-party rule on a received record: a holder passing on
+    /// another node's record needs the rule's consent (with the
+    /// originator's signed release, verified with `okey`); a record its
+    /// sender derived from others' records is checked again against the
+    /// sources held here.
+    #[allow(clippy::too_many_arguments)]
+    fn check_onward(
+        &self,
+        tx: &mut Tx,
+        sender: &str,
+        channel: &str,
+        target: &[String],
+        record: &SignedRecord,
+        release: Option<&SignedRelease>,
+        okey: &[u8; 32],
+    ) -> Result<(), Outcome> {
+        let b = &record.body;
         if sender != b.originator {
             // A holder passes on another node's record: the third-party
             // rule, decided by the policy module, with the originator's
             // signed release if any.
-            let rel = match &release {
+            let rel = match release {
                 Some(r) => {
                     r.verify(okey)
                         .map_err(|e| Outcome::Reject(format!("release: {e}")))?;
@@ -871,7 +872,7 @@ impl Node {
                 code: b.handling.code,
                 release: rel.as_ref(),
             };
-            if let Err(refusal) = policy::may_share(sender, &[src], channel, &target) {
+            if let Err(refusal) = policy::may_share(sender, &[src], channel, target) {
                 return Err(Outcome::Reject(refusal.to_string()));
             }
         } else if b.links.iter().any(|l| l.rel == LinkType::DerivedFrom) {
@@ -879,12 +880,31 @@ impl Node {
             // checked the rule against them; this node checks again
             // against the sources it holds (a modified sender could skip
             // its check, though not drop a link it signed).
-            match self.check_derived(tx, sender, &b.links, channel, &target) {
+            match self.check_derived(tx, sender, &b.links, channel, target) {
                 Ok(()) => {}
                 Err(NodeError::Refused(r)) => return Err(Outcome::Reject(r.to_string())),
                 Err(e) => return Err(Outcome::Fail(e)),
             }
         }
+        Ok(())
+    }
+
+    /// Stores a received version (or only its placement, if this node
+    /// holds it or a later one), purges the other sealed copies of a
+    /// retracted record, queues the forwards owed to onward copies,
+    /// audits it, and screens a new listing.
+    #[allow(clippy::too_many_arguments)]
+    fn keep_received(
+        &self,
+        tx: &mut Tx,
+        env: &Envelope,
+        sender: &str,
+        channel: &str,
+        record: SignedRecord,
+        check: Option<RecordCheck>,
+        batch: &mut Batch,
+    ) -> Result<(), Outcome> {
+        let b = &record.body;
         let everything = ReadScope::everything();
         let held = tx.record(&b.id, &everything)?;
         if let Some(cur) = &held {
@@ -949,4 +969,44 @@ impl Node {
         }
         Ok(())
     }
+}
+
+/// The originator's key that verifies a received record (the one it held
+/// when it signed this version), with the check made before the
+/// transaction if it was made with that key.
+fn originator_key(
+    record: &SignedRecord,
+    check: Option<RecordCheck>,
+    keys: &KeyBook,
+) -> Result<([u8; 32], Option<RecordCheck>), Outcome> {
+    let b = &record.body;
+    if !keys.contains_key(&b.originator) {
+        return Err(Outcome::Reject(format!(
+            "record originator {} is not a known peer",
+            b.originator
+        )));
+    }
+    // The keys the originator had when it signed this version (its
+    // current one unless it rotated since).
+    let okeys = keys.keys_at_time(&b.originator, &b.created);
+    // Verified before the transaction with one of these keys, or now.
+    let check = check.filter(|c| okeys.contains(&c.key));
+    let okey = match &check {
+        Some(c) => c.key,
+        None => {
+            let mut found = None;
+            let mut why = "no key of the originator for its date".to_string();
+            for k in &okeys {
+                match record.verify(k) {
+                    Ok(()) => {
+                        found = Some(*k);
+                        break;
+                    }
+                    Err(e) => why = e.0,
+                }
+            }
+            found.ok_or(Outcome::Reject(why))?
+        }
+    };
+    Ok((okey, check))
 }
