@@ -105,12 +105,7 @@ impl NodePair {
                         continue;
                     }
                     let bytes = t.message.encode();
-                    if let Ok(more) = dst
-                        .store
-                        .write(|tx| dst.federation.receive(dst, tx, src.id(), &bytes))
-                    {
-                        dst.federation.queue(more);
-                    }
+                    let _ = dst.take_in_peer_message(src.id(), &bytes, false);
                     moved = true;
                 }
             }
@@ -127,12 +122,7 @@ impl NodePair {
     /// authentication), then replies are exchanged.
     pub fn receive_from_b(&self, bytes: &[u8]) {
         let a = &self.a;
-        if let Ok(out) = a
-            .store
-            .write(|tx| a.federation.receive(a, tx, self.b.id(), bytes))
-        {
-            a.federation.queue(out);
-        }
+        let _ = a.take_in_peer_message(self.b.id(), bytes, false);
         self.pump();
     }
 
@@ -229,20 +219,7 @@ impl NodePair {
         let b = &self.b;
         let mut recipients = vec![self.a.id().to_string(), b.id().to_string()];
         recipients.sort();
-        if let Ok(out) = b.store.write(|tx| {
-            b.federation.submit(
-                b,
-                tx,
-                channel,
-                kind,
-                precedence,
-                recipients.clone(),
-                vec![],
-                p,
-            )
-        }) {
-            b.federation.queue(out);
-        }
+        let _ = b.send_unchecked_as(channel, kind, precedence, recipients, vec![], p);
         self.pump();
     }
 }

@@ -167,8 +167,28 @@ impl Node {
 
     /// Seals and sends `payload` as it is to `recipients` in `channel`,
     /// past every rule of the services (which check before they call the
-    /// federation). Only tests use it, to play a partner that signs
-    /// whatever its own keys allow: the receivers' checks are what stop it.
+    /// federation), under the envelope kind `kind` (an honest node uses
+    /// `payload.kind()`). Only tests and fuzzers use it, to play a partner
+    /// that signs whatever its own keys allow: the receivers' checks are
+    /// what stop it.
+    #[doc(hidden)]
+    pub fn send_unchecked_as(
+        &self,
+        channel: &str,
+        kind: &str,
+        precedence: tansiq_sync::Precedence,
+        recipients: Vec<String>,
+        relays: Vec<String>,
+        payload: &Payload,
+    ) -> NodeResult<()> {
+        self.federation.commit(&self.store, |tx, out| {
+            self.federation.submit_as(
+                self, tx, out, channel, kind, precedence, recipients, relays, payload,
+            )
+        })
+    }
+
+    /// [`Node::send_unchecked_as`] under the payload's own kind.
     #[doc(hidden)]
     pub fn send_unchecked(
         &self,
@@ -178,10 +198,13 @@ impl Node {
         relays: Vec<String>,
         payload: &Payload,
     ) -> NodeResult<()> {
-        self.federation.commit(&self.store, |tx, out| {
-            self.federation.submit(
-                self, tx, out, channel, precedence, recipients, relays, payload,
-            )
-        })
+        self.send_unchecked_as(
+            channel,
+            payload.kind(),
+            precedence,
+            recipients,
+            relays,
+            payload,
+        )
     }
 }

@@ -679,8 +679,30 @@ impl Federation {
         relays: Vec<String>,
         payload: &Payload,
     ) -> NodeResult<()> {
+        let kind = payload.kind();
+        self.submit_as(
+            cx, tx, out, channel, kind, precedence, recipients, relays, payload,
+        )
+    }
+
+    /// [`Federation::submit`] under the envelope kind `kind`, whatever the
+    /// payload: an honest node never needs it; the fuzzers play a hostile
+    /// one with it.
+    #[allow(clippy::too_many_arguments)]
+    pub fn submit_as<C: Context>(
+        &self,
+        cx: &C,
+        tx: &mut Tx,
+        out: &mut Outbox,
+        channel: &str,
+        kind: &str,
+        precedence: Precedence,
+        recipients: Vec<String>,
+        relays: Vec<String>,
+        payload: &Payload,
+    ) -> NodeResult<()> {
         let channel = channel_id(channel)?;
-        let kind = Kind::new(payload.kind()).map_err(sync_err)?;
+        let kind = Kind::new(kind).map_err(sync_err)?;
         let recipients = recipients
             .iter()
             .map(|r| node_id(r))
