@@ -1,6 +1,6 @@
 //! Handling: how a record may be used and passed on. TLP 2.0 for the
 //! audience, a SIENA-style handling code for onward dissemination, the
-//! Admiralty evaluation codes, and retention.
+//! Admiralty and Europol 4×4 evaluation codes, and retention.
 
 use std::fmt;
 use std::str::FromStr;
@@ -121,30 +121,104 @@ impl FromStr for HandlingCode {
     }
 }
 
-/// Admiralty (NATO AJP-2.1) evaluation: source reliability A–F and
-/// information credibility 1–6.
+/// The grading scheme an [`Evaluation`] is written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum EvaluationScheme {
+    /// Admiralty (NATO AJP-2.1): source reliability A–F, information
+    /// credibility 1–6. Written bare: `B2`.
+    Admiralty,
+    /// Europol's 4×4: source reliability A, B, C or X, information
+    /// assessment 1–4. Written with the `EU:` prefix: `EU:X3`.
+    Europol,
+}
+
+/// Prefix that names the Europol 4×4 scheme in an evaluation code.
+pub const EUROPOL_PREFIX: &str = "EU:";
+
+/// An evaluation: source reliability and information credibility, in the
+/// Admiralty scheme (`B2`, as every record before Europol codes were
+/// accepted) or Europol's 4×4 (`EU:X3`). The text form is what records
+/// carry and sign; a bare code is always Admiralty so existing records
+/// keep their meaning, and `X1`–`X4` (X exists only in the 4×4) are read
+/// as Europol and written back as `EU:X…`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct Evaluation {
+    pub scheme: EvaluationScheme,
     pub reliability: char,
     pub credibility: u8,
+}
+
+impl Evaluation {
+    /// Source reliability: best first.
+    pub fn reliabilities(scheme: EvaluationScheme) -> &'static [char] {
+        match scheme {
+            EvaluationScheme::Admiralty => &['A', 'B', 'C', 'D', 'E', 'F'],
+            EvaluationScheme::Europol => &['A', 'B', 'C', 'X'],
+        }
+    }
+
+    /// Highest (worst) information grade of the scheme; 1 is best.
+    pub fn max_credibility(scheme: EvaluationScheme) -> u8 {
+        match scheme {
+            EvaluationScheme::Admiralty => 6,
+            EvaluationScheme::Europol => 4,
+        }
+    }
+
+    /// A checked evaluation in `scheme`.
+    pub fn new(
+        scheme: EvaluationScheme,
+        reliability: char,
+        credibility: u8,
+    ) -> Result<Self, Invalid> {
+        let r = reliability.to_ascii_uppercase();
+        if Self::reliabilities(scheme).contains(&r)
+            && (1..=Self::max_credibility(scheme)).contains(&credibility)
+        {
+            Ok(Evaluation {
+                scheme,
+                reliability: r,
+                credibility,
+            })
+        } else {
+            Err(Self::invalid(&format!("{reliability}{credibility}")))
+        }
+    }
+
+    fn invalid(s: &str) -> Invalid {
+        Invalid::new(format!(
+            "{s:?} is not an evaluation code: Admiralty source reliability A-F then credibility 1-6 (e.g. B2), \
+             or Europol 4x4 EU: then source A, B, C or X and information 1-4 (e.g. EU:X3)"
+        ))
+    }
 }
 
 impl FromStr for Evaluation {
     type Err = Invalid;
     fn from_str(s: &str) -> Result<Self, Invalid> {
         let t = s.trim().to_ascii_uppercase();
-        let mut chars = t.chars();
-        let (r, c) = (chars.next(), chars.next());
-        match (r, c, chars.next()) {
-            (Some(r @ 'A'..='F'), Some(c @ '1'..='6'), None) => Ok(Evaluation {
-                reliability: r,
-                credibility: c as u8 - b'0',
-            }),
-            _ => Err(Invalid::new(format!(
-                "{s:?} is not an evaluation code: source reliability A-F then credibility 1-6, e.g. B2"
-            ))),
+        let (scheme, code) = match t.strip_prefix(EUROPOL_PREFIX) {
+            Some(rest) => (EvaluationScheme::Europol, rest),
+            None if t.starts_with('X') => (EvaluationScheme::Europol, t.as_str()),
+            None => (EvaluationScheme::Admiralty, t.as_str()),
+        };
+        let mut chars = code.chars();
+        match (chars.next(), chars.next(), chars.next()) {
+            (Some(r), Some(c @ '1'..='9'), None) => {
+                Evaluation::new(scheme, r, c as u8 - b'0').map_err(|_| Self::invalid(s))
+            }
+            _ => Err(Self::invalid(s)),
         }
+    }
+}
+
+impl fmt::Display for Evaluation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.scheme == EvaluationScheme::Europol {
+            f.write_str(EUROPOL_PREFIX)?;
+        }
+        write!(f, "{}{}", self.reliability, self.credibility)
     }
 }
 
@@ -157,7 +231,7 @@ impl TryFrom<String> for Evaluation {
 
 impl From<Evaluation> for String {
     fn from(e: Evaluation) -> String {
-        format!("{}{}", e.reliability, e.credibility)
+        e.to_string()
     }
 }
 
@@ -214,7 +288,58 @@ mod tests {
             assert!(bad.parse::<Evaluation>().is_err(), "{bad}");
         }
         let e: Evaluation = "B2".parse().unwrap();
+        assert_eq!(e.scheme, EvaluationScheme::Admiralty);
         assert_eq!(serde_json::to_value(e).unwrap(), serde_json::json!("B2"));
+    }
+
+    #[test]
+    fn europol_4x4_table() {
+        // (input, scheme, text form written back)
+        for (s, scheme, out) in [
+            ("EU:A1", EvaluationScheme::Europol, "EU:A1"),
+            ("eu:x4", EvaluationScheme::Europol, "EU:X4"),
+            (" EU:C2 ", EvaluationScheme::Europol, "EU:C2"),
+            ("X3", EvaluationScheme::Europol, "EU:X3"),
+            ("x1", EvaluationScheme::Europol, "EU:X1"),
+            // a bare code stays Admiralty: existing records keep their meaning
+            ("A1", EvaluationScheme::Admiralty, "A1"),
+            ("C4", EvaluationScheme::Admiralty, "C4"),
+        ] {
+            let e: Evaluation = s.parse().unwrap_or_else(|e| panic!("{s}: {e}"));
+            assert_eq!(e.scheme, scheme, "{s}");
+            assert_eq!(e.to_string(), out, "{s}");
+            let back: Evaluation =
+                serde_json::from_value(serde_json::to_value(e).unwrap()).unwrap();
+            assert_eq!(back, e, "{s}");
+        }
+        // Europol has no D-F source and no information grade above 4;
+        // Admiralty has no X.
+        for bad in [
+            "EU:D1", "EU:A5", "EU:F6", "X5", "X0", "EU:", "EU:X", "EU:X12", "EU:1X", "EUX3", "A0",
+        ] {
+            let e = bad
+                .parse::<Evaluation>()
+                .err()
+                .map(|e| e.0)
+                .unwrap_or_default();
+            assert!(e.contains("EU:X3") && e.contains("B2"), "{bad}: {e}");
+        }
+        assert!(serde_json::from_value::<Evaluation>(serde_json::json!("EU:D1")).is_err());
+    }
+
+    #[test]
+    fn every_existing_admiralty_code_reads_as_before() {
+        for r in ['A', 'B', 'C', 'D', 'E', 'F'] {
+            for c in 1..=6u8 {
+                let s = format!("{r}{c}");
+                let e: Evaluation = s.parse().unwrap();
+                assert_eq!(
+                    (e.scheme, e.reliability, e.credibility),
+                    (EvaluationScheme::Admiralty, r, c)
+                );
+                assert_eq!(serde_json::to_value(e).unwrap(), serde_json::json!(s));
+            }
+        }
     }
 
     #[test]
