@@ -133,9 +133,26 @@ fn nothing_a_removed_peer_signs_is_taken_any_more() {
     );
     let removed = dz.peer_remove(&OP, ma.id(), true).unwrap();
     assert_eq!(removed.channels, vec![ch.clone()]);
+    // DZ goes on posting in A; nothing is sealed or queued for MA (rows
+    // that could never leave would pile up for as long as the charter
+    // names it), and TN still gets it.
+    let from_dz = dz.record_add(&OP, person("From DZ After Removal")).unwrap();
+    let for_ma = dz
+        .store
+        .read(|tx| tx.sync_outbox())
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.to_node == ma.id())
+        .count();
+    assert_eq!(for_ma, 0, "outbox rows for a removed peer");
     let after = ma.record_add(&OP, person("After Removal")).unwrap();
     pump_lenient(&all);
     assert!(tn.record_get(&OP, &after).is_ok(), "TN still trusts MA");
+    assert!(tn.record_get(&OP, &from_dz).is_ok(), "TN gets DZ's posts");
+    assert!(
+        ma.record_get(&OP, &from_dz).is_err(),
+        "a peer removed by force still reads DZ's posts"
+    );
     assert!(
         dz.record_get(&OP, &after).is_err(),
         "DZ took a record signed by a peer it removed"

@@ -397,7 +397,11 @@ impl Engine {
         let size = envelope.encoded_len() as u64;
         let h = h.clone();
         let me = self.me.clone();
-        for r in h.recipients.iter().filter(|r| **r != me) {
+        for r in h
+            .recipients
+            .iter()
+            .filter(|r| **r != me && host.delivers_to(r))
+        {
             let row = OutboxRow {
                 to: r.clone(),
                 id,

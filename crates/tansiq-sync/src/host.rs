@@ -33,6 +33,15 @@ pub trait Host {
     /// latest active charter), or `None` if it knows no such channel.
     fn members(&self, channel: &ChannelId) -> Option<Vec<NodeId>>;
 
+    /// Whether this node delivers to `node` at all (a known peer). A
+    /// member the node no longer trusts (removed while charters still
+    /// name it) gets no outbox rows: they could never leave and would
+    /// pile up. Receivers still see it among the recipients, as signed.
+    fn delivers_to(&self, node: &NodeId) -> bool {
+        let _ = node;
+        true
+    }
+
     /// The envelope (or stub) held under `id`, if any.
     fn envelope(&self, id: &EnvelopeId) -> Option<Envelope>;
 

@@ -195,6 +195,11 @@ impl Host for SqlHost<'_, '_> {
         Verdict::Accept
     }
 
+    fn delivers_to(&self, node: &NodeId) -> bool {
+        // Its keys are held: this node itself or a known peer.
+        self.signing.contains_key(node.as_str())
+    }
+
     fn members(&self, channel: &ChannelId) -> Option<Vec<NodeId>> {
         self.members_of(channel.as_str())
             .map(|v| v.into_iter().filter_map(|m| NodeId::new(m).ok()).collect())

@@ -286,27 +286,33 @@ impl EpochKeys {
     }
 }
 
+/// The recipients of `header` this node holds a key for. A member whose
+/// card is not held is one the operator removed while charters still
+/// name it (`peer remove --force`; every member was a known peer when its
+/// charter was signed): nothing is sealed to it, and the epoch changes
+/// with the recipient set, so no later envelope opens for it. The
+/// originator itself must be among them.
 fn recipients_of(
     header: &EnvelopeHeader,
     keys: &BTreeMap<String, [u8; 32]>,
 ) -> NodeResult<Vec<Recipient>> {
-    header
+    let held: Vec<Recipient> = header
         .recipients
         .iter()
-        .map(|r| {
-            keys.get(r.as_str())
-                .map(|k| Recipient {
-                    id: r.as_str().to_string(),
-                    public: *k,
-                })
-                .ok_or_else(|| {
-                    NodeError::bad(format!(
-                        "no encryption key for {}; add its card",
-                        r.as_str()
-                    ))
-                })
+        .filter_map(|r| {
+            keys.get(r.as_str()).map(|k| Recipient {
+                id: r.as_str().to_string(),
+                public: *k,
+            })
         })
-        .collect()
+        .collect();
+    if !held.iter().any(|r| r.id == header.originator.as_str()) {
+        return Err(NodeError::bad(format!(
+            "no encryption key for {}; add its card",
+            header.originator.as_str()
+        )));
+    }
+    Ok(held)
 }
 
 /// Seals the payload to every recipient of `header` (whose X25519 keys
