@@ -1,0 +1,399 @@
+//! Record bodies → STIX 2.1 objects.
+
+use std::collections::BTreeSet;
+
+use serde_json::{json, Map, Value};
+use tansiq_core::record::{Kind, Link, RecordBody};
+use tansiq_core::time::{parse_instant, Instant};
+
+use crate::vocab::{
+    confidence, partial_to_timestamp, relationship_type, stix_time, tlp_marking, tlp_marking_id,
+};
+use crate::{link_stix_id, node_stix_id, record_stix_id, EXTENSION_ID};
+
+/// The STIX type of a record kind's main object (a listed person also
+/// gets a `threat-actor`).
+pub fn stix_type(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Person => "identity",
+        Kind::Organization => "threat-actor",
+        Kind::Network => "intrusion-set",
+        Kind::Location => "location",
+        Kind::Incident => "incident",
+        Kind::Document => "report",
+        Kind::Note | Kind::Message => "note",
+    }
+}
+
+/// A link left out of the export: its target's kind was unknown to the
+/// caller (a record this node does not hold, or may not export).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkippedLink {
+    pub record: String,
+    pub rel: String,
+    pub target: String,
+}
+
+/// One record version as STIX objects: the main object first, then a
+/// listed person's threat-actor, then relationships.
+#[derive(Debug, Clone)]
+pub struct Exported {
+    pub objects: Vec<Value>,
+    pub skipped: Vec<SkippedLink>,
+}
+
+/// The STIX `created` of a record: the instant its id was minted (the
+/// first 6 bytes after `rec_` are milliseconds since the epoch), the same
+/// for every version on every node; the version's own time for ids of
+/// another shape.
+fn first_created(body: &RecordBody) -> Option<Instant> {
+    let hex = body
+        .id
+        .strip_prefix(tansiq_core::ids::RECORD_PREFIX)?
+        .get(..12)?;
+    let ms = i64::from_str_radix(hex, 16).ok()?;
+    Instant::from_timestamp_millis(ms)
+}
+
+/// The main STIX object id of a record (what links to it point at).
+pub fn main_id(kind: Kind, record_id: &str) -> Option<String> {
+    let owner = tansiq_core::ids::record_id_owner(record_id)?;
+    Some(record_stix_id(stix_type(kind), owner, record_id))
+}
+
+fn s<'a>(data: &'a Value, key: &str) -> Option<&'a str> {
+    data.get(key).and_then(Value::as_str)
+}
+
+fn strs(data: &Value, key: &str) -> Vec<String> {
+    data.get(key)
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Every name after the primary one, then the weak names: STIX `aliases`.
+fn aliases(data: &Value) -> Vec<String> {
+    let mut out: Vec<String> = strs(data, "names").into_iter().skip(1).collect();
+    out.extend(strs(data, "weak_names"));
+    let mut seen = BTreeSet::new();
+    out.retain(|a| seen.insert(a.clone()));
+    out
+}
+
+fn put(o: &mut Map<String, Value>, key: &str, v: Option<impl Into<Value>>) {
+    if let Some(v) = v {
+        o.insert(key.to_string(), v.into());
+    }
+}
+
+/// Exports one record version. `target_kind` tells the kind of a link's
+/// target record, or `None` when the target may not be named (its link is
+/// then left out and reported).
+pub fn export_record(body: &RecordBody, target_kind: &dyn Fn(&str) -> Option<Kind>) -> Exported {
+    let modified_at = parse_instant(&body.created).ok();
+    let created_at = first_created(body).or(modified_at).unwrap_or_default();
+    // created ≤ modified, as STIX requires; a version signed in the same
+    // second its id was minted reads as the id's instant.
+    let modified_at = modified_at.map_or(created_at, |m| m.max(created_at));
+    let (created, modified) = (stix_time(&created_at), stix_time(&modified_at));
+    let data = &body.data;
+    let ty = stix_type(body.kind);
+    let id = record_stix_id(ty, &body.originator, &body.id);
+    let author = node_stix_id(&body.originator);
+
+    let mut skipped = Vec::new();
+    let mut targets = Vec::new();
+    for l in &body.links {
+        match target_kind(&l.target).and_then(|k| main_id(k, &l.target)) {
+            Some(t) => targets.push((l, t)),
+            None => skipped.push(SkippedLink {
+                record: body.id.clone(),
+                rel: l.rel.as_str().to_string(),
+                target: l.target.clone(),
+            }),
+        }
+    }
+
+    let common = |ty: &str, role: &str| -> Map<String, Value> {
+        let mut o = Map::new();
+        o.insert("type".into(), ty.into());
+        o.insert("spec_version".into(), "2.1".into());
+        o.insert(
+            "id".into(),
+            record_stix_id(ty, &body.originator, &body.id).into(),
+        );
+        o.insert("created".into(), created.clone().into());
+        o.insert("modified".into(), modified.clone().into());
+        o.insert("created_by_ref".into(), author.clone().into());
+        if body.retracted {
+            o.insert("revoked".into(), true.into());
+        }
+        o.insert(
+            "object_marking_refs".into(),
+            json!([tlp_marking_id(body.handling.tlp)]),
+        );
+        if let Some(c) = body.handling.evaluation.as_ref().and_then(confidence) {
+            o.insert("confidence".into(), c.into());
+        }
+        let mut ext = Map::new();
+        ext.insert("extension_type".into(), "property-extension".into());
+        ext.insert("record_id".into(), body.id.clone().into());
+        ext.insert("originator".into(), body.originator.clone().into());
+        ext.insert("version".into(), body.version.into());
+        ext.insert("kind".into(), body.kind.as_str().into());
+        ext.insert("role".into(), role.into());
+        ext.insert("handling_code".into(), body.handling.code.as_str().into());
+        put(&mut ext, "handling_note", body.handling.note.clone());
+        put(
+            &mut ext,
+            "evaluation",
+            body.handling.evaluation.map(|e| e.to_string()),
+        );
+        put(&mut ext, "expires", body.expires.clone());
+        if role == "main" && !body.retracted {
+            ext.insert("data".into(), data.clone());
+        }
+        o.insert(
+            "extensions".into(),
+            json!({ EXTENSION_ID: Value::Object(ext) }),
+        );
+        o
+    };
+
+    let mut o = common(ty, "main");
+    // Retractions carry no data: the object keeps its type and id, with
+    // the record id for the name STIX requires.
+    let name = data
+        .get("names")
+        .and_then(|n| n.get(0))
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .unwrap_or_else(|| body.id.clone());
+    let title = s(data, "title").map(str::to_string);
+    let text = s(data, "text").map(str::to_string);
+    let refs: Vec<Value> = if targets.is_empty() {
+        vec![author.clone().into()]
+    } else {
+        targets.iter().map(|(_, t)| t.clone().into()).collect()
+    };
+    match body.kind {
+        Kind::Person => {
+            o.insert("name".into(), name.clone().into());
+            o.insert("identity_class".into(), "individual".into());
+            put(&mut o, "description", s(data, "notes"));
+        }
+        Kind::Organization | Kind::Network => {
+            o.insert("name".into(), name.clone().into());
+            let a = aliases(data);
+            if !a.is_empty() {
+                o.insert("aliases".into(), json!(a));
+            }
+            put(&mut o, "description", s(data, "notes"));
+            put(
+                &mut o,
+                "first_seen",
+                s(data, "founded").map(partial_to_timestamp),
+            );
+            put(
+                &mut o,
+                "last_seen",
+                s(data, "dissolved").map(partial_to_timestamp),
+            );
+        }
+        Kind::Location => {
+            o.insert("name".into(), name.clone().into());
+            put(&mut o, "description", s(data, "notes"));
+            let coords = data.get("coordinates").and_then(Value::as_array);
+            if let Some([lat, lon]) = coords.map(Vec::as_slice) {
+                o.insert("latitude".into(), lat.clone());
+                o.insert("longitude".into(), lon.clone());
+            }
+            let country = strs(data, "country").into_iter().next();
+            if coords.is_none() && country.is_none() {
+                // STIX needs one of region, country or coordinates.
+                o.insert("region".into(), "unknown".into());
+            }
+            put(&mut o, "country", country);
+        }
+        Kind::Incident => {
+            o.insert(
+                "name".into(),
+                title.unwrap_or_else(|| body.id.clone()).into(),
+            );
+            put(&mut o, "description", text);
+        }
+        Kind::Document => {
+            o.insert(
+                "name".into(),
+                title.unwrap_or_else(|| body.id.clone()).into(),
+            );
+            put(&mut o, "description", text);
+            o.insert("published".into(), created.clone().into());
+            o.insert("report_types".into(), json!(["threat-report"]));
+            o.insert("object_refs".into(), Value::Array(refs));
+        }
+        Kind::Note | Kind::Message => {
+            put(&mut o, "abstract", title);
+            o.insert(
+                "content".into(),
+                text.unwrap_or_else(|| body.id.clone()).into(),
+            );
+            o.insert("object_refs".into(), Value::Array(refs));
+        }
+    }
+    let mut objects = vec![Value::Object(o)];
+
+    // A listed person is also a threat actor, attributed to its identity;
+    // a retracted person revokes both, as its listing is no longer known.
+    if body.kind == Kind::Person && (data.get("listing").is_some() || body.retracted) {
+        let mut t = common("threat-actor", "listing");
+        t.insert("name".into(), name.into());
+        let a = aliases(data);
+        if !a.is_empty() {
+            t.insert("aliases".into(), json!(a));
+        }
+        put(
+            &mut t,
+            "description",
+            data.get("listing").and_then(|l| s(l, "reason")),
+        );
+        let ta = t["id"].clone();
+        objects.push(Value::Object(t));
+        if !body.retracted {
+            objects.push(relationship(
+                body,
+                &created,
+                &modified,
+                "attributed-to",
+                None,
+                (ta, id.clone().into()),
+            ));
+        }
+    }
+
+    for (l, target) in targets {
+        // note and report already name their targets in object_refs, but
+        // the typed relationship is what carries the link's meaning
+        objects.push(relationship(
+            body,
+            &created,
+            &modified,
+            relationship_type(l.rel),
+            Some(l),
+            (id.clone().into(), target.into()),
+        ));
+    }
+    Exported { objects, skipped }
+}
+
+fn relationship(
+    body: &RecordBody,
+    created: &str,
+    modified: &str,
+    rel_type: &str,
+    link: Option<&Link>,
+    (source, target): (Value, Value),
+) -> Value {
+    let (from, until) = link.map_or((None, None), |l| (l.from.as_deref(), l.until.as_deref()));
+    let target_s = target.as_str().unwrap_or_default();
+    let rel_name = link.map_or(rel_type, |l| l.rel.as_str());
+    let mut r = Map::new();
+    r.insert("type".into(), "relationship".into());
+    r.insert("spec_version".into(), "2.1".into());
+    r.insert(
+        "id".into(),
+        link_stix_id(&body.originator, &body.id, rel_name, target_s, from, until).into(),
+    );
+    r.insert("created".into(), created.into());
+    r.insert("modified".into(), modified.into());
+    r.insert(
+        "created_by_ref".into(),
+        node_stix_id(&body.originator).into(),
+    );
+    r.insert("relationship_type".into(), rel_type.into());
+    r.insert("source_ref".into(), source);
+    r.insert("target_ref".into(), target);
+    r.insert(
+        "object_marking_refs".into(),
+        json!([tlp_marking_id(body.handling.tlp)]),
+    );
+    if let Some(l) = link {
+        put(&mut r, "description", l.note.clone());
+        let start = from.map(partial_to_timestamp);
+        // STIX wants stop_time strictly after start_time: a link that
+        // starts and ends in the same period keeps only its start here
+        // (the extension keeps both dates).
+        let stop = until
+            .map(partial_to_timestamp)
+            .filter(|u| start.as_ref().is_none_or(|s| u > s));
+        put(&mut r, "start_time", start);
+        put(&mut r, "stop_time", stop);
+        let mut ext = Map::new();
+        ext.insert("extension_type".into(), "property-extension".into());
+        ext.insert("rel".into(), l.rel.as_str().into());
+        put(&mut ext, "from", l.from.clone());
+        put(&mut ext, "until", l.until.clone());
+        r.insert(
+            "extensions".into(),
+            json!({ EXTENSION_ID: Value::Object(ext) }),
+        );
+    }
+    Value::Object(r)
+}
+
+/// A node's identity object (`created_by_ref` of its records). `name` is
+/// what the node calls itself; its id when unknown.
+pub fn node_identity(node_id: &str, name: Option<&str>) -> Value {
+    json!({
+        "type": "identity",
+        "spec_version": "2.1",
+        "id": node_stix_id(node_id),
+        "created": crate::EXTENSION_CREATED,
+        "modified": crate::EXTENSION_CREATED,
+        "name": name.unwrap_or(node_id),
+        "identity_class": "organization",
+        "description": format!("Tansiq node {node_id}"),
+    })
+}
+
+/// A STIX bundle of record versions, with what they reference: the
+/// originators' identities, the TLP marking definitions used, the Tansiq
+/// extension definition and its author. The bundle id is derived from its
+/// content, so the same export is the same file.
+pub fn bundle(
+    bodies: &[RecordBody],
+    target_kind: &dyn Fn(&str) -> Option<Kind>,
+) -> (Value, Vec<SkippedLink>) {
+    let mut objects = vec![crate::project_identity(), crate::extension_definition()];
+    let mut tlps = BTreeSet::new();
+    let mut nodes = BTreeSet::new();
+    let mut skipped = Vec::new();
+    let mut records = Vec::new();
+    for b in bodies {
+        tlps.insert(b.handling.tlp);
+        nodes.insert(b.originator.clone());
+        let e = export_record(b, target_kind);
+        records.extend(e.objects);
+        skipped.extend(e.skipped);
+    }
+    objects.extend(tlps.into_iter().map(tlp_marking));
+    objects.extend(nodes.iter().map(|n| node_identity(n, None)));
+    objects.extend(records);
+    let key: Vec<String> = objects
+        .iter()
+        .map(|o| format!("{}@{}", o["id"], o["modified"]))
+        .collect();
+    let id = format!(
+        "bundle--{}",
+        uuid::Uuid::new_v5(&crate::NAMESPACE, key.join("\n").as_bytes())
+    );
+    (
+        json!({"type": "bundle", "id": id, "objects": objects}),
+        skipped,
+    )
+}
