@@ -27,7 +27,7 @@
 //! (`card.rs`): a [`PeerSet`] built with [`PeerSet::insert_card`] accepts
 //! every key of a peer's verified chain, and the rotated node presents,
 //! to a peer that has not yet taken its new card, the key of the card that
-//! peer holds (`peering.rs`, `rotation.rs`).
+//! peer holds (tansiq-node's `peering.rs` and `rotation.rs`).
 //!
 //! See `docs/PROTOCOL.md` ("Transport") for the profile a second
 //! implementation must follow.
@@ -176,7 +176,7 @@ pub trait PeerKeys: Send + Sync {
     /// The node id of the peer whose Ed25519 signing key is `key`, if that
     /// key is a known peer now: `tansiq_crypto::node_id_from_key(key)` for
     /// a genesis key, the id bound to the genesis key of the chain for a
-    /// key a node rotated to (see `rotation.rs`).
+    /// key a node rotated to (see tansiq-node's `rotation.rs`).
     fn is_known(&self, key: &[u8; 32]) -> Option<String>;
 }
 

@@ -1,5 +1,6 @@
 //! Channel services: propose a charter, accept (co-sign) one, import a
-//! signed charter carried from a partner, list.
+//! signed charter carried from a partner, list; and the receiving side,
+//! a charter a partner sent (`Node::receive_charter`).
 
 use std::collections::BTreeMap;
 

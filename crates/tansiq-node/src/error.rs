@@ -88,7 +88,7 @@ pub enum ConfigError {
 }
 
 /// Why the hit/no-hit holder did not answer a partner; the body the
-/// partner reads is built in `hits` (`ServeError::response`).
+/// partner reads is built in `hits/holder.rs` (`ServeError::response`).
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
     /// Malformed request (400).

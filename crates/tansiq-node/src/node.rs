@@ -1,5 +1,7 @@
 //! A node: its directory, identity, configuration and store, and the
-//! helpers every service uses (audit append, checkpoints, expiry).
+//! helpers every service uses (audit append, checkpoints, expiry, and the
+//! commit path: `Node::commit` for a state change, `Node::note` for a
+//! relaxed audited read).
 
 use std::path::{Path, PathBuf};
 

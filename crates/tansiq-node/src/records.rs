@@ -1,5 +1,8 @@
 //! Record services: create, update, retract, read, list, search, share.
-//! Each is one transaction that checks policy, writes, and audits.
+//! Each is one transaction that checks policy, writes, and audits. The
+//! receiving side is here too: a partner's version or tombstone taken in
+//! (`Node::receive_record`), and the originator's later versions forwarded
+//! to where this node shared the record onward (`Node::forward_version`).
 
 use serde::Serialize;
 use serde_json::{json, Value};

@@ -6,7 +6,7 @@
 //!   kept: what was sealed to an old encryption key still opens.
 //! - The store holds the chain of rotation statements (`meta.key_rotations`);
 //!   the node's card carries it, so any partner holding an earlier card can
-//!   verify the new one (`card.rs`).
+//!   verify the new one (`crate::card`, tansiq-net's `card.rs`).
 //! - Partners learn the new card by a push on the partner endpoint
 //!   (`POST /peer/v1/card`, `peering.rs`), made before anything else is
 //!   sent to them and retried until they answer, so none needs to be online

@@ -1,6 +1,7 @@
 //! Applying the engine's effects to the store, and delivering what
-//! arrives to the application (records, charters) — in the caller's
-//! transaction.
+//! arrives: each envelope's payload opened and handed to
+//! [`Context::deliver`] (the node's dispatcher, `inbound.rs`), a refusal
+//! audited as `envelope.reject` — in the caller's transaction.
 
 use serde_json::json;
 

@@ -1,14 +1,23 @@
 //! Federation, node side: drives the sans-IO `tansiq-sync` engine over
 //! this node's store and keys.
 //!
-//! - [`payload`]: what a sealed envelope carries (records, charters) and
-//!   how it is sealed to the recipients and opened.
+//! - [`payload`]: what a sealed envelope carries (records, charters,
+//!   messages, releases, checkpoints, hit/no-hit follow-ups) and how it is
+//!   sealed to the recipients and opened.
 //! - [`host`]: the engine's reads (`tansiq_sync::Host`) through the open
 //!   store transaction, and the envelope checks done before delivery.
+//! - [`prepare`]: signature checks and opening done before the store lock.
+//! - [`cards`]: peers' cards to fetch ([`CardWants`]).
+//! - `apply`: the engine's effects applied to the store; each arrived
+//!   payload handed to [`Context::deliver`].
 //! - [`Federation`]: one engine per node; every call runs inside a store
 //!   write transaction, applies the engine's effects (and the application
-//!   changes of `Deliver`) in that same transaction, and returns the
-//!   messages to send once it has committed.
+//!   changes of `Deliver`) in that same transaction, and hands the
+//!   messages to the sender only once it has committed
+//!   ([`Federation::commit`] and its [`Outbox`]).
+//! - [`Context`]: what federation needs of the node it runs on; `Node`
+//!   implements it in `inbound.rs`, whose dispatcher hands each payload
+//!   to the receive function of the feature that owns its kind.
 //!
 //! Several processes may work on one node directory (the CLI while
 //! `serve` runs): the engine is rebuilt from the store whenever another
