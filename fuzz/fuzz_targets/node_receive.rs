@@ -1,6 +1,6 @@
 //! A whole node taking a peer message: the bytes B (a trusted, mutually
 //! authenticated peer) POSTs to A's `/peer/v1/sync`, through
-//! `Federation::receive` (decode, engine: inbox, hash chains, relays,
+//! `Node::take_in_peer_message` (decode, engine: inbox, hash chains, relays,
 //! anti-entropy) and, for envelopes that pass, delivery (opening the
 //! sealed body, applying the payload) in A's store. Real nodes on a RAM
 //! disk, built once per process (see `tansiq_fuzz::nodes`).

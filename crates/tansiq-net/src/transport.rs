@@ -299,10 +299,10 @@ impl TlsIdentity {
     /// Makes the node's certificate (see the module docs and
     /// `docs/PROTOCOL.md`): X.509 v3, self-signed with Ed25519, subject
     /// and issuer `CN=<node id>`, subjectAltName `dNSName:<node id>`,
-    /// serial SHA-256(public key)[:20] with the top bit cleared, validity
+    /// serial SHA-256(public key)\[:20\] with the top bit cleared, validity
     /// 2000-01-01 to 9999-12-31, keyUsage digitalSignature (critical),
     /// extKeyUsage serverAuth + clientAuth, subjectKeyIdentifier
-    /// SHA-256(SPKI)[:20], basicConstraints CA:FALSE (critical). Ed25519
+    /// SHA-256(SPKI)\[:20\], basicConstraints CA:FALSE (critical). Ed25519
     /// signatures are deterministic, so the certificate is a function of
     /// the key. Peers look only at its key.
     pub fn from_identity(id: &tansiq_crypto::Identity) -> Result<TlsIdentity, TransportError> {

@@ -35,7 +35,7 @@ fn acked_meta(peer: &str) -> String {
     format!("card_acked:{peer}")
 }
 
-/// What [`Node::accept_card`] did.
+/// What `Node::accept_card` did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CardUpdate {
     /// A node not known before.
