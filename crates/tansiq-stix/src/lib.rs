@@ -14,6 +14,8 @@ mod import;
 mod vocab;
 
 #[cfg(test)]
+mod samples;
+#[cfg(test)]
 mod tests_mapping;
 
 pub use export::{bundle, export_record, main_id, node_identity, stix_type, Exported, SkippedLink};

@@ -2,58 +2,11 @@
 //! bundle, get the same record back.
 
 use serde_json::{json, Value};
-use tansiq_core::handling::{Evaluation, Handling, HandlingCode, Tlp};
-use tansiq_core::record::{validate_data, Kind, Link, LinkType, RecordBody};
+use tansiq_core::handling::{Evaluation, HandlingCode, Tlp};
+use tansiq_core::record::{Kind, LinkType, RecordBody};
 
+use crate::samples::*;
 use crate::*;
-
-const NODE: &str = "tqmfrggzdfmztwq2lk";
-// minted 2026-12-04T10:00:00.250Z
-const REC: &str = "rec_01a2407f15fa00000001.tqmfrggzdfmztwq2lk";
-const ORG: &str = "rec_01a2407f15fa00000002.tqmfrggzdfmztwq2lk";
-const OTHER: &str = "rec_01a2407f15fa00000003.tqothernode00000000";
-
-fn body(id: &str, kind: Kind, data: Value, links: Vec<Link>) -> RecordBody {
-    RecordBody {
-        id: id.into(),
-        version: 1,
-        kind,
-        originator: tansiq_core::ids::record_id_owner(id).unwrap().into(),
-        channel: "ch_1".into(),
-        members: vec![NODE.into()],
-        file: "terrorism".into(),
-        handling: Handling {
-            tlp: Tlp::AmberStrict,
-            code: HandlingCode::NotForEvidence,
-            evaluation: Some("EU:X3".parse().unwrap()),
-            note: None,
-        },
-        created: "2026-12-04T10:00:00Z".into(),
-        expires: Some("2027-12-04T00:00:00Z".into()),
-        data: validate_data(kind, &data).unwrap(),
-        links,
-        retracted: false,
-    }
-}
-
-fn kinds(id: &str) -> Option<Kind> {
-    match id {
-        REC => Some(Kind::Person),
-        ORG => Some(Kind::Organization),
-        OTHER => Some(Kind::Location),
-        _ => None,
-    }
-}
-
-fn link(rel: LinkType, target: &str) -> Link {
-    Link {
-        rel,
-        target: target.into(),
-        from: Some("2007-01".into()),
-        until: None,
-        note: Some("according to the 2019 report".into()),
-    }
-}
 
 type LinkRow = (
     LinkType,
@@ -69,78 +22,6 @@ fn round_trip(b: &RecordBody) -> Imported {
     let (mut recs, _) = import_bundle(&bundle).unwrap_or_else(|e| panic!("{e}\n{bundle:#}"));
     assert_eq!(recs.len(), 1, "{recs:?}");
     recs.remove(0)
-}
-
-fn samples() -> Vec<RecordBody> {
-    vec![
-        body(
-            REC,
-            Kind::Person,
-            json!({"names": ["عبد المالك دروكدال", "Abdelmalek Droukdel"], "weak_names": ["Abou Moussab"],
-                   "birth_date": "1970-04-20", "nationality": ["DZ"], "gender": "male",
-                   "documents": [{"type": "passport", "number": "X1", "country": "DZ"}],
-                   "listing": {"list": "un", "reference": "QDi.232", "reason": "Leader of AQIM", "status": "active"},
-                   "notes": "ملاحظة"}),
-            vec![
-                link(LinkType::MemberOf, ORG),
-                link(LinkType::LocatedIn, OTHER),
-            ],
-        ),
-        body(
-            ORG,
-            Kind::Organization,
-            json!({"names": ["AQIM", "تنظيم القاعدة في بلاد المغرب الإسلامي"], "country": ["DZ", "ML"], "founded": "2007-01-24", "notes": "successor of the GSPC"}),
-            vec![Link {
-                rel: LinkType::SuccessorOf,
-                target: REC.into(),
-                from: Some("2007-01-24".into()),
-                until: Some("2007-01-24".into()),
-                note: None,
-            }],
-        ),
-        body(
-            "rec_01a2407f15fa00000010.tqmfrggzdfmztwq2lk",
-            Kind::Network,
-            json!({"names": ["Sahel route"], "activity": "arms smuggling", "routes": ["Tamanrasset - Gao"], "founded": "2012"}),
-            vec![],
-        ),
-        body(
-            "rec_01a2407f15fa00000011.tqmfrggzdfmztwq2lk",
-            Kind::Location,
-            json!({"names": ["وجدة", "Oujda"], "coordinates": [34.68, -1.91], "country": ["MA"]}),
-            vec![],
-        ),
-        body(
-            "rec_01a2407f15fa00000015.tqmfrggzdfmztwq2lk",
-            Kind::Location,
-            json!({"names": ["Somewhere"]}),
-            vec![],
-        ),
-        body(
-            "rec_01a2407f15fa00000012.tqmfrggzdfmztwq2lk",
-            Kind::Incident,
-            json!({"title": "Casablanca bombings", "text": "Five attacks", "occurred_at": "2003-05-16", "place": "Casablanca", "country": ["MA"]}),
-            vec![link(LinkType::RelatedTo, ORG)],
-        ),
-        body(
-            "rec_01a2407f15fa00000013.tqmfrggzdfmztwq2lk",
-            Kind::Document,
-            json!({"title": "تقرير", "text": "…", "reference": "R-1", "language": "ar"}),
-            vec![link(LinkType::DerivedFrom, REC)],
-        ),
-        body(
-            "rec_01a2407f15fa00000014.tqmfrggzdfmztwq2lk",
-            Kind::Note,
-            json!({"title": "Sighting", "text": "Seen in Gao"}),
-            vec![],
-        ),
-        body(
-            "rec_01a2407f15fa00000016.tqmfrggzdfmztwq2lk",
-            Kind::Message,
-            json!({"text": "FLASH"}),
-            vec![],
-        ),
-    ]
 }
 
 #[test]
@@ -294,11 +175,7 @@ fn ids_are_stable_across_versions_and_nodes() {
 
 #[test]
 fn retraction_is_revoked() {
-    let mut b = samples().remove(0);
-    b.version = 3;
-    b.retracted = true;
-    b.data = json!({});
-    b.links = vec![];
+    let b = retraction();
     let e = export_record(&b, &kinds).objects;
     assert_eq!(e.len(), 2, "identity and threat-actor, both revoked");
     assert!(e.iter().all(|o| o["revoked"] == json!(true)));
