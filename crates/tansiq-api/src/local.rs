@@ -482,6 +482,266 @@ async fn verify_audit(State(st): State<AppState>, Extension(actor): Extension<Ac
     as_user(st, actor, |node, actor| node.audit_verify(actor)).await
 }
 
+/// An optional JSON body: none (or only whitespace) is `T::default()`.
+fn optional_body<T: serde::de::DeserializeOwned + Default>(
+    body: &axum::body::Bytes,
+) -> Result<T, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(body).map_err(|e| ApiError(NodeError::bad(format!("request body: {e}"))))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SendMessage {
+    channel: String,
+    file: Option<String>,
+    precedence: String,
+    text: String,
+    #[serde(default)]
+    ack_required: bool,
+}
+
+async fn send_message(
+    State(st): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Body(b): Body<SendMessage>,
+) -> ApiResult {
+    as_user(st, actor, move |node, actor| {
+        node.send_message(
+            actor,
+            &b.channel,
+            b.file.as_deref(),
+            &b.precedence,
+            &b.text,
+            b.ack_required,
+        )
+        .map(|id| json!({"id": id}))
+    })
+    .await
+}
+
+async fn inbox(State(st): State<AppState>, Extension(actor): Extension<Actor>) -> ApiResult {
+    as_user(st, actor, |node, actor| node.inbox_by_precedence(actor)).await
+}
+
+async fn ack_message(
+    State(st): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Path(id): Path<String>,
+) -> ApiResult {
+    as_user(st, actor, move |node, actor| {
+        node.ack_message(actor, &id)
+            .map(|()| json!({"id": id, "status": "acknowledged"}))
+    })
+    .await
+}
+
+async fn unacknowledged(
+    State(st): State<AppState>,
+    Extension(actor): Extension<Actor>,
+) -> ApiResult {
+    as_user(st, actor, |node, actor| node.unacked_for(actor)).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReleasesQuery {
+    direction: Option<String>,
+}
+
+async fn list_releases(
+    State(st): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Query(q): Query<ReleasesQuery>,
+) -> ApiResult {
+    let dir = match q.direction.as_deref() {
+        None => None,
+        Some(d @ ("in" | "out")) => Some(d.to_string()),
+        Some(_) => return Err(NodeError::bad("direction: use in or out").into()),
+    };
+    as_user(st, actor, move |node, actor| {
+        let mut list = node.releases(actor)?;
+        list.retain(|r| dir.as_ref().is_none_or(|d| *d == r.direction));
+        Ok(list)
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RequestRelease {
+    record: String,
+    channel: String,
+    reason: Option<String>,
+}
+
+async fn request_release(
+    State(st): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Body(b): Body<RequestRelease>,
+) -> ApiResult {
+    as_user(st, actor, move |node, actor| {
+        node.release_request(actor, &b.record, &b.channel, b.reason.as_deref())
+            .map(|id| json!({"id": id}))
+    })
+    .await
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct GrantRelease {
+    conditions: Option<String>,
+}
+
+async fn grant_release(
+    State(st): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> ApiResult {
+    let b: GrantRelease = optional_body(&body)?;
+    as_user(st, actor, move |node, actor| {
+        node.release_grant(actor, Some(&id), None, None, b.conditions.as_deref())
+            .map(|id| json!({"id": id, "status": "granted"}))
+    })
+    .await
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RefuseRelease {
+    reason: Option<String>,
+}
+
+async fn refuse_release(
+    State(st): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> ApiResult {
+    let b: RefuseRelease = optional_body(&body)?;
+    as_user(st, actor, move |node, actor| {
+        node.release_refuse(actor, &id, b.reason.as_deref())
+            .map(|()| json!({"id": id, "status": "refused"}))
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReleaseRecord {
+    channel: String,
+    conditions: Option<String>,
+}
+
+async fn release_record(
+    State(st): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Path(id): Path<String>,
+    Body(b): Body<ReleaseRecord>,
+) -> ApiResult {
+    as_user(st, actor, move |node, actor| {
+        node.release_grant(
+            actor,
+            None,
+            Some(&id),
+            Some(&b.channel),
+            b.conditions.as_deref(),
+        )
+        .map(|rid| json!({"id": rid, "record": id, "channel": b.channel, "status": "granted"}))
+    })
+    .await
+}
+
+async fn list_alerts(State(st): State<AppState>, Extension(actor): Extension<Actor>) -> ApiResult {
+    as_user(st, actor, |node, actor| {
+        Ok(node
+            .alerts(actor)?
+            .into_iter()
+            .map(|a| {
+                json!({"id": a.id, "entry_id": a.entry_id, "record_id": a.record_id,
+                    "score": a.score, "matched_name": a.matched_name,
+                    "explanation": a.explanation, "created_at": a.created_at})
+            })
+            .collect::<Vec<_>>())
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScreenName {
+    id: String,
+    name: String,
+    birth_date: Option<String>,
+    #[serde(default)]
+    nationality: Vec<String>,
+    gender: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScreenBody {
+    names: Vec<ScreenName>,
+    threshold: Option<f64>,
+    top: Option<usize>,
+}
+
+/// Most names one screening request takes (a larger list goes in
+/// several requests, or to `tansiq screen`).
+pub const MAX_SCREEN_NAMES: usize = 10_000;
+
+async fn screen(
+    State(st): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Body(b): Body<ScreenBody>,
+) -> ApiResult {
+    let threshold = b.threshold.unwrap_or(tansiq_match::DEFAULT_THRESHOLD);
+    if !(0.0..=1.0).contains(&threshold) {
+        return Err(NodeError::bad("threshold must be between 0 and 1").into());
+    }
+    let top = b.top.unwrap_or(5);
+    if !(1..=100).contains(&top) {
+        return Err(NodeError::bad("top must be 1 to 100").into());
+    }
+    if b.names.len() > MAX_SCREEN_NAMES {
+        return Err(NodeError::bad(format!("at most {MAX_SCREEN_NAMES} names a request")).into());
+    }
+    let queries: Vec<tansiq_match::Query> = b
+        .names
+        .into_iter()
+        .map(|n| tansiq_match::Query {
+            id: n.id,
+            name: n.name,
+            birth_date: n.birth_date,
+            nationality: n.nationality,
+            gender: n.gender,
+            documents: vec![],
+        })
+        .collect();
+    as_user(st, actor, move |node, actor| {
+        let results = node.screen(actor, &queries, threshold, top)?;
+        Ok(queries
+            .iter()
+            .zip(results)
+            .map(|(q, hits)| {
+                let hits: Vec<Value> = hits
+                    .into_iter()
+                    .map(|h| json!({"entry_id": h.entry_id, "score": (h.score * 10_000.0).round() / 10_000.0, "matched_name": h.matched_name, "explanation": h.explanation}))
+                    .collect();
+                json!({"query_id": q.id, "hits": hits})
+            })
+            .collect::<Vec<_>>())
+    })
+    .await
+}
+
+async fn sync_status(State(st): State<AppState>, Extension(actor): Extension<Actor>) -> ApiResult {
+    as_user(st, actor, |node, actor| node.sync_status(actor)).await
+}
+
 async fn openapi() -> Json<Value> {
     Json(openapi_document())
 }
@@ -523,6 +783,16 @@ pub fn router(node: Arc<Node>) -> Router {
             get(get_checkpoint).post(make_checkpoint),
         )
         .route("/api/v1/audit/verify", get(verify_audit))
+        .route("/api/v1/messages", get(inbox).post(send_message))
+        .route("/api/v1/messages/unacknowledged", get(unacknowledged))
+        .route("/api/v1/messages/{id}/ack", post(ack_message))
+        .route("/api/v1/releases", get(list_releases).post(request_release))
+        .route("/api/v1/releases/{id}/grant", post(grant_release))
+        .route("/api/v1/releases/{id}/refuse", post(refuse_release))
+        .route("/api/v1/records/{id}/release", post(release_record))
+        .route("/api/v1/alerts", get(list_alerts))
+        .route("/api/v1/screen", post(screen))
+        .route("/api/v1/sync/status", get(sync_status))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), authenticate))
@@ -594,7 +864,51 @@ pub fn openapi_document() -> Value {
     let rec = json!({"$ref": "#/components/schemas/Record"});
     let name_param =
         json!([{"name": "name", "in": "path", "required": true, "schema": {"type": "string"}}]);
-    json!({
+    // The workflows' paths and schemas (issue 14), in their own `json!`
+    // (one macro call for the whole document exceeds the recursion limit).
+    let workflow_paths = json!({
+            "/api/v1/messages": {
+                "get": {"summary": "Inbox: received messages in the caller's files, FLASH first, then IMMEDIATE, PRIORITY, ROUTINE (each in the order sent)", "responses": merge(json!({"200": ok(json!({"type": "array", "items": {"$ref": "#/components/schemas/Message"}}))}), &errors)},
+                "post": {"summary": "Send a liaison message to the other members of a channel (officer)",
+                    "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": false, "required": ["channel", "precedence", "text"], "properties": {"channel": {"type": "string"}, "file": {"type": "string"}, "precedence": {"enum": ["flash", "immediate", "priority", "routine"]}, "text": {"type": "string"}, "ack_required": {"type": "boolean"}}}}}},
+                    "responses": merge(json!({"200": ok(json!({"type": "object", "properties": {"id": {"type": "string"}}}))}), &errors)}
+            },
+            "/api/v1/messages/unacknowledged": {"get": {"summary": "Sent FLASH (or ack-required) messages some member has not acknowledged, in the caller's files", "responses": merge(json!({"200": ok(json!({"type": "array", "items": {"$ref": "#/components/schemas/Unacked"}}))}), &errors)}},
+            "/api/v1/messages/{id}/ack": {"parameters": id_param, "post": {"summary": "Acknowledge a received message to its sender (officer)", "responses": merge(json!({"200": ok(json!({"type": "object"}))}), &errors)}},
+            "/api/v1/releases": {
+                "get": {"summary": "Release requests about records the caller may see: out (asked by this node) and in (asked of it)",
+                    "parameters": [{"name": "direction", "in": "query", "schema": {"enum": ["in", "out"]}}],
+                    "responses": merge(json!({"200": ok(json!({"type": "array", "items": {"$ref": "#/components/schemas/Release"}}))}), &errors)},
+                "post": {"summary": "Ask a record's originator to release it into another channel (officer)",
+                    "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": false, "required": ["record", "channel"], "properties": {"record": {"type": "string"}, "channel": {"type": "string"}, "reason": {"type": "string"}}}}}},
+                    "responses": merge(json!({"200": ok(json!({"type": "object", "properties": {"id": {"type": "string"}}}))}), &errors)}
+            },
+            "/api/v1/releases/{id}/grant": {"parameters": id_param, "post": {"summary": "Grant a release request addressed to this node (officer; originator only)",
+                "requestBody": {"required": false, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": false, "properties": {"conditions": {"type": "string"}}}}}},
+                "responses": merge(json!({"200": ok(json!({"type": "object"}))}), &errors)}},
+            "/api/v1/releases/{id}/refuse": {"parameters": id_param, "post": {"summary": "Refuse a release request addressed to this node (officer; originator only)",
+                "requestBody": {"required": false, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": false, "properties": {"reason": {"type": "string"}}}}}},
+                "responses": merge(json!({"200": ok(json!({"type": "object"}))}), &errors)}},
+            "/api/v1/records/{id}/release": {"parameters": id_param, "post": {"summary": "Release this node's record into another of its channels without a request (officer; originator only)",
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": false, "required": ["channel"], "properties": {"channel": {"type": "string"}, "conditions": {"type": "string"}}}}}},
+                "responses": merge(json!({"200": ok(json!({"type": "object"}))}), &errors)}},
+            "/api/v1/alerts": {"get": {"summary": "Screening alerts whose both ends the caller may see", "responses": merge(json!({"200": ok(json!({"type": "array", "items": {"$ref": "#/components/schemas/Alert"}}))}), &errors)}},
+            "/api/v1/screen": {"post": {"summary": "Screen names against the person and organization records the caller may see; results in input order, with explanations",
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": false, "required": ["names"], "properties": {
+                    "names": {"type": "array", "maxItems": 10000, "items": {"type": "object", "additionalProperties": false, "required": ["id", "name"], "properties": {"id": {"type": "string"}, "name": {"type": "string"}, "birth_date": {"type": "string"}, "nationality": {"type": "array", "items": {"type": "string"}}, "gender": {"type": "string"}}}},
+                    "threshold": {"type": "number", "minimum": 0, "maximum": 1}, "top": {"type": "integer", "minimum": 1, "maximum": 100}}}}}},
+                "responses": merge(json!({"200": ok(json!({"type": "array", "items": {"type": "object", "properties": {"query_id": {"type": "string"}, "hits": {"type": "array", "items": {"$ref": "#/components/schemas/Hit"}}}}}))}), &errors)}},
+            "/api/v1/sync/status": {"get": {"summary": "Delivery state per peer (link, queue, last delivery), unacknowledged FLASH the caller may read, alarms", "responses": merge(json!({"200": ok(json!({"$ref": "#/components/schemas/SyncStatus"}))}), &errors)}}
+    });
+    let workflow_schemas = json!({
+                "Message": {"type": "object", "properties": {"id": {"type": "string"}, "channel": {"type": "string"}, "file": {"type": ["string", "null"]}, "sender": {"type": "string"}, "precedence": {"type": "string"}, "text": {"type": "string"}, "sent_at": {"type": "string"}, "received_at": {"type": ["string", "null"]}, "ack_required": {"type": "boolean"}, "acked": {"type": "boolean"}}},
+                "Unacked": {"type": "object", "properties": {"id": {"type": "string"}, "channel": {"type": "string"}, "precedence": {"type": "string"}, "sent_at": {"type": "string"}, "awaiting": {"type": "array", "items": {"type": "string"}}}},
+                "Release": {"type": "object", "properties": {"id": {"type": "string"}, "record": {"type": "string"}, "requester": {"type": "string"}, "originator": {"type": "string"}, "target_channel": {"type": "string"}, "target_members": {"type": "array", "items": {"type": "string"}}, "status": {"enum": ["pending", "granted", "refused"]}, "direction": {"enum": ["in", "out"]}, "reason": {"type": "string"}, "created_at": {"type": "string"}, "decided_at": {"type": "string"}}},
+                "Alert": {"type": "object", "properties": {"id": {"type": "string"}, "entry_id": {"type": "string"}, "record_id": {"type": "string"}, "score": {"type": "number"}, "matched_name": {"type": "string"}, "explanation": {"type": "string"}, "created_at": {"type": "string"}}},
+                "Hit": {"type": "object", "properties": {"entry_id": {"type": "string"}, "score": {"type": "number"}, "matched_name": {"type": "string"}, "explanation": {"type": "string"}}},
+                "SyncStatus": {"type": "object", "properties": {"peers": {"type": "array", "items": {"type": "object", "properties": {"id": {"type": "string"}, "name": {"type": "string"}, "link": {"enum": ["up", "down"]}, "queued": {"type": "integer"}, "in_flight": {"type": "integer"}, "last_delivery": {"type": ["string", "null"]}, "last_error": {"type": "string"}, "card_pending": {"type": "boolean"}}}}, "unacked": {"type": "array", "items": {"$ref": "#/components/schemas/Unacked"}}, "alarms": {"type": "array"}}}
+    });
+    let mut doc = json!({
         "openapi": "3.1.0",
         "info": {"title": "Tansiq node local API", "version": "1"},
         "security": [{"bearer": []}],
@@ -670,5 +984,8 @@ pub fn openapi_document() -> Value {
                 "Checkpoint": {"type": "object", "properties": {"size": {"type": "integer"}, "root": {"type": "string"}, "signature": {"type": "string"}, "witnesses": {"type": "array"}}}
             }
         }
-    })
+    });
+    doc["paths"] = merge(doc["paths"].take(), &workflow_paths);
+    doc["components"]["schemas"] = merge(doc["components"]["schemas"].take(), &workflow_schemas);
+    doc
 }

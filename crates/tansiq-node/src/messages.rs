@@ -256,13 +256,40 @@ impl Node {
         Ok(())
     }
 
+    /// [`Node::inbox`] with FLASH first, then IMMEDIATE, PRIORITY and
+    /// ROUTINE (each in the order sent), as the API and web inbox show it.
+    pub fn inbox_by_precedence(&self, actor: &Actor) -> NodeResult<Vec<MessageView>> {
+        let mut views = self.inbox(actor)?;
+        views.sort_by_key(|m| {
+            parse_precedence(&m.precedence).map_or(u8::MAX, |p| match p {
+                Precedence::Flash => 0,
+                Precedence::Immediate => 1,
+                Precedence::Priority => 2,
+                Precedence::Routine => 3,
+            })
+        });
+        Ok(views)
+    }
+
     /// Sent FLASH or ack-required messages some recipient has not
     /// acknowledged yet.
     pub fn unacked_messages(&self) -> NodeResult<Vec<Unacked>> {
+        self.unacked_where(|_| true)
+    }
+
+    /// [`Node::unacked_messages`] as a user may see them: only with a role
+    /// that reads messages, and only in the user's files (a message
+    /// without a file is the channel's, seen by all its readers).
+    pub fn unacked_for(&self, actor: &Actor) -> NodeResult<Vec<Unacked>> {
+        policy::authorize(actor, Action::ReadMessages)?;
+        self.unacked_where(|m| may_see(actor, m.file.as_deref()))
+    }
+
+    fn unacked_where(&self, keep: impl Fn(&MessageRow) -> bool) -> NodeResult<Vec<Unacked>> {
         self.store.read(|tx| {
             let mut out = Vec::new();
             for m in tx.messages("out")? {
-                if !(m.ack_required || m.precedence == "flash") {
+                if !(m.ack_required || m.precedence == "flash") || !keep(&m) {
                     continue;
                 }
                 let members = load_channel(tx, &m.channel)?

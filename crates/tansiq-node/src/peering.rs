@@ -500,7 +500,11 @@ pub struct SyncStatus {
 impl Node {
     pub fn sync_status(&self, actor: &tansiq_core::user::Actor) -> NodeResult<SyncStatus> {
         tansiq_core::policy::authorize(actor, tansiq_core::policy::Action::ReadChannels)?;
-        let unacked = self.unacked_messages()?;
+        // Message ids and channels only for those who may read them.
+        let unacked = match self.unacked_for(actor) {
+            Err(NodeError::Refused(_)) => vec![],
+            r => r?,
+        };
         self.store.read(|tx| {
             let counts = tx.sync_outbox_counts()?;
             let mut peers = Vec::new();

@@ -71,6 +71,28 @@ pub(crate) fn received_reason(reason: String) -> String {
         .collect()
 }
 
+/// May a reader of `scope` see record `id`? The operator sees every
+/// request, even about a record no longer held (purged, expired).
+fn visible(tx: &mut Tx, scope: &ReadScope, id: &str) -> NodeResult<bool> {
+    Ok(*scope == ReadScope::everything() || tx.record_visible(id, scope)?)
+}
+
+/// The release request `id` addressed to this node, if the reader of
+/// `scope` may see its record (else not found, as an unknown id).
+fn addressed_here(
+    tx: &mut Tx,
+    this_node: &str,
+    scope: &ReadScope,
+    id: &str,
+) -> NodeResult<ReleaseRow> {
+    match tx.release(id)? {
+        Some(r) if r.originator == this_node && visible(tx, scope, &r.record_id)? => Ok(r),
+        _ => Err(NodeError::NotFound(format!(
+            "no release request {id} addressed to this node"
+        ))),
+    }
+}
+
 impl Node {
     /// A holder asks the originator to release a record into `target`.
     pub fn release_request(
@@ -140,13 +162,12 @@ impl Node {
         conditions: Option<&str>,
     ) -> NodeResult<String> {
         let now = time::format(&time::now());
+        // A user decides only on records it may see; any other is not found.
+        let scope = policy::read_scope(actor);
         let id = self.commit(|tx, out| {
             let (mut row, notify): (ReleaseRow, Vec<String>) = match (request, record, channel) {
                 (Some(req), None, None) => {
-                    let row = tx
-                        .release(req)?
-                        .filter(|r| r.originator == self.id())
-                        .ok_or_else(|| NodeError::NotFound(format!("no release request {req} addressed to this node")))?;
+                    let row = addressed_here(tx, self.id(), &scope, req)?;
                     if row.status != "pending" {
                         return Err(NodeError::bad(format!("request {req} is already {}", row.status)));
                     }
@@ -160,8 +181,8 @@ impl Node {
                         return Err(NodeError::bad(format!("this node is not a member of channel {ch}")));
                     }
                     let r = tx
-                        .record(rec, &ReadScope::everything())?
-                        .ok_or_else(|| NodeError::NotFound(format!("no record {rec}")))?;
+                        .record(rec, &scope)?
+                        .ok_or_else(|| NodeError::NotFound(format!("no record {rec} that you may see")))?;
                     // Tell every other member of the record's home channel.
                     let home = r.signed.as_ref().map(|s| s.body.members.clone()).unwrap_or_default();
                     let row = ReleaseRow {
@@ -218,15 +239,9 @@ impl Node {
         reason: Option<&str>,
     ) -> NodeResult<()> {
         check_reason(reason)?;
+        let scope = policy::read_scope(actor);
         self.commit(|tx, out| {
-            let mut row = tx
-                .release(request)?
-                .filter(|r| r.originator == self.id())
-                .ok_or_else(|| {
-                    NodeError::NotFound(format!(
-                        "no release request {request} addressed to this node"
-                    ))
-                })?;
+            let mut row = addressed_here(tx, self.id(), &scope, request)?;
             policy::may_decide_release(actor, self.id(), &row.originator)?;
             if row.status != "pending" {
                 return Err(NodeError::bad(format!(
@@ -256,11 +271,18 @@ impl Node {
         Ok(())
     }
 
+    /// Release requests, in and out, about records the actor may see.
     pub fn releases(&self, actor: &Actor) -> NodeResult<Vec<ReleaseView>> {
         policy::authorize(actor, Action::RequestRelease)?;
+        let scope = policy::read_scope(actor);
         self.store.read(|tx| {
-            Ok(tx
-                .releases()?
+            let mut rows = Vec::new();
+            for r in tx.releases()? {
+                if visible(tx, &scope, &r.record_id)? {
+                    rows.push(r);
+                }
+            }
+            Ok(rows
                 .into_iter()
                 .map(|r| ReleaseView {
                     direction: if r.requester == self.id() {

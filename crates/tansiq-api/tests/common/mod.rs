@@ -102,3 +102,62 @@ fn pump_with(nodes: &[&Node], lenient: bool) -> usize {
     }
     moved
 }
+
+/// Serves `node`'s local API on a free loopback port until the returned
+/// sender is dropped; returns its base URL.
+pub fn serve_api(node: std::sync::Arc<Node>) -> (String, tokio::sync::oneshot::Sender<()>) {
+    let (stop, rx) = tokio::sync::oneshot::channel::<()>();
+    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let l = tansiq_api::local::bind("127.0.0.1:0".parse().unwrap())
+                .await
+                .unwrap();
+            addr_tx.send(l.local_addr().unwrap()).unwrap();
+            tansiq_api::local::serve(node, l, async {
+                let _ = rx.await;
+            })
+            .await
+            .unwrap();
+        });
+    });
+    (format!("http://{}", addr_rx.recv().unwrap()), stop)
+}
+
+/// One API call with an optional bearer token and JSON body: the status
+/// and the JSON answer (or the text, as a JSON string).
+pub fn call(
+    base: &str,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<serde_json::Value>,
+) -> (u16, serde_json::Value) {
+    let client = reqwest::blocking::Client::new();
+    let url = format!("{base}{path}");
+    let mut req = match method {
+        "GET" => client.get(url),
+        "POST" => client.post(url),
+        "PUT" => client.put(url),
+        "DELETE" => client.delete(url),
+        m => panic!("method {m}"),
+    };
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let resp = req.send().expect("request");
+    let status = resp.status().as_u16();
+    let text = resp.text().unwrap_or_default();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
+    )
+}

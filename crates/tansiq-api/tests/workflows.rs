@@ -1,0 +1,481 @@
+//! The analysts' and officers' workflows over the local API, as the user
+//! the token names (issue 14, part 1): messages, releases, screening,
+//! alerts, sync status. Each endpoint is tried by a user who may and by
+//! one who may not; what the latter may not see is a 404 exactly like an
+//! unknown id, and appears in no list or count.
+
+mod common;
+
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+
+use common::*;
+use tansiq_core::handling::Tlp;
+use tansiq_core::record::Kind;
+use tansiq_core::user::Role;
+use tansiq_node::records::NewRecord;
+use tansiq_node::Node;
+
+/// DZ (served over the API) and MA (in process) share channel `ch`
+/// (files terrorism and recruitment); each also has a channel of its own.
+struct Pair {
+    _tmp: tempfile::TempDir,
+    dz: Arc<Node>,
+    ma: Node,
+    base: String,
+    _stop: tokio::sync::oneshot::Sender<()>,
+    ch: String,
+    dz_own: String,
+    ma_own: String,
+    /// Officer, terrorism.
+    omar: String,
+    /// Officer, recruitment.
+    rachid: String,
+    /// Analyst, terrorism.
+    amina: String,
+    /// Auditor.
+    aicha: String,
+}
+
+fn files() -> Vec<String> {
+    vec!["terrorism".into(), "recruitment".into()]
+}
+
+fn pair() -> Pair {
+    let tmp = tempfile::tempdir().unwrap();
+    let dz = node(tmp.path(), "dz", "DZ");
+    let ma = node(tmp.path(), "ma", "MA");
+    trust(&[&dz, &ma]);
+    let ch = dz
+        .channel_create(&OP, "DZ-MA", vec![ma.id().into()], files(), vec![], None)
+        .unwrap();
+    pump(&[&dz, &ma]);
+    ma.channel_accept(&OP, &ch).unwrap();
+    pump(&[&dz, &ma]);
+    let dz_own = dz
+        .channel_create(&OP, "DZ national", vec![], files(), vec![], None)
+        .unwrap();
+    let ma_own = ma
+        .channel_create(&OP, "MA national", vec![], files(), vec![], None)
+        .unwrap();
+    let user = |name: &str, role: Role, files: &[&str]| {
+        dz.user_add(
+            &OP,
+            name,
+            role,
+            &files.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+        )
+        .unwrap()
+    };
+    let omar = user("omar", Role::Officer, &["terrorism"]);
+    let rachid = user("rachid", Role::Officer, &["recruitment"]);
+    let amina = user("amina", Role::Analyst, &["terrorism"]);
+    let aicha = user("aicha", Role::Auditor, &[]);
+    let dz = Arc::new(dz);
+    let (base, stop) = serve_api(dz.clone());
+    Pair {
+        _tmp: tmp,
+        dz,
+        ma,
+        base,
+        _stop: stop,
+        ch,
+        dz_own,
+        ma_own,
+        omar,
+        rachid,
+        amina,
+        aicha,
+    }
+}
+
+impl Pair {
+    fn call(&self, method: &str, path: &str, token: &str, body: Option<Value>) -> (u16, Value) {
+        call(&self.base, method, path, Some(token), body)
+    }
+    fn pump(&self) {
+        pump(&[&self.dz, &self.ma]);
+    }
+}
+
+fn person(ch: &str, file: &str, name: &str) -> NewRecord {
+    NewRecord {
+        channel: ch.into(),
+        file: file.into(),
+        kind: Kind::Person,
+        data: json!({"names": [name]}),
+        tlp: Some(Tlp::Amber),
+        code: None,
+        evaluation: None,
+        expires: None,
+        links: vec![],
+    }
+}
+
+fn ids(v: &Value) -> Vec<String> {
+    v.as_array()
+        .unwrap_or_else(|| panic!("not a list: {v}"))
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Not visible and unknown are one answer: same status, same code.
+fn same_as_unknown(seen: (u16, Value), unknown: (u16, Value)) {
+    assert_eq!(seen.0, 404, "{}", seen.1);
+    assert_eq!(unknown.0, 404, "{}", unknown.1);
+    assert_eq!(seen.1["error"]["code"], unknown.1["error"]["code"]);
+}
+
+#[test]
+fn messages_inbox_ack_and_unacknowledged_flash_as_the_user() {
+    let p = pair();
+    let send = |file: &str, prec: &str, text: &str| {
+        p.ma.send_message(&OP, &p.ch, Some(file), prec, text, false)
+            .unwrap()
+    };
+    let routine = send("terrorism", "routine", "weekly summary");
+    let hidden = send("recruitment", "flash", "recruiter moved");
+    let flash = send("terrorism", "flash", "convoy left at 04:10");
+    p.pump();
+
+    // FLASH first; only the user's files.
+    let (s, v) = p.call("GET", "/api/v1/messages", &p.omar, None);
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(ids(&v), vec![flash.clone(), routine.clone()]);
+    let (_, v) = p.call("GET", "/api/v1/messages", &p.rachid, None);
+    assert_eq!(ids(&v), vec![hidden.clone()]);
+    let (s, v) = p.call("GET", "/api/v1/messages", &p.aicha, None);
+    assert_eq!(s, 403, "{v}");
+
+    // A message outside the user's files is not found, like an unknown one.
+    same_as_unknown(
+        p.call(
+            "POST",
+            &format!("/api/v1/messages/{hidden}/ack"),
+            &p.omar,
+            None,
+        ),
+        p.call(
+            "POST",
+            "/api/v1/messages/msg_nosuchmessage/ack",
+            &p.omar,
+            None,
+        ),
+    );
+    // Analysts read messages but do not acknowledge them.
+    let (s, _) = p.call(
+        "POST",
+        &format!("/api/v1/messages/{flash}/ack"),
+        &p.amina,
+        None,
+    );
+    assert_eq!(s, 403);
+    let (s, v) = p.call(
+        "POST",
+        &format!("/api/v1/messages/{flash}/ack"),
+        &p.omar,
+        None,
+    );
+    assert_eq!(s, 200, "{v}");
+    let (s, _) = p.call(
+        "POST",
+        &format!("/api/v1/messages/{flash}/ack"),
+        &p.omar,
+        None,
+    );
+    assert_eq!(s, 400, "acknowledged twice");
+    p.pump();
+    assert!(p
+        .ma
+        .unacked_messages()
+        .unwrap()
+        .iter()
+        .all(|u| u.id != flash));
+
+    // Sending: officers, in their files, in a channel's file.
+    let body = |file: &str| json!({"channel": p.ch, "file": file, "precedence": "flash", "text": "raid at dawn"});
+    let (s, v) = p.call("POST", "/api/v1/messages", &p.omar, Some(body("terrorism")));
+    assert_eq!(s, 200, "{v}");
+    let sent = v["id"].as_str().unwrap().to_string();
+    let (s, v) = p.call(
+        "POST",
+        "/api/v1/messages",
+        &p.omar,
+        Some(body("recruitment")),
+    );
+    assert_eq!(s, 403, "{v}");
+    let (s, _) = p.call(
+        "POST",
+        "/api/v1/messages",
+        &p.amina,
+        Some(body("terrorism")),
+    );
+    assert_eq!(s, 403);
+    let (s, _) = p.call(
+        "POST",
+        "/api/v1/messages",
+        &p.omar,
+        Some(json!({"channel": p.ch, "precedence": "urgent", "text": "x"})),
+    );
+    assert_eq!(s, 400);
+
+    // The unacknowledged FLASH: to those who may read its file.
+    let (s, v) = p.call("GET", "/api/v1/messages/unacknowledged", &p.omar, None);
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(ids(&v), vec![sent.clone()]);
+    assert_eq!(v[0]["awaiting"], json!([p.ma.id()]));
+    let (_, v) = p.call("GET", "/api/v1/messages/unacknowledged", &p.rachid, None);
+    assert_eq!(v, json!([]));
+    let (s, _) = p.call("GET", "/api/v1/messages/unacknowledged", &p.aicha, None);
+    assert_eq!(s, 403);
+    // …and in the sync status, which every channel reader gets.
+    let (s, v) = p.call("GET", "/api/v1/sync/status", &p.omar, None);
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(ids(&v["unacked"]), vec![sent.clone()]);
+    assert_eq!(ids(&v["peers"]), vec![p.ma.id().to_string()]);
+    for t in [&p.rachid, &p.aicha] {
+        let (s, v) = p.call("GET", "/api/v1/sync/status", t, None);
+        assert_eq!(s, 200, "{v}");
+        assert_eq!(v["unacked"], json!([]));
+    }
+    p.pump();
+    let inbox = p.ma.inbox(&OP).unwrap();
+    let m = inbox.iter().find(|m| m.id == sent).unwrap();
+    p.ma.ack_message(&OP, &m.id).unwrap();
+    p.pump();
+    let (_, v) = p.call("GET", "/api/v1/messages/unacknowledged", &p.omar, None);
+    assert_eq!(v, json!([]));
+    assert!(p.dz.audit_verify(&OP).unwrap().ok);
+}
+
+#[test]
+fn releases_requested_listed_granted_and_refused_as_the_user() {
+    let p = pair();
+    // Out: DZ asks MA to release MA's record into DZ's own channel.
+    let ma_t =
+        p.ma.record_add(&OP, person(&p.ch, "terrorism", "Hassan Hattab"))
+            .unwrap();
+    let ma_r =
+        p.ma.record_add(&OP, person(&p.ch, "recruitment", "Recruiter Zeta"))
+            .unwrap();
+    p.pump();
+    let ask = |t: &str, rec: &str| {
+        p.call(
+            "POST",
+            "/api/v1/releases",
+            t,
+            Some(json!({"record": rec, "channel": p.dz_own, "reason": "national case"})),
+        )
+    };
+    let (s, v) = ask(&p.omar, &ma_t);
+    assert_eq!(s, 200, "{v}");
+    let out = v["id"].as_str().unwrap().to_string();
+    same_as_unknown(ask(&p.omar, &ma_r), ask(&p.omar, "rec_nosuchrecord0"));
+    let (s, _) = ask(&p.amina, &ma_t);
+    assert_eq!(s, 403, "analysts do not request releases");
+
+    // In: MA asks DZ about two of DZ's records, one in each file.
+    let dz_t =
+        p.dz.record_add(&OP, person(&p.ch, "terrorism", "Abdelmalek Droukdel"))
+            .unwrap();
+    let dz_r =
+        p.dz.record_add(&OP, person(&p.ch, "recruitment", "Mokhtar Belmokhtar"))
+            .unwrap();
+    p.pump();
+    let req_t = p.ma.release_request(&OP, &dz_t, &p.ma_own, None).unwrap();
+    let req_r = p.ma.release_request(&OP, &dz_r, &p.ma_own, None).unwrap();
+    p.pump();
+
+    // Each officer lists only requests about records it may see.
+    let (s, v) = p.call("GET", "/api/v1/releases", &p.omar, None);
+    assert_eq!(s, 200, "{v}");
+    let mut got = ids(&v);
+    got.sort();
+    let mut want = vec![out.clone(), req_t.clone()];
+    want.sort();
+    assert_eq!(got, want);
+    let (_, v) = p.call("GET", "/api/v1/releases?direction=in", &p.omar, None);
+    assert_eq!(ids(&v), vec![req_t.clone()]);
+    let (_, v) = p.call("GET", "/api/v1/releases?direction=out", &p.omar, None);
+    assert_eq!(ids(&v), vec![out.clone()]);
+    let (_, v) = p.call("GET", "/api/v1/releases", &p.rachid, None);
+    assert_eq!(ids(&v), vec![req_r.clone()]);
+    let (s, _) = p.call("GET", "/api/v1/releases?direction=sideways", &p.omar, None);
+    assert_eq!(s, 400);
+    let (s, _) = p.call("GET", "/api/v1/releases", &p.amina, None);
+    assert_eq!(s, 403);
+
+    // Deciding on a request about a record the user may not see: 404.
+    same_as_unknown(
+        p.call(
+            "POST",
+            &format!("/api/v1/releases/{req_r}/grant"),
+            &p.omar,
+            None,
+        ),
+        p.call(
+            "POST",
+            "/api/v1/releases/req_nosuchrequest/grant",
+            &p.omar,
+            None,
+        ),
+    );
+    same_as_unknown(
+        p.call(
+            "POST",
+            &format!("/api/v1/releases/{req_t}/refuse"),
+            &p.rachid,
+            None,
+        ),
+        p.call(
+            "POST",
+            "/api/v1/releases/req_nosuchrequest/refuse",
+            &p.rachid,
+            None,
+        ),
+    );
+    // Only the originator decides: DZ's own request to MA is not DZ's.
+    same_as_unknown(
+        p.call(
+            "POST",
+            &format!("/api/v1/releases/{out}/grant"),
+            &p.omar,
+            None,
+        ),
+        p.call(
+            "POST",
+            "/api/v1/releases/req_nosuchrequest/grant",
+            &p.omar,
+            None,
+        ),
+    );
+    let (s, v) = p.call(
+        "POST",
+        &format!("/api/v1/releases/{req_t}/grant"),
+        &p.omar,
+        Some(json!({"conditions": "no onward sharing"})),
+    );
+    assert_eq!(s, 200, "{v}");
+    let (s, _) = p.call(
+        "POST",
+        &format!("/api/v1/releases/{req_t}/grant"),
+        &p.omar,
+        None,
+    );
+    assert_eq!(s, 400, "granted twice");
+    let (s, v) = p.call(
+        "POST",
+        &format!("/api/v1/releases/{req_r}/refuse"),
+        &p.rachid,
+        Some(json!({"reason": "source protection"})),
+    );
+    assert_eq!(s, 200, "{v}");
+    p.pump();
+    let at_ma = p.ma.releases(&OP).unwrap();
+    let status = |id: &str| at_ma.iter().find(|r| r.id == id).unwrap().status.clone();
+    assert_eq!(status(&req_t), "granted");
+    assert_eq!(status(&req_r), "refused");
+
+    // A release without a request, into another of DZ's channels.
+    let direct = |t: &str, rec: &str| {
+        p.call(
+            "POST",
+            &format!("/api/v1/records/{rec}/release"),
+            t,
+            Some(json!({"channel": p.dz_own})),
+        )
+    };
+    let (s, v) = direct(&p.omar, &dz_t);
+    assert_eq!(s, 200, "{v}");
+    same_as_unknown(direct(&p.omar, &dz_r), direct(&p.omar, "rec_nosuchrecord0"));
+    assert!(p.dz.audit_verify(&OP).unwrap().ok);
+}
+
+#[test]
+fn screening_and_alerts_see_only_the_users_records() {
+    let p = pair();
+    p.dz.record_add(&OP, person(&p.ch, "terrorism", "Abdelmalek Droukdel"))
+        .unwrap();
+    p.dz.record_add(&OP, person(&p.ch, "recruitment", "Mokhtar Belmokhtar"))
+        .unwrap();
+    let names = json!({"names": [
+        {"id": "q1", "name": "Abdelmalik Drukdal"},
+        {"id": "q2", "name": "Mokhtar Belmokhtar", "nationality": ["DZ"]}
+    ]});
+    let (s, v) = p.call("POST", "/api/v1/screen", &p.amina, Some(names.clone()));
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v[0]["query_id"], "q1");
+    let hit = &v[0]["hits"][0];
+    assert!(hit["score"].as_f64().unwrap() > 0.5, "{v}");
+    assert!(!hit["explanation"].as_str().unwrap().is_empty(), "{v}");
+    assert_eq!(v[1]["hits"], json!([]), "a recruitment record leaked: {v}");
+    let (_, v) = p.call("POST", "/api/v1/screen", &p.rachid, Some(names.clone()));
+    assert_eq!(v[0]["hits"], json!([]), "a terrorism record leaked: {v}");
+    assert_eq!(v[1]["hits"][0]["matched_name"], "Mokhtar Belmokhtar");
+    let (s, _) = p.call("POST", "/api/v1/screen", &p.aicha, Some(names.clone()));
+    assert_eq!(s, 403);
+    for bad in [
+        json!({"names": [], "threshold": 2.0}),
+        json!({"names": [], "top": 0}),
+        json!({"names": [{"id": "q", "name": "x", "alias": "y"}]}),
+        json!({"names": "Droukdel"}),
+    ] {
+        let (s, v) = p.call("POST", "/api/v1/screen", &p.amina, Some(bad));
+        assert_eq!(s, 400, "{v}");
+    }
+
+    // A watchlist entry imported in terrorism raises an alert against the
+    // terrorism record: its readers see it, the recruitment officer not.
+    p.dz.watchlist_import(
+        &OP,
+        &p.ch,
+        "terrorism",
+        "UN",
+        vec![tansiq_node::watchlist::ImportItem {
+            source_ref: "QDi.232".into(),
+            kind: Kind::Person,
+            data: json!({"names": ["Abdelmalek Droukdal"]}),
+        }],
+        &|_| {},
+    )
+    .unwrap();
+    let (s, v) = p.call("GET", "/api/v1/alerts", &p.amina, None);
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v.as_array().unwrap().len(), 1, "{v}");
+    assert!(!v[0]["explanation"].as_str().unwrap().is_empty());
+    let (_, v) = p.call("GET", "/api/v1/alerts", &p.rachid, None);
+    assert_eq!(v, json!([]));
+    let (s, _) = p.call("GET", "/api/v1/alerts", &p.aicha, None);
+    assert_eq!(s, 403);
+}
+
+#[test]
+fn the_new_endpoints_are_in_the_openapi_document() {
+    let doc = tansiq_api::local::openapi_document();
+    for path in [
+        "/api/v1/messages",
+        "/api/v1/messages/unacknowledged",
+        "/api/v1/messages/{id}/ack",
+        "/api/v1/releases",
+        "/api/v1/releases/{id}/grant",
+        "/api/v1/releases/{id}/refuse",
+        "/api/v1/records/{id}/release",
+        "/api/v1/alerts",
+        "/api/v1/screen",
+        "/api/v1/sync/status",
+    ] {
+        assert!(doc["paths"][path].is_object(), "{path} undocumented");
+    }
+    let api_md = include_str!("../../../docs/API.md");
+    for p in [
+        "/api/v1/messages",
+        "/api/v1/releases",
+        "/api/v1/screen",
+        "/api/v1/alerts",
+        "/api/v1/sync/status",
+    ] {
+        assert!(api_md.contains(p), "{p} not in docs/API.md");
+    }
+}
