@@ -738,6 +738,38 @@ async fn screen(
     .await
 }
 
+async fn record_history(
+    State(st): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Path(id): Path<String>,
+) -> ApiResult {
+    as_user(st, actor, move |node, actor| {
+        node.record_history(actor, &id)
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UpdateChannel {
+    #[serde(default)]
+    add: Vec<String>,
+    #[serde(default)]
+    remove: Vec<String>,
+}
+
+async fn update_channel(
+    State(st): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Path(id): Path<String>,
+    Body(b): Body<UpdateChannel>,
+) -> ApiResult {
+    as_user(st, actor, move |node, actor| {
+        node.channel_update(actor, &id, b.add, b.remove)
+    })
+    .await
+}
+
 async fn sync_status(State(st): State<AppState>, Extension(actor): Extension<Actor>) -> ApiResult {
     as_user(st, actor, |node, actor| node.sync_status(actor)).await
 }
@@ -793,6 +825,8 @@ pub fn router(node: Arc<Node>) -> Router {
         .route("/api/v1/alerts", get(list_alerts))
         .route("/api/v1/screen", post(screen))
         .route("/api/v1/sync/status", get(sync_status))
+        .route("/api/v1/records/{id}/history", get(record_history))
+        .route("/api/v1/channels/{id}/members", post(update_channel))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), authenticate))
@@ -898,6 +932,10 @@ pub fn openapi_document() -> Value {
                     "names": {"type": "array", "maxItems": 10000, "items": {"type": "object", "additionalProperties": false, "required": ["id", "name"], "properties": {"id": {"type": "string"}, "name": {"type": "string"}, "birth_date": {"type": "string"}, "nationality": {"type": "array", "items": {"type": "string"}}, "gender": {"type": "string"}}}},
                     "threshold": {"type": "number", "minimum": 0, "maximum": 1}, "top": {"type": "integer", "minimum": 1, "maximum": 100}}}}}},
                 "responses": merge(json!({"200": ok(json!({"type": "array", "items": {"type": "object", "properties": {"query_id": {"type": "string"}, "hits": {"type": "array", "items": {"$ref": "#/components/schemas/Hit"}}}}}))}), &errors)}},
+            "/api/v1/records/{id}/history": {"parameters": id_param, "get": {"summary": "The record's versions, oldest first: who signed each and when, handling, the retraction (no content)", "responses": merge(json!({"200": ok(json!({"type": "array", "items": {"$ref": "#/components/schemas/Version"}}))}), &errors)}},
+            "/api/v1/channels/{id}/members": {"parameters": id_param, "post": {"summary": "Propose the channel's next charter version: members added and removed (consent of the members in force applies)",
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": false, "properties": {"add": {"type": "array", "items": {"type": "string"}}, "remove": {"type": "array", "items": {"type": "string"}}}}}}},
+                "responses": merge(json!({"200": ok(json!({"$ref": "#/components/schemas/Channel"}))}), &errors)}},
             "/api/v1/sync/status": {"get": {"summary": "Delivery state per peer (link, queue, last delivery), unacknowledged FLASH the caller may read, alarms", "responses": merge(json!({"200": ok(json!({"$ref": "#/components/schemas/SyncStatus"}))}), &errors)}}
     });
     let workflow_schemas = json!({
@@ -905,6 +943,7 @@ pub fn openapi_document() -> Value {
                 "Unacked": {"type": "object", "properties": {"id": {"type": "string"}, "channel": {"type": "string"}, "precedence": {"type": "string"}, "sent_at": {"type": "string"}, "awaiting": {"type": "array", "items": {"type": "string"}}}},
                 "Release": {"type": "object", "properties": {"id": {"type": "string"}, "record": {"type": "string"}, "requester": {"type": "string"}, "originator": {"type": "string"}, "target_channel": {"type": "string"}, "target_members": {"type": "array", "items": {"type": "string"}}, "status": {"enum": ["pending", "granted", "refused"]}, "direction": {"enum": ["in", "out"]}, "reason": {"type": "string"}, "created_at": {"type": "string"}, "decided_at": {"type": "string"}}},
                 "Alert": {"type": "object", "properties": {"id": {"type": "string"}, "entry_id": {"type": "string"}, "record_id": {"type": "string"}, "score": {"type": "number"}, "matched_name": {"type": "string"}, "explanation": {"type": "string"}, "created_at": {"type": "string"}}},
+                "Version": {"type": "object", "properties": {"version": {"type": "integer"}, "content_hash": {"type": "string"}, "created": {"type": ["string", "null"]}, "originator": {"type": ["string", "null"]}, "tlp": {"type": ["string", "null"]}, "handling_code": {"type": ["string", "null"]}, "retracted": {"type": "boolean"}, "purged": {"type": "boolean"}}},
                 "Hit": {"type": "object", "properties": {"entry_id": {"type": "string"}, "score": {"type": "number"}, "matched_name": {"type": "string"}, "explanation": {"type": "string"}}},
                 "SyncStatus": {"type": "object", "properties": {"peers": {"type": "array", "items": {"type": "object", "properties": {"id": {"type": "string"}, "name": {"type": "string"}, "link": {"enum": ["up", "down"]}, "queued": {"type": "integer"}, "in_flight": {"type": "integer"}, "last_delivery": {"type": ["string", "null"]}, "last_error": {"type": "string"}, "card_pending": {"type": "boolean"}}}}, "unacked": {"type": "array", "items": {"$ref": "#/components/schemas/Unacked"}}, "alarms": {"type": "array"}}}
     });

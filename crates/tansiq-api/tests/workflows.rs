@@ -452,6 +452,109 @@ fn screening_and_alerts_see_only_the_users_records() {
 }
 
 #[test]
+fn record_history_shows_versions_and_retraction_to_those_who_may_see() {
+    let p = pair();
+    let rec =
+        p.dz.record_add(&OP, person(&p.ch, "terrorism", "Abdelmalek Droukdel"))
+            .unwrap();
+    let (s, v) = p.call(
+        "PUT",
+        &format!("/api/v1/records/{rec}"),
+        &p.omar,
+        Some(json!({"data": {"names": ["Abdelmalek Droukdel", "Abu Musab Abdelwadoud"]}})),
+    );
+    assert_eq!(s, 200, "{v}");
+    let (s, v) = p.call(
+        "GET",
+        &format!("/api/v1/records/{rec}/history"),
+        &p.amina,
+        None,
+    );
+    assert_eq!(s, 200, "{v}");
+    let versions = v.as_array().unwrap();
+    assert_eq!(versions.len(), 2, "{v}");
+    assert_eq!(versions[0]["version"], 1);
+    assert_eq!(versions[1]["version"], 2);
+    assert_eq!(versions[1]["originator"], p.dz.id());
+    assert!(versions[1]["created"].is_string());
+    assert!(
+        versions[0].get("data").is_none(),
+        "content in a history: {v}"
+    );
+    // Not visible is not found, like an unknown id; no role, no history.
+    same_as_unknown(
+        p.call(
+            "GET",
+            &format!("/api/v1/records/{rec}/history"),
+            &p.rachid,
+            None,
+        ),
+        p.call(
+            "GET",
+            "/api/v1/records/rec_nosuchrecord0/history",
+            &p.rachid,
+            None,
+        ),
+    );
+    let (s, _) = p.call(
+        "GET",
+        &format!("/api/v1/records/{rec}/history"),
+        &p.aicha,
+        None,
+    );
+    assert_eq!(s, 403);
+    // The retraction is the last version; earlier content is purged.
+    let (s, v) = p.call("DELETE", &format!("/api/v1/records/{rec}"), &p.omar, None);
+    assert_eq!(s, 200, "{v}");
+    let (_, v) = p.call(
+        "GET",
+        &format!("/api/v1/records/{rec}/history"),
+        &p.omar,
+        None,
+    );
+    let versions = v.as_array().unwrap();
+    assert_eq!(versions.len(), 3, "{v}");
+    assert_eq!(versions[2]["retracted"], true);
+    assert_eq!(versions[0]["purged"], true);
+    let audited =
+        p.dz.store
+            .read(|tx| {
+                let n = tx.audit_count()?;
+                tx.audit_entries(0, n)
+            })
+            .unwrap();
+    assert!(audited
+        .iter()
+        .any(|(e, _)| e.action == "record.history" && e.actor.contains("amina")));
+}
+
+#[test]
+fn channel_members_are_proposed_by_officers_not_analysts() {
+    let p = pair();
+    let tmp = tempfile::tempdir().unwrap();
+    let tn = node(tmp.path(), "tn", "TN");
+    trust(&[&p.dz, &p.ma, &tn]);
+    let path = format!("/api/v1/channels/{}/members", p.ch);
+    let body = json!({"add": [tn.id()]});
+    let (s, _) = p.call("POST", &path, &p.amina, Some(body.clone()));
+    assert_eq!(s, 403);
+    let (s, v) = p.call("POST", &path, &p.omar, Some(body));
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["id"], p.ch.as_str());
+    // An unknown channel is bad input, as for every channel service
+    // (channels are no secret from a node's users).
+    let (s, v) = p.call(
+        "POST",
+        "/api/v1/channels/ch_nosuchchannel0/members",
+        &p.omar,
+        Some(json!({"add": [tn.id()]})),
+    );
+    assert_eq!(s, 400, "{v}");
+    let (s, _) = p.call("POST", &path, &p.omar, Some(json!({"invite": []})));
+    assert_eq!(s, 400);
+}
+
+#[test]
 fn the_new_endpoints_are_in_the_openapi_document() {
     let doc = tansiq_api::local::openapi_document();
     for path in [
@@ -465,6 +568,8 @@ fn the_new_endpoints_are_in_the_openapi_document() {
         "/api/v1/alerts",
         "/api/v1/screen",
         "/api/v1/sync/status",
+        "/api/v1/records/{id}/history",
+        "/api/v1/channels/{id}/members",
     ] {
         assert!(doc["paths"][path].is_object(), "{path} undocumented");
     }
@@ -475,6 +580,8 @@ fn the_new_endpoints_are_in_the_openapi_document() {
         "/api/v1/screen",
         "/api/v1/alerts",
         "/api/v1/sync/status",
+        "/api/v1/records/{id}/history",
+        "/api/v1/channels/{id}/members",
     ] {
         assert!(api_md.contains(p), "{p} not in docs/API.md");
     }

@@ -65,6 +65,22 @@ pub struct RecordView {
     pub channels: Vec<String>,
 }
 
+/// One version of a record as its history shows it: when and by which
+/// node it was signed, its handling, whether it is the retraction. No
+/// content: that is the record itself (`record_get`).
+#[derive(Debug, Clone, Serialize)]
+pub struct VersionView {
+    pub version: u64,
+    pub content_hash: String,
+    /// `None` once the version's content was purged (retraction, expiry).
+    pub created: Option<String>,
+    pub originator: Option<String>,
+    pub tlp: Option<String>,
+    pub handling_code: Option<String>,
+    pub retracted: bool,
+    pub purged: bool,
+}
+
 fn meta(r: &StoredRecord) -> RecordMeta<'_> {
     RecordMeta {
         id: &r.id,
@@ -471,6 +487,47 @@ impl Node {
                 out.push(self.view(tx, &scope, r)?);
             }
             Ok(out)
+        })
+    }
+
+    /// The versions of a record the actor may see, oldest first: who
+    /// signed each and when, and the retraction. The read is audited.
+    pub fn record_history(&self, actor: &Actor, id: &str) -> NodeResult<Vec<VersionView>> {
+        policy::authorize(actor, Action::ReadRecord)?;
+        let scope = policy::read_scope(actor);
+        self.note(|tx| {
+            if tx.record(id, &scope)?.is_none() {
+                return Err(NodeError::NotFound(format!(
+                    "no record {id} that you may see"
+                )));
+            }
+            let versions = tx.record_versions(id)?;
+            self.audit(
+                tx,
+                &actor.audit_name(),
+                "record.history",
+                id,
+                json!({"id": id, "count": versions.len()}),
+            )?;
+            Ok(versions
+                .into_iter()
+                .map(|v| {
+                    let body = v
+                        .body
+                        .as_deref()
+                        .and_then(|b| serde_json::from_str::<RecordBody>(b).ok());
+                    VersionView {
+                        version: v.version,
+                        content_hash: hash_hex(&v.hash),
+                        created: body.as_ref().map(|b| b.created.clone()),
+                        originator: body.as_ref().map(|b| b.originator.clone()),
+                        tlp: body.as_ref().map(|b| b.handling.tlp.as_str().to_string()),
+                        handling_code: body.as_ref().map(|b| b.handling.code.as_str().to_string()),
+                        retracted: body.as_ref().is_some_and(|b| b.retracted),
+                        purged: body.is_none(),
+                    }
+                })
+                .collect())
         })
     }
 

@@ -468,6 +468,25 @@ impl Tx<'_> {
             .collect()
     }
 
+    /// The stored versions of record `id`, oldest first (bodies `None`
+    /// once purged). The caller checked that the reader may see it.
+    pub fn record_versions(&mut self, id: &str) -> Result<Vec<VersionHash>, StoreError> {
+        self.query(
+            "SELECT id, version, content_hash, body FROM record_versions WHERE id = ? ORDER BY version",
+            &[id.into()],
+        )?
+        .iter()
+        .map(|r| {
+            Ok(VersionHash {
+                id: r.text(0)?,
+                version: to_u64(r.int(1)?)?,
+                hash: r.hash(2)?,
+                body: r.opt_text(3)?,
+            })
+        })
+        .collect()
+    }
+
     /// Every stored version's content hash, for the audit cross-check.
     pub fn version_hashes(&mut self) -> Result<Vec<VersionHash>, StoreError> {
         self.query(
