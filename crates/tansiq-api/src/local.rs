@@ -770,6 +770,101 @@ async fn update_channel(
     .await
 }
 
+async fn hit_requests(State(st): State<AppState>, Extension(actor): Extension<Actor>) -> ApiResult {
+    as_user(st, actor, |node, actor| node.hit_requests(actor)).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HitRequestBody {
+    reference: String,
+}
+
+async fn hit_request(
+    State(st): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Body(b): Body<HitRequestBody>,
+) -> ApiResult {
+    as_user(st, actor, move |node, actor| {
+        node.hit_request(actor, &b.reference)
+            .map(|id| json!({"id": id}))
+    })
+    .await
+}
+
+async fn hit_grant(
+    State(st): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Path(id): Path<String>,
+) -> ApiResult {
+    as_user(st, actor, move |node, actor| {
+        node.hit_grant(actor, &id)
+            .map(|()| json!({"id": id, "status": "granted"}))
+    })
+    .await
+}
+
+async fn hit_refuse(
+    State(st): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> ApiResult {
+    let b: RefuseRelease = optional_body(&body)?;
+    as_user(st, actor, move |node, actor| {
+        node.hit_refuse(actor, &id, b.reason.as_deref())
+            .map(|()| json!({"id": id, "status": "refused"}))
+    })
+    .await
+}
+
+async fn list_exposures(
+    State(st): State<AppState>,
+    Extension(actor): Extension<Actor>,
+) -> ApiResult {
+    as_user(st, actor, |node, actor| {
+        Ok(node
+            .query_allowed(actor)?
+            .into_iter()
+            .map(|r| json!({"peer": r.peer, "channel": r.channel, "file": r.file, "created_at": r.created_at}))
+            .collect::<Vec<_>>())
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Exposure {
+    peer: String,
+    channel: String,
+    file: String,
+    hourly: Option<i64>,
+}
+
+async fn expose(
+    State(st): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Body(b): Body<Exposure>,
+) -> ApiResult {
+    as_user(st, actor, move |node, actor| {
+        node.query_allow(actor, &b.peer, &b.channel, &b.file, b.hourly)
+            .map(|()| json!({"peer": b.peer, "channel": b.channel, "file": b.file, "status": "exposed"}))
+    })
+    .await
+}
+
+async fn withdraw_exposure(
+    State(st): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Body(b): Body<Exposure>,
+) -> ApiResult {
+    as_user(st, actor, move |node, actor| {
+        node.query_deny(actor, &b.peer, &b.channel, &b.file)
+            .map(|()| json!({"peer": b.peer, "channel": b.channel, "file": b.file, "status": "withdrawn"}))
+    })
+    .await
+}
+
 async fn sync_status(State(st): State<AppState>, Extension(actor): Extension<Actor>) -> ApiResult {
     as_user(st, actor, |node, actor| node.sync_status(actor)).await
 }
@@ -827,6 +922,11 @@ pub fn router(node: Arc<Node>) -> Router {
         .route("/api/v1/sync/status", get(sync_status))
         .route("/api/v1/records/{id}/history", get(record_history))
         .route("/api/v1/channels/{id}/members", post(update_channel))
+        .route("/api/v1/hits/requests", get(hit_requests).post(hit_request))
+        .route("/api/v1/hits/requests/{id}/grant", post(hit_grant))
+        .route("/api/v1/hits/requests/{id}/refuse", post(hit_refuse))
+        .route("/api/v1/hits/exposures", get(list_exposures).post(expose))
+        .route("/api/v1/hits/exposures/withdraw", post(withdraw_exposure))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), authenticate))
@@ -936,6 +1036,25 @@ pub fn openapi_document() -> Value {
             "/api/v1/channels/{id}/members": {"parameters": id_param, "post": {"summary": "Propose the channel's next charter version: members added and removed (consent of the members in force applies)",
                 "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": false, "properties": {"add": {"type": "array", "items": {"type": "string"}}, "remove": {"type": "array", "items": {"type": "string"}}}}}}},
                 "responses": merge(json!({"200": ok(json!({"$ref": "#/components/schemas/Channel"}))}), &errors)}},
+            "/api/v1/hits/requests": {
+                "get": {"summary": "Hit/no-hit follow-up requests, in and out; one naming a record the caller may not see is left out", "responses": merge(json!({"200": ok(json!({"type": "array", "items": {"$ref": "#/components/schemas/HitRequest"}}))}), &errors)},
+                "post": {"summary": "Ask the holder for the record behind a hit reference (officer)",
+                    "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": false, "required": ["reference"], "properties": {"reference": {"type": "string"}}}}}},
+                    "responses": merge(json!({"200": ok(json!({"type": "object", "properties": {"id": {"type": "string"}}}))}), &errors)}
+            },
+            "/api/v1/hits/requests/{id}/grant": {"parameters": id_param, "post": {"summary": "Grant a follow-up request addressed to this node: the record is shared into the request's channel (officer)", "responses": merge(json!({"200": ok(json!({"type": "object"}))}), &errors)}},
+            "/api/v1/hits/requests/{id}/refuse": {"parameters": id_param, "post": {"summary": "Refuse a follow-up request addressed to this node (officer)",
+                "requestBody": {"required": false, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": false, "properties": {"reason": {"type": "string"}}}}}},
+                "responses": merge(json!({"200": ok(json!({"type": "object"}))}), &errors)}},
+            "/api/v1/hits/exposures": {
+                "get": {"summary": "Files exposed to partners' hit/no-hit queries, in the caller's files (officer)", "responses": merge(json!({"200": ok(json!({"type": "array", "items": {"type": "object", "properties": {"peer": {"type": "string"}, "channel": {"type": "string"}, "file": {"type": "string"}, "created_at": {"type": "string"}}}}))}), &errors)},
+                "post": {"summary": "Expose a file of a channel to a partner's hit/no-hit queries (officer, in the caller's files)",
+                    "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Exposure"}}}},
+                    "responses": merge(json!({"200": ok(json!({"type": "object"}))}), &errors)}
+            },
+            "/api/v1/hits/exposures/withdraw": {"post": {"summary": "Withdraw an exposure (officer, in the caller's files)",
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Exposure"}}}},
+                "responses": merge(json!({"200": ok(json!({"type": "object"}))}), &errors)}},
             "/api/v1/sync/status": {"get": {"summary": "Delivery state per peer (link, queue, last delivery), unacknowledged FLASH the caller may read, alarms", "responses": merge(json!({"200": ok(json!({"$ref": "#/components/schemas/SyncStatus"}))}), &errors)}}
     });
     let workflow_schemas = json!({
@@ -944,6 +1063,8 @@ pub fn openapi_document() -> Value {
                 "Release": {"type": "object", "properties": {"id": {"type": "string"}, "record": {"type": "string"}, "requester": {"type": "string"}, "originator": {"type": "string"}, "target_channel": {"type": "string"}, "target_members": {"type": "array", "items": {"type": "string"}}, "status": {"enum": ["pending", "granted", "refused"]}, "direction": {"enum": ["in", "out"]}, "reason": {"type": "string"}, "created_at": {"type": "string"}, "decided_at": {"type": "string"}}},
                 "Alert": {"type": "object", "properties": {"id": {"type": "string"}, "entry_id": {"type": "string"}, "record_id": {"type": "string"}, "score": {"type": "number"}, "matched_name": {"type": "string"}, "explanation": {"type": "string"}, "created_at": {"type": "string"}}},
                 "Version": {"type": "object", "properties": {"version": {"type": "integer"}, "content_hash": {"type": "string"}, "created": {"type": ["string", "null"]}, "originator": {"type": ["string", "null"]}, "tlp": {"type": ["string", "null"]}, "handling_code": {"type": ["string", "null"]}, "retracted": {"type": "boolean"}, "purged": {"type": "boolean"}}},
+                "HitRequest": {"type": "object", "properties": {"id": {"type": "string"}, "direction": {"enum": ["in", "out"]}, "peer": {"type": "string"}, "reference": {"type": "string"}, "status": {"type": "string"}, "channel": {"type": "string"}, "record": {"type": "string"}, "reason": {"type": "string"}, "created_at": {"type": "string"}, "decided_at": {"type": "string"}}},
+                "Exposure": {"type": "object", "additionalProperties": false, "required": ["peer", "channel", "file"], "properties": {"peer": {"type": "string"}, "channel": {"type": "string"}, "file": {"type": "string"}, "hourly": {"type": "integer", "minimum": 1, "maximum": 100000000}}},
                 "Hit": {"type": "object", "properties": {"entry_id": {"type": "string"}, "score": {"type": "number"}, "matched_name": {"type": "string"}, "explanation": {"type": "string"}}},
                 "SyncStatus": {"type": "object", "properties": {"peers": {"type": "array", "items": {"type": "object", "properties": {"id": {"type": "string"}, "name": {"type": "string"}, "link": {"enum": ["up", "down"]}, "queued": {"type": "integer"}, "in_flight": {"type": "integer"}, "last_delivery": {"type": ["string", "null"]}, "last_error": {"type": "string"}, "card_pending": {"type": "boolean"}}}}, "unacked": {"type": "array", "items": {"$ref": "#/components/schemas/Unacked"}}, "alarms": {"type": "array"}}}
     });

@@ -554,6 +554,152 @@ fn channel_members_are_proposed_by_officers_not_analysts() {
     assert_eq!(s, 400);
 }
 
+/// The reference MA would be shown for DZ's `record` (docs/PROTOCOL.md
+/// §10), computed from DZ's seed, as in tansiq-node's hits suite.
+fn reference_for(holder: &Node, querier: &str, record: &str) -> String {
+    let l = holder
+        .hit_serve_list(querier, br#"{"have": null}"#)
+        .ok()
+        .flatten()
+        .expect("a keyed list");
+    let key_id = tansiq_node::hits::parse_list(&l.body)
+        .unwrap()
+        .header
+        .key_id;
+    let seed = tansiq_crypto::load_or_create_secret(
+        &holder.dir.join("keys").join("hit.key"),
+        "tansiq-hit-seed-v1",
+    )
+    .unwrap();
+    let r =
+        tansiq_crypto::oprf::reference(&seed, format!("{querier}\0{key_id}\0{record}").as_bytes());
+    let hex: String = r.iter().map(|b| format!("{b:02x}")).collect();
+    format!("{key_id}:{hex}")
+}
+
+#[test]
+fn hit_follow_ups_and_exposures_stay_within_the_users_files() {
+    let p = pair();
+    let hattab =
+        p.dz.record_add(&OP, person(&p.dz_own, "terrorism", "Hassan Hattab"))
+            .unwrap();
+    let zeta =
+        p.dz.record_add(&OP, person(&p.dz_own, "recruitment", "Recruiter Zeta"))
+            .unwrap();
+    let expose = |t: &str, file: &str| {
+        p.call(
+            "POST",
+            "/api/v1/hits/exposures",
+            t,
+            Some(json!({"peer": p.ma.id(), "channel": p.dz_own, "file": file})),
+        )
+    };
+    let (s, v) = expose(&p.omar, "terrorism");
+    assert_eq!(s, 200, "{v}");
+    let (s, v) = expose(&p.omar, "recruitment");
+    assert_eq!(s, 403, "a file the officer is not assigned: {v}");
+    let (s, _) = expose(&p.amina, "terrorism");
+    assert_eq!(s, 403, "analysts expose nothing");
+    let (s, v) = expose(&p.rachid, "recruitment");
+    assert_eq!(s, 200, "{v}");
+    let (_, v) = p.call("GET", "/api/v1/hits/exposures", &p.omar, None);
+    assert_eq!(v.as_array().unwrap().len(), 1, "{v}");
+    assert_eq!(v[0]["file"], "terrorism");
+
+    // A (modified) MA asks for both records by reference.
+    let ctl = tansiq_node::federation::control_channel(p.ma.id(), p.dz.id());
+    for (id, rec) in [("req_ma_hattab", &hattab), ("req_ma_zeta", &zeta)] {
+        let reference = reference_for(&p.dz, p.ma.id(), rec);
+        p.ma.send_unchecked(
+            &ctl,
+            tansiq_sync::Precedence::Immediate,
+            vec![p.ma.id().to_string(), p.dz.id().to_string()],
+            vec![],
+            &tansiq_node::federation::Payload::HitRequest {
+                id: id.into(),
+                reference,
+                channel: p.ch.clone(),
+            },
+        )
+        .unwrap();
+    }
+    p.pump();
+    let (s, v) = p.call("GET", "/api/v1/hits/requests", &p.omar, None);
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(ids(&v), vec!["req_ma_hattab".to_string()]);
+    let (_, v) = p.call("GET", "/api/v1/hits/requests", &p.rachid, None);
+    assert_eq!(ids(&v), vec!["req_ma_zeta".to_string()]);
+    let (s, _) = p.call("GET", "/api/v1/hits/requests", &p.amina, None);
+    assert_eq!(s, 403);
+    same_as_unknown(
+        p.call(
+            "POST",
+            "/api/v1/hits/requests/req_ma_zeta/grant",
+            &p.omar,
+            None,
+        ),
+        p.call(
+            "POST",
+            "/api/v1/hits/requests/req_nosuchreq/grant",
+            &p.omar,
+            None,
+        ),
+    );
+    same_as_unknown(
+        p.call(
+            "POST",
+            "/api/v1/hits/requests/req_ma_hattab/refuse",
+            &p.rachid,
+            None,
+        ),
+        p.call(
+            "POST",
+            "/api/v1/hits/requests/req_nosuchreq/refuse",
+            &p.rachid,
+            None,
+        ),
+    );
+    let (s, v) = p.call(
+        "POST",
+        "/api/v1/hits/requests/req_ma_zeta/refuse",
+        &p.rachid,
+        Some(json!({"reason": "source protection"})),
+    );
+    assert_eq!(s, 200, "{v}");
+    let (s, v) = p.call(
+        "POST",
+        "/api/v1/hits/requests/req_ma_hattab/grant",
+        &p.omar,
+        None,
+    );
+    assert_eq!(s, 200, "{v}");
+    p.pump();
+    assert!(p.ma.record_get(&OP, &hattab).is_ok());
+    assert!(p.ma.record_get(&OP, &zeta).is_err());
+
+    // Withdrawing: the user's files only.
+    let withdraw = |t: &str, file: &str| {
+        p.call(
+            "POST",
+            "/api/v1/hits/exposures/withdraw",
+            t,
+            Some(json!({"peer": p.ma.id(), "channel": p.dz_own, "file": file})),
+        )
+    };
+    let (s, _) = withdraw(&p.omar, "recruitment");
+    assert_eq!(s, 403);
+    let (s, v) = withdraw(&p.omar, "terrorism");
+    assert_eq!(s, 200, "{v}");
+    // A follow-up request with a malformed reference is bad input.
+    let (s, _) = p.call(
+        "POST",
+        "/api/v1/hits/requests",
+        &p.omar,
+        Some(json!({"reference": "nonsense"})),
+    );
+    assert_eq!(s, 400);
+}
+
 #[test]
 fn the_new_endpoints_are_in_the_openapi_document() {
     let doc = tansiq_api::local::openapi_document();
@@ -570,6 +716,11 @@ fn the_new_endpoints_are_in_the_openapi_document() {
         "/api/v1/sync/status",
         "/api/v1/records/{id}/history",
         "/api/v1/channels/{id}/members",
+        "/api/v1/hits/requests",
+        "/api/v1/hits/requests/{id}/grant",
+        "/api/v1/hits/requests/{id}/refuse",
+        "/api/v1/hits/exposures",
+        "/api/v1/hits/exposures/withdraw",
     ] {
         assert!(doc["paths"][path].is_object(), "{path} undocumented");
     }
@@ -582,6 +733,10 @@ fn the_new_endpoints_are_in_the_openapi_document() {
         "/api/v1/sync/status",
         "/api/v1/records/{id}/history",
         "/api/v1/channels/{id}/members",
+        "/api/v1/hits/requests",
+        "/api/v1/hits/requests/{id}/grant",
+        "/api/v1/hits/exposures",
+        "/api/v1/hits/exposures/withdraw",
     ] {
         assert!(api_md.contains(p), "{p} not in docs/API.md");
     }

@@ -37,6 +37,15 @@ pub struct HitRequestView {
     pub decided_at: Option<String>,
 }
 
+/// Does the request name no record, or one a reader of `scope` may see?
+/// The operator sees every request, even about a record no longer held.
+fn names_visible(tx: &mut Tx, scope: &ReadScope, r: &HitRequestRow) -> NodeResult<bool> {
+    Ok(match &r.record_id {
+        Some(rec) if *scope != ReadScope::everything() => tx.record_visible(rec, scope)?,
+        _ => true,
+    })
+}
+
 impl Node {
     /// `request REF`: asks the holder for the record behind a hit. The
     /// record is to come through the smallest active channel both nodes
@@ -90,9 +99,20 @@ impl Node {
         Ok(id)
     }
 
+    /// Follow-up requests, in and out; one naming a record the actor
+    /// may not see is left out (one that named none reveals nothing).
     pub fn hit_requests(&self, actor: &Actor) -> NodeResult<Vec<HitRequestView>> {
         policy::authorize(actor, Action::RequestRelease)?;
-        let rows = self.store.read(|tx| tx.hit_requests())?;
+        let scope = policy::read_scope(actor);
+        let rows = self.store.read(|tx| {
+            let mut rows = Vec::new();
+            for r in tx.hit_requests()? {
+                if names_visible(tx, &scope, &r)? {
+                    rows.push(r);
+                }
+            }
+            Ok::<_, NodeError>(rows)
+        })?;
         Ok(rows
             .into_iter()
             .map(|r| HitRequestView {
@@ -110,13 +130,17 @@ impl Node {
             .collect())
     }
 
-    fn pending_in(tx: &mut Tx, id: &str) -> NodeResult<HitRequestRow> {
-        let row = tx
-            .hit_request(id)?
-            .filter(|r| r.direction == "in")
-            .ok_or_else(|| {
-                NodeError::NotFound(format!("no request {id} addressed to this node"))
-            })?;
+    /// The pending request `id` addressed to this node, if it names no
+    /// record outside `scope` (else not found, as an unknown id).
+    fn pending_in(tx: &mut Tx, scope: &ReadScope, id: &str) -> NodeResult<HitRequestRow> {
+        let row = match tx.hit_request(id)? {
+            Some(r) if r.direction == "in" && names_visible(tx, scope, &r)? => r,
+            _ => {
+                return Err(NodeError::NotFound(format!(
+                    "no request {id} addressed to this node"
+                )))
+            }
+        };
         if row.status != "pending" {
             return Err(NodeError::bad(format!(
                 "request {id} is already {}",
@@ -131,9 +155,10 @@ impl Node {
     pub fn hit_grant(&self, actor: &Actor, id: &str) -> NodeResult<()> {
         policy::authorize(actor, Action::DecideRelease)?;
         policy::authorize(actor, Action::ShareRecord)?;
+        let scope = policy::read_scope(actor);
         let mut target = (String::new(), String::new());
         self.commit(|tx, out| {
-            let mut row = Self::pending_in(tx, id)?;
+            let mut row = Self::pending_in(tx, &scope, id)?;
             let record = row.record_id.clone().ok_or_else(|| {
                 NodeError::bad(format!(
                     "request {id}: {}; refuse it",
@@ -202,8 +227,9 @@ impl Node {
     /// `request refuse ID`.
     pub fn hit_refuse(&self, actor: &Actor, id: &str, reason: Option<&str>) -> NodeResult<()> {
         policy::authorize(actor, Action::DecideRelease)?;
+        let scope = policy::read_scope(actor);
         self.commit(|tx, out| {
-            let mut row = Self::pending_in(tx, id)?;
+            let mut row = Self::pending_in(tx, &scope, id)?;
             row.status = "refused".into();
             row.reason = reason.map(str::to_string);
             row.decided_at = Some(time::format(&time::now()));

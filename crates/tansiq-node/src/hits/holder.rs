@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use tansiq_core::handling::{HandlingCode, Tlp};
-use tansiq_core::policy::{self, Action, HitBudget, ReadScope, Rule};
+use tansiq_core::policy::{self, Action, HitBudget, ReadScope, Refusal, Rule};
 use tansiq_core::record::LinkType;
 use tansiq_core::time;
 use tansiq_core::user::Actor;
@@ -132,6 +132,18 @@ pub struct BuiltList {
 /// An allowance as `query allowed` shows it.
 pub type HitAllowView = HitAllowRow;
 
+/// A user exposes (or withdraws) only files it is assigned to.
+fn check_file(actor: &Actor, file: &str) -> NodeResult<()> {
+    match actor {
+        Actor::User(u) if !u.has_file(file) => Err(Refusal {
+            rule: Rule::NeedToKnow,
+            reason: format!("user {} is not assigned to file {file}", u.name),
+        }
+        .into()),
+        _ => Ok(()),
+    }
+}
+
 impl Node {
     /// The seed from `keys/hit.key` (created on first use), read once per
     /// process rather than on every partner request.
@@ -212,6 +224,7 @@ impl Node {
         hourly: Option<i64>,
     ) -> NodeResult<()> {
         policy::authorize(actor, Action::ExposeList)?;
+        check_file(actor, file)?;
         if let Some(h) = hourly {
             if !(1..=100_000_000).contains(&h) {
                 return Err(NodeError::bad(
@@ -279,6 +292,7 @@ impl Node {
         file: &str,
     ) -> NodeResult<()> {
         policy::authorize(actor, Action::ExposeList)?;
+        check_file(actor, file)?;
         self.commit(|tx, _| {
             if !tx.hit_deny(peer, channel, file)? {
                 return Err(NodeError::NotFound(format!(
@@ -303,7 +317,11 @@ impl Node {
     /// The exposures, for `query allowed`.
     pub fn query_allowed(&self, actor: &Actor) -> NodeResult<Vec<HitAllowView>> {
         policy::authorize(actor, Action::ExposeList)?;
-        Ok(self.store.read(|tx| tx.hit_allowed(None))?)
+        let mut rows = self.store.read(|tx| tx.hit_allowed(None))?;
+        if let Actor::User(u) = actor {
+            rows.retain(|r| u.has_file(&r.file));
+        }
+        Ok(rows)
     }
 
     /// `query rotate`: starts a new key period now, for every partner.
