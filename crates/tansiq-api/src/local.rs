@@ -865,6 +865,24 @@ async fn withdraw_exposure(
     .await
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CheckpointsQuery {
+    limit: Option<usize>,
+}
+
+async fn list_checkpoints(
+    State(st): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Query(q): Query<CheckpointsQuery>,
+) -> ApiResult {
+    let limit = q.limit.unwrap_or(100).clamp(1, 10_000);
+    as_user(st, actor, move |node, actor| {
+        node.audit_checkpoints(actor, limit)
+    })
+    .await
+}
+
 async fn sync_status(State(st): State<AppState>, Extension(actor): Extension<Actor>) -> ApiResult {
     as_user(st, actor, |node, actor| node.sync_status(actor)).await
 }
@@ -922,6 +940,7 @@ pub fn router(node: Arc<Node>) -> Router {
         .route("/api/v1/sync/status", get(sync_status))
         .route("/api/v1/records/{id}/history", get(record_history))
         .route("/api/v1/channels/{id}/members", post(update_channel))
+        .route("/api/v1/audit/checkpoints", get(list_checkpoints))
         .route("/api/v1/hits/requests", get(hit_requests).post(hit_request))
         .route("/api/v1/hits/requests/{id}/grant", post(hit_grant))
         .route("/api/v1/hits/requests/{id}/refuse", post(hit_refuse))
@@ -1055,6 +1074,9 @@ pub fn openapi_document() -> Value {
             "/api/v1/hits/exposures/withdraw": {"post": {"summary": "Withdraw an exposure (officer, in the caller's files)",
                 "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Exposure"}}}},
                 "responses": merge(json!({"200": ok(json!({"type": "object"}))}), &errors)}},
+            "/api/v1/audit/checkpoints": {"get": {"summary": "The latest signed checkpoints, newest first, with the partners' cosignatures (admin, auditor)",
+                "parameters": [{"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 0}}],
+                "responses": merge(json!({"200": ok(json!({"type": "array", "items": {"$ref": "#/components/schemas/SignedCheckpoint"}}))}), &errors)}},
             "/api/v1/sync/status": {"get": {"summary": "Delivery state per peer (link, queue, last delivery), unacknowledged FLASH the caller may read, alarms", "responses": merge(json!({"200": ok(json!({"$ref": "#/components/schemas/SyncStatus"}))}), &errors)}}
     });
     let workflow_schemas = json!({
@@ -1065,6 +1087,7 @@ pub fn openapi_document() -> Value {
                 "Version": {"type": "object", "properties": {"version": {"type": "integer"}, "content_hash": {"type": "string"}, "created": {"type": ["string", "null"]}, "originator": {"type": ["string", "null"]}, "tlp": {"type": ["string", "null"]}, "handling_code": {"type": ["string", "null"]}, "retracted": {"type": "boolean"}, "purged": {"type": "boolean"}}},
                 "HitRequest": {"type": "object", "properties": {"id": {"type": "string"}, "direction": {"enum": ["in", "out"]}, "peer": {"type": "string"}, "reference": {"type": "string"}, "status": {"type": "string"}, "channel": {"type": "string"}, "record": {"type": "string"}, "reason": {"type": "string"}, "created_at": {"type": "string"}, "decided_at": {"type": "string"}}},
                 "Exposure": {"type": "object", "additionalProperties": false, "required": ["peer", "channel", "file"], "properties": {"peer": {"type": "string"}, "channel": {"type": "string"}, "file": {"type": "string"}, "hourly": {"type": "integer", "minimum": 1, "maximum": 100000000}}},
+                "SignedCheckpoint": {"type": "object", "properties": {"size": {"type": "integer"}, "root": {"type": "string"}, "note": {"type": "string"}, "created_at": {"type": "string"}, "witnesses": {"type": "array", "items": {"type": "object", "properties": {"witness": {"type": "string"}, "note": {"type": "string"}}}}}},
                 "Hit": {"type": "object", "properties": {"entry_id": {"type": "string"}, "score": {"type": "number"}, "matched_name": {"type": "string"}, "explanation": {"type": "string"}}},
                 "SyncStatus": {"type": "object", "properties": {"peers": {"type": "array", "items": {"type": "object", "properties": {"id": {"type": "string"}, "name": {"type": "string"}, "link": {"enum": ["up", "down"]}, "queued": {"type": "integer"}, "in_flight": {"type": "integer"}, "last_delivery": {"type": ["string", "null"]}, "last_error": {"type": "string"}, "card_pending": {"type": "boolean"}}}}, "unacked": {"type": "array", "items": {"$ref": "#/components/schemas/Unacked"}}, "alarms": {"type": "array"}}}
     });

@@ -701,6 +701,31 @@ fn hit_follow_ups_and_exposures_stay_within_the_users_files() {
 }
 
 #[test]
+fn audit_checkpoints_are_listed_for_auditors_only() {
+    let p = pair();
+    let (s, v) = p.call("POST", "/api/v1/audit/checkpoint", &p.aicha, None);
+    assert_eq!(s, 200, "{v}");
+    let (s, v) = p.call("GET", "/api/v1/audit/checkpoints?limit=2", &p.aicha, None);
+    assert_eq!(s, 200, "{v}");
+    let list = v.as_array().unwrap();
+    assert_eq!(list.len(), 2, "{v}");
+    assert!(
+        list[0]["size"].as_u64() > list[1]["size"].as_u64(),
+        "newest first: {v}"
+    );
+    assert!(list[0]["witnesses"].is_array());
+    let (s, _) = p.call("GET", "/api/v1/audit/checkpoints", &p.omar, None);
+    assert_eq!(s, 403);
+    let (s, _) = p.call(
+        "GET",
+        "/api/v1/audit/checkpoints?limit=many",
+        &p.aicha,
+        None,
+    );
+    assert_eq!(s, 400);
+}
+
+#[test]
 fn the_new_endpoints_are_in_the_openapi_document() {
     let doc = tansiq_api::local::openapi_document();
     for path in [
@@ -721,6 +746,7 @@ fn the_new_endpoints_are_in_the_openapi_document() {
         "/api/v1/hits/requests/{id}/refuse",
         "/api/v1/hits/exposures",
         "/api/v1/hits/exposures/withdraw",
+        "/api/v1/audit/checkpoints",
     ] {
         assert!(doc["paths"][path].is_object(), "{path} undocumented");
     }

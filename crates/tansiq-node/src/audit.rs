@@ -120,6 +120,29 @@ impl Node {
         })
     }
 
+    /// The latest `limit` signed checkpoints, newest first, each with the
+    /// partners' cosignatures (witnesses) it gathered. Audited.
+    pub fn audit_checkpoints(
+        &self,
+        actor: &Actor,
+        limit: usize,
+    ) -> NodeResult<Vec<serde_json::Value>> {
+        policy::authorize(actor, Action::ReadAudit)?;
+        self.note(|tx| {
+            let mut out = Vec::new();
+            for c in tx.checkpoints()?.into_iter().rev().take(limit) {
+                let witnesses: Vec<serde_json::Value> = tx
+                    .cosignatures(c.size)?
+                    .into_iter()
+                    .map(|(w, note)| json!({"witness": w, "note": note}))
+                    .collect();
+                out.push(json!({"size": c.size, "root": tansiq_crypto::b64(c.root), "note": c.note, "created_at": c.created_at, "witnesses": witnesses}));
+            }
+            self.audit(tx, &actor.audit_name(), "audit.checkpoints", "*", json!({"count": out.len()}))?;
+            Ok(out)
+        })
+    }
+
     /// Recomputes the whole audit log and checks it against the signed
     /// checkpoints and the record store. Read-only.
     pub fn audit_verify(&self, actor: &Actor) -> NodeResult<VerifyReport> {
