@@ -91,21 +91,92 @@ fn put(o: &mut Map<String, Value>, key: &str, v: Option<impl Into<Value>>) {
     }
 }
 
+/// What every object made from one record version shares.
+struct Version<'a> {
+    body: &'a RecordBody,
+    created: String,
+    modified: String,
+    author: String,
+}
+
+impl<'a> Version<'a> {
+    fn new(body: &'a RecordBody) -> Self {
+        let modified_at = parse_instant(&body.created).ok();
+        let created_at = first_created(body).or(modified_at).unwrap_or_default();
+        // created ≤ modified, as STIX requires; a version signed in the
+        // same second its id was minted reads as the id's instant.
+        let modified_at = modified_at.map_or(created_at, |m| m.max(created_at));
+        Version {
+            body,
+            created: stix_time(&created_at),
+            modified: stix_time(&modified_at),
+            author: node_stix_id(&body.originator),
+        }
+    }
+
+    /// The properties every record object has, and the Tansiq extension;
+    /// `role` is `main` or `listing` (a listed person's threat-actor).
+    fn common(&self, ty: &str, role: &str) -> Map<String, Value> {
+        let b = self.body;
+        let mut o = Map::new();
+        o.insert("type".into(), ty.into());
+        o.insert("spec_version".into(), "2.1".into());
+        o.insert("id".into(), record_stix_id(ty, &b.originator, &b.id).into());
+        o.insert("created".into(), self.created.clone().into());
+        o.insert("modified".into(), self.modified.clone().into());
+        o.insert("created_by_ref".into(), self.author.clone().into());
+        if b.retracted {
+            o.insert("revoked".into(), true.into());
+        }
+        o.insert(
+            "object_marking_refs".into(),
+            json!([tlp_marking_id(b.handling.tlp)]),
+        );
+        if let Some(c) = b.handling.evaluation.as_ref().and_then(confidence) {
+            o.insert("confidence".into(), c.into());
+        }
+        let mut ext = Map::new();
+        ext.insert("extension_type".into(), "property-extension".into());
+        ext.insert("record_id".into(), b.id.clone().into());
+        ext.insert("originator".into(), b.originator.clone().into());
+        ext.insert("version".into(), b.version.into());
+        ext.insert("kind".into(), b.kind.as_str().into());
+        ext.insert("role".into(), role.into());
+        ext.insert("handling_code".into(), b.handling.code.as_str().into());
+        put(&mut ext, "handling_note", b.handling.note.clone());
+        put(
+            &mut ext,
+            "evaluation",
+            b.handling.evaluation.map(|e| e.to_string()),
+        );
+        put(&mut ext, "expires", b.expires.clone());
+        if role == "main" && !b.retracted {
+            ext.insert("data".into(), b.data.clone());
+        }
+        o.insert(
+            "extensions".into(),
+            json!({ EXTENSION_ID: Value::Object(ext) }),
+        );
+        o
+    }
+
+    /// The record's name; the record id for a retraction, which carries
+    /// no data but must still name its object.
+    fn name(&self) -> String {
+        let d = &self.body.data;
+        d.get("names")
+            .and_then(|n| n.get(0))
+            .and_then(Value::as_str)
+            .or_else(|| s(d, "title"))
+            .map_or_else(|| self.body.id.clone(), str::to_string)
+    }
+}
+
 /// Exports one record version. `target_kind` tells the kind of a link's
 /// target record, or `None` when the target may not be named (its link is
 /// then left out and reported).
 pub fn export_record(body: &RecordBody, target_kind: &dyn Fn(&str) -> Option<Kind>) -> Exported {
-    let modified_at = parse_instant(&body.created).ok();
-    let created_at = first_created(body).or(modified_at).unwrap_or_default();
-    // created ≤ modified, as STIX requires; a version signed in the same
-    // second its id was minted reads as the id's instant.
-    let modified_at = modified_at.map_or(created_at, |m| m.max(created_at));
-    let (created, modified) = (stix_time(&created_at), stix_time(&modified_at));
-    let data = &body.data;
-    let ty = stix_type(body.kind);
-    let id = record_stix_id(ty, &body.originator, &body.id);
-    let author = node_stix_id(&body.originator);
-
+    let v = Version::new(body);
     let mut skipped = Vec::new();
     let mut targets = Vec::new();
     for l in &body.links {
@@ -118,96 +189,65 @@ pub fn export_record(body: &RecordBody, target_kind: &dyn Fn(&str) -> Option<Kin
             }),
         }
     }
-
-    let common = |ty: &str, role: &str| -> Map<String, Value> {
-        let mut o = Map::new();
-        o.insert("type".into(), ty.into());
-        o.insert("spec_version".into(), "2.1".into());
-        o.insert(
-            "id".into(),
-            record_stix_id(ty, &body.originator, &body.id).into(),
-        );
-        o.insert("created".into(), created.clone().into());
-        o.insert("modified".into(), modified.clone().into());
-        o.insert("created_by_ref".into(), author.clone().into());
-        if body.retracted {
-            o.insert("revoked".into(), true.into());
-        }
-        o.insert(
-            "object_marking_refs".into(),
-            json!([tlp_marking_id(body.handling.tlp)]),
-        );
-        if let Some(c) = body.handling.evaluation.as_ref().and_then(confidence) {
-            o.insert("confidence".into(), c.into());
-        }
-        let mut ext = Map::new();
-        ext.insert("extension_type".into(), "property-extension".into());
-        ext.insert("record_id".into(), body.id.clone().into());
-        ext.insert("originator".into(), body.originator.clone().into());
-        ext.insert("version".into(), body.version.into());
-        ext.insert("kind".into(), body.kind.as_str().into());
-        ext.insert("role".into(), role.into());
-        ext.insert("handling_code".into(), body.handling.code.as_str().into());
-        put(&mut ext, "handling_note", body.handling.note.clone());
-        put(
-            &mut ext,
-            "evaluation",
-            body.handling.evaluation.map(|e| e.to_string()),
-        );
-        put(&mut ext, "expires", body.expires.clone());
-        if role == "main" && !body.retracted {
-            ext.insert("data".into(), data.clone());
-        }
-        o.insert(
-            "extensions".into(),
-            json!({ EXTENSION_ID: Value::Object(ext) }),
-        );
-        o
-    };
-
-    let mut o = common(ty, "main");
-    // Retractions carry no data: the object keeps its type and id, with
-    // the record id for the name STIX requires.
-    let name = data
-        .get("names")
-        .and_then(|n| n.get(0))
-        .and_then(Value::as_str)
-        .map(str::to_string)
-        .unwrap_or_else(|| body.id.clone());
-    let title = s(data, "title").map(str::to_string);
-    let text = s(data, "text").map(str::to_string);
+    let ty = stix_type(body.kind);
+    let mut o = v.common(ty, "main");
     let refs: Vec<Value> = if targets.is_empty() {
-        vec![author.clone().into()]
+        vec![v.author.clone().into()]
     } else {
         targets.iter().map(|(_, t)| t.clone().into()).collect()
     };
-    match body.kind {
+    kind_properties(&mut o, &v, refs);
+    let id = Value::from(record_stix_id(ty, &body.originator, &body.id));
+    let mut objects = vec![Value::Object(o)];
+    // A listed person is also a threat actor, attributed to its identity;
+    // a retracted person revokes both, as its listing is no longer known.
+    if body.kind == Kind::Person && (body.data.get("listing").is_some() || body.retracted) {
+        objects.extend(listing(&v, &id));
+    }
+    for (l, target) in targets {
+        // a note's or report's object_refs name the targets too, but the
+        // typed relationship is what carries the link's meaning
+        objects.push(relationship(
+            &v,
+            relationship_type(l.rel),
+            Some(l),
+            (id.clone(), target.into()),
+        ));
+    }
+    Exported { objects, skipped }
+}
+
+/// The properties of a record's main object that depend on its kind.
+fn kind_properties(o: &mut Map<String, Value>, v: &Version, refs: Vec<Value>) {
+    let data = &v.body.data;
+    let text = s(data, "text").map(str::to_string);
+    match v.body.kind {
         Kind::Person => {
-            o.insert("name".into(), name.clone().into());
+            o.insert("name".into(), v.name().into());
             o.insert("identity_class".into(), "individual".into());
-            put(&mut o, "description", s(data, "notes"));
+            put(o, "description", s(data, "notes"));
         }
         Kind::Organization | Kind::Network => {
-            o.insert("name".into(), name.clone().into());
+            o.insert("name".into(), v.name().into());
             let a = aliases(data);
             if !a.is_empty() {
                 o.insert("aliases".into(), json!(a));
             }
-            put(&mut o, "description", s(data, "notes"));
+            put(o, "description", s(data, "notes"));
             put(
-                &mut o,
+                o,
                 "first_seen",
                 s(data, "founded").map(partial_to_timestamp),
             );
             put(
-                &mut o,
+                o,
                 "last_seen",
                 s(data, "dissolved").map(partial_to_timestamp),
             );
         }
         Kind::Location => {
-            o.insert("name".into(), name.clone().into());
-            put(&mut o, "description", s(data, "notes"));
+            o.insert("name".into(), v.name().into());
+            put(o, "description", s(data, "notes"));
             let coords = data.get("coordinates").and_then(Value::as_array);
             if let Some([lat, lon]) = coords.map(Vec::as_slice) {
                 o.insert("latitude".into(), lat.clone());
@@ -218,87 +258,60 @@ pub fn export_record(body: &RecordBody, target_kind: &dyn Fn(&str) -> Option<Kin
                 // STIX needs one of region, country or coordinates.
                 o.insert("region".into(), "unknown".into());
             }
-            put(&mut o, "country", country);
+            put(o, "country", country);
         }
         Kind::Incident => {
-            o.insert(
-                "name".into(),
-                title.unwrap_or_else(|| body.id.clone()).into(),
-            );
-            put(&mut o, "description", text);
+            o.insert("name".into(), v.name().into());
+            put(o, "description", text);
         }
         Kind::Document => {
-            o.insert(
-                "name".into(),
-                title.unwrap_or_else(|| body.id.clone()).into(),
-            );
-            put(&mut o, "description", text);
-            o.insert("published".into(), created.clone().into());
+            o.insert("name".into(), v.name().into());
+            put(o, "description", text);
+            o.insert("published".into(), v.created.clone().into());
             o.insert("report_types".into(), json!(["threat-report"]));
             o.insert("object_refs".into(), Value::Array(refs));
         }
         Kind::Note | Kind::Message => {
-            put(&mut o, "abstract", title);
+            put(o, "abstract", s(data, "title"));
             o.insert(
                 "content".into(),
-                text.unwrap_or_else(|| body.id.clone()).into(),
+                text.unwrap_or_else(|| v.body.id.clone()).into(),
             );
             o.insert("object_refs".into(), Value::Array(refs));
         }
     }
-    let mut objects = vec![Value::Object(o)];
+}
 
-    // A listed person is also a threat actor, attributed to its identity;
-    // a retracted person revokes both, as its listing is no longer known.
-    if body.kind == Kind::Person && (data.get("listing").is_some() || body.retracted) {
-        let mut t = common("threat-actor", "listing");
-        t.insert("name".into(), name.into());
-        let a = aliases(data);
-        if !a.is_empty() {
-            t.insert("aliases".into(), json!(a));
-        }
-        put(
-            &mut t,
-            "description",
-            data.get("listing").and_then(|l| s(l, "reason")),
-        );
-        let ta = t["id"].clone();
-        objects.push(Value::Object(t));
-        if !body.retracted {
-            objects.push(relationship(
-                body,
-                &created,
-                &modified,
-                "attributed-to",
-                None,
-                (ta, id.clone().into()),
-            ));
-        }
+/// A listed person's threat-actor and its `attributed-to` relationship
+/// to the person's identity `id`.
+fn listing(v: &Version, id: &Value) -> Vec<Value> {
+    let data = &v.body.data;
+    let mut t = v.common("threat-actor", "listing");
+    t.insert("name".into(), v.name().into());
+    let a = aliases(data);
+    if !a.is_empty() {
+        t.insert("aliases".into(), json!(a));
     }
-
-    for (l, target) in targets {
-        // note and report already name their targets in object_refs, but
-        // the typed relationship is what carries the link's meaning
-        objects.push(relationship(
-            body,
-            &created,
-            &modified,
-            relationship_type(l.rel),
-            Some(l),
-            (id.clone().into(), target.into()),
-        ));
+    put(
+        &mut t,
+        "description",
+        data.get("listing").and_then(|l| s(l, "reason")),
+    );
+    let ta = t["id"].clone();
+    let mut out = vec![Value::Object(t)];
+    if !v.body.retracted {
+        out.push(relationship(v, "attributed-to", None, (ta, id.clone())));
     }
-    Exported { objects, skipped }
+    out
 }
 
 fn relationship(
-    body: &RecordBody,
-    created: &str,
-    modified: &str,
+    v: &Version,
     rel_type: &str,
     link: Option<&Link>,
     (source, target): (Value, Value),
 ) -> Value {
+    let body = v.body;
     let (from, until) = link.map_or((None, None), |l| (l.from.as_deref(), l.until.as_deref()));
     let target_s = target.as_str().unwrap_or_default();
     let rel_name = link.map_or(rel_type, |l| l.rel.as_str());
@@ -309,8 +322,8 @@ fn relationship(
         "id".into(),
         link_stix_id(&body.originator, &body.id, rel_name, target_s, from, until).into(),
     );
-    r.insert("created".into(), created.into());
-    r.insert("modified".into(), modified.into());
+    r.insert("created".into(), v.created.clone().into());
+    r.insert("modified".into(), v.modified.clone().into());
     r.insert(
         "created_by_ref".into(),
         node_stix_id(&body.originator).into(),

@@ -260,6 +260,133 @@ fn data_of(o: &Value, ext: Option<&Value>, kind: Kind, id: &str) -> Result<Value
     })
 }
 
+/// One object that is not a relationship: a record, or why it is not.
+fn record_of(o: &Value, id: &str) -> Result<Result<Imported, String>, ImportError> {
+    let ext = match o.get("extensions").and_then(|e| e.get(EXTENSION_ID)) {
+        Some(e) if e.is_object() => Some(e),
+        Some(_) => {
+            return Err(err(
+                id,
+                &format!("extensions.{EXTENSION_ID}"),
+                "must be an object",
+            ))
+        }
+        None => None,
+    };
+    let kind = match kind_of(o, ext, id)? {
+        Ok(k) => k,
+        Err(reason) => return Ok(Err(reason)),
+    };
+    let revoked = o.get("revoked").and_then(Value::as_bool).unwrap_or(false);
+    let data = if revoked {
+        Value::Object(Map::new())
+    } else {
+        data_of(o, ext, kind, id)?
+    };
+    let modified = str_prop(o, id, "modified")?
+        .or(str_prop(o, id, "created")?)
+        .ok_or_else(|| err(id, "modified", "missing (and no created)"))?
+        .to_string();
+    let mut tlp = None;
+    for m in str_list(o, id, "object_marking_refs")? {
+        if let Some(t) = tlp_from_marking(&m) {
+            // several TLP markings: the most restrictive applies
+            tlp = Some(tlp.map_or(t, |c: Tlp| c.max(t)));
+        }
+    }
+    let ext_prop = |key: &str| -> Result<Option<String>, ImportError> {
+        match ext {
+            Some(e) => Ok(str_prop(e, id, key)
+                .map_err(|mut x| {
+                    x.property = format!("extensions.{EXTENSION_ID}.{key}");
+                    x
+                })?
+                .map(str::to_string)),
+            None => Ok(None),
+        }
+    };
+    let bad_ext = |key: &str, e: tansiq_core::Invalid| {
+        err(id, &format!("extensions.{EXTENSION_ID}.{key}"), e.0)
+    };
+    let code = ext_prop("handling_code")?
+        .map(|c| {
+            c.parse::<HandlingCode>()
+                .map_err(|e| bad_ext("handling_code", e))
+        })
+        .transpose()?;
+    let evaluation = ext_prop("evaluation")?
+        .map(|c| {
+            c.parse::<Evaluation>()
+                .map_err(|e| bad_ext("evaluation", e))
+        })
+        .transpose()?;
+    let expires = ext_prop("expires")?;
+    let tansiq_source = match (ext_prop("originator")?, ext_prop("record_id")?) {
+        (Some(o), Some(r)) => Some((
+            o,
+            r,
+            ext.and_then(|e| e.get("version"))
+                .and_then(Value::as_u64)
+                .unwrap_or(1),
+        )),
+        _ => None,
+    };
+    Ok(Ok(Imported {
+        stix_id: id.to_string(),
+        modified,
+        kind,
+        data,
+        tlp,
+        code,
+        evaluation,
+        expires,
+        revoked,
+        links: vec![],
+        created_by_ref: str_prop(o, id, "created_by_ref")?.map(str::to_string),
+        tansiq_source,
+    }))
+}
+
+/// A relationship as a link of its source (`source_ref`, returned with it).
+fn link_of(r: &Value, id: &str) -> Result<(String, ImportedLink), ImportError> {
+    let rt = str_prop(r, id, "relationship_type")?
+        .ok_or_else(|| err(id, "relationship_type", "missing"))?;
+    let src = str_prop(r, id, "source_ref")?.ok_or_else(|| err(id, "source_ref", "missing"))?;
+    let tgt = str_prop(r, id, "target_ref")?.ok_or_else(|| err(id, "target_ref", "missing"))?;
+    let ext = r.get("extensions").and_then(|e| e.get(EXTENSION_ID));
+    let ext_str = |k: &str| ext.and_then(|e| e.get(k)).and_then(Value::as_str);
+    let (rel, note) = match ext_str("rel").map(str::parse::<LinkType>) {
+        Some(Ok(l)) => (l, str_prop(r, id, "description")?.map(str::to_string)),
+        Some(Err(e)) => return Err(err(id, &format!("extensions.{EXTENSION_ID}.rel"), e.0)),
+        None => match link_from_relationship(rt) {
+            Some(l) => (l, str_prop(r, id, "description")?.map(str::to_string)),
+            // a type Tansiq has no link for keeps its name in the note
+            None => (
+                LinkType::RelatedTo,
+                Some(match str_prop(r, id, "description")? {
+                    Some(d) => format!("{rt}: {d}"),
+                    None => rt.to_string(),
+                }),
+            ),
+        },
+    };
+    let date = |k: &str, std: &str| -> Result<Option<String>, ImportError> {
+        Ok(match ext_str(k) {
+            Some(d) => Some(d.to_string()),
+            None => str_prop(r, id, std)?.map(timestamp_to_date),
+        })
+    };
+    let link = ImportedLink {
+        rel,
+        target_stix_id: tgt.to_string(),
+        from: date("from", "start_time")?,
+        until: date("until", "stop_time")?,
+        note,
+        relationship_id: id.to_string(),
+    };
+    Ok((src.to_string(), link))
+}
+
 /// Reads a bundle: every object that is a record, with its links, or the
 /// first error (the whole bundle is refused then). References may point
 /// anywhere in the bundle, or outside it (the caller decides).
@@ -310,145 +437,30 @@ pub fn import_bundle(bundle: &Value) -> Result<(Vec<Imported>, Vec<Skipped>), Im
             });
             continue;
         }
-        let ext = match o.get("extensions").and_then(|e| e.get(EXTENSION_ID)) {
-            Some(e) if e.is_object() => Some(e),
-            Some(_) => {
-                return Err(err(
-                    id,
-                    &format!("extensions.{EXTENSION_ID}"),
-                    "must be an object",
-                ))
+        match record_of(o, id)? {
+            Ok(rec) => {
+                index.insert(id.to_string(), out.len());
+                out.push(rec);
             }
-            None => None,
-        };
-        let kind = match kind_of(o, ext, id)? {
-            Ok(k) => k,
-            Err(reason) => {
-                skipped.push(Skipped {
-                    object_id: id.to_string(),
-                    reason,
-                });
-                continue;
-            }
-        };
-        let revoked = o.get("revoked").and_then(Value::as_bool).unwrap_or(false);
-        let data = if revoked {
-            Value::Object(Map::new())
-        } else {
-            data_of(o, ext, kind, id)?
-        };
-        let modified = str_prop(o, id, "modified")?
-            .or(str_prop(o, id, "created")?)
-            .ok_or_else(|| err(id, "modified", "missing (and no created)"))?
-            .to_string();
-        let mut tlp = None;
-        for m in str_list(o, id, "object_marking_refs")? {
-            if let Some(t) = tlp_from_marking(&m) {
-                // several TLP markings: the most restrictive applies
-                tlp = Some(tlp.map_or(t, |c: Tlp| c.max(t)));
-            }
+            Err(reason) => skipped.push(Skipped {
+                object_id: id.to_string(),
+                reason,
+            }),
         }
-        let ext_prop = |key: &str| -> Result<Option<String>, ImportError> {
-            match ext {
-                Some(e) => Ok(str_prop(e, id, key)
-                    .map_err(|mut x| {
-                        x.property = format!("extensions.{EXTENSION_ID}.{key}");
-                        x
-                    })?
-                    .map(str::to_string)),
-                None => Ok(None),
-            }
-        };
-        let bad_ext = |key: &str, e: tansiq_core::Invalid| {
-            err(id, &format!("extensions.{EXTENSION_ID}.{key}"), e.0)
-        };
-        let code = ext_prop("handling_code")?
-            .map(|c| {
-                c.parse::<HandlingCode>()
-                    .map_err(|e| bad_ext("handling_code", e))
-            })
-            .transpose()?;
-        let evaluation = ext_prop("evaluation")?
-            .map(|c| {
-                c.parse::<Evaluation>()
-                    .map_err(|e| bad_ext("evaluation", e))
-            })
-            .transpose()?;
-        let expires = ext_prop("expires")?;
-        let tansiq_source = match (ext_prop("originator")?, ext_prop("record_id")?) {
-            (Some(o), Some(r)) => Some((
-                o,
-                r,
-                ext.and_then(|e| e.get("version"))
-                    .and_then(Value::as_u64)
-                    .unwrap_or(1),
-            )),
-            _ => None,
-        };
-        index.insert(id.to_string(), out.len());
-        out.push(Imported {
-            stix_id: id.to_string(),
-            modified,
-            kind,
-            data,
-            tlp,
-            code,
-            evaluation,
-            expires,
-            revoked,
-            links: vec![],
-            created_by_ref: str_prop(o, id, "created_by_ref")?.map(str::to_string),
-            tansiq_source,
-        });
     }
     for r in relationships {
         let id = r["id"].as_str().unwrap_or_default();
-        let rt = str_prop(r, id, "relationship_type")?
-            .ok_or_else(|| err(id, "relationship_type", "missing"))?;
-        let src = str_prop(r, id, "source_ref")?.ok_or_else(|| err(id, "source_ref", "missing"))?;
-        let tgt = str_prop(r, id, "target_ref")?.ok_or_else(|| err(id, "target_ref", "missing"))?;
-        let Some(&at) = index.get(src) else {
+        let (src, link) = link_of(r, id)?;
+        let Some(&at) = index.get(&src) else {
             skipped.push(Skipped {
                 object_id: id.to_string(),
                 reason: format!("its source {src} is not a record in this bundle"),
             });
             continue;
         };
-        if r.get("revoked").and_then(Value::as_bool) == Some(true) || out[at].revoked {
-            continue;
+        if r.get("revoked").and_then(Value::as_bool) != Some(true) && !out[at].revoked {
+            out[at].links.push(link);
         }
-        let ext = r.get("extensions").and_then(|e| e.get(EXTENSION_ID));
-        let ext_str = |k: &str| ext.and_then(|e| e.get(k)).and_then(Value::as_str);
-        let (rel, note) = match ext_str("rel").map(str::parse::<LinkType>) {
-            Some(Ok(l)) => (l, str_prop(r, id, "description")?.map(str::to_string)),
-            Some(Err(e)) => return Err(err(id, &format!("extensions.{EXTENSION_ID}.rel"), e.0)),
-            None => match link_from_relationship(rt) {
-                Some(l) => (l, str_prop(r, id, "description")?.map(str::to_string)),
-                // a type Tansiq has no link for keeps its name in the note
-                None => (
-                    LinkType::RelatedTo,
-                    Some(match str_prop(r, id, "description")? {
-                        Some(d) => format!("{rt}: {d}"),
-                        None => rt.to_string(),
-                    }),
-                ),
-            },
-        };
-        let date = |k: &str, std: &str| -> Result<Option<String>, ImportError> {
-            Ok(match ext_str(k) {
-                Some(d) => Some(d.to_string()),
-                None => str_prop(r, id, std)?.map(timestamp_to_date),
-            })
-        };
-        let link = ImportedLink {
-            rel,
-            target_stix_id: tgt.to_string(),
-            from: date("from", "start_time")?,
-            until: date("until", "stop_time")?,
-            note,
-            relationship_id: id.to_string(),
-        };
-        out[at].links.push(link);
     }
     Ok((out, skipped))
 }
