@@ -10,7 +10,7 @@ use tansiq_core::user::Actor;
 use tansiq_crypto::seal::{self, Recipient, Sealed};
 
 use crate::error::{NodeError, NodeResult};
-use crate::federation::{node_id, sync_err};
+use crate::federation::node_id;
 use crate::node::Node;
 
 pub const BUNDLE_CONTEXT: &str = "tansiq/bundle/v1";
@@ -94,7 +94,9 @@ impl Node {
             }],
         )
         .map_err(|e| NodeError::Internal(format!("sealing the bundle: {e}")))?;
-        let sealed_json = serde_json::to_vec(&sealed).map_err(sync_err)?;
+        // Encoding and signing what we just built cannot fail short of a bug.
+        let enc = |e: serde_json::Error| NodeError::internal(format!("encoding the bundle: {e}"));
+        let sealed_json = serde_json::to_vec(&sealed).map_err(enc)?;
         let head = BundleHead {
             v: 1,
             from: self.id().to_string(),
@@ -105,18 +107,15 @@ impl Node {
         };
         let sig = self
             .identity
-            .sign_json(
-                BUNDLE_CONTEXT,
-                &serde_json::to_value(&head).map_err(sync_err)?,
-            )
-            .map_err(sync_err)?;
+            .sign_json(BUNDLE_CONTEXT, &serde_json::to_value(&head).map_err(enc)?)
+            .map_err(|e| NodeError::internal(format!("signing the bundle: {e}")))?;
         let file = BundleFile {
             head,
             sealed,
             sig: tansiq_crypto::b64(sig),
             card: (self.key_generation() > 0).then(|| self.card()),
         };
-        let bytes = serde_json::to_vec(&file).map_err(sync_err)?;
+        let bytes = serde_json::to_vec(&file).map_err(enc)?;
         self.commit(|tx, _| {
             deliver(&bytes)?;
             self.audit(
@@ -175,13 +174,16 @@ impl Node {
         };
         let sig =
             tansiq_core::record::decode_sig(&file.sig).map_err(|_| bad("malformed signature"))?;
-        let head_value = serde_json::to_value(h).map_err(sync_err)?;
+        // Re-encoding what was just parsed cannot fail short of a bug.
+        let enc =
+            |e: serde_json::Error| NodeError::internal(format!("re-encoding the bundle: {e}"));
+        let head_value = serde_json::to_value(h).map_err(enc)?;
         signing
             .keys_at_time(&h.from, &h.created)
             .iter()
             .find(|k| tansiq_crypto::verify_json(k, BUNDLE_CONTEXT, &head_value, &sig).is_ok())
             .ok_or_else(|| bad("its signature does not verify (tampered with, or forged)"))?;
-        let sealed_json = serde_json::to_vec(&file.sealed).map_err(sync_err)?;
+        let sealed_json = serde_json::to_vec(&file.sealed).map_err(enc)?;
         if hex::encode(tansiq_crypto::sha256(&sealed_json)) != h.sealed_sha256 {
             return Err(bad(
                 "its contents do not match the signed digest (tampered with)",

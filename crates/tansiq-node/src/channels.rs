@@ -16,7 +16,7 @@ use tansiq_store::{ChannelRow, Tx};
 
 use crate::arrival::Batch;
 use crate::card::{KeyBook, NodeCard};
-use crate::error::{NodeError, NodeResult};
+use crate::error::{NodeError, NodeResult, PeerError};
 use crate::federation::Outcome;
 use crate::node::Node;
 
@@ -46,9 +46,9 @@ impl Node {
         keys.insert(self.id().to_string(), self.identity.encryption_public());
         for p in tx.peers()? {
             let card: NodeCard = serde_json::from_str(&p.card)
-                .map_err(|e| NodeError::Internal(format!("peer card: {e}")))?;
+                .map_err(|e| PeerError::Card(format!("{}: {e}", p.id)))?;
             let k = tansiq_crypto::b64_decode_array::<32>(&card.body.encryption_key)
-                .map_err(|_| NodeError::Internal(format!("peer {} card: encryption key", p.id)))?;
+                .map_err(|_| PeerError::Card(format!("{}: unusable encryption key", p.id)))?;
             keys.insert(p.id, k);
         }
         Ok(keys)
@@ -68,7 +68,7 @@ impl Node {
         );
         for p in tx.peers()? {
             let card: NodeCard = serde_json::from_str(&p.card)
-                .map_err(|e| NodeError::Internal(format!("peer card: {e}")))?;
+                .map_err(|e| PeerError::Card(format!("{}: {e}", p.id)))?;
             keys.insert_spans(p.id, card.key_spans()?);
         }
         Ok(keys)
@@ -77,7 +77,8 @@ impl Node {
     fn save_channel(&self, tx: &mut Tx, state: &ChannelState) -> NodeResult<()> {
         let c = state
             .charter()
-            .ok_or_else(|| NodeError::Internal("channel without charter".into()))?;
+            // Every caller keeps a charter in the state it saves.
+            .ok_or_else(|| NodeError::internal("saving a channel without charter"))?;
         tx.put_channel(
             &ChannelRow {
                 id: c.id.clone(),
@@ -422,7 +423,7 @@ impl Node {
             let st = load_channel(tx, id)?;
             st.pending
                 .or(st.active)
-                .ok_or_else(|| NodeError::Internal("channel without charter".into()))
+                .ok_or_else(|| crate::held::no_charter(id))
         })
     }
 
@@ -432,7 +433,7 @@ impl Node {
             let mut out = Vec::new();
             for row in tx.channels()? {
                 let st: ChannelState = serde_json::from_str(&row.state)
-                    .map_err(|e| NodeError::Internal(format!("channel state: {e}")))?;
+                    .map_err(|e| NodeError::corrupt(&format!("channel {} state", row.id), e))?;
                 out.push(view(&st, self.id()));
             }
             Ok(out)

@@ -14,5 +14,11 @@ pub(crate) fn load_channel(tx: &mut Tx, id: &str) -> NodeResult<ChannelState> {
         ))
     })?;
     serde_json::from_str(&row.state)
-        .map_err(|e| NodeError::Internal(format!("channel {id} state: {e}")))
+        .map_err(|e| NodeError::corrupt(&format!("channel {id} state"), e))
+}
+
+/// A stored channel carries an active charter or a pending proposal;
+/// one with neither is damaged.
+pub(crate) fn no_charter(id: &str) -> NodeError {
+    NodeError::corrupt(&format!("channel {id}"), "no charter")
 }

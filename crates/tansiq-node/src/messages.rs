@@ -144,7 +144,7 @@ impl Node {
             let st = load_channel(tx, channel)?;
             let c = st
                 .charter()
-                .ok_or_else(|| NodeError::Internal("channel without charter".into()))?
+                .ok_or_else(|| crate::held::no_charter(channel))?
                 .clone();
             let file_ok = file.unwrap_or(c.files.first().map(String::as_str).unwrap_or_default());
             policy::may_post(

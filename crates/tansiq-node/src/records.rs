@@ -213,7 +213,7 @@ impl Node {
                 let state = &states[&new.channel];
                 let charter = state
                     .charter()
-                    .ok_or_else(|| NodeError::Internal("channel without charter".into()))?;
+                    .ok_or_else(|| crate::held::no_charter(&new.channel))?;
                 policy::may_post(
                     self.id(),
                     &charter.members,
@@ -740,7 +740,7 @@ impl Node {
         let charter = state
             .charter()
             .cloned()
-            .ok_or_else(|| NodeError::Internal("channel without charter".into()))?;
+            .ok_or_else(|| crate::held::no_charter(target))?;
         policy::may_post(
             self.id(),
             &charter.members,

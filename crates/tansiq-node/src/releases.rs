@@ -218,7 +218,7 @@ impl Node {
                 &self.identity,
             );
             row.status = "granted".into();
-            row.signed = Some(serde_json::to_string(&signed).map_err(|e| NodeError::Internal(e.to_string()))?);
+            row.signed = Some(serde_json::to_string(&signed).map_err(|e| NodeError::internal(format!("encoding the release: {e}")))?);
             row.decided_at = Some(now.clone());
             tx.put_release(&row)?;
             let payload = Payload::ReleaseDecision { request: request.map(str::to_string), release: Some(signed), refusal: None };
@@ -415,10 +415,9 @@ impl Node {
                 });
                 row.status = "granted".into();
                 row.target_members = rel.target_members.clone();
-                row.signed = Some(
-                    serde_json::to_string(&signed)
-                        .map_err(|e| Outcome::Fail(NodeError::Internal(e.to_string())))?,
-                );
+                row.signed = Some(serde_json::to_string(&signed).map_err(|e| {
+                    Outcome::Fail(NodeError::internal(format!("encoding the release: {e}")))
+                })?);
                 row.decided_at = Some(now);
                 tx.put_release(&row)?;
                 self.audit(

@@ -89,7 +89,7 @@ pub(crate) fn take_checkpoint(
         .and_then(|s| serde_json::from_str(&s).ok());
     if let Some(p) = &prev {
         let prev_root = tansiq_crypto::b64_decode_array::<32>(&p.root)
-            .map_err(|e| NodeError::Internal(e.to_string()))?;
+            .map_err(|e| NodeError::corrupt(&format!("stored checkpoint of {sender}"), e))?;
         if cp.size == p.size {
             if cp.root != prev_root {
                 return alarm(
@@ -142,13 +142,13 @@ pub(crate) fn take_checkpoint(
     };
     tx.meta_set(
         &meta_key,
-        &serde_json::to_string(&w).map_err(|e| NodeError::Internal(e.to_string()))?,
+        &serde_json::to_string(&w).map_err(|e| NodeError::internal(format!("encoding: {e}")))?,
     )?;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     let line = checkpoint::cosign(&node.identity, &origin(node.id()), &cp, now)
-        .map_err(|e| NodeError::Internal(e.to_string()))?;
+        .map_err(|e| NodeError::internal(format!("co-signing: {e}")))?;
     let mut pending: BTreeMap<String, Cosig> = tx
         .meta_get("cosig_out")?
         .and_then(|s| serde_json::from_str(&s).ok())
@@ -162,7 +162,8 @@ pub(crate) fn take_checkpoint(
     );
     tx.meta_set(
         "cosig_out",
-        &serde_json::to_string(&pending).map_err(|e| NodeError::Internal(e.to_string()))?,
+        &serde_json::to_string(&pending)
+            .map_err(|e| NodeError::internal(format!("encoding: {e}")))?,
     )?;
     node.audit(
         tx,
@@ -243,7 +244,8 @@ impl Node {
                     }
                     let l = leaves.as_ref().expect("loaded above");
                     merkle::consistency_proof(&l[..cp.size as usize], old as usize)
-                        .map_err(|e| NodeError::Internal(e.to_string()))?
+                        // old < size, checked above: cannot fail.
+                        .map_err(|e| NodeError::internal(format!("consistency proof: {e}")))?
                         .iter()
                         .map(tansiq_crypto::b64)
                         .collect()

@@ -13,7 +13,7 @@ use tansiq_sync::{
 
 use super::payload::{self, EpochKeys};
 use super::prepare::Prepared;
-use super::{channel_id, node_id, sync_err, Context};
+use super::{channel_id, node_id, Context};
 use crate::card::KeyBook;
 use crate::error::{NodeError, NodeResult};
 
@@ -32,7 +32,7 @@ fn prec_parse(s: &str) -> NodeResult<Precedence> {
         "immediate" => Precedence::Immediate,
         "priority" => Precedence::Priority,
         "routine" => Precedence::Routine,
-        _ => return Err(NodeError::Internal(format!("stored precedence {s:?}"))),
+        _ => return Err(NodeError::corrupt("stored precedence", format!("{s:?}"))),
     })
 }
 
@@ -57,7 +57,8 @@ pub(crate) fn row_from_envelope(e: &Envelope, custody: bool) -> EnvelopeRow {
 }
 
 pub(crate) fn envelope_from_row(r: &EnvelopeRow) -> NodeResult<Envelope> {
-    let header: EnvelopeHeader = serde_json::from_slice(&r.header).map_err(sync_err)?;
+    let header: EnvelopeHeader = serde_json::from_slice(&r.header)
+        .map_err(|e| NodeError::corrupt("stored envelope header", e))?;
     let body = match &r.body {
         Some(b) => Body::Sealed(b.clone()),
         None => Body::Omitted(r.body_hash),
@@ -66,10 +67,14 @@ pub(crate) fn envelope_from_row(r: &EnvelopeRow) -> NodeResult<Envelope> {
         .sig
         .as_slice()
         .try_into()
-        .map_err(|_| sync_err("stored signature length"))?;
-    let env = Envelope::new(header, body, |_| sig).map_err(sync_err)?;
+        .map_err(|_| NodeError::corrupt("stored envelope", "signature length"))?;
+    let env = Envelope::new(header, body, |_| sig)
+        .map_err(|e| NodeError::corrupt("stored envelope", e))?;
     if env.id().0 != r.id {
-        return Err(sync_err("stored envelope does not hash to its id"));
+        return Err(NodeError::corrupt(
+            "stored envelope",
+            "does not hash to its id",
+        ));
     }
     Ok(env)
 }

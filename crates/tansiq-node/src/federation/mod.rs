@@ -124,16 +124,12 @@ pub fn control_channel(a: &str, b: &str) -> String {
     format!("ctl_{}", &hex::encode(h)[..20])
 }
 
-pub(crate) fn sync_err(e: impl std::fmt::Display) -> NodeError {
-    NodeError::Internal(format!("sync: {e}"))
-}
-
 pub(crate) fn node_id(s: &str) -> NodeResult<NodeId> {
-    NodeId::new(s).map_err(sync_err)
+    Ok(NodeId::new(s)?)
 }
 
 pub(crate) fn channel_id(s: &str) -> NodeResult<ChannelId> {
-    ChannelId::new(s).map_err(sync_err)
+    Ok(ChannelId::new(s)?)
 }
 
 /// The engine's settings on a node: the defaults (docs/SYNC.md §11) but a
@@ -661,8 +657,7 @@ impl Federation {
                 snapshot,
                 now,
                 &host,
-            )
-            .map_err(sync_err)?;
+            )?;
             *guard = Some((engine, gen));
         }
         Ok(())
@@ -711,7 +706,7 @@ impl Federation {
         payload: &Payload,
     ) -> NodeResult<()> {
         let channel = channel_id(channel)?;
-        let kind = Kind::new(kind).map_err(sync_err)?;
+        let kind = Kind::new(kind)?;
         let recipients = recipients
             .iter()
             .map(|r| node_id(r))
@@ -722,19 +717,16 @@ impl Federation {
             .collect::<NodeResult<Vec<_>>>()?;
         let keys = cx.encryption_keys(tx)?;
         let env_id = self.run(cx, tx, out, |engine, host, now| {
-            let header = engine
-                .prepare(&channel, kind, precedence, recipients, relays, now)
-                .map_err(sync_err)?;
+            let header = engine.prepare(&channel, kind, precedence, recipients, relays, now)?;
             let body = payload::seal(payload, &header, &keys, &self.epochs)?;
             let env = Envelope::new(header, tansiq_sync::Body::Sealed(body), |id| {
                 cx.identity().sign(tansiq_sync::ENVELOPE_SIG_CONTEXT, &id.0)
-            })
-            .map_err(sync_err)?;
+            })?;
             let id = env.id();
             engine
                 .submit(env, now, host)
                 .map(|o| (o, id))
-                .map_err(sync_err)
+                .map_err(NodeError::from)
         })?;
         if let Payload::Record { record, .. } = payload {
             // So a retraction can purge every sealed copy of the record.
@@ -795,7 +787,7 @@ impl Federation {
         let mut unsigned = Vec::with_capacity(items.len());
         for it in items {
             let channel = channel_id(it.channel)?;
-            let kind = Kind::new(it.payload.kind()).map_err(sync_err)?;
+            let kind = Kind::new(it.payload.kind())?;
             let recipients = it
                 .recipients
                 .iter()
@@ -806,16 +798,14 @@ impl Federation {
                 .iter()
                 .map(|r| node_id(r))
                 .collect::<NodeResult<Vec<_>>>()?;
-            let mut header = engine
-                .prepare(&channel, kind, it.precedence, recipients, relays, now)
-                .map_err(sync_err)?;
+            let mut header =
+                engine.prepare(&channel, kind, it.precedence, recipients, relays, now)?;
             if let Some((seq, prev)) = heads.get(it.channel) {
                 header.seq = seq + 1;
                 header.prev = *prev;
             }
             let body = payload::seal(it.payload, &header, keys, &self.epochs)?;
-            let env = Envelope::new(header, tansiq_sync::Body::Sealed(body), |_| [0; 64])
-                .map_err(sync_err)?;
+            let env = Envelope::new(header, tansiq_sync::Body::Sealed(body), |_| [0; 64])?;
             heads.insert(it.channel, (env.header().seq, env.id()));
             unsigned.push(env);
         }
@@ -832,7 +822,7 @@ impl Federation {
             self.sent.insert(&env);
             let out = {
                 let host = SqlHost::with_keys(cx, tx, signing.clone(), self.sent.clone());
-                engine.submit(env, now, &host).map_err(sync_err)?
+                engine.submit(env, now, &host)?
             };
             // A submission delivers nothing here.
             let claim = self.claim_for_new_rows();
