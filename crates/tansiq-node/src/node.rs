@@ -24,14 +24,14 @@ pub struct Node {
     pub identity: Identity,
     /// Earlier generations' keys, oldest (genesis) first: kept so that
     /// what was sealed to them still opens (see `rotation.rs`).
-    pub retired: Vec<Identity>,
+    pub(crate) retired: Vec<Identity>,
     /// The rotation statements from genesis to `identity` (empty: never
     /// rotated).
-    pub rotations: Vec<crate::card::Rotation>,
+    pub(crate) rotations: Vec<crate::card::Rotation>,
     pub store: Store,
     pub federation: crate::federation::Federation,
     /// Hit/no-hit keyed lists built for partners, reused while unchanged.
-    pub hits: crate::hits::HitCache,
+    pub(crate) hits: crate::hits::HitCache,
 }
 
 /// What `init` needs.
@@ -278,7 +278,7 @@ impl Node {
     }
 
     /// Appends an audit entry in the caller's transaction.
-    pub fn audit(
+    pub(crate) fn audit(
         &self,
         tx: &mut Tx,
         actor: &str,
@@ -320,13 +320,13 @@ impl Node {
     }
 
     /// The checkpoint origin line: names this node's log.
-    pub fn log_origin(&self) -> String {
+    pub(crate) fn log_origin(&self) -> String {
         format!("tansiq/{}", self.config.node_id)
     }
 
     /// Signs a checkpoint of the current tree head in the caller's
     /// transaction, unless one already covers it.
-    pub fn checkpoint_in(&self, tx: &mut Tx) -> NodeResult<CheckpointRow> {
+    pub(crate) fn checkpoint_in(&self, tx: &mut Tx) -> NodeResult<CheckpointRow> {
         self.checkpoint_signed_by(tx, &self.identity)
     }
 

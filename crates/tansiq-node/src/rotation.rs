@@ -54,7 +54,7 @@ impl Node {
 
     /// The keys of generation `gen` (the current ones for `gen` at or
     /// beyond the current generation).
-    pub fn identity_of_generation(&self, gen: u64) -> &Identity {
+    pub(crate) fn identity_of_generation(&self, gen: u64) -> &Identity {
         self.retired.get(gen as usize).unwrap_or(&self.identity)
     }
 
@@ -150,7 +150,7 @@ impl Node {
 
     /// The generation of this node's card that `peer` confirmed holding
     /// (0 until it confirms one).
-    pub fn card_acked(&self, tx: &mut Tx, peer: &str) -> NodeResult<u64> {
+    pub(crate) fn card_acked(&self, tx: &mut Tx, peer: &str) -> NodeResult<u64> {
         Ok(tx
             .meta_get(&acked_meta(peer))?
             .and_then(|s| s.parse().ok())
@@ -158,7 +158,7 @@ impl Node {
     }
 
     /// Records that `peer` holds this node's card of generation `gen`.
-    pub fn set_card_acked(&self, peer: &str, gen: u64) -> NodeResult<()> {
+    pub(crate) fn set_card_acked(&self, peer: &str, gen: u64) -> NodeResult<()> {
         self.commit(|tx, _| {
             if self.card_acked(tx, peer)? < gen {
                 tx.meta_set(&acked_meta(peer), &gen.to_string())?;
@@ -350,7 +350,7 @@ impl Node {
     }
 
     /// The generation of the card held for peer `id` (0 if unknown).
-    pub fn peer_generation(&self, id: &str) -> NodeResult<u64> {
+    pub(crate) fn peer_generation(&self, id: &str) -> NodeResult<u64> {
         self.store.read(|tx| {
             Ok(match tx.peer(id)? {
                 Some(p) => serde_json::from_str::<NodeCard>(&p.card)
