@@ -33,8 +33,9 @@
 //! sync message in, our acknowledgement out), `poll_peers` (the engine's
 //! timers: retries, summaries, fetches), `transmit_failed` (a send that
 //! did not arrive; the engine retries it), and, for tests that play a
-//! hostile partner only, `send_unchecked` (seals and sends past the
-//! services' rules, so the receivers' checks are what stop it).
+//! hostile partner only, `send_unchecked` and `send_unchecked_as` (seal
+//! and send past the services' rules, so the receivers' checks are what
+//! stop it).
 
 pub mod admin;
 mod arrival;
