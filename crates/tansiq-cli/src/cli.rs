@@ -4,11 +4,11 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 use crate::commands::{
-    audit, bundles, channels, hits, lists, messages, node, peers, records, releases, store, sync,
-    users,
+    audit, bundles, channels, hits, lists, messages, node, peers, records, releases, shell, store,
+    sync, users,
 };
 use crate::ctx::Ctx;
 use crate::error::CliResult;
@@ -103,6 +103,13 @@ enum Cmd {
     Store(store::StoreCmd),
     /// Play the scenario of the source article with real nodes.
     Demo,
+    /// Print a shell completion script (bash, zsh or fish) to stdout.
+    Completions {
+        #[arg(value_enum)]
+        shell: shell::Shell,
+    },
+    /// Print the tansiq(1) man page, or write one page per command to --out DIR.
+    Man(shell::ManArgs),
 }
 
 pub fn run(cli: Cli) -> CliResult {
@@ -138,5 +145,7 @@ pub fn run(cli: Cli) -> CliResult {
         Cmd::Backup { out } => store::backup(&ctx, &out),
         Cmd::Store(c) => store::run(&ctx, c),
         Cmd::Demo => crate::demo::run(demo_dir.as_deref()),
+        Cmd::Completions { shell } => shell::completions(Cli::command(), shell),
+        Cmd::Man(a) => shell::man(Cli::command(), &a),
     }
 }

@@ -27,13 +27,7 @@ pub struct ServeArgs {
 
 pub fn run(dir: &Path, args: ServeArgs) -> CliResult {
     let listen = args.listen.as_deref();
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("TANSIQ_LOG")
-                .unwrap_or_else(|_| "info".into()),
-        )
-        .init();
+    init_logs()?;
     let node = Arc::new(Node::open(dir)?);
     // Refused before anything binds: bearer tokens over plain HTTP stay
     // on loopback unless the operator opted in (here or at `init`).
@@ -59,6 +53,34 @@ pub fn run(dir: &Path, args: ServeArgs) -> CliResult {
     // Dropped after the runtime: closing pooled connections blocks.
     let _keep = node.clone();
     rt.block_on(serve_until_signal(node, peers, api_addr, listen, worker))
+}
+
+/// The log on stderr: level filter from `TANSIQ_LOG` (default `info`),
+/// format from `TANSIQ_LOG_FORMAT` — `text` (default, for a terminal) or
+/// `json` (one object per line, for log shippers; docs/OPERATIONS.md).
+/// An unknown format is refused rather than silently logged as text: a
+/// shipper parsing text as JSON would drop every line.
+fn init_logs() -> CliResult {
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_env("TANSIQ_LOG").unwrap_or_else(|_| "info".into());
+    let logs = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(filter);
+    match std::env::var("TANSIQ_LOG_FORMAT").as_deref() {
+        Ok("json") => logs.json().init(),
+        Ok("text" | "") | Err(std::env::VarError::NotPresent) => logs.init(),
+        Ok(other) => {
+            return Err(CliError::bad(format!(
+                "TANSIQ_LOG_FORMAT={other:?}: expected \"text\" or \"json\""
+            )))
+        }
+        Err(std::env::VarError::NotUnicode(_)) => {
+            return Err(CliError::bad(
+                "TANSIQ_LOG_FORMAT: expected \"text\" or \"json\"",
+            ))
+        }
+    }
+    Ok(())
 }
 
 /// Makes this process a delivery worker of the node; returns its id.

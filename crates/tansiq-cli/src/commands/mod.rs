@@ -13,6 +13,7 @@ pub mod node;
 pub mod peers;
 pub mod records;
 pub mod releases;
+pub mod shell;
 pub mod store;
 pub mod sync;
 pub mod users;

@@ -1,0 +1,108 @@
+//! Health endpoints on the local API port, for a supervisor, an
+//! orchestrator or a load balancer (docs/OPERATIONS.md):
+//!
+//! - `GET /healthz`: the process serves HTTP — always 200 while it does.
+//! - `GET /readyz`: 200 once the store answers a read and the partner
+//!   port is bound in this process; 503 otherwise, with the reason
+//!   (`store` or `partner port`).
+//!
+//! No token: a prober has none. So the answers say ok / not ready and
+//! which of the two checks failed, nothing else — no ids, no counts, no
+//! error text (which could name a database host).
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{json, Value};
+
+use tansiq_node::Node;
+
+pub const HEALTHZ: &str = "/healthz";
+pub const READYZ: &str = "/readyz";
+
+/// A store slower than this to answer one read is not ready: a prober
+/// must get an answer well inside its own timeout, and a PostgreSQL pool
+/// would otherwise make it wait for `acquire_timeout` (30 s).
+const STORE_DEADLINE: Duration = Duration::from_secs(2);
+
+/// Partner listeners bound in this process, per node id. `serve` binds
+/// the partner port beside the API and holds a [`PartnerPortBound`] while
+/// it serves; the API router is built from the node alone, so this is how
+/// it learns of the port (several nodes may serve in one test process,
+/// hence per node).
+static PARTNER_PORTS: Mutex<BTreeMap<String, usize>> = Mutex::new(BTreeMap::new());
+
+/// Says that `node`'s partner port is bound in this process, until dropped.
+pub struct PartnerPortBound {
+    node: String,
+}
+
+/// Marks `node`'s partner port bound; `/readyz` answers 200 (store
+/// permitting) while the returned guard lives.
+pub fn partner_port_bound(node: &Node) -> PartnerPortBound {
+    let node = node.id().to_string();
+    *ports().entry(node.clone()).or_insert(0) += 1;
+    PartnerPortBound { node }
+}
+
+impl Drop for PartnerPortBound {
+    fn drop(&mut self) {
+        let mut ports = ports();
+        if let Some(n) = ports.get_mut(&self.node) {
+            *n -= 1;
+            if *n == 0 {
+                ports.remove(&self.node);
+            }
+        }
+    }
+}
+
+fn ports() -> std::sync::MutexGuard<'static, BTreeMap<String, usize>> {
+    // A panic while holding it cannot leave the map inconsistent.
+    PARTNER_PORTS.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The health routes, merged into the local API's router (`local.rs`),
+/// whose authentication lets these paths through without a token.
+pub fn router<S: Clone + Send + Sync + 'static>(node: Arc<Node>) -> Router<S> {
+    Router::new()
+        .route(HEALTHZ, get(healthz))
+        .route(READYZ, get(readyz))
+        .with_state(node)
+}
+
+async fn healthz() -> Json<Value> {
+    Json(json!({"status": "ok"}))
+}
+
+async fn readyz(State(node): State<Arc<Node>>) -> (StatusCode, Json<Value>) {
+    let not_ready = |reason: &str| {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"status": "not ready", "reason": reason})),
+        )
+    };
+    if !store_answers(node.clone()).await {
+        return not_ready("store");
+    }
+    if !ports().contains_key(node.id()) {
+        return not_ready("partner port");
+    }
+    (StatusCode::OK, Json(json!({"status": "ok"})))
+}
+
+/// One read transaction on the store, off the async workers (the store
+/// is synchronous), within [`STORE_DEADLINE`].
+async fn store_answers(node: Arc<Node>) -> bool {
+    let read = tokio::task::spawn_blocking(move || {
+        node.store
+            .read(|tx| tx.meta_get("schema_version"))
+            .is_ok()
+    });
+    matches!(tokio::time::timeout(STORE_DEADLINE, read).await, Ok(Ok(true)))
+}
