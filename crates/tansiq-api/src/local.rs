@@ -883,6 +883,45 @@ async fn list_checkpoints(
     .await
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ImportEntry {
+    id: String,
+    kind: String,
+    data: Value,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ImportBody {
+    channel: String,
+    file: String,
+    list: String,
+    entries: Vec<ImportEntry>,
+}
+
+async fn import_watchlist(
+    State(st): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Body(b): Body<ImportBody>,
+) -> ApiResult {
+    as_user(st, actor, move |node, actor| {
+        let items = b
+            .entries
+            .into_iter()
+            .map(|e| {
+                Ok(tansiq_node::watchlist::ImportItem {
+                    kind: e.kind.parse().map_err(NodeError::from)?,
+                    source_ref: e.id,
+                    data: e.data,
+                })
+            })
+            .collect::<Result<Vec<_>, NodeError>>()?;
+        node.watchlist_import(actor, &b.channel, &b.file, &b.list, items, &|_| {})
+    })
+    .await
+}
+
 async fn sync_status(State(st): State<AppState>, Extension(actor): Extension<Actor>) -> ApiResult {
     as_user(st, actor, |node, actor| node.sync_status(actor)).await
 }
@@ -941,6 +980,7 @@ pub fn router(node: Arc<Node>) -> Router {
         .route("/api/v1/records/{id}/history", get(record_history))
         .route("/api/v1/channels/{id}/members", post(update_channel))
         .route("/api/v1/audit/checkpoints", get(list_checkpoints))
+        .route("/api/v1/watchlists/import", post(import_watchlist))
         .route("/api/v1/hits/requests", get(hit_requests).post(hit_request))
         .route("/api/v1/hits/requests/{id}/grant", post(hit_grant))
         .route("/api/v1/hits/requests/{id}/refuse", post(hit_refuse))
@@ -1077,6 +1117,9 @@ pub fn openapi_document() -> Value {
             "/api/v1/audit/checkpoints": {"get": {"summary": "The latest signed checkpoints, newest first, with the partners' cosignatures (admin, auditor)",
                 "parameters": [{"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 0}}],
                 "responses": merge(json!({"200": ok(json!({"type": "array", "items": {"$ref": "#/components/schemas/SignedCheckpoint"}}))}), &errors)}},
+            "/api/v1/watchlists/import": {"post": {"summary": "Import list entries (already parsed: id, kind, data) into a channel and file in one transaction; re-imports update, unchanged entries stay, missing ones are delisted; new person entries are screened (alerts)",
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/WatchlistImport"}}}},
+                "responses": merge(json!({"200": ok(json!({"$ref": "#/components/schemas/ImportSummary"}))}), &errors)}},
             "/api/v1/sync/status": {"get": {"summary": "Delivery state per peer (link, queue, last delivery), unacknowledged FLASH the caller may read, alarms", "responses": merge(json!({"200": ok(json!({"$ref": "#/components/schemas/SyncStatus"}))}), &errors)}}
     });
     let workflow_schemas = json!({
@@ -1088,6 +1131,8 @@ pub fn openapi_document() -> Value {
                 "HitRequest": {"type": "object", "properties": {"id": {"type": "string"}, "direction": {"enum": ["in", "out"]}, "peer": {"type": "string"}, "reference": {"type": "string"}, "status": {"type": "string"}, "channel": {"type": "string"}, "record": {"type": "string"}, "reason": {"type": "string"}, "created_at": {"type": "string"}, "decided_at": {"type": "string"}}},
                 "Exposure": {"type": "object", "additionalProperties": false, "required": ["peer", "channel", "file"], "properties": {"peer": {"type": "string"}, "channel": {"type": "string"}, "file": {"type": "string"}, "hourly": {"type": "integer", "minimum": 1, "maximum": 100000000}}},
                 "SignedCheckpoint": {"type": "object", "properties": {"size": {"type": "integer"}, "root": {"type": "string"}, "note": {"type": "string"}, "created_at": {"type": "string"}, "witnesses": {"type": "array", "items": {"type": "object", "properties": {"witness": {"type": "string"}, "note": {"type": "string"}}}}}},
+                "WatchlistImport": {"type": "object", "additionalProperties": false, "required": ["channel", "file", "list", "entries"], "properties": {"channel": {"type": "string"}, "file": {"type": "string"}, "list": {"type": "string"}, "entries": {"type": "array", "items": {"type": "object", "additionalProperties": false, "required": ["id", "kind", "data"], "properties": {"id": {"type": "string"}, "kind": {"enum": ["person", "organization", "network", "location", "incident", "document", "note"]}, "data": {"type": "object"}}}}}},
+                "ImportSummary": {"type": "object", "properties": {"imported": {"type": "integer"}, "created": {"type": "integer"}, "updated": {"type": "integer"}, "unchanged": {"type": "integer"}, "delisted": {"type": "integer"}, "alerts": {"type": "integer"}}},
                 "Hit": {"type": "object", "properties": {"entry_id": {"type": "string"}, "score": {"type": "number"}, "matched_name": {"type": "string"}, "explanation": {"type": "string"}}},
                 "SyncStatus": {"type": "object", "properties": {"peers": {"type": "array", "items": {"type": "object", "properties": {"id": {"type": "string"}, "name": {"type": "string"}, "link": {"enum": ["up", "down"]}, "queued": {"type": "integer"}, "in_flight": {"type": "integer"}, "last_delivery": {"type": ["string", "null"]}, "last_error": {"type": "string"}, "card_pending": {"type": "boolean"}}}}, "unacked": {"type": "array", "items": {"$ref": "#/components/schemas/Unacked"}}, "alarms": {"type": "array"}}}
     });

@@ -428,19 +428,27 @@ fn screening_and_alerts_see_only_the_users_records() {
 
     // A watchlist entry imported in terrorism raises an alert against the
     // terrorism record: its readers see it, the recruitment officer not.
-    p.dz.watchlist_import(
-        &OP,
-        &p.ch,
-        "terrorism",
-        "UN",
-        vec![tansiq_node::watchlist::ImportItem {
-            source_ref: "QDi.232".into(),
-            kind: Kind::Person,
-            data: json!({"names": ["Abdelmalek Droukdal"]}),
-        }],
-        &|_| {},
-    )
-    .unwrap();
+    let import =
+        |t: &str, file: &str| {
+            p.call(
+            "POST",
+            "/api/v1/watchlists/import",
+            t,
+            Some(json!({"channel": p.ch, "file": file, "list": "UN", "entries": [
+                {"id": "QDi.232", "kind": "person", "data": {"names": ["Abdelmalek Droukdal"]}}
+            ]})),
+        )
+        };
+    let (s, v) = import(&p.aicha, "terrorism");
+    assert_eq!(s, 403, "{v}");
+    let (s, v) = import(&p.amina, "recruitment");
+    assert_eq!(s, 403, "a file the analyst is not assigned: {v}");
+    let (s, v) = import(&p.amina, "terrorism");
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["created"], 1, "{v}");
+    assert_eq!(v["alerts"], 1, "{v}");
+    let (s, v) = import(&p.amina, "terrorism");
+    assert_eq!((s, &v["unchanged"]), (200, &json!(1)), "{v}");
     let (s, v) = p.call("GET", "/api/v1/alerts", &p.amina, None);
     assert_eq!(s, 200, "{v}");
     assert_eq!(v.as_array().unwrap().len(), 1, "{v}");
@@ -747,6 +755,7 @@ fn the_new_endpoints_are_in_the_openapi_document() {
         "/api/v1/hits/exposures",
         "/api/v1/hits/exposures/withdraw",
         "/api/v1/audit/checkpoints",
+        "/api/v1/watchlists/import",
     ] {
         assert!(doc["paths"][path].is_object(), "{path} undocumented");
     }
