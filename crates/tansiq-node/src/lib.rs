@@ -16,15 +16,15 @@
 //!
 //! | feature | module | main public methods |
 //! |---|---|---|
-//! | records | [`records`] | `record_add`, `records_add`, `record_update`, `record_retract`, `record_get`, `record_list`, `record_search`, `record_links`, `record_share` |
+//! | records | [`records`] | `record_add`, `records_add`, `record_update`, `record_retract`, `record_get`, `record_list`, `record_search`, `record_links`, `record_history`, `record_share` |
 //! | channels | [`channels`] | `channel_create`, `channel_update`, `channel_accept`, `channel_import`, `channel_export`, `channel_list` |
-//! | messages | [`messages`] | `send_message`, `inbox`, `ack_message`, `unacked_messages` |
+//! | messages | [`messages`] | `send_message`, `inbox`, `inbox_by_precedence`, `ack_message`, `unacked_messages`, `unacked_for` |
 //! | releases | [`releases`] | `release_request`, `release_grant`, `release_refuse`, `releases` |
 //! | hits (hit/no-hit) | [`hits`] | querier: `hit_request`, `hit_requests`, `hit_grant`, `hit_refuse`, [`hits::hit_query`]; holder: `query_allow`, `query_deny`, `query_allowed`, `query_rotate`, `hit_serve_list`, `hit_serve_evaluate` |
 //! | watchlists, screening | [`watchlist`] | `watchlist_import`, `screen`, `alerts` |
 //! | peers and keys | [`admin`], [`rotation`], [`peering`] | `peer_add`, `peer_remove`, `peer_list`, `keys_rotate`, `card`, `card_pending`, `card_for_peer`, `receive_card_push`, `sync_status`, `tls_identity` |
 //! | users, admin | [`admin`] | `user_add`, `user_add_expiring`, `user_list`, `user_remove`, `user_token_rotate`, `user_token_revoke`, `authenticate` |
-//! | audit, witness | [`audit`], [`witness`] | `audit_verify`, `audit_checkpoint`, `checkpoint_now`, `witness_round`, `witnessed` |
+//! | audit, witness | [`audit`], [`witness`] | `audit_verify`, `audit_checkpoint`, `audit_checkpoints`, `checkpoint_now`, `witness_round`, `witnessed` |
 //! | bundles (air gap) | [`bundles`] | `bundle_export`, `bundle_export_to`, `bundle_import` |
 //! | store, lifecycle | [`node`], [`audit`] | `init`, `open`, `migrate_store`, `backup`, `purge_expired` |
 //!
