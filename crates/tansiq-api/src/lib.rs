@@ -3,6 +3,7 @@
 //!
 //! - [`local`]: the local API for the node's own users (token auth), and
 //!   its OpenAPI document; the web interface and TAXII server go here too.
+//! - [`ops`]: `/healthz` and `/readyz` on the local API port, no token.
 //! - [`partner`]: the partner endpoint on the node's `listen` address
 //!   (federation messages, card push and fetch, hit/no-hit), served over
 //!   tansiq-net's mutual TLS.
@@ -16,4 +17,5 @@
 //! a peer — the sender and the hit/no-hit client stay in tansiq-node.
 
 pub mod local;
+pub mod ops;
 pub mod partner;

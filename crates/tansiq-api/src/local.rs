@@ -134,8 +134,13 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
         .strip_prefix("Bearer ")
 }
 
-/// Paths served without a token: the API's public description.
-const PUBLIC_PATHS: &[&str] = &["/api/v1/openapi.json"];
+/// Paths served without a token: the API's public description and the
+/// health probes (`ops.rs`).
+const PUBLIC_PATHS: &[&str] = &[
+    "/api/v1/openapi.json",
+    crate::ops::HEALTHZ,
+    crate::ops::READYZ,
+];
 
 /// Authenticates every request before anything of it is parsed (route,
 /// method, path, query or body), so a caller without a valid token learns
@@ -945,6 +950,7 @@ async fn not_found() -> ApiError {
 pub fn router(node: Arc<Node>) -> Router {
     let state = AppState { node };
     Router::new()
+        .merge(crate::ops::router(state.node.clone()))
         .route("/api/v1/openapi.json", get(openapi))
         .route("/api/v1/records", get(list_records).post(create_record))
         .route(

@@ -100,9 +100,10 @@ async fn readyz(State(node): State<Arc<Node>>) -> (StatusCode, Json<Value>) {
 /// is synchronous), within [`STORE_DEADLINE`].
 async fn store_answers(node: Arc<Node>) -> bool {
     let read = tokio::task::spawn_blocking(move || {
-        node.store
-            .read(|tx| tx.meta_get("schema_version"))
-            .is_ok()
+        node.store.read(|tx| tx.meta_get("schema_version")).is_ok()
     });
-    matches!(tokio::time::timeout(STORE_DEADLINE, read).await, Ok(Ok(true)))
+    matches!(
+        tokio::time::timeout(STORE_DEADLINE, read).await,
+        Ok(Ok(true))
+    )
 }

@@ -137,6 +137,8 @@ async fn serve_until_signal(
     let peer_listener = tokio::net::TcpListener::bind(peer_addr)
         .await
         .map_err(|e| CliError::other(format!("cannot listen on {peer_addr}: {e}")))?;
+    // `/readyz` answers 200 only while the partner port is held.
+    let partner_port = tansiq_api::ops::partner_port_bound(&node);
     tracing::info!(node = %node.id(), api = %addr, partners = %peer_addr, "tansiq node serving");
     let bg = tokio::spawn(background(node.clone(), worker.clone()));
     let sender = tokio::spawn(tansiq_node::peering::sender(node.clone(), peers.clone()));
@@ -164,6 +166,7 @@ async fn serve_until_signal(
     bg.abort();
     let _ = api.await;
     let _ = partner.await;
+    drop(partner_port);
     // A last checkpoint so the log's head is signed at shutdown, and
     // this worker's claims freed so the other workers take its rows
     // over at once.

@@ -79,6 +79,17 @@ fn json_logs_are_one_object_per_line_without_secrets_or_record_content() {
         assert!(t.elapsed() < Duration::from_secs(20), "serve came up");
         std::thread::sleep(Duration::from_millis(50));
     }
+    // the probes, no token: alive, and ready once both ports are bound
+    let (code, body) = call(api, "GET", "/healthz", "", "").unwrap();
+    assert!(
+        code == 200 && body.ends_with(r#"{"status":"ok"}"#),
+        "{body}"
+    );
+    let (code, body) = call(api, "GET", "/readyz", "", "").unwrap();
+    assert!(
+        code == 200 && body.ends_with(r#"{"status":"ok"}"#),
+        "{body}"
+    );
     // record content through the serving process, then a refused call
     let body = format!(
         r#"{{"channel":"{ch}","file":"terrorism","kind":"person","data":{{"names":["Zoubir Khettab"]}}}}"#

@@ -1,0 +1,108 @@
+//! `/healthz` and `/readyz` on the local API port: no token needed,
+//! nothing in the answer but ok / not ready and which check failed.
+
+mod common;
+
+use std::sync::Arc;
+
+use reqwest::blocking::Client;
+use serde_json::{json, Value};
+
+use common::*;
+
+struct Served {
+    base: String,
+    node: Arc<tansiq_node::Node>,
+    _tmp: tempfile::TempDir,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+/// A node's local API served on a free loopback port (the partner port
+/// is not bound: `serve` does that).
+fn serve_api() -> Served {
+    let tmp = tempfile::tempdir().unwrap();
+    let node = Arc::new(node(tmp.path(), "DZ", "DZ"));
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+    let n = node.clone();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let l = tansiq_api::local::bind("127.0.0.1:0".parse().unwrap())
+                .await
+                .unwrap();
+            addr_tx.send(l.local_addr().unwrap()).unwrap();
+            tansiq_api::local::serve(n, l, async {
+                let _ = rx.await;
+            })
+            .await
+            .unwrap();
+        });
+    });
+    Served {
+        base: format!("http://{}", addr_rx.recv().unwrap()),
+        node,
+        _tmp: tmp,
+        _stop: tx,
+    }
+}
+
+fn get(s: &Served, path: &str, token: Option<&str>) -> (u16, Value) {
+    let mut req = Client::new().get(format!("{}{path}", s.base));
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let resp = req.send().unwrap();
+    let code = resp.status().as_u16();
+    (code, serde_json::from_str(&resp.text().unwrap()).unwrap())
+}
+
+#[test]
+fn healthz_is_ok_without_a_token_whatever_the_token() {
+    let s = serve_api();
+    assert_eq!(get(&s, "/healthz", None), (200, json!({"status": "ok"})));
+    assert_eq!(
+        get(&s, "/healthz", Some("tqk_not-a-real-token")),
+        (200, json!({"status": "ok"}))
+    );
+    // the rest of the API still wants a token
+    assert_eq!(get(&s, "/api/v1/records", None).0, 401);
+}
+
+#[test]
+fn readyz_waits_for_the_partner_port_and_says_only_why() {
+    let s = serve_api();
+    // the store answers, the partner port is not bound yet
+    assert_eq!(
+        get(&s, "/readyz", None),
+        (
+            503,
+            json!({"status": "not ready", "reason": "partner port"})
+        )
+    );
+    let bound = tansiq_api::ops::partner_port_bound(&s.node);
+    assert_eq!(get(&s, "/readyz", None), (200, json!({"status": "ok"})));
+    // another node's port in the same process says nothing about this one
+    let tmp = tempfile::tempdir().unwrap();
+    let other = node(tmp.path(), "MA", "MA");
+    drop(bound);
+    let _other_bound = tansiq_api::ops::partner_port_bound(&other);
+    assert_eq!(get(&s, "/readyz", None).0, 503);
+    // a wrong token changes nothing: the probe takes none and shows nothing
+    let (code, body) = get(&s, "/readyz", Some("tqk_wrong"));
+    assert_eq!((code, body["status"].as_str()), (503, Some("not ready")));
+}
+
+#[test]
+fn probes_answer_only_get() {
+    let s = serve_api();
+    let r = Client::new()
+        .post(format!("{}/healthz", s.base))
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 405);
+}
