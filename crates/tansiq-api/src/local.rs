@@ -951,6 +951,7 @@ pub fn router(node: Arc<Node>) -> Router {
     let state = AppState { node };
     Router::new()
         .merge(crate::ops::router(state.node.clone()))
+        .merge(crate::ops::metrics_router(state.node.clone()))
         .route("/api/v1/openapi.json", get(openapi))
         .route("/api/v1/records", get(list_records).post(create_record))
         .route(

@@ -107,3 +107,81 @@ async fn store_answers(node: Arc<Node>) -> bool {
         Ok(Ok(true))
     )
 }
+
+/// `GET /metrics`: Prometheus text format, behind the API's bearer token
+/// (not public: peer ids and backlogs describe the node's partners), for
+/// a user who may read the sync status — the same view as
+/// `GET /api/v1/sync/status`, so no new disclosure.
+pub const METRICS: &str = "/metrics";
+
+/// The token-protected metrics route, merged into the local API's router
+/// (authenticated there like every other non-public path).
+pub fn metrics_router<S: Clone + Send + Sync + 'static>(node: Arc<Node>) -> Router<S> {
+    Router::new().route(METRICS, get(metrics)).with_state(node)
+}
+
+async fn metrics(
+    State(node): State<Arc<Node>>,
+    axum::Extension(actor): axum::Extension<tansiq_core::user::Actor>,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let status = tokio::task::spawn_blocking(move || node.sync_status(&actor)).await;
+    match status {
+        Ok(Ok(s)) => (
+            [(
+                axum::http::header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            )],
+            encode_metrics(&s),
+        )
+            .into_response(),
+        Ok(Err(tansiq_node::NodeError::Refused(_))) => StatusCode::FORBIDDEN.into_response(),
+        _ => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
+/// The sync status as Prometheus metrics.
+pub fn encode_metrics(s: &tansiq_node::peering::SyncStatus) -> String {
+    use prometheus_client::metrics::family::Family;
+    use prometheus_client::metrics::gauge::Gauge;
+    type PerPeer = Family<Vec<(String, String)>, Gauge>;
+    let mut reg = prometheus_client::registry::Registry::with_prefix("tansiq");
+    let (up, queued, in_flight) = (PerPeer::default(), PerPeer::default(), PerPeer::default());
+    for p in &s.peers {
+        let label = vec![("peer".to_string(), p.id.clone())];
+        up.get_or_create(&label).set(i64::from(p.link == "up"));
+        queued.get_or_create(&label).set(p.queued as i64);
+        in_flight.get_or_create(&label).set(p.in_flight as i64);
+    }
+    let flash = Gauge::<i64>::default();
+    flash.set(
+        s.unacked
+            .iter()
+            .filter(|m| m.precedence.eq_ignore_ascii_case("flash"))
+            .count() as i64,
+    );
+    reg.register(
+        "peer_up",
+        "1 when the last delivery attempt to the peer succeeded",
+        up,
+    );
+    reg.register(
+        "peer_queued",
+        "Envelopes waiting for the peer in the outbox",
+        queued,
+    );
+    reg.register(
+        "peer_in_flight",
+        "Envelopes sent to the peer, not yet acknowledged",
+        in_flight,
+    );
+    reg.register(
+        "unacked_flash_messages",
+        "Sent FLASH messages some recipient has not acknowledged",
+        flash,
+    );
+    let mut out = String::new();
+    // Writing into a String cannot fail.
+    let _ = prometheus_client::encoding::text::encode(&mut out, &reg);
+    out
+}

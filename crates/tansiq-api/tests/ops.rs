@@ -106,3 +106,47 @@ fn probes_answer_only_get() {
         .unwrap();
     assert_eq!(r.status().as_u16(), 405);
 }
+
+#[test]
+fn metrics_are_prometheus_text_behind_the_token() {
+    let s = serve_api();
+    let tmp = tempfile::tempdir().unwrap();
+    let partner = node(tmp.path(), "MA", "MA");
+    trust(&[&s.node, &partner]);
+    let token = s
+        .node
+        .user_add(
+            &OP,
+            "omar",
+            tansiq_core::user::Role::Officer,
+            &["terrorism".to_string()],
+        )
+        .unwrap();
+    let url = format!("{}/metrics", s.base);
+    assert_eq!(
+        Client::new().get(&url).send().unwrap().status().as_u16(),
+        401
+    );
+    let resp = Client::new().get(&url).bearer_auth(&token).send().unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let text = resp.text().unwrap();
+    // every sample line: NAME{LABELS} VALUE, with a # TYPE line for its family
+    let mut samples = std::collections::BTreeMap::new();
+    for l in text.lines() {
+        if l.starts_with('#') || l.is_empty() {
+            continue;
+        }
+        let (name, value) = l.rsplit_once(' ').unwrap_or_else(|| panic!("{l}"));
+        let family = name.split('{').next().unwrap();
+        assert!(
+            text.contains(&format!("# TYPE {family} gauge")),
+            "{family}: {text}"
+        );
+        samples.insert(name.to_string(), value.parse::<f64>().unwrap());
+    }
+    assert!(text.ends_with("# EOF\n"), "{text}");
+    let peer = format!("{{peer=\"{}\"}}", partner.id());
+    assert_eq!(samples[&format!("tansiq_peer_queued{peer}")], 0.0);
+    assert_eq!(samples[&format!("tansiq_peer_up{peer}")], 0.0);
+    assert_eq!(samples["tansiq_unacked_flash_messages"], 0.0);
+}
