@@ -146,19 +146,48 @@ pub fn encode_metrics(s: &tansiq_node::peering::SyncStatus) -> String {
     use prometheus_client::metrics::gauge::Gauge;
     type PerPeer = Family<Vec<(String, String)>, Gauge>;
     let mut reg = prometheus_client::registry::Registry::with_prefix("tansiq");
+    let now = tansiq_core::time::now();
+    // Seconds since a stored instant; None if it does not parse.
+    let age = |at: &str| {
+        tansiq_core::time::parse_instant(at)
+            .ok()
+            .map(|t| (now - t).num_seconds().max(0))
+    };
     let (up, queued, in_flight) = (PerPeer::default(), PerPeer::default(), PerPeer::default());
+    let delivered = PerPeer::default();
     for p in &s.peers {
         let label = vec![("peer".to_string(), p.id.clone())];
         up.get_or_create(&label).set(i64::from(p.link == "up"));
         queued.get_or_create(&label).set(p.queued as i64);
         in_flight.get_or_create(&label).set(p.in_flight as i64);
+        // No sample for a peer never delivered to: absent, not "0 s ago".
+        if let Some(a) = p.last_delivery.as_deref().and_then(age) {
+            delivered.get_or_create(&label).set(a);
+        }
     }
-    let flash = Gauge::<i64>::default();
-    flash.set(
-        s.unacked
+    let flashes: Vec<_> = s
+        .unacked
+        .iter()
+        .filter(|m| m.precedence.eq_ignore_ascii_case("flash"))
+        .collect();
+    let (flash, oldest) = (Gauge::<i64>::default(), Gauge::<i64>::default());
+    flash.set(flashes.len() as i64);
+    oldest.set(
+        flashes
             .iter()
-            .filter(|m| m.precedence.eq_ignore_ascii_case("flash"))
-            .count() as i64,
+            .filter_map(|m| age(&m.sent_at))
+            .max()
+            .unwrap_or(0),
+    );
+    reg.register(
+        "peer_last_delivery_age_seconds",
+        "Seconds since the last successful delivery to the peer",
+        delivered,
+    );
+    reg.register(
+        "unacked_flash_oldest_age_seconds",
+        "Age of the oldest unacknowledged FLASH message (0 if none)",
+        oldest,
     );
     reg.register(
         "peer_up",

@@ -150,3 +150,49 @@ fn metrics_are_prometheus_text_behind_the_token() {
     assert_eq!(samples[&format!("tansiq_peer_up{peer}")], 0.0);
     assert_eq!(samples["tansiq_unacked_flash_messages"], 0.0);
 }
+
+#[test]
+fn metrics_carry_delivery_age_and_the_oldest_unacknowledged_flash() {
+    use tansiq_node::messages::Unacked;
+    use tansiq_node::peering::{PeerSyncStatus, SyncStatus};
+    let ago = |secs: i64| {
+        tansiq_core::time::format(&(tansiq_core::time::now() - chrono::TimeDelta::seconds(secs)))
+    };
+    let peer = |id: &str, last: Option<String>| PeerSyncStatus {
+        id: id.into(),
+        name: id.into(),
+        link: if last.is_some() { "up" } else { "down" },
+        queued: 3,
+        in_flight: 1,
+        last_delivery: last,
+        last_error: None,
+        card_pending: false,
+    };
+    let msg = |p: &str, secs: i64| Unacked {
+        id: format!("m{secs}"),
+        channel: "ch".into(),
+        precedence: p.into(),
+        sent_at: ago(secs),
+        awaiting: vec!["tqB".into()],
+    };
+    let text = tansiq_api::ops::encode_metrics(&SyncStatus {
+        peers: vec![peer("tqA", Some(ago(90))), peer("tqB", None)],
+        unacked: vec![msg("flash", 300), msg("flash", 30), msg("routine", 9000)],
+        alarms: vec![],
+    });
+    let value = |name: &str| -> f64 {
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("{name} missing: {text}"));
+        line.rsplit_once(' ').unwrap().1.parse().unwrap()
+    };
+    let a = value(r#"tansiq_peer_last_delivery_age_seconds{peer="tqA"}"#);
+    assert!((90.0..100.0).contains(&a), "{a}");
+    assert!(!text.contains(r#"tansiq_peer_last_delivery_age_seconds{peer="tqB"}"#));
+    assert_eq!(value(r#"tansiq_peer_queued{peer="tqB"}"#), 3.0);
+    assert_eq!(value(r#"tansiq_peer_up{peer="tqB"}"#), 0.0);
+    assert_eq!(value("tansiq_unacked_flash_messages"), 2.0);
+    let o = value("tansiq_unacked_flash_oldest_age_seconds");
+    assert!((300.0..310.0).contains(&o), "{o}");
+}
