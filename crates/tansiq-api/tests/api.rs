@@ -2,6 +2,8 @@
 //! and need-to-know enforcement (nothing leaks through lists, counts,
 //! search, links or errors), error mapping, the OpenAPI document.
 
+mod common;
+
 use std::sync::Arc;
 
 use reqwest::blocking::Client;
@@ -68,34 +70,13 @@ fn start() -> Api {
     )
     .unwrap();
     let node = Arc::new(node);
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
-    let n = node.clone();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let l = tansiq_api::local::bind("127.0.0.1:0".parse().unwrap())
-                .await
-                .unwrap();
-            addr_tx.send(l.local_addr().unwrap()).unwrap();
-            tansiq_api::local::serve(n, l, async {
-                let _ = rx.await;
-            })
-            .await
-            .unwrap();
-        });
-    });
-    let addr = addr_rx.recv().unwrap();
+    let (base, stop) = common::serve_api(node.clone());
     Api {
-        base: format!("http://{addr}"),
+        base,
         client: Client::new(),
         node,
         _tmp: tmp,
-        _stop: tx,
+        _stop: stop,
     }
 }
 

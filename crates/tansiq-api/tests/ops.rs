@@ -22,32 +22,12 @@ struct Served {
 fn serve_api() -> Served {
     let tmp = tempfile::tempdir().unwrap();
     let node = Arc::new(node(tmp.path(), "DZ", "DZ"));
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
-    let n = node.clone();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let l = tansiq_api::local::bind("127.0.0.1:0".parse().unwrap())
-                .await
-                .unwrap();
-            addr_tx.send(l.local_addr().unwrap()).unwrap();
-            tansiq_api::local::serve(n, l, async {
-                let _ = rx.await;
-            })
-            .await
-            .unwrap();
-        });
-    });
+    let (base, stop) = common::serve_api(node.clone());
     Served {
-        base: format!("http://{}", addr_rx.recv().unwrap()),
+        base,
         node,
         _tmp: tmp,
-        _stop: tx,
+        _stop: stop,
     }
 }
 
