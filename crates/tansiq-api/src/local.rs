@@ -446,11 +446,7 @@ async fn rotate_token(
     body: axum::body::Bytes,
 ) -> ApiResult {
     // The body is optional: none means the default lifetime.
-    let b: RotateToken = if body.iter().all(u8::is_ascii_whitespace) {
-        RotateToken::default()
-    } else {
-        serde_json::from_slice(&body).map_err(|e| NodeError::bad(format!("request body: {e}")))?
-    };
+    let b: RotateToken = optional_body(&body)?;
     as_user(st, actor, move |node, actor| {
         node.user_token_rotate(actor, &name, b.expires.as_deref())
     })
