@@ -98,10 +98,7 @@ impl Node {
         event: ChannelEvent,
     ) -> NodeResult<ChannelState> {
         let keys = self.key_lookup(tx)?;
-        let cur = match tx.channel(id)? {
-            Some(_) => load_channel(tx, id)?,
-            None => ChannelState::default(),
-        };
+        let cur = crate::held::find_channel(tx, id)?.unwrap_or_default();
         let chosen = charter_signing_keys(&keys, &cur, &event);
         let next = cur.apply(event, self.id(), &|n: &str| {
             chosen.get(n).copied().or_else(|| keys.get(n).copied())
@@ -119,10 +116,9 @@ impl Node {
         p: &SignedCharter,
     ) -> NodeResult<Option<String>> {
         let id = &p.charter.id;
-        if tx.channel(id)?.is_none() {
+        let Some(cur) = crate::held::find_channel(tx, id)? else {
             return Ok(None);
-        }
-        let cur = load_channel(tx, id)?;
+        };
         let keys = self.key_lookup(tx)?;
         let chosen = charter_signing_keys(&keys, &cur, &ChannelEvent::Proposed(p.clone()));
         Ok(cur.hostile(p, self.id(), &|n: &str| {
@@ -528,10 +524,7 @@ impl Node {
         // A member of the new version, or of the version in force here
         // (a removal notice). Whether the version may replace the one
         // in force is the charter rule's to say, in `apply_channel_event`.
-        let before = match tx.channel(&charter.charter.id)? {
-            Some(_) => Some(load_channel(tx, &charter.charter.id)?),
-            None => None,
-        };
+        let before = crate::held::find_channel(tx, &charter.charter.id)?;
         let member_now = before
             .as_ref()
             .is_some_and(|st| st.basis(self.id()).is_some());

@@ -8,13 +8,21 @@ use crate::error::{NodeError, NodeResult};
 
 /// The stored state of channel `id` (exit 2 if this node has none).
 pub(crate) fn load_channel(tx: &mut Tx, id: &str) -> NodeResult<ChannelState> {
-    let row = tx.channel(id)?.ok_or_else(|| {
+    find_channel(tx, id)?.ok_or_else(|| {
         NodeError::bad(format!(
             "this node has no channel {id}; see `tansiq channel list`"
         ))
-    })?;
-    serde_json::from_str(&row.state)
-        .map_err(|e| NodeError::corrupt(&format!("channel {id} state"), e))
+    })
+}
+
+/// The stored state of channel `id`, if this node holds it (one read).
+pub(crate) fn find_channel(tx: &mut Tx, id: &str) -> NodeResult<Option<ChannelState>> {
+    match tx.channel(id)? {
+        Some(row) => serde_json::from_str(&row.state)
+            .map(Some)
+            .map_err(|e| NodeError::corrupt(&format!("channel {id} state"), e)),
+        None => Ok(None),
+    }
 }
 
 /// A stored channel carries an active charter or a pending proposal;

@@ -12,13 +12,12 @@ use crate::arrival::Batch;
 use crate::card::KeyBook;
 use crate::error::NodeResult;
 use crate::federation::{Context, Members, Outbox, Outcome, Payload, RecordCheck};
-use crate::held::load_channel;
+use crate::held::find_channel;
 use crate::node::Node;
 
 impl Members for Node {
     fn channel_members(&self, tx: &mut Tx, channel: &str) -> Option<Vec<String>> {
-        tx.channel(channel).ok()??;
-        let st = load_channel(tx, channel).ok()?;
+        let st = find_channel(tx, channel).ok()??;
         st.active.map(|a| a.charter.members)
     }
 }

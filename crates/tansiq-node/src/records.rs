@@ -693,10 +693,9 @@ impl Node {
         channel: &str,
         out: &mut Outbox,
     ) -> NodeResult<()> {
-        let active = tx.channel(channel)?.is_some()
-            && load_channel(tx, channel)?
-                .active
-                .is_some_and(|a| a.charter.is_member(self.id()));
+        let active = crate::held::find_channel(tx, channel)?
+            .and_then(|st| st.active)
+            .is_some_and(|a| a.charter.is_member(self.id()));
         if !active {
             return Ok(());
         }
