@@ -1208,7 +1208,7 @@ pub fn openapi_document() -> Value {
                     "channel": {"type": "string"}, "file": {"type": "string"},
                     "kind": {"enum": ["person", "organization", "network", "location", "incident", "document", "note"]},
                     "data": {"type": "object"}, "tlp": {"enum": ["clear", "green", "amber", "amber+strict", "red"]},
-                    "handling_code": {"enum": ["H0", "H1", "H2", "H3"]}, "evaluation": {"type": "string"},
+                    "handling_code": {"enum": ["H0", "H1", "H2", "H3"]}, "evaluation": {"type": "string", "description": "Admiralty source reliability A-F and information credibility 1-6 (B2), or Europol 4x4: EU: then source A, B, C or X and information 1-4 (EU:X3); a bare X1-X4 reads as Europol"},
                     "expires": {"type": "string"}, "links": {"type": "array", "items": {"$ref": "#/components/schemas/Link"}}}},
                 "Record": {"type": "object", "properties": {"id": {"type": "string"}, "version": {"type": "integer"}, "kind": {"type": "string"}, "originator": {"type": "string"}, "channel": {"type": "string"}, "file": {"type": "string"}, "tlp": {"type": "string"}, "handling_code": {"type": "string"}, "status": {"type": "string"}, "created": {"type": "string"}, "expires": {"type": "string"}, "data": {"type": "object"}, "links": {"type": "array"}, "channels": {"type": "array"}}},
                 "Channel": {"type": "object", "properties": {"id": {"type": "string"}, "name": {"type": "string"}, "members": {"type": "array"}, "files": {"type": "array"}, "status": {"enum": ["pending", "active"]}, "version": {"type": "integer"}}},

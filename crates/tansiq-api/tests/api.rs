@@ -441,6 +441,11 @@ fn admin_manages_users_and_channels_and_openapi_is_served() {
     assert_eq!(s, 200);
     assert_eq!(v["openapi"], "3.1.0");
     assert!(v["paths"]["/api/v1/records"]["get"].is_object());
+    let eval = &v["components"]["schemas"]["NewRecord"]["properties"]["evaluation"];
+    assert!(
+        eval["description"].as_str().unwrap().contains("EU:X3"),
+        "{eval}"
+    );
     let (s, v) = a.call("GET", "/api/v1/nowhere", Some(&w.admin), None);
     assert_eq!(s, 404);
     assert_eq!(v["error"]["code"], "not_found");

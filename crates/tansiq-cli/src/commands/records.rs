@@ -24,7 +24,8 @@ pub struct HandlingArgs {
     /// H0, H1, H2 (default: no onward dissemination without consent) or H3.
     #[arg(long)]
     handling: Option<String>,
-    /// Source reliability A-F and credibility 1-6, e.g. B2.
+    /// Admiralty (source A-F, credibility 1-6: B2) or Europol 4x4
+    /// (EU: then source A/B/C/X, information 1-4: EU:X3).
     #[arg(long)]
     evaluation: Option<String>,
 }
