@@ -125,7 +125,7 @@ async fn metrics(
     axum::Extension(actor): axum::Extension<tansiq_core::user::Actor>,
 ) -> axum::response::Response {
     use axum::response::IntoResponse;
-    let status = tokio::task::spawn_blocking(move || node.sync_status(&actor)).await;
+    let status = tokio::task::spawn_blocking(move || node.sync_probe(&actor)).await;
     match status {
         Ok(Ok(s)) => (
             [(

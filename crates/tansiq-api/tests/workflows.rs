@@ -776,3 +776,38 @@ fn the_new_endpoints_are_in_the_openapi_document() {
         assert!(api_md.contains(p), "{p} not in docs/API.md");
     }
 }
+
+#[test]
+fn every_list_a_user_reads_leaves_an_audit_leaf_naming_them() {
+    let p = pair();
+    let reads = [
+        ("/api/v1/messages", "message.list"),
+        ("/api/v1/messages/unacknowledged", "message.unacked"),
+        ("/api/v1/releases", "release.list"),
+        ("/api/v1/alerts", "alert.list"),
+        ("/api/v1/hits/requests", "hit.request.list"),
+        ("/api/v1/sync/status", "sync.status"),
+    ];
+    let leaves = |action: &str| {
+        p.dz.store
+            .read(|tx| {
+                let n = tx.audit_count()?;
+                tx.audit_entries(0, n)
+            })
+            .unwrap()
+            .into_iter()
+            .filter(|(e, _)| e.action == action && e.actor.contains("omar"))
+            .count()
+    };
+    for (path, action) in reads {
+        assert_eq!(leaves(action), 0, "{action} before any read");
+        let (s, v) = p.call("GET", path, &p.omar, None);
+        assert_eq!(s, 200, "{path}: {v}");
+        assert_eq!(leaves(action), 1, "{path} leaves one {action} leaf");
+    }
+    // The monitor's scrape shows the same view and is not audited.
+    let before = p.dz.store.read(|tx| tx.audit_count()).unwrap();
+    let (s, _) = p.call("GET", "/metrics", &p.omar, None);
+    assert_eq!(s, 200);
+    assert_eq!(p.dz.store.read(|tx| tx.audit_count()).unwrap(), before);
+}

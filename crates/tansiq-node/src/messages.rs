@@ -274,7 +274,7 @@ impl Node {
     /// Sent FLASH or ack-required messages some recipient has not
     /// acknowledged yet.
     pub fn unacked_messages(&self) -> NodeResult<Vec<Unacked>> {
-        self.unacked_where(|_| true)
+        self.store.read(|tx| self.unacked_where(tx, |_| true))
     }
 
     /// [`Node::unacked_messages`] as a user may see them: only with a role
@@ -282,41 +282,62 @@ impl Node {
     /// without a file is the channel's, seen by all its readers).
     pub fn unacked_for(&self, actor: &Actor) -> NodeResult<Vec<Unacked>> {
         policy::authorize(actor, Action::ReadMessages)?;
-        self.unacked_where(|m| may_see(actor, m.file.as_deref()))
+        self.note(|tx| {
+            let list = self.unacked_seen_by(tx, actor)?;
+            self.audit(
+                tx,
+                &actor.audit_name(),
+                "message.unacked",
+                "*",
+                json!({"count": list.len()}),
+            )?;
+            Ok(list)
+        })
     }
 
-    fn unacked_where(&self, keep: impl Fn(&MessageRow) -> bool) -> NodeResult<Vec<Unacked>> {
-        self.store.read(|tx| {
-            let mut out = Vec::new();
-            for m in tx.messages("out")? {
-                if !(m.ack_required || m.precedence == "flash") || !keep(&m) {
-                    continue;
-                }
-                let members = load_channel(tx, &m.channel)?
-                    .charter()
-                    .map(|c| c.members.clone())
-                    .unwrap_or_default();
-                let acked: Vec<String> = tx
-                    .message_acks(&m.id)?
-                    .into_iter()
-                    .map(|(by, _)| by)
-                    .collect();
-                let awaiting: Vec<String> = members
-                    .into_iter()
-                    .filter(|x| x != self.id() && !acked.contains(x))
-                    .collect();
-                if !awaiting.is_empty() {
-                    out.push(Unacked {
-                        id: m.id,
-                        channel: m.channel,
-                        precedence: m.precedence,
-                        sent_at: m.sent_at,
-                        awaiting,
-                    });
-                }
+    /// [`Node::unacked_for`] in the caller's transaction, unaudited; empty
+    /// for an actor whose role does not read messages.
+    pub(crate) fn unacked_seen_by(&self, tx: &mut Tx, actor: &Actor) -> NodeResult<Vec<Unacked>> {
+        if policy::authorize(actor, Action::ReadMessages).is_err() {
+            return Ok(vec![]);
+        }
+        self.unacked_where(tx, |m| may_see(actor, m.file.as_deref()))
+    }
+
+    fn unacked_where(
+        &self,
+        tx: &mut Tx,
+        keep: impl Fn(&MessageRow) -> bool,
+    ) -> NodeResult<Vec<Unacked>> {
+        let mut out = Vec::new();
+        for m in tx.messages("out")? {
+            if !(m.ack_required || m.precedence == "flash") || !keep(&m) {
+                continue;
             }
-            Ok(out)
-        })
+            let members = load_channel(tx, &m.channel)?
+                .charter()
+                .map(|c| c.members.clone())
+                .unwrap_or_default();
+            let acked: Vec<String> = tx
+                .message_acks(&m.id)?
+                .into_iter()
+                .map(|(by, _)| by)
+                .collect();
+            let awaiting: Vec<String> = members
+                .into_iter()
+                .filter(|x| x != self.id() && !acked.contains(x))
+                .collect();
+            if !awaiting.is_empty() {
+                out.push(Unacked {
+                    id: m.id,
+                    channel: m.channel,
+                    precedence: m.precedence,
+                    sent_at: m.sent_at,
+                    awaiting,
+                });
+            }
+        }
+        Ok(out)
     }
 }
 

@@ -498,49 +498,71 @@ pub struct SyncStatus {
 }
 
 impl Node {
+    /// The link, queue and unacknowledged FLASH of each peer, as the
+    /// actor may see them; an audited read (`sync.status`).
     pub fn sync_status(&self, actor: &tansiq_core::user::Actor) -> NodeResult<SyncStatus> {
         tansiq_core::policy::authorize(actor, tansiq_core::policy::Action::ReadChannels)?;
+        self.note(|tx| {
+            let status = self.sync_view(tx, actor)?;
+            self.audit(
+                tx,
+                &actor.audit_name(),
+                "sync.status",
+                "*",
+                serde_json::json!({"peers": status.peers.len()}),
+            )?;
+            Ok(status)
+        })
+    }
+
+    /// [`Node::sync_status`] under the same authorisation, not audited:
+    /// for the metrics endpoint, which a monitor scrapes every few
+    /// seconds (an audit leaf per scrape would drown the log in noise;
+    /// docs/POLICY.md).
+    pub fn sync_probe(&self, actor: &tansiq_core::user::Actor) -> NodeResult<SyncStatus> {
+        tansiq_core::policy::authorize(actor, tansiq_core::policy::Action::ReadChannels)?;
+        self.store.read(|tx| self.sync_view(tx, actor))
+    }
+
+    fn sync_view(
+        &self,
+        tx: &mut tansiq_store::Tx,
+        actor: &tansiq_core::user::Actor,
+    ) -> NodeResult<SyncStatus> {
         // Message ids and channels only for those who may read them.
-        let unacked = match self.unacked_for(actor) {
-            Err(NodeError::Refused(_)) => vec![],
-            r => r?,
-        };
-        self.store.read(|tx| {
-            let counts = tx.sync_outbox_counts()?;
-            let mut peers = Vec::new();
-            for p in tx.peers()? {
-                let link = tx.sync_link(&p.id)?;
-                let queued = counts
-                    .iter()
-                    .find(|(to, _)| *to == p.id)
-                    .map_or(0, |(_, n)| *n);
-                let card_pending = self.card_acked(tx, &p.id)? < self.key_generation();
-                let up = link
-                    .as_ref()
-                    .is_some_and(|l| l.last_delivery.is_some() && l.last_error.is_none());
-                peers.push(PeerSyncStatus {
-                    id: p.id,
-                    name: p.name,
-                    link: if up { "up" } else { "down" },
-                    queued,
-                    in_flight: 0,
-                    last_delivery: link.as_ref().and_then(|l| l.last_delivery.clone()),
-                    last_error: link.and_then(|l| l.last_error),
-                    card_pending,
-                });
-            }
-            let alarms = tx
-                .sync_alarms()?
-                .into_iter()
-                .map(
-                    |a| serde_json::json!({"id": a.id, "kind": a.kind, "created_at": a.created_at}),
-                )
-                .collect();
-            Ok(SyncStatus {
-                peers,
-                unacked,
-                alarms,
-            })
+        let unacked = self.unacked_seen_by(tx, actor)?;
+        let counts = tx.sync_outbox_counts()?;
+        let mut peers = Vec::new();
+        for p in tx.peers()? {
+            let link = tx.sync_link(&p.id)?;
+            let queued = counts
+                .iter()
+                .find(|(to, _)| *to == p.id)
+                .map_or(0, |(_, n)| *n);
+            let card_pending = self.card_acked(tx, &p.id)? < self.key_generation();
+            let up = link
+                .as_ref()
+                .is_some_and(|l| l.last_delivery.is_some() && l.last_error.is_none());
+            peers.push(PeerSyncStatus {
+                id: p.id,
+                name: p.name,
+                link: if up { "up" } else { "down" },
+                queued,
+                in_flight: 0,
+                last_delivery: link.as_ref().and_then(|l| l.last_delivery.clone()),
+                last_error: link.and_then(|l| l.last_error),
+                card_pending,
+            });
+        }
+        let alarms = tx
+            .sync_alarms()?
+            .into_iter()
+            .map(|a| serde_json::json!({"id": a.id, "kind": a.kind, "created_at": a.created_at}))
+            .collect();
+        Ok(SyncStatus {
+            peers,
+            unacked,
+            alarms,
         })
     }
 }

@@ -275,13 +275,21 @@ impl Node {
     pub fn releases(&self, actor: &Actor) -> NodeResult<Vec<ReleaseView>> {
         policy::authorize(actor, Action::RequestRelease)?;
         let scope = policy::read_scope(actor);
-        self.store.read(|tx| {
+        self.note(|tx| {
             let mut rows = Vec::new();
             for r in tx.releases()? {
                 if visible(tx, &scope, &r.record_id)? {
                     rows.push(r);
                 }
             }
+            let count = rows.len();
+            self.audit(
+                tx,
+                &actor.audit_name(),
+                "release.list",
+                "*",
+                json!({ "count": count }),
+            )?;
             Ok(rows
                 .into_iter()
                 .map(|r| ReleaseView {

@@ -366,7 +366,7 @@ impl Node {
     pub fn alerts(&self, actor: &Actor) -> NodeResult<Vec<AlertRow>> {
         policy::authorize(actor, Action::ReadRecord)?;
         let scope = policy::read_scope(actor);
-        self.store.read(|tx| {
+        self.note(|tx| {
             let mut out = Vec::new();
             for a in tx.alerts()? {
                 // An alert is shown only if both its ends are visible.
@@ -376,6 +376,14 @@ impl Node {
                     out.push(a);
                 }
             }
+            let count = out.len();
+            self.audit(
+                tx,
+                &actor.audit_name(),
+                "alert.list",
+                "*",
+                serde_json::json!({ "count": count }),
+            )?;
             Ok(out)
         })
     }

@@ -104,14 +104,22 @@ impl Node {
     pub fn hit_requests(&self, actor: &Actor) -> NodeResult<Vec<HitRequestView>> {
         policy::authorize(actor, Action::RequestRelease)?;
         let scope = policy::read_scope(actor);
-        let rows = self.store.read(|tx| {
+        let rows = self.note(|tx| {
             let mut rows = Vec::new();
             for r in tx.hit_requests()? {
                 if names_visible(tx, &scope, &r)? {
                     rows.push(r);
                 }
             }
-            Ok::<_, NodeError>(rows)
+            let count = rows.len();
+            self.audit(
+                tx,
+                &actor.audit_name(),
+                "hit.request.list",
+                "*",
+                serde_json::json!({ "count": count }),
+            )?;
+            Ok(rows)
         })?;
         Ok(rows
             .into_iter()
