@@ -793,6 +793,74 @@ async fn hit_request(
     .await
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HitQueryBody {
+    peer: String,
+    queries: Vec<HitSubjectBody>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HitSubjectBody {
+    id: String,
+    names: Vec<String>,
+    #[serde(default)]
+    birth_date: Option<String>,
+    #[serde(default)]
+    nationality: Option<String>,
+    #[serde(default)]
+    documents: Vec<HitDocumentBody>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HitDocumentBody {
+    number: String,
+    #[serde(default)]
+    country: Option<String>,
+}
+
+/// `POST /api/v1/hits/query`: asks a partner, as the user, whether it
+/// holds each subject — the same blinded exchange as `tansiq query`, so
+/// neither side learns the other's names; one audit entry.
+async fn hit_query(
+    State(st): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Body(b): Body<HitQueryBody>,
+) -> ApiResult {
+    use tansiq_match::hitkeys::HitSubject;
+    use tansiq_node::hits::HitQuery;
+    let queries: Vec<HitQuery> = b
+        .queries
+        .into_iter()
+        .map(|q| HitQuery {
+            id: q.id,
+            subject: HitSubject {
+                names: q.names,
+                birth_date: q.birth_date,
+                nationality: q.nationality.map(|n| n.to_ascii_uppercase()),
+                documents: q
+                    .documents
+                    .into_iter()
+                    .map(|d| (d.number, d.country.map(|c| c.to_ascii_uppercase())))
+                    .collect(),
+            },
+        })
+        .collect();
+    let answers = tansiq_node::hits::hit_query(st.node.clone(), &actor, &b.peer, &queries).await?;
+    Ok(Json(
+        serde_json::to_value(answers).map_err(|e| NodeError::Internal(e.to_string()))?,
+    ))
+}
+
+async fn hit_rotate(State(st): State<AppState>, Extension(actor): Extension<Actor>) -> ApiResult {
+    as_user(st, actor, |node, actor| {
+        node.query_rotate(actor).map(|id| json!({ "key_id": id }))
+    })
+    .await
+}
+
 async fn hit_grant(
     State(st): State<AppState>,
     Extension(actor): Extension<Actor>,
@@ -985,6 +1053,8 @@ pub fn router(node: Arc<Node>) -> Router {
         .route("/api/v1/audit/checkpoints", get(list_checkpoints))
         .route("/api/v1/watchlists/import", post(import_watchlist))
         .route("/api/v1/hits/requests", get(hit_requests).post(hit_request))
+        .route("/api/v1/hits/query", post(hit_query))
+        .route("/api/v1/hits/rotate", post(hit_rotate))
         .route("/api/v1/hits/requests/{id}/grant", post(hit_grant))
         .route("/api/v1/hits/requests/{id}/refuse", post(hit_refuse))
         .route("/api/v1/hits/exposures", get(list_exposures).post(expose))
@@ -1104,6 +1174,11 @@ pub fn openapi_document() -> Value {
                     "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": false, "required": ["reference"], "properties": {"reference": {"type": "string"}}}}}},
                     "responses": merge(json!({"200": ok(json!({"type": "object", "properties": {"id": {"type": "string"}}}))}), &errors)}
             },
+            "/api/v1/hits/query": {"post": {"summary": "Ask a partner whether it holds each subject: a blinded hit/no-hit exchange (neither side learns the other's names); 502/504 when the partner cannot be reached (officer, analyst)",
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/HitQuery"}}}},
+                "responses": merge(json!({"200": ok(json!({"type": "array", "items": {"type": "object", "required": ["query_id", "hit", "reference", "shared", "kinds"], "properties": {"query_id": {"type": "string"}, "hit": {"type": "boolean"}, "reference": {"type": ["string", "null"]}, "shared": {"type": "integer", "minimum": 0}, "kinds": {"type": "array", "items": {"type": "string"}}}}})), "502": err}), &errors)}},
+            "/api/v1/hits/rotate": {"post": {"summary": "Start a new key period for this node's hit/no-hit lists: partners' earlier evaluations stop matching (officer)",
+                "responses": merge(json!({"200": ok(json!({"type": "object", "required": ["key_id"], "properties": {"key_id": {"type": "string"}}}))}), &errors)}},
             "/api/v1/hits/requests/{id}/grant": {"parameters": id_param, "post": {"summary": "Grant a follow-up request addressed to this node: the record is shared into the request's channel (officer)", "responses": merge(json!({"200": ok(json!({"type": "object"}))}), &errors)}},
             "/api/v1/hits/requests/{id}/refuse": {"parameters": id_param, "post": {"summary": "Refuse a follow-up request addressed to this node (officer)",
                 "requestBody": {"required": false, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": false, "properties": {"reason": {"type": "string"}}}}}},
@@ -1132,6 +1207,7 @@ pub fn openapi_document() -> Value {
                 "Alert": {"type": "object", "properties": {"id": {"type": "string"}, "entry_id": {"type": "string"}, "record_id": {"type": "string"}, "score": {"type": "number"}, "matched_name": {"type": "string"}, "explanation": {"type": "string"}, "created_at": {"type": "string"}}},
                 "Version": {"type": "object", "properties": {"version": {"type": "integer"}, "content_hash": {"type": "string"}, "created": {"type": ["string", "null"]}, "originator": {"type": ["string", "null"]}, "tlp": {"type": ["string", "null"]}, "handling_code": {"type": ["string", "null"]}, "retracted": {"type": "boolean"}, "purged": {"type": "boolean"}}},
                 "HitRequest": {"type": "object", "properties": {"id": {"type": "string"}, "direction": {"enum": ["in", "out"]}, "peer": {"type": "string"}, "reference": {"type": "string"}, "status": {"type": "string"}, "channel": {"type": "string"}, "record": {"type": "string"}, "reason": {"type": "string"}, "created_at": {"type": "string"}, "decided_at": {"type": "string"}}},
+                "HitQuery": {"type": "object", "additionalProperties": false, "required": ["peer", "queries"], "properties": {"peer": {"type": "string"}, "queries": {"type": "array", "maxItems": 100000, "items": {"type": "object", "additionalProperties": false, "required": ["id", "names"], "properties": {"id": {"type": "string", "minLength": 1, "maxLength": 100}, "names": {"type": "array", "minItems": 1, "maxItems": 16, "items": {"type": "string", "minLength": 1, "maxLength": 300}}, "birth_date": {"type": ["string", "null"], "description": "YYYY, YYYY-MM or YYYY-MM-DD"}, "nationality": {"type": ["string", "null"], "description": "ISO 3166-1 alpha-2"}, "documents": {"type": "array", "maxItems": 16, "items": {"type": "object", "additionalProperties": false, "required": ["number"], "properties": {"number": {"type": "string"}, "country": {"type": ["string", "null"]}}}}}}}}},
                 "Exposure": {"type": "object", "additionalProperties": false, "required": ["peer", "channel", "file"], "properties": {"peer": {"type": "string"}, "channel": {"type": "string"}, "file": {"type": "string"}, "hourly": {"type": "integer", "minimum": 1, "maximum": 100000000}}},
                 "SignedCheckpoint": {"type": "object", "properties": {"size": {"type": "integer"}, "root": {"type": "string"}, "note": {"type": "string"}, "created_at": {"type": "string"}, "witnesses": {"type": "array", "items": {"type": "object", "properties": {"witness": {"type": "string"}, "note": {"type": "string"}}}}}},
                 "WatchlistImport": {"type": "object", "additionalProperties": false, "required": ["channel", "file", "list", "entries"], "properties": {"channel": {"type": "string"}, "file": {"type": "string"}, "list": {"type": "string"}, "entries": {"type": "array", "items": {"type": "object", "additionalProperties": false, "required": ["id", "kind", "data"], "properties": {"id": {"type": "string"}, "kind": {"enum": ["person", "organization", "network", "location", "incident", "document", "note"]}, "data": {"type": "object"}}}}}},

@@ -22,7 +22,7 @@ use tansiq_node::Node;
 struct Pair {
     _tmp: tempfile::TempDir,
     dz: Arc<Node>,
-    ma: Node,
+    ma: Arc<Node>,
     base: String,
     _stop: tokio::sync::oneshot::Sender<()>,
     ch: String,
@@ -77,7 +77,7 @@ fn pair() -> Pair {
     Pair {
         _tmp: tmp,
         dz,
-        ma,
+        ma: Arc::new(ma),
         base,
         _stop: stop,
         ch,
@@ -754,6 +754,8 @@ fn the_new_endpoints_are_in_the_openapi_document() {
         "/api/v1/hits/requests/{id}/refuse",
         "/api/v1/hits/exposures",
         "/api/v1/hits/exposures/withdraw",
+        "/api/v1/hits/query",
+        "/api/v1/hits/rotate",
         "/api/v1/audit/checkpoints",
         "/api/v1/watchlists/import",
     ] {
@@ -772,6 +774,8 @@ fn the_new_endpoints_are_in_the_openapi_document() {
         "/api/v1/hits/requests/{id}/grant",
         "/api/v1/hits/exposures",
         "/api/v1/hits/exposures/withdraw",
+        "/api/v1/hits/query",
+        "/api/v1/hits/rotate",
     ] {
         assert!(api_md.contains(p), "{p} not in docs/API.md");
     }
@@ -810,4 +814,102 @@ fn every_list_a_user_reads_leaves_an_audit_leaf_naming_them() {
     let (s, _) = p.call("GET", "/metrics", &p.omar, None);
     assert_eq!(s, 200);
     assert_eq!(p.dz.store.read(|tx| tx.audit_count()).unwrap(), before);
+}
+
+#[test]
+fn hit_queries_are_asked_as_the_user_over_the_partners_real_endpoint() {
+    let p = pair();
+    p.ma.record_add(&OP, person(&p.ma_own, "terrorism", "Hassan Hattab"))
+        .unwrap();
+    p.ma.query_allow(&OP, p.dz.id(), &p.ma_own, "terrorism", Some(1000))
+        .unwrap();
+    let _partner = serve_partner(p.ma.clone());
+    let ask = |token: &str, queries: Value| {
+        p.call(
+            "POST",
+            "/api/v1/hits/query",
+            token,
+            Some(json!({"peer": p.ma.id(), "queries": queries})),
+        )
+    };
+    let two = json!([
+        {"id": "Q1", "names": ["حسان حطاب", "Hassan Hattab"]},
+        {"id": "Q2", "names": ["Nobody Known"], "nationality": "dz"}
+    ]);
+    // An officer and an analyst may ask; the answers are per query.
+    for token in [&p.omar, &p.amina] {
+        let (s, v) = ask(token, two.clone());
+        assert_eq!(s, 200, "{v}");
+        assert_eq!(v[0]["query_id"], "Q1");
+        assert_eq!(v[0]["hit"], true, "{v}");
+        assert!(v[0]["reference"].as_str().is_some_and(|r| r.contains(':')));
+        assert_eq!(v[1]["hit"], false, "{v}");
+        assert!(v[1]["reference"].is_null());
+    }
+    // One entry per ask in DZ's audit log, naming the user.
+    let asked =
+        p.dz.store
+            .read(|tx| {
+                let n = tx.audit_count()?;
+                tx.audit_entries(0, n)
+            })
+            .unwrap()
+            .into_iter()
+            .filter(|(e, _)| e.action == "hit.query")
+            .map(|(e, _)| e.actor)
+            .collect::<Vec<_>>();
+    assert_eq!(asked.len(), 2, "{asked:?}");
+    assert!(asked[0].contains("omar") && asked[1].contains("amina"));
+    // An auditor may not; bad subjects are refused before anything is
+    // asked, naming the query and the field.
+    let (s, _) = ask(&p.aicha, two.clone());
+    assert_eq!(s, 403);
+    for (bad, says) in [
+        (json!([{"id": "Q1", "names": []}]), "names"),
+        (
+            json!([{"id": "Q1", "names": ["A B"], "birth_date": "1970-13"}]),
+            "birth_date",
+        ),
+        (
+            json!([{"id": "Q1", "names": ["A B"], "nationality": "XX"}]),
+            "nationality",
+        ),
+        (
+            json!([{"id": "Q1", "names": ["A"]}, {"id": "Q1", "names": ["B"]}]),
+            "twice",
+        ),
+        (json!([{"id": "", "names": ["A"]}]), "query id"),
+        (json!([{"id": "Q1", "names": ["A"], "extra": 1}]), "extra"),
+    ] {
+        let (s, v) = ask(&p.omar, bad.clone());
+        assert_eq!(s, 400, "{bad}: {v}");
+        assert!(v.to_string().contains(says), "{bad}: {v}");
+    }
+    // A peer this node does not know: not found, nothing asked.
+    let (s, v) = p.call(
+        "POST",
+        "/api/v1/hits/query",
+        &p.omar,
+        Some(json!({"peer": "tqaaaaaaaaaaaaaaaa", "queries": two.clone()})),
+    );
+    assert_eq!(s, 400, "{v}");
+    assert!(v.to_string().contains("not a known peer"), "{v}");
+    // The partner down: 502 naming it, without the network's details.
+    drop(_partner);
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let (s, v) = ask(&p.omar, two.clone());
+    assert_eq!(s, 502, "{v}");
+    assert_eq!(v["error"]["code"], "partner", "{v}");
+    let msg = v["error"]["message"].as_str().unwrap();
+    assert!(
+        msg.contains(p.ma.id()) && !msg.contains("127.0.0.1"),
+        "{msg}"
+    );
+    let after = p.dz.store.read(|tx| tx.audit_count()).unwrap();
+    let (s, v) = p.call("POST", "/api/v1/hits/rotate", &p.omar, None);
+    assert_eq!(s, 200, "{v}");
+    assert!(v["key_id"].as_str().is_some_and(|k| !k.is_empty()));
+    assert!(p.dz.store.read(|tx| tx.audit_count()).unwrap() > after);
+    let (s, _) = p.call("POST", "/api/v1/hits/rotate", &p.amina, None);
+    assert_eq!(s, 403);
 }

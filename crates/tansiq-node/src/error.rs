@@ -15,7 +15,7 @@
 //! | `Config`     | passes `--dir` or fixes `config.toml`        | 2    | 400  |
 //! | `Keys`       | restores or fixes the files under `keys/`    | 1    | 500  |
 //! | `Io`         | fixes the named path (space, permissions)    | 1    | 500  |
-//! | `Peer`       | retries later or checks the partner          | 1    | 500  |
+//! | `Peer`       | retries later or checks the partner          | 1    | 502 (card: 500) |
 //! | `Sync`       | reports it: the sync engine refused          | 1    | 500  |
 //! | `Hit`        | (a partner) fixes its hit/no-hit request     | see [`ServeError`] |
 //! | `Internal`   | reports it: a bug or an impossible state     | 1    | 500  |
@@ -210,6 +210,33 @@ pub enum PeerError {
     Card(String),
 }
 
+impl PeerError {
+    /// What an API client is told: the partner and what to do, not the
+    /// partner's own words nor the network's (None for a stored card that
+    /// cannot be used, which is this node's fault: a plain 500).
+    fn public_message(&self) -> Option<String> {
+        let (peer, what) = match self {
+            PeerError::Unreachable { peer, what, .. } => {
+                return Some(format!(
+                    "partner {peer} could not be reached for {what}; try again later"
+                ))
+            }
+            PeerError::Rejected { peer, .. } => (peer, "rejected the request"),
+            PeerError::Status { peer, .. } => (peer, "answered with an error; try again later"),
+            PeerError::BadAnswer { peer, .. } | PeerError::Sent { peer, .. } => {
+                (peer, "answered outside the protocol")
+            }
+            PeerError::KeyPeriodChurn { peer } => {
+                (peer, "keeps changing its key period; try again")
+            }
+            PeerError::Card(_) => return None,
+        };
+        Some(format!(
+            "partner {peer} {what} (the node's log has the details)"
+        ))
+    }
+}
+
 /// What the sync engine (tansiq-sync) refused.
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
@@ -318,10 +345,13 @@ impl NodeError {
                 // A partner learns nothing of our failure, busy included.
                 ServeError::Internal(_) => 500,
             },
+            // A partner failed, not this node: the API caller is told
+            // which partner, never the network details.
+            NodeError::Peer(PeerError::Card(_)) => 500,
+            NodeError::Peer(_) => 502,
             NodeError::Store(_)
             | NodeError::Keys(_)
             | NodeError::Io(_)
-            | NodeError::Peer(_)
             | NodeError::Sync(_)
             | NodeError::Internal(_) => 500,
         }
@@ -335,6 +365,11 @@ impl NodeError {
                 ServeError::Limited(r) => r.reason.clone(),
                 e => e.to_string(),
             };
+        }
+        if let NodeError::Peer(p) = self {
+            if let Some(m) = p.public_message() {
+                return m;
+            }
         }
         match self.status() {
             500 => "internal error; the node's log has the details".to_string(),
@@ -356,10 +391,11 @@ impl NodeError {
                 ServeError::Stale(_) => "stale",
                 ServeError::Internal(e) => e.code(),
             },
+            NodeError::Peer(PeerError::Card(_)) => "internal",
+            NodeError::Peer(_) => "partner",
             NodeError::Store(_)
             | NodeError::Keys(_)
             | NodeError::Io(_)
-            | NodeError::Peer(_)
             | NodeError::Sync(_)
             | NodeError::Internal(_) => "internal",
         }
@@ -407,8 +443,19 @@ mod tests {
                 }
                 .into(),
                 1,
-                500,
+                502,
             ),
+            (
+                PeerError::Unreachable {
+                    peer: "p".into(),
+                    what: "a query",
+                    detail: "tcp connect 10.0.0.7:7400 refused".into(),
+                }
+                .into(),
+                1,
+                502,
+            ),
+            (PeerError::Card("secret detail".into()).into(), 1, 500),
             (NodeError::internal("secret detail"), 1, 500),
             (ServeError::Bad("b".into()).into(), 2, 400),
             (ServeError::NotExposed.into(), 3, 403),
@@ -417,8 +464,14 @@ mod tests {
         ];
         for (e, exit, status) in cases {
             assert_eq!((e.exit_code(), e.status()), (exit, status), "{e:?}");
-            if status >= 500 {
-                let m = e.public_message();
+            let m = e.public_message();
+            if status == 502 {
+                // The partner named, the network's details not.
+                assert!(
+                    m.starts_with("partner p ") && !m.contains("10.0.0.7"),
+                    "{m}"
+                );
+            } else if status >= 500 {
                 assert!(m.starts_with("internal error") || m.contains("busy"), "{m}");
             }
         }

@@ -161,3 +161,31 @@ pub fn call(
         serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
     )
 }
+
+/// Serves `node`'s partner endpoint (mutual TLS, on its `listen` address)
+/// until the returned sender is dropped, as `serve` runs it.
+pub fn serve_partner(node: std::sync::Arc<Node>) -> tokio::sync::oneshot::Sender<()> {
+    let (stop, rx) = tokio::sync::oneshot::channel::<()>();
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let peers = tansiq_net::transport::PeerSet::new();
+            tansiq_node::peering::refresh_peers(&node, &peers).unwrap();
+            let addr = tansiq_node::config::parse_listen(&node.config.listen).unwrap();
+            let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
+            ready_tx.send(()).unwrap();
+            tansiq_api::partner::serve_peers(node, listener, peers, async {
+                let _ = rx.await;
+            })
+            .await
+            .unwrap();
+        });
+    });
+    ready_rx.recv().unwrap();
+    stop
+}

@@ -31,6 +31,74 @@ pub fn query_keys(s: &HitSubject) -> Vec<HitKey> {
     hitkeys::side_keys(s, Side::Query)
 }
 
+/// Most subjects one query command or request asks about.
+pub const MAX_QUERIES: usize = 100_000;
+/// Most names (primary and aliases) and documents of one subject.
+pub const MAX_SUBJECT_NAMES: usize = 16;
+/// Longest name or document number of a subject, in characters.
+pub const MAX_SUBJECT_CHARS: usize = 300;
+
+/// Checks a batch before anything is asked: ids present, short and
+/// unique; each subject with 1–16 names of 1–300 characters, a partial
+/// date of birth, an ISO 3166 nationality. The error names the query and
+/// the field, as every entry path (CLI, API) reports it.
+pub fn check_queries(queries: &[HitQuery]) -> NodeResult<()> {
+    if queries.len() > MAX_QUERIES {
+        return Err(NodeError::bad(format!(
+            "{} queries: at most {MAX_QUERIES} at once",
+            queries.len()
+        )));
+    }
+    let mut seen = std::collections::HashSet::new();
+    for q in queries {
+        let at = |field: &str, e: &dyn std::fmt::Display| {
+            NodeError::bad(format!("query {:?}: {field}: {e}", q.id))
+        };
+        if q.id.trim().is_empty()
+            || q.id.chars().count() > 100
+            || q.id.chars().any(char::is_control)
+        {
+            return Err(NodeError::bad(format!(
+                "query id {:?}: 1-100 characters, no control characters",
+                q.id
+            )));
+        }
+        if !seen.insert(q.id.as_str()) {
+            return Err(at("id", &"used twice; each query needs its own id"));
+        }
+        let s = &q.subject;
+        if s.names.is_empty() || s.names.len() > MAX_SUBJECT_NAMES {
+            return Err(at("names", &format!("1-{MAX_SUBJECT_NAMES} names")));
+        }
+        for n in &s.names {
+            if n.trim().is_empty() || n.chars().count() > MAX_SUBJECT_CHARS {
+                return Err(at(
+                    "names",
+                    &format!("each 1-{MAX_SUBJECT_CHARS} characters"),
+                ));
+            }
+        }
+        if let Some(b) = &s.birth_date {
+            time::check_partial_date(b).map_err(|e| at("birth_date", &e))?;
+        }
+        if let Some(n) = &s.nationality {
+            tansiq_core::country::parse_country(n).map_err(|e| at("nationality", &e))?;
+        }
+        if s.documents.len() > MAX_SUBJECT_NAMES {
+            return Err(at("documents", &format!("at most {MAX_SUBJECT_NAMES}")));
+        }
+        for (number, country) in &s.documents {
+            if number.trim().is_empty() || number.chars().count() > MAX_SUBJECT_CHARS {
+                return Err(at("documents", &"a number is 1-300 characters"));
+            }
+            if let Some(c) = country {
+                tansiq_core::country::parse_country(c).map_err(|e| at("documents", &e))?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// One subject to ask about.
 #[derive(Debug, Clone)]
 pub struct HitQuery {
@@ -355,6 +423,7 @@ pub async fn hit_query(
     queries: &[HitQuery],
 ) -> NodeResult<Vec<HitAnswer>> {
     policy::authorize(actor, Action::QueryPartner)?;
+    check_queries(queries)?;
     if queries.is_empty() {
         return Ok(vec![]);
     }
