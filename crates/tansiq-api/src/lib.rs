@@ -4,6 +4,8 @@
 //! - [`local`]: the local API for the node's own users (token auth), and
 //!   its OpenAPI document; the web interface and TAXII server go here too.
 //! - [`ops`]: `/healthz` and `/readyz` on the local API port, no token.
+//! - [`ui`]: the web interface under `/ui/` on the local API port
+//!   (session cookie from a login with the user's token).
 //! - [`partner`]: the partner endpoint on the node's `listen` address
 //!   (federation messages, card push and fetch, hit/no-hit), served over
 //!   tansiq-net's mutual TLS.
@@ -19,3 +21,4 @@
 pub mod local;
 pub mod ops;
 pub mod partner;
+pub mod ui;

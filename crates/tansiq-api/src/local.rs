@@ -142,6 +142,12 @@ const PUBLIC_PATHS: &[&str] = &[
     crate::ops::READYZ,
 ];
 
+/// The web interface's paths: authenticated by its own session cookie
+/// (`ui::session`), not by a bearer token.
+fn is_ui(path: &str) -> bool {
+    path == crate::ui::PREFIX || path.starts_with("/ui/")
+}
+
 /// Authenticates every request before anything of it is parsed (route,
 /// method, path, query or body), so a caller without a valid token learns
 /// nothing but 401; the user the token names rides to the handler in the
@@ -153,7 +159,10 @@ async fn authenticate(
 ) -> Response {
     // Public, or already authenticated by the server's head check (before
     // the body was read: `serve_with`).
-    if PUBLIC_PATHS.contains(&req.uri().path()) || req.extensions().get::<Actor>().is_some() {
+    if PUBLIC_PATHS.contains(&req.uri().path())
+        || is_ui(req.uri().path())
+        || req.extensions().get::<Actor>().is_some()
+    {
         return next.run(req).await;
     }
     match authenticate_head(st.node, req.headers()).await {
@@ -1016,6 +1025,7 @@ pub fn router(node: Arc<Node>) -> Router {
     Router::new()
         .merge(crate::ops::router(state.node.clone()))
         .merge(crate::ops::metrics_router(state.node.clone()))
+        .merge(crate::ui::router(state.node.clone()))
         .route("/api/v1/openapi.json", get(openapi))
         .route("/api/v1/records", get(list_records).post(create_record))
         .route(
@@ -1093,7 +1103,7 @@ pub async fn serve_with(
     let check: HeadCheck = Arc::new(move |mut parts| {
         let node = n.clone();
         Box::pin(async move {
-            if PUBLIC_PATHS.contains(&parts.uri.path()) {
+            if PUBLIC_PATHS.contains(&parts.uri.path()) || is_ui(parts.uri.path()) {
                 return Ok(parts);
             }
             match authenticate_head(node, &parts.headers).await {

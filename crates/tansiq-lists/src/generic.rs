@@ -1011,13 +1011,19 @@ fn query_of(object: &Map<String, Value>) -> Result<NameQuery, FieldError> {
 /// by content. Other columns or keys are ignored; ids must be unique.
 pub fn read_queries(path: &Path) -> Result<Vec<NameQuery>, ListError> {
     let text = read_text(path, false)?;
-    let layout = layout_of(path, &text);
+    queries_from_text(path, &text)
+}
+
+/// [`read_queries`] over text already in memory (an upload); `path` is
+/// the name it came by, for its extension and for error messages.
+pub fn queries_from_text(path: &Path, text: &str) -> Result<Vec<NameQuery>, ListError> {
+    let layout = layout_of(path, text);
     let rows = match layout {
-        Layout::Jsonl => all_rows(jsonl_rows(path, &text, false)?)?,
+        Layout::Jsonl => all_rows(jsonl_rows(path, text, false)?)?,
         Layout::Csv(d) => {
             let rows = all_rows(csv_rows(
                 path,
-                &text,
+                text,
                 d,
                 QUERY_FIELDS,
                 QUERY_SYNONYMS,

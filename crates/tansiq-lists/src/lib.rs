@@ -34,7 +34,7 @@ mod un;
 
 pub use country::{countries_in, country_code};
 pub use error::{ListError, Location};
-pub use generic::{read_list, read_queries, ListEntryInput, NameQuery};
+pub use generic::{queries_from_text, read_list, read_queries, ListEntryInput, NameQuery};
 
 /// What a list entry describes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
