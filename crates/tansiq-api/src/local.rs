@@ -961,6 +961,13 @@ async fn list_checkpoints(
     .await
 }
 
+async fn list_witnesses(
+    State(st): State<AppState>,
+    Extension(actor): Extension<Actor>,
+) -> ApiResult {
+    as_user(st, actor, |node, actor| node.audit_witnesses(actor)).await
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ImportEntry {
@@ -1061,6 +1068,7 @@ pub fn router(node: Arc<Node>) -> Router {
         .route("/api/v1/records/{id}/history", get(record_history))
         .route("/api/v1/channels/{id}/members", post(update_channel))
         .route("/api/v1/audit/checkpoints", get(list_checkpoints))
+        .route("/api/v1/audit/witnesses", get(list_witnesses))
         .route("/api/v1/watchlists/import", post(import_watchlist))
         .route("/api/v1/hits/requests", get(hit_requests).post(hit_request))
         .route("/api/v1/hits/query", post(hit_query))
@@ -1202,6 +1210,8 @@ pub fn openapi_document() -> Value {
             "/api/v1/hits/exposures/withdraw": {"post": {"summary": "Withdraw an exposure (officer, in the caller's files)",
                 "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Exposure"}}}},
                 "responses": merge(json!({"200": ok(json!({"type": "object"}))}), &errors)}},
+            "/api/v1/audit/witnesses": {"get": {"summary": "Per partner: how far it has cosigned this node's audit log (and how many entries lie beyond), and the latest checkpoint of its log this node has witnessed (admin, auditor; audited)",
+                "responses": merge(json!({"200": ok(json!({"type": "array", "items": {"type": "object", "required": ["peer", "name", "cosigned_size", "not_cosigned", "witnessed_size", "witnessed_root"], "properties": {"peer": {"type": "string"}, "name": {"type": "string"}, "cosigned_size": {"type": ["integer", "null"]}, "not_cosigned": {"type": "integer", "minimum": 0}, "witnessed_size": {"type": ["integer", "null"]}, "witnessed_root": {"type": ["string", "null"]}}}}))}), &errors)}},
             "/api/v1/audit/checkpoints": {"get": {"summary": "The latest signed checkpoints, newest first, with the partners' cosignatures (admin, auditor)",
                 "parameters": [{"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 0}}],
                 "responses": merge(json!({"200": ok(json!({"type": "array", "items": {"$ref": "#/components/schemas/SignedCheckpoint"}}))}), &errors)}},

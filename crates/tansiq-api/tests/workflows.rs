@@ -757,6 +757,7 @@ fn the_new_endpoints_are_in_the_openapi_document() {
         "/api/v1/hits/query",
         "/api/v1/hits/rotate",
         "/api/v1/audit/checkpoints",
+        "/api/v1/audit/witnesses",
         "/api/v1/watchlists/import",
     ] {
         assert!(doc["paths"][path].is_object(), "{path} undocumented");
@@ -912,4 +913,31 @@ fn hit_queries_are_asked_as_the_user_over_the_partners_real_endpoint() {
     assert!(p.dz.store.read(|tx| tx.audit_count()).unwrap() > after);
     let (s, _) = p.call("POST", "/api/v1/hits/rotate", &p.amina, None);
     assert_eq!(s, 403);
+}
+
+#[test]
+fn auditors_see_who_witnesses_the_log_and_officers_do_not() {
+    let p = pair();
+    let (s, v) = p.call("GET", "/api/v1/audit/witnesses", &p.aicha, None);
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v[0]["peer"], p.ma.id());
+    assert!(v[0]["cosigned_size"].is_null(), "{v}");
+    // A witness round each way: MA cosigns DZ's log, DZ witnesses MA's.
+    p.dz.witness_round().unwrap();
+    p.ma.witness_round().unwrap();
+    p.pump();
+    p.ma.witness_round().unwrap();
+    p.pump();
+    let (s, v) = p.call("GET", "/api/v1/audit/witnesses", &p.aicha, None);
+    assert_eq!(s, 200, "{v}");
+    assert!(v[0]["cosigned_size"].as_u64().is_some_and(|n| n > 0), "{v}");
+    assert!(
+        v[0]["witnessed_size"].as_u64().is_some_and(|n| n > 0),
+        "{v}"
+    );
+    assert!(v[0]["witnessed_root"].is_string(), "{v}");
+    for t in [&p.omar, &p.amina] {
+        let (s, _) = p.call("GET", "/api/v1/audit/witnesses", t, None);
+        assert_eq!(s, 403);
+    }
 }

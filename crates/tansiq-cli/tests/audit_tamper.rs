@@ -56,6 +56,19 @@ fn untouched_log_verifies() {
     assert!(cp["root"].as_str().unwrap().len() > 40);
     assert!(cp["signature"].as_str().unwrap().len() > 40);
     assert!(cp["witnesses"].is_array());
+    let list = json(&n.dir, &["audit", "checkpoints", "--limit", "2", "--json"]);
+    let list = list.as_array().unwrap();
+    assert!(!list.is_empty() && list.len() <= 2, "{list:?}");
+    assert_eq!(list[0]["size"], cp["size"]);
+    let text = ok(&n.dir, &["audit", "checkpoints"]);
+    assert!(text.contains("witnessed by none yet"), "{text}");
+    // No partner yet: nobody witnesses, and the read is audited.
+    assert_eq!(
+        json(&n.dir, &["audit", "witnesses", "--json"]),
+        serde_json::json!([])
+    );
+    let err = fails(&n.dir, &["audit", "checkpoints", "--limit", "0"], 2);
+    assert!(err.contains("limit"), "{err}");
 }
 
 #[test]

@@ -13,6 +13,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use tansiq_core::policy::{self, Action};
+use tansiq_core::user::Actor;
 use tansiq_crypto::checkpoint;
 use tansiq_crypto::merkle;
 use tansiq_store::{AlarmRow, Tx};
@@ -21,6 +23,21 @@ use tansiq_sync::Precedence;
 use crate::error::{NodeError, NodeResult};
 use crate::federation::Payload;
 use crate::node::Node;
+
+/// One peer as a witness of this node's audit log, and as a log this
+/// node witnesses ([`Node::audit_witnesses`]).
+#[derive(Debug, Clone, Serialize)]
+pub struct WitnessView {
+    pub peer: String,
+    pub name: String,
+    /// The largest checkpoint of this node's log the peer has cosigned.
+    pub cosigned_size: Option<u64>,
+    /// Audit entries of this node beyond what the peer has cosigned.
+    pub not_cosigned: u64,
+    /// The latest checkpoint of the peer's log this node has witnessed.
+    pub witnessed_size: Option<u64>,
+    pub witnessed_root: Option<String>,
+}
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Witnessed {
@@ -276,6 +293,40 @@ impl Node {
                 tx.meta_set("cosig_out", "{}")?;
             }
             Ok(sent)
+        })
+    }
+
+    /// Who witnesses whom, for an auditor: per peer, how far it has
+    /// cosigned this node's log (and how many entries lie beyond), and
+    /// the latest checkpoint of its log this node has witnessed. Audited.
+    pub fn audit_witnesses(&self, actor: &Actor) -> NodeResult<Vec<WitnessView>> {
+        policy::authorize(actor, Action::ReadAudit)?;
+        self.note(|tx| {
+            let size = tx.audit_count()?;
+            let cosigned = tx.cosigned_sizes()?;
+            let mut out = Vec::new();
+            for p in tx.peers()? {
+                let upto = cosigned.iter().find(|(w, _)| *w == p.id).map(|(_, s)| *s);
+                let w: Option<Witnessed> = tx
+                    .meta_get(&format!("witnessed:{}", p.id))?
+                    .and_then(|s| serde_json::from_str(&s).ok());
+                out.push(WitnessView {
+                    cosigned_size: upto,
+                    not_cosigned: size.saturating_sub(upto.unwrap_or(0)),
+                    witnessed_size: w.as_ref().map(|w| w.size),
+                    witnessed_root: w.map(|w| w.root),
+                    peer: p.id,
+                    name: p.name,
+                });
+            }
+            self.audit(
+                tx,
+                &actor.audit_name(),
+                "audit.witnesses",
+                "*",
+                serde_json::json!({"count": out.len()}),
+            )?;
+            Ok(out)
         })
     }
 

@@ -899,6 +899,17 @@ impl<'a> Tx<'a> {
         Ok(())
     }
 
+    /// For each witness, the largest checkpoint size it has cosigned.
+    pub fn cosigned_sizes(&mut self) -> Result<Vec<(String, u64)>, StoreError> {
+        self.query(
+            "SELECT witness, MAX(size) FROM cosignatures GROUP BY witness ORDER BY witness",
+            &[],
+        )?
+        .iter()
+        .map(|r| Ok((r.text(0)?, r.int(1)?.max(0) as u64)))
+        .collect()
+    }
+
     pub fn cosignatures(&mut self, size: u64) -> Result<Vec<(String, String)>, StoreError> {
         self.query(
             "SELECT witness, note FROM cosignatures WHERE size = ? ORDER BY witness",
