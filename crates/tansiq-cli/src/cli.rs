@@ -102,7 +102,12 @@ enum Cmd {
     #[command(subcommand)]
     Store(store::StoreCmd),
     /// Play the scenario of the source article with real nodes.
-    Demo,
+    Demo {
+        /// Then keep the nodes running with their web interface served,
+        /// printing its URLs and a token per role, until Ctrl-C.
+        #[arg(long)]
+        keep: bool,
+    },
     /// Print a shell completion script (bash, zsh or fish) to stdout.
     Completions {
         #[arg(value_enum)]
@@ -144,7 +149,7 @@ pub fn run(cli: Cli) -> CliResult {
         Cmd::Requests => hits::requests(&ctx),
         Cmd::Backup { out } => store::backup(&ctx, &out),
         Cmd::Store(c) => store::run(&ctx, c),
-        Cmd::Demo => crate::demo::run(demo_dir.as_deref()),
+        Cmd::Demo { keep } => crate::demo::run(demo_dir.as_deref(), keep),
         Cmd::Completions { shell } => shell::completions(Cli::command(), shell),
         Cmd::Man(a) => shell::man(Cli::command(), &a),
     }

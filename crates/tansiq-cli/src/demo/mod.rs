@@ -6,6 +6,7 @@
 //! The scenario is [`STEPS`]: a header and a function per step, played in
 //! order on one [`Scene`] (the nodes, the channels and records made so far).
 
+mod keep;
 mod scene;
 mod steps;
 mod support;
@@ -84,7 +85,9 @@ const STEPS: &[Step] = &[
     },
 ];
 
-pub fn run(dir: Option<&Path>) -> CliResult {
+/// Plays the scenario; with `keep`, the nodes then stay up with their
+/// web interface until a signal ([`keep::keep`]).
+pub fn run(dir: Option<&Path>, keep: bool) -> CliResult {
     let tmp;
     let root = match dir {
         Some(d) => {
@@ -122,6 +125,12 @@ pub fn run(dir: Option<&Path>) -> CliResult {
     for step in STEPS {
         d.step(step.shows);
         (step.run)(&mut d, &mut scene)?;
+    }
+    if keep && d.failures.is_empty() {
+        d.step(
+            "The nodes stay up: the web interface of Algeria, Morocco and the US, a token per role",
+        );
+        keep::keep(&mut d, &mut scene)?;
     }
     scene.rt.shutdown_timeout(std::time::Duration::from_secs(2));
 
