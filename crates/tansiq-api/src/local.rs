@@ -1313,6 +1313,7 @@ pub fn openapi_document() -> Value {
         }
     });
     doc["paths"] = merge(doc["paths"].take(), &workflow_paths);
+    doc["paths"] = merge(doc["paths"].take(), &crate::ops::openapi_paths());
     doc["components"]["schemas"] = merge(doc["components"]["schemas"].take(), &workflow_schemas);
     doc
 }

@@ -50,6 +50,7 @@ pub mod hits;
 mod inbound;
 mod keyring;
 pub mod messages;
+pub mod metrics;
 pub mod node;
 mod outbound;
 pub mod par;

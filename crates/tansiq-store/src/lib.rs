@@ -11,6 +11,7 @@
 //! of its own (it applies the scope it is given) and signs nothing.
 
 mod alerts;
+pub mod gauges;
 mod hits;
 mod messages;
 pub mod postgres;
@@ -27,6 +28,7 @@ use tansiq_core::audit::AuditEntry;
 use tansiq_crypto::merkle::Frontier;
 
 pub use alerts::AlertRow;
+pub use gauges::{Counted, LatencySnapshot, Timings};
 pub use hits::{HitAllowRow, HitBudgetRow, HitEntryHead, HitListRow, HitRequestRow};
 pub use messages::MessageRow;
 pub use records::{LinkRow, RecordFilter, RecordStatus, StoredRecord, VersionHash};
@@ -54,6 +56,8 @@ pub struct Store {
     /// A purge committed but its bytes may still be on disk (the scrub
     /// after it found a reader in the way): retried after later writes.
     scrub: Arc<ScrubState>,
+    /// How long this process's transactions take (for `/metrics`).
+    timings: Arc<Timings>,
 }
 
 /// When the store last tried to scrub and whether one is still owed.
@@ -70,6 +74,7 @@ impl Store {
         let store = Store {
             backend: Arc::new(sqlite::Sqlite::open(path, create)?),
             scrub: Default::default(),
+            timings: Default::default(),
         };
         store.migrate()?;
         Ok(store)
@@ -91,6 +96,7 @@ impl Store {
         let store = Store {
             backend: Arc::new(pg),
             scrub: Default::default(),
+            timings: Default::default(),
         };
         if !create {
             let version =
@@ -109,6 +115,7 @@ impl Store {
         let store = Store {
             backend,
             scrub: Default::default(),
+            timings: Default::default(),
         };
         store.migrate()?;
         Ok(store)
@@ -131,7 +138,8 @@ impl Store {
         &self,
         f: impl FnOnce(&mut Tx) -> Result<T, E>,
     ) -> Result<T, E> {
-        self.run_write(self.backend.begin(true)?, f)
+        let t = std::time::Instant::now();
+        self.run_write(t, self.backend.begin(true)?, f)
     }
 
     /// Like [`Store::write`], but the commit may skip the fsync (see
@@ -141,7 +149,8 @@ impl Store {
         &self,
         f: impl FnOnce(&mut Tx) -> Result<T, E>,
     ) -> Result<T, E> {
-        self.run_write(self.backend.begin_relaxed()?, f)
+        let t = std::time::Instant::now();
+        self.run_write(t, self.backend.begin_relaxed()?, f)
     }
 
     /// A write transaction without the store's write lock (PostgreSQL:
@@ -153,7 +162,8 @@ impl Store {
         &self,
         f: impl FnOnce(&mut Tx) -> Result<T, E>,
     ) -> Result<T, E> {
-        self.run_write(self.backend.begin_unlocked()?, f)
+        let t = std::time::Instant::now();
+        self.run_write(t, self.backend.begin_unlocked()?, f)
     }
 
     /// On a thread of its own, calls `wake(true)` whenever a transaction
@@ -167,8 +177,11 @@ impl Store {
         self.backend.watch_work(Box::new(wake))
     }
 
+    /// The transaction that began at `began` (before waiting for the
+    /// write lock): timed into [`Timings::write`] once it committed.
     fn run_write<T, E: From<StoreError>>(
         &self,
+        began: std::time::Instant,
         conn: Box<dyn Conn + '_>,
         f: impl FnOnce(&mut Tx) -> Result<T, E>,
     ) -> Result<T, E> {
@@ -183,8 +196,14 @@ impl Store {
         let out = f(&mut tx)?;
         let purged = tx.purged;
         tx.commit()?;
+        self.timings.write.observe(began.elapsed());
         self.scrub_after_commit(purged);
         Ok(out)
+    }
+
+    /// Durations of this handle's read and write transactions.
+    pub fn timings(&self) -> &Timings {
+        &self.timings
     }
 
     /// Content purged by a committed transaction leaves the files at once
@@ -223,6 +242,7 @@ impl Store {
         &self,
         f: impl FnOnce(&mut Tx) -> Result<T, E>,
     ) -> Result<T, E> {
+        let began = std::time::Instant::now();
         let conn = self.backend.begin(false)?;
         let mut tx = Tx {
             conn,
@@ -232,7 +252,10 @@ impl Store {
             write: false,
             purged: false,
         };
-        f(&mut tx)
+        let out = f(&mut tx);
+        drop(tx);
+        self.timings.read.observe(began.elapsed());
+        out
     }
 
     /// Copies every row of every table of this store into `dest`, a

@@ -537,6 +537,17 @@ impl Federation {
         std::mem::take(&mut *self.outgoing.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
+    /// The engine's view of each peer's link (in flight, failures, next
+    /// retry) in this process, without rebuilding it: empty before the
+    /// first engine call (a process that sends nothing has no engine).
+    pub fn engine_status(&self) -> Vec<tansiq_sync::PeerStatus> {
+        let engine = self.engine.lock().unwrap_or_else(|p| p.into_inner());
+        engine
+            .as_ref()
+            .map(|(e, _)| e.status(now_ms()))
+            .unwrap_or_default()
+    }
+
     /// Runs `f` with an engine that is current for the state in `tx`,
     /// applies its output's effects in `tx`, and puts its transmits in
     /// `out`.
