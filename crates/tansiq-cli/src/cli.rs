@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use clap::{CommandFactory, Parser, Subcommand};
 
 use crate::commands::{
-    audit, bundles, channels, hits, lists, messages, node, peers, records, releases, shell, store,
-    sync, users,
+    audit, bundles, channels, hits, interop, lists, messages, node, peers, records, releases,
+    shell, store, sync, users,
 };
 use crate::ctx::Ctx;
 use crate::error::CliResult;
@@ -70,6 +70,9 @@ enum Cmd {
     Release(releases::ReleaseCmd),
     /// Release requests received and sent.
     Releases,
+    /// STIX 2.1 bundles: export (dissemination, audited) and import.
+    #[command(subcommand)]
+    Stix(interop::StixCmd),
     /// Offline bundles carried by hand.
     #[command(subcommand)]
     Bundle(bundles::BundleCmd),
@@ -141,6 +144,7 @@ pub fn run(cli: Cli) -> CliResult {
         Cmd::Release(c) => releases::run(&ctx, c),
         Cmd::Releases => releases::list(&ctx),
         Cmd::Bundle(c) => bundles::run(&ctx, c),
+        Cmd::Stix(c) => interop::stix(&ctx, c),
         Cmd::Watchlist(c) => lists::watchlist(&ctx, c),
         Cmd::Screen(a) => lists::screen(&ctx, &a),
         Cmd::Alerts => lists::alerts(&ctx),

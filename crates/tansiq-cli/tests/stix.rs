@@ -36,3 +36,96 @@ fn europol_evaluation_is_documented_and_accepted() {
     );
     assert!(err.contains("EU:X3"), "{err}");
 }
+
+#[test]
+fn stix_export_then_import_round_trips_and_a_bad_bundle_changes_nothing() {
+    let a = init("DGSN", "DZ", free_port());
+    let ch = channel(&a);
+    let p = write(
+        &a.dir,
+        "p.json",
+        r#"{"names": ["عبد المالك درودكال", "Abdelmalek Droukdel"]}"#,
+    );
+    let id = add_person_data(&a.dir, &ch, "terrorism", &p, &["--evaluation", "EU:B2"]);
+    let out = a.dir.parent().unwrap().join("out.json");
+    let out_s = out.to_str().unwrap();
+    let line = ok(
+        &a.dir,
+        &["stix", "export", "--channel", &ch, "--out", out_s],
+    );
+    assert!(line.starts_with("1 records exported"), "{line}");
+    // refused over an existing file without --force
+    fails(
+        &a.dir,
+        &["stix", "export", "--channel", &ch, "--out", out_s],
+        2,
+    );
+    let bundle: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    let text = bundle.to_string();
+    assert!(text.contains("عبد المالك درودكال") && text.contains(&id));
+
+    // another node imports it
+    let b = init("DGSE", "FR", free_port());
+    let chb = channel(&b);
+    let before = state(&b.dir);
+    let mut bad = bundle.clone();
+    let person = bad["objects"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|o| o["identity_class"] == "individual")
+        .unwrap();
+    person["name"] = serde_json::json!(42);
+    let pid = person["id"].as_str().unwrap().to_string();
+    let badf = write(&b.dir, "bad.json", &bad.to_string());
+    let err = fails(
+        &b.dir,
+        &[
+            "stix",
+            "import",
+            "--channel",
+            &chb,
+            "--file",
+            "terrorism",
+            &badf,
+        ],
+        2,
+    );
+    assert!(err.contains(&pid) && err.contains("property name"), "{err}");
+    assert_eq!(state(&b.dir), before, "a bad bundle changes nothing");
+
+    let r = json(
+        &b.dir,
+        &[
+            "stix",
+            "import",
+            "--channel",
+            &chb,
+            "--file",
+            "terrorism",
+            out_s,
+            "--json",
+        ],
+    );
+    assert_eq!(r["created"].as_array().unwrap().len(), 1, "{r}");
+    let made = r["created"][0][1].as_str().unwrap().to_string();
+    let rec = json(&b.dir, &["record", "get", &made, "--json"]);
+    assert_eq!(rec["data"]["names"][0], "عبد المالك درودكال");
+    assert_eq!(rec["evaluation"], "EU:B2");
+    let again = ok(
+        &b.dir,
+        &[
+            "stix",
+            "import",
+            "--channel",
+            &chb,
+            "--file",
+            "terrorism",
+            out_s,
+        ],
+    );
+    assert!(
+        again.starts_with("0 created, 0 updated, 0 retracted, 1 unchanged"),
+        "{again}"
+    );
+}

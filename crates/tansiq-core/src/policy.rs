@@ -434,6 +434,33 @@ pub fn may_share(
     Ok(())
 }
 
+/// The member an export destination has: whoever reads a STIX file or
+/// polls TAXII — outside every channel, so never a home member.
+pub const EXTERNAL_MEMBER: &str = "external";
+
+/// The destination a node's exports (STIX files, TAXII answers) go to,
+/// as the third-party rule sees it: a channel of its own, `export:<node>`,
+/// whose only member is [`EXTERNAL_MEMBER`]. An originator consents to
+/// one holder's exports by a release naming this channel.
+pub fn export_destination(node: &str) -> String {
+    format!("export:{node}")
+}
+
+/// Whether `channel` names an export destination (and of which node).
+pub fn export_destination_of(channel: &str) -> Option<&str> {
+    channel.strip_prefix("export:").filter(|n| !n.is_empty())
+}
+
+/// The export rule: may `exporter` let these records (one and what it is
+/// derived from) leave the federation? The third-party rule with the
+/// exporter's [`export_destination`] as target: its own records always;
+/// another node's only when H0/H1 and TLP:CLEAR/GREEN, or released by
+/// their originator to that destination.
+pub fn may_export(exporter: &str, sources: &[ShareSource]) -> Result<(), Refusal> {
+    let target = export_destination(exporter);
+    may_share(exporter, sources, &target, &[EXTERNAL_MEMBER.to_string()])
+}
+
 /// The most restrictive TLP a hit/no-hit answer may be given for.
 /// TLP:RED is addressed to named individuals; an automated answer to a
 /// partner agency's query is not, so a RED record is never exposed.
@@ -964,6 +991,45 @@ mod tests {
         let source = src(Tlp::Amber, OriginatorConsent, None);
         assert!(may_share("tqma", std::slice::from_ref(&own), "ch_tri", &trilateral).is_ok());
         assert!(may_share("tqma", &[own, source], "ch_tri", &trilateral).is_err());
+    }
+
+    /// Exports follow the third-party rule to `export:<node>`: own
+    /// records, H0/H1 CLEAR/GREEN ones, and those released to exactly
+    /// this node's export destination.
+    #[test]
+    fn export_rule() {
+        use HandlingCode::*;
+        let home = members(&["tqdz", "tqma"]);
+        let src = |tlp, code, release| ShareSource {
+            id: "rec_1",
+            originator: "tqdz",
+            home_channel: "ch_dzma",
+            home_members: &home,
+            tlp,
+            code,
+            release,
+        };
+        let release = |to: &str| Release {
+            record: "rec_1".into(),
+            originator: "tqdz".into(),
+            target_channel: export_destination(to),
+            target_members: vec![EXTERNAL_MEMBER.into()],
+            conditions: None,
+            granted: "2026-12-04T00:00:00Z".into(),
+        };
+        assert!(may_export("tqdz", &[src(Tlp::Red, Restricted, None)]).is_ok());
+        assert!(may_export("tqma", &[src(Tlp::Green, NoRestriction, None)]).is_ok());
+        let r = may_export("tqma", &[src(Tlp::Amber, OriginatorConsent, None)]).unwrap_err();
+        assert_eq!(r.rule, Rule::ThirdParty);
+        assert!(r.reason.contains("export:tqma"), "{r}");
+        let mine = release("tqma");
+        assert!(may_export("tqma", &[src(Tlp::Amber, OriginatorConsent, Some(&mine))]).is_ok());
+        // a release to another node's export destination does not count
+        let theirs = release("tqus");
+        assert!(may_export("tqma", &[src(Tlp::Amber, OriginatorConsent, Some(&theirs))]).is_err());
+        assert_eq!(export_destination_of("export:tqma"), Some("tqma"));
+        assert_eq!(export_destination_of("ch_x"), None);
+        assert_eq!(export_destination_of("export:"), None);
     }
 
     /// Every originator × TLP × handling code × derivation case: only the

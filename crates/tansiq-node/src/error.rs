@@ -8,6 +8,7 @@
 //! | variant      | what the caller does                         | exit | HTTP |
 //! |--------------|----------------------------------------------|------|------|
 //! | `BadInput`   | fixes the command or request                 | 2    | 400  |
+//! | `Stix`       | fixes the named object and property          | 2    | 400  |
 //! | `Refused`    | nothing: a rule said no (it is named)        | 3    | 403  |
 //! | `NotFound`   | checks the id (or lacks the right to see it) | 2    | 404  |
 //! | `Unauthorized` | presents a valid token                     | 1    | 401  |
@@ -34,6 +35,9 @@ pub enum NodeError {
     /// Bad usage or bad input: nothing changed.
     #[error("{0}")]
     BadInput(String),
+    /// A STIX bundle refused whole: the object id and property at fault.
+    #[error("{0}")]
+    Stix(#[from] tansiq_stix::ImportError),
     /// Refused by policy: nothing changed. The message names the rule.
     #[error("{0}")]
     Refused(Refusal),
@@ -309,7 +313,10 @@ impl NodeError {
     /// Exit code per docs/CLI.md: 2 bad input, 3 policy, 1 anything else.
     pub fn exit_code(&self) -> i32 {
         match self {
-            NodeError::BadInput(_) | NodeError::NotFound(_) | NodeError::Config(_) => 2,
+            NodeError::BadInput(_)
+            | NodeError::Stix(_)
+            | NodeError::NotFound(_)
+            | NodeError::Config(_) => 2,
             NodeError::Refused(_) => 3,
             NodeError::Hit(h) => match &**h {
                 ServeError::Bad(_) => 2,
@@ -331,7 +338,7 @@ impl NodeError {
     /// hit/no-hit request.
     pub fn status(&self) -> u16 {
         match self {
-            NodeError::BadInput(_) | NodeError::Config(_) => 400,
+            NodeError::BadInput(_) | NodeError::Stix(_) | NodeError::Config(_) => 400,
             NodeError::Unauthorized => 401,
             NodeError::Refused(_) => 403,
             NodeError::NotFound(_) => 404,
@@ -381,7 +388,7 @@ impl NodeError {
 
     pub fn code(&self) -> &'static str {
         match self {
-            NodeError::BadInput(_) | NodeError::Config(_) => "bad_input",
+            NodeError::BadInput(_) | NodeError::Stix(_) | NodeError::Config(_) => "bad_input",
             NodeError::Refused(_) => "refused",
             NodeError::NotFound(_) => "not_found",
             NodeError::Unauthorized => "unauthorized",

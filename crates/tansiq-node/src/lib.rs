@@ -26,6 +26,7 @@
 //! | users, admin | [`admin`] | `user_add`, `user_add_expiring`, `user_list`, `user_remove`, `user_token_rotate`, `user_token_revoke`, `authenticate` |
 //! | audit, witness | [`audit`], [`witness`] | `audit_verify`, `audit_checkpoint`, `audit_checkpoints`, `checkpoint_now`, `witness_round`, `witnessed` |
 //! | bundles (air gap) | [`bundles`] | `bundle_export`, `bundle_export_to`, `bundle_import` |
+//! | STIX, TAXII | [`stix`] | `stix_export`, `stix_import`, `taxii_objects`, `stix_retract` |
 //! | store, lifecycle | [`node`], [`audit`] | `init`, `open`, `migrate_store`, `backup`, `purge_expired` |
 //!
 //! The partner link (`inbound.rs`), driven by `tansiq serve` and
@@ -58,6 +59,7 @@ pub mod peering;
 pub mod records;
 pub mod releases;
 pub mod rotation;
+pub mod stix;
 pub mod watchlist;
 pub mod witness;
 

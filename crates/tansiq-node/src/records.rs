@@ -192,7 +192,28 @@ impl Node {
         progress: &dyn Fn(usize),
         out: &mut Outbox,
     ) -> NodeResult<Vec<String>> {
+        let minted = batch
+            .into_iter()
+            .map(|n| (new_record_id(self.id()), n))
+            .collect();
+        self.create_minted(tx, actor, minted, progress, out)
+    }
+
+    /// [`Node::create_in`] with the ids minted by the caller, so records of
+    /// one batch may link to each other (a STIX import's references go
+    /// anywhere in the bundle): a link target among the batch's ids needs
+    /// no stored record.
+    pub(crate) fn create_minted(
+        &self,
+        tx: &mut Tx,
+        actor: &Actor,
+        batch: Vec<(String, NewRecord)>,
+        progress: &dyn Fn(usize),
+        out: &mut Outbox,
+    ) -> NodeResult<Vec<String>> {
         let scope = policy::read_scope(actor);
+        let in_batch: std::collections::HashSet<String> =
+            batch.iter().map(|(id, _)| id.clone()).collect();
         let now = time::now();
         let created = time::format(&now);
         {
@@ -201,11 +222,11 @@ impl Node {
             // checks here and the sending below use the same.
             let mut states: std::collections::HashMap<String, ChannelState> = Default::default();
             // Schema validation is pure: spread it over the cores.
-            let validated = par_map(batch, |new| {
-                validate_data(new.kind, &new.data).map(|d| (new, d))
+            let validated = par_map(batch, |(id, new)| {
+                validate_data(new.kind, &new.data).map(|d| (id, new, d))
             });
             for v in validated {
-                let (new, data) = v?;
+                let (id, new, data) = v?;
                 if !states.contains_key(&new.channel) {
                     let st = load_channel(tx, &new.channel)?;
                     states.insert(new.channel.clone(), st);
@@ -224,7 +245,16 @@ impl Node {
                 )?;
                 let tlp = new.tlp.unwrap_or(charter.default_tlp);
                 policy::may_write(actor, self.id(), &new.file, tlp, None)?;
-                self.check_links(tx, &scope, &new.links)?;
+                let stored: Vec<Link> = new
+                    .links
+                    .iter()
+                    .filter(|l| !in_batch.contains(&l.target))
+                    .cloned()
+                    .collect();
+                if stored.len() < new.links.len() {
+                    tansiq_core::record::check_link_list(&new.links)?;
+                }
+                self.check_links(tx, &scope, &stored)?;
                 self.check_derived(tx, self.id(), &new.links, &new.channel, &charter.members)?;
                 let expires = match (&new.expires, charter.retention_days) {
                     (Some(e), _) => {
@@ -241,7 +271,7 @@ impl Node {
                     (None, None) => None,
                 };
                 let body = RecordBody {
-                    id: new_record_id(self.id()),
+                    id,
                     version: 1,
                     kind: new.kind,
                     originator: self.id().to_string(),
@@ -382,8 +412,27 @@ impl Node {
             let cur = tx
                 .record(id, &scope)?
                 .ok_or_else(|| NodeError::NotFound(format!("no record {id} that you may see")))?;
+            self.retract_in(tx, actor, cur, out)
+        })?;
+        // The store scrubs its files after the purge committed.
+        Ok(())
+    }
+
+    /// Retracts `cur` inside the caller's transaction.
+    pub(crate) fn retract_in(
+        &self,
+        tx: &mut Tx,
+        actor: &Actor,
+        cur: StoredRecord,
+        out: &mut Outbox,
+    ) -> NodeResult<()> {
+        let id = cur.id.as_str();
+        {
             let Some(signed) = cur.signed.clone() else {
-                return Err(NodeError::bad(format!("record {id} is already {}", cur.status.as_str())));
+                return Err(NodeError::bad(format!(
+                    "record {id} is already {}",
+                    cur.status.as_str()
+                )));
             };
             policy::may_write(actor, self.id(), &cur.file, cur.tlp, Some(&meta(&cur)))?;
             let mut body = signed.body;
@@ -410,9 +459,7 @@ impl Node {
                 json!({"id": id, "version": signed.body.version, "hash": hash_hex(&signed.content_hash())}),
             )?;
             Ok(())
-        })?;
-        // The store scrubs its files after the purge committed.
-        Ok(())
+        }
     }
 
     /// One record, if the actor may see it. The read is audited.
@@ -614,39 +661,77 @@ impl Node {
         target: &str,
         members: &[String],
     ) -> NodeResult<()> {
-        let mut releases = Vec::new();
-        for s in sources {
-            let rel = tx
-                .granted_releases(&s.id, target)?
-                .into_iter()
-                .filter_map(|r| r.signed)
-                .filter_map(|j| {
-                    serde_json::from_str::<tansiq_core::release::SignedRelease>(&j).ok()
-                })
-                .map(|s| s.release)
-                .next();
-            releases.push(rel);
-        }
-        let share_sources: Vec<ShareSource> = sources
-            .iter()
-            .zip(&releases)
-            .map(|(s, rel)| ShareSource {
-                id: &s.id,
-                originator: &s.originator,
-                home_channel: &s.channel,
-                home_members: s
-                    .signed
-                    .as_ref()
-                    .map(|x| x.body.members.as_slice())
-                    .unwrap_or(&[]),
-                tlp: s.tlp,
-                code: s.code.parse().unwrap_or_default(),
-                release: rel.as_ref(),
-            })
-            .collect();
+        let releases = releases_for(tx, sources, target)?;
+        let share_sources = share_sources(sources, &releases);
         policy::may_share(sharer, &share_sources, target, members).map_err(NodeError::Refused)
     }
 
+    /// The export rule for `rec` and everything it is derived from: may
+    /// this node let it leave the federation (docs/POLICY.md, "Export")?
+    pub(crate) fn may_export(&self, tx: &mut Tx, rec: StoredRecord) -> NodeResult<()> {
+        if rec.originator == self.id() && !derives(&rec) {
+            return Ok(());
+        }
+        let sources = with_derived(tx, vec![rec])?;
+        let target = policy::export_destination(self.id());
+        let releases = releases_for(tx, &sources, &target)?;
+        policy::may_export(self.id(), &share_sources(&sources, &releases))
+            .map_err(NodeError::Refused)
+    }
+}
+
+/// Whether a record links to anything it is derived from.
+fn derives(rec: &StoredRecord) -> bool {
+    rec.signed
+        .as_ref()
+        .is_some_and(|s| s.body.links.iter().any(|l| l.rel == LinkType::DerivedFrom))
+}
+
+/// The originator's release for `target` this node holds, per source.
+fn releases_for(
+    tx: &mut Tx,
+    sources: &[StoredRecord],
+    target: &str,
+) -> NodeResult<Vec<Option<tansiq_core::release::Release>>> {
+    let mut releases = Vec::new();
+    for s in sources {
+        let rel = tx
+            .granted_releases(&s.id, target)?
+            .into_iter()
+            .filter_map(|r| r.signed)
+            .filter_map(|j| serde_json::from_str::<tansiq_core::release::SignedRelease>(&j).ok())
+            .map(|s| s.release)
+            .next();
+        releases.push(rel);
+    }
+    Ok(releases)
+}
+
+/// What the third-party rule needs of each source.
+fn share_sources<'a>(
+    sources: &'a [StoredRecord],
+    releases: &'a [Option<tansiq_core::release::Release>],
+) -> Vec<ShareSource<'a>> {
+    sources
+        .iter()
+        .zip(releases)
+        .map(|(s, rel)| ShareSource {
+            id: &s.id,
+            originator: &s.originator,
+            home_channel: &s.channel,
+            home_members: s
+                .signed
+                .as_ref()
+                .map(|x| x.body.members.as_slice())
+                .unwrap_or(&[]),
+            tlp: s.tlp,
+            code: s.code.parse().unwrap_or_default(),
+            release: rel.as_ref(),
+        })
+        .collect()
+}
+
+impl Node {
     /// A record of this node placed in `channel` (members `members`) and
     /// linked as derived from others: the third-party rule holds for
     /// everything it derives from, as if those were shared there.
@@ -787,7 +872,10 @@ const MAX_DERIVED_WALK: usize = 4096;
 /// this node holds them — each once. A walk longer than
 /// [`MAX_DERIVED_WALK`] is refused under the third-party rule (fails
 /// closed).
-fn with_derived(tx: &mut Tx, sources: Vec<StoredRecord>) -> NodeResult<Vec<StoredRecord>> {
+pub(crate) fn with_derived(
+    tx: &mut Tx,
+    sources: Vec<StoredRecord>,
+) -> NodeResult<Vec<StoredRecord>> {
     let mut seen: std::collections::HashSet<String> = Default::default();
     let mut out: Vec<StoredRecord> = Vec::with_capacity(sources.len());
     for s in sources {

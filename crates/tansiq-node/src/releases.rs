@@ -115,8 +115,14 @@ impl Node {
                     "this node is the record's originator: share it directly (tansiq record share)",
                 ));
             }
-            let st = load_channel(tx, target)?;
-            let members = st.charter().map(|c| c.members.clone()).unwrap_or_default();
+            // This node's export destination (docs/POLICY.md, "Export"),
+            // or one of its channels.
+            let members = if policy::export_destination_of(target) == Some(self.id()) {
+                vec![policy::EXTERNAL_MEMBER.to_string()]
+            } else {
+                let st = load_channel(tx, target)?;
+                st.charter().map(|c| c.members.clone()).unwrap_or_default()
+            };
             let row = ReleaseRow {
                 id: id.clone(),
                 record_id: record.to_string(),
@@ -175,16 +181,29 @@ impl Node {
                     (row, to)
                 }
                 (None, Some(rec), Some(ch)) => {
-                    let st = load_channel(tx, ch)?;
-                    let members = st.charter().map(|c| c.members.clone()).unwrap_or_default();
-                    if !members.iter().any(|m| m == self.id()) {
-                        return Err(NodeError::bad(format!("this node is not a member of channel {ch}")));
-                    }
+                    let exporter = policy::export_destination_of(ch);
+                    let members = match exporter {
+                        // a holder's export destination: its one member is
+                        // whoever reads the holder's exports
+                        Some(_) => vec![policy::EXTERNAL_MEMBER.to_string()],
+                        None => {
+                            let st = load_channel(tx, ch)?;
+                            let members = st.charter().map(|c| c.members.clone()).unwrap_or_default();
+                            if !members.iter().any(|m| m == self.id()) {
+                                return Err(NodeError::bad(format!("this node is not a member of channel {ch}")));
+                            }
+                            members
+                        }
+                    };
                     let r = tx
                         .record(rec, &scope)?
                         .ok_or_else(|| NodeError::NotFound(format!("no record {rec} that you may see")))?;
-                    // Tell every other member of the record's home channel.
-                    let home = r.signed.as_ref().map(|s| s.body.members.clone()).unwrap_or_default();
+                    // Tell every other member of the record's home channel
+                    // (for an export destination: that holder alone).
+                    let home = match exporter {
+                        Some(holder) => vec![holder.to_string()],
+                        None => r.signed.as_ref().map(|s| s.body.members.clone()).unwrap_or_default(),
+                    };
                     let row = ReleaseRow {
                         id: new_id(REQUEST_PREFIX),
                         record_id: rec.to_string(),

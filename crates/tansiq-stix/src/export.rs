@@ -217,6 +217,66 @@ pub fn export_record(body: &RecordBody, target_kind: &dyn Fn(&str) -> Option<Kin
     Exported { objects, skipped }
 }
 
+/// The relationships an earlier version of a record had and `body` no
+/// longer has, revoked as of `body` (a consumer that kept them learns the
+/// link was dropped). `earlier` are the record's earlier versions this
+/// node still holds (a retraction purges them: then there is nothing to
+/// name).
+pub fn revoked_links(
+    body: &RecordBody,
+    earlier: &[RecordBody],
+    target_kind: &dyn Fn(&str) -> Option<Kind>,
+) -> Vec<Value> {
+    let v = Version::new(body);
+    let source = Value::from(record_stix_id(
+        stix_type(body.kind),
+        &body.originator,
+        &body.id,
+    ));
+    // A relationship's id is made from the link with its target's STIX id.
+    let target_of = |l: &Link| target_kind(&l.target).and_then(|k| main_id(k, &l.target));
+    let key = |l: &Link, target: &str| {
+        link_stix_id(
+            &body.originator,
+            &body.id,
+            l.rel.as_str(),
+            target,
+            l.from.as_deref(),
+            l.until.as_deref(),
+        )
+    };
+    let kept: BTreeSet<String> = body
+        .links
+        .iter()
+        .filter_map(|l| target_of(l).map(|t| key(l, &t)))
+        .collect();
+    let mut done = BTreeSet::new();
+    let mut out = Vec::new();
+    for e in earlier
+        .iter()
+        .filter(|e| e.id == body.id && e.version < body.version)
+    {
+        for l in &e.links {
+            let Some(target) = target_of(l) else {
+                continue;
+            };
+            let id = key(l, &target);
+            if kept.contains(&id) || !done.insert(id) {
+                continue;
+            }
+            let mut r = relationship(
+                &v,
+                relationship_type(l.rel),
+                Some(l),
+                (source.clone(), target.into()),
+            );
+            r["revoked"] = true.into();
+            out.push(r);
+        }
+    }
+    out
+}
+
 /// The properties of a record's main object that depend on its kind.
 fn kind_properties(o: &mut Map<String, Value>, v: &Version, refs: Vec<Value>) {
     let data = &v.body.data;
@@ -382,6 +442,16 @@ pub fn bundle(
     bodies: &[RecordBody],
     target_kind: &dyn Fn(&str) -> Option<Kind>,
 ) -> (Value, Vec<SkippedLink>) {
+    bundle_with(bodies, Vec::new(), target_kind)
+}
+
+/// [`bundle`] with further objects after the records' (the revoked
+/// relationships of [`revoked_links`]).
+pub fn bundle_with(
+    bodies: &[RecordBody],
+    extra: Vec<Value>,
+    target_kind: &dyn Fn(&str) -> Option<Kind>,
+) -> (Value, Vec<SkippedLink>) {
     let mut objects = vec![crate::project_identity(), crate::extension_definition()];
     let mut tlps = BTreeSet::new();
     let mut nodes = BTreeSet::new();
@@ -397,6 +467,7 @@ pub fn bundle(
     objects.extend(tlps.into_iter().map(tlp_marking));
     objects.extend(nodes.iter().map(|n| node_identity(n, None)));
     objects.extend(records);
+    objects.extend(extra);
     let key: Vec<String> = objects
         .iter()
         .map(|o| format!("{}@{}", o["id"], o["modified"]))

@@ -18,7 +18,10 @@ mod samples;
 #[cfg(test)]
 mod tests_mapping;
 
-pub use export::{bundle, export_record, main_id, node_identity, stix_type, Exported, SkippedLink};
+pub use export::{
+    bundle, bundle_with, export_record, main_id, node_identity, revoked_links, stix_type, Exported,
+    SkippedLink,
+};
 pub use import::{import_bundle, ImportError, Imported, ImportedLink, Skipped};
 pub use vocab::{
     confidence, link_from_relationship, relationship_type, tlp_from_marking, tlp_marking,
@@ -95,6 +98,15 @@ pub fn extension_definition() -> serde_json::Value {
         "version": "1.0.0",
         "extension_types": ["property-extension"]
     })
+}
+
+/// The objects every record refers to whatever its node: the Tansiq
+/// identity, the extension definition and the five TLP 2.0 marking
+/// definitions (a TAXII collection serves them first).
+pub fn common_objects() -> Vec<serde_json::Value> {
+    let mut out = vec![project_identity(), extension_definition()];
+    out.extend(tansiq_core::handling::Tlp::ALL.into_iter().map(tlp_marking));
+    out
 }
 
 /// The identity that authors the extension definition.

@@ -298,3 +298,34 @@ fn foreign_edits_to_mapped_properties_are_kept() {
         "تنظيم القاعدة في بلاد المغرب الإسلامي"
     );
 }
+
+/// A link a later version dropped comes back revoked, under the id the
+/// earlier export gave it; a link kept is not repeated.
+#[test]
+fn dropped_links_are_revoked_relationships() {
+    let kept = link(LinkType::MemberOf, ORG);
+    let dropped = link(LinkType::RelatedTo, OTHER);
+    let v1 = body(
+        REC,
+        Kind::Person,
+        json!({"names": ["عبد الله"]}),
+        vec![kept.clone(), dropped.clone()],
+    );
+    let mut v2 = v1.clone();
+    v2.version = 2;
+    v2.links = vec![kept];
+    let first: Vec<Value> = export_record(&v1, &kinds).objects;
+    let rel_ids: Vec<&str> = first
+        .iter()
+        .filter(|o| o["type"] == "relationship")
+        .map(|o| o["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(rel_ids.len(), 2);
+    let revoked = revoked_links(&v2, std::slice::from_ref(&v1), &kinds);
+    assert_eq!(revoked.len(), 1, "{revoked:?}");
+    assert_eq!(revoked[0]["revoked"], true);
+    assert_eq!(revoked[0]["relationship_type"], "related-to");
+    assert!(rel_ids.contains(&revoked[0]["id"].as_str().unwrap()));
+    // nothing earlier, nothing revoked
+    assert!(revoked_links(&v1, &[], &kinds).is_empty());
+}

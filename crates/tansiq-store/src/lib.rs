@@ -19,6 +19,7 @@ mod records;
 pub mod schema;
 pub mod sql;
 pub mod sqlite;
+mod stix;
 mod sync;
 
 use std::path::Path;
@@ -33,6 +34,7 @@ pub use hits::{HitAllowRow, HitBudgetRow, HitEntryHead, HitListRow, HitRequestRo
 pub use messages::MessageRow;
 pub use records::{LinkRow, RecordFilter, RecordStatus, StoredRecord, VersionHash};
 use sql::{Backend, Conn, Dialect, Row, Value};
+pub use stix::{AddedVersion, StixImportRow, VersionCursor};
 pub use sync::{precedence_rank, AlarmRow, EnvelopeRow, OutboxRow, PeerLinkRow, StreamRow};
 
 #[derive(Debug, thiserror::Error)]
@@ -412,6 +414,13 @@ pub struct ReleaseRow {
 
 fn json_list(s: &str) -> Result<Vec<String>, StoreError> {
     serde_json::from_str(s).map_err(|e| StoreError::Corrupt(format!("list column: {e}")))
+}
+
+/// Milliseconds since the epoch, now (when a version was stored here).
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }
 
 fn to_u64(i: i64) -> Result<u64, StoreError> {

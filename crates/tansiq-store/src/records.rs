@@ -122,7 +122,7 @@ fn record_row(r: &Row) -> Result<StoredRecord, StoreError> {
 }
 
 /// Appends `AND <scope>` to a query over `records r`.
-fn scope_sql(scope: &ReadScope, sql: &mut String, params: &mut Vec<Value>) {
+pub(crate) fn scope_sql(scope: &ReadScope, sql: &mut String, params: &mut Vec<Value>) {
     let tlps = scope.tlps();
     if tlps.is_empty() {
         sql.push_str(" AND 1 = 0");
@@ -212,8 +212,8 @@ impl Tx<'_> {
         // Every version is kept signed (a tombstone too: holders can prove
         // the originator withdrew the record) until purged.
         self.exec(
-            "INSERT INTO record_versions (id, version, body, sig, content_hash) VALUES (?, ?, ?, ?, ?)",
-            &[(&b.id).into(), b.version.into(), body.into(), (&rec.sig).into(), hash.as_slice().into()],
+            "INSERT INTO record_versions (id, version, body, sig, content_hash, added_ms) VALUES (?, ?, ?, ?, ?, ?)",
+            &[(&b.id).into(), b.version.into(), body.into(), (&rec.sig).into(), hash.as_slice().into(), crate::now_ms().into()],
         )?;
         // A first version has no earlier names or links to replace (its id
         // is new: callers take in a version only above the one held).

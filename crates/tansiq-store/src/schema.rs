@@ -117,6 +117,16 @@ const MIGRATIONS: &[&str] = &[
     // + the default lifetime; a revoked token's hash is replaced.
     "ALTER TABLE users ADD COLUMN token_expires_at TEXT;
      ALTER TABLE users ADD COLUMN token_revoked_at TEXT;",
+    // 9: interoperability (issue 15). `stix_imports` maps a STIX object
+    // imported into a channel to the record it made (re-importing the same
+    // id and `modified` is a no-op); `record_versions.added_ms` is when
+    // this node stored a version (TAXII's date_added; 0 for versions
+    // stored before this step).
+    "CREATE TABLE stix_imports (channel TEXT NOT NULL, stix_id TEXT NOT NULL,
+        modified TEXT NOT NULL, record_id TEXT NOT NULL, source TEXT,
+        imported_at TEXT NOT NULL, PRIMARY KEY (channel, stix_id));
+     ALTER TABLE record_versions ADD COLUMN added_ms BIGINT NOT NULL DEFAULT 0;
+     CREATE INDEX record_versions_by_added ON record_versions (added_ms, id, version);",
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -152,6 +162,7 @@ pub const TABLES: &[&str] = &[
     "hit_list",
     "hit_reference",
     "hit_request",
+    "stix_imports",
 ];
 
 /// Advisory lock class (`'tnsq'`) of the migration lock; the second key
