@@ -31,4 +31,5 @@ pub fn routes() -> Router<UiState> {
         .route("/ui/sync", get(status::sync))
         .route("/ui/audit", get(status::audit))
         .route("/ui/audit/checkpoint", post(status::checkpoint))
+        .route("/ui/audit/verify", post(status::verify))
 }
