@@ -396,3 +396,73 @@ fn every_main_page_renders_in_every_language() {
         assert_eq!(b.get("/ui/nowhere").status, 404);
     }
 }
+
+#[test]
+fn an_auditor_verifies_the_log_and_an_officer_grants_a_release_from_the_pages() {
+    let w = world();
+    let auditor = w.dz.user_add(&OP, "aicha", Role::Auditor, &[]).unwrap();
+    let mut a = Browser::new(&w.base);
+    a.login(&auditor);
+    let page = a.get("/ui/audit");
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("action=\"/ui/audit/verify\""));
+    let verified = a.post("/ui/audit/verify", &[("csrf", &page.csrf())]);
+    assert_eq!(verified.status, 200);
+    assert!(verified.body.contains("class=\"ok\""), "the log verifies");
+
+    // MA asks DZ (the originator) to release DZ's record into MA's own
+    // channel; DZ's officer grants it on the releases page.
+    let rec =
+        w.dz.record_add(
+            &OP,
+            NewRecord {
+                channel: w.ch.clone(),
+                file: "terrorism".into(),
+                kind: Kind::Person,
+                data: json!({"names": ["Financier Y"]}),
+                tlp: Some(Tlp::Amber),
+                code: None,
+                evaluation: None,
+                expires: None,
+                links: vec![],
+            },
+        )
+        .unwrap();
+    pump(&[&w.dz, &w.ma]);
+    let own =
+        w.ma.channel_create(
+            &OP,
+            "MA national",
+            vec![],
+            vec!["terrorism".into()],
+            vec![],
+            None,
+        )
+        .unwrap();
+    let req =
+        w.ma.release_request(&OP, &rec, &own, Some("needed"))
+            .unwrap();
+    pump(&[&w.dz, &w.ma]);
+    let mut o = Browser::new(&w.base);
+    o.login(&w.officer);
+    let page = o.get("/ui/releases");
+    assert!(
+        page.body.contains(&format!("/ui/releases/{req}/grant")),
+        "to decide"
+    );
+    let done = o.post(
+        &format!("/ui/releases/{req}/grant"),
+        &[("csrf", &page.csrf()), ("text", "")],
+    );
+    assert_eq!(
+        (done.status, done.location()),
+        (303, "/ui/releases?done=granted")
+    );
+    pump(&[&w.dz, &w.ma]);
+    assert!(w
+        .ma
+        .releases(&OP)
+        .unwrap()
+        .iter()
+        .any(|r| r.id == req && r.status == "granted"));
+}
