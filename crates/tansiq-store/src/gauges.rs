@@ -1,6 +1,6 @@
 //! Figures for the node's metrics (`GET /metrics`): rows per state of the
 //! main tables, audit actions since an index, checkpoint and co-signature
-//! sizes, hit/no-hit budgets — and how long this process's transactions
+//! hit/no-hit budgets — and how long this process's transactions
 //! take. Counts only: no row content leaves these functions.
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -131,17 +131,6 @@ impl Tx<'_> {
         .first()
         .map(|r| Ok((to_u64(r.int(0)?)?, r.text(1)?)))
         .transpose()
-    }
-
-    /// Per witness, the size of the largest checkpoint it co-signed.
-    pub fn cosigned_sizes(&mut self) -> Result<Vec<(String, u64)>, StoreError> {
-        self.query(
-            "SELECT witness, MAX(size) FROM cosignatures GROUP BY witness",
-            &[],
-        )?
-        .iter()
-        .map(|r| Ok((r.text(0)?, to_u64(r.int(1)?)?)))
-        .collect()
     }
 
     /// Every partner's hit/no-hit evaluation budget as last stored.
