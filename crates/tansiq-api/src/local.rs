@@ -400,6 +400,32 @@ async fn accept_channel(
     .await
 }
 
+/// `GET /api/v1/channels/{id}/charter`: the newest signed charter, to
+/// carry to a partner (what `tansiq channel export` writes).
+async fn export_channel(
+    State(st): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Path(id): Path<String>,
+) -> ApiResult {
+    as_user(st, actor, move |node, actor| {
+        node.channel_export(actor, &id)
+    })
+    .await
+}
+
+/// `POST /api/v1/channels/import`: a signed charter carried from a
+/// partner (a proposal, or one with more members' signatures).
+async fn import_channel(
+    State(st): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    body: axum::body::Bytes,
+) -> ApiResult {
+    as_user(st, actor, move |node, actor| {
+        node.channel_import(actor, &body)
+    })
+    .await
+}
+
 async fn list_peers(State(st): State<AppState>, Extension(actor): Extension<Actor>) -> ApiResult {
     as_user(st, actor, |node, actor| node.peer_list(actor)).await
 }
@@ -1043,6 +1069,8 @@ pub fn router(node: Arc<Node>) -> Router {
         .route("/api/v1/records/{id}/share", post(share_record))
         .route("/api/v1/channels", get(list_channels).post(create_channel))
         .route("/api/v1/channels/{id}/accept", post(accept_channel))
+        .route("/api/v1/channels/{id}/charter", get(export_channel))
+        .route("/api/v1/channels/import", post(import_channel))
         .route("/api/v1/peers", get(list_peers))
         .route("/api/v1/users", get(list_users).post(create_user))
         .route("/api/v1/users/{name}", axum::routing::delete(remove_user))
@@ -1272,6 +1300,10 @@ pub fn openapi_document() -> Value {
                     "responses": merge(json!({"200": ok(json!({"type": "object"}))}), &errors)}
             },
             "/api/v1/channels/{id}/accept": {"parameters": id_param, "post": {"summary": "Co-sign the pending charter", "responses": merge(json!({"200": ok(json!({"$ref": "#/components/schemas/Channel"}))}), &errors)}},
+            "/api/v1/channels/{id}/charter": {"parameters": id_param, "get": {"summary": "The channel's newest charter version with its members' signatures, to carry to a partner (what tansiq channel export writes; audited)", "responses": merge(json!({"200": ok(json!({"$ref": "#/components/schemas/SignedCharter"}))}), &errors)}},
+            "/api/v1/channels/import": {"post": {"summary": "Take in a signed charter carried from a partner: a proposal naming this node, or a version with more members' signatures (admin, officer; at most 256 KiB)",
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SignedCharter"}}}},
+                "responses": merge(json!({"200": ok(json!({"$ref": "#/components/schemas/Channel"}))}), &errors)}},
             "/api/v1/peers": {"get": {"summary": "Known peers", "responses": merge(json!({"200": ok(json!({"type": "array"}))}), &errors)}},
             "/api/v1/users": {
                 "get": {"summary": "Users (admin), with each token's state (active, expired, revoked) and expiry", "responses": merge(json!({"200": ok(json!({"type": "array", "items": {"$ref": "#/components/schemas/User"}}))}), &errors)},
@@ -1307,6 +1339,7 @@ pub fn openapi_document() -> Value {
                     "handling_code": {"enum": ["H0", "H1", "H2", "H3"]}, "evaluation": {"type": "string", "description": "Admiralty source reliability A-F and information credibility 1-6 (B2), or Europol 4x4: EU: then source A, B, C or X and information 1-4 (EU:X3); a bare X1-X4 reads as Europol"},
                     "expires": {"type": "string"}, "links": {"type": "array", "items": {"$ref": "#/components/schemas/Link"}}}},
                 "Record": {"type": "object", "properties": {"id": {"type": "string"}, "version": {"type": "integer"}, "kind": {"type": "string"}, "originator": {"type": "string"}, "channel": {"type": "string"}, "file": {"type": "string"}, "tlp": {"type": "string"}, "handling_code": {"type": "string"}, "status": {"type": "string"}, "created": {"type": "string"}, "expires": {"type": "string"}, "data": {"type": "object"}, "links": {"type": "array"}, "channels": {"type": "array"}}},
+                "SignedCharter": {"type": "object", "required": ["charter", "signatures"], "properties": {"charter": {"type": "object", "required": ["id", "version", "members", "files"], "properties": {"id": {"type": "string"}, "version": {"type": "integer"}, "members": {"type": "array", "items": {"type": "string"}}, "files": {"type": "array", "items": {"type": "string"}}}}, "signatures": {"type": "object", "additionalProperties": {"type": "string"}}}},
                 "Channel": {"type": "object", "properties": {"id": {"type": "string"}, "name": {"type": "string"}, "members": {"type": "array"}, "files": {"type": "array"}, "status": {"enum": ["pending", "active"]}, "version": {"type": "integer"}}},
                 "Checkpoint": {"type": "object", "properties": {"size": {"type": "integer"}, "root": {"type": "string"}, "signature": {"type": "string"}, "witnesses": {"type": "array"}}}
             }

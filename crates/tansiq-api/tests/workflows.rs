@@ -943,3 +943,78 @@ fn auditors_see_who_witnesses_the_log_and_officers_do_not() {
         assert_eq!(s, 403);
     }
 }
+
+#[test]
+fn charters_are_carried_by_hand_through_the_api() {
+    let p = pair();
+    // MA proposes a channel to DZ; the charter travels by hand.
+    let ch =
+        p.ma.channel_create(
+            &OP,
+            "MA-DZ by hand",
+            vec![p.dz.id().into()],
+            files(),
+            vec![],
+            None,
+        )
+        .unwrap();
+    let charter = serde_json::to_value(p.ma.channel_export(&OP, &ch).unwrap()).unwrap();
+    let import = |t: &str, body: Value| p.call("POST", "/api/v1/channels/import", t, Some(body));
+    let (s, _) = import(&p.amina, charter.clone());
+    assert_eq!(s, 403, "an analyst manages no channels");
+    let (s, v) = import(&p.omar, json!({"charter": 1}));
+    assert_eq!(s, 400, "{v}");
+    // A charter not naming DZ, and one whose signature was altered.
+    let own = serde_json::to_value(p.ma.channel_export(&OP, &p.ma_own).unwrap()).unwrap();
+    let (s, v) = import(&p.omar, own);
+    assert_eq!(s, 400, "{v}");
+    let mut forged = charter.clone();
+    forged["charter"]["name"] = json!("renamed on the way");
+    let (s, v) = import(&p.omar, forged);
+    assert!(s == 400 || s == 403, "{s} {v}");
+    assert_eq!(
+        p.call(
+            "GET",
+            &format!("/api/v1/channels/{ch}/charter"),
+            &p.omar,
+            None
+        )
+        .0,
+        404,
+        "nothing was taken in"
+    );
+    let (s, v) = import(&p.omar, charter);
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["id"], ch.as_str());
+    // DZ's co-signed charter goes back the same way.
+    let (s, _) = p.call(
+        "POST",
+        &format!("/api/v1/channels/{ch}/accept"),
+        &p.omar,
+        None,
+    );
+    assert_eq!(s, 200);
+    let (s, back) = p.call(
+        "GET",
+        &format!("/api/v1/channels/{ch}/charter"),
+        &p.omar,
+        None,
+    );
+    assert_eq!(s, 200, "{back}");
+    assert!(back["signatures"][p.dz.id()].is_string(), "{back}");
+    let st =
+        p.ma.channel_import(&OP, back.to_string().as_bytes())
+            .unwrap();
+    assert_eq!(st.status, "active", "{st:?}");
+    let exported =
+        p.dz.store
+            .read(|tx| {
+                let n = tx.audit_count()?;
+                tx.audit_entries(0, n)
+            })
+            .unwrap()
+            .into_iter()
+            .filter(|(e, _)| e.action == "channel.export" && e.actor.contains("omar"))
+            .count();
+    assert_eq!(exported, 1);
+}

@@ -412,14 +412,24 @@ impl Node {
     }
 
     /// The newest charter version of a channel with its signatures, for
-    /// carrying to partners.
+    /// carrying to partners. Audited (`channel.export`): it names the
+    /// channel's members.
     pub fn channel_export(&self, actor: &Actor, id: &str) -> NodeResult<SignedCharter> {
         policy::authorize(actor, Action::ReadChannels)?;
-        self.store.read(|tx| {
+        self.note(|tx| {
             let st = load_channel(tx, id)?;
-            st.pending
+            let signed = st
+                .pending
                 .or(st.active)
-                .ok_or_else(|| crate::held::no_charter(id))
+                .ok_or_else(|| crate::held::no_charter(id))?;
+            self.audit(
+                tx,
+                &actor.audit_name(),
+                "channel.export",
+                id,
+                json!({"id": id, "version": signed.charter.version}),
+            )?;
+            Ok(signed)
         })
     }
 
