@@ -1290,7 +1290,7 @@ pub fn openapi_document() -> Value {
                     "responses": merge(json!({"200": ok(json!({"type": "object"}))}), &errors)},
                 "delete": {"summary": "Retract (originator only)", "responses": merge(json!({"200": ok(json!({"type": "object"}))}), &errors)}
             },
-            "/api/v1/records/{id}/links": {"parameters": id_param, "get": {"summary": "Links of a record", "responses": merge(json!({"200": ok(json!({"type": "array"}))}), &errors)}},
+            "/api/v1/records/{id}/links": {"parameters": id_param, "get": {"summary": "Links of a record whose both ends the caller may see (audited)", "responses": merge(json!({"200": ok(json!({"type": "array", "items": {"type": "object", "required": ["src", "rel", "dst"], "properties": {"src": {"type": "string"}, "rel": {"type": "string"}, "dst": {"type": "string"}, "from": {"type": ["string", "null"]}, "until": {"type": ["string", "null"]}}}}))}), &errors)}},
             "/api/v1/records/{id}/share": {"parameters": id_param, "post": {"summary": "Share into another channel (third-party rule applies)",
                 "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["channel"], "properties": {"channel": {"type": "string"}}}}}},
                 "responses": merge(json!({"200": ok(json!({"type": "object"}))}), &errors)}},
@@ -1304,7 +1304,7 @@ pub fn openapi_document() -> Value {
             "/api/v1/channels/import": {"post": {"summary": "Take in a signed charter carried from a partner: a proposal naming this node, or a version with more members' signatures (admin, officer; at most 256 KiB)",
                 "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SignedCharter"}}}},
                 "responses": merge(json!({"200": ok(json!({"$ref": "#/components/schemas/Channel"}))}), &errors)}},
-            "/api/v1/peers": {"get": {"summary": "Known peers", "responses": merge(json!({"200": ok(json!({"type": "array"}))}), &errors)}},
+            "/api/v1/peers": {"get": {"summary": "Known peers", "responses": merge(json!({"200": ok(json!({"type": "array", "items": {"type": "object", "required": ["id", "name", "country", "endpoint"], "properties": {"id": {"type": "string"}, "name": {"type": "string"}, "country": {"type": "string"}, "endpoint": {"type": "string"}}}}))}), &errors)}},
             "/api/v1/users": {
                 "get": {"summary": "Users (admin), with each token's state (active, expired, revoked) and expiry", "responses": merge(json!({"200": ok(json!({"type": "array", "items": {"$ref": "#/components/schemas/User"}}))}), &errors)},
                 "post": {"summary": "Create a user (admin); the token is returned once. An API admin may create only auditors, with no files (grant rule); officers, analysts, admins and files are granted by the operator (CLI)",
