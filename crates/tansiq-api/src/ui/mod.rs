@@ -65,8 +65,8 @@ pub fn router<S: Clone + Send + Sync + 'static>(node: Arc<Node>) -> Router<S> {
         env: Arc::new(view::environment(Arc::new(i18n::I18n::new()))),
     };
     Router::new()
-        .route("/ui", get(|| async { Redirect::to("/ui/inbox") }))
-        .route("/ui/", get(|| async { Redirect::to("/ui/inbox") }))
+        .route("/ui", get(start))
+        .route("/ui/", get(start))
         .route("/ui/static/ui.css", get(style))
         .route("/ui/static/ui.js", get(script))
         .route("/ui/login", get(login_form).post(login))
@@ -285,8 +285,8 @@ async fn login(
     let node = st.node.clone();
     let token = f.token.trim().to_string();
     let checked = token.clone();
-    match tokio::task::spawn_blocking(move || node.authenticate(&checked)).await {
-        Ok(Ok(_)) => {}
+    let actor = match tokio::task::spawn_blocking(move || node.authenticate(&checked)).await {
+        Ok(Ok(a)) => a,
         Ok(Err(NodeError::Unauthorized)) => {
             return login_page(
                 &st,
@@ -299,10 +299,10 @@ async fn login(
         Err(e) => {
             return view::error_page(&st, None, UiError::Node(NodeError::Internal(e.to_string())))
         }
-    }
+    };
     let id = st.sessions.open(token);
     let tls = session::over_tls(&headers);
-    let mut r = Redirect::to("/ui/inbox").into_response();
+    let mut r = Redirect::to(view::home(&actor)).into_response();
     let h = r.headers_mut();
     for c in [
         session::set_cookie(SESSION_COOKIE, &id, session::ABSOLUTE, tls),
@@ -313,6 +313,11 @@ async fn login(
         }
     }
     r
+}
+
+/// `/ui/`: the user's first page.
+async fn start(axum::Extension(v): axum::Extension<Viewer>) -> Redirect {
+    Redirect::to(view::home(&v.actor))
 }
 
 async fn logout(

@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use minijinja::value::Kwargs;
 use minijinja::{context, Environment, State, Value};
 
+use tansiq_core::policy::{self, Action};
 use tansiq_core::user::Actor;
 use tansiq_node::{Node, NodeError};
 
@@ -87,17 +88,25 @@ pub const DYNAMIC_KEYS: &[&str] = &[
     "login-expired",
 ];
 
-/// The navigation, in order: (path, key).
-pub const NAV: &[(&str, &str)] = &[
-    ("/ui/inbox", "nav-inbox"),
-    ("/ui/records", "nav-records"),
-    ("/ui/screen", "nav-screen"),
-    ("/ui/alerts", "nav-alerts"),
-    ("/ui/releases", "nav-releases"),
-    ("/ui/channels", "nav-channels"),
-    ("/ui/sync", "nav-sync"),
-    ("/ui/audit", "nav-audit"),
+/// The navigation, in order: (path, key, the action the page needs).
+pub const NAV: &[(&str, &str, Action)] = &[
+    ("/ui/inbox", "nav-inbox", Action::ReadMessages),
+    ("/ui/records", "nav-records", Action::ReadRecord),
+    ("/ui/screen", "nav-screen", Action::Screen),
+    ("/ui/alerts", "nav-alerts", Action::ReadRecord),
+    ("/ui/releases", "nav-releases", Action::RequestRelease),
+    ("/ui/channels", "nav-channels", Action::ReadChannels),
+    ("/ui/sync", "nav-sync", Action::ReadChannels),
+    ("/ui/audit", "nav-audit", Action::ReadAudit),
 ];
+
+/// Where a user lands: the first page of the navigation their role may
+/// use (an auditor has no inbox).
+pub fn home(actor: &Actor) -> &'static str {
+    NAV.iter()
+        .find(|(_, _, a)| policy::authorize(actor, *a).is_ok())
+        .map_or("/ui/channels", |(p, _, _)| *p)
+}
 
 /// The interface's state, shared by every request.
 #[derive(Clone)]
@@ -152,8 +161,9 @@ pub fn environment(i18n: Arc<I18n>) -> Environment<'static> {
 pub fn keys_used() -> std::collections::BTreeSet<String> {
     let mut out: std::collections::BTreeSet<String> = NOTICES
         .iter()
-        .chain(NAV)
-        .map(|(_, k)| k.to_string())
+        .map(|(_, k)| *k)
+        .chain(NAV.iter().map(|(_, k, _)| *k))
+        .map(str::to_string)
         .chain(DYNAMIC_KEYS.iter().map(|k| k.to_string()))
         .collect();
     for (_, src) in TEMPLATES {
@@ -199,9 +209,13 @@ pub fn base(v: &Viewer, path: &str) -> Value {
             context! {name => "operator", role => "operator", files => Vec::<String>::new()}
         }
     };
+    // What the role may do, from the policy itself: pages and buttons it
+    // could only be refused are not offered (the node still decides).
+    let may = |a: Action| policy::authorize(&v.actor, a).is_ok();
     let nav: Vec<Value> = NAV
         .iter()
-        .map(|(p, k)| context! {path => p, key => k, current => path.starts_with(p)})
+        .filter(|(_, _, a)| may(*a))
+        .map(|(p, k, _)| context! {path => p, key => k, current => path.starts_with(p)})
         .collect();
     context! {
         lang => v.locale.code,
@@ -211,6 +225,11 @@ pub fn base(v: &Viewer, path: &str) -> Value {
         csrf => v.csrf.clone(),
         nav => nav,
         path => path,
+        may => context! {
+            ack => may(Action::SendMessage), share => may(Action::ShareRecord),
+            request => may(Action::RequestRelease), decide => may(Action::DecideRelease),
+            checkpoint => may(Action::MakeCheckpoint),
+        },
     }
 }
 

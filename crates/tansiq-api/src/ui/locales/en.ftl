@@ -55,6 +55,7 @@ inbox-pending = { $count ->
 inbox-empty = No messages in your files.
 ack-button = Acknowledge
 acked = Acknowledged
+ack-awaited = Awaiting the officer's acknowledgement
 ack-not-needed = No acknowledgement required
 unacked-title = Sent messages awaiting acknowledgement
 unacked-none = None of your sent messages awaits acknowledgement.

@@ -55,6 +55,7 @@ inbox-pending = { $count ->
 inbox-empty = Aucun message dans vos dossiers.
 ack-button = Accuser réception
 acked = Reçu accusé
+ack-awaited = En attente de l'accusé de réception d'un officier
 ack-not-needed = Aucun accusé de réception requis
 unacked-title = Messages envoyés en attente d'accusé de réception
 unacked-none = Aucun de vos messages envoyés n'attend d'accusé de réception.
