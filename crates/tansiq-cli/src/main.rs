@@ -36,6 +36,7 @@ mod demo;
 mod error;
 mod input;
 mod output;
+mod progress;
 mod serve;
 mod term;
 

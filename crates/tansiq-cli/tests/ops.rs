@@ -203,3 +203,57 @@ fn man_prints_the_main_page_and_writes_one_per_command() {
     );
     assert!(dir.join("tansiq-serve.1").exists() && dir.join("tansiq-man.1").exists());
 }
+
+/// Runs `tansiq --dir DIR ARGS` under a pseudo-terminal (util-linux
+/// `script`), returning everything it drew; None without `script`.
+fn on_a_terminal(dir: &std::path::Path, args: &[&str]) -> Option<String> {
+    let bin = env!("CARGO_BIN_EXE_tansiq");
+    let mut line = format!("'{bin}' --dir '{}'", dir.display());
+    for a in args {
+        line.push_str(&format!(" '{a}'"));
+    }
+    let out = Command::new("script")
+        .args(["-qec", &line, "/dev/null"])
+        .stdin(Stdio::null())
+        .output()
+        .ok()?;
+    assert!(out.status.success(), "{line}: {out:?}");
+    Some(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+#[test]
+fn long_commands_draw_progress_on_a_terminal_and_nothing_in_a_pipe() {
+    if on_postgres() {
+        return; // backup is SQLite's
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = init_at(tmp.path(), "dz", "DZ");
+    let ch = channel(&Node {
+        dir: dir.clone(),
+        _tmp: tempfile::tempdir().unwrap(),
+    });
+    for i in 0..20 {
+        add_person(&dir, &ch, "terrorism", &format!("Person {i}"));
+    }
+    let copy = tmp.path().join("copy.db");
+    let cases: [(Vec<&str>, &str); 2] = [
+        (vec!["audit", "verify"], "verifying"),
+        (vec!["backup", "--out", copy.to_str().unwrap()], "copying"),
+    ];
+    for (args, label) in &cases {
+        // In a pipe: the result on stdout, nothing on stderr.
+        let out = tansiq(&dir, args);
+        assert!(out.status.success(), "{args:?}");
+        assert!(out.stderr.is_empty(), "{args:?}: {:?}", out.stderr);
+        std::fs::remove_file(&copy).ok();
+        let Some(drawn) = on_a_terminal(&dir, args) else {
+            eprintln!("no `script` here: the terminal half is not checked");
+            return;
+        };
+        assert!(drawn.contains(label), "{args:?} drew no bar: {drawn:?}");
+        // cleared before the result: the last line is the result alone
+        let last = drawn.trim_end().rsplit(['\n', '\r']).next().unwrap();
+        assert!(!last.contains(label), "{args:?}: {drawn:?}");
+        std::fs::remove_file(&copy).ok();
+    }
+}

@@ -46,6 +46,16 @@ impl Node {
     /// Writes a consistent copy of the store to `dest` (SQLite online
     /// backup; PostgreSQL nodes use pg_dump). Audited.
     pub fn backup(&self, actor: &Actor, dest: &std::path::Path) -> NodeResult<()> {
+        self.backup_with_progress(actor, dest, &|_, _| {})
+    }
+
+    /// [`Node::backup`], telling `progress` the pages copied of how many.
+    pub fn backup_with_progress(
+        &self,
+        actor: &Actor,
+        dest: &std::path::Path,
+        progress: &dyn Fn(u64, u64),
+    ) -> NodeResult<()> {
         policy::authorize(actor, Action::ManagePeers)?;
         // Created here, exclusively and 0600 before a byte is written:
         // nothing at `dest` is replaced or followed (a planted symlink),
@@ -55,7 +65,7 @@ impl Node {
         let undo = || {
             let _ = std::fs::remove_file(dest);
         };
-        if let Err(e) = self.store.backup_to(dest) {
+        if let Err(e) = self.store.backup_to_with(dest, progress) {
             undo();
             return Err(NodeError::bad(format!("backup: {e}")));
         }
@@ -146,6 +156,16 @@ impl Node {
     /// Recomputes the whole audit log and checks it against the signed
     /// checkpoints and the record store. Read-only.
     pub fn audit_verify(&self, actor: &Actor) -> NodeResult<VerifyReport> {
+        self.audit_verify_with_progress(actor, &|_, _| {})
+    }
+
+    /// [`Node::audit_verify`], telling `progress` the entries checked of
+    /// how many.
+    pub fn audit_verify_with_progress(
+        &self,
+        actor: &Actor,
+        progress: &dyn Fn(u64, u64),
+    ) -> NodeResult<VerifyReport> {
         policy::authorize(actor, Action::ReadAudit)?;
         self.store.read(|tx| {
             let (head_size, head_root) = tx.audit_head()?;
@@ -178,6 +198,7 @@ impl Node {
             const CHUNK: u64 = 10_000;
             let mut from = 0;
             while from < count.max(head_size) {
+                progress(from, count);
                 let chunk = tx.audit_entries(from, from + CHUNK)?;
                 if chunk.is_empty() {
                     break;

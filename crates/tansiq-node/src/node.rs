@@ -203,6 +203,16 @@ impl Node {
     /// then points the node's config at it. The SQLite file stays as it
     /// was. Returns the rows copied.
     pub fn migrate_store(&self, url: &str) -> NodeResult<u64> {
+        self.migrate_store_with_progress(url, &|_, _| {})
+    }
+
+    /// [`Node::migrate_store`], telling `progress` the rows copied of how
+    /// many.
+    pub fn migrate_store_with_progress(
+        &self,
+        url: &str,
+        progress: &dyn Fn(u64, u64),
+    ) -> NodeResult<u64> {
         if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
             return Err(NodeError::bad("--to must be a postgres:// URL"));
         }
@@ -217,7 +227,7 @@ impl Node {
             ));
         }
         // The source is only read; the move is recorded in the new store.
-        let rows = self.store.copy_into(&dest)?;
+        let rows = self.store.copy_into_with(&dest, progress)?;
         let mut config = self.config.clone();
         config.store = url.to_string();
         let moved = Node {

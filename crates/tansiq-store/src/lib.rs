@@ -265,10 +265,24 @@ impl Store {
     /// backend), in one transaction on `dest`. Returns the rows copied.
     /// This store is only read.
     pub fn copy_into(&self, dest: &Store) -> Result<u64, StoreError> {
+        self.copy_into_with(dest, &|_, _| {})
+    }
+
+    /// [`Store::copy_into`], telling `progress` the rows copied of how many.
+    pub fn copy_into_with(
+        &self,
+        dest: &Store,
+        progress: &dyn Fn(u64, u64),
+    ) -> Result<u64, StoreError> {
         self.read(|src| {
+            let mut total = 0;
+            for t in schema::TABLES {
+                total += to_u64(src.query(&format!("SELECT COUNT(*) FROM {t}"), &[])?[0].int(0)?)?;
+            }
             dest.write(|dst| {
                 let mut n = 0;
                 for t in schema::TABLES {
+                    progress(n, total);
                     for row in src.query(&format!("SELECT * FROM {t}"), &[])? {
                         let marks = vec!["?"; row.0.len()].join(", ");
                         // `meta` already holds the destination's schema_version.
@@ -277,8 +291,12 @@ impl Store {
                             &row.0,
                         )?;
                         n += 1;
+                        if n % 1024 == 0 {
+                            progress(n, total);
+                        }
                     }
                 }
+                progress(n, total);
                 Ok(n)
             })
         })
@@ -332,7 +350,16 @@ impl Store {
     }
 
     pub fn backup_to(&self, dest: &Path) -> Result<(), StoreError> {
-        self.backend.backup_to(dest)
+        self.backend.backup_to(dest, &|_, _| {})
+    }
+
+    /// [`Store::backup_to`], telling `progress` the pages copied of how many.
+    pub fn backup_to_with(
+        &self,
+        dest: &Path,
+        progress: &dyn Fn(u64, u64),
+    ) -> Result<(), StoreError> {
+        self.backend.backup_to(dest, progress)
     }
 }
 

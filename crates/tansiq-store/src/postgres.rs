@@ -790,7 +790,7 @@ impl Backend for Postgres {
         self.scrub_tables()
     }
 
-    fn backup_to(&self, _dest: &Path) -> Result<(), StoreError> {
+    fn backup_to(&self, _dest: &Path, _progress: &dyn Fn(u64, u64)) -> Result<(), StoreError> {
         Err(StoreError::Db(format!(
             "a PostgreSQL store is backed up with the server's own tools: pg_dump --format=custom --file=FILE '{}' (restore with pg_restore); see docs/STORE.md",
             self.shown

@@ -165,6 +165,10 @@ pub trait Backend: Send + Sync {
     /// `secure_delete`).
     fn scrub(&self) -> Result<(), StoreError>;
     /// A consistent copy of the whole database to `dest` (SQLite online
-    /// backup API).
-    fn backup_to(&self, dest: &std::path::Path) -> Result<(), StoreError>;
+    /// backup API), telling `progress` the pages copied of how many.
+    fn backup_to(
+        &self,
+        dest: &std::path::Path,
+        progress: &dyn Fn(u64, u64),
+    ) -> Result<(), StoreError>;
 }

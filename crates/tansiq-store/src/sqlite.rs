@@ -214,12 +214,25 @@ impl Backend for Sqlite {
         Ok(())
     }
 
-    fn backup_to(&self, dest: &Path) -> Result<(), StoreError> {
+    fn backup_to(&self, dest: &Path, progress: &dyn Fn(u64, u64)) -> Result<(), StoreError> {
+        use rusqlite::backup::StepResult;
         let conn = self.lock();
         let mut out = Connection::open(dest).map_err(db_err)?;
         let b = rusqlite::backup::Backup::new(&conn, &mut out).map_err(db_err)?;
-        b.run_to_completion(256, Duration::from_millis(0), None)
-            .map_err(db_err)?;
-        Ok(())
+        // run_to_completion's progress hook is a plain fn; stepping here
+        // lets a closure (a progress bar) see the pages copied.
+        loop {
+            let r = b.step(256).map_err(db_err)?;
+            let p = b.progress();
+            let total = p.pagecount.max(0) as u64;
+            progress(total.saturating_sub(p.remaining.max(0) as u64), total);
+            match r {
+                StepResult::Done => return Ok(()),
+                StepResult::Busy | StepResult::Locked => {
+                    std::thread::sleep(Duration::from_millis(1))
+                }
+                _ => {}
+            }
+        }
     }
 }

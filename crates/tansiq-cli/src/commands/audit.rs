@@ -5,6 +5,7 @@ use clap::Subcommand;
 use crate::ctx::{Ctx, OP};
 use crate::error::{CliError, CliResult};
 use crate::output::print_json;
+use crate::progress::{self, Progress};
 use crate::term::one_line;
 
 #[derive(Subcommand, Debug)]
@@ -87,7 +88,10 @@ pub fn run(ctx: &Ctx, c: AuditCmd) -> CliResult {
 
 /// A failed verification prints its report (with --json) and exits 1.
 fn verify(ctx: &Ctx) -> CliResult {
-    let r = ctx.open()?.audit_verify(&OP)?;
+    let node = ctx.open()?;
+    let r = progress::with(progress::bar(0, "verifying"), |pb| {
+        node.audit_verify_with_progress(&OP, &pb.report())
+    })?;
     if ctx.json {
         print_json(&r);
     } else if r.ok {

@@ -8,6 +8,7 @@ use clap::Subcommand;
 use crate::ctx::{Ctx, OP};
 use crate::error::{CliError, CliResult};
 use crate::output::print_line_or_json;
+use crate::progress;
 
 #[derive(Subcommand, Debug)]
 pub enum BundleCmd {
@@ -32,10 +33,13 @@ pub fn run(ctx: &Ctx, c: BundleCmd) -> CliResult {
             // its audit entry: no entry without the file, and no file
             // without the entry (removed if the commit fails).
             let mut written = false;
-            let r = ctx.open()?.bundle_export_to(&OP, &to, |bytes| {
-                tansiq_node::config::write_file(&out, bytes, force)?;
-                written = true;
-                Ok(())
+            let node = ctx.open()?;
+            let r = progress::with(progress::spinner("exporting"), |_| {
+                node.bundle_export_to(&OP, &to, |bytes| {
+                    tansiq_node::config::write_file(&out, bytes, force)?;
+                    written = true;
+                    Ok(())
+                })
             });
             if r.is_err() && written {
                 let _ = std::fs::remove_file(&out);
@@ -44,7 +48,10 @@ pub fn run(ctx: &Ctx, c: BundleCmd) -> CliResult {
         }
         BundleCmd::Import { file } => {
             let bytes = read_bundle(&file)?;
-            let n = ctx.open()?.bundle_import(&OP, &bytes)?;
+            let node = ctx.open()?;
+            let n = progress::with(progress::spinner("importing"), |_| {
+                node.bundle_import(&OP, &bytes)
+            })?;
             print_line_or_json(ctx.json, "new", &n.to_string());
         }
     }

@@ -8,11 +8,12 @@ use clap::{Args, Subcommand};
 use serde_json::json;
 
 use tansiq_match::hitkeys::HitSubject;
-use tansiq_node::hits::{hit_query, HitAnswer, HitQuery};
+use tansiq_node::hits::{hit_query_with_progress, HitAnswer, HitQuery};
 
 use crate::ctx::{Ctx, OP};
 use crate::error::{CliError, CliResult};
 use crate::output::{finish_jsonl, jsonl_sink, write_jsonl};
+use crate::progress::{self, Progress};
 
 #[derive(Args, Debug)]
 #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
@@ -116,7 +117,19 @@ fn ask(ctx: &Ctx, peer: &str, queries: Vec<HitQuery>) -> CliResult<Vec<HitAnswer
     // The last reference to the node (and its store, whose PostgreSQL
     // client blocks when dropped) is released outside the runtime.
     let n = node.clone();
-    let answers = rt.block_on(async move { hit_query(n, &OP, &peer, &queries).await });
+    // A bar for a batch (`--names`); one name is one quick exchange.
+    let pb = if queries.len() > 1 {
+        progress::bar(0, "asking")
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    // The node wants a 'static callback; a ProgressBar is a shared handle.
+    let shown = pb.clone();
+    let answers = rt.block_on(async move {
+        let report = move |done: usize, total: usize| shown.report()(done as u64, total as u64);
+        hit_query_with_progress(n, &OP, &peer, &queries, &report).await
+    });
+    pb.finish_and_clear();
     drop(rt);
     drop(node);
     Ok(answers?)

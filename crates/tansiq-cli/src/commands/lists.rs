@@ -5,7 +5,6 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
-use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
 use tansiq_core::record::Kind;
@@ -16,6 +15,7 @@ use tansiq_node::watchlist::{match_entry, ImportItem};
 use crate::ctx::{Ctx, OP};
 use crate::error::{CliError, CliResult};
 use crate::output::{finish_jsonl, jsonl_sink, print_json, write_jsonl};
+use crate::progress::bar;
 use crate::term::one_line;
 
 #[derive(Subcommand, Debug)]
@@ -62,21 +62,6 @@ pub struct ScreenArgs {
     /// Write the JSONL here instead of stdout.
     #[arg(long)]
     out: Option<PathBuf>,
-}
-
-/// A progress bar on stderr when stdout is a terminal; hidden otherwise.
-fn bar(len: u64, what: &str) -> ProgressBar {
-    if !std::io::stdout().is_terminal() || !std::io::stderr().is_terminal() {
-        return ProgressBar::hidden();
-    }
-    let pb = ProgressBar::new(len);
-    pb.set_style(
-        ProgressStyle::with_template("{msg:>10} [{bar:40}] {pos}/{len} ({per_sec}, {eta})")
-            .expect("static template")
-            .progress_chars("=> "),
-    );
-    pb.set_message(what.to_string());
-    pb
 }
 
 pub fn watchlist(ctx: &Ctx, c: WatchlistCmd) -> CliResult {

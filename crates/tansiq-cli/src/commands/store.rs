@@ -6,6 +6,7 @@ use clap::Subcommand;
 
 use crate::ctx::{Ctx, OP};
 use crate::error::{CliError, CliResult};
+use crate::progress::{self, Progress};
 
 #[derive(Subcommand, Debug)]
 pub enum StoreCmd {
@@ -25,7 +26,9 @@ pub fn backup(ctx: &Ctx, out: &Path) -> CliResult {
         )));
     }
     let node = ctx.open()?;
-    node.backup(&OP, out)?;
+    progress::with(progress::bar(0, "copying"), |pb| {
+        node.backup_with_progress(&OP, out, &pb.report())
+    })?;
     if !ctx.json {
         outln!("{}", out.display());
     }
@@ -34,7 +37,10 @@ pub fn backup(ctx: &Ctx, out: &Path) -> CliResult {
 
 pub fn run(ctx: &Ctx, c: StoreCmd) -> CliResult {
     let StoreCmd::Migrate { to } = c;
-    let rows = ctx.open()?.migrate_store(&to)?;
+    let node = ctx.open()?;
+    let rows = progress::with(progress::bar(0, "copying"), |pb| {
+        node.migrate_store_with_progress(&to, &pb.report())
+    })?;
     if ctx.json {
         outln!("{}", serde_json::json!({"rows": rows}));
     } else {

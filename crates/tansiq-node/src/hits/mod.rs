@@ -30,7 +30,10 @@ mod wire;
 pub use crate::error::ServeError;
 pub use follow_up::HitRequestView;
 pub use holder::{BuiltList, HitAllowView, DEFAULT_HOURLY_EVALUATIONS};
-pub use query::{check_queries, hit_query, query_keys, HitAnswer, HitQuery, MAX_QUERIES};
+pub use query::{
+    check_queries, hit_query, hit_query_with_progress, query_keys, HitAnswer, HitQuery, Progress,
+    MAX_QUERIES,
+};
 pub use wire::{
     parse_list, ErrorResponse, EvaluateRequest, EvaluateResponse, KeyedList, ListHeader,
     ListRequest, HIT_EVALUATE_PATH, HIT_LIST_PATH, MAX_ELEMENTS, REF_LEN, TAG_LEN,

@@ -318,6 +318,7 @@ async fn evaluate_all(
     holder: &Arc<Holder>,
     list: &KeyedList,
     inputs: &Arc<Vec<Vec<u8>>>,
+    progress: &Progress,
 ) -> NodeResult<Evaluated> {
     let n_chunks = inputs.len().div_ceil(CLIENT_CHUNK);
     let gate = Arc::new(tokio::sync::Semaphore::new(2));
@@ -384,8 +385,11 @@ async fn evaluate_all(
     }
     let mut parts: Vec<Option<(Vec<Tag>, String)>> = vec![None; n_chunks];
     let mut stale = false;
+    let mut done = 0;
     while let Some(r) = tasks.join_next().await {
         let (c, part) = r.map_err(NodeError::internal)??;
+        done += part.as_ref().map_or(0, |p| p.0.len());
+        progress(done, inputs.len());
         match part {
             Some(p) => parts[c] = Some(p),
             None => stale = true,
@@ -414,6 +418,10 @@ async fn blocking<T: Send + 'static>(
         .map_err(NodeError::internal)?
 }
 
+/// Told how many of the query's match keys the holder has evaluated, of
+/// how many (a progress bar; called from the async tasks).
+pub type Progress = dyn Fn(usize, usize) + Send + Sync;
+
 /// Asks `peer` about each subject: blinded keys evaluated by the holder,
 /// compared against its keyed list. One command; one audit entry.
 pub async fn hit_query(
@@ -421,6 +429,17 @@ pub async fn hit_query(
     actor: &Actor,
     peer: &str,
     queries: &[HitQuery],
+) -> NodeResult<Vec<HitAnswer>> {
+    hit_query_with_progress(node, actor, peer, queries, &|_, _| {}).await
+}
+
+/// [`hit_query`], reporting the evaluation's progress to `progress`.
+pub async fn hit_query_with_progress(
+    node: Arc<Node>,
+    actor: &Actor,
+    peer: &str,
+    queries: &[HitQuery],
+    progress: &Progress,
 ) -> NodeResult<Vec<HitAnswer>> {
     policy::authorize(actor, Action::QueryPartner)?;
     check_queries(queries)?;
@@ -465,7 +484,7 @@ pub async fn hit_query(
     let mut attempts = 0;
     let (outputs, digest) = loop {
         attempts += 1;
-        match evaluate_all(&holder, &list, &inputs).await? {
+        match evaluate_all(&holder, &list, &inputs, progress).await? {
             Evaluated::Done(o, d) => break (o, d),
             Evaluated::Stale if attempts < 3 => {
                 // A new period: fetch its list and start over.
