@@ -1054,11 +1054,17 @@ async fn not_found() -> ApiError {
 
 /// The router, for tests and for `serve`.
 pub fn router(node: Arc<Node>) -> Router {
+    router_with(node, Arc::new(crate::ui::session::Sessions::default()))
+}
+
+/// [`router`] with the web interface's sessions given (`serve_with`
+/// checks them from the request's head too).
+fn router_with(node: Arc<Node>, sessions: Arc<crate::ui::session::Sessions>) -> Router {
     let state = AppState { node };
     Router::new()
         .merge(crate::ops::router(state.node.clone()))
         .merge(crate::ops::metrics_router(state.node.clone()))
-        .merge(crate::ui::router(state.node.clone()))
+        .merge(crate::ui::router(state.node.clone(), sessions))
         .route("/api/v1/openapi.json", get(openapi))
         .route("/api/v1/records", get(list_records).post(create_record))
         .route(
@@ -1136,11 +1142,19 @@ pub async fn serve_with(
     // Authenticated from the request's head, before its body is read: an
     // unauthenticated client gets 401 whatever it sends.
     let n = node.clone();
+    let sessions = Arc::new(crate::ui::session::Sessions::default());
+    let ui_sessions = sessions.clone();
     let check: HeadCheck = Arc::new(move |mut parts| {
         let node = n.clone();
+        let sessions = ui_sessions.clone();
         Box::pin(async move {
-            if PUBLIC_PATHS.contains(&parts.uri.path()) || is_ui(parts.uri.path()) {
+            if PUBLIC_PATHS.contains(&parts.uri.path()) {
                 return Ok(parts);
+            }
+            // The web interface: a live session (or a public page) before
+            // the body is read; its middleware checks the rest.
+            if is_ui(parts.uri.path()) {
+                return crate::ui::head_check(&sessions, parts);
             }
             match authenticate_head(node, &parts.headers).await {
                 Ok(actor) => {
@@ -1151,7 +1165,14 @@ pub async fn serve_with(
             }
         })
     });
-    gate::serve_http_checked(listener, router(node), shutdown, limits, Some(check)).await
+    gate::serve_http_checked(
+        listener,
+        router_with(node, sessions),
+        shutdown,
+        limits,
+        Some(check),
+    )
+    .await
 }
 
 pub async fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {

@@ -466,3 +466,23 @@ fn an_auditor_verifies_the_log_and_an_officer_grants_a_release_from_the_pages() 
         .iter()
         .any(|r| r.id == req && r.status == "granted"));
 }
+
+#[test]
+fn without_a_session_a_post_is_sent_to_the_login_before_its_body_is_read() {
+    let w = world();
+    let b = Browser::new(&w.base);
+    let big = vec![b'a'; 2 * 1024 * 1024];
+    let r = b
+        .client
+        .post(format!("{}/ui/screen", w.base))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(big)
+        .send();
+    // The gate answers from the head and closes: a client still writing
+    // its body may see the close instead of the answer.
+    if let Ok(r) = r {
+        assert_eq!(r.status().as_u16(), 303, "not 413: the body was never read");
+        assert_eq!(r.headers()["location"], "/ui/login");
+        assert!(r.headers().contains_key("content-security-policy"));
+    }
+}

@@ -58,10 +58,13 @@ fn public(path: &str) -> bool {
 }
 
 /// The interface's router, merged into the local API's (`local::router`).
-pub fn router<S: Clone + Send + Sync + 'static>(node: Arc<Node>) -> Router<S> {
+pub fn router<S: Clone + Send + Sync + 'static>(
+    node: Arc<Node>,
+    sessions: Arc<Sessions>,
+) -> Router<S> {
     let st = UiState {
         node,
-        sessions: Arc::new(Sessions::default()),
+        sessions,
         env: Arc::new(view::environment(Arc::new(i18n::I18n::new()))),
     };
     Router::new()
@@ -82,9 +85,33 @@ pub fn router<S: Clone + Send + Sync + 'static>(node: Arc<Node>) -> Router<S> {
         .with_state(st)
 }
 
+/// The check of a request's head for the server's gate (`local::serve`):
+/// a page other than the public ones needs a live session before its
+/// body is read; without one the answer is the login form, and the
+/// connection closes.
+pub fn head_check(
+    sessions: &Sessions,
+    parts: axum::http::request::Parts,
+) -> Result<axum::http::request::Parts, Response> {
+    let live = session::cookie(&parts.headers, SESSION_COOKIE)
+        .is_some_and(|id| sessions.find(id).is_some());
+    if public(parts.uri.path()) || live {
+        Ok(parts)
+    } else {
+        let mut r = Redirect::to("/ui/login").into_response();
+        secure(&mut r);
+        Err(r)
+    }
+}
+
 /// The headers every answer of the interface carries.
 async fn security_headers(req: Request, next: Next) -> Response {
     let mut res = next.run(req).await;
+    secure(&mut res);
+    res
+}
+
+fn secure(res: &mut Response) {
     let h = res.headers_mut();
     h.insert(
         header::CONTENT_SECURITY_POLICY,
@@ -103,7 +130,6 @@ async fn security_headers(req: Request, next: Next) -> Response {
     if !h.contains_key(header::CACHE_CONTROL) {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
-    res
 }
 
 /// Resolves the session of every non-public path: the cookie names a live
