@@ -89,6 +89,8 @@ pub fn router<S: Clone + Send + Sync + 'static>(
 /// a page other than the public ones needs a live session before its
 /// body is read; without one the answer is the login form, and the
 /// connection closes.
+// The shape of tansiq-net's `HeadCheck` result, whose error is the answer.
+#[allow(clippy::result_large_err)]
 pub fn head_check(
     sessions: &Sessions,
     parts: axum::http::request::Parts,
