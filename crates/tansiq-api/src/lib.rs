@@ -6,6 +6,8 @@
 //! - [`ops`]: `/healthz` and `/readyz` on the local API port, no token.
 //! - [`ui`]: the web interface under `/ui/` on the local API port
 //!   (session cookie from a login with the user's token).
+//! - [`taxii`]: the TAXII 2.1 server under `/taxii2/` on the local API
+//!   port, with the local API's users and tokens.
 //! - [`partner`]: the partner endpoint on the node's `listen` address
 //!   (federation messages, card push and fetch, hit/no-hit), served over
 //!   tansiq-net's mutual TLS.
@@ -21,4 +23,5 @@
 pub mod local;
 pub mod ops;
 pub mod partner;
+pub mod taxii;
 pub mod ui;

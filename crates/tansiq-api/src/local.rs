@@ -134,6 +134,31 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
         .strip_prefix("Bearer ")
 }
 
+/// HTTP Basic credentials `(user, token)`: the TAXII server takes them
+/// too, as most TAXII clients speak nothing else.
+fn basic(headers: &HeaderMap) -> Option<(String, String)> {
+    let b64 = headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Basic ")?;
+    // standard base64 with padding, read through the URL-safe decoder
+    let url_safe: String = b64
+        .trim()
+        .trim_end_matches('=')
+        .chars()
+        .map(|c| match c {
+            '+' => '-',
+            '/' => '_',
+            c => c,
+        })
+        .collect();
+    let raw = tansiq_crypto::b64_decode(&url_safe).ok()?;
+    let text = String::from_utf8(raw).ok()?;
+    let (user, token) = text.split_once(':')?;
+    Some((user.to_string(), token.to_string()))
+}
+
 /// Paths served without a token: the API's public description and the
 /// health probes (`ops.rs`).
 const PUBLIC_PATHS: &[&str] = &[
@@ -165,7 +190,13 @@ async fn authenticate(
     {
         return next.run(req).await;
     }
-    match authenticate_head(st.node, req.headers()).await {
+    match authenticate_head(
+        st.node,
+        req.headers(),
+        crate::taxii::is_taxii(req.uri().path()),
+    )
+    .await
+    {
         Ok(actor) => {
             req.extensions_mut().insert(actor);
             next.run(req).await
@@ -176,10 +207,23 @@ async fn authenticate(
 
 /// The actor a request's bearer token names (looked up on a blocking
 /// thread: the store is synchronous).
-async fn authenticate_head(node: Arc<Node>, headers: &HeaderMap) -> Result<Actor, NodeError> {
-    let token = bearer(headers).map(str::to_string);
+async fn authenticate_head(
+    node: Arc<Node>,
+    headers: &HeaderMap,
+    basic_too: bool,
+) -> Result<Actor, NodeError> {
+    let (user, token) = match (bearer(headers), basic_too.then(|| basic(headers)).flatten()) {
+        (Some(t), _) => (None, Some(t.to_string())),
+        (None, Some((u, t))) => (Some(u), Some(t)),
+        (None, None) => (None, None),
+    };
     tokio::task::spawn_blocking(move || {
-        node.authenticate(token.as_deref().ok_or(NodeError::Unauthorized)?)
+        let actor = node.authenticate(token.as_deref().ok_or(NodeError::Unauthorized)?)?;
+        // Basic names the user too: the token must be that user's.
+        match (&user, &actor) {
+            (Some(u), Actor::User(x)) if *u != x.name => Err(NodeError::Unauthorized),
+            _ => Ok(actor),
+        }
     })
     .await
     .map_err(|e| NodeError::Internal(format!("worker failed: {e}")))
@@ -1065,6 +1109,7 @@ fn router_with(node: Arc<Node>, sessions: Arc<crate::ui::session::Sessions>) -> 
         .merge(crate::ops::router(state.node.clone()))
         .merge(crate::ops::metrics_router(state.node.clone()))
         .merge(crate::ui::router(state.node.clone(), sessions))
+        .merge(crate::taxii::router(state.node.clone(), MAX_BODY_BYTES))
         .route("/api/v1/openapi.json", get(openapi))
         .route("/api/v1/records", get(list_records).post(create_record))
         .route(
@@ -1156,7 +1201,8 @@ pub async fn serve_with(
             if is_ui(parts.uri.path()) {
                 return crate::ui::head_check(&sessions, parts);
             }
-            match authenticate_head(node, &parts.headers).await {
+            let taxii = crate::taxii::is_taxii(parts.uri.path());
+            match authenticate_head(node, &parts.headers, taxii).await {
                 Ok(actor) => {
                     parts.extensions.insert(actor);
                     Ok(parts)

@@ -100,9 +100,15 @@ impl ObjectFilter {
     }
 }
 
+/// A STIX timestamp, to the sub-second (`time::parse_instant` keeps
+/// whole seconds, what Tansiq signs).
+fn stix_instant(s: &str) -> Option<chrono::DateTime<chrono::FixedOffset>> {
+    chrono::DateTime::parse_from_rfc3339(s.trim()).ok()
+}
+
 fn same_instant(a: &str, b: &str) -> bool {
-    match (time::parse_instant(a), time::parse_instant(b)) {
-        (Ok(x), Ok(y)) => x == y,
+    match (stix_instant(a), stix_instant(b)) {
+        (Some(x), Some(y)) => x == y,
         _ => a == b,
     }
 }
@@ -115,6 +121,17 @@ pub struct ObjectPage {
     pub next: Option<PageCursor>,
 }
 
+/// A TAXII collection: one file of one active channel, as a user sees it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Collection {
+    pub id: String,
+    pub channel: String,
+    pub channel_name: String,
+    pub file: String,
+    pub can_read: bool,
+    pub can_write: bool,
+}
+
 /// Per-request memory of the export rule and of link targets' kinds.
 #[derive(Default)]
 struct ExportCheck {
@@ -123,6 +140,50 @@ struct ExportCheck {
 }
 
 impl Node {
+    /// The TAXII collections `actor` may see: every file of every active
+    /// channel of this node that is among the actor's files (none for a
+    /// role that reads no records). Not audited: it names no record.
+    pub fn taxii_collections(&self, actor: &Actor) -> NodeResult<Vec<Collection>> {
+        let Actor::User(u) = actor else {
+            return Err(NodeError::bad("TAXII collections are a user's view"));
+        };
+        let can_read = policy::role_allows(u.role, Action::ReadRecord);
+        let can_write = policy::role_allows(u.role, Action::WriteRecord);
+        if !can_read && !can_write {
+            return Ok(Vec::new());
+        }
+        let scope = policy::read_scope(actor);
+        let mut out = Vec::new();
+        for ch in self.channel_list(actor)? {
+            if ch.status != "active" {
+                continue;
+            }
+            for f in &ch.files {
+                if scope.files.as_ref().is_some_and(|fs| !fs.contains(f)) {
+                    continue;
+                }
+                out.push(Collection {
+                    id: tansiq_stix::collection_id(self.id(), &ch.id, f),
+                    channel: ch.id.clone(),
+                    channel_name: ch.name.clone(),
+                    file: f.clone(),
+                    can_read,
+                    can_write,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// The collection `id` if `actor` may see it (else not found, as if
+    /// there were none).
+    pub fn taxii_collection(&self, actor: &Actor, id: &str) -> NodeResult<Collection> {
+        self.taxii_collections(actor)?
+            .into_iter()
+            .find(|c| c.id == id)
+            .ok_or_else(|| NodeError::NotFound(format!("no collection {id}")))
+    }
+
     /// May `id` (visible in `scope`) leave this node? Cached per request.
     fn exportable(
         &self,
@@ -291,14 +352,20 @@ impl Node {
             let mut memo = ExportCheck::default();
             let mut at = cursor.at.clone();
             let mut skip = cursor.skip;
-            let mut seen_nodes = BTreeSet::new();
             if at == VersionCursor::default() {
+                // The objects records refer to: the Tansiq ones, and the
+                // identity of every node that originated a record of the
+                // collection the reader may see (what `record list` names).
                 let mut fixed = tansiq_stix::common_objects();
                 fixed.push(tansiq_stix::node_identity(
                     self.id(),
                     Some(&self.config.name),
                 ));
-                seen_nodes.insert(self.id().to_string());
+                for n in tx.originators_in(channel, file, &scope)? {
+                    if n != self.id() {
+                        fixed.push(tansiq_stix::node_identity(&n, None));
+                    }
+                }
                 let fixed: Vec<Value> = fixed.into_iter().filter(|o| filter.admits(o)).collect();
                 for (k, o) in fixed.into_iter().enumerate().skip(skip) {
                     if page.objects.len() == limit {
@@ -320,8 +387,7 @@ impl Node {
                     tx.versions_added(channel, Some(file), &scope, &at, current_only, batch)?;
                 let n = rows.len();
                 for v in rows {
-                    let objs =
-                        self.version_objects(tx, &scope, &v, filter, &mut memo, &mut seen_nodes)?;
+                    let objs = self.version_objects(tx, &scope, &v, filter, &mut memo)?;
                     for (k, o) in objs.into_iter().enumerate().skip(skip) {
                         if page.objects.len() == limit {
                             page.next = Some(PageCursor {
@@ -360,7 +426,6 @@ impl Node {
         v: &AddedVersion,
         filter: &ObjectFilter,
         memo: &mut ExportCheck,
-        seen_nodes: &mut BTreeSet<String>,
     ) -> NodeResult<Vec<Value>> {
         if filter.versions == VersionMatch::First && v.version != 1 {
             return Ok(Vec::new());
@@ -377,11 +442,7 @@ impl Node {
         let all: Vec<&RecordBody> = std::iter::once(&body).chain(earlier.iter()).collect();
         self.target_kinds(tx, scope, &all, memo)?;
         let kinds = |id: &str| memo.kinds.get(id).copied().flatten();
-        let mut objs = Vec::new();
-        if seen_nodes.insert(body.originator.clone()) {
-            objs.push(tansiq_stix::node_identity(&body.originator, None));
-        }
-        objs.extend(tansiq_stix::export_record(&body, &kinds).objects);
+        let mut objs = tansiq_stix::export_record(&body, &kinds).objects;
         objs.extend(tansiq_stix::revoked_links(&body, &earlier, &kinds));
         Ok(objs.into_iter().filter(|o| filter.admits(o)).collect())
     }
@@ -705,8 +766,8 @@ impl Node {
 /// Whether STIX timestamp `a` is after `b` (text order if either does
 /// not parse: both are then compared as given).
 fn later(a: &str, b: &str) -> bool {
-    match (time::parse_instant(a), time::parse_instant(b)) {
-        (Ok(x), Ok(y)) => x > y,
+    match (stix_instant(a), stix_instant(b)) {
+        (Some(x), Some(y)) => x > y,
         _ => a > b,
     }
 }

@@ -60,6 +60,13 @@ pub fn record_stix_id(stix_type: &str, originator: &str, record_id: &str) -> Str
     )
 }
 
+/// The TAXII collection id of a channel's file on a node: a UUID, the
+/// same on every request (`uuid5(NAMESPACE, "collection:" + node + ":" +
+/// channel + ":" + file)`).
+pub fn collection_id(node_id: &str, channel: &str, file: &str) -> String {
+    uuid5(&format!("collection:{node_id}:{channel}:{file}")).to_string()
+}
+
 /// The identity object id of a node (`created_by_ref` of its records).
 pub fn node_stix_id(node_id: &str) -> String {
     format!("identity--{}", uuid5(&format!("node:{node_id}")))

@@ -138,4 +138,26 @@ impl Tx<'_> {
             })
             .collect()
     }
+
+    /// The originators of the records placed in `channel` and `file`
+    /// within `scope` (any status), sorted.
+    pub fn originators_in(
+        &mut self,
+        channel: &str,
+        file: &str,
+        scope: &ReadScope,
+    ) -> Result<Vec<String>, StoreError> {
+        let mut sql = String::from(
+            "SELECT DISTINCT r.originator FROM records r
+             WHERE EXISTS (SELECT 1 FROM placements p WHERE p.record_id = r.id AND p.channel = ?)
+               AND r.file = ?",
+        );
+        let mut params: Vec<Value> = vec![channel.into(), file.into()];
+        scope_sql(scope, &mut sql, &mut params);
+        sql.push_str(" ORDER BY r.originator");
+        self.query(&sql, &params)?
+            .iter()
+            .map(|r| r.text(0))
+            .collect()
+    }
 }
