@@ -24,7 +24,9 @@ pub fn bar(len: u64, what: &str) -> ProgressBar {
     }
     let pb = ProgressBar::new(len);
     pb.set_style(
-        ProgressStyle::with_template("{msg:>10} [{bar:40}] {pos}/{len} ({per_sec}, {eta})")
+        // wide_bar: as wide as the terminal leaves room for, so the line
+        // never wraps (a wrapped bar is redrawn as a new line each tick).
+        ProgressStyle::with_template("{msg:>10} [{wide_bar}] {pos}/{len} ({eta})")
             .expect("static template")
             .progress_chars("=> "),
     );

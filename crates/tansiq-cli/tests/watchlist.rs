@@ -440,3 +440,160 @@ fn screening_against_the_node_and_alerts_from_arriving_entries() {
     assert!(ids.contains(&a["entry_id"].as_str().unwrap()), "{out:?}");
     ok(&n.dir, &["audit", "verify"]);
 }
+
+/// `screen` as an analyst meets it (issue 18 §4): a passenger manifest
+/// without an id column, against the UN list's XML as published, the
+/// results as a table, JSONL and CSV.
+#[test]
+fn a_manifest_without_ids_screens_against_the_un_xml_in_every_output_shape() {
+    let tmp = tempfile::tempdir().unwrap();
+    let manifest = write(
+        tmp.path(),
+        "manifest.csv",
+        "Passenger Name,Date of Birth,Nationality\nAbdelmalek Droukdel,1970-04-20,DZ\nJohn Smith,1980,GB\n\"=cmd|' /C calc'!A0\",,\n",
+    );
+    let un = shared("watchlists/un/consolidated-2018-10-29.xml");
+    let dir = tmp.path().join("no-node");
+    // JSONL in a pipe; the queries numbered by their line (spreadsheet row)
+    let out = ok(&dir, &["screen", "--names", &manifest, "--list", &un]);
+    let lines: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3, "{out}");
+    assert_eq!(lines[0]["query_id"], "2");
+    assert_eq!(lines[0]["hits"][0]["entry_id"], "QDi.232");
+    assert_eq!(lines[1]["query_id"], "3");
+    assert_eq!(lines[1]["hits"], serde_json::json!([]));
+    // the format told explicitly gives the same
+    let told = ok(
+        &dir,
+        &[
+            "screen",
+            "--names",
+            &manifest,
+            "--list",
+            &un,
+            "--list-format",
+            "un-xml",
+            "--json",
+        ],
+    );
+    assert_eq!(told, out);
+    // CSV: a header, one row per hit, a row for a query without one, and
+    // a name a spreadsheet would run as a formula defused
+    let csv = ok(
+        &dir,
+        &[
+            "screen", "--names", &manifest, "--list", &un, "--format", "csv",
+        ],
+    );
+    let rows: Vec<&str> = csv.lines().collect();
+    assert_eq!(
+        rows[0],
+        "query_id,name,rank,entry_id,matched_name,score,explanation"
+    );
+    assert!(
+        rows[1].starts_with("2,Abdelmalek Droukdel,1,QDi.232,ABDELMALEK DROUKDEL,0.99"),
+        "{csv}"
+    );
+    assert!(rows.contains(&"3,John Smith,,,,,"), "{csv}");
+    assert!(
+        rows.iter().any(|r| r.starts_with("4,'=cmd")),
+        "formula not defused: {csv}"
+    );
+    // the table: query, best hit, score, explanation, a summary
+    let table = ok(
+        &dir,
+        &[
+            "screen", "--names", &manifest, "--list", &un, "--format", "table",
+        ],
+    );
+    let t: Vec<&str> = table.lines().collect();
+    assert!(t[0].starts_with("QUERY") && t[0].contains("BEST HIT") && t[0].contains("SCORE"));
+    assert!(
+        t[1].contains("Abdelmalek Droukdel") && t[1].contains("ABDELMALEK DROUKDEL (QDi.232)"),
+        "{table}"
+    );
+    assert!(t[1].contains("birth date identical"), "{table}");
+    assert!(t[2].contains("John Smith") && t[2].contains('—'), "{table}");
+    assert!(
+        t.last().unwrap().contains("of 3 queries with a hit"),
+        "{table}"
+    );
+    // --json and --format csv disagree: refused
+    fails(
+        &dir,
+        &[
+            "screen", "--names", &manifest, "--list", &un, "--format", "csv", "--json",
+        ],
+        2,
+    );
+}
+
+#[test]
+fn screen_reads_ofac_csv_and_columns_named_by_the_user() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("no-node");
+    let pax = write(
+        tmp.path(),
+        "pax.csv",
+        "SEQ,PAX,DOB\nP-17,Abdelmalek Droukdel,1970\n",
+    );
+    let ofac = shared("watchlists/ofac");
+    // the shipped OFAC release repeats an ent_num: refused whole, naming
+    // the line, unless --skip-invalid
+    let e = fails(
+        &dir,
+        &[
+            "screen",
+            "--names",
+            &pax,
+            "--list",
+            &ofac,
+            "--columns",
+            "id=SEQ,name=PAX,birth_date=DOB",
+        ],
+        2,
+    );
+    assert!(
+        e.contains("sdn.csv, line 9044") && e.contains("--list-format"),
+        "{e}"
+    );
+    let out = ok(
+        &dir,
+        &[
+            "screen",
+            "--names",
+            &pax,
+            "--list",
+            &ofac,
+            "--skip-invalid",
+            "--columns",
+            "id=SEQ,name=PAX,birth_date=DOB",
+        ],
+    );
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["query_id"], "P-17");
+    assert_eq!(v["hits"][0]["entry_id"], "10612");
+    // without --columns there is no name column: the error says what to do
+    let e = fails(&dir, &["screen", "--names", &pax, "--list", &ofac], 2);
+    assert!(
+        e.contains("--columns name=COLUMN") && e.contains("SEQ,PAX,DOB"),
+        "{e}"
+    );
+    let e = fails(
+        &dir,
+        &[
+            "screen",
+            "--names",
+            &pax,
+            "--list",
+            &ofac,
+            "--columns",
+            "nmae=PAX",
+        ],
+        2,
+    );
+    assert!(e.contains("\"nmae\" is not a field"), "{e}");
+}

@@ -224,7 +224,7 @@ fn csv_rows(
     let header = header.map_err(syntax)?;
     let mut names: Vec<Option<String>> = Vec::new();
     for (i, h) in header.fields.iter().enumerate() {
-        let h = clean(h).to_lowercase();
+        let h = header_key(h);
         let h = synonyms
             .iter()
             .find(|(s, _)| *s == h)
@@ -932,24 +932,134 @@ pub fn read_list(path: &Path) -> Result<Vec<ListEntryInput>, ListError> {
         .collect())
 }
 
-const QUERY_FIELDS: &[&str] = &["id", "name", "birth_date", "nationality", "gender"];
+const QUERY_FIELDS: &[&str] = &[
+    "id",
+    "name",
+    "given_name",
+    "surname",
+    "birth_date",
+    "nationality",
+    "gender",
+];
+/// The column names screening inputs come with (passenger manifests,
+/// case exports, spreadsheets), after [`header_key`]: lower case, spaces
+/// and hyphens as underscores.
 const QUERY_SYNONYMS: &[(&str, &str)] = &[
     ("query_id", "id"),
+    ("ref", "id"),
+    ("reference", "id"),
+    ("passenger_id", "id"),
+    ("record_id", "id"),
     ("full_name", "name"),
+    ("fullname", "name"),
+    ("passenger_name", "name"),
+    ("passenger", "name"),
+    ("person", "name"),
+    ("first_name", "given_name"),
+    ("firstname", "given_name"),
+    ("first_names", "given_name"),
+    ("given_names", "given_name"),
+    ("forename", "given_name"),
+    ("forenames", "given_name"),
+    ("last_name", "surname"),
+    ("lastname", "surname"),
+    ("family_name", "surname"),
     ("dob", "birth_date"),
     ("date_of_birth", "birth_date"),
     ("birthdate", "birth_date"),
+    ("birth_day", "birth_date"),
+    ("born", "birth_date"),
     ("nationalities", "nationality"),
     ("citizenship", "nationality"),
     ("sex", "gender"),
 ];
 
-fn query_of(object: &Map<String, Value>) -> Result<NameQuery, FieldError> {
+/// A header cell or JSON key as the synonym tables spell it: trimmed,
+/// lower case, spaces and hyphens as underscores (`Date of Birth` →
+/// `date_of_birth`).
+fn header_key(h: &str) -> String {
+    clean(h)
+        .to_lowercase()
+        .split([' ', '-', '_'])
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join("_")
+}
+
+/// Which of the screening input's columns (CSV) or keys (JSONL) hold
+/// which field, beyond the usual names: `(field, column)` pairs, the
+/// field one of `id`, `name`, `given_name`, `surname`, `birth_date`,
+/// `nationality`, `gender` (`tansiq screen --columns name=PAX_NAME,…`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct QueryColumns(Vec<(String, String)>);
+
+impl QueryColumns {
+    /// Parses `field=column,field=column`; an unknown field, a pair
+    /// without `=` or a field given twice is an error naming it.
+    pub fn parse(spec: &str) -> Result<QueryColumns, String> {
+        let mut out: Vec<(String, String)> = Vec::new();
+        for pair in spec.split(',').filter(|p| !p.trim().is_empty()) {
+            let Some((field, column)) = pair.split_once('=') else {
+                return Err(format!("{pair:?} is not FIELD=COLUMN"));
+            };
+            let field = header_key(field);
+            if !QUERY_FIELDS.contains(&field.as_str()) {
+                return Err(format!(
+                    "{field:?} is not a field; the fields are {}",
+                    QUERY_FIELDS.join(", ")
+                ));
+            }
+            let column = header_key(column);
+            if column.is_empty() {
+                return Err(format!("no column given for {field:?}"));
+            }
+            if out.iter().any(|(f, _)| *f == field) {
+                return Err(format!("{field:?} is given twice"));
+            }
+            out.push((field, column));
+        }
+        Ok(QueryColumns(out))
+    }
+
+    /// The synonym table: these columns first, then the usual names
+    /// (a column named here is not also read as its usual field).
+    fn synonyms(&self) -> Vec<(&str, &str)> {
+        let mut v: Vec<(&str, &str)> = self
+            .0
+            .iter()
+            .map(|(f, c)| (c.as_str(), f.as_str()))
+            .collect();
+        // A column with a field's own name is ignored when another column
+        // was named for that field.
+        for (f, _) in &self.0 {
+            if !self.0.iter().any(|(_, c)| c == f) {
+                v.push((f.as_str(), "\u{0}ignored"));
+            }
+        }
+        // The usual names of a field given here, or taken as a column
+        // here, no longer count.
+        v.extend(
+            QUERY_SYNONYMS
+                .iter()
+                .filter(|(s, to)| !self.0.iter().any(|(f, c)| c == s || f == to)),
+        );
+        v
+    }
+}
+
+/// One query from a line's fields. `line` numbers a query whose input
+/// has no id (a passenger manifest): its id is the line number, which is
+/// the spreadsheet's row number for a CSV file.
+fn query_of(
+    object: &Map<String, Value>,
+    line: u64,
+    synonyms: &[(&str, &str)],
+) -> Result<NameQuery, FieldError> {
     // Synonyms, for JSONL keys as for CSV columns.
     let mut o = Map::new();
     for (k, v) in object {
-        let k = k.to_lowercase();
-        let k = QUERY_SYNONYMS
+        let k = header_key(k);
+        let k = synonyms
             .iter()
             .find(|(s, _)| *s == k)
             .map(|(_, to)| to.to_string())
@@ -958,15 +1068,26 @@ fn query_of(object: &Map<String, Value>) -> Result<NameQuery, FieldError> {
             o.insert(k, v.clone());
         }
     }
-    let id = id_of(&o, "id")?;
+    let id = match o.get("id") {
+        None | Some(Value::Null) => line.to_string(),
+        Some(_) => id_of(&o, "id")?,
+    };
+    let part = |f: &str| -> Result<String, FieldError> {
+        match o.get(f) {
+            None | Some(Value::Null) => Ok(String::new()),
+            Some(v) => Ok(clean(&string_of(v, f)?)),
+        }
+    };
     let name = match o.get("name") {
         Some(v) => clean(&string_of(v, "name")?),
-        None => {
-            return Err(ferr(
-                "name",
-                "the \"name\" field is missing; every query needs a name",
-            ))
+        // Given names and surname in columns of their own.
+        None if o.contains_key("given_name") || o.contains_key("surname") => {
+            clean(&format!("{} {}", part("given_name")?, part("surname")?))
         }
+        None => return Err(ferr(
+            "name",
+            "the \"name\" field is missing; every query needs a name (or given_name and surname)",
+        )),
     };
     if name.is_empty() {
         return Err(ferr("name", "\"name\" is empty"));
@@ -1010,13 +1131,28 @@ fn query_of(object: &Map<String, Value>) -> Result<NameQuery, FieldError> {
 /// format is chosen by extension (.jsonl/.ndjson/.json, .csv, .tsv), else
 /// by content. Other columns or keys are ignored; ids must be unique.
 pub fn read_queries(path: &Path) -> Result<Vec<NameQuery>, ListError> {
+    read_queries_with(path, &QueryColumns::default())
+}
+
+/// [`read_queries`] with columns named by the user ([`QueryColumns`]).
+pub fn read_queries_with(path: &Path, columns: &QueryColumns) -> Result<Vec<NameQuery>, ListError> {
     let text = read_text(path, false)?;
-    queries_from_text(path, &text)
+    queries_from_text_with(path, &text, columns)
 }
 
 /// [`read_queries`] over text already in memory (an upload); `path` is
 /// the name it came by, for its extension and for error messages.
 pub fn queries_from_text(path: &Path, text: &str) -> Result<Vec<NameQuery>, ListError> {
+    queries_from_text_with(path, text, &QueryColumns::default())
+}
+
+/// [`queries_from_text`] with columns named by the user.
+pub fn queries_from_text_with(
+    path: &Path,
+    text: &str,
+    columns: &QueryColumns,
+) -> Result<Vec<NameQuery>, ListError> {
+    let synonyms = columns.synonyms();
     let layout = layout_of(path, text);
     let rows = match layout {
         Layout::Jsonl => all_rows(jsonl_rows(path, text, false)?)?,
@@ -1026,28 +1162,43 @@ pub fn queries_from_text(path: &Path, text: &str) -> Result<Vec<NameQuery>, List
                 text,
                 d,
                 QUERY_FIELDS,
-                QUERY_SYNONYMS,
+                &synonyms,
                 false,
                 false,
             )?)?;
             if let Some(first) = rows.first() {
-                for need in ["id", "name"] {
-                    if !first.columns.contains_key(need) {
-                        return Err(ListError::malformed(
-                            path,
-                            Location::line(1),
-                            format!("the header has no {need:?} column; it must name at least id and name"),
-                        ));
-                    }
+                let named = |f: &str| first.columns.contains_key(f);
+                if let Some((f, c)) = columns.0.iter().find(|(f, _)| !named(f)) {
+                    return Err(ListError::malformed(
+                        path,
+                        Location::line(1),
+                        format!("the header has no column {c:?} (given for {f})"),
+                    ));
+                }
+                if !named("name") && !named("given_name") && !named("surname") {
+                    return Err(ListError::malformed(
+                        path,
+                        Location::line(1),
+                        format!(
+                            "the header has no \"name\" column (nor given_name and surname); name one of: name, full_name, passenger_name, first_name and last_name, … or say which column it is (--columns name=COLUMN); the header reads: {}",
+                            text.lines().next().unwrap_or_default().chars().take(200).collect::<String>()
+                        ),
+                    ));
                 }
             }
             rows
         }
     };
+    // A CSV row's fields are named by the header already (synonyms
+    // applied there); a JSONL line's keys are mapped here.
+    let keys: &[(&str, &str)] = match layout {
+        Layout::Jsonl => &synonyms,
+        Layout::Csv(_) => &[],
+    };
     let mut out = Vec::with_capacity(rows.len());
     let mut seen: HashMap<String, u64> = HashMap::new();
     for row in rows {
-        let q = query_of(&row.object)
+        let q = query_of(&row.object, row.line, keys)
             .map_err(|e| ListError::malformed(path, row.at(&e.field), e.message))?;
         if let Some(first) = seen.get(&q.id) {
             return Err(ListError::malformed(

@@ -34,7 +34,10 @@ mod un;
 
 pub use country::{countries_in, country_code};
 pub use error::{ListError, Location};
-pub use generic::{queries_from_text, read_list, read_queries, ListEntryInput, NameQuery};
+pub use generic::{
+    queries_from_text, queries_from_text_with, read_list, read_queries, read_queries_with,
+    ListEntryInput, NameQuery, QueryColumns,
+};
 
 /// What a list entry describes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -113,6 +116,45 @@ impl FromStr for Format {
             .into_iter()
             .find(|f| f.as_str() == l)
             .ok_or_else(|| ListError::UnknownFormat(s.to_string()))
+    }
+}
+
+/// The format of a list file, told from its name and first bytes: a
+/// directory or `sdn*.csv` is OFAC's (whose CSV has no header: a first
+/// line starting with a digit is OFAC's too), `.xml` or a file starting
+/// with `<` the UN's, `.jsonl`/`.ndjson`/`.json` or a first `{` JSONL,
+/// anything else CSV with a header. A guess for the user's convenience
+/// (`tansiq screen --list`, `watchlist import`): the parsers still check
+/// everything, and `--list-format` overrides it.
+pub fn detect_format(path: &Path) -> Format {
+    if path.is_dir() {
+        return Format::OfacCsv;
+    }
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    let ext = name.rsplit_once('.').map(|(_, e)| e).unwrap_or_default();
+    if ext == "xml" {
+        return Format::UnXml;
+    }
+    if matches!(ext, "jsonl" | "ndjson" | "json") {
+        return Format::Jsonl;
+    }
+    if name.starts_with("sdn") && ext == "csv" {
+        return Format::OfacCsv;
+    }
+    let mut head = [0u8; 512];
+    let n = std::fs::File::open(path)
+        .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
+        .unwrap_or(0);
+    let text = String::from_utf8_lossy(&head[..n]);
+    let first = text.trim_start_matches('\u{feff}').trim_start();
+    match first.chars().next() {
+        Some('<') => Format::UnXml,
+        Some('{') => Format::Jsonl,
+        Some(c) if c.is_ascii_digit() => Format::OfacCsv,
+        _ => Format::Csv,
     }
 }
 

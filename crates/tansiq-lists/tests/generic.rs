@@ -180,3 +180,78 @@ fn imports_are_deterministic() {
         assert_eq!(ja, jb, "{format}");
     }
 }
+
+#[test]
+fn screening_inputs_without_ids_with_the_usual_column_names() {
+    use tansiq_lists::{read_queries_with, QueryColumns};
+    let dir = common::scratch("generic-manifest");
+    let p = common::write(
+        &dir,
+        "manifest.csv",
+        b"Surname,Given Names,DOB,Citizenship,Sex\nDroukdel,Abdelmalek,1970-04-20,DZ,M\n\nBelkeziz,Abdallah,,MA,\n",
+    );
+    let q = read_queries(&p).unwrap();
+    assert_eq!(q.len(), 2);
+    // numbered by line: the spreadsheet's row (blank lines count)
+    assert_eq!((q[0].id.as_str(), q[1].id.as_str()), ("2", "4"));
+    assert_eq!(q[0].name, "Abdelmalek Droukdel");
+    assert_eq!(q[0].birth_date.as_deref(), Some("1970-04-20"));
+    assert_eq!(q[0].nationality, vec!["DZ"]);
+    assert_eq!(q[0].gender.as_deref(), Some("male"));
+    // JSONL keys the same way
+    let j = common::write(
+        &dir,
+        "m.jsonl",
+        b"{\"Full Name\": \"Abdallah Belkeziz\", \"date of birth\": \"1962\"}\n",
+    );
+    let q = read_queries(&j).unwrap();
+    assert_eq!(
+        (q[0].id.as_str(), q[0].name.as_str()),
+        ("1", "Abdallah Belkeziz")
+    );
+    assert_eq!(q[0].birth_date.as_deref(), Some("1962"));
+    // columns named by the user take precedence over the usual names
+    let p = common::write(
+        &dir,
+        "pax.csv",
+        b"NO,PAX,name\n9,Abdallah Belkeziz,ignored\n",
+    );
+    let cols = QueryColumns::parse("id=NO,name=PAX").unwrap();
+    let q = read_queries_with(&p, &cols).unwrap();
+    assert_eq!(
+        (q[0].id.as_str(), q[0].name.as_str()),
+        ("9", "Abdallah Belkeziz")
+    );
+    let missing = QueryColumns::parse("name=PASSENGER").unwrap();
+    let e = read_queries_with(&p, &missing).unwrap_err().to_string();
+    assert!(e.contains("no column \"passenger\""), "{e}");
+    for bad in ["name", "nom=PAX", "name=A,name=B", "name="] {
+        assert!(QueryColumns::parse(bad).is_err(), "{bad}");
+    }
+    // still refused: a file without any name column, naming its header
+    let p = common::write(&dir, "ids.csv", b"id,dob\n1,1970\n");
+    let e = read_queries(&p).unwrap_err().to_string();
+    assert!(
+        e.contains("no \"name\" column") && e.contains("id,dob"),
+        "{e}"
+    );
+}
+
+#[test]
+fn list_formats_are_told_from_the_file() {
+    use tansiq_lists::detect_format;
+    let dir = common::scratch("generic-detect");
+    let cases: [(&str, &[u8], Format); 6] = [
+        ("list.xml", b"<?xml version=\"1.0\"?>", Format::UnXml),
+        ("download", b"\n  <CONSOLIDATED_LIST>", Format::UnXml),
+        ("sdn.csv", b"36,\"AEROCARIBBEAN AIRLINES\"", Format::OfacCsv),
+        ("export.txt", b"36,\"X\"", Format::OfacCsv),
+        ("list.txt", b"{\"id\": \"E1\"}", Format::Jsonl),
+        ("list.csv", b"id,names\nE1,X\n", Format::Csv),
+    ];
+    for (name, content, want) in cases {
+        let p = common::write(&dir, name, content);
+        assert_eq!(detect_format(&p), want, "{name}");
+    }
+    assert_eq!(detect_format(&dir), Format::OfacCsv);
+}

@@ -5,16 +5,16 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
-use serde_json::json;
 
 use tansiq_core::record::Kind;
 use tansiq_lists::{EntryKind, Format};
 use tansiq_match::{Hit, Index, Query};
 use tansiq_node::watchlist::{match_entry, ImportItem};
 
+use super::screen_out::{self, ResultFormat};
 use crate::ctx::{Ctx, OP};
 use crate::error::{CliError, CliResult};
-use crate::output::{finish_jsonl, jsonl_sink, print_json, write_jsonl};
+use crate::output::{finish_jsonl, jsonl_sink, print_json};
 use crate::progress::bar;
 use crate::term::one_line;
 
@@ -47,19 +47,42 @@ pub struct ImportArgs {
 // `tansiq screen` (documented on its `Cmd` variant).
 #[derive(Args, Debug)]
 pub struct ScreenArgs {
-    /// Names to screen: JSONL `{"id","name",…}` or CSV with an `id,name` header.
+    /// Names to screen: CSV with a header line, or JSONL. The usual column
+    /// names are understood (name, full_name, passenger_name, first_name +
+    /// last_name, dob, date_of_birth, nationality, citizenship, sex, …);
+    /// without an id column each query is numbered by its line (the
+    /// spreadsheet's row).
     #[arg(long)]
     names: PathBuf,
-    /// Screen against this list file (JSONL entries) instead of the node.
+    /// Which column holds which field when the usual names are not used:
+    /// FIELD=COLUMN,… with the fields id, name, given_name, surname,
+    /// birth_date, nationality, gender (`--columns name=PAX,birth_date=DOB`).
+    #[arg(long, value_name = "FIELD=COLUMN,…")]
+    columns: Option<String>,
+    /// Screen against this list file instead of the node: any format
+    /// `watchlist import` reads (UN XML, OFAC CSV, JSONL, CSV), told from
+    /// the file, or named with --list-format.
     #[arg(long)]
     list: Option<PathBuf>,
+    /// The --list file's format: un-xml, ofac-csv, jsonl or csv.
+    #[arg(long, requires = "list", value_name = "FORMAT")]
+    list_format: Option<String>,
+    /// A UN or OFAC --list: leave out the entries that are invalid on
+    /// their own (reported on stderr) instead of refusing the file, as
+    /// `watchlist import --skip-invalid` does.
+    #[arg(long, requires = "list")]
+    skip_invalid: bool,
     /// Minimum score (default: the matcher's calibrated threshold).
     #[arg(long)]
     threshold: Option<f64>,
     /// Hits per query at most.
     #[arg(long, default_value_t = 5)]
     top: usize,
-    /// Write the JSONL here instead of stdout.
+    /// table, jsonl or csv. Default: a table on a terminal; JSONL in a
+    /// pipe, into --out, or with --json.
+    #[arg(long, value_enum)]
+    format: Option<ResultFormat>,
+    /// Write the results here instead of stdout (created 0600).
     #[arg(long)]
     out: Option<PathBuf>,
 }
@@ -153,7 +176,13 @@ fn to_query(q: tansiq_lists::NameQuery) -> Query {
 }
 
 pub fn screen(ctx: &Ctx, args: &ScreenArgs) -> CliResult {
-    let queries: Vec<Query> = tansiq_lists::read_queries(&args.names)
+    let format = result_format(ctx, args)?;
+    let columns = match &args.columns {
+        Some(spec) => tansiq_lists::QueryColumns::parse(spec)
+            .map_err(|e| CliError::bad(format!("--columns: {e}")))?,
+        None => Default::default(),
+    };
+    let queries: Vec<Query> = tansiq_lists::read_queries_with(&args.names, &columns)
         .map_err(|e| CliError::bad(e.to_string()))?
         .into_iter()
         .map(to_query)
@@ -167,12 +196,11 @@ pub fn screen(ctx: &Ctx, args: &ScreenArgs) -> CliResult {
     }
     let results: Vec<Vec<Hit>> = match &args.list {
         Some(list) => {
-            let entries =
-                tansiq_lists::read_list(list).map_err(|e| CliError::bad(e.to_string()))?;
+            let entries = list_entries(list, args.list_format.as_deref(), args.skip_invalid)?;
             let index = Index::build(
                 entries
                     .iter()
-                    .map(|e| match_entry(&e.id, &e.data))
+                    .map(|(id, data)| match_entry(id, data))
                     .collect(),
             );
             let pb = bar(queries.len() as u64, "screening");
@@ -186,20 +214,91 @@ pub fn screen(ctx: &Ctx, args: &ScreenArgs) -> CliResult {
         }
         None => ctx.open()?.screen(&OP, &queries, threshold, args.top)?,
     };
+    let results: Vec<(&Query, Vec<Hit>)> = queries.iter().zip(results).collect();
     let mut sink = jsonl_sink(args.out.as_deref())?;
-    for (q, hits) in queries.iter().zip(results) {
-        let hits: Vec<serde_json::Value> = hits
-            .into_iter()
-            .map(|h| json!({"entry_id": h.entry_id, "score": (h.score * 10_000.0).round() / 10_000.0, "matched_name": h.matched_name, "explanation": h.explanation}))
-            .collect();
-        // query_id first, as documented (serde_json maps sort keys).
-        // Names and explanations come from list files: no raw C1 or bidi
-        // character (JSON leaves them unescaped) reaches a terminal.
-        let line = format!("{{\"query_id\":{},\"hits\":{}}}", json!(q.id), json!(hits));
-        write_jsonl(&mut sink, &line);
+    match format {
+        ResultFormat::Table => screen_out::table(&mut sink, &results),
+        ResultFormat::Jsonl => screen_out::jsonl(&mut sink, &results),
+        ResultFormat::Csv => screen_out::csv(&mut sink, &results),
     }
     finish_jsonl(sink);
     Ok(())
+}
+
+/// `--format`, else a table for a person at a terminal and JSONL for a
+/// program (a pipe, `--out`, `--json`).
+fn result_format(ctx: &Ctx, args: &ScreenArgs) -> CliResult<ResultFormat> {
+    Ok(match (args.format, ctx.json) {
+        (Some(f), true) if f != ResultFormat::Jsonl => {
+            return Err(CliError::bad(
+                "--json asks for JSONL; leave it out with --format table or csv",
+            ))
+        }
+        (Some(f), _) => f,
+        (None, true) => ResultFormat::Jsonl,
+        (None, false) if args.out.is_none() && std::io::stdout().is_terminal() => {
+            ResultFormat::Table
+        }
+        (None, false) => ResultFormat::Jsonl,
+    })
+}
+
+/// The entries of a `--list` file, `(id, data)`, in any format `watchlist
+/// import` reads: the UN's XML and OFAC's CSV through their importers,
+/// JSONL and CSV lists as before.
+fn list_entries(
+    path: &std::path::Path,
+    format: Option<&str>,
+    skip_invalid: bool,
+) -> CliResult<Vec<(String, serde_json::Value)>> {
+    let (fmt, told) = match format {
+        Some(f) => (
+            f.parse::<Format>().map_err(|_| {
+                CliError::bad(format!(
+                    "--list-format {f:?}: use un-xml, ofac-csv, jsonl or csv"
+                ))
+            })?,
+            true,
+        ),
+        None => (tansiq_lists::detect_format(path), false),
+    };
+    let read_as = |e: tansiq_lists::ListError| {
+        CliError::bad(if told {
+            e.to_string()
+        } else {
+            format!("{e} (read as {fmt}; if it is another format, say which with --list-format)")
+        })
+    };
+    Ok(match fmt {
+        Format::UnXml | Format::OfacCsv => {
+            let pb = bar(0, "reading");
+            let opts = tansiq_lists::ImportOptions { skip_invalid };
+            let imported = tansiq_lists::import_with_options(fmt, path, opts, &|done, total| {
+                pb.set_length(total);
+                pb.set_position(done);
+            })
+            .map_err(read_as)?;
+            pb.finish_and_clear();
+            for skipped in &imported.skipped {
+                eprintln!("warning: {}", crate::term::safe(&skipped.to_string()));
+            }
+            imported
+                .entries
+                .into_iter()
+                .map(|e| (e.source_ref, e.data))
+                .collect()
+        }
+        Format::Jsonl | Format::Csv if skip_invalid => {
+            return Err(CliError::bad(
+                "--skip-invalid is for UN and OFAC lists; a JSONL or CSV --list is read whole",
+            ))
+        }
+        Format::Jsonl | Format::Csv => tansiq_lists::read_list(path)
+            .map_err(read_as)?
+            .into_iter()
+            .map(|e| (e.id, e.data))
+            .collect(),
+    })
 }
 
 /// `alerts`: hits raised by continuous screening of arriving entries.

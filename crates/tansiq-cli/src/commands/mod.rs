@@ -14,6 +14,7 @@ pub mod node;
 pub mod peers;
 pub mod records;
 pub mod releases;
+pub mod screen_out;
 pub mod shell;
 pub mod store;
 pub mod sync;
