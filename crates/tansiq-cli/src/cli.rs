@@ -73,6 +73,9 @@ enum Cmd {
     /// STIX 2.1 bundles: export (dissemination, audited) and import.
     #[command(subcommand)]
     Stix(interop::StixCmd),
+    /// MISP events and feeds: import.
+    #[command(subcommand)]
+    Misp(interop::MispCmd),
     /// Offline bundles carried by hand.
     #[command(subcommand)]
     Bundle(bundles::BundleCmd),
@@ -145,6 +148,7 @@ pub fn run(cli: Cli) -> CliResult {
         Cmd::Releases => releases::list(&ctx),
         Cmd::Bundle(c) => bundles::run(&ctx, c),
         Cmd::Stix(c) => interop::stix(&ctx, c),
+        Cmd::Misp(c) => interop::misp(&ctx, c),
         Cmd::Watchlist(c) => lists::watchlist(&ctx, c),
         Cmd::Screen(a) => lists::screen(&ctx, &a),
         Cmd::Alerts => lists::alerts(&ctx),

@@ -129,3 +129,100 @@ fn stix_export_then_import_round_trips_and_a_bad_bundle_changes_nothing() {
         "{again}"
     );
 }
+
+fn sample(path: &str) -> String {
+    format!(
+        "{}/../tansiq-stix/samples/misp/{path}",
+        env!("CARGO_MANIFEST_DIR")
+    )
+}
+
+#[test]
+fn misp_event_and_feed_import_once() {
+    let n = init("DGSN", "DZ", free_port());
+    let ch = channel(&n);
+    let event = sample("event.json");
+    let r = json(
+        &n.dir,
+        &[
+            "misp",
+            "import",
+            "--channel",
+            &ch,
+            "--file",
+            "terrorism",
+            &event,
+            "--json",
+        ],
+    );
+    // threat actor, two people, a place, the report
+    assert_eq!(r["created"].as_array().unwrap().len(), 5, "{r}");
+    let found = json(&n.dir, &["record", "search", "عبد الرحمن", "--json"]);
+    assert_eq!(
+        found[0]["data"]["names"][0], "عبد الرحمن بن يوسف",
+        "{found}"
+    );
+    assert_eq!(found[0]["tlp"], "amber");
+    let again = ok(
+        &n.dir,
+        &[
+            "misp",
+            "import",
+            "--channel",
+            &ch,
+            "--file",
+            "terrorism",
+            &event,
+        ],
+    );
+    assert!(
+        again.starts_with("0 created, 0 updated, 0 retracted, 5 unchanged"),
+        "{again}"
+    );
+    let feed = sample("feed");
+    let r = json(
+        &n.dir,
+        &[
+            "misp",
+            "import",
+            "--channel",
+            &ch,
+            "--file",
+            "terrorism",
+            &feed,
+            "--json",
+        ],
+    );
+    assert_eq!(r["created"].as_array().unwrap().len(), 4, "{r}");
+    // a broken feed imports nothing and says where
+    let bad = n.dir.parent().unwrap().join("badfeed");
+    std::fs::create_dir_all(&bad).unwrap();
+    for f in [
+        "manifest.json",
+        "c7d8e9fa-0b1c-42d3-a4f5-a6b7c8d9e0f1.json",
+        "1c2d3e4f-5061-4728-b9da-f1a2b3c4d5e6.json",
+    ] {
+        std::fs::copy(sample(&format!("feed/{f}")), bad.join(f)).unwrap();
+    }
+    std::fs::write(
+        bad.join("hashes.csv"),
+        "abcd,00000000-0000-4000-8000-000000000000\n",
+    )
+    .unwrap();
+    let before = state(&n.dir);
+    let err = fails(
+        &n.dir,
+        &[
+            "misp",
+            "import",
+            "--channel",
+            &ch,
+            "--file",
+            "terrorism",
+            bad.to_str().unwrap(),
+        ],
+        2,
+    );
+    assert!(err.contains("hashes.csv line 1"), "{err}");
+    assert_eq!(state(&n.dir), before);
+}

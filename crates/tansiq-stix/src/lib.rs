@@ -11,6 +11,7 @@
 
 mod export;
 mod import;
+pub mod misp;
 mod vocab;
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
-//! `stix export|import`: STIX 2.1 bundles in and out (docs/STIX.md;
-//! the export rule and the import's provenance: docs/POLICY.md).
+//! `stix export|import`: STIX 2.1 bundles in and out, and `misp import`:
+//! MISP events and feeds in (docs/STIX.md; the export rule and the
+//! import's provenance: docs/POLICY.md).
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -94,6 +95,82 @@ pub fn stix(ctx: &Ctx, c: StixCmd) -> CliResult {
         }
     }
     Ok(())
+}
+
+#[derive(Subcommand, Debug)]
+pub enum MispCmd {
+    /// Import a MISP event (JSON export) or a MISP feed directory
+    /// (manifest.json, <uuid>.json, hashes.csv) as this node's own
+    /// records, in one transaction (docs/STIX.md, "MISP").
+    Import {
+        #[arg(long)]
+        channel: String,
+        #[arg(long)]
+        file: String,
+        /// EVENT.json or FEED_DIR.
+        path: PathBuf,
+    },
+}
+
+pub fn misp(ctx: &Ctx, c: MispCmd) -> CliResult {
+    let MispCmd::Import {
+        channel,
+        file,
+        path,
+    } = c;
+    let events = if path.is_dir() {
+        read_feed(&path)?
+    } else {
+        vec![read_json_file(&path)?]
+    };
+    let bundle = tansiq_stix::misp::events_bundle(&events)
+        .map_err(|e| CliError::bad(format!("{}: {e}", path.display())))?;
+    let source = path.file_name().map_or_else(
+        || "misp".to_string(),
+        |n| format!("misp:{}", n.to_string_lossy()),
+    );
+    let r = ctx
+        .open()?
+        .stix_import(&OP, (&channel, &file), &bundle, &source)?;
+    print_import(ctx, &r);
+    Ok(())
+}
+
+fn read_json_file(path: &Path) -> CliResult<serde_json::Value> {
+    let bytes = read_interop_file(path)?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| CliError::bad(format!("{} is not valid JSON: {e}", path.display())))
+}
+
+/// A MISP feed: the events its `manifest.json` lists, each from
+/// `<uuid>.json`; `hashes.csv`, when present, must name only those.
+fn read_feed(dir: &Path) -> CliResult<Vec<serde_json::Value>> {
+    let manifest = read_json_file(&dir.join("manifest.json"))?;
+    let manifest = manifest.as_object().ok_or_else(|| {
+        CliError::bad(format!(
+            "{}: manifest.json must map event uuids to events",
+            dir.display()
+        ))
+    })?;
+    let hashes = dir.join("hashes.csv");
+    if hashes.exists() {
+        let text = String::from_utf8(read_interop_file(&hashes)?)
+            .map_err(|_| CliError::bad(format!("{} is not UTF-8", hashes.display())))?;
+        tansiq_stix::misp::check_feed_hashes(&text, manifest)
+            .map_err(|e| CliError::bad(format!("{}: {e}", dir.display())))?;
+    }
+    let mut events = Vec::with_capacity(manifest.len());
+    for uuid in manifest.keys() {
+        // a uuid is a file name, never a path
+        if uuid.is_empty() || !uuid.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
+            return Err(CliError::bad(format!(
+                "{}: manifest.json key {uuid:?} is not an event uuid",
+                dir.display()
+            )));
+        }
+        events.push(read_json_file(&dir.join(format!("{uuid}.json")))?);
+    }
+    Ok(events)
 }
 
 /// The import's counts (and with --json, every object's record).
