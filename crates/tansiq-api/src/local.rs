@@ -378,6 +378,27 @@ async fn record_links(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+struct GraphQuery {
+    hops: Option<u32>,
+    limit: Option<usize>,
+}
+
+/// The network within `hops` (default 2) of a record, as the user may
+/// see it (`Node::record_graph`).
+async fn record_graph(
+    State(st): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Path(id): Path<String>,
+    Query(q): Query<GraphQuery>,
+) -> ApiResult {
+    as_user(st, actor, move |node, actor| {
+        node.record_graph(actor, &id, q.hops.unwrap_or(2), q.limit)
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct ShareBody {
     channel: String,
 }
@@ -1117,6 +1138,7 @@ fn router_with(node: Arc<Node>, sessions: Arc<crate::ui::session::Sessions>) -> 
             get(get_record).put(update_record).delete(retract_record),
         )
         .route("/api/v1/records/{id}/links", get(record_links))
+        .route("/api/v1/records/{id}/graph", get(record_graph))
         .route("/api/v1/records/{id}/share", post(share_record))
         .route("/api/v1/channels", get(list_channels).post(create_channel))
         .route("/api/v1/channels/{id}/accept", post(accept_channel))
@@ -1327,6 +1349,10 @@ pub fn openapi_document() -> Value {
                 "SignedCheckpoint": {"type": "object", "properties": {"size": {"type": "integer"}, "root": {"type": "string"}, "note": {"type": "string"}, "created_at": {"type": "string"}, "witnesses": {"type": "array", "items": {"type": "object", "properties": {"witness": {"type": "string"}, "note": {"type": "string"}}}}}},
                 "WatchlistImport": {"type": "object", "additionalProperties": false, "required": ["channel", "file", "list", "entries"], "properties": {"channel": {"type": "string"}, "file": {"type": "string"}, "list": {"type": "string"}, "entries": {"type": "array", "items": {"type": "object", "additionalProperties": false, "required": ["id", "kind", "data"], "properties": {"id": {"type": "string"}, "kind": {"enum": ["person", "organization", "network", "location", "incident", "document", "note"]}, "data": {"type": "object"}}}}}},
                 "ImportSummary": {"type": "object", "properties": {"imported": {"type": "integer"}, "created": {"type": "integer"}, "updated": {"type": "integer"}, "unchanged": {"type": "integer"}, "delisted": {"type": "integer"}, "alerts": {"type": "integer"}}},
+                "Graph": {"type": "object", "required": ["root", "hops", "nodes", "links", "truncated"], "properties": {
+                    "root": {"type": "string"}, "hops": {"type": "integer"}, "truncated": {"type": "boolean"},
+                    "nodes": {"type": "array", "items": {"type": "object", "required": ["id", "kind", "name", "file", "tlp", "status", "hops"], "properties": {"id": {"type": "string"}, "kind": {"type": "string"}, "name": {"type": ["string", "null"]}, "file": {"type": "string"}, "tlp": {"type": "string"}, "status": {"type": "string"}, "hops": {"type": "integer"}}}},
+                    "links": {"type": "array", "items": {"type": "object", "required": ["src", "rel", "dst", "from", "until"], "properties": {"src": {"type": "string"}, "rel": {"type": "string"}, "dst": {"type": "string"}, "from": {"type": ["string", "null"]}, "until": {"type": ["string", "null"]}}}}}},
                 "Hit": {"type": "object", "properties": {"entry_id": {"type": "string"}, "score": {"type": "number"}, "matched_name": {"type": "string"}, "explanation": {"type": "string"}}},
                 "SyncStatus": {"type": "object", "properties": {"peers": {"type": "array", "items": {"type": "object", "properties": {"id": {"type": "string"}, "name": {"type": "string"}, "link": {"enum": ["up", "down"]}, "queued": {"type": "integer"}, "in_flight": {"type": "integer"}, "last_delivery": {"type": ["string", "null"]}, "last_error": {"type": "string"}, "card_pending": {"type": "boolean"}}}}, "unacked": {"type": "array", "items": {"$ref": "#/components/schemas/Unacked"}}, "alarms": {"type": "array"}}}
     });
@@ -1358,6 +1384,11 @@ pub fn openapi_document() -> Value {
                 "delete": {"summary": "Retract (originator only)", "responses": merge(json!({"200": ok(json!({"type": "object"}))}), &errors)}
             },
             "/api/v1/records/{id}/links": {"parameters": id_param, "get": {"summary": "Links of a record whose both ends the caller may see (audited)", "responses": merge(json!({"200": ok(json!({"type": "array", "items": {"type": "object", "required": ["src", "rel", "dst"], "properties": {"src": {"type": "string"}, "rel": {"type": "string"}, "dst": {"type": "string"}, "from": {"type": ["string", "null"]}, "until": {"type": ["string", "null"]}}}}))}), &errors)}},
+            "/api/v1/records/{id}/graph": {"parameters": id_param, "get": {"summary": "The network around a record: the records within `hops` links of it (either direction) that the caller may see, nearest first, and the typed, dated links between them; at most `limit` records (then `truncated`)",
+                "parameters": [
+                    {"name": "hops", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 6, "default": 2}},
+                    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 5000, "default": 1000}}],
+                "responses": merge(json!({"200": ok(json!({"$ref": "#/components/schemas/Graph"}))}), &errors)}},
             "/api/v1/records/{id}/share": {"parameters": id_param, "post": {"summary": "Share into another channel (third-party rule applies)",
                 "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["channel"], "properties": {"channel": {"type": "string"}}}}}},
                 "responses": merge(json!({"200": ok(json!({"type": "object"}))}), &errors)}},

@@ -17,6 +17,7 @@
 //! | feature | module | main public methods |
 //! |---|---|---|
 //! | records | [`records`] | `record_add`, `records_add`, `record_update`, `record_retract`, `record_get`, `record_list`, `record_search`, `record_links`, `record_history`, `record_share` |
+//! | networks (N hops) | [`graph`] | `record_graph` |
 //! | channels | [`channels`] | `channel_create`, `channel_update`, `channel_accept`, `channel_import`, `channel_export`, `channel_list` |
 //! | messages | [`messages`] | `send_message`, `inbox`, `inbox_by_precedence`, `ack_message`, `unacked_messages`, `unacked_for` |
 //! | releases | [`releases`] | `release_request`, `release_grant`, `release_refuse`, `releases` |
@@ -46,6 +47,7 @@ pub mod channels;
 pub mod config;
 pub mod error;
 pub mod federation;
+pub mod graph;
 mod held;
 pub mod hits;
 mod inbound;

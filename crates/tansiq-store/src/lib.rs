@@ -32,7 +32,7 @@ pub use alerts::AlertRow;
 pub use gauges::{Counted, LatencySnapshot, Timings};
 pub use hits::{HitAllowRow, HitBudgetRow, HitEntryHead, HitListRow, HitRequestRow};
 pub use messages::MessageRow;
-pub use records::{LinkRow, RecordFilter, RecordStatus, StoredRecord, VersionHash};
+pub use records::{LinkRow, RecordFilter, RecordHead, RecordStatus, StoredRecord, VersionHash};
 use sql::{Backend, Conn, Dialect, Row, Value};
 pub use stix::{AddedVersion, StixImportRow, VersionCursor};
 pub use sync::{precedence_rank, AlarmRow, EnvelopeRow, OutboxRow, PeerLinkRow, StreamRow};

@@ -1,4 +1,4 @@
-//! `record add|update|retract|list|get|search|links|share`.
+//! `record add|update|retract|list|get|search|links|graph|share`.
 
 use std::path::PathBuf;
 
@@ -87,6 +87,19 @@ pub enum RecordCmd {
     },
     /// Links of a record.
     Links { id: String },
+    /// The network around a record: the records within N links of it
+    /// (either direction) that you may see, and the typed, dated links
+    /// between them.
+    Graph {
+        id: String,
+        /// Links to follow out from the record, 1 to 6.
+        #[arg(long, default_value_t = 2)]
+        hops: u32,
+        /// Most records in the answer (1 to 5000); past it the walk stops,
+        /// nearest first, and the answer says truncated.
+        #[arg(long, default_value_t = tansiq_node::graph::DEFAULT_GRAPH_NODES)]
+        limit: usize,
+    },
     /// Share an existing record into another channel (third-party rule).
     Share {
         id: String,
@@ -161,6 +174,14 @@ pub fn run(ctx: &Ctx, r: RecordCmd) -> CliResult {
         RecordCmd::Get { id } => print_json(&node.record_get(&OP, &id)?),
         RecordCmd::Search { text, limit } => search(&node, json, &text, limit)?,
         RecordCmd::Links { id } => print_json(&node.record_links(&OP, &id)?),
+        RecordCmd::Graph { id, hops, limit } => {
+            let g = node.record_graph(&OP, &id, hops, Some(limit))?;
+            if json {
+                print_json(&g);
+            } else {
+                print_graph(&g);
+            }
+        }
         RecordCmd::Share { id, channel } => node.record_share(&OP, &id, &channel)?,
     }
     Ok(())
@@ -207,4 +228,44 @@ fn search(node: &Node, json: bool, text: &str, limit: u64) -> CliResult {
         }
     }
     Ok(())
+}
+
+fn print_graph(g: &tansiq_node::graph::Graph) {
+    outln!(
+        "{} records, {} links within {} hops of {}",
+        g.nodes.len(),
+        g.links.len(),
+        g.hops,
+        g.root
+    );
+    for n in &g.nodes {
+        outln!(
+            "  {}  {}  {:12}  {:12}  {}",
+            n.hops,
+            n.id,
+            n.kind,
+            n.tlp,
+            one_line(n.name.as_deref().unwrap_or(&n.status))
+        );
+    }
+    if !g.links.is_empty() {
+        outln!("links");
+    }
+    for l in &g.links {
+        let dates = match (&l.from, &l.until) {
+            (None, None) => String::new(),
+            (f, u) => format!(
+                "  {}..{}",
+                f.as_deref().unwrap_or(""),
+                u.as_deref().unwrap_or("")
+            ),
+        };
+        outln!("  {}  {}  {}{}", l.src, l.rel, l.dst, one_line(&dates));
+    }
+    if g.truncated {
+        outln!(
+            "(truncated at {} records: lower --hops or raise --limit)",
+            g.nodes.len()
+        );
+    }
 }

@@ -224,6 +224,7 @@ pub const CHECKS: &[Check] = &[
         name_search_and_like_escaping,
     ),
     ("links_of_scope_both_ends", links_of_scope_both_ends),
+    ("links_around_a_frontier", links_around_a_frontier),
     ("placements", placements),
     (
         "retraction_purges_but_keeps_tombstone",
@@ -837,6 +838,91 @@ fn links_of_scope_both_ends(store: &Store) {
         links(&e, &all()).is_empty(),
         "a retracted record has no links"
     );
+}
+
+/// The graph walk's batched reads: links touching any of many ids, both
+/// ends in scope and active, each once; record heads in scope only.
+fn links_around_a_frontier(store: &Store) {
+    let who = Identity::generate();
+    let (ch, fa, fb) = (uid("ch"), uid("f"), uid("f"));
+    let (a, b, c, d, e) = (uid("a"), uid("b"), uid("c"), uid("d"), uid("e"));
+    Rec::new(&b, &ch, &fa).put(store, &who);
+    Rec::new(&c, &ch, &fb).put(store, &who);
+    let mut ra = Rec::new(&a, &ch, &fa)
+        .link(LinkType::MemberOf, &b)
+        .link(LinkType::Finances, &c);
+    ra.links[0].from = Some("2007".into());
+    ra.put(store, &who);
+    Rec::new(&d, &ch, &fa)
+        .link(LinkType::Leads, &b)
+        .put(store, &who);
+    let re = Rec::new(&e, &ch, &fa).link(LinkType::RelatedTo, &a);
+    re.put(store, &who);
+    re.retraction().put(store, &who);
+    let around = |ids: &[&String], sc: &ReadScope| {
+        let ids: Vec<String> = ids.iter().map(|s| s.to_string()).collect();
+        store
+            .read(|tx| tx.links_around(&ids, sc))
+            .unwrap()
+            .into_iter()
+            .map(|l| (l.src, l.rel, l.dst, l.from))
+            .collect::<Vec<_>>()
+    };
+    let l = |s: &str, r: &str, t: &str, f: Option<&str>| {
+        (
+            s.to_string(),
+            r.to_string(),
+            t.to_string(),
+            f.map(String::from),
+        )
+    };
+    // a and b together: the link between them once, both directions.
+    let mut want = vec![
+        l(&a, "member_of", &b, Some("2007")),
+        l(&a, "finances", &c, None),
+        l(&d, "leads", &b, None),
+    ];
+    want.sort();
+    assert_eq!(around(&[&a, &b], &all()), want);
+    let only_a = scope(Some(&[fa.as_str()]), Some(Tlp::Red));
+    want.retain(|x| x.2 != c);
+    assert_eq!(
+        around(&[&a, &b], &only_a),
+        want,
+        "an end outside the scope hides the link"
+    );
+    assert!(around(&[&c], &only_a).is_empty());
+    assert!(
+        around(&[&e], &all()).is_empty(),
+        "a retracted record has no links"
+    );
+    assert!(around(&[], &all()).is_empty());
+    // More ids than one batched query names.
+    let mut many: Vec<&String> = Vec::new();
+    let pad: Vec<String> = (0..1200).map(|i| format!("rec_pad_{i}")).collect();
+    many.extend(pad.iter());
+    many.push(&d);
+    assert_eq!(around(&many, &all()), vec![l(&d, "leads", &b, None)]);
+
+    let heads = |ids: &[&String], sc: &ReadScope| {
+        let ids: Vec<String> = ids.iter().map(|s| s.to_string()).collect();
+        store
+            .read(|tx| tx.record_heads(&ids, sc))
+            .unwrap()
+            .into_iter()
+            .map(|h| (h.id, h.status, h.body.is_some()))
+            .collect::<Vec<_>>()
+    };
+    let mut want = vec![
+        (a.clone(), RecordStatus::Active, true),
+        (c.clone(), RecordStatus::Active, true),
+        (e.clone(), RecordStatus::Retracted, false),
+    ];
+    want.sort_by(|x, y| x.0.cmp(&y.0));
+    assert_eq!(heads(&[&e, &c, &a, &pad[0]], &all()), want);
+    want.retain(|x| x.0 != c);
+    assert_eq!(heads(&[&e, &c, &a], &only_a), want);
+    assert!(heads(&[&a], &scope(None, None)).is_empty());
 }
 
 fn placements(store: &Store) {
