@@ -597,3 +597,32 @@ fn screen_reads_ofac_csv_and_columns_named_by_the_user() {
     );
     assert!(e.contains("\"nmae\" is not a field"), "{e}");
 }
+
+#[test]
+fn watchlist_import_tells_the_format_from_the_file() {
+    let n = init("DRS Algeria", "DZ", 7401);
+    let ch = channel(&n);
+    let un = shared("watchlists/un/consolidated-2018-10-29.xml");
+    let args = [
+        "watchlist",
+        "import",
+        "--channel",
+        &ch,
+        "--file",
+        "terrorism",
+    ];
+    let mut with = args.to_vec();
+    with.push(&un);
+    assert_eq!(ok(&n.dir, &with), "1093");
+    // a file read as the wrong format says how to name the right one
+    let tmp = tempfile::tempdir().unwrap();
+    let odd = write(tmp.path(), "list.txt", "<not the UN list/>\n");
+    let mut with = args.to_vec();
+    with.push(&odd);
+    let e = fails(&n.dir, &with, 2);
+    assert!(
+        e.contains("read as un-xml") && e.contains("--format"),
+        "{e}"
+    );
+    assert_eq!(count(&n), 1093);
+}

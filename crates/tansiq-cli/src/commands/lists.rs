@@ -31,9 +31,10 @@ pub struct ImportArgs {
     channel: String,
     #[arg(long)]
     file: String,
-    /// un-xml, ofac-csv, jsonl or csv.
+    /// un-xml, ofac-csv, jsonl or csv (default: told from the file, as
+    /// for `screen --list`).
     #[arg(long)]
-    format: String,
+    format: Option<String>,
     /// List name recorded in each entry's listing (default: UN, OFAC, or the file name).
     #[arg(long)]
     list: Option<String>,
@@ -101,11 +102,14 @@ fn import(ctx: &Ctx, a: ImportArgs) -> CliResult {
         skip_invalid,
         path,
     } = a;
-    let fmt: Format = format.parse().map_err(|_| {
-        CliError::bad(format!(
-            "--format {format:?}: use un-xml, ofac-csv, jsonl or csv"
-        ))
-    })?;
+    let fmt: Format = match &format {
+        Some(f) => f.parse().map_err(|_| {
+            CliError::bad(format!(
+                "--format {f:?}: use un-xml, ofac-csv, jsonl or csv"
+            ))
+        })?,
+        None => tansiq_lists::detect_format(&path),
+    };
     let node = ctx.open()?;
     let list_name = list.unwrap_or_else(|| match fmt {
         Format::UnXml => "UN".into(),
@@ -121,7 +125,13 @@ fn import(ctx: &Ctx, a: ImportArgs) -> CliResult {
         pb.set_length(total);
         pb.set_position(done);
     })
-    .map_err(|e| CliError::bad(format!("{e}; nothing imported")))?;
+    .map_err(|e| {
+        let hint = match format {
+            Some(_) => String::new(),
+            None => format!(" (read as {fmt}; if it is another format, say which with --format)"),
+        };
+        CliError::bad(format!("{e}; nothing imported{hint}"))
+    })?;
     pb.finish_and_clear();
     for skipped in &imported.skipped {
         eprintln!("warning: {}", crate::term::safe(&skipped.to_string()));
