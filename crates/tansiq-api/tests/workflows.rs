@@ -524,16 +524,10 @@ fn record_history_shows_versions_and_retraction_to_those_who_may_see() {
     assert_eq!(versions.len(), 3, "{v}");
     assert_eq!(versions[2]["retracted"], true);
     assert_eq!(versions[0]["purged"], true);
-    let audited =
-        p.dz.store
-            .read(|tx| {
-                let n = tx.audit_count()?;
-                tx.audit_entries(0, n)
-            })
-            .unwrap();
+    let audited = audit_log(&p.dz);
     assert!(audited
         .iter()
-        .any(|(e, _)| e.action == "record.history" && e.actor.contains("amina")));
+        .any(|e| e.action == "record.history" && e.actor.contains("amina")));
 }
 
 #[test]
@@ -794,14 +788,9 @@ fn every_list_a_user_reads_leaves_an_audit_leaf_naming_them() {
         ("/api/v1/sync/status", "sync.status"),
     ];
     let leaves = |action: &str| {
-        p.dz.store
-            .read(|tx| {
-                let n = tx.audit_count()?;
-                tx.audit_entries(0, n)
-            })
-            .unwrap()
+        audit_log(&p.dz)
             .into_iter()
-            .filter(|(e, _)| e.action == action && e.actor.contains("omar"))
+            .filter(|e| e.action == action && e.actor.contains("omar"))
             .count()
     };
     for (path, action) in reads {
@@ -850,17 +839,11 @@ fn hit_queries_are_asked_as_the_user_over_the_partners_real_endpoint() {
         assert!(v[1]["reference"].is_null());
     }
     // One entry per ask in DZ's audit log, naming the user.
-    let asked =
-        p.dz.store
-            .read(|tx| {
-                let n = tx.audit_count()?;
-                tx.audit_entries(0, n)
-            })
-            .unwrap()
-            .into_iter()
-            .filter(|(e, _)| e.action == "hit.query")
-            .map(|(e, _)| e.actor)
-            .collect::<Vec<_>>();
+    let asked = audit_log(&p.dz)
+        .into_iter()
+        .filter(|e| e.action == "hit.query")
+        .map(|e| e.actor)
+        .collect::<Vec<_>>();
     assert_eq!(asked.len(), 2, "{asked:?}");
     assert!(asked[0].contains("omar") && asked[1].contains("amina"));
     // An auditor may not; bad subjects are refused before anything is
@@ -1004,15 +987,9 @@ fn charters_are_carried_by_hand_through_the_api() {
         p.ma.channel_import(&OP, back.to_string().as_bytes())
             .unwrap();
     assert_eq!(st.status, "active", "{st:?}");
-    let exported =
-        p.dz.store
-            .read(|tx| {
-                let n = tx.audit_count()?;
-                tx.audit_entries(0, n)
-            })
-            .unwrap()
-            .into_iter()
-            .filter(|(e, _)| e.action == "channel.export" && e.actor.contains("omar"))
-            .count();
+    let exported = audit_log(&p.dz)
+        .into_iter()
+        .filter(|e| e.action == "channel.export" && e.actor.contains("omar"))
+        .count();
     assert_eq!(exported, 1);
 }

@@ -103,30 +103,78 @@ fn pump_with(nodes: &[&Node], lenient: bool) -> usize {
     moved
 }
 
-/// Serves `node`'s local API on a free loopback port until the returned
-/// sender is dropped; returns its base URL.
-pub fn serve_api(node: std::sync::Arc<Node>) -> (String, tokio::sync::oneshot::Sender<()>) {
+/// Runs `serve` on a runtime of its own in a thread: it gets a stop
+/// signal and a sender for what the caller waits for (the bound address),
+/// sent once it listens. Returns that and the stop sender (dropping it
+/// stops the server).
+fn serve_in_thread<T, F>(
+    serve: impl FnOnce(tokio::sync::oneshot::Receiver<()>, std::sync::mpsc::Sender<T>) -> F
+        + Send
+        + 'static,
+) -> (T, tokio::sync::oneshot::Sender<()>)
+where
+    T: Send + 'static,
+    F: std::future::Future<Output = ()>,
+{
     let (stop, rx) = tokio::sync::oneshot::channel::<()>();
-    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread()
+        tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()
-            .unwrap();
-        rt.block_on(async move {
-            let l = tansiq_api::local::bind("127.0.0.1:0".parse().unwrap())
-                .await
-                .unwrap();
-            addr_tx.send(l.local_addr().unwrap()).unwrap();
-            tansiq_api::local::serve(node, l, async {
-                let _ = rx.await;
-            })
+            .unwrap()
+            .block_on(serve(rx, ready_tx));
+    });
+    (ready_rx.recv().unwrap(), stop)
+}
+
+/// Serves `node`'s local API on a free loopback port until the returned
+/// sender is dropped; returns its base URL.
+pub fn serve_api(node: std::sync::Arc<Node>) -> (String, tokio::sync::oneshot::Sender<()>) {
+    let (addr, stop) = serve_in_thread(|rx, ready| async move {
+        let l = tansiq_api::local::bind("127.0.0.1:0".parse().unwrap())
             .await
             .unwrap();
-        });
+        ready.send(l.local_addr().unwrap()).unwrap();
+        tansiq_api::local::serve(node, l, async {
+            let _ = rx.await;
+        })
+        .await
+        .unwrap();
     });
-    (format!("http://{}", addr_rx.recv().unwrap()), stop)
+    (format!("http://{addr}"), stop)
+}
+
+/// Serves `node`'s partner endpoint (mutual TLS, on its `listen` address)
+/// until the returned sender is dropped, as `serve` runs it.
+pub fn serve_partner(node: std::sync::Arc<Node>) -> tokio::sync::oneshot::Sender<()> {
+    serve_in_thread(|rx, ready| async move {
+        let peers = tansiq_net::transport::PeerSet::new();
+        tansiq_node::peering::refresh_peers(&node, &peers).unwrap();
+        let addr = tansiq_node::config::parse_listen(&node.config.listen).unwrap();
+        let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
+        ready.send(()).unwrap();
+        tansiq_api::partner::serve_peers(node, listener, peers, async {
+            let _ = rx.await;
+        })
+        .await
+        .unwrap();
+    })
+    .1
+}
+
+/// The whole audit log of `node`, oldest first.
+pub fn audit_log(node: &Node) -> Vec<tansiq_core::audit::AuditEntry> {
+    node.store
+        .read(|tx| {
+            let n = tx.audit_count()?;
+            tx.audit_entries(0, n)
+        })
+        .unwrap()
+        .into_iter()
+        .map(|(e, _)| e)
+        .collect()
 }
 
 /// One API call with an optional bearer token and JSON body: the status
@@ -160,32 +208,4 @@ pub fn call(
         status,
         serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
     )
-}
-
-/// Serves `node`'s partner endpoint (mutual TLS, on its `listen` address)
-/// until the returned sender is dropped, as `serve` runs it.
-pub fn serve_partner(node: std::sync::Arc<Node>) -> tokio::sync::oneshot::Sender<()> {
-    let (stop, rx) = tokio::sync::oneshot::channel::<()>();
-    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let peers = tansiq_net::transport::PeerSet::new();
-            tansiq_node::peering::refresh_peers(&node, &peers).unwrap();
-            let addr = tansiq_node::config::parse_listen(&node.config.listen).unwrap();
-            let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
-            ready_tx.send(()).unwrap();
-            tansiq_api::partner::serve_peers(node, listener, peers, async {
-                let _ = rx.await;
-            })
-            .await
-            .unwrap();
-        });
-    });
-    ready_rx.recv().unwrap();
-    stop
 }
