@@ -346,6 +346,16 @@ fn post_versions_and_delete() {
         .send()
         .unwrap();
     assert_eq!(r.status().as_u16(), 415);
+    // 413 beyond max_content_length (the API's body limit)
+    let r = Client::new()
+        .post(format!("{}/taxii2/api/collections/{ter}/objects/", f.base))
+        .bearer_auth(&f.analyst)
+        .header("Accept", MEDIA)
+        .header("Content-Type", MEDIA)
+        .body(format!("{{\"objects\": [\"{}\"]}}", "x".repeat(2 << 20)))
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 413);
     let path = format!("/taxii2/api/collections/{ter}/objects/");
     let (s, st, _) = taxii(
         &f,
