@@ -839,6 +839,60 @@ async fn screen(
     .await
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IncidentBody {
+    channel: String,
+    file: String,
+    title: String,
+    place: Option<String>,
+    occurred_at: Option<String>,
+    tlp: Option<String>,
+    message: Option<String>,
+    #[serde(default)]
+    names: Vec<ScreenName>,
+    threshold: Option<f64>,
+}
+
+/// Declares an incident as the user (`Node::incident_declare`): the
+/// record, a FLASH to every channel carrying the file, the names screened
+/// (at most [`MAX_SCREEN_NAMES`] a request, as `/screen`).
+async fn declare_incident(
+    State(st): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Body(b): Body<IncidentBody>,
+) -> ApiResult {
+    if b.names.len() > MAX_SCREEN_NAMES {
+        return Err(NodeError::bad(format!("at most {MAX_SCREEN_NAMES} names a request")).into());
+    }
+    let new = tansiq_node::incidents::NewIncident {
+        channel: b.channel,
+        file: b.file,
+        title: b.title,
+        place: b.place,
+        occurred_at: b.occurred_at,
+        tlp: parse::<Tlp>("tlp", b.tlp.as_deref())?,
+        message: b.message,
+        names: b
+            .names
+            .into_iter()
+            .map(|n| tansiq_match::Query {
+                id: n.id,
+                name: n.name,
+                birth_date: n.birth_date,
+                nationality: n.nationality,
+                gender: n.gender,
+                documents: vec![],
+            })
+            .collect(),
+        threshold: b.threshold.unwrap_or(tansiq_match::DEFAULT_THRESHOLD),
+    };
+    as_user(st, actor, move |node, actor| {
+        node.incident_declare(actor, new, &|_, _| {})
+    })
+    .await
+}
+
 async fn record_history(
     State(st): State<AppState>,
     Extension(actor): Extension<Actor>,
@@ -1165,6 +1219,7 @@ fn router_with(node: Arc<Node>, sessions: Arc<crate::ui::session::Sessions>) -> 
         .route("/api/v1/records/{id}/release", post(release_record))
         .route("/api/v1/alerts", get(list_alerts))
         .route("/api/v1/screen", post(screen))
+        .route("/api/v1/incidents", post(declare_incident))
         .route("/api/v1/sync/status", get(sync_status))
         .route("/api/v1/records/{id}/history", get(record_history))
         .route("/api/v1/channels/{id}/members", post(update_channel))
@@ -1337,6 +1392,23 @@ pub fn openapi_document() -> Value {
                 "responses": merge(json!({"200": ok(json!({"$ref": "#/components/schemas/ImportSummary"}))}), &errors)}},
             "/api/v1/sync/status": {"get": {"summary": "Delivery state per peer (link, queue, last delivery), unacknowledged FLASH the caller may read, alarms", "responses": merge(json!({"200": ok(json!({"$ref": "#/components/schemas/SyncStatus"}))}), &errors)}}
     });
+    // The surge (issue 14 §3), in a `json!` of its own as well.
+    let incident_paths = json!({
+            "/api/v1/incidents": {"post": {"summary": "Declare an incident (officer, in the file): its record in `channel`, a FLASH to every channel carrying `file`, and `names` screened against every person and organization record the caller may see; each name with a hit becomes a person record linked to the incident, each hit an alert. One transaction",
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": false, "required": ["channel", "file", "title"], "properties": {
+                    "channel": {"type": "string"}, "file": {"type": "string"}, "title": {"type": "string"}, "place": {"type": "string"}, "occurred_at": {"type": "string"},
+                    "tlp": {"enum": ["clear", "green", "amber", "amber+strict", "red"]}, "message": {"type": "string"},
+                    "names": {"type": "array", "maxItems": 10000, "items": {"type": "object", "additionalProperties": false, "required": ["id", "name"], "properties": {"id": {"type": "string"}, "name": {"type": "string"}, "birth_date": {"type": "string"}, "nationality": {"type": "array", "items": {"type": "string"}}, "gender": {"type": "string"}}}},
+                    "threshold": {"type": "number", "minimum": 0, "maximum": 1}}}}}},
+                "responses": merge(json!({"200": ok(json!({"$ref": "#/components/schemas/IncidentReport"}))}), &errors)}}
+    });
+    let incident_schemas = json!({
+                "IncidentReport": {"type": "object", "required": ["incident", "messages", "names_screened", "entries", "hits", "alerts"], "properties": {
+                    "incident": {"type": "string"}, "names_screened": {"type": "integer"}, "entries": {"type": "integer"}, "alerts": {"type": "integer"},
+                    "messages": {"type": "array", "items": {"type": "object", "properties": {"id": {"type": "string"}, "channel": {"type": "string"}}}},
+                    "hits": {"type": "array", "items": {"type": "object", "properties": {"query_id": {"type": "string"}, "name": {"type": "string"}, "record": {"type": "string"},
+                        "matches": {"type": "array", "items": {"type": "object", "properties": {"entry_id": {"type": "string"}, "score": {"type": "number"}, "matched_name": {"type": "string"}, "explanation": {"type": "string"}, "alert": {"type": "string"}}}}}}}}}
+    });
     let workflow_schemas = json!({
                 "Message": {"type": "object", "properties": {"id": {"type": "string"}, "channel": {"type": "string"}, "file": {"type": ["string", "null"]}, "sender": {"type": "string"}, "precedence": {"type": "string"}, "text": {"type": "string"}, "sent_at": {"type": "string"}, "received_at": {"type": ["string", "null"]}, "ack_required": {"type": "boolean"}, "acked": {"type": "boolean"}}},
                 "Unacked": {"type": "object", "properties": {"id": {"type": "string"}, "channel": {"type": "string"}, "precedence": {"type": "string"}, "sent_at": {"type": "string"}, "awaiting": {"type": "array", "items": {"type": "string"}}}},
@@ -1444,7 +1516,9 @@ pub fn openapi_document() -> Value {
         }
     });
     doc["paths"] = merge(doc["paths"].take(), &workflow_paths);
+    doc["paths"] = merge(doc["paths"].take(), &incident_paths);
     doc["paths"] = merge(doc["paths"].take(), &crate::ops::openapi_paths());
     doc["components"]["schemas"] = merge(doc["components"]["schemas"].take(), &workflow_schemas);
+    doc["components"]["schemas"] = merge(doc["components"]["schemas"].take(), &incident_schemas);
     doc
 }

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use clap::{CommandFactory, Parser, Subcommand};
 
 use crate::commands::{
-    audit, bundles, channels, hits, interop, lists, messages, node, peers, records, releases,
-    shell, store, sync, users,
+    audit, bundles, channels, hits, incidents, interop, lists, messages, node, peers, records,
+    releases, shell, store, sync, users,
 };
 use crate::ctx::Ctx;
 use crate::error::CliResult;
@@ -88,6 +88,10 @@ enum Cmd {
     Screen(lists::ScreenArgs),
     /// Hits raised by continuous screening of arriving watchlist entries.
     Alerts,
+    /// Incidents: declare one (record, FLASH to every channel carrying its
+    /// file, screening of a list of names) in one transaction.
+    #[command(subcommand)]
+    Incident(incidents::IncidentCmd),
     /// Private hit/no-hit: ask a partner whether it holds a person, without
     /// sending the name (`--peer P --name N`); or decide what partners may ask
     /// (`allow`, `deny`, `allowed`, `rotate`).
@@ -152,6 +156,7 @@ pub fn run(cli: Cli) -> CliResult {
         Cmd::Watchlist(c) => lists::watchlist(&ctx, c),
         Cmd::Screen(a) => lists::screen(&ctx, &a),
         Cmd::Alerts => lists::alerts(&ctx),
+        Cmd::Incident(c) => incidents::run(&ctx, c),
         Cmd::Query(a) => hits::query(&ctx, a),
         Cmd::Request(a) => hits::request(&ctx, a),
         Cmd::Requests => hits::requests(&ctx),

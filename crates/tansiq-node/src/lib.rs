@@ -18,6 +18,7 @@
 //! |---|---|---|
 //! | records | [`records`] | `record_add`, `records_add`, `record_update`, `record_retract`, `record_get`, `record_list`, `record_search`, `record_links`, `record_history`, `record_share` |
 //! | networks (N hops) | [`graph`] | `record_graph` |
+//! | incidents (surge) | [`incidents`] | `incident_declare` |
 //! | channels | [`channels`] | `channel_create`, `channel_update`, `channel_accept`, `channel_import`, `channel_export`, `channel_list` |
 //! | messages | [`messages`] | `send_message`, `inbox`, `inbox_by_precedence`, `ack_message`, `unacked_messages`, `unacked_for` |
 //! | releases | [`releases`] | `release_request`, `release_grant`, `release_refuse`, `releases` |
@@ -51,6 +52,7 @@ pub mod graph;
 mod held;
 pub mod hits;
 mod inbound;
+pub mod incidents;
 mod keyring;
 pub mod messages;
 pub mod metrics;

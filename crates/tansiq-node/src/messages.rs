@@ -32,6 +32,16 @@ pub fn parse_precedence(s: &str) -> NodeResult<Precedence> {
     }
 }
 
+/// The name [`parse_precedence`] reads, as stored and sent.
+fn prec_name(p: Precedence) -> &'static str {
+    match p {
+        Precedence::Flash => "flash",
+        Precedence::Immediate => "immediate",
+        Precedence::Priority => "priority",
+        Precedence::Routine => "routine",
+    }
+}
+
 /// Longest liaison message text, in characters, sent or received.
 pub const MAX_MESSAGE_CHARS: usize = 100_000;
 
@@ -138,9 +148,28 @@ impl Node {
                 .into());
             }
         }
+        self.commit(|tx, out| self.send_in(tx, actor, channel, file, prec, text, ack_required, out))
+    }
+
+    /// Sends a message inside the caller's transaction (the checks of
+    /// [`Node::send_message`] on role, text and the actor's file are the
+    /// caller's): the channel's terms, the stored row, the sealed payload
+    /// queued for the members, the audit entry. Returns its id.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn send_in(
+        &self,
+        tx: &mut Tx,
+        actor: &Actor,
+        channel: &str,
+        file: Option<&str>,
+        prec: Precedence,
+        text: &str,
+        ack_required: bool,
+        out: &mut crate::federation::Outbox,
+    ) -> NodeResult<String> {
         let id = new_id(MESSAGE_PREFIX);
         let now = time::format(&time::now());
-        self.commit(|tx, out| {
+        {
             let st = load_channel(tx, channel)?;
             let c = st
                 .charter()
@@ -161,7 +190,7 @@ impl Node {
                 channel: channel.to_string(),
                 file: file.map(str::to_string),
                 sender: self.id().to_string(),
-                precedence: precedence.trim().to_ascii_lowercase(),
+                precedence: prec_name(prec).to_string(),
                 text: text.to_string(),
                 sent_at: now.clone(),
                 received_at: None,
@@ -186,8 +215,7 @@ impl Node {
                 &id,
                 json!({"id": id, "channel": channel, "precedence": row.precedence}),
             )?;
-            Ok(())
-        })?;
+        }
         Ok(id)
     }
 

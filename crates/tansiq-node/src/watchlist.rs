@@ -96,6 +96,24 @@ pub fn match_entry(id: &str, data: &Value) -> Entry {
     }
 }
 
+/// What screening matches names against: every person and organization
+/// record within `scope` (list entries and dossiers alike).
+pub(crate) fn screening_entries(tx: &mut Tx, scope: &policy::ReadScope) -> NodeResult<Vec<Entry>> {
+    let mut entries = Vec::new();
+    for kind in [Kind::Person, Kind::Organization] {
+        let filter = RecordFilter {
+            kind: Some(kind),
+            ..Default::default()
+        };
+        for r in tx.records(&filter, scope)? {
+            if let Some(s) = &r.signed {
+                entries.push(match_entry(&r.id, &s.body.data));
+            }
+        }
+    }
+    Ok(entries)
+}
+
 /// The queries that screen one entry: one per name, with its attributes.
 fn entry_queries(e: &Entry) -> Vec<Query> {
     e.names
@@ -336,20 +354,7 @@ impl Node {
         policy::authorize(actor, Action::Screen)?;
         let scope = policy::read_scope(actor);
         let entries = self.note(|tx| {
-            let mut entries = Vec::new();
-            for kind in [Kind::Person, Kind::Organization] {
-                for r in tx.records(
-                    &RecordFilter {
-                        kind: Some(kind),
-                        ..Default::default()
-                    },
-                    &scope,
-                )? {
-                    if let Some(s) = &r.signed {
-                        entries.push(match_entry(&r.id, &s.body.data));
-                    }
-                }
-            }
+            let entries = screening_entries(tx, &scope)?;
             self.audit(
                 tx,
                 &actor.audit_name(),

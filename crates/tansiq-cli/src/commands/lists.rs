@@ -174,7 +174,7 @@ fn import(ctx: &Ctx, a: ImportArgs) -> CliResult {
     Ok(())
 }
 
-fn to_query(q: tansiq_lists::NameQuery) -> Query {
+pub(crate) fn to_query(q: tansiq_lists::NameQuery) -> Query {
     Query {
         id: q.id,
         name: q.name,

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod bundles;
 pub mod channels;
 pub mod hits;
+pub mod incidents;
 pub mod interop;
 pub mod lists;
 pub mod messages;
