@@ -2,9 +2,10 @@
 //! 10,000 names against a node holding 100,000 person entries, through
 //! the node's real services on a real SQLite store.
 //!
-//! Entries: names made of a given name, a father's name and a family
-//! name (Maghreb and European), in Latin script, a fifth also in Arabic
-//! script. Manifest: 1 name in 10 an entry's name respelled (a letter
+//! Entries: names made of a given name, a father's name ("ben"/"ould"
+//! and a given name) and one of 900 family names — 2.9 million
+//! combinations, so a random name is rarely on the list — in Latin
+//! script, a fifth with a name in Arabic script as well. Manifest: 1 name in 10 an entry's name respelled (a letter
 //! doubled or dropped, as transliterations differ), the rest drawn from
 //! the same pools at random (some of which are on the list by chance, as
 //! in life). Timed: the whole declaration, and its phases from the
@@ -30,31 +31,23 @@ use tansiq_node::incidents::NewIncident;
 use tansiq_node::records::NewRecord;
 use tansiq_node::{InitOptions, Node};
 
-const GIVEN: [&str; 24] = [
+const GIVEN: [&str; 40] = [
     "Abdallah", "Mohamed", "Youssef", "Karim", "Samir", "Nadia", "Fatima", "Amina", "Omar",
     "Rachid", "Hassan", "Khaled", "Leila", "Yasmina", "Mourad", "Nabil", "Sofiane", "Djamel",
-    "Pierre", "Jean", "Marie", "Lucas", "Ahmed", "Said",
+    "Pierre", "Jean", "Marie", "Lucas", "Ahmed", "Said", "Brahim", "Aissa", "Larbi", "Kaddour",
+    "Moussa", "Salah", "Hamza", "Bilal", "Walid", "Zineb", "Houda", "Kamel", "Farid", "Tarek",
+    "Anis", "Idris",
 ];
-const FATHER: [&str; 12] = [
-    "ben Ali",
-    "ben Omar",
-    "ould Ahmed",
-    "ben Youssef",
-    "ben Salah",
-    "ould Mohamed",
-    "ben Brahim",
-    "ben Aissa",
-    "ben Larbi",
-    "ben Kaddour",
-    "ould Sidi",
-    "ben Moussa",
+/// Family names are made of two parts: 30 × 30 = 900 of them.
+const FAMILY_HEAD: [&str; 30] = [
+    "Bel", "Ben", "Bou", "Ham", "Kha", "Mes", "Zer", "Sal", "Tah", "Lou", "Che", "Dje", "Fer",
+    "Gha", "Ida", "Jaz", "Mab", "Nac", "Oua", "Rah", "Sli", "Yah", "Zit", "Amr", "Dah", "Har",
+    "Kad", "Mok", "Nou", "Sad",
 ];
-const FAMILY: [&str; 40] = [
-    "Belkeziz", "Benali", "Bouzid", "Haddad", "Mansouri", "Zerrouki", "Khelifi", "Saidi",
-    "Boukhari", "Cherif", "Djebbar", "Ferhat", "Ghali", "Hamidi", "Idrissi", "Jaziri", "Kaci",
-    "Lounes", "Mebarki", "Naceri", "Ouali", "Rahmani", "Slimani", "Tahri", "Yahiaoui", "Zitouni",
-    "Amrani", "Bouazza", "Chaoui", "Dahmani", "Martin", "Bernard", "Dubois", "Moreau", "Laurent",
-    "Garcia", "Lopez", "Rossi", "Ferrari", "Bianchi",
+const FAMILY_TAIL: [&str; 30] = [
+    "kacem", "ali", "zid", "dad", "souri", "rouki", "lifi", "aidi", "khari", "rif", "bar", "hat",
+    "idi", "rissi", "iri", "ci", "nes", "arki", "eri", "li", "mani", "touni", "rani", "azza",
+    "oui", "ghoul", "djeb", "louz", "mache", "tout",
 ];
 
 struct Rng(u64);
@@ -69,11 +62,13 @@ impl Rng {
 }
 
 fn name(rng: &mut Rng) -> String {
+    let father = ["ben", "ould"][rng.below(2)];
     format!(
-        "{} {} {}",
+        "{} {father} {} {}{}",
         GIVEN[rng.below(GIVEN.len())],
-        FATHER[rng.below(FATHER.len())],
-        FAMILY[rng.below(FAMILY.len())]
+        GIVEN[rng.below(GIVEN.len())],
+        FAMILY_HEAD[rng.below(FAMILY_HEAD.len())],
+        FAMILY_TAIL[rng.below(FAMILY_TAIL.len())]
     )
 }
 
@@ -155,7 +150,8 @@ fn main() {
     let manifest: Vec<Query> = (0..n_names)
         .map(|i| {
             let name = if i % 10 == 0 {
-                respell(&mut rng, &names[rng.below(names.len())])
+                let k = rng.below(names.len());
+                respell(&mut rng, &names[k])
             } else {
                 name(&mut rng)
             };
