@@ -173,9 +173,14 @@ fn main() {
             format!("/ui/records?offset={}", (records / 100).min(50_000)),
         ),
         (
-            "records (name search)",
+            "records (name search, 12,500 hits)",
             &c,
             "/ui/records?name=Haddad".into(),
+        ),
+        (
+            "records (name search, a few hits)",
+            &c,
+            "/ui/records?name=Samir%20Haddad%2027".into(),
         ),
         ("record dossier", &c, dossier),
         ("screening form", &c, "/ui/screen".into()),

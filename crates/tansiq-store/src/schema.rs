@@ -127,6 +127,10 @@ const MIGRATIONS: &[&str] = &[
         imported_at TEXT NOT NULL, PRIMARY KEY (channel, stix_id));
      ALTER TABLE record_versions ADD COLUMN added_ms BIGINT NOT NULL DEFAULT 0;
      CREATE INDEX record_versions_by_added ON record_versions (added_ms, id, version);",
+    // 10: a page of one file's records in creation order (the web
+    // interface's records list, the API's `?file=` and a one-file user)
+    // is read from the index in order, not sorted whole (issue 14).
+    "CREATE INDEX records_by_file_created ON records (file, created_at, id);",
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
