@@ -256,7 +256,17 @@ async fn send_one(node: &Arc<Node>, client: &PeerClient, peers: &PeerSet, t: Tra
         }
     };
     let Ok(Ok(Some((endpoint, key, acked)))) = target else {
-        tracing::warn!(peer = %t.to.as_str(), "no endpoint for peer; message dropped (the engine will retry)");
+        // Told to the engine, which queues it again after its backoff:
+        // dropped silently, it would stay in flight for the whole
+        // acknowledgement timeout (30 s).
+        tracing::warn!(peer = %t.to.as_str(), "no endpoint for peer; message not sent (the engine will retry)");
+        let n = node.clone();
+        let _ = tokio::task::spawn_blocking(move || {
+            if let Err(e) = n.transmit_failed(&t) {
+                tracing::warn!(error = %e, "recording a failed transmit")
+            }
+        })
+        .await;
         return;
     };
     let bytes = t.message.encode();
@@ -295,6 +305,10 @@ async fn send_one(node: &Arc<Node>, client: &PeerClient, peers: &PeerSet, t: Tra
             .await
     };
     let ok = matches!(&result, Ok((s, _)) if (200..300).contains(s));
+    match &result {
+        Ok((status, _)) => tracing::debug!(peer = %t.to.as_str(), transmit = t.id, status, "sent"),
+        Err(e) => tracing::debug!(peer = %t.to.as_str(), transmit = t.id, error = %e, "not sent"),
+    }
     // The peer's acknowledgement, answered in the response: taken in by
     // this worker's engine, which knows the batch.
     let reply = match &result {
@@ -323,8 +337,11 @@ async fn send_one(node: &Arc<Node>, client: &PeerClient, peers: &PeerSet, t: Tra
                 Ok::<_, NodeError>(())
             });
             if let Err(e) = r {
-                // Lost like an ack that never came: the engine resends
-                // after its timeout, and the peer deduplicates.
+                // Lost like an ack that never came. The engine is rebuilt
+                // from the store on its next call, so what was in flight
+                // is sent again at once rather than after the
+                // acknowledgement timeout; the peer deduplicates.
+                n.federation.reset();
                 tracing::warn!(error = %e, "taking in an acknowledgement")
             }
         } else if let Some(row) = link {

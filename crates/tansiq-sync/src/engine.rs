@@ -33,6 +33,9 @@ struct Entry {
     row: OutboxRow,
     state: State,
     retries: u32,
+    /// Put in a batch at least once by this engine: a FLASH row not yet
+    /// tried goes out whatever the backoff (§4.2 of docs/SYNC.md).
+    tried: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -51,6 +54,9 @@ struct Link {
     batches: BTreeMap<u64, Batch>,
     last_delivery: Option<Millis>,
     ever_ok: bool,
+    /// Transmits to this peer numbered below this were made before we
+    /// last heard from it: their failures are stale and push nothing back.
+    heard_after: u64,
 }
 
 #[derive(Clone, Debug)]
@@ -193,6 +199,17 @@ pub struct Footprint {
     pub incomplete: usize,
 }
 
+/// Which queued rows a batch may take.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Lane {
+    /// The most urgent rows first, any precedence.
+    All,
+    /// FLASH and IMMEDIATE only (the normal window is full).
+    Express,
+    /// FLASH rows never tried yet, while the link backs off.
+    UntriedFlash,
+}
+
 fn jitter(rng: &mut Rng, d: Millis) -> Millis {
     d / 2 + rng.below(d / 2 + 1)
 }
@@ -287,6 +304,7 @@ impl Engine {
                     row,
                     state: State::Queued,
                     retries: 0,
+                    tried: false,
                 },
             );
             e.enqueue(&key);
@@ -489,11 +507,7 @@ impl Engine {
     ) -> Output {
         let mut c = self.call(now, host);
         if *from != self.me {
-            // Hearing from a peer we think is down: try it again now.
-            let link = self.links.entry(from.clone()).or_default();
-            if link.failures > 0 {
-                link.next_attempt = now;
-            }
+            self.heard_from(from, now);
             match msg {
                 Message::Batch { batch, items } => self.on_batch(from, batch, items, &mut c),
                 Message::BatchAck { batch, results } => {
@@ -528,7 +542,12 @@ impl Engine {
         host: &dyn Host,
     ) -> Output {
         let mut c = self.call(now, host);
-        self.link_failed(to, &mut c);
+        // A transmit made before the peer last reached us: its failure
+        // says nothing about the link now, so it starts no backoff.
+        let stale = self.links.get(to).is_some_and(|l| id < l.heard_after);
+        if !stale {
+            self.link_failed(to, &mut c);
+        }
         // A gap fetch from that peer cannot be answered now: count it as
         // fruitless at once (ask the next candidate after the backoff)
         // instead of waiting out `fetch_timeout`.
@@ -776,6 +795,7 @@ impl Engine {
                 row,
                 state: State::Queued,
                 retries: 0,
+                tried: false,
             },
         );
         self.enqueue(&key);
@@ -912,6 +932,26 @@ impl Engine {
         }
     }
 
+    /// A message from `peer` arrived: it is up, whatever our attempts
+    /// towards it met. If they were failing, the backoff ends now and the
+    /// batches in flight to it (probably on connections that hang: sent
+    /// while it was starting or unreachable) are queued again at once — the
+    /// receiver deduplicates — and the failures of attempts made before now
+    /// will not start a new backoff when they are reported.
+    fn heard_from(&mut self, peer: &NodeId, now: Millis) {
+        let next_id = self.next_id;
+        let link = self.links.entry(peer.clone()).or_default();
+        link.heard_after = next_id;
+        if link.failures == 0 {
+            return;
+        }
+        link.next_attempt = now;
+        let batches = std::mem::take(&mut link.batches);
+        for (id, b) in batches {
+            self.requeue_batch(peer, id, b);
+        }
+    }
+
     fn requeue_batch(&mut self, hop: &NodeId, id: u64, b: Batch) {
         for key in b.items {
             let in_this = matches!(
@@ -1012,9 +1052,12 @@ impl Engine {
         }
         let mut failed = BTreeSet::new();
         for (hop, id) in lost {
-            if let Some(b) = self.links.get_mut(&hop).and_then(|l| l.batches.remove(&id)) {
-                // Several batches timing out together are one failure.
-                if failed.insert(hop.clone()) {
+            let link = self.links.get_mut(&hop);
+            let stale = link.as_ref().is_some_and(|l| id < l.heard_after);
+            if let Some(b) = link.and_then(|l| l.batches.remove(&id)) {
+                // Several batches timing out together are one failure; one
+                // sent before the peer last reached us is none.
+                if !stale && failed.insert(hop.clone()) {
                     self.link_failed(&hop, c);
                 }
                 self.requeue_batch(&hop, id, b);
@@ -1137,19 +1180,25 @@ impl Engine {
         for hop in hops {
             loop {
                 let link = self.links.entry(hop.clone()).or_default();
-                if c.now < link.next_attempt {
-                    break;
-                }
+                let backing_off = c.now < link.next_attempt;
                 let normal = link.batches.values().filter(|b| !b.express).count();
                 let express = link.batches.len() - normal;
-                let express_only = if normal < self.cfg.window {
-                    false
+                let lane = if backing_off {
+                    // A FLASH is tried once at once, whatever the backoff
+                    // (and offered to relays: `relay_mode`).
+                    if express < self.cfg.express_window || normal < self.cfg.window {
+                        Lane::UntriedFlash
+                    } else {
+                        break;
+                    }
+                } else if normal < self.cfg.window {
+                    Lane::All
                 } else if express < self.cfg.express_window {
-                    true
+                    Lane::Express
                 } else {
                     break;
                 };
-                if !self.send_batch(&hop, express_only, c) {
+                if !self.send_batch(&hop, lane, c) {
                     break;
                 }
             }
@@ -1157,21 +1206,31 @@ impl Engine {
     }
 
     /// Builds and sends one batch to `hop`; false if nothing to send.
-    fn send_batch(&mut self, hop: &NodeId, express_only: bool, c: &mut Call) -> bool {
+    fn send_batch(&mut self, hop: &NodeId, lane: Lane, c: &mut Call) -> bool {
         let probe = self.is_down(hop);
         let max_items = if probe { 1 } else { self.cfg.max_batch_items };
+        let express_only = lane != Lane::All;
         // Candidates: the hop's own queue, and queues of down peers that
         // permit this hop as relay.
         let mut cands: Vec<(QKey, NodeId)> = Vec::new();
         if let Some(q) = self.queues.get(hop) {
+            let entries = &self.entries;
             cands.extend(
                 q.iter()
-                    .take_while(|k| !express_only || k.0.is_express())
+                    .take_while(|k| match lane {
+                        Lane::All => true,
+                        Lane::Express => k.0.is_express(),
+                        Lane::UntriedFlash => k.0 == Precedence::Flash,
+                    })
+                    .filter(|k| {
+                        lane != Lane::UntriedFlash
+                            || entries.get(&(hop.clone(), k.2)).is_some_and(|e| !e.tried)
+                    })
                     .take(max_items)
                     .map(|k| (*k, hop.clone())),
             );
         }
-        if !probe {
+        if !probe && lane != Lane::UntriedFlash {
             for (to, idx) in &self.relay_index {
                 if to == hop || !idx.contains_key(hop) {
                     continue;
@@ -1227,6 +1286,9 @@ impl Engine {
                     batch,
                 },
             );
+            if let Some(e) = self.entries.get_mut(&key) {
+                e.tried = true;
+            }
             keys.push(key);
             items.push(Item { to, envelope: env });
         }

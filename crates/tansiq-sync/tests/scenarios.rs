@@ -819,3 +819,146 @@ fn a_gap_held_across_a_restart_is_still_fetched() {
     }
     assert!(fetched, "the gap below the held envelope was never fetched");
 }
+
+/// The batches to `to` in `out`: (batch id, envelope ids).
+fn batches_to(out: &Output, to: &str) -> Vec<(u64, Vec<EnvelopeId>)> {
+    batches(out)
+        .into_iter()
+        .filter(|(t, _, _)| **t == nid(to))
+        .map(|(_, b, items)| (b, items.iter().map(|i| i.envelope.id()).collect()))
+        .collect()
+}
+
+fn ma_status(dz: &Solo) -> PeerStatus {
+    dz.engine
+        .status(dz.now)
+        .into_iter()
+        .find(|p| p.peer == nid("ma"))
+        .unwrap()
+}
+
+/// A channel with no relay: what is in flight to MA can only be retried to
+/// MA itself.
+fn solo_direct() -> Solo {
+    let mut dz = Solo::new("dz");
+    dz.dir.add("direct", &["dz", "ma"], &[]);
+    dz
+}
+
+/// Issue 17: a partner that starts while our attempts towards it fail (port
+/// not bound, then a connection that hangs) is reached as soon as it
+/// contacts us — not after the backoff, nor after the hanging attempt's
+/// timeout — and that attempt's late failure starts no new backoff.
+#[test]
+fn hearing_from_a_failing_peer_ends_the_backoff_and_requeues_what_was_in_flight() {
+    let mut dz = solo_direct();
+    let (charter, out) = dz.submit("direct", Precedence::Routine, b"charter");
+    let mut inflight = batches_to(&out, "ma");
+    assert_eq!(inflight.len(), 1);
+    // Three refused connections: the backoff doubles (200, 400, 800 ms
+    // before jitter) and the link goes down.
+    for _ in 0..3 {
+        let (b, _) = inflight[0].clone();
+        let out = dz.call(|e, v, now| e.transmit_failed(&nid("ma"), b, now, v));
+        assert!(
+            batches_to(&out, "ma").is_empty(),
+            "retried within the backoff"
+        );
+        dz.now = ma_status(&dz).next_attempt.expect("backing off");
+        let out = dz.call(|e, v, now| e.poll(now, v));
+        inflight = batches_to(&out, "ma");
+        assert_eq!(inflight.len(), 1, "a probe once the backoff ends");
+    }
+    assert_eq!(ma_status(&dz).failures, 3);
+    assert_eq!(ma_status(&dz).link, "down");
+    // The fourth attempt hangs (MA is starting); MA then reaches us.
+    let (hanging, ids) = inflight[0].clone();
+    assert_eq!(ids, vec![charter]);
+    dz.now += 50;
+    let out = dz.handle(
+        "ma",
+        Message::Summary {
+            heads: vec![],
+            reply: false,
+        },
+    );
+    let again = batches_to(&out, "ma");
+    assert_eq!(again.len(), 1, "resent in the very call that heard MA");
+    assert_ne!(again[0].0, hanging);
+    assert_eq!(again[0].1, vec![charter]);
+    // The hanging attempt times out later: stale, it starts no backoff.
+    dz.now += cfg().ack_timeout / 2;
+    dz.call(|e, v, now| e.transmit_failed(&nid("ma"), hanging, now, v));
+    let st = ma_status(&dz);
+    assert_eq!((st.failures, st.next_attempt), (3, None), "{st:?}");
+    assert_eq!(st.in_flight, 1, "the resent batch is still in flight");
+    // The resent one is acknowledged: delivered, the link is up.
+    let out = dz.handle(
+        "ma",
+        Message::BatchAck {
+            batch: again[0].0,
+            results: vec![ItemResult {
+                id: charter,
+                to: nid("ma"),
+                status: Status::Stored,
+                reason: None,
+            }],
+        },
+    );
+    assert!(batches_to(&out, "ma").is_empty());
+    let st = ma_status(&dz);
+    assert_eq!((st.link, st.failures, st.in_flight), ("up", 0, 0));
+    assert!(dz.disk.outbox.is_empty());
+}
+
+/// A failure of an attempt made after we heard from the peer counts as
+/// usual: hearing from a peer once does not disable backoff towards it.
+#[test]
+fn attempts_after_hearing_from_a_peer_back_off_as_usual() {
+    let mut dz = solo_direct();
+    let (_, out) = dz.submit("direct", Precedence::Routine, b"one");
+    let (b1, _) = batches_to(&out, "ma")[0].clone();
+    dz.call(|e, v, now| e.transmit_failed(&nid("ma"), b1, now, v));
+    let out = dz.handle(
+        "ma",
+        Message::Summary {
+            heads: vec![],
+            reply: false,
+        },
+    );
+    let (b2, _) = batches_to(&out, "ma")[0].clone();
+    dz.call(|e, v, now| e.transmit_failed(&nid("ma"), b2, now, v));
+    let st = ma_status(&dz);
+    assert_eq!(st.failures, 2);
+    assert!(st.next_attempt.is_some_and(|t| t > dz.now), "{st:?}");
+}
+
+/// A FLASH submitted while the link backs off is tried at once (and only
+/// once: after its own failure it waits like the rest).
+#[test]
+fn a_flash_is_tried_at_once_whatever_the_backoff() {
+    let mut dz = solo_direct();
+    let (routine, out) = dz.submit("direct", Precedence::Routine, b"routine");
+    let (b1, _) = batches_to(&out, "ma")[0].clone();
+    dz.call(|e, v, now| e.transmit_failed(&nid("ma"), b1, now, v));
+    assert!(ma_status(&dz).next_attempt.is_some());
+    dz.now += 1;
+    let (flash, out) = dz.submit("direct", Precedence::Flash, b"flash");
+    let sent = batches_to(&out, "ma");
+    assert_eq!(sent.len(), 1, "the FLASH waited for the backoff");
+    assert_eq!(sent[0].1, vec![flash], "only the FLASH skips the backoff");
+    let out = dz.call(|e, v, now| e.transmit_failed(&nid("ma"), sent[0].0, now, v));
+    assert!(
+        batches_to(&out, "ma").is_empty(),
+        "a FLASH already tried waits for the backoff"
+    );
+    dz.now = ma_status(&dz).next_attempt.unwrap();
+    let out = dz.call(|e, v, now| e.poll(now, v));
+    let sent = batches_to(&out, "ma");
+    assert_eq!(sent.len(), 1);
+    assert_eq!(
+        sent[0].1,
+        vec![flash, routine],
+        "FLASH first, then the rest"
+    );
+}
