@@ -486,3 +486,52 @@ fn without_a_session_a_post_is_sent_to_the_login_before_its_body_is_read() {
         assert!(r.headers().contains_key("content-security-policy"));
     }
 }
+
+#[test]
+fn the_network_view_draws_only_what_the_user_may_see() {
+    let w = world();
+    // A terrorism-file person linked to the TLP:RED recruitment record.
+    let linked =
+        w.dz.record_add(
+            &OP,
+            NewRecord {
+                channel: w.ch.clone(),
+                file: "terrorism".into(),
+                kind: Kind::Person,
+                data: json!({"names": ["Courier X"]}),
+                tlp: Some(Tlp::Amber),
+                code: None,
+                evaluation: None,
+                expires: None,
+                links: vec![tansiq_core::record::Link {
+                    rel: "related_to".parse().unwrap(),
+                    target: w.red.clone(),
+                    from: Some("2003-01-01".into()),
+                    until: None,
+                    note: None,
+                }],
+            },
+        )
+        .unwrap();
+    let path = format!("/ui/records/{linked}/network?hops=2");
+    let mut o = Browser::new(&w.base);
+    o.login(&w.officer);
+    let page = o.get(&path);
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("<svg") && page.body.contains("Courier X"));
+    assert!(
+        page.body.contains("Recruiter Z"),
+        "the officer sees both ends"
+    );
+    let mut a = Browser::new(&w.base);
+    a.login(&w.analyst);
+    let page = a.get(&path);
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("Courier X"));
+    assert!(
+        !page.body.contains("Recruiter Z") && !page.body.contains(&w.red),
+        "no hidden node or link"
+    );
+    assert_eq!(a.get(&format!("/ui/records/{}/network", w.red)).status, 404);
+    assert_eq!(a.get(&format!("{path}0")).status, 400, "hops out of range");
+}

@@ -24,6 +24,7 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     ("inbox.html", include_str!("templates/inbox.html")),
     ("records.html", include_str!("templates/records.html")),
     ("record.html", include_str!("templates/record.html")),
+    ("network.html", include_str!("templates/network.html")),
     ("screen.html", include_str!("templates/screen.html")),
     ("alerts.html", include_str!("templates/alerts.html")),
     ("releases.html", include_str!("templates/releases.html")),

@@ -111,7 +111,7 @@ fn pending_work(d: &mut Report, w: &Scene) -> CliResult<Value> {
     );
     Ok(json!({
         "flash": flash, "release_record": financier, "release": request,
-        "red_record": red, "trilateral": w.ids.tri, "dzma": w.ids.dzma,
+        "red_record": red, "trilateral": w.ids.tri, "dzma": w.ids.dzma, "aqim": w.ids.aqim,
     }))
 }
 

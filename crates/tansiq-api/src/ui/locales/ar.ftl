@@ -211,3 +211,14 @@ audit-verifying = جارٍ التحقق من كل قيد وكل نسخة من ا
 audit-checkpoint-now = توقيع نقطة تحقق الآن
 checkpoints-title = آخر نقاط التحقق
 checkpoints-none = لا توجد نقاط تحقق بعد.
+
+network-title = الشبكة
+network-back = العودة إلى البطاقة
+network-hops = القفزات
+network-show = عرض
+network-summary = { $nodes } بطاقة و{ $links } رابطاً في حدود { $hops } قفزات مما يحق لك الاطلاع عليه
+network-truncated = مقطوعة عند حدّ الرسم
+network-caption = البطاقة في المركز، وكل حلقة تبعد قفزة إضافية. اختر بطاقة لتوسيط الشبكة عليها.
+network-records = بطاقات الشبكة
+network-col-hops = القفزات
+network-open = عرض الشبكة (البطاقات المرتبطة في حدود N قفزات)

@@ -206,3 +206,14 @@ audit-verifying = Verifying every entry and record version…
 audit-checkpoint-now = Sign a checkpoint now
 checkpoints-title = Latest checkpoints
 checkpoints-none = No checkpoints yet.
+
+network-title = Network
+network-back = Back to the record
+network-hops = Hops
+network-show = Show
+network-summary = { $nodes } records and { $links } links within { $hops } hops that you may see
+network-truncated = cut at the drawing's limit
+network-caption = The record at the centre; each ring one hop further. Select a record to centre the network on it.
+network-records = Records in the network
+network-col-hops = Hops
+network-open = Network view (records linked within N hops)

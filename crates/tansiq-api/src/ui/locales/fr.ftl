@@ -206,3 +206,14 @@ audit-verifying = Vérification de chaque entrée et de chaque version de fiche�
 audit-checkpoint-now = Signer un point de contrôle maintenant
 checkpoints-title = Derniers points de contrôle
 checkpoints-none = Aucun point de contrôle pour l'instant.
+
+network-title = Réseau
+network-back = Retour à la fiche
+network-hops = Sauts
+network-show = Afficher
+network-summary = { $nodes } fiches et { $links } liens à { $hops } sauts au plus, que vous pouvez consulter
+network-truncated = coupé à la limite du dessin
+network-caption = La fiche au centre ; chaque anneau un saut plus loin. Choisissez une fiche pour centrer le réseau sur elle.
+network-records = Fiches du réseau
+network-col-hops = Sauts
+network-open = Vue réseau (fiches liées à N sauts)

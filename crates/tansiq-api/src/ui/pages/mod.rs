@@ -3,6 +3,7 @@
 //! renders a template.
 
 mod messages;
+mod network;
 mod records;
 mod screening;
 mod status;
@@ -19,6 +20,7 @@ pub fn routes() -> Router<UiState> {
         .route("/ui/messages/{id}/ack", post(messages::ack))
         .route("/ui/records", get(records::list))
         .route("/ui/records/{id}", get(records::dossier))
+        .route("/ui/records/{id}/network", get(network::network))
         .route("/ui/records/{id}/share", post(records::share))
         .route("/ui/records/{id}/release", post(records::request_release))
         .route("/ui/screen", get(screening::form).post(screening::run))
