@@ -104,8 +104,12 @@ impl Tx<'_> {
             "SELECT v.id, v.version, v.added_ms, v.body, r.version FROM record_versions v
              JOIN records r ON r.id = v.id
              WHERE EXISTS (SELECT 1 FROM placements p WHERE p.record_id = r.id AND p.channel = ?)
-               AND (v.added_ms > ? OR (v.added_ms = ? AND (v.id > ? OR (v.id = ? AND v.version >= ?))))",
+               AND v.added_ms >= ?
+               AND (v.added_ms > ? OR v.id > ? OR (v.id = ? AND v.version >= ?))",
         );
+        // The leading `added_ms >= ?` is a range on the index
+        // `record_versions_by_added` (an OR alone made SQLite scan every
+        // version); the rest breaks ties within that millisecond.
         let mut params: Vec<Value> = vec![
             channel.into(),
             after.added_ms.into(),
