@@ -7,7 +7,6 @@
 mod common;
 
 use std::path::Path;
-use std::time::Duration;
 
 use common::*;
 
@@ -143,7 +142,11 @@ fn a_node_rotates_while_its_partner_is_down_and_both_carry_on() {
     // Rotating again while serve holds the keys is refused.
     let err = fails(&ma, &["keys", "rotate"], 2);
     assert!(err.contains("stop `tansiq serve`"), "{err}");
-    std::thread::sleep(Duration::from_secs(2));
+    // MA has tried DZ (down) with its new card to push: the push is
+    // retried once DZ is back.
+    wait_for("MA failing to reach DZ", 30, || {
+        json(&ma, &["sync", "status", "--json"])["peers"][0]["last_error"].is_string()
+    });
 
     // DZ comes back: it learns MA's new card by push, then everything flows.
     let s_dz = serve(&dz);

@@ -692,13 +692,16 @@ async fn bad_endpoints_and_paths_are_errors_and_dead_peers_time_out() {
     let quick = b
         .client()
         .with_timeouts(Duration::from_millis(300), Duration::from_millis(300));
-    let started = std::time::Instant::now();
-    let err = quick
-        .post(&silent_ep, &a.key(), "/whoami", Vec::new())
-        .await
-        .expect_err("silent peer");
+    // Well within the default connect timeout (10 s): the client's own
+    // 300 ms applied, however loaded the machine.
+    let err = tokio::time::timeout(
+        Duration::from_secs(8),
+        quick.post(&silent_ep, &a.key(), "/whoami", Vec::new()),
+    )
+    .await
+    .expect("the configured connect timeout, not the default")
+    .expect_err("silent peer");
     assert!(matches!(err, TransportError::Timeout { .. }), "{err}");
-    assert!(started.elapsed() < Duration::from_secs(3));
     hold.abort();
 }
 
@@ -811,7 +814,7 @@ async fn one_partner_cannot_take_every_connection() {
     loop {
         match b.client().post(&ep, &a.key(), "/whoami", Vec::new()).await {
             Ok((200, _)) => break,
-            r => assert!(t.elapsed() < Duration::from_secs(3), "{r:?}"),
+            r => assert!(t.elapsed() < Duration::from_secs(30), "{r:?}"),
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
