@@ -27,7 +27,7 @@ out.mkdir(parents=True, exist_ok=True)
 axe_js = open(sys.argv[3], encoding="utf-8").read()
 dz, ma, us = cfg["nodes"]["dz"], cfg["nodes"]["ma"], cfg["nodes"]["us"]
 work = cfg["work"]
-MAIN_PAGES = ["/ui/inbox", "/ui/records", "/ui/screen", "/ui/alerts",
+MAIN_PAGES = ["/ui/inbox", "/ui/records", "/ui/screen", "/ui/alerts", "/ui/incident",
               "/ui/releases", "/ui/channels", "/ui/sync"]
 
 passed, failed = 0, 0
@@ -159,6 +159,28 @@ def holder_shares(browser):
     for p in MAIN_PAGES:
         page.goto(ma["url"] + p)
         axe(page, "en " + p)
+    page.goto(ma["url"] + "/ui/incident")
+    page.fill("#title", "Oujda bus station attack")
+    page.fill("#place", "Oujda")
+    page.select_option("#channel", work["dzma"])
+    page.select_option("#file", "terrorism")
+    page.fill("#names", "Abdallah Belkeziz\nJean Dupont")
+    page.click("form.screen button[type=submit]")
+    page.wait_for_selector("#incident-done")
+    check("Abdallah Belkeziz" in page.locator("tr.hit").first.inner_text(),
+          "a declared incident screens its names (Abdallah Belkeziz hits)")
+    page.screenshot(path=str(out / "incident-en.png"), full_page=True)
+    axe(page, "en incident")
+    dzp = page_for(browser, "ar")
+    login(dzp, dz, "officer")
+    fanned = False
+    for _ in range(60):
+        dzp.goto(dz["url"] + "/ui/inbox")
+        if "Oujda" in dzp.locator("table.messages").inner_text():
+            fanned = True
+            break
+        time.sleep(0.5)
+    check(fanned, "the incident's FLASH fans out to Algeria's inbox")
     usp = page_for(browser, "en")
     login(usp, us, "officer")
     arrived = False

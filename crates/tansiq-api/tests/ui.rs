@@ -535,3 +535,54 @@ fn the_network_view_draws_only_what_the_user_may_see() {
     assert_eq!(a.get(&format!("/ui/records/{}/network", w.red)).status, 404);
     assert_eq!(a.get(&format!("{path}0")).status, 400, "hops out of range");
 }
+
+#[test]
+fn an_officer_declares_an_incident_whose_names_are_screened() {
+    let w = world();
+    let mut b = Browser::new(&w.base);
+    b.login(&w.officer);
+    let form = b.get("/ui/incident");
+    assert_eq!(form.status, 200, "{}", form.body);
+    let csrf = form.csrf();
+    let bd = "XBOUNDARYX";
+    let field = |k: &str, v: &str| {
+        format!("--{bd}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n")
+    };
+    let body = [
+        field("csrf", &csrf),
+        field("title", "Casablanca bombings"),
+        field("place", "Casablanca"),
+        field("channel", &w.ch),
+        field("file", "terrorism"),
+        field("names", "Abdallah Belkeziz\nJean Dupont"),
+        format!("--{bd}--\r\n"),
+    ]
+    .concat();
+    let req = b
+        .client
+        .post(format!("{}/ui/incident", w.base))
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={bd}"),
+        )
+        .body(body);
+    let res = b.send(req);
+    assert_eq!(res.status, 200, "{}", res.body);
+    assert!(res.body.contains("Incident declared"), "{}", res.body);
+    assert!(
+        res.body.contains("عبد الله بلقزاز"),
+        "the hit on the Arabic-script entry"
+    );
+    pump(&[&w.dz, &w.ma]);
+    assert!(
+        w.ma.inbox(&OP)
+            .unwrap()
+            .iter()
+            .any(|m| m.precedence == "flash"),
+        "the FLASH reached the partner"
+    );
+    // An analyst is not offered the page, and the node refuses it.
+    let mut a = Browser::new(&w.base);
+    a.login(&w.analyst);
+    assert!(!a.get("/ui/inbox").body.contains("/ui/incident"));
+}

@@ -222,3 +222,16 @@ network-caption = البطاقة في المركز، وكل حلقة تبعد ق
 network-records = بطاقات الشبكة
 network-col-hops = القفزات
 network-open = عرض الشبكة (البطاقات المرتبطة في حدود N قفزات)
+
+nav-incident = الإبلاغ عن حادث
+incident-title = الإبلاغ عن حادث
+incident-intro = بعد اعتداء: بطاقة الحادث، وبرقية فورية إلى كل قناة تحمل ملفه، وفحص الأسماء المرفقة (قائمة ركاب، موقوفون) مقابل كل القوائم التي يحق لك الاطلاع عليها؛ وتصير التطابقات تنبيهات مرتبطة بالحادث.
+incident-declared = تم الإبلاغ عن الحادث
+incident-summary = أُرسلت { $flashes } برقية فورية؛ وفُحص { $screened } من الأسماء مقابل { $entries } بطاقة؛ منها { $hits } مع تطابق، وأُطلق { $alerts } تنبيهاً؛ في { $millis } م.ث
+incident-running = جارٍ الإبلاغ والفحص…
+incident-field-title = العنوان
+incident-field-place = المكان
+incident-field-when = التاريخ (يوم أو يوم وساعة)
+incident-field-message = نص البرقية الفورية (افتراضياً: العنوان والمكان)
+incident-button = الإبلاغ وإرسال البرقية الفورية
+col-name = الاسم

@@ -217,3 +217,16 @@ network-caption = The record at the centre; each ring one hop further. Select a 
 network-records = Records in the network
 network-col-hops = Hops
 network-open = Network view (records linked within N hops)
+
+nav-incident = Declare an incident
+incident-title = Declare an incident
+incident-intro = After an attack: the incident record, a FLASH to every channel carrying its file, and the attached names (a passenger manifest, detainees) screened against every list you may see; hits become alerts linked to the incident.
+incident-declared = Incident declared
+incident-summary = { $flashes } FLASH sent; { $screened } names screened against { $entries } records; { $hits } with hits, { $alerts } alerts raised; in { $millis } ms
+incident-running = Declaring and screening…
+incident-field-title = Title
+incident-field-place = Place
+incident-field-when = When (date or date-time)
+incident-field-message = FLASH text (default: the title and place)
+incident-button = Declare and send the FLASH
+col-name = Name

@@ -217,3 +217,16 @@ network-caption = La fiche au centre ; chaque anneau un saut plus loin. Choisiss
 network-records = Fiches du réseau
 network-col-hops = Sauts
 network-open = Vue réseau (fiches liées à N sauts)
+
+nav-incident = Déclarer un incident
+incident-title = Déclarer un incident
+incident-intro = Après un attentat : la fiche d'incident, un FLASH à chaque canal portant son dossier, et les noms joints (liste de passagers, personnes interpellées) criblés contre toutes les listes que vous pouvez consulter ; les correspondances deviennent des alertes liées à l'incident.
+incident-declared = Incident déclaré
+incident-summary = { $flashes } FLASH envoyés ; { $screened } noms criblés contre { $entries } fiches ; { $hits } avec correspondance, { $alerts } alertes levées ; en { $millis } ms
+incident-running = Déclaration et criblage en cours…
+incident-field-title = Intitulé
+incident-field-place = Lieu
+incident-field-when = Date (date ou date et heure)
+incident-field-message = Texte du FLASH (par défaut : l'intitulé et le lieu)
+incident-button = Déclarer et envoyer le FLASH
+col-name = Nom

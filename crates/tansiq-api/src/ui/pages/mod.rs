@@ -2,6 +2,7 @@
 //! session middleware), calls the node's services as that user and
 //! renders a template.
 
+mod incident;
 mod messages;
 mod network;
 mod records;
@@ -25,6 +26,7 @@ pub fn routes() -> Router<UiState> {
         .route("/ui/records/{id}/release", post(records::request_release))
         .route("/ui/screen", get(screening::form).post(screening::run))
         .route("/ui/screen.csv", get(screening::csv))
+        .route("/ui/incident", get(incident::form).post(incident::declare))
         .route("/ui/alerts", get(workflow::alerts))
         .route("/ui/releases", get(workflow::releases))
         .route("/ui/releases/{id}/grant", post(workflow::grant))

@@ -27,16 +27,26 @@ pub async fn form(State(st): State<UiState>, Extension(v): Extension<Viewer>) ->
     view::respond(&st, &v, r)
 }
 
-/// The form's fields: the typed names, the uploaded file (name, text),
-/// the threshold.
+/// A multipart form's fields: its text fields by name, the uploaded
+/// list (file name, text) if one was chosen.
 #[derive(Default)]
-struct Input {
-    names: String,
-    file: Option<(String, String)>,
-    threshold: Option<String>,
+pub struct Input {
+    pub fields: std::collections::HashMap<String, String>,
+    pub file: Option<(String, String)>,
 }
 
-async fn read_form(mut mp: Multipart) -> Result<Input, NodeError> {
+impl Input {
+    pub fn field(&self, name: &str) -> Option<&str> {
+        self.fields
+            .get(name)
+            .map(|s| s.trim())
+            .filter(|s| !s.is_empty())
+    }
+}
+
+/// Reads a multipart form (bounded by the interface's body limit); the
+/// file field is `list`.
+pub async fn read_form(mut mp: Multipart) -> Result<Input, NodeError> {
     let mut input = Input::default();
     let bad = |e: axum::extract::multipart::MultipartError| {
         NodeError::bad(format!("form: {}", e.body_text()))
@@ -45,25 +55,23 @@ async fn read_form(mut mp: Multipart) -> Result<Input, NodeError> {
         let name = f.name().unwrap_or("").to_string();
         let file_name = f.file_name().map(str::to_string);
         let bytes = f.bytes().await.map_err(bad)?;
-        let text = || {
-            String::from_utf8(bytes.to_vec())
-                .map_err(|_| NodeError::bad(format!("{name}: not UTF-8 text")))
-        };
-        match name.as_str() {
-            "names" => input.names = text()?,
-            "threshold" => input.threshold = Some(text()?),
-            "list" if !bytes.is_empty() => {
-                input.file = Some((file_name.unwrap_or_else(|| "list".into()), text()?))
+        let text = String::from_utf8(bytes.to_vec())
+            .map_err(|_| NodeError::bad(format!("{name}: not UTF-8 text")));
+        if name == "list" {
+            if !bytes.is_empty() {
+                input.file = Some((file_name.unwrap_or_else(|| "list".into()), text?));
             }
-            _ => {}
+        } else {
+            input.fields.insert(name, text?);
         }
     }
     Ok(input)
 }
 
 /// The queries of the form: the uploaded list if any (its format from
-/// its name's extension, else its content), else one name per line.
-fn queries(input: &Input) -> Result<Vec<tansiq_match::Query>, NodeError> {
+/// its name's extension, else its content), else one name per line of
+/// the `names` field.
+pub fn queries(input: &Input) -> Result<Vec<tansiq_match::Query>, NodeError> {
     let parsed: Vec<tansiq_lists::NameQuery> = match &input.file {
         Some((name, text)) => {
             // Only the file's own name, never a path of the client's.
@@ -72,7 +80,8 @@ fn queries(input: &Input) -> Result<Vec<tansiq_match::Query>, NodeError> {
                 .map_err(|e| NodeError::bad(e.to_string()))?
         }
         None => input
-            .names
+            .field("names")
+            .unwrap_or("")
             .lines()
             .map(str::trim)
             .filter(|l| !l.is_empty())
@@ -107,13 +116,8 @@ fn queries(input: &Input) -> Result<Vec<tansiq_match::Query>, NodeError> {
         .collect())
 }
 
-fn threshold(input: &Input) -> Result<f64, NodeError> {
-    match input
-        .threshold
-        .as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-    {
+pub fn threshold(input: &Input) -> Result<f64, NodeError> {
+    match input.field("threshold") {
         None => Ok(tansiq_match::DEFAULT_THRESHOLD),
         Some(s) => s
             .parse::<f64>()
