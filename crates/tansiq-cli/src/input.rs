@@ -34,9 +34,12 @@ pub fn read_input(path: &Path) -> CliResult<Vec<u8>> {
     Ok(buf)
 }
 
+/// A JSON data file, parsed as strictly as what is signed: a duplicate
+/// member name (which a lenient parser resolves to its last value, so two
+/// readers could disagree on what was signed) is refused.
 pub fn read_json(path: &Path) -> CliResult<serde_json::Value> {
     let bytes = read_input(path)?;
-    serde_json::from_slice(&bytes)
+    tansiq_crypto::parse_json_strict(&bytes)
         .map_err(|e| CliError::bad(format!("{} is not valid JSON: {e}", path.display())))
 }
 
