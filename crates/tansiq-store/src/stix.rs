@@ -102,14 +102,17 @@ impl Tx<'_> {
     ) -> Result<Vec<AddedVersion>, StoreError> {
         let mut sql = String::from(
             "SELECT v.id, v.version, v.added_ms, v.body, r.version FROM record_versions v
-             JOIN records r ON r.id = v.id
-             WHERE EXISTS (SELECT 1 FROM placements p WHERE p.record_id = r.id AND p.channel = ?)
+             CROSS JOIN records r
+             WHERE r.id = v.id
+               AND EXISTS (SELECT 1 FROM placements p WHERE p.record_id = r.id AND p.channel = ?)
                AND v.added_ms >= ?
                AND (v.added_ms > ? OR v.id > ? OR (v.id = ? AND v.version >= ?))",
         );
-        // The leading `added_ms >= ?` is a range on the index
-        // `record_versions_by_added` (an OR alone made SQLite scan every
-        // version); the rest breaks ties within that millisecond.
+        // Versions outermost (SQLite keeps the order of a CROSS JOIN), from
+        // a range of the index `record_versions_by_added` in the order
+        // asked, so LIMIT stops early; joined the other way, SQLite read
+        // every record of the file and sorted them (150 ms a page at
+        // 100,000 records). The OR breaks ties within one millisecond.
         let mut params: Vec<Value> = vec![
             channel.into(),
             after.added_ms.into(),
