@@ -45,6 +45,11 @@ pub struct Directory {
     /// A new charter version is active at receivers only this long after
     /// it takes effect (until then they answer `retry`).
     pub lag: Millis,
+    /// When (simulation time) each envelope was made. A node's clock may be
+    /// skewed, so `created_ms` is that node's reading, not the time the
+    /// charter version in force is looked up by: nodes agree on charter
+    /// versions, not on clocks. Missing: `created_ms` (no skew).
+    pub made: BTreeMap<EnvelopeId, Millis>,
 }
 
 #[derive(Clone, Debug)]
@@ -73,6 +78,13 @@ impl ChannelDef {
 }
 
 impl Directory {
+    /// When `env` was made, in simulation time.
+    pub fn made_at(&self, env: &Envelope) -> Millis {
+        self.made
+            .get(&env.id())
+            .copied()
+            .unwrap_or(env.header().created_ms)
+    }
     pub fn add(&mut self, ch: &str, members: &[&str], relays: &[&str]) {
         let mut r: Vec<NodeId> = relays.iter().map(|s| nid(s)).collect();
         r.sort();
@@ -178,17 +190,18 @@ impl Host for View<'_> {
             return Verdict::Refuse("unknown channel".into());
         };
         if ch.ever_member(self.me, self.now) {
+            let made = self.dir.made_at(env);
             let version_from = ch
                 .versions
                 .iter()
-                .filter(|(from, _)| *from <= h.created_ms)
+                .filter(|(from, _)| *from <= made)
                 .map(|(from, _)| *from)
                 .max()
                 .unwrap_or(0);
             if version_from > 0 && self.now < version_from + self.dir.lag {
                 return Verdict::Retry("charter version not active here yet".into());
             }
-            if h.recipients != ch.members_at(h.created_ms) {
+            if h.recipients != ch.members_at(made) {
                 return Verdict::Refuse("recipients differ from the charter".into());
             }
             if h.relays != ch.relays {
@@ -252,6 +265,24 @@ pub struct Faults {
     pub evil: f64,
     /// Probability that a committed effect batch is applied twice.
     pub double_apply: f64,
+    /// Each node's clock starts up to this far (ms) ahead of or behind
+    /// simulation time.
+    pub skew: Millis,
+    /// Probability per step that a random node's clock jumps (forwards or
+    /// backwards) by up to `jump_max` ms.
+    pub clock_jump: f64,
+    pub jump_max: Millis,
+    /// Probability per engine call with effects that the store fails while
+    /// applying them (at a random effect): the transaction rolls back, the
+    /// transmits are not sent and the engine is rebuilt from the store.
+    pub store_error: f64,
+    /// Probability per step that a random node's link towards another is
+    /// cut one way only (its messages are lost, the other's arrive).
+    pub oneway: f64,
+    /// Probability per step that a random node is restored from its last
+    /// backup (an older disk), and that a node takes a new backup.
+    pub rollback: f64,
+    pub backup: f64,
 }
 
 impl Faults {
@@ -269,6 +300,13 @@ impl Faults {
             partition_len: (0, 0),
             evil: 0.0,
             double_apply: 0.0,
+            skew: 0,
+            clock_jump: 0.0,
+            jump_max: 0,
+            store_error: 0.0,
+            oneway: 0.0,
+            rollback: 0.0,
+            backup: 0.0,
         }
     }
     pub fn nasty() -> Faults {
@@ -285,6 +323,29 @@ impl Faults {
             partition_len: (1_000, 30_000),
             evil: 0.02,
             double_apply: 0.05,
+            skew: 0,
+            clock_jump: 0.0,
+            jump_max: 0,
+            store_error: 0.0,
+            oneway: 0.0,
+            rollback: 0.0,
+            backup: 0.0,
+        }
+    }
+
+    /// [`Faults::nasty`] and the faults of issue 17: skewed clocks that
+    /// jump both ways, store errors while applying effects, one-way links,
+    /// restores from old backups.
+    pub fn nastier() -> Faults {
+        Faults {
+            skew: 30_000,
+            clock_jump: 0.01,
+            jump_max: 20_000,
+            store_error: 0.01,
+            oneway: 0.01,
+            rollback: 0.002,
+            backup: 0.02,
+            ..Faults::nasty()
         }
     }
 }
@@ -310,6 +371,21 @@ pub struct SimNode {
     pub wake: Option<Millis>,
     pub restart_at: Option<Millis>,
     pub restarts: u32,
+    /// This node's clock minus simulation time (ms).
+    pub clock: i64,
+    /// Its last backup: (simulation time taken, disk).
+    pub backup: Option<(Millis, Disk)>,
+}
+
+impl SimNode {
+    /// This node's clock reading at simulation time `now`.
+    pub fn local(&self, now: Millis) -> Millis {
+        (now as i64 + self.clock).max(0) as Millis
+    }
+    /// The simulation time at which this node's clock reads `t`.
+    pub fn world(&self, t: Millis) -> Millis {
+        (t as i64 - self.clock).max(0) as Millis
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -345,7 +421,45 @@ pub struct World {
     pub allow_self_delivery: bool,
     /// Envelopes purged by their originator.
     pub purged: std::collections::BTreeSet<EnvelopeId>,
+    /// Links cut one way (from, to) until a time.
+    pub oneway: BTreeMap<(NodeId, NodeId), Millis>,
+    /// Nodes restored from an old backup at least once: they get their
+    /// own lost envelopes back through anti-entropy (delivered, once).
+    pub rolled_back: std::collections::BTreeSet<NodeId>,
+    /// Envelopes that existed only on a node's disk and were lost when it
+    /// was restored from an older backup: they never reached anyone, and
+    /// need not.
+    pub lost: std::collections::BTreeSet<EnvelopeId>,
+    /// Nodes restored from a backup and not restarted yet: the disk they
+    /// lost (what only it held is lost once everything in flight landed).
+    restoring: BTreeMap<NodeId, Disk>,
+    /// Nodes no partition or one-way cut touches until a time: a node is
+    /// restored from a backup while its partners are reachable, as
+    /// docs/OPERATIONS.md's procedure has it, so it fetches its own stream
+    /// back before it sends.
+    shielded: BTreeMap<NodeId, Millis>,
+    /// Nodes restored from a backup originate nothing until their engine
+    /// holds their own streams back up to the head their partners hold:
+    /// the engine holds a stream only in the process that heard a peer
+    /// claim a higher head of its own, for at most `fetch_timeout` (SYNC.md
+    /// §6), which a rebuilt engine forgets — without this wait, forks
+    /// (seeds 18, 65, 129, 164 and 174 of the first soak; SYNC.md §14).
+    catching_up: std::collections::BTreeSet<NodeId>,
 }
+
+/// The stats that count injected faults (`World::faults_injected`).
+pub const FAULT_STATS: [&str; 10] = [
+    "lost",
+    "duplicated",
+    "evil",
+    "crash",
+    "partition",
+    "double_apply",
+    "clock_jump",
+    "store_error",
+    "oneway",
+    "rollback",
+];
 
 pub const EVIL: &str = "zz-evil";
 
@@ -371,11 +485,23 @@ impl World {
             rows_ever: 0,
             allow_self_delivery: false,
             purged: Default::default(),
+            oneway: BTreeMap::new(),
+            rolled_back: Default::default(),
+            lost: Default::default(),
+            restoring: BTreeMap::new(),
+            shielded: BTreeMap::new(),
+            catching_up: Default::default(),
         };
         for n in nodes {
             let id = nid(n);
             let seed = w.rng.next_u64();
-            let engine = Engine::new(id.clone(), w.cfg.clone(), seed, w.now);
+            let clock = if w.faults.skew > 0 {
+                w.rng.below(2 * w.faults.skew + 1) as i64 - w.faults.skew as i64
+            } else {
+                0
+            };
+            let local = (w.now as i64 + clock) as Millis;
+            let engine = Engine::new(id.clone(), w.cfg.clone(), seed, local);
             w.nodes.insert(
                 id.clone(),
                 SimNode {
@@ -385,10 +511,20 @@ impl World {
                     wake: Some(w.now),
                     restart_at: None,
                     restarts: 0,
+                    clock,
+                    backup: None,
                 },
             );
         }
         w
+    }
+
+    /// Faults injected so far (the sum of [`FAULT_STATS`]).
+    pub fn faults_injected(&self) -> u64 {
+        FAULT_STATS
+            .iter()
+            .map(|k| self.stats.get(k).copied().unwrap_or(0))
+            .sum()
     }
 
     fn stat(&mut self, k: &'static str) {
@@ -396,6 +532,9 @@ impl World {
     }
 
     fn log(&mut self, s: String) {
+        if std::env::var_os("TANSIQ_SIM_TRACE").is_some() {
+            eprintln!("t={} {s}", self.now);
+        }
         if self.trace.len() >= 400 {
             self.trace.drain(..200);
         }
@@ -431,6 +570,7 @@ impl World {
     }
     pub fn heal_all(&mut self) {
         self.cuts.clear();
+        self.oneway.clear();
     }
 
     pub fn is_cut_now(&self, a: &str, b: &str) -> bool {
@@ -441,6 +581,20 @@ impl World {
         self.cuts
             .get(&Self::pair(a, b))
             .is_some_and(|until| *until > self.now)
+    }
+
+    fn shielded(&self, n: &NodeId) -> bool {
+        self.shielded.get(n).is_some_and(|t| *t > self.now)
+    }
+
+    /// Whether messages from `from` to `to` are lost now (a cut, or a
+    /// one-way cut in that direction).
+    fn blocked(&self, from: &NodeId, to: &NodeId) -> bool {
+        self.is_cut(from, to)
+            || self
+                .oneway
+                .get(&(from.clone(), to.clone()))
+                .is_some_and(|until| *until > self.now)
     }
 
     fn is_up(&self, n: &NodeId) -> bool {
@@ -478,10 +632,16 @@ impl World {
             }
         }
         let reachable =
-            self.nodes.contains_key(&t.to) && self.is_up(&t.to) && !self.is_cut(from, &t.to);
+            self.nodes.contains_key(&t.to) && self.is_up(&t.to) && !self.blocked(from, &t.to);
         if !reachable || self.rng.chance(self.faults.loss) {
-            self.stat("lost");
-            if self.rng.chance(self.faults.report_failure) {
+            if reachable {
+                self.stat("lost");
+            } else {
+                self.stat("unreachable");
+            }
+            if !self.rng.chance(self.faults.report_failure) {
+                self.stat("blackholed");
+            } else {
                 let d = self.delay() * 3;
                 self.push(
                     self.now + d,
@@ -579,6 +739,7 @@ impl World {
     fn drive(&mut self, n: &NodeId, f: impl FnOnce(&mut Engine, &View, Millis) -> Output) {
         let now = self.now;
         let node = self.nodes.get_mut(n).unwrap();
+        let local = node.local(now);
         let Some(engine) = node.engine.as_mut() else {
             return;
         };
@@ -588,7 +749,7 @@ impl World {
             disk: &node.disk,
             dir: &self.dir,
         };
-        let out = f(engine, &view, now);
+        let out = f(engine, &view, local);
         self.process(n, out);
     }
 
@@ -597,6 +758,22 @@ impl World {
     pub fn process(&mut self, n: &NodeId, out: Output) -> bool {
         let crash = self.rng.chance(self.faults.crash);
         let before_commit = crash && self.rng.chance(self.faults.crash_before_commit);
+        if !crash && !out.effects.is_empty() && self.rng.chance(self.faults.store_error) {
+            // The store fails at effect k of the transaction: it rolls
+            // back, nothing of this call is sent, and the node drops its
+            // engine and rebuilds it from the store at once (SYNC.md §10.1).
+            let k = self.rng.below(out.effects.len() as u64);
+            self.stat("store_error");
+            self.log(format!(
+                "{n}: store error at effect {k} of {}; engine rebuilt",
+                out.effects.len()
+            ));
+            let node = self.nodes.get_mut(n).unwrap();
+            node.engine = None;
+            node.wake = None;
+            self.restart(n);
+            return false;
+        }
         if !before_commit {
             for e in &out.effects {
                 self.check_effect(n, e);
@@ -633,7 +810,8 @@ impl World {
             };
             self.stat(k);
         }
-        self.nodes.get_mut(n).unwrap().wake = out.next_wakeup;
+        let node = self.nodes.get_mut(n).unwrap();
+        node.wake = out.next_wakeup.map(|t| node.world(t));
         for t in out.transmits {
             self.send(n, t);
         }
@@ -655,6 +833,9 @@ impl World {
     }
 
     pub fn restart(&mut self, n: &NodeId) {
+        if let Some(old) = self.restoring.remove(n) {
+            self.settle_loss(n, old);
+        }
         let seed = self.rng.next_u64();
         let now = self.now;
         let cfg = self.cfg.clone();
@@ -665,7 +846,8 @@ impl World {
             disk: &node.disk,
             dir: &self.dir,
         };
-        let engine = Engine::restore(node.id.clone(), cfg, seed, node.disk.snapshot(), now, &view)
+        let local = node.local(now);
+        let engine = Engine::restore(node.id.clone(), cfg, seed, node.disk.snapshot(), local, &view)
             .unwrap_or_else(|e| panic!("restore failed: {e}"));
         node.engine = Some(engine);
         node.restart_at = None;
@@ -683,12 +865,14 @@ impl World {
                     self.fail(&format!("{n} delivered {id:?}, which nobody submitted"));
                 };
                 if !sub.header.recipients.contains(n)
-                    || (sub.header.originator == *n && !self.allow_self_delivery)
+                    || (sub.header.originator == *n
+                        && !self.allow_self_delivery
+                        && !self.rolled_back.contains(n))
                 {
                     self.fail(&format!("{n} delivered {id:?} but is not a recipient"));
                 }
                 let ch = &self.dir.channels[&sub.header.channel];
-                if !ch.members_at(sub.header.created_ms).contains(n) {
+                if !ch.members_at(sub.at).contains(n) {
                     self.fail(&format!(
                         "{n} delivered {id:?} of a channel it was not a member of"
                     ));
@@ -721,6 +905,29 @@ impl World {
         }
     }
 
+    /// Whether `n`, if restored from a backup, holds its own streams back
+    /// up to the heads the others hold.
+    fn caught_up(&mut self, n: &NodeId) -> bool {
+        if !self.catching_up.contains(n) {
+            return true;
+        }
+        let Some(e) = self.nodes[n].engine.as_ref() else {
+            return false;
+        };
+        let mut heads: BTreeMap<&ChannelId, u64> = BTreeMap::new();
+        for (id, s) in &self.truth {
+            if s.header.originator == *n && !self.lost.contains(id) {
+                let h = heads.entry(&s.header.channel).or_default();
+                *h = (*h).max(s.header.seq);
+            }
+        }
+        if heads.iter().all(|(ch, head)| e.stream_prefix(ch, n) >= *head) {
+            self.catching_up.remove(n);
+            return true;
+        }
+        false
+    }
+
     /// Submits a new envelope from `n` on `ch` (members as of now).
     pub fn submit(
         &mut self,
@@ -731,7 +938,7 @@ impl World {
         body_len: usize,
     ) -> Option<EnvelopeId> {
         let n = nid(n);
-        if !self.is_up(&n) {
+        if !self.is_up(&n) || !self.caught_up(&n) {
             return None;
         }
         let chd = self.dir.channels[&cid(ch)].clone();
@@ -745,6 +952,7 @@ impl World {
         }
         let now = self.now;
         let node = self.nodes.get_mut(&n).unwrap();
+        let local = node.local(now);
         let engine = node.engine.as_mut()?;
         let header = match engine.prepare(
             &cid(ch),
@@ -752,7 +960,7 @@ impl World {
             prec,
             members,
             chd.relays.clone(),
-            now,
+            local,
         ) {
             Ok(h) => h,
             Err(SubmitError::StreamBehind { .. }) => {
@@ -771,6 +979,7 @@ impl World {
         // if the crash struck before the commit (the submission never happened).
         self.rows_ever += header.recipients.len();
         self.truth.insert(id, Submitted { header, at: now });
+        self.dir.made.insert(id, now);
         self.log(format!("{n} submits {id:?} on {ch} {prec:?}"));
         let node = self.nodes.get_mut(&n).unwrap();
         let view = View {
@@ -783,13 +992,14 @@ impl World {
             .engine
             .as_mut()
             .unwrap()
-            .submit(env, now, &view)
+            .submit(env, local, &view)
             .expect("submit");
         if self.process(&n, out) {
             self.stat("submitted");
             Some(id)
         } else {
             self.truth.remove(&id);
+            self.dir.made.remove(&id);
             self.stat("submit_lost_in_crash");
             None
         }
@@ -838,7 +1048,7 @@ impl World {
             let p = self.queue.remove(&(t, s)).unwrap();
             match p {
                 Packet::Data { from, to, bytes } => {
-                    if !self.is_up(&to) || (from != self.evil && self.is_cut(&from, &to)) {
+                    if !self.is_up(&to) || (from != self.evil && self.blocked(&from, &to)) {
                         continue;
                     }
                     self.drive(&to, |e, v, now| e.handle_bytes(&from, &bytes, now, v));
@@ -920,6 +1130,11 @@ impl World {
             loss: 0.0,
             dup: 0.0,
             evil: 0.0,
+            clock_jump: 0.0,
+            store_error: 0.0,
+            oneway: 0.0,
+            rollback: 0.0,
+            backup: 0.0,
             ..self.faults.clone()
         };
         let down: Vec<NodeId> = self
@@ -956,6 +1171,20 @@ impl World {
                 if self.purged.contains(id) && self.nodes[r].disk.envelopes.contains_key(id) {
                     continue; // a stub (or an earlier full copy) is all it may get
                 }
+                if self.lost.contains(id) {
+                    continue; // only its originator ever held it, and lost it
+                }
+                if (self.rolled_back.contains(r) || self.rolled_back.contains(&s.header.originator))
+                    && !self.dir.channels[&s.header.channel]
+                        .members_at(u64::MAX)
+                        .contains(r)
+                {
+                    // It or the originator was restored from a backup
+                    // older than the delivery (or the outbox row), and it
+                    // is no longer a member: nobody serves a channel's
+                    // history to a non-member.
+                    continue;
+                }
                 if !self.delivered.contains_key(&(r.clone(), *id)) {
                     let rn = &self.nodes[r];
                     let on = &self.nodes[&s.header.originator];
@@ -976,7 +1205,10 @@ impl World {
         }
         // Stream heads: every member holds every stream up to its head.
         let mut heads: BTreeMap<(ChannelId, NodeId), u64> = BTreeMap::new();
-        for s in self.truth.values() {
+        for (id, s) in &self.truth {
+            if self.lost.contains(id) {
+                continue;
+            }
             let k = (s.header.channel.clone(), s.header.originator.clone());
             let e = heads.entry(k).or_default();
             *e = (*e).max(s.header.seq);
@@ -984,10 +1216,14 @@ impl World {
         for n in self.nodes.values() {
             let e = n.engine.as_ref().unwrap();
             let f = e.footprint();
+            // A node restored from a backup older than its leaving a
+            // channel keeps in memory what it held above the gap it can no
+            // longer fill (bounded by max_pending_per_stream; SYNC.md §14).
+            let stale_ok = self.rolled_back.contains(&n.id);
             if f.outbox != 0
                 || f.batches != 0
                 || f.custody != 0
-                || f.pending != 0
+                || (f.pending != 0 && !stale_ok)
                 || f.fetches != 0
                 || f.incomplete != 0
             {
@@ -1068,14 +1304,113 @@ impl World {
         }
     }
 
+    /// The faults of issue 17, each with its probability per step: a
+    /// node's clock jumps, a link is cut one way, a node takes a backup or
+    /// is restored from its last one.
+    pub fn chaos(&mut self) {
+        let ids: Vec<NodeId> = self.nodes.keys().cloned().collect();
+        let pick = |w: &mut World| ids[w.rng.below(ids.len() as u64) as usize].clone();
+        if self.rng.chance(self.faults.clock_jump) {
+            let n = pick(self);
+            let m = self.faults.jump_max;
+            let d = self.rng.below(2 * m + 1) as i64 - m as i64;
+            self.stat("clock_jump");
+            self.log(format!("{n}: clock jumps by {d} ms"));
+            self.nodes.get_mut(&n).unwrap().clock += d;
+        }
+        if self.rng.chance(self.faults.oneway) {
+            let (a, b) = (pick(self), pick(self));
+            if a != b && !self.shielded(&a) && !self.shielded(&b) {
+                let (lo, hi) = self.faults.partition_len;
+                let len = lo + self.rng.below(hi - lo + 1);
+                self.stat("oneway");
+                self.log(format!("one-way cut {a} -> {b} for {len} ms"));
+                self.oneway.insert((a, b), self.now + len);
+            }
+        }
+        if self.rng.chance(self.faults.backup) {
+            let n = pick(self);
+            let now = self.now;
+            let node = self.nodes.get_mut(&n).unwrap();
+            if node.engine.is_some() {
+                node.backup = Some((now, node.disk.clone()));
+            }
+        }
+        if self.rng.chance(self.faults.rollback) {
+            let n = pick(self);
+            self.rollback(&n);
+        }
+    }
+
+    /// Node `n` loses its disk and is restored from its last backup (if it
+    /// has one and is up). What only its lost disk held is lost for good;
+    /// what it delivered since the backup it will deliver again (its
+    /// application's tables went back too).
+    pub fn rollback(&mut self, n: &NodeId) {
+        let Some((taken, backup)) = self.nodes[n].backup.clone() else {
+            return;
+        };
+        if !self.is_up(n) {
+            return;
+        }
+        self.stat("rollback");
+        self.log(format!("{n} restored from its backup of t={taken}"));
+        self.crash(n);
+        // Down long enough for everything it sent to have landed.
+        let node = self.nodes.get_mut(n).unwrap();
+        node.restart_at = node
+            .restart_at
+            .map(|t| t.max(self.now + 3 * self.faults.max_delay + 1_000));
+        let restart = node.restart_at.unwrap_or(self.now);
+        let old = std::mem::replace(&mut node.disk, backup);
+        self.cuts.retain(|(a, b), _| a != n && b != n);
+        self.oneway.retain(|(a, b), _| a != n && b != n);
+        self.shielded.insert(n.clone(), restart + 20_000);
+        self.catching_up.insert(n.clone());
+        let redeliver: Vec<EnvelopeId> = old
+            .delivered
+            .keys()
+            .filter(|id| !self.nodes[n].disk.delivered.contains_key(id))
+            .copied()
+            .collect();
+        for id in redeliver {
+            self.delivered.remove(&(n.clone(), id));
+        }
+        self.restoring.insert(n.clone(), old);
+        self.rolled_back.insert(n.clone());
+    }
+
+    /// What node `n`, restored from a backup, lost for good: its own
+    /// envelopes its old disk held and no other node holds now that
+    /// everything it sent before has landed.
+    fn settle_loss(&mut self, n: &NodeId, old: Disk) {
+        let kept: std::collections::BTreeSet<EnvelopeId> =
+            self.nodes[n].disk.envelopes.keys().copied().collect();
+        for (id, _) in old.envelopes.iter().filter(|(id, _)| !kept.contains(id)) {
+            let Some(sub) = self.truth.get(id) else { continue };
+            if sub.header.originator != *n {
+                continue;
+            }
+            let elsewhere = self
+                .nodes
+                .values()
+                .any(|o| o.id != *n && o.disk.envelopes.contains_key(id));
+            if !elsewhere {
+                self.log(format!("{id:?} lost with {n}'s disk"));
+                self.lost.insert(*id);
+            }
+        }
+    }
+
     pub fn random_partition(&mut self) {
         let ids: Vec<NodeId> = self.nodes.keys().cloned().collect();
         let a = ids[self.rng.below(ids.len() as u64) as usize].clone();
         let b = ids[self.rng.below(ids.len() as u64) as usize].clone();
-        if a != b {
+        if a != b && !self.shielded(&a) && !self.shielded(&b) {
             let (lo, hi) = self.faults.partition_len;
             let len = lo + self.rng.below(hi - lo + 1);
             self.log(format!("cut {a}-{b} for {len} ms"));
+            self.stat("partition");
             self.cuts.insert(Self::pair(&a, &b), self.now + len);
         }
     }
