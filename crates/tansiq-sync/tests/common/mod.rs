@@ -847,8 +847,15 @@ impl World {
             dir: &self.dir,
         };
         let local = node.local(now);
-        let engine = Engine::restore(node.id.clone(), cfg, seed, node.disk.snapshot(), local, &view)
-            .unwrap_or_else(|e| panic!("restore failed: {e}"));
+        let engine = Engine::restore(
+            node.id.clone(),
+            cfg,
+            seed,
+            node.disk.snapshot(),
+            local,
+            &view,
+        )
+        .unwrap_or_else(|e| panic!("restore failed: {e}"));
         node.engine = Some(engine);
         node.restart_at = None;
         node.wake = Some(now);
@@ -921,7 +928,10 @@ impl World {
                 *h = (*h).max(s.header.seq);
             }
         }
-        if heads.iter().all(|(ch, head)| e.stream_prefix(ch, n) >= *head) {
+        if heads
+            .iter()
+            .all(|(ch, head)| e.stream_prefix(ch, n) >= *head)
+        {
             self.catching_up.remove(n);
             return true;
         }
@@ -1387,7 +1397,9 @@ impl World {
         let kept: std::collections::BTreeSet<EnvelopeId> =
             self.nodes[n].disk.envelopes.keys().copied().collect();
         for (id, _) in old.envelopes.iter().filter(|(id, _)| !kept.contains(id)) {
-            let Some(sub) = self.truth.get(id) else { continue };
+            let Some(sub) = self.truth.get(id) else {
+                continue;
+            };
             if sub.header.originator != *n {
                 continue;
             }
