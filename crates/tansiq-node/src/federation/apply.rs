@@ -112,7 +112,8 @@ pub(crate) fn outbox_from_row(r: SqlOutbox) -> NodeResult<OutboxRow> {
 /// sends them; a process that does not deliver, the CLI, leaves them free
 /// and wakes the workers). `keys` are the signing keys of this node and
 /// its peers as this transaction sees them; `prepared`, what was checked
-/// and opened before the transaction.
+/// and opened before the transaction. `fault(i)`: the simulation's fault
+/// point, a store error before effect `i` (always false outside it).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn apply<C: Context>(
     cx: &C,
@@ -123,9 +124,16 @@ pub(crate) fn apply<C: Context>(
     keys: &KeyBook,
     prepared: Option<&Prepared>,
     batch: &mut C::Batch,
+    fault: &dyn Fn(usize) -> bool,
 ) -> NodeResult<()> {
     let mut free_rows = false;
-    for e in &out.effects {
+    for (i, e) in out.effects.iter().enumerate() {
+        if fault(i) {
+            return Err(NodeError::internal(format!(
+                "injected store error at effect {i} of {}",
+                out.effects.len()
+            )));
+        }
         match e {
             Effect::Store { envelope, custody } => {
                 tx.sync_put_envelope(&row_from_envelope(envelope, *custody))?

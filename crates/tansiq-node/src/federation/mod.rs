@@ -252,7 +252,17 @@ pub struct Federation {
     /// Per peer: endpoint, signing key and the card generation it holds,
     /// as last read from the store, and when (see `peering::send_one`).
     targets: Mutex<std::collections::HashMap<String, (std::time::Instant, SendTarget)>>,
+    /// The clock the engine is driven by: the system's, unless a
+    /// simulation set its own (see [`Federation::set_clock`]).
+    clock: Mutex<Option<Clock>>,
+    /// A fault point for the simulation: the next application of effects
+    /// with more than this many effects fails at that effect, as a store
+    /// error would (negative: none armed).
+    fault_at: std::sync::atomic::AtomicI64,
 }
+
+/// A clock reading milliseconds since the Unix epoch.
+pub type Clock = std::sync::Arc<dyn Fn() -> u64 + Send + Sync>;
 
 /// A peer's endpoint, signing key, and the generation of this node's card
 /// it acknowledged.
@@ -327,11 +337,51 @@ impl Default for Federation {
             cards: Default::default(),
             sent: Default::default(),
             targets: Mutex::default(),
+            clock: Mutex::default(),
+            fault_at: std::sync::atomic::AtomicI64::new(-1),
         }
     }
 }
 
 impl Federation {
+    /// Drives the engine by `clock` instead of the system's (a simulation
+    /// gives each node its own, skewed and jumping: tansiq-node's
+    /// `tests/sim.rs`). Envelope dates, timers and leases follow it.
+    pub fn set_clock(&self, clock: Clock) {
+        *self.clock.lock().unwrap_or_else(|p| p.into_inner()) = Some(clock);
+    }
+
+    /// The engine's time: milliseconds since the Unix epoch by this
+    /// node's clock.
+    pub fn now(&self) -> u64 {
+        match &*self.clock.lock().unwrap_or_else(|p| p.into_inner()) {
+            Some(c) => c(),
+            None => now_ms(),
+        }
+    }
+
+    /// Arms the fault point of the simulation: the next application of an
+    /// engine call's effects that has more than `k` of them fails at
+    /// effect `k` (before it) with a store error, so its transaction rolls
+    /// back. Never armed outside tests.
+    #[doc(hidden)]
+    pub fn fail_apply_at(&self, k: usize) {
+        self.fault_at
+            .store(k as i64, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Whether the fault point is armed for effect `i` (and disarms it).
+    fn fault_now(&self, i: usize) -> bool {
+        use std::sync::atomic::Ordering::SeqCst;
+        let k = self.fault_at.load(SeqCst);
+        k >= 0
+            && k as usize == i
+            && self
+                .fault_at
+                .compare_exchange(k, -1, SeqCst, SeqCst)
+                .is_ok()
+    }
+
     /// The peer's send target if read within the last two seconds.
     pub fn send_target(&self, peer: &str) -> Option<SendTarget> {
         let g = self.targets.lock().unwrap_or_else(|p| p.into_inner());
@@ -375,7 +425,7 @@ impl Federation {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .as_ref()
-            .map(|w| (w.id.clone(), (now_ms() + w.lease_ms) as i64))
+            .map(|w| (w.id.clone(), (self.now() + w.lease_ms) as i64))
     }
 
     /// One claim round of a worker, outside the store's write lock:
@@ -392,7 +442,7 @@ impl Federation {
         else {
             return Ok(0);
         };
-        let now = now_ms();
+        let now = self.now();
         let until = (now + w.lease_ms) as i64;
         let renew = now.saturating_sub(w.renewed) >= w.lease_ms / 3;
         let claimed = store.write_unlocked(|tx| {
@@ -544,7 +594,7 @@ impl Federation {
         let engine = self.engine.lock().unwrap_or_else(|p| p.into_inner());
         engine
             .as_ref()
-            .map(|(e, _)| e.status(now_ms()))
+            .map(|(e, _)| e.status(self.now()))
             .unwrap_or_default()
     }
 
@@ -583,7 +633,7 @@ impl Federation {
         f: impl FnOnce(&mut Engine, &SqlHost, u64) -> NodeResult<(Output, T)>,
     ) -> NodeResult<T> {
         let mut guard = self.engine.lock().unwrap_or_else(|p| p.into_inner());
-        let now = now_ms();
+        let now = self.now();
         self.current(&mut guard, cx, tx, now)?;
         let (engine, _) = guard.as_mut().expect("set above");
         let (out, keys) = {
@@ -614,6 +664,7 @@ impl Federation {
             &keys,
             prepared,
             &mut batch,
+            &|i| self.fault_now(i),
         ) {
             *guard = None;
             return Err(e);
@@ -765,7 +816,7 @@ impl Federation {
         }
         let keys = cx.encryption_keys(tx)?;
         let mut guard = self.engine.lock().unwrap_or_else(|p| p.into_inner());
-        let now = now_ms();
+        let now = self.now();
         self.current(&mut guard, cx, tx, now)?;
         let result = self.submit_many_in(cx, tx, &mut guard, &keys, items, now);
         match result {
@@ -838,7 +889,17 @@ impl Federation {
             // A submission delivers nothing here.
             let claim = self.claim_for_new_rows();
             let mut none = C::Batch::default();
-            apply::apply(cx, &self.epochs, claim, tx, &out, &signing, None, &mut none)?;
+            apply::apply(
+                cx,
+                &self.epochs,
+                claim,
+                tx,
+                &out,
+                &signing,
+                None,
+                &mut none,
+                &|i| self.fault_now(i),
+            )?;
             transmits.extend(out.transmits);
         }
         let new_gen = hex::encode(tansiq_crypto::random_bytes::<8>());
