@@ -1077,6 +1077,13 @@ impl Node {
         if let Some(cur) = held {
             if cur.version >= b.version {
                 // Already hold this version or a later one: placement only.
+                if cur.signed.is_none() && !b.retracted {
+                    // An earlier version arriving after the retraction
+                    // (delivery is not in stream order): its sealed copy
+                    // goes like every other, or this node could still
+                    // open it (found by the node simulation, issue 17).
+                    tx.sync_purge_envelope(&env.id().0)?;
+                }
                 tx.add_placement(&b.id, channel, "received")?;
                 return Ok(());
             }

@@ -961,3 +961,61 @@ fn a_receiver_holding_the_source_refuses_a_derived_record_placed_too_wide() {
         assert!(n.audit_verify(&OP).unwrap().ok);
     }
 }
+
+/// Delivery is not in stream order: a record's first version can reach a
+/// member after its retraction (a batch delayed on the way, or fetched
+/// from a member that had not heard of the retraction yet). Found by the
+/// node simulation's retraction invariant (issue 17): the late version
+/// was kept as a placement and its sealed copy kept its body, which the
+/// member can still open. It must be purged like every other copy.
+#[test]
+fn a_version_arriving_after_its_retraction_is_purged_at_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dz = node(tmp.path(), "dz", "DZ", 7481);
+    let ma = node(tmp.path(), "ma", "MA", 7491);
+    trust(&[&dz, &ma]);
+    let ch = form_channel(&dz, "late", &[&ma], &[&dz, &ma]);
+    let id = dz
+        .record_add(&OP, person(&ch, "Mokhtar Belmokhtar"))
+        .unwrap();
+    // The batch carrying version 1 is held back on the way.
+    let late: Vec<Vec<u8>> = dz
+        .federation
+        .take_outgoing()
+        .into_iter()
+        .map(|t| t.message.encode())
+        .collect();
+    assert!(!late.is_empty());
+    dz.record_retract(&OP, &id).unwrap();
+    pump(&[&dz, &ma]);
+    assert!(
+        ma.store
+            .read(|tx| tx.record(&id, &tansiq_core::policy::ReadScope::everything()))
+            .unwrap()
+            .is_some_and(|r| r.signed.is_none()),
+        "Morocco holds the tombstone"
+    );
+    // Now version 1 arrives.
+    for bytes in late {
+        ma.take_in_peer_message(dz.id(), &bytes, false).unwrap();
+    }
+    pump(&[&dz, &ma]);
+    let with_body = ma
+        .store
+        .read(|tx| {
+            let mut k = 0;
+            for e in tx.record_envelopes(&id)? {
+                if tx.sync_envelope_has_body(&e)? {
+                    k += 1;
+                }
+            }
+            Ok::<_, tansiq_store::StoreError>(k)
+        })
+        .unwrap();
+    assert!(
+        with_body <= 1,
+        "{with_body} sealed copies of the retracted record keep a body (the tombstone's only may)"
+    );
+    let hist = ma.record_history(&OP, &id).unwrap();
+    assert!(hist.iter().all(|v| v.retracted || v.purged), "{hist:?}");
+}
