@@ -131,7 +131,12 @@ fn run_seed(seed: u64) -> World {
     w.quiesce(60_000, 3_600_000);
     w.check_converged();
 
-    // Phase 2: a FLASH behind a ROUTINE backlog on DZ -> MA.
+    // Phase 2: a FLASH behind a ROUTINE backlog on DZ -> MA — unless a
+    // restore left a hole in DZ's stream there, which it can never send
+    // on again (SYNC.md §14).
+    if w.holed.contains_key(&(cid("dz-ma"), nid("dz"))) {
+        return w;
+    }
     w.faults = Faults::none();
     for _ in 0..1_000 {
         w.submit("dz", "dz-ma", Precedence::Routine, Kind::RECORD, 200);

@@ -445,6 +445,11 @@ pub struct World {
     /// §6), which a rebuilt engine forgets — without this wait, forks
     /// (seeds 18, 65, 129, 164 and 174 of the first soak; SYNC.md §14).
     catching_up: std::collections::BTreeSet<NodeId>,
+    /// Streams with a hole: a restore lost an envelope nobody else held
+    /// while a later one of the stream had reached a partner. The hole can
+    /// never be filled (SYNC.md §14): from its first lost seq on, the
+    /// stream is exempt from eventual delivery and from complete prefixes.
+    pub holed: BTreeMap<(ChannelId, NodeId), u64>,
 }
 
 /// The stats that count injected faults (`World::faults_injected`).
@@ -491,6 +496,7 @@ impl World {
             restoring: BTreeMap::new(),
             shielded: BTreeMap::new(),
             catching_up: Default::default(),
+            holed: BTreeMap::new(),
         };
         for n in nodes {
             let id = nid(n);
@@ -923,7 +929,7 @@ impl World {
         };
         let mut heads: BTreeMap<&ChannelId, u64> = BTreeMap::new();
         for (id, s) in &self.truth {
-            if s.header.originator == *n && !self.lost.contains(id) {
+            if s.header.originator == *n && !self.lost.contains(id) && !self.in_hole(s) {
                 let h = heads.entry(&s.header.channel).or_default();
                 *h = (*h).max(s.header.seq);
             }
@@ -1181,7 +1187,7 @@ impl World {
                 if self.purged.contains(id) && self.nodes[r].disk.envelopes.contains_key(id) {
                     continue; // a stub (or an earlier full copy) is all it may get
                 }
-                if self.lost.contains(id) {
+                if self.lost.contains(id) || self.in_hole(s) {
                     continue; // only its originator ever held it, and lost it
                 }
                 if (self.rolled_back.contains(r) || self.rolled_back.contains(&s.header.originator))
@@ -1229,13 +1235,12 @@ impl World {
             // A node restored from a backup older than its leaving a
             // channel keeps in memory what it held above the gap it can no
             // longer fill (bounded by max_pending_per_stream; SYNC.md §14).
-            let stale_ok = self.rolled_back.contains(&n.id);
+            let stale_ok = self.rolled_back.contains(&n.id) || !self.holed.is_empty();
             if f.outbox != 0
                 || f.batches != 0
                 || f.custody != 0
                 || (f.pending != 0 && !stale_ok)
-                || f.fetches != 0
-                || f.incomplete != 0
+                || ((f.fetches != 0 || f.incomplete != 0) && self.holed.is_empty())
             {
                 eprintln!("incomplete streams: {:?}", e.incomplete_streams());
                 self.fail(&format!("{} not clean after quiescence: {f:?}", n.id));
@@ -1244,6 +1249,9 @@ impl World {
                 self.fail(&format!("{} still holds custody copies", n.id));
             }
             for ((ch, o), head) in &heads {
+                if self.holed.contains_key(&(ch.clone(), o.clone())) {
+                    continue;
+                }
                 let def = &self.dir.channels[ch];
                 if def.members_at(u64::MAX).contains(&n.id) {
                     let p = e.stream_prefix(ch, o);
@@ -1403,15 +1411,48 @@ impl World {
             if sub.header.originator != *n {
                 continue;
             }
-            let elsewhere = self
-                .nodes
-                .values()
-                .any(|o| o.id != *n && o.disk.envelopes.contains_key(id));
+            // Held by a node that can still pass it on: a member of the
+            // channel now (an ex-member serves nobody its history) or a
+            // relay with custody of it.
+            let members = self.dir.channels[&sub.header.channel].members_at(self.now);
+            let elsewhere = self.nodes.values().any(|o| {
+                o.id != *n
+                    && o.disk
+                        .envelopes
+                        .get(id)
+                        .is_some_and(|(_, custody)| *custody || members.contains(&o.id))
+            });
             if !elsewhere {
                 self.log(format!("{id:?} lost with {n}'s disk"));
                 self.lost.insert(*id);
             }
         }
+        // A lost envelope below one that survives elsewhere is a hole.
+        let mut first_lost: BTreeMap<(ChannelId, NodeId), u64> = BTreeMap::new();
+        for id in &self.lost {
+            let h = &self.truth[id].header;
+            let k = first_lost
+                .entry((h.channel.clone(), h.originator.clone()))
+                .or_insert(h.seq);
+            *k = (*k).min(h.seq);
+        }
+        for (id, sub) in &self.truth {
+            let h = &sub.header;
+            let key = (h.channel.clone(), h.originator.clone());
+            if let Some(k) = first_lost.get(&key) {
+                if h.seq > *k && !self.lost.contains(id) && !self.holed.contains_key(&key) {
+                    self.holed.insert(key.clone(), *k);
+                }
+            }
+        }
+    }
+
+    /// Whether `sub` lies at or above a hole of its stream.
+    fn in_hole(&self, sub: &Submitted) -> bool {
+        let h = &sub.header;
+        self.holed
+            .get(&(h.channel.clone(), h.originator.clone()))
+            .is_some_and(|k| h.seq >= *k)
     }
 
     pub fn random_partition(&mut self) {
