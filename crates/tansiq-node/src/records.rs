@@ -448,9 +448,8 @@ impl Node {
             for ch in tx.placements(id)? {
                 self.distribute_record(tx, &ch, &signed, None, out)?;
             }
-            for e in earlier {
-                tx.sync_purge_envelope(&e)?;
-            }
+            // Through the engine (Engine::purge), as the simulation runs it.
+            self.federation.purge(self, tx, out, &earlier)?;
             self.audit(
                 tx,
                 &actor.audit_name(),

@@ -958,6 +958,25 @@ impl Federation {
         )
     }
 
+    /// Purges the bodies of this node's sealed copies `ids` (a retraction)
+    /// through the engine, [`Engine::purge`] — the path the simulation
+    /// exercises: what is still queued for a peer then goes as a stub.
+    pub fn purge<C: Context>(
+        &self,
+        cx: &C,
+        tx: &mut Tx,
+        out: &mut Outbox,
+        ids: &[[u8; 32]],
+    ) -> NodeResult<()> {
+        for id in ids {
+            let id = tansiq_sync::EnvelopeId(*id);
+            self.with_engine(cx, tx, out, |engine, host, now| {
+                Ok(engine.purge(&id, now, host))
+            })?;
+        }
+        Ok(())
+    }
+
     /// Timers: retries, summaries, fetches.
     pub fn poll<C: Context>(&self, cx: &C, tx: &mut Tx, out: &mut Outbox) -> NodeResult<()> {
         self.with_engine(cx, tx, out, |engine, host, now| Ok(engine.poll(now, host)))
