@@ -11,6 +11,7 @@
 //! of its own (it applies the scope it is given) and signs nothing.
 
 mod alerts;
+mod fault;
 pub mod gauges;
 mod hits;
 mod messages;
@@ -496,7 +497,15 @@ impl<'a> Tx<'a> {
                 &[f.size().into(), f.to_bytes().into()],
             )?;
         }
-        self.conn.commit()
+        let write = self.write;
+        if write {
+            fault::commit_point(fault::Phase::Before);
+        }
+        self.conn.commit()?;
+        if write {
+            fault::commit_point(fault::Phase::After);
+        }
+        Ok(())
     }
 
     // ---- meta -------------------------------------------------------

@@ -558,3 +558,32 @@ pub fn pg_url(test: &str) -> Option<String> {
         Err(_) => panic!("TANSIQ_TEST_POSTGRES is not set: run `scripts/with-postgres cargo test -p tansiq-cli --test {test}` (or set TANSIQ_SKIP_POSTGRES=1 to skip)"),
     }
 }
+
+/// The first column of every row `sql` returns from the node's store, as
+/// text (SQL valid on both backends; the column must be text).
+pub fn store_texts(dir: &Path, sql: &str) -> Vec<String> {
+    match node_schema(dir) {
+        Some(schema) => pg_client(&schema)
+            .query(sql, &[])
+            .unwrap()
+            .iter()
+            .map(|r| r.get::<_, Option<String>>(0).unwrap_or_default())
+            .collect(),
+        None => sqlite_db(dir)
+            .prepare(sql)
+            .unwrap()
+            .query_map([], |r| r.get::<_, Option<String>>(0))
+            .unwrap()
+            .map(|r| r.unwrap().unwrap_or_default())
+            .collect(),
+    }
+}
+
+/// Runs one statement on the node's store behind its back (for tests
+/// that rewire a node while it is stopped); the number of rows changed.
+pub fn store_exec(dir: &Path, sql: &str) -> u64 {
+    match node_schema(dir) {
+        Some(schema) => pg_client(&schema).execute(sql, &[]).unwrap(),
+        None => sqlite_db(dir).execute(sql, []).unwrap() as u64,
+    }
+}
