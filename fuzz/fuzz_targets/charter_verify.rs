@@ -1,13 +1,14 @@
 //! `tansiq_core::charter::SignedCharter` from strictly parsed JSON, then
-//! `verify` with a dummy key lookup and the channel state machine
-//! (`ChannelState::apply`) from an empty state. For a charter that
+//! `validate`, the consent rule (`consent`, `missing`) and the channel
+//! state machine (`ChannelState::apply`, which verifies the signatures
+//! with a dummy key lookup) from an empty state, as its proposer. For a charter that
 //! validates, every member's signature is also made with the key the
 //! lookup returns, so the success path (verify, activation) runs too.
 //! Never panics.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tansiq_core::charter::{ChannelEvent, ChannelState, SignedCharter, CHARTER_CONTEXT};
+use tansiq_core::charter::{consent, ChannelEvent, ChannelState, SignedCharter, CHARTER_CONTEXT};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(v) = tansiq_crypto::parse_json_strict(data) else {
@@ -17,10 +18,12 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let key = &tansiq_fuzz::any_key;
+    let me = sc.charter.proposer.clone();
     let empty = ChannelState::default();
-    let _ = sc.verify(key);
-    let _ = empty.apply(ChannelEvent::Proposed(sc.clone()), key);
-    let _ = sc.is_complete();
+    let _ = empty.apply(ChannelEvent::Proposed(sc.clone()), &me, key);
+    if let Ok(rule) = consent(None, &sc.charter) {
+        let _ = rule.missing(&sc);
+    }
     if sc.charter.validate().is_err() {
         return;
     }
@@ -38,7 +41,7 @@ fuzz_target!(|data: &[u8]| {
         .signatures
         .insert(sc.charter.proposer.clone(), sig.clone());
     let mut st = empty
-        .apply(ChannelEvent::Proposed(proposed), key)
+        .apply(ChannelEvent::Proposed(proposed), &me, key)
         .expect("a valid charter signed by its proposer is accepted");
     for m in &sc.charter.members {
         st = st
@@ -48,6 +51,7 @@ fuzz_target!(|data: &[u8]| {
                     node: m.clone(),
                     sig: sig.clone(),
                 },
+                &me,
                 key,
             )
             .unwrap_or(st);
@@ -57,5 +61,5 @@ fuzz_target!(|data: &[u8]| {
         "every member signed: the charter is active"
     );
     // A later version proposed on top of the active one.
-    let _ = st.apply(ChannelEvent::Proposed(sc), key);
+    let _ = st.apply(ChannelEvent::Proposed(sc), &me, key);
 });

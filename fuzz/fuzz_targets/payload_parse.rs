@@ -31,8 +31,15 @@ fuzz_target!(|data: &[u8]| {
             }
         }
         Payload::Charter { charter } => {
-            let _ = charter.verify(&tansiq_fuzz::any_key);
-            let _ = charter.missing();
+            let _ = charter.charter.validate();
+            if let Ok(rule) = tansiq_core::charter::consent(None, &charter.charter) {
+                let _ = rule.missing(charter);
+            }
+            let _ = tansiq_core::charter::ChannelState::default().apply(
+                tansiq_core::charter::ChannelEvent::Proposed(charter.clone()),
+                &charter.charter.proposer,
+                &tansiq_fuzz::any_key,
+            );
         }
         Payload::ReleaseDecision {
             release: Some(r), ..
