@@ -957,6 +957,12 @@ impl World {
         if !self.is_up(&n) || !self.caught_up(&n) {
             return None;
         }
+        if self.holed.contains_key(&(cid(ch), n.clone())) {
+            // Its stream there has a hole nobody can fill: sending on it
+            // would fork it (SYNC.md §14); the operator opens a new channel.
+            self.stat("submit_holed");
+            return None;
+        }
         let chd = self.dir.channels[&cid(ch)].clone();
         let members = chd.members_at(self.now);
         if !members.contains(&n) {
@@ -996,7 +1002,10 @@ impl World {
         self.rows_ever += header.recipients.len();
         self.truth.insert(id, Submitted { header, at: now });
         self.dir.made.insert(id, now);
-        self.log(format!("{n} submits {id:?} on {ch} {prec:?}"));
+        self.log(format!(
+            "{n} submits {id:?} on {ch} {prec:?} seq {}",
+            self.truth[&id].header.seq
+        ));
         let node = self.nodes.get_mut(&n).unwrap();
         let view = View {
             now,
