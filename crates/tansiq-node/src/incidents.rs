@@ -24,7 +24,7 @@ use tansiq_core::policy::{self, Action};
 use tansiq_core::record::{validate_data, Kind, Link, LinkType};
 use tansiq_core::time;
 use tansiq_core::user::Actor;
-use tansiq_match::{Hit, Index, Query};
+use tansiq_match::{Hit, Query};
 use tansiq_store::{AlertRow, RecordStatus, Tx};
 use tansiq_sync::Precedence;
 
@@ -139,9 +139,11 @@ impl Node {
             .collect::<NodeResult<_>>()?;
         let incident = incident_data(&new)?;
         let scope = policy::read_scope(actor);
-        let entries = self.store.read(|tx| screening_entries(tx, &scope))?;
-        let n_entries = entries.len();
-        let index = Index::build(entries);
+        let found = self
+            .store
+            .read(|tx| self.screening.lookup(tx, &scope, screening_entries))?;
+        let n_entries = found.entries();
+        let index = self.screening.finish(found);
         let mut results: Vec<Vec<Hit>> = Vec::with_capacity(new.names.len());
         progress(0, new.names.len());
         for chunk in new.names.chunks(PROGRESS_STEP) {

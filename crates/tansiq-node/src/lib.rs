@@ -63,6 +63,7 @@ pub mod peering;
 pub mod records;
 pub mod releases;
 pub mod rotation;
+mod screen_cache;
 pub mod stix;
 pub mod watchlist;
 pub mod witness;

@@ -32,6 +32,9 @@ pub struct Node {
     pub federation: crate::federation::Federation,
     /// Hit/no-hit keyed lists built for partners, reused while unchanged.
     pub(crate) hits: crate::hits::HitCache,
+    /// Screening indexes per read scope, reused while the records are
+    /// unchanged (`screen_cache.rs`).
+    pub(crate) screening: crate::screen_cache::IndexCache,
 }
 
 /// What `init` needs.
@@ -147,6 +150,7 @@ impl Node {
             store,
             federation: Default::default(),
             hits: Default::default(),
+            screening: Default::default(),
         };
         node.commit(|tx, _| {
             tx.meta_set("node_id", &node.config.node_id)?;
@@ -193,6 +197,7 @@ impl Node {
             store,
             federation: Default::default(),
             hits: Default::default(),
+            screening: Default::default(),
         };
         node.purge_expired()?;
         Ok(node)
@@ -239,6 +244,7 @@ impl Node {
             store: dest,
             federation: Default::default(),
             hits: Default::default(),
+            screening: Default::default(),
         };
         moved.commit(|tx, _| {
             moved.audit(

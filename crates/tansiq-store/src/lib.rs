@@ -195,6 +195,7 @@ impl Store {
             failed: false,
             write: true,
             purged: false,
+            records_changed: false,
         };
         let out = f(&mut tx)?;
         let purged = tx.purged;
@@ -254,6 +255,7 @@ impl Store {
             failed: false,
             write: false,
             purged: false,
+            records_changed: false,
         };
         let out = f(&mut tx);
         drop(tx);
@@ -337,7 +339,10 @@ impl Store {
                 Dialect::Postgres => vec![prefix.into(), lo.into(), hi.into(), template.into()],
                 Dialect::Sqlite => vec![lo.into(), hi.into(), prefix.into(), template.into()],
             };
-            let added = self.write(|tx| tx.exec(&sql, &params))?;
+            let added = self.write(|tx| {
+                tx.records_changed = true;
+                tx.exec(&sql, &params)
+            })?;
             if added == 0 {
                 return Err(StoreError::Db(format!("no record {template} to copy")));
             }
@@ -382,6 +387,9 @@ pub struct Tx<'a> {
     write: bool,
     /// Content was purged: the store scrubs its files after the commit.
     purged: bool,
+    /// A record row changed (a version stored, content purged): the
+    /// commit advances `meta.records_gen` ([`Tx::records_gen`]).
+    records_changed: bool,
 }
 
 /// A user as stored, with its token's dates.
@@ -497,6 +505,18 @@ impl<'a> Tx<'a> {
                 &[f.size().into(), f.to_bytes().into()],
             )?;
         }
+        if self.records_changed {
+            // One counter per committed change of the records table, so a
+            // process caching what it derived from the records (the
+            // screening index) knows when to read them again. In the same
+            // transaction as the change: a rolled-back change never
+            // advances it, and it never goes back.
+            self.exec(
+                "INSERT INTO meta (key, value) VALUES ('records_gen', '1')
+                 ON CONFLICT (key) DO UPDATE SET value = CAST(CAST(meta.value AS BIGINT) + 1 AS TEXT)",
+                &[],
+            )?;
+        }
         let write = self.write;
         if write {
             fault::commit_point(fault::Phase::Before);
@@ -506,6 +526,18 @@ impl<'a> Tx<'a> {
             fault::commit_point(fault::Phase::After);
         }
         Ok(())
+    }
+
+    /// How many committed transactions changed the records table (a
+    /// version stored, content purged) since the store was created: equal
+    /// values mean the same records. Read it before the records it
+    /// stands for (a change committed in between is then seen as a new
+    /// generation at the next read, never the reverse).
+    pub fn records_gen(&mut self) -> Result<u64, StoreError> {
+        Ok(self
+            .meta_get("records_gen")?
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0))
     }
 
     // ---- meta -------------------------------------------------------

@@ -215,6 +215,7 @@ impl Tx<'_> {
         hash: &[u8; 32],
         names: &[String],
     ) -> Result<(), StoreError> {
+        self.records_changed = true;
         let b = &rec.body;
         let body = serde_json::to_string(b).expect("record bodies serialise");
         let hash = *hash;
@@ -314,6 +315,7 @@ impl Tx<'_> {
         status: RecordStatus,
         keep: Option<u64>,
     ) -> Result<(), StoreError> {
+        self.records_changed = true;
         self.exec(
             "UPDATE records SET body = NULL, sig = NULL, primary_name = NULL, status = ? WHERE id = ?",
             &[status.as_str().into(), id.into()],

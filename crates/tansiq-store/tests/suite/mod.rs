@@ -231,6 +231,10 @@ pub const CHECKS: &[Check] = &[
         retraction_purges_but_keeps_tombstone,
     ),
     ("expiry_listing_and_purge", expiry_listing_and_purge),
+    (
+        "records_gen_counts_committed_record_changes",
+        records_gen_counts_committed_record_changes,
+    ),
     ("large_and_unicode_content", large_and_unicode_content),
     ("releases", releases),
     ("audit_append_entries_head", audit_append_entries_head),
@@ -1004,6 +1008,38 @@ fn retraction_purges_but_keeps_tombstone(store: &Store) {
         ..in_channel(&ch)
     };
     assert!(ids(&list(store, &with, &all())).contains(&r.id));
+}
+
+/// `meta.records_gen` moves with every committed change of the records
+/// (what a cached screening index is stamped with), and only then.
+fn records_gen_counts_committed_record_changes(store: &Store) {
+    let who = Identity::generate();
+    let gen = || store.read(|tx| tx.records_gen()).unwrap();
+    let g0 = gen();
+    let r = Rec::new(&uid("rg"), &uid("ch"), &uid("f"));
+    r.put(store, &who);
+    let g1 = gen();
+    assert!(g1 > g0, "a stored version: {g0} -> {g1}");
+    // Writes and reads that change no record leave it.
+    store.write(|tx| tx.meta_set(&uid("k"), "v")).unwrap();
+    assert!(get(store, &r.id, &all()).is_some());
+    assert_eq!(gen(), g1);
+    // A change rolled back never advances it.
+    let failed: Result<(), StoreError> = store.write(|tx| {
+        tx.purge_content(&r.id, RecordStatus::Expired, None)?;
+        Err(StoreError::Conflict("rolled back".into()))
+    });
+    assert!(failed.is_err());
+    assert_eq!(gen(), g1);
+    assert!(get(store, &r.id, &all()).unwrap().signed.is_some());
+    // A purge does; a new version too.
+    store
+        .write(|tx| tx.purge_content(&r.id, RecordStatus::Expired, None))
+        .unwrap();
+    let g2 = gen();
+    assert!(g2 > g1);
+    Rec::new(&uid("rg"), &uid("ch"), &uid("f")).put(store, &who);
+    assert!(gen() > g2);
 }
 
 fn expiry_listing_and_purge(store: &Store) {
