@@ -116,15 +116,19 @@ fn key_hash64(k: &[u8]) -> u64 {
 /// substitution between coarse classes in so short a name is another name).
 const MIN_DELETION_KEY: usize = 4;
 
+/// `key_hash` of `b` without its byte at `skip`, followed by `marker`
+/// (hashed in place: millions of keys are made at build).
 fn with_marker(b: &[u8], skip: Option<usize>, marker: u8) -> u32 {
-    let mut v = Vec::with_capacity(b.len() + 1);
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for (k, &c) in b.iter().enumerate() {
         if Some(k) != skip {
-            v.push(c);
+            h ^= c as u64;
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
         }
     }
-    v.push(marker);
-    key_hash(&v)
+    h ^= marker as u64;
+    h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    (h ^ (h >> 32)) as u32
 }
 
 /// The keys a token is indexed and looked up under.
@@ -678,15 +682,34 @@ impl Index {
                 best.insert(e, b);
             }
         }
-        let mut hits: Vec<Hit> = best
+        // Scores first; the explanations only of the `top` kept (at
+        // threshold 0 every candidate passes, and most are cut).
+        let mut scored: Vec<(f64, u32, usize, NameScore, score::Evidence)> = best
             .into_iter()
             .filter_map(|(e, (l, n, ns))| {
                 let entry = &self.entries[e as usize];
                 let ev = score::attribute_evidence(q, entry);
                 let s = score::sigmoid(l.max(score::NAME_LOGIT_FLOOR) + ev.logit);
-                if s < threshold {
-                    return None;
-                }
+                (s >= threshold).then(|| ((s * 1e4).round() / 1e4, e, n, ns, ev))
+            })
+            .collect();
+        let order = |a: &(f64, u32, usize, NameScore, score::Evidence),
+                     b: &(f64, u32, usize, NameScore, score::Evidence)| {
+            b.0.total_cmp(&a.0).then_with(|| {
+                self.entries[a.1 as usize]
+                    .id
+                    .cmp(&self.entries[b.1 as usize].id)
+            })
+        };
+        if scored.len() > top && top > 0 {
+            scored.select_nth_unstable_by(top - 1, order);
+        }
+        scored.truncate(top);
+        scored.sort_by(order);
+        scored
+            .into_iter()
+            .map(|(s, e, n, ns, ev)| {
+                let entry = &self.entries[e as usize];
                 let etoks: Vec<PTok> = self
                     .name_tokens(n)
                     .iter()
@@ -706,21 +729,14 @@ impl Index {
                     expl.push_str("; ");
                     expl.push_str(note);
                 }
-                Some(Hit {
+                Hit {
                     entry_id: entry.id.clone(),
-                    score: (s * 1e4).round() / 1e4,
+                    score: s,
                     matched_name: self.name_text(n).to_string(),
                     explanation: expl,
-                })
+                }
             })
-            .collect();
-        hits.sort_by(|a, b| {
-            b.score
-                .total_cmp(&a.score)
-                .then_with(|| a.entry_id.cmp(&b.entry_id))
-        });
-        hits.truncate(top);
-        hits
+            .collect()
     }
 
     fn doc_entries(&self, q: &Query) -> Vec<u32> {
@@ -944,5 +960,70 @@ impl Index {
             }
         }
         best.into_iter().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_hashed_in_place_are_the_hashes_of_the_keys() {
+        for b in [&b"blkz"[..], b"mhmd", b"bd", b"x", b""] {
+            for marker in [b'#', b'%'] {
+                let whole: Vec<u8> = b.iter().copied().chain([marker]).collect();
+                assert_eq!(with_marker(b, None, marker), key_hash(&whole));
+                for d in 0..b.len() {
+                    let mut v = b.to_vec();
+                    v.remove(d);
+                    v.push(marker);
+                    assert_eq!(with_marker(b, Some(d), marker), key_hash(&v));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn precomputed_indels_give_the_same_similarities() {
+        let names = [
+            "Abdallah Belkeziz",
+            "عبد الله بلقزاز",
+            "Mohammed Ouyahia",
+            "اويحيى",
+            "Basma Alaa",
+            "مصطفى يحيى",
+            "Hosejn Pejman",
+            "Muhammad Husayn al-Zawahiri",
+            "قمرالملوك",
+        ];
+        let toks: Vec<PTok> = names.iter().flat_map(|n| parse::parse(n).toks).collect();
+        for a in &toks {
+            for b in &toks {
+                for (fa, ia) in a.forms.iter().zip(&a.indels) {
+                    for (fb, ib) in b.forms.iter().zip(&b.indels) {
+                        let (ma, mb) = (phonetic::mass(fa), phonetic::mass(fb));
+                        for min in [0.0, 0.3, 0.5, 0.6, 0.9] {
+                            assert_eq!(
+                                phonetic::similarity_with_mass(fa, ma, fb, mb, min),
+                                phonetic::similarity_indels(fa, ia, ma, fb, ib, mb, min),
+                                "{} / {} at {min}",
+                                a.text,
+                                b.text
+                            );
+                        }
+                        for limit in [0.3, 1.0, f32::INFINITY] {
+                            let old = phonetic::distance_bounded(fa, fb, limit);
+                            let new = phonetic::distance_bounded_indels(fa, ia, fb, ib, limit);
+                            assert!(
+                                old == new || (old > limit && new > limit),
+                                "{} / {}: {old} {new}",
+                                a.text,
+                                b.text
+                            );
+                        }
+                    }
+                }
+            }
+        }
     }
 }

@@ -36,6 +36,10 @@ pub struct PTok {
     pub forms: Vec<Vec<Sym>>,
     /// `phonetic::mass` of each form.
     pub masses: Vec<f32>,
+    /// `phonetic::indels` of each form: its symbols' insertion/deletion
+    /// costs where they stand (the edit distance's first row and column,
+    /// computed once per token instead of once per comparison).
+    pub indels: Vec<Vec<f32>>,
     /// Taken off a similarity reached through each form: 0 for the usual
     /// readings, a little for readings of rarer conventions, so that they
     /// decide only when no usual reading matches as well.
@@ -316,10 +320,12 @@ fn make_tok(text: String, kind: Kind, forms: Vec<Form>) -> PTok {
     }
     let weight = token_weight(&kept, kind);
     let masses = kept.iter().map(|f| phonetic::mass(f)).collect();
+    let indels = kept.iter().map(|f| phonetic::indels(f)).collect();
     PTok {
         text,
         kind,
         masses,
+        indels,
         forms: kept,
         costs,
         weight,
@@ -929,7 +935,9 @@ pub fn glue(a: &PTok, b: &PTok) -> Option<PTok> {
         forms.push(f);
     }
     let masses = forms.iter().map(|f| phonetic::mass(f)).collect();
+    let indels = forms.iter().map(|f| phonetic::indels(f)).collect();
     Some(PTok {
+        indels,
         text: format!("{}_{}", a.text, b.text),
         kind: Kind::Name,
         article: a.article,

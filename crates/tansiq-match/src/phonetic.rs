@@ -369,6 +369,81 @@ pub fn mass(s: &[Sym]) -> f32 {
     s.iter().enumerate().map(|(i, _)| indel_at(t, s, i)).sum()
 }
 
+/// Each symbol's insertion/deletion cost where it stands (the first row
+/// and column of the edit distance; their sum is the mass).
+pub fn indels(s: &[Sym]) -> Vec<f32> {
+    let t = costs();
+    (0..s.len().min(MAX_SYMS))
+        .map(|i| indel_at(t, s, i))
+        .collect()
+}
+
+/// [`distance_bounded`] with both sides' [`indels`] already known (the
+/// same value: the comparison loop of screening calls it millions of
+/// times).
+pub fn distance_bounded_indels(a: &[Sym], ia: &[f32], b: &[Sym], ib: &[f32], limit: f32) -> f32 {
+    if b.len() > MAX_SYMS || ia.len() != a.len().min(MAX_SYMS) || ib.len() != b.len() {
+        // The cut side's costs are those of the cut sequence.
+        return distance_bounded(a, b, limit);
+    }
+    let t = costs();
+    if a.is_empty() {
+        return mass(b);
+    }
+    if b.is_empty() {
+        return mass(a);
+    }
+    let n = b.len();
+    let mut buf_a = [0.0f32; MAX_SYMS + 1];
+    let mut buf_b = [0.0f32; MAX_SYMS + 1];
+    let (mut prev, mut cur) = (&mut buf_a, &mut buf_b);
+    for j in 0..n {
+        prev[j + 1] = prev[j] + ib[j];
+    }
+    for (&ca, &da) in a.iter().zip(ia).take(MAX_SYMS) {
+        cur[0] = prev[0] + da;
+        let row = &t.sub[ca as usize];
+        let mut row_min = cur[0];
+        let mut left = cur[0];
+        for j in 0..n {
+            let sub = prev[j] + row[b[j] as usize];
+            let del = prev[j + 1] + da;
+            let ins = left + ib[j];
+            let v = sub.min(del).min(ins);
+            cur[j + 1] = v;
+            left = v;
+            row_min = row_min.min(v);
+        }
+        if row_min > limit {
+            return row_min;
+        }
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    prev[n]
+}
+
+/// [`similarity_with_mass`] with both sides' [`indels`] already known.
+pub fn similarity_indels(
+    a: &[Sym],
+    ia: &[f32],
+    ma: f32,
+    b: &[Sym],
+    ib: &[f32],
+    mb: f32,
+    min: f32,
+) -> f32 {
+    let m = ma + mb;
+    if m <= 0.0 {
+        return if a == b { 1.0 } else { 0.0 };
+    }
+    let limit = (1.0 - min) * m / 2.0;
+    let d = distance_bounded_indels(a, ia, b, ib, limit);
+    if d > limit {
+        return 0.0;
+    }
+    (1.0 - 2.0 * d / m).max(0.0)
+}
+
 /// Class-aware weighted edit distance (Levenshtein with the tables above).
 pub fn distance(a: &[Sym], b: &[Sym]) -> f32 {
     distance_bounded(a, b, f32::INFINITY)

@@ -41,7 +41,7 @@ pub fn tok_sim_min(a: &PTok, b: &PTok, min: f32) -> f32 {
     let several = a.forms.len() + b.forms.len() > 2;
     if (m0 - n0).abs() <= MASS_RATIO * m0.max(n0) {
         let floor = if several { PRIMARY_MIN } else { min };
-        let s = phonetic::similarity_with_mass(f0, m0, g0, n0, floor);
+        let s = phonetic::similarity_indels(f0, &a.indels[0], m0, g0, &b.indels[0], n0, floor);
         // Readings of other conventions (a cost above 0) may differ more,
         // and so may a short name with and without its article ("Albert"
         // / "البير", which the primary form reads "بير").
@@ -66,7 +66,15 @@ pub fn tok_sim_min(a: &PTok, b: &PTok, min: f32) -> f32 {
                     continue;
                 }
                 let cost = a.costs[ia] + b.costs[ib];
-                let s = phonetic::similarity_with_mass(fa, ma, fb, mb, best.max(min) + cost);
+                let s = phonetic::similarity_indels(
+                    fa,
+                    &a.indels[ia],
+                    ma,
+                    fb,
+                    &b.indels[ib],
+                    mb,
+                    best.max(min) + cost,
+                );
                 if s - cost > best {
                     best = s - cost;
                 }
