@@ -19,7 +19,13 @@
 //! - `catchup` (default N = 100,000): as `flash` without the messages; the
 //!   time from the heal until B holds all N (and, separately, from the
 //!   first record arriving, which excludes the sender's backoff wait).
-//! - `all`: the three in turn.
+//! - `queued` (default N = 20,000): the operator's path. A serves as a
+//!   delivery worker (as `tansiq serve` does); a separate `Node` opened on
+//!   A's directory — what a CLI command is — creates N records in one
+//!   transaction (as `watchlist import` does), and A's sender claims the
+//!   queued rows and delivers them. Reports the CLI transaction's time,
+//!   and the time from its commit until B holds all N.
+//! - `all`: the four in turn.
 //!
 //! RUNS defaults to 3; figures are medians. B's progress is polled through
 //! a separate read-only SQLite connection to its database (WAL), so the
@@ -82,6 +88,11 @@ fn start_network(rt: &tokio::runtime::Runtime, node: &Arc<Node>) {
 }
 
 fn setup() -> Pair {
+    setup_as(false)
+}
+
+/// `worker`: A delivers only the outbox rows it claims, as `serve` does.
+fn setup_as(worker: bool) -> Pair {
     let tmp = tempfile::tempdir().unwrap();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -90,6 +101,9 @@ fn setup() -> Pair {
         .unwrap();
     let a = start_node(tmp.path(), "dz", "Algeria security service", "DZ");
     let b = start_node(tmp.path(), "ma", "Morocco security service", "MA");
+    if worker {
+        a.federation.become_worker("bench/a", 60_000);
+    }
     a.peer_add(&OP, &serde_json::to_vec(&b.card()).unwrap())
         .unwrap();
     b.peer_add(&OP, &serde_json::to_vec(&a.card()).unwrap())
@@ -383,6 +397,41 @@ fn flash(n: usize, runs: usize, messages: usize) {
     );
 }
 
+/// The operator's path: records queued by another process's transaction
+/// (a CLI command on A's directory), claimed and delivered by A's serving
+/// worker.
+fn queued(n: usize, runs: usize) {
+    let (mut rates, mut creates, mut cpus) = (Vec::new(), Vec::new(), Vec::new());
+    for run in 0..runs {
+        let p = setup_as(true);
+        let l0 = load();
+        let cli = Node::open(&p.a.dir).unwrap();
+        let batch = (0..n).map(|i| person(i, &p.ch)).collect::<Vec<_>>();
+        let t = Instant::now();
+        cli.records_add(&OP, batch, |_| {}).unwrap();
+        let created = t.elapsed().as_secs_f64();
+        drop(cli);
+        let c0 = cpu();
+        let t0 = Instant::now();
+        let (first, all) = wait_for(&p, n as u64, t0, Duration::from_secs(900));
+        let cpu_us = (cpu() - c0) * 1e6 / n as f64;
+        let rate = n as f64 / all;
+        println!(
+            "queued run {run}: {n} records queued by a CLI transaction in {created:.2} s; delivered by the serving node: first at {first:.2} s, all at {all:.2} s = {rate:.0} records/s · CPU {cpu_us:.0} µs per record delivered (both nodes) · load {l0} → {}",
+            load()
+        );
+        rates.push(rate);
+        creates.push(created);
+        cpus.push(cpu_us);
+    }
+    println!(
+        "queued median of {runs}: {:.0} records/s delivered after the CLI's commit (the CLI transaction {:.2} s) · CPU {:.0} µs per record delivered",
+        median(rates),
+        median(creates),
+        median(cpus)
+    );
+}
+
 fn main() {
     let args: Vec<String> = std::env::args()
         .skip(1)
@@ -400,11 +449,13 @@ fn main() {
         "throughput" => throughput(n.unwrap_or(20_000), runs),
         "flash" => flash(n.unwrap_or(100_000), runs, messages),
         "catchup" => catchup(n.unwrap_or(100_000), runs),
+        "queued" => queued(n.unwrap_or(20_000), runs),
         "all" => {
             throughput(n.unwrap_or(20_000), runs);
             flash(n.unwrap_or(100_000), runs, messages);
             catchup(n.unwrap_or(100_000), runs);
+            queued(n.unwrap_or(20_000), runs);
         }
-        other => panic!("unknown benchmark {other:?}: throughput, flash, catchup or all"),
+        other => panic!("unknown benchmark {other:?}: throughput, flash, catchup, queued or all"),
     }
 }

@@ -289,16 +289,28 @@ impl Engine {
             }
             e.streams.insert(key, s);
         }
-        for row in snapshot.outbox {
-            e.next_order = e.next_order.max(row.order.saturating_add(1));
+        e.adopt(snapshot.outbox);
+        Ok(e)
+    }
+
+    /// Queues outbox rows that are already durable but that this engine
+    /// does not hold (a delivery worker's newly claimed rows, queued by
+    /// another process), as [`Engine::restore`] does, without forgetting
+    /// what is in flight: no effect is emitted (the rows are stored);
+    /// they go out with the next call that sends. Rows already held are
+    /// left as they are. Returns how many were added.
+    pub fn adopt(&mut self, rows: Vec<OutboxRow>) -> usize {
+        let mut added = 0;
+        for row in rows {
+            self.next_order = self.next_order.max(row.order.saturating_add(1));
             let key = (row.to.clone(), row.id);
-            if e.entries.contains_key(&key) {
+            if self.entries.contains_key(&key) {
                 continue;
             }
             if row.reply_to.is_some() {
-                *e.custody.entry(row.id).or_default() += 1;
+                *self.custody.entry(row.id).or_default() += 1;
             }
-            e.entries.insert(
+            self.entries.insert(
                 key.clone(),
                 Entry {
                     row,
@@ -307,9 +319,15 @@ impl Engine {
                     tried: false,
                 },
             );
-            e.enqueue(&key);
+            self.enqueue(&key);
+            added += 1;
         }
-        Ok(e)
+        added
+    }
+
+    /// Outbox rows waiting to be sent (queued, not in flight), all peers.
+    pub fn queued(&self) -> usize {
+        self.queues.values().map(|q| q.len()).sum()
     }
 
     /// This node.

@@ -962,3 +962,57 @@ fn a_flash_is_tried_at_once_whatever_the_backoff() {
         "FLASH first, then the rest"
     );
 }
+
+/// A delivery worker takes in the rows another process queued on the
+/// same disk (`Engine::adopt`: `serve` claiming what the CLI queued)
+/// without forgetting what it has in flight: the batch in flight is not
+/// sent again, its acknowledgement still completes it, a row already held
+/// is not added twice, and the adopted row goes out with the next call.
+#[test]
+fn adopted_rows_are_sent_and_what_is_in_flight_stays_in_flight() {
+    let mut dz = solo_direct();
+    let (one, out) = dz.submit("direct", Precedence::Routine, b"one");
+    let first = batches_to(&out, "ma");
+    assert_eq!(first.len(), 1);
+    assert_eq!(first[0].1, vec![one]);
+    // Another process on the same disk (the CLI) queues a second envelope.
+    let mut cli = Solo {
+        me: nid("dz"),
+        disk: dz.disk.clone(),
+        dir: dz.dir.clone(),
+        now: dz.now,
+        engine: Engine::restore(nid("dz"), cfg(), 2, dz.disk.snapshot(), dz.now, &dz.view())
+            .unwrap(),
+    };
+    let (two, _) = cli.submit("direct", Precedence::Routine, b"two");
+    dz.disk = cli.disk.clone();
+    let held = dz.disk.outbox[&(nid("ma"), one)].clone();
+    let new = dz.disk.outbox[&(nid("ma"), two)].clone();
+    assert_eq!(dz.engine.adopt(vec![held, new.clone()]), 1);
+    assert_eq!(
+        dz.engine.adopt(vec![new]),
+        0,
+        "a row held is not added twice"
+    );
+    let st = ma_status(&dz);
+    assert_eq!((st.in_flight, st.queued), (1, 1));
+    dz.now += 10;
+    let out = dz.call(|e, v, now| e.poll(now, v));
+    let sent: Vec<Vec<EnvelopeId>> = batches_to(&out, "ma").into_iter().map(|b| b.1).collect();
+    assert_eq!(sent, vec![vec![two]], "only the adopted row goes out");
+    dz.handle(
+        "ma",
+        Message::BatchAck {
+            batch: first[0].0,
+            results: vec![ItemResult {
+                id: one,
+                to: nid("ma"),
+                status: Status::Stored,
+                reason: None,
+            }],
+        },
+    );
+    assert!(!dz.disk.outbox.contains_key(&(nid("ma"), one)));
+    let st = ma_status(&dz);
+    assert_eq!((st.in_flight, st.queued), (1, 0));
+}
