@@ -7,7 +7,7 @@ use tansiq_core::handling::Tlp;
 use tansiq_core::policy::ReadScope;
 use tansiq_core::record::{Kind, SignedRecord};
 
-use crate::sql::{Row, Value};
+use crate::sql::{Conn, Row, Value};
 use crate::{to_u64, StoreError, Tx};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -199,7 +199,97 @@ pub(crate) fn scope_sql(scope: &ReadScope, sql: &mut String, params: &mut Vec<Va
     }
 }
 
+/// The tokens of a normalised name (split at its single spaces).
+fn name_tokens(norm: &str) -> impl Iterator<Item = &str> {
+    norm.split(' ').filter(|t| !t.is_empty())
+}
+
+/// Adds a record's search tokens (schema step 11): each distinct token of
+/// its normalised `names` once, with its `primary` name for the order of
+/// hits. Also the migration's backfill, hence a bare connection.
+pub(crate) fn insert_name_tokens(
+    conn: &mut dyn Conn,
+    id: &str,
+    primary: &str,
+    names: &[String],
+) -> Result<(), StoreError> {
+    let mut tokens: Vec<&str> = names.iter().flat_map(|n| name_tokens(n)).collect();
+    tokens.sort_unstable();
+    tokens.dedup();
+    for t in tokens {
+        conn.execute(
+            "INSERT INTO name_tokens (token) VALUES (?) ON CONFLICT (token) DO NOTHING",
+            &[t.into()],
+        )?;
+        conn.execute(
+            "INSERT INTO record_name_tokens (token, primary_name, record_id) VALUES (?, ?, ?)
+             ON CONFLICT (token, primary_name, record_id) DO NOTHING",
+            &[t.into(), primary.into(), id.into()],
+        )?;
+    }
+    Ok(())
+}
+
+/// `s` escaped for a `LIKE … ESCAPE '!'` pattern. `!` is the escape
+/// character: unlike a backslash it means the same in every dialect
+/// (PostgreSQL with or without standard_conforming_strings).
+fn like_escape(s: &str) -> String {
+    s.replace('!', "!!").replace('%', "!%").replace('_', "!_")
+}
+
+/// Candidate ids a name search reads at a time, in the order of hits.
+const SEARCH_CHUNK: usize = 200;
+
 impl Tx<'_> {
+    /// Removes a record's names and their search tokens.
+    /// `primary` is the primary name the record's tokens were stored
+    /// with (its row's before this change).
+    fn delete_names(&mut self, id: &str, primary: Option<&str>) -> Result<(), StoreError> {
+        if let Some(p) = primary {
+            let norms = self.query(
+                "SELECT norm FROM record_names WHERE record_id = ?",
+                &[id.into()],
+            )?;
+            let norms = norms
+                .iter()
+                .map(|r| r.text(0))
+                .collect::<Result<Vec<_>, _>>()?;
+            let mut tokens: Vec<&str> = norms.iter().flat_map(|n| name_tokens(n)).collect();
+            tokens.sort_unstable();
+            tokens.dedup();
+            for t in tokens {
+                self.exec(
+                    "DELETE FROM record_name_tokens WHERE token = ? AND primary_name = ? AND record_id = ?",
+                    &[t.into(), p.into(), id.into()],
+                )?;
+                // A token no record holds any more goes too: a purged
+                // name leaves no trace in the search index.
+                self.exec(
+                    "DELETE FROM name_tokens WHERE token = ?
+                     AND NOT EXISTS (SELECT 1 FROM record_name_tokens p WHERE p.token = ?)",
+                    &[t.into(), t.into()],
+                )?;
+            }
+        }
+        self.exec("DELETE FROM record_names WHERE record_id = ?", &[id.into()])?;
+        Ok(())
+    }
+
+    /// The primary name a record's row holds now (None: no row, or no
+    /// content).
+    fn primary_name(&mut self, id: &str) -> Result<Option<String>, StoreError> {
+        match self
+            .query(
+                "SELECT primary_name FROM records WHERE id = ?",
+                &[id.into()],
+            )?
+            .first()
+        {
+            Some(r) => r.opt_text(0),
+            None => Ok(None),
+        }
+    }
+
     /// Stores a verified record version as the current one (and in the
     /// version history), replacing names and links. The caller checked
     /// signature, originator and version order.
@@ -226,6 +316,14 @@ impl Tx<'_> {
             (body.clone().into(), (&rec.sig).into())
         };
         let primary = names.first().cloned();
+        // A first version has no earlier names or links to replace (its id
+        // is new: callers take in a version only above the one held); a
+        // later one's tokens were stored under the primary name held now.
+        let earlier_primary = if b.version > 1 {
+            self.primary_name(&b.id)?
+        } else {
+            None
+        };
         // A record id belongs to its originator for ever: a version from
         // anyone else never replaces the row (the node refuses it first;
         // this is the store's own guard).
@@ -254,7 +352,7 @@ impl Tx<'_> {
                 body_v,
                 sig_v,
                 hash.as_slice().into(),
-                primary.into(),
+                primary.clone().into(),
             ],
         )?;
         if n == 0 {
@@ -269,13 +367,8 @@ impl Tx<'_> {
             "INSERT INTO record_versions (id, version, body, sig, content_hash, added_ms) VALUES (?, ?, ?, ?, ?, ?)",
             &[(&b.id).into(), b.version.into(), body.into(), (&rec.sig).into(), hash.as_slice().into(), crate::now_ms().into()],
         )?;
-        // A first version has no earlier names or links to replace (its id
-        // is new: callers take in a version only above the one held).
         if b.version > 1 {
-            self.exec(
-                "DELETE FROM record_names WHERE record_id = ?",
-                &[(&b.id).into()],
-            )?;
+            self.delete_names(&b.id, earlier_primary.as_deref())?;
             self.exec("DELETE FROM record_links WHERE src = ?", &[(&b.id).into()])?;
         }
         for n in names {
@@ -283,6 +376,12 @@ impl Tx<'_> {
                 "INSERT INTO record_names (record_id, norm) VALUES (?, ?)",
                 &[(&b.id).into(), n.into()],
             )?;
+        }
+        if let Some(p) = &primary {
+            self.check_usable()?;
+            let r = insert_name_tokens(&mut *self.conn, &b.id, p, names);
+            self.failed |= r.is_err();
+            r?;
         }
         for l in &b.links {
             self.exec(
@@ -316,6 +415,8 @@ impl Tx<'_> {
         keep: Option<u64>,
     ) -> Result<(), StoreError> {
         self.records_changed = true;
+        let primary = self.primary_name(id)?;
+        self.delete_names(id, primary.as_deref())?;
         self.exec(
             "UPDATE records SET body = NULL, sig = NULL, primary_name = NULL, status = ? WHERE id = ?",
             &[status.as_str().into(), id.into()],
@@ -324,7 +425,6 @@ impl Tx<'_> {
             "UPDATE record_versions SET body = NULL, sig = NULL WHERE id = ? AND version <> ?",
             &[id.into(), keep.map_or(-1, |v| v as i64).into()],
         )?;
-        self.exec("DELETE FROM record_names WHERE record_id = ?", &[id.into()])?;
         self.exec("DELETE FROM record_links WHERE src = ?", &[id.into()])?;
         // What screening derived from it (matched names, explanations) goes
         // with it, whichever side of the alert it was.
@@ -474,28 +574,105 @@ impl Tx<'_> {
     }
 
     /// Active records within `scope` having a normalised name that
-    /// contains `norm_fragment` (already normalised by the caller).
+    /// contains `norm_fragment` (already normalised by the caller: single
+    /// spaces between tokens), ordered by primary name then id, at most
+    /// `limit`. Matching is case-sensitive on every backend; callers pass
+    /// normalised (lower-case) text.
+    ///
+    /// A name holding the fragment holds each of the fragment's tokens
+    /// inside one of its own tokens. So the longest fragment token picks
+    /// the candidate tokens (a scan of the distinct tokens, far fewer than
+    /// the names), their postings give the candidate records already in
+    /// the order of hits, and candidates are checked (status, scope, the
+    /// whole fragment against the whole name) a chunk at a time until
+    /// `limit` are found: a common fragment stops after its first chunk,
+    /// a rare one has few candidates.
     pub fn search_names(
         &mut self,
         norm_fragment: &str,
         scope: &ReadScope,
         limit: u64,
     ) -> Result<Vec<StoredRecord>, StoreError> {
-        // `!` is the escape character: unlike a backslash it means the
-        // same in every dialect (PostgreSQL with or without
-        // standard_conforming_strings). Matching is case-sensitive on every
-        // backend; callers pass normalised (lower-case) text.
-        let escaped = norm_fragment
-            .replace('!', "!!")
-            .replace('%', "!%")
-            .replace('_', "!_");
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let pattern = Value::from(format!("%{}%", like_escape(norm_fragment)));
+        let Some(longest) = name_tokens(norm_fragment).max_by_key(|t| t.len()) else {
+            return self.search_names_scan(pattern, scope, limit);
+        };
+        let token_pattern = Value::from(format!("%{}%", like_escape(longest)));
+        let mut out = Vec::new();
+        // Candidates come a page at a time after the last one seen (the
+        // sort keeps only a page: a one-letter fragment has postings for
+        // most records), pages doubling while the checks refuse them.
+        let mut after: Option<(String, String)> = None;
+        let mut page = (limit.saturating_mul(2)).clamp(SEARCH_CHUNK as u64, 100_000);
+        loop {
+            let mut sql = String::from(
+                "SELECT DISTINCT p.primary_name, p.record_id FROM record_name_tokens p
+                 WHERE p.token IN (SELECT t.token FROM name_tokens t WHERE t.token LIKE ? ESCAPE '!')",
+            );
+            let mut params = vec![token_pattern.clone()];
+            if let Some((name, id)) = &after {
+                sql.push_str(
+                    " AND (p.primary_name > ? OR (p.primary_name = ? AND p.record_id > ?))",
+                );
+                params.extend([name.into(), name.into(), id.into()]);
+            }
+            sql.push_str(" ORDER BY p.primary_name, p.record_id LIMIT ?");
+            params.push(page.into());
+            let candidates = self.query(&sql, &params)?;
+            let candidates = candidates
+                .iter()
+                .map(|r| Ok((r.text(0)?, r.text(1)?)))
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            for chunk in candidates.chunks(SEARCH_CHUNK) {
+                let mut sql = format!(
+                    "SELECT {COLS} FROM records r WHERE r.id IN ({}) AND r.status = 'active'
+                     AND EXISTS (SELECT 1 FROM record_names n WHERE n.record_id = r.id
+                                 AND n.norm LIKE ? ESCAPE '!')",
+                    in_list(chunk.len())
+                );
+                let mut params: Vec<Value> = chunk.iter().map(|(_, id)| Value::from(id)).collect();
+                params.push(pattern.clone());
+                scope_sql(scope, &mut sql, &mut params);
+                let mut found: std::collections::HashMap<String, StoredRecord> = self
+                    .query(&sql, &params)?
+                    .iter()
+                    .map(|r| record_row(r).map(|rec| (rec.id.clone(), rec)))
+                    .collect::<Result<_, _>>()?;
+                for (_, id) in chunk {
+                    if let Some(rec) = found.remove(id) {
+                        out.push(rec);
+                        if out.len() as u64 >= limit {
+                            return Ok(out);
+                        }
+                    }
+                }
+            }
+            if (candidates.len() as u64) < page {
+                return Ok(out);
+            }
+            after = candidates.last().cloned();
+            page = page.saturating_mul(2).min(100_000);
+        }
+    }
+
+    /// [`Tx::search_names`] for a fragment with no token (nothing but
+    /// spaces): every stored name read.
+    fn search_names_scan(
+        &mut self,
+        pattern: Value,
+        scope: &ReadScope,
+        limit: u64,
+    ) -> Result<Vec<StoredRecord>, StoreError> {
         // The matching ids are ordered and cut first; only those rows are
         // then read whole (as in `records` with a limit).
         let mut inner = String::from(
             "SELECT r.id FROM records r WHERE r.status = 'active' AND r.id IN
                (SELECT n.record_id FROM record_names n WHERE n.norm LIKE ? ESCAPE '!')",
         );
-        let mut params = vec![Value::from(format!("%{escaped}%"))];
+        let mut params = vec![pattern];
         scope_sql(scope, &mut inner, &mut params);
         let sql = format!(
             "SELECT {COLS} FROM records r WHERE r.id IN

@@ -131,6 +131,16 @@ const MIGRATIONS: &[&str] = &[
     // interface's records list, the API's `?file=` and a one-file user)
     // is read from the index in order, not sorted whole (issue 14).
     "CREATE INDEX records_by_file_created ON records (file, created_at, id);",
+    // 11: name search by substring without reading every stored name
+    // (issue 14: the records page's search at 100,000 records). Every
+    // distinct token of a normalised name once (`name_tokens`: a scan of
+    // it finds the tokens containing a fragment), and the postings token
+    // → record with the record's primary name, so hits come out in the
+    // page's order from one index. Filled from `record_names` for stores
+    // made before this step ([`backfill`]).
+    "CREATE TABLE name_tokens (token TEXT PRIMARY KEY){without_rowid};
+     CREATE TABLE record_name_tokens (token TEXT NOT NULL, primary_name TEXT NOT NULL,
+        record_id TEXT NOT NULL, PRIMARY KEY (token, primary_name, record_id)){without_rowid};",
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -167,6 +177,8 @@ pub const TABLES: &[&str] = &[
     "hit_reference",
     "hit_request",
     "stix_imports",
+    "name_tokens",
+    "record_name_tokens",
 ];
 
 /// Advisory lock class (`'tnsq'`) of the migration lock; the second key
@@ -177,8 +189,13 @@ pub(crate) const MIGRATION_LOCK_CLASS: i32 = 0x746e_7371;
 /// A migration step in the given dialect.
 pub fn dialect_sql(sql: &str, d: Dialect) -> String {
     match d {
-        Dialect::Sqlite => sql.replace("{blob}", "BLOB"),
-        Dialect::Postgres => collate_text(&sql.replace("{blob}", "BYTEA")),
+        Dialect::Sqlite => sql
+            .replace("{blob}", "BLOB")
+            .replace("{without_rowid}", " WITHOUT ROWID"),
+        Dialect::Postgres => collate_text(
+            &sql.replace("{blob}", "BYTEA")
+                .replace("{without_rowid}", ""),
+        ),
     }
 }
 
@@ -257,12 +274,30 @@ pub fn migrate(conn: &mut dyn Conn, d: Dialect) -> Result<(), StoreError> {
                 conn.execute(stmt, &[])?;
             }
         }
+        backfill(conn, i + 1)?;
         let v = Value::Text(((i + 1) as i64).to_string());
         conn.execute(
             "INSERT INTO meta (key, value) VALUES ('schema_version', ?)
              ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             &[v],
         )?;
+    }
+    Ok(())
+}
+
+/// What a step needs beyond its SQL: rows derived by Rust code from rows
+/// already stored.
+fn backfill(conn: &mut dyn Conn, step: usize) -> Result<(), StoreError> {
+    if step == 11 {
+        let rows = conn.query(
+            "SELECT n.record_id, n.norm, r.primary_name FROM record_names n
+             JOIN records r ON r.id = n.record_id WHERE r.primary_name IS NOT NULL",
+            &[],
+        )?;
+        for r in rows {
+            let (id, norm, primary) = (r.text(0)?, r.text(1)?, r.text(2)?);
+            crate::records::insert_name_tokens(conn, &id, &primary, &[norm])?;
+        }
     }
     Ok(())
 }

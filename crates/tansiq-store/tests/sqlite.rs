@@ -237,3 +237,43 @@ fn scrub_waits_for_or_reports_a_reader() {
         }
     });
 }
+
+/// A store made before schema step 11 gets its name-search tokens from
+/// the names it holds when it is opened by this version.
+#[test]
+fn step_11_fills_the_search_tokens_of_an_older_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("tansiq.db");
+    let who = Identity::generate();
+    let (ch, f) = (uid("ch"), uid("f"));
+    let tag = uid("").replace('-', "");
+    let r = Rec::new(&uid("rec"), &ch, &f).names(&[&format!("abu {tag}")]);
+    {
+        let store = Store::open_sqlite(&db, true).unwrap();
+        r.put(&store, &who);
+        let mut gone = Rec::new(&uid("rec"), &ch, &f).names(&[&format!("gone {tag}")]);
+        gone.put(&store, &who);
+        gone = gone.retraction();
+        gone.put(&store, &who);
+    }
+    // Back to step 10, as an older binary left it.
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute_batch(
+        "DROP TABLE name_tokens; DROP TABLE record_name_tokens;
+         UPDATE meta SET value = '10' WHERE key = 'schema_version';",
+    )
+    .unwrap();
+    drop(conn);
+    let store = Store::open_sqlite(&db, true).unwrap();
+    let found = store
+        .read(|tx| tx.search_names(&format!("u {tag}"), &ReadScope::everything(), 10))
+        .unwrap();
+    assert_eq!(
+        found.iter().map(|s| s.id.clone()).collect::<Vec<_>>(),
+        vec![r.id.clone()]
+    );
+    assert!(store
+        .read(|tx| tx.search_names(&format!("gone {tag}"), &ReadScope::everything(), 10))
+        .unwrap()
+        .is_empty());
+}

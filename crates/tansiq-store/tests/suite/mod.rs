@@ -223,6 +223,10 @@ pub const CHECKS: &[Check] = &[
         "name_search_and_like_escaping",
         name_search_and_like_escaping,
     ),
+    (
+        "name_search_follows_versions_scope_and_order",
+        name_search_follows_versions_scope_and_order,
+    ),
     ("links_of_scope_both_ends", links_of_scope_both_ends),
     ("links_around_a_frontier", links_around_a_frontier),
     ("placements", placements),
@@ -710,6 +714,91 @@ fn counts_match_lists(store: &Store) {
         ..RecordFilter::default()
     };
     assert_eq!(list(store, &flt, &all()).len(), 3);
+}
+
+/// The token index behind `search_names` (schema step 11) answers what a
+/// scan of every name would: substrings inside and across tokens, the
+/// names of the current version only, nothing of a retracted record, and
+/// the first hits in the scope in order even when the first candidates in
+/// that order are all outside it.
+fn name_search_follows_versions_scope_and_order(store: &Store) {
+    let who = Identity::generate();
+    let (ch, f, g) = (uid("ch"), uid("f"), uid("g"));
+    let tag = uid("").replace('-', "");
+    let named = |id: &str, file: &str, names: &[String]| {
+        let ns: Vec<&str> = names.iter().map(String::as_str).collect();
+        Rec::new(id, &ch, file).names(&ns)
+    };
+    let id = uid("s");
+    let v1 = named(
+        &id,
+        &f,
+        &[format!("abu bakr {tag}"), format!("old{tag}name")],
+    );
+    v1.put(store, &who);
+    let q = |s: &str, sc: &ReadScope| search(store, s, sc);
+    assert_eq!(
+        q(&format!("u bakr {tag}"), &all()),
+        vec![id.clone()],
+        "across tokens"
+    );
+    assert_eq!(
+        q(&format!("d{tag}n"), &all()),
+        vec![id.clone()],
+        "inside a token"
+    );
+    assert_eq!(q(&format!("bakr {tag}x"), &all()), Vec::<String>::new());
+    // A new version's names replace the old ones, its new primary name too.
+    let mut v2 = named(&id, &f, &[format!("new{tag}name")]);
+    v2.version = 2;
+    v2.put(store, &who);
+    assert_eq!(q(&format!("old{tag}"), &all()), Vec::<String>::new());
+    assert_eq!(q(&format!("abu bakr {tag}"), &all()), Vec::<String>::new());
+    assert_eq!(q(&format!("new{tag}"), &all()), vec![id.clone()]);
+    // Retracted: gone from the index.
+    v2.retraction().put(store, &who);
+    assert_eq!(q(&format!("new{tag}"), &all()), Vec::<String>::new());
+
+    // 450 records outside the reader's files sort before the 3 inside.
+    let outside: Vec<Rec> = (0..450)
+        .map(|i| named(&uid("o"), &f, &[format!("a{i:03} {tag}")]))
+        .collect();
+    store
+        .write(|tx| {
+            for r in &outside {
+                tx.put_record(&r.sign(&who), &r.norms())?;
+            }
+            Ok::<_, StoreError>(())
+        })
+        .unwrap();
+    let inside: Vec<String> = (0..3)
+        .map(|i| {
+            let r = named(&uid("i"), &g, &[format!("b{i} {tag}")]);
+            r.put(store, &who);
+            r.id
+        })
+        .collect();
+    let g_only = scope(Some(&[g.as_str()]), Some(Tlp::Red));
+    let first_two = ids(&store.read(|tx| tx.search_names(&tag, &g_only, 2)).unwrap());
+    assert_eq!(first_two, inside[..2].to_vec());
+    assert_eq!(q(&tag, &g_only), inside);
+    // Everyone's first five, in primary-name order.
+    let five = ids(&store.read(|tx| tx.search_names(&tag, &all(), 5)).unwrap());
+    assert_eq!(
+        five,
+        outside[..5]
+            .iter()
+            .map(|r| r.id.clone())
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(q(&tag, &all()).len(), 453);
+    assert_eq!(
+        store
+            .read(|tx| tx.search_names(&tag, &all(), 0))
+            .unwrap()
+            .len(),
+        0
+    );
 }
 
 fn name_search_and_like_escaping(store: &Store) {
