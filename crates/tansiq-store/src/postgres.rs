@@ -854,7 +854,7 @@ impl Postgres {
             .batch_execute("SET statement_timeout = 0")
             .and_then(|()| {
                 c.client.batch_execute(
-                    "VACUUM records, record_versions, record_names, record_links, sync_envelope, alerts",
+                    "VACUUM records, record_versions, record_names, name_tokens, record_name_tokens, record_links, sync_envelope, alerts",
                 )
             })
             .and_then(|()| c.client.batch_execute(&self.session_setup));

@@ -580,13 +580,14 @@ impl Tx<'_> {
     /// normalised (lower-case) text.
     ///
     /// A name holding the fragment holds each of the fragment's tokens
-    /// inside one of its own tokens. So the longest fragment token picks
-    /// the candidate tokens (a scan of the distinct tokens, far fewer than
-    /// the names), their postings give the candidate records already in
-    /// the order of hits, and candidates are checked (status, scope, the
-    /// whole fragment against the whole name) a chunk at a time until
-    /// `limit` are found: a common fragment stops after its first chunk,
-    /// a rare one has few candidates.
+    /// inside one of its own tokens. So each fragment token picks record
+    /// tokens (a scan of the distinct tokens, far fewer than the names);
+    /// the rarest one's postings are the candidates, narrowed by the
+    /// others' where that is cheaper than checking; candidates are sorted
+    /// into the order of hits and checked (status, scope, the whole
+    /// fragment against the whole name) a chunk at a time until `limit`
+    /// are found: a common fragment stops after its first chunk, a rare
+    /// one has few candidates.
     pub fn search_names(
         &mut self,
         norm_fragment: &str,
@@ -597,65 +598,80 @@ impl Tx<'_> {
             return Ok(Vec::new());
         }
         let pattern = Value::from(format!("%{}%", like_escape(norm_fragment)));
-        let Some(longest) = name_tokens(norm_fragment).max_by_key(|t| t.len()) else {
+        let mut tokens: Vec<&str> = name_tokens(norm_fragment).collect();
+        if tokens.is_empty() {
             return self.search_names_scan(pattern, scope, limit);
-        };
-        let token_pattern = Value::from(format!("%{}%", like_escape(longest)));
-        let mut out = Vec::new();
-        // Candidates come a page at a time after the last one seen (the
-        // sort keeps only a page: a one-letter fragment has postings for
-        // most records), pages doubling while the checks refuse them.
-        let mut after: Option<(String, String)> = None;
-        let mut page = (limit.saturating_mul(2)).clamp(SEARCH_CHUNK as u64, 100_000);
-        loop {
-            let mut sql = String::from(
-                "SELECT DISTINCT p.primary_name, p.record_id FROM record_name_tokens p
-                 WHERE p.token IN (SELECT t.token FROM name_tokens t WHERE t.token LIKE ? ESCAPE '!')",
-            );
-            let mut params = vec![token_pattern.clone()];
-            if let Some((name, id)) = &after {
-                sql.push_str(
-                    " AND (p.primary_name > ? OR (p.primary_name = ? AND p.record_id > ?))",
-                );
-                params.extend([name.into(), name.into(), id.into()]);
+        }
+        tokens.sort_unstable();
+        tokens.dedup();
+        // The postings of the record tokens containing each fragment token:
+        // counted first, so the rarest drives and the others only narrow
+        // the candidates where reading them costs less than checking.
+        let postings = "FROM record_name_tokens p
+             WHERE p.token IN (SELECT t.token FROM name_tokens t WHERE t.token LIKE ? ESCAPE '!')";
+        let mut counted = Vec::with_capacity(tokens.len());
+        for t in tokens {
+            let like = Value::from(format!("%{}%", like_escape(t)));
+            let n = self.query(
+                &format!("SELECT COUNT(*) {postings}"),
+                std::slice::from_ref(&like),
+            )?[0]
+                .int(0)?;
+            counted.push((n, like));
+        }
+        counted.sort_by_key(|(n, _)| *n);
+        let mut candidates: Option<std::collections::HashMap<String, String>> = None;
+        for (n, like) in counted {
+            if let Some(c) = &candidates {
+                if n as usize > 10 * c.len() {
+                    break;
+                }
             }
-            sql.push_str(" ORDER BY p.primary_name, p.record_id LIMIT ?");
-            params.push(page.into());
-            let candidates = self.query(&sql, &params)?;
-            let candidates = candidates
+            let rows = self.query(
+                &format!("SELECT DISTINCT p.record_id, p.primary_name {postings}"),
+                &[like],
+            )?;
+            let mut these = std::collections::HashMap::with_capacity(rows.len());
+            for r in rows {
+                let id = r.text(0)?;
+                if candidates.as_ref().is_none_or(|c| c.contains_key(&id)) {
+                    these.insert(id, r.text(1)?);
+                }
+            }
+            candidates = Some(these);
+        }
+        let mut ordered: Vec<(String, String)> = candidates
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(id, name)| (name, id))
+            .collect();
+        ordered.sort_unstable();
+        let mut out = Vec::new();
+        for chunk in ordered.chunks(SEARCH_CHUNK) {
+            let mut sql = format!(
+                "SELECT {COLS} FROM records r WHERE r.id IN ({}) AND r.status = 'active'
+                 AND EXISTS (SELECT 1 FROM record_names n WHERE n.record_id = r.id
+                             AND n.norm LIKE ? ESCAPE '!')",
+                in_list(chunk.len())
+            );
+            let mut params: Vec<Value> = chunk.iter().map(|(_, id)| Value::from(id)).collect();
+            params.push(pattern.clone());
+            scope_sql(scope, &mut sql, &mut params);
+            let mut found: std::collections::HashMap<String, StoredRecord> = self
+                .query(&sql, &params)?
                 .iter()
-                .map(|r| Ok((r.text(0)?, r.text(1)?)))
-                .collect::<Result<Vec<_>, StoreError>>()?;
-            for chunk in candidates.chunks(SEARCH_CHUNK) {
-                let mut sql = format!(
-                    "SELECT {COLS} FROM records r WHERE r.id IN ({}) AND r.status = 'active'
-                     AND EXISTS (SELECT 1 FROM record_names n WHERE n.record_id = r.id
-                                 AND n.norm LIKE ? ESCAPE '!')",
-                    in_list(chunk.len())
-                );
-                let mut params: Vec<Value> = chunk.iter().map(|(_, id)| Value::from(id)).collect();
-                params.push(pattern.clone());
-                scope_sql(scope, &mut sql, &mut params);
-                let mut found: std::collections::HashMap<String, StoredRecord> = self
-                    .query(&sql, &params)?
-                    .iter()
-                    .map(|r| record_row(r).map(|rec| (rec.id.clone(), rec)))
-                    .collect::<Result<_, _>>()?;
-                for (_, id) in chunk {
-                    if let Some(rec) = found.remove(id) {
-                        out.push(rec);
-                        if out.len() as u64 >= limit {
-                            return Ok(out);
-                        }
+                .map(|r| record_row(r).map(|rec| (rec.id.clone(), rec)))
+                .collect::<Result<_, _>>()?;
+            for (_, id) in chunk {
+                if let Some(rec) = found.remove(id) {
+                    out.push(rec);
+                    if out.len() as u64 >= limit {
+                        return Ok(out);
                     }
                 }
             }
-            if (candidates.len() as u64) < page {
-                return Ok(out);
-            }
-            after = candidates.last().cloned();
-            page = page.saturating_mul(2).min(100_000);
         }
+        Ok(out)
     }
 
     /// [`Tx::search_names`] for a fragment with no token (nothing but
