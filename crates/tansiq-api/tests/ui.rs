@@ -120,6 +120,13 @@ struct World {
 /// DZ (served) and MA share a channel (terrorism, recruitment); DZ holds
 /// a TLP:RED recruitment record; MA lists an Arabic-script name; the
 /// analyst holds terrorism only.
+impl World {
+    /// How the interface names Morocco's node.
+    fn ma_label(&self) -> String {
+        format!("{} ({})", self.ma.config.name, self.ma.config.country)
+    }
+}
+
 fn world() -> World {
     let tmp = tempfile::tempdir().unwrap();
     let dz = node(tmp.path(), "dz", "DZ");
@@ -269,6 +276,27 @@ fn a_login_form_without_its_own_token_and_a_post_without_the_sessions_csrf_are_r
     );
     let inbox = b.get("/ui/inbox");
     assert!(inbox.body.contains("convoy left"));
+    // The sender is named as the agency, its key id in the title.
+    let label = format!(
+        "<bdi class=\"node\" title=\"{}\">{}</bdi>",
+        w.ma.id(),
+        w.ma_label()
+    );
+    assert!(inbox.body.contains(&label), "{}", inbox.body);
+    assert!(inbox.body.contains("one awaits your acknowledgement"));
+    // An analyst cannot acknowledge: the page says who must.
+    let mut analyst = Browser::new(&w.base);
+    analyst.login(&w.analyst);
+    let theirs = analyst.get("/ui/inbox");
+    assert!(theirs.body.contains("convoy left"));
+    assert!(
+        theirs
+            .body
+            .contains("one awaits an officer&#x27;s acknowledgement"),
+        "{}",
+        theirs.body
+    );
+    assert!(!theirs.body.contains("your acknowledgement"));
     assert!(
         w.dz.inbox(&OP).unwrap().iter().all(|m| !m.acked),
         "nothing was acknowledged"
@@ -518,7 +546,11 @@ fn the_network_view_draws_only_what_the_user_may_see() {
     o.login(&w.officer);
     let page = o.get(&path);
     assert_eq!(page.status, 200, "{}", page.body);
-    assert!(page.body.contains("<svg") && page.body.contains("Courier X"));
+    assert!(
+        page.body.contains("<svg") && page.body.contains("Courier X"),
+        "{}",
+        page.body
+    );
     assert!(
         page.body.contains("Recruiter Z"),
         "the officer sees both ends"

@@ -150,7 +150,11 @@ async fn session_layer(State(st): State<UiState>, req: Request, next: Next) -> R
     };
     let node = st.node.clone();
     let token = live.token.clone();
-    let actor = match tokio::task::spawn_blocking(move || node.authenticate(&token)).await {
+    let who = move || {
+        let actor = node.authenticate(&token)?;
+        Ok::<_, NodeError>((view::node_labels(&node, &actor), actor))
+    };
+    let (nodes, actor) = match tokio::task::spawn_blocking(who).await {
         Ok(Ok(a)) => a,
         Ok(Err(NodeError::Unauthorized)) => {
             st.sessions.close(&live.key);
@@ -163,6 +167,7 @@ async fn session_layer(State(st): State<UiState>, req: Request, next: Next) -> R
     };
     let viewer = Viewer {
         actor,
+        nodes,
         key: live.key,
         csrf: live.csrf,
         locale,

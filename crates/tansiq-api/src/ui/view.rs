@@ -124,13 +124,34 @@ pub struct UiState {
 #[derive(Clone)]
 pub struct Viewer {
     pub actor: Actor,
+    /// "Name (CC)" of this node and each partner, by node id: pages name
+    /// agencies, not keys (`who(id)` in a template).
+    pub nodes: std::collections::BTreeMap<String, String>,
     pub key: String,
     pub csrf: String,
     pub locale: &'static Locale,
 }
 
-/// The template environment: the embedded templates and `t(key, …)`,
-/// which translates into the page's `lang`.
+/// "Name (CC)" of this node and of each partner it holds a card of, by
+/// node id, as `actor` may list them (every role may: channel members are
+/// shown to all); nothing when refused.
+pub fn node_labels(node: &Node, actor: &Actor) -> std::collections::BTreeMap<String, String> {
+    let mut out: std::collections::BTreeMap<String, String> = node
+        .peer_list(actor)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|p| (p.id, format!("{} ({})", p.name, p.country)))
+        .collect();
+    out.insert(
+        node.id().to_string(),
+        format!("{} ({})", node.config.name, node.config.country),
+    );
+    out
+}
+
+/// The template environment: the embedded templates, `t(key, …)`, which
+/// translates into the page's `lang`, and `who(id)`, a node's name from
+/// the page's `node_names` (the id itself when unknown).
 pub fn environment(i18n: Arc<I18n>) -> Environment<'static> {
     let mut env = Environment::new();
     for (name, src) in TEMPLATES {
@@ -157,6 +178,13 @@ pub fn environment(i18n: Arc<I18n>) -> Environment<'static> {
             Ok(i18n.text(lang, key, &args))
         },
     );
+    env.add_function("who", |state: &State, id: &str| -> String {
+        state
+            .lookup("node_names")
+            .and_then(|n| n.get_attr(id).ok())
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_else(|| id.to_string())
+    });
     env
 }
 
@@ -226,6 +254,7 @@ pub fn base(v: &Viewer, path: &str) -> Value {
         locales => locales(),
         user => user,
         csrf => v.csrf.clone(),
+        node_names => v.nodes.clone(),
         nav => nav,
         path => path,
         may => context! {

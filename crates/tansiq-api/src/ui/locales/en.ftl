@@ -47,6 +47,11 @@ inbox-count = { $count ->
     [one] One message
    *[other] { $count } messages
 }
+inbox-pending-officer = { $count ->
+    [0] nothing awaits an officer's acknowledgement
+    [one] one awaits an officer's acknowledgement
+   *[other] { $count } await an officer's acknowledgement
+}
 inbox-pending = { $count ->
     [0] nothing awaits your acknowledgement
     [one] one awaits your acknowledgement

@@ -47,6 +47,11 @@ inbox-count = { $count ->
     [one] Un message
    *[other] { $count } messages
 }
+inbox-pending-officer = { $count ->
+    [0] aucun n'attend l'accusé de réception d'un officier
+    [one] un attend l'accusé de réception d'un officier
+   *[other] { $count } attendent l'accusé de réception d'un officier
+}
 inbox-pending = { $count ->
     [0] aucun n'attend votre accusé de réception
     [one] un attend votre accusé de réception
