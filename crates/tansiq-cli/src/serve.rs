@@ -25,10 +25,35 @@ pub struct ServeArgs {
     api_insecure_non_loopback: bool,
 }
 
+/// `serve` is a daemon: a store busy when it starts (another worker
+/// migrating or holding the write lock, the session of a worker killed a
+/// moment ago not yet ended, a loaded machine) is waited out for up to two
+/// minutes, not a reason to exit. A one-shot command still says "try
+/// again" at once.
+fn open_when_free(dir: &Path) -> Result<Node, tansiq_node::NodeError> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let mut wait = std::time::Duration::from_millis(200);
+    loop {
+        match Node::open(dir) {
+            Err(tansiq_node::NodeError::Store(tansiq_store::StoreError::Busy))
+                if std::time::Instant::now() < deadline =>
+            {
+                tracing::warn!(
+                    retry_in_ms = wait.as_millis() as u64,
+                    "the store is busy; opening it again"
+                );
+                std::thread::sleep(wait);
+                wait = (wait * 2).min(std::time::Duration::from_secs(5));
+            }
+            r => return r,
+        }
+    }
+}
+
 pub fn run(dir: &Path, args: ServeArgs) -> CliResult {
     let listen = args.listen.as_deref();
     init_logs()?;
-    let node = Arc::new(Node::open(dir)?);
+    let node = Arc::new(open_when_free(dir)?);
     // Refused before anything binds: bearer tokens over plain HTTP stay
     // on loopback unless the operator opted in (here or at `init`).
     let api_addr = tansiq_node::config::parse_listen(
