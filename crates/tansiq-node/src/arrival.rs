@@ -19,6 +19,10 @@ pub(crate) struct Forward {
 #[derive(Default)]
 pub struct Batch {
     pub(crate) forwards: Vec<Forward>,
+    /// Watchlist entries taken in: screened against this node's own
+    /// persons once the output is in (one index for the batch, not one
+    /// scan of every record per entry).
+    pub(crate) screen_ids: Vec<String>,
     terms: std::collections::HashMap<String, Option<PostTerms>>,
 }
 

@@ -107,10 +107,13 @@ impl Context for Node {
         }
     }
 
-    fn delivered(&self, tx: &mut Tx, batch: Batch, out: &mut Outbox) -> NodeResult<()> {
+    fn delivered(&self, tx: &mut Tx, mut batch: Batch, out: &mut Outbox) -> NodeResult<()> {
         for f in batch.forwards {
             self.forward_version(tx, &f.record, &f.channel, out)?;
         }
+        batch.screen_ids.sort_unstable();
+        batch.screen_ids.dedup();
+        self.screen_new_entries(tx, &batch.screen_ids)?;
         Ok(())
     }
 }

@@ -1118,7 +1118,7 @@ impl Node {
             json!({"id": b.id, "version": b.version, "hash": hex::encode(hash), "from": sender, "channel": channel}),
         )?;
         if b.kind == Kind::Person && !b.retracted && b.data.get("listing").is_some() {
-            self.screen_new_entries(tx, std::slice::from_ref(&b.id))?;
+            batch.screen_ids.push(b.id.clone());
         }
         Ok(())
     }
