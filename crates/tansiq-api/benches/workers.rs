@@ -95,6 +95,43 @@ fn start_worker(rt: &tokio::runtime::Runtime, node: &Arc<Node>, id: &str, listen
     rt.spawn(tansiq_node::peering::sender(node.clone(), peers));
 }
 
+/// CPU seconds the PostgreSQL server has used: its postmaster
+/// (`BENCH_PG_PID`, set by scripts/pg-realtime), the children it reaped
+/// and those alive. 0 when unknown.
+fn server_cpu() -> f64 {
+    let Some(pm) = std::env::var("BENCH_PG_PID")
+        .ok()
+        .and_then(|p| p.trim().parse::<u32>().ok())
+    else {
+        return 0.0;
+    };
+    let fields = |pid: &str| -> Vec<f64> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        stat.rsplit(')')
+            .next()
+            .unwrap_or("")
+            .split_whitespace()
+            .map(|v| v.parse::<f64>().unwrap_or(0.0))
+            .collect()
+    };
+    let at = |f: &[f64], i: usize| f.get(i).copied().unwrap_or(0.0);
+    let own = fields(&pm.to_string());
+    // utime, stime, cutime, cstime: fields 14–17 of the line.
+    let mut ticks = at(&own, 11) + at(&own, 12) + at(&own, 13) + at(&own, 14);
+    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        if !name.bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        let f = fields(&name);
+        if at(&f, 1) as u32 == pm {
+            ticks += at(&f, 11) + at(&f, 12);
+        }
+    }
+    ticks / 100.0
+}
+
 fn count_at(db: &rusqlite::Connection) -> u64 {
     db.query_row("SELECT MAX(rowid) FROM records", [], |r| {
         r.get::<_, Option<i64>>(0)
@@ -105,8 +142,9 @@ fn count_at(db: &rusqlite::Connection) -> u64 {
 }
 
 /// One run: (records created per second at A, records delivered per
-/// second end to end, CPU µs per record in this process).
-fn one_run(pg: bool, workers: usize, n: usize) -> (f64, f64, f64) {
+/// second end to end, CPU µs per record in this process, CPU µs per
+/// record of the PostgreSQL server).
+fn one_run(pg: bool, workers: usize, n: usize) -> (f64, f64, f64, f64) {
     let tmp = tempfile::tempdir().unwrap();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -159,6 +197,7 @@ fn one_run(pg: bool, workers: usize, n: usize) -> (f64, f64, f64) {
     .unwrap();
     b_db.busy_timeout(Duration::from_secs(5)).unwrap();
     let c0 = cpu();
+    let s0 = server_cpu();
     let t0 = Instant::now();
     let creators: Vec<_> = a
         .iter()
@@ -191,34 +230,47 @@ fn one_run(pg: bool, workers: usize, n: usize) -> (f64, f64, f64) {
     );
     let all = t0.elapsed().as_secs_f64();
     let cpu_us = (cpu() - c0) * 1e6 / n as f64;
+    let server_us = (server_cpu() - s0) * 1e6 / n as f64;
     drop(rt);
-    (n as f64 / created, n as f64 / all, cpu_us)
+    (n as f64 / created, n as f64 / all, cpu_us, server_us)
 }
 
 fn throughput(n: usize, runs: usize) {
+    // BENCH_CONFIGS=sqlite,pg1,pg2,pg3 (the default: all).
+    let only = std::env::var("BENCH_CONFIGS").unwrap_or_default();
     for (pg, workers) in [(false, 1), (true, 1), (true, 2), (true, 3)] {
+        let tag = if pg {
+            format!("pg{workers}")
+        } else {
+            "sqlite".into()
+        };
+        if !only.is_empty() && !only.split(',').any(|c| c == tag) {
+            continue;
+        }
         let label = if pg {
             format!("PostgreSQL, {workers} worker(s)")
         } else {
             "SQLite, 1 node".to_string()
         };
-        let (mut cr, mut dr, mut cu) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut cr, mut dr, mut cu, mut su) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for run in 0..runs {
             let l0 = load();
-            let (c, d, u) = one_run(pg, workers, n);
+            let (c, d, u, s) = one_run(pg, workers, n);
             println!(
-                "{label} run {run}: created {c:.0}/s, delivered {d:.0}/s end to end, CPU {u:.0} µs/record (A and B) · load {l0} → {}",
+                "{label} run {run}: created {c:.0}/s, delivered {d:.0}/s end to end, CPU {u:.0} µs/record (A and B), server {s:.0} µs/record · load {l0} → {}",
                 load()
             );
             cr.push(c);
             dr.push(d);
             cu.push(u);
+            su.push(s);
         }
         println!(
-            "{label}: median of {runs}: created {:.0}/s, delivered {:.0}/s, CPU {:.0} µs/record",
+            "{label}: median of {runs}: created {:.0}/s, delivered {:.0}/s, CPU {:.0} µs/record (A and B), PostgreSQL server {:.0} µs/record",
             median(cr),
             median(dr),
-            median(cu)
+            median(cu),
+            median(su)
         );
     }
 }

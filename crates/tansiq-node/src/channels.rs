@@ -416,7 +416,7 @@ impl Node {
     /// channel's members.
     pub fn channel_export(&self, actor: &Actor, id: &str) -> NodeResult<SignedCharter> {
         policy::authorize(actor, Action::ReadChannels)?;
-        self.note(|tx| {
+        self.note_read(|tx| {
             let st = load_channel(tx, id)?;
             let signed = st
                 .pending

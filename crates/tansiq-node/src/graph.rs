@@ -108,7 +108,7 @@ impl Node {
             )));
         }
         let scope = policy::read_scope(actor);
-        self.note(|tx| {
+        self.note_read(|tx| {
             let graph = walk(tx, &scope, id, hops, cap)?;
             let ids: Vec<&str> = graph.nodes.iter().map(|n| n.id.as_str()).collect();
             let digest = tansiq_crypto::sha256(ids.join("\n").as_bytes());

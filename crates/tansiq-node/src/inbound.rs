@@ -53,7 +53,10 @@ impl Context for Node {
         object: &str,
         details: serde_json::Value,
     ) -> NodeResult<u64> {
-        Node::audit(self, tx, actor, action, object, details)
+        // Federation audits inside write transactions: appended, never
+        // queued.
+        Node::audit(self, tx, actor, action, object, details)?
+            .ok_or_else(|| crate::NodeError::internal("an audit entry of a write was queued"))
     }
 
     fn deliver(

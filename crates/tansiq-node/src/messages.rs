@@ -222,7 +222,7 @@ impl Node {
     /// Messages received, in the files the actor may see.
     pub fn inbox(&self, actor: &Actor) -> NodeResult<Vec<MessageView>> {
         policy::authorize(actor, Action::ReadMessages)?;
-        self.note(|tx| {
+        self.note_read(|tx| {
             let rows = tx.messages("in")?;
             let views: Vec<MessageView> = rows
                 .into_iter()
@@ -310,7 +310,7 @@ impl Node {
     /// without a file is the channel's, seen by all its readers).
     pub fn unacked_for(&self, actor: &Actor) -> NodeResult<Vec<Unacked>> {
         policy::authorize(actor, Action::ReadMessages)?;
-        self.note(|tx| {
+        self.note_read(|tx| {
             let list = self.unacked_seen_by(tx, actor)?;
             self.audit(
                 tx,

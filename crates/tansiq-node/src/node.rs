@@ -301,7 +301,7 @@ impl Node {
         action: &str,
         object: &str,
         details: serde_json::Value,
-    ) -> NodeResult<u64> {
+    ) -> NodeResult<Option<u64>> {
         Ok(tx.audit_append(&time::format(&time::now()), actor, action, object, details)?)
     }
 
@@ -327,6 +327,15 @@ impl Node {
     /// relaxed transaction (durable with the next commit; docs/STORE.md).
     pub(crate) fn note<T>(&self, f: impl FnOnce(&mut Tx) -> NodeResult<T>) -> NodeResult<T> {
         self.store.write_relaxed(f)
+    }
+
+    /// An audited read: `f` reads and audits, nothing else. On PostgreSQL
+    /// it never takes (or waits for) the write lock: its audit entries
+    /// are queued and the next writer appends them to the log
+    /// (`Store::read_audited`; docs/STORE.md, "Audited reads"). On SQLite
+    /// it is [`Node::note`].
+    pub(crate) fn note_read<T>(&self, f: impl FnOnce(&mut Tx) -> NodeResult<T>) -> NodeResult<T> {
+        self.store.read_audited(f)
     }
 
     /// Signs a checkpoint of the audit log's head, unless one covers it

@@ -294,7 +294,7 @@ impl Node {
     pub fn releases(&self, actor: &Actor) -> NodeResult<Vec<ReleaseView>> {
         policy::authorize(actor, Action::RequestRelease)?;
         let scope = policy::read_scope(actor);
-        self.note(|tx| {
+        self.note_read(|tx| {
             let mut rows = Vec::new();
             for r in tx.releases()? {
                 if visible(tx, &scope, &r.record_id)? {

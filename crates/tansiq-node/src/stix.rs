@@ -269,7 +269,7 @@ impl Node {
     ) -> NodeResult<StixExport> {
         policy::authorize(actor, Action::ReadRecord)?;
         let scope = policy::read_scope(actor);
-        self.note(|tx| {
+        self.note_read(|tx| {
             crate::channels::load_channel(tx, channel)?;
             let rows = tx.versions_added(
                 channel,

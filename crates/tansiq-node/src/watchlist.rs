@@ -353,7 +353,7 @@ impl Node {
     ) -> NodeResult<Vec<Vec<Hit>>> {
         policy::authorize(actor, Action::Screen)?;
         let scope = policy::read_scope(actor);
-        let found = self.note(|tx| {
+        let found = self.note_read(|tx| {
             let found = self.screening.lookup(tx, &scope, screening_entries)?;
             self.audit(
                 tx,
@@ -381,7 +381,7 @@ impl Node {
     pub fn alerts(&self, actor: &Actor) -> NodeResult<Vec<AlertRow>> {
         policy::authorize(actor, Action::ReadRecord)?;
         let scope = policy::read_scope(actor);
-        self.note(|tx| {
+        self.note_read(|tx| {
             let mut out = Vec::new();
             for a in tx.alerts()? {
                 // An alert is shown only if both its ends are visible.

@@ -142,7 +142,7 @@ impl Store {
         f: impl FnOnce(&mut Tx) -> Result<T, E>,
     ) -> Result<T, E> {
         let t = std::time::Instant::now();
-        self.run_write(t, self.backend.begin(true)?, f)
+        self.run_write(t, self.backend.begin(true)?, false, f)
     }
 
     /// Like [`Store::write`], but the commit may skip the fsync (see
@@ -153,7 +153,28 @@ impl Store {
         f: impl FnOnce(&mut Tx) -> Result<T, E>,
     ) -> Result<T, E> {
         let t = std::time::Instant::now();
-        self.run_write(t, self.backend.begin_relaxed()?, f)
+        self.run_write(t, self.backend.begin_relaxed()?, false, f)
+    }
+
+    /// A read whose audit entries must be kept: on PostgreSQL a
+    /// transaction **without the write lock** (`READ COMMITTED`, commit
+    /// without waiting for the disk, as [`Store::write_relaxed`]) in
+    /// which [`Tx::audit_append`] queues the entry in `audit_pending`;
+    /// the next write transaction that touches the audit tree appends
+    /// the queued entries first, in one order, so the log stays one
+    /// strict sequence and readers never wait for writers (docs/STORE.md,
+    /// "Audited reads"). On SQLite (one writer anyway) it is
+    /// [`Store::write_relaxed`]: the entry is appended at once. `f` must
+    /// only read and audit.
+    pub fn read_audited<T, E: From<StoreError>>(
+        &self,
+        f: impl FnOnce(&mut Tx) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let t = std::time::Instant::now();
+        match self.backend.dialect() {
+            Dialect::Sqlite => self.run_write(t, self.backend.begin_relaxed()?, false, f),
+            Dialect::Postgres => self.run_write(t, self.backend.begin_unlocked_relaxed()?, true, f),
+        }
     }
 
     /// A write transaction without the store's write lock (PostgreSQL:
@@ -166,7 +187,7 @@ impl Store {
         f: impl FnOnce(&mut Tx) -> Result<T, E>,
     ) -> Result<T, E> {
         let t = std::time::Instant::now();
-        self.run_write(t, self.backend.begin_unlocked()?, f)
+        self.run_write(t, self.backend.begin_unlocked()?, false, f)
     }
 
     /// On a thread of its own, calls `wake(true)` whenever a transaction
@@ -186,6 +207,7 @@ impl Store {
         &self,
         began: std::time::Instant,
         conn: Box<dyn Conn + '_>,
+        queue_audit: bool,
         f: impl FnOnce(&mut Tx) -> Result<T, E>,
     ) -> Result<T, E> {
         let mut tx = Tx {
@@ -196,6 +218,7 @@ impl Store {
             write: true,
             purged: false,
             records_changed: false,
+            queue_audit,
         };
         let out = f(&mut tx)?;
         let purged = tx.purged;
@@ -256,6 +279,7 @@ impl Store {
             write: false,
             purged: false,
             records_changed: false,
+            queue_audit: false,
         };
         let out = f(&mut tx);
         drop(tx);
@@ -390,6 +414,10 @@ pub struct Tx<'a> {
     /// A record row changed (a version stored, content purged): the
     /// commit advances `meta.records_gen` ([`Tx::records_gen`]).
     records_changed: bool,
+    /// An audited read without the write lock ([`Store::read_audited`]
+    /// on PostgreSQL): `audit_append` queues the entry in
+    /// `audit_pending` instead of appending it to the tree.
+    queue_audit: bool,
 }
 
 /// A user as stored, with its token's dates.
@@ -485,11 +513,33 @@ impl<'a> Tx<'a> {
         r
     }
 
+    /// A statement whose row count nobody needs: the backend may send it
+    /// with the next statement that needs an answer, or with the commit
+    /// (PostgreSQL: one round trip for the lot). Its error comes back from
+    /// that later call. Not for a statement whose failure the caller must
+    /// see at once (a conflict it reports as such).
+    pub(crate) fn exec_later(&mut self, sql: &str, params: Vec<Value>) -> Result<(), StoreError> {
+        if !self.write {
+            // A write in a read transaction fails now, as on SQLite.
+            return self.exec(sql, &params).map(|_| ());
+        }
+        self.check_usable()?;
+        let r = self.conn.execute_later(sql, params);
+        self.failed |= r.is_err();
+        r
+    }
+
     pub(crate) fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, StoreError> {
         self.check_usable()?;
         let r = self.conn.query(sql, params);
         self.failed |= r.is_err();
         r
+    }
+
+    /// Leaves the transaction able only to roll back (a check of the
+    /// caller failed after its statements ran).
+    pub(crate) fn poison(&mut self) {
+        self.failed = true;
     }
 
     /// Whether `sql` (a `SELECT 1 …`) returns any row.
@@ -500,9 +550,9 @@ impl<'a> Tx<'a> {
     fn commit(mut self) -> Result<(), StoreError> {
         self.check_usable()?;
         if let Some((f, true)) = self.frontier.take() {
-            self.exec(
+            self.exec_later(
                 "UPDATE audit_head SET size = ?, frontier = ? WHERE id = 1",
-                &[f.size().into(), f.to_bytes().into()],
+                vec![f.size().into(), f.to_bytes().into()],
             )?;
         }
         if self.records_changed {
@@ -830,7 +880,11 @@ impl<'a> Tx<'a> {
 
     // ---- audit ------------------------------------------------------
 
-    fn frontier(&mut self) -> Result<&mut Frontier, StoreError> {
+    /// The audit tree's frontier, loaded (and its head row locked on
+    /// PostgreSQL) on first use in this transaction. A write transaction
+    /// appends the queued entries of audited reads (`audit_pending`)
+    /// first, so they join the one sequence in the order of this drain.
+    fn frontier_loaded(&mut self) -> Result<&mut Frontier, StoreError> {
         if self.frontier.is_none() {
             let lock = match self.dialect {
                 // Appends are serialised by the row lock on PostgreSQL and
@@ -862,35 +916,60 @@ impl<'a> Tx<'a> {
                 None => return Err(StoreError::Corrupt("audit head row missing".into())),
             };
             self.frontier = Some((f, false));
+            self.drain_pending()?;
         }
+        Ok(&mut self.frontier.as_mut().expect("loaded above").0)
+    }
+
+    fn frontier(&mut self) -> Result<&mut Frontier, StoreError> {
+        self.frontier_loaded()?;
         let (f, dirty) = self.frontier.as_mut().expect("loaded above");
         *dirty = true;
         Ok(f)
     }
 
-    /// Appends an audit entry (salt chosen here) and returns its index.
-    pub fn audit_append(
-        &mut self,
-        at: &str,
-        actor: &str,
-        action: &str,
-        object: &str,
-        details: serde_json::Value,
-    ) -> Result<u64, StoreError> {
+    /// Appends the queued entries of audited reads, oldest first (by
+    /// their time, then salt), and deletes them from the queue — under the
+    /// head row's lock, so each is appended exactly once. Entries queued
+    /// by reads still running are left for the next writer.
+    fn drain_pending(&mut self) -> Result<(), StoreError> {
+        let rows = self.query(
+            "DELETE FROM audit_pending RETURNING at, actor, action, object, details, salt",
+            &[],
+        )?;
+        let mut queued = rows
+            .iter()
+            .map(|r| {
+                let salt = r.blob(5)?;
+                Ok(AuditEntry {
+                    idx: 0,
+                    at: r.text(0)?,
+                    actor: r.text(1)?,
+                    action: r.text(2)?,
+                    object: r.text(3)?,
+                    details: serde_json::from_str(&r.text(4)?)
+                        .map_err(|e| StoreError::Corrupt(format!("queued audit details: {e}")))?,
+                    salt: <[u8; 16]>::try_from(salt.as_slice()).map_err(|_| {
+                        StoreError::Corrupt("queued audit salt is not 16 bytes".into())
+                    })?,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        queued.sort_by(|a, b| (&a.at, a.salt).cmp(&(&b.at, b.salt)));
+        for e in queued {
+            self.append_entry(e)?;
+        }
+        Ok(())
+    }
+
+    /// Appends `entry` at the tree's next index.
+    fn append_entry(&mut self, mut entry: AuditEntry) -> Result<u64, StoreError> {
         let idx = self.frontier()?.size();
-        let entry = AuditEntry {
-            idx,
-            at: at.to_string(),
-            actor: actor.to_string(),
-            action: action.to_string(),
-            object: object.to_string(),
-            details,
-            salt: tansiq_crypto::random_bytes(),
-        };
+        entry.idx = idx;
         let leaf = entry.leaf();
-        self.exec(
+        self.exec_later(
             "INSERT INTO audit_log (idx, at, actor, action, object, salt, details, leaf) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            &[
+            vec![
                 idx.into(),
                 entry.at.into(),
                 entry.actor.into(),
@@ -905,8 +984,63 @@ impl<'a> Tx<'a> {
         Ok(idx)
     }
 
+    /// Appends an audit entry (salt chosen here) and returns its index.
+    /// In an audited read on PostgreSQL ([`Store::read_audited`]) the
+    /// entry is queued instead, to be appended by the next writer, and
+    /// `None` is returned.
+    pub fn audit_append(
+        &mut self,
+        at: &str,
+        actor: &str,
+        action: &str,
+        object: &str,
+        details: serde_json::Value,
+    ) -> Result<Option<u64>, StoreError> {
+        let entry = AuditEntry {
+            idx: 0,
+            at: at.to_string(),
+            actor: actor.to_string(),
+            action: action.to_string(),
+            object: object.to_string(),
+            details,
+            salt: tansiq_crypto::random_bytes(),
+        };
+        if self.queue_audit {
+            self.exec_later(
+                "INSERT INTO audit_pending (salt, at, actor, action, object, details) VALUES (?, ?, ?, ?, ?, ?)",
+                vec![
+                    entry.salt.as_slice().into(),
+                    entry.at.into(),
+                    entry.actor.into(),
+                    entry.action.into(),
+                    entry.object.into(),
+                    entry.details.to_string().into(),
+                ],
+            )?;
+            return Ok(None);
+        }
+        self.append_entry(entry).map(Some)
+    }
+
+    /// Audit entries queued by audited reads and not yet appended.
+    pub fn audit_pending_count(&mut self) -> Result<u64, StoreError> {
+        to_u64(self.query("SELECT COUNT(*) FROM audit_pending", &[])?[0].int(0)?)
+    }
+
+    /// Appends the queued entries of audited reads now (a write
+    /// transaction does it anyway when it first touches the tree).
+    pub fn audit_drain(&mut self) -> Result<(), StoreError> {
+        self.frontier_loaded()?;
+        Ok(())
+    }
+
     /// The audit tree's current size and root.
     pub fn audit_head(&mut self) -> Result<(u64, [u8; 32]), StoreError> {
+        if self.write && !self.queue_audit {
+            // A writer's head includes the queued entries of reads.
+            let f = self.frontier_loaded()?;
+            return Ok((f.size(), f.root()));
+        }
         if let Some((f, _)) = &self.frontier {
             return Ok((f.size(), f.root()));
         }

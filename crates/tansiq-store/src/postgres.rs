@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 use bytes::BytesMut;
 use postgres::error::SqlState;
 use postgres::types::{to_sql_checked, IsNull, ToSql, Type};
-use postgres::{Client, NoTls, Statement};
+use postgres::{NoTls, Statement};
 
 use crate::sql::{Backend, Conn, Dialect, Row, Value};
 use crate::StoreError;
@@ -85,7 +85,8 @@ impl Default for PgOptions {
 
 /// A parsed store URL.
 struct Target {
-    config: postgres::Config,
+    config: tokio_postgres::Config,
+    listen: postgres::Config,
     options: PgOptions,
     /// The URL without its password, for messages.
     shown: String,
@@ -217,7 +218,8 @@ fn parse_target(url: &str) -> Result<Target, StoreError> {
     } else {
         format!("{base}?{}", passed.join("&"))
     };
-    let mut config = postgres::Config::from_str(&driver_url).map_err(|e| bad_url(&shown, e))?;
+    let mut config =
+        tokio_postgres::Config::from_str(&driver_url).map_err(|e| bad_url(&shown, e))?;
     if config.get_user().is_none() {
         return Err(bad_url(&shown, "it names no user"));
     }
@@ -230,10 +232,14 @@ fn parse_target(url: &str) -> Result<Target, StoreError> {
     if config.get_application_name().is_none() {
         config.application_name("tansiq");
     }
-    // Notices (VACUUM's, for one) are not errors; the store has no log.
-    config.notice_callback(|_| {});
+    // The LISTEN session uses the synchronous driver over the same
+    // settings. Notices (VACUUM's, for one) are not errors; the store
+    // has no log.
+    let mut listen = postgres::Config::from(config.clone());
+    listen.notice_callback(|_| {});
     Ok(Target {
         config,
+        listen,
         options,
         shown,
     })
@@ -245,10 +251,133 @@ struct ConnectError {
     error: StoreError,
 }
 
-/// One open session with its prepared statements.
+/// One open session with its prepared statements and the statements
+/// queued to be sent with the next round trip.
 struct PgClient {
-    client: Client,
+    client: Session,
     statements: HashMap<String, Statement>,
+}
+
+/// A tokio-postgres session driven by a runtime of its own (current
+/// thread: the connection makes progress while a call blocks on it), so
+/// several statements can be sent before the first answer arrives
+/// ([`Session::pipeline`]); the synchronous `postgres` crate sends one
+/// statement per round trip.
+struct Session {
+    rt: tokio::runtime::Runtime,
+    client: tokio_postgres::Client,
+}
+
+impl Session {
+    fn connect(config: &tokio_postgres::Config) -> Result<Session, postgres::Error> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a current-thread runtime builds");
+        let (client, connection) = rt.block_on(config.connect(NoTls))?;
+        rt.spawn(async move {
+            // Ends when the session closes; errors reach the caller
+            // through the client (a closed session).
+            let _ = connection.await;
+        });
+        Ok(Session { rt, client })
+    }
+
+    fn batch_execute(&mut self, sql: &str) -> Result<(), postgres::Error> {
+        self.rt.block_on(self.client.batch_execute(sql))
+    }
+
+    fn prepare(&mut self, sql: &str) -> Result<Statement, postgres::Error> {
+        self.rt.block_on(self.client.prepare(sql))
+    }
+
+    fn execute(
+        &mut self,
+        st: &Statement,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<u64, postgres::Error> {
+        self.rt.block_on(self.client.execute(st, params))
+    }
+
+    fn query(
+        &mut self,
+        st: &Statement,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<postgres::Row>, postgres::Error> {
+        self.rt.block_on(self.client.query(st, params))
+    }
+
+    fn is_closed(&self) -> bool {
+        self.client.is_closed()
+    }
+
+    /// Sends every statement of `items` (and then `then`, a simple query
+    /// such as `COMMIT`, when given) before reading any answer: one round
+    /// trip for all. Returns the first error in order; the server aborts
+    /// the transaction at a failed statement, so the later ones fail too
+    /// and change nothing.
+    fn pipeline(
+        &mut self,
+        items: &[(Statement, Vec<Value>)],
+        then: Option<&str>,
+    ) -> Result<(), (usize, postgres::Error)> {
+        let bound: Vec<Vec<Param>> = items
+            .iter()
+            .map(|(_, ps)| ps.iter().map(Param).collect())
+            .collect();
+        let refs: Vec<Vec<&(dyn ToSql + Sync)>> = bound
+            .iter()
+            .map(|ps| ps.iter().map(|p| p as &(dyn ToSql + Sync)).collect())
+            .collect();
+        let client = &self.client;
+        let mut futs: Vec<
+            std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), postgres::Error>> + '_>>,
+        > = items
+            .iter()
+            .zip(&refs)
+            .map(|((st, _), ps)| {
+                Box::pin(async move { client.execute(st, ps).await.map(|_| ()) })
+                    as std::pin::Pin<Box<dyn std::future::Future<Output = _>>>
+            })
+            .collect();
+        if let Some(q) = then {
+            futs.push(Box::pin(client.batch_execute(q)));
+        }
+        let results = self.rt.block_on(join_in_order(futs));
+        for (i, r) in results.into_iter().enumerate() {
+            r.map_err(|e| (i, e))?;
+        }
+        Ok(())
+    }
+}
+
+/// Polls every future until all are ready, each first poll in order (so
+/// each request is queued on the connection before any answer is
+/// awaited), and returns their outputs in order.
+async fn join_in_order<T>(
+    mut futs: Vec<std::pin::Pin<Box<dyn std::future::Future<Output = T> + '_>>>,
+) -> Vec<T> {
+    let mut out: Vec<Option<T>> = futs.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (f, o) in futs.iter_mut().zip(out.iter_mut()) {
+            if o.is_none() {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => *o = Some(v),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    out.into_iter()
+        .map(|o| o.expect("every future is ready"))
+        .collect()
 }
 
 struct PoolState {
@@ -258,7 +387,8 @@ struct PoolState {
 }
 
 pub struct Postgres {
-    config: postgres::Config,
+    config: tokio_postgres::Config,
+    listen: postgres::Config,
     options: PgOptions,
     shown: String,
     session_setup: String,
@@ -354,6 +484,7 @@ impl Postgres {
         }
         let pg = Postgres {
             config: t.config,
+            listen: t.listen,
             options: t.options,
             shown: t.shown,
             session_setup,
@@ -395,7 +526,7 @@ impl Postgres {
     }
 
     fn open_one(&self) -> Result<PgClient, ConnectError> {
-        let mut client = self.config.connect(NoTls).map_err(|e| {
+        let mut client = Session::connect(&self.config).map_err(|e| {
             let retryable = is_connection_error(&e);
             let why = match e.code() {
                 Some(c)
@@ -528,6 +659,9 @@ struct PgTx<'a> {
     conn: Option<PgClient>,
     done: bool,
     failed: bool,
+    /// Statements queued by `execute_later`, sent in one round trip
+    /// before the next statement that needs an answer, or with COMMIT.
+    later: Vec<(String, Vec<Value>)>,
 }
 
 /// A parameter bound to whatever type PostgreSQL inferred for it.
@@ -629,6 +763,17 @@ impl PgTx<'_> {
         Ok(st)
     }
 
+    /// The queued statements, runs of one insert merged into multi-row
+    /// inserts ([`coalesce`]), each prepared (from the cache).
+    fn prepare_queued(&mut self) -> Result<Vec<(Statement, Vec<Value>)>, postgres::Error> {
+        let queued = coalesce(std::mem::take(&mut self.later));
+        let mut out = Vec::with_capacity(queued.len());
+        for (sql, params) in queued {
+            out.push((self.statement(&sql)?, params));
+        }
+        Ok(out)
+    }
+
     fn fail(&mut self, e: postgres::Error) -> StoreError {
         self.failed = true;
         // A cached statement can go stale when another process changed
@@ -649,12 +794,31 @@ impl PgTx<'_> {
         stmt_err(e)
     }
 
+    /// Sends the queued statements (one round trip) and reports the
+    /// first one that failed.
+    fn flush(&mut self) -> Result<(), StoreError> {
+        if self.later.is_empty() {
+            return Ok(());
+        }
+        self.client()?;
+        let items = match self.prepare_queued() {
+            Ok(items) => items,
+            Err(e) => return Err(self.fail(e)),
+        };
+        let c = self.conn.as_mut().expect("checked above");
+        match c.client.pipeline(&items, None) {
+            Ok(()) => Ok(()),
+            Err((_, e)) => Err(self.fail(e)),
+        }
+    }
+
     fn run<T>(
         &mut self,
         sql: &str,
         params: &[Value],
-        f: impl FnOnce(&mut Client, &Statement, &[&(dyn ToSql + Sync)]) -> Result<T, postgres::Error>,
+        f: impl FnOnce(&mut Session, &Statement, &[&(dyn ToSql + Sync)]) -> Result<T, postgres::Error>,
     ) -> Result<T, StoreError> {
+        self.flush()?;
         self.client()?;
         let st = match self.statement(sql) {
             Ok(st) => st,
@@ -691,15 +855,31 @@ impl Conn for PgTx<'_> {
         Ok(out)
     }
 
+    fn execute_later(&mut self, sql: &str, params: Vec<Value>) -> Result<(), StoreError> {
+        self.client()?;
+        self.later.push((sql.to_string(), params));
+        Ok(())
+    }
+
     fn commit(mut self: Box<Self>) -> Result<(), StoreError> {
         self.client()?;
+        let items = match self.prepare_queued() {
+            Ok(items) => items,
+            Err(e) => return Err(self.fail(e)),
+        };
         let c = self.conn.as_mut().expect("checked above");
-        match c.client.batch_execute("COMMIT") {
+        // The queued statements and COMMIT in one round trip. When one of
+        // them failed, the server turned the COMMIT into a rollback.
+        match c.client.pipeline(&items, Some("COMMIT")) {
             Ok(()) => {
                 self.done = true;
                 Ok(())
             }
-            Err(e) if is_connection_error(&e) => {
+            Err((i, e)) if i < items.len() && !is_connection_error(&e) => {
+                self.done = true;
+                Err(self.fail(e))
+            }
+            Err((_, e)) if is_connection_error(&e) => {
                 self.done = true;
                 self.conn = None;
                 self.pool.discard();
@@ -709,7 +889,7 @@ impl Conn for PgTx<'_> {
                     describe(&e)
                 )))
             }
-            Err(e) => Err(self.fail(e)),
+            Err((_, e)) => Err(self.fail(e)),
         }
     }
 }
@@ -763,12 +943,18 @@ impl Backend for Postgres {
         self.begin_with("BEGIN ISOLATION LEVEL READ COMMITTED")
     }
 
+    /// No write lock, and a commit that does not wait for the disk: an
+    /// audited read queueing its audit entry.
+    fn begin_unlocked_relaxed(&self) -> Result<Box<dyn Conn + '_>, StoreError> {
+        self.begin_with("BEGIN ISOLATION LEVEL READ COMMITTED; SET LOCAL synchronous_commit = off")
+    }
+
     /// `LISTEN` on a connection of its own (outside the pool), on a
     /// thread that reconnects with backoff when the connection is lost
     /// and then wakes the caller once (it may have missed a
     /// notification meanwhile).
     fn watch_work(&self, wake: Box<dyn Fn(bool) -> bool + Send>) -> Result<bool, StoreError> {
-        let config = self.config.clone();
+        let config = self.listen.clone();
         let setup = self.session_setup.clone();
         let shown = self.shown.clone();
         std::thread::Builder::new()
@@ -812,6 +998,7 @@ impl Postgres {
                         conn: Some(c),
                         done: false,
                         failed: false,
+                        later: Vec::new(),
                     }))
                 }
                 Err(e) if is_connection_error(&e) || c.client.is_closed() => {
@@ -941,6 +1128,80 @@ fn listen_loop(config: &postgres::Config, setup: &str, shown: &str, wake: &dyn F
     }
 }
 
+/// Merges each run of the same single-row `INSERT … VALUES (?, …)` (with
+/// no `ON CONFLICT` or `ON CONFLICT … DO NOTHING`, no `RETURNING`) into
+/// multi-row inserts of 100, 10 or 1 rows (a few shapes, so they stay in
+/// the statement cache): one statement for the server to run instead of
+/// one per row, with the same effect — the rows go in in order, and a
+/// row that breaks a constraint fails the statement (and so the
+/// transaction) as it would have failed its own. Other statements pass as
+/// they are, in order.
+fn coalesce(items: Vec<(String, Vec<Value>)>) -> Vec<(String, Vec<Value>)> {
+    let mut out = Vec::with_capacity(items.len());
+    let mut it = items.into_iter().peekable();
+    while let Some((sql, params)) = it.next() {
+        let Some((head, tuple, tail)) = single_row_insert(&sql) else {
+            out.push((sql, params));
+            continue;
+        };
+        let mut run = vec![params];
+        while let Some((next, _)) = it.peek() {
+            if *next != sql {
+                break;
+            }
+            run.push(it.next().expect("peeked").1);
+        }
+        let mut rest = &run[..];
+        while !rest.is_empty() {
+            let n = [100, 10, 1]
+                .into_iter()
+                .find(|n| *n <= rest.len())
+                .expect("1 fits");
+            let (now, later) = rest.split_at(n);
+            if n == 1 {
+                out.push((sql.clone(), now[0].clone()));
+            } else {
+                let rows = vec![tuple; n].join(", ");
+                out.push((
+                    format!("{head}{rows}{tail}"),
+                    now.iter().flatten().cloned().collect(),
+                ));
+            }
+            rest = later;
+        }
+    }
+    out
+}
+
+/// `INSERT INTO t (…) VALUES (?, …, ?)[ ON CONFLICT … DO NOTHING]` split
+/// as (text up to VALUES, the tuple, the rest), or None.
+fn single_row_insert(sql: &str) -> Option<(&str, &str, &str)> {
+    if !sql.trim_start().starts_with("INSERT INTO ") {
+        return None;
+    }
+    let v = sql.find("VALUES (")? + "VALUES ".len();
+    let close = v + sql[v..].find(')')?;
+    let tuple = &sql[v..=close];
+    let tail = &sql[close + 1..];
+    // Placeholders, and plain string literals (no `?` or quote inside).
+    let mut quoted = false;
+    let mut plain = true;
+    for b in tuple[1..tuple.len() - 1].bytes() {
+        match (quoted, b) {
+            (_, b'\'') => quoted = !quoted,
+            (true, b'?') => plain = false,
+            (true, _) => {}
+            (false, b'?' | b',' | b' ') => {}
+            (false, _) => plain = false,
+        }
+    }
+    let tail_ok = tail.trim().is_empty()
+        || (tail.trim_start().starts_with("ON CONFLICT")
+            && tail.trim_end().ends_with("DO NOTHING")
+            && !tail.contains("RETURNING"));
+    (plain && !quoted && tail_ok).then(|| (&sql[..v], tuple, tail))
+}
+
 /// Rewrites `?` placeholders to PostgreSQL's `$1, $2, …`, leaving alone
 /// any `?` inside string literals (`'…'`, `E'…'`), quoted identifiers,
 /// dollar-quoted strings and comments.
@@ -1030,6 +1291,68 @@ pub fn rewrite_placeholders(sql: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn runs_of_one_insert_are_merged() {
+        let ins = "INSERT INTO t (a, b) VALUES (?, ?)";
+        let nothing = "INSERT INTO p (a) VALUES (?) ON CONFLICT (a) DO NOTHING";
+        let upsert = "INSERT INTO u (a) VALUES (?) ON CONFLICT (a) DO UPDATE SET a = excluded.a";
+        let row = |sql: &str, i: i64| (sql.to_string(), vec![Value::Int(i), Value::Int(-i)]);
+        let mut items: Vec<_> = (0..123).map(|i| row(ins, i)).collect();
+        items.push(("UPDATE t SET a = ?".to_string(), vec![Value::Int(7)]));
+        items.extend((0..3).map(|i| (nothing.to_string(), vec![Value::Int(i)])));
+        items.extend((0..2).map(|i| (upsert.to_string(), vec![Value::Int(i)])));
+        items.push(row(ins, 1000));
+        let out = coalesce(items);
+        let shapes: Vec<(usize, usize)> = out
+            .iter()
+            .map(|(sql, p)| (sql.matches("(?").count(), p.len()))
+            .collect();
+        // 123 = 100 + 2×10 + 3×1; the update alone; 3 DO NOTHING rows
+        // (1×1 each: under 10); two upserts as they are; the last insert.
+        assert_eq!(
+            shapes,
+            vec![
+                (100, 200),
+                (10, 20),
+                (10, 20),
+                (1, 2),
+                (1, 2),
+                (1, 2),
+                (0, 1),
+                (1, 1),
+                (1, 1),
+                (1, 1),
+                (1, 1),
+                (1, 1),
+                (1, 2)
+            ]
+        );
+        assert!(out[0]
+            .0
+            .starts_with("INSERT INTO t (a, b) VALUES (?, ?), (?, ?)"));
+        // Rows keep their order and their values.
+        let firsts: Vec<i64> = out[0]
+            .1
+            .iter()
+            .step_by(2)
+            .map(|v| match v {
+                Value::Int(i) => *i,
+                _ => unreachable!(),
+            })
+            .collect();
+        assert_eq!(firsts, (0..100).collect::<Vec<_>>());
+        assert_eq!(out[3].1, vec![Value::Int(120), Value::Int(-120)]);
+        assert_eq!(out[12].1, vec![Value::Int(1000), Value::Int(-1000)]);
+        assert!(single_row_insert("INSERT INTO t (a) VALUES (?) RETURNING a").is_none());
+        assert!(single_row_insert("INSERT INTO t (a) VALUES ('x?')").is_none());
+        assert!(single_row_insert("INSERT INTO t (a) VALUES (? + 1)").is_none());
+        assert!(single_row_insert(
+            "INSERT INTO p (a, b) VALUES (?, 'origin') ON CONFLICT (a) DO NOTHING"
+        )
+        .is_some());
+        assert!(single_row_insert("INSERT INTO t (a) SELECT ?").is_none());
+    }
 
     #[test]
     fn placeholders_table() {

@@ -405,6 +405,17 @@ impl Tx<'_> {
         Ok(())
     }
 
+    /// [`Tx::put_record_hashed`] for each of `items`, in order.
+    pub fn put_records_hashed(
+        &mut self,
+        items: &[(&SignedRecord, &[u8; 32], &[String])],
+    ) -> Result<(), StoreError> {
+        for (rec, hash, names) in items {
+            self.put_record_hashed(rec, hash, names)?;
+        }
+        Ok(())
+    }
+
     /// Removes every trace of a record's content — all versions' bodies
     /// (but the signed tombstone `keep`, which has none), names, links —
     /// leaving the tombstone row (id, hashes, status).

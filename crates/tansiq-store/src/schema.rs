@@ -141,6 +141,11 @@ const MIGRATIONS: &[&str] = &[
     "CREATE TABLE name_tokens (token TEXT PRIMARY KEY){without_rowid};
      CREATE TABLE record_name_tokens (token TEXT NOT NULL, primary_name TEXT NOT NULL,
         record_id TEXT NOT NULL, PRIMARY KEY (token, primary_name, record_id)){without_rowid};",
+    // 12: audit entries of reads queued without the write lock
+    // (PostgreSQL), appended to `audit_log` by the next writer
+    // (docs/STORE.md, "Audited reads").
+    "CREATE TABLE audit_pending (salt {blob} PRIMARY KEY, at TEXT NOT NULL, actor TEXT NOT NULL,
+        action TEXT NOT NULL, object TEXT NOT NULL, details TEXT NOT NULL);",
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -160,6 +165,7 @@ pub const TABLES: &[&str] = &[
     "releases",
     "audit_log",
     "audit_head",
+    "audit_pending",
     "checkpoints",
     "cosignatures",
     "alerts",

@@ -130,6 +130,15 @@ pub enum Dialect {
 pub trait Conn {
     fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, StoreError>;
     fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, StoreError>;
+    /// A statement whose row count the caller does not need. A backend
+    /// may queue it and send it with later ones (PostgreSQL sends the
+    /// queue in one round trip), but always before the next `execute`,
+    /// `query` or `commit` of this transaction, in order; its error is
+    /// then returned by that call (and poisons the transaction).
+    /// Default: runs it at once.
+    fn execute_later(&mut self, sql: &str, params: Vec<Value>) -> Result<(), StoreError> {
+        self.execute(sql, &params).map(|_| ())
+    }
     fn commit(self: Box<Self>) -> Result<(), StoreError>;
 }
 
@@ -151,6 +160,12 @@ pub trait Backend: Send + Sync {
     /// a full write transaction (SQLite has one writer anyway).
     fn begin_unlocked(&self) -> Result<Box<dyn Conn + '_>, StoreError> {
         self.begin(true)
+    }
+    /// [`Backend::begin_unlocked`] whose commit may skip the fsync (as
+    /// [`Backend::begin_relaxed`]): the queued audit entries of reads.
+    /// Default: a relaxed write transaction.
+    fn begin_unlocked_relaxed(&self) -> Result<Box<dyn Conn + '_>, StoreError> {
+        self.begin_relaxed()
     }
     /// From a thread of its own, calls `wake(true)` whenever a session
     /// announces new work ([`crate::Tx::notify_work`]) and `wake(false)`

@@ -162,33 +162,62 @@ impl Tx<'_> {
     /// A member copy whose `(channel, originator, seq)` is already held
     /// under another id (a fork) is refused with [`StoreError::Conflict`].
     pub fn sync_put_envelope(&mut self, e: &EnvelopeRow) -> Result<(), StoreError> {
-        let seq = int(e.seq, "envelope seq")?;
-        self.exec(
-            "INSERT INTO sync_envelope (id, channel, originator, seq, custody, header, body,
-               body_hash, sig, precedence, created_ms, purged)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)
-             ON CONFLICT (id) DO UPDATE SET channel = excluded.channel,
-               originator = excluded.originator, seq = excluded.seq, custody = excluded.custody,
-               header = excluded.header,
-               body = CASE WHEN sync_envelope.purged = 1 THEN NULL
-                           ELSE COALESCE(excluded.body, sync_envelope.body) END,
-               body_hash = excluded.body_hash, sig = excluded.sig,
-               precedence = excluded.precedence, created_ms = excluded.created_ms
-             WHERE sync_envelope.custody = 1 OR excluded.custody = 0",
-            &[
-                e.id.as_slice().into(),
-                (&e.channel).into(),
-                (&e.originator).into(),
-                seq,
-                e.custody.into(),
-                e.header.as_slice().into(),
-                e.body.as_deref().into(),
-                e.body_hash.as_slice().into(),
-                e.sig.as_slice().into(),
-                (&e.precedence).into(),
-                e.created_ms.into(),
-            ],
-        )?;
+        self.sync_put_envelopes(std::slice::from_ref(e))
+    }
+
+    /// [`Tx::sync_put_envelope`] for many envelopes, one multi-row upsert
+    /// per 100 (the same rules; a fork among them fails the statement).
+    /// Ids must be distinct (a repeated id is stored one at a time, in
+    /// order).
+    pub fn sync_put_envelopes(&mut self, rows: &[EnvelopeRow]) -> Result<(), StoreError> {
+        const CHUNK: usize = 100;
+        let distinct = rows
+            .iter()
+            .map(|e| e.id)
+            .collect::<std::collections::HashSet<_>>()
+            .len()
+            == rows.len();
+        if !distinct {
+            for e in rows {
+                self.sync_put_envelopes(std::slice::from_ref(e))?;
+            }
+            return Ok(());
+        }
+        for chunk in rows.chunks(CHUNK) {
+            let mut params = Vec::with_capacity(chunk.len() * 11);
+            for e in chunk {
+                params.extend([
+                    e.id.as_slice().into(),
+                    (&e.channel).into(),
+                    (&e.originator).into(),
+                    int(e.seq, "envelope seq")?,
+                    e.custody.into(),
+                    e.header.as_slice().into(),
+                    e.body.as_deref().into(),
+                    e.body_hash.as_slice().into(),
+                    e.sig.as_slice().into(),
+                    (&e.precedence).into(),
+                    e.created_ms.into(),
+                ]);
+            }
+            let values = vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)"; chunk.len()].join(", ");
+            self.exec(
+                &format!(
+                    "INSERT INTO sync_envelope (id, channel, originator, seq, custody, header, body,
+                       body_hash, sig, precedence, created_ms, purged)
+                     VALUES {values}
+                     ON CONFLICT (id) DO UPDATE SET channel = excluded.channel,
+                       originator = excluded.originator, seq = excluded.seq, custody = excluded.custody,
+                       header = excluded.header,
+                       body = CASE WHEN sync_envelope.purged = 1 THEN NULL
+                                   ELSE COALESCE(excluded.body, sync_envelope.body) END,
+                       body_hash = excluded.body_hash, sig = excluded.sig,
+                       precedence = excluded.precedence, created_ms = excluded.created_ms
+                     WHERE sync_envelope.custody = 1 OR excluded.custody = 0"
+                ),
+                &params,
+            )?;
+        }
         Ok(())
     }
 
@@ -266,10 +295,10 @@ impl Tx<'_> {
     /// Upserts a stream row by `(channel, originator)`.
     pub fn sync_put_stream(&mut self, s: &StreamRow) -> Result<(), StoreError> {
         let seq = int(s.seq, "stream seq")?;
-        self.exec(
+        self.exec_later(
             "INSERT INTO sync_stream (channel, originator, seq, last) VALUES (?, ?, ?, ?)
              ON CONFLICT (channel, originator) DO UPDATE SET seq = excluded.seq, last = excluded.last",
-            &[
+            vec![
                 (&s.channel).into(),
                 (&s.originator).into(),
                 seq,
@@ -308,7 +337,7 @@ impl Tx<'_> {
         let relays = serde_json::to_string(&o.relays).expect("string lists serialise");
         let seq = int(o.seq, "outbox seq")?;
         let size = int(o.size, "outbox size")?;
-        self.exec(
+        self.exec_later(
             "INSERT INTO sync_outbox (to_node, id, channel, originator, seq, precedence, prec_rank,
                ord, size, relays, reply_to) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
              ON CONFLICT (to_node, id) DO UPDATE SET channel = excluded.channel,
@@ -316,7 +345,7 @@ impl Tx<'_> {
                precedence = excluded.precedence, prec_rank = excluded.prec_rank,
                ord = excluded.ord, size = excluded.size, relays = excluded.relays,
                reply_to = excluded.reply_to",
-            &[
+            vec![
                 (&o.to_node).into(),
                 o.id.as_slice().into(),
                 (&o.channel).into(),
@@ -341,21 +370,43 @@ impl Tx<'_> {
         o: &OutboxRow,
         claim: Option<(&str, i64)>,
     ) -> Result<(), StoreError> {
-        self.sync_put_outbox(o)?;
-        if let Some((worker, until)) = claim {
-            // Only a row nobody claimed yet: the insert just above, or a
-            // free row (a worker never steals a live claim this way).
-            self.exec(
-                "UPDATE sync_outbox SET claimed_by = ?, claimed_until = ?
-                 WHERE to_node = ? AND id = ? AND claimed_by IS NULL",
-                &[
-                    worker.into(),
-                    until.into(),
-                    (&o.to_node).into(),
-                    o.id.as_slice().into(),
-                ],
-            )?;
-        }
+        let Some((worker, until)) = claim else {
+            return self.sync_put_outbox(o);
+        };
+        // One statement: a new row gets the claim; an existing one keeps
+        // its claim if it has one, and takes this one if it is free (a
+        // worker never steals a live claim this way).
+        let relays = serde_json::to_string(&o.relays).expect("string lists serialise");
+        let seq = int(o.seq, "outbox seq")?;
+        let size = int(o.size, "outbox size")?;
+        self.exec_later(
+            "INSERT INTO sync_outbox (to_node, id, channel, originator, seq, precedence, prec_rank,
+               ord, size, relays, reply_to, claimed_by, claimed_until)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+             ON CONFLICT (to_node, id) DO UPDATE SET channel = excluded.channel,
+               originator = excluded.originator, seq = excluded.seq,
+               precedence = excluded.precedence, prec_rank = excluded.prec_rank,
+               ord = excluded.ord, size = excluded.size, relays = excluded.relays,
+               reply_to = excluded.reply_to,
+               claimed_until = CASE WHEN sync_outbox.claimed_by IS NULL
+                                    THEN excluded.claimed_until ELSE sync_outbox.claimed_until END,
+               claimed_by = COALESCE(sync_outbox.claimed_by, excluded.claimed_by)",
+            vec![
+                (&o.to_node).into(),
+                o.id.as_slice().into(),
+                (&o.channel).into(),
+                (&o.originator).into(),
+                seq,
+                (&o.precedence).into(),
+                precedence_rank(&o.precedence).into(),
+                o.ord.into(),
+                size,
+                relays.into(),
+                o.reply_to.clone().into(),
+                worker.into(),
+                until.into(),
+            ],
+        )?;
         Ok(())
     }
 
@@ -465,9 +516,9 @@ impl Tx<'_> {
 
     /// Deletes the outbox row `(to, id)` (no-op if absent).
     pub fn sync_outbox_done(&mut self, to: &str, id: &[u8; 32]) -> Result<(), StoreError> {
-        self.exec(
+        self.exec_later(
             "DELETE FROM sync_outbox WHERE to_node = ? AND id = ?",
-            &[to.into(), id.as_slice().into()],
+            vec![to.into(), id.as_slice().into()],
         )?;
         Ok(())
     }
@@ -577,11 +628,11 @@ impl Tx<'_> {
     /// Upserts a peer's link row; the whole row is replaced (read it with
     /// [`Tx::sync_link`] to change one field).
     pub fn sync_put_link(&mut self, l: &PeerLinkRow) -> Result<(), StoreError> {
-        self.exec(
+        self.exec_later(
             "INSERT INTO peer_links (peer, last_delivery, last_error, updated_at) VALUES (?, ?, ?, ?)
              ON CONFLICT (peer) DO UPDATE SET last_delivery = excluded.last_delivery,
                last_error = excluded.last_error, updated_at = excluded.updated_at",
-            &[
+            vec![
                 (&l.peer).into(),
                 l.last_delivery.clone().into(),
                 l.last_error.clone().into(),
@@ -630,9 +681,9 @@ impl Tx<'_> {
         record: &str,
         envelope: &[u8; 32],
     ) -> Result<(), StoreError> {
-        self.exec(
+        self.exec_later(
             "INSERT INTO record_envelopes (record_id, envelope_id) VALUES (?, ?) ON CONFLICT (record_id, envelope_id) DO NOTHING",
-            &[record.into(), envelope.as_slice().into()],
+            vec![record.into(), envelope.as_slice().into()],
         )?;
         Ok(())
     }

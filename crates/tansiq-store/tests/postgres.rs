@@ -586,6 +586,65 @@ fn postgres_claims_do_not_wait_for_the_write_lock() {
     writer.join().unwrap();
 }
 
+/// An audited read neither takes nor waits for the write lock: it runs
+/// and commits while a writer holds the lock, and its entry joins the log
+/// with the next writer.
+#[test]
+fn postgres_audited_reads_do_not_wait_for_the_write_lock() {
+    let Some(base) = pg::url() else { return };
+    let schema = TestSchema::new(&base);
+    let store = Store::open_postgres(&schema.url_with("statement_timeout=5s"), true).unwrap();
+    let (before, _) = store.write(|tx| tx.audit_head()).unwrap();
+    let holding = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (held_tx, held_rx) = std::sync::mpsc::channel();
+    let (let_go, released) = std::sync::mpsc::channel::<()>();
+    let writer = {
+        let (store, holding) = (store.clone(), holding.clone());
+        std::thread::spawn(move || {
+            store
+                .write(|tx| {
+                    tx.meta_set("holding", "yes")?;
+                    holding.store(true, std::sync::atomic::Ordering::SeqCst);
+                    held_tx.send(()).unwrap();
+                    let _ = released.recv_timeout(Duration::from_secs(30));
+                    holding.store(false, std::sync::atomic::Ordering::SeqCst);
+                    Ok::<_, StoreError>(())
+                })
+                .unwrap();
+        })
+    };
+    held_rx.recv().unwrap();
+    let idx = store
+        .read_audited(|tx| {
+            tx.meta_get("holding")?;
+            tx.audit_append(
+                "2025-01-01T00:00:00Z",
+                "op",
+                "record.read",
+                "r1",
+                serde_json::json!({}),
+            )
+        })
+        .unwrap();
+    assert_eq!(idx, None, "queued");
+    assert!(
+        holding.load(std::sync::atomic::Ordering::SeqCst),
+        "the audited read waited for the write lock"
+    );
+    let_go.send(()).unwrap();
+    writer.join().unwrap();
+    let (size, _) = store.write(|tx| tx.audit_head()).unwrap();
+    assert_eq!(
+        size,
+        before + 1,
+        "the next writer appended the read's entry"
+    );
+    let e = store
+        .read(|tx| tx.audit_entries(before, before + 1))
+        .unwrap();
+    assert_eq!(e[0].0.object, "r1");
+}
+
 /// New work announced in a committed transaction wakes a watcher of the
 /// same store (LISTEN/NOTIFY), and only once it committed; a store in
 /// another schema of the same database does not wake it.

@@ -127,6 +127,14 @@ pub(crate) fn apply<C: Context>(
     fault: &dyn Fn(usize) -> bool,
 ) -> NodeResult<()> {
     let mut free_rows = false;
+    // Envelopes to store, written together (one multi-row upsert) before
+    // the next effect that touches or reads envelopes; the stream, outbox
+    // and link rows between them are other tables.
+    let mut stores: Vec<tansiq_store::EnvelopeRow> = Vec::new();
+    // A stream's row as of the last `Stream` effect so far: each effect
+    // replaces the whole row, so only the last before the next other
+    // effect needs writing.
+    let mut streams: Vec<SqlStream> = Vec::new();
     for (i, e) in out.effects.iter().enumerate() {
         if fault(i) {
             return Err(NodeError::internal(format!(
@@ -134,9 +142,27 @@ pub(crate) fn apply<C: Context>(
                 out.effects.len()
             )));
         }
+        if !matches!(
+            e,
+            Effect::Store { .. }
+                | Effect::Stream(_)
+                | Effect::OutboxPut(_)
+                | Effect::OutboxDone { .. }
+        ) {
+            if !stores.is_empty() {
+                tx.sync_put_envelopes(&std::mem::take(&mut stores))?;
+            }
+            for s in streams.drain(..) {
+                tx.sync_put_stream(&s)?;
+            }
+        }
         match e {
             Effect::Store { envelope, custody } => {
-                tx.sync_put_envelope(&row_from_envelope(envelope, *custody))?
+                let row = row_from_envelope(envelope, *custody);
+                if stores.iter().any(|s| s.id == row.id) {
+                    tx.sync_put_envelopes(&std::mem::take(&mut stores))?;
+                }
+                stores.push(row);
             }
             Effect::Forget { id } => tx.sync_forget_envelope(&id.0)?,
             Effect::Purge { id } => tx.sync_purge_envelope(&id.0)?,
@@ -150,12 +176,21 @@ pub(crate) fn apply<C: Context>(
                 prepared,
                 batch,
             )?,
-            Effect::Stream(s) => tx.sync_put_stream(&SqlStream {
-                channel: s.channel.as_str().to_string(),
-                originator: s.originator.as_str().to_string(),
-                seq: s.seq,
-                last: Some(s.last.0),
-            })?,
+            Effect::Stream(s) => {
+                let row = SqlStream {
+                    channel: s.channel.as_str().to_string(),
+                    originator: s.originator.as_str().to_string(),
+                    seq: s.seq,
+                    last: Some(s.last.0),
+                };
+                match streams
+                    .iter_mut()
+                    .find(|p| p.channel == row.channel && p.originator == row.originator)
+                {
+                    Some(p) => *p = row,
+                    None => streams.push(row),
+                }
+            }
             Effect::OutboxPut(o) => {
                 free_rows |= claim.is_none();
                 tx.sync_put_outbox_claimed(
@@ -190,6 +225,12 @@ pub(crate) fn apply<C: Context>(
                 cx.audit(tx, "node", "sync.alarm", &row.id, json!({"kind": kind}))?;
             }
         }
+    }
+    if !stores.is_empty() {
+        tx.sync_put_envelopes(&stores)?;
+    }
+    for s in streams {
+        tx.sync_put_stream(&s)?;
     }
     if free_rows {
         tx.notify_work()?;

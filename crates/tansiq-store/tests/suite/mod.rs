@@ -18,6 +18,7 @@ use tansiq_core::record::{Kind, Link, LinkType, RecordBody, SignedRecord};
 use tansiq_core::user::{Role, User};
 use tansiq_crypto::Identity;
 use tansiq_store::schema::SCHEMA_VERSION;
+use tansiq_store::sql::Dialect;
 use tansiq_store::{
     ChannelRow, CheckpointRow, PeerRow, RecordFilter, RecordStatus, ReleaseRow, Store, StoreError,
     StoredRecord,
@@ -263,6 +264,7 @@ pub const CHECKS: &[Check] = &[
         read_transaction_refuses_writes,
     ),
     ("relaxed_write_is_a_write", relaxed_write_is_a_write),
+    ("audited_reads_join_the_log", audited_reads_join_the_log),
     (
         "sync_envelope_upsert_idempotent",
         sync::sync_envelope_upsert_idempotent,
@@ -1290,6 +1292,7 @@ fn audit_append_entries_head(store: &Store) {
             Ok::<_, StoreError>((a, b, tx.audit_head()?))
         })
         .unwrap();
+    let (first, last) = (first.expect("appended"), last.expect("appended"));
     assert_eq!((first, last), (before, before + 1));
     assert_eq!(
         head_in_tx.0,
@@ -1798,3 +1801,80 @@ pub fn opened_together(open: Opener) {
 
 pub mod pg;
 pub mod sync;
+
+/// An audited read's entries join the one audit sequence: at once on
+/// SQLite; on PostgreSQL queued (no write lock taken) and appended, oldest
+/// first, by the next writer before its own entries — each exactly once,
+/// and the tree still verifies.
+fn audited_reads_join_the_log(store: &Store) {
+    // Whatever an earlier check queued is appended first.
+    let (before, _) = store.write(|tx| tx.audit_head()).unwrap();
+    let k = uid("read");
+    let first = store
+        .read_audited(|tx| {
+            tx.record(&k, &all())?;
+            tx.audit_append(
+                "2025-01-01T00:00:01Z",
+                "op",
+                "record.read",
+                &k,
+                json!({"n": 1}),
+            )
+        })
+        .unwrap();
+    let second = store
+        .read_audited(|tx| {
+            tx.audit_append(
+                "2025-01-01T00:00:02Z",
+                "op",
+                "record.read",
+                &k,
+                json!({"n": 2}),
+            )
+        })
+        .unwrap();
+    let queued = store.read(|tx| tx.audit_pending_count()).unwrap();
+    let head = store.read(|tx| tx.audit_head()).unwrap().0;
+    match store.dialect() {
+        Dialect::Sqlite => {
+            assert_eq!((first, second), (Some(before), Some(before + 1)));
+            assert_eq!((queued, head), (0, before + 2), "appended at once");
+        }
+        Dialect::Postgres => {
+            assert_eq!((first, second), (None, None));
+            assert_eq!((queued, head), (2, before), "queued, not yet in the tree");
+        }
+    }
+    // The next writer appends what is queued, then its own entry.
+    let own = store
+        .write(|tx| tx.audit_append("2025-01-01T00:00:03Z", "op", "meta.set", &k, json!({})))
+        .unwrap();
+    assert_eq!(own, Some(before + 2));
+    assert_eq!(store.read(|tx| tx.audit_pending_count()).unwrap(), 0);
+    let entries = store
+        .read(|tx| tx.audit_entries(before, before + 3))
+        .unwrap();
+    let got: Vec<(String, String)> = entries
+        .iter()
+        .map(|(e, _)| (e.action.clone(), e.details.to_string()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("record.read".to_string(), r#"{"n":1}"#.to_string()),
+            ("record.read".to_string(), r#"{"n":2}"#.to_string()),
+            ("meta.set".to_string(), "{}".to_string()),
+        ]
+    );
+    assert!(entries.iter().all(|(e, _)| e.object == k));
+    assert_eq!(check_audit_tree(store), before + 3);
+    // A failed read queues nothing.
+    let r: Result<(), StoreError> = store.read_audited(|tx| {
+        tx.audit_append("2025-01-01T00:00:04Z", "op", "record.read", &k, json!({}))?;
+        Err(StoreError::Db("the read failed after its entry".into()))
+    });
+    assert!(r.is_err());
+    assert_eq!(store.read(|tx| tx.audit_pending_count()).unwrap(), 0);
+    store.write(|tx| tx.audit_drain()).unwrap();
+    assert_eq!(check_audit_tree(store), before + 3);
+}
