@@ -157,7 +157,8 @@ impl Store {
     }
 
     /// A read whose audit entries must be kept: on PostgreSQL a
-    /// transaction **without the write lock** (`READ COMMITTED`, commit
+    /// transaction **without the write lock** (`REPEATABLE READ`: one
+    /// snapshot, as [`Store::read`]; commit
     /// without waiting for the disk, as [`Store::write_relaxed`]) in
     /// which [`Tx::audit_append`] queues the entry in `audit_pending`;
     /// the next write transaction that touches the audit tree appends

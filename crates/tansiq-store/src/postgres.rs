@@ -943,10 +943,12 @@ impl Backend for Postgres {
         self.begin_with("BEGIN ISOLATION LEVEL READ COMMITTED")
     }
 
-    /// No write lock, and a commit that does not wait for the disk: an
-    /// audited read queueing its audit entry.
+    /// No write lock, one snapshot for every read (as a read
+    /// transaction), and a commit that does not wait for the disk: an
+    /// audited read queueing its audit entry (a new row under a random
+    /// key: it conflicts with no other transaction).
     fn begin_unlocked_relaxed(&self) -> Result<Box<dyn Conn + '_>, StoreError> {
-        self.begin_with("BEGIN ISOLATION LEVEL READ COMMITTED; SET LOCAL synchronous_commit = off")
+        self.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ; SET LOCAL synchronous_commit = off")
     }
 
     /// `LISTEN` on a connection of its own (outside the pool), on a
