@@ -1142,7 +1142,7 @@ fn coalesce(items: Vec<(String, Vec<Value>)>) -> Vec<(String, Vec<Value>)> {
     let mut out = Vec::with_capacity(items.len());
     let mut it = items.into_iter().peekable();
     while let Some((sql, params)) = it.next() {
-        let Some((head, tuple, tail)) = single_row_insert(&sql) else {
+        let Some((head, tuple, tail, key)) = single_row_insert(&sql) else {
             out.push((sql, params));
             continue;
         };
@@ -1160,7 +1160,18 @@ fn coalesce(items: Vec<(String, Vec<Value>)>) -> Vec<(String, Vec<Value>)> {
                 .find(|n| *n <= rest.len())
                 .expect("1 fits");
             let (now, later) = rest.split_at(n);
-            if n == 1 {
+            // An upsert (`DO UPDATE`) may not touch one row twice in a
+            // statement: rows with a repeated key go one by one.
+            let repeated = key.as_ref().is_some_and(|k| {
+                let keys: std::collections::HashSet<String> = now
+                    .iter()
+                    .map(|p| format!("{:?}", k.iter().map(|i| p.get(*i)).collect::<Vec<_>>()))
+                    .collect();
+                keys.len() < now.len()
+            });
+            if repeated {
+                out.extend(now.iter().map(|p| (sql.clone(), p.clone())));
+            } else if n == 1 {
                 out.push((sql.clone(), now[0].clone()));
             } else {
                 let rows = vec![tuple; n].join(", ");
@@ -1176,11 +1187,11 @@ fn coalesce(items: Vec<(String, Vec<Value>)>) -> Vec<(String, Vec<Value>)> {
 }
 
 /// `INSERT INTO t (…) VALUES (?, …, ?)[ ON CONFLICT … DO NOTHING]` split
-/// as (text up to VALUES, the tuple, the rest), or None.
-fn single_row_insert(sql: &str) -> Option<(&str, &str, &str)> {
-    if !sql.trim_start().starts_with("INSERT INTO ") {
-        return None;
-    }
+/// as (text up to VALUES, the tuple, the rest, None), or with `ON
+/// CONFLICT (k, …) DO UPDATE …` and only placeholders in the tuple, with
+/// the positions of the key's parameters; otherwise None.
+fn single_row_insert(sql: &str) -> Option<(&str, &str, &str, Option<Vec<usize>>)> {
+    let body = sql.trim_start().strip_prefix("INSERT INTO ")?;
     let v = sql.find("VALUES (")? + "VALUES ".len();
     let close = v + sql[v..].find(')')?;
     let tuple = &sql[v..=close];
@@ -1188,20 +1199,42 @@ fn single_row_insert(sql: &str) -> Option<(&str, &str, &str)> {
     // Placeholders, and plain string literals (no `?` or quote inside).
     let mut quoted = false;
     let mut plain = true;
+    let mut literals = false;
     for b in tuple[1..tuple.len() - 1].bytes() {
         match (quoted, b) {
-            (_, b'\'') => quoted = !quoted,
+            (_, b'\'') => {
+                quoted = !quoted;
+                literals = true;
+            }
             (true, b'?') => plain = false,
             (true, _) => {}
             (false, b'?' | b',' | b' ') => {}
             (false, _) => plain = false,
         }
     }
-    let tail_ok = tail.trim().is_empty()
-        || (tail.trim_start().starts_with("ON CONFLICT")
-            && tail.trim_end().ends_with("DO NOTHING")
-            && !tail.contains("RETURNING"));
-    (plain && !quoted && tail_ok).then(|| (&sql[..v], tuple, tail))
+    if !plain || quoted || tail.contains("RETURNING") {
+        return None;
+    }
+    let t = tail.trim();
+    if t.is_empty() || (t.starts_with("ON CONFLICT") && t.ends_with("DO NOTHING")) {
+        return Some((&sql[..v], tuple, tail, None));
+    }
+    // An upsert: the key's columns, found among the inserted ones.
+    if literals || !t.starts_with("ON CONFLICT (") || !t.contains(") DO UPDATE SET ") {
+        return None;
+    }
+    let cols_start = body.find('(')? + 1;
+    let cols: Vec<&str> = body[cols_start..cols_start + body[cols_start..].find(')')?]
+        .split(',')
+        .map(str::trim)
+        .collect();
+    let k = &t["ON CONFLICT (".len()..];
+    let key = k[..k.find(')')?]
+        .split(',')
+        .map(|c| cols.iter().position(|x| *x == c.trim()))
+        .collect::<Option<Vec<usize>>>()?;
+    let n = tuple.matches('?').count();
+    (n == cols.len()).then_some((&sql[..v], tuple, tail, Some(key)))
 }
 
 /// Rewrites `?` placeholders to PostgreSQL's `$1, $2, …`, leaving alone
@@ -1298,12 +1331,14 @@ mod tests {
     fn runs_of_one_insert_are_merged() {
         let ins = "INSERT INTO t (a, b) VALUES (?, ?)";
         let nothing = "INSERT INTO p (a) VALUES (?) ON CONFLICT (a) DO NOTHING";
-        let upsert = "INSERT INTO u (a) VALUES (?) ON CONFLICT (a) DO UPDATE SET a = excluded.a";
+        let upsert =
+            "INSERT INTO u (a, b) VALUES (?, ?) ON CONFLICT (a) DO UPDATE SET b = excluded.b";
         let row = |sql: &str, i: i64| (sql.to_string(), vec![Value::Int(i), Value::Int(-i)]);
         let mut items: Vec<_> = (0..123).map(|i| row(ins, i)).collect();
         items.push(("UPDATE t SET a = ?".to_string(), vec![Value::Int(7)]));
         items.extend((0..3).map(|i| (nothing.to_string(), vec![Value::Int(i)])));
-        items.extend((0..2).map(|i| (upsert.to_string(), vec![Value::Int(i)])));
+        // Two upserts of one key: one by one.
+        items.extend((0..2).map(|i| (upsert.to_string(), vec![Value::Int(5), Value::Int(i)])));
         items.push(row(ins, 1000));
         let out = coalesce(items);
         let shapes: Vec<(usize, usize)> = out
@@ -1325,11 +1360,29 @@ mod tests {
                 (1, 1),
                 (1, 1),
                 (1, 1),
-                (1, 1),
-                (1, 1),
+                (1, 2),
+                (1, 2),
                 (1, 2)
             ]
         );
+        // Upserts of distinct keys are merged too.
+        let distinct = coalesce(
+            (0..10)
+                .map(|i| (upsert.to_string(), vec![Value::Int(i), Value::Int(i)]))
+                .collect(),
+        );
+        assert_eq!(distinct.len(), 1);
+        assert!(distinct[0].0.contains("(?, ?), (?, ?)"));
+        assert!(distinct[0].0.ends_with("DO UPDATE SET b = excluded.b"));
+        let key = single_row_insert(
+            "INSERT INTO s (x, y, z) VALUES (?, ?, ?) ON CONFLICT (z, x) DO UPDATE SET y = excluded.y",
+        )
+        .and_then(|r| r.3);
+        assert_eq!(key, Some(vec![2, 0]));
+        assert!(single_row_insert(
+            "INSERT INTO s (x, y) VALUES (?, 'k') ON CONFLICT (x) DO UPDATE SET y = excluded.y"
+        )
+        .is_none());
         assert!(out[0]
             .0
             .starts_with("INSERT INTO t (a, b) VALUES (?, ?), (?, ?)"));
