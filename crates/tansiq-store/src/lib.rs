@@ -537,12 +537,6 @@ impl<'a> Tx<'a> {
         r
     }
 
-    /// Leaves the transaction able only to roll back (a check of the
-    /// caller failed after its statements ran).
-    pub(crate) fn poison(&mut self) {
-        self.failed = true;
-    }
-
     /// Whether `sql` (a `SELECT 1 …`) returns any row.
     pub(crate) fn exists(&mut self, sql: &str, params: &[Value]) -> Result<bool, StoreError> {
         Ok(!self.query(sql, params)?.is_empty())

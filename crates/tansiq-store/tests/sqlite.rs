@@ -259,7 +259,7 @@ fn step_11_fills_the_search_tokens_of_an_older_store() {
     // Back to step 10, as an older binary left it.
     let conn = rusqlite::Connection::open(&db).unwrap();
     conn.execute_batch(
-        "DROP TABLE name_tokens; DROP TABLE record_name_tokens;
+        "DROP TABLE name_tokens; DROP TABLE record_name_tokens; DROP TABLE audit_pending;
          UPDATE meta SET value = '10' WHERE key = 'schema_version';",
     )
     .unwrap();
