@@ -330,14 +330,11 @@ impl Session {
             .map(|ps| ps.iter().map(|p| p as &(dyn ToSql + Sync)).collect())
             .collect();
         let client = &self.client;
-        let mut futs: Vec<
-            std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), postgres::Error>> + '_>>,
-        > = items
+        let mut futs: Vec<Pending<'_, Result<(), postgres::Error>>> = items
             .iter()
             .zip(&refs)
             .map(|((st, _), ps)| {
-                Box::pin(async move { client.execute(st, ps).await.map(|_| ()) })
-                    as std::pin::Pin<Box<dyn std::future::Future<Output = _>>>
+                Box::pin(async move { client.execute(st, ps).await.map(|_| ()) }) as Pending<'_, _>
             })
             .collect();
         if let Some(q) = then {
@@ -351,12 +348,13 @@ impl Session {
     }
 }
 
+/// A request on its way.
+type Pending<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + 'a>>;
+
 /// Polls every future until all are ready, each first poll in order (so
 /// each request is queued on the connection before any answer is
 /// awaited), and returns their outputs in order.
-async fn join_in_order<T>(
-    mut futs: Vec<std::pin::Pin<Box<dyn std::future::Future<Output = T> + '_>>>,
-) -> Vec<T> {
+async fn join_in_order<T>(mut futs: Vec<Pending<'_, T>>) -> Vec<T> {
     let mut out: Vec<Option<T>> = futs.iter().map(|_| None).collect();
     std::future::poll_fn(|cx| {
         let mut pending = false;
