@@ -293,8 +293,16 @@ fn bundles_and_the_release_workflow_through_the_cli() {
     );
     let after = state(&ma);
     assert_eq!(ok(&ma, &["bundle", "import", file.to_str().unwrap()]), "0");
+    // On PostgreSQL the audited `record get` above queued its leaf in
+    // audit_pending; this write appends it (docs/STORE.md, "Audited
+    // reads"), which is no change by the import.
+    let changed: Vec<String> = state(&ma)
+        .changed(&after)
+        .into_iter()
+        .filter(|t| t != "table audit_pending")
+        .collect();
     assert_eq!(
-        state(&ma).changed(&after),
+        changed,
         ["table audit_head", "table audit_log", "table checkpoints"],
         "a second import changes nothing but adds its audit entry"
     );
