@@ -15,7 +15,14 @@ use tansiq_store::RecordFilter;
 /// What an import could change at `n`: its audit head and checkpoints,
 /// its records and its sync state (streams, outbox).
 fn footprint(n: &Node) -> (u64, usize, usize, usize, usize) {
-    let (size, _) = n.store.read(|tx| tx.audit_head()).unwrap();
+    // The log's size with the leaves of audited reads that PostgreSQL
+    // queues for the next writer (docs/STORE.md, "Audited reads").
+    let size = n
+        .store
+        .read(|tx| {
+            Ok::<_, tansiq_store::StoreError>(tx.audit_head()?.0 + tx.audit_pending_count()?)
+        })
+        .unwrap();
     let cps = n.store.read(|tx| tx.checkpoints()).unwrap().len();
     let records = n.record_list(&OP, &RecordFilter::default()).unwrap().len();
     let streams = n.store.read(|tx| tx.sync_streams()).unwrap().len();
