@@ -36,7 +36,9 @@ pub use messages::MessageRow;
 pub use records::{LinkRow, RecordFilter, RecordHead, RecordStatus, StoredRecord, VersionHash};
 use sql::{Backend, Conn, Dialect, Row, Value};
 pub use stix::{AddedVersion, StixImportRow, VersionCursor};
-pub use sync::{precedence_rank, AlarmRow, EnvelopeRow, OutboxRow, PeerLinkRow, StreamRow};
+pub use sync::{
+    precedence_rank, AlarmRow, DeferredRow, EnvelopeRow, HoldRow, OutboxRow, PeerLinkRow, StreamRow,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -146,6 +146,19 @@ const MIGRATIONS: &[&str] = &[
     // (docs/STORE.md, "Audited reads").
     "CREATE TABLE audit_pending (salt {blob} PRIMARY KEY, at TEXT NOT NULL, actor TEXT NOT NULL,
         action TEXT NOT NULL, object TEXT NOT NULL, details TEXT NOT NULL);",
+    // 13: restored from a backup (issue 17 §1, docs/SYNC.md §6
+    // "Restore holds"): per channel, the partners that must answer before
+    // this node originates on it again (`sync_hold`, written by `tansiq
+    // restore` / `store mark-restored`, cleared as each partner answers or
+    // by `sync release-hold`); and what the node's users made on a held
+    // channel meanwhile, sealed and sent once its holds clear
+    // (`sync_deferred`, in `id` order).
+    "CREATE TABLE sync_hold (channel TEXT NOT NULL, partner TEXT NOT NULL, since TEXT NOT NULL,
+        PRIMARY KEY (channel, partner));
+     CREATE TABLE sync_deferred (id BIGINT PRIMARY KEY, channel TEXT NOT NULL, kind TEXT NOT NULL,
+        precedence TEXT NOT NULL, recipients TEXT NOT NULL, relays TEXT NOT NULL,
+        payload TEXT NOT NULL, created_at TEXT NOT NULL);
+     CREATE INDEX sync_deferred_by_channel ON sync_deferred (channel, id);",
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -173,6 +186,8 @@ pub const TABLES: &[&str] = &[
     "sync_stream",
     "sync_outbox",
     "sync_alarm",
+    "sync_hold",
+    "sync_deferred",
     "peer_links",
     "messages",
     "message_acks",

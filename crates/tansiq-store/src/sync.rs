@@ -71,6 +71,33 @@ pub struct AlarmRow {
     pub created_at: String,
 }
 
+/// A restore hold: this node may not originate on `channel` until
+/// `partner` has answered for it (docs/SYNC.md §6, "Restore holds").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HoldRow {
+    pub channel: String,
+    pub partner: String,
+    /// When the hold was set (RFC 3339).
+    pub since: String,
+}
+
+/// A payload made on a held channel, to seal and send once the channel's
+/// holds clear.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeferredRow {
+    /// Order of making (assigned by [`Tx::sync_defer`]).
+    pub id: i64,
+    pub channel: String,
+    /// The envelope kind.
+    pub kind: String,
+    pub precedence: String,
+    pub recipients: Vec<String>,
+    pub relays: Vec<String>,
+    /// The payload (JSON).
+    pub payload: String,
+    pub created_at: String,
+}
+
 /// What `sync status` shows of a peer beyond the engine's volatile state.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PeerLinkRow {
@@ -621,6 +648,108 @@ impl Tx<'_> {
             })
         })
         .collect()
+    }
+
+    // ---- restore holds and deferred sends ---------------------------
+
+    /// Sets a restore hold (no-op if already set: `since` stays).
+    pub fn sync_put_hold(&mut self, h: &HoldRow) -> Result<(), StoreError> {
+        self.exec(
+            "INSERT INTO sync_hold (channel, partner, since) VALUES (?, ?, ?)
+             ON CONFLICT (channel, partner) DO NOTHING",
+            &[(&h.channel).into(), (&h.partner).into(), (&h.since).into()],
+        )?;
+        Ok(())
+    }
+
+    /// Clears a restore hold (no-op if absent); true if one was cleared.
+    pub fn sync_hold_done(&mut self, channel: &str, partner: &str) -> Result<bool, StoreError> {
+        Ok(self.exec(
+            "DELETE FROM sync_hold WHERE channel = ? AND partner = ?",
+            &[channel.into(), partner.into()],
+        )? > 0)
+    }
+
+    /// Every restore hold, by channel and partner.
+    pub fn sync_holds(&mut self) -> Result<Vec<HoldRow>, StoreError> {
+        self.query(
+            "SELECT channel, partner, since FROM sync_hold ORDER BY channel, partner",
+            &[],
+        )?
+        .iter()
+        .map(|r| {
+            Ok(HoldRow {
+                channel: r.text(0)?,
+                partner: r.text(1)?,
+                since: r.text(2)?,
+            })
+        })
+        .collect()
+    }
+
+    /// Keeps a payload made on a held channel; returns its order number.
+    pub fn sync_defer(&mut self, d: &DeferredRow) -> Result<i64, StoreError> {
+        let next = self
+            .query("SELECT COALESCE(MAX(id), 0) + 1 FROM sync_deferred", &[])?
+            .first()
+            .map(|r| r.int(0))
+            .transpose()?
+            .unwrap_or(1);
+        self.exec(
+            "INSERT INTO sync_deferred (id, channel, kind, precedence, recipients, relays, payload,
+               created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            &[
+                Value::Int(next),
+                (&d.channel).into(),
+                (&d.kind).into(),
+                (&d.precedence).into(),
+                serde_json::to_string(&d.recipients)
+                    .expect("string lists serialise")
+                    .into(),
+                serde_json::to_string(&d.relays)
+                    .expect("string lists serialise")
+                    .into(),
+                (&d.payload).into(),
+                (&d.created_at).into(),
+            ],
+        )?;
+        Ok(next)
+    }
+
+    /// The payloads deferred on `channel` (every channel if `None`), in
+    /// the order they were made.
+    pub fn sync_deferred(&mut self, channel: Option<&str>) -> Result<Vec<DeferredRow>, StoreError> {
+        let cols = "id, channel, kind, precedence, recipients, relays, payload, created_at";
+        let rows = match channel {
+            Some(c) => self.query(
+                &format!("SELECT {cols} FROM sync_deferred WHERE channel = ? ORDER BY id"),
+                &[c.into()],
+            )?,
+            None => self.query(
+                &format!("SELECT {cols} FROM sync_deferred ORDER BY id"),
+                &[],
+            )?,
+        };
+        rows.iter()
+            .map(|r| {
+                Ok(DeferredRow {
+                    id: r.int(0)?,
+                    channel: r.text(1)?,
+                    kind: r.text(2)?,
+                    precedence: r.text(3)?,
+                    recipients: json_list(&r.text(4)?)?,
+                    relays: json_list(&r.text(5)?)?,
+                    payload: r.text(6)?,
+                    created_at: r.text(7)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Deletes a deferred payload once it was sent (no-op if absent).
+    pub fn sync_deferred_done(&mut self, id: i64) -> Result<(), StoreError> {
+        self.exec("DELETE FROM sync_deferred WHERE id = ?", &[Value::Int(id)])?;
+        Ok(())
     }
 
     // ---- peer links -------------------------------------------------

@@ -286,6 +286,7 @@ pub const CHECKS: &[Check] = &[
     ("sync_outbox_leases", sync::sync_outbox_leases),
     ("sync_alarms_append_only", sync::sync_alarms_append_only),
     ("sync_peer_links", sync::sync_peer_links),
+    ("sync_holds_and_deferred", sync::sync_holds_and_deferred),
     (
         "sync_failed_transaction_leaves_nothing",
         sync::sync_failed_transaction_leaves_nothing,

@@ -4,7 +4,10 @@
 
 use std::collections::BTreeSet;
 
-use tansiq_store::{AlarmRow, EnvelopeRow, OutboxRow, PeerLinkRow, Store, StoreError, StreamRow};
+use tansiq_store::{
+    AlarmRow, DeferredRow, EnvelopeRow, HoldRow, OutboxRow, PeerLinkRow, Store, StoreError,
+    StreamRow,
+};
 
 use super::uid;
 
@@ -569,6 +572,80 @@ pub fn sync_outbox_leases(store: &Store) {
         })
         .unwrap();
     assert!(mine(&w2).is_empty() && mine(&w3).is_empty());
+}
+
+/// Restore holds (set once, cleared once) and deferred payloads (kept in
+/// the order made, deleted by id), migration 13.
+pub fn sync_holds_and_deferred(store: &Store) {
+    let (ch, other) = (uid("ch"), uid("ch"));
+    let (p, q) = (uid("tq"), uid("tq"));
+    let hold = |c: &str, partner: &str, since: &str| HoldRow {
+        channel: c.to_string(),
+        partner: partner.to_string(),
+        since: since.to_string(),
+    };
+    store
+        .write(|tx| {
+            tx.sync_put_hold(&hold(&ch, &p, "2026-01-01T00:00:00Z"))?;
+            tx.sync_put_hold(&hold(&ch, &q, "2026-01-01T00:00:00Z"))?;
+            tx.sync_put_hold(&hold(&other, &p, "2026-01-01T00:00:00Z"))?;
+            // Set again: the first `since` stays.
+            tx.sync_put_hold(&hold(&ch, &p, "2026-02-01T00:00:00Z"))
+        })
+        .unwrap();
+    let mine = |store: &Store| -> Vec<HoldRow> {
+        store
+            .read(|tx| tx.sync_holds())
+            .unwrap()
+            .into_iter()
+            .filter(|h| h.channel == ch || h.channel == other)
+            .collect()
+    };
+    let got = mine(store);
+    assert_eq!(got.len(), 3, "{got:?}");
+    assert!(got.contains(&hold(&ch, &p, "2026-01-01T00:00:00Z")));
+    assert!(store.write(|tx| tx.sync_hold_done(&ch, &p)).unwrap());
+    assert!(
+        !store.write(|tx| tx.sync_hold_done(&ch, &p)).unwrap(),
+        "already cleared"
+    );
+    let got = mine(store);
+    assert_eq!(got.len(), 2);
+    assert!(!got.iter().any(|h| h.channel == ch && h.partner == p));
+
+    let row = |payload: &str| DeferredRow {
+        id: 0,
+        channel: ch.clone(),
+        kind: "record".into(),
+        precedence: "routine".into(),
+        recipients: vec![p.clone(), q.clone()],
+        relays: vec![],
+        payload: payload.into(),
+        created_at: "2026-01-01T00:00:00Z".into(),
+    };
+    let (a, b) = store
+        .write(|tx| {
+            Ok::<_, StoreError>((
+                tx.sync_defer(&row("{\"n\":1}"))?,
+                tx.sync_defer(&row("{\"n\":2}"))?,
+            ))
+        })
+        .unwrap();
+    assert!(b > a, "order numbers grow");
+    let got = store.read(|tx| tx.sync_deferred(Some(&ch))).unwrap();
+    assert_eq!(
+        got.iter().map(|d| d.payload.as_str()).collect::<Vec<_>>(),
+        ["{\"n\":1}", "{\"n\":2}"]
+    );
+    assert_eq!(got[0].recipients, [p.clone(), q.clone()]);
+    assert!(store
+        .read(|tx| tx.sync_deferred(Some(&other)))
+        .unwrap()
+        .is_empty());
+    store.write(|tx| tx.sync_deferred_done(a)).unwrap();
+    store.write(|tx| tx.sync_deferred_done(a)).unwrap();
+    let got = store.read(|tx| tx.sync_deferred(None)).unwrap();
+    assert!(got.iter().all(|d| d.id != a) && got.iter().any(|d| d.id == b));
 }
 
 pub fn sync_alarms_append_only(store: &Store) {
