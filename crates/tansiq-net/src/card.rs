@@ -116,9 +116,24 @@ pub struct KeySpan {
     pub until: Option<i64>,
 }
 
+/// How far (seconds) an object's date may fall outside its signing key's
+/// span and still be verified under that key: a clock stepped back after
+/// a rotation (NTP correcting a clock that ran fast) dates the new key's
+/// objects before the rotation, and one stepped back before it dates the
+/// old key's last objects after. Ten minutes of grace lose nothing to such
+/// steps and give a thief of a retired key nothing: it can always date
+/// what it signs before the key's retirement (a rotation is not a
+/// revocation, docs/PROTOCOL.md §1).
+pub const CLOCK_GRACE_SECS: i64 = 600;
+
 impl KeySpan {
+    /// Whether this key may have signed an object dated `secs`: within
+    /// its span, widened by [`CLOCK_GRACE_SECS`] at both ends.
     pub fn covers(&self, secs: i64) -> bool {
-        secs >= self.from && self.until.is_none_or(|u| secs <= u)
+        secs >= self.from.saturating_sub(CLOCK_GRACE_SECS)
+            && self
+                .until
+                .is_none_or(|u| secs <= u.saturating_add(CLOCK_GRACE_SECS))
     }
 }
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -497,11 +512,17 @@ mod tests {
         let t = |s: &str| tansiq_core::time::parse_instant(s).unwrap().timestamp();
         let k = |i: usize| ids[i].signing_public();
         assert_eq!(book.get(id), Some(&k(2)));
-        assert_eq!(book.keys_at(id, t("2025-12-31T23:59:59Z")), vec![k(0)]);
-        assert_eq!(
-            book.keys_at(id, t("2026-01-01T00:00:00Z")),
-            vec![k(0), k(1)]
-        );
+        assert_eq!(book.keys_at(id, t("2025-12-31T23:49:59Z")), vec![k(0)]);
+        // Around a rotation (its second, and the clock grace either side)
+        // both keys apply.
+        for at in [
+            "2025-12-31T23:50:00Z",
+            "2026-01-01T00:00:00Z",
+            "2026-01-01T00:10:00Z",
+        ] {
+            assert_eq!(book.keys_at(id, t(at)), vec![k(0), k(1)], "{at}");
+        }
+        assert_eq!(book.keys_at(id, t("2026-01-01T00:10:01Z")), vec![k(1)]);
         assert_eq!(book.keys_at(id, t("2026-03-01T00:00:00Z")), vec![k(1)]);
         assert_eq!(book.keys_at(id, t("2027-01-01T00:00:00Z")), vec![k(2)]);
         assert_eq!(book.all_keys(id), vec![k(2), k(1), k(0)]);

@@ -83,7 +83,7 @@ impl Node {
         })?;
         let count = items.len();
         let bytes = tansiq_sync::encode_bundle_items(&items);
-        let created = tansiq_core::time::format(&tansiq_core::time::now());
+        let created = tansiq_core::time::format(&self.signing_time());
         let aad = format!("{BUNDLE_CONTEXT}\0{}\0{peer}\0{created}", self.id());
         let sealed = seal::seal(
             &bytes,

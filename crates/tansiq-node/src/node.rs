@@ -274,6 +274,16 @@ impl Node {
         &self.config.node_id
     }
 
+    /// Now by this node's clock, in whole seconds: the date of what it
+    /// signs (record versions, releases, bundles, rotations). The same
+    /// clock dates its envelopes ([`crate::federation::Federation::now`]),
+    /// so one clock — the system's, or a simulation's — dates all of a
+    /// node's signatures, and a key's span and what it signed agree.
+    pub fn signing_time(&self) -> time::Instant {
+        let secs = (self.federation.now() / 1000) as i64;
+        chrono::DateTime::from_timestamp(secs, 0).unwrap_or_else(time::now)
+    }
+
     pub fn card(&self) -> NodeCard {
         let created = self
             .store

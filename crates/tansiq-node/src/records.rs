@@ -214,7 +214,7 @@ impl Node {
         let scope = policy::read_scope(actor);
         let in_batch: std::collections::HashSet<String> =
             batch.iter().map(|(id, _)| id.clone()).collect();
-        let now = time::now();
+        let now = self.signing_time();
         let created = time::format(&now);
         {
             let mut bodies = Vec::with_capacity(batch.len());
@@ -393,7 +393,7 @@ impl Node {
         body.data = data;
         body.links = links;
         body.handling.tlp = tlp;
-        body.created = time::format(&time::now());
+        body.created = time::format(&self.signing_time());
         let signed = self.sign_and_store(tx, body)?;
         // Every channel the record was placed in gets the correction (its
         // home channel, and wherever it was shared since).
@@ -446,7 +446,7 @@ impl Node {
             body.data = json!({});
             body.links = vec![];
             body.retracted = true;
-            body.created = time::format(&time::now());
+            body.created = time::format(&self.signing_time());
             let signed = self.sign_and_store(tx, body)?;
             // Every channel the record was placed in hears of the retraction,
             // and every earlier sealed copy held here is purged.

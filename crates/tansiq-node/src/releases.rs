@@ -167,7 +167,7 @@ impl Node {
         channel: Option<&str>,
         conditions: Option<&str>,
     ) -> NodeResult<String> {
-        let now = time::format(&time::now());
+        let now = time::format(&self.signing_time());
         // A user decides only on records it may see; any other is not found.
         let scope = policy::read_scope(actor);
         let id = self.commit(|tx, out| {

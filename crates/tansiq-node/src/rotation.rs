@@ -98,7 +98,7 @@ impl Node {
                 gen,
                 signing_key: tansiq_crypto::b64(new.signing_public()),
                 encryption_key: tansiq_crypto::b64(new.encryption_public()),
-                at: time::format(&time::now()),
+                at: time::format(&self.signing_time()),
             },
             &self.identity,
         );

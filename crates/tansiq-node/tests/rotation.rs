@@ -316,3 +316,60 @@ fn anti_entropy_after_a_rotation_fetches_the_card_then_the_envelopes() {
         assert!(n.audit_verify(&OP).unwrap().ok);
     }
 }
+
+/// The clock of a node steps back after it rotated (NTP correcting a
+/// clock that ran fast at the rotation): its envelopes, signed by the new
+/// key, are dated before the rotation. Partners still verify them — a key
+/// is taken for dates within `CLOCK_GRACE_SECS` of its span — and nothing
+/// is refused or lost.
+#[test]
+fn a_clock_stepped_back_after_a_rotation_loses_nothing() {
+    use tansiq_node::federation::now_ms;
+    let tmp = tempfile::tempdir().unwrap();
+    let dz = node(tmp.path(), "dz", "DZ", free_port());
+    let ma = node(tmp.path(), "ma", "MA", free_port());
+    trust(&[&dz, &ma]);
+    let ch = form_channel(&dz, "pair", &[&ma], &[&dz, &ma]);
+    let card = serde_json::to_vec(&ma.keys_rotate(&OP).unwrap()).unwrap();
+    dz.receive_card_push(ma.id(), &card).unwrap();
+    let ma = Node::open(&tmp.path().join("ma")).unwrap();
+    let behind = now_ms() - 300_000;
+    ma.federation.set_clock(std::sync::Arc::new(move || behind));
+    let id = ma.record_add(&OP, person(&ch, "Stepped Back")).unwrap();
+    pump(&[&dz, &ma]);
+    assert_eq!(
+        dz.record_get(&OP, &id).unwrap().data["names"][0],
+        "Stepped Back"
+    );
+    assert!(dz.sync_status(&OP).unwrap().alarms.is_empty());
+}
+
+/// The reverse: a node's clock ran fast when it made an envelope, then
+/// stepped back before it rotated, so the envelope signed by the old key
+/// is dated after the old key's retirement. Delivered after the rotation,
+/// it still verifies.
+#[test]
+fn an_envelope_dated_past_a_rotation_by_a_fast_clock_still_verifies() {
+    use tansiq_node::federation::now_ms;
+    let tmp = tempfile::tempdir().unwrap();
+    let dz = node(tmp.path(), "dz", "DZ", free_port());
+    let ma = node(tmp.path(), "ma", "MA", free_port());
+    trust(&[&dz, &ma]);
+    let ch = form_channel(&dz, "pair", &[&ma], &[&dz, &ma]);
+    let ahead = now_ms() + 300_000;
+    ma.federation.set_clock(std::sync::Arc::new(move || ahead));
+    let id = ma.record_add(&OP, person(&ch, "Fast Clock")).unwrap();
+    let queued = ma.federation.take_outgoing();
+    // The clock is set right, then the node rotates.
+    ma.federation.set_clock(std::sync::Arc::new(now_ms));
+    let card = serde_json::to_vec(&ma.keys_rotate(&OP).unwrap()).unwrap();
+    dz.receive_card_push(ma.id(), &card).unwrap();
+    let ma = Node::open(&tmp.path().join("ma")).unwrap();
+    ma.federation.requeue(queued);
+    pump(&[&dz, &ma]);
+    assert_eq!(
+        dz.record_get(&OP, &id).unwrap().data["names"][0],
+        "Fast Clock"
+    );
+    assert!(dz.sync_status(&OP).unwrap().alarms.is_empty());
+}

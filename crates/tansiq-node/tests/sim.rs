@@ -9,7 +9,13 @@
 //! effect of applying an engine call (the fault point
 //! `Federation::fail_apply_at`; the transaction rolls back), and a clock
 //! per node (`Federation::set_clock`) skewed up to 30 s and jumping both
-//! ways. Time is simulated: the nodes' engines read only their clocks.
+//! ways, and key rotations under those clocks (the node rotates, opens
+//! again with its new keys and pushes its card to each partner before
+//! anything else it sends them, as `serve` does; a partner that meets the
+//! new key through a relay or anti-entropy first fetches the card from
+//! the node that brought it, as `serve`'s card fetch does). Time is
+//! simulated: the nodes read only their clocks, for the envelopes they
+//! make and for everything they sign (`Node::signing_time`).
 //!
 //! The workload: four agencies in two channels create, update and retract
 //! records, and try to share what they received from another agency into
@@ -42,6 +48,9 @@ use std::sync::Arc;
 use common::*;
 use serde_json::json;
 use tansiq_core::policy::ReadScope;
+use tansiq_node::card::NodeCard;
+use tansiq_node::federation::CardFetched;
+use tansiq_node::rotation::CardUpdate;
 use tansiq_node::Node;
 use tansiq_sync::Transmit;
 
@@ -80,6 +89,7 @@ struct Faults {
     oneway: f64,
     store_error: f64,
     clock_jump: f64,
+    rotate: f64,
 }
 
 impl Faults {
@@ -94,6 +104,7 @@ impl Faults {
             oneway: 0.01,
             store_error: 0.05,
             clock_jump: 0.01,
+            rotate: 0.004,
         }
     }
     fn off() -> Faults {
@@ -107,6 +118,7 @@ impl Faults {
             oneway: 0.0,
             store_error: 0.0,
             clock_jump: 0.0,
+            rotate: 0.0,
         }
     }
 }
@@ -145,12 +157,16 @@ struct Sim {
     /// Channels: id → member indices.
     channels: Vec<(String, Vec<usize>)>,
     truth: BTreeMap<String, Truth>,
+    /// Each node's card after its last rotation, and the pushes of it
+    /// not yet taken: (from, to).
+    cards: Vec<Option<Vec<u8>>>,
+    pushes: std::collections::BTreeSet<(usize, usize)>,
     stats: BTreeMap<&'static str, u64>,
     trace: Vec<String>,
 }
 
 /// The stats that count injected faults.
-const FAULT_STATS: [&str; 8] = [
+const FAULT_STATS: [&str; 9] = [
     "lost",
     "duplicated",
     "crash",
@@ -159,6 +175,7 @@ const FAULT_STATS: [&str; 8] = [
     "store_error",
     "clock_jump",
     "skewed_clock",
+    "key_rotation",
 ];
 
 impl Sim {
@@ -199,6 +216,8 @@ impl Sim {
             cuts: BTreeMap::new(),
             channels: Vec::new(),
             truth: BTreeMap::new(),
+            cards: vec![None; NAMES.len()],
+            pushes: Default::default(),
             stats,
             trace: Vec::new(),
         };
@@ -321,9 +340,17 @@ impl Sim {
                     if self.blocked(from, to) {
                         continue;
                     }
-                    let Some(dest) = &self.nodes[to] else {
+                    if self.nodes[to].is_none() {
                         continue;
-                    };
+                    }
+                    // `serve` pushes a rotated node's card to a partner
+                    // before anything else it sends it.
+                    if self.pushes.contains(&(from, to)) && !self.push_card(from, to) {
+                        let at = self.t() + self.delay();
+                        self.push(at, Packet::Failed(from, t));
+                        continue;
+                    }
+                    let dest = self.nodes[to].as_ref().unwrap();
                     let bytes = t.message.encode();
                     if let Err(e) = dest.take_in_peer_message(&self.ids[from], &bytes, false) {
                         // A store error: the peer answers 500, the sender
@@ -406,12 +433,124 @@ impl Sim {
                 self.log(format!("{}: store error armed at effect {k}", NAMES[i].0));
             }
         }
+        if self.rng.chance(self.faults.rotate) {
+            let i = self.rng.below(n) as usize;
+            self.rotate(i);
+        }
         if self.rng.chance(self.faults.clock_jump) {
             let i = self.rng.below(n) as usize;
             let d = self.rng.below(40_001) as i64 - 20_000;
             self.offsets[i].fetch_add(d, SeqCst);
             self.stat("clock_jump");
             self.log(format!("{}: clock jumps {d} ms", NAMES[i].0));
+        }
+    }
+
+    /// Node `i` rotates its keys (at most three times a run) and opens
+    /// again with them, as an operator does (stop `serve`, rotate, start);
+    /// its card is then pushed to every partner.
+    fn rotate(&mut self, i: usize) {
+        let Some(node) = self.nodes[i].take() else {
+            return;
+        };
+        if node.key_generation() >= 3 {
+            self.nodes[i] = Some(node);
+            return;
+        }
+        match node.keys_rotate(&OP) {
+            Ok(card) => {
+                drop(node);
+                self.nodes[i] = Some(Node::open(&self.dirs[i]).unwrap());
+                self.set_clock(i);
+                self.cards[i] = Some(serde_json::to_vec(&card).unwrap());
+                for j in 0..NAMES.len() {
+                    if j != i {
+                        self.pushes.insert((i, j));
+                    }
+                }
+                self.stat("key_rotation");
+                self.log(format!(
+                    "{} rotates to generation {}",
+                    NAMES[i].0, card.body.gen
+                ));
+            }
+            Err(e) => {
+                self.log(format!("{}: rotation refused: {e}", NAMES[i].0));
+                self.nodes[i] = Some(node);
+            }
+        }
+    }
+
+    /// Pushes `from`'s card to `to` over their link; true once `to` holds it.
+    fn push_card(&mut self, from: usize, to: usize) -> bool {
+        if self.blocked(from, to) || self.blocked(to, from) {
+            return false;
+        }
+        let (Some(dest), Some(card)) = (&self.nodes[to], &self.cards[from]) else {
+            return false;
+        };
+        match dest.receive_card_push(&self.ids[from], card) {
+            Ok(_) => {
+                self.pushes.remove(&(from, to));
+                self.log(format!("{} took {}'s new card", NAMES[to].0, NAMES[from].0));
+                true
+            }
+            Err(e) => {
+                self.log(format!(
+                    "{} refused {}'s card: {e}",
+                    NAMES[to].0, NAMES[from].0
+                ));
+                false
+            }
+        }
+    }
+
+    /// `serve`'s rounds for cards: pushes not yet taken are tried again
+    /// (up nodes, open links), and each node fetches the cards it wants
+    /// (a key it met through a relay or anti-entropy) from the peers that
+    /// brought them.
+    fn card_rounds(&mut self) {
+        let pending: Vec<(usize, usize)> = self.pushes.iter().copied().collect();
+        for (from, to) in pending {
+            if self.nodes[from].is_some() && self.rng.chance(0.3) {
+                self.push_card(from, to);
+            }
+        }
+        let mut logs = Vec::new();
+        for j in 0..self.nodes.len() {
+            let Some(n) = &self.nodes[j] else { continue };
+            let now = n.federation.now();
+            for (id, sources) in n.federation.cards.due(now) {
+                let mut outcome = CardFetched::Failed;
+                for s in sources {
+                    let Some(k) = self.index(&s) else { continue };
+                    let Some(src) = &self.nodes[k] else { continue };
+                    if self.blocked(j, k) || self.blocked(k, j) {
+                        continue;
+                    }
+                    let held = n.store.read(|tx| tx.peer(&id)).unwrap();
+                    let gen = held
+                        .and_then(|p| serde_json::from_str::<NodeCard>(&p.card).ok())
+                        .map_or(0, |c| c.body.gen);
+                    outcome = CardFetched::NothingNewer(gen);
+                    if let Some(card) = src.card_for_peer(&self.ids[j], &id).unwrap() {
+                        if let Ok(CardUpdate::Rotated { .. }) =
+                            n.take_fetched_card(&s, &id, card.as_bytes())
+                        {
+                            outcome = CardFetched::Newer;
+                            break;
+                        }
+                    }
+                }
+                logs.push(format!(
+                    "{} fetched a card of {id}: {outcome:?}",
+                    NAMES[j].0
+                ));
+                n.federation.cards.done(&id, outcome, now);
+            }
+        }
+        for l in logs {
+            self.log(l);
         }
     }
 
@@ -527,6 +666,7 @@ impl Sim {
         self.deliver_due();
         self.collect();
         self.poll_all();
+        self.card_rounds();
         self.collect();
     }
 
