@@ -231,6 +231,7 @@ pub const CHECKS: &[Check] = &[
     ("links_of_scope_both_ends", links_of_scope_both_ends),
     ("links_around_a_frontier", links_around_a_frontier),
     ("placements", placements),
+    ("records_put_as_a_batch", records_put_as_a_batch),
     (
         "retraction_purges_but_keeps_tombstone",
         retraction_purges_but_keeps_tombstone,
@@ -802,6 +803,121 @@ fn name_search_follows_versions_scope_and_order(store: &Store) {
             .len(),
         0
     );
+}
+
+/// Records stored as one batch (`put_records_hashed`: on PostgreSQL
+/// multi-row statements, 100 records each, then the rest queued table by
+/// table) hold exactly what the same records stored one by one hold: the
+/// row, the version, names and search tokens shared across the batch and
+/// repeated inside one record, links and placements. A batch holding an
+/// id another originator's record has is a conflict that keeps nothing.
+fn records_put_as_a_batch(store: &Store) {
+    let (who, other) = (Identity::generate(), Identity::generate());
+    let (ch, f, g) = (uid("ch"), uid("f"), uid("g"));
+    let tag = uid("").replace('-', "");
+    let target = Rec::new(&uid("t"), &ch, &f);
+    target.put(store, &who);
+    // 123 records: multi-row statements of 100, 10 and 1 rows.
+    let make = |k: &str| -> Vec<Rec> {
+        (0..123)
+            .map(|i| {
+                let n1 = format!("{k}{tag} shared{tag} n{i}");
+                let n2 = format!("n{i} {k}{tag} alias{i}");
+                let r = Rec::new(&uid(k), &ch, if i % 2 == 0 { &f } else { &g }).names(&[&n1, &n2]);
+                if i % 3 == 0 {
+                    r.link(LinkType::RelatedTo, &target.id)
+                } else {
+                    r
+                }
+            })
+            .collect()
+    };
+    let (batch, single) = (make("b"), make("s"));
+    let signed = |rs: &[Rec]| -> Vec<(SignedRecord, [u8; 32], Vec<String>)> {
+        rs.iter()
+            .map(|r| {
+                let s = r.sign(&who);
+                let h = s.content_hash();
+                (s, h, r.norms())
+            })
+            .collect()
+    };
+    let (b, s) = (signed(&batch), signed(&single));
+    store
+        .write(|tx| {
+            let rows: Vec<_> = b.iter().map(|(s, h, n)| (s, h, n.as_slice())).collect();
+            tx.put_records_hashed(&rows)?;
+            for (s, h, n) in &s {
+                tx.put_record_hashed(s, h, n)?;
+            }
+            Ok::<_, StoreError>(())
+        })
+        .unwrap();
+    // The same answers for both, record by record.
+    for (i, (br, sr)) in batch.iter().zip(&single).enumerate() {
+        let (bg, sg) = (
+            get(store, &br.id, &all()).unwrap(),
+            get(store, &sr.id, &all()).unwrap(),
+        );
+        assert_eq!(bg.signed.as_ref().unwrap().sig, b[i].0.sig);
+        assert_eq!(
+            (bg.version, bg.file, bg.status, bg.content_hash),
+            (1, br.file.clone(), RecordStatus::Active, b[i].1)
+        );
+        assert_eq!(
+            (sg.version, sg.file, sg.status),
+            (1, sr.file.clone(), RecordStatus::Active)
+        );
+        assert_eq!(
+            search(store, &format!("n{i} b{tag} alias{i}"), &all()),
+            vec![br.id.clone()]
+        );
+        assert_eq!(
+            search(store, &format!("n{i} s{tag} alias{i}"), &all()),
+            vec![sr.id.clone()]
+        );
+        let links = |id: &str| store.read(|tx| tx.links_of(id, &all())).unwrap().len();
+        assert_eq!(links(&br.id), links(&sr.id));
+        assert_eq!(links(&br.id), usize::from(i % 3 == 0));
+        let pl = |id: &str| store.read(|tx| tx.placements(id)).unwrap();
+        assert_eq!(pl(&br.id), vec![ch.clone()]);
+        assert_eq!(pl(&sr.id), vec![ch.clone()]);
+    }
+    assert_eq!(
+        search(store, &format!("b{tag} shared{tag}"), &all()).len(),
+        123
+    );
+    assert_eq!(
+        search(store, &format!("s{tag} shared{tag}"), &all()).len(),
+        123
+    );
+    assert_eq!(search(store, &format!("shared{tag}"), &all()).len(), 246);
+    let f_only = scope(Some(&[f.as_str()]), Some(Tlp::Red));
+    assert_eq!(
+        search(store, &format!("b{tag} shared{tag}"), &f_only).len(),
+        62
+    );
+    assert_eq!(count(store, &in_channel(&ch), &all()), 247);
+    // An id held by another originator: a conflict, and nothing kept.
+    let theirs = Rec::new(&uid("x"), &ch, &f);
+    theirs.put(store, &other);
+    let mut clash = make("c");
+    clash[57].id = theirs.id.clone();
+    let c = signed(&clash);
+    let err = store
+        .write(|tx| {
+            let rows: Vec<_> = c.iter().map(|(s, h, n)| (s, h, n.as_slice())).collect();
+            tx.put_records_hashed(&rows)
+        })
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err}");
+    assert!(get(store, &clash[0].id, &all()).is_none());
+    assert!(search(store, &format!("c{tag}"), &all()).is_empty());
+    assert_eq!(
+        get(store, &theirs.id, &all()).unwrap().originator,
+        other.node_id()
+    );
+    assert_eq!(count(store, &in_channel(&ch), &all()), 248);
 }
 
 fn name_search_and_like_escaping(store: &Store) {
