@@ -17,13 +17,23 @@
 //! (sets whose name contains TEXT), `--failures K` (print K misses) with
 //! `--blocking-misses` (only those exhaustive scoring gets right),
 //! `--half 0|1` (only the queries in one half of a fixed hash split of
-//! the names: tune on half 0, check on half 1).
+//! the names: tune on half 0, check on half 1), `--watchlists DIR` (where
+//! the UN and OFAC lists of the official-list set are; default
+//! `NAMES/../watchlists`; the set is skipped when they are absent).
+//!
+//! The official-list set (issue 16 §4, `official/mod.rs`): Latin names as
+//! the UN and OFAC lists spell them against the UN list's Arabic originals
+//! among every Wikidata Arabic name. "FP/q" is the false pairs scoring at
+//! least the default threshold per query; on that set it is split into
+//! false hits on UN names and on Wikidata names (all negatives there).
 
 use std::collections::HashMap;
 use std::time::Instant;
 
 use rayon::prelude::*;
 use tansiq_match::{Entry, Index, DEFAULT_THRESHOLD};
+
+mod official;
 
 const BINS: usize = 100_000;
 /// The baseline has no calibrated threshold; this is the usual JW cut.
@@ -35,6 +45,9 @@ struct Task {
     gallery: Vec<String>,
     /// For each query, the indices of its true matches in the gallery.
     rel: Vec<Vec<u32>>,
+    /// False hits on gallery items below this index are counted apart
+    /// (the UN names of the official-list set; 0 elsewhere).
+    split: usize,
 }
 
 #[derive(Default)]
@@ -47,6 +60,10 @@ struct Acc {
     tp_thr: u64,
     fp_thr: u64,
     npos: u64,
+    /// False hits at the threshold on gallery items below `Task::split`.
+    fp_lo: u64,
+    /// Queries with a false hit at the threshold below `Task::split`.
+    q_fp_lo: u64,
 }
 
 impl Acc {
@@ -64,6 +81,8 @@ impl Acc {
         self.tp_thr += o.tp_thr;
         self.fp_thr += o.fp_thr;
         self.npos += o.npos;
+        self.fp_lo += o.fp_lo;
+        self.q_fp_lo += o.q_fp_lo;
         for i in 0..=BINS {
             self.pos[i] += o.pos[i];
             self.neg[i] += o.neg[i];
@@ -152,8 +171,16 @@ fn rank(scores: &[(u32, f64)], rel: &[u32]) -> Option<usize> {
     )
 }
 
-fn account(acc: &mut Acc, scores: &[(u32, f64)], rel: &[u32], gallery_len: usize, thr: f64) {
+fn account(
+    acc: &mut Acc,
+    scores: &[(u32, f64)],
+    rel: &[u32],
+    gallery_len: usize,
+    thr: f64,
+    split: usize,
+) {
     acc.nq += 1;
+    let mut lo = false;
     acc.r1 += recall_at(scores, rel, 1);
     acc.r10 += recall_at(scores, rel, 10);
     let mut seen_pos = 0u64;
@@ -170,6 +197,10 @@ fn account(acc: &mut Acc, scores: &[(u32, f64)], rel: &[u32], gallery_len: usize
             seen_neg += 1;
             if s >= thr {
                 acc.fp_thr += 1;
+                if (g as usize) < split {
+                    acc.fp_lo += 1;
+                    lo = true;
+                }
             }
         }
     }
@@ -177,6 +208,7 @@ fn account(acc: &mut Acc, scores: &[(u32, f64)], rel: &[u32], gallery_len: usize
     acc.pos[0] += rel.len() as u64 - seen_pos;
     acc.neg[0] += (gallery_len - rel.len()) as u64 - seen_neg;
     acc.npos += rel.len() as u64;
+    acc.q_fp_lo += lo as u64;
 }
 
 struct Report {
@@ -188,6 +220,9 @@ struct Report {
     prec: f64,
     rec: f64,
     qps: f64,
+    fpq: f64,
+    fpq_lo: f64,
+    q_fp_lo: f64,
 }
 
 fn report(acc: &Acc, secs: f64) -> Report {
@@ -201,6 +236,9 @@ fn report(acc: &Acc, secs: f64) -> Report {
         prec: acc.tp_thr as f64 / (acc.tp_thr + acc.fp_thr).max(1) as f64,
         rec: acc.tp_thr as f64 / acc.npos.max(1) as f64,
         qps: acc.nq as f64 / secs,
+        fpq: acc.fp_thr as f64 / nq,
+        fpq_lo: acc.fp_lo as f64 / nq,
+        q_fp_lo: acc.q_fp_lo as f64 / nq,
     }
 }
 
@@ -227,6 +265,7 @@ fn run_ours(t: &Task, blocked: bool) -> Report {
                 &t.rel[qi],
                 t.gallery.len(),
                 DEFAULT_THRESHOLD,
+                t.split,
             );
             acc
         })
@@ -334,6 +373,7 @@ fn run_baseline(t: &Task) -> Report {
                 &t.rel[qi],
                 t.gallery.len(),
                 BASELINE_THRESHOLD,
+                t.split,
             );
             acc
         })
@@ -353,6 +393,83 @@ fn sample<T: Clone>(v: &[T], n: usize, seed: u64) -> Vec<T> {
         idx.swap(i, j);
     }
     idx.into_iter().take(n).map(|i| v[i].clone()).collect()
+}
+
+/// The official-list set's tasks: spellings of the original, every Latin
+/// name of the person, and the distractors (other people).
+fn official_tasks(set: &official::OfficialSet, n: usize, half: Option<u8>) -> Vec<Task> {
+    let keep = |h: u8| half.is_none_or(|x| x == h);
+    let pick = |f: &dyn Fn(&official::Query) -> bool| -> Vec<&official::Query> {
+        let qs: Vec<&official::Query> = set
+            .queries
+            .iter()
+            .filter(|q| keep(q.half) && f(q))
+            .collect();
+        sample(&qs, n, 44)
+    };
+    let task = |name: String, qs: Vec<&official::Query>| Task {
+        name,
+        queries: qs.iter().map(|q| q.text.clone()).collect(),
+        rel: qs.iter().map(|q| q.rel.clone()).collect(),
+        gallery: set.gallery.clone(),
+        split: set.un_gallery,
+    };
+    let all = set.queries.iter().filter(|q| keep(q.half)).count();
+    let spell = set
+        .queries
+        .iter()
+        .filter(|q| keep(q.half) && q.spelling)
+        .count();
+    eprintln!(
+        "official-list set: {} UN persons with an Arabic original, {} OFAC individuals linked ({} ambiguous, left out), {} queries ({} spellings; by source {}), {} distractor names; gallery {} ({} UN; {} Wikidata names left out as short forms of a UN name)",
+        set.un_persons,
+        set.linked_ofac,
+        set.ambiguous_ofac,
+        all,
+        spell,
+        [official::Source::UnPrimary, official::Source::UnAlias, official::Source::Ofac]
+            .iter()
+            .map(|s| format!(
+                "{} {}",
+                s.as_str(),
+                set.queries.iter().filter(|q| keep(q.half) && q.spelling && q.source == *s).count()
+            ))
+            .collect::<Vec<_>>()
+            .join(", "),
+        set.distractors.iter().filter(|d| keep(d.1)).count(),
+        set.gallery.len(),
+        set.un_gallery,
+        set.short_forms
+    );
+    let distractors: Vec<String> = set
+        .distractors
+        .iter()
+        .filter(|d| keep(d.1))
+        .map(|d| d.0.clone())
+        .collect();
+    let distractors = sample(&distractors, n, 45);
+    let mut tasks = vec![
+        task("un-ofac spellings lat→ar".into(), pick(&|q| q.spelling)),
+        task("un-ofac all-names lat→ar".into(), pick(&|_| true)),
+    ];
+    for s in [
+        official::Source::UnPrimary,
+        official::Source::UnAlias,
+        official::Source::Ofac,
+    ] {
+        tasks.push(task(
+            format!("un-ofac spellings {} lat→ar", s.as_str()),
+            pick(&|q| q.spelling && q.source == s),
+        ));
+    }
+    tasks.push(Task {
+        name: "un-ofac distractors (OFAC only) lat→ar".into(),
+        rel: vec![Vec::new(); distractors.len()],
+        queries: distractors,
+        gallery: set.gallery.clone(),
+        split: set.un_gallery,
+    });
+    tasks
 }
 
 /// Build both directions from (arabic, latin) pairs.
@@ -410,12 +527,14 @@ fn tasks_from_pairs(
             queries: qa.iter().map(|&i| ar[i as usize].clone()).collect(),
             rel: qa.iter().map(|&i| ar2la[i as usize].clone()).collect(),
             gallery: la.clone(),
+            split: 0,
         },
         Task {
             name: format!("{name} lat→ar"),
             queries: ql.iter().map(|&i| la[i as usize].clone()).collect(),
             rel: ql.iter().map(|&i| la2ar[i as usize].clone()).collect(),
             gallery: ar.clone(),
+            split: 0,
         },
     ]
 }
@@ -439,6 +558,7 @@ fn main() {
     let mut sweep = false;
     let mut blocking_misses = false;
     let mut half: Option<u8> = None;
+    let mut watchlists = dir.join("../watchlists");
     let mut i = 1;
     while i < args.len() {
         match args[i].as_str() {
@@ -457,6 +577,10 @@ fn main() {
             }
             "--half" => {
                 half = Some(args[i + 1].parse().expect("--half 0|1"));
+                i += 1;
+            }
+            "--watchlists" => {
+                watchlists = args[i + 1].clone().into();
                 i += 1;
             }
             "--only" => {
@@ -479,6 +603,18 @@ fn main() {
         })
         .collect();
     tasks.extend(tasks_from_pairs("wikidata-full-names", &pairs, n, half));
+    if watchlists.join("un").is_dir() && watchlists.join("ofac").is_dir() {
+        let mut seen = std::collections::HashSet::new();
+        let arabic: Vec<String> = pairs
+            .iter()
+            .filter(|(a, _)| seen.insert(a.as_str()))
+            .map(|(a, _)| a.clone())
+            .collect();
+        match official::build(&watchlists, &arabic) {
+            Ok(set) => tasks.extend(official_tasks(&set, n, half)),
+            Err(e) => eprintln!("official-list set skipped: {e}"),
+        }
+    }
     let text = read(&dir.join("coling2018-aligned-tokens.tsv"));
     let pairs: Vec<(String, String)> = text
         .lines()
@@ -503,8 +639,18 @@ fn main() {
         if n == usize::MAX { "all".to_string() } else { n.to_string() }
     );
     println!(
-        "{:<44} {:<24} {:>6} {:>6} {:>8} {:>7} {:>9} {:>6} {:>6} {:>7}",
-        "set", "system", "R@1", "R@10", "TPR@.1%", "(at s≥)", "TPR@.001%", "P@thr", "R@thr", "q/s"
+        "{:<44} {:<24} {:>6} {:>6} {:>8} {:>7} {:>9} {:>6} {:>6} {:>7} {:>7}",
+        "set",
+        "system",
+        "R@1",
+        "R@10",
+        "TPR@.1%",
+        "(at s≥)",
+        "TPR@.001%",
+        "P@thr",
+        "R@thr",
+        "q/s",
+        "FP/q"
     );
     for t in &tasks {
         if let Some(o) = &only {
@@ -543,6 +689,7 @@ fn main() {
                         &t.rel[qi],
                         t.gallery.len(),
                         DEFAULT_THRESHOLD,
+                        t.split,
                     );
                     acc
                 })
@@ -569,7 +716,7 @@ fn main() {
         }
         for (sys, r) in rows {
             println!(
-                "{:<44} {:<24} {:>6.4} {:>6.3} {:>8.3} {:>7.3} {:>9.3} {:>6.3} {:>6.3} {:>7.0}",
+                "{:<44} {:<24} {:>6.4} {:>6.3} {:>8.3} {:>7.3} {:>9.3} {:>6.3} {:>6.3} {:>7.0} {:>7.4}",
                 format!("{} ({}q/{}g)", t.name, t.queries.len(), t.gallery.len()),
                 sys,
                 r.r1,
@@ -579,8 +726,17 @@ fn main() {
                 r.tpr5,
                 r.prec,
                 r.rec,
-                r.qps
+                r.qps,
+                r.fpq
             );
+            if t.split > 0 {
+                println!(
+                    "    false hits per query at the threshold: {:.4} on UN names ({:.4} of the queries have one), {:.4} on Wikidata names",
+                    r.fpq_lo,
+                    r.q_fp_lo,
+                    r.fpq - r.fpq_lo
+                );
+            }
         }
     }
 }
