@@ -15,7 +15,8 @@
 //! Other flags: `--no-baseline`, `--exhaustive` (also score without
 //! blocking), `--sweep` (precision/recall per threshold), `--only TEXT`
 //! (sets whose name contains TEXT), `--failures K` (print K misses) with
-//! `--blocking-misses` (only those exhaustive scoring gets right),
+//! `--blocking-misses` (only those exhaustive scoring gets right) or
+//! `--below-threshold` (the queries whose true match is not a hit),
 //! `--half 0|1` (only the queries in one half of a fixed hash split of
 //! the names: tune on half 0, check on half 1), `--watchlists DIR` (where
 //! the UN and OFAC lists of the official-list set are; default
@@ -274,7 +275,7 @@ fn run_ours(t: &Task, blocked: bool) -> Report {
 }
 
 /// Print queries whose best true match is not ranked first.
-fn dump_failures(t: &Task, k: usize, blocking_only: bool) {
+fn dump_failures(t: &Task, k: usize, blocking_only: bool, below_threshold: bool) {
     let entries: Vec<Entry> = t
         .gallery
         .iter()
@@ -305,7 +306,18 @@ fn dump_failures(t: &Task, k: usize, blocking_only: bool) {
                 sc[1].1
             );
         }
-        if r1 > 0.0 {
+        let best_true = scores
+            .iter()
+            .filter(|x| t.rel[qi].contains(&x.0))
+            .map(|x| x.1)
+            .fold(0.0, f64::max);
+        // With `--below-threshold`, the queries whose true match is not a
+        // hit at the default threshold, whatever its rank.
+        if below_threshold {
+            if best_true >= DEFAULT_THRESHOLD {
+                continue;
+            }
+        } else if r1 > 0.0 {
             continue;
         }
         if blocking_only {
@@ -557,6 +569,7 @@ fn main() {
     let mut no_baseline = false;
     let mut sweep = false;
     let mut blocking_misses = false;
+    let mut below_threshold = false;
     let mut half: Option<u8> = None;
     let mut watchlists = dir.join("../watchlists");
     let mut i = 1;
@@ -571,6 +584,7 @@ fn main() {
             "--no-baseline" => no_baseline = true,
             "--sweep" => sweep = true,
             "--blocking-misses" => blocking_misses = true,
+            "--below-threshold" => below_threshold = true,
             "--failures" => {
                 failures = args[i + 1].parse().expect("--failures K");
                 i += 1;
@@ -659,7 +673,7 @@ fn main() {
             }
         }
         if failures > 0 {
-            dump_failures(t, failures, blocking_misses);
+            dump_failures(t, failures, blocking_misses, below_threshold);
             continue;
         }
         let ours = run_ours(t, true);

@@ -24,12 +24,13 @@
 //!   negatives here). A gallery name that normalises exactly like the
 //!   truth is true too.
 //!
-//! A query is a **spelling** of the original when more than half of its
-//! words (particles and articles left out) have a consonant skeleton
+//! A query is a **spelling** of the original when every one of its
+//! words (particles and articles left out) has a consonant skeleton
 //! found in the person's UN primary name (vowels, w, y and doubled
-//! letters dropped, q read k: Husayn / Hussein `hsn`); the other queries are other
-//! names (a kunya "Abu Jihad", a nom de guerre), which no spelling rule
-//! can find. Halves (`--half`) split by person (the UN reference), so no
+//! letters dropped, q read k: Husayn / Hussein `hsn`): the same name,
+//! whole or shortened, in another spelling. The other queries hold at
+//! least one other name (a kunya "Abu Jihad", a nom de guerre, a tribal
+//! name added), which no spelling rule can find. Halves (`--half`) split by person (the UN reference), so no
 //! person's spellings are on both sides.
 
 use std::collections::{HashMap, HashSet};
@@ -156,7 +157,14 @@ fn skeleton(w: &str) -> String {
 fn person(reference: String, data: &Value) -> Person {
     let mut latin = Vec::new();
     let mut arabic = None;
-    for n in strings(data, "names") {
+    // An alias field may hold several spellings: "Abdul Rehman; Abdur Rahman".
+    let names: Vec<String> = strings(data, "names")
+        .iter()
+        .flat_map(|n| n.split(';'))
+        .map(|n| n.trim().to_string())
+        .filter(|n| !n.is_empty())
+        .collect();
+    for n in names {
         if n.chars().any(is_arabic) {
             arabic.get_or_insert(n);
         } else if n.chars().any(|c| c.is_ascii_alphabetic()) {
@@ -236,8 +244,7 @@ fn is_spelling(query: &str, primary: &str) -> bool {
         .map(|w| skeleton(w))
         .filter(|s| !s.is_empty())
         .collect();
-    let found = q.iter().filter(|s| have.contains(*s)).count();
-    !q.is_empty() && 2 * found > q.len()
+    !q.is_empty() && q.iter().all(|s| have.contains(s))
 }
 
 /// Builds the set from `watchlists_dir` (holding `un/` and `ofac/`) and the
