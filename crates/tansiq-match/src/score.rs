@@ -458,12 +458,29 @@ fn finish(
             lam
         }
     };
+    // The shorter name gives the first and the last name of the longer
+    // one, which adds names between them — a chain of father's and
+    // grandfather's names, as official lists write a name in full
+    // ("Khalid al-Fawwaz" / "خالد عبد الرحمن حمد الفواز") —, or its first
+    // three names or more in order ("Umar Mahmud Irhayyim" / "عمر محمود
+    // ارحيم الفياض الكبيسي"): the extra names weigh CHAIN_FACTOR. Only
+    // when the names framing the chain are not common ones ("محمد X"
+    // frames many names of a list ending in X).
+    let rare = |k: usize| rarity.0[pairs[k].qi] >= CHAIN_RARITY;
+    let chain_q = all_e
+        && framed(e, q, &pairs, |p| (p.ej, p.en, p.qi, p.qn))
+            .is_some_and(|(a, b)| rare(a) && rare(b));
+    let chain_e = all_q
+        && framed(q, e, &pairs, |p| (p.qi, p.qn, p.ej, p.en))
+            .is_some_and(|(a, b)| rare(a) && rare(b));
     for (i, t) in q.iter().enumerate() {
         if used_q & (1 << i) == 0 {
             // A common given name first ("Muhammad Asghar Khan" /
             // "اصغر خان") is often left out: half a middle name.
             let f = if i == 0 && rarity.0[i] < COMMON_FIRST {
                 lam_q * COMMON_FIRST_FACTOR
+            } else if chain_q {
+                CHAIN_FACTOR
             } else {
                 last_factor(lam_q, i, q.len())
             };
@@ -472,7 +489,12 @@ fn finish(
     }
     for (j, t) in e.iter().enumerate() {
         if used_e & (1 << j) == 0 {
-            den += last_factor(lam_e, j, e.len()) * t.weight;
+            let f = if chain_e {
+                CHAIN_FACTOR
+            } else {
+                last_factor(lam_e, j, e.len())
+            };
+            den += f * t.weight;
         }
     }
     let mut sim = if den > 0.0 { num / den } else { 0.0 };
@@ -502,6 +524,61 @@ fn finish(
     }
 }
 
+/// Whether the pairs match the first and the last token of the shorter
+/// name `a` (titles aside) with the first and the last token of the longer
+/// name `b` (of `CHAIN_MIN` tokens or more), so that `b`'s extra tokens
+/// all lie between; or, when `a` has three names or more, its first with
+/// `b`'s first and every pair in order. Returns the indices of the pairs
+/// framing the chain. `span(p)` gives a pair's (start, length) on `a`
+/// then on `b`.
+fn framed(
+    a: &[&PTok],
+    b: &[&PTok],
+    pairs: &[Pair],
+    span: impl Fn(&Pair) -> (usize, usize, usize, usize),
+) -> Option<(usize, usize)> {
+    if a.len() < 2 || b.len() <= a.len() || b.len() < CHAIN_MIN {
+        return None;
+    }
+    let first = a.iter().position(|t| t.kind != Kind::Title)?;
+    let last = a.iter().rposition(|t| t.kind != Kind::Title)?;
+    if first == last {
+        return None;
+    }
+    let starts = pairs.iter().position(|p| {
+        let (ai, an, bj, _) = span(p);
+        ai <= first && first < ai + an && bj == 0
+    })?;
+    let named = a.iter().filter(|t| t.kind != Kind::Title).count();
+    if named >= 3 {
+        let mut order: Vec<(usize, usize)> = pairs
+            .iter()
+            .map(|p| {
+                let (ai, _, bj, _) = span(p);
+                (ai, bj)
+            })
+            .collect();
+        order.sort_unstable();
+        if order.windows(2).all(|w| w[0].1 < w[1].1) {
+            return Some((starts, starts));
+        }
+    }
+    let ends = pairs.iter().position(|p| {
+        let (ai, an, bj, bn) = span(p);
+        ai <= last && last < ai + an && bj + bn == b.len()
+    })?;
+    Some((starts, ends))
+}
+
+/// Weight of the extra tokens of a chain (`framed`), instead of
+/// `EXTRA_TOKEN_FACTOR`.
+const CHAIN_FACTOR: f32 = 0.08;
+/// The longer name of a chain has at least this many tokens.
+const CHAIN_MIN: usize = 4;
+/// Names framing a chain have at least this rarity factor (section 5 of
+/// docs/MATCHING.md; "Muhammad" ≈ 0.4).
+const CHAIN_RARITY: f32 = 0.5;
+
 /// Below this rarity factor, a first name left out counts as
 /// `COMMON_FIRST_FACTOR` of a middle name.
 const COMMON_FIRST: f32 = 0.5;
@@ -525,7 +602,7 @@ pub fn name_logit(ns: &NameScore) -> f64 {
 pub const NAME_LOGIT_FLOOR: f64 = -4.0;
 
 pub const CAL_A: f64 = 27.7;
-pub const CAL_S0: f64 = 0.873;
+pub const CAL_S0: f64 = 0.874;
 pub const CAL_C: f64 = 0.6;
 pub const CAL_I0: f64 = 5.0;
 

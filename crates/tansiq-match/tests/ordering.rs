@@ -420,3 +420,83 @@ fn odd_inputs_do_not_panic() {
         .screen(&query("Ali"), 0.0, 5)
         .is_empty());
 }
+
+/// Official lists write an Arabic name in full (given name, father's and
+/// grandfather's names, family name); another list or a screener gives
+/// the given and family names, or the first three names.
+#[test]
+fn chain_of_names_between_first_and_last() {
+    let hit = |q: &str, n: &str| score_names(q, n) >= DEFAULT_THRESHOLD;
+    // First and last name of a four-name chain: a hit.
+    assert!(hit("Karim Haddad", "كريم سليمان يوسف الحداد"));
+    // The chain is between them, not after: no hit.
+    assert!(!hit("Karim Haddad", "كريم الحداد سليمان يوسف"));
+    // The first three names of five, in order: a hit; out of order less.
+    assert!(hit(
+        "Karim Sulaiman Yusuf",
+        "كريم سليمان يوسف الحداد القاسمي"
+    ));
+    assert!(
+        score_names("Karim Sulaiman Yusuf", "كريم سليمان يوسف الحداد القاسمي")
+            > score_names("Sulaiman Karim Yusuf", "كريم سليمان يوسف الحداد القاسمي")
+    );
+    // The same from the long side (the rule is symmetric).
+    assert!(hit("كريم سليمان يوسف الحداد", "Karim Haddad"));
+    // The short form itself still ranks first.
+    assert!(
+        score_names("Karim Haddad", "كريم الحداد")
+            > score_names("Karim Haddad", "كريم سليمان يوسف الحداد")
+    );
+
+    // Screening a list (where the rarity factors apply): the chain is
+    // found at the default threshold.
+    let mut names: Vec<String> = Vec::new();
+    for (i, g) in ["احمد", "يوسف", "طارق", "هشام", "زياد", "ماجد"]
+        .iter()
+        .enumerate()
+    {
+        for s in [
+            "حسن",
+            "علي",
+            "سالم",
+            "ناصر",
+            "صالح",
+            "جابر",
+            "عادل",
+            "منصور",
+        ] {
+            names.push(format!("{g} {s}"));
+            names.push(format!("محمد {g} {s}"));
+            names.push(format!("محمد {s} {g} {i}"));
+        }
+    }
+    names.push("محمد سليمان يوسف الحداد".into());
+    names.push("كريم سليمان يوسف الحداد".into());
+    let entries: Vec<Entry> = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| Entry {
+            id: i.to_string(),
+            names: vec![n.clone()],
+            ..Default::default()
+        })
+        .collect();
+    let idx = Index::build(entries);
+    let screen = |name: &str| {
+        idx.screen(
+            &Query {
+                id: "q".into(),
+                name: name.into(),
+                ..Default::default()
+            },
+            DEFAULT_THRESHOLD,
+            5,
+        )
+    };
+    let hits = screen("Karim Haddad");
+    assert_eq!(
+        hits.first().map(|h| h.matched_name.as_str()),
+        Some("كريم سليمان يوسف الحداد"),
+        "{hits:?}"
+    );
+}

@@ -206,6 +206,23 @@ fn person(reference: String, data: &Value) -> Person {
     }
 }
 
+/// The words of an Arabic name, normalised, without the article, alif
+/// and the particles بن ابن بنت ولد (for telling a short form of a name).
+fn arabic_words(name: &str) -> HashSet<String> {
+    tansiq_match::normalize(name)
+        .split_whitespace()
+        .filter(|w| !matches!(*w, "بن" | "ابن" | "بنت" | "ولد"))
+        .map(|w| {
+            let w = w
+                .strip_prefix("ال")
+                .filter(|r| r.chars().count() >= 2)
+                .unwrap_or(w);
+            w.chars().filter(|&c| c != 'ا').collect::<String>()
+        })
+        .filter(|w| !w.is_empty())
+        .collect()
+}
+
 fn dates_agree(a: &[String], b: &[String]) -> bool {
     a.iter().any(|x| {
         b.iter().any(|y| {
@@ -282,28 +299,16 @@ pub fn build(watchlists_dir: &Path, wikidata_arabic: &[String]) -> Result<Offici
         truth.push(p.arabic.as_ref().map(|a| add(&mut gallery, a)));
     }
     let un_gallery = gallery.len();
-    // A Wikidata name all of whose words are words of one UN original
-    // ("انور العولقي" beside "انور ناصر عبدالله العولقي") is that person's
+    // A Wikidata name all of whose words are words of one UN original, up
+    // to the article and alif ("انور العولقي" beside "انور ناصر عبدالله
+    // العولقي", "ابراهيم عسيري" beside "ابراهيم حسن طالع العسيري") is that person's
     // short name or another person's of the same short name: no fair
     // negative either way, so it is left out of the crowd.
-    let originals: Vec<HashSet<String>> = gallery
-        .iter()
-        .map(|g| {
-            tansiq_match::normalize(g)
-                .split_whitespace()
-                .map(String::from)
-                .collect()
-        })
-        .collect();
+    let originals: Vec<HashSet<String>> = gallery.iter().map(|g| arabic_words(g)).collect();
     let mut short_forms = 0;
     for w in wikidata_arabic {
-        let n = tansiq_match::normalize(w);
-        let words: Vec<&str> = n.split_whitespace().collect();
-        if !words.is_empty()
-            && originals
-                .iter()
-                .any(|o| words.iter().all(|x| o.contains(*x)))
-        {
+        let words = arabic_words(w);
+        if !words.is_empty() && originals.iter().any(|o| words.is_subset(o)) {
             short_forms += 1;
             continue;
         }
