@@ -194,6 +194,11 @@ impl Node {
         remove: Vec<String>,
     ) -> NodeResult<ChannelView> {
         policy::authorize(actor, Action::ManageChannels)?;
+        if add.is_empty() && remove.is_empty() {
+            return Err(NodeError::bad(
+                "nothing to change: name members to add or remove",
+            ));
+        }
         let add: Vec<String> = add.iter().map(|a| a.trim().to_string()).collect();
         let remove: Vec<String> = remove.iter().map(|r| r.trim().to_string()).collect();
         let v = self.commit(|tx, out| {

@@ -132,6 +132,9 @@ impl Node {
         if !(0.0..=1.0).contains(&new.threshold) {
             return Err(NodeError::bad("the threshold must be between 0 and 1"));
         }
+        if !new.names.is_empty() {
+            crate::watchlist::check_queries(&new.names)?;
+        }
         let persons: Vec<Value> = new
             .names
             .iter()

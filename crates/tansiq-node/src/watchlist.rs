@@ -159,6 +159,9 @@ impl Node {
         progress: &dyn Fn(usize),
     ) -> NodeResult<ImportSummary> {
         policy::authorize(actor, Action::WriteRecord)?;
+        if list_name.trim().is_empty() {
+            return Err(NodeError::bad("the list needs a name"));
+        }
         let scope = policy::read_scope(actor);
         let mut summary = ImportSummary {
             imported: items.len(),
@@ -352,6 +355,7 @@ impl Node {
         top: usize,
     ) -> NodeResult<Vec<Vec<Hit>>> {
         policy::authorize(actor, Action::Screen)?;
+        check_queries(queries)?;
         let scope = policy::read_scope(actor);
         let found = self.note_read(|tx| {
             let found = self.screening.lookup(tx, &scope, screening_entries)?;
@@ -402,4 +406,30 @@ impl Node {
             Ok(out)
         })
     }
+}
+
+/// The names one screening takes, checked before anything is read or
+/// audited: at least one; each with an id and a name that are not blank,
+/// and a birth date, if given, that is a date (YYYY, YYYY-MM or
+/// YYYY-MM-DD).
+pub fn check_queries(queries: &[Query]) -> NodeResult<()> {
+    if queries.is_empty() {
+        return Err(NodeError::bad("no names to screen: give at least one"));
+    }
+    for (i, q) in queries.iter().enumerate() {
+        if q.id.trim().is_empty() {
+            return Err(NodeError::bad(format!(
+                "name {} of the list: the id is empty",
+                i + 1
+            )));
+        }
+        if q.name.trim().is_empty() {
+            return Err(NodeError::bad(format!("name {}: the name is empty", q.id)));
+        }
+        if let Some(b) = &q.birth_date {
+            time::check_partial_date(b)
+                .map_err(|e| NodeError::bad(format!("name {}: birth_date: {e}", q.id)))?;
+        }
+    }
+    Ok(())
 }

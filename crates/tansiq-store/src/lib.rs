@@ -22,6 +22,8 @@ pub mod sql;
 pub mod sqlite;
 mod stix;
 mod sync;
+#[cfg(feature = "test-support")]
+pub mod test_support;
 
 use std::path::Path;
 use std::sync::Arc;

@@ -232,8 +232,6 @@ impl Node {
                 ));
             }
         }
-        // Create the seed before the first partner can ask.
-        self.hit_seed()?;
         self.commit(|tx, _| {
             if tx.peer(peer)?.is_none() {
                 return Err(NodeError::bad(format!(
@@ -255,6 +253,10 @@ impl Node {
                     charter.files.join(", ")
                 )));
             }
+            // Create the seed before the first partner can ask (and only
+            // once the exposure is known to be valid: a refused one leaves
+            // the node directory as it was).
+            self.hit_seed()?;
             let now = time::format(&time::now());
             tx.hit_allow(&HitAllowRow {
                 peer: peer.into(),
@@ -399,7 +401,6 @@ impl Node {
     /// The keyed list for `peer` as it stands now (built or re-keyed as
     /// needed). Refused when nothing is exposed to `peer`.
     pub fn hit_list_for(&self, peer: &str) -> Result<Arc<BuiltList>, ServeError> {
-        let seed = self.hit_seed()?;
         let (mut key_id, heads, last) = self
             .store
             .read(|tx| {
@@ -410,6 +411,8 @@ impl Node {
                 Ok(Some((self.hit_key_id(tx, peer)?, heads, last)))
             })?
             .ok_or(ServeError::NotExposed)?;
+        // After the exposure check: a partner without one creates nothing.
+        let seed = self.hit_seed()?;
         let fingerprint_of = |key_id: &str| {
             let mut h = Vec::with_capacity(heads.len() * 40);
             h.extend_from_slice(key_id.as_bytes());
