@@ -626,6 +626,12 @@ fn every_bad_peer_message_is_refused_and_changes_nothing() {
         "{seq}",
         genuine["items"][0]["envelope"]["header"]["seq"].to_string(),
     );
+    // A valid group element (a public key is one): an evaluation request
+    // well formed in every way.
+    let element = tansiq_crypto::oprf::OprfKey::derive(&[7; 32], b"bad-input")
+        .unwrap()
+        .public_key();
+    vars.insert("{element}", tansiq_crypto::b64(element));
     let fill = |s: &str| vars.iter().fold(s.to_string(), |s, (k, v)| s.replace(k, v));
     let mut keys: BTreeMap<&str, &tansiq_crypto::Identity> = BTreeMap::new();
     keys.insert("ma", &ma.identity);

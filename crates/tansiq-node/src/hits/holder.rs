@@ -584,7 +584,6 @@ impl Node {
                 "an element is not a valid group element".into(),
             ));
         }
-        let seed = self.hit_seed()?;
         let n = elements.len() as i64;
         let now = now_ms() as i64;
         // The list as it stands (a check a few seconds old will do: the
@@ -648,6 +647,7 @@ impl Node {
             }
         })?;
         let key_id = outcome?;
+        let seed = self.hit_seed()?;
         let key = Self::hit_oprf_key(&seed, self.id(), peer, &key_id)?;
         let (evaluated, proof) = key
             .blind_evaluate(&elements)
