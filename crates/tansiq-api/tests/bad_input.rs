@@ -406,7 +406,7 @@ fn every_bad_api_request_is_refused_clearly_and_changes_nothing() {
                     "content-type",
                     format!("multipart/form-data; boundary={BOUNDARY}"),
                 );
-                Some(multipart(&String::from_utf8(b[10..].to_vec()).unwrap()))
+                Some(multipart(std::str::from_utf8(&b[10..]).unwrap()))
             }
             b => b,
         };
