@@ -128,8 +128,11 @@ impl Node {
             .collect();
         let ids = self.federation.submit_many(self, tx, out, &items)?;
         for (record, env) in sent.iter().zip(&ids) {
-            // So a retraction can purge every sealed copy of the record.
-            tx.put_record_envelope(record, &env.0)?;
+            // So a retraction can purge every sealed copy of the record
+            // (one kept under a restore hold is recorded when it is sent).
+            if let Some(env) = env {
+                tx.put_record_envelope(record, &env.0)?;
+            }
         }
         Ok(())
     }

@@ -52,6 +52,20 @@ pub struct StreamRow {
     pub last: EnvelopeId,
 }
 
+/// A restore hold: this node was restored from a backup and originates
+/// nothing on `channel` until `partner` has answered that it holds none of
+/// this node's envelopes there beyond what this node holds again
+/// (docs/SYNC.md §6, "Restore holds"). Written by the operator's restore
+/// command, deleted by [`Effect::HoldDone`].
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HoldRow {
+    /// Channel. Key part 1.
+    pub channel: ChannelId,
+    /// The partner that must answer. Key part 2.
+    pub partner: NodeId,
+}
+
 /// Everything the engine needs to be rebuilt after a crash (with the
 /// envelopes reachable through [`crate::Host`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -60,6 +74,9 @@ pub struct Snapshot {
     pub streams: Vec<StreamRow>,
     /// All outbox rows.
     pub outbox: Vec<OutboxRow>,
+    /// All restore holds.
+    #[serde(default)]
+    pub holds: Vec<HoldRow>,
 }
 
 /// Security evidence to keep and show (`sync status`, audit).
@@ -132,6 +149,9 @@ pub enum Effect {
     },
     /// Keep this evidence and raise it to operators.
     Alarm(Alarm),
+    /// Delete a restore hold (no-op if absent): the partner answered, or
+    /// the operator released it ([`crate::Engine::release_hold`]).
+    HoldDone(HoldRow),
 }
 
 /// A message to send to a peer once the effects are committed.

@@ -4,8 +4,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::config::{Config, Millis, Rng};
 use crate::effect::{
-    Alarm, Effect, Event, ImportReport, OutboxRow, Output, PeerStatus, Snapshot, StreamRow,
-    Transmit,
+    Alarm, Effect, Event, HoldRow, ImportReport, OutboxRow, Output, PeerStatus, Snapshot,
+    StreamRow, Transmit,
 };
 use crate::envelope::{Envelope, EnvelopeHeader, Precedence, HEADER_VERSION};
 use crate::error::{BundleError, RestoreError, SubmitError};
@@ -63,6 +63,21 @@ struct Link {
 struct Fetching {
     peer: NodeId,
     deadline: Millis,
+}
+
+/// The question a restore hold puts to its partner: a `fetch` of this
+/// node's own stream in the channel from its prefix + 1 (docs/SYNC.md §6,
+/// "Restore holds").
+#[derive(Clone, Debug, Default)]
+struct Probe {
+    /// A probe is out until then.
+    deadline: Option<Millis>,
+    /// Not before then (backoff after a fruitless or unanswered probe).
+    next: Millis,
+    failures: u32,
+    /// The last probe went unanswered (timeout, transmit failure): hearing
+    /// from the partner asks again at once.
+    unreachable: bool,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -168,6 +183,9 @@ pub struct Engine {
     stream_timer: Millis,
     /// Streams whose row must be written on the next call.
     dirty: BTreeSet<SKey>,
+    /// Restore holds (durable rows): per channel, the partners still to
+    /// answer before this node originates on it, each with its probe.
+    holds: BTreeMap<ChannelId, BTreeMap<NodeId, Probe>>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -238,6 +256,7 @@ impl Engine {
             now,
             stream_timer: now,
             dirty: BTreeSet::new(),
+            holds: BTreeMap::new(),
         }
     }
 
@@ -288,6 +307,17 @@ impl Engine {
                 e.dirty.insert(key.clone());
             }
             e.streams.insert(key, s);
+        }
+        for h in snapshot.holds {
+            if h.partner != e.me {
+                e.holds.entry(h.channel).or_default().insert(
+                    h.partner,
+                    Probe {
+                        next: now,
+                        ..Probe::default()
+                    },
+                );
+            }
         }
         e.adopt(snapshot.outbox);
         Ok(e)
@@ -358,6 +388,7 @@ impl Engine {
         mut relays: Vec<NodeId>,
         created_ms: Millis,
     ) -> Result<EnvelopeHeader, SubmitError> {
+        self.check_hold(channel)?;
         let key = (channel.clone(), self.me.clone());
         let (prefix, last) = self
             .streams
@@ -402,6 +433,7 @@ impl Engine {
         if envelope.is_stub() {
             return Err(SubmitError::NoBody);
         }
+        self.check_hold(&h.channel)?;
         let key = (h.channel.clone(), self.me.clone());
         let (prefix, last) = self
             .streams
@@ -454,6 +486,152 @@ impl Engine {
             self.add_entry(row, &mut c);
         }
         Ok(self.finish(c))
+    }
+
+    /// `Err(Restored)` while `channel` is under a restore hold.
+    fn check_hold(&self, channel: &ChannelId) -> Result<(), SubmitError> {
+        match self.holds.get(channel) {
+            Some(w) if !w.is_empty() => Err(SubmitError::Restored {
+                channel: channel.clone(),
+                waiting: w.keys().cloned().collect(),
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// The restore holds still in force: per channel, the partners that
+    /// have not answered yet (for `sync status`).
+    pub fn holds(&self) -> Vec<(ChannelId, Vec<NodeId>)> {
+        self.holds
+            .iter()
+            .filter(|(_, w)| !w.is_empty())
+            .map(|(c, w)| (c.clone(), w.keys().cloned().collect()))
+            .collect()
+    }
+
+    /// Whether this node may not originate on `channel` yet (a restore
+    /// hold).
+    pub fn is_held(&self, channel: &ChannelId) -> bool {
+        self.holds.get(channel).is_some_and(|w| !w.is_empty())
+    }
+
+    /// The operator's override for a partner gone for good: drops the
+    /// restore hold of `channel` for `partner` (every partner if `None`)
+    /// without its answer. The node audits it; what this node then sends
+    /// may fork its stream at a partner that did hold more of it.
+    pub fn release_hold(
+        &mut self,
+        channel: &ChannelId,
+        partner: Option<&NodeId>,
+        now: Millis,
+        host: &dyn Host,
+    ) -> Output {
+        let mut c = self.call(now, host);
+        let partners: Vec<NodeId> = match (self.holds.get(channel), partner) {
+            (None, _) => Vec::new(),
+            (Some(w), None) => w.keys().cloned().collect(),
+            (Some(w), Some(p)) => w.keys().filter(|k| *k == p).cloned().collect(),
+        };
+        for p in partners {
+            self.clear_hold(channel, &p, &mut c);
+        }
+        self.finish(c)
+    }
+
+    fn clear_hold(&mut self, channel: &ChannelId, partner: &NodeId, c: &mut Call) {
+        if let Some(w) = self.holds.get_mut(channel) {
+            if w.remove(partner).is_some() {
+                c.effect(Effect::HoldDone(HoldRow {
+                    channel: channel.clone(),
+                    partner: partner.clone(),
+                }));
+            }
+            if w.is_empty() {
+                self.holds.remove(channel);
+            }
+        }
+    }
+
+    /// A partner answered a fetch of this node's own stream in `channel`
+    /// (from at most its prefix + 1, as every fetch this engine makes):
+    /// `top` the highest seq it returned, `more` whether it stopped on a
+    /// limit, `deferred` whether some of it could not be judged yet. Its
+    /// restore hold clears once it holds nothing beyond this node's prefix.
+    #[allow(clippy::too_many_arguments)]
+    fn hold_answer(
+        &mut self,
+        from: &NodeId,
+        channel: &ChannelId,
+        top: u64,
+        more: bool,
+        progressed: bool,
+        deferred: bool,
+        c: &mut Call,
+    ) {
+        let prefix = self.stream_prefix(channel, &self.me);
+        let cfg = self.cfg.clone();
+        let Some(pr) = self.holds.get_mut(channel).and_then(|w| w.get_mut(from)) else {
+            return;
+        };
+        if pr.deadline.is_none() {
+            // Not an answer to a probe of this engine's (a reply to a
+            // fetch made before a restart could predate the restore).
+            return;
+        }
+        if !more && !deferred && top <= prefix {
+            self.clear_hold(channel, from, c);
+            return;
+        }
+        pr.deadline = None;
+        pr.unreachable = false;
+        if more && progressed {
+            pr.next = c.now;
+        } else {
+            // It holds later envelopes of ours than we do: the gap fetch
+            // gets them back; ask again after a while.
+            pr.failures = pr.failures.saturating_add(1);
+            pr.next = c.now + cfg.gap_delay + cfg.backoff(pr.failures);
+        }
+    }
+
+    /// Sends the restore holds' probes that are due; an unanswered one
+    /// counts as a failure and is asked again after a backoff.
+    fn probe_holds(&mut self, c: &mut Call) {
+        if self.holds.is_empty() {
+            return;
+        }
+        let now = c.now;
+        let (timeout, cfg) = (self.cfg.fetch_timeout, self.cfg.clone());
+        let mut due = Vec::new();
+        for (ch, w) in self.holds.iter_mut() {
+            for (p, pr) in w.iter_mut() {
+                if pr.deadline.is_some_and(|d| d <= now) {
+                    pr.deadline = None;
+                    pr.failures = pr.failures.saturating_add(1);
+                    pr.unreachable = true;
+                    pr.next = now + cfg.backoff(pr.failures);
+                }
+                if pr.deadline.is_none() && pr.next <= now {
+                    pr.deadline = Some(now + timeout);
+                    due.push((ch.clone(), p.clone()));
+                }
+            }
+        }
+        for (channel, p) in due {
+            let from_seq = self.stream_prefix(&channel, &self.me) + 1;
+            let originator = self.me.clone();
+            let limit = self.cfg.fetch_limit;
+            self.transmit(
+                &p,
+                Message::Fetch {
+                    channel,
+                    originator,
+                    from_seq,
+                    limit,
+                },
+                c,
+            );
+        }
     }
 
     /// Replaces the body of a held envelope by its hash (retraction or
@@ -586,6 +764,15 @@ impl Engine {
         let batch = self.links.get_mut(to).and_then(|l| l.batches.remove(&id));
         if let Some(b) = batch {
             self.requeue_batch(to, id, b);
+        }
+        let cfg = self.cfg.clone();
+        for pr in self.holds.values_mut().filter_map(|w| w.get_mut(to)) {
+            if pr.deadline.is_some() {
+                pr.deadline = None;
+                pr.failures = pr.failures.saturating_add(1);
+                pr.unreachable = true;
+                pr.next = now + cfg.backoff(pr.failures);
+            }
         }
         self.finish(c)
     }
@@ -958,6 +1145,12 @@ impl Engine {
     /// will not start a new backoff when they are reported.
     fn heard_from(&mut self, peer: &NodeId, now: Millis) {
         let next_id = self.next_id;
+        for pr in self.holds.values_mut().filter_map(|w| w.get_mut(peer)) {
+            if pr.unreachable && pr.deadline.is_none() {
+                pr.unreachable = false;
+                pr.next = now;
+            }
+        }
         let link = self.links.entry(peer.clone()).or_default();
         link.heard_after = next_id;
         if link.failures == 0 {
@@ -1152,6 +1345,7 @@ impl Engine {
         self.expire(&mut c);
         self.summaries(&mut c);
         self.stream_timers(&mut c);
+        self.probe_holds(&mut c);
         self.send_batches(&mut c);
         for (to, receipts) in std::mem::take(&mut c.receipts) {
             for chunk in receipts.chunks(MAX_ITEMS) {
@@ -1364,6 +1558,9 @@ impl Engine {
         }
         if !self.streams.is_empty() {
             at(self.next_summary_round);
+        }
+        for pr in self.holds.values().flat_map(|w| w.values()) {
+            at(pr.deadline.unwrap_or(pr.next).max(now));
         }
         t
     }

@@ -55,12 +55,31 @@ pub enum SubmitError {
         /// Highest seq peers reported.
         known: u64,
     },
+    /// This node was restored from a backup and `waiting` (partners of
+    /// `channel`) have not yet answered that they hold none of its
+    /// envelopes there beyond what it holds again: a new envelope now
+    /// could fork its stream (docs/SYNC.md §6, "Restore holds").
+    #[error("restored from a backup: waiting for {} to confirm channel {channel}", names(.waiting))]
+    Restored {
+        /// The held channel.
+        channel: crate::ids::ChannelId,
+        /// The partners still to answer.
+        waiting: Vec<crate::ids::NodeId>,
+    },
     /// The header breaks a rule (recipients, relays, sizes).
     #[error("invalid header: {0}")]
     Invalid(#[from] DecodeError),
     /// An omitted-body envelope cannot be submitted.
     #[error("a submitted envelope must carry its sealed body")]
     NoBody,
+}
+
+fn names(nodes: &[crate::ids::NodeId]) -> String {
+    nodes
+        .iter()
+        .map(|n| n.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// A bundle rejected as a whole: nothing of it was applied.

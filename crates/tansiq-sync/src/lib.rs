@@ -43,8 +43,8 @@ mod message;
 
 pub use config::{Config, Millis, Rng};
 pub use effect::{
-    Alarm, Effect, Event, ImportReport, OutboxRow, Output, PeerStatus, Snapshot, StreamRow,
-    Transmit,
+    Alarm, Effect, Event, HoldRow, ImportReport, OutboxRow, Output, PeerStatus, Snapshot,
+    StreamRow, Transmit,
 };
 pub use engine::{Engine, Footprint};
 pub use envelope::{

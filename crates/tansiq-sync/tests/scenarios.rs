@@ -596,6 +596,188 @@ fn a_node_restored_from_an_old_backup_catches_up_before_sending() {
     w.check_converged();
 }
 
+/// Issue 17 §1: a node restored from a backup with the restore marker
+/// originates nothing on a channel until its partner there answered —
+/// across crashes (engine rebuilds) and while the partner is unreachable
+/// for longer than any timer — and then continues its stream where its
+/// partner's copy ends: no fork.
+#[test]
+fn a_restore_hold_survives_rebuilds_and_clears_when_the_partner_answers() {
+    let mut w = World::new(12, cfg(), Faults::none(), dir(), &["dz", "ma", "tn"]);
+    w.allow_self_delivery = true;
+    w.run_until(T0 + 1_000);
+    for _ in 0..3 {
+        w.submit("dz", "dz-ma", Precedence::Routine, Kind::RECORD, 50)
+            .unwrap();
+    }
+    w.run_until(T0 + 3_000);
+    let taken = w.now;
+    let backup = w.nodes[&nid("dz")].disk.clone();
+    w.nodes.get_mut(&nid("dz")).unwrap().backup = Some((taken, backup));
+    for _ in 0..4 {
+        w.submit("dz", "dz-ma", Precedence::Routine, Kind::RECORD, 50)
+            .unwrap();
+    }
+    w.quiesce(20_000, 600_000);
+    // DZ is restored from its backup (3 of its 7 sent) while MA is out of
+    // reach, far longer than fetch_timeout.
+    w.rollback(&nid("dz"));
+    let holds = w.nodes[&nid("dz")].disk.holds.clone();
+    assert_eq!(
+        holds
+            .iter()
+            .map(|h| (h.channel.as_str(), h.partner.as_str()))
+            .collect::<Vec<_>>(),
+        [("dz-ma", "ma"), ("dz-ma", "tn"), ("tri", "ma")],
+        "{holds:?}"
+    );
+    let cut_until = w.now + 60_000;
+    let held = |w: &World| {
+        let e = w.nodes[&nid("dz")].engine.as_ref().unwrap();
+        e.prepare(
+            &cid("dz-ma"),
+            Kind::new("record").unwrap(),
+            Precedence::Routine,
+            vec![nid("ma")],
+            vec![nid("tn")],
+            w.now,
+        )
+    };
+    w.cut("dz", "ma", cut_until);
+    w.run_until(w.now + 5_000);
+    for step in 0..5 {
+        w.run_until(w.now + 10_000);
+        assert!(w.is_up(&nid("dz")));
+        match held(&w) {
+            Err(SubmitError::Restored { channel, waiting }) => {
+                assert_eq!(channel, cid("dz-ma"));
+                assert_eq!(waiting, vec![nid("ma")]);
+                let msg = SubmitError::Restored { channel, waiting }.to_string();
+                assert_eq!(
+                    msg,
+                    "restored from a backup: waiting for ma to confirm channel dz-ma"
+                );
+            }
+            other => panic!("step {step}: not held: {other:?}"),
+        }
+        // The engine is rebuilt from the disk: the hold is durable.
+        w.crash(&nid("dz"));
+        let t = w.now;
+        w.restart(&nid("dz"));
+        w.run_until(t + 10);
+    }
+    assert!(w.now < cut_until);
+    w.quiesce(20_000, 600_000);
+    assert!(w.nodes[&nid("dz")].disk.holds.is_empty(), "MA answered");
+    let e = w.nodes[&nid("dz")].engine.as_ref().unwrap();
+    assert!(!e.is_held(&cid("dz-ma")));
+    assert_eq!(
+        e.stream_prefix(&cid("dz-ma"), &nid("dz")),
+        7,
+        "fetched back"
+    );
+    let id = w
+        .submit("dz", "dz-ma", Precedence::Routine, Kind::RECORD, 50)
+        .unwrap();
+    assert_eq!(w.truth[&id].header.seq, 8, "continues MA's copy: no fork");
+    w.quiesce(20_000, 600_000);
+    w.check_converged();
+}
+
+/// The operator's override: a hold released without its partner's answer
+/// is cleared durably (an effect), and the node sends again.
+#[test]
+fn a_released_restore_hold_lets_the_node_send() {
+    let mut dz = Solo::new("dz");
+    dz.submit("dz-ma", Precedence::Routine, b"one");
+    let snapshot = Snapshot {
+        holds: vec![
+            HoldRow {
+                channel: cid("dz-ma"),
+                partner: nid("ma"),
+            },
+            HoldRow {
+                channel: cid("tri"),
+                partner: nid("us"),
+            },
+        ],
+        ..dz.disk.snapshot()
+    };
+    let view = View {
+        now: dz.now,
+        me: &dz.me,
+        disk: &dz.disk,
+        dir: &dz.dir,
+    };
+    let mut e = Engine::restore(nid("dz"), cfg(), 5, snapshot, dz.now, &view).unwrap();
+    assert_eq!(
+        e.holds(),
+        vec![
+            (cid("dz-ma"), vec![nid("ma")]),
+            (cid("tri"), vec![nid("us")])
+        ]
+    );
+    let out = e.poll(dz.now, &view);
+    let probes: Vec<_> = out
+        .transmits
+        .iter()
+        .filter_map(|t| match &t.message {
+            Message::Fetch {
+                channel,
+                originator,
+                from_seq,
+                ..
+            } => Some((t.to.clone(), channel.clone(), originator.clone(), *from_seq)),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        probes.contains(&(nid("ma"), cid("dz-ma"), nid("dz"), 2)),
+        "{probes:?}"
+    );
+    assert!(
+        probes.contains(&(nid("us"), cid("tri"), nid("dz"), 1)),
+        "{probes:?}"
+    );
+    let out = e.release_hold(&cid("dz-ma"), Some(&nid("ma")), dz.now, &view);
+    assert_eq!(
+        out.effects,
+        vec![Effect::HoldDone(HoldRow {
+            channel: cid("dz-ma"),
+            partner: nid("ma"),
+        })]
+    );
+    assert!(!e.is_held(&cid("dz-ma")));
+    assert!(e.is_held(&cid("tri")));
+    assert!(e
+        .prepare(
+            &cid("dz-ma"),
+            Kind::new("record").unwrap(),
+            Precedence::Routine,
+            vec![nid("ma")],
+            vec![nid("tn")],
+            dz.now,
+        )
+        .is_ok());
+    // A fruitless answer from US (nothing of DZ's stream) clears tri.
+    let out = e.handle_message(
+        &nid("us"),
+        Message::FetchReply {
+            channel: cid("tri"),
+            originator: nid("dz"),
+            envelopes: vec![],
+            more: false,
+        },
+        dz.now,
+        &view,
+    );
+    assert!(out.effects.contains(&Effect::HoldDone(HoldRow {
+        channel: cid("tri"),
+        partner: nid("us"),
+    })));
+    assert!(e.holds().is_empty());
+}
+
 #[test]
 fn sync_status_reports_links_and_queues() {
     let mut dz = Solo::new("dz");

@@ -17,7 +17,7 @@ use super::{channel_id, node_id, Context};
 use crate::card::KeyBook;
 use crate::error::{NodeError, NodeResult};
 
-fn prec_str(p: Precedence) -> &'static str {
+pub(super) fn prec_str(p: Precedence) -> &'static str {
     match p {
         Precedence::Flash => "flash",
         Precedence::Immediate => "immediate",
@@ -223,6 +223,17 @@ pub(crate) fn apply<C: Context>(
                 };
                 tx.sync_add_alarm(&row)?;
                 cx.audit(tx, "node", "sync.alarm", &row.id, json!({"kind": kind}))?;
+            }
+            Effect::HoldDone(h) => {
+                if tx.sync_hold_done(h.channel.as_str(), h.partner.as_str())? {
+                    cx.audit(
+                        tx,
+                        "node",
+                        "sync.hold_cleared",
+                        h.channel.as_str(),
+                        json!({"partner": h.partner.as_str()}),
+                    )?;
+                }
             }
         }
     }

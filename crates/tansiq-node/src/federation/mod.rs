@@ -718,9 +718,20 @@ impl Federation {
             guard.as_mut().expect("set above").1 = new_gen;
         }
         sent.push_all(out.transmits);
+        let cleared: std::collections::BTreeSet<String> = out
+            .effects
+            .iter()
+            .filter_map(|e| match e {
+                tansiq_sync::Effect::HoldDone(h) => Some(h.channel.as_str().to_string()),
+                _ => None,
+            })
+            .collect();
         // What the application sends in turn needs the engine: after this
         // call's own effects.
         drop(guard);
+        for channel in &cleared {
+            self.send_deferred(cx, tx, sent, channel)?;
+        }
         cx.delivered(tx, batch, sent)?;
         Ok(value)
     }
@@ -749,6 +760,16 @@ impl Federation {
                 .into_iter()
                 .map(apply::outbox_from_row)
                 .collect::<NodeResult<_>>()?,
+                holds: tx
+                    .sync_holds()?
+                    .into_iter()
+                    .map(|h| {
+                        Ok(tansiq_sync::HoldRow {
+                            channel: channel_id(&h.channel)?,
+                            partner: node_id(&h.partner)?,
+                        })
+                    })
+                    .collect::<NodeResult<_>>()?,
             };
             let host = SqlHost::new(cx, tx, self.sent.clone())?;
             let seed = u64::from_le_bytes(tansiq_crypto::random_bytes());
@@ -807,6 +828,10 @@ impl Federation {
         relays: Vec<String>,
         payload: &Payload,
     ) -> NodeResult<()> {
+        if held(tx, channel)? {
+            defer(tx, channel, kind, precedence, &recipients, &relays, payload)?;
+            return Ok(());
+        }
         let channel = channel_id(channel)?;
         let kind = Kind::new(kind)?;
         let recipients = recipients
@@ -843,8 +868,53 @@ impl Federation {
     /// header names its predecessor's id), the envelope signatures are
     /// made on every core, then each envelope is submitted and its effects
     /// applied before the next (so the engine finds the earlier ones in
-    /// the store). Returns the envelope id of each item.
+    /// the store). Returns the envelope id of each item (`None`: kept in
+    /// `sync_deferred`, its channel under a restore hold — sealed and sent
+    /// when the hold clears, [`Federation::send_deferred`]).
     pub fn submit_many<C: Context>(
+        &self,
+        cx: &C,
+        tx: &mut Tx,
+        out: &mut Outbox,
+        items: &[Submission<'_>],
+    ) -> NodeResult<Vec<Option<tansiq_sync::EnvelopeId>>> {
+        if items.is_empty() {
+            return Ok(Vec::new());
+        }
+        let holds = tx.sync_holds()?;
+        if !holds.is_empty() {
+            let mut ids = Vec::with_capacity(items.len());
+            let mut now_items = Vec::new();
+            for it in items {
+                if holds.iter().any(|h| h.channel == it.channel) {
+                    let kind = it.payload.kind();
+                    defer(
+                        tx,
+                        it.channel,
+                        kind,
+                        it.precedence,
+                        it.recipients,
+                        it.relays,
+                        it.payload,
+                    )?;
+                    ids.push(None);
+                } else {
+                    ids.push(Some(now_items.len()));
+                    now_items.push(Submission { ..*it });
+                }
+            }
+            let made = self.submit_many_now(cx, tx, out, &now_items)?;
+            return Ok(ids.into_iter().map(|i| i.map(|i| made[i])).collect());
+        }
+        Ok(self
+            .submit_many_now(cx, tx, out, items)?
+            .into_iter()
+            .map(Some)
+            .collect())
+    }
+
+    /// [`Federation::submit_many`] on channels under no hold.
+    fn submit_many_now<C: Context>(
         &self,
         cx: &C,
         tx: &mut Tx,
@@ -948,6 +1018,65 @@ impl Federation {
         Ok((transmits, ids))
     }
 
+    /// Seals and sends what was kept on `channel` while it was under a
+    /// restore hold, in the order it was made, once no hold is left on it
+    /// (the transaction that cleared the last one). Recipients are the
+    /// channel's members now (its charter may have changed meanwhile).
+    pub fn send_deferred<C: Context>(
+        &self,
+        cx: &C,
+        tx: &mut Tx,
+        out: &mut Outbox,
+        channel: &str,
+    ) -> NodeResult<()> {
+        if held(tx, channel)? {
+            return Ok(());
+        }
+        for d in tx.sync_deferred(Some(channel))? {
+            let payload: Payload = serde_json::from_str(&d.payload)
+                .map_err(|e| NodeError::internal(format!("deferred payload {}: {e}", d.id)))?;
+            let precedence = parse_precedence(&d.precedence)?;
+            let recipients = cx.channel_members(tx, channel).unwrap_or(d.recipients);
+            tx.sync_deferred_done(d.id)?;
+            self.submit_as(
+                cx, tx, out, channel, &d.kind, precedence, recipients, d.relays, &payload,
+            )?;
+        }
+        Ok(())
+    }
+
+    /// The operator's override of a restore hold (a partner gone for
+    /// good): drops the hold of `channel` for `partner` (every partner if
+    /// `None`) and sends what was kept meanwhile if none is left. Returns
+    /// the partners released.
+    pub fn release_hold<C: Context>(
+        &self,
+        cx: &C,
+        tx: &mut Tx,
+        out: &mut Outbox,
+        channel: &str,
+        partner: Option<&str>,
+    ) -> NodeResult<Vec<String>> {
+        let released: Vec<String> = tx
+            .sync_holds()?
+            .into_iter()
+            .filter(|h| h.channel == channel && partner.is_none_or(|p| h.partner == p))
+            .map(|h| h.partner)
+            .collect();
+        let ch = channel_id(channel)?;
+        let p = partner.map(node_id).transpose()?;
+        self.with_engine(cx, tx, out, |engine, host, now| {
+            Ok(engine.release_hold(&ch, p.as_ref(), now, host))
+        })?;
+        // Rows the engine did not hold (none, unless a rebuild raced):
+        // cleared here too.
+        for r in &released {
+            tx.sync_hold_done(channel, r)?;
+        }
+        self.send_deferred(cx, tx, out, channel)?;
+        Ok(released)
+    }
+
     /// Handles a message received from an authenticated peer.
     pub fn receive<C: Context>(
         &self,
@@ -1035,6 +1164,49 @@ impl Federation {
             Ok(engine.transmit_failed(&to, id, now, host))
         })
     }
+}
+
+/// Whether `channel` is under a restore hold (docs/SYNC.md §6, "Restore
+/// holds"): what is made on it now waits in `sync_deferred`.
+fn held(tx: &mut Tx, channel: &str) -> NodeResult<bool> {
+    Ok(tx.sync_holds()?.iter().any(|h| h.channel == channel))
+}
+
+/// Keeps a payload made on a held channel, to seal and send once the
+/// channel's holds clear.
+fn defer(
+    tx: &mut Tx,
+    channel: &str,
+    kind: &str,
+    precedence: Precedence,
+    recipients: &[String],
+    relays: &[String],
+    payload: &Payload,
+) -> NodeResult<()> {
+    let row = tansiq_store::DeferredRow {
+        id: 0,
+        channel: channel.to_string(),
+        kind: kind.to_string(),
+        precedence: apply::prec_str(precedence).to_string(),
+        recipients: recipients.to_vec(),
+        relays: relays.to_vec(),
+        payload: serde_json::to_string(payload)
+            .map_err(|e| NodeError::internal(format!("payload: {e}")))?,
+        created_at: tansiq_core::time::format(&tansiq_core::time::now()),
+    };
+    let n = tx.sync_defer(&row)?;
+    tracing::info!(%channel, deferred = n, "restore hold: payload kept until the partners answer");
+    Ok(())
+}
+
+fn parse_precedence(s: &str) -> NodeResult<Precedence> {
+    Ok(match s {
+        "flash" => Precedence::Flash,
+        "immediate" => Precedence::Immediate,
+        "priority" => Precedence::Priority,
+        "routine" => Precedence::Routine,
+        other => return Err(NodeError::internal(format!("deferred precedence {other}"))),
+    })
 }
 
 /// Writes the engine's events to the node's log: peer input that was

@@ -362,7 +362,29 @@ impl Engine {
     ) {
         let mut envelopes = Vec::new();
         let mut more = false;
-        if c.is_member(&channel, from) && c.is_member(&channel, &self.me) {
+        if originator == *from && !c.is_member(&channel, &self.me) {
+            // A relay asked by the stream's originator (restored from a
+            // backup, §6 "Restore holds"): the custody copies it holds of
+            // that stream — the originator's own envelopes, nothing else.
+            let mut held: BTreeMap<u64, EnvelopeId> = BTreeMap::new();
+            for e in self.entries.values() {
+                let r = &e.row;
+                if r.reply_to.is_some()
+                    && r.channel == channel
+                    && r.originator == originator
+                    && r.seq >= from_seq
+                {
+                    held.insert(r.seq, r.id);
+                }
+            }
+            let limit = limit.min(MAX_ITEMS as u64).min(self.cfg.fetch_limit.max(1)) as usize;
+            more = held.len() > limit;
+            envelopes = held
+                .values()
+                .take(limit)
+                .filter_map(|id| c.envelope(id))
+                .collect();
+        } else if c.is_member(&channel, from) && c.is_member(&channel, &self.me) {
             let limit = limit.min(MAX_ITEMS as u64).min(self.cfg.fetch_limit.max(1)) as usize;
             let got = c.host.stream_range(&channel, &originator, from_seq, limit);
             more = got.len() == limit;
@@ -410,11 +432,13 @@ impl Engine {
         // charter not known here yet): the peer does hold them, so its
         // claim stands and the fetch is repeated after a backoff.
         let mut deferred = false;
+        let mut top = 0;
         for env in envelopes {
             let h = env.header();
             if h.channel != key.0 || h.originator != key.1 {
                 continue;
             }
+            top = top.max(h.seq);
             let id = env.id();
             let (status, reason, new) = self.accept(from, env, true, c);
             got_any |= new;
@@ -427,6 +451,10 @@ impl Engine {
                     reason: r,
                 });
             }
+        }
+        if key.1 == self.me {
+            let progressed = self.streams.get(&key).map_or(0, |s| s.prefix) > before;
+            self.hold_answer(from, &key.0, top, more, progressed, deferred, c);
         }
         let Some(s) = self.streams.get_mut(&key) else {
             return;

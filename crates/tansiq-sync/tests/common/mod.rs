@@ -113,6 +113,8 @@ pub struct Disk {
     pub alarms: Vec<Alarm>,
     /// The application's table of delivered envelopes (id → time).
     pub delivered: BTreeMap<EnvelopeId, Millis>,
+    /// Restore holds (the restore marker, `tansiq restore`).
+    pub holds: std::collections::BTreeSet<HoldRow>,
 }
 
 impl Disk {
@@ -157,6 +159,9 @@ impl Disk {
                 self.outbox.remove(&(to.clone(), *id));
             }
             Effect::Alarm(a) => self.alarms.push(a.clone()),
+            Effect::HoldDone(h) => {
+                self.holds.remove(h);
+            }
         }
     }
 
@@ -164,6 +169,7 @@ impl Disk {
         Snapshot {
             streams: self.streams.values().cloned().collect(),
             outbox: self.outbox.values().cloned().collect(),
+            holds: self.holds.iter().cloned().collect(),
         }
     }
 
@@ -433,18 +439,10 @@ pub struct World {
     /// Nodes restored from a backup and not restarted yet: the disk they
     /// lost (what only it held is lost once everything in flight landed).
     restoring: BTreeMap<NodeId, Disk>,
-    /// Nodes no partition or one-way cut touches until a time: a node is
-    /// restored from a backup while its partners are reachable, as
-    /// docs/OPERATIONS.md's procedure has it, so it fetches its own stream
-    /// back before it sends.
+    /// Nodes no partition or one-way cut touches until a time (none since
+    /// restores carry a durable hold: a restored node's partners may be
+    /// unreachable; kept so a test can shield a node).
     shielded: BTreeMap<NodeId, Millis>,
-    /// Nodes restored from a backup originate nothing until their engine
-    /// holds their own streams back up to the head their partners hold:
-    /// the engine holds a stream only in the process that heard a peer
-    /// claim a higher head of its own, for at most `fetch_timeout` (SYNC.md
-    /// §6), which a rebuilt engine forgets — without this wait, forks
-    /// (seeds 18, 65, 129, 164 and 174 of the first soak; SYNC.md §14).
-    catching_up: std::collections::BTreeSet<NodeId>,
     /// Streams with a hole: a restore lost an envelope nobody else held
     /// while a later one of the stream had reached a partner. The hole can
     /// never be filled (SYNC.md §14): from its first lost seq on, the
@@ -495,7 +493,6 @@ impl World {
             lost: Default::default(),
             restoring: BTreeMap::new(),
             shielded: BTreeMap::new(),
-            catching_up: Default::default(),
             holed: BTreeMap::new(),
         };
         for n in nodes {
@@ -603,7 +600,7 @@ impl World {
                 .is_some_and(|until| *until > self.now)
     }
 
-    fn is_up(&self, n: &NodeId) -> bool {
+    pub fn is_up(&self, n: &NodeId) -> bool {
         self.nodes.get(n).is_some_and(|x| x.engine.is_some())
     }
 
@@ -918,32 +915,6 @@ impl World {
         }
     }
 
-    /// Whether `n`, if restored from a backup, holds its own streams back
-    /// up to the heads the others hold.
-    fn caught_up(&mut self, n: &NodeId) -> bool {
-        if !self.catching_up.contains(n) {
-            return true;
-        }
-        let Some(e) = self.nodes[n].engine.as_ref() else {
-            return false;
-        };
-        let mut heads: BTreeMap<&ChannelId, u64> = BTreeMap::new();
-        for (id, s) in &self.truth {
-            if s.header.originator == *n && !self.lost.contains(id) && !self.in_hole(s) {
-                let h = heads.entry(&s.header.channel).or_default();
-                *h = (*h).max(s.header.seq);
-            }
-        }
-        if heads
-            .iter()
-            .all(|(ch, head)| e.stream_prefix(ch, n) >= *head)
-        {
-            self.catching_up.remove(n);
-            return true;
-        }
-        false
-    }
-
     /// Submits a new envelope from `n` on `ch` (members as of now).
     pub fn submit(
         &mut self,
@@ -954,7 +925,7 @@ impl World {
         body_len: usize,
     ) -> Option<EnvelopeId> {
         let n = nid(n);
-        if !self.is_up(&n) || !self.caught_up(&n) {
+        if !self.is_up(&n) {
             return None;
         }
         if self.holed.contains_key(&(cid(ch), n.clone())) {
@@ -987,6 +958,13 @@ impl World {
             Ok(h) => h,
             Err(SubmitError::StreamBehind { .. }) => {
                 self.stat("submit_behind");
+                return None;
+            }
+            Err(SubmitError::Restored { .. }) => {
+                // Restored from a backup, some partner yet to answer: the
+                // node keeps what its user made and sends it once the hold
+                // clears (tansiq-node); here the submission just waits.
+                self.stat("submit_held");
                 return None;
             }
             Err(e) => panic!("prepare: {e}"),
@@ -1257,6 +1235,31 @@ impl World {
             if n.disk.custody_count() != 0 {
                 self.fail(&format!("{} still holds custody copies", n.id));
             }
+            // Every restore hold cleared once its partner answered, unless
+            // the node's own stream there has a hole nobody can fill (its
+            // partner holds an envelope above it: SYNC.md §14).
+            for h in &n.disk.holds {
+                if !self.holed.contains_key(&(h.channel.clone(), n.id.clone())) {
+                    self.fail(&format!(
+                        "{}: restore hold of {} for {} never cleared",
+                        n.id, h.channel, h.partner
+                    ));
+                }
+            }
+            let held: Vec<_> = e.holds();
+            if held.len()
+                != n.disk
+                    .holds
+                    .iter()
+                    .map(|h| &h.channel)
+                    .collect::<std::collections::BTreeSet<_>>()
+                    .len()
+            {
+                self.fail(&format!(
+                    "{}: holds in memory {held:?} differ from the disk",
+                    n.id
+                ));
+            }
             for ((ch, o), head) in &heads {
                 if self.holed.contains_key(&(ch.clone(), o.clone())) {
                     continue;
@@ -1388,12 +1391,34 @@ impl World {
         node.restart_at = node
             .restart_at
             .map(|t| t.max(self.now + 3 * self.faults.max_delay + 1_000));
-        let restart = node.restart_at.unwrap_or(self.now);
         let old = std::mem::replace(&mut node.disk, backup);
         self.cuts.retain(|(a, b), _| a != n && b != n);
         self.oneway.retain(|(a, b), _| a != n && b != n);
-        self.shielded.insert(n.clone(), restart + 20_000);
-        self.catching_up.insert(n.clone());
+        // The restore marker (`tansiq restore`): for each channel it is a
+        // member of, every other member must answer before it originates
+        // there again. No wait, no shield: it starts at once, whether its
+        // partners are reachable or not.
+        let nodes = &self.nodes;
+        let holds: Vec<HoldRow> = self
+            .dir
+            .channels
+            .iter()
+            .flat_map(|(ch, d)| {
+                let members = d.members_at(self.now);
+                let me = members.contains(n);
+                // Partners it delivers to (a node of this world): the
+                // other members and the permitted relays (custody copies).
+                members
+                    .into_iter()
+                    .chain(d.relays.clone())
+                    .filter(move |m| me && m != n && nodes.contains_key(m))
+                    .map(move |partner| HoldRow {
+                        channel: ch.clone(),
+                        partner,
+                    })
+            })
+            .collect();
+        self.nodes.get_mut(n).unwrap().disk.holds.extend(holds);
         let redeliver: Vec<EnvelopeId> = old
             .delivered
             .keys()
