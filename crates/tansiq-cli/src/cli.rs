@@ -102,13 +102,23 @@ enum Cmd {
     /// Hit follow-up requests received and sent.
     Requests,
     /// A consistent copy of the node's SQLite store, taken while it runs
-    /// (online backup). Restore: put it back as node.db beside the same
-    /// keys and config, then `tansiq audit verify`.
+    /// (online backup). Restore: `tansiq restore FILE` (serve stopped),
+    /// then `tansiq audit verify`.
     Backup {
         #[arg(long)]
         out: PathBuf,
     },
-    /// Storage: move a SQLite node to PostgreSQL.
+    /// Restore a SQLite node from a `backup` copy (serve stopped): the
+    /// copy replaces node.db (the old one is kept aside) and the node is
+    /// marked restored — it sends nothing new on a channel until each
+    /// partner there confirms it holds none of its later envelopes
+    /// (`sync status` shows the holds). PostgreSQL: pg_restore, then
+    /// `store mark-restored`.
+    Restore {
+        /// The copy made by `tansiq backup`.
+        backup: PathBuf,
+    },
+    /// Storage: move a SQLite node to PostgreSQL; mark a node restored.
     #[command(subcommand)]
     Store(store::StoreCmd),
     /// Play the scenario of the source article with real nodes.
@@ -161,6 +171,7 @@ pub fn run(cli: Cli) -> CliResult {
         Cmd::Request(a) => hits::request(&ctx, a),
         Cmd::Requests => hits::requests(&ctx),
         Cmd::Backup { out } => store::backup(&ctx, &out),
+        Cmd::Restore { backup } => store::restore(&ctx, &backup),
         Cmd::Store(c) => store::run(&ctx, c),
         Cmd::Demo { keep } => crate::demo::run(demo_dir.as_deref(), keep),
         Cmd::Completions { shell } => shell::completions(Cli::command(), shell),

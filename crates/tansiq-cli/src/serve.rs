@@ -53,6 +53,18 @@ fn open_when_free(dir: &Path) -> Result<Node, tansiq_node::NodeError> {
 pub fn run(dir: &Path, args: ServeArgs) -> CliResult {
     let listen = args.listen.as_deref();
     init_logs()?;
+    // Held while serving: `tansiq restore` refuses to replace the store
+    // under a running node (and serve refuses to start during a restore).
+    let _serving = if dir.is_dir() {
+        let Some(lock) = tansiq_node::config::serve_lock(dir, false)? else {
+            return Err(CliError::bad(
+                "a restore is replacing this node's store (its serve lock is held); try again when it is done",
+            ));
+        };
+        Some(lock)
+    } else {
+        None
+    };
     let node = Arc::new(open_when_free(dir)?);
     // Refused before anything binds: bearer tokens over plain HTTP stay
     // on loopback unless the operator opted in (here or at `init`).

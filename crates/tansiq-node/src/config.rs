@@ -229,3 +229,38 @@ pub fn parse_listen(s: &str) -> NodeResult<SocketAddr> {
         ))
     })
 }
+
+/// The file `serve` holds a shared lock on while it runs, and `tansiq
+/// restore` an exclusive one while it replaces the store.
+pub const SERVE_LOCK: &str = "serve.lock";
+
+/// Takes the node directory's serve lock: shared for `serve` (several
+/// workers may run on one PostgreSQL node), exclusive for `restore`. The
+/// lock lasts as long as the returned file is open; `Ok(None)`: another
+/// process holds it in a conflicting way.
+pub fn serve_lock(dir: &Path, exclusive: bool) -> NodeResult<Option<std::fs::File>> {
+    let path = dir.join(SERVE_LOCK);
+    let mut opts = std::fs::OpenOptions::new();
+    opts.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let f = opts
+        .open(&path)
+        .map_err(|e| NodeError::bad(format!("cannot open {}: {e}", path.display())))?;
+    let r = if exclusive {
+        f.try_lock()
+    } else {
+        f.try_lock_shared()
+    };
+    match r {
+        Ok(()) => Ok(Some(f)),
+        Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+        Err(std::fs::TryLockError::Error(e)) => Err(NodeError::bad(format!(
+            "cannot lock {}: {e}",
+            path.display()
+        ))),
+    }
+}

@@ -62,6 +62,7 @@ pub mod par;
 pub mod peering;
 pub mod records;
 pub mod releases;
+pub mod restore;
 pub mod rotation;
 mod screen_cache;
 pub mod stix;

@@ -512,6 +512,10 @@ pub struct SyncStatus {
     /// Sent FLASH or ack-required messages still awaiting acknowledgement.
     pub unacked: Vec<crate::messages::Unacked>,
     pub alarms: Vec<serde_json::Value>,
+    /// Restore holds still in force (docs/SYNC.md §6, "Restore holds"):
+    /// this node was restored from a backup and originates nothing on
+    /// these channels until these partners answer.
+    pub holds: Vec<crate::restore::HoldView>,
 }
 
 impl Node {
@@ -576,10 +580,12 @@ impl Node {
             .into_iter()
             .map(|a| serde_json::json!({"id": a.id, "kind": a.kind, "created_at": a.created_at}))
             .collect();
+        let holds = self.hold_views(tx)?;
         Ok(SyncStatus {
             peers,
             unacked,
             alarms,
+            holds,
         })
     }
 }

@@ -1,4 +1,5 @@
-//! The node's storage: `backup`, `store migrate`.
+//! The node's storage: `backup`, `restore`, `store migrate`, `store
+//! mark-restored`.
 
 use std::path::Path;
 
@@ -16,6 +17,11 @@ pub enum StoreCmd {
         #[arg(long)]
         to: String,
     },
+    /// After restoring the store from a backup by other means (pg_restore
+    /// on PostgreSQL): hold every channel until its partners confirm they
+    /// hold none of this node's later envelopes (docs/OPERATIONS.md,
+    /// "Backups"). `tansiq restore` does it for SQLite.
+    MarkRestored,
 }
 
 pub fn backup(ctx: &Ctx, out: &Path) -> CliResult {
@@ -35,8 +41,51 @@ pub fn backup(ctx: &Ctx, out: &Path) -> CliResult {
     Ok(())
 }
 
+/// Prints the holds a restore set.
+fn print_holds(ctx: &Ctx, replaced: Option<&str>, holds: &[(String, String)]) {
+    if ctx.json {
+        let holds: Vec<_> = holds
+            .iter()
+            .map(|(c, p)| serde_json::json!({"channel": c, "partner": p}))
+            .collect();
+        outln!(
+            "{}",
+            serde_json::json!({"replaced": replaced, "holds": holds})
+        );
+        return;
+    }
+    if let Some(r) = replaced {
+        outln!("the store it replaced is kept as {r}");
+    }
+    let channels: std::collections::BTreeSet<&String> = holds.iter().map(|h| &h.0).collect();
+    outln!(
+        "marked restored: {} channel(s) held until their partners answer ({} hold(s)); see `tansiq sync status`",
+        channels.len(),
+        holds.len()
+    );
+}
+
+pub fn restore(ctx: &Ctx, backup: &Path) -> CliResult {
+    if !backup.is_file() {
+        return Err(CliError::bad(format!(
+            "{} is not a file; give the copy made by `tansiq backup`",
+            backup.display()
+        )));
+    }
+    let r = tansiq_node::restore::restore_sqlite(&ctx.dir, backup)?;
+    print_holds(ctx, r.replaced.as_deref(), &r.holds);
+    Ok(())
+}
+
 pub fn run(ctx: &Ctx, c: StoreCmd) -> CliResult {
-    let StoreCmd::Migrate { to } = c;
+    let to = match c {
+        StoreCmd::Migrate { to } => to,
+        StoreCmd::MarkRestored => {
+            let m = ctx.open()?.mark_restored(&OP)?;
+            print_holds(ctx, None, &m.holds);
+            return Ok(());
+        }
+    };
     let node = ctx.open()?;
     let rows = progress::with(progress::bar(0, "copying"), |pb| {
         node.migrate_store_with_progress(&to, &pb.report())
