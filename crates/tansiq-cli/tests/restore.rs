@@ -105,6 +105,16 @@ fn a_restored_node_forks_nothing_and_every_record_arrives_once() {
         .unwrap_or_else(|| panic!("no hold of {ch}: {st}"));
     assert_eq!(hold["partner"], ma_id.as_str());
     assert_eq!(hold["deferred"], 1, "{st}");
+    // A new version of a record of the held channel waits for the hold:
+    // refused, naming the partner, changing nothing.
+    let upd = write(&dz, "upd.json", r#"{"names": ["Renamed While Held"]}"#);
+    let state_before = state(&dz);
+    let err = fails(&dz, &["record", "update", &made[0], "--data", &upd], 2);
+    assert!(
+        err.contains("restored from a backup") && err.contains(&ma_id),
+        "{err}"
+    );
+    assert!(state(&dz).changed(&state_before).is_empty());
     let text = ok(&dz, &["sync", "status"]);
     assert!(
         text.contains(&format!(

@@ -376,6 +376,7 @@ impl Node {
                 cur.status.as_str()
             )));
         };
+        self.refuse_versions_while_held(tx, &id)?;
         let tlp = tlp.unwrap_or(cur.tlp);
         policy::may_write(actor, self.id(), &cur.file, tlp, Some(&meta(&cur)))?;
         let data = validate_data(cur.kind, &data)?;
@@ -433,6 +434,7 @@ impl Node {
         out: &mut Outbox,
     ) -> NodeResult<()> {
         let id = cur.id.as_str();
+        self.refuse_versions_while_held(tx, id)?;
         {
             let Some(signed) = cur.signed.clone() else {
                 return Err(NodeError::bad(format!(

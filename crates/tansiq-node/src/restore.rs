@@ -146,6 +146,35 @@ impl Node {
         })
     }
 
+    /// A new version (or tombstone) of a record placed in a held channel
+    /// is refused: restored from a backup, this node may not hold the
+    /// versions it made after the backup yet (they come back from its
+    /// partners as the hold clears), and a version made now could repeat
+    /// one of their numbers with other content. New records, messages
+    /// and charters are kept and sent later instead (docs/OPERATIONS.md).
+    pub(crate) fn refuse_versions_while_held(&self, tx: &mut Tx, record: &str) -> NodeResult<()> {
+        let holds = tx.sync_holds()?;
+        if holds.is_empty() {
+            return Ok(());
+        }
+        for ch in tx.placements(record)? {
+            let waiting: Vec<&str> = holds
+                .iter()
+                .filter(|h| h.channel == ch)
+                .map(|h| h.partner.as_str())
+                .collect();
+            if !waiting.is_empty() {
+                return Err(NodeError::bad(format!(
+                    "restored from a backup: waiting for {} to confirm channel {ch}; record \
+                     {record} cannot change until then (its later versions may not be back \
+                     yet; see `tansiq sync status`)",
+                    waiting.join(", ")
+                )));
+            }
+        }
+        Ok(())
+    }
+
     /// The restore holds in force, with what waits behind each channel.
     pub(crate) fn hold_views(&self, tx: &mut Tx) -> NodeResult<Vec<HoldView>> {
         let holds = tx.sync_holds()?;
