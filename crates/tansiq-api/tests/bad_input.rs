@@ -104,6 +104,57 @@ fn check_change(before: &Fingerprint, after: &Fingerprint, allow: &Allowed) -> R
     }
 }
 
+/// The outcomes of a corpus: every failure (status, text or change),
+/// and how many answers of each status.
+#[derive(Default)]
+struct Tally {
+    failures: Vec<String>,
+    by_status: BTreeMap<u16, usize>,
+}
+
+impl Tally {
+    /// One case: `want` and `fragment` expected, `got` and `text` seen,
+    /// the state before and after.
+    #[allow(clippy::too_many_arguments)]
+    fn case(
+        &mut self,
+        what: &str,
+        want: &str,
+        fragment: &str,
+        got: u16,
+        text: &str,
+        before: &Fingerprint,
+        after: &Fingerprint,
+        allow: &Allowed,
+    ) {
+        *self.by_status.entry(got).or_default() += 1;
+        let want: u16 = want.parse().unwrap();
+        if got != want || !text.contains(fragment) {
+            self.failures.push(format!(
+                "{what}: expected {want} with {fragment:?}, got {got}: {}",
+                text.chars().take(400).collect::<String>()
+            ));
+        }
+        if let Err(e) = check_change(before, after, allow) {
+            self.failures.push(format!("{what}: {e}"));
+        }
+    }
+
+    /// Fails naming every failed case; else prints the figures.
+    fn finish(self, what: &str, n: usize) {
+        assert!(
+            self.failures.is_empty(),
+            "{} of {n} {what} failed:\n{}",
+            self.failures.len(),
+            self.failures.join("\n")
+        );
+        eprintln!(
+            "{n} {what}, answered {:?}, none changed anything it should not",
+            self.by_status
+        );
+    }
+}
+
 /// DZ, served over HTTP, with state: channel `ch` with MA (terrorism,
 /// recruitment) and its own `own`; DZ's records in both files, MA's
 /// record received; a FLASH from MA; MA's release request for DZ's
@@ -132,41 +183,25 @@ fn person(ch: &str, file: &str, name: &str) -> NewRecord {
     }
 }
 
+/// DZ, MA and US in `root`, each trusting the others.
+fn three(root: &Path) -> [Node; 3] {
+    let nodes = [
+        node(root, "dz", "DZ"),
+        node(root, "ma", "MA"),
+        node(root, "us", "US"),
+    ];
+    trust(&nodes.iter().collect::<Vec<_>>());
+    nodes
+}
+
 fn world() -> World {
     let tmp = tempfile::tempdir().unwrap();
-    let dz = node(tmp.path(), "dz", "DZ");
-    let ma = node(tmp.path(), "ma", "MA");
-    let us = node(tmp.path(), "us", "US");
+    let [dz, ma, us] = three(tmp.path());
     let all = [&dz, &ma, &us];
-    trust(&all);
-    let files = vec!["terrorism".to_string(), "recruitment".to_string()];
-    let ch = dz
-        .channel_create(
-            &OP,
-            "DZ-MA",
-            vec![ma.id().into()],
-            files.clone(),
-            vec![],
-            None,
-        )
-        .unwrap();
-    let us_ch = dz
-        .channel_create(
-            &OP,
-            "DZ-US",
-            vec![us.id().into()],
-            files.clone(),
-            vec![],
-            None,
-        )
-        .unwrap();
-    pump(&all);
-    ma.channel_accept(&OP, &ch).unwrap();
-    us.channel_accept(&OP, &us_ch).unwrap();
-    pump(&all);
-    let own = dz
-        .channel_create(&OP, "DZ national", vec![], files, vec![], None)
-        .unwrap();
+    let files = ["terrorism", "recruitment"];
+    let ch = form_channel(&dz, "DZ-MA", &[&ma], &files, &all);
+    let us_ch = form_channel(&dz, "DZ-US", &[&us], &files, &all);
+    let own = form_channel(&dz, "DZ national", &[], &files, &all);
     let rec = dz
         .record_add(&OP, person(&ch, "terrorism", "Ali Good"))
         .unwrap();
@@ -182,15 +217,7 @@ fn world() -> World {
     pump(&all);
     let rel = ma.release_request(&OP, &rec, &ch, Some("needed")).unwrap();
     pump(&all);
-    let user = |name: &str, role: Role, files: &[&str]| {
-        dz.user_add(
-            &OP,
-            name,
-            role,
-            &files.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
-        )
-        .unwrap()
-    };
+    let user = |name: &str, role: Role, files: &[&str]| user(&dz, name, role, files);
     let mut tokens = BTreeMap::new();
     tokens.insert("admin", user("adel", Role::Admin, &[]));
     tokens.insert("omar", user("omar", Role::Officer, &["terrorism"]));
@@ -351,8 +378,7 @@ fn every_bad_api_request_is_refused_clearly_and_changes_nothing() {
         .filter_map(|c| c[0].split("; ").next().unwrap().strip_prefix("ui:"))
         .map(|u| (u.to_string(), login(&w.base, &w.tokens[u])))
         .collect();
-    let mut failures = Vec::new();
-    let mut by_status: BTreeMap<u16, usize> = BTreeMap::new();
+    let mut tally = Tally::default();
     for c in &cases {
         let (who, route, status, body) = (&c[0], &c[1], &c[2], &c[4]);
         let fragment = &w.fill(&c[3]);
@@ -427,30 +453,10 @@ fn every_bad_api_request_is_refused_clearly_and_changes_nothing() {
             Err(e) => (0, format!("no answer: {e}")),
         };
         let after = w.fingerprint();
-        let want: u16 = status.parse().unwrap();
-        *by_status.entry(got).or_default() += 1;
         let what = format!("{who} {method} {path}");
-        if got != want || !text.contains(fragment.as_str()) {
-            failures.push(format!(
-                "{what}: expected {want} with {fragment:?}, got {got}: {}",
-                text.chars().take(300).collect::<String>()
-            ));
-        }
-        if let Err(e) = check_change(&before, &after, &allow) {
-            failures.push(format!("{what}: {e}"));
-        }
+        tally.case(&what, status, fragment, got, &text, &before, &after, &allow);
     }
-    assert!(
-        failures.is_empty(),
-        "{} of {} cases failed:\n{}",
-        failures.len(),
-        cases.len(),
-        failures.join("\n")
-    );
-    eprintln!(
-        "{} bad requests, answered {by_status:?}, none changed anything it should not",
-        cases.len()
-    );
+    tally.finish("bad requests", cases.len());
     assert!(w.dz.audit_verify(&OP).unwrap().ok);
 }
 
@@ -574,32 +580,15 @@ fn every_bad_peer_message_is_refused_and_changes_nothing() {
     )
     .unwrap();
     let tmp = tempfile::tempdir().unwrap();
-    let dz = node(tmp.path(), "dz", "DZ");
-    let ma = node(tmp.path(), "ma", "MA");
-    let us = node(tmp.path(), "us", "US");
-    trust(&[&dz, &ma, &us]);
-    let files = vec!["terrorism".to_string()];
-    let ch = dz
-        .channel_create(
-            &OP,
-            "DZ-MA",
-            vec![ma.id().into()],
-            files.clone(),
-            vec![],
-            None,
-        )
-        .unwrap();
-    pump(&[&dz, &ma, &us]);
-    ma.channel_accept(&OP, &ch).unwrap();
-    pump(&[&dz, &ma, &us]);
-    let other = us
-        .channel_create(&OP, "US only", vec![], files, vec![], None)
-        .unwrap();
+    let [dz, ma, us] = three(tmp.path());
+    let all = [&dz, &ma, &us];
+    let ch = form_channel(&dz, "DZ-MA", &[&ma], &["terrorism"], &all);
+    let other = form_channel(&us, "US only", &[], &["terrorism"], &all);
     dz.record_add(&OP, person(&ch, "terrorism", "Ali Good"))
         .unwrap();
     ma.record_add(&OP, person(&ch, "terrorism", "Youssef Partner"))
         .unwrap();
-    pump(&[&dz, &ma, &us]);
+    pump(&all);
     // MA's next record, held back: the genuine batch every `batch` case
     // edits (never delivered itself).
     ma.record_add(&OP, person(&ch, "terrorism", "Held Back"))
@@ -652,8 +641,7 @@ fn every_bad_peer_message_is_refused_and_changes_nothing() {
 
     let cases = lines("peer-cases", 4, 5);
     assert!(cases.len() >= 40, "the peer corpus shrank: {}", cases.len());
-    let mut failures = Vec::new();
-    let mut by_status: BTreeMap<u16, usize> = BTreeMap::new();
+    let mut tally = Tally::default();
     for c in &cases {
         let (route, input, status) = (&c[0], &c[1], &c[2]);
         let fragment = &fill(&c[3]);
@@ -680,29 +668,10 @@ fn every_bad_peer_message_is_refused_and_changes_nothing() {
             Ok((s, b)) => (s, String::from_utf8_lossy(&b).into_owned()),
             Err(e) => (0, format!("no answer: {e}")),
         };
-        *by_status.entry(got).or_default() += 1;
         let seen = format!("{text}\n{}", log.since(mark));
-        let want: u16 = status.parse().unwrap();
-        if got != want || !seen.contains(fragment.as_str()) {
-            failures.push(format!(
-                "{route} {input}: expected {want} with {fragment:?}, got {got}: {}",
-                seen.chars().take(400).collect::<String>()
-            ));
-        }
-        if let Err(e) = check_change(&before, &after, &allow) {
-            failures.push(format!("{route} {input}: {e}"));
-        }
+        let what = format!("{route} {input}");
+        tally.case(&what, status, fragment, got, &seen, &before, &after, &allow);
     }
-    assert!(
-        failures.is_empty(),
-        "{} of {} peer cases failed:\n{}",
-        failures.len(),
-        cases.len(),
-        failures.join("\n")
-    );
-    eprintln!(
-        "{} bad peer messages, answered {by_status:?}, none changed anything it should not",
-        cases.len()
-    );
+    tally.finish("bad peer messages", cases.len());
     assert!(dz.audit_verify(&OP).unwrap().ok);
 }

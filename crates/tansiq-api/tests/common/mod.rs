@@ -48,6 +48,44 @@ pub fn trust(nodes: &[&Node]) {
     }
 }
 
+/// A channel `creator` proposes to `members` (files `files`), accepted by
+/// each member, every message handed over among `all`; returns its id.
+pub fn form_channel(
+    creator: &Node,
+    name: &str,
+    members: &[&Node],
+    files: &[&str],
+    all: &[&Node],
+) -> String {
+    let ch = creator
+        .channel_create(
+            &OP,
+            name,
+            members.iter().map(|m| m.id().to_string()).collect(),
+            files.iter().map(|f| f.to_string()).collect(),
+            vec![],
+            None,
+        )
+        .unwrap();
+    pump(all);
+    for m in members {
+        m.channel_accept(&OP, &ch).unwrap();
+    }
+    pump(all);
+    ch
+}
+
+/// A user of `node` with `role` and `files`; returns its token.
+pub fn user(node: &Node, name: &str, role: tansiq_core::user::Role, files: &[&str]) -> String {
+    node.user_add(
+        &OP,
+        name,
+        role,
+        &files.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+    )
+    .unwrap()
+}
+
 /// Hands every message now queued at `nodes` to its recipient; with
 /// `lenient`, a delivery the recipient refuses is dropped instead of
 /// failing the test. Returns how many were handed over.
