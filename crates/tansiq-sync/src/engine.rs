@@ -492,8 +492,8 @@ impl Engine {
     fn check_hold(&self, channel: &ChannelId) -> Result<(), SubmitError> {
         match self.holds.get(channel) {
             Some(w) if !w.is_empty() => Err(SubmitError::Restored {
-                channel: channel.clone(),
-                waiting: w.keys().cloned().collect(),
+                channel: channel.as_str().to_string(),
+                waiting: w.keys().map(|n| n.as_str().to_string()).collect(),
             }),
             _ => Ok(()),
         }

@@ -58,13 +58,14 @@ pub enum SubmitError {
     /// This node was restored from a backup and `waiting` (partners of
     /// `channel`) have not yet answered that they hold none of its
     /// envelopes there beyond what it holds again: a new envelope now
-    /// could fork its stream (docs/SYNC.md §6, "Restore holds").
-    #[error("restored from a backup: waiting for {} to confirm channel {channel}", names(.waiting))]
+    /// could fork its stream (docs/SYNC.md §6, "Restore holds"). Plain
+    /// strings (channel and node ids), so this module needs no other.
+    #[error("restored from a backup: waiting for {} to confirm channel {channel}", .waiting.join(", "))]
     Restored {
-        /// The held channel.
-        channel: crate::ids::ChannelId,
-        /// The partners still to answer.
-        waiting: Vec<crate::ids::NodeId>,
+        /// The held channel's id.
+        channel: String,
+        /// The ids of the partners still to answer.
+        waiting: Vec<String>,
     },
     /// The header breaks a rule (recipients, relays, sizes).
     #[error("invalid header: {0}")]
@@ -72,14 +73,6 @@ pub enum SubmitError {
     /// An omitted-body envelope cannot be submitted.
     #[error("a submitted envelope must carry its sealed body")]
     NoBody,
-}
-
-fn names(nodes: &[crate::ids::NodeId]) -> String {
-    nodes
-        .iter()
-        .map(|n| n.as_str())
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// A bundle rejected as a whole: nothing of it was applied.

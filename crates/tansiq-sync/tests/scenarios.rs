@@ -650,8 +650,8 @@ fn a_restore_hold_survives_rebuilds_and_clears_when_the_partner_answers() {
         assert!(w.is_up(&nid("dz")));
         match held(&w) {
             Err(SubmitError::Restored { channel, waiting }) => {
-                assert_eq!(channel, cid("dz-ma"));
-                assert_eq!(waiting, vec![nid("ma")]);
+                assert_eq!(channel, "dz-ma");
+                assert_eq!(waiting, ["ma"]);
                 let msg = SubmitError::Restored { channel, waiting }.to_string();
                 assert_eq!(
                     msg,
