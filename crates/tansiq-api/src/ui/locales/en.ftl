@@ -200,6 +200,9 @@ sync-no-peers = No partner nodes.
 link-up = up
 link-down = down
 card-pending = new key card not yet delivered
+holds-title = Restore holds
+holds-intro = This node was restored from a backup: it sends nothing new on these channels until each partner confirms it holds none of its later envelopes. What users make meanwhile waits here and is sent then.
+col-deferred = Waiting
 alarms-title = Alarms
 alarms-none = No alarms.
 

@@ -200,6 +200,9 @@ sync-no-peers = Aucun nœud partenaire.
 link-up = établie
 link-down = coupée
 card-pending = nouvelle carte de clés pas encore remise
+holds-title = Envois retenus après restauration
+holds-intro = Ce nœud a été restauré depuis une sauvegarde : il n'envoie rien de nouveau sur ces canaux tant que chaque partenaire n'a pas confirmé ne détenir aucun de ses envois ultérieurs. Ce que les utilisateurs créent entre-temps attend ici et part ensuite.
+col-deferred = En attente
 alarms-title = Alarmes
 alarms-none = Aucune alarme.
 
