@@ -260,6 +260,7 @@ fn step_11_fills_the_search_tokens_of_an_older_store() {
     let conn = rusqlite::Connection::open(&db).unwrap();
     conn.execute_batch(
         "DROP TABLE name_tokens; DROP TABLE record_name_tokens; DROP TABLE audit_pending;
+         DROP TABLE sync_hold; DROP TABLE sync_deferred;
          UPDATE meta SET value = '10' WHERE key = 'schema_version';",
     )
     .unwrap();
