@@ -88,15 +88,18 @@ impl<'a, 'b> SqlHost<'a, 'b> {
     /// this node has not seen: it was brought by another node than the
     /// originator (which pushes its card before anything else it sends,
     /// so its own deliveries never need this), it is dated where the
-    /// newest held key is valid, and no fetch lately found the card
-    /// unchanged. Then it is deferred (`retry`) and the card fetched from
+    /// newest held key is valid, it does not claim this node as its
+    /// originator, and no fetch lately found the card unchanged. Then it is deferred (`retry`) and the card fetched from
     /// the peer that brought it (docs/PROTOCOL.md §6, "Card fetch").
     fn bad_signature(&self, originator: &str, secs: i64) -> Verdict {
         let refuse = Verdict::Refuse("bad originator signature".into());
         let Some((from, wants)) = &self.from else {
             return refuse;
         };
-        if from == originator {
+        // The originator brought it itself, or it claims this node: every
+        // generation of this node's own keys is held here, so no newer card
+        // can make it verify.
+        if from == originator || originator == self.me {
             return refuse;
         }
         let Some(gen) = self.signing.newest_gen_covering(originator, secs) else {
