@@ -170,3 +170,107 @@ fn a_restored_node_forks_nothing_and_every_record_arrives_once() {
     let audit = ok(&dz, &["audit", "verify"]);
     assert!(!audit.is_empty());
 }
+
+/// `store mark-restored` (the PostgreSQL path, after pg_restore; on
+/// either backend) and the operator's override: with MA stopped for good,
+/// DZ's hold on their channel never clears by itself; `sync release-hold`
+/// releases it (audited), and what DZ made meanwhile goes out.
+#[test]
+fn mark_restored_holds_until_released_for_a_partner_gone() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let dz = init_at(root, "dz", "DZ");
+    let ma = init_at(root, "ma", "MA");
+    let (_, ma_id) = introduce(&dz, &ma);
+    let dz_serve = serve_logged(&dz, "info", Some(&root.join("dz.log")));
+    let ma_serve = serve_logged(&ma, "info", Some(&root.join("ma.log")));
+    let ch = form_channel_serving(&dz, &[(&ma, &ma_id)], "gone");
+    drop(ma_serve);
+    drop(dz_serve);
+    let out = json(&dz, &["store", "mark-restored", "--json"]);
+    let holds = out["holds"].as_array().unwrap();
+    assert!(
+        holds
+            .iter()
+            .any(|h| h["channel"] == ch.as_str() && h["partner"] == ma_id.as_str()),
+        "{out}"
+    );
+    let rec = add_person(&dz, &ch, "terrorism", "Kept While Held");
+    let queued = |dz: &Path| -> u64 {
+        json(dz, &["sync", "status", "--json"])["peers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["id"] == ma_id.as_str())
+            .map_or(0, |p| p["queued"].as_u64().unwrap())
+    };
+    let before = queued(&dz);
+    let st = json(&dz, &["sync", "status", "--json"]);
+    let hold = st["holds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["channel"] == ch.as_str())
+        .cloned()
+        .unwrap_or_else(|| panic!("{st}"));
+    assert_eq!(hold["deferred"], 1);
+    // An unknown hold: exit 2, nothing changes.
+    let s0 = state(&dz);
+    let err = fails(
+        &dz,
+        &[
+            "sync",
+            "release-hold",
+            "--channel",
+            &ch,
+            "--partner",
+            "tqnosuchpartner0",
+        ],
+        2,
+    );
+    assert!(err.contains("no restore hold"), "{err}");
+    assert!(state(&dz).changed(&s0).is_empty());
+    // Released: the hold goes, the kept record is sealed and queued.
+    let out = json(
+        &dz,
+        &[
+            "sync",
+            "release-hold",
+            "--channel",
+            &ch,
+            "--partner",
+            &ma_id,
+            "--json",
+        ],
+    );
+    assert_eq!(out["released"][0], ma_id.as_str(), "{out}");
+    let st = json(&dz, &["sync", "status", "--json"]);
+    assert!(
+        !st["holds"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|h| h["channel"] == ch.as_str()),
+        "{st}"
+    );
+    assert_eq!(queued(&dz), before + 1, "the kept record is queued for MA");
+    assert!(store_count(&dz, "SELECT COUNT(*) FROM sync_deferred") == 0);
+    let audit = store_count(
+        &dz,
+        "SELECT COUNT(*) FROM audit_log WHERE action = 'sync.release_hold'",
+    );
+    assert_eq!(audit, 1);
+    // MA comes back: the record arrives, no alarm.
+    let _ma_serve = serve_logged(&ma, "info", Some(&root.join("ma2.log")));
+    let _dz_serve = serve_logged(&dz, "info", Some(&root.join("dz2.log")));
+    wait_diag(
+        "the kept record at MA",
+        60,
+        || record_ids(&ma).contains(&rec),
+        || diag(root, &dz, &ma),
+    );
+    assert!(json(&ma, &["sync", "status", "--json"])["alarms"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+}
