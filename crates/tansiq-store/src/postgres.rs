@@ -1140,6 +1140,41 @@ fn coalesce(items: Vec<(String, Vec<Value>)>) -> Vec<(String, Vec<Value>)> {
     let mut out = Vec::with_capacity(items.len());
     let mut it = items.into_iter().peekable();
     while let Some((sql, params)) = it.next() {
+        if let Some((table, cols)) = keyed_delete(&sql) {
+            // A run of one `DELETE … WHERE a = ? AND b = ?` (acknowledged
+            // outbox rows): one `DELETE … WHERE (a, b) IN (…)` per 100
+            // keys; deletes by key commute, so the effect is the same.
+            let mut run = vec![params];
+            while let Some((next, _)) = it.peek() {
+                if *next != sql {
+                    break;
+                }
+                run.push(it.next().expect("peeked").1);
+            }
+            let mut rest = &run[..];
+            while !rest.is_empty() {
+                let n = [100, 10, 1]
+                    .into_iter()
+                    .find(|n| *n <= rest.len())
+                    .expect("1 fits");
+                let (now, later) = rest.split_at(n);
+                if n == 1 {
+                    out.push((sql.clone(), now[0].clone()));
+                } else {
+                    let tuple = format!("({})", vec!["?"; cols.len()].join(", "));
+                    out.push((
+                        format!(
+                            "DELETE FROM {table} WHERE ({}) IN ({})",
+                            cols.join(", "),
+                            vec![tuple; n].join(", ")
+                        ),
+                        now.iter().flatten().cloned().collect(),
+                    ));
+                }
+                rest = later;
+            }
+            continue;
+        }
         let Some((head, tuple, tail, key)) = single_row_insert(&sql) else {
             out.push((sql, params));
             continue;
@@ -1182,6 +1217,23 @@ fn coalesce(items: Vec<(String, Vec<Value>)>) -> Vec<(String, Vec<Value>)> {
         }
     }
     out
+}
+
+/// `DELETE FROM t WHERE a = ? AND b = ?` (only `column = ?` terms joined
+/// by `AND`, at least two) as (t, [a, b]); otherwise None.
+fn keyed_delete(sql: &str) -> Option<(&str, Vec<&str>)> {
+    let rest = sql.trim().strip_prefix("DELETE FROM ")?;
+    let (table, cond) = rest.split_once(" WHERE ")?;
+    let plain =
+        |w: &str| !w.is_empty() && w.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    if !plain(table) {
+        return None;
+    }
+    let cols = cond
+        .split(" AND ")
+        .map(|t| t.trim().strip_suffix(" = ?").filter(|c| plain(c)))
+        .collect::<Option<Vec<&str>>>()?;
+    (cols.len() >= 2).then_some((table, cols))
 }
 
 /// `INSERT INTO t (…) VALUES (?, …, ?)[ ON CONFLICT … DO NOTHING]` split
@@ -1405,6 +1457,34 @@ mod tests {
         )
         .is_some());
         assert!(single_row_insert("INSERT INTO t (a) SELECT ?").is_none());
+    }
+
+    #[test]
+    fn runs_of_one_keyed_delete_are_merged() {
+        let del = "DELETE FROM sync_outbox WHERE to_node = ? AND id = ?";
+        let row = |i: i64| (del.to_string(), vec![Value::Int(i), Value::Int(-i)]);
+        let mut items: Vec<_> = (0..111).map(row).collect();
+        items.push(("DELETE FROM t WHERE a = ?".to_string(), vec![Value::Int(1)]));
+        items.push(row(500));
+        let out = coalesce(items);
+        let shapes: Vec<(usize, usize)> = out
+            .iter()
+            .map(|(sql, p)| (sql.matches('?').count(), p.len()))
+            .collect();
+        assert_eq!(shapes, vec![(200, 200), (20, 20), (2, 2), (1, 1), (2, 2)]);
+        assert!(out[0]
+            .0
+            .starts_with("DELETE FROM sync_outbox WHERE (to_node, id) IN ((?, ?), (?, ?)"));
+        assert_eq!(
+            out[0].1[..4],
+            [Value::Int(0), Value::Int(0), Value::Int(1), Value::Int(-1)]
+        );
+        assert_eq!(out[2].0, del);
+        assert_eq!(out[4].1, vec![Value::Int(500), Value::Int(-500)]);
+        assert!(keyed_delete("DELETE FROM t WHERE a = ? AND b > ?").is_none());
+        assert!(keyed_delete("DELETE FROM t WHERE a = ? OR b = ?").is_none());
+        assert!(keyed_delete("DELETE FROM t WHERE a = ?").is_none());
+        assert!(keyed_delete("DELETE FROM t WHERE a = ? AND b = 'x'").is_none());
     }
 
     #[test]

@@ -355,6 +355,121 @@ impl Engine {
         added
     }
 
+    /// Brings the engine's streams and restore holds up to their durable
+    /// rows `streams` and `holds` (all of them) after another process
+    /// changed them — a second
+    /// delivery worker of this node submitting on a channel or taking in
+    /// a peer's envelopes — without forgetting what is in flight: outbox
+    /// entries, batches in flight, backoff and each stream's volatile
+    /// state (heads announced by peers, holds, fetches) are kept. A
+    /// stream whose row moved, or that is incomplete here, is read again
+    /// from the host as [`Engine::restore`] reads it; a row behind what
+    /// this engine holds is ignored. Outbox rows for a peer no longer
+    /// delivered to (dropped by another process) are dropped. The outbox is not read: a delivery
+    /// worker's rows are its own (leased); rows it claims later join by
+    /// [`Engine::adopt`].
+    pub fn refresh(
+        &mut self,
+        streams: Vec<StreamRow>,
+        holds: Vec<HoldRow>,
+        host: &dyn Host,
+    ) -> Result<(), RestoreError> {
+        // Restore holds as the durable rows say (another process may have
+        // placed or cleared one); a hold kept keeps its probe.
+        let mut now_held: BTreeMap<ChannelId, BTreeMap<NodeId, Probe>> = BTreeMap::new();
+        for h in holds {
+            if h.partner == self.me {
+                continue;
+            }
+            let probe = self
+                .holds
+                .get_mut(&h.channel)
+                .and_then(|w| w.remove(&h.partner))
+                .unwrap_or(Probe {
+                    next: self.now,
+                    ..Probe::default()
+                });
+            now_held
+                .entry(h.channel)
+                .or_default()
+                .insert(h.partner, probe);
+        }
+        self.holds = now_held;
+        for row in streams {
+            if (row.seq == 0) != (row.last == EnvelopeId::ZERO) {
+                return Err(RestoreError(format!(
+                    "stream {}/{}: seq {} with last {:?}",
+                    row.channel, row.originator, row.seq, row.last
+                )));
+            }
+            let key = (row.channel, row.originator);
+            let old = self.streams.get(&key);
+            if let Some(o) = old {
+                let incomplete = o.known > o.prefix || !o.pending.is_empty();
+                if row.seq < o.prefix || (row.seq == o.prefix && row.last == o.last && !incomplete)
+                {
+                    continue;
+                }
+            }
+            let mut s = Stream {
+                prefix: row.seq,
+                last: row.last,
+                known: row.seq,
+                persisted: true,
+                ..Stream::default()
+            };
+            let held = host.stream_range(&key.0, &key.1, row.seq.saturating_add(1), usize::MAX);
+            for env in held {
+                let h = env.header();
+                if h.channel == key.0 && h.originator == key.1 && h.seq > s.prefix {
+                    s.pending.insert(h.seq, (env.id(), h.prev));
+                    s.known = s.known.max(h.seq);
+                }
+            }
+            if let Some(o) = old {
+                s.known = s.known.max(o.known);
+                s.claimed = o.claimed;
+                s.hold_until = o.hold_until;
+                s.hold_used = o.hold_used;
+                s.hint = o.hint.clone();
+                s.stalled_since = o.stalled_since;
+                s.fetch = o.fetch.clone();
+                s.fetch_failures = o.fetch_failures;
+            }
+            if advance(&mut s) {
+                s.persisted = false;
+                self.dirty.insert(key.clone());
+            } else {
+                self.dirty.remove(&key);
+            }
+            self.streams.insert(key, s);
+        }
+        // Rows for a peer another process dropped: gone from the store
+        // with it; nothing to send them to.
+        let gone: Vec<EKey> = self
+            .entries
+            .keys()
+            .filter(|k| !host.delivers_to(&k.0))
+            .cloned()
+            .collect();
+        for key in gone {
+            self.unqueue(&key);
+            if let Some(e) = self.entries.remove(&key) {
+                if e.row.reply_to.is_some() {
+                    if let Some(n) = self.custody.get_mut(&key.1) {
+                        *n -= 1;
+                        if *n == 0 {
+                            self.custody.remove(&key.1);
+                        }
+                    }
+                }
+            }
+        }
+        // Timers of the streams read again are looked at on the next call.
+        self.stream_timer = self.stream_timer.min(self.now);
+        Ok(())
+    }
+
     /// Outbox rows waiting to be sent (queued, not in flight), all peers.
     pub fn queued(&self) -> usize {
         self.queues.values().map(|q| q.len()).sum()

@@ -1198,3 +1198,64 @@ fn adopted_rows_are_sent_and_what_is_in_flight_stays_in_flight() {
     let st = ma_status(&dz);
     assert_eq!((st.in_flight, st.queued), (1, 0));
 }
+
+/// A second delivery worker of the same node submits on a channel
+/// (`Engine::refresh`): the first takes the stream head that
+/// worker moved, chains its next envelope after it, and keeps what it has
+/// in flight — the batch in flight is not sent again and its
+/// acknowledgement still completes it.
+#[test]
+fn refreshed_streams_chain_after_another_worker_and_keep_what_is_in_flight() {
+    let mut dz = solo_direct();
+    let (one, out) = dz.submit("direct", Precedence::Routine, b"one");
+    let first = batches_to(&out, "ma");
+    assert_eq!(first.len(), 1);
+    assert_eq!(first[0].1, vec![one]);
+    // The other worker, on the same store.
+    let mut other = Solo {
+        me: nid("dz"),
+        disk: dz.disk.clone(),
+        dir: dz.dir.clone(),
+        now: dz.now,
+        engine: Engine::restore(nid("dz"), cfg(), 2, dz.disk.snapshot(), dz.now, &dz.view())
+            .unwrap(),
+    };
+    let (two, _) = other.submit("direct", Precedence::Routine, b"two");
+    dz.disk = other.disk.clone();
+    let stale = dz.make("direct", Precedence::Routine, b"stale");
+    assert_eq!(stale.header().seq, 2, "before the refresh: the old head");
+    let streams = dz.disk.snapshot().streams;
+    let view = View {
+        now: dz.now,
+        me: &dz.me,
+        disk: &dz.disk,
+        dir: &dz.dir,
+    };
+    dz.engine.refresh(streams, Vec::new(), &view).unwrap();
+    let three = dz.make("direct", Precedence::Routine, b"three");
+    assert_eq!(
+        (three.header().seq, three.header().prev),
+        (3, two),
+        "chained after the other worker's envelope"
+    );
+    let st = ma_status(&dz);
+    assert_eq!((st.in_flight, st.queued), (1, 0), "still in flight");
+    dz.now += 10;
+    let out = dz.call(|e, v, now| e.poll(now, v));
+    assert!(batches_to(&out, "ma").is_empty(), "nothing sent again");
+    dz.handle(
+        "ma",
+        Message::BatchAck {
+            batch: first[0].0,
+            results: vec![ItemResult {
+                id: one,
+                to: nid("ma"),
+                status: Status::Stored,
+                reason: None,
+            }],
+        },
+    );
+    assert!(!dz.disk.outbox.contains_key(&(nid("ma"), one)));
+    let st = ma_status(&dz);
+    assert_eq!((st.in_flight, st.queued), (0, 0));
+}

@@ -28,6 +28,10 @@ pub struct SqlHost<'a, 'b> {
     from: Option<(String, std::sync::Arc<CardWants>)>,
     /// Envelopes this node made recently (see [`super::SentCache`]).
     sent: std::sync::Arc<SentCache>,
+    /// Envelopes submitted in this transaction whose effects are applied
+    /// after the last of them ([`super::Federation::submit_many`]): held,
+    /// though not yet in the store.
+    unapplied: Option<&'a std::collections::HashMap<[u8; 32], Envelope>>,
 }
 
 impl<'a, 'b> SqlHost<'a, 'b> {
@@ -46,6 +50,7 @@ impl<'a, 'b> SqlHost<'a, 'b> {
             members: RefCell::default(),
             from: None,
             sent,
+            unapplied: None,
         })
     }
 
@@ -65,7 +70,18 @@ impl<'a, 'b> SqlHost<'a, 'b> {
             members: RefCell::default(),
             from: None,
             sent,
+            unapplied: None,
         }
+    }
+
+    /// Finds the envelopes of `unapplied` (submitted in this transaction,
+    /// their effects not applied yet) as held.
+    pub(crate) fn with_unapplied(
+        mut self,
+        unapplied: &'a std::collections::HashMap<[u8; 32], Envelope>,
+    ) -> Self {
+        self.unapplied = Some(unapplied);
+        self
     }
 
     /// Uses the signature checks done before the transaction (see
@@ -209,6 +225,9 @@ impl Host for SqlHost<'_, '_> {
     }
 
     fn envelope(&self, id: &EnvelopeId) -> Option<Envelope> {
+        if let Some(env) = self.unapplied.and_then(|u| u.get(&id.0)) {
+            return Some(env.clone());
+        }
         if let Some(env) = self.sent.get(&id.0) {
             if self.tx.borrow_mut().sync_envelope_has_body(&id.0).ok()? {
                 return Some(env);

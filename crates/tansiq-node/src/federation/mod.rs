@@ -736,8 +736,11 @@ impl Federation {
         Ok(value)
     }
 
-    /// Makes the cached engine current for the state in `tx` (rebuilt from
-    /// the store if another process changed the sync state since).
+    /// Makes the cached engine current for the state in `tx` when another
+    /// process changed the sync state since: a delivery worker refreshes
+    /// its streams and restore holds and keeps its outbox and what is in
+    /// flight (`Engine::refresh`); any other process rebuilds it from
+    /// the store.
     fn current<C: Context>(
         &self,
         guard: &mut Option<(Engine, String)>,
@@ -746,44 +749,70 @@ impl Federation {
         now: u64,
     ) -> NodeResult<()> {
         let gen = tx.meta_get("sync_gen")?.unwrap_or_default();
-        if guard.as_ref().is_none_or(|(_, g)| *g != gen) {
-            let snapshot = Snapshot {
-                streams: tx
+        if let Some((engine, g)) = guard.as_mut() {
+            if *g == gen {
+                return Ok(());
+            }
+            // A delivery worker's outbox rows are its own (leases): it
+            // takes the streams another worker moved and keeps what it
+            // has in flight, where a rebuild forgot every batch in flight
+            // and sent them again (issue 16 §2).
+            if self.worker_id().is_some() {
+                let streams = tx
                     .sync_streams()?
                     .into_iter()
                     .map(apply::stream_from_row)
-                    .collect::<NodeResult<_>>()?,
-                outbox: match self.worker_id() {
-                    Some(w) => tx.sync_outbox_claimed_by(&w)?,
-                    None => tx.sync_outbox()?,
+                    .collect::<NodeResult<Vec<_>>>()?;
+                let holds = Self::hold_rows(tx)?;
+                let host = SqlHost::new(cx, tx, self.sent.clone())?;
+                if let Err(e) = engine.refresh(streams, holds, &host) {
+                    *guard = None;
+                    return Err(e.into());
                 }
-                .into_iter()
-                .map(apply::outbox_from_row)
-                .collect::<NodeResult<_>>()?,
-                holds: tx
-                    .sync_holds()?
-                    .into_iter()
-                    .map(|h| {
-                        Ok(tansiq_sync::HoldRow {
-                            channel: channel_id(&h.channel)?,
-                            partner: node_id(&h.partner)?,
-                        })
-                    })
-                    .collect::<NodeResult<_>>()?,
-            };
-            let host = SqlHost::new(cx, tx, self.sent.clone())?;
-            let seed = u64::from_le_bytes(tansiq_crypto::random_bytes());
-            let engine = Engine::restore(
-                node_id(cx.id())?,
-                engine_config(),
-                seed,
-                snapshot,
-                now,
-                &host,
-            )?;
-            *guard = Some((engine, gen));
+                *g = gen;
+                return Ok(());
+            }
         }
+        let snapshot = Snapshot {
+            streams: tx
+                .sync_streams()?
+                .into_iter()
+                .map(apply::stream_from_row)
+                .collect::<NodeResult<_>>()?,
+            outbox: match self.worker_id() {
+                Some(w) => tx.sync_outbox_claimed_by(&w)?,
+                None => tx.sync_outbox()?,
+            }
+            .into_iter()
+            .map(apply::outbox_from_row)
+            .collect::<NodeResult<_>>()?,
+            holds: Self::hold_rows(tx)?,
+        };
+        let host = SqlHost::new(cx, tx, self.sent.clone())?;
+        let seed = u64::from_le_bytes(tansiq_crypto::random_bytes());
+        let engine = Engine::restore(
+            node_id(cx.id())?,
+            engine_config(),
+            seed,
+            snapshot,
+            now,
+            &host,
+        )?;
+        *guard = Some((engine, gen));
         Ok(())
+    }
+
+    /// The restore holds' durable rows.
+    fn hold_rows(tx: &mut Tx) -> NodeResult<Vec<tansiq_sync::HoldRow>> {
+        tx.sync_holds()?
+            .into_iter()
+            .map(|h| {
+                Ok(tansiq_sync::HoldRow {
+                    channel: channel_id(&h.channel)?,
+                    partner: node_id(&h.partner)?,
+                })
+            })
+            .collect()
     }
 
     /// Forgets the cached engine (after a failed commit).
@@ -988,30 +1017,41 @@ impl Federation {
         *self.keys.lock().unwrap_or_else(|p| p.into_inner()) = Some(signing.clone());
         let mut transmits = Vec::new();
         let mut ids = Vec::with_capacity(unsigned.len());
+        // The submissions' effects are applied together after the last
+        // one, so each table's rows (envelopes, outbox rows) go to the
+        // store as multi-row statements and each stream's row once
+        // (PostgreSQL: a few statements per batch instead of three per
+        // envelope). Until then the host finds the envelopes submitted so
+        // far here.
+        let mut unapplied = std::collections::HashMap::with_capacity(unsigned.len());
+        let mut effects = Output::default();
         for (env, sig) in unsigned.into_iter().zip(sigs) {
             let env = env.with_sig(sig);
             ids.push(env.id());
             self.sent.insert(&env);
+            unapplied.insert(env.id().0, env.clone());
             let out = {
-                let host = SqlHost::with_keys(cx, tx, signing.clone(), self.sent.clone());
+                let host = SqlHost::with_keys(cx, tx, signing.clone(), self.sent.clone())
+                    .with_unapplied(&unapplied);
                 engine.submit(env, now, &host)?
             };
-            // A submission delivers nothing here.
-            let claim = self.claim_for_new_rows();
-            let mut none = C::Batch::default();
-            apply::apply(
-                cx,
-                &self.epochs,
-                claim,
-                tx,
-                &out,
-                &signing,
-                None,
-                &mut none,
-                &|i| self.fault_now(i),
-            )?;
+            effects.effects.extend(out.effects);
             transmits.extend(out.transmits);
         }
+        // A submission delivers nothing here.
+        let claim = self.claim_for_new_rows();
+        let mut none = C::Batch::default();
+        apply::apply(
+            cx,
+            &self.epochs,
+            claim,
+            tx,
+            &effects,
+            &signing,
+            None,
+            &mut none,
+            &|i| self.fault_now(i),
+        )?;
         let new_gen = hex::encode(tansiq_crypto::random_bytes::<8>());
         tx.meta_set("sync_gen", &new_gen)?;
         guard.as_mut().expect("made current").1 = new_gen;
