@@ -79,6 +79,27 @@ fn a_restored_node_forks_nothing_and_every_record_arrives_once() {
     assert_eq!(std::fs::read(dz.join("node.db")).unwrap(), before);
 
     drop(dz_serve.take());
+    // Not a store, and another node's store: refused, nothing changes.
+    let junk = root.join("junk.db");
+    std::fs::write(&junk, b"not a database at all, just bytes").unwrap();
+    let ma_copy = root.join("ma-backup.db");
+    ok(&ma, &["backup", "--out", ma_copy.to_str().unwrap()]);
+    let s0 = state(&dz);
+    let err = fails(&dz, &["restore", junk.to_str().unwrap()], 2);
+    assert!(err.contains("not a Tansiq store"), "{err}");
+    let err = fails(&dz, &["restore", ma_copy.to_str().unwrap()], 2);
+    assert!(err.contains("another node"), "{err}");
+    let err = fails(
+        &dz,
+        &["restore", root.join("missing.db").to_str().unwrap()],
+        2,
+    );
+    assert!(err.contains("not a file"), "{err}");
+    assert!(
+        state(&dz).changed(&s0).is_empty(),
+        "{:?}",
+        state(&dz).changed(&s0)
+    );
     let out = json(&dz, &["restore", backup.to_str().unwrap(), "--json"]);
     let holds = out["holds"].as_array().unwrap();
     assert!(

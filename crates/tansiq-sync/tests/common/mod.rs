@@ -1439,7 +1439,7 @@ impl World {
         let kept: std::collections::BTreeSet<EnvelopeId> =
             self.nodes[n].disk.envelopes.keys().copied().collect();
         for (id, _) in old.envelopes.iter().filter(|(id, _)| !kept.contains(id)) {
-            let Some(sub) = self.truth.get(id) else {
+            let Some(sub) = self.truth.get(id).cloned() else {
                 continue;
             };
             if sub.header.originator != *n {
@@ -1448,17 +1448,28 @@ impl World {
             // Held by a node that can still pass it on: a member of the
             // channel now (an ex-member serves nobody its history) or a
             // relay with custody of it.
+            // A stub passes nothing on: only a full copy counts.
             let members = self.dir.channels[&sub.header.channel].members_at(self.now);
             let elsewhere = self.nodes.values().any(|o| {
                 o.id != *n
-                    && o.disk
-                        .envelopes
-                        .get(id)
-                        .is_some_and(|(_, custody)| *custody || members.contains(&o.id))
+                    && o.disk.envelopes.get(id).is_some_and(|(e, custody)| {
+                        *custody || (members.contains(&o.id) && !e.is_stub())
+                    })
             });
             if !elsewhere {
                 self.log(format!("{id:?} lost with {n}'s disk"));
                 self.lost.insert(*id);
+                // A stub of it survives (a later joiner's, fetched from
+                // the originator): its seq is taken for good, a hole.
+                let stub_elsewhere = self
+                    .nodes
+                    .values()
+                    .any(|o| o.id != *n && o.disk.envelopes.contains_key(id));
+                let key = (sub.header.channel.clone(), n.clone());
+                if stub_elsewhere && !self.holed.contains_key(&key) {
+                    self.log(format!("{id:?}: only stubs survive, a hole"));
+                    self.holed.insert(key, sub.header.seq);
+                }
             }
         }
         // A lost envelope below one that survives elsewhere is a hole.
