@@ -278,6 +278,30 @@ impl Tx<'_> {
         )
     }
 
+    /// Which of `ids` (at most 100) are held with their body (not
+    /// purged): [`Tx::sync_envelope_has_body`] for many in one query.
+    pub fn sync_envelopes_with_body(
+        &mut self,
+        ids: &[[u8; 32]],
+    ) -> Result<std::collections::HashSet<[u8; 32]>, StoreError> {
+        const N: usize = 100;
+        let mut held = std::collections::HashSet::new();
+        for chunk in ids.chunks(N) {
+            // One shape of statement: the list padded with its first id.
+            let params: Vec<Value> = (0..N)
+                .map(|i| chunk.get(i).unwrap_or(&chunk[0]).as_slice().into())
+                .collect();
+            let sql = format!(
+                "SELECT id FROM sync_envelope WHERE id IN ({}) AND purged = 0 AND body IS NOT NULL",
+                vec!["?"; N].join(", ")
+            );
+            for r in self.query(&sql, &params)? {
+                held.insert(r.hash(0)?);
+            }
+        }
+        Ok(held)
+    }
+
     /// The envelope with this id, member or custody copy.
     pub fn sync_envelope(&mut self, id: &[u8; 32]) -> Result<Option<EnvelopeRow>, StoreError> {
         self.query(

@@ -32,6 +32,10 @@ pub struct SqlHost<'a, 'b> {
     /// after the last of them ([`super::Federation::submit_many`]): held,
     /// though not yet in the store.
     unapplied: Option<&'a std::collections::HashMap<[u8; 32], Envelope>>,
+    /// Cached envelopes whose body this transaction asked the store
+    /// about: held with its body or not. One query asks about a hundred
+    /// (the envelope wanted and those made after it), not one each.
+    checked: RefCell<std::collections::HashMap<[u8; 32], bool>>,
 }
 
 impl<'a, 'b> SqlHost<'a, 'b> {
@@ -51,6 +55,7 @@ impl<'a, 'b> SqlHost<'a, 'b> {
             from: None,
             sent,
             unapplied: None,
+            checked: RefCell::default(),
         })
     }
 
@@ -71,6 +76,7 @@ impl<'a, 'b> SqlHost<'a, 'b> {
             from: None,
             sent,
             unapplied: None,
+            checked: RefCell::default(),
         }
     }
 
@@ -229,7 +235,20 @@ impl Host for SqlHost<'_, '_> {
             return Some(env.clone());
         }
         if let Some(env) = self.sent.get(&id.0) {
-            if self.tx.borrow_mut().sync_envelope_has_body(&id.0).ok()? {
+            let known = self.checked.borrow().get(&id.0).copied();
+            let held = match known {
+                Some(h) => h,
+                None => {
+                    let ids = self.sent.ids_from(&id.0, 100);
+                    let held = self.tx.borrow_mut().sync_envelopes_with_body(&ids).ok()?;
+                    let mut checked = self.checked.borrow_mut();
+                    for i in &ids {
+                        checked.insert(*i, held.contains(i));
+                    }
+                    held.contains(&id.0)
+                }
+            };
+            if held {
                 return Some(env);
             }
         }

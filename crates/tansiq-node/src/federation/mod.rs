@@ -307,6 +307,17 @@ impl SentCache {
         let g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         g.0.get(id).cloned()
     }
+
+    /// `id` and up to `n - 1` ids cached after it (made after it: the
+    /// envelopes a batch most likely takes next).
+    pub(crate) fn ids_from(&self, id: &[u8; 32], n: usize) -> Vec<[u8; 32]> {
+        let g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let mut out = vec![*id];
+        if let Some(at) = g.1.iter().position(|x| x == id) {
+            out.extend(g.1.iter().skip(at + 1).take(n.saturating_sub(1)));
+        }
+        out
+    }
 }
 
 /// A delivery worker's identity and lease length.

@@ -246,6 +246,16 @@ pub fn sync_purge_keeps_the_stub(store: &Store) {
     store.write(|tx| tx.sync_purge_envelope(&e.id)).unwrap();
     assert_eq!(held(store, &e.id), Some(stub(&e)), "header, hash, sig kept");
     assert_eq!(held(store, &other.id), Some(other.clone()), "only that one");
+    // Asked about together (with an id not held, and more than 100).
+    let mut ask = vec![e.id, rid(), other.id];
+    ask.extend((0..120).map(|_| rid()));
+    ask.push(other.id);
+    let with_body = store.read(|tx| tx.sync_envelopes_with_body(&ask)).unwrap();
+    assert_eq!(
+        with_body,
+        std::collections::HashSet::from([other.id]),
+        "only the one with its body"
+    );
     let listed = store
         .read(|tx| tx.sync_stream_range(&ch, &o, 1, 10))
         .unwrap();
