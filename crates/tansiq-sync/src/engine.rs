@@ -282,24 +282,7 @@ impl Engine {
                 )));
             }
             let key = (row.channel, row.originator);
-            let mut s = Stream {
-                prefix: row.seq,
-                last: row.last,
-                known: row.seq,
-                persisted: true,
-                ..Stream::default()
-            };
-            // Everything held above the prefix (never more than the cap was
-            // accepted, but the cap may have been lowered since): the
-            // pending map must be complete for deduplication.
-            let held = host.stream_range(&key.0, &key.1, row.seq.saturating_add(1), usize::MAX);
-            for env in held {
-                let h = env.header();
-                if h.channel == key.0 && h.originator == key.1 && h.seq > s.prefix {
-                    s.pending.insert(h.seq, (env.id(), h.prev));
-                    s.known = s.known.max(h.seq);
-                }
-            }
+            let mut s = stream_from_store(&key, row.seq, row.last, host);
             if advance(&mut s) {
                 // Inconsistent rows (prefix not advanced over held
                 // envelopes): persist the corrected prefix on the next call.
@@ -411,21 +394,7 @@ impl Engine {
                     continue;
                 }
             }
-            let mut s = Stream {
-                prefix: row.seq,
-                last: row.last,
-                known: row.seq,
-                persisted: true,
-                ..Stream::default()
-            };
-            let held = host.stream_range(&key.0, &key.1, row.seq.saturating_add(1), usize::MAX);
-            for env in held {
-                let h = env.header();
-                if h.channel == key.0 && h.originator == key.1 && h.seq > s.prefix {
-                    s.pending.insert(h.seq, (env.id(), h.prev));
-                    s.known = s.known.max(h.seq);
-                }
-            }
+            let mut s = stream_from_store(&key, row.seq, row.last, host);
             if let Some(o) = old {
                 s.known = s.known.max(o.known);
                 s.claimed = o.claimed;
@@ -1707,6 +1676,34 @@ impl Stream {
             None
         }
     }
+}
+
+/// A stream as its durable row (`prefix`, `last`) and the envelopes the
+/// host holds above it make it: everything held above the prefix is
+/// pending (never more than the cap was accepted, but the cap may have
+/// been lowered since) — the pending map must be complete for
+/// deduplication.
+fn stream_from_store(
+    key: &(ChannelId, NodeId),
+    prefix: u64,
+    last: EnvelopeId,
+    host: &dyn Host,
+) -> Stream {
+    let mut s = Stream {
+        prefix,
+        last,
+        known: prefix,
+        persisted: true,
+        ..Stream::default()
+    };
+    for env in host.stream_range(&key.0, &key.1, prefix.saturating_add(1), usize::MAX) {
+        let h = env.header();
+        if h.channel == key.0 && h.originator == key.1 && h.seq > s.prefix {
+            s.pending.insert(h.seq, (env.id(), h.prev));
+            s.known = s.known.max(h.seq);
+        }
+    }
+    s
 }
 
 /// Moves a stream's prefix over held envelopes; true if it moved.
